@@ -1,0 +1,392 @@
+"""Typed stub of ferrokafka's native module (Rust, PyO3).
+
+Kept true by ``tests/unit/test_stub.py`` (``mypy.stubtest``). The Python-facing API lives in
+``ferrokafka.storage``; this module is the narrow door into Rust.
+
+Conventions: offsets are absolute (relative offsets stay inside indexes); timestamps are
+milliseconds since the epoch; sizes are bytes; codec names are Kafka's ``compression.type``
+values ("none", "gzip", "snappy", "lz4", "zstd").
+"""
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import final
+
+__version__: str
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+class FerrokafkaError(Exception):
+    """Base class of ferrokafka storage errors."""
+
+class CorruptRecordError(FerrokafkaError):
+    """A record batch failed validation (CRC, length, framing, record count, ...)."""
+
+    position: int
+    """Byte position of the offending batch in its input buffer or segment file."""
+
+class UnsupportedMagicError(CorruptRecordError):
+    """A record batch whose magic byte is not 2."""
+
+    magic: int
+
+class UnsupportedCompressionError(FerrokafkaError):
+    """An unknown compression codec id or name."""
+
+class RecordTooLargeError(FerrokafkaError):
+    """A batch larger than ``max_message_bytes``."""
+
+    size: int
+    limit: int
+
+class OffsetOutOfRangeError(FerrokafkaError):
+    """An offset outside ``[log_start_offset, log_end_offset]``."""
+
+    offset: int
+    log_start_offset: int
+    log_end_offset: int
+
+class InvalidTimestampError(FerrokafkaError):
+    """Record timestamps rejected by validation."""
+
+class InvalidOffsetError(FerrokafkaError):
+    """An append whose offsets do not follow the log (e.g. a follower append going back)."""
+
+class InvalidRecordError(FerrokafkaError):
+    """A well-formed record the log does not accept."""
+
+class LogConfigError(FerrokafkaError):
+    """A log configuration value out of range."""
+
+class LogClosedError(FerrokafkaError):
+    """Operation on a closed log."""
+
+# --------------------------------------------------------------------------------------------
+# Record batches (no I/O)
+# --------------------------------------------------------------------------------------------
+
+def crc32c(data: bytes, crc: int = 0) -> int:
+    """CRC-32C (Castagnoli) of ``data``, continuing from ``crc``. Hardware-accelerated."""
+
+def compress(codec: str, data: bytes, level: int | None = None) -> bytes:
+    """Compress ``data`` the way Kafka frames it inside a batch (xerial snappy, LZ4 frame)."""
+
+def decompress(codec: str, data: bytes) -> bytes:
+    """Inverse of :func:`compress`; snappy accepts both xerial-framed and raw input."""
+
+@final
+class Record:
+    """One record of a batch, with its absolute offset and timestamp."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> list[tuple[str, bytes | None]]: ...
+
+@final
+class RecordBatch:
+    """A decoded record batch v2 header, with lazy access to its records."""
+
+    @property
+    def base_offset(self) -> int: ...
+    @property
+    def last_offset(self) -> int: ...
+    @property
+    def next_offset(self) -> int: ...
+    @property
+    def partition_leader_epoch(self) -> int: ...
+    @property
+    def magic(self) -> int: ...
+    @property
+    def crc(self) -> int: ...
+    @property
+    def attributes(self) -> int: ...
+    @property
+    def compression(self) -> str: ...
+    @property
+    def timestamp_type(self) -> str:
+        """"CreateTime" or "LogAppendTime"."""
+    @property
+    def is_transactional(self) -> bool: ...
+    @property
+    def is_control(self) -> bool: ...
+    @property
+    def last_offset_delta(self) -> int: ...
+    @property
+    def base_timestamp(self) -> int: ...
+    @property
+    def max_timestamp(self) -> int: ...
+    @property
+    def producer_id(self) -> int: ...
+    @property
+    def producer_epoch(self) -> int: ...
+    @property
+    def base_sequence(self) -> int: ...
+    @property
+    def record_count(self) -> int: ...
+    @property
+    def size_in_bytes(self) -> int:
+        """Whole batch, header included (batchLength + 12)."""
+    @property
+    def position(self) -> int:
+        """Byte position of this batch in the buffer or segment file it was read from."""
+    def is_valid(self) -> bool:
+        """Whether the stored CRC matches the bytes."""
+    def records(self) -> list[Record]:
+        """Decode (decompressing if needed) every record; raises CorruptRecordError."""
+    def control_record(self) -> tuple[str, int] | None:
+        """For a control batch: ("COMMIT" | "ABORT", coordinator_epoch); otherwise None."""
+    def to_bytes(self) -> bytes:
+        """The batch exactly as stored."""
+
+def decode_batches(
+    data: bytes, *, verify_crc: bool = True, allow_partial: bool = False
+) -> list[RecordBatch]:
+    """Split ``data`` into batches. With ``allow_partial`` a trailing incomplete batch (as at
+    the end of a fetch response) is ignored instead of raising CorruptRecordError."""
+
+@final
+class BatchBuilder:
+    """Builds one record batch v2. ``append`` records, then ``build`` the bytes."""
+
+    def __init__(
+        self,
+        *,
+        compression: str = "none",
+        compression_level: int | None = None,
+        base_offset: int = 0,
+        timestamp_type: str = "CreateTime",
+        producer_id: int = -1,
+        producer_epoch: int = -1,
+        base_sequence: int = -1,
+        is_transactional: bool = False,
+        partition_leader_epoch: int = -1,
+    ) -> None: ...
+    def append(
+        self,
+        value: bytes | None,
+        *,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes | None]] = (),
+        timestamp: int | None = None,
+    ) -> int:
+        """Add a record (timestamp defaults to now); returns its offset delta."""
+    def __len__(self) -> int: ...
+    def build(self) -> bytes:
+        """The encoded batch. Raises ValueError if no record was appended."""
+
+def build_control_batch(
+    *,
+    commit: bool,
+    producer_id: int,
+    producer_epoch: int,
+    coordinator_epoch: int = 0,
+    timestamp: int | None = None,
+    base_offset: int = 0,
+    partition_leader_epoch: int = -1,
+) -> bytes:
+    """A transaction marker batch (one COMMIT or ABORT control record)."""
+
+# --------------------------------------------------------------------------------------------
+# The partition log
+# --------------------------------------------------------------------------------------------
+
+@final
+class LogConfig:
+    """Per-log settings, named after Kafka's topic configs (``segment.bytes`` -> segment_bytes).
+
+    ``None`` for retention_ms / retention_bytes means unlimited (-1 in Kafka); ``None`` for
+    flush_messages / flush_ms means never flush on count / time (Kafka's default).
+    """
+
+    def __init__(
+        self,
+        *,
+        segment_bytes: int = 1073741824,
+        segment_ms: int = 604800000,
+        segment_index_bytes: int = 10485760,
+        index_interval_bytes: int = 4096,
+        retention_ms: int | None = 604800000,
+        retention_bytes: int | None = None,
+        flush_messages: int | None = None,
+        flush_ms: int | None = None,
+        max_message_bytes: int = 1048588,
+        message_timestamp_type: str = "CreateTime",
+    ) -> None: ...
+    @property
+    def segment_bytes(self) -> int: ...
+    @property
+    def segment_ms(self) -> int: ...
+    @property
+    def segment_index_bytes(self) -> int: ...
+    @property
+    def index_interval_bytes(self) -> int: ...
+    @property
+    def retention_ms(self) -> int | None: ...
+    @property
+    def retention_bytes(self) -> int | None: ...
+    @property
+    def flush_messages(self) -> int | None: ...
+    @property
+    def flush_ms(self) -> int | None: ...
+    @property
+    def max_message_bytes(self) -> int: ...
+    @property
+    def message_timestamp_type(self) -> str: ...
+
+@final
+class AppendInfo:
+    """What an append did."""
+
+    @property
+    def first_offset(self) -> int: ...
+    @property
+    def last_offset(self) -> int: ...
+    @property
+    def max_timestamp(self) -> int: ...
+    @property
+    def offset_of_max_timestamp(self) -> int: ...
+    @property
+    def log_append_time(self) -> int:
+        """The broker time stamped on the batches, or -1 for CreateTime logs."""
+    @property
+    def record_count(self) -> int: ...
+    @property
+    def batch_count(self) -> int: ...
+    @property
+    def valid_bytes(self) -> int: ...
+
+@final
+class FileRegion:
+    """A byte range of a segment file, kept open even if the segment is later deleted."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def length(self) -> int: ...
+    def read(self) -> bytes:
+        """Copy the region into memory (tests and small reads; the broker uses sendfile)."""
+    def sendfile(self, out_fd: int, offset: int = 0, count: int | None = None) -> int:
+        """sendfile(2) up to ``count`` bytes of the region, starting ``offset`` bytes into it,
+        to the socket ``out_fd``. Returns bytes sent, possibly fewer than asked on a
+        non-blocking socket; raises BlockingIOError if nothing could be sent."""
+
+@final
+class FetchInfo:
+    """The result of a log read: file regions in log order, never copied."""
+
+    @property
+    def regions(self) -> list[FileRegion]: ...
+    @property
+    def size_in_bytes(self) -> int: ...
+    def read(self) -> bytes:
+        """All regions concatenated (a copy)."""
+
+@final
+class SegmentInfo:
+    @property
+    def base_offset(self) -> int: ...
+    @property
+    def next_offset(self) -> int:
+        """One past the last offset stored in the segment (== base_offset when empty)."""
+    @property
+    def size_in_bytes(self) -> int: ...
+    @property
+    def max_timestamp(self) -> int: ...
+    @property
+    def path(self) -> str:
+        """Path of the segment's ``.log`` file."""
+    @property
+    def is_active(self) -> bool: ...
+
+@final
+class Log:
+    """A partition log: a directory ``<topic>-<partition>`` of segments.
+
+    Opening recovers the log: segments after ``recovery_point`` are scanned, the log is
+    truncated at the first torn or corrupt batch and indexes are rebuilt. Safe to share
+    between threads; file and CPU work runs without the GIL.
+    """
+
+    def __init__(
+        self,
+        dir: str,
+        config: LogConfig | None = None,
+        *,
+        recovery_point: int = 0,
+        log_start_offset: int | None = None,
+    ) -> None: ...
+    @property
+    def dir(self) -> str: ...
+    @property
+    def config(self) -> LogConfig: ...
+    @property
+    def log_start_offset(self) -> int: ...
+    @property
+    def log_end_offset(self) -> int: ...
+    @property
+    def recovery_point(self) -> int:
+        """Every offset below this is flushed to disk."""
+    @property
+    def size_in_bytes(self) -> int: ...
+    def update_config(self, config: LogConfig) -> None: ...
+    def append(
+        self, records: bytes, *, leader_epoch: int = -1, now_ms: int | None = None
+    ) -> AppendInfo:
+        """Validate ``records`` (one or more batches) as a leader does on produce, assign
+        offsets from the log end, stamp ``leader_epoch`` and append with one write."""
+    def append_as_follower(self, records: bytes) -> AppendInfo:
+        """Append batches whose offsets were assigned by a leader (checked to follow the log)."""
+    def read(
+        self,
+        offset: int,
+        max_bytes: int,
+        *,
+        max_offset: int | None = None,
+        min_one_batch: bool = True,
+    ) -> FetchInfo:
+        """Regions from the batch holding ``offset`` on, up to ``max_bytes`` (but at least one
+        whole batch when ``min_one_batch``) and below ``max_offset`` (exclusive, e.g. the high
+        watermark). Raises OffsetOutOfRangeError outside [log_start_offset, log_end_offset]."""
+    def read_batches(
+        self, offset: int, max_bytes: int = 1048576, *, max_offset: int | None = None
+    ) -> list[RecordBatch]:
+        """Decoded batches of :meth:`read` (a copy; for tools and tests)."""
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with timestamp >= ``timestamp``, or None."""
+    def offset_for_max_timestamp(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the record with the largest timestamp, or None if empty."""
+    def segments(self) -> list[SegmentInfo]: ...
+    def roll(self) -> None:
+        """Close the active segment and start a new one at the log end offset."""
+    def flush(self) -> None:
+        """fsync everything up to the log end offset and advance the recovery point."""
+    def truncate_to(self, offset: int) -> None:
+        """Remove every record at or after ``offset`` (replication divergence)."""
+    def truncate_fully(self, new_start_offset: int) -> None:
+        """Delete every segment and restart the log, empty, at ``new_start_offset``."""
+    def advance_log_start_offset(self, offset: int) -> None:
+        """Raise the log start offset (DeleteRecords); segments wholly below it are deleted."""
+    def delete_old_segments(self, now_ms: int | None = None) -> int:
+        """Apply retention by time and by bytes to closed segments; returns how many went."""
+    def maybe_flush(self, now_ms: int | None = None) -> bool:
+        """Flush if ``flush_messages`` or ``flush_ms`` says so; returns whether it did."""
+    def close(self) -> None:
+        """Flush and close. Further use raises LogClosedError."""
+    def __enter__(self) -> Log: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

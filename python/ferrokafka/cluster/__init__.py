@@ -1,0 +1,1 @@
+"""Controller, metadata log and image, replication (later issues)."""

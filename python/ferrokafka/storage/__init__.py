@@ -1,0 +1,74 @@
+"""The storage engine's Python face.
+
+Everything here is implemented in Rust (:mod:`ferrokafka._ferrokafka`) and re-exported with
+an explicit ``__all__``. :mod:`ferrokafka.storage.reference` is a pure-Python implementation
+of the record batch codec: the oracle for property tests and the baseline for benchmarks.
+
+Example::
+
+    from ferrokafka.storage import BatchBuilder, Log, LogConfig
+
+    with Log("/tmp/data/orders-0", LogConfig(segment_bytes=64 << 20)) as log:
+        b = BatchBuilder(compression="zstd")
+        b.append(b"hello", key=b"k", headers=[("trace", b"1")])
+        info = log.append(b.build())
+        for batch in log.read_batches(info.first_offset):
+            for record in batch.records():
+                print(record.offset, record.key, record.value)
+"""
+
+from ferrokafka._ferrokafka import (
+    AppendInfo,
+    BatchBuilder,
+    CorruptRecordError,
+    FerrokafkaError,
+    FetchInfo,
+    FileRegion,
+    InvalidOffsetError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    Log,
+    LogClosedError,
+    LogConfig,
+    LogConfigError,
+    OffsetOutOfRangeError,
+    Record,
+    RecordBatch,
+    RecordTooLargeError,
+    SegmentInfo,
+    UnsupportedCompressionError,
+    UnsupportedMagicError,
+    build_control_batch,
+    compress,
+    crc32c,
+    decode_batches,
+    decompress,
+)
+
+__all__ = [
+    "AppendInfo",
+    "BatchBuilder",
+    "CorruptRecordError",
+    "FerrokafkaError",
+    "FetchInfo",
+    "FileRegion",
+    "InvalidOffsetError",
+    "InvalidRecordError",
+    "InvalidTimestampError",
+    "Log",
+    "LogClosedError",
+    "LogConfig",
+    "LogConfigError",
+    "OffsetOutOfRangeError",
+    "Record",
+    "RecordBatch",
+    "RecordTooLargeError",
+    "SegmentInfo",
+    "UnsupportedCompressionError",
+    "UnsupportedMagicError",
+    "build_control_batch",
+    "compress",
+    "crc32c",
+    "decode_batches",
+    "decompress",
+]

@@ -1,0 +1,1 @@
+//! File regions and sendfile to socket file descriptors.

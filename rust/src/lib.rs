@@ -1,0 +1,31 @@
+//! ferrokafka's native core: every byte of the data path.
+//!
+//! # Layout
+//! - [`record`]: Kafka record batch v2 (header, records, varints), CRC-32C, compression codecs,
+//!   produce-time validation and a batch builder. Pure functions on byte slices, no I/O.
+//! - [`index`]: the sparse offset index (8-byte entries) and time index (12-byte entries), both
+//!   memory-mapped and binary-searched.
+//! - [`log`]: segments (`.log` + indexes), the ordered segment map, and the partition log:
+//!   append, read, roll, truncate, recover, retention, flush.
+//! - [`io`]: file regions and `sendfile` to sockets.
+//! - [`py`]: thin PyO3 wrappers and the Python exception types. This module and
+//!   `#[pymodule]` below are the only places that know about Python.
+//!
+//! Errors from every layer are one [`error::Error`] enum, mapped to typed Python exceptions
+//! in [`py::errors`].
+
+pub mod error;
+pub mod index;
+pub mod io;
+pub mod log;
+pub mod py;
+pub mod record;
+
+use pyo3::prelude::*;
+
+/// The native module `ferrokafka._ferrokafka`. The export list lives in `py::register`.
+#[pymodule]
+fn _ferrokafka(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    py::register(m)
+}

@@ -1,0 +1,1 @@
+//! Segments, the segment map and the partition log.

@@ -1,0 +1,17 @@
+//! Thin PyO3 wrappers. Everything Python-facing is registered here; nothing below `py` knows
+//! about Python. Each wrapper releases the GIL (`py.allow_threads`) around file and CPU-heavy
+//! work.
+
+pub mod errors;
+pub mod log;
+pub mod records;
+
+use pyo3::prelude::*;
+
+/// The explicit export list of `ferrokafka._ferrokafka`.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    records::register(m)?;
+    log::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! Kafka record batch v2: header layout, CRC-32C, records, compression, validation, builder.
+//! Pure functions on byte slices; no I/O.
+
+pub mod header;
+
+pub use header::{BatchHeader, Compression, TimestampType};
