@@ -220,6 +220,9 @@ class LogConfig:
         flush_ms: int | None = None,
         max_message_bytes: int = 1048588,
         message_timestamp_type: str = "CreateTime",
+        message_timestamp_before_max_ms: int | None = None,
+        message_timestamp_after_max_ms: int | None = 3600000,
+        compression_type: str = "producer",
     ) -> None: ...
     @property
     def segment_bytes(self) -> int: ...
@@ -241,6 +244,13 @@ class LogConfig:
     def max_message_bytes(self) -> int: ...
     @property
     def message_timestamp_type(self) -> str: ...
+    @property
+    def message_timestamp_before_max_ms(self) -> int | None: ...
+    @property
+    def message_timestamp_after_max_ms(self) -> int | None: ...
+    @property
+    def compression_type(self) -> str:
+        """"producer" keeps each batch's codec; a codec name recompresses batches that differ."""
 
 @final
 class AppendInfo:

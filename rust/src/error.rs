@@ -13,7 +13,9 @@ pub enum Error {
     CorruptRecord { position: u64, reason: String },
 
     /// Magic byte other than 2. Kafka 4.x only reads and writes record batch v2.
-    #[error("unsupported record batch magic {magic} at position {position} (only magic 2 is supported)")]
+    #[error(
+        "unsupported record batch magic {magic} at position {position} (only magic 2 is supported)"
+    )]
     UnsupportedMagic { position: u64, magic: i8 },
 
     /// Compression codec id outside 0..=4 or a codec name we do not know.
@@ -26,7 +28,11 @@ pub enum Error {
 
     /// Fetch or lookup offset outside [log_start_offset, log_end_offset].
     #[error("offset {offset} is out of range [{log_start_offset}, {log_end_offset}]")]
-    OffsetOutOfRange { offset: i64, log_start_offset: i64, log_end_offset: i64 },
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
 
     /// Record timestamps rejected by validation (Kafka: INVALID_TIMESTAMP).
     #[error("invalid timestamp: {0}")]
@@ -54,6 +60,9 @@ pub enum Error {
 
 impl Error {
     pub fn corrupt(position: u64, reason: impl Into<String>) -> Self {
-        Error::CorruptRecord { position, reason: reason.into() }
+        Error::CorruptRecord {
+            position,
+            reason: reason.into(),
+        }
     }
 }

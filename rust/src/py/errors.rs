@@ -23,27 +23,94 @@ use pyo3::prelude::*;
 
 use crate::error::Error;
 
-create_exception!(_ferrokafka, FerrokafkaError, PyException, "Base class of ferrokafka storage errors.");
-create_exception!(_ferrokafka, CorruptRecordError, FerrokafkaError, "A record batch failed validation; `.position` is its byte position.");
-create_exception!(_ferrokafka, UnsupportedMagicError, CorruptRecordError, "A record batch with a magic other than 2.");
-create_exception!(_ferrokafka, UnsupportedCompressionError, FerrokafkaError, "An unknown compression codec id or name.");
-create_exception!(_ferrokafka, RecordTooLargeError, FerrokafkaError, "A batch larger than max.message.bytes.");
-create_exception!(_ferrokafka, OffsetOutOfRangeError, FerrokafkaError, "An offset outside [log_start_offset, log_end_offset].");
-create_exception!(_ferrokafka, InvalidTimestampError, FerrokafkaError, "Record timestamps rejected by validation.");
-create_exception!(_ferrokafka, InvalidOffsetError, FerrokafkaError, "An append whose offsets do not follow the log.");
-create_exception!(_ferrokafka, InvalidRecordError, FerrokafkaError, "A well-formed record the log does not accept.");
-create_exception!(_ferrokafka, LogConfigError, FerrokafkaError, "A log configuration value out of range.");
-create_exception!(_ferrokafka, LogClosedError, FerrokafkaError, "Operation on a closed log.");
+create_exception!(
+    _ferrokafka,
+    FerrokafkaError,
+    PyException,
+    "Base class of ferrokafka storage errors."
+);
+create_exception!(
+    _ferrokafka,
+    CorruptRecordError,
+    FerrokafkaError,
+    "A record batch failed validation; `.position` is its byte position."
+);
+create_exception!(
+    _ferrokafka,
+    UnsupportedMagicError,
+    CorruptRecordError,
+    "A record batch with a magic other than 2."
+);
+create_exception!(
+    _ferrokafka,
+    UnsupportedCompressionError,
+    FerrokafkaError,
+    "An unknown compression codec id or name."
+);
+create_exception!(
+    _ferrokafka,
+    RecordTooLargeError,
+    FerrokafkaError,
+    "A batch larger than max.message.bytes."
+);
+create_exception!(
+    _ferrokafka,
+    OffsetOutOfRangeError,
+    FerrokafkaError,
+    "An offset outside [log_start_offset, log_end_offset]."
+);
+create_exception!(
+    _ferrokafka,
+    InvalidTimestampError,
+    FerrokafkaError,
+    "Record timestamps rejected by validation."
+);
+create_exception!(
+    _ferrokafka,
+    InvalidOffsetError,
+    FerrokafkaError,
+    "An append whose offsets do not follow the log."
+);
+create_exception!(
+    _ferrokafka,
+    InvalidRecordError,
+    FerrokafkaError,
+    "A well-formed record the log does not accept."
+);
+create_exception!(
+    _ferrokafka,
+    LogConfigError,
+    FerrokafkaError,
+    "A log configuration value out of range."
+);
+create_exception!(
+    _ferrokafka,
+    LogClosedError,
+    FerrokafkaError,
+    "Operation on a closed log."
+);
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("FerrokafkaError", py.get_type::<FerrokafkaError>())?;
     m.add("CorruptRecordError", py.get_type::<CorruptRecordError>())?;
-    m.add("UnsupportedMagicError", py.get_type::<UnsupportedMagicError>())?;
-    m.add("UnsupportedCompressionError", py.get_type::<UnsupportedCompressionError>())?;
+    m.add(
+        "UnsupportedMagicError",
+        py.get_type::<UnsupportedMagicError>(),
+    )?;
+    m.add(
+        "UnsupportedCompressionError",
+        py.get_type::<UnsupportedCompressionError>(),
+    )?;
     m.add("RecordTooLargeError", py.get_type::<RecordTooLargeError>())?;
-    m.add("OffsetOutOfRangeError", py.get_type::<OffsetOutOfRangeError>())?;
-    m.add("InvalidTimestampError", py.get_type::<InvalidTimestampError>())?;
+    m.add(
+        "OffsetOutOfRangeError",
+        py.get_type::<OffsetOutOfRangeError>(),
+    )?;
+    m.add(
+        "InvalidTimestampError",
+        py.get_type::<InvalidTimestampError>(),
+    )?;
     m.add("InvalidOffsetError", py.get_type::<InvalidOffsetError>())?;
     m.add("InvalidRecordError", py.get_type::<InvalidRecordError>())?;
     m.add("LogConfigError", py.get_type::<LogConfigError>())?;
@@ -68,9 +135,10 @@ impl From<Error> for PyErr {
     fn from(e: Error) -> PyErr {
         let msg = e.to_string();
         match e {
-            Error::CorruptRecord { position, .. } => {
-                with_attrs(CorruptRecordError::new_err(msg), &[("position", position as i64)])
-            }
+            Error::CorruptRecord { position, .. } => with_attrs(
+                CorruptRecordError::new_err(msg),
+                &[("position", position as i64)],
+            ),
             Error::UnsupportedMagic { position, magic } => with_attrs(
                 UnsupportedMagicError::new_err(msg),
                 &[("position", position as i64), ("magic", magic as i64)],
@@ -80,7 +148,11 @@ impl From<Error> for PyErr {
                 RecordTooLargeError::new_err(msg),
                 &[("size", size as i64), ("limit", limit as i64)],
             ),
-            Error::OffsetOutOfRange { offset, log_start_offset, log_end_offset } => with_attrs(
+            Error::OffsetOutOfRange {
+                offset,
+                log_start_offset,
+                log_end_offset,
+            } => with_attrs(
                 OffsetOutOfRangeError::new_err(msg),
                 &[
                     ("offset", offset),
@@ -97,4 +169,3 @@ impl From<Error> for PyErr {
         }
     }
 }
-

@@ -167,7 +167,10 @@ impl BatchHeader {
         if b.len() < HEADER_SIZE {
             return Err(Error::corrupt(
                 position,
-                format!("{} bytes is shorter than a batch header ({HEADER_SIZE})", b.len()),
+                format!(
+                    "{} bytes is shorter than a batch header ({HEADER_SIZE})",
+                    b.len()
+                ),
             ));
         }
         let magic = b[MAGIC_OFFSET] as i8;
@@ -256,7 +259,10 @@ pub fn verify_crc(batch: &[u8], header: &BatchHeader, position: u64) -> Result<(
     if actual != header.crc {
         return Err(Error::corrupt(
             position,
-            format!("CRC mismatch: stored {:#010x}, computed {:#010x}", header.crc, actual),
+            format!(
+                "CRC mismatch: stored {:#010x}, computed {:#010x}",
+                header.crc, actual
+            ),
         ));
     }
     Ok(())
@@ -304,7 +310,10 @@ pub fn next_batch(buf: &[u8], position: u64) -> Result<Framed> {
     if buf.len() < HEADER_SIZE {
         // Even a partial header must not hide a bad magic when enough bytes are there.
         if buf.len() > MAGIC_OFFSET && buf[MAGIC_OFFSET] as i8 != MAGIC_V2 {
-            return Err(Error::UnsupportedMagic { position, magic: buf[MAGIC_OFFSET] as i8 });
+            return Err(Error::UnsupportedMagic {
+                position,
+                magic: buf[MAGIC_OFFSET] as i8,
+            });
         }
         return Ok(Framed::Incomplete);
     }
@@ -328,13 +337,22 @@ mod tests {
 
     #[test]
     fn short_buffer_is_incomplete() {
-        assert!(matches!(next_batch(&[0u8; 10], 0).unwrap(), Framed::Incomplete));
+        assert!(matches!(
+            next_batch(&[0u8; 10], 0).unwrap(),
+            Framed::Incomplete
+        ));
     }
 
     #[test]
     fn bad_magic_is_reported() {
         let mut b = vec![0u8; HEADER_SIZE];
         b[MAGIC_OFFSET] = 1;
-        assert!(matches!(next_batch(&b, 7), Err(Error::UnsupportedMagic { position: 7, magic: 1 })));
+        assert!(matches!(
+            next_batch(&b, 7),
+            Err(Error::UnsupportedMagic {
+                position: 7,
+                magic: 1
+            })
+        ));
     }
 }

@@ -2,5 +2,6 @@
 //! Pure functions on byte slices; no I/O.
 
 pub mod header;
+pub mod validate;
 
 pub use header::{BatchHeader, Compression, TimestampType};
