@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs and run all of it: Rust unit tests, the Python
+# suite (unit, storage, interop with Apache Kafka), the stub check, and one untimed pass over
+# the benchmarks so they cannot rot. Used by developers and by .ci/run, on a fresh machine.
+#
+# Caches (safe to delete): $FERROKAFKA_CACHE (default ~/.cache/ferrokafka) holds the cargo
+# target dir and the Kafka jars' classpath; pip and Maven keep their usual caches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache=${FERROKAFKA_CACHE:-$HOME/.cache/ferrokafka}
+venv=${FERROKAFKA_VENV:-$cache/venv}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target}
+mkdir -p "$cache"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "toolchains"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+command -v java >/dev/null || { echo "java not found: install a JDK 17+ first" >&2; exit 1; }
+command -v mvn >/dev/null || { echo "mvn not found: install Maven first" >&2; exit 1; }
+cargo --version; java -version 2>&1 | head -1; python3 --version
+
+step "python environment ($venv)"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q "maturin>=1.8,<2"
+
+step "build and install ferrokafka (release) with test extras"
+VIRTUAL_ENV=$venv PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --release -q -E test
+
+step "Apache Kafka jars from Maven Central"
+bash tests/kafka/fetch.sh
+
+step "cargo test (Rust unit tests)"
+cargo test -q
+
+step "pytest"
+"$venv/bin/python" -m pytest tests "$@"
+
+step "benchmarks (one untimed pass)"
+"$venv/bin/python" -m pytest bench -q --benchmark-disable -p no:cacheprovider
