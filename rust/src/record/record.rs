@@ -194,6 +194,12 @@ pub struct HeaderIter<'a> {
 }
 
 impl<'a> HeaderIter<'a> {
+    /// Headers from the raw encoding of a record decoded earlier (`headers_raw` and
+    /// `header_count` of a [`RecordView`]); for holders of those bytes without the view.
+    pub fn new(raw: &'a [u8], count: i32) -> Self {
+        HeaderIter { raw, left: count }
+    }
+
     fn take_prefixed(&mut self) -> Option<Option<&'a [u8]>> {
         let (len, n) = varint::get_varint(self.raw).ok()?;
         self.raw = &self.raw[n..];
