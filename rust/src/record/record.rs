@@ -71,7 +71,7 @@ impl<'a> Cursor<'a> {
         self.fail(e.describe(what))
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self, what: &str) -> Result<i32> {
         let (v, n) =
             varint::get_varint(&self.b[self.at..]).map_err(|e| self.varint_err(e, what))?;
@@ -79,7 +79,7 @@ impl<'a> Cursor<'a> {
         Ok(v)
     }
 
-    #[inline]
+    #[inline(always)]
     fn varlong(&mut self, what: &str) -> Result<i64> {
         let (v, n) =
             varint::get_varlong(&self.b[self.at..]).map_err(|e| self.varint_err(e, what))?;
@@ -87,7 +87,7 @@ impl<'a> Cursor<'a> {
         Ok(v)
     }
 
-    #[inline]
+    #[inline(always)]
     fn i8(&mut self, what: &str) -> Result<i8> {
         let v = *self
             .b
@@ -97,7 +97,7 @@ impl<'a> Cursor<'a> {
         Ok(v as i8)
     }
 
-    #[inline]
+    #[inline(always)]
     fn bytes(&mut self, len: i32, what: &str) -> Result<&'a [u8]> {
         let left = self.b.len() - self.at;
         if len < 0 || len as usize > left {
@@ -111,7 +111,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A length-prefixed byte string where -1 means null.
-    #[inline]
+    #[inline(always)]
     fn nullable_bytes(&mut self, what: &str) -> Result<Option<&'a [u8]>> {
         let len = self.varint(what)?;
         if len == NULL_LENGTH {
@@ -125,7 +125,7 @@ impl<'a> RecordView<'a> {
     /// Decode the record at the front of `buf`. `position` (of the enclosing batch) is only
     /// used in errors. The record's declared length must lie within `buf` and must be exactly
     /// what its fields take.
-    #[inline]
+    #[inline(always)]
     pub fn decode(buf: &'a [u8], position: u64) -> Result<Self> {
         let (len, prefix) = varint::get_varint(buf)
             .map_err(|e| Error::corrupt(position, e.describe("record length")))?;

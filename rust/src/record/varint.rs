@@ -91,7 +91,7 @@ pub fn put_varlong(v: i64, out: &mut Vec<u8>) {
 }
 
 /// Read a zigzag varint from the front of `b`: (value, bytes consumed).
-#[inline]
+#[inline(always)]
 pub fn get_varint(b: &[u8]) -> Result<(i32, usize), VarintError> {
     // Fast path: most lengths and deltas fit in one byte.
     if let Some(&first) = b.first() {
@@ -104,7 +104,7 @@ pub fn get_varint(b: &[u8]) -> Result<(i32, usize), VarintError> {
 }
 
 /// Read a zigzag varlong from the front of `b`: (value, bytes consumed).
-#[inline]
+#[inline(always)]
 pub fn get_varlong(b: &[u8]) -> Result<(i64, usize), VarintError> {
     if let Some(&first) = b.first() {
         if first < 0x80 {
@@ -115,8 +115,14 @@ pub fn get_varlong(b: &[u8]) -> Result<(i64, usize), VarintError> {
     Ok((unzigzag64(u), n))
 }
 
-#[inline]
+#[inline(always)]
 fn get_unsigned(b: &[u8], max_bytes: usize) -> Result<(u64, usize), VarintError> {
+    // Second fast path: two bytes cover lengths up to 8 KiB, the bulk of keys and values.
+    if let [lo, hi, ..] = *b {
+        if hi < 0x80 {
+            return Ok((((lo & 0x7f) as u64) | ((hi as u64) << 7), 2));
+        }
+    }
     let mut value = 0u64;
     for i in 0..max_bytes {
         let byte = *b.get(i).ok_or(VarintError::Truncated)?;
