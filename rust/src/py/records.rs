@@ -617,3 +617,53 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBatchBuilder>()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_batch(value: &[u8]) -> Vec<u8> {
+        let mut b = BatchBuilder::new(BatchOptions::default()).unwrap();
+        b.append(1, None, Some(value), &[]).unwrap();
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn frame_handles_partial_tails_and_crc() {
+        let a = one_batch(b"a");
+        let mut data = a.clone();
+        data.extend(one_batch(b"bb"));
+        let whole = data.len();
+        data.extend_from_slice(&a[..a.len() - 3]);
+        let framed = frame(&data, 100, true, true).unwrap();
+        assert_eq!(framed.len(), 2);
+        assert_eq!(framed[1].0, a.len());
+        let e = frame(&data, 100, true, false).unwrap_err();
+        assert!(
+            matches!(e, Error::CorruptRecord { position, .. } if position == 100 + whole as u64)
+        );
+        data.truncate(whole);
+        let last = data.len() - 1;
+        data[last] ^= 1;
+        assert!(frame(&data, 0, true, false).is_err());
+        assert_eq!(frame(&data, 0, false, false).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn owned_batches_keep_source_positions() {
+        let mut data = one_batch(b"a");
+        let first = data.len();
+        data.extend(one_batch(b"b"));
+        let batches = PyRecordBatch::decode_owned(data, 4096, true, false).unwrap();
+        let positions: Vec<u64> = batches.iter().map(|b| b.position).collect();
+        assert_eq!(positions, [4096, 4096 + first as u64]);
+        assert_eq!(batches[1].start, first);
+    }
+
+    #[test]
+    fn ranges_locate_subslices() {
+        let outer = b"0123456789";
+        assert_eq!(range_in(outer, &outer[3..7]), (3, 7));
+        assert_eq!(range_in(outer, &outer[10..]), (10, 10));
+    }
+}

@@ -397,6 +397,61 @@ mod tests {
         ));
     }
 
+    fn sample_header() -> BatchHeader {
+        BatchHeader {
+            base_offset: 0x0102_0304_0506_0708,
+            batch_length: (HEADER_SIZE - LOG_OVERHEAD) as i32,
+            partition_leader_epoch: 9,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes: 0x13,
+            last_offset_delta: -1,
+            base_timestamp: 1_700_000_000_000,
+            max_timestamp: 1_700_000_000_500,
+            producer_id: 77,
+            producer_epoch: 3,
+            base_sequence: 12,
+            record_count: 0,
+        }
+    }
+
+    #[test]
+    fn write_then_parse_round_trips() {
+        let h = sample_header();
+        let mut b = vec![0u8; HEADER_SIZE];
+        h.write(&mut b);
+        assert_eq!(&b[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(b[MAGIC_OFFSET], 2);
+        assert_eq!(BatchHeader::parse(&b, 0).unwrap(), h);
+        assert_eq!(h.compression().unwrap(), Compression::Lz4);
+        assert!(h.is_transactional() && !h.is_control());
+    }
+
+    #[test]
+    fn max_timestamp_stamp_recomputes_crc_only_on_change() {
+        let mut b = vec![0u8; HEADER_SIZE];
+        sample_header().write(&mut b);
+        set_crc(&mut b);
+        let before = b.clone();
+        assert!(!set_max_timestamp(
+            &mut b,
+            TimestampType::CreateTime,
+            1_700_000_000_500
+        ));
+        assert_eq!(b, before);
+        assert!(set_max_timestamp(&mut b, TimestampType::LogAppendTime, 5));
+        let h = BatchHeader::parse(&b, 0).unwrap();
+        assert_eq!(
+            (h.timestamp_type(), h.max_timestamp),
+            (TimestampType::LogAppendTime, 5)
+        );
+        verify_crc(&b, &h, 0).unwrap();
+        assert!(set_max_timestamp(&mut b, TimestampType::CreateTime, 5));
+        let h = BatchHeader::parse(&b, 0).unwrap();
+        assert_eq!(h.attributes, 0x13);
+        verify_crc(&b, &h, 0).unwrap();
+    }
+
     #[test]
     fn bad_magic_is_reported() {
         let mut b = vec![0u8; HEADER_SIZE];
