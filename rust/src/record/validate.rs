@@ -26,7 +26,9 @@ pub struct ValidationConfig {
     pub target_compression: Option<Compression>,
     /// Broker clock, for LogAppendTime and timestamp bounds.
     pub now_ms: i64,
-    /// Clients may not write control batches; the transaction coordinator may.
+    /// Clients may not write control batches; the transaction coordinator may. True also
+    /// marks the append as the coordinator's, skipping Kafka's client-only checks (base offset
+    /// 0, a sequence number whenever there is a producer id).
     pub allow_control: bool,
 }
 
@@ -71,6 +73,10 @@ fn summarize(batches: Vec<BatchSummary>, log_append_time: i64) -> Result<AppendS
             max_ts = b.max_timestamp;
             max_ts_offset = b.last_offset;
         }
+    }
+    // Every batch carries the same append time; Kafka reports the append's last offset.
+    if log_append_time != header::NO_TIMESTAMP {
+        max_ts_offset = last.last_offset;
     }
     Ok(AppendSummary {
         first_offset: first.base_offset,

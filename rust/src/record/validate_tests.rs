@@ -385,8 +385,10 @@ fn log_append_time_is_stamped() {
             },
             &[5, 6],
         );
+        buf.extend(batch(Compression::None, 3));
         let s = validate_for_leader(&mut buf, 0, 0, &lat).unwrap();
         assert_eq!((s.log_append_time, s.max_timestamp), (NOW, NOW));
+        assert_eq!(s.offset_of_max_timestamp, 4);
         let v = BatchView::parse(&buf, 0).unwrap();
         v.verify_crc().unwrap();
         assert_eq!(v.header.timestamp_type(), TimestampType::LogAppendTime);
