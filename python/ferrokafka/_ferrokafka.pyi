@@ -157,8 +157,8 @@ def decode_batches(
 class BatchBuilder:
     """Builds one record batch v2. ``append`` records, then ``build`` the bytes."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         compression: str = "none",
         compression_level: int | None = None,
@@ -169,7 +169,7 @@ class BatchBuilder:
         base_sequence: int = -1,
         is_transactional: bool = False,
         partition_leader_epoch: int = -1,
-    ) -> None: ...
+    ) -> BatchBuilder: ...
     def append(
         self,
         value: bytes | None,

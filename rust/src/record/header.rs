@@ -201,6 +201,34 @@ impl BatchHeader {
         Ok(h)
     }
 
+    /// Encode into the first [`HEADER_SIZE`] bytes of `out`, `crc` as given (the builder writes
+    /// the header with any CRC, then [`set_crc`] once the records follow).
+    pub fn write(&self, out: &mut [u8]) {
+        let out = &mut out[..HEADER_SIZE];
+        out[BASE_OFFSET_OFFSET..LENGTH_OFFSET].copy_from_slice(&self.base_offset.to_be_bytes());
+        out[LENGTH_OFFSET..PARTITION_LEADER_EPOCH_OFFSET]
+            .copy_from_slice(&self.batch_length.to_be_bytes());
+        out[PARTITION_LEADER_EPOCH_OFFSET..MAGIC_OFFSET]
+            .copy_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        out[MAGIC_OFFSET] = self.magic as u8;
+        out[CRC_OFFSET..ATTRIBUTES_OFFSET].copy_from_slice(&self.crc.to_be_bytes());
+        out[ATTRIBUTES_OFFSET..LAST_OFFSET_DELTA_OFFSET]
+            .copy_from_slice(&self.attributes.to_be_bytes());
+        out[LAST_OFFSET_DELTA_OFFSET..BASE_TIMESTAMP_OFFSET]
+            .copy_from_slice(&self.last_offset_delta.to_be_bytes());
+        out[BASE_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET]
+            .copy_from_slice(&self.base_timestamp.to_be_bytes());
+        out[MAX_TIMESTAMP_OFFSET..PRODUCER_ID_OFFSET]
+            .copy_from_slice(&self.max_timestamp.to_be_bytes());
+        out[PRODUCER_ID_OFFSET..PRODUCER_EPOCH_OFFSET]
+            .copy_from_slice(&self.producer_id.to_be_bytes());
+        out[PRODUCER_EPOCH_OFFSET..BASE_SEQUENCE_OFFSET]
+            .copy_from_slice(&self.producer_epoch.to_be_bytes());
+        out[BASE_SEQUENCE_OFFSET..RECORDS_COUNT_OFFSET]
+            .copy_from_slice(&self.base_sequence.to_be_bytes());
+        out[RECORDS_COUNT_OFFSET..HEADER_SIZE].copy_from_slice(&self.record_count.to_be_bytes());
+    }
+
     /// Size of the whole batch in bytes, header included.
     #[inline]
     pub fn total_size(&self) -> usize {
@@ -208,11 +236,12 @@ impl BatchHeader {
     }
     #[inline]
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + self.last_offset_delta as i64
+        // Wrapping: these headers come off the wire, and a hostile base offset must not panic.
+        self.base_offset.wrapping_add(self.last_offset_delta as i64)
     }
     #[inline]
     pub fn next_offset(&self) -> i64 {
-        self.last_offset() + 1
+        self.last_offset().wrapping_add(1)
     }
     pub fn compression(&self) -> Result<Compression> {
         Compression::from_id((self.attributes & COMPRESSION_CODEC_MASK) as u8)
@@ -281,16 +310,41 @@ pub fn set_partition_leader_epoch(batch: &mut [u8], epoch: i32) {
         .copy_from_slice(&epoch.to_be_bytes());
 }
 
+/// Recompute and store the CRC of a complete batch after changing bytes inside the CRC'd range.
+pub fn set_crc(batch: &mut [u8]) {
+    let crc = compute_crc(batch);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Set the timestamp type bit and the max timestamp, as Kafka's `setMaxTimestamp` does after
+/// validation. Both are inside the CRC, so the CRC is recomputed, but only when something
+/// changed: a producer that already wrote the right values costs no second pass over the batch.
+/// Returns whether the batch changed.
+pub fn set_max_timestamp(
+    batch: &mut [u8],
+    timestamp_type: TimestampType,
+    max_timestamp_ms: i64,
+) -> bool {
+    let old_attributes = i16_at(batch, ATTRIBUTES_OFFSET);
+    let attributes = match timestamp_type {
+        TimestampType::LogAppendTime => old_attributes | TIMESTAMP_TYPE_MASK,
+        TimestampType::CreateTime => old_attributes & !TIMESTAMP_TYPE_MASK,
+    };
+    if attributes == old_attributes && i64_at(batch, MAX_TIMESTAMP_OFFSET) == max_timestamp_ms {
+        return false;
+    }
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&max_timestamp_ms.to_be_bytes());
+    set_crc(batch);
+    true
+}
+
 /// Switch a batch to LogAppendTime with `timestamp_ms` as its max timestamp, as a broker does
 /// for topics with `message.timestamp.type=LogAppendTime`. Both fields are inside the CRC, so
 /// the CRC is recomputed.
 pub fn set_log_append_time(batch: &mut [u8], timestamp_ms: i64) {
-    let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_MASK;
-    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
-    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
-        .copy_from_slice(&timestamp_ms.to_be_bytes());
-    let crc = compute_crc(batch);
-    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    set_max_timestamp(batch, TimestampType::LogAppendTime, timestamp_ms);
 }
 
 /// What [`next_batch`] found at the front of a buffer.
@@ -341,6 +395,61 @@ mod tests {
             next_batch(&[0u8; 10], 0).unwrap(),
             Framed::Incomplete
         ));
+    }
+
+    fn sample_header() -> BatchHeader {
+        BatchHeader {
+            base_offset: 0x0102_0304_0506_0708,
+            batch_length: (HEADER_SIZE - LOG_OVERHEAD) as i32,
+            partition_leader_epoch: 9,
+            magic: MAGIC_V2,
+            crc: 0,
+            attributes: 0x13,
+            last_offset_delta: -1,
+            base_timestamp: 1_700_000_000_000,
+            max_timestamp: 1_700_000_000_500,
+            producer_id: 77,
+            producer_epoch: 3,
+            base_sequence: 12,
+            record_count: 0,
+        }
+    }
+
+    #[test]
+    fn write_then_parse_round_trips() {
+        let h = sample_header();
+        let mut b = vec![0u8; HEADER_SIZE];
+        h.write(&mut b);
+        assert_eq!(&b[..8], &[1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(b[MAGIC_OFFSET], 2);
+        assert_eq!(BatchHeader::parse(&b, 0).unwrap(), h);
+        assert_eq!(h.compression().unwrap(), Compression::Lz4);
+        assert!(h.is_transactional() && !h.is_control());
+    }
+
+    #[test]
+    fn max_timestamp_stamp_recomputes_crc_only_on_change() {
+        let mut b = vec![0u8; HEADER_SIZE];
+        sample_header().write(&mut b);
+        set_crc(&mut b);
+        let before = b.clone();
+        assert!(!set_max_timestamp(
+            &mut b,
+            TimestampType::CreateTime,
+            1_700_000_000_500
+        ));
+        assert_eq!(b, before);
+        assert!(set_max_timestamp(&mut b, TimestampType::LogAppendTime, 5));
+        let h = BatchHeader::parse(&b, 0).unwrap();
+        assert_eq!(
+            (h.timestamp_type(), h.max_timestamp),
+            (TimestampType::LogAppendTime, 5)
+        );
+        verify_crc(&b, &h, 0).unwrap();
+        assert!(set_max_timestamp(&mut b, TimestampType::CreateTime, 5));
+        let h = BatchHeader::parse(&b, 0).unwrap();
+        assert_eq!(h.attributes, 0x13);
+        verify_crc(&b, &h, 0).unwrap();
     }
 
     #[test]

@@ -4,8 +4,12 @@
 //! baseOffset / partitionLeaderEpoch (and LogAppendTime) in place. [`summarize_assigned`]
 //! frames batches whose offsets a leader already assigned (follower appends, recovery).
 
+use std::borrow::Cow;
+
 use crate::error::{Error, Result};
-use crate::record::header::{self, BatchHeader, Compression, Framed, TimestampType};
+use crate::record::batch::{iter_records, record_timestamp, BatchView};
+use crate::record::builder::{BatchBuilder, BatchOptions};
+use crate::record::header::{self, BatchHeader, Compression, Framed, TimestampType, HEADER_SIZE};
 
 /// What the log's config says about the batches it accepts.
 #[derive(Clone, Debug)]
@@ -22,7 +26,9 @@ pub struct ValidationConfig {
     pub target_compression: Option<Compression>,
     /// Broker clock, for LogAppendTime and timestamp bounds.
     pub now_ms: i64,
-    /// Clients may not write control batches; the transaction coordinator may.
+    /// Clients may not write control batches; the transaction coordinator may. True also
+    /// marks the append as the coordinator's, skipping Kafka's client-only checks (base offset
+    /// 0, a sequence number whenever there is a producer id).
     pub allow_control: bool,
 }
 
@@ -68,6 +74,10 @@ fn summarize(batches: Vec<BatchSummary>, log_append_time: i64) -> Result<AppendS
             max_ts_offset = b.last_offset;
         }
     }
+    // Every batch carries the same append time; Kafka reports the append's last offset.
+    if log_append_time != header::NO_TIMESTAMP {
+        max_ts_offset = last.last_offset;
+    }
     Ok(AppendSummary {
         first_offset: first.base_offset,
         last_offset: last.last_offset,
@@ -103,11 +113,222 @@ fn frame_all(buf: &[u8]) -> Result<Vec<(usize, BatchHeader)>> {
     Ok(out)
 }
 
+/// What phase one learned about a batch, to act on once every batch has passed.
+struct Checked {
+    /// Position and header in the input buffer.
+    pos: usize,
+    header: BatchHeader,
+    /// Largest record timestamp (CreateTime), as Kafka recomputes it.
+    max_record_timestamp: i64,
+    /// Recompress to the topic's codec (a differing `compression.type`).
+    rebuild: bool,
+    /// The inflated records section, kept only when a compressed batch is rebuilt so that it
+    /// is not inflated twice.
+    inflated: Option<Vec<u8>>,
+}
+
+/// Header-level checks of one batch, as Kafka's `UnifiedLog.analyzeAndValidateRecords` and
+/// `LogValidator.validateBatch` make them. `allow_control` marks the coordinator as the
+/// writer; checks Kafka reserves for client appends are skipped for it.
+fn check_header(pos: usize, h: &BatchHeader, cfg: &ValidationConfig) -> Result<Compression> {
+    let at = pos as u64;
+    if h.total_size() > cfg.max_message_bytes {
+        return Err(Error::RecordTooLarge {
+            size: h.total_size() as u64,
+            limit: cfg.max_message_bytes as u64,
+        });
+    }
+    if h.is_control() && !cfg.allow_control {
+        return Err(Error::InvalidRecord(format!(
+            "control batch at position {pos} may not be produced by clients"
+        )));
+    }
+    if h.record_count <= 0 || h.last_offset_delta != h.record_count - 1 {
+        return Err(Error::corrupt(
+            at,
+            format!(
+                "record count {} does not match lastOffsetDelta {}",
+                h.record_count, h.last_offset_delta
+            ),
+        ));
+    }
+    if !cfg.allow_control {
+        // Clients always send batches at offset 0; anything else is a confused client.
+        if h.base_offset != 0 {
+            return Err(Error::InvalidRecord(format!(
+                "batch at position {pos} has base offset {}; clients must send 0",
+                h.base_offset
+            )));
+        }
+        if h.producer_id != header::NO_PRODUCER_ID && h.base_sequence < 0 {
+            return Err(Error::InvalidRecord(format!(
+                "invalid sequence number {} in batch of producer {} at position {pos}",
+                h.base_sequence, h.producer_id
+            )));
+        }
+    }
+    h.compression().map_err(|_| {
+        Error::corrupt(
+            at,
+            format!("unknown compression in attributes {:#x}", h.attributes),
+        )
+    })
+}
+
+/// Kafka's `validateTimestamp`: CreateTime logs bound record timestamps around the broker
+/// clock (-1, "no timestamp", is exempt); producers may never claim LogAppendTime.
+#[inline]
+fn check_timestamp(
+    h: &BatchHeader,
+    ts: i64,
+    offset_delta: i32,
+    cfg: &ValidationConfig,
+    at: usize,
+) -> Result<()> {
+    if cfg.timestamp_type == TimestampType::CreateTime && ts != header::NO_TIMESTAMP {
+        // i128: hostile timestamps must not overflow the subtraction.
+        let behind = cfg.now_ms as i128 - ts as i128;
+        let before = cfg.timestamp_before_max_ms.unwrap_or(i64::MAX) as i128;
+        let after = cfg.timestamp_after_max_ms.unwrap_or(i64::MAX) as i128;
+        if behind > before || -behind > after {
+            return Err(Error::InvalidTimestamp(format!(
+                "timestamp {ts} of record {offset_delta} of the batch at position {at} is out of \
+                 range [{}, {}]",
+                (cfg.now_ms as i128 - before).max(i64::MIN as i128),
+                (cfg.now_ms as i128 + after).min(i64::MAX as i128),
+            )));
+        }
+    } else if h.timestamp_type() == TimestampType::LogAppendTime {
+        return Err(Error::InvalidTimestamp(format!(
+            "batch at position {at}: producers may not set timestamp type LogAppendTime"
+        )));
+    }
+    Ok(())
+}
+
+/// Phase one for one batch: every record framed, offset deltas exactly 0..n-1, timestamps in
+/// bounds. Uncompressed batches are walked in place; nothing is allocated per record.
+fn check_batch(buf: &[u8], pos: usize, h: BatchHeader, cfg: &ValidationConfig) -> Result<Checked> {
+    let codec = check_header(pos, &h, cfg)?;
+    let view = BatchView {
+        header: h,
+        bytes: &buf[pos..pos + h.total_size()],
+        position: pos as u64,
+    };
+    // Kafka leaves control batches uncompressed unless they were written compressed.
+    let rebuild = cfg.target_compression.is_some_and(|t| t != codec) && !h.is_control();
+    let section = view.records_section()?;
+    let mut max_record_timestamp = header::NO_TIMESTAMP;
+    for (i, r) in iter_records(&section, h.record_count, pos as u64).enumerate() {
+        let r = r?;
+        if r.offset_delta as i64 != i as i64 {
+            return Err(Error::corrupt(
+                pos as u64,
+                format!(
+                    "record {i} has offset delta {}; expected {i}",
+                    r.offset_delta
+                ),
+            ));
+        }
+        let ts = view.record_timestamp(&r);
+        check_timestamp(&h, ts, r.offset_delta, cfg, pos)?;
+        max_record_timestamp = max_record_timestamp.max(ts);
+    }
+    let inflated = match section {
+        Cow::Owned(v) if rebuild => Some(v),
+        _ => None,
+    };
+    Ok(Checked {
+        pos,
+        header: h,
+        max_record_timestamp,
+        rebuild,
+        inflated,
+    })
+}
+
+/// Re-encode one validated batch with the topic's codec, keeping its producer state and
+/// flags (Kafka's `buildRecordsAndAssignOffsets`).
+fn rebuild_batch(
+    buf: &[u8],
+    c: &Checked,
+    base_offset: i64,
+    leader_epoch: i32,
+    cfg: &ValidationConfig,
+    target: Compression,
+) -> Result<Vec<u8>> {
+    let h = &c.header;
+    let raw = &buf[c.pos + HEADER_SIZE..c.pos + h.total_size()];
+    let section = c.inflated.as_deref().unwrap_or(raw);
+    let mut b = BatchBuilder::new(BatchOptions {
+        compression: target,
+        compression_level: None,
+        base_offset,
+        timestamp_type: cfg.timestamp_type,
+        log_append_time_ms: Some(cfg.now_ms),
+        producer_id: h.producer_id,
+        producer_epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        is_transactional: h.is_transactional(),
+        is_control: false,
+        partition_leader_epoch: leader_epoch,
+    })?;
+    for r in iter_records(section, h.record_count, c.pos as u64) {
+        let r = r?;
+        b.append_view(record_timestamp(h, &r), &r)?;
+    }
+    let out = b.build()?;
+    if out.len() > cfg.max_message_bytes {
+        return Err(Error::RecordTooLarge {
+            size: out.len() as u64,
+            limit: cfg.max_message_bytes as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// Phase two, only when some batch changes codec: a new buffer of the kept batches (copied
+/// byte for byte) and the rebuilt ones. Positions in `checked` move to the new buffer.
+fn rewrite(
+    buf: &[u8],
+    checked: &mut [Checked],
+    first_offset: i64,
+    leader_epoch: i32,
+    cfg: &ValidationConfig,
+) -> Result<Vec<u8>> {
+    let target = cfg.target_compression.unwrap_or(Compression::None);
+    let mut out = Vec::with_capacity(buf.len());
+    let mut next = first_offset;
+    for c in checked.iter_mut() {
+        let new_pos = out.len();
+        if c.rebuild {
+            let rebuilt = rebuild_batch(buf, c, next, leader_epoch, cfg, target)?;
+            c.header = BatchHeader::parse(&rebuilt, new_pos as u64)?;
+            out.extend_from_slice(&rebuilt);
+        } else {
+            out.extend_from_slice(&buf[c.pos..c.pos + c.header.total_size()]);
+        }
+        c.pos = new_pos;
+        c.inflated = None;
+        next += c.header.last_offset_delta as i64 + 1;
+    }
+    Ok(out)
+}
+
 /// Leader-side validation of a produce request's records, then offset assignment from
 /// `first_offset`, stamping `leader_epoch` (and LogAppendTime when configured) in place.
 ///
-/// `buf` is a `Vec` because recompression (topic `compression.type` differing from the
-/// batch's codec) rewrites it. Nothing is stamped unless every batch is valid.
+/// Checks what Kafka's `LogValidator` checks: size, CRC, magic, record count against
+/// lastOffsetDelta, inner offset deltas exactly 0..n-1, every record framed to its declared
+/// length (compressed batches are inflated for this), control batches only from the
+/// coordinator, client batches at base offset 0 with a sequence when they have a producer id,
+/// and CreateTime timestamps within `timestamp_before_max_ms` / `timestamp_after_max_ms`.
+/// For CreateTime the stored maxTimestamp is set to the largest record timestamp, as Kafka
+/// does. Batches keep their bytes unless the topic's codec differs from theirs, in which case
+/// they are rebuilt with it (producer id, epoch, sequence and transactional flag kept).
+///
+/// `buf` is a `Vec` because recompression rewrites it. Nothing is stamped unless every batch is
+/// valid.
 pub fn validate_for_leader(
     buf: &mut Vec<u8>,
     first_offset: i64,
@@ -115,53 +336,31 @@ pub fn validate_for_leader(
     cfg: &ValidationConfig,
 ) -> Result<AppendSummary> {
     let framed = frame_all(buf)?;
-    for (pos, h) in &framed {
-        if h.total_size() > cfg.max_message_bytes {
-            return Err(Error::RecordTooLarge {
-                size: h.total_size() as u64,
-                limit: cfg.max_message_bytes as u64,
-            });
-        }
-        if h.is_control() && !cfg.allow_control {
-            return Err(Error::InvalidRecord(format!(
-                "control batch at position {pos} may not be produced by clients"
-            )));
-        }
-        if h.record_count < 0 || h.last_offset_delta != h.record_count - 1 {
-            return Err(Error::corrupt(
-                *pos as u64,
-                format!(
-                    "record count {} does not match lastOffsetDelta {}",
-                    h.record_count, h.last_offset_delta
-                ),
-            ));
-        }
-        h.compression().map_err(|_| {
-            Error::corrupt(
-                *pos as u64,
-                format!("unknown compression in attributes {:#x}", h.attributes),
-            )
-        })?;
+    let mut checked = framed
+        .into_iter()
+        .map(|(pos, h)| check_batch(buf, pos, h, cfg))
+        .collect::<Result<Vec<_>>>()?;
+    if checked.iter().any(|c| c.rebuild) {
+        *buf = rewrite(buf, &mut checked, first_offset, leader_epoch, cfg)?;
     }
     let log_append_time = match cfg.timestamp_type {
         TimestampType::LogAppendTime => cfg.now_ms,
         TimestampType::CreateTime => header::NO_TIMESTAMP,
     };
     let mut next = first_offset;
-    let mut batches = Vec::with_capacity(framed.len());
-    for (pos, h) in framed {
-        let end = pos + h.total_size();
-        let batch = &mut buf[pos..end];
+    let mut batches = Vec::with_capacity(checked.len());
+    for c in &checked {
+        let h = &c.header;
+        let batch = &mut buf[c.pos..c.pos + h.total_size()];
         header::set_base_offset(batch, next);
         header::set_partition_leader_epoch(batch, leader_epoch);
-        let max_timestamp = if log_append_time != header::NO_TIMESTAMP {
-            header::set_log_append_time(batch, log_append_time);
-            log_append_time
-        } else {
-            h.max_timestamp
+        let max_timestamp = match cfg.timestamp_type {
+            TimestampType::LogAppendTime => log_append_time,
+            TimestampType::CreateTime => c.max_record_timestamp,
         };
+        header::set_max_timestamp(batch, cfg.timestamp_type, max_timestamp);
         batches.push(BatchSummary {
-            position: pos,
+            position: c.pos,
             size: h.total_size(),
             base_offset: next,
             last_offset: next + h.last_offset_delta as i64,
@@ -200,3 +399,7 @@ pub fn summarize_assigned(buf: &[u8]) -> Result<AppendSummary> {
     }
     summarize(batches, header::NO_TIMESTAMP)
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;
