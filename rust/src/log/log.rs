@@ -174,7 +174,7 @@ impl State {
 }
 
 /// Move every batch of a validated append by `delta` offsets.
-fn restamp(buf: &mut [u8], summary: &mut AppendSummary, delta: i64) {
+pub(super) fn restamp(buf: &mut [u8], summary: &mut AppendSummary, delta: i64) {
     for b in &mut summary.batches {
         b.base_offset += delta;
         b.last_offset += delta;

@@ -36,31 +36,34 @@ impl PyLog {
     fn dir(&self) -> String {
         self.inner.dir().to_string_lossy().into_owned()
     }
+    // The getters below take the log's read lock, which waits while a writer (close, a
+    // truncation) holds it over file work; they release the GIL so Python threads run meanwhile.
     #[getter]
-    fn config(&self) -> PyLogConfig {
+    fn config(&self, py: Python<'_>) -> PyLogConfig {
         PyLogConfig {
-            inner: self.inner.config(),
+            inner: py.allow_threads(|| self.inner.config()),
         }
     }
     #[getter]
-    fn log_start_offset(&self) -> i64 {
-        self.inner.log_start_offset()
+    fn log_start_offset(&self, py: Python<'_>) -> i64 {
+        py.allow_threads(|| self.inner.log_start_offset())
     }
     #[getter]
-    fn log_end_offset(&self) -> i64 {
-        self.inner.log_end_offset()
+    fn log_end_offset(&self, py: Python<'_>) -> i64 {
+        py.allow_threads(|| self.inner.log_end_offset())
     }
     #[getter]
     fn recovery_point(&self) -> i64 {
         self.inner.recovery_point()
     }
     #[getter]
-    fn size_in_bytes(&self) -> u64 {
-        self.inner.size_in_bytes()
+    fn size_in_bytes(&self, py: Python<'_>) -> u64 {
+        py.allow_threads(|| self.inner.size_in_bytes())
     }
 
-    fn update_config(&self, config: PyRef<'_, PyLogConfig>) -> PyResult<()> {
-        Ok(self.inner.update_config(config.inner.clone())?)
+    fn update_config(&self, py: Python<'_>, config: PyRef<'_, PyLogConfig>) -> PyResult<()> {
+        let config = config.inner.clone();
+        Ok(py.allow_threads(|| self.inner.update_config(config))?)
     }
 
     #[pyo3(
@@ -184,12 +187,12 @@ impl PyLog {
         self.close(py)
     }
 
-    fn __repr__(&self) -> String {
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let (start, end) =
+            py.allow_threads(|| (self.inner.log_start_offset(), self.inner.log_end_offset()));
         format!(
-            "Log(dir={:?}, log_start_offset={}, log_end_offset={})",
-            self.inner.dir(),
-            self.inner.log_start_offset(),
-            self.inner.log_end_offset()
+            "Log(dir={:?}, log_start_offset={start}, log_end_offset={end})",
+            self.inner.dir()
         )
     }
 }

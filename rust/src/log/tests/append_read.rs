@@ -39,6 +39,28 @@ fn append_assigns_offsets_and_stamps_the_leader_epoch() {
 }
 
 #[test]
+fn restamping_moves_every_batch_and_keeps_crcs() {
+    let mut buf = simple(2, TS0, 3);
+    buf.extend(simple(3, TS0 + 9, 3));
+    let config = small_config().validation_config(TS0, false);
+    let mut summary =
+        crate::record::validate::validate_for_leader(&mut buf, 5, 1, &config).unwrap();
+    crate::log::log::restamp(&mut buf, &mut summary, 10);
+    assert_eq!((summary.first_offset, summary.last_offset), (15, 19));
+    assert_eq!(summary.offset_of_max_timestamp, 19);
+    let batches = parse_all(&buf);
+    let bases: Vec<i64> = batches.iter().map(|(_, h)| h.base_offset).collect();
+    assert_eq!(bases, [15, 17]);
+    for ((pos, h), b) in batches.iter().zip(&summary.batches) {
+        assert_eq!(
+            (b.base_offset, b.last_offset),
+            (h.base_offset, h.last_offset())
+        );
+        header::verify_crc(&buf[*pos..*pos + h.total_size()], h, *pos as u64).unwrap();
+    }
+}
+
+#[test]
 fn control_batches_only_from_coordinators() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), small_config());
