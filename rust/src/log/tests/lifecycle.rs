@@ -101,3 +101,46 @@ fn invalid_configs_are_refused() {
     assert!(log.update_config(bad).is_err());
     assert_eq!(log.config(), small_config());
 }
+
+#[test]
+fn a_full_index_rolls_the_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for 3 offset entries and 2 time entries (one of them reserved for the roll entry);
+    // with no interval every batch after a segment's first gets an entry.
+    let config = LogConfig {
+        segment_index_bytes: 24,
+        index_interval_bytes: 0,
+        ..small_config()
+    };
+    let log = open(dir.path(), config);
+    for i in 0..10 {
+        append(&log, &simple(1, TS0 + i, 10));
+    }
+    let segments = segment_batches(&log);
+    assert_eq!(segments.len(), 5);
+    with_segments(&log, |s| {
+        for (base, batches) in &segments {
+            assert_eq!(batches.len(), 2);
+            let seg = s.floor(*base).unwrap();
+            assert_eq!(seg.offset_index_entries().len(), 1);
+            assert!(seg.time_index_entries().len() <= 2);
+        }
+    });
+    assert_eq!(parse_all(&read_all(&log)).len(), 10);
+}
+
+#[test]
+fn recovery_starts_at_the_segment_holding_the_recovery_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), small_config());
+    fill(&log, 100, &mut Rng(51));
+    let bases: Vec<i64> = log.segments().unwrap().iter().map(|s| s.base_offset).collect();
+    let leo = log.log_end_offset();
+    log.close().unwrap();
+    for (k, base) in bases.iter().enumerate() {
+        let log = Log::open(dir.path(), small_config(), base + 1, None).unwrap();
+        assert_eq!(log.load_stats().recovered_segments, bases.len() - k);
+        assert_eq!(log.log_end_offset(), leo);
+        log.close().unwrap();
+    }
+}
