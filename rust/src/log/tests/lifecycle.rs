@@ -134,7 +134,12 @@ fn recovery_starts_at_the_segment_holding_the_recovery_point() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), small_config());
     fill(&log, 100, &mut Rng(51));
-    let bases: Vec<i64> = log.segments().unwrap().iter().map(|s| s.base_offset).collect();
+    let bases: Vec<i64> = log
+        .segments()
+        .unwrap()
+        .iter()
+        .map(|s| s.base_offset)
+        .collect();
     let leo = log.log_end_offset();
     log.close().unwrap();
     for (k, base) in bases.iter().enumerate() {
