@@ -207,8 +207,8 @@ class LogConfig:
     flush_messages / flush_ms means never flush on count / time (Kafka's default).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         *,
         segment_bytes: int = 1073741824,
         segment_ms: int = 604800000,
@@ -223,7 +223,7 @@ class LogConfig:
         message_timestamp_before_max_ms: int | None = None,
         message_timestamp_after_max_ms: int | None = 3600000,
         compression_type: str = "producer",
-    ) -> None: ...
+    ) -> LogConfig: ...
     @property
     def segment_bytes(self) -> int: ...
     @property
@@ -328,14 +328,14 @@ class Log:
     between threads; file and CPU work runs without the GIL.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         dir: str,
         config: LogConfig | None = None,
         *,
         recovery_point: int = 0,
         log_start_offset: int | None = None,
-    ) -> None: ...
+    ) -> Log: ...
     @property
     def dir(self) -> str: ...
     @property
@@ -367,7 +367,9 @@ class Log:
     ) -> FetchInfo:
         """Regions from the batch holding ``offset`` on, up to ``max_bytes`` (but at least one
         whole batch when ``min_one_batch``) and below ``max_offset`` (exclusive, e.g. the high
-        watermark). Raises OffsetOutOfRangeError outside [log_start_offset, log_end_offset]."""
+        watermark). Regions hold whole batches only and may span segments; a batch holding
+        ``max_offset`` is not returned. Raises OffsetOutOfRangeError outside
+        [log_start_offset, log_end_offset]."""
     def read_batches(
         self, offset: int, max_bytes: int = 1048576, *, max_offset: int | None = None
     ) -> list[RecordBatch]:
@@ -382,7 +384,8 @@ class Log:
     def flush(self) -> None:
         """fsync everything up to the log end offset and advance the recovery point."""
     def truncate_to(self, offset: int) -> None:
-        """Remove every record at or after ``offset`` (replication divergence)."""
+        """Remove every record at or after ``offset`` (replication divergence). A batch holding
+        ``offset`` goes whole, so the log end offset may end up below ``offset``."""
     def truncate_fully(self, new_start_offset: int) -> None:
         """Delete every segment and restart the log, empty, at ``new_start_offset``."""
     def advance_log_start_offset(self, offset: int) -> None:
@@ -390,7 +393,9 @@ class Log:
     def delete_old_segments(self, now_ms: int | None = None) -> int:
         """Apply retention by time and by bytes to closed segments; returns how many went."""
     def maybe_flush(self, now_ms: int | None = None) -> bool:
-        """Flush if ``flush_messages`` or ``flush_ms`` says so; returns whether it did."""
+        """Flush if ``flush_messages`` or ``flush_ms`` says so, else flush segments rolled since
+        the last flush (Kafka does that in the background; call this periodically from a worker
+        thread). Returns whether anything was flushed."""
     def close(self) -> None:
         """Flush and close. Further use raises LogClosedError."""
     def __enter__(self) -> Log: ...

@@ -1,1 +1,34 @@
-//! Segments, the segment map and the partition log.
+//! Segments, the segment map and the partition log, in Apache Kafka's on-disk format.
+//!
+//! - [`config`]: `LogConfig`, Kafka's topic settings with defaults and range checks.
+//! - [`segment`]: one `.log` + `.index` + `.timeindex`; append, read, recover, truncate.
+//! - [`segments`]: the ordered map base offset -> segment.
+//! - [`log`](self::log): the partition log; `loader` opens and recovers it, `maintenance`
+//!   truncates and applies retention.
+//! - `scan` walks batch headers or whole batches of a segment file; `record_search` finds a
+//!   record by timestamp inside a batch.
+
+pub mod config;
+mod loader;
+#[allow(clippy::module_inception)]
+pub mod log;
+mod maintenance;
+mod record_search;
+mod scan;
+pub mod segment;
+pub mod segments;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::config::LogConfig;
+pub use self::log::{AppendOrigin, FetchData, LoadStats, Log, SegmentInfo};
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Wall-clock milliseconds since the epoch: Kafka timestamps, segment ages, flush intervals.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

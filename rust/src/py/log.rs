@@ -1,6 +1,208 @@
-//! Python wrappers for the partition log: Log, LogConfig, FileRegion, sendfile.
-use pyo3::prelude::*;
+//! Python wrapper of the partition log (`Log` in `_ferrokafka.pyi`) and the export list of
+//! the log's types. Every call that touches files runs with the GIL released; the log's own
+//! locks are only ever taken inside those sections, so no lock is held while Python runs.
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+
+use super::log_types::{PyAppendInfo, PyFetchInfo, PyFileRegion, PyLogConfig, PySegmentInfo};
+use crate::log::{now_ms, AppendOrigin, Log};
+
+#[pyclass(frozen, name = "Log", module = "ferrokafka._ferrokafka")]
+pub struct PyLog {
+    inner: Log,
+}
+
+#[pymethods]
+impl PyLog {
+    #[new]
+    #[pyo3(signature = (dir, config = None, *, recovery_point = 0, log_start_offset = None))]
+    fn new(
+        py: Python<'_>,
+        dir: PathBuf,
+        config: Option<PyRef<'_, PyLogConfig>>,
+        recovery_point: i64,
+        log_start_offset: Option<i64>,
+    ) -> PyResult<Self> {
+        let config = config.map(|c| c.inner.clone()).unwrap_or_default();
+        let inner =
+            py.allow_threads(|| Log::open(dir, config, recovery_point, log_start_offset))?;
+        Ok(PyLog { inner })
+    }
+
+    #[getter]
+    fn dir(&self) -> String {
+        self.inner.dir().to_string_lossy().into_owned()
+    }
+    // The getters below take the log's read lock, which waits while a writer (close, a
+    // truncation) holds it over file work; they release the GIL so Python threads run meanwhile.
+    #[getter]
+    fn config(&self, py: Python<'_>) -> PyLogConfig {
+        PyLogConfig {
+            inner: py.allow_threads(|| self.inner.config()),
+        }
+    }
+    #[getter]
+    fn log_start_offset(&self, py: Python<'_>) -> i64 {
+        py.allow_threads(|| self.inner.log_start_offset())
+    }
+    #[getter]
+    fn log_end_offset(&self, py: Python<'_>) -> i64 {
+        py.allow_threads(|| self.inner.log_end_offset())
+    }
+    #[getter]
+    fn recovery_point(&self) -> i64 {
+        self.inner.recovery_point()
+    }
+    #[getter]
+    fn size_in_bytes(&self, py: Python<'_>) -> u64 {
+        py.allow_threads(|| self.inner.size_in_bytes())
+    }
+
+    fn update_config(&self, py: Python<'_>, config: PyRef<'_, PyLogConfig>) -> PyResult<()> {
+        let config = config.inner.clone();
+        Ok(py.allow_threads(|| self.inner.update_config(config))?)
+    }
+
+    #[pyo3(
+        signature = (records, *, leader_epoch = -1, now_ms = None),
+        text_signature = "($self, records, *, leader_epoch=-1, now_ms=None)"
+    )]
+    fn append(
+        &self,
+        py: Python<'_>,
+        records: &[u8],
+        leader_epoch: i32,
+        now_ms: Option<i64>,
+    ) -> PyResult<PyAppendInfo> {
+        let now = now_ms.unwrap_or_else(crate::log::now_ms);
+        let summary = py.allow_threads(|| {
+            self.inner
+                .append(records, leader_epoch, now, AppendOrigin::Client)
+        })?;
+        Ok(summary.into())
+    }
+
+    fn append_as_follower(&self, py: Python<'_>, records: &[u8]) -> PyResult<PyAppendInfo> {
+        let summary = py.allow_threads(|| self.inner.append_as_follower(records, now_ms()))?;
+        Ok(summary.into())
+    }
+
+    #[pyo3(signature = (offset, max_bytes, *, max_offset = None, min_one_batch = true))]
+    fn read(
+        &self,
+        py: Python<'_>,
+        offset: i64,
+        max_bytes: u64,
+        max_offset: Option<i64>,
+        min_one_batch: bool,
+    ) -> PyResult<PyFetchInfo> {
+        let data = py.allow_threads(|| {
+            self.inner
+                .read(offset, max_bytes, max_offset, min_one_batch)
+        })?;
+        Ok(data.into())
+    }
+
+    /// The raw bytes of the batches of `read` (min_one_batch). Integration turns these into
+    /// `RecordBatch` objects once py/records.rs can construct them.
+    #[pyo3(signature = (offset, max_bytes = 1048576, *, max_offset = None))]
+    fn read_batches<'py>(
+        &self,
+        py: Python<'py>,
+        offset: i64,
+        max_bytes: u64,
+        max_offset: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes =
+            py.allow_threads(|| self.inner.read_batch_bytes(offset, max_bytes, max_offset))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// (offset, timestamp), the order the stub promises.
+    fn offset_for_timestamp(&self, py: Python<'_>, timestamp: i64) -> PyResult<Option<(i64, i64)>> {
+        let found = py.allow_threads(|| self.inner.offset_for_timestamp(timestamp))?;
+        Ok(found.map(|t| (t.offset, t.timestamp)))
+    }
+
+    fn offset_for_max_timestamp(&self, py: Python<'_>) -> PyResult<Option<(i64, i64)>> {
+        let found = py.allow_threads(|| self.inner.offset_for_max_timestamp())?;
+        Ok(found.map(|t| (t.offset, t.timestamp)))
+    }
+
+    fn segments(&self, py: Python<'_>) -> PyResult<Vec<PySegmentInfo>> {
+        let infos = py.allow_threads(|| self.inner.segments())?;
+        Ok(infos.into_iter().map(PySegmentInfo::from).collect())
+    }
+
+    fn roll(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.roll(now_ms()))?)
+    }
+
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.flush())?)
+    }
+
+    fn truncate_to(&self, py: Python<'_>, offset: i64) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.truncate_to(offset, now_ms()))?)
+    }
+
+    fn truncate_fully(&self, py: Python<'_>, new_start_offset: i64) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.truncate_fully(new_start_offset, now_ms()))?)
+    }
+
+    fn advance_log_start_offset(&self, py: Python<'_>, offset: i64) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.advance_log_start_offset(offset))?)
+    }
+
+    #[pyo3(signature = (now_ms = None))]
+    fn delete_old_segments(&self, py: Python<'_>, now_ms: Option<i64>) -> PyResult<usize> {
+        let now = now_ms.unwrap_or_else(crate::log::now_ms);
+        Ok(py.allow_threads(|| self.inner.delete_old_segments(now))?)
+    }
+
+    #[pyo3(signature = (now_ms = None))]
+    fn maybe_flush(&self, py: Python<'_>, now_ms: Option<i64>) -> PyResult<bool> {
+        let now = now_ms.unwrap_or_else(crate::log::now_ms);
+        Ok(py.allow_threads(|| self.inner.maybe_flush(now))?)
+    }
+
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.allow_threads(|| self.inner.close())?)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<Bound<'_, PyType>>,
+        _exc: Option<Bound<'_, PyAny>>,
+        _tb: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        self.close(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let (start, end) =
+            py.allow_threads(|| (self.inner.log_start_offset(), self.inner.log_end_offset()));
+        format!(
+            "Log(dir={:?}, log_start_offset={start}, log_end_offset={end})",
+            self.inner.dir()
+        )
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyLogConfig>()?;
+    m.add_class::<PyAppendInfo>()?;
+    m.add_class::<PyFileRegion>()?;
+    m.add_class::<PyFetchInfo>()?;
+    m.add_class::<PySegmentInfo>()?;
+    m.add_class::<PyLog>()?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod errors;
 pub mod log;
+pub mod log_types;
 pub mod records;
 
 use pyo3::prelude::*;

@@ -1,0 +1,160 @@
+//! Walking the batches of a segment file.
+//!
+//! [`HeaderScanner`] reads only the 61-byte headers, through a small buffer, for the short
+//! scans after an index lookup (reads, truncation, timestamp search). [`BatchReader`] reads whole
+//! batches for recovery, where every CRC is checked; it refills a larger buffer and grows it only
+//! for a batch bigger than the buffer, bounded by what is left of the file.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+use crate::error::{Error, Result};
+use crate::record::header::{self, BatchHeader, Framed, HEADER_SIZE};
+
+/// Bytes read at a time by the header scanner: many small batches' headers per read, while a
+/// lookup that stops after one or two batches stays cheap.
+pub const HEADER_SCAN_BUFFER_BYTES: usize = 16 * 1024;
+/// Bytes read at a time during recovery.
+pub const RECOVERY_READ_BYTES: usize = 1 << 20;
+
+/// Read exactly `buf.len()` bytes at `position`.
+pub(crate) fn read_at(file: &File, buf: &mut [u8], position: u64) -> Result<()> {
+    file.read_exact_at(buf, position).map_err(Error::from)
+}
+
+/// Iterates (position, header) over the batches in `[start, end)` of a file whose batches are
+/// known to be complete (the valid part of a segment). A torn or foreign header there is
+/// corruption and is reported as such.
+pub(crate) struct HeaderScanner<'a> {
+    file: &'a File,
+    pos: u64,
+    end: u64,
+    buf: Vec<u8>,
+    /// File position of `buf[0]`.
+    buf_start: u64,
+}
+
+impl<'a> HeaderScanner<'a> {
+    pub fn new(file: &'a File, start: u64, end: u64) -> Self {
+        HeaderScanner {
+            file,
+            pos: start,
+            end,
+            buf: Vec::new(),
+            buf_start: start,
+        }
+    }
+
+    pub fn next_header(&mut self) -> Result<Option<(u64, BatchHeader)>> {
+        if self.pos >= self.end {
+            return Ok(None);
+        }
+        if self.pos + HEADER_SIZE as u64 > self.end {
+            return Err(Error::corrupt(
+                self.pos,
+                "batch header cut short by segment end",
+            ));
+        }
+        let buffered = self.pos >= self.buf_start
+            && self.pos + HEADER_SIZE as u64 <= self.buf_start + self.buf.len() as u64;
+        if !buffered {
+            let len = (self.end - self.pos).min(HEADER_SCAN_BUFFER_BYTES as u64) as usize;
+            self.buf.resize(len, 0);
+            read_at(self.file, &mut self.buf, self.pos)?;
+            self.buf_start = self.pos;
+        }
+        let at = (self.pos - self.buf_start) as usize;
+        let h = BatchHeader::parse(&self.buf[at..at + HEADER_SIZE], self.pos)?;
+        let position = self.pos;
+        if position + h.total_size() as u64 > self.end {
+            return Err(Error::corrupt(position, "batch extends past segment end"));
+        }
+        self.pos += h.total_size() as u64;
+        Ok(Some((position, h)))
+    }
+}
+
+/// Why recovery stopped reading a segment.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Every byte up to the file's end was a valid batch.
+    End,
+    /// The bytes at this position are not a complete, valid batch.
+    Invalid,
+}
+
+/// A CRC-checked batch (position, header, bytes), or why reading stopped.
+pub(crate) type Checked<'a> = std::result::Result<(u64, BatchHeader, &'a [u8]), Stop>;
+
+/// Reads whole batches from position 0 to the file's end, for recovery.
+pub(crate) struct BatchReader<'a> {
+    file: &'a File,
+    end: u64,
+    buf: Vec<u8>,
+    /// File position of `buf[0]` and the cursor inside `buf`.
+    buf_start: u64,
+    cursor: usize,
+}
+
+impl<'a> BatchReader<'a> {
+    pub fn new(file: &'a File, end: u64) -> Self {
+        BatchReader {
+            file,
+            end,
+            buf: Vec::new(),
+            buf_start: 0,
+            cursor: 0,
+        }
+    }
+
+    /// Position of the next batch.
+    pub fn position(&self) -> u64 {
+        self.buf_start + self.cursor as u64
+    }
+
+    /// Read from the cursor on, at least `want` bytes if the file has them.
+    fn refill(&mut self, want: usize) -> Result<()> {
+        let pos = self.position();
+        let left = (self.end - pos) as usize;
+        let len = want.max(RECOVERY_READ_BYTES).min(left);
+        self.buf.resize(len, 0);
+        read_at(self.file, &mut self.buf, pos)?;
+        self.buf_start = pos;
+        self.cursor = 0;
+        Ok(())
+    }
+
+    /// The next framed batch whose CRC is valid, with its position and bytes; `Err(stop)` at
+    /// the end of the file or at the first torn, foreign or corrupt batch.
+    pub fn next_batch(&mut self) -> Result<Checked<'_>> {
+        let pos = self.position();
+        if pos >= self.end {
+            return Ok(Err(Stop::End));
+        }
+        let mut framed = header::next_batch(&self.buf[self.cursor..], pos);
+        if matches!(framed, Ok(Framed::Incomplete)) {
+            // Read at least the header, then the whole batch it announces.
+            self.refill(HEADER_SIZE)?;
+            let want = match BatchHeader::parse(&self.buf, pos) {
+                Ok(h) => h.total_size(),
+                Err(_) => HEADER_SIZE,
+            };
+            if want > self.buf.len() {
+                self.refill(want)?;
+            }
+            framed = header::next_batch(&self.buf, pos);
+        }
+        let h = match framed {
+            Ok(Framed::Batch(h)) => h,
+            // Still incomplete with everything up to the file's end buffered: a torn write.
+            Ok(Framed::Incomplete) | Err(_) => return Ok(Err(Stop::Invalid)),
+        };
+        let start = self.cursor;
+        let batch = &self.buf[start..start + h.total_size()];
+        if header::verify_crc(batch, &h, pos).is_err() {
+            return Ok(Err(Stop::Invalid));
+        }
+        self.cursor += h.total_size();
+        Ok(Ok((pos, h, &self.buf[start..start + h.total_size()])))
+    }
+}
