@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::types::PyType;
 
 use super::log_types::{PyAppendInfo, PyFetchInfo, PyFileRegion, PyLogConfig, PySegmentInfo};
+use super::records::PyRecordBatch;
 use crate::log::{now_ms, AppendOrigin, Log};
 
 #[pyclass(frozen, name = "Log", module = "ferrokafka._ferrokafka")]
@@ -106,19 +107,26 @@ impl PyLog {
         Ok(data.into())
     }
 
-    /// The raw bytes of the batches of `read` (min_one_batch). Integration turns these into
-    /// `RecordBatch` objects once py/records.rs can construct them.
+    /// Decoded batches of `read`, each with its byte position in its segment file. The copy
+    /// and the framing run without the GIL.
     #[pyo3(signature = (offset, max_bytes = 1048576, *, max_offset = None))]
-    fn read_batches<'py>(
+    fn read_batches(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         offset: i64,
         max_bytes: u64,
         max_offset: Option<i64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let bytes =
-            py.allow_threads(|| self.inner.read_batch_bytes(offset, max_bytes, max_offset))?;
-        Ok(PyBytes::new(py, &bytes))
+    ) -> PyResult<Vec<PyRecordBatch>> {
+        let batches = py.allow_threads(|| -> crate::error::Result<Vec<PyRecordBatch>> {
+            let fetch = self.inner.read(offset, max_bytes, max_offset, true)?;
+            let mut out = Vec::new();
+            for region in &fetch.regions {
+                let data = region.read_to_vec()?;
+                out.extend(PyRecordBatch::decode_owned(data, region.position(), true, false)?);
+            }
+            Ok(out)
+        })?;
+        Ok(batches)
     }
 
     /// (offset, timestamp), the order the stub promises.

@@ -105,7 +105,7 @@ impl Segment {
                 read_at(&self.file, &mut bytes, pos)?;
             }
             if let Some(found) =
-                record_search::first_record_at_or_after(&bytes, &h, target, min_offset)?
+                record_search::first_record_at_or_after(&bytes, pos, &h, target, min_offset)?
             {
                 return Ok(Some(found));
             }

@@ -124,7 +124,7 @@ fn log_append_time_stamps_the_broker_clock() {
 }
 
 #[test]
-fn compressed_batches_answer_at_batch_level() {
+fn compressed_batches_answer_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let log = open(dir.path(), small_config());
     let gzip = 1;
@@ -133,7 +133,7 @@ fn compressed_batches_answer_at_batch_level() {
         &batch_with(0, &[TS0 + 10, TS0 + 20, TS0 + 30], 5, gzip),
     );
     assert_eq!(info.first_offset, 0);
-    // The first record qualifies: exact (baseTimestamp is the first record's timestamp).
+    // The first record qualifies.
     assert_eq!(
         log.offset_for_timestamp(TS0 + 5).unwrap(),
         Some(TimestampOffset {
@@ -141,12 +141,12 @@ fn compressed_batches_answer_at_batch_level() {
             offset: 0
         })
     );
-    // A later record qualifies: the batch's first offset, never past the answer.
+    // A later record qualifies: the batch is inflated and the exact record returned.
     assert_eq!(
         log.offset_for_timestamp(TS0 + 25).unwrap(),
         Some(TimestampOffset {
             timestamp: TS0 + 30,
-            offset: 0
+            offset: 2
         })
     );
 }
