@@ -13,6 +13,34 @@ from types import TracebackType
 from typing import final
 
 __version__: str
+__all__ = [
+    "__version__",
+    "FerrokafkaError",
+    "CorruptRecordError",
+    "UnsupportedMagicError",
+    "UnsupportedCompressionError",
+    "RecordTooLargeError",
+    "OffsetOutOfRangeError",
+    "InvalidTimestampError",
+    "InvalidOffsetError",
+    "InvalidRecordError",
+    "LogConfigError",
+    "LogClosedError",
+    "crc32c",
+    "compress",
+    "decompress",
+    "decode_batches",
+    "Record",
+    "RecordBatch",
+    "build_control_batch",
+    "BatchBuilder",
+    "LogConfig",
+    "AppendInfo",
+    "FileRegion",
+    "FetchInfo",
+    "SegmentInfo",
+    "Log",
+]
 
 # --------------------------------------------------------------------------------------------
 # Errors

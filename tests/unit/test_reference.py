@@ -468,7 +468,13 @@ def test_record_level_damage():
     raw = build([(b"v", b"k", [("h", b"x")], TS)])  # record body starts at byte 62
     corrupt_records_of(raw, lambda b: b.__setitem__(61, 0x7E))  # length 63 overruns
     corrupt_records_of(raw, lambda b: b.__setitem__(62 + 7, 0x03))  # header count -2
-    corrupt_records_of(raw, lambda b: b.__setitem__(62 + 9, 0xFF))  # header key not UTF-8
+
+
+def test_header_key_not_utf8_is_replaced_like_kafka():
+    raw = bytearray(build([(b"v", b"k", [("h", b"x")], TS)]))
+    raw[62 + 9] = 0xFF  # the header key byte
+    [batch] = ref.decode_batches(recrc(raw))
+    assert batch.records()[0].headers == [("\ufffd", b"x")]
 
 
 def test_negative_key_length_reads_as_null_like_kafka():

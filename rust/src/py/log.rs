@@ -122,7 +122,12 @@ impl PyLog {
             let mut out = Vec::new();
             for region in &fetch.regions {
                 let data = region.read_to_vec()?;
-                out.extend(PyRecordBatch::decode_owned(data, region.position(), true, false)?);
+                out.extend(PyRecordBatch::decode_owned(
+                    data,
+                    region.position(),
+                    true,
+                    false,
+                )?);
             }
             Ok(out)
         })?;

@@ -110,11 +110,12 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
 
-    /// A length-prefixed byte string where -1 means null.
+    /// A length-prefixed byte string where a negative length (normally -1) means null, as
+    /// Kafka's `DefaultRecord.readFrom` reads keys, values and header values.
     #[inline(always)]
     fn nullable_bytes(&mut self, what: &str) -> Result<Option<&'a [u8]>> {
         let len = self.varint(what)?;
-        if len == NULL_LENGTH {
+        if len < 0 {
             return Ok(None);
         }
         self.bytes(len, what).map(Some)
@@ -203,7 +204,9 @@ impl<'a> HeaderIter<'a> {
     fn take_prefixed(&mut self) -> Option<Option<&'a [u8]>> {
         let (len, n) = varint::get_varint(self.raw).ok()?;
         self.raw = &self.raw[n..];
-        if len == NULL_LENGTH {
+        // Negative means null for header values; negative key lengths were already rejected
+        // when the record was decoded.
+        if len < 0 {
             return Some(None);
         }
         let len = usize::try_from(len).ok().filter(|&l| l <= self.raw.len())?;
@@ -396,11 +399,17 @@ mod tests {
     }
 
     #[test]
+    fn negative_key_and_value_lengths_read_as_null_like_kafka() {
+        // length 6, attributes, ts delta, offset delta, key length -2, value length -3, 0 headers
+        let r = RecordView::decode(&[0x0c, 0, 0, 0, 0x03, 0x05, 0x00], 0).unwrap();
+        assert_eq!((r.key, r.value), (None, None));
+    }
+
+    #[test]
     fn bad_lengths_are_corrupt() {
         let err = |b: &[u8]| RecordView::decode(b, 0).unwrap_err().to_string();
-        let cases: [(&[u8], &str); 6] = [
+        let cases: [(&[u8], &str); 5] = [
             (&[0x03, 0, 0, 0], "record length -2"),
-            (&[0x0c, 0, 0, 0, 0x03, 0x01, 0x00], "key length -2"),
             (&[0x0c, 0, 0, 0, 0x20, 0x01, 0x00], "key length 16"),
             (&[0x0c, 0, 0, 0, 0x01, 0x01, 0x01], "negative header count"),
             (&[0x0c, 0, 0, 0, 0x01, 0x01, 0x04], "truncated header key"),

@@ -121,10 +121,8 @@ def _decode_record(rec: bytes, h: _Header, log_append_time: int | None) -> Recor
         key_size, pos = decode_varint(rec, pos)
         if key_size < 0 or pos + key_size > len(rec):
             raise MalformedError(f"header key length {key_size} out of bounds")
-        try:
-            header_key = rec[pos : pos + key_size].decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise MalformedError(f"header key is not UTF-8: {e}") from e
+        # Kafka decodes header keys leniently (Java's String(bytes, UTF_8) replaces bad bytes).
+        header_key = rec[pos : pos + key_size].decode("utf-8", errors="replace")
         header_value, pos = _read_bytes(rec, pos + key_size)
         headers.append((header_key, header_value))
     if pos != len(rec):
