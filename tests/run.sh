@@ -26,8 +26,14 @@ step "python environment ($venv)"
 "$venv/bin/python" -m pip install -q --upgrade pip
 "$venv/bin/python" -m pip install -q "maturin>=1.8,<2"
 
-step "build and install ferrokafka (release) with test extras"
-VIRTUAL_ENV=$venv PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop --release -q -E test
+step "build the wheel (release) and install it with the test extras"
+# A real wheel, not an editable install: the tests then exercise what `pip install .` ships
+# (the native module, the stub, and the CLI from cli/).
+rm -rf "$cache/wheels"
+"$venv/bin/maturin" build --release -q -o "$cache/wheels" -i "$venv/bin/python"
+wheel=$(ls "$cache"/wheels/ferrokafka-*.whl)
+"$venv/bin/python" -m pip install -q "${wheel}[test]"
+"$venv/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
 
 step "Apache Kafka jars from Maven Central"
 bash tests/kafka/fetch.sh

@@ -35,10 +35,11 @@ def dump_log(files: tuple[str, ...], records: bool) -> None:
         except FerrokafkaError as e:
             raise click.ClickException(f"{path}: {e}") from e
         for b in batches:
+            last_sequence = b.base_sequence + b.last_offset_delta if b.base_sequence >= 0 else -1
             click.echo(
                 f"baseOffset: {b.base_offset} lastOffset: {b.last_offset} "
                 f"count: {b.record_count} baseSequence: {b.base_sequence} "
-                f"lastSequence: {b.base_sequence + b.last_offset_delta if b.base_sequence >= 0 else -1} "
+                f"lastSequence: {last_sequence} "
                 f"producerId: {b.producer_id} producerEpoch: {b.producer_epoch} "
                 f"partitionLeaderEpoch: {b.partition_leader_epoch} "
                 f"isTransactional: {str(b.is_transactional).lower()} "
@@ -52,7 +53,9 @@ def dump_log(files: tuple[str, ...], records: bool) -> None:
             control = b.control_record()
             if control is not None:
                 kind, epoch = control
-                click.echo(f"| offset: {b.base_offset} endTxnMarker: {kind} coordinatorEpoch: {epoch}")
+                click.echo(
+                    f"| offset: {b.base_offset} endTxnMarker: {kind} coordinatorEpoch: {epoch}"
+                )
                 continue
             for r in b.records():
                 headers = ",".join(f"{k}:{_fmt(v)}" for k, v in r.headers)

@@ -141,7 +141,7 @@ class RecordBatch:
     def compression(self) -> str: ...
     @property
     def timestamp_type(self) -> str:
-        """"CreateTime" or "LogAppendTime"."""
+        """ "CreateTime" or "LogAppendTime"."""
     @property
     def is_transactional(self) -> bool: ...
     @property
@@ -278,7 +278,7 @@ class LogConfig:
     def message_timestamp_after_max_ms(self) -> int | None: ...
     @property
     def compression_type(self) -> str:
-        """"producer" keeps each batch's codec; a codec name recompresses batches that differ."""
+        """ "producer" keeps each batch's codec; a codec name recompresses batches that differ."""
 
 @final
 class AppendInfo:

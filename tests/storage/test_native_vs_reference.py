@@ -224,7 +224,7 @@ def test_each_side_decodes_the_others_batches(records, kw, codec):
     # Same header whichever side built it (crc and size may differ once compressed).
     heads = [
         header(impl.decode_batches(raw)[0], STABLE_FIELDS)
-        for impl, raw in zip(IMPLS.values(), built.values())
+        for impl, raw in zip(IMPLS.values(), built.values(), strict=True)
     ]
     assert heads[0] == heads[1]
 
@@ -291,7 +291,7 @@ def test_a_damaged_byte_gets_the_same_verdict(records, codec, maker, prefix_reco
     assert shapes["native"] == shapes["reference"]
     if unchecked["native"][0] != "ok":
         return
-    pairs = zip(unchecked["native"][1], unchecked["reference"][1])
+    pairs = zip(unchecked["native"][1], unchecked["reference"][1], strict=True)
     for theirs, ours in pairs:
         got = outcome(lambda b=theirs: record_tuples(b.records()))
         want = outcome(lambda b=ours: record_tuples(b.records()))
