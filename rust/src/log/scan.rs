@@ -11,8 +11,13 @@ use std::os::unix::fs::FileExt;
 use crate::error::{Error, Result};
 use crate::record::header::{self, BatchHeader, Framed, HEADER_SIZE};
 
-/// Bytes read at a time by the header scanner: many small batches' headers per read, while a
-/// lookup that stops after one or two batches stays cheap.
+/// Bytes of the first read of a header scan. An offset lookup starts at an index entry and
+/// ends within about `index.interval.bytes` (4 KiB by default) of it, so one small read
+/// usually holds every header it needs; copying more from the page cache is what made
+/// lookups slow.
+pub const HEADER_SCAN_FIRST_READ_BYTES: usize = 4 * 1024 + HEADER_SIZE;
+/// Bytes of each later read: long scans (timestamp searches, byte-budget walks) read many
+/// small batches' headers per system call.
 pub const HEADER_SCAN_BUFFER_BYTES: usize = 16 * 1024;
 /// Bytes read at a time during recovery.
 pub const RECOVERY_READ_BYTES: usize = 1 << 20;
@@ -58,7 +63,12 @@ impl<'a> HeaderScanner<'a> {
         let buffered = self.pos >= self.buf_start
             && self.pos + HEADER_SIZE as u64 <= self.buf_start + self.buf.len() as u64;
         if !buffered {
-            let len = (self.end - self.pos).min(HEADER_SCAN_BUFFER_BYTES as u64) as usize;
+            let chunk = if self.buf.is_empty() {
+                HEADER_SCAN_FIRST_READ_BYTES
+            } else {
+                HEADER_SCAN_BUFFER_BYTES
+            };
+            let len = (self.end - self.pos).min(chunk as u64) as usize;
             self.buf.resize(len, 0);
             read_at(self.file, &mut self.buf, self.pos)?;
             self.buf_start = self.pos;
