@@ -9,6 +9,7 @@
 //! Loading (recovery) lives in `loader.rs`, truncation and retention in `maintenance.rs`.
 
 use std::fs::File;
+use std::io::IoSlice;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -22,8 +23,7 @@ use super::segments::Segments;
 use crate::error::{Error, Result};
 use crate::index::TimestampOffset;
 use crate::io::FileRegion;
-use crate::record::header;
-use crate::record::validate::{summarize_assigned, validate_for_leader, AppendSummary};
+use crate::record::validate::{summarize_assigned, validate_for_leader, AppendSummary, WritePlan};
 
 /// Who is appending (Kafka's `AppendOrigin`): only the coordinators may write control batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,15 +141,16 @@ impl State {
         Ok(())
     }
 
-    /// Append validated, offset-stamped batches: roll if needed, then one write.
+    /// Append validated, offset-stamped batches, the concatenation of `bufs`: roll if needed,
+    /// then one vectored write.
     fn append_batches(
         &mut self,
         dir: &Path,
-        data: &[u8],
+        bufs: &mut [IoSlice<'_>],
         summary: &AppendSummary,
         now_ms: i64,
     ) -> Result<()> {
-        let bytes = data.len() as u64;
+        let bytes: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         if bytes > self.config.segment_bytes {
             return Err(Error::RecordTooLarge {
                 size: bytes,
@@ -167,18 +168,19 @@ impl State {
             self.roll_at(dir, summary.first_offset, now_ms)?;
         }
         let params = self.params();
-        self.active_mut().append(data, &summary.batches, params)?;
+        self.active_mut().append(bufs, &summary.batches, params)?;
         self.log_end_offset = summary.last_offset + 1;
         Ok(())
     }
 }
 
-/// Move every batch of a validated append by `delta` offsets.
-pub(super) fn restamp(buf: &mut [u8], summary: &mut AppendSummary, delta: i64) {
-    for b in &mut summary.batches {
+/// Move every batch of a validated append by `delta` offsets: the plan's stamped headers and
+/// rebuilt batches, and the summary.
+pub(super) fn restamp(plan: &mut WritePlan<'_>, summary: &mut AppendSummary, delta: i64) {
+    for (b, planned) in summary.batches.iter_mut().zip(&mut plan.batches) {
         b.base_offset += delta;
         b.last_offset += delta;
-        header::set_base_offset(&mut buf[b.position..b.position + b.size], b.base_offset);
+        planned.set_base_offset(b.base_offset);
     }
     summary.first_offset += delta;
     summary.last_offset += delta;
@@ -255,7 +257,9 @@ impl Log {
     }
 
     /// Validate `records` as a leader does on produce, assign offsets from the log end, stamp
-    /// `leader_epoch` and append with one write. The input is copied once.
+    /// `leader_epoch` and append with one vectored write. The input is not copied: stamps go to
+    /// header copies and the records are written from `records` itself (only recompression
+    /// makes new bytes).
     pub fn append(
         &self,
         records: &[u8],
@@ -271,16 +275,16 @@ impl Log {
                 st.config.validation_config(now_ms, allow_control),
             )
         };
-        let mut buf = records.to_vec();
-        let mut summary = validate_for_leader(&mut buf, expected_start, leader_epoch, &validation)?;
+        let (mut summary, mut plan) =
+            validate_for_leader(records, expected_start, leader_epoch, &validation)?;
         {
             let mut st = self.state.write();
             st.check_open()?;
             let delta = st.log_end_offset - expected_start;
             if delta != 0 {
-                restamp(&mut buf, &mut summary, delta);
+                restamp(&mut plan, &mut summary, delta);
             }
-            st.append_batches(&self.dir, &buf[..summary.valid_bytes], &summary, now_ms)?;
+            st.append_batches(&self.dir, &mut plan.io_slices(), &summary, now_ms)?;
         }
         self.flush_if_due_by_count()?;
         Ok(summary)
@@ -299,7 +303,9 @@ impl Log {
                     summary.first_offset, st.log_end_offset
                 )));
             }
-            st.append_batches(&self.dir, &records[..summary.valid_bytes], &summary, now_ms)?;
+            // The same write path as a leader's, with the leader's bytes as they are.
+            let mut bufs = [IoSlice::new(&records[..summary.valid_bytes])];
+            st.append_batches(&self.dir, &mut bufs, &summary, now_ms)?;
         }
         self.flush_if_due_by_count()?;
         Ok(summary)

@@ -1,15 +1,21 @@
 //! Produce-time validation, as a Kafka leader does it before appending, and offset assignment.
 //!
-//! [`validate_for_leader`] checks every batch of a produce request's `records` and stamps
-//! baseOffset / partitionLeaderEpoch (and LogAppendTime) in place. [`summarize_assigned`]
-//! frames batches whose offsets a leader already assigned (follower appends, recovery).
+//! [`validate_for_leader`] checks every batch of a produce request's `records` and plans the
+//! write: each batch either under a stamped copy of its header (baseOffset,
+//! partitionLeaderEpoch, LogAppendTime), its records borrowed from the request, or rebuilt when
+//! the topic's codec differs. [`summarize_assigned`] frames batches whose offsets a leader
+//! already assigned (follower appends, recovery).
 
 use std::borrow::Cow;
+use std::io::IoSlice;
 
 use crate::error::{Error, Result};
 use crate::record::batch::{iter_records, record_timestamp, BatchView};
 use crate::record::builder::{BatchBuilder, BatchOptions};
-use crate::record::header::{self, BatchHeader, Compression, Framed, TimestampType, HEADER_SIZE};
+use crate::record::header::{
+    self, BatchHeader, Compression, Framed, TimestampType, ATTRIBUTES_OFFSET, CRC_OFFSET,
+    HEADER_SIZE, MAX_TIMESTAMP_OFFSET,
+};
 
 /// What the log's config says about the batches it accepts.
 #[derive(Clone, Debug)]
@@ -35,7 +41,7 @@ pub struct ValidationConfig {
 /// One batch of an append, after offset assignment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchSummary {
-    /// Byte position of the batch in the (possibly rewritten) buffer.
+    /// Byte position of the batch in what the append writes (rebuilt batches change sizes).
     pub position: usize,
     /// Whole batch size in bytes.
     pub size: usize,
@@ -287,36 +293,115 @@ fn rebuild_batch(
     Ok(out)
 }
 
-/// Phase two, only when some batch changes codec: a new buffer of the kept batches (copied
-/// byte for byte) and the rebuilt ones. Positions in `checked` move to the new buffer.
-fn rewrite(
-    buf: &[u8],
-    checked: &mut [Checked],
-    first_offset: i64,
-    leader_epoch: i32,
-    cfg: &ValidationConfig,
-) -> Result<Vec<u8>> {
-    let target = cfg.target_compression.unwrap_or(Compression::None);
-    let mut out = Vec::with_capacity(buf.len());
-    let mut next = first_offset;
-    for c in checked.iter_mut() {
-        let new_pos = out.len();
-        if c.rebuild {
-            let rebuilt = rebuild_batch(buf, c, next, leader_epoch, cfg, target)?;
-            c.header = BatchHeader::parse(&rebuilt, new_pos as u64)?;
-            out.extend_from_slice(&rebuilt);
-        } else {
-            out.extend_from_slice(&buf[c.pos..c.pos + c.header.total_size()]);
+/// The bytes one validated batch is written as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PlannedBatch<'a> {
+    /// The producer's batch under a stamped copy of its header. Every stamp lies in the header,
+    /// so the records are written straight from the request, never copied.
+    Stamped {
+        header: [u8; HEADER_SIZE],
+        records: &'a [u8],
+    },
+    /// The batch re-encoded with the topic's codec, header stamped: the only new bytes.
+    Rebuilt(Vec<u8>),
+}
+
+impl PlannedBatch<'_> {
+    /// Whole batch size in bytes.
+    pub fn size(&self) -> usize {
+        match self {
+            PlannedBatch::Stamped { records, .. } => HEADER_SIZE + records.len(),
+            PlannedBatch::Rebuilt(batch) => batch.len(),
         }
-        c.pos = new_pos;
-        c.inflated = None;
-        next += c.header.last_offset_delta as i64 + 1;
     }
-    Ok(out)
+
+    /// Move the batch to `base_offset` (outside the CRC: nothing else changes).
+    pub fn set_base_offset(&mut self, base_offset: i64) {
+        match self {
+            PlannedBatch::Stamped { header, .. } => header::set_base_offset(header, base_offset),
+            PlannedBatch::Rebuilt(batch) => header::set_base_offset(batch, base_offset),
+        }
+    }
+}
+
+/// What a leader append writes: its batches in log order, each stamped or rebuilt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WritePlan<'a> {
+    pub batches: Vec<PlannedBatch<'a>>,
+}
+
+impl WritePlan<'_> {
+    /// Bytes the plan writes.
+    pub fn size(&self) -> usize {
+        self.batches.iter().map(PlannedBatch::size).sum()
+    }
+
+    /// The plan as buffers for one vectored write, in order: two per stamped batch (header,
+    /// records), one per rebuilt batch.
+    pub fn io_slices(&self) -> Vec<IoSlice<'_>> {
+        let mut out = Vec::with_capacity(self.batches.len() * 2);
+        for b in &self.batches {
+            match b {
+                PlannedBatch::Stamped { header, records } => {
+                    out.push(IoSlice::new(header));
+                    out.push(IoSlice::new(records));
+                }
+                PlannedBatch::Rebuilt(batch) => out.push(IoSlice::new(batch)),
+            }
+        }
+        out
+    }
+
+    /// The bytes the plan writes, concatenated (a copy: for tests and tools).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.size());
+        for s in self.io_slices() {
+            out.extend_from_slice(&s);
+        }
+        out
+    }
+}
+
+/// The stamps of one batch: where it goes in the log and what the topic says its time is.
+struct Stamp {
+    base_offset: i64,
+    leader_epoch: i32,
+    timestamp_type: TimestampType,
+    max_timestamp: i64,
+}
+
+/// Stamp the header `hdr` (the first [`HEADER_SIZE`] bytes of a batch whose CRC is valid and
+/// whose records are `records_len` bytes long).
+///
+/// baseOffset and partitionLeaderEpoch lie outside the CRC. Attributes and maxTimestamp lie
+/// inside it, so when Kafka's `setMaxTimestamp` changes them the CRC must move, but only by the
+/// header's change: CRC-32C is linear, so crc(A'‖B) = crc(A‖B) ^ combine(crc(A) ^ crc(A'), 0,
+/// |B|). The records are not read a second time (combine costs O(log |B|)).
+fn stamp_header(hdr: &mut [u8], records_len: usize, s: &Stamp) {
+    let hdr = &mut hdr[..HEADER_SIZE];
+    header::set_base_offset(hdr, s.base_offset);
+    header::set_partition_leader_epoch(hdr, s.leader_epoch);
+    let parsed = BatchHeader::parse(hdr, 0).expect("the header of a framed batch");
+    let attributes = match s.timestamp_type {
+        TimestampType::LogAppendTime => parsed.attributes | header::TIMESTAMP_TYPE_MASK,
+        TimestampType::CreateTime => parsed.attributes & !header::TIMESTAMP_TYPE_MASK,
+    };
+    if attributes == parsed.attributes && parsed.max_timestamp == s.max_timestamp {
+        return;
+    }
+    let crc_range = ATTRIBUTES_OFFSET..HEADER_SIZE;
+    let before = header::crc32c(&hdr[crc_range.clone()]);
+    hdr[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    hdr[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&s.max_timestamp.to_be_bytes());
+    let after = header::crc32c(&hdr[crc_range]);
+    let crc = parsed.crc ^ crc32c::crc32c_combine(before ^ after, 0, records_len);
+    hdr[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
 /// Leader-side validation of a produce request's records, then offset assignment from
-/// `first_offset`, stamping `leader_epoch` (and LogAppendTime when configured) in place.
+/// `first_offset`: the summary, and the plan that writes the batches stamped with their offsets,
+/// `leader_epoch` and, when configured, LogAppendTime.
 ///
 /// Checks what Kafka's `LogValidator` checks: size, CRC, magic, record count against
 /// lastOffsetDelta, inner offset deltas exactly 0..n-1, every record framed to its declared
@@ -327,49 +412,72 @@ fn rewrite(
 /// does. Batches keep their bytes unless the topic's codec differs from theirs, in which case
 /// they are rebuilt with it (producer id, epoch, sequence and transactional flag kept).
 ///
-/// `buf` is a `Vec` because recompression rewrites it. Nothing is stamped unless every batch is
-/// valid.
-pub fn validate_for_leader(
-    buf: &mut Vec<u8>,
+/// `records` is never modified: stamps go to header copies in the plan, which borrows the rest.
+/// No plan is made unless every batch is valid.
+pub fn validate_for_leader<'a>(
+    records: &'a [u8],
     first_offset: i64,
     leader_epoch: i32,
     cfg: &ValidationConfig,
-) -> Result<AppendSummary> {
-    let framed = frame_all(buf)?;
-    let mut checked = framed
+) -> Result<(AppendSummary, WritePlan<'a>)> {
+    let framed = frame_all(records)?;
+    let checked = framed
         .into_iter()
-        .map(|(pos, h)| check_batch(buf, pos, h, cfg))
+        .map(|(pos, h)| check_batch(records, pos, h, cfg))
         .collect::<Result<Vec<_>>>()?;
-    if checked.iter().any(|c| c.rebuild) {
-        *buf = rewrite(buf, &mut checked, first_offset, leader_epoch, cfg)?;
-    }
     let log_append_time = match cfg.timestamp_type {
         TimestampType::LogAppendTime => cfg.now_ms,
         TimestampType::CreateTime => header::NO_TIMESTAMP,
     };
+    let target = cfg.target_compression.unwrap_or(Compression::None);
     let mut next = first_offset;
+    let mut position = 0usize;
     let mut batches = Vec::with_capacity(checked.len());
-    for c in &checked {
-        let h = &c.header;
-        let batch = &mut buf[c.pos..c.pos + h.total_size()];
-        header::set_base_offset(batch, next);
-        header::set_partition_leader_epoch(batch, leader_epoch);
-        let max_timestamp = match cfg.timestamp_type {
-            TimestampType::LogAppendTime => log_append_time,
-            TimestampType::CreateTime => c.max_record_timestamp,
+    let mut plan = WritePlan {
+        batches: Vec::with_capacity(checked.len()),
+    };
+    // By value: each inflated section is freed once its batch is rebuilt.
+    for c in checked {
+        let h = c.header;
+        let stamp = Stamp {
+            base_offset: next,
+            leader_epoch,
+            timestamp_type: cfg.timestamp_type,
+            max_timestamp: match cfg.timestamp_type {
+                TimestampType::LogAppendTime => log_append_time,
+                TimestampType::CreateTime => c.max_record_timestamp,
+            },
         };
-        header::set_max_timestamp(batch, cfg.timestamp_type, max_timestamp);
+        let planned = if c.rebuild {
+            let mut batch = rebuild_batch(records, &c, next, leader_epoch, cfg, target)?;
+            let records_len = batch.len() - HEADER_SIZE;
+            stamp_header(&mut batch, records_len, &stamp);
+            PlannedBatch::Rebuilt(batch)
+        } else {
+            let mut hdr = [0u8; HEADER_SIZE];
+            hdr.copy_from_slice(&records[c.pos..c.pos + HEADER_SIZE]);
+            let body = &records[c.pos + HEADER_SIZE..c.pos + h.total_size()];
+            stamp_header(&mut hdr, body.len(), &stamp);
+            PlannedBatch::Stamped {
+                header: hdr,
+                records: body,
+            }
+        };
+        // A rebuilt batch keeps the record count but not the size.
+        let size = planned.size();
         batches.push(BatchSummary {
-            position: c.pos,
-            size: h.total_size(),
+            position,
+            size,
             base_offset: next,
             last_offset: next + h.last_offset_delta as i64,
-            max_timestamp,
+            max_timestamp: stamp.max_timestamp,
             record_count: h.record_count as u32,
         });
+        plan.batches.push(planned);
+        position += size;
         next += h.last_offset_delta as i64 + 1;
     }
-    summarize(batches, log_append_time)
+    Ok((summarize(batches, log_append_time)?, plan))
 }
 
 /// Frame batches whose offsets were already assigned (follower append, recovery): complete,

@@ -93,10 +93,23 @@ fn records_of(buf: &[u8]) -> Vec<crate::record::Record> {
     out
 }
 
+/// Validate as a leader: the summary and the bytes the plan writes, concatenated.
+fn leader(
+    buf: &[u8],
+    first_offset: i64,
+    leader_epoch: i32,
+    cfg: &ValidationConfig,
+) -> Result<(AppendSummary, Vec<u8>)> {
+    let (s, plan) = validate_for_leader(buf, first_offset, leader_epoch, cfg)?;
+    assert_eq!(plan.size(), s.valid_bytes);
+    assert_eq!(plan.batches.len(), s.batches.len());
+    Ok((s, plan.to_vec()))
+}
+
 /// Validation fails and leaves the buffer exactly as it was.
-fn rejects(mut buf: Vec<u8>, cfg: &ValidationConfig) -> Error {
+fn rejects(buf: Vec<u8>, cfg: &ValidationConfig) -> Error {
     let before = buf.clone();
-    let e = validate_for_leader(&mut buf, 10, 3, cfg).unwrap_err();
+    let e = validate_for_leader(&buf, 10, 3, cfg).unwrap_err();
     assert_eq!(buf, before, "nothing may be stamped on failure");
     e
 }
@@ -104,8 +117,7 @@ fn rejects(mut buf: Vec<u8>, cfg: &ValidationConfig) -> Error {
 #[test]
 fn uncompressed_batch_is_stamped_in_place() {
     let original = batch(Compression::None, 20);
-    let mut buf = original.clone();
-    let s = validate_for_leader(&mut buf, 100, 7, &cfg()).unwrap();
+    let (s, buf) = leader(&original, 100, 7, &cfg()).unwrap();
     assert_eq!(
         (s.first_offset, s.last_offset, s.record_count),
         (100, 119, 20)
@@ -127,11 +139,53 @@ fn uncompressed_batch_is_stamped_in_place() {
 }
 
 #[test]
+fn kept_batches_borrow_their_records_from_the_input() {
+    let mut buf = batch(Compression::None, 20);
+    buf.extend(batch(Compression::Lz4, 5));
+    let (s, plan) = validate_for_leader(&buf, 0, 0, &cfg()).unwrap();
+    for (planned, b) in plan.batches.iter().zip(&s.batches) {
+        let PlannedBatch::Stamped { records, .. } = planned else {
+            panic!("a batch in the topic's codec is not rebuilt");
+        };
+        // The very bytes of the request, not a copy of them.
+        let input = &buf[b.position + HEADER_SIZE..b.position + b.size];
+        assert!(std::ptr::eq(*records, input));
+    }
+}
+
+#[test]
+fn header_stamps_move_the_crc_as_a_full_recompute_does() {
+    // Record sections from tiny to large, so the CRC shift covers many lengths.
+    for n in [1, 2, 7, 100, 2000] {
+        let original = batch(Compression::None, n);
+        for (ts_type, max_ts) in [
+            (TimestampType::LogAppendTime, NOW),
+            (TimestampType::CreateTime, 42),
+            (TimestampType::CreateTime, header::NO_TIMESTAMP),
+        ] {
+            let mut expected = original.clone();
+            header::set_base_offset(&mut expected, 9);
+            header::set_partition_leader_epoch(&mut expected, 3);
+            header::set_max_timestamp(&mut expected, ts_type, max_ts);
+            let mut hdr = original[..HEADER_SIZE].to_vec();
+            let stamp = Stamp {
+                base_offset: 9,
+                leader_epoch: 3,
+                timestamp_type: ts_type,
+                max_timestamp: max_ts,
+            };
+            stamp_header(&mut hdr, original.len() - HEADER_SIZE, &stamp);
+            assert_eq!(hdr[..], expected[..HEADER_SIZE], "{n} {ts_type:?} {max_ts}");
+        }
+    }
+}
+
+#[test]
 fn several_batches_get_consecutive_offsets() {
     let mut buf = batch(Compression::None, 3);
     buf.extend(batch(Compression::Lz4, 4));
     buf.extend(batch(Compression::None, 2));
-    let s = validate_for_leader(&mut buf, 0, 0, &cfg()).unwrap();
+    let (s, buf) = leader(&buf, 0, 0, &cfg()).unwrap();
     let bases: Vec<i64> = s.batches.iter().map(|b| b.base_offset).collect();
     assert_eq!(bases, [0, 3, 7]);
     assert_eq!(s.last_offset, 8);
@@ -149,12 +203,11 @@ fn compressed_batches_are_kept_byte_for_byte() {
     ] {
         for target in [None, Some(codec)] {
             let original = batch(codec, 50);
-            let mut buf = original.clone();
             let c = ValidationConfig {
                 target_compression: target,
                 ..cfg()
             };
-            validate_for_leader(&mut buf, 5, 1, &c).unwrap();
+            let (_, buf) = leader(&original, 5, 1, &c).unwrap();
             assert_eq!(buf[16..], original[16..], "{codec:?} {target:?}");
         }
     }
@@ -204,8 +257,8 @@ fn inner_offsets_must_be_0_to_n_minus_1() {
         let e = rejects(raw_batch(&recs, 3), &cfg());
         assert!(e.to_string().contains("offset delta"), "{deltas:?}: {e}");
     }
-    let mut ok = raw_batch(&[(0, 0), (0, 1), (0, 2)], 3);
-    validate_for_leader(&mut ok, 0, 0, &cfg()).unwrap();
+    let ok = raw_batch(&[(0, 0), (0, 1), (0, 2)], 3);
+    leader(&ok, 0, 0, &cfg()).unwrap();
 }
 
 #[test]
@@ -290,8 +343,7 @@ fn control_batches_only_from_the_coordinator() {
         ..cfg()
     };
     let original = marker();
-    let mut buf = original.clone();
-    validate_for_leader(&mut buf, 40, 2, &coordinator).unwrap();
+    let (_, buf) = leader(&original, 40, 2, &coordinator).unwrap();
     // Markers are never recompressed.
     assert_eq!(buf[16..], original[16..]);
 }
@@ -313,14 +365,14 @@ fn producer_id_needs_a_sequence() {
     };
     let buf = batch_with(opts.clone(), &[NOW]);
     assert!(matches!(rejects(buf, &cfg()), Error::InvalidRecord(_)));
-    let mut buf = batch_with(
+    let buf = batch_with(
         BatchOptions {
             base_sequence: 0,
             ..opts
         },
         &[NOW],
     );
-    validate_for_leader(&mut buf, 0, 0, &cfg()).unwrap();
+    leader(&buf, 0, 0, &cfg()).unwrap();
 }
 
 #[test]
@@ -338,8 +390,8 @@ fn create_time_bounds() {
         );
     }
     // The edges, and "no timestamp", pass.
-    let mut buf = batch_with(BatchOptions::default(), &[NOW - 1000, NOW + 10, -1]);
-    validate_for_leader(&mut buf, 0, 0, &c).unwrap();
+    let buf = batch_with(BatchOptions::default(), &[NOW - 1000, NOW + 10, -1]);
+    leader(&buf, 0, 0, &c).unwrap();
 }
 
 #[test]
@@ -363,7 +415,7 @@ fn create_time_max_timestamp_is_recomputed() {
     // A producer that wrote a wrong maxTimestamp.
     buf[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&7i64.to_be_bytes());
     set_crc(&mut buf);
-    let s = validate_for_leader(&mut buf, 0, 0, &cfg()).unwrap();
+    let (s, buf) = leader(&buf, 0, 0, &cfg()).unwrap();
     assert_eq!(s.max_timestamp, NOW - 1);
     let v = BatchView::parse(&buf, 0).unwrap();
     v.verify_crc().unwrap();
@@ -386,7 +438,7 @@ fn log_append_time_is_stamped() {
             &[5, 6],
         );
         buf.extend(batch(Compression::None, 3));
-        let s = validate_for_leader(&mut buf, 0, 0, &lat).unwrap();
+        let (s, buf) = leader(&buf, 0, 0, &lat).unwrap();
         assert_eq!((s.log_append_time, s.max_timestamp), (NOW, NOW));
         assert_eq!(s.offset_of_max_timestamp, 4);
         let v = BatchView::parse(&buf, 0).unwrap();
@@ -434,7 +486,7 @@ fn recompression_to_the_topic_codec() {
             target_compression: Some(to),
             ..cfg()
         };
-        let s = validate_for_leader(&mut buf, 1000, 6, &c).unwrap();
+        let (s, buf) = leader(&buf, 1000, 6, &c).unwrap();
         let v = BatchView::parse(&buf, 0).unwrap();
         v.verify_crc().unwrap();
         let h = v.header;
@@ -471,8 +523,7 @@ fn recompression_with_log_append_time() {
         timestamp_type: TimestampType::LogAppendTime,
         ..cfg()
     };
-    let mut buf = batch(Compression::None, 10);
-    validate_for_leader(&mut buf, 0, 0, &c).unwrap();
+    let (_, buf) = leader(&batch(Compression::None, 10), 0, 0, &c).unwrap();
     let v = BatchView::parse(&buf, 0).unwrap();
     v.verify_crc().unwrap();
     assert_eq!(v.header.compression().unwrap(), Compression::Zstd);
@@ -511,10 +562,8 @@ fn empty_input_is_corrupt() {
 
 #[test]
 fn follower_summaries_need_increasing_offsets() {
-    let mut a = batch(Compression::None, 3);
-    validate_for_leader(&mut a, 10, 1, &cfg()).unwrap();
-    let mut b = batch(Compression::None, 2);
-    validate_for_leader(&mut b, 13, 1, &cfg()).unwrap();
+    let (_, a) = leader(&batch(Compression::None, 3), 10, 1, &cfg()).unwrap();
+    let (_, b) = leader(&batch(Compression::None, 2), 13, 1, &cfg()).unwrap();
     let mut both = a.clone();
     both.extend_from_slice(&b);
     let s = summarize_assigned(&both).unwrap();

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use super::util::*;
 use crate::error::Error;
+use crate::log::segment::IOV_MAX;
 use crate::log::{AppendOrigin, Log, LogConfig};
-use crate::record::header::{self, BatchHeader};
+use crate::record::header::{self, BatchHeader, Compression};
+use crate::record::validate::{validate_for_leader, PlannedBatch};
 
 #[test]
 fn append_assigns_offsets_and_stamps_the_leader_epoch() {
@@ -40,14 +42,24 @@ fn append_assigns_offsets_and_stamps_the_leader_epoch() {
 
 #[test]
 fn restamping_moves_every_batch_and_keeps_crcs() {
-    let mut buf = simple(2, TS0, 3);
+    // A gzip batch kept as sent (a stamped header) and an uncompressed one rebuilt with gzip,
+    // so that both kinds of planned batch are moved.
+    let mut buf = batch_with(0, &[TS0, TS0 + 1], 3, 1);
     buf.extend(simple(3, TS0 + 9, 3));
-    let config = small_config().validation_config(TS0, false);
-    let mut summary =
-        crate::record::validate::validate_for_leader(&mut buf, 5, 1, &config).unwrap();
-    crate::log::log::restamp(&mut buf, &mut summary, 10);
+    let config = LogConfig {
+        compression_type: Some(Compression::Gzip),
+        ..small_config()
+    }
+    .validation_config(TS0, false);
+    let (mut summary, mut plan) = validate_for_leader(&buf, 5, 1, &config).unwrap();
+    assert!(matches!(
+        plan.batches[..],
+        [PlannedBatch::Stamped { .. }, PlannedBatch::Rebuilt(_)]
+    ));
+    crate::log::log::restamp(&mut plan, &mut summary, 10);
     assert_eq!((summary.first_offset, summary.last_offset), (15, 19));
     assert_eq!(summary.offset_of_max_timestamp, 19);
+    let buf = plan.to_vec();
     let batches = parse_all(&buf);
     let bases: Vec<i64> = batches.iter().map(|(_, h)| h.base_offset).collect();
     assert_eq!(bases, [15, 17]);
@@ -57,6 +69,34 @@ fn restamping_moves_every_batch_and_keeps_crcs() {
             (h.base_offset, h.last_offset())
         );
         header::verify_crc(&buf[*pos..*pos + h.total_size()], h, *pos as u64).unwrap();
+    }
+}
+
+#[test]
+fn an_append_of_more_buffers_than_one_pwritev_takes() {
+    // Two buffers per kept batch: this append needs two pwritev calls.
+    let count = IOV_MAX / 2 + 188;
+    let mut records = Vec::new();
+    for i in 0..count {
+        records.extend(simple(1 + i % 3, TS0 + i as i64, i % 50));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), LogConfig::default());
+    let s = log.append(&records, 4, TS0, AppendOrigin::Client).unwrap();
+    assert_eq!(s.batches.len(), count);
+    let all = read_all(&log);
+    assert_eq!(all.len(), records.len());
+    let batches = parse_all(&all);
+    assert_eq!(batches.len(), count);
+    for ((pos, h), b) in batches.iter().zip(&s.batches) {
+        assert_eq!(
+            (*pos, h.base_offset, h.partition_leader_epoch),
+            (b.position, b.base_offset, 4)
+        );
+        let end = pos + h.total_size();
+        header::verify_crc(&all[*pos..end], h, *pos as u64).unwrap();
+        // Everything from the magic on is the producer's.
+        assert_eq!(all[pos + 16..end], records[pos + 16..end]);
     }
 }
 
