@@ -78,6 +78,9 @@ def payload() -> bytes:
 def scratch_dir() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="ferrokafka-bench-") as d:
         yield d
+        # The append benchmarks leave hundreds of MiB dirty in the page cache; write them back
+        # now so the kernel's writeback does not steal CPU from the benchmarks that follow.
+        os.sync()
 
 
 # ---------------------------------------------------------------------------------------------
