@@ -70,6 +70,26 @@ def measure(benchmark, request) -> Callable[..., Any]:
     return run
 
 
+@pytest.fixture
+def record_case(request) -> Callable[..., None]:
+    """``record_case(case, seconds, nbytes=None)`` keeps per-operation timings measured by the
+    benchmark itself (for cases that must alternate round by round with another)."""
+    results = request.config.stash[_RESULTS]
+
+    def record(case: str, seconds: list[float], nbytes: int | None = None) -> None:
+        ordered = sorted(seconds)
+        results[case] = {
+            "median_s": ordered[len(ordered) // 2],
+            "min_s": ordered[0],
+            "mean_s": sum(ordered) / len(ordered),
+            "rounds": len(ordered),
+            "ops_per_call": 1,
+            "nbytes": nbytes,
+        }
+
+    return record
+
+
 # ---------------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------------
