@@ -1,0 +1,71 @@
+"""The committed messages are exactly what scripts/gen_protocol.py makes from the Kafka jar,
+and the API table says what the JSON says."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from contextlib import redirect_stderr
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from ferrokafka.protocol import APIS, response_header_version, supported_api_versions
+
+ROOT = Path(__file__).resolve().parents[2]
+GENERATOR = ROOT / "scripts" / "gen_protocol.py"
+GENERATED_LINES_MAX = 900
+
+
+def _generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gen_protocol", GENERATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_regenerating_from_the_jar_changes_nothing(kafka_classpath: str) -> None:
+    errors = io.StringIO()
+    try:
+        with redirect_stderr(errors):
+            status = _generator().main(["--check"])
+    except SystemExit as exc:  # no jar: the generator says to run fetch.sh
+        pytest.fail(f"cannot regenerate: {exc}", pytrace=False)
+    assert status == 0, (
+        "generated protocol modules are out of date; run python scripts/gen_protocol.py\n"
+        + errors.getvalue()
+    )
+
+
+def test_generated_files_stay_readable_sizes() -> None:
+    out_dir = ROOT / "python" / "ferrokafka" / "protocol" / "messages"
+    for path in out_dir.glob("*.py"):
+        assert len(path.read_text().splitlines()) <= GENERATED_LINES_MAX, path
+
+
+def test_comment_stripping_keeps_slashes_inside_strings() -> None:
+    gen = _generator()
+    text = '// licence\n{"a": "http://x/*y*/", /* note */ "b": 1} // end\n'
+    assert gen.strip_comments(text) == '\n{"a": "http://x/*y*/",  "b": 1} \n'
+
+
+def test_api_table() -> None:
+    assert APIS[0].name == "Produce" and (APIS[0].min_version, APIS[0].max_version) == (3, 13)
+    assert APIS[18].listeners == ("broker", "controller")
+    assert APIS[0].listeners == ("broker",)
+    assert "controller" in APIS[55].listeners  # DescribeQuorum
+    # ZooKeeper-era APIs with validVersions "none" (LeaderAndIsr, ...) are not spoken.
+    assert 4 not in APIS and 7 not in APIS
+    # InitProducerId's latest version is unstable: not advertised.
+    assert APIS[22].latest_version_unstable
+    assert APIS[22].max_stable_version == APIS[22].max_version - 1
+    advertised = dict((key, (lo, hi)) for key, lo, hi in supported_api_versions("broker"))
+    assert advertised[18] == (0, 4) and 22 in advertised and 55 in advertised
+    assert all("broker" in APIS[key].listeners for key in advertised)
+
+
+def test_response_header_versions() -> None:
+    assert response_header_version(18, 4) == 0  # ApiVersions: always header v0
+    assert response_header_version(3, 8) == 0 and response_header_version(3, 9) == 1
