@@ -155,3 +155,22 @@ def test_request_header_versions() -> None:
     assert request_header_version(18, 2) == 1
     assert request_header_version(18, 3) == 2
     assert request_header_version(0, 8) == 1 and request_header_version(0, 9) == 2
+
+
+def test_known_vector_kafka_python_api_versions_v4() -> None:
+    # kafka-python 3.0.12's first frame (captured by test_client_frames.py).
+    frame = b"\x00\x12\x00\x04\x00\x00\x00\x01\x00\x01x\x00\rkafka-python\x073.0.12\x00"
+    header, request = decode_request(frame)
+    assert (header.request_api_key, header.request_api_version) == (18, 4)
+    assert (header.correlation_id, header.client_id) == (1, "x")
+    assert request.client_software_name == "kafka-python"
+    assert request.client_software_version == "3.0.12"
+    assert encode_request(header, request)[4:] == frame
+
+
+def test_known_vector_metadata_v13_all_topics_empty() -> None:
+    # kafka-python's bootstrap Metadata v13: an empty (not null) topic array, auto-create on.
+    frame = b"\x00\x03\x00\r\x00\x00\x00\x02\x00\x01x\x00\x01\x01\x00\x00"
+    header, request = decode_request(frame)
+    assert request.topics == [] and request.allow_auto_topic_creation is True
+    assert encode_request(header, request)[4:] == frame
