@@ -63,6 +63,7 @@ def test_api_table() -> None:
     assert APIS[22].max_stable_version == APIS[22].max_version - 1
     advertised = dict((key, (lo, hi)) for key, lo, hi in supported_api_versions("broker"))
     assert advertised[18] == (0, 4) and 22 in advertised and 55 in advertised
+    assert advertised[0] == (0, 13)  # Produce claims v0 for librdkafka (KAFKA-18659)
     assert all("broker" in APIS[key].listeners for key in advertised)
 
 

@@ -21,6 +21,12 @@ from ferrokafka.protocol.schema import ApiInfo, Message, decode_struct, encode_s
 from ferrokafka.protocol.wire import Reader, Writer
 
 API_VERSIONS_KEY = 18
+PRODUCE_KEY = 0
+# Kafka 4 removed Produce v0-2 but still advertises v0 as the minimum: librdkafka refuses a
+# broker whose Produce minimum is above 0 (KAFKA-18659; a comment in ProduceRequest.json,
+# Kafka's ApiKeys.PRODUCE_API_VERSIONS_RESPONSE_MIN_VERSION). Requests for v0-2 are still
+# refused.
+PRODUCE_ADVERTISED_MIN_VERSION = 0
 # api key (int16), api version (int16), correlation id (int32): shared by every header version
 REQUEST_HEADER_PREFIX = struct.Struct(">hhi")
 FRAME_SIZE = struct.Struct(">i")
@@ -169,9 +175,14 @@ def decode_response(
 
 def supported_api_versions(listener: str = "broker") -> list[tuple[int, int, int]]:
     """``(api_key, min_version, max_version)`` for every API served on ``listener``, as
-    ApiVersions advertises them (an unstable latest version is left out)."""
+    Kafka's ApiVersions advertises them: an unstable latest version is left out, and Produce
+    claims v0 (see PRODUCE_ADVERTISED_MIN_VERSION)."""
     return [
-        (key, info.min_version, info.max_stable_version)
+        (
+            key,
+            PRODUCE_ADVERTISED_MIN_VERSION if key == PRODUCE_KEY else info.min_version,
+            info.max_stable_version,
+        )
         for key, info in sorted(APIS.items())
         if listener in info.listeners
     ]
