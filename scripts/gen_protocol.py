@@ -4,12 +4,20 @@ Usage:
     python scripts/gen_protocol.py                 # JSON from the kafka-clients jar
     python scripts/gen_protocol.py DIR             # JSON from DIR (e.g. common/message)
     python scripts/gen_protocol.py --check [DIR]   # exit 1 if the committed files differ
+    python scripts/gen_protocol.py --metadata [--check] [DIR]
+                                                   # metadata records (common/metadata/*.json
+                                                   # of the kafka-metadata jar)
 
 The jar is found through the classpath file written by ``tests/kafka/fetch.sh``. Output goes to
 python/ferrokafka/protocol/messages/: one module per API (its request and response), one for
 the request and response headers, one per data type, and ``__init__.py`` with the API table.
 The output depends only on the JSON (sorted, fixed formatting), so regenerating is a no-op
 unless Kafka's definitions change.
+
+With ``--metadata`` the records of the ``__cluster_metadata`` log (TopicRecord,
+PartitionRecord, ...) go to python/ferrokafka/cluster/records/: one module per record type and
+``__init__.py`` with the table of record classes by record type. Their framing (frame version,
+type, version) is ferrokafka.cluster.serde's job, not the generator's.
 """
 
 from __future__ import annotations
@@ -21,10 +29,15 @@ import sys
 import textwrap
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = ROOT / "python" / "ferrokafka" / "protocol" / "messages"
 JAR_PREFIX = "common/message/"
+CLIENTS_JAR = r"/kafka-clients-[0-9.]+\.jar$"
+METADATA_OUT_DIR = ROOT / "python" / "ferrokafka" / "cluster" / "records"
+METADATA_JAR_PREFIX = "common/metadata/"
+METADATA_JAR = r"/kafka-metadata-[0-9.]+\.jar$"
 LINE_MAX = 100
 INDENT = "    "
 HEADER_MODULE = "header"
@@ -74,24 +87,32 @@ def strip_comments(text: str) -> str:
     return "".join(out)
 
 
-def load_definitions(source: Path | None) -> dict[str, dict]:
-    """File name -> parsed definition, from a directory or (default) the kafka-clients jar."""
+def load_definitions(
+    source: Path | None, prefix: str = JAR_PREFIX, jar_pattern: str = CLIENTS_JAR
+) -> dict[str, dict]:
+    """File name -> parsed definition, from a directory or (default) the Kafka jar whose path
+    matches ``jar_pattern`` (kafka-clients), under ``prefix`` inside it."""
     texts: dict[str, str] = {}
     if source is not None:
         for path in sorted(source.glob("*.json")):
             texts[path.name] = path.read_text(encoding="utf-8")
     else:
-        with zipfile.ZipFile(find_clients_jar()) as jar:
+        with zipfile.ZipFile(find_jar(jar_pattern)) as jar:
             for name in sorted(jar.namelist()):
-                if name.startswith(JAR_PREFIX) and name.endswith(".json"):
-                    texts[name[len(JAR_PREFIX) :]] = jar.read(name).decode("utf-8")
+                if name.startswith(prefix) and name.endswith(".json"):
+                    texts[name[len(prefix) :]] = jar.read(name).decode("utf-8")
     if not texts:
-        raise SystemExit(f"no message definitions found in {source or 'the kafka-clients jar'}")
+        raise SystemExit(f"no message definitions found in {source or 'the Kafka jar'}")
     return {name: json.loads(strip_comments(text)) for name, text in sorted(texts.items())}
 
 
 def find_clients_jar() -> Path:
     """kafka-clients-<version>.jar from the classpath file that tests/kafka/fetch.sh writes."""
+    return find_jar(CLIENTS_JAR)
+
+
+def find_jar(pattern: str) -> Path:
+    """The jar on the classpath file that tests/kafka/fetch.sh writes matching ``pattern``."""
     sys.path.insert(0, str(ROOT / "tests"))
     from kafka_support.jars import KafkaNotFetchedError, kafka_classpath
 
@@ -100,9 +121,9 @@ def find_clients_jar() -> Path:
     except KafkaNotFetchedError as exc:
         raise SystemExit(f"{exc}\nrun tests/kafka/fetch.sh first") from None
     for entry in classpath.split(":"):
-        if re.search(r"/kafka-clients-[0-9.]+\.jar$", entry):
+        if re.search(pattern, entry):
             return Path(entry)
-    raise SystemExit("no kafka-clients jar on the classpath; run tests/kafka/fetch.sh")
+    raise SystemExit(f"no jar matching {pattern} on the classpath; run tests/kafka/fetch.sh")
 
 
 # -- names and values -------------------------------------------------------------------
@@ -304,13 +325,13 @@ def summary_of(definition: dict) -> str:
     return f"{definition['name']}: " + "; ".join(parts) + "."
 
 
-def module_text(title: str, definitions: list[dict]) -> str:
+def module_text(title: str, definitions: list[dict], summary: Any = summary_of) -> str:
     fields = [field for definition in definitions for field in all_fields(definition)]
     types = {field["type"].removeprefix("[]") for field in fields}
     owner = "X"
     defaults = [default_expr(field, owner) for field in fields]
     lines = [f'"""{title}', ""]
-    lines += [line for definition in definitions for line in wrap(summary_of(definition), LINE_MAX)]
+    lines += [line for definition in definitions for line in wrap(summary(definition), LINE_MAX)]
     lines += [
         "",
         "Generated by scripts/gen_protocol.py from Apache Kafka's message definitions",
@@ -338,7 +359,7 @@ def module_text(title: str, definitions: list[dict]) -> str:
     if "ZERO_UUID" in defaults:
         lines.append("from ferrokafka.protocol.wire import ZERO_UUID")
     for definition in definitions:
-        lines += emit_message(definition, summary_of(definition))
+        lines += emit_message(definition, summary(definition))
     return "\n".join(lines) + "\n"
 
 
@@ -404,11 +425,79 @@ def generate(definitions: dict[str, dict]) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+# -- metadata records (--metadata) ------------------------------------------------------
+
+
+def record_summary(definition: dict) -> str:
+    parts = [f"record type {definition['apiKey']}", f"versions {definition['validVersions']}"]
+    parts.append(f"flexible {definition.get('flexibleVersions', 'none')}")
+    return f"{definition['name']}: " + "; ".join(parts) + "."
+
+
+def import_lines(module: str, name: str) -> list[str]:
+    """``from module import name``, wrapped as ruff's isort wraps a long one."""
+    line = f"from {module} import {name}"
+    if len(line) <= LINE_MAX:
+        return [line]
+    return [f"from {module} import (", f"{INDENT}{name},", ")"]
+
+
+def record_table_text(records: list[tuple[int, str, str]]) -> str:
+    package = "ferrokafka.cluster.records"
+    lines = [
+        '"""Kafka\'s metadata records (the ``__cluster_metadata`` log), and their classes by type.',
+        "",
+        "Generated by scripts/gen_protocol.py --metadata from Apache Kafka's metadata record",
+        "definitions (Apache-2.0). Do not edit. Framing: ferrokafka.cluster.serde.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+    ]
+    for _, name, module in sorted(records, key=lambda item: item[2]):
+        lines += import_lines(f"{package}.{module}", name)
+    lines += ["from ferrokafka.protocol.schema import Message", ""]
+    lines += ["RECORD_TYPES: dict[int, type[Message]] = {"]
+    lines += [f"{INDENT}{key}: {name}," for key, name, _ in sorted(records)]
+    return "\n".join(lines) + "\n}\n"
+
+
+def generate_metadata(definitions: dict[str, dict]) -> dict[str, str]:
+    """Module file name -> text, for every metadata record type."""
+    files: dict[str, str] = {}
+    records = []
+    for definition in definitions.values():
+        if definition["type"] != "metadata":
+            continue
+        name, key = definition["name"], definition["apiKey"]
+        module = snake(name)
+        title = f"{name}: metadata record type {key}, of the __cluster_metadata log."
+        files[f"{module}.py"] = module_text(title, [definition], record_summary)
+        records.append((key, name, module))
+    if len({key for key, _, _ in records}) != len(records):
+        raise SystemExit("two metadata records share a record type")
+    files["__init__.py"] = record_table_text(records)
+    return dict(sorted(files.items()))
+
+
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    paths = [arg for arg in argv if arg != "--check"]
-    files = generate(load_definitions(Path(paths[0]) if paths else None))
-    existing = {path.name: path for path in OUT_DIR.glob("*.py")}
+    metadata = "--metadata" in argv
+    paths = [arg for arg in argv if arg not in ("--check", "--metadata")]
+    source = Path(paths[0]) if paths else None
+    if metadata:
+        out_dir = METADATA_OUT_DIR
+        files = generate_metadata(load_definitions(source, METADATA_JAR_PREFIX, METADATA_JAR))
+    else:
+        out_dir = OUT_DIR
+        files = generate(load_definitions(source))
+    return write_or_check(out_dir, files, check)
+
+
+def write_or_check(out_dir: Path, files: dict[str, str], check: bool) -> int:
+    """Write ``files`` into ``out_dir`` (removing stale modules), or with ``check`` only say
+    which differ."""
+    existing = {path.name: path for path in out_dir.glob("*.py")}
     stale = sorted(set(existing) - set(files))
     changed = [
         name
@@ -417,14 +506,14 @@ def main(argv: list[str]) -> int:
     ]
     if check:
         for name in stale + changed:
-            print(f"out of date: {OUT_DIR / name}", file=sys.stderr)
+            print(f"out of date: {out_dir / name}", file=sys.stderr)
         return 1 if stale or changed else 0
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for name in stale:
         existing[name].unlink()
     for name in changed:
-        (OUT_DIR / name).write_text(files[name], encoding="utf-8")
-    print(f"{len(files)} modules in {OUT_DIR} ({len(changed)} written, {len(stale)} removed)")
+        (out_dir / name).write_text(files[name], encoding="utf-8")
+    print(f"{len(files)} modules in {out_dir} ({len(changed)} written, {len(stale)} removed)")
     return 0
 
 
