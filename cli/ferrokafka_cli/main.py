@@ -3,6 +3,7 @@
 import click
 
 from .dump_log import dump_log
+from .serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,6 +13,7 @@ def cli() -> None:
 
 
 cli.add_command(dump_log)
+cli.add_command(serve)
 
 
 def main() -> None:

@@ -1,0 +1,136 @@
+"""`ferrokafka serve`: run a broker in the foreground until SIGINT or SIGTERM.
+
+With no arguments: node 1, broker and controller in one process, clients on
+PLAINTEXT://localhost:9092 (the controller listener on localhost:9093), data in
+./ferrokafka-data. ``--config`` takes a Kafka ``server.properties``; flags override it.
+An invalid configuration is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+import trio
+
+from ferrokafka.config import ConfigError, load_broker_config
+from ferrokafka.server import Broker
+
+DEFAULT_DATA_DIR = "./ferrokafka-data"
+# Without --config, listen on loopback only: a development broker should not be reachable from
+# the network by default (Kafka's shipped file binds every interface; --listeners does that).
+DEFAULT_LISTENERS = "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"
+EXIT_CONFIG = 2
+EXIT_START_FAILED = 1
+log = logging.getLogger("ferrokafka.serve")
+
+
+@click.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="A Kafka server.properties file.",
+)
+@click.option("--listeners", help="listeners, e.g. PLAINTEXT://:9092,CONTROLLER://:9093")
+@click.option("--advertised-listeners", help="advertised.listeners")
+@click.option("--log-dirs", help=f"log.dirs (default without --config: {DEFAULT_DATA_DIR})")
+@click.option("--node-id", type=int, help="node.id")
+@click.option("--num-partitions", type=int, help="num.partitions of auto-created topics")
+@click.option(
+    "--override",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any broker config key; repeatable; wins over everything else.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    default="INFO",
+    show_default=True,
+)
+def serve(
+    config_path: str | None,
+    listeners: str | None,
+    advertised_listeners: str | None,
+    log_dirs: str | None,
+    node_id: int | None,
+    num_partitions: int | None,
+    overrides: tuple[str, ...],
+    log_level: str,
+) -> None:
+    """Run a Kafka-compatible broker (Kafka's server.properties keys are accepted)."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    settings: list[str] = []
+    if config_path is None:
+        settings += [f"listeners={DEFAULT_LISTENERS}", f"log.dirs={DEFAULT_DATA_DIR}"]
+    flags = {
+        "listeners": listeners,
+        "advertised.listeners": advertised_listeners,
+        "log.dirs": log_dirs,
+        "node.id": node_id,
+        "num.partitions": num_partitions,
+    }
+    settings += [f"{key}={value}" for key, value in flags.items() if value is not None]
+    settings += overrides
+    try:
+        config = load_broker_config(config_path, settings)
+    except ConfigError as exc:
+        _fail(f"invalid configuration: {exc}", EXIT_CONFIG)
+    except OSError as exc:
+        _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
+    try:
+        trio.run(_serve, Broker(config))
+    except Exception as exc:
+        # Cannot bind a port or create the data directory: one line, not a traceback. Trio
+        # reports a failure inside a nursery as an exception group, hence the search.
+        os_error = _find_os_error(exc)
+        if os_error is None:
+            raise
+        _fail(f"cannot start: {os_error}", EXIT_START_FAILED)
+
+
+def _find_os_error(exc: BaseException) -> OSError | None:
+    if isinstance(exc, OSError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _find_os_error(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"ferrokafka serve: {message}", err=True)
+    sys.exit(code)
+
+
+async def _serve(broker: Broker) -> None:
+    async with trio.open_nursery() as nursery:
+
+        async def run_until_shut_down(task_status: trio.TaskStatus[None]) -> None:
+            await broker.run(task_status=task_status)
+            nursery.cancel_scope.cancel()  # stops the signal watcher
+
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            await nursery.start(run_until_shut_down)
+            advertised = ", ".join(map(str, broker.advertised_listeners()))
+            listening = ", ".join(map(str, broker.bound_addresses))
+            click.echo(
+                f"ferrokafka node {broker.config.node_id} listening on {listening} "
+                f"(advertised {advertised}); data in {', '.join(broker.config.log_dirs)}"
+            )
+            sys.stdout.flush()
+            async for signum in signals:
+                if broker.server.shutting_down:
+                    log.warning("second %s: stopping now", signal.Signals(signum).name)
+                    nursery.cancel_scope.cancel()
+                    return
+                log.info("%s: shutting down", signal.Signals(signum).name)
+                broker.request_shutdown()

@@ -1,0 +1,103 @@
+"""The broker process: a validated config turned into listeners, dispatchers and a server.
+
+:class:`Broker` is what ``ferrokafka serve`` and :mod:`ferrokafka.testing` run. It owns the
+shutdown hooks (run after the last connection closed: the place to flush and close logs) and
+knows the addresses it really listens on, so an advertised port 0 becomes the bound port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import trio
+
+from ferrokafka.config import BrokerConfig, Endpoint
+from ferrokafka.server.handlers import build_dispatchers
+from ferrokafka.server.server import (
+    SHUTDOWN_GRACE_S,
+    BoundAddress,
+    ListenerSpec,
+    Server,
+    ServerLimits,
+    ShutdownHook,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Broker:
+    """One node (broker, controller or both) serving the listeners of ``config``."""
+
+    def __init__(self, config: BrokerConfig, *, shutdown_grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        self.config = config
+        self.dispatchers = build_dispatchers()
+        controller_names = set(config.controller_listener_names)
+        specs = [
+            ListenerSpec(
+                name=ep.name,
+                host=ep.host,
+                port=ep.port,
+                dispatcher=self.dispatchers[
+                    "controller" if ep.name in controller_names else "broker"
+                ],
+            )
+            for ep in config.listeners
+        ]
+        self._shutdown_hooks: list[ShutdownHook] = []
+        self.server = Server(
+            specs,
+            ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
+            on_shutdown=self._run_shutdown_hooks,
+        )
+
+    @property
+    def bound_addresses(self) -> list[BoundAddress]:
+        return self.server.bound_addresses
+
+    def add_shutdown_hook(self, hook: ShutdownHook) -> None:
+        """Run ``hook`` at shutdown, after every connection closed; hooks run last-added
+        first (what opened last closes first)."""
+        self._shutdown_hooks.append(hook)
+
+    def request_shutdown(self) -> None:
+        """Begin the graceful shutdown; :meth:`run` returns when it is done. Never blocks."""
+        self.server.request_shutdown()
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Create the data directories, bind, report the bound addresses, serve until shut
+        down."""
+        for path in [*self.config.log_dirs, self.config["metadata.log.dir"]]:
+            if path:
+                os.makedirs(path, exist_ok=True)
+        log.info(
+            "node %d (%s) starting, data in %s",
+            self.config.node_id,
+            "+".join(self.config.process_roles),
+            ", ".join(self.config.log_dirs),
+        )
+        await self.server.serve(task_status=task_status)
+
+    def advertised_listeners(self) -> list[Endpoint]:
+        """The advertised endpoints with what binding decided filled in: port 0 becomes the
+        bound port, an empty host the bound address (what clients are told to connect to)."""
+        return [_resolve(ep, self.bound_addresses) for ep in self.config.advertised_listeners]
+
+    async def _run_shutdown_hooks(self) -> None:
+        for hook in reversed(self._shutdown_hooks):
+            try:
+                await hook()
+            except Exception:  # one failing hook must not stop the others closing their files
+                log.exception("shutdown hook %r failed", hook)
+
+
+def _resolve(endpoint: Endpoint, bound: Sequence[BoundAddress]) -> Endpoint:
+    if endpoint.port != 0 and endpoint.host:
+        return endpoint
+    mine = [address for address in bound if address.listener_name == endpoint.name]
+    if not mine:
+        return endpoint
+    return Endpoint(endpoint.name, endpoint.host or mine[0].host, endpoint.port or mine[0].port)

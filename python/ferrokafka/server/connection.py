@@ -1,0 +1,296 @@
+"""One client connection: read frames, dispatch them concurrently, answer in request order.
+
+The reader (the connection's own task) splits the byte stream into frames, decodes each one
+and starts its handler in the connection's nursery; a writer task waits for the handlers in
+the order their requests arrived and writes each response with one vectored send. Kafka
+clients match responses to requests by order as well as by correlation id, so a response is
+never written ahead of an earlier request's.
+
+Bad input closes only this connection, as Kafka does: a frame size out of range, a frame that
+does not decode, an unknown API key, or an unsupported version of any API but ApiVersions
+(which is answered with UNSUPPORTED_VERSION so the client can pick a version it shares).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import struct
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from ferrokafka.protocol import (
+    API_VERSIONS_KEY,
+    APIS,
+    ProtocolDecodeError,
+    UnsupportedApiVersionError,
+    api_info,
+    decode_request,
+    encode_message,
+    encode_response_parts,
+)
+from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
+from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
+from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
+
+log = logging.getLogger(__name__)
+
+# Requests of one connection decoded and not yet answered. Kafka itself handles one request
+# per connection at a time (it mutes the channel until the response is sent), but our handlers
+# wait on events (acks=all, long-poll fetch), so a connection gets real concurrency. Clients
+# pipeline few requests (Java: 5; librdkafka's default is far higher but it rarely has more than
+# one Produce per partition leader in flight); 100 leaves room for that while bounding the
+# memory one connection can pin at 100 frames. Reaching it stops reading: TCP pushes back.
+REQUESTS_IN_FLIGHT_MAX = 100
+# Bytes asked of the socket per read: large enough that a 1 MiB produce needs few reads, small
+# enough that one read never holds much more than the frame it completes.
+RECEIVE_CHUNK_BYTES = 256 * 1024
+# Linux's UIO_MAXIOV: the most buffers one sendmsg accepts.
+IOV_MAX = 1024
+UNSUPPORTED_VERSION = 35
+# ApiVersions' own version range, the only entry Kafka lists in an UNSUPPORTED_VERSION answer
+# (ApiVersionsRequest.getErrorResponse): enough for the client to retry with a version we share.
+_API_VERSIONS_RANGE = ApiVersionsResponse.ApiVersion(
+    api_key=API_VERSIONS_KEY,
+    min_version=APIS[API_VERSIONS_KEY].min_version,
+    max_version=APIS[API_VERSIONS_KEY].max_stable_version,
+)
+_CORRELATION_ID = struct.Struct(">i")
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """The bounds of one connection, from the broker config."""
+
+    frame_bytes_max: int  # socket.request.max.bytes
+    idle_timeout_s: float = math.inf  # connections.max.idle.ms; inf: never
+    requests_in_flight_max: int = REQUESTS_IN_FLIGHT_MAX
+
+
+class _Slot:
+    """One request's place in the response order; ``parts`` stays None for no response."""
+
+    __slots__ = ("done", "failed", "parts")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.parts: Sequence[Any] | None = None
+        self.failed = False
+
+    @classmethod
+    def answered(cls, parts: Sequence[Any]) -> _Slot:
+        slot = cls()
+        slot.parts = parts
+        slot.done.set()
+        return slot
+
+
+def unsupported_api_versions_frame(correlation_id: int) -> list[bytes]:
+    """The size-prefixed v0 ApiVersions answer to a version this broker does not speak."""
+    body = encode_message(
+        ApiVersionsResponse(error_code=UNSUPPORTED_VERSION, api_keys=[_API_VERSIONS_RANGE]), 0
+    )
+    header = _CORRELATION_ID.pack(correlation_id)  # response header v0
+    return [SIZE_PREFIX.pack(len(header) + len(body)), header, body]
+
+
+class Connection:
+    """Serves one accepted stream until the peer leaves, bad input arrives, it idles out, or
+    :meth:`stop_reading` asks it to finish what is in flight and close."""
+
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        *,
+        connection_id: int,
+        listener_name: str,
+        dispatcher: Dispatcher,
+        limits: ConnectionLimits,
+    ) -> None:
+        self.connection_id = connection_id
+        self.listener_name = listener_name
+        self._stream = stream
+        self._dispatcher = dispatcher
+        self._limits = limits
+        try:
+            self.client_address: tuple[Any, ...] = tuple(stream.socket.getpeername())
+        except OSError:  # the peer already reset the connection
+            self.client_address = ("?", 0)
+        self.close_reason: str | None = None
+        self._stopping = False
+        self._read_scope: trio.CancelScope | None = None
+        self._scope: trio.CancelScope | None = None
+        self._in_flight = trio.Semaphore(limits.requests_in_flight_max)
+        self._last_activity = trio.current_time()
+
+    def __repr__(self) -> str:
+        return f"<connection {self.connection_id} {self.listener_name} from {self.client_address}>"
+
+    def stop_reading(self) -> None:
+        """Read no more requests; answer those in flight, then close. Does not block."""
+        self._stopping = True
+        if self._read_scope is not None:
+            # A cancelled receive_some loses no bytes (trio guarantees it), and we drop the
+            # partial frame anyway: its client never had an answer to rely on.
+            self._read_scope.cancel()
+
+    async def run(self) -> None:
+        send_slots, receive_slots = trio.open_memory_channel[_Slot](
+            self._limits.requests_in_flight_max
+        )
+        try:
+            async with trio.open_nursery() as nursery:
+                self._scope = nursery.cancel_scope
+                nursery.start_soon(self._write_responses, receive_slots)
+                async with send_slots:
+                    await self._read_requests(nursery, send_slots)
+        finally:
+            await trio.aclose_forcefully(self._stream)
+            log.debug("%r closed: %s", self, self.close_reason or "client disconnected")
+
+    def _close(self, reason: str, *, level: int = logging.WARNING) -> None:
+        """Close now, dropping whatever is in flight (the stream cannot be trusted)."""
+        if self.close_reason is None:
+            self.close_reason = reason
+            log.log(level, "closing %r: %s", self, reason)
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def _read_requests(
+        self, nursery: trio.Nursery, slots: trio.MemorySendChannel[_Slot]
+    ) -> None:
+        frames = FrameReader(self._limits.frame_bytes_max)
+        while not self._stopping:
+            data = await self._receive()
+            if not data:  # EOF, a reset, stopped or idled out: finish what is in flight
+                return
+            try:
+                frames.feed(data)
+            except FrameSizeError as exc:
+                self._close(str(exc))
+                return
+            while not self._stopping and (frame := frames.next_frame()) is not None:
+                await self._in_flight.acquire()  # at the limit: stop reading until one is answered
+                if self._stopping:
+                    return
+                slot = self._dispatch(frame, nursery)
+                if slot is None:
+                    return
+                await slots.send(slot)  # never blocks: capacity equals the in-flight limit
+
+    async def _receive(self) -> bytes:
+        """The next bytes from the peer; b"" when there are none to wait for."""
+        while not self._stopping:
+            deadline = self._last_activity + self._limits.idle_timeout_s
+            with trio.CancelScope(deadline=deadline) as scope:
+                self._read_scope = scope
+                try:
+                    data = await self._stream.receive_some(RECEIVE_CHUNK_BYTES)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    return b""
+                finally:
+                    self._read_scope = None
+                self._last_activity = trio.current_time()
+                return data
+            if self._stopping:
+                break
+            if self._in_flight.value == self._limits.requests_in_flight_max:
+                self._close("idle", level=logging.DEBUG)
+                break
+            # A request still being handled counts as activity: wait another idle period.
+            self._last_activity = trio.current_time()
+        return b""
+
+    def _dispatch(self, frame: bytearray, nursery: trio.Nursery) -> _Slot | None:
+        """Decode ``frame`` and start its handler; None when the connection must close."""
+        try:
+            header, request = decode_request(frame)
+        except UnsupportedApiVersionError as exc:
+            if api_info(exc.api_key) is None:
+                self._close(f"unknown API key {exc.api_key}")
+            elif exc.api_key == API_VERSIONS_KEY:
+                return _Slot.answered(unsupported_api_versions_frame(exc.correlation_id))
+            else:
+                self._close(str(exc))
+            return None
+        except ProtocolDecodeError as exc:
+            self._close(f"malformed request: {exc}")
+            return None
+        handler = self._dispatcher.handler_for(header.request_api_key)
+        if handler is None:
+            # Not advertised in ApiVersions, so a well-behaved client never sends it.
+            self._close(f"no handler for {APIS[header.request_api_key].name}")
+            return None
+        context = RequestContext(
+            header=header,
+            client_address=self.client_address,
+            listener_name=self.listener_name,
+            connection_id=self.connection_id,
+        )
+        slot = _Slot()
+        nursery.start_soon(self._handle, handler, context, request, slot)
+        return slot
+
+    async def _handle(
+        self, handler: Handler, context: RequestContext, request: Any, slot: _Slot
+    ) -> None:
+        try:
+            response = await handler(context, request)
+            if response is not None:
+                slot.parts = encode_response_parts(context.header, response)
+        except Exception:  # ProtocolEncodeError included: a handler built a bad response
+            log.exception(
+                "%r: handler for %s v%d (correlation id %d) failed",
+                self,
+                APIS[context.api_key].name,
+                context.api_version,
+                context.header.correlation_id,
+            )
+            slot.failed = True
+        finally:
+            slot.done.set()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _write_responses(self, slots: trio.MemoryReceiveChannel[_Slot]) -> None:
+        async with slots:
+            async for slot in slots:
+                await slot.done.wait()
+                if slot.failed:
+                    self._close("a request handler failed")
+                    return
+                if slot.parts is not None:
+                    try:
+                        await self._send(slot.parts)
+                    except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        self._close("client went away", level=logging.DEBUG)
+                        return
+                    self._last_activity = trio.current_time()
+                self._in_flight.release()
+
+    async def _send(self, parts: Sequence[Any]) -> None:
+        sock = self._stream.socket
+        if not hasattr(sock, "sendmsg"):  # Windows: no vectored send
+            await self._stream.send_all(b"".join(parts))
+            return
+        views = deque(memoryview(part).cast("B") for part in parts if len(part))
+        while views:
+            try:
+                sent = await sock.sendmsg(list(itertools.islice(views, IOV_MAX)))
+            except OSError as exc:
+                raise trio.BrokenResourceError(str(exc)) from exc
+            while sent:
+                head = views[0]
+                if sent >= head.nbytes:
+                    sent -= head.nbytes
+                    views.popleft()
+                else:
+                    views[0] = head[sent:]
+                    sent = 0

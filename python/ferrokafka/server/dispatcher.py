@@ -1,0 +1,70 @@
+"""Request dispatch: which async handler answers which API key.
+
+A handler is ``async def handler(ctx: RequestContext, request) -> response | None``. It gets
+the decoded request (a message class from :mod:`ferrokafka.protocol.messages`) and returns the
+response message; the connection encodes it under the request's header and writes it in
+request order. ``None`` means "send nothing" (Produce with acks=0). Handlers are coroutines so
+that delayed operations (acks=all, long-poll fetch, group barriers) can wait on trio events.
+
+A handler that raises closes its connection (after logging the traceback): there is no generic
+error response for every API, and a client reconnects and retries. Errors a client should see
+(UNKNOWN_TOPIC_OR_PARTITION, ...) are returned in the response, not raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ferrokafka.protocol import APIS, Message, RequestHeader
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What a handler knows about a request besides its body."""
+
+    header: RequestHeader
+    # (host, port) of the client, as the socket reports it
+    client_address: tuple[Any, ...]
+    # the listener the request came in on, upper case as in the config ("PLAINTEXT")
+    listener_name: str
+    # unique in this process, for logs and for per-connection state (fetch sessions)
+    connection_id: int
+
+    @property
+    def api_key(self) -> int:
+        return self.header.request_api_key
+
+    @property
+    def api_version(self) -> int:
+        return self.header.request_api_version
+
+    @property
+    def client_id(self) -> str | None:
+        return self.header.client_id
+
+
+Handler = Callable[[RequestContext, Any], Awaitable[Message | None]]
+
+
+class Dispatcher:
+    """API key → handler. One per kind of listener (broker, controller), built once at start."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[int, Handler] = {}
+
+    def register(self, api_key: int, handler: Handler) -> None:
+        """Answer ``api_key`` with ``handler``; each key once, and only keys the protocol has."""
+        if api_key not in APIS:
+            raise ValueError(f"API key {api_key} is not in the protocol table")
+        if api_key in self._handlers:
+            raise ValueError(f"API key {api_key} ({APIS[api_key].name}) already has a handler")
+        self._handlers[api_key] = handler
+
+    def handler_for(self, api_key: int) -> Handler | None:
+        return self._handlers.get(api_key)
+
+    def api_keys(self) -> frozenset[int]:
+        """The API keys with a handler: what ApiVersions advertises."""
+        return frozenset(self._handlers)

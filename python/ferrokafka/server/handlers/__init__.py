@@ -1,0 +1,31 @@
+"""The request handlers, one module per API, and :func:`build_dispatchers`, the one place
+where each API gets its handler.
+
+To add an API: write ``handlers/<api>.py`` with an ``async def handle(ctx, request) ->
+response`` (or a callable class holding the state it needs), and register it below. ApiVersions
+then advertises it by itself.
+"""
+
+from __future__ import annotations
+
+from ferrokafka.protocol import API_VERSIONS_KEY
+from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.api_versions import (
+    DEFAULT_FEATURES,
+    ApiVersionsHandler,
+    Features,
+)
+
+__all__ = ["DEFAULT_FEATURES", "ApiVersionsHandler", "Features", "build_dispatchers"]
+
+
+def build_dispatchers() -> dict[str, Dispatcher]:
+    """A dispatcher per listener kind: "broker" serves clients, "controller" the quorum
+    (listeners named in ``controller.listener.names``). Handlers that need the broker's state
+    (metadata image, log manager) get it through this function's parameters."""
+    broker = Dispatcher()
+    broker.register(API_VERSIONS_KEY, ApiVersionsHandler(broker, "broker"))
+
+    controller = Dispatcher()
+    controller.register(API_VERSIONS_KEY, ApiVersionsHandler(controller, "controller"))
+    return {"broker": broker, "controller": controller}

@@ -1,0 +1,224 @@
+"""Listeners and the connections they accept, with a cap and a graceful shutdown.
+
+Knows nothing about Kafka's APIs: each listener gets a :class:`Dispatcher` and a name, and the
+server accepts, counts and closes connections (hypercorn's ``trio/run.py`` shape: one nursery
+for listeners, one for connections, ``task_status.started`` once bound).
+
+Shutdown, on :meth:`Server.request_shutdown`: stop accepting (the listening sockets close),
+tell every connection to read no more requests, give them ``shutdown_grace_s`` to answer
+what is in flight, cancel whatever is left, then run the ``on_shutdown`` hook (the broker
+flushes and closes its logs there), shielded and bounded.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import trio
+
+from ferrokafka.config import BrokerConfig
+from ferrokafka.server.connection import Connection, ConnectionLimits
+from ferrokafka.server.dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+# How long in-flight requests get to be answered once shutdown starts. Kafka's own controlled
+# shutdown is much longer because it moves leadership first; with nothing to move, answering
+# what is in flight (a long-poll fetch waits at most its max_wait, 500 ms by default) is enough.
+SHUTDOWN_GRACE_S = 5.0
+# The shutdown hook flushes and closes logs: bounded so a stuck disk cannot hang exit forever.
+SHUTDOWN_HOOK_TIMEOUT_S = 60.0
+# accept() errors that mean "out of file descriptors or memory", not "listener broken": wait a
+# moment for connections to close and try again (trio's serve_listeners does the same).
+ACCEPT_CAPACITY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOBUFS})
+ACCEPT_RETRY_SLEEP_S = 0.1
+
+ShutdownHook = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Bounds of the whole server; see also :class:`ConnectionLimits`."""
+
+    connection: ConnectionLimits
+    connections_max: int = 2**31 - 1  # max.connections
+    listen_backlog: int = 50  # socket.listen.backlog.size
+    shutdown_grace_s: float = SHUTDOWN_GRACE_S
+
+    @classmethod
+    def from_config(
+        cls, config: BrokerConfig, *, shutdown_grace_s: float = SHUTDOWN_GRACE_S
+    ) -> ServerLimits:
+        idle_ms = int(config["connections.max.idle.ms"])
+        return cls(
+            connection=ConnectionLimits(
+                frame_bytes_max=int(config["socket.request.max.bytes"]),
+                # Kafka's Selector expires nothing when the idle time is negative.
+                idle_timeout_s=idle_ms / 1000 if idle_ms >= 0 else math.inf,
+            ),
+            connections_max=int(config["max.connections"]),
+            listen_backlog=int(config["socket.listen.backlog.size"]),
+            shutdown_grace_s=shutdown_grace_s,
+        )
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    """A listener to open: ``host`` "" means every interface, ``port`` 0 an ephemeral one."""
+
+    name: str
+    host: str
+    port: int
+    dispatcher: Dispatcher = field(compare=False)
+
+
+@dataclass(frozen=True)
+class BoundAddress:
+    """Where a listener actually listens (one per socket: "" may bind IPv4 and IPv6)."""
+
+    listener_name: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.listener_name}://{host}:{self.port}"
+
+
+class Server:
+    """Serves ``listeners`` until :meth:`request_shutdown` (or cancellation)."""
+
+    def __init__(
+        self,
+        listeners: Sequence[ListenerSpec],
+        limits: ServerLimits,
+        *,
+        on_shutdown: ShutdownHook | None = None,
+    ) -> None:
+        self._specs = list(listeners)
+        self._limits = limits
+        self._on_shutdown = on_shutdown
+        self._shutdown = trio.Event()
+        self._connections: set[Connection] = set()
+        self._connections_changed = trio.Event()
+        self._connection_ids = itertools.count(1)
+        self.bound_addresses: list[BoundAddress] = []
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    @property
+    def shutting_down(self) -> bool:
+        return self._shutdown.is_set()
+
+    def request_shutdown(self) -> None:
+        """Begin the graceful shutdown; :meth:`serve` returns when it is done. Never blocks."""
+        self._shutdown.set()
+
+    async def serve(
+        self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Bind every listener, report the bound addresses, and serve until shut down."""
+        try:
+            bound = await self._bind()
+            try:
+                async with trio.open_nursery() as connections:
+                    async with trio.open_nursery() as listeners:
+                        for spec, listener in bound:
+                            listeners.start_soon(self._accept_loop, spec, listener, connections)
+                        task_status.started(self.bound_addresses)
+                        log.info("listening on %s", ", ".join(map(str, self.bound_addresses)))
+                        await self._shutdown.wait()
+                        listeners.cancel_scope.cancel()
+                    await self._drain_connections()
+                    connections.cancel_scope.cancel()
+            finally:
+                for _, listener in bound:
+                    await trio.aclose_forcefully(listener)
+        finally:
+            await self._run_shutdown_hook()
+
+    async def _bind(self) -> list[tuple[ListenerSpec, trio.SocketListener]]:
+        bound: list[tuple[ListenerSpec, trio.SocketListener]] = []
+        try:
+            for spec in self._specs:
+                sockets = await trio.open_tcp_listeners(
+                    spec.port, host=spec.host or None, backlog=self._limits.listen_backlog
+                )
+                for listener in sockets:
+                    bound.append((spec, listener))
+                    host, port = listener.socket.getsockname()[:2]
+                    self.bound_addresses.append(BoundAddress(spec.name, host, port))
+        except BaseException:
+            for _, listener in bound:
+                await trio.aclose_forcefully(listener)
+            raise
+        return bound
+
+    async def _accept_loop(
+        self, spec: ListenerSpec, listener: trio.SocketListener, connections: trio.Nursery
+    ) -> None:
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
+                    raise
+                log.error("accept on %s failed (%s); retrying", spec.name, exc)
+                await trio.sleep(ACCEPT_RETRY_SLEEP_S)
+                continue
+            if len(self._connections) >= self._limits.connections_max:
+                # Kafka makes the acceptor wait instead; closing at once tells the client now,
+                # and it backs off and retries (reconnect.backoff.ms).
+                log.warning(
+                    "max.connections (%d) reached: closing a new connection on %s",
+                    self._limits.connections_max,
+                    spec.name,
+                )
+                await trio.aclose_forcefully(stream)
+                continue
+            connection = Connection(
+                stream,
+                connection_id=next(self._connection_ids),
+                listener_name=spec.name,
+                dispatcher=spec.dispatcher,
+                limits=self._limits.connection,
+            )
+            self._connections.add(connection)  # before any checkpoint: the cap counts it
+            connections.start_soon(self._run_connection, connection)
+
+    async def _run_connection(self, connection: Connection) -> None:
+        try:
+            await connection.run()
+        finally:
+            self._connections.discard(connection)
+            self._connections_changed.set()
+            self._connections_changed = trio.Event()
+
+    async def _drain_connections(self) -> None:
+        for connection in list(self._connections):
+            connection.stop_reading()
+        with trio.move_on_after(self._limits.shutdown_grace_s) as scope:
+            while self._connections:
+                await self._connections_changed.wait()
+        if scope.cancelled_caught:
+            log.warning(
+                "%d connection(s) still busy after %.1f s: closing them",
+                len(self._connections),
+                self._limits.shutdown_grace_s,
+            )
+
+    async def _run_shutdown_hook(self) -> None:
+        if self._on_shutdown is None:
+            return
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(SHUTDOWN_HOOK_TIMEOUT_S) as scope:
+                await self._on_shutdown()
+            if scope.cancelled_caught:
+                log.error("shutdown hook did not finish in %.0f s", SHUTDOWN_HOOK_TIMEOUT_S)

@@ -1,0 +1,19 @@
+"""An in-process ferrokafka broker for tests: no JVM, no Docker.
+
+- :func:`run_broker`: ``with run_broker() as b: ... b.bootstrap_servers`` (a background
+  thread; for synchronous tests and blocking clients).
+- :func:`open_broker`: ``async with open_broker() as b:`` inside a running trio loop.
+- The ``ferrokafka_broker`` pytest fixture: add ``pytest_plugins = ["ferrokafka.testing"]`` to
+  a ``conftest.py`` (or ``from ferrokafka.testing import ferrokafka_broker`` there).
+"""
+
+from ferrokafka.testing.broker import RunningBroker, open_broker, run_broker, testing_config
+
+__all__ = ["RunningBroker", "open_broker", "run_broker", "testing_config"]
+
+try:  # the fixture needs pytest; the context managers do not
+    from ferrokafka.testing.pytest_plugin import ferrokafka_broker
+except ImportError:
+    pass
+else:
+    __all__ += ["ferrokafka_broker"]

@@ -1,0 +1,82 @@
+"""A blocking raw-socket Kafka client for the server tests: frames in, frames out, with every
+wait bounded, so tests can assert on the bytes the broker writes."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+from ferrokafka.protocol import RequestHeader, decode_response, encode_request
+from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest
+
+SOCKET_TIMEOUT_S = 10.0
+# A response larger than this is a bug in the test or the broker, not something to read.
+RESPONSE_BYTES_MAX = 16 << 20
+SIZE = struct.Struct(">i")
+
+
+def api_versions_frame(correlation_id: int, version: int = 3) -> bytes:
+    header = RequestHeader(
+        request_api_key=18,
+        request_api_version=version,
+        correlation_id=correlation_id,
+        client_id="raw-test",
+    )
+    request = ApiVersionsRequest(client_software_name="raw", client_software_version="1.0")
+    return encode_request(header, request)
+
+
+def raw_frame(api_key: int, version: int, correlation_id: int, rest: bytes = b"") -> bytes:
+    """A frame with a classic (v1) header prefix, client id "x", then ``rest``."""
+    body = struct.pack(">hhih", api_key, version, correlation_id, 1) + b"x" + rest
+    return SIZE.pack(len(body)) + body
+
+
+class RawClient:
+    def __init__(self, address: str, timeout_s: float = SOCKET_TIMEOUT_S) -> None:
+        host, port = address.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _exact(self, n: int) -> bytes:
+        chunks = bytearray()
+        while len(chunks) < n:
+            chunk = self.sock.recv(n - len(chunks))
+            if not chunk:
+                raise ConnectionError(f"closed after {len(chunks)} of {n} bytes")
+            chunks += chunk
+        return bytes(chunks)
+
+    def recv_frame(self) -> bytes:
+        (size,) = SIZE.unpack(self._exact(SIZE.size))
+        assert 0 <= size <= RESPONSE_BYTES_MAX, size
+        return self._exact(size)
+
+    def call_api_versions(self, correlation_id: int = 1, version: int = 3) -> Any:
+        self.send(api_versions_frame(correlation_id, version))
+        header, response = decode_response(self.recv_frame(), 18, version)
+        assert header.correlation_id == correlation_id
+        return response
+
+    def is_closed_by_peer(self) -> bool:
+        """True when the broker closed the connection (EOF or reset) within the timeout."""
+        try:
+            while True:
+                if not self.sock.recv(65536):
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
