@@ -1,0 +1,196 @@
+"""The controller of a single-node cluster: it decides, the metadata log records, the image shows.
+
+Each operation reads the current image, validates the request item by item with Kafka's error
+codes and messages, turns what passes into metadata records, appends them as one atomic batch
+(:class:`MetadataLog.append` returns once they are committed, i.e. on disk for one voter), and
+only then answers. The image is never edited by the controller: the loader applies what the
+log committed, exactly as on restart, so the answer and the replay cannot disagree.
+
+Requests and responses are the protocol's generated messages (as Kafka's controller takes
+``CreateTopicsRequestData``), so a request handler calls e.g.
+``controller.create_topics(request)`` and encodes the response at the request's version.
+
+Everything here is synchronous: an operation's only blocking step is the fsync of one batch.
+Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock`` around a
+``trio.to_thread.run_sync`` call) since each validates against the image the previous one made.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Sequence
+
+from ferrokafka.cluster.alter import ConfigAlterations
+from ferrokafka.cluster.image import (
+    METADATA_VERSION_FEATURE,
+    BrokerEndpoint,
+    BrokerRegistration,
+    MetadataImage,
+)
+from ferrokafka.cluster.loader import MetadataLoader
+from ferrokafka.cluster.metadata_log import MetadataLog
+from ferrokafka.cluster.records import (
+    BeginTransactionRecord,
+    BrokerRegistrationChangeRecord,
+    EndTransactionRecord,
+    FeatureLevelRecord,
+    RegisterBrokerRecord,
+)
+from ferrokafka.cluster.topic_ops import TopicOperations
+from ferrokafka.config import BrokerConfig
+from ferrokafka.config.listeners import SECURITY_PROTOCOLS
+from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.create_partitions import (
+    CreatePartitionsRequest,
+    CreatePartitionsResponse,
+)
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.schema import Message
+
+# Apache Kafka 4.3.1 bootstraps a new cluster at metadata.version 30 (seen in its log); the
+# oldest level a Kafka 4 node still reads is 7 (3.3-IV3).
+METADATA_VERSION_LEVEL = 30
+METADATA_VERSION_LEVEL_MIN = 7
+BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
+# BrokerRegistrationChangeRecord.fenced: -1 unfences.
+UNFENCE = -1
+
+
+class Controller:
+    """The active controller of a one-voter quorum, co-located with its broker."""
+
+    def __init__(
+        self, config: BrokerConfig, log: MetadataLog, loader: MetadataLoader | None = None
+    ) -> None:
+        self.config = config
+        self.log = log
+        self.loader = loader if loader is not None else MetadataLoader()
+        self._topics = TopicOperations(config)
+        self._configs = ConfigAlterations(config)
+
+    @property
+    def image(self) -> MetadataImage:
+        return self.loader.image
+
+    # -- start-up -------------------------------------------------------------------------
+
+    def start(self) -> MetadataImage:
+        """Replay the log into the image; on the very first start, write the bootstrap
+        records (metadata.version) first."""
+        self.loader.catch_up(self.log)
+        if METADATA_VERSION_FEATURE not in self.image.features:
+            self._commit(bootstrap_records())
+        return self.image
+
+    def register_broker(
+        self,
+        endpoints: Sequence[BrokerEndpoint] | None = None,
+        *,
+        log_dir_ids: Sequence[uuid.UUID] = (),
+        rack: str | None = None,
+    ) -> BrokerRegistration:
+        """Register this node's broker (a new incarnation on every start, as Kafka does) with
+        its listeners, and unfence it: one node is always caught up with its own log.
+
+        ``endpoints`` default to the advertised non-controller listeners; pass the bound ones
+        when a listener asked for port 0.
+        """
+        if endpoints is None:
+            endpoints = self._advertised_endpoints()
+        broker_id = self.config.node_id
+        # Kafka's broker epoch is the offset of the registration record.
+        epoch = self.log.committed_offset
+        register = RegisterBrokerRecord(
+            broker_id=broker_id,
+            incarnation_id=uuid.uuid4(),
+            broker_epoch=epoch,
+            end_points=[
+                RegisterBrokerRecord.BrokerEndpoint(
+                    name=ep.name, host=ep.host, port=ep.port, security_protocol=ep.security_protocol
+                )
+                for ep in endpoints
+            ],
+            features=[
+                RegisterBrokerRecord.BrokerFeature(
+                    name=METADATA_VERSION_FEATURE,
+                    min_supported_version=METADATA_VERSION_LEVEL_MIN,
+                    max_supported_version=METADATA_VERSION_LEVEL,
+                )
+            ],
+            rack=rack,
+            fenced=True,
+            log_dirs=list(log_dir_ids),
+        )
+        unfence = BrokerRegistrationChangeRecord(
+            broker_id=broker_id, broker_epoch=epoch, fenced=UNFENCE
+        )
+        self._commit([register, unfence])
+        registration = self.image.broker(broker_id)
+        assert registration is not None and registration.broker_epoch == epoch
+        return registration
+
+    def _advertised_endpoints(self) -> list[BrokerEndpoint]:
+        controller_names = set(self.config.controller_listener_names)
+        out = []
+        for ep in self.config.advertised_listeners:
+            if ep.name in controller_names:
+                continue
+            protocol = self.config.security_protocol_map[ep.name]
+            # Kafka advertises the canonical host name for a listener bound to every interface.
+            host = ep.host or socket.getfqdn()
+            out.append(BrokerEndpoint(ep.name, host, ep.port, SECURITY_PROTOCOLS.index(protocol)))
+        return out
+
+    # -- operations -----------------------------------------------------------------------
+
+    def create_topics(self, request: CreateTopicsRequest) -> CreateTopicsResponse:
+        records, response = self._topics.create_topics(self.image, request)
+        if not request.validate_only:
+            self._commit(records)
+        return response
+
+    def delete_topics(self, request: DeleteTopicsRequest) -> DeleteTopicsResponse:
+        records, response = self._topics.delete_topics(self.image, request)
+        self._commit(records)
+        return response
+
+    def create_partitions(self, request: CreatePartitionsRequest) -> CreatePartitionsResponse:
+        records, response = self._topics.create_partitions(self.image, request)
+        if not request.validate_only:
+            self._commit(records)
+        return response
+
+    def incremental_alter_configs(
+        self, request: IncrementalAlterConfigsRequest
+    ) -> IncrementalAlterConfigsResponse:
+        records, response = self._configs.incremental_alter_configs(self.image, request)
+        if not request.validate_only:
+            self._commit(records)
+        return response
+
+    def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:
+        records, response = self._configs.alter_configs(self.image, request)
+        if not request.validate_only:
+            self._commit(records)
+        return response
+
+    def _commit(self, records: Sequence[Message]) -> None:
+        if not records:
+            return
+        self.log.append(records)
+        self.loader.catch_up(self.log)
+
+
+def bootstrap_records() -> list[Message]:
+    """What a new cluster's log starts with, framed as a transaction as Kafka frames it."""
+    return [
+        BeginTransactionRecord(name=BOOTSTRAP_TRANSACTION_NAME),
+        FeatureLevelRecord(name=METADATA_VERSION_FEATURE, feature_level=METADATA_VERSION_LEVEL),
+        EndTransactionRecord(),
+    ]
