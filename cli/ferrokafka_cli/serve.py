@@ -78,6 +78,10 @@ def serve(
         "num.partitions": num_partitions,
     }
     settings += [f"{key}={value}" for key, value in flags.items() if value is not None]
+    if config_path is None and listeners is not None and advertised_listeners is None:
+        # The built-in default advertises localhost:9092; advertise what was asked for instead
+        # (port 0 and an empty host are filled in once bound).
+        settings.append(f"advertised.listeners={listeners}")
     settings += overrides
     try:
         config = load_broker_config(config_path, settings)

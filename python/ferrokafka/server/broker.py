@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Sequence
 
 import trio
@@ -25,6 +26,7 @@ from ferrokafka.server.server import (
 )
 
 log = logging.getLogger(__name__)
+_WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 
 
 class Broker:
@@ -100,4 +102,8 @@ def _resolve(endpoint: Endpoint, bound: Sequence[BoundAddress]) -> Endpoint:
     mine = [address for address in bound if address.listener_name == endpoint.name]
     if not mine:
         return endpoint
-    return Endpoint(endpoint.name, endpoint.host or mine[0].host, endpoint.port or mine[0].port)
+    host = endpoint.host or mine[0].host
+    if host in _WILDCARD_HOSTS:
+        # Kafka advertises the machine's canonical host name for a wildcard listener.
+        host = socket.getfqdn()
+    return Endpoint(endpoint.name, host, endpoint.port or mine[0].port)
