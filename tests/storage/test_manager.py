@@ -35,10 +35,14 @@ def settings(*dirs: Path, **kwargs: int) -> LogManagerSettings:
 
 
 def values(log) -> list[tuple[int, bytes]]:
+    """Every record from the log start on (a batch holding the start offset is returned whole;
+    records below the start are skipped, as consumers do)."""
+    start = log.log_start_offset
     return [
         (r.offset, r.value)
-        for b in log.read_batches(log.log_start_offset, 1 << 24)
+        for b in log.read_batches(start, 1 << 24)
         for r in b.records()
+        if r.offset >= start
     ]
 
 
@@ -327,3 +331,156 @@ def test_periodic_retention_flush_checkpoints_and_deletes_under_trio(tmp_path: P
     trio.run(main)
     m.shutdown()
     assert ckpt.read_clean_shutdown_marker(tmp_path) == -1
+
+
+# -- Apache Kafka's own log directories ------------------------------------------------------
+
+# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+KAFKA_TOPIC = "orders.eu-west"  # '.' and '-' in the name: the partition is after the last '-'
+KAFKA_PARTITIONS = 3
+KAFKA_RECORDS = 300
+KAFKA_DELETED_BELOW = 40  # DeleteRecords on partition 0: a log start offset Kafka checkpoints
+KAFKA_CLIENT_TIMEOUT_S = 60.0
+CHECKPOINT_LINE = re.compile(rb"orders\.eu-west \d+ \d+\n")
+
+
+@pytest.fixture(scope="module")
+def kafka_dir(tmp_path_factory: pytest.TempPathFactory):
+    """A real Kafka 4.3.1 broker's data dir after producing and a clean stop; yields the broker
+    (stopped), a copy of Kafka's files as written, and what was produced per partition."""
+    from confluent_kafka import Producer
+    from confluent_kafka import TopicPartition as KafkaTopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    import kafka_support as ks
+
+    try:
+        ks.java_executable()
+        ks.kafka_classpath()
+    except ks.KafkaNotFetchedError as exc:
+        pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
+    broker = ks.KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        broker.create_topic(KAFKA_TOPIC, partitions=KAFKA_PARTITIONS)
+        produced: dict[int, dict[int, bytes]] = {p: {} for p in range(KAFKA_PARTITIONS)}
+
+        def delivered(err, msg) -> None:
+            assert err is None, err
+            produced[msg.partition()][msg.offset()] = msg.value()
+
+        producer = Producer({**broker.client_config(), "enable.idempotence": True})
+        for i in range(KAFKA_RECORDS):
+            producer.produce(
+                KAFKA_TOPIC, value=b"value-%d" % i, key=b"k%d" % i,
+                partition=i % KAFKA_PARTITIONS, on_delivery=delivered,
+            )  # fmt: skip
+        assert producer.flush(KAFKA_CLIENT_TIMEOUT_S) == 0
+        admin = AdminClient(broker.client_config())
+        futures = admin.delete_records([KafkaTopicPartition(KAFKA_TOPIC, 0, KAFKA_DELETED_BELOW)])
+        for future in futures.values():
+            future.result(timeout=KAFKA_CLIENT_TIMEOUT_S)
+        broker.stop()
+        original = tmp_path_factory.mktemp("kafka-original") / "data"
+        shutil.copytree(broker.data_dir, original)
+        yield broker, original, produced
+    finally:
+        broker.kill()
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_reads_the_files_kafka_wrote(kafka_dir) -> None:
+    broker, original, produced = kafka_dir
+    ends = {TopicPartition(KAFKA_TOPIC, p): len(produced[p]) for p in range(KAFKA_PARTITIONS)}
+    for name in (ckpt.RECOVERY_POINT_CHECKPOINT, ckpt.REPLICATION_OFFSET_CHECKPOINT):
+        raw = (original / name).read_bytes()
+        assert re.fullmatch(rb"0\n3\n(%s){3}" % CHECKPOINT_LINE.pattern, raw), raw
+        assert ckpt.read_offset_checkpoint(original / name) == ends
+    assert ckpt.read_offset_checkpoint(original / ckpt.LOG_START_OFFSET_CHECKPOINT) == {
+        (KAFKA_TOPIC, 0): KAFKA_DELETED_BELOW
+    }
+    assert ckpt.read_offset_checkpoint(original / "cleaner-offset-checkpoint") == {}
+    meta = ckpt.read_meta_properties(original / ckpt.META_PROPERTIES)
+    assert (meta.cluster_id, meta.node_id, meta.version) == (broker.cluster_id, 1, 1)
+    assert meta.directory_id is not None and len(meta.directory_id) == 22
+    assert ckpt.read_clean_shutdown_marker(original) >= 0
+    for p in range(KAFKA_PARTITIONS):
+        epochs = ckpt.read_leader_epoch_checkpoint(
+            original / f"{KAFKA_TOPIC}-{p}" / ckpt.LEADER_EPOCH_CHECKPOINT
+        )
+        # DeleteRecords moved partition 0's first epoch entry up to the new log start.
+        assert epochs == [(0, KAFKA_DELETED_BELOW if p == 0 else 0)]
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_opens_kafkas_log_dir_and_kafka_opens_ours(kafka_dir) -> None:
+    """LogManager opens Kafka's dir (trusted: Kafka stopped cleanly), reads every record, shuts
+    down writing its own checkpoints and marker; they match Kafka's formatting, and Kafka then
+    starts on them, skips recovery and serves the same records from the same start offsets."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer
+    from confluent_kafka import TopicPartition as KafkaTopicPartition
+
+    broker, original, produced = kafka_dir
+    data = broker.data_dir
+    meta = MetaProperties(broker.cluster_id, 1)
+    m = LogManager(settings(data), LogConfig(), meta=meta)
+    report = m.load_report
+    assert report.clean_dirs == (str(data),) and report.warnings == ()
+    assert sorted(info.tp for info in report.logs) == [
+        (KAFKA_TOPIC, p) for p in range(KAFKA_PARTITIONS)
+    ]  # __cluster_metadata-0 is left to the raft layer
+    for info in report.logs:
+        end = len(produced[info.tp.partition])
+        assert info.clean_shutdown and info.truncated_bytes == 0
+        assert info.checkpointed_recovery_point == info.recovery_point == info.log_end_offset == end
+        log = m.get_log(*info.tp)
+        start = KAFKA_DELETED_BELOW if info.tp.partition == 0 else 0
+        assert log.log_start_offset == start
+        expected = {o: v for o, v in produced[info.tp.partition].items() if o >= start}
+        assert dict(values(log)) == expected
+    m.shutdown(broker_epoch=7)
+
+    for name in (ckpt.RECOVERY_POINT_CHECKPOINT, ckpt.LOG_START_OFFSET_CHECKPOINT):
+        ours, kafkas = (data / name).read_bytes(), (original / name).read_bytes()
+        assert ours.split(b"\n")[:2] == kafkas.split(b"\n")[:2]
+        assert sorted(ours.split(b"\n")[2:]) == sorted(kafkas.split(b"\n")[2:])
+    assert (data / ckpt.CLEAN_SHUTDOWN_FILE).read_bytes() == b'{"version":0,"brokerEpoch":7}'
+    assert (data / ckpt.META_PROPERTIES).read_bytes() == (
+        original / ckpt.META_PROPERTIES
+    ).read_bytes()  # present and valid: left as Kafka wrote it
+
+    kafka_log_before = broker.log_file.read_text()
+    broker.start()
+    kafka_log = broker.log_file.read_text()[len(kafka_log_before) :]
+    assert f"Skipping recovery of {KAFKA_PARTITIONS} logs from {data} since clean shutdown" in (
+        kafka_log
+    )
+    consumer = Consumer({
+        **broker.client_config(), "group.id": "ferrokafka-storage-test",
+        "enable.auto.commit": False,
+    })  # fmt: skip
+    try:
+        consumer.assign(
+            [KafkaTopicPartition(KAFKA_TOPIC, p, OFFSET_BEGINNING) for p in range(KAFKA_PARTITIONS)]
+        )
+        consumed: dict[int, dict[int, bytes]] = {p: {} for p in range(KAFKA_PARTITIONS)}
+        wanted = KAFKA_RECORDS - KAFKA_DELETED_BELOW
+        for _ in range(int(KAFKA_CLIENT_TIMEOUT_S)):  # one-second polls: bounded
+            for msg in consumer.consume(num_messages=500, timeout=1.0):
+                assert msg.error() is None, msg.error()
+                consumed[msg.partition()][msg.offset()] = msg.value()
+            if sum(len(c) for c in consumed.values()) >= wanted:
+                break
+    finally:
+        consumer.close()
+    assert min(consumed[0]) == KAFKA_DELETED_BELOW
+    for p in range(KAFKA_PARTITIONS):
+        start = KAFKA_DELETED_BELOW if p == 0 else 0
+        assert consumed[p] == {o: v for o, v in produced[p].items() if o >= start}
+    broker.stop()
