@@ -333,6 +333,29 @@ def test_periodic_retention_flush_checkpoints_and_deletes_under_trio(tmp_path: P
     assert ckpt.read_clean_shutdown_marker(tmp_path) == -1
 
 
+def test_from_broker_config(tmp_path: Path) -> None:
+    from ferrokafka.config import load_broker_config
+
+    config = load_broker_config(
+        overrides={
+            "log.dirs": f"{tmp_path / 'a'},{tmp_path / 'b'}",
+            "log.retention.check.interval.ms": "1234",
+            "log.flush.offset.checkpoint.interval.ms": "2345",
+            "log.segment.bytes": str(1 << 20),
+        }
+    )
+    m = LogManager.from_broker_config(config, cluster_id="VwruvdZ7SLeUKeFkWTtAjA")
+    s = m.settings
+    assert s.log_dirs == (str(tmp_path / "a"), str(tmp_path / "b"))
+    assert (s.retention_check_interval_ms, s.recovery_point_checkpoint_interval_ms) == (1234, 2345)
+    # Kafka's default log.flush.scheduler.interval.ms is "never"; rolled segments still flush.
+    assert s.flush_check_interval_ms == 1000
+    assert m.get_or_create_log("t", 0).config.segment_bytes == 1 << 20
+    meta = ckpt.read_meta_properties(tmp_path / "a" / ckpt.META_PROPERTIES)
+    assert (meta.cluster_id, meta.node_id) == ("VwruvdZ7SLeUKeFkWTtAjA", 1)
+    m.shutdown()
+
+
 # -- Apache Kafka's own log directories ------------------------------------------------------
 
 # kafka_support lives in tests/, which is not a package and not on sys.path by itself.

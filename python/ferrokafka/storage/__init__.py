@@ -3,6 +3,8 @@
 Everything here is implemented in Rust (:mod:`ferrokafka._ferrokafka`) and re-exported with
 an explicit ``__all__``. :mod:`ferrokafka.storage.reference` is a pure-Python implementation
 of the record batch codec: the oracle for property tests and the baseline for benchmarks.
+:class:`LogManager` (``storage.manager``) owns a broker's log directories and partition logs;
+``storage.checkpoints`` reads and writes Kafka's checkpoint and marker files.
 
 Example::
 
@@ -44,10 +46,15 @@ from ferrokafka._ferrokafka import (
     decode_batches,
     decompress,
 )
+from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
+from ferrokafka.storage.load_report import LoadReport, LogLoadInfo
+from ferrokafka.storage.logdirs import LogDirError
+from ferrokafka.storage.manager import LogManager, LogManagerSettings
 
 __all__ = [
     "AppendInfo",
     "BatchBuilder",
+    "CheckpointError",
     "CorruptRecordError",
     "FerrokafkaError",
     "FetchInfo",
@@ -55,15 +62,22 @@ __all__ = [
     "InvalidOffsetError",
     "InvalidRecordError",
     "InvalidTimestampError",
+    "LoadReport",
     "Log",
     "LogClosedError",
     "LogConfig",
     "LogConfigError",
+    "LogDirError",
+    "LogLoadInfo",
+    "LogManager",
+    "LogManagerSettings",
+    "MetaProperties",
     "OffsetOutOfRangeError",
     "Record",
     "RecordBatch",
     "RecordTooLargeError",
     "SegmentInfo",
+    "TopicPartition",
     "UnsupportedCompressionError",
     "UnsupportedMagicError",
     "build_control_batch",
