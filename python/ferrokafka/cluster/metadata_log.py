@@ -105,6 +105,11 @@ class SingleVoterLog:
     def end_offset(self) -> int:
         return self._log.log_end_offset
 
+    @property
+    def flushed_offset(self) -> int:
+        """Every record below this is on disk (fsynced)."""
+        return self._log.recovery_point
+
     def append(self, records: Sequence[Message]) -> int:
         if not records:
             raise MetadataLogError("an append needs at least one record")
