@@ -196,6 +196,9 @@ class Server:
     async def _run_connection(self, connection: Connection) -> None:
         try:
             await connection.run()
+        except Exception:
+            # A bug met by one connection must not take down the server and every other one.
+            log.exception("%r failed", connection)
         finally:
             self._connections.discard(connection)
             self._connections_changed.set()
