@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ferrokafka._ferrokafka import Log, LogClosedError, LogConfig
+from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConfig
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
@@ -98,7 +98,12 @@ class LogManagerSettings:
 
 
 class LogManager:
-    """Owns the log directories and every partition log in them. See the module doc."""
+    """Owns the log directories and every partition log in them. See the module doc.
+
+    Constructing one locks the dirs and opens every log (blocking: call it from a worker
+    thread under trio); ``load_report`` then says what was trusted and what was recovered.
+    A deleted log is closed, so a reader still holding it gets LogClosedError.
+    """
 
     def __init__(
         self,
@@ -497,7 +502,7 @@ async def _every(interval_ms: int, job: Callable[[], Any]) -> None:
             # Not abandoned on cancel: a half-written checkpoint or half-applied retention
             # round is never left behind; each round is bounded by its own work.
             await trio.to_thread.run_sync(job)
-        except (OSError, CheckpointError) as e:
+        except (OSError, FerrokafkaError) as e:
             # One failed round must not stop later rounds; a lasting failure is logged every
             # interval, which is what an operator needs to see.
             logger.error("periodic %s failed: %s", getattr(job, "__name__", job), e)
