@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from ferrokafka.cluster import errors
 from ferrokafka.cluster.config_ops import (
@@ -29,6 +30,8 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
 )
 from ferrokafka.protocol.schema import Message
 
+IAC = IncrementalAlterConfigsRequest
+AC = AlterConfigsRequest
 _IncrementalResult = IncrementalAlterConfigsResponse.AlterConfigsResourceResponse
 _LegacyResult = AlterConfigsResponse.AlterConfigsResourceResponse
 
@@ -99,12 +102,14 @@ class ConfigAlterations:
         return validate_resource(self.config, image, resource_type, resource_name, new), new
 
 
-def _duplicate_resources(resources: list) -> set[tuple[int, str]]:  # type: ignore[type-arg]
+def _duplicate_resources(
+    resources: list[IAC.AlterConfigsResource] | list[AC.AlterConfigsResource],
+) -> set[tuple[int, str]]:
     counts = Counter((r.resource_type, r.resource_name) for r in resources)
     return {key for key, count in counts.items() if count > 1}
 
 
-def _answer(key: tuple[int, str], error: ApiError) -> dict[str, object]:
+def _answer(key: tuple[int, str], error: ApiError) -> dict[str, Any]:
     return {
         "resource_type": key[0],
         "resource_name": key[1],

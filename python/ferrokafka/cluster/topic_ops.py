@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from typing import TypeVar
 
 from ferrokafka.cluster import errors
 from ferrokafka.cluster.config_ops import config_records, validate_topic_overrides
@@ -21,6 +22,7 @@ from ferrokafka.cluster.image import (
     TOPIC_RESOURCE,
     ZERO_UUID,
     MetadataImage,
+    TopicImage,
     random_topic_id,
 )
 from ferrokafka.cluster.metadata_log import METADATA_TOPIC
@@ -50,6 +52,7 @@ _CreatableTopic = CreateTopicsRequest.CreatableTopic
 _TopicResult = CreateTopicsResponse.CreatableTopicResult
 _DeleteResult = DeleteTopicsResponse.DeletableTopicResult
 _PartitionsResult = CreatePartitionsResponse.CreatePartitionsTopicResult
+_R = TypeVar("_R", _DeleteResult, _PartitionsResult)
 
 
 class TopicOperations:
@@ -284,8 +287,14 @@ class TopicOperations:
         return records, DeleteTopicsResponse(responses=_first_each(results))
 
     @staticmethod
-    def _deletion(image, name, topic_id, names, ids):  # type: ignore[no-untyped-def]
-        def fail(code: int, message: str | None = None):  # type: ignore[no-untyped-def]
+    def _deletion(
+        image: MetadataImage,
+        name: str | None,
+        topic_id: uuid.UUID,
+        names: Counter[str],
+        ids: Counter[uuid.UUID],
+    ) -> tuple[ApiError, TopicImage | None]:
+        def fail(code: int, message: str | None = None) -> tuple[ApiError, None]:
             return ApiError.of(code, message), None
 
         if name is not None and topic_id != ZERO_UUID:
@@ -355,7 +364,14 @@ class TopicOperations:
             for i, replica_list in enumerate(replicas)
         ]
 
-    def _new_partition_replicas(self, image, request, current, additional, topic):  # type: ignore[no-untyped-def]
+    def _new_partition_replicas(
+        self,
+        image: MetadataImage,
+        request: CreatePartitionsRequest.CreatePartitionsTopic,
+        current: int,
+        additional: int,
+        topic: TopicImage,
+    ) -> list[list[int]]:
         factor = topic.replication_factor
         if request.assignments is None:
             return place_replicas(image, current, additional, factor)
@@ -377,7 +393,7 @@ class TopicOperations:
         return out
 
 
-def _first_each(results: list) -> list:  # type: ignore[type-arg]
+def _first_each(results: list[_R]) -> list[_R]:
     """Each name (or id) answered once, as Kafka answers duplicates once."""
     seen: set[object] = set()
     out = []
