@@ -200,7 +200,12 @@ def test_graceful_shutdown_answers_the_request_in_flight() -> None:
             except OSError:
                 pass
             else:
-                assert await read_frame(late) is None
+                # The kernel may have queued the connection before the listener closed; then
+                # it ends in EOF or in a reset, never in a response.
+                try:
+                    assert await read_frame(late) is None
+                except trio.BrokenResourceError:
+                    pass
         assert hook_calls == [0]  # the hook ran once, after the last connection closed
 
     run(test)

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 
 import trio
 
+from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.config import BrokerConfig, Endpoint
-from ferrokafka.server.handlers import build_dispatchers
+from ferrokafka.config.listeners import SECURITY_PROTOCOLS
+from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.node import Node
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
     BoundAddress,
@@ -48,6 +51,7 @@ class Broker:
             for ep in config.listeners
         ]
         self._shutdown_hooks: list[ShutdownHook] = []
+        self.node: Node | None = None
         self.server = Server(
             specs,
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
@@ -81,7 +85,28 @@ class Broker:
             "+".join(self.config.process_roles),
             ", ".join(self.config.log_dirs),
         )
-        await self.server.serve(task_status=task_status)
+        self.node = await Node.open(self.config)
+        # Registered first so it runs last: logs close after every connection is gone.
+        self.add_shutdown_hook(self.node.shutdown)
+        register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
+        async with trio.open_nursery() as nursery:
+            bound = await nursery.start(self.server.serve)
+            # Registration needs the real ports (a listener may ask for port 0).
+            await self.node.register_broker(self._broker_endpoints())
+            task_status.started(bound)
+
+    def _broker_endpoints(self) -> list[BrokerEndpoint]:
+        controller_names = set(self.config.controller_listener_names)
+        return [
+            BrokerEndpoint(
+                ep.name,
+                ep.host,
+                ep.port,
+                SECURITY_PROTOCOLS.index(self.config.security_protocol_map[ep.name]),
+            )
+            for ep in self.advertised_listeners()
+            if ep.name not in controller_names
+        ]
 
     def advertised_listeners(self) -> list[Endpoint]:
         """The advertised endpoints with what binding decided filled in: port 0 becomes the

@@ -8,15 +8,26 @@ then advertises it by itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ferrokafka.config import Endpoint
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers import admin, data
 from ferrokafka.server.handlers.api_versions import (
     DEFAULT_FEATURES,
     ApiVersionsHandler,
     Features,
 )
+from ferrokafka.server.node import Node
 
-__all__ = ["DEFAULT_FEATURES", "ApiVersionsHandler", "Features", "build_dispatchers"]
+__all__ = [
+    "DEFAULT_FEATURES",
+    "ApiVersionsHandler",
+    "Features",
+    "build_dispatchers",
+    "register_node_handlers",
+]
 
 
 def build_dispatchers() -> dict[str, Dispatcher]:
@@ -29,3 +40,14 @@ def build_dispatchers() -> dict[str, Dispatcher]:
     controller = Dispatcher()
     controller.register(API_VERSIONS_KEY, ApiVersionsHandler(controller, "controller"))
     return {"broker": broker, "controller": controller}
+
+
+def register_node_handlers(
+    dispatchers: dict[str, Dispatcher],
+    node: Node,
+    advertised_listeners: Callable[[], list[Endpoint]],
+) -> None:
+    """Register the handlers that read or change the node's state (metadata, logs) on the
+    broker listeners. Each API's handler lives in its own module."""
+    admin.register(dispatchers["broker"], node, advertised_listeners)
+    data.register(dispatchers["broker"], node)
