@@ -4,8 +4,18 @@ one module per API beside this one."""
 from __future__ import annotations
 
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.fetch import FetchHandler
+from ferrokafka.server.handlers.list_offsets import ListOffsetsHandler
+from ferrokafka.server.handlers.produce import ProduceHandler
 from ferrokafka.server.node import Node
+
+PRODUCE_KEY = 0
+FETCH_KEY = 1
+LIST_OFFSETS_KEY = 2
 
 
 def register(broker: Dispatcher, node: Node) -> None:
     """Register every data-path API on the broker listeners' dispatcher."""
+    broker.register(PRODUCE_KEY, ProduceHandler(node))
+    broker.register(FETCH_KEY, FetchHandler(node))
+    broker.register(LIST_OFFSETS_KEY, ListOffsetsHandler(node))

@@ -1,0 +1,287 @@
+"""Fetch (API key 1) for consumers: record batches from each partition up to the high
+watermark (or the last stable offset for read_committed), with Kafka's byte limits (KIP-74),
+the min_bytes / max_wait_ms long-poll, and incremental fetch sessions (KIP-227, see
+:mod:`fetch_session`).
+
+Not yet: record regions are copied into the response (``FetchInfo.read``); sending them with
+sendfile needs the connection to write file regions. Follower fetches (``replica_id`` /
+``replica_state``), divergence checks of ``last_fetched_epoch`` (a single replica never
+truncates) and preferred read replicas (always -1) are later work.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import trio
+
+from ferrokafka._ferrokafka import FerrokafkaError
+from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
+from ferrokafka.server import errors
+from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.fetch_session import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    INVALID_SESSION_ID,
+    CachedPartition,
+    FetchSessionCache,
+    PartitionKey,
+    next_epoch,
+    partition_key,
+)
+from ferrokafka.server.node import Node, PartitionHandle
+
+# Fetch v13 names topics by id instead of by name.
+TOPIC_ID_VERSION = 13
+READ_COMMITTED = 1
+NO_PREFERRED_REPLICA = -1
+MS = 1000.0
+
+
+@dataclass(slots=True)
+class _Read:
+    """One partition's answer before it becomes a PartitionData."""
+
+    error: int
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    records: bytes = b""
+
+
+# (partition, its handle or None, the error when the handle is None)
+_Work = tuple[CachedPartition, PartitionHandle | None, int]
+
+
+def read_partitions(work: list[_Work], max_bytes: int, read_committed: bool) -> list[_Read]:
+    """Read every partition in order within ``max_bytes`` overall (blocking I/O; run in a
+    worker thread). Kafka's rule (KIP-74): until some partition returned data, a partition
+    returns at least one whole batch even above the limits, so a consumer always progresses."""
+    limit = max(0, max_bytes)
+    min_one_batch = True
+    reads = []
+    for part, handle, missing in work:
+        read = _read_one(part, handle, missing, limit, min_one_batch, read_committed)
+        if read.records:
+            min_one_batch = False
+            limit = max(0, limit - len(read.records))
+        reads.append(read)
+    return reads
+
+
+def _read_one(
+    part: CachedPartition,
+    handle: PartitionHandle | None,
+    missing: int,
+    limit: int,
+    min_one_batch: bool,
+    read_committed: bool,
+) -> _Read:
+    if handle is None:
+        return _Read(missing)
+    code = errors.leader_epoch_error(part.current_leader_epoch, handle.leader_epoch)
+    if code:
+        return _Read(code)
+    log = handle.log
+    try:
+        # Snapshot the bounds before reading: what is returned never passes what is reported.
+        high_watermark = handle.high_watermark
+        stable = handle.last_stable_offset
+        start, end = log.log_start_offset, log.log_end_offset
+        offset = part.fetch_offset
+        if not start <= offset <= end:
+            # Kafka answers an out-of-range fetch with unknown (-1) offsets; the client then
+            # asks ListOffsets where to restart.
+            return _Read(errors.OFFSET_OUT_OF_RANGE)
+        upper = stable if read_committed else high_watermark
+        records = b""
+        if offset < upper:
+            info = log.read(
+                offset,
+                min(max(0, part.max_bytes), limit),
+                max_offset=upper,
+                min_one_batch=min_one_batch,
+            )
+            records = info.read() if info.size_in_bytes else b""
+    except FerrokafkaError as exc:
+        return _Read(errors.storage_error_code(exc))
+    return _Read(errors.NONE, high_watermark, stable, start, records)
+
+
+class FetchHandler:
+    """Answers Fetch for one node; owns the node's fetch session cache."""
+
+    def __init__(self, node: Node, sessions: FetchSessionCache | None = None) -> None:
+        self.node = node
+        self.sessions = sessions if sessions is not None else FetchSessionCache()
+
+    async def __call__(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse:
+        by_id = ctx.api_version >= TOPIC_ID_VERSION
+        requested = self._requested(request, by_id)
+        session_id, epoch = request.session_id, request.session_epoch
+        session = None
+        if epoch in (INITIAL_EPOCH, FINAL_EPOCH):
+            if session_id != INVALID_SESSION_ID:
+                self.sessions.remove(session_id)
+            parts = OrderedDict((partition_key(p, by_id), p) for p in requested)
+        else:
+            session = self.sessions.get(session_id)
+            if session is None:
+                return FetchResponse(error_code=errors.FETCH_SESSION_ID_NOT_FOUND)
+            if session.epoch != epoch:
+                return FetchResponse(error_code=errors.INVALID_FETCH_SESSION_EPOCH)
+            if session.uses_topic_ids != by_id:
+                return FetchResponse(error_code=errors.FETCH_SESSION_TOPIC_ID_ERROR)
+            session.update(requested, self._forgotten(request, by_id), by_id)
+            if session.partitions:
+                self.sessions.touch(session)
+                session.epoch = next_epoch(epoch)
+                parts = session.partitions
+            else:  # everything forgotten: Kafka drops the session and answers without one
+                self.sessions.remove(session_id)
+                session = None
+                parts = OrderedDict((partition_key(p, by_id), p) for p in requested)
+        reads = await self._long_poll(list(parts.values()), request, by_id)
+        answered = list(zip(parts.values(), reads, strict=True))
+        if session is not None:  # incremental: only what changed
+            answered = [(p, r) for p, r in answered if _must_respond(p, r)]
+            out_id = session.id
+        else:
+            for part, read in answered:
+                _must_respond(part, read)  # remember what the client was told
+            created = (
+                self.sessions.create(parts, by_id) if epoch == INITIAL_EPOCH and parts else None
+            )
+            out_id = created.id if created is not None else INVALID_SESSION_ID
+        return FetchResponse(
+            session_id=out_id,
+            responses=_responses(answered, by_id, request.isolation_level == READ_COMMITTED),
+        )
+
+    def _requested(self, request: FetchRequest, by_id: bool) -> list[CachedPartition]:
+        image = self.node.image
+        parts: list[CachedPartition] = []
+        for topic in request.topics:
+            if by_id:
+                found = image.topic_by_id(topic.topic_id)
+                name, topic_id = (found.name if found else ""), topic.topic_id
+            else:
+                found = image.topic(topic.topic)
+                name = topic.topic
+                topic_id = found.topic_id if found else uuid.UUID(int=0)
+            parts.extend(
+                CachedPartition(
+                    name,
+                    topic_id,
+                    p.partition,
+                    p.fetch_offset,
+                    p.partition_max_bytes,
+                    p.current_leader_epoch,
+                )
+                for p in topic.partitions
+            )
+        return parts
+
+    def _forgotten(self, request: FetchRequest, by_id: bool) -> list[PartitionKey]:
+        return [
+            (topic.topic_id if by_id else topic.topic, index)
+            for topic in request.forgotten_topics_data
+            for index in topic.partitions
+        ]
+
+    def _work(self, parts: list[CachedPartition], by_id: bool) -> list[_Work]:
+        """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
+        node = self.node
+        work: list[_Work] = []
+        for part in parts:
+            if by_id:
+                handle = node.partition_by_id(part.topic_id, part.partition)
+                missing = (
+                    errors.UNKNOWN_TOPIC_OR_PARTITION
+                    if node.image.topic_by_id(part.topic_id) is not None
+                    else errors.UNKNOWN_TOPIC_ID
+                )
+            else:
+                handle = node.partition(part.topic, part.partition)
+                missing = errors.UNKNOWN_TOPIC_OR_PARTITION
+            work.append((part, handle, missing))
+        return work
+
+    async def _long_poll(
+        self, parts: list[CachedPartition], request: FetchRequest, by_id: bool
+    ) -> list[_Read]:
+        """Read; while fewer than min_bytes are there, wait for an append to any of the
+        partitions (or max_wait_ms) and read again. Errors answer at once, as in Kafka."""
+        deadline = trio.current_time() + max(0, request.max_wait_ms) / MS
+        read_committed = request.isolation_level == READ_COMMITTED
+        while True:
+            work = self._work(parts, by_id)
+            # Take the events before reading: an append after the read sets them.
+            events = [handle.data_arrived for _, handle, _ in work if handle is not None]
+            reads = await trio.to_thread.run_sync(
+                read_partitions, work, request.max_bytes, read_committed
+            )
+            available = sum(len(r.records) for r in reads)
+            if (
+                available >= request.min_bytes
+                or not events
+                or any(r.error for r in reads)
+                or trio.current_time() >= deadline
+            ):
+                return reads
+            with trio.move_on_at(deadline):
+                await _any_set(events)
+
+
+async def _any_set(events: list[trio.Event]) -> None:
+    """Return when any of ``events`` is set (the caller bounds the wait)."""
+    if len(events) == 1:
+        await events[0].wait()
+        return
+    async with trio.open_nursery() as nursery:
+
+        async def wait_one(event: trio.Event) -> None:
+            await event.wait()
+            nursery.cancel_scope.cancel()
+
+        for event in events:
+            nursery.start_soon(wait_one, event)
+
+
+def _must_respond(part: CachedPartition, read: _Read) -> bool:
+    return part.must_respond(
+        read.error,
+        len(read.records),
+        read.high_watermark,
+        read.last_stable_offset,
+        read.log_start_offset,
+    )
+
+
+def _responses(
+    answered: list[tuple[CachedPartition, _Read]], by_id: bool, read_committed: bool
+) -> list[FetchResponse.FetchableTopicResponse]:
+    topics: dict[str | uuid.UUID, FetchResponse.FetchableTopicResponse] = {}
+    for part, read in answered:
+        key = part.topic_id if by_id else part.topic
+        topic = topics.get(key)
+        if topic is None:
+            topic = topics[key] = FetchResponse.FetchableTopicResponse(
+                topic=part.topic, topic_id=part.topic_id
+            )
+        topic.partitions.append(
+            FetchResponse.PartitionData(
+                partition_index=part.partition,
+                error_code=read.error,
+                high_watermark=read.high_watermark,
+                last_stable_offset=read.last_stable_offset,
+                log_start_offset=read.log_start_offset,
+                # No transactions yet: none aborted; null for read_uncommitted, as Kafka.
+                aborted_transactions=[] if read_committed else None,
+                preferred_read_replica=NO_PREFERRED_REPLICA,
+                records=read.records,
+            )
+        )
+    return list(topics.values())
