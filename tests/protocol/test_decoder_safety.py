@@ -112,11 +112,19 @@ def test_declared_lengths_beyond_the_frame_fail_before_allocating() -> None:
             decode_request(header + body)
 
 
-def test_trailing_bytes_are_an_error() -> None:
+def test_trailing_bytes_after_a_request_are_ignored_as_kafka_ignores_them() -> None:
     header = RequestHeader(request_api_key=18, request_api_version=3, client_id="c")
     frame = encode_request(header, ApiVersionsRequest())[4:] + b"\x00"
-    with pytest.raises(ProtocolDecodeError, match="left over"):
-        decode_request(frame)
+    assert decode_request(frame) == (header, ApiVersionsRequest())
+
+
+def test_known_vector_librdkafka_metadata_v13_all_topics() -> None:
+    # librdkafka 2.16's list_topics: the null topic array written as int32 0 where v13 reads a
+    # varint, so Kafka reads null (all topics), auto-create off, and 3 bytes are left over.
+    frame = bytes.fromhex("0003000d00000003000772646b61666b610000000000010000")
+    header, request = decode_request(frame)
+    assert (header.client_id, header.correlation_id) == ("rdkafka", 3)
+    assert request.topics is None and request.allow_auto_topic_creation is False
 
 
 def test_produce_records_are_a_view_of_the_frame_not_a_copy() -> None:
