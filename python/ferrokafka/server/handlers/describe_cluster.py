@@ -1,0 +1,73 @@
+"""DescribeCluster (key 60): the brokers reachable through the request's listener, the
+controller and the cluster id, as the Java admin client's describeCluster reads them.
+
+Served on the broker listeners only, so a request for the controller endpoints (v1+
+``endpoint_type`` 2) gets Kafka's MISMATCHED_ENDPOINT_TYPE. As in Metadata, a KRaft broker
+names an alive broker (this node) as the controller: clients send admin requests to brokers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ferrokafka.config import Endpoint
+from ferrokafka.protocol.messages.describe_cluster import (
+    DescribeClusterRequest,
+    DescribeClusterResponse,
+)
+from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.metadata import (
+    AUTHORIZED_OPERATIONS_OMITTED,
+    CLUSTER_OPERATIONS,
+    alive_brokers,
+)
+from ferrokafka.server.node import Node
+
+MISMATCHED_ENDPOINT_TYPE = 114
+# Kafka's EndpointType ids: UNKNOWN 0, BROKER 1, CONTROLLER 2.
+ENDPOINT_TYPES = {0: "UNKNOWN", 1: "BROKER", 2: "CONTROLLER"}
+BROKER_ENDPOINT = 1
+INCLUDE_FENCED_MIN_VERSION = 2
+
+
+class DescribeClusterHandler:
+    def __init__(self, node: Node, advertised: Callable[[], list[Endpoint]]) -> None:
+        self.node = node
+        self.advertised = advertised
+
+    async def __call__(
+        self, ctx: RequestContext, request: DescribeClusterRequest
+    ) -> DescribeClusterResponse:
+        if request.endpoint_type != BROKER_ENDPOINT:
+            wanted = ENDPOINT_TYPES.get(request.endpoint_type, "UNKNOWN")
+            return DescribeClusterResponse(
+                error_code=MISMATCHED_ENDPOINT_TYPE,
+                error_message=(
+                    "The request was sent to an endpoint of type BROKER, but we wanted an "
+                    f"endpoint of type {wanted}"
+                ),
+                endpoint_type=request.endpoint_type,
+            )
+        include_fenced = (
+            ctx.api_version >= INCLUDE_FENCED_MIN_VERSION and request.include_fenced_brokers
+        )
+        brokers = alive_brokers(
+            self.node,
+            self.node.image,
+            ctx.listener_name,
+            self.advertised,
+            include_fenced=include_fenced,
+        )
+        return DescribeClusterResponse(
+            cluster_id=self.node.cluster_id,
+            controller_id=self.node.config.node_id,
+            brokers=[
+                DescribeClusterResponse.DescribeClusterBroker(
+                    broker_id=broker_id, host=host, port=port, rack=rack, is_fenced=fenced
+                )
+                for broker_id, host, port, rack, fenced in brokers
+            ],
+            cluster_authorized_operations=CLUSTER_OPERATIONS
+            if request.include_cluster_authorized_operations
+            else AUTHORIZED_OPERATIONS_OMITTED,
+        )
