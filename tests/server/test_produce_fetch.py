@@ -303,3 +303,40 @@ def test_list_offsets(client: Client) -> None:
     )
     parts = client.call(duplicate, LIST_OFFSETS_V).topics[0].partitions
     assert [p.error_code for p in parts] == [42, 42]
+
+
+@pytest.mark.parametrize("version", range(3, 14))
+def test_every_produce_version(broker: DataBroker, client: Client, version: int) -> None:
+    topic_id = broker.node.partition(TOPIC, 0).topic_id if version >= PRODUCE_ID_V else None
+    answer = produce(client, batch(b"v"), version=version, topic_id=topic_id)
+    assert (answer.error_code, answer.base_offset) == (0, 0)
+
+
+@pytest.mark.parametrize("version", range(4, 19))
+def test_every_fetch_version(broker: DataBroker, client: Client, version: int) -> None:
+    produce(client, batch(b"v"))
+    request = fetch_request({0: 0, 9: 0})
+    request.topics[0].topic_id = broker.node.partition(TOPIC, 0).topic_id
+    response = client.call(request, version)
+    parts = {p.partition_index: p for p in response.responses[0].partitions}
+    assert values(parts[0].records) == [b"v"]
+    assert parts[9].error_code == 3
+
+
+@pytest.mark.parametrize("version", range(1, 12))
+def test_every_list_offsets_version(client: Client, version: int) -> None:
+    produce(client, batch(b"v"))
+    request = ListOffsetsRequest(
+        replica_id=-1,
+        topics=[
+            ListOffsetsRequest.ListOffsetsTopic(
+                name=TOPIC,
+                partitions=[
+                    ListOffsetsRequest.ListOffsetsPartition(partition_index=0, timestamp=-1)
+                ],
+            )
+        ],
+    )
+    part = client.call(request, version).topics[0].partitions[0]
+    assert (part.error_code, part.offset) == (0, 1)
+    assert part.leader_epoch == (0 if version >= 4 else -1)

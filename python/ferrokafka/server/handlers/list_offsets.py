@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
+from dataclasses import replace
 
 import trio
 
@@ -29,6 +30,9 @@ CONSUMER_REPLICA_ID = -1
 READ_COMMITTED = 1
 NO_TIMESTAMP = -1
 NO_OFFSET = -1
+NO_EPOCH = -1
+# The response carries the leader epoch from v4 on.
+LEADER_EPOCH_VERSION = 4
 
 # partitionLeaderEpoch sits after baseOffset (8) and batchLength (4) in a batch header.
 _EPOCH = struct.Struct(">i")
@@ -78,17 +82,17 @@ def offset_for(
         epoch = batch_leader_epoch(log, start)
         return NO_TIMESTAMP, start, handle.leader_epoch if epoch is None else epoch
     if timestamp in _TIERED:
-        return NO_TIMESTAMP, NO_OFFSET, -1
+        return NO_TIMESTAMP, NO_OFFSET, NO_EPOCH
     if timestamp == MAX_TIMESTAMP:
         found = log.offset_for_max_timestamp()
     else:
         found = log.offset_for_timestamp(timestamp)
     # Kafka never reveals an offset the client could not fetch yet.
     if found is None or found[0] >= last_fetchable:
-        return NO_TIMESTAMP, NO_OFFSET, -1
+        return NO_TIMESTAMP, NO_OFFSET, NO_EPOCH
     offset, found_timestamp = found
     epoch = batch_leader_epoch(log, offset)
-    return found_timestamp, offset, -1 if epoch is None else epoch
+    return found_timestamp, offset, NO_EPOCH if epoch is None else epoch
 
 
 class ListOffsetsHandler:
@@ -117,6 +121,8 @@ class ListOffsetsHandler:
             return [_answer(name, part, handle, counts, request) for name, part, handle in work]
 
         answers = iter(await trio.to_thread.run_sync(lookups))
+        if ctx.api_version < LEADER_EPOCH_VERSION:
+            answers = (replace(a, leader_epoch=NO_EPOCH) for a in answers)
         return ListOffsetsResponse(
             topics=[
                 ListOffsetsResponse.ListOffsetsTopicResponse(
