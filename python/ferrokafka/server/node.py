@@ -144,6 +144,10 @@ class Node:
                 opened = await trio.to_thread.run_sync(
                     self.logs.get_or_create_log, name, index, config
                 )
+                if opened.config != config:
+                    # A log loaded at start was opened with the broker defaults; the topic's
+                    # own config comes from the image, replayed from the metadata log.
+                    await trio.to_thread.run_sync(self.logs.update_config, name, config)
                 handle = PartitionHandle(name, index, topic_id, opened, epoch)
                 self._by_name[(name, index)] = handle
                 self._by_id[(topic_id, index)] = handle
