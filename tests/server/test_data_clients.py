@@ -58,13 +58,13 @@ def broker(tmp_path: Path) -> Iterator[DataBroker]:
         yield b
 
 
-def record(codec: str, i: int) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
+def record(codec: str, i: int) -> tuple[bytes, bytes | None, list[tuple[str, Any]]]:
     """Key, value (every third is null) and headers of record ``i`` of ``codec``."""
     value = None if i % 3 == 0 else f"{codec}-{i}".encode()
     return f"k{i}".encode(), value, [("codec", codec.encode()), ("i", str(i).encode())]
 
 
-def expected() -> list[tuple[bytes, bytes | None, list[tuple[str, bytes]]]]:
+def expected() -> list[tuple[bytes, bytes | None, list[tuple[str, Any]]]]:
     return [record(codec, i) for codec in CODECS for i in range(PER_CODEC)]
 
 
@@ -102,7 +102,7 @@ def test_kafka_python(broker: DataBroker, acks: int | str) -> None:
     try:
         consumer.assign([tp])
         consumer.seek_to_beginning(tp)
-        got = []
+        got: list[Any] = []
         deadline = time.monotonic() + CLIENT_TIMEOUT_S
         while len(got) < len(expected()) and time.monotonic() < deadline:
             for messages in consumer.poll(timeout_ms=500).values():
@@ -159,7 +159,7 @@ def test_confluent_kafka(broker: DataBroker) -> None:
     tp = ck.TopicPartition(TOPIC, 0, ck.OFFSET_BEGINNING)
     try:
         consumer.assign([tp])
-        got = []
+        got: list[Any] = []
         deadline = time.monotonic() + CLIENT_TIMEOUT_S
         while len(got) < len(expected()) and time.monotonic() < deadline:
             message = consumer.poll(0.5)

@@ -4,6 +4,7 @@ one module per API beside this one."""
 from __future__ import annotations
 
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.delete_records import DeleteRecordsHandler
 from ferrokafka.server.handlers.fetch import FetchHandler
 from ferrokafka.server.handlers.list_offsets import ListOffsetsHandler
 from ferrokafka.server.handlers.produce import ProduceHandler
@@ -12,6 +13,7 @@ from ferrokafka.server.node import Node
 PRODUCE_KEY = 0
 FETCH_KEY = 1
 LIST_OFFSETS_KEY = 2
+DELETE_RECORDS_KEY = 21
 
 
 def register(broker: Dispatcher, node: Node) -> None:
@@ -19,3 +21,4 @@ def register(broker: Dispatcher, node: Node) -> None:
     broker.register(PRODUCE_KEY, ProduceHandler(node))
     broker.register(FETCH_KEY, FetchHandler(node))
     broker.register(LIST_OFFSETS_KEY, ListOffsetsHandler(node))
+    broker.register(DELETE_RECORDS_KEY, DeleteRecordsHandler(node))

@@ -220,9 +220,12 @@ class FetchHandler:
             work = self._work(parts, by_id)
             # Take the events before reading: an append after the read sets them.
             events = [handle.data_arrived for _, handle, _ in work if handle is not None]
-            reads = await trio.to_thread.run_sync(
-                read_partitions, work, request.max_bytes, read_committed
-            )
+            if _has_data(work, read_committed):
+                reads = await trio.to_thread.run_sync(
+                    read_partitions, work, request.max_bytes, read_committed
+                )
+            else:  # caught up everywhere: no file I/O, not worth a thread hop (~150 us)
+                reads = read_partitions(work, request.max_bytes, read_committed)
             available = sum(len(r.records) for r in reads)
             if (
                 available >= request.min_bytes
@@ -233,6 +236,16 @@ class FetchHandler:
                 return reads
             with trio.move_on_at(deadline):
                 await _any_set(events)
+
+
+def _has_data(work: list[_Work], read_committed: bool) -> bool:
+    """Whether some partition has records past its fetch offset (a read would touch files)."""
+    for part, handle, _ in work:
+        if handle is not None:
+            upper = handle.last_stable_offset if read_committed else handle.high_watermark
+            if part.fetch_offset < upper:
+                return True
+    return False
 
 
 async def _any_set(events: list[trio.Event]) -> None:
