@@ -1,0 +1,122 @@
+"""Apache Kafka's own command-line tools against ferrokafka: kafka-topics (TopicCommand) and
+kafka-configs (ConfigCommand), run as Kafka ships them, with the Java admin client inside.
+
+The jars come from tests/kafka/fetch.sh; without them these fail saying how to fetch them
+(never skip). Each tool run is one bounded JVM (kafka_support.jars.TOOL_TIMEOUT_S).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+if str(TESTS_DIR) not in sys.path:
+    sys.path.insert(0, str(TESTS_DIR))
+
+import kafka_support as ks  # noqa: E402
+from ferrokafka.testing import RunningBroker  # noqa: E402
+
+TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
+# Kafka 4.3 still ships ConfigCommand in the Scala core.
+CONFIG_COMMAND = "kafka.admin.ConfigCommand"
+
+
+@pytest.fixture(scope="module")
+def tool_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        ks.java_executable()
+        ks.kafka_classpath()
+    except ks.KafkaNotFetchedError as exc:
+        pytest.fail(f"Apache Kafka is needed for these tests: {exc}", pytrace=False)
+    return tmp_path_factory.mktemp("kafka-tools")
+
+
+def run(tool_dir: Path, main_class: str, broker: RunningBroker, *args: str) -> str:
+    return ks.run_kafka_tool(
+        main_class, ["--bootstrap-server", broker.bootstrap_servers, *args], work_dir=tool_dir
+    ).stdout
+
+
+def test_kafka_topics(tool_dir: Path, ferrokafka_broker: RunningBroker) -> None:
+    b = ferrokafka_broker
+    out = run(
+        tool_dir,
+        TOPIC_COMMAND,
+        b,
+        "--create",
+        "--topic",
+        "java-topics",
+        "--partitions",
+        "2",
+        "--replication-factor",
+        "1",
+        "--config",
+        "retention.ms=86400000",
+    )
+    assert "Created topic java-topics." in out
+    assert "java-topics" in run(tool_dir, TOPIC_COMMAND, b, "--list").split()
+
+    run(tool_dir, TOPIC_COMMAND, b, "--alter", "--topic", "java-topics", "--partitions", "4")
+    described = run(tool_dir, TOPIC_COMMAND, b, "--describe", "--topic", "java-topics")
+    summary, *partitions = [line for line in described.splitlines() if line.strip()]
+    assert "PartitionCount: 4" in summary and "ReplicationFactor: 1" in summary
+    assert "retention.ms=86400000" in summary
+    assert len(partitions) == 4
+    assert all("Leader: 1" in line and "Isr: 1" in line for line in partitions)
+
+    with pytest.raises(ks.KafkaToolError, match="(?s)InvalidReplicationFactor|replication factor"):
+        run(
+            tool_dir,
+            TOPIC_COMMAND,
+            b,
+            "--create",
+            "--topic",
+            "java-rf3",
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "3",
+        )
+
+    run(tool_dir, TOPIC_COMMAND, b, "--delete", "--topic", "java-topics")
+    assert "java-topics" not in run(tool_dir, TOPIC_COMMAND, b, "--list").split()
+
+
+def test_kafka_configs(tool_dir: Path, ferrokafka_broker: RunningBroker) -> None:
+    b = ferrokafka_broker
+    run(tool_dir, TOPIC_COMMAND, b, "--create", "--topic", "java-configs")
+    entity = ["--entity-type", "topics", "--entity-name", "java-configs"]
+    out = run(
+        tool_dir,
+        CONFIG_COMMAND,
+        b,
+        "--alter",
+        *entity,
+        "--add-config",
+        "retention.ms=123456,cleanup.policy=compact",
+    )
+    assert "Completed updating config for topic java-configs." in out
+    described = run(tool_dir, CONFIG_COMMAND, b, "--describe", *entity)
+    assert "retention.ms=123456" in described and "cleanup.policy=compact" in described
+
+    run(tool_dir, CONFIG_COMMAND, b, "--alter", *entity, "--delete-config", "cleanup.policy")
+    described = run(tool_dir, CONFIG_COMMAND, b, "--describe", *entity)
+    assert "retention.ms=123456" in described and "cleanup.policy" not in described
+    handle = b.broker.node.partition("java-configs", 0)
+    assert handle is not None and handle.log.config.retention_ms == 123456
+
+    broker_out = run(
+        tool_dir,
+        CONFIG_COMMAND,
+        b,
+        "--describe",
+        "--entity-type",
+        "brokers",
+        "--entity-name",
+        "1",
+        "--all",
+    )
+    assert "num.partitions=1" in broker_out
