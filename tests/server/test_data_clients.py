@@ -9,6 +9,7 @@ No consumer group is used: consumers assign partitions themselves and commit not
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiokafka
 import confluent_kafka as ck
 import pytest
 from data_broker import DataBroker, data_broker
@@ -179,6 +181,49 @@ def test_confluent_kafka(broker: DataBroker) -> None:
         assert (found.error, found.offset) == (None, 0)
     finally:
         consumer.close()
+
+
+# -- aiokafka ----------------------------------------------------------------------------------
+
+
+def test_aiokafka(broker: DataBroker) -> None:
+    async def produce_and_consume() -> list[Any]:
+        for codec in CODECS:
+            producer = aiokafka.AIOKafkaProducer(
+                bootstrap_servers=broker.bootstrap_servers,
+                compression_type=None if codec == "none" else codec,
+                acks="all",
+                enable_idempotence=False,
+            )
+            await producer.start()
+            try:
+                for key, value, headers in (record(codec, i) for i in range(PER_CODEC)):
+                    await producer.send_and_wait(TOPIC, key=key, value=value, headers=headers)
+            finally:
+                await producer.stop()
+        consumer = aiokafka.AIOKafkaConsumer(
+            bootstrap_servers=broker.bootstrap_servers, enable_auto_commit=False
+        )
+        await consumer.start()
+        tp = aiokafka.TopicPartition(TOPIC, 0)
+        try:
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            got: list[Any] = []
+            async with asyncio.timeout(CLIENT_TIMEOUT_S):
+                while len(got) < len(expected()):
+                    for messages in (await consumer.getmany(timeout_ms=500)).values():
+                        got.extend(messages)
+            assert await consumer.end_offsets([tp]) == {tp: len(got)}
+            found = await consumer.offsets_for_times({tp: got[0].timestamp})
+            assert found[tp].offset == 0
+            return got
+        finally:
+            await consumer.stop()
+
+    got = asyncio.run(produce_and_consume())
+    assert [(m.key, m.value, list(m.headers)) for m in got] == expected()
+    assert [m.offset for m in got] == list(range(len(got)))
 
 
 # -- kcat ---------------------------------------------------------------------------------------
