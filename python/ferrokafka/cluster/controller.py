@@ -35,6 +35,7 @@ from ferrokafka.cluster.records import (
     BrokerRegistrationChangeRecord,
     EndTransactionRecord,
     FeatureLevelRecord,
+    ProducerIdsRecord,
     RegisterBrokerRecord,
 )
 from ferrokafka.cluster.topic_ops import TopicOperations
@@ -60,6 +61,8 @@ METADATA_VERSION_LEVEL_MIN = 7
 BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
 # BrokerRegistrationChangeRecord.fenced: -1 unfences.
 UNFENCE = -1
+# Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE: ids a broker gets per ProducerIdsRecord.
+PRODUCER_ID_BLOCK_SIZE = 1000
 
 
 class Controller:
@@ -179,6 +182,21 @@ class Controller:
         if not request.validate_only:
             self._commit(records)
         return response
+
+    def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:
+        """The next block of producer ids for ``broker_id``. The ProducerIdsRecord is committed
+        before the block is handed out, so no id is ever given twice, restarts included."""
+        first = max(self.image.next_producer_id, 0)
+        self._commit(
+            [
+                ProducerIdsRecord(
+                    broker_id=broker_id,
+                    broker_epoch=broker_epoch,
+                    next_producer_id=first + PRODUCER_ID_BLOCK_SIZE,
+                )
+            ]
+        )
+        return range(first, first + PRODUCER_ID_BLOCK_SIZE)
 
     def _commit(self, records: Sequence[Message]) -> None:
         if not records:

@@ -1,4 +1,5 @@
-"""Kafka error codes of the data path (Produce, Fetch, ListOffsets, DeleteRecords) and the
+"""Kafka error codes of the data path (Produce, Fetch, ListOffsets, DeleteRecords,
+InitProducerId) and the
 mapping from the native storage engine's exceptions to them.
 
 The numbers are Kafka's ``org.apache.kafka.common.protocol.Errors``. The controller's codes
@@ -36,6 +37,10 @@ INVALID_REQUIRED_ACKS = 21
 INVALID_TIMESTAMP = 32
 INVALID_REQUEST = 42
 UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
+OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+INVALID_PRODUCER_EPOCH = 47
+INVALID_TXN_STATE = 48
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 FETCH_SESSION_ID_NOT_FOUND = 70
 INVALID_FETCH_SESSION_EPOCH = 71
 FENCED_LEADER_EPOCH = 74

@@ -11,6 +11,10 @@ Threading: the controller and the LogManager are synchronous and block on fsyncs
 worker threads (``trio.to_thread``), one controller operation at a time (``_controller_lock``),
 and every change to the handle map happens back in the trio thread after the operation
 returned, so handlers never see a half-applied image.
+
+Idempotent producers: each handle holds its partition's producer state, loaded (snapshot plus
+log replay) when the handle is made and saved as a snapshot at shutdown; producer ids come
+from blocks the controller records in the metadata log.
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ import trio
 from ferrokafka._ferrokafka import Log, LogConfig
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
 from ferrokafka.config import BrokerConfig
+from ferrokafka.server.producer_state import ProducerState, load_producer_state
 from ferrokafka.storage import LogManager
 from ferrokafka.storage import checkpoints as ckpt
+from ferrokafka.storage.producer_snapshot import SnapshotEntry
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,10 @@ class PartitionHandle:
     topic_id: uuid.UUID
     log: Log
     leader_epoch: int
+    producers: ProducerState
+    # Held by an append that waits (a worker-thread append) so that producer checks, the
+    # append and the state update of another produce cannot interleave with it.
+    append_lock: trio.Lock = field(default_factory=trio.Lock)
     _arrived: trio.Event = field(default_factory=trio.Event)
 
     @property
@@ -91,6 +101,8 @@ class Node:
         self._controller_lock = trio.Lock()
         self._by_name: dict[tuple[str, int], PartitionHandle] = {}
         self._by_id: dict[tuple[uuid.UUID, int], PartitionHandle] = {}
+        self._producer_ids: range = range(0)
+        self._producer_id_lock = trio.Lock()
 
     @classmethod
     async def open(cls, config: BrokerConfig) -> Node:
@@ -148,7 +160,8 @@ class Node:
                     # A log loaded at start was opened with the broker defaults; the topic's
                     # own config comes from the image, replayed from the metadata log.
                     await trio.to_thread.run_sync(self.logs.update_config, name, config)
-                handle = PartitionHandle(name, index, topic_id, opened, epoch)
+                producers = await trio.to_thread.run_sync(load_producer_state, opened)
+                handle = PartitionHandle(name, index, topic_id, opened, epoch, producers)
                 self._by_name[(name, index)] = handle
                 self._by_id[(topic_id, index)] = handle
             else:
@@ -172,16 +185,41 @@ class Node:
                 lambda: self.controller.register_broker(endpoints, log_dir_ids=_dir_ids(self.logs))
             )
 
+    async def next_producer_id(self) -> int:
+        """A producer id never handed out before, from the current block or a new one."""
+        async with self._producer_id_lock:
+            if not self._producer_ids:
+                registration = self.image.broker(self.config.node_id)
+                broker_epoch = registration.broker_epoch if registration is not None else -1
+                async with self._controller_lock:
+                    self._producer_ids = await trio.to_thread.run_sync(
+                        self.controller.allocate_producer_ids, self.config.node_id, broker_epoch
+                    )
+            producer_id = self._producer_ids[0]
+            self._producer_ids = self._producer_ids[1:]
+            return producer_id
+
     # -- shutdown ----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """Flush and close every partition log, write checkpoints and the clean-shutdown
-        marker, then close the metadata log."""
+        """Snapshot every partition's producer state, flush and close every partition log,
+        write checkpoints and the clean-shutdown marker, then close the metadata log."""
+        snapshots = [
+            (h.producers, h.log.log_end_offset, h.producers.snapshot_entries())
+            for h in self._by_name.values()
+            if h.producers.last_snapshot_offset != h.log.log_end_offset
+        ]
+        await trio.to_thread.run_sync(_write_snapshots, snapshots)
         epoch = self.image.broker(self.config.node_id)
         await trio.to_thread.run_sync(
             lambda: self.logs.shutdown(epoch.broker_epoch if epoch is not None else -1)
         )
         await trio.to_thread.run_sync(self.controller.log.close)
+
+
+def _write_snapshots(snapshots: list[tuple[ProducerState, int, list[SnapshotEntry]]]) -> None:
+    for state, end, entries in snapshots:
+        state.write_snapshot(end, entries)
 
 
 def _dir_ids(logs: LogManager) -> list[uuid.UUID]:

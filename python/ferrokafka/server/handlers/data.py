@@ -1,4 +1,5 @@
-"""Registration of the data-path handlers (Produce, Fetch, ListOffsets, DeleteRecords, ...):
+"""Registration of the data-path handlers (Produce, Fetch, ListOffsets, DeleteRecords,
+InitProducerId, ...):
 one module per API beside this one."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.delete_records import DeleteRecordsHandler
 from ferrokafka.server.handlers.fetch import FetchHandler
+from ferrokafka.server.handlers.init_producer_id import InitProducerIdHandler
 from ferrokafka.server.handlers.list_offsets import ListOffsetsHandler
 from ferrokafka.server.handlers.produce import ProduceHandler
 from ferrokafka.server.node import Node
@@ -14,6 +16,7 @@ PRODUCE_KEY = 0
 FETCH_KEY = 1
 LIST_OFFSETS_KEY = 2
 DELETE_RECORDS_KEY = 21
+INIT_PRODUCER_ID_KEY = 22
 
 
 def register(broker: Dispatcher, node: Node) -> None:
@@ -22,3 +25,4 @@ def register(broker: Dispatcher, node: Node) -> None:
     broker.register(FETCH_KEY, FetchHandler(node))
     broker.register(LIST_OFFSETS_KEY, ListOffsetsHandler(node))
     broker.register(DELETE_RECORDS_KEY, DeleteRecordsHandler(node))
+    broker.register(INIT_PRODUCER_ID_KEY, InitProducerIdHandler(node))

@@ -1,9 +1,14 @@
-"""Produce (API key 0): validate each partition's records as Kafka 4 does, append them to the
-partition log, wake long-polling fetchers.
+"""Produce (API key 0): validate each partition's records as Kafka 4 does, check idempotent
+producers' sequences and epochs, append the records to the partition log, wake long-polling
+fetchers.
 
-Not yet: idempotent and transactional producers. A batch carrying a producer id is appended
-like any other (no sequence or epoch checks, no deduplication) until InitProducerId and the
-producer state exist.
+A batch with a producer id is checked against the partition's producer state
+(:mod:`ferrokafka.server.producer_state`): a retry of a batch already written gets the
+original offset without a second append; a sequence gap or a fenced epoch gets Kafka's error.
+The check, the append and the state update form one step per partition: nothing in between
+yields to trio, or, for appends in a worker thread, the partition's append lock is held.
+
+Not yet: transactional producers; their batches are refused with INVALID_TXN_STATE.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from dataclasses import dataclass
 
 import trio
 
-from ferrokafka._ferrokafka import AppendInfo, FerrokafkaError
+from ferrokafka._ferrokafka import AppendInfo, FerrokafkaError, crc32c
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.producer_state import BatchMetadata, ProducerBatch, Rejected
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,12 @@ _ATTRIBUTES_AT = 21
 _MIN_BATCH_LENGTH = 14
 _CODEC_MASK = 0x07
 _ZSTD = 4
+_CRC = struct.Struct(">I")
+_CRC_AT = 17
+_CRC_FROM = 21
+# A producer state snapshot is written once this many offsets were appended since the last
+# one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).
+PRODUCER_SNAPSHOT_INTERVAL_OFFSETS = 1_000_000
 
 
 class AcksZeroProduceFailedError(Exception):
@@ -60,6 +72,8 @@ class _Outcome:
     message: str | None = None
     info: AppendInfo | None = None
     log_start_offset: int = -1
+    # A retried batch already in the log: answered with its original offset, not appended.
+    duplicate: BatchMetadata | None = None
 
 
 def check_records(records: bytes | memoryview | None, version: int) -> _Outcome | None:
@@ -195,19 +209,61 @@ class ProduceHandler:
             )
         # pyo3 takes bytes only: one copy of the request's view, the only one on this path.
         data = bytes(records)
+        producer = ProducerBatch.parse(data)
+        if producer is not None and producer.is_transactional:
+            return _Outcome(
+                errors.INVALID_TXN_STATE, "Transactional producers are not supported by this broker"
+            )
+        in_thread = size > INLINE_APPEND_BYTES_MAX or config.flush_messages is not None
+        if in_thread or handle.append_lock.locked():
+            async with handle.append_lock:
+                outcome = await self._write(handle, data, producer, in_thread)
+        else:
+            # Nothing in _write yields without a thread hop: check, append, update are atomic.
+            outcome = await self._write(handle, data, producer, in_thread)
+        if outcome.info is not None and producer is not None:
+            await self._maybe_snapshot(handle)
+        return outcome
+
+    async def _write(
+        self,
+        handle: PartitionHandle,
+        data: bytes,
+        producer: ProducerBatch | None,
+        in_thread: bool,
+    ) -> _Outcome:
+        if producer is not None:
+            verdict = handle.producers.check(producer)
+            if isinstance(verdict, Rejected):
+                return _Outcome(verdict.code, verdict.message)
+            if verdict is not None:
+                return _duplicate(data, verdict, handle)
         epoch = handle.leader_epoch
         try:
-            if size <= INLINE_APPEND_BYTES_MAX and config.flush_messages is None:
-                info = handle.log.append(data, leader_epoch=epoch)
-            else:
+            if in_thread:
                 info = await trio.to_thread.run_sync(
                     lambda: handle.log.append(data, leader_epoch=epoch)
                 )
+            else:
+                info = handle.log.append(data, leader_epoch=epoch)
         except FerrokafkaError as exc:
             code = errors.storage_error_code(exc)
             message = str(exc) if code in _ERRORS_WITH_MESSAGE else None
             return _Outcome(code, message)
+        if producer is not None:
+            timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
+            handle.producers.update(producer, info.last_offset, timestamp)
         return _Outcome(errors.NONE, info=info, log_start_offset=handle.log.log_start_offset)
+
+    async def _maybe_snapshot(self, handle: PartitionHandle) -> None:
+        state = handle.producers
+        end = handle.log.log_end_offset
+        if end - max(state.last_snapshot_offset, 0) < PRODUCER_SNAPSHOT_INTERVAL_OFFSETS:
+            return
+        # Taken now, in the trio thread, so the entries match the log end exactly.
+        entries = state.snapshot_entries()
+        state.last_snapshot_offset = end  # no second snapshot while this one is written
+        await trio.to_thread.run_sync(state.write_snapshot, end, entries)
 
     def _min_insync(self, topic: str) -> int:
         overrides = dict(self.node.image.topic_config(topic))
@@ -222,8 +278,25 @@ def _topic_id_known(node: Node, topic_id: uuid.UUID) -> bool:
     return node.image.topics_by_id.get(topic_id) is not None
 
 
+def _duplicate(data: bytes, original: BatchMetadata, handle: PartitionHandle) -> _Outcome:
+    """The answer to a retried batch: the original offset, once the retry's CRC is checked (the
+    log checks it on append, and a corrupt batch must not pass as a duplicate)."""
+    (crc,) = _CRC.unpack_from(data, _CRC_AT)
+    if crc32c(data[_CRC_FROM:]) != crc:
+        return _Outcome(errors.CORRUPT_MESSAGE)
+    return _Outcome(errors.NONE, duplicate=original, log_start_offset=handle.log.log_start_offset)
+
+
 def _partition_response(index: int, outcome: _Outcome) -> ProduceResponse.PartitionProduceResponse:
     info = outcome.info
+    if outcome.duplicate is not None:
+        return ProduceResponse.PartitionProduceResponse(
+            index=index,
+            error_code=errors.NONE,
+            base_offset=outcome.duplicate.first_offset,
+            log_append_time_ms=-1,
+            log_start_offset=outcome.log_start_offset,
+        )
     if info is None:
         return ProduceResponse.PartitionProduceResponse(
             index=index,
