@@ -205,3 +205,32 @@ def test_java_producer_performance(broker: DataBroker, tmp_path: Path) -> None:
     log: Log = broker.node.partition(TOPIC, 0).log
     assert log.log_end_offset == PERF_RECORDS
     assert log.read_batches(0, READ_BYTES_MAX)[0].producer_id >= 0, "idempotence was on"
+
+
+# Kafka's DumpLogSegments on a producer snapshot prints one line per producer.
+SNAPSHOT_LINE = re.compile(
+    r"^producerId: (\d+) producerEpoch: (\d+) .* lastSequence: (\d+) lastOffset: (\d+) ",
+    re.MULTILINE,
+)
+
+
+def test_kafka_reads_our_producer_snapshot(tmp_path: Path) -> None:
+    """A clean shutdown leaves a snapshot that Kafka's own reader accepts (CRC included)."""
+    with data_broker(tmp_path / "b") as b:
+        b.create_topic(TOPIC)
+        producer = ck.Producer(
+            {"bootstrap.servers": b.bootstrap_servers, "enable.idempotence": True}
+        )
+        for i in range(10):
+            producer.produce(TOPIC, value=b"v%d" % i)
+        assert producer.flush(CLIENT_TIMEOUT_S) == 0
+        log_dir = Path(b.node.partition(TOPIC, 0).log.dir)
+    snapshot = log_dir / "00000000000000000010.snapshot"
+    assert snapshot.is_file(), sorted(p.name for p in log_dir.iterdir())
+    dumped = run_kafka_tool(
+        "org.apache.kafka.tools.DumpLogSegments", ["--files", str(snapshot)], work_dir=tmp_path
+    )
+    lines = SNAPSHOT_LINE.findall(dumped.stdout)
+    assert len(lines) == 1, dumped.stdout
+    producer_id, epoch, last_sequence, last_offset = map(int, lines[0])
+    assert (epoch, last_sequence, last_offset) == (0, 9, 9) and producer_id >= 0

@@ -58,7 +58,12 @@ def batch(pid: int, epoch: int, seq: int, count: int = 2, **kw: Any) -> bytes:
 
 
 def produce(client: Client, records: bytes) -> Any:
-    request = ProduceRequest(
+    request = produce_request(records)
+    return client.call(request, PRODUCE_V).responses[0].partition_responses[0]
+
+
+def produce_request(records: bytes) -> ProduceRequest:
+    return ProduceRequest(
         acks=-1,
         timeout_ms=5_000,
         topic_data=[
@@ -69,7 +74,6 @@ def produce(client: Client, records: bytes) -> Any:
             )
         ],
     )
-    return client.call(request, PRODUCE_V).responses[0].partition_responses[0]
 
 
 def ok(response: Any) -> int:
@@ -200,3 +204,33 @@ def test_snapshot_format(tmp_path: Path) -> None:
         snap.write_snapshot(tmp_path, offset, entries)
     assert snap.list_snapshots(tmp_path) == [9, 12]
     assert (tmp_path / "00000000000000000012.snapshot").is_file()
+
+
+def test_appends_in_worker_threads_keep_the_rules(tmp_path: Path) -> None:
+    """flush.messages=1 sends every append to a worker thread (under the partition's append
+    lock): pipelined batches and their retries are still checked in order."""
+    with data_broker(tmp_path / "b") as b, Client(b.bootstrap_servers) as c:
+        b.create_topic(TOPIC, configs={"flush.messages": "1"})
+        pid = init_producer_id(c).producer_id
+        batches = [batch(pid, 0, seq) for seq in range(0, 10, 2)]
+        request = [produce_request(records) for records in batches + batches]
+        for r in request:  # pipelined, as a client with 5 in flight sends them
+            c.send_request(r, PRODUCE_V)
+        answers = [c.receive(r.API_KEY, PRODUCE_V) for r in request]
+        offsets = [a.responses[0].partition_responses[0].base_offset for a in answers]
+        assert offsets == list(range(0, 10, 2)) * 2
+        assert log_end(b) == 10
+
+
+def test_periodic_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ferrokafka.server.handlers import produce as produce_module
+
+    monkeypatch.setattr(produce_module, "PRODUCER_SNAPSHOT_INTERVAL_OFFSETS", 4)
+    with data_broker(tmp_path / "b") as b, Client(b.bootstrap_servers) as c:
+        b.create_topic(TOPIC)
+        pid = init_producer_id(c).producer_id
+        for seq in range(0, 6, 2):
+            ok(produce(c, batch(pid, 0, seq)))
+        log_dir = b.node.partition(TOPIC, 0).log.dir
+        assert snap.list_snapshots(log_dir) == [4]
+        assert [e.last_sequence for e in snap.read_snapshot(log_dir, 4)] == [3]
