@@ -32,6 +32,7 @@ import trio
 from ferrokafka._ferrokafka import Log, LogConfig
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
 from ferrokafka.config import BrokerConfig
+from ferrokafka.server.leader_epochs import LeaderEpochCache, load_leader_epoch_cache
 from ferrokafka.server.producer_state import ProducerState, load_producer_state
 from ferrokafka.storage import LogManager
 from ferrokafka.storage import checkpoints as ckpt
@@ -53,6 +54,7 @@ class PartitionHandle:
     log: Log
     leader_epoch: int
     producers: ProducerState
+    epochs: LeaderEpochCache
     # Held by an append that waits (a worker-thread append) so that producer checks, the
     # append and the state update of another produce cannot interleave with it.
     append_lock: trio.Lock = field(default_factory=trio.Lock)
@@ -161,13 +163,19 @@ class Node:
                     # own config comes from the image, replayed from the metadata log.
                     await trio.to_thread.run_sync(self.logs.update_config, name, config)
                 producers = await trio.to_thread.run_sync(load_producer_state, opened)
-                handle = PartitionHandle(name, index, topic_id, opened, epoch, producers)
+                epochs = await trio.to_thread.run_sync(load_leader_epoch_cache, opened)
+                handle = PartitionHandle(name, index, topic_id, opened, epoch, producers, epochs)
                 self._by_name[(name, index)] = handle
                 self._by_id[(topic_id, index)] = handle
             else:
                 handle.leader_epoch = epoch
                 if handle.log.config != config:
                     await trio.to_thread.run_sync(self.logs.update_config, name, config)
+            if handle.epochs.latest_epoch != epoch:
+                # Kafka's leader records its epoch at the log end when it takes over, so the
+                # epoch is known before anything is written in it.
+                end = handle.log.log_end_offset
+                await trio.to_thread.run_sync(handle.epochs.assign, epoch, end)
 
     # -- controller --------------------------------------------------------------------------
 

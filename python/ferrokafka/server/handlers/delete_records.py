@@ -61,6 +61,8 @@ class DeleteRecordsHandler:
             if offset > log.log_start_offset:
                 # Deleting whole segments below the new start is file I/O.
                 await trio.to_thread.run_sync(log.advance_log_start_offset, offset)
+                # Kafka trims the leader epoch cache to the new log start too.
+                await trio.to_thread.run_sync(handle.epochs.truncate_from_start, offset)
             low_watermark = log.log_start_offset
         except FerrokafkaError as exc:
             return _error(index, errors.storage_error_code(exc))

@@ -250,6 +250,8 @@ class ProduceHandler:
             code = errors.storage_error_code(exc)
             message = str(exc) if code in _ERRORS_WITH_MESSAGE else None
             return _Outcome(code, message)
+        # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
+        handle.epochs.assign(epoch, info.first_offset)
         if producer is not None:
             timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
             handle.producers.update(producer, info.last_offset, timestamp)
