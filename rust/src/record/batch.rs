@@ -67,7 +67,18 @@ impl<'a> BatchView<'a> {
     }
 
     pub fn records_section_bounded(&self, limit: usize) -> Result<Cow<'a, [u8]>> {
-        match self.header.compression()? {
+        // An unknown codec id in a batch's attributes is a corrupt batch (as the produce path
+        // treats it), not a bad codec name from a caller.
+        let codec = self.header.compression().map_err(|_| {
+            Error::corrupt(
+                self.position,
+                format!(
+                    "unknown compression codec id {} in attributes",
+                    self.header.attributes & header::COMPRESSION_CODEC_MASK
+                ),
+            )
+        })?;
+        match codec {
             Compression::None => Ok(Cow::Borrowed(self.raw_records())),
             codec => compression::decompress_bounded(codec, self.raw_records(), limit)
                 .map(Cow::Owned)

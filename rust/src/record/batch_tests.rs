@@ -285,3 +285,16 @@ fn corrupt_compressed_section_reports_position() {
     let e = BatchView::parse(&bytes, 9).unwrap().records().unwrap_err();
     assert!(matches!(e, Error::CorruptRecord { position: 9, .. }), "{e}");
 }
+
+#[test]
+fn unknown_codec_id_is_a_corrupt_batch() {
+    let mut bytes = build(BatchOptions::default(), 3);
+    let attributes = crate::record::header::ATTRIBUTES_OFFSET + 1;
+    bytes[attributes] |= 5; // codec ids 5..7 do not exist
+    set_crc(&mut bytes);
+    let view = BatchView::parse(&bytes, 40).unwrap();
+    assert!(matches!(
+        view.records(),
+        Err(Error::CorruptRecord { position: 40, .. })
+    ));
+}
