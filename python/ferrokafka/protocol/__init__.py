@@ -10,8 +10,10 @@ their versions and listeners (broker, controller), from which ApiVersions is ans
 Message classes live in :mod:`ferrokafka.protocol.messages` (``messages.produce.ProduceRequest``
 and so on): slotted dataclasses whose fields are the snake_case names of Kafka's JSON fields,
 with nested structs as inner classes. ``records`` fields decode as memoryviews into the frame,
-never copied. Malformed input raises :class:`ProtocolDecodeError` and nothing else; an unknown
-API key or version raises :class:`UnsupportedApiVersionError` carrying the correlation id.
+never copied; a response's ``records`` may also be a :class:`FileRecords` (file regions the
+broker sends with sendfile). Malformed input raises :class:`ProtocolDecodeError` and nothing
+else; an unknown API key or version raises :class:`UnsupportedApiVersionError` carrying the
+correlation id.
 
 Layout: ``wire`` (bounds-checked reader, writer), ``schema`` (Kafka's field semantics:
 versions, nullable, tagged, flexible), ``api`` (headers and framing), ``messages`` (generated).
@@ -46,11 +48,13 @@ from ferrokafka.protocol.errors import (
 from ferrokafka.protocol.messages import APIS
 from ferrokafka.protocol.messages.header import RequestHeader, ResponseHeader
 from ferrokafka.protocol.schema import ApiInfo, Message, Struct
+from ferrokafka.protocol.wire import FileRecords, joined
 
 __all__ = [
     "API_VERSIONS_KEY",
     "APIS",
     "ApiInfo",
+    "FileRecords",
     "Message",
     "ProtocolDecodeError",
     "ProtocolEncodeError",
@@ -68,6 +72,7 @@ __all__ = [
     "encode_request_parts",
     "encode_response",
     "encode_response_parts",
+    "joined",
     "request_header_version",
     "response_header_version",
     "supported_api_versions",

@@ -18,7 +18,7 @@ from ferrokafka.protocol.errors import (
 from ferrokafka.protocol.messages import APIS
 from ferrokafka.protocol.messages.header import RequestHeader, ResponseHeader
 from ferrokafka.protocol.schema import ApiInfo, Message, decode_struct, encode_struct
-from ferrokafka.protocol.wire import Reader, Writer
+from ferrokafka.protocol.wire import Reader, Writer, joined
 
 API_VERSIONS_KEY = 18
 PRODUCE_KEY = 0
@@ -141,13 +141,14 @@ def encode_request_parts(header: RequestHeader, request: Message) -> list[Any]:
 
 
 def encode_response(request_header: RequestHeader, response: Message) -> bytes:
-    """The size-prefixed response frame answering the request that had ``request_header``."""
-    return b"".join(encode_response_parts(request_header, response))
+    """The size-prefixed response frame answering the request that had ``request_header``
+    (file-backed records are read into it)."""
+    return joined(encode_response_parts(request_header, response))
 
 
 def encode_response_parts(request_header: RequestHeader, response: Message) -> list[Any]:
     """As encode_response, but as buffers in order (record batches are not copied), for a
-    vectored send."""
+    vectored send; a FileRecords value stays a FileRecords part, for the sender to write."""
     api_key, api_version = request_header.request_api_key, request_header.request_api_version
     if response.API_KEY != api_key or _supported(api_key, api_version) is None:
         raise ProtocolEncodeError(

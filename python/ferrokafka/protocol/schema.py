@@ -20,6 +20,7 @@ from ferrokafka.protocol.errors import ProtocolDecodeError, ProtocolEncodeError
 from ferrokafka.protocol.wire import (
     ARRAY_ELEMENTS_MAX,
     STRING_BYTES_MAX,
+    FileRecords,
     Reader,
     Writer,
 )
@@ -319,13 +320,14 @@ def _bytes_codec(
         view = reader.view(length)
         return view if keep_view else bytes(view)
 
-    def write(writer: Writer, value: bytes | memoryview | None) -> None:
+    def write(writer: Writer, value: bytes | memoryview | FileRecords | None) -> None:
         if value is None:
             if not nullable:
                 raise _null_error(name)
             writer.length(-1, compact, True)
             return
-        writer.length(memoryview(value).nbytes, compact, True)
+        size = value.nbytes if isinstance(value, FileRecords) else memoryview(value).nbytes
+        writer.length(size, compact, True)
         writer.raw(value)
 
     return read, write

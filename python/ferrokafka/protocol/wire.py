@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 from ferrokafka.protocol.errors import ProtocolDecodeError, ProtocolEncodeError
 
@@ -32,6 +34,47 @@ _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _I64 = struct.Struct(">q")
 _F64 = struct.Struct(">d")
+
+
+class Region(Protocol):
+    """A byte range of a file (ferrokafka's FileRegion): its size, and a way to copy it."""
+
+    @property
+    def length(self) -> int: ...
+
+    def read(self) -> bytes: ...
+
+
+class FileRecords:
+    """A ``records`` value whose bytes stay in files until they are sent.
+
+    The writer keeps it as one part of its output, unread: a sender that can write files
+    (the broker's connection, with sendfile) sends the regions from the page cache, and
+    anything else gets the bytes with :func:`joined` (or ``bytes()``), which copies them.
+    """
+
+    __slots__ = ("nbytes", "regions")
+
+    def __init__(self, regions: Iterable[Region]) -> None:
+        self.regions: tuple[Region, ...] = tuple(regions)
+        self.nbytes = sum(region.length for region in self.regions)
+
+    def __len__(self) -> int:
+        return self.nbytes
+
+    def __bytes__(self) -> bytes:
+        return b"".join(region.read() for region in self.regions)
+
+    def __repr__(self) -> str:
+        return f"<FileRecords {self.nbytes} bytes in {len(self.regions)} regions>"
+
+
+Part = bytes | bytearray | memoryview | FileRecords
+
+
+def joined(parts: Sequence[Part]) -> bytes:
+    """``parts`` (a Writer's output) as one buffer, file-backed records copied in."""
+    return b"".join(bytes(part) if isinstance(part, FileRecords) else part for part in parts)
 
 
 class Reader:
@@ -127,7 +170,7 @@ class Writer:
 
     def __init__(self) -> None:
         self._current = bytearray()
-        self._parts: list[bytes | bytearray | memoryview] = []
+        self._parts: list[Part] = []
 
     def int8(self, value: int) -> None:
         self._pack(_I8, value)
@@ -179,8 +222,10 @@ class Writer:
         else:
             self.int16(length)
 
-    def raw(self, data: bytes | bytearray | memoryview) -> None:
-        if len(data) >= WRITER_BORROW_BYTES_MIN:
+    def raw(self, data: Part) -> None:
+        # File-backed records are always a part of their own: they cannot be copied into
+        # the current buffer without reading the files, which is what they exist to avoid.
+        if isinstance(data, FileRecords) or len(data) >= WRITER_BORROW_BYTES_MIN:
             if self._current:
                 self._parts.append(self._current)
                 self._current = bytearray()
@@ -191,11 +236,12 @@ class Writer:
     def size(self) -> int:
         return len(self._current) + sum(len(part) for part in self._parts)
 
-    def parts(self) -> list[bytes | bytearray | memoryview]:
-        """The output as buffers in order, for ``socket.sendmsg`` without joining them."""
+    def parts(self) -> list[Part]:
+        """The output as buffers in order, for ``socket.sendmsg`` without joining them
+        (FileRecords parts are for the sender to write from their files)."""
         return [*self._parts, self._current] if self._current else list(self._parts)
 
     def getvalue(self) -> bytes:
         if not self._parts:
             return bytes(self._current)
-        return b"".join(self.parts())
+        return joined(self.parts())

@@ -3,10 +3,10 @@ watermark (or the last stable offset for read_committed), with Kafka's byte limi
 the min_bytes / max_wait_ms long-poll, and incremental fetch sessions (KIP-227, see
 :mod:`fetch_session`).
 
-Not yet: record regions are copied into the response (``FetchInfo.read``); sending them with
-sendfile needs the connection to write file regions. Follower fetches (``replica_id`` /
-``replica_state``), divergence checks of ``last_fetched_epoch`` (a single replica never
-truncates) and preferred read replicas (always -1) are later work.
+Records are never read into memory: each partition's answer is a FileRecords of the segment
+regions the log read returned, which the connection sends with sendfile. Follower fetches
+(``replica_id`` / ``replica_state``), divergence checks of ``last_fetched_epoch`` (a single
+replica never truncates) and preferred read replicas (always -1) are later work.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import trio
 
 from ferrokafka._ferrokafka import FerrokafkaError
+from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
@@ -48,7 +49,8 @@ class _Read:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
-    records: bytes = b""
+    # Regions of segment files (they hold the files open until sent), or b"" for none.
+    records: FileRecords | bytes = b""
 
 
 # (partition, its handle or None, the error when the handle is None)
@@ -96,7 +98,7 @@ def _read_one(
             # asks ListOffsets where to restart.
             return _Read(errors.OFFSET_OUT_OF_RANGE)
         upper = stable if read_committed else high_watermark
-        records = b""
+        records: FileRecords | bytes = b""
         if offset < upper:
             info = log.read(
                 offset,
@@ -104,7 +106,8 @@ def _read_one(
                 max_offset=upper,
                 min_one_batch=min_one_batch,
             )
-            records = info.read() if info.size_in_bytes else b""
+            if info.size_in_bytes:
+                records = FileRecords(info.regions)
     except FerrokafkaError as exc:
         return _Read(errors.storage_error_code(exc))
     return _Read(errors.NONE, high_watermark, stable, start, records)
