@@ -19,7 +19,8 @@ use std::path::Path;
 use super::config::LogConfig;
 use super::log::LoadStats;
 use super::segment::{
-    self, Segment, SegmentParams, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+    self, OpenOutcome, Segment, SegmentParams, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX,
+    TIME_INDEX_FILE_SUFFIX,
 };
 use super::segments::Segments;
 use crate::error::Result;
@@ -86,8 +87,13 @@ pub(super) fn load(
     let mut segments = Segments::default();
     let mut bases = bases.into_iter();
     while let Some(base) = bases.next() {
-        let recover = base >= recover_from;
-        let (seg, outcome) = Segment::open_existing(dir, base, params, now_ms, recover)?;
+        let (seg, outcome, recover) = if base == recover_from {
+            open_holding_recovery_point(dir, base, params, now_ms, recovery_point)?
+        } else {
+            let recover = base > recover_from;
+            let (seg, outcome) = Segment::open_existing(dir, base, params, now_ms, recover)?;
+            (seg, outcome, recover)
+        };
         stats.recovered_segments += recover as usize;
         stats.rebuilt_indexes += outcome.rebuilt_because.is_some() as usize;
         stats.truncated_bytes += outcome.truncated_bytes;
@@ -126,4 +132,27 @@ pub(super) fn load(
         recovery_point: recovery_point.min(log_end_offset),
         stats,
     })
+}
+
+/// Open the segment that holds the recovery point. When every offset in it lies below the
+/// recovery point it was flushed whole (a clean shutdown checkpoints the log end), so it is
+/// trusted like the segments before it and a clean restart scans nothing; otherwise its tail
+/// after the recovery point is unflushed and the segment is recovered. Returns whether it
+/// was recovered.
+fn open_holding_recovery_point(
+    dir: &Path,
+    base: i64,
+    params: SegmentParams,
+    now_ms: i64,
+    recovery_point: i64,
+) -> Result<(Segment, OpenOutcome, bool)> {
+    let (seg, outcome) = Segment::open_existing(dir, base, params, now_ms, false)?;
+    if seg.next_offset() <= recovery_point || outcome.rebuilt_because.is_some() {
+        // Trusted, or its indexes were not sane and it was already recovered in full.
+        let recovered = outcome.rebuilt_because.is_some();
+        return Ok((seg, outcome, recovered));
+    }
+    drop(seg);
+    let (seg, outcome) = Segment::open_existing(dir, base, params, now_ms, true)?;
+    Ok((seg, outcome, true))
 }

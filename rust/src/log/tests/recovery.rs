@@ -149,7 +149,8 @@ fn reopen_after_clean_close() {
     let log2 = Log::open(dir.path(), config, log.recovery_point(), None).unwrap();
     let stats = log2.load_stats().clone();
     assert_eq!(stats.segments, before.len());
-    assert_eq!(stats.recovered_segments, 1);
+    // Closed cleanly: the recovery point is the log end, so no segment is scanned.
+    assert_eq!(stats.recovered_segments, 0);
     assert_eq!((stats.rebuilt_indexes, stats.truncated_bytes), (0, 0));
     assert_eq!(log2.segments().unwrap(), before);
     assert_eq!(read_all(&log2), expected);
@@ -284,4 +285,32 @@ fn a_new_log_starts_at_the_log_start_with_preallocated_indexes() {
     log.close().unwrap();
     let log = Log::open(&d, small_config(), 0, Some(7)).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (42, 44));
+}
+
+/// A clean restart (recovery point at the log end) trusts the active segment: a batch whose
+/// CRC no longer matches is not even looked at, so nothing is scanned. The same directory
+/// opened after a crash (recovery point 0) finds and cuts it.
+#[test]
+fn recovery_point_at_the_log_end_scans_nothing() {
+    let template = tempfile::tempdir().unwrap();
+    let log = open(template.path(), small_config());
+    fill(&log, 6, &mut Rng(5));
+    let leo = log.log_end_offset();
+    let (active_base, batches) = segment_batches(&log).pop().unwrap();
+    log.close().unwrap();
+    let active_log = path(template.path(), active_base, LOG_FILE_SUFFIX);
+    let mut bytes = fs::read(&active_log).unwrap();
+    let last = bytes.len() - 1; // inside the last batch's records: framing intact, CRC wrong
+    bytes[last] ^= 0x55;
+    fs::write(&active_log, &bytes).unwrap();
+
+    let trusted = Log::open(template.path(), small_config(), i64::MAX, None).unwrap();
+    assert_eq!(trusted.log_end_offset(), leo);
+    assert_eq!(trusted.load_stats().recovered_segments, 0);
+    trusted.close().unwrap();
+
+    let recovered = Log::open(template.path(), small_config(), 0, None).unwrap();
+    let (last_pos, last_batch) = batches.last().unwrap();
+    assert_eq!(recovered.log_end_offset(), last_batch.base_offset);
+    assert_eq!(file_len(&active_log), *last_pos as u64);
 }
