@@ -2,8 +2,10 @@
 
 import click
 
+from .console import consume, produce
 from .dump_log import dump_log
 from .serve import serve
+from .topics import topics
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +16,14 @@ def cli() -> None:
 
 cli.add_command(dump_log)
 cli.add_command(serve)
+cli.add_command(topics)
+cli.add_command(produce)
+cli.add_command(consume)
 
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

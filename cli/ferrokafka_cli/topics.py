@@ -1,0 +1,269 @@
+"""`ferrokafka topics`: create, list, describe, alter and delete topics, like Kafka's
+kafka-topics.sh, over the admin APIs of any Kafka-compatible broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from ferrokafka.protocol.messages.create_partitions import CreatePartitionsRequest
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
+from ferrokafka.protocol.messages.describe_configs import DescribeConfigsRequest
+from ferrokafka.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+)
+
+from .client import (
+    CONFIG_SOURCE_TOPIC,
+    DEFAULT_TIMEOUT_S,
+    RESOURCE_TOPIC,
+    ClientError,
+    KafkaApiError,
+    KafkaClient,
+    TopicInfo,
+    check,
+)
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+# IncrementalAlterConfigs operations (Kafka's AlterConfigOp.OpType).
+OP_SET = 0
+OP_DELETE = 1
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bootstrap_options(f: F) -> F:
+    f = click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_TIMEOUT_S,
+        show_default=True,
+        help="Seconds to wait for the broker on each request.",
+    )(f)
+    return click.option(
+        "--bootstrap-server",
+        default=DEFAULT_BOOTSTRAP,
+        show_default=True,
+        help="HOST:PORT of a broker (comma-separated for several).",
+    )(f)
+
+
+def reports_errors(f: F) -> F:
+    """Client and broker errors become one line on stderr and exit code 1 (ClickException)."""
+
+    @wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ClientError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def connect(bootstrap_server: str, timeout: float) -> Iterator[KafkaClient]:
+    with KafkaClient(bootstrap_server, timeout) as client:
+        yield client
+
+
+def parse_configs(pairs: tuple[str, ...]) -> dict[str, str]:
+    configs = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--config")
+        configs[name] = value
+    return configs
+
+
+def _timeout_ms(timeout: float) -> int:
+    return int(timeout * 1000)
+
+
+@click.group("topics")
+def topics() -> None:
+    """Create, list, describe, alter and delete topics."""
+
+
+@topics.command("create")
+@click.argument("name")
+@click.option("--partitions", type=click.IntRange(min=1), help="Default: the broker's.")
+@click.option("--replication-factor", type=click.IntRange(min=1), help="Default: the broker's.")
+@click.option("--config", "configs", multiple=True, metavar="KEY=VALUE", help="Topic config.")
+@bootstrap_options
+@reports_errors
+def create(
+    name: str,
+    partitions: int | None,
+    replication_factor: int | None,
+    configs: tuple[str, ...],
+    bootstrap_server: str,
+    timeout: float,
+) -> None:
+    """Create topic NAME."""
+    config_map = parse_configs(configs)
+    with connect(bootstrap_server, timeout) as client:
+        request = CreateTopicsRequest(
+            topics=[
+                CreateTopicsRequest.CreatableTopic(
+                    name=name,
+                    # -1 asks for the broker's num.partitions / default.replication.factor.
+                    num_partitions=-1 if partitions is None else partitions,
+                    replication_factor=-1 if replication_factor is None else replication_factor,
+                    configs=[
+                        CreateTopicsRequest.CreatableTopicConfig(name=k, value=v)
+                        for k, v in config_map.items()
+                    ],
+                )
+            ],
+            timeout_ms=_timeout_ms(timeout),
+        )
+        [result] = client.call(request).topics
+        check(result.error_code, result.error_message)
+    click.echo(f"Created topic {name}.")
+
+
+@topics.command("list")
+@click.option("--exclude-internal", is_flag=True, help="Leave out internal topics.")
+@bootstrap_options
+@reports_errors
+def list_topics(exclude_internal: bool, bootstrap_server: str, timeout: float) -> None:
+    """List topic names, one a line."""
+    with connect(bootstrap_server, timeout) as client:
+        infos = client.metadata(None)
+    for info in sorted(infos, key=lambda t: t.name):
+        if not (exclude_internal and info.is_internal):
+            click.echo(info.name)
+
+
+def _topic_configs(client: KafkaClient, names: list[str]) -> dict[str, dict[str, str]]:
+    """Per topic, the configs set on the topic itself (as kafka-topics.sh --describe shows)."""
+    request = DescribeConfigsRequest(
+        resources=[
+            DescribeConfigsRequest.DescribeConfigsResource(
+                resource_type=RESOURCE_TOPIC, resource_name=name, configuration_keys=None
+            )
+            for name in names
+        ]
+    )
+    out: dict[str, dict[str, str]] = {}
+    for result in client.call(request).results:
+        check(result.error_code, result.error_message)
+        out[result.resource_name] = {
+            c.name: "" if c.value is None else c.value
+            for c in result.configs
+            if c.config_source == CONFIG_SOURCE_TOPIC
+        }
+    return out
+
+
+def _ids(nodes: list[int]) -> str:
+    return ",".join(str(n) for n in nodes)
+
+
+@topics.command("describe")
+@click.argument("name", required=False)
+@bootstrap_options
+@reports_errors
+def describe(name: str | None, bootstrap_server: str, timeout: float) -> None:
+    """Partitions (leader, replicas, isr) and configs of topic NAME, or of every topic."""
+    with connect(bootstrap_server, timeout) as client:
+        infos: list[TopicInfo] = client.metadata(None if name is None else [name])
+        for info in infos:
+            if info.error_code:
+                message = f"Topic '{info.name}' does not exist." if name else None
+                raise KafkaApiError(info.error_code, message)
+        infos.sort(key=lambda t: t.name)
+        configs = _topic_configs(client, [t.name for t in infos]) if infos else {}
+    for info in infos:
+        rf = len(info.partitions[0].replicas) if info.partitions else 0
+        config_text = ",".join(f"{k}={v}" for k, v in sorted(configs.get(info.name, {}).items()))
+        click.echo(
+            f"Topic: {info.name}\tTopicId: {info.topic_id}\t"
+            f"PartitionCount: {len(info.partitions)}\tReplicationFactor: {rf}\t"
+            f"Configs: {config_text}"
+        )
+        for p in info.partitions:
+            click.echo(
+                f"\tTopic: {info.name}\tPartition: {p.partition}\tLeader: {p.leader}\t"
+                f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
+            )
+
+
+@topics.command("delete")
+@click.argument("name")
+@bootstrap_options
+@reports_errors
+def delete(name: str, bootstrap_server: str, timeout: float) -> None:
+    """Delete topic NAME."""
+    with connect(bootstrap_server, timeout) as client:
+        request = DeleteTopicsRequest(
+            # Names both ways: v0-5 send topic_names, v6+ the topics array.
+            topic_names=[name],
+            topics=[DeleteTopicsRequest.DeleteTopicState(name=name)],
+            timeout_ms=_timeout_ms(timeout),
+        )
+        [result] = client.call(request).responses
+        check(result.error_code, result.error_message)
+    click.echo(f"Deleted topic {name}.")
+
+
+@topics.command("alter")
+@click.argument("name")
+@click.option("--partitions", type=click.IntRange(min=1), help="New (larger) partition count.")
+@click.option("--config", "configs", multiple=True, metavar="KEY=VALUE", help="Set a config.")
+@click.option("--delete-config", "delete_configs", multiple=True, metavar="KEY")
+@bootstrap_options
+@reports_errors
+def alter(
+    name: str,
+    partitions: int | None,
+    configs: tuple[str, ...],
+    delete_configs: tuple[str, ...],
+    bootstrap_server: str,
+    timeout: float,
+) -> None:
+    """Add partitions to topic NAME, or set or delete its configs."""
+    config_map = parse_configs(configs)
+    if partitions is None and not config_map and not delete_configs:
+        raise click.UsageError("give --partitions, --config or --delete-config")
+    with connect(bootstrap_server, timeout) as client:
+        if partitions is not None:
+            grow = CreatePartitionsRequest(
+                topics=[
+                    CreatePartitionsRequest.CreatePartitionsTopic(
+                        name=name, count=partitions, assignments=None
+                    )
+                ],
+                timeout_ms=_timeout_ms(timeout),
+            )
+            [result] = client.call(grow).results
+            check(result.error_code, result.error_message)
+        if config_map or delete_configs:
+            alterations = [
+                IncrementalAlterConfigsRequest.AlterableConfig(
+                    name=k, config_operation=OP_SET, value=v
+                )
+                for k, v in config_map.items()
+            ] + [
+                IncrementalAlterConfigsRequest.AlterableConfig(
+                    name=k, config_operation=OP_DELETE, value=None
+                )
+                for k in delete_configs
+            ]
+            change = IncrementalAlterConfigsRequest(
+                resources=[
+                    IncrementalAlterConfigsRequest.AlterConfigsResource(
+                        resource_type=RESOURCE_TOPIC, resource_name=name, configs=alterations
+                    )
+                ]
+            )
+            [response] = client.call(change).responses
+            check(response.error_code, response.error_message)
+    click.echo(f"Altered topic {name}.")
