@@ -131,6 +131,29 @@ def test_confluent_alter_configs(ferrokafka_broker: RunningBroker) -> None:
     assert broker_configs["node.id"].is_read_only
 
 
+def test_dynamic_broker_defaults_reach_partition_logs(tmp_path: Path) -> None:
+    """A dynamic broker config (kafka-configs --entity-type brokers --entity-name 1) applies to
+    topics without their own value, as in Kafka, and survives a restart."""
+    with run_broker(tmp_path / "broker") as broker:
+        client = admin(broker)
+        wait_all(client.create_topics([NewTopic("dyn", 1, 1)], operation_timeout=TIMEOUT_S))
+        default = ConfigResource(
+            "broker",
+            "1",
+            incremental_configs=[
+                ConfigEntry(
+                    "log.retention.ms", "4242000", incremental_operation=AlterConfigOpType.SET
+                )
+            ],
+        )
+        wait_all(client.incremental_alter_configs([default]))
+        handle = broker.broker.node.partition("dyn", 0)
+        assert handle is not None and handle.log.config.retention_ms == 4_242_000
+    with run_broker(tmp_path / "broker") as broker:
+        handle = broker.broker.node.partition("dyn", 0)
+        assert handle is not None and handle.log.config.retention_ms == 4_242_000
+
+
 def test_confluent_describe_cluster(ferrokafka_broker: RunningBroker) -> None:
     client = admin(ferrokafka_broker)
     cluster = client.describe_cluster(request_timeout=TIMEOUT_S).result(timeout=TIMEOUT_S)

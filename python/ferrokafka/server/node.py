@@ -132,15 +132,28 @@ class Node:
     def partition_by_id(self, topic_id: uuid.UUID, index: int) -> PartitionHandle | None:
         return self._by_id.get((topic_id, index))
 
-    def log_config(self, topic: str) -> LogConfig:
-        """The effective LogConfig of ``topic``: broker defaults overlaid with its configs."""
+    def broker_config(self) -> BrokerConfig:
+        """The static config overlaid with the dynamic cluster-default and per-broker values
+        the metadata log holds (set with AlterConfigs), the precedence Kafka applies."""
+        image = self.image
+        return BrokerConfig(
+            self.config.static,
+            dynamic_default=image.broker_config(None),
+            dynamic_broker=image.broker_config(self.config.node_id),
+        )
+
+    def log_config(self, topic: str, broker: BrokerConfig | None = None) -> LogConfig:
+        """The effective LogConfig of ``topic``: broker defaults (static and dynamic)
+        overlaid with the topic's own configs."""
         overrides = dict(self.image.topic_config(topic))
-        return self.config.topic_config(overrides).to_log_config()
+        broker = broker if broker is not None else self.broker_config()
+        return broker.topic_config(overrides).to_log_config()
 
     async def _sync_partitions(self) -> None:
         """Make the handle map match the image: open logs of new partitions, update configs,
         delete logs of removed topics."""
         image = self.image
+        broker = self.broker_config()  # once per sync: it parses every key
         wanted: dict[tuple[str, int], tuple[uuid.UUID, int]] = {}
         for name, topic in image.topics_by_name.items():
             for index, part in topic.partitions.items():
@@ -153,7 +166,7 @@ class Node:
             await trio.to_thread.run_sync(self.logs.delete_log, *key)
         for (name, index), (topic_id, epoch) in wanted.items():
             handle = self._by_name.get((name, index))
-            config = self.log_config(name)
+            config = self.log_config(name, broker)
             if handle is None or handle.topic_id != topic_id:
                 opened = await trio.to_thread.run_sync(
                     self.logs.get_or_create_log, name, index, config
