@@ -3,7 +3,8 @@
 headers and null values go in; everything comes back in order at contiguous offsets.
 
 Topics are created through the node (the admin APIs are tested elsewhere); the clients find
-the partition leader through Metadata. Idempotence is off: InitProducerId is not served yet.
+the partition leader through Metadata. Idempotence is off here (plain acks paths); idempotent
+producers are tested in test_idempotence_clients.py.
 No consumer group is used: consumers assign partitions themselves and commit nothing.
 """
 
