@@ -22,6 +22,13 @@ from ferrokafka.protocol import (
     decode_response,
     encode_request,
 )
+from ferrokafka.protocol.error_codes import (
+    LEADER_NOT_AVAILABLE,
+    NONE,
+    NOT_LEADER_OR_FOLLOWER,
+    UNKNOWN_TOPIC_OR_PARTITION,
+    error_name,
+)
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from ferrokafka.protocol.messages.fetch import FetchRequest
 from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest
@@ -43,55 +50,6 @@ FRAME_SIZE = struct.Struct(">i")
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 FETCH_PARTITION_MAX_BYTES = 1024 * 1024
 
-# Kafka's org.apache.kafka.common.protocol.Errors: the names the tools print.
-ERROR_NAMES: dict[int, str] = {
-    -1: "UNKNOWN_SERVER_ERROR",
-    1: "OFFSET_OUT_OF_RANGE",
-    2: "CORRUPT_MESSAGE",
-    3: "UNKNOWN_TOPIC_OR_PARTITION",
-    4: "INVALID_FETCH_SIZE",
-    5: "LEADER_NOT_AVAILABLE",
-    6: "NOT_LEADER_OR_FOLLOWER",
-    7: "REQUEST_TIMED_OUT",
-    8: "BROKER_NOT_AVAILABLE",
-    9: "REPLICA_NOT_AVAILABLE",
-    10: "MESSAGE_TOO_LARGE",
-    13: "NETWORK_EXCEPTION",
-    17: "INVALID_TOPIC_EXCEPTION",
-    18: "RECORD_LIST_TOO_LARGE",
-    19: "NOT_ENOUGH_REPLICAS",
-    20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-    21: "INVALID_REQUIRED_ACKS",
-    29: "TOPIC_AUTHORIZATION_FAILED",
-    31: "CLUSTER_AUTHORIZATION_FAILED",
-    32: "INVALID_TIMESTAMP",
-    33: "UNSUPPORTED_SASL_MECHANISM",
-    35: "UNSUPPORTED_VERSION",
-    36: "TOPIC_ALREADY_EXISTS",
-    37: "INVALID_PARTITIONS",
-    38: "INVALID_REPLICATION_FACTOR",
-    39: "INVALID_REPLICA_ASSIGNMENT",
-    40: "INVALID_CONFIG",
-    41: "NOT_CONTROLLER",
-    42: "INVALID_REQUEST",
-    43: "UNSUPPORTED_FOR_MESSAGE_FORMAT",
-    44: "POLICY_VIOLATION",
-    45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
-    46: "DUPLICATE_SEQUENCE_NUMBER",
-    47: "INVALID_PRODUCER_EPOCH",
-    73: "TOPIC_DELETION_DISABLED",
-    74: "FENCED_LEADER_EPOCH",
-    75: "UNKNOWN_LEADER_EPOCH",
-    76: "UNSUPPORTED_COMPRESSION_TYPE",
-    78: "OFFSET_NOT_AVAILABLE",
-    87: "INVALID_RECORD",
-    100: "UNKNOWN_TOPIC_ID",
-    103: "INCONSISTENT_TOPIC_ID",
-}
-NONE = 0
-UNKNOWN_TOPIC_OR_PARTITION = 3
-LEADER_NOT_AVAILABLE = 5
-NOT_LEADER_OR_FOLLOWER = 6
 # Errors a fresh topic answers with until its leaders are known everywhere.
 RETRIABLE_METADATA_ERRORS = frozenset(
     {UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE, NOT_LEADER_OR_FOLLOWER}
@@ -102,10 +60,6 @@ EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
 # A consumer's replica id in ListOffsets and Fetch: "not a broker".
 CONSUMER_REPLICA_ID = -1
-
-
-def error_name(code: int) -> str:
-    return ERROR_NAMES.get(code, f"UNKNOWN_ERROR_CODE_{code}")
 
 
 class ClientError(Exception):

@@ -7,20 +7,14 @@ Nothing is skipped: without Kafka's jars the tests that need them fail and say t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+import kafka_support as ks
 from ferrokafka.cluster import Controller, SingleVoterLog
 from ferrokafka.config import BrokerConfig, load_broker_config
-
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-import kafka_support as ks  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,19 +7,13 @@ Nothing here is skipped: without Kafka's jars every test that needs them fails a
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-import kafka_support as ks  # noqa: E402
-from kafka_support.workload import KafkaWrittenLogs, write_workload  # noqa: E402
+import kafka_support as ks
+from kafka_support.workload import KafkaWrittenLogs, write_workload
 
 
 @pytest.fixture(scope="session")

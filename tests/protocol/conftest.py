@@ -7,18 +7,11 @@ Nothing is skipped: without Kafka's jars the tests that need them fail and say t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-for path in (TESTS_DIR, Path(__file__).resolve().parent):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-import kafka_support as ks  # noqa: E402
+import kafka_support as ks
 
 
 @pytest.fixture(scope="session")

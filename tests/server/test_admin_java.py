@@ -7,17 +7,12 @@ The jars come from tests/kafka/fetch.sh; without them these fail saying how to f
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-import kafka_support as ks  # noqa: E402
-from ferrokafka.testing import RunningBroker  # noqa: E402
+import kafka_support as ks
+from ferrokafka.testing import RunningBroker
 
 TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
 # Kafka 4.3 still ships ConfigCommand in the Scala core.

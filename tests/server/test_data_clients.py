@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -25,12 +24,7 @@ import confluent_kafka as ck
 import pytest
 from data_broker import DataBroker, data_broker
 
-# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from kafka_support.jars import (  # noqa: E402
+from kafka_support.jars import (
     TOOL_JVM_OPTIONS,
     TOOL_TIMEOUT_S,
     UTF8_STDOUT_OPTIONS,

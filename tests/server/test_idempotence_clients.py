@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,13 +23,7 @@ from data_broker import DataBroker, data_broker
 from test_data_clients import CLIENT_TIMEOUT_MS, CLIENT_TIMEOUT_S, CODECS, PER_CODEC, record
 
 from ferrokafka._ferrokafka import Log
-
-# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-
-from kafka_support.jars import (  # noqa: E402
+from kafka_support.jars import (
     TOOL_JVM_OPTIONS,
     TOOL_TIMEOUT_S,
     UTF8_STDOUT_OPTIONS,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,7 @@ import pytest
 from data_broker import DataBroker, data_broker
 from test_data_clients import CLIENT_TIMEOUT_S
 
-# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
-from kafka_support.jars import run_kafka_tool  # noqa: E402
+from kafka_support.jars import run_kafka_tool
 
 TOPIC = "epoch-clients"
 RECORDS = 5

@@ -358,10 +358,6 @@ def test_from_broker_config(tmp_path: Path) -> None:
 
 # -- Apache Kafka's own log directories ------------------------------------------------------
 
-# kafka_support lives in tests/, which is not a package and not on sys.path by itself.
-TESTS_DIR = Path(__file__).resolve().parents[1]
-if str(TESTS_DIR) not in sys.path:
-    sys.path.insert(0, str(TESTS_DIR))
 
 KAFKA_TOPIC = "orders.eu-west"  # '.' and '-' in the name: the partition is after the last '-'
 KAFKA_PARTITIONS = 3

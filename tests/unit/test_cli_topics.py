@@ -16,10 +16,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS_DIR = REPO / "tests"
-# kafka_support (tests/) and data_broker (tests/server/) are not packages on sys.path.
-for extra in (TESTS_DIR, TESTS_DIR / "server"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
 
 from data_broker import data_broker  # noqa: E402
 

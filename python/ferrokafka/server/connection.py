@@ -35,6 +35,7 @@ from ferrokafka.protocol import (
     encode_message,
     encode_response_parts,
 )
+from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
 from ferrokafka.protocol.wire import FileRecords, joined
 from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
@@ -57,7 +58,6 @@ IOV_MAX = 1024
 # Bytes asked of one sendfile call: a non-blocking socket takes at most its free send buffer
 # anyway; the cap keeps one call (which may read the file from disk) short, so other tasks run.
 SENDFILE_CHUNK_BYTES = 1 << 20
-UNSUPPORTED_VERSION = 35
 # ApiVersions' own version range, the only entry Kafka lists in an UNSUPPORTED_VERSION answer
 # (ApiVersionsRequest.getErrorResponse): enough for the client to retry with a version we share.
 _API_VERSIONS_RANGE = ApiVersionsResponse.ApiVersion(

@@ -2,9 +2,8 @@
 InitProducerId) and the
 mapping from the native storage engine's exceptions to them.
 
-The numbers are Kafka's ``org.apache.kafka.common.protocol.Errors``. The controller's codes
-live in :mod:`ferrokafka.cluster.errors`; the few both need are repeated here so the data path
-does not depend on the controller's module.
+The numbers come from :mod:`ferrokafka.protocol.error_codes`, the one table of Kafka's
+``org.apache.kafka.common.protocol.Errors``; the data path's are re-exported here.
 """
 
 from __future__ import annotations
@@ -22,33 +21,34 @@ from ferrokafka._ferrokafka import (
     UnsupportedCompressionError,
     UnsupportedMagicError,
 )
+from ferrokafka.protocol.error_codes import (  # noqa: F401  (re-exported)
+    CORRUPT_MESSAGE,
+    FENCED_LEADER_EPOCH,
+    FETCH_SESSION_ID_NOT_FOUND,
+    FETCH_SESSION_TOPIC_ID_ERROR,
+    INVALID_FETCH_SESSION_EPOCH,
+    INVALID_PRODUCER_EPOCH,
+    INVALID_RECORD,
+    INVALID_REQUEST,
+    INVALID_REQUIRED_ACKS,
+    INVALID_TIMESTAMP,
+    INVALID_TXN_STATE,
+    MESSAGE_TOO_LARGE,
+    NONE,
+    NOT_ENOUGH_REPLICAS,
+    OFFSET_OUT_OF_RANGE,
+    OUT_OF_ORDER_SEQUENCE_NUMBER,
+    RECORD_LIST_TOO_LARGE,
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    UNKNOWN_LEADER_EPOCH,
+    UNKNOWN_SERVER_ERROR,
+    UNKNOWN_TOPIC_ID,
+    UNKNOWN_TOPIC_OR_PARTITION,
+    UNSUPPORTED_COMPRESSION_TYPE,
+    UNSUPPORTED_FOR_MESSAGE_FORMAT,
+)
 
 log = logging.getLogger(__name__)
-
-NONE = 0
-UNKNOWN_SERVER_ERROR = -1
-OFFSET_OUT_OF_RANGE = 1
-CORRUPT_MESSAGE = 2
-UNKNOWN_TOPIC_OR_PARTITION = 3
-MESSAGE_TOO_LARGE = 10
-RECORD_LIST_TOO_LARGE = 18
-NOT_ENOUGH_REPLICAS = 19
-INVALID_REQUIRED_ACKS = 21
-INVALID_TIMESTAMP = 32
-INVALID_REQUEST = 42
-UNSUPPORTED_FOR_MESSAGE_FORMAT = 43
-OUT_OF_ORDER_SEQUENCE_NUMBER = 45
-INVALID_PRODUCER_EPOCH = 47
-INVALID_TXN_STATE = 48
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-FETCH_SESSION_ID_NOT_FOUND = 70
-INVALID_FETCH_SESSION_EPOCH = 71
-FENCED_LEADER_EPOCH = 74
-UNKNOWN_LEADER_EPOCH = 75
-UNSUPPORTED_COMPRESSION_TYPE = 76
-INVALID_RECORD = 87
-UNKNOWN_TOPIC_ID = 100
-FETCH_SESSION_TOPIC_ID_ERROR = 106
 
 
 def storage_error_code(exc: FerrokafkaError) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ferrokafka.config import Endpoint
+from ferrokafka.protocol.error_codes import MISMATCHED_ENDPOINT_TYPE
 from ferrokafka.protocol.messages.describe_cluster import (
     DescribeClusterRequest,
     DescribeClusterResponse,
@@ -23,7 +24,6 @@ from ferrokafka.server.handlers.metadata import (
 )
 from ferrokafka.server.node import Node
 
-MISMATCHED_ENDPOINT_TYPE = 114
 # Kafka's EndpointType ids: UNKNOWN 0, BROKER 1, CONTROLLER 2.
 ENDPOINT_TYPES = {0: "UNKNOWN", 1: "BROKER", 2: "CONTROLLER"}
 BROKER_ENDPOINT = 1

@@ -15,14 +15,13 @@ from pathlib import Path
 import trio
 
 from ferrokafka.cluster import errors
+from ferrokafka.protocol.error_codes import KAFKA_STORAGE_ERROR
 from ferrokafka.protocol.messages.describe_log_dirs import (
     DescribeLogDirsRequest,
     DescribeLogDirsResponse,
 )
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
-
-KAFKA_STORAGE_ERROR = 56
 
 _Result = DescribeLogDirsResponse.DescribeLogDirsResult
 _Topic = DescribeLogDirsResponse.DescribeLogDirsTopic
