@@ -77,6 +77,7 @@ UNRELEASED_INSTANCE_ID = 111
 UNSUPPORTED_ASSIGNOR = 112
 STALE_MEMBER_EPOCH = 113
 MISMATCHED_ENDPOINT_TYPE = 114
+INVALID_REGULAR_EXPRESSION = 128
 
 # Built from the constants above, so a code and its name cannot drift apart.
 ERROR_NAMES: dict[int, str] = {
