@@ -54,6 +54,8 @@ def test_every_partition_once_to_a_subscriber(counts, subs, name):
     members = {f"m{i}": AssignorMember(subscribed=s) for i, s in enumerate(subs)}
     result = assign(name, members, counts)
     _check_complete(members, counts, result)
+    if name == UNIFORM and len(set(subs)) > 1:
+        return  # heterogeneous: balanced where possible, no fixed-point promise
     # Feeding the result back in as the current assignment changes nothing (uniform: sticky;
     # range: deterministic).
     again = assign(

@@ -95,8 +95,13 @@ def uniform(
     ]
     # Fewest eligible subscribers first, so constrained partitions find a home.
     unassigned.sort(key=lambda tp: (len(subscribers[tp[0]]), str(tp[0]), tp[1]))
+    # Ties go to the member with fewer partitions to choose from, which has fewer chances.
+    potential = {
+        m: sum(partition_counts[t] for t in members[m].subscribed if t in partition_counts)
+        for m in order
+    }
     for tp in unassigned:
-        give(min(subscribers[tp[0]], key=lambda m: (counts[m], rank[m])), tp)
+        give(min(subscribers[tp[0]], key=lambda m: (counts[m], potential[m], rank[m])), tp)
     return {m: {t: frozenset(ps) for t, ps in tps.items()} for m, tps in result.items()}
 
 

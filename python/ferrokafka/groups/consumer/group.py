@@ -1,0 +1,440 @@
+"""A consumer group of the KIP-848 protocol, sans-io: ConsumerGroupHeartbeat's rules, the
+group/assignment/member epochs, session and revocation timeouts as deadlines the caller
+checks (:meth:`ConsumerGroup.expire`), and the :class:`~ferrokafka.groups.base.Group`
+interface the offset and admin handlers use.
+
+Epochs: the group epoch goes up when membership, a subscription or the partition count of a
+subscribed topic changes; the target assignment is recomputed (by the chosen server-side
+assignor) when it is behind the group epoch and takes the group epoch as its own; each member
+then moves to it through :func:`~ferrokafka.groups.consumer.member.reconcile`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ferrokafka.groups.base import CONSUMER, Record
+from ferrokafka.groups.consumer import member as m
+from ferrokafka.groups.consumer.assignors import ASSIGNOR_NAMES, AssignorMember, assign
+from ferrokafka.protocol import error_codes as ec
+
+# topic name -> (topic id, partition count): the metadata the group assigns from
+Topics = Mapping[str, tuple[uuid.UUID, int]]
+
+EMPTY = "Empty"
+ASSIGNING = "Assigning"
+RECONCILING = "Reconciling"
+STABLE = "Stable"
+DEAD = "Dead"
+
+# A regex subscription is matched against topic names; Kafka uses RE2/J, we use Python's re
+# (the same syntax for the patterns consumers use: literals, classes, alternation, .*).
+REGEX_CHARS_MAX = 1000
+
+
+class HeartbeatError(Exception):
+    """ConsumerGroupHeartbeat answers this error code (and message) to the member."""
+
+    def __init__(self, code: int, message: str | None = None) -> None:
+        super().__init__(message or ec.error_name(code))
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    session_timeout_ms: int = 45_000
+    heartbeat_interval_ms: int = 5_000
+    max_size: int = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The fields of one ConsumerGroupHeartbeat, after the handler checked their shape."""
+
+    member_id: str
+    member_epoch: int
+    instance_id: str | None = None
+    rack_id: str | None = None
+    rebalance_timeout_ms: int = -1
+    subscribed_topic_names: list[str] | None = None
+    subscribed_topic_regex: str | None = None
+    server_assignor: str | None = None
+    owned: Mapping[uuid.UUID, frozenset[int]] | None = None
+    client_id: str = ""
+    client_host: str = ""
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    member_id: str
+    member_epoch: int
+    heartbeat_interval_ms: int
+    # None: the response carries no assignment (nothing changed and not a full request)
+    assignment: m.TopicAssignment | None
+
+
+class ConsumerGroup:
+    """One consumer group; every method runs in the coordinator's task, never concurrently."""
+
+    def __init__(self, group_id: str, config: GroupConfig) -> None:
+        self.group_id = group_id
+        self.config = config
+        self.group_epoch = 0
+        self.assignment_epoch = 0
+        self.assignor_name = ASSIGNOR_NAMES[0]
+        self.members: dict[str, m.ConsumerMember] = {}
+        self.static_members: dict[str, str] = {}  # instance id -> member id
+        self.target: dict[str, m.TopicAssignment] = {}
+        # Subscribed topics as the last epoch bump saw them: name -> (id, partition count).
+        self.subscribed_metadata: dict[str, tuple[uuid.UUID, int]] = {}
+        self._owners: dict[tuple[uuid.UUID, int], str] = {}
+        self.session_deadline_ms: dict[str, int] = {}
+        self.revocation_deadline_ms: dict[str, int] = {}
+        self._dead = False
+
+    # -- the Group interface ------------------------------------------------------------
+
+    @property
+    def kind(self) -> str:
+        return CONSUMER
+
+    @property
+    def protocol_type(self) -> str:
+        return "consumer"
+
+    @property
+    def state(self) -> str:
+        if self._dead:
+            return DEAD
+        if not self.members:
+            return EMPTY
+        if self.group_epoch != self.assignment_epoch:
+            return ASSIGNING
+        if any(
+            x.state != m.STABLE or x.member_epoch != self.assignment_epoch
+            for x in self.members.values()
+        ):
+            return RECONCILING
+        return STABLE
+
+    def is_empty(self) -> bool:
+        return not self.members
+
+    def subscribed_topics(self) -> frozenset[str] | None:
+        return frozenset(self.subscribed_metadata)
+
+    def validate_offset_commit(
+        self,
+        member_id: str,
+        group_instance_id: str | None,
+        generation_id_or_member_epoch: int,
+        api_version: int,
+    ) -> int:
+        """Kafka's ConsumerGroup.validateOffsetCommit: an epoch below zero commits only into an
+        empty group (admin tools, consumers using assign); a member must exist, commit with
+        OffsetCommit v9+, and name its current epoch."""
+        if generation_id_or_member_epoch < 0 and not self.members:
+            return ec.NONE
+        member = self.members.get(member_id)
+        if member is None:
+            return ec.UNKNOWN_MEMBER_ID
+        if api_version < 9:
+            return ec.UNSUPPORTED_VERSION
+        if generation_id_or_member_epoch != member.member_epoch:
+            return ec.STALE_MEMBER_EPOCH
+        return ec.NONE
+
+    def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> int:
+        if member_id is None and member_epoch < 0:
+            return ec.NONE
+        member = self.members.get(member_id or "")
+        if member is None:
+            return ec.UNKNOWN_MEMBER_ID
+        if member_epoch != member.member_epoch:
+            return ec.STALE_MEMBER_EPOCH
+        return ec.NONE
+
+    def validate_delete(self) -> int:
+        if self._dead:
+            return ec.GROUP_ID_NOT_FOUND
+        return ec.NONE if not self.members else ec.NON_EMPTY_GROUP
+
+    def tombstones(self) -> list[Record]:
+        # Nothing of this group is persisted yet (see the package docstring's limits).
+        return []
+
+    def on_deleted(self) -> None:
+        self._dead = True
+        self.session_deadline_ms.clear()
+        self.revocation_deadline_ms.clear()
+
+    # -- ConsumerGroupHeartbeat -------------------------------------------------------------
+
+    def heartbeat(self, hb: Heartbeat, topics: Topics, now_ms: int) -> HeartbeatResult:
+        """Apply one heartbeat (join, heartbeat, leave); raises :class:`HeartbeatError`."""
+        if hb.member_epoch in (m.LEAVE_EPOCH, m.LEAVE_STATIC_EPOCH):
+            return self._leave(hb)
+        if hb.server_assignor is not None and hb.server_assignor not in ASSIGNOR_NAMES:
+            raise HeartbeatError(
+                ec.UNSUPPORTED_ASSIGNOR, f"Assignor {hb.server_assignor} is not supported."
+            )
+        if hb.subscribed_topic_regex:
+            _compile(hb.subscribed_topic_regex)
+        member = self._member_for(hb)
+        updated = replace(
+            member,
+            rack_id=_or(hb.rack_id, member.rack_id),
+            client_id=hb.client_id,
+            client_host=hb.client_host,
+            rebalance_timeout_ms=(
+                hb.rebalance_timeout_ms
+                if hb.rebalance_timeout_ms != -1
+                else member.rebalance_timeout_ms
+            ),
+            subscribed_topic_names=(
+                tuple(sorted(set(hb.subscribed_topic_names)))
+                if hb.subscribed_topic_names is not None
+                else member.subscribed_topic_names
+            ),
+            subscribed_topic_regex=_or(hb.subscribed_topic_regex, member.subscribed_topic_regex),
+            server_assignor=_or(hb.server_assignor, member.server_assignor),
+        )
+        is_new = member.member_id not in self.members
+        if is_new or _subscription(updated) != _subscription(member):
+            self.group_epoch += 1
+        self._put(updated)
+        self._refresh_metadata(topics)
+        if self.group_epoch > self.assignment_epoch:
+            self._compute_target(topics)
+        before = self.members[updated.member_id]
+        after = m.reconcile(
+            before,
+            self.assignment_epoch,
+            self.target.get(before.member_id, m.EMPTY),
+            self._owner_of,
+            hb.owned,
+        )
+        self._put(after)
+        self._schedule(before, after, now_ms)
+        full = hb.member_epoch == m.JOIN_EPOCH or (
+            hb.rebalance_timeout_ms != -1
+            and hb.subscribed_topic_names is not None
+            and hb.owned is not None
+        )
+        changed = after.assigned != member.assigned or after.member_epoch != member.member_epoch
+        return HeartbeatResult(
+            member_id=after.member_id,
+            member_epoch=after.member_epoch,
+            heartbeat_interval_ms=self.config.heartbeat_interval_ms,
+            assignment=after.assigned if (full or changed or is_new) else None,
+        )
+
+    def _member_for(self, hb: Heartbeat) -> m.ConsumerMember:
+        """The member this heartbeat speaks for (a new one when joining), after Kafka's
+        identity and epoch checks."""
+        existing = self.members.get(hb.member_id)
+        if hb.instance_id is not None:
+            holder = self.static_members.get(hb.instance_id)
+            if hb.member_epoch == m.JOIN_EPOCH:
+                if holder is not None and holder != hb.member_id:
+                    previous = self.members[holder]
+                    if previous.member_epoch != m.LEAVE_STATIC_EPOCH:
+                        raise HeartbeatError(
+                            ec.UNRELEASED_INSTANCE_ID,
+                            f"Static member {previous.member_id} with instance id "
+                            f"{hb.instance_id} is not released yet.",
+                        )
+                    return self._replace_static(previous, hb)
+            else:
+                if existing is None:
+                    raise HeartbeatError(ec.UNKNOWN_MEMBER_ID)
+                if holder != hb.member_id or existing.instance_id != hb.instance_id:
+                    raise HeartbeatError(ec.FENCED_INSTANCE_ID)
+        if existing is None:
+            if hb.member_epoch != m.JOIN_EPOCH:
+                raise HeartbeatError(
+                    ec.UNKNOWN_MEMBER_ID, f"Member {hb.member_id} is not a member of the group."
+                )
+            if len(self.members) >= self.config.max_size:
+                raise HeartbeatError(ec.GROUP_MAX_SIZE_REACHED)
+            return m.ConsumerMember(member_id=hb.member_id, instance_id=hb.instance_id)
+        if hb.member_epoch != m.JOIN_EPOCH:
+            _check_epoch(existing, hb)
+        return existing
+
+    def _replace_static(self, previous: m.ConsumerMember, hb: Heartbeat) -> m.ConsumerMember:
+        """A static member came back under a new member id: it takes over the old one's
+        assignment and epoch, so its partitions do not move."""
+        target = self.target.get(previous.member_id)
+        self._remove(previous.member_id)
+        successor = replace(previous, member_id=hb.member_id)
+        self.members[successor.member_id] = successor
+        if target is not None:
+            self.target[successor.member_id] = target
+        for tp in successor.owned_partitions():
+            self._owners[tp] = successor.member_id
+        self.static_members[hb.instance_id or ""] = successor.member_id
+        # Its epoch is still LEAVE_STATIC_EPOCH: reconciliation brings it to the target epoch
+        # with the partitions it had.
+        return successor
+
+    def _leave(self, hb: Heartbeat) -> HeartbeatResult:
+        member = self.members.get(hb.member_id)
+        if member is None:
+            raise HeartbeatError(
+                ec.UNKNOWN_MEMBER_ID, f"Member {hb.member_id} is not a member of the group."
+            )
+        if hb.member_epoch == m.LEAVE_STATIC_EPOCH:
+            if member.instance_id is None or hb.instance_id != member.instance_id:
+                raise HeartbeatError(ec.FENCED_INSTANCE_ID)
+            # The static member will come back: it keeps its partitions until then (or until
+            # its session expires).
+            self._put(replace(member, member_epoch=m.LEAVE_STATIC_EPOCH))
+            self.revocation_deadline_ms.pop(member.member_id, None)
+        else:
+            self.fence(member.member_id)
+        return HeartbeatResult(
+            member_id=hb.member_id,
+            member_epoch=hb.member_epoch,
+            heartbeat_interval_ms=0,
+            assignment=None,
+        )
+
+    # -- removal and timeouts ---------------------------------------------------------------
+
+    def fence(self, member_id: str) -> None:
+        """Remove a member (left, session expired, or did not revoke in time); its partitions
+        are free at once and the group epoch goes up."""
+        if member_id in self.members:
+            self._remove(member_id)
+            self.group_epoch += 1
+
+    def expire(self, now_ms: int) -> list[str]:
+        """Fence the members whose session or revocation deadline passed; their ids."""
+        expired = [
+            member_id
+            for deadlines in (self.session_deadline_ms, self.revocation_deadline_ms)
+            for member_id, deadline in list(deadlines.items())
+            if deadline <= now_ms
+        ]
+        for member_id in dict.fromkeys(expired):
+            self.fence(member_id)
+        return list(dict.fromkeys(expired))
+
+    def next_deadline_ms(self) -> int | None:
+        deadlines = [*self.session_deadline_ms.values(), *self.revocation_deadline_ms.values()]
+        return min(deadlines) if deadlines else None
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _put(self, member: m.ConsumerMember) -> None:
+        old = self.members.get(member.member_id)
+        if old is not None:
+            for tp in old.owned_partitions():
+                if self._owners.get(tp) == member.member_id:
+                    del self._owners[tp]
+        for tp in member.owned_partitions():
+            self._owners[tp] = member.member_id
+        self.members[member.member_id] = member
+        if member.instance_id is not None:
+            self.static_members[member.instance_id] = member.member_id
+
+    def _remove(self, member_id: str) -> None:
+        member = self.members.pop(member_id)
+        for tp in member.owned_partitions():
+            if self._owners.get(tp) == member_id:
+                del self._owners[tp]
+        if member.instance_id is not None and self.static_members.get(member.instance_id) == (
+            member_id
+        ):
+            del self.static_members[member.instance_id]
+        self.target.pop(member_id, None)
+        self.session_deadline_ms.pop(member_id, None)
+        self.revocation_deadline_ms.pop(member_id, None)
+
+    def _owner_of(self, topic: uuid.UUID, partition: int) -> str | None:
+        return self._owners.get((topic, partition))
+
+    def _schedule(self, before: m.ConsumerMember, after: m.ConsumerMember, now_ms: int) -> None:
+        self.session_deadline_ms[after.member_id] = now_ms + self.config.session_timeout_ms
+        if after.state != m.UNREVOKED_PARTITIONS:
+            self.revocation_deadline_ms.pop(after.member_id, None)
+        elif before.state != m.UNREVOKED_PARTITIONS or before.member_epoch != after.member_epoch:
+            self.revocation_deadline_ms[after.member_id] = now_ms + max(
+                after.rebalance_timeout_ms, 0
+            )
+
+    def _subscribed_names(self, member: m.ConsumerMember, topics: Topics) -> set[str]:
+        names = {t for t in member.subscribed_topic_names if t in topics}
+        if member.subscribed_topic_regex:
+            pattern = _compile(member.subscribed_topic_regex)
+            # Kafka's regex subscriptions never match internal topics.
+            names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
+        return names
+
+    def _refresh_metadata(self, topics: Topics) -> None:
+        """Bump the group epoch when a subscribed topic appeared, went away or grew."""
+        names = set().union(*(self._subscribed_names(x, topics) for x in self.members.values()))
+        metadata = {name: topics[name] for name in sorted(names)}
+        if metadata != self.subscribed_metadata:
+            self.subscribed_metadata = metadata
+            self.group_epoch += 1
+
+    def _compute_target(self, topics: Topics) -> None:
+        chosen = Counter(x.server_assignor for x in self.members.values() if x.server_assignor)
+        self.assignor_name = (
+            min(chosen, key=lambda name: (-chosen[name], name)) if chosen else ASSIGNOR_NAMES[0]
+        )
+        counts = {topic_id: n for topic_id, n in self.subscribed_metadata.values()}
+        assignor_members = {
+            x.member_id: AssignorMember(
+                subscribed=frozenset(topics[t][0] for t in self._subscribed_names(x, topics)),
+                current=self.target.get(x.member_id, x.assigned),
+            )
+            for x in self.members.values()
+        }
+        self.target = dict(assign(self.assignor_name, assignor_members, counts))
+        self.assignment_epoch = self.group_epoch
+
+
+def _check_epoch(member: m.ConsumerMember, hb: Heartbeat) -> None:
+    """Kafka's throwIfMemberEpochIsInvalid: a member ahead of us, or behind us except by one
+    epoch with partitions it still legitimately holds (a lost response), is fenced."""
+    if hb.member_epoch > member.member_epoch:
+        raise HeartbeatError(
+            ec.FENCED_MEMBER_EPOCH,
+            f"The consumer group member has a greater member epoch ({hb.member_epoch}) than "
+            f"the one known by the group coordinator ({member.member_epoch}).",
+        )
+    if hb.member_epoch < member.member_epoch and not (
+        hb.member_epoch == member.previous_member_epoch and m.is_subset(hb.owned, member.assigned)
+    ):
+        raise HeartbeatError(
+            ec.FENCED_MEMBER_EPOCH,
+            f"The consumer group member has a smaller member epoch ({hb.member_epoch}) than "
+            f"the one known by the group coordinator ({member.member_epoch}).",
+        )
+
+
+def _compile(regex: str) -> re.Pattern[str]:
+    if len(regex) > REGEX_CHARS_MAX:
+        raise HeartbeatError(ec.INVALID_REGULAR_EXPRESSION, "The regular expression is too long.")
+    try:
+        return re.compile(regex)
+    except re.error as exc:
+        raise HeartbeatError(
+            ec.INVALID_REGULAR_EXPRESSION, f"Invalid regex {regex}: {exc}"
+        ) from None
+
+
+def _subscription(member: m.ConsumerMember) -> tuple:
+    return (member.subscribed_topic_names, member.subscribed_topic_regex, member.server_assignor)
+
+
+def _or(new: str | None, old: str | None) -> str | None:
+    return new if new is not None else old
