@@ -90,10 +90,29 @@ class Broker:
         self.add_shutdown_hook(self.node.shutdown)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
         async with trio.open_nursery() as nursery:
+            await nursery.start(self._run_group_coordinator)
             bound = await nursery.start(self.server.serve)
             # Registration needs the real ports (a listener may ask for port 0).
             await self.node.register_broker(self._broker_endpoints())
             task_status.started(bound)
+
+    async def _run_group_coordinator(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the group coordinator (timers, offsets load and expiry) until shutdown, which
+        stops it before the logs close (hooks run last-added first)."""
+        coordinator = self.node.group_coordinator if self.node is not None else None
+        if coordinator is None:
+            task_status.started()
+            return
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await coordinator.run(task_status=task_status)
 
     def _broker_endpoints(self) -> list[BrokerEndpoint]:
         controller_names = set(self.config.controller_listener_names)

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
@@ -37,6 +37,9 @@ from ferrokafka.server.producer_state import ProducerState, load_producer_state
 from ferrokafka.storage import LogManager
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
+
+if TYPE_CHECKING:
+    from ferrokafka.groups.coordinator import GroupCoordinator
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +108,8 @@ class Node:
         self._by_id: dict[tuple[uuid.UUID, int], PartitionHandle] = {}
         self._producer_ids: range = range(0)
         self._producer_id_lock = trio.Lock()
+        # Set by the group handlers' registration (groups.GroupCoordinator); run by the Broker.
+        self.group_coordinator: GroupCoordinator | None = None
 
     @classmethod
     async def open(cls, config: BrokerConfig) -> Node:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ferrokafka.config import Endpoint
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
-from ferrokafka.server.handlers import admin, data
+from ferrokafka.server.handlers import admin, data, groups
 from ferrokafka.server.handlers.api_versions import (
     DEFAULT_FEATURES,
     ApiVersionsHandler,
@@ -51,3 +51,4 @@ def register_node_handlers(
     broker listeners. Each API's handler lives in its own module."""
     admin.register(dispatchers["broker"], node, advertised_listeners)
     data.register(dispatchers["broker"], node)
+    groups.register(dispatchers["broker"], node, advertised_listeners)
