@@ -11,6 +11,7 @@ then moves to it through :func:`~ferrokafka.groups.consumer.member.reconcile`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections import Counter
@@ -96,6 +97,32 @@ class ConsumerGroup:
         self.session_deadline_ms: dict[str, int] = {}
         self.revocation_deadline_ms: dict[str, int] = {}
         self._dead = False
+        # Set by a load from __consumer_offsets: the metadata hash the group epoch was bumped
+        # for, so the first heartbeat after a restart bumps it only if topics changed.
+        self.restored_metadata_hash: int | None = None
+
+    def clone(self) -> ConsumerGroup:
+        """A copy to apply a change to before it is written (members are immutable, so
+        copying the maps copies everything)."""
+        other = ConsumerGroup(self.group_id, self.config)
+        other.adopt(self)
+        return other
+
+    def adopt(self, other: ConsumerGroup) -> None:
+        """Take ``other``'s state (a clone that a written change was applied to)."""
+        self.config = other.config
+        self.group_epoch = other.group_epoch
+        self.assignment_epoch = other.assignment_epoch
+        self.assignor_name = other.assignor_name
+        self.members = dict(other.members)
+        self.static_members = dict(other.static_members)
+        self.target = dict(other.target)
+        self.subscribed_metadata = dict(other.subscribed_metadata)
+        self._owners = dict(other._owners)
+        self.session_deadline_ms = dict(other.session_deadline_ms)
+        self.revocation_deadline_ms = dict(other.revocation_deadline_ms)
+        self.restored_metadata_hash = other.restored_metadata_hash
+        self._dead = other._dead
 
     # -- the Group interface ------------------------------------------------------------
 
@@ -165,8 +192,9 @@ class ConsumerGroup:
         return ec.NONE if not self.members else ec.NON_EMPTY_GROUP
 
     def tombstones(self) -> list[Record]:
-        # Nothing of this group is persisted yet (see the package docstring's limits).
-        return []
+        from ferrokafka.groups.consumer.records import group_tombstones  # records imports us
+
+        return group_tombstones(self)
 
     def on_deleted(self) -> None:
         self._dead = True
@@ -305,6 +333,18 @@ class ConsumerGroup:
             assignment=None,
         )
 
+    def restore_member(self, member_id: str, member: m.ConsumerMember | None) -> None:
+        """Loading from the log: put (or with None remove) a member as its records say."""
+        if member is None:
+            if member_id in self.members:
+                self._remove(member_id)
+        else:
+            self._put(member)
+
+    def start_session(self, member_id: str, now_ms: int) -> None:
+        """A member loaded from the log gets a full session to come back in."""
+        self.session_deadline_ms[member_id] = now_ms + self.config.session_timeout_ms
+
     # -- removal and timeouts ---------------------------------------------------------------
 
     def fence(self, member_id: str) -> None:
@@ -383,7 +423,9 @@ class ConsumerGroup:
         metadata = {name: topics[name] for name in sorted(names)}
         if metadata != self.subscribed_metadata:
             self.subscribed_metadata = metadata
-            self.group_epoch += 1
+            restored, self.restored_metadata_hash = self.restored_metadata_hash, None
+            if restored is None or restored != _hash(metadata):
+                self.group_epoch += 1
 
     def _compute_target(self, topics: Topics) -> None:
         chosen = Counter(x.server_assignor for x in self.members.values() if x.server_assignor)
@@ -434,6 +476,19 @@ def _compile(regex: str) -> re.Pattern[str]:
 
 def _subscription(member: m.ConsumerMember) -> tuple:
     return (member.subscribed_topic_names, member.subscribed_topic_regex, member.server_assignor)
+
+
+def _hash(metadata: Mapping[str, tuple[uuid.UUID, int]]) -> int:
+    digest = hashlib.sha256()
+    for name, (topic_id, count) in sorted(metadata.items()):
+        digest.update(f"{name}\0{topic_id}\0{count}\n".encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
+def metadata_hash(group: ConsumerGroup) -> int:
+    """The group's subscribed-topics hash as ConsumerGroupMetadataValue carries it (ours, a
+    SHA-256 prefix, not Kafka's)."""
+    return _hash(group.subscribed_metadata)
 
 
 def _or(new: str | None, old: str | None) -> str | None:
