@@ -233,10 +233,11 @@ class ConsumerGroup:
             server_assignor=_or(hb.server_assignor, member.server_assignor),
         )
         is_new = member.member_id not in self.members
-        if is_new or _subscription(updated) != _subscription(member):
-            self.group_epoch += 1
         self._put(updated)
-        self._refresh_metadata(topics)
+        # One bump for whatever changed: membership, a subscription, the subscribed topics.
+        metadata_changed = self._refresh_metadata(topics)
+        if is_new or _subscription(updated) != _subscription(member) or metadata_changed:
+            self.group_epoch += 1
         if self.group_epoch > self.assignment_epoch:
             self._compute_target(topics)
         before = self.members[updated.member_id]
@@ -417,15 +418,16 @@ class ConsumerGroup:
             names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
         return names
 
-    def _refresh_metadata(self, topics: Topics) -> None:
-        """Bump the group epoch when a subscribed topic appeared, went away or grew."""
+    def _refresh_metadata(self, topics: Topics) -> bool:
+        """Whether a subscribed topic appeared, went away or grew (the group epoch must go
+        up)."""
         names = set().union(*(self._subscribed_names(x, topics) for x in self.members.values()))
         metadata = {name: topics[name] for name in sorted(names)}
         if metadata != self.subscribed_metadata:
             self.subscribed_metadata = metadata
             restored, self.restored_metadata_hash = self.restored_metadata_hash, None
-            if restored is None or restored != _hash(metadata):
-                self.group_epoch += 1
+            return restored is None or restored != _hash(metadata)
+        return False
 
     def _compute_target(self, topics: Topics) -> None:
         chosen = Counter(x.server_assignor for x in self.members.values() if x.server_assignor)
