@@ -26,9 +26,13 @@ def test_api_versions_every_version(ferrokafka_broker: RunningBroker, version: i
     assert all(ours[key] == versions for key, versions in advertised.items())
     assert response.throttle_time_ms == 0
     if version >= 3:
-        assert {f.name for f in response.supported_features} == {"metadata.version"}
-        [finalized] = response.finalized_features
-        assert finalized.name == "metadata.version" and finalized.min_version_level >= 7
+        assert {f.name for f in response.supported_features} == {
+            "group.version",
+            "metadata.version",
+        }
+        group, metadata = response.finalized_features
+        assert (group.name, group.max_version_level) == ("group.version", 1)
+        assert metadata.name == "metadata.version" and metadata.min_version_level >= 7
         assert response.finalized_features_epoch >= 0
 
 

@@ -37,11 +37,20 @@ class Features:
     epoch: int = -1
 
 
+# group.version 1 (GroupVersion.GV_1, Kafka 4.0+) enables the consumer group protocol of
+# KIP-848 (ConsumerGroupHeartbeat); 1 is the highest level and what a Kafka 4.x cluster finalizes.
+GROUP_VERSION_LEVEL = 1
+
 DEFAULT_FEATURES = Features(
     supported=MappingProxyType(
-        {"metadata.version": (METADATA_VERSION_MIN, METADATA_VERSION_LEVEL)}
+        {
+            "group.version": (0, GROUP_VERSION_LEVEL),
+            "metadata.version": (METADATA_VERSION_MIN, METADATA_VERSION_LEVEL),
+        }
     ),
-    finalized=MappingProxyType({"metadata.version": METADATA_VERSION_LEVEL}),
+    finalized=MappingProxyType(
+        {"group.version": GROUP_VERSION_LEVEL, "metadata.version": METADATA_VERSION_LEVEL}
+    ),
     # The metadata log will set this to the offset of the record that finalized the levels;
     # until it exists, the levels are fixed at start, which is epoch 0.
     epoch=0,
