@@ -1,0 +1,57 @@
+"""``python -m bench.compare [--quick | --full | --smoke]``: see the package docstring."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.compare import REPO, charts, report
+from bench.compare.plan import PLANS
+from bench.compare.run import BROKERS, compare
+
+RESULTS_DIR = REPO / "bench" / "results"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare",
+        description="ferrokafka vs Apache Kafka with Kafka's perf tools and librdkafka.",
+    )
+    modes = parser.add_mutually_exclusive_group()
+    for mode, text in (
+        ("quick", "representative subset, under five minutes (default)"),
+        ("full", "the whole matrix, a few GB per broker: real numbers"),
+        ("smoke", "seconds of load, proves the harness works (numbers mean nothing)"),
+    ):
+        modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
+    parser.add_argument("--repetitions", type=int, help="override the mode's repetitions")
+    parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="default: %(default)s")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where both brokers' data goes (one filesystem); default: a temporary directory",
+    )
+    args = parser.parse_args(argv)
+    plan = PLANS[args.mode or "quick"]()
+    if args.repetitions is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, repetitions=max(1, args.repetitions))
+    if args.work_dir is not None:
+        doc = compare(plan, args.work_dir, BROKERS)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ferrokafka-compare-") as tmp:
+            doc = compare(plan, Path(tmp), BROKERS)
+    rows = report.summarize(doc)
+    paths = report.write(doc, rows, args.out_dir)
+    pngs = charts.write_all(rows, args.out_dir, f"compare-{plan.mode}")
+    print(report.markdown(doc, rows))
+    for path in [*paths.values(), *pngs]:
+        print(f"written: {path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""What runs in each mode: the workload matrix, its sizes and its bounds.
+
+Every load loop in the harness takes its count from here and has a time limit from here: a
+broker that stalls costs at most the limit and is recorded as a failed workload.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+KIB = 1 << 10
+MIB = 1 << 20
+GIB = 1 << 30
+RECORD_SIZES = (100, KIB)
+ACKS = ("1", "all")
+CODECS = ("none", "lz4", "zstd")
+PARTITIONS = (1, 6)
+# Same on both brokers; Kafka 4 refuses less than 1 MiB. Small enough that the restart
+# workload of the full mode spans several segments per partition.
+SEGMENT_BYTES_DEFAULT = 256 * MIB
+
+
+@dataclass(frozen=True)
+class ProduceCase:
+    """One ProducerPerformance run: ``records`` records of ``record_size`` bytes."""
+
+    record_size: int
+    acks: str
+    codec: str
+    partitions: int
+    records: int
+
+    @property
+    def name(self) -> str:
+        size = (
+            f"{self.record_size // KIB}KiB" if self.record_size >= KIB else f"{self.record_size}B"
+        )
+        return f"produce {size} acks={self.acks} {self.codec} p{self.partitions}"
+
+    @property
+    def topic(self) -> str:
+        return f"produce-{self.record_size}-{self.acks}-{self.codec}-{self.partitions}".replace(
+            "all", "a"
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str
+    repetitions: int
+    produce: tuple[ProduceCase, ...]
+    # Consume: a topic of consume_records x consume_record_size filled first, then read from
+    # offset 0 by ConsumerPerformance (a consumer group) and by a librdkafka assign loop.
+    consume_records: int
+    consume_record_size: int
+    consume_partitions: int
+    # EndToEndLatency: one record in flight at a time (its own design), this many records.
+    e2e_records: int
+    e2e_record_size: int
+    # librdkafka open-loop latency: a fixed rate far below both brokers' maxima.
+    rate_per_s: int
+    rate_seconds: float
+    # Restart: the data directory is topped up to at least this many bytes before it.
+    restart_bytes: int
+    # Physical limits measured in the same run.
+    loopback_bytes: int
+    disk_bytes: int
+    segment_bytes: int = SEGMENT_BYTES_DEFAULT
+    # Bounds on one workload and on one broker's start.
+    workload_timeout_s: float = 300.0
+    start_timeout_s: float = 120.0
+    limit_timeout_s: float = 30.0
+    notes: tuple[str, ...] = field(default=())
+
+
+def _records(total_bytes: int, record_size: int) -> int:
+    return max(1, total_bytes // record_size)
+
+
+def full_plan() -> Plan:
+    """Every combination of size, acks, codec and partitions; ~1 GiB per produce run."""
+    cases = tuple(
+        ProduceCase(size, acks, codec, parts, _records(GIB, size) if size >= KIB else 5_000_000)
+        for size, acks, codec, parts in itertools.product(RECORD_SIZES, ACKS, CODECS, PARTITIONS)
+    )
+    return Plan(
+        mode="full",
+        repetitions=3,
+        produce=cases,
+        consume_records=_records(2 * GIB, KIB),
+        consume_record_size=KIB,
+        consume_partitions=6,
+        e2e_records=20_000,
+        e2e_record_size=100,
+        rate_per_s=2_000,
+        rate_seconds=30.0,
+        restart_bytes=4 * GIB,
+        loopback_bytes=16 * GIB,
+        disk_bytes=4 * GIB,
+        workload_timeout_s=600.0,
+    )
+
+
+def quick_plan() -> Plan:
+    """A representative subset: every value of every axis appears once, from a 100 B, acks=1,
+    uncompressed, one-partition base case (four ProducerPerformance runs, not 24)."""
+    variants = [
+        (100, "1", "none", 1),
+        (KIB, "1", "none", 6),
+        (100, "all", "lz4", 1),
+        (100, "1", "zstd", 1),
+    ]
+    cases = tuple(
+        ProduceCase(size, acks, codec, parts, _records(32 * MIB, size))
+        for size, acks, codec, parts in variants
+    )
+    return Plan(
+        mode="quick",
+        repetitions=2,
+        produce=cases,
+        consume_records=_records(128 * MIB, KIB),
+        consume_record_size=KIB,
+        consume_partitions=6,
+        e2e_records=1_000,
+        e2e_record_size=100,
+        rate_per_s=1_000,
+        rate_seconds=3.0,
+        restart_bytes=256 * MIB,
+        loopback_bytes=2 * GIB,
+        disk_bytes=512 * MIB,
+        workload_timeout_s=120.0,
+    )
+
+
+def smoke_plan() -> Plan:
+    """Seconds of load: proves the harness end to end (the CI smoke test); numbers mean nothing."""
+    return Plan(
+        mode="smoke",
+        repetitions=1,
+        produce=(ProduceCase(100, "1", "lz4", 1, 5_000),),
+        consume_records=5_000,
+        consume_record_size=KIB,
+        consume_partitions=2,
+        e2e_records=200,
+        e2e_record_size=100,
+        rate_per_s=200,
+        rate_seconds=1.0,
+        restart_bytes=0,
+        loopback_bytes=64 * MIB,
+        disk_bytes=16 * MIB,
+        segment_bytes=MIB,
+        workload_timeout_s=60.0,
+        start_timeout_s=90.0,
+        limit_timeout_s=10.0,
+    )
+
+
+PLANS = {"full": full_plan, "quick": quick_plan, "smoke": smoke_plan}
