@@ -1,0 +1,1 @@
+"""Real-client group tests: helpers on the path."""
