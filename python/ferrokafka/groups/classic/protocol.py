@@ -230,13 +230,13 @@ class ClassicGroups:
 
     def _add_and_rebalance(self, group: ClassicGroup, member_id: str, args: JoinArgs) -> Waiter:
         member = self._new_member(member_id, args)
-        member.join_waiter = Waiter()
+        waiter = member.join_waiter = Waiter()
         group.add(member)
         group.new_member_added = True
         self._schedule_session(group, member)
         self._maybe_prepare_rebalance(group)
-        self._try_complete_join(group)
-        return member.join_waiter
+        self._try_complete_join(group)  # may answer the waiter at once
+        return waiter
 
     def _update_and_rebalance(self, group: ClassicGroup, member: Member, args: JoinArgs) -> Waiter:
         member.protocols = list(args.protocols)
@@ -246,10 +246,10 @@ class ClassicGroups:
         member.client_host = args.client_host
         if member.join_waiter is not None:
             member.join_waiter.complete(_join_error(ec.REBALANCE_IN_PROGRESS, member.member_id))
-        member.join_waiter = Waiter()
+        waiter = member.join_waiter = Waiter()
         self._maybe_prepare_rebalance(group)
-        self._try_complete_join(group)
-        return member.join_waiter
+        self._try_complete_join(group)  # may answer the waiter at once
+        return waiter
 
     def _replace_static(
         self, group: ClassicGroup, old_id: str, new_id: str, args: JoinArgs
