@@ -1,0 +1,166 @@
+"""Kafka 4.3.1's Java consumer with ``group.protocol=consumer`` (KIP-848) against ferrokafka:
+the console consumer reads every record once and commits (a second run reads only what is
+new); two VerifiableConsumers split a topic's partitions and the survivor takes them all when
+one leaves; Kafka's consumer-groups tool describes the group (Admin.describeConsumerGroups).
+
+Needs the jars from tests/kafka/fetch.sh (fails saying so, never skips). Each JVM is bounded
+(kafka_support.jars.TOOL_TIMEOUT_S); every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cg_wire import create_topic
+from confluent_kafka import Producer
+from java_tools import VerifiableConsumer, wait_until
+
+import kafka_support as ks
+from ferrokafka.testing import RunningBroker, run_broker
+
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+# Members heartbeat every second so that rebalances take seconds, not tens of seconds.
+OVERRIDES = {"group.consumer.heartbeat.interval.ms": 1000}
+REBALANCE_TIMEOUT_S = 90.0
+FLUSH_TIMEOUT_S = 30.0
+
+
+@pytest.fixture(scope="module")
+def tool_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    try:
+        ks.java_executable()
+        ks.kafka_classpath()
+    except ks.KafkaNotFetchedError as exc:
+        pytest.fail(f"Apache Kafka is needed for these tests: {exc}", pytrace=False)
+    return tmp_path_factory.mktemp("kafka-tools")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[RunningBroker]:
+    with run_broker(tmp_path / "broker", OVERRIDES) as running:
+        yield running
+
+
+def produce(bootstrap: str, topic: str, values: list[str], partitions: int) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for i, value in enumerate(values):
+        producer.produce(topic, value=value.encode(), partition=i % partitions)
+    assert producer.flush(FLUSH_TIMEOUT_S) == 0
+
+
+def console_consume(tool_dir: Path, bootstrap: str, topic: str, group: str, *extra: str):
+    result = ks.run_kafka_tool(
+        CONSOLE_CONSUMER,
+        [
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--consumer-property",
+            "group.protocol=consumer",
+            "--from-beginning",
+            *extra,
+        ],
+        work_dir=tool_dir,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("v-")]
+    return lines, result.stderr
+
+
+def test_console_consumer_reads_once_and_commits(tool_dir: Path, broker: RunningBroker) -> None:
+    bootstrap = broker.bootstrap_servers
+    create_topic(bootstrap, "cc", 3)
+    first = [f"v-{i}" for i in range(30)]
+    produce(bootstrap, "cc", first, 3)
+
+    got, _ = console_consume(
+        tool_dir, bootstrap, "cc", "G", "--max-messages", "30", "--timeout-ms", "60000"
+    )
+    assert sorted(got) == sorted(first)
+
+    # Committed offsets: a second run of the group finds nothing new...
+    again, stderr = console_consume(tool_dir, bootstrap, "cc", "G", "--timeout-ms", "10000")
+    assert again == [] and "Processed a total of 0 messages" in stderr
+
+    # ...and a third run reads only what was produced since.
+    new = [f"v-new-{i}" for i in range(5)]
+    produce(bootstrap, "cc", new, 3)
+    third, _ = console_consume(
+        tool_dir, bootstrap, "cc", "G", "--max-messages", "5", "--timeout-ms", "60000"
+    )
+    assert sorted(third) == sorted(new)
+
+
+def test_two_consumers_split_then_one_takes_over(tool_dir: Path, broker: RunningBroker) -> None:
+    bootstrap = broker.bootstrap_servers
+    create_topic(bootstrap, "vc", 6)
+    produce(bootstrap, "vc", [f"v-{i}" for i in range(60)], 6)
+    everything = {("vc", p) for p in range(6)}
+
+    a = VerifiableConsumer(tool_dir, bootstrap, "vc", "VG")
+    b = None
+    try:
+        wait_until([a], lambda: a.assigned == everything, REBALANCE_TIMEOUT_S, "first assignment")
+        b = VerifiableConsumer(tool_dir, bootstrap, "vc", "VG")
+        both = [a, b]
+        wait_until(
+            both,
+            lambda: (
+                len(a.assigned) == 3
+                and len(b.assigned) == 3
+                and a.assigned | b.assigned == everything
+            ),
+            REBALANCE_TIMEOUT_S,
+            "a 3/3 split",
+        )
+        # Every record was consumed by the group (offsets 0..9 of each partition).
+        wait_until(
+            both,
+            lambda: all(
+                max(a.consumed.get(tp, -1), b.consumed.get(tp, -1)) == 9 for tp in everything
+            ),
+            REBALANCE_TIMEOUT_S,
+            "all records consumed",
+        )
+
+        described = ks.run_kafka_tool(
+            GROUP_COMMAND,
+            ["--bootstrap-server", bootstrap, "--describe", "--group", "VG", "--state"],
+            work_dir=tool_dir,
+        ).stdout
+        [header, row] = [line.split() for line in described.splitlines() if line.strip()]
+        assert header[:2] == ["GROUP", "COORDINATOR"] and row[0] == "VG"
+        assert "Stable" in row and "uniform" in row and row[-1] == "2"
+
+        members = ks.run_kafka_tool(
+            GROUP_COMMAND,
+            [
+                "--bootstrap-server",
+                bootstrap,
+                "--describe",
+                "--group",
+                "VG",
+                "--members",
+                "--verbose",
+            ],
+            work_dir=tool_dir,
+        ).stdout
+        # GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS CURRENT-EPOCH CURRENT-ASSIGNMENT
+        # TARGET-EPOCH TARGET-ASSIGNMENT, one row per member, reconciled: current == target.
+        rows = [line.split() for line in members.splitlines() if line.startswith("VG")]
+        assert len(rows) == 2, members
+        assert all(r[4] == "3" and r[5:7] == r[7:9] for r in rows), members
+        listed = {int(p) for r in rows for p in r[6].removeprefix("vc:").split(",")}
+        assert listed == set(range(6)), members
+
+        b.stop()
+        wait_until([a], lambda: a.assigned == everything, REBALANCE_TIMEOUT_S, "the takeover")
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
