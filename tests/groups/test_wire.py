@@ -1,0 +1,247 @@
+"""The classic group APIs over the wire (our protocol codecs against the in-process broker):
+the join/sync/heartbeat cycle, and bad input getting Kafka's error codes without hurting the
+group: stale generations, unknown members, oversized metadata, unknown groups, heartbeats
+during a rebalance, session timeouts out of range, group.max.size, static member fencing,
+inconsistent protocols. After each bad request a good commit still works."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+from collections.abc import Iterator
+
+import pytest
+from server_wire import RawClient
+
+from ferrokafka.protocol import RequestHeader, decode_response, encode_request
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
+from ferrokafka.protocol.messages.describe_groups import DescribeGroupsRequest
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
+from ferrokafka.protocol.messages.heartbeat import HeartbeatRequest
+from ferrokafka.protocol.messages.join_group import JoinGroupRequest
+from ferrokafka.protocol.messages.leave_group import LeaveGroupRequest
+from ferrokafka.protocol.messages.list_groups import ListGroupsRequest
+from ferrokafka.protocol.messages.offset_commit import OffsetCommitRequest
+from ferrokafka.protocol.messages.offset_fetch import OffsetFetchRequest
+from ferrokafka.protocol.messages.sync_group import SyncGroupRequest
+from ferrokafka.testing import RunningBroker, run_broker
+
+OVERRIDES = {
+    "group.initial.rebalance.delay.ms": 0,
+    "offsets.topic.num.partitions": 2,
+    "group.max.size": 2,
+}
+JOIN_TIMEOUT_S = 30
+
+
+class Client(RawClient):
+    _ids = itertools.count(1)
+
+    def call(self, request, version: int):
+        correlation_id = next(self._ids)
+        header = RequestHeader(
+            request_api_key=request.API_KEY,
+            request_api_version=version,
+            correlation_id=correlation_id,
+            client_id="wire",
+        )
+        self.send(encode_request(header, request))
+        head, response = decode_response(self.recv_frame(), request.API_KEY, version)
+        assert head.correlation_id == correlation_id
+        return response
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[RunningBroker]:
+    with run_broker(None, OVERRIDES) as running:
+        with Client(running.bootstrap_servers) as c:
+            created = c.call(
+                CreateTopicsRequest(
+                    topics=[
+                        CreateTopicsRequest.CreatableTopic(
+                            name="t", num_partitions=2, replication_factor=1
+                        )
+                    ],
+                    timeout_ms=10_000,
+                ),
+                5,
+            )
+            assert created.topics[0].error_code == 0
+            found = c.call(FindCoordinatorRequest(key="wg", key_type=0), 3)
+            assert found.error_code == 0
+            assert f"{found.host}:{found.port}" == running.bootstrap_servers
+        yield running
+
+
+def join(broker: RunningBroker, group: str, member_id: str = "", **kw: object):
+    request = JoinGroupRequest(
+        group_id=group,
+        session_timeout_ms=kw.pop("session_timeout_ms", 10_000),
+        rebalance_timeout_ms=kw.pop("rebalance_timeout_ms", 10_000),
+        member_id=member_id,
+        group_instance_id=kw.pop("group_instance_id", None),
+        protocol_type=kw.pop("protocol_type", "consumer"),
+        protocols=[
+            JoinGroupRequest.JoinGroupRequestProtocol(
+                name="range", metadata=kw.pop("metadata", b"m")
+            )
+        ],
+    )
+    with Client(broker.bootstrap_servers, timeout_s=JOIN_TIMEOUT_S) as c:
+        return c.call(request, kw.pop("version", 7))
+
+
+def join_with_id(broker: RunningBroker, group: str):
+    first = join(broker, group)
+    assert first.error_code == ec.MEMBER_ID_REQUIRED
+    assert first.member_id
+    return join(broker, group, first.member_id)
+
+
+def sync(c: Client, group: str, generation: int, member_id: str, assignment: bytes = b""):
+    request = SyncGroupRequest(
+        group_id=group,
+        generation_id=generation,
+        member_id=member_id,
+        protocol_type="consumer",
+        protocol_name="range",
+        assignments=[
+            SyncGroupRequest.SyncGroupRequestAssignment(member_id=member_id, assignment=assignment)
+        ]
+        if assignment
+        else [],
+    )
+    return c.call(request, 5)
+
+
+def heartbeat(c: Client, group: str, generation: int, member_id: str, instance=None) -> int:
+    request = HeartbeatRequest(
+        group_id=group, generation_id=generation, member_id=member_id, group_instance_id=instance
+    )
+    return c.call(request, 4).error_code
+
+
+def commit(c: Client, group: str, generation: int, member_id: str, **kw: object) -> int:
+    request = OffsetCommitRequest(
+        group_id=group,
+        generation_id_or_member_epoch=generation,
+        member_id=member_id,
+        topics=[
+            OffsetCommitRequest.OffsetCommitRequestTopic(
+                name=kw.pop("topic", "t"),
+                partitions=[
+                    OffsetCommitRequest.OffsetCommitRequestPartition(
+                        partition_index=kw.pop("partition", 0),
+                        committed_offset=kw.pop("offset", 5),
+                        committed_metadata=kw.pop("metadata", "meta"),
+                    )
+                ],
+            )
+        ],
+    )
+    return c.call(request, 8).topics[0].partitions[0].error_code
+
+
+def fetched(c: Client, group: str) -> dict[tuple[str, int], int]:
+    request = OffsetFetchRequest(
+        groups=[OffsetFetchRequest.OffsetFetchRequestGroup(group_id=group, topics=None)]
+    )
+    (result,) = c.call(request, 8).groups
+    assert result.error_code == 0
+    return {
+        (t.name, p.partition_index): p.committed_offset for t in result.topics for p in t.partitions
+    }
+
+
+def test_join_sync_heartbeat_and_bad_input(broker: RunningBroker) -> None:
+    a = join_with_id(broker, "wg")
+    assert (a.error_code, a.generation_id, a.leader) == (0, 1, a.member_id)
+    assert [m.member_id for m in a.members] == [a.member_id]
+    with Client(broker.bootstrap_servers) as c:
+        assert sync(c, "wg", 1, a.member_id, b"plan").assignment == b"plan"
+        assert heartbeat(c, "wg", 1, a.member_id) == ec.NONE
+        assert heartbeat(c, "wg", 0, a.member_id) == ec.ILLEGAL_GENERATION
+        assert heartbeat(c, "wg", 1, "nobody") == ec.UNKNOWN_MEMBER_ID
+        assert heartbeat(c, "nogroup", 1, a.member_id) == ec.UNKNOWN_MEMBER_ID
+        assert commit(c, "wg", 0, a.member_id) == ec.ILLEGAL_GENERATION
+        assert commit(c, "wg", 1, "nobody") == ec.UNKNOWN_MEMBER_ID
+        assert commit(c, "wg", 1, a.member_id, metadata="x" * 4097) == ec.OFFSET_METADATA_TOO_LARGE
+        assert commit(c, "wg", 1, a.member_id, topic="nope") == ec.UNKNOWN_TOPIC_OR_PARTITION
+        assert commit(c, "wg", 1, a.member_id, partition=7) == ec.UNKNOWN_TOPIC_OR_PARTITION
+        assert commit(c, "wg", -1, "") == ec.UNKNOWN_MEMBER_ID  # not empty: no simple commit
+        assert fetched(c, "wg") == {}  # nothing bad was stored
+        assert commit(c, "wg", 1, a.member_id, metadata="x" * 4096) == ec.NONE
+        assert fetched(c, "wg") == {("t", 0): 5}
+
+        described = c.call(DescribeGroupsRequest(groups=["wg", "unknown"]), 5).groups
+        assert (described[0].group_state, described[0].protocol_data) == ("Stable", "range")
+        assert described[0].members[0].member_assignment == b"plan"
+        assert (described[1].error_code, described[1].group_state) == (0, "Dead")
+        missing = c.call(DescribeGroupsRequest(groups=["unknown"]), 6).groups[0]
+        assert missing.error_code == ec.GROUP_ID_NOT_FOUND
+        deleted = c.call(DeleteGroupsRequest(groups_names=["unknown", "wg"]), 2).results
+        assert [r.error_code for r in deleted] == [ec.GROUP_ID_NOT_FOUND, ec.NON_EMPTY_GROUP]
+
+        assert join(broker, "wg", session_timeout_ms=1000).error_code == ec.INVALID_SESSION_TIMEOUT
+        assert join(broker, "wg", protocol_type="connect").error_code == (
+            ec.INCONSISTENT_GROUP_PROTOCOL
+        )
+
+        # A second member starts a rebalance: the first one's heartbeat says so.
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            b_join = pool.submit(join, broker, "wg", "", version=3)  # v3: no MEMBER_ID_REQUIRED
+            for _ in range(100):
+                code = heartbeat(c, "wg", 1, a.member_id)
+                if code == ec.REBALANCE_IN_PROGRESS:
+                    break
+            assert code == ec.REBALANCE_IN_PROGRESS
+            # Commits stay allowed while the group prepares the rebalance (Kafka does the same).
+            assert commit(c, "wg", 1, a.member_id, offset=6) == ec.NONE
+            # group.max.size is 2: a third member is refused while the group rebalances.
+            assert join(broker, "wg", version=3).error_code == ec.GROUP_MAX_SIZE_REACHED
+            a_join = pool.submit(join, broker, "wg", a.member_id)
+            a2, b2 = a_join.result(JOIN_TIMEOUT_S), b_join.result(JOIN_TIMEOUT_S)
+        assert (a2.error_code, b2.error_code) == (0, 0)
+        assert a2.generation_id == b2.generation_id == 2
+        assert len([r for r in (a2, b2) if r.members]) == 1  # only the leader sees the members
+        assert commit(c, "wg", 1, a.member_id) == ec.ILLEGAL_GENERATION
+        assert commit(c, "wg", 2, a.member_id) == ec.REBALANCE_IN_PROGRESS  # not synced yet
+
+        leave = c.call(
+            LeaveGroupRequest(
+                group_id="wg",
+                members=[
+                    LeaveGroupRequest.MemberIdentity(member_id="ghost"),
+                    LeaveGroupRequest.MemberIdentity(member_id=a.member_id),
+                    LeaveGroupRequest.MemberIdentity(member_id=b2.member_id),
+                ],
+            ),
+            4,
+        )
+        assert [m.error_code for m in leave.members] == [ec.UNKNOWN_MEMBER_ID, 0, 0]
+        listed = c.call(ListGroupsRequest(states_filter=["empty"]), 4).groups
+        assert [(g.group_id, g.group_state) for g in listed] == [("wg", "Empty")]
+        assert commit(c, "wg", -1, "", offset=9) == ec.NONE  # an empty group takes simple commits
+        assert fetched(c, "wg") == {("t", 0): 9}
+        deleted = c.call(DeleteGroupsRequest(groups_names=["wg"]), 2).results
+        assert deleted[0].error_code == ec.NONE
+        assert fetched(c, "wg") == {}
+
+
+def test_static_member_rejoin_replaces_the_old_id(broker: RunningBroker) -> None:
+    first = join(broker, "sg", group_instance_id="i1")
+    assert first.error_code == 0  # static members never get MEMBER_ID_REQUIRED
+    with Client(broker.bootstrap_servers) as c:
+        assert sync(c, "sg", 1, first.member_id, b"asg").error_code == 0
+        again = join(broker, "sg", group_instance_id="i1")  # restarted, same metadata
+        assert again.error_code == 0
+        assert again.member_id != first.member_id
+        assert again.generation_id == 1  # no rebalance
+        assert heartbeat(c, "sg", 1, first.member_id, "i1") == ec.FENCED_INSTANCE_ID
+        assert commit(c, "sg", 1, first.member_id) == ec.UNKNOWN_MEMBER_ID
+        assert heartbeat(c, "sg", 1, again.member_id, "i1") == ec.NONE
+        assert sync(c, "sg", 1, again.member_id).assignment == b"asg"
+        changed = join(broker, "sg", group_instance_id="i1", metadata=b"other")
+        assert (changed.error_code, changed.generation_id) == (0, 2)  # new metadata: rebalance
