@@ -7,9 +7,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from cg_wire import create_topic
+from cg_wire import Wire, create_topic
 from confluent_kafka import Consumer, Producer
 
+from ferrokafka.protocol.messages.consumer_group_describe import ConsumerGroupDescribeRequest
 from ferrokafka.testing import run_broker
 
 OVERRIDES = {"group.consumer.heartbeat.interval.ms": 1000}
@@ -100,5 +101,43 @@ def test_librdkafka_split_takeover_and_resume(tmp_path: Path) -> None:
                 if message is not None and message.error() is None:
                     resumed.append(message.value())
             assert sorted(resumed) == sorted(new)
+        finally:
+            c.close()
+
+
+def test_librdkafka_regex_subscription(tmp_path: Path) -> None:
+    """librdkafka sends a "^..." subscription as SubscribedTopicRegex: the coordinator resolves
+    it against the topics, including one created after the member joined."""
+    with run_broker(tmp_path / "b", OVERRIDES) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "rx-1", 2)
+        create_topic(bootstrap, "other", 1)
+        producer = Producer({"bootstrap.servers": bootstrap})
+        for topic in ("rx-1", "other"):
+            producer.produce(topic, value=topic.encode(), partition=0)
+        assert producer.flush(FLUSH_TIMEOUT_S) == 0
+
+        c = consumer(bootstrap)
+        c.subscribe(["^rx-.*"])
+        got: list[bytes] = []
+        try:
+            poll_until([c], lambda: got == [b"rx-1"], got, "the record of rx-1")
+            create_topic(bootstrap, "rx-2", 1)
+            producer.produce("rx-2", value=b"rx-2", partition=0)
+            assert producer.flush(FLUSH_TIMEOUT_S) == 0
+            poll_until([c], lambda: len(got) >= 2, got, "the record of rx-2")
+            assert got == [b"rx-1", b"rx-2"]
+            assert {tp.topic for tp in c.assignment()} == {"rx-1", "rx-2"}
+            wire = Wire(bootstrap)
+            try:
+                [group] = wire.call(ConsumerGroupDescribeRequest(group_ids=["rg"]), 1).groups
+            finally:
+                wire.close()
+            [member] = group.members
+            # Resolved by the coordinator, not the client: the member sent the regex itself.
+            assert (member.subscribed_topic_names, member.subscribed_topic_regex) == (
+                [],
+                "(^rx-.*)",
+            )
         finally:
             c.close()
