@@ -43,18 +43,20 @@ def test_offset_commit_record_bytes() -> None:
     # type 1, then group "g", topic "t", partition 3 (classic encoding: int16 lengths).
     assert key == b"\x00\x01" + b"\x00\x01g" + b"\x00\x01t" + b"\x00\x00\x00\x03"
     assert value is not None
-    # version 3: offset, leader epoch, metadata, commit timestamp.
+    # version 4 (flexible): offset, leader epoch, compact metadata, commit timestamp, no tags
+    # (the topic id is zero, its default, so its tag is left out).
     assert value == (
-        b"\x00\x03"
+        b"\x00\x04"
         + (42).to_bytes(8, "big")
         + (7).to_bytes(4, "big")
-        + b"\x00\x01m"
+        + b"\x02m"  # compact string: length + 1
         + (1000).to_bytes(8, "big")
+        + b"\x00"  # no tagged fields
     )
     decoded = decode_record(key, value)
     assert decoded.record_type == 1
     assert decoded.key == OffsetCommitKey(group="g", topic="t", partition=3)
-    assert decoded.value_version == 3
+    assert decoded.value_version == 4
     assert isinstance(decoded.value, OffsetCommitValue)
     assert (decoded.value.offset, decoded.value.leader_epoch) == (42, 7)
 

@@ -7,6 +7,7 @@ partition's offset. Offsets are kept by topic name, as Kafka's classic coordinat
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,8 @@ class CommittedOffset:
     commit_timestamp_ms: int
     # Set only by OffsetCommit v2-4 with a retention time (value version 1); -1 otherwise.
     expire_timestamp_ms: int = -1
+    # Kafka 4.3 records the topic id with the offset (value version 4); zero when unknown.
+    topic_id: uuid.UUID = uuid.UUID(int=0)
 
 
 def offset_record(group_id: str, topic: str, partition: int, committed: CommittedOffset) -> Record:
@@ -36,8 +39,9 @@ def offset_record(group_id: str, topic: str, partition: int, committed: Committe
         metadata=committed.metadata,
         commit_timestamp=committed.commit_timestamp_ms,
         expire_timestamp=committed.expire_timestamp_ms,
+        topic_id=committed.topic_id,
     )
-    # Kafka writes version 1 only when an expire timestamp is set (old clients), else 3.
+    # Kafka writes version 1 only when an expire timestamp is set (old clients), else 4.
     version = 1 if committed.expire_timestamp_ms >= 0 else None
     return key, encode_value(value, version)
 
@@ -95,5 +99,6 @@ class OffsetStore:
                 metadata=value.metadata,
                 commit_timestamp_ms=value.commit_timestamp,
                 expire_timestamp_ms=getattr(value, "expire_timestamp", -1),
+                topic_id=getattr(value, "topic_id", uuid.UUID(int=0)),
             ),
         )

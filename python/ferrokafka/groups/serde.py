@@ -6,8 +6,9 @@ value struct at that version; a tombstone has no value. Type 0 is the legacy off
 older brokers wrote; it reads like type 1 (Kafka's CoordinatorRecordSerde does the same).
 
 :data:`WRITE_VERSIONS` fixes the value versions ferrokafka writes: those Kafka 4.3 writes
-(OffsetCommitValue 3 unless an expire timestamp is set, GroupMetadataValue 3, the rest their
-only version), checked against a real Kafka broker's log in tests/groups.
+(OffsetCommitValue 4, with the topic id, unless an expire timestamp is set; GroupMetadataValue
+3; the rest their only version), checked against a real Kafka broker's log in
+tests/groups/test_format_kafka.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ OFFSET_COMMIT = 1
 GROUP_METADATA = 2
 
 WRITE_VERSIONS: dict[str, int] = {
-    "OffsetCommitValue": 3,
+    "OffsetCommitValue": 4,
     "GroupMetadataValue": 3,
 }
 """Value class name -> the version ferrokafka writes (others: their newest version)."""

@@ -82,6 +82,7 @@ class OffsetCommitHandler:
                         metadata=metadata,
                         commit_timestamp_ms=now,
                         expire_timestamp_ms=expire,
+                        topic_id=self._topic_id(name),
                     )
                     accepted.append((name, part.partition_index, committed))
                     records.append(
@@ -155,6 +156,10 @@ class OffsetCommitHandler:
         if image_topic is None or topic.topic_id == uuid.UUID(int=0):
             return None, ec.UNKNOWN_TOPIC_ID
         return image_topic.name, ec.NONE
+
+    def _topic_id(self, name: str) -> uuid.UUID:
+        topic = self.node.image.topics_by_name.get(name)
+        return topic.topic_id if topic is not None else uuid.UUID(int=0)
 
     def _partition_exists(self, name: str | None, partition: int) -> bool:
         if name is None:
