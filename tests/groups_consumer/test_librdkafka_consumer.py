@@ -10,7 +10,9 @@ from pathlib import Path
 from cg_wire import Wire, create_topic
 from confluent_kafka import Consumer, Producer
 
+from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.consumer_group_describe import ConsumerGroupDescribeRequest
+from ferrokafka.protocol.messages.consumer_group_heartbeat import ConsumerGroupHeartbeatRequest
 from ferrokafka.testing import run_broker
 
 OVERRIDES = {"group.consumer.heartbeat.interval.ms": 1000}
@@ -141,3 +143,65 @@ def test_librdkafka_regex_subscription(tmp_path: Path) -> None:
             )
         finally:
             c.close()
+
+
+def test_classic_group_becomes_consumer_group_when_empty(tmp_path: Path) -> None:
+    """A classic group with members refuses a KIP-848 member (GROUP_ID_NOT_FOUND, as Kafka
+    answers when it does not migrate the group); once empty, the first KIP-848 member turns it
+    into a consumer group that resumes after the classic group's committed offsets."""
+    with run_broker(tmp_path / "b", OVERRIDES) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "rt", PARTITIONS)
+        old = [b"old-%d" % i for i in range(8)]
+        produce(bootstrap, old)
+        classic = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "rg",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+        classic.subscribe(["rt"])
+        got: list[bytes] = []
+        try:
+            poll_until([classic], lambda: len(got) >= len(old), got, "the classic group's reads")
+            assert sorted(got) == sorted(old)
+            wire = Wire(bootstrap)
+            try:
+                refused = wire.call(
+                    ConsumerGroupHeartbeatRequest(
+                        group_id="rg",
+                        member_id="kip848",
+                        member_epoch=0,
+                        rebalance_timeout_ms=30_000,
+                        subscribed_topic_names=["rt"],
+                        topic_partitions=[],
+                    ),
+                    1,
+                )
+            finally:
+                wire.close()
+            assert (refused.error_code, refused.error_message) == (
+                ec.GROUP_ID_NOT_FOUND,
+                "Group rg is not a consumer group.",
+            )
+        finally:
+            classic.close()
+
+        new = [b"new-%d" % i for i in range(4)]
+        produce(bootstrap, new)
+        c = consumer(bootstrap)
+        c.subscribe(["rt"])
+        resumed: list[bytes] = []
+        try:
+            poll_until([c], lambda: len(resumed) >= len(new), resumed, "the new records")
+            assert sorted(resumed) == sorted(new)
+        finally:
+            c.close()
+        wire = Wire(bootstrap)
+        try:
+            [group] = wire.call(ConsumerGroupDescribeRequest(group_ids=["rg"]), 1).groups
+        finally:
+            wire.close()
+        assert (group.error_code, group.group_state) == (ec.NONE, "Empty")
