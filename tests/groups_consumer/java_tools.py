@@ -40,7 +40,14 @@ def java_command(work_dir: Path, main_class: str, args: list[str]) -> list[str]:
 class VerifiableConsumer:
     """One VerifiableConsumer process and the partitions it holds, from its events."""
 
-    def __init__(self, work_dir: Path, bootstrap: str, topic: str, group: str) -> None:
+    def __init__(
+        self,
+        work_dir: Path,
+        bootstrap: str,
+        topic: str,
+        group: str,
+        instance_id: str | None = None,
+    ) -> None:
         args = [
             "--bootstrap-server",
             bootstrap,
@@ -53,6 +60,8 @@ class VerifiableConsumer:
             "--reset-policy",
             "earliest",
         ]
+        if instance_id is not None:
+            args += ["--group-instance-id", instance_id]
         self.process = subprocess.Popen(
             java_command(work_dir, VERIFIABLE_CONSUMER, args),
             cwd=work_dir,

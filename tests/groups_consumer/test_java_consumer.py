@@ -13,11 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cg_wire import create_topic
+from cg_wire import Wire, create_topic
 from confluent_kafka import Producer
 from java_tools import VerifiableConsumer, wait_until
 
 import kafka_support as ks
+from ferrokafka.protocol.messages.consumer_group_describe import ConsumerGroupDescribeRequest
 from ferrokafka.testing import RunningBroker, run_broker
 
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
@@ -164,3 +165,44 @@ def test_two_consumers_split_then_one_takes_over(tool_dir: Path, broker: Running
         a.stop()
         if b is not None:
             b.stop()
+
+
+def test_static_members_keep_their_partitions_across_a_restart(
+    tool_dir: Path, broker: RunningBroker
+) -> None:
+    """A static member (group.instance.id) that closes leaves with epoch -2: its partitions
+    wait for it instead of moving, and when it comes back (a new member id) it gets them back
+    without a new group epoch."""
+    bootstrap = broker.bootstrap_servers
+    create_topic(bootstrap, "sc", 4)
+    everything = {("sc", p) for p in range(4)}
+    a = VerifiableConsumer(tool_dir, bootstrap, "sc", "SG", instance_id="i-a")
+    b = VerifiableConsumer(tool_dir, bootstrap, "sc", "SG", instance_id="i-b")
+    b2 = None
+    wire = Wire(bootstrap)
+    try:
+        wait_until(
+            [a, b],
+            lambda: len(a.assigned) == 2 and a.assigned | b.assigned == everything,
+            REBALANCE_TIMEOUT_S,
+            "a 2/2 split",
+        )
+        kept_by_b = set(b.assigned)
+        [before] = wire.call(ConsumerGroupDescribeRequest(group_ids=["SG"]), 1).groups
+        b.stop()
+        [away] = wire.call(ConsumerGroupDescribeRequest(group_ids=["SG"]), 1).groups
+        epochs = {m.instance_id: m.member_epoch for m in away.members}
+        assert epochs["i-b"] == -2 and away.group_epoch == before.group_epoch
+
+        b2 = VerifiableConsumer(tool_dir, bootstrap, "sc", "SG", instance_id="i-b")
+        wait_until([a, b2], lambda: b2.assigned == kept_by_b, REBALANCE_TIMEOUT_S, "the return")
+        a.poll()
+        assert len(a.assigned) == 2  # a never got b's partitions
+        [after] = wire.call(ConsumerGroupDescribeRequest(group_ids=["SG"]), 1).groups
+        assert after.group_epoch == before.group_epoch
+        assert {m.instance_id for m in after.members} == {"i-a", "i-b"}
+    finally:
+        wire.close()
+        for consumer in (a, b, b2):
+            if consumer is not None:
+                consumer.stop()
