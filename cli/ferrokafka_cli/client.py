@@ -23,14 +23,18 @@ from ferrokafka.protocol import (
     encode_request,
 )
 from ferrokafka.protocol.error_codes import (
+    COORDINATOR_LOAD_IN_PROGRESS,
+    COORDINATOR_NOT_AVAILABLE,
     LEADER_NOT_AVAILABLE,
     NONE,
+    NOT_COORDINATOR,
     NOT_LEADER_OR_FOLLOWER,
     UNKNOWN_TOPIC_OR_PARTITION,
     error_name,
 )
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from ferrokafka.protocol.messages.fetch import FetchRequest
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
@@ -60,6 +64,16 @@ EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
 # A consumer's replica id in ListOffsets and Fetch: "not a broker".
 CONSUMER_REPLICA_ID = -1
+# FindCoordinator key types (Kafka's CoordinatorType).
+COORDINATOR_TYPE_GROUP = 0
+# FindCoordinator v4 moved the key into a batch (coordinator_keys, answered in coordinators).
+FIND_COORDINATOR_BATCH_VERSION = 4
+# Answers a coordinator gives while it starts or moves (Kafka creates __consumer_offsets on the
+# first FindCoordinator and answers COORDINATOR_NOT_AVAILABLE until it is ready): retried.
+RETRIABLE_COORDINATOR_ERRORS = frozenset(
+    {COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR}
+)
+COORDINATOR_RETRY_S = 0.2
 
 
 class ClientError(Exception):
@@ -310,6 +324,74 @@ class KafkaClient:
                     raise KafkaApiError(code, f"Topic '{topic}' does not exist.")
                 raise KafkaApiError(code, f"Topic '{topic}' has no leader for a partition.")
             time.sleep(METADATA_RETRY_S)
+
+    def coordinator(self, group_id: str) -> Connection:
+        """A connection to ``group_id``'s coordinator, asking FindCoordinator until it answers
+        with one (retrying while the coordinator loads, up to the client timeout)."""
+        version = self.version(FindCoordinatorRequest.API_KEY)
+        batch = version >= FIND_COORDINATOR_BATCH_VERSION
+        request = FindCoordinatorRequest(
+            key="" if batch else group_id,
+            key_type=COORDINATOR_TYPE_GROUP,
+            coordinator_keys=[group_id] if batch else [],
+        )
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            response = self.bootstrap.call(request, version)
+            if batch:
+                [answer] = response.coordinators
+            else:
+                answer = response
+            code, message = answer.error_code, answer.error_message
+            if code == NONE:
+                node_id = int(answer.node_id)
+                address = (answer.host, int(answer.port))
+                if self.brokers.get(node_id) != address:
+                    stale = self._nodes.pop(node_id, None)
+                    if stale is not None:
+                        stale.close()
+                    self.brokers[node_id] = address
+                return self.node(node_id)
+            if code not in RETRIABLE_COORDINATOR_ERRORS or time.monotonic() >= deadline:
+                raise KafkaApiError(code, message or f"no coordinator for group '{group_id}'")
+            time.sleep(COORDINATOR_RETRY_S)
+
+    def list_offsets(
+        self, topic: TopicInfo, partitions: list[int], timestamp: int
+    ) -> dict[int, int]:
+        """Per partition, the offset for ``timestamp`` (EARLIEST_TIMESTAMP, LATEST_TIMESTAMP or
+        a time in ms: the first offset whose record time is at or after it, -1 if none);
+        one request per partition leader."""
+        by_leader: dict[int, list[int]] = {}
+        for partition in partitions:
+            by_leader.setdefault(self._leader(topic, partition), []).append(partition)
+        out: dict[int, int] = {}
+        for leader, group in by_leader.items():
+            conn = self.node(leader)
+            version = conn.versions.get(ListOffsetsRequest.API_KEY)
+            if version is None:
+                raise ClientError("the broker does not support ListOffsets")
+            request = ListOffsetsRequest(
+                replica_id=CONSUMER_REPLICA_ID,
+                timeout_ms=int(self.timeout_s * 1000),
+                topics=[
+                    ListOffsetsRequest.ListOffsetsTopic(
+                        name=topic.name,
+                        partitions=[
+                            ListOffsetsRequest.ListOffsetsPartition(
+                                partition_index=p, timestamp=timestamp
+                            )
+                            for p in group
+                        ],
+                    )
+                ],
+            )
+            response = conn.call(request, version)
+            for topic_response in response.topics:
+                for result in topic_response.partitions:
+                    check(result.error_code)
+                    out[result.partition_index] = int(result.offset)
+        return out
 
     # -- data ---------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import click
 
 from .console import consume, produce
 from .dump_log import dump_log
+from .groups import groups
 from .serve import serve
 from .topics import topics
 
@@ -19,6 +20,7 @@ cli.add_command(serve)
 cli.add_command(topics)
 cli.add_command(produce)
 cli.add_command(consume)
+cli.add_command(groups)
 
 
 def main() -> None:
