@@ -80,7 +80,7 @@ def summarize(doc: dict[str, Any]) -> list[dict[str, Any]]:
     limits = limit_medians(doc)
     rows: list[dict[str, Any]] = []
     for workload, kind in _workload_order(doc):
-        for key, label, unit, higher_better in METRICS[kind]:
+        for key, label, unit, higher_better in METRICS.get(kind, ()):
             row: dict[str, Any] = {
                 "workload": workload,
                 "kind": kind,
@@ -178,9 +178,12 @@ def markdown(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines = [
         f"# ferrokafka vs Apache Kafka {meta['kafka_version']} — {plan['mode']} mode",
         "",
-        f"{meta['when']}, commit `{(meta['git_commit'] or '?')[:12]}`, {meta['cpus']} CPUs, "
+        f"{meta['when']}, commit `{(meta['git_commit'] or '?')[:12]}`"
+        f"{' (with uncommitted changes)' if meta.get('git_dirty') else ''}, {meta['cpus']} CPUs, "
         f"{meta['system']}, {plan['repetitions']} repetition(s) alternating A/B, "
-        f"{meta.get('total_s', 0):.0f} s in all.",
+        f"{meta.get('total_s', 0):.0f} s in all; 1-minute load average "
+        f"{meta.get('loadavg_1m_start', float('nan')):.1f} at the start, "
+        f"{meta.get('loadavg_1m_end', float('nan')):.1f} at the end.",
         "",
         "Limits measured in the same run (median of before and after): loopback TCP "
         f"{limits.get('loopback_tcp', float('nan')):,.0f} MB/s, sequential write of the data "

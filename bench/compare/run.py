@@ -115,13 +115,14 @@ def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
 
 
 def _top_up(broker: Broker, plan: Plan, work_dir: Path) -> dict[str, Any] | None:
-    """Produce 1 KiB records until the data directory holds ``plan.restart_bytes``."""
+    """Produce 1 KiB records until the data directory holds ``plan.restart_bytes``. Kept in
+    the JSON as kind "fill", not summarized: its size depends on what the workloads left."""
     missing = plan.restart_bytes - dir_bytes(broker.data_dir)
     if missing <= 0:
         return None
     records = min(FILL_RECORDS_MAX, missing // KIB + 1)
     case = ProduceCase(KIB, "1", "none", 1, records)
-    return _measured(broker, "produce", _produce_case(broker, case, "restart-fill", plan, work_dir))
+    return _measured(broker, "fill", _produce_case(broker, case, "restart-fill", plan, work_dir))
 
 
 def run_broker(name: str, repetition: int, plan: Plan, work_root: Path) -> dict[str, Any]:
@@ -188,11 +189,21 @@ def _meta() -> dict[str, Any]:
         timeout=10,
         check=False,
     ).stdout.strip()
+    # Uncommitted changes in the tree are part of what ferrokafka serve runs.
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", "python", "cli", "rust"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout.strip()
     from kafka_support.jars import kafka_version
 
     return {
         "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": commit or None,
+        "git_dirty": bool(dirty),
         "kafka_version": kafka_version(),
         "python": platform.python_version(),
         "system": platform.platform(),
@@ -205,6 +216,8 @@ def compare(plan: Plan, work_root: Path, brokers: tuple[str, ...] = BROKERS) -> 
     work_root.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     doc: dict[str, Any] = {"meta": _meta(), "plan": asdict(plan), "limits": [], "runs": []}
+    # Other load on the machine skews every figure: keep it with them.
+    doc["meta"]["loadavg_1m_start"] = os.getloadavg()[0]
     doc["limits"].append(measure_limits(plan, work_root))
     for repetition in range(plan.repetitions):
         order = brokers if repetition % 2 == 0 else tuple(reversed(brokers))
@@ -212,4 +225,5 @@ def compare(plan: Plan, work_root: Path, brokers: tuple[str, ...] = BROKERS) -> 
             doc["runs"].append(run_broker(name, repetition, plan, work_root))
     doc["limits"].append(measure_limits(plan, work_root))
     doc["meta"]["total_s"] = time.monotonic() - started
+    doc["meta"]["loadavg_1m_end"] = os.getloadavg()[0]
     return doc

@@ -29,6 +29,7 @@ def _run(broker: str, repetition: int, mb_per_s: float, p99: float, failed: bool
         "workloads": {
             "produce 100B": _entry("produce", mb_per_s=mb_per_s, latency_p99_ms=p99, bytes=1_000),
             "consume group": consume,
+            "fill before restart": _entry("fill", mb_per_s=1.0, bytes=1_000),
             "latency": _entry(
                 "latency", latency_p50_ms=1.0, latency_p99_ms=p99, latency_p999_ms=p99 * 2
             ),
@@ -93,6 +94,12 @@ def test_failed_workload_is_kept_with_its_error() -> None:
     text = report.markdown(_doc(), rows)
     assert "failed (2/2)" in text
     assert "consume group on ferrokafka: `WorkloadError: no FIND_COORDINATOR`" in text
+
+
+def test_fill_before_restart_is_kept_but_not_summarized() -> None:
+    rows = report.summarize(_doc())
+    assert not [r for r in rows if r["workload"] == "fill before restart"]
+    assert {r["workload"] for r in rows} == {"produce 100B", "consume group", "latency", "broker"}
 
 
 def test_broker_rows() -> None:
