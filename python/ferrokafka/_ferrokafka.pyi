@@ -40,6 +40,11 @@ __all__ = [
     "FetchInfo",
     "SegmentInfo",
     "Log",
+    "CleanableInfo",
+    "CleanStats",
+    "cleanable_info",
+    "clean_log",
+    "keyless_record_indexes",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -251,6 +256,11 @@ class LogConfig:
         message_timestamp_before_max_ms: int | None = None,
         message_timestamp_after_max_ms: int | None = 3600000,
         compression_type: str = "producer",
+        cleanup_policy: list[str] = ["delete"],
+        delete_retention_ms: int = 86400000,
+        min_compaction_lag_ms: int = 0,
+        max_compaction_lag_ms: int | None = None,
+        min_cleanable_dirty_ratio: float = 0.5,
     ) -> LogConfig: ...
     @property
     def segment_bytes(self) -> int: ...
@@ -279,6 +289,18 @@ class LogConfig:
     @property
     def compression_type(self) -> str:
         """ "producer" keeps each batch's codec; a codec name recompresses batches that differ."""
+    @property
+    def cleanup_policy(self) -> list[str]:
+        """ "compact" and/or "delete", in that order; retention by time and size needs "delete"."""
+    @property
+    def delete_retention_ms(self) -> int: ...
+    @property
+    def min_compaction_lag_ms(self) -> int: ...
+    @property
+    def max_compaction_lag_ms(self) -> int | None:
+        """``None``: never force a clean (Kafka's Long.MAX)."""
+    @property
+    def min_cleanable_dirty_ratio(self) -> float: ...
 
 @final
 class AppendInfo:
@@ -433,3 +455,74 @@ class Log:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+# --------------------------------------------------------------------------------------------
+# The log cleaner (compaction)
+# --------------------------------------------------------------------------------------------
+
+@final
+class CleanableInfo:
+    """How dirty a log is: the dirty section is [first_dirty_offset, first_uncleanable_offset)."""
+
+    @property
+    def first_dirty_offset(self) -> int:
+        """The checkpoint given, moved into [log start, log end]."""
+    @property
+    def first_uncleanable_offset(self) -> int:
+        """The active segment's base, lowered by min.compaction.lag.ms and ``max_offset``."""
+    @property
+    def clean_bytes(self) -> int: ...
+    @property
+    def cleanable_bytes(self) -> int: ...
+    @property
+    def dirty_ratio(self) -> float:
+        """cleanable / (clean + cleanable), compared with min.cleanable.dirty.ratio."""
+    @property
+    def needs_compaction_now(self) -> bool:
+        """A dirty record is older than max.compaction.lag.ms."""
+
+@final
+class CleanStats:
+    """What one clean did."""
+
+    @property
+    def first_dirty_offset(self) -> int: ...
+    @property
+    def end_offset(self) -> int:
+        """The next cleaner checkpoint (everything below it is clean)."""
+    @property
+    def segments_cleaned(self) -> int: ...
+    @property
+    def bytes_read(self) -> int: ...
+    @property
+    def bytes_written(self) -> int: ...
+    @property
+    def records_read(self) -> int: ...
+    @property
+    def records_kept(self) -> int: ...
+    @property
+    def keys_mapped(self) -> int: ...
+    @property
+    def aborted(self) -> bool:
+        """The log changed under the cleaner; ``end_offset`` is then the first dirty offset."""
+
+def cleanable_info(
+    log: Log, checkpoint: int | None, *, max_offset: int | None = None, now_ms: int | None = None
+) -> CleanableInfo:
+    """How dirty ``log`` is for the cleaner checkpoint ``checkpoint`` (None: never cleaned)."""
+
+def clean_log(
+    log: Log,
+    checkpoint: int | None,
+    *,
+    dedupe_buffer_bytes: int = 134217728,
+    max_offset: int | None = None,
+    now_ms: int | None = None,
+) -> CleanStats:
+    """Compact ``log`` once from ``checkpoint``: the latest record per key stays, at its offset;
+    tombstones go once their batch's delete horizon has passed. Appends and reads continue
+    meanwhile; the log's lock is held only to swap cleaned segments in. Raises LogConfigError
+    when ``dedupe_buffer_bytes`` cannot hold the keys of one batch."""
+
+def keyless_record_indexes(records: bytes) -> list[int]:
+    """Index within its batch of each record without a key (control batches skipped)."""

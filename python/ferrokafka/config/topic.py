@@ -192,6 +192,11 @@ class TopicConfig:
             "message_timestamp_before_max_ms": _unbounded(v["message.timestamp.before.max.ms"]),
             "message_timestamp_after_max_ms": _unbounded(v["message.timestamp.after.max.ms"]),
             "compression_type": v["compression.type"],
+            "cleanup_policy": list(v["cleanup.policy"]),
+            "delete_retention_ms": v["delete.retention.ms"],
+            "min_compaction_lag_ms": v["min.compaction.lag.ms"],
+            "max_compaction_lag_ms": _unbounded(v["max.compaction.lag.ms"]),
+            "min_cleanable_dirty_ratio": float(v["min.cleanable.dirty.ratio"]),
         }
         try:
             return LogConfig(**kwargs)

@@ -91,6 +91,7 @@ class Broker:
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
         async with trio.open_nursery() as nursery:
             await nursery.start(self._run_group_coordinator)
+            await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
             # Registration needs the real ports (a listener may ask for port 0).
             await self.node.register_broker(self._broker_endpoints())
@@ -113,6 +114,21 @@ class Broker:
         self.add_shutdown_hook(stop)
         with scope:
             await coordinator.run(task_status=task_status)
+
+    async def _run_log_maintenance(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the LogManager's periodic work (retention, the log cleaner, flushes,
+        checkpoints) until shutdown, which stops it before the logs close."""
+        assert self.node is not None
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await self.node.logs.run(task_status=task_status)
 
     def _broker_endpoints(self) -> list[BrokerEndpoint]:
         controller_names = set(self.config.controller_listener_names)

@@ -6,7 +6,8 @@ recovers). A directory holding ``.kafka_cleanshutdown`` was shut down cleanly: t
 removed and its logs are trusted up to their end, as Kafka's LogLoader does; without it (a
 crash) each log is recovered from its checkpointed recovery point, its torn tail cut.
 
-Run: :meth:`LogManager.run` is the trio task for the periodic work (retention, time-based and
+Run: :meth:`LogManager.run` is the trio task for the periodic work (retention, compaction of
+``cleanup.policy=compact`` logs by :mod:`ferrokafka.storage.cleaner`, time-based and
 rolled-segment flushes, recovery-point and log-start-offset checkpoints, deleting renamed
 directories); each job runs in a worker thread, each loop sleeps its interval and is
 cancellable between rounds.
@@ -35,6 +36,7 @@ import trio
 from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConfig
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
+from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
@@ -77,6 +79,7 @@ class LogManagerSettings:
     recovery_point_checkpoint_interval_ms: int = 60_000  # log.flush.offset.checkpoint...
     log_start_offset_checkpoint_interval_ms: int = 60_000  # log.flush.start.offset.checkpoint...
     file_delete_delay_ms: int = 60_000  # log.segment.delete.delay.ms
+    cleaner: CleanerSettings = CleanerSettings()  # log.cleaner.*
 
     @classmethod
     def from_broker_config(cls, config: BrokerConfig) -> LogManagerSettings:
@@ -94,6 +97,7 @@ class LogManagerSettings:
                 config["log.flush.start.offset.checkpoint.interval.ms"]
             ),
             file_delete_delay_ms=int(config["log.segment.delete.delay.ms"]),
+            cleaner=CleanerSettings.from_broker_config(config),
         )
 
 
@@ -132,6 +136,7 @@ class LogManager:
                 self._dir_locks.append(DirLock.acquire(log_dir))
             if meta is not None:
                 self._check_meta(meta)
+            self.cleaner = LogCleaner(settings.cleaner, self.log_dirs)
             self.load_report = self._load_logs()
         except BaseException:
             for log in self._logs.values():
@@ -326,6 +331,7 @@ class LogManager:
         if log is None or log_dir is None:
             return False
         log.close()
+        self.cleaner.forget(tp, log_dir)
         renamed = log_dir / renamed_dir_name(tp, DELETE_DIR_SUFFIX)
         os.rename(log.dir, renamed)
         ckpt.fsync_dir(log_dir)
@@ -364,8 +370,16 @@ class LogManager:
         return results
 
     def cleanup_logs(self, now_ms: int | None = None) -> int:
-        """Retention by time and size; returns how many segments went."""
+        """Retention by time and size (only for logs whose cleanup.policy holds delete; the
+        native log checks) and below the log start offset; returns how many segments went."""
         return sum(self._each_log(lambda log: log.delete_old_segments(now_ms)))
+
+    def clean_logs(self, now_ms: int | None = None) -> int:
+        """Compact the logs whose cleanup.policy holds compact and that are dirty enough,
+        dirtiest first; returns how many were cleaned."""
+        with self._lock:
+            logs = {tp: (log, self._dir_of[tp]) for tp, log in self._logs.items()}
+        return len(self.cleaner.clean_logs(logs, now_ms))
 
     def flush_dirty_logs(self, now_ms: int | None = None) -> int:
         """Flush what flush.ms / flush.messages ask for, and rolled segments; returns how many
@@ -440,6 +454,7 @@ class LogManager:
         s = self.settings
         loops = [
             (s.retention_check_interval_ms, self.cleanup_logs),
+            (s.cleaner.backoff_ms if s.cleaner.active else INTERVAL_NEVER_MS, self.clean_logs),
             (s.flush_check_interval_ms, self.flush_dirty_logs),
             (s.recovery_point_checkpoint_interval_ms, self.checkpoint_recovery_points),
             (s.log_start_offset_checkpoint_interval_ms, self.checkpoint_log_start_offsets),

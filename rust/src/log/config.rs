@@ -17,6 +17,8 @@ pub const DEFAULT_INDEX_INTERVAL_BYTES: u64 = 4096;
 pub const DEFAULT_RETENTION_MS: i64 = 7 * 24 * 60 * 60 * 1000;
 pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 1_048_588;
 pub const DEFAULT_TIMESTAMP_AFTER_MAX_MS: i64 = 60 * 60 * 1000;
+pub const DEFAULT_DELETE_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+pub const DEFAULT_MIN_CLEANABLE_DIRTY_RATIO: f64 = 0.5;
 
 /// Positions in a segment are 4-byte signed ints in the offset index, so no segment (or index)
 /// may exceed this.
@@ -31,7 +33,8 @@ pub const MAX_MESSAGE_BYTES_MAX: u64 = i32::MAX as u64;
 
 const _: () = assert!(SEGMENT_INDEX_BYTES_MIN >= OFFSET_INDEX_ENTRY_SIZE as u64);
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+// PartialEq only: `min_cleanable_dirty_ratio` is a float.
+#[derive(Clone, Debug, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would grow past this.
     pub segment_bytes: u64,
@@ -58,6 +61,18 @@ pub struct LogConfig {
     pub message_timestamp_after_max_ms: Option<i64>,
     /// `compression.type`: None = "producer" (keep each batch's codec).
     pub compression_type: Option<Compression>,
+    /// `cleanup.policy` holds "delete": retention by time and size applies.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` holds "compact": the log cleaner keeps the latest record per key.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a cleaned tombstone stays (its batch's delete horizon).
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: segments with newer records are not cleaned yet.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: dirty records older than this force a clean (None = never).
+    pub max_compaction_lag_ms: Option<i64>,
+    /// `min.cleanable.dirty.ratio`: dirty share of the log above which it is cleaned.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl Default for LogConfig {
@@ -76,6 +91,12 @@ impl Default for LogConfig {
             message_timestamp_before_max_ms: None,
             message_timestamp_after_max_ms: Some(DEFAULT_TIMESTAMP_AFTER_MAX_MS),
             compression_type: None,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            delete_retention_ms: DEFAULT_DELETE_RETENTION_MS,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: None,
+            min_cleanable_dirty_ratio: DEFAULT_MIN_CLEANABLE_DIRTY_RATIO,
         }
     }
 }
@@ -143,6 +164,15 @@ impl LogConfig {
             self.message_timestamp_after_max_ms,
             0,
         )?;
+        check_at_least("delete_retention_ms", Some(self.delete_retention_ms), 0)?;
+        check_at_least("min_compaction_lag_ms", Some(self.min_compaction_lag_ms), 0)?;
+        check_at_least("max_compaction_lag_ms", self.max_compaction_lag_ms, 1)?;
+        if !(0.0..=1.0).contains(&self.min_cleanable_dirty_ratio) {
+            return Err(Error::InvalidConfig(format!(
+                "min_cleanable_dirty_ratio = {} is outside [0, 1]",
+                self.min_cleanable_dirty_ratio
+            )));
+        }
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! Opening a partition directory (Kafka's `LogLoader`).
 //!
+//! 0. Finish cleaner swaps a crash interrupted (`*.log.swap`, see `cleaner::swap`).
 //! 1. Delete leftovers of interrupted operations: `*.deleted`, `*.cleaned`, `*.swap`, and
 //!    `.index` / `.timeindex` files without a `.log`. Files that are not ours (leader epoch
 //!    checkpoint, producer snapshots, `.txnindex`, partition metadata) are left alone.
@@ -76,6 +77,7 @@ pub(super) fn load(
 ) -> Result<Loaded> {
     fs::create_dir_all(dir)?;
     let mut stats = LoadStats::default();
+    super::cleaner::swap::complete_swaps(dir, &mut stats)?;
     let bases = scan_dir(dir, &mut stats)?;
     let params = SegmentParams::from_config(config);
     let recover_from = bases

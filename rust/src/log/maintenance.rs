@@ -134,12 +134,17 @@ impl Log {
     /// Retention (Kafka's `deleteOldSegments`) over closed segments, oldest first: segments
     /// wholly below the log start offset; then by time (newest record older than
     /// `retention_ms`); then by size (while the log exceeds `retention_bytes` by at least the
-    /// segment's size). Returns how many segments were deleted.
+    /// segment's size); time and size only when `cleanup.policy` holds "delete". Returns how
+    /// many segments were deleted.
     pub fn delete_old_segments(&self, now_ms: i64) -> Result<usize> {
         let mut st = self.state.write();
         st.check_open()?;
         let start = st.log_start_offset;
         let mut deleted = st.delete_prefix(|_, next_base| Ok(next_base <= start))?;
+        if !st.config.cleanup_delete {
+            // cleanup.policy=compact: the cleaner, not retention, removes records.
+            return Ok(deleted);
+        }
         if let Some(retention_ms) = st.config.retention_ms {
             deleted +=
                 st.delete_prefix(|s, _| Ok(now_ms - s.retention_timestamp()? > retention_ms))?;

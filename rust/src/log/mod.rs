@@ -5,9 +5,11 @@
 //! - [`segments`]: the ordered map base offset -> segment.
 //! - [`log`](self::log): the partition log; `loader` opens and recovers it, `maintenance`
 //!   truncates and applies retention.
+//! - [`cleaner`]: compaction (`cleanup.policy=compact`), Kafka's log cleaner.
 //! - `scan` walks batch headers or whole batches of a segment file; `record_search` finds a
 //!   record by timestamp inside a batch.
 
+pub mod cleaner;
 pub mod config;
 mod loader;
 #[allow(clippy::module_inception)]

@@ -13,7 +13,7 @@ use crate::log::{now_ms, AppendOrigin, Log};
 
 #[pyclass(frozen, name = "Log", module = "ferrokafka._ferrokafka")]
 pub struct PyLog {
-    inner: Log,
+    pub(crate) inner: Log,
 }
 
 #[pymethods]

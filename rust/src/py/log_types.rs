@@ -8,9 +8,9 @@ use pyo3::types::PyBytes;
 use crate::error::Error;
 use crate::io::FileRegion;
 use crate::log::config::{
-    DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_RETENTION_MS,
-    DEFAULT_SEGMENT_BYTES, DEFAULT_SEGMENT_INDEX_BYTES, DEFAULT_SEGMENT_MS,
-    DEFAULT_TIMESTAMP_AFTER_MAX_MS,
+    DEFAULT_DELETE_RETENTION_MS, DEFAULT_INDEX_INTERVAL_BYTES, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MIN_CLEANABLE_DIRTY_RATIO, DEFAULT_RETENTION_MS, DEFAULT_SEGMENT_BYTES,
+    DEFAULT_SEGMENT_INDEX_BYTES, DEFAULT_SEGMENT_MS, DEFAULT_TIMESTAMP_AFTER_MAX_MS,
 };
 use crate::log::{FetchData, LogConfig, SegmentInfo};
 use crate::record::header::TimestampType;
@@ -46,6 +46,11 @@ impl PyLogConfig {
         message_timestamp_before_max_ms = None,
         message_timestamp_after_max_ms = Some(DEFAULT_TIMESTAMP_AFTER_MAX_MS),
         compression_type = "producer",
+        cleanup_policy = vec!["delete".to_string()],
+        delete_retention_ms = DEFAULT_DELETE_RETENTION_MS,
+        min_compaction_lag_ms = 0,
+        max_compaction_lag_ms = None,
+        min_cleanable_dirty_ratio = DEFAULT_MIN_CLEANABLE_DIRTY_RATIO,
     ))]
     // Spelled out so that introspection (and stubtest) sees the real defaults.
     #[pyo3(
@@ -53,7 +58,9 @@ impl PyLogConfig {
         segment_index_bytes=10485760, index_interval_bytes=4096, retention_ms=604800000, \
         retention_bytes=None, flush_messages=None, flush_ms=None, max_message_bytes=1048588, \
         message_timestamp_type='CreateTime', message_timestamp_before_max_ms=None, \
-        message_timestamp_after_max_ms=3600000, compression_type='producer')"
+        message_timestamp_after_max_ms=3600000, compression_type='producer', \
+        cleanup_policy=['delete'], delete_retention_ms=86400000, min_compaction_lag_ms=0, \
+        max_compaction_lag_ms=None, min_cleanable_dirty_ratio=0.5)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -70,7 +77,20 @@ impl PyLogConfig {
         message_timestamp_before_max_ms: Option<i64>,
         message_timestamp_after_max_ms: Option<i64>,
         compression_type: &str,
+        cleanup_policy: Vec<String>,
+        delete_retention_ms: i64,
+        min_compaction_lag_ms: i64,
+        max_compaction_lag_ms: Option<i64>,
+        min_cleanable_dirty_ratio: f64,
     ) -> PyResult<Self> {
+        for policy in &cleanup_policy {
+            if policy != "delete" && policy != "compact" {
+                return Err(Error::InvalidConfig(format!(
+                    "cleanup_policy {policy:?} is neither \"delete\" nor \"compact\""
+                ))
+                .into());
+            }
+        }
         let inner = LogConfig {
             segment_bytes: unsigned("segment_bytes", segment_bytes)?,
             segment_ms,
@@ -89,6 +109,12 @@ impl PyLogConfig {
             message_timestamp_before_max_ms,
             message_timestamp_after_max_ms,
             compression_type: LogConfig::parse_compression_type(compression_type)?,
+            cleanup_delete: cleanup_policy.iter().any(|p| p == "delete"),
+            cleanup_compact: cleanup_policy.iter().any(|p| p == "compact"),
+            delete_retention_ms,
+            min_compaction_lag_ms,
+            max_compaction_lag_ms,
+            min_cleanable_dirty_ratio,
         };
         inner.validate()?;
         Ok(PyLogConfig { inner })
@@ -145,6 +171,31 @@ impl PyLogConfig {
     #[getter]
     fn compression_type(&self) -> &'static str {
         self.inner.compression_type_name()
+    }
+    /// The policies in Kafka's order: "compact" before "delete".
+    #[getter]
+    fn cleanup_policy(&self) -> Vec<&'static str> {
+        let c = &self.inner;
+        [(c.cleanup_compact, "compact"), (c.cleanup_delete, "delete")]
+            .into_iter()
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect()
+    }
+    #[getter]
+    fn delete_retention_ms(&self) -> i64 {
+        self.inner.delete_retention_ms
+    }
+    #[getter]
+    fn min_compaction_lag_ms(&self) -> i64 {
+        self.inner.min_compaction_lag_ms
+    }
+    #[getter]
+    fn max_compaction_lag_ms(&self) -> Option<i64> {
+        self.inner.max_compaction_lag_ms
+    }
+    #[getter]
+    fn min_cleanable_dirty_ratio(&self) -> f64 {
+        self.inner.min_cleanable_dirty_ratio
     }
     fn __repr__(&self) -> String {
         format!("LogConfig({:?})", self.inner)

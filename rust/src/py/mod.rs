@@ -2,6 +2,7 @@
 //! about Python. Each wrapper releases the GIL (`py.allow_threads`) around file and CPU-heavy
 //! work.
 
+pub mod cleaner;
 pub mod errors;
 pub mod log;
 pub mod log_types;
@@ -14,5 +15,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     records::register(m)?;
     log::register(m)?;
+    cleaner::register(m)?;
     Ok(())
 }

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import trio
 
-from ferrokafka._ferrokafka import AppendInfo, FerrokafkaError, crc32c
+from ferrokafka._ferrokafka import AppendInfo, FerrokafkaError, crc32c, keyless_record_indexes
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
@@ -74,6 +74,8 @@ class _Outcome:
     log_start_offset: int = -1
     # A retried batch already in the log: answered with its original offset, not appended.
     duplicate: BatchMetadata | None = None
+    # Kafka's per-record errors: (index of the record in its batch, message).
+    record_errors: tuple[tuple[int, str], ...] = ()
 
 
 def check_records(records: bytes | memoryview | None, version: int) -> _Outcome | None:
@@ -209,6 +211,10 @@ class ProduceHandler:
             )
         # pyo3 takes bytes only: one copy of the request's view, the only one on this path.
         data = bytes(records)
+        if "compact" in config.cleanup_policy:
+            refused = _keyless_records(handle, data)
+            if refused is not None:
+                return refused
         producer = ProducerBatch.parse(data)
         if producer is not None and producer.is_transactional:
             return _Outcome(
@@ -276,6 +282,28 @@ class ProduceHandler:
 _ERRORS_WITH_MESSAGE = frozenset({errors.INVALID_RECORD, errors.INVALID_TIMESTAMP})
 
 
+def _keyless_records(handle: PartitionHandle, data: bytes) -> _Outcome | None:
+    """Kafka's LogValidator.validateKey: a compacted topic refuses records without a key, each
+    one a record error, and none of the batch is written."""
+    try:
+        indexes = keyless_record_indexes(data)
+    except FerrokafkaError:
+        return None  # a corrupt batch: the append reports it with Kafka's error
+    if not indexes:
+        return None
+    message = (
+        "Compacted topic cannot accept message without key in topic partition "
+        f"{handle.topic}-{handle.partition}."
+    )
+    shown = ", ".join(f"RecordError(batchIndex={i}, message='{message}')" for i in indexes[:3])
+    return _Outcome(
+        errors.INVALID_RECORD,
+        f"One or more records have been rejected due to {len(indexes)} record errors in total, "
+        f"and only showing the first three errors at most: [{shown}]",
+        record_errors=tuple((i, message) for i in indexes),
+    )
+
+
 def _topic_id_known(node: Node, topic_id: uuid.UUID) -> bool:
     return node.image.topics_by_id.get(topic_id) is not None
 
@@ -307,6 +335,12 @@ def _partition_response(index: int, outcome: _Outcome) -> ProduceResponse.Partit
             log_append_time_ms=-1,
             log_start_offset=-1,
             error_message=outcome.message,
+            record_errors=[
+                ProduceResponse.BatchIndexAndErrorMessage(
+                    batch_index=i, batch_index_error_message=m
+                )
+                for i, m in outcome.record_errors
+            ],
         )
     return ProduceResponse.PartitionProduceResponse(
         index=index,

@@ -1,0 +1,145 @@
+//! Deciding, record by record, what a cleaned batch keeps (Kafka's `Cleaner.shouldRetainRecord`
+//! and `MemoryRecords.filterTo`), and re-encoding the batch when it changes.
+//!
+//! A record is kept when its offset lies past the part of the log the offset map covers, or
+//! when it is the latest for its key and not an expired tombstone. Records without a key are
+//! dropped (Kafka counts them as invalid in a compacted log). A tombstone (null value) is kept
+//! until its batch's delete horizon (KIP-534) has passed: the first clean that keeps it stamps
+//! the horizon `now + delete.retention.ms` into the batch (attribute bit 6, base timestamp), and
+//! a later clean after that time drops it.
+//!
+//! A rewritten batch keeps its base offset, each record's offset delta and absolute
+//! timestamp, the producer id, epoch, base sequence, partition leader epoch, flags and codec
+//! (recompressed at the codec's default level); lastOffsetDelta becomes the last kept record's.
+//! Control batches are kept as they are (transaction markers are never removed: a
+//! simplification of Kafka, which drops markers of finished transactions after the horizon).
+
+use crate::error::Result;
+use crate::record::batch::{iter_records, BatchView};
+use crate::record::compression;
+use crate::record::header::{
+    self, BatchHeader, TimestampType, DELETE_HORIZON_FLAG_MASK, HEADER_SIZE, LOG_OVERHEAD, MAGIC_V2,
+};
+use crate::record::record::{put_record, RecordView};
+
+use super::offset_map::OffsetMap;
+
+/// What the filter needs to know besides the batch.
+pub(crate) struct FilterContext<'a> {
+    pub map: &'a OffsetMap,
+    /// Offsets at or above this were not put in the map: their records are kept.
+    pub map_end_offset: i64,
+    pub now_ms: i64,
+    pub delete_retention_ms: i64,
+}
+
+/// What becomes of one batch.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Filtered {
+    /// Written as it is.
+    Keep,
+    /// Written as these bytes instead.
+    Rewritten(Vec<u8>),
+    /// Nothing left of it.
+    Dropped,
+}
+
+impl FilterContext<'_> {
+    fn retain(&self, h: &BatchHeader, offset: i64, r: &RecordView<'_>) -> bool {
+        if offset >= self.map_end_offset {
+            return true;
+        }
+        let Some(key) = r.key else {
+            return false;
+        };
+        if self.map.get(key).is_some_and(|latest| offset < latest) {
+            return false;
+        }
+        let expired_tombstone =
+            r.value.is_none() && h.has_delete_horizon() && self.now_ms > h.base_timestamp;
+        !expired_tombstone
+    }
+}
+
+/// Filter one whole, CRC-checked batch.
+pub(crate) fn filter_batch(view: &BatchView<'_>, cx: &FilterContext<'_>) -> Result<Filtered> {
+    let h = view.header;
+    if h.is_control() {
+        return Ok(Filtered::Keep);
+    }
+    let section = view.records_section()?;
+    let mut kept: Vec<RecordView<'_>> = Vec::new();
+    let mut total = 0usize;
+    let mut tombstones = false;
+    for r in iter_records(&section, h.record_count, view.position) {
+        let r = r?;
+        total += 1;
+        if cx.retain(&h, view.record_offset(&r), &r) {
+            tombstones |= r.value.is_none();
+            kept.push(r);
+        }
+    }
+    if kept.is_empty() {
+        return Ok(Filtered::Dropped);
+    }
+    let set_horizon = tombstones && !h.has_delete_horizon();
+    if kept.len() == total && !set_horizon {
+        return Ok(Filtered::Keep);
+    }
+    let horizon = if set_horizon {
+        Some(cx.now_ms.saturating_add(cx.delete_retention_ms))
+    } else if h.has_delete_horizon() {
+        Some(h.base_timestamp)
+    } else {
+        None
+    };
+    rebuild(&h, &kept, horizon).map(Filtered::Rewritten)
+}
+
+/// Encode the kept records as a batch with `h`'s identity (see the module doc).
+fn rebuild(h: &BatchHeader, kept: &[RecordView<'_>], horizon: Option<i64>) -> Result<Vec<u8>> {
+    let absolute = |r: &RecordView<'_>| h.base_timestamp.wrapping_add(r.timestamp_delta);
+    let base_timestamp = horizon.unwrap_or_else(|| absolute(&kept[0]));
+    let mut records = Vec::new();
+    let mut max_timestamp = header::NO_TIMESTAMP;
+    for r in kept {
+        let ts = absolute(r);
+        max_timestamp = max_timestamp.max(ts);
+        put_record(
+            ts.wrapping_sub(base_timestamp),
+            r.offset_delta,
+            r.key,
+            r.value,
+            r.header_count,
+            r.headers_raw,
+            &mut records,
+        )?;
+    }
+    if h.timestamp_type() == TimestampType::LogAppendTime {
+        max_timestamp = h.max_timestamp;
+    }
+    let mut out = vec![0u8; HEADER_SIZE];
+    compression::compress_into(h.compression()?, &records, None, &mut out)?;
+    let mut attributes = h.attributes & !DELETE_HORIZON_FLAG_MASK;
+    if horizon.is_some() {
+        attributes |= DELETE_HORIZON_FLAG_MASK;
+    }
+    BatchHeader {
+        base_offset: h.base_offset,
+        batch_length: (out.len() - LOG_OVERHEAD) as i32,
+        partition_leader_epoch: h.partition_leader_epoch,
+        magic: MAGIC_V2,
+        crc: 0,
+        attributes,
+        last_offset_delta: kept[kept.len() - 1].offset_delta,
+        base_timestamp,
+        max_timestamp,
+        producer_id: h.producer_id,
+        producer_epoch: h.producer_epoch,
+        base_sequence: h.base_sequence,
+        record_count: kept.len() as i32,
+    }
+    .write(&mut out);
+    header::set_crc(&mut out);
+    Ok(out)
+}

@@ -1,0 +1,229 @@
+//! Replacing a group of segments by their cleaned rewrite, crash-safe (Kafka's
+//! `replaceSegments` and the `.swap` handling of `LogLoader`).
+//!
+//! Steps, for a group whose first segment has base offset X:
+//! 1. write `X.log.cleaned` and fsync it (no lock held);
+//! 2. rename it to `X.log.swap` and fsync the directory: the commit point;
+//! 3. under the log's write lock, check the group is still in the log as snapshotted (else
+//!    abort: delete the swap file), rename the other segments' `.log` files to `.log.deleted`
+//!    and remove the group's index files;
+//! 4. rename `X.log.swap` to `X.log` (replacing the old one atomically), fsync the directory;
+//! 5. remove the `.deleted` files, open the new segment (indexes rebuilt) and put it in the
+//!    segment map in place of the group.
+//!
+//! A crash before 2 leaves a `.cleaned` file, which opening the log deletes: the old segments
+//! are intact. A crash after 2 leaves a `.swap` file, which [`complete_swaps`] finishes: it
+//! deletes every segment whose base offset lies inside the swap file's offsets and renames it
+//! into place; leftover `.deleted` files are then deleted like any stray file. Either way the
+//! log holds each offset once, and every record the clean kept.
+
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::filter::{filter_batch, FilterContext, Filtered};
+use super::{for_each_batch, CleanStats, CleanerOptions, SegmentSnapshot};
+use crate::error::{Error, Result};
+use crate::log::log::{LoadStats, Log};
+use crate::log::now_ms;
+use crate::log::scan::{BatchReader, Stop};
+use crate::log::segment::{
+    self, file_name, Segment, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+};
+
+pub const CLEANED_SUFFIX: &str = ".cleaned";
+pub const SWAP_SUFFIX: &str = ".swap";
+pub const DELETED_SUFFIX: &str = ".deleted";
+/// Write buffer of the cleaned segment: batches are small, the file is written sequentially.
+const WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name: OsString = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn crash_point(opts: &CleanerOptions, step: u8) -> Result<()> {
+    if opts.crash_after_step == Some(step) {
+        return Err(Error::Io(io::Error::other(format!(
+            "simulated crash after cleaner swap step {step}"
+        ))));
+    }
+    Ok(())
+}
+
+/// Rewrite one group and swap it in. Returns false if the log changed under the cleaner
+/// (the group is then left alone).
+pub(crate) fn clean_group(
+    log: &Log,
+    group: Vec<&SegmentSnapshot>,
+    cx: &FilterContext<'_>,
+    opts: &CleanerOptions,
+    stats: &mut CleanStats,
+) -> Result<bool> {
+    let dir = log.dir();
+    let base = group[0].base_offset;
+    let log_path = dir.join(file_name(base, LOG_FILE_SUFFIX));
+    let cleaned = with_suffix(&log_path, CLEANED_SUFFIX);
+    let swap = with_suffix(&log_path, SWAP_SUFFIX);
+
+    // 1. The rewrite, while appends and reads go on.
+    let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, File::create(&cleaned)?);
+    let mut changed = group.len() > 1;
+    let (mut read, mut written, mut records_in, mut records_out) = (0u64, 0u64, 0u64, 0u64);
+    for s in &group {
+        read += s.size;
+        for_each_batch(s, |view| {
+            records_in += view.header.record_count.max(0) as u64;
+            match filter_batch(view, cx)? {
+                Filtered::Keep => {
+                    out.write_all(view.bytes)?;
+                    written += view.bytes.len() as u64;
+                    records_out += view.header.record_count.max(0) as u64;
+                }
+                Filtered::Rewritten(bytes) => {
+                    changed = true;
+                    out.write_all(&bytes)?;
+                    written += bytes.len() as u64;
+                    let h = crate::record::header::BatchHeader::parse(&bytes, 0)?;
+                    records_out += h.record_count as u64;
+                }
+                Filtered::Dropped => changed = true,
+            }
+            Ok(true)
+        })?;
+    }
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    stats.bytes_read += read;
+    stats.records_read += records_in;
+    if !changed {
+        // A single segment the clean would copy byte for byte: leave it.
+        drop(file);
+        fs::remove_file(&cleaned)?;
+        stats.bytes_written += read;
+        stats.records_kept += records_in;
+        return Ok(true);
+    }
+    file.sync_all()?;
+    drop(file);
+    crash_point(opts, 1)?;
+
+    // 2. Commit point.
+    fs::rename(&cleaned, &swap)?;
+    sync_dir(dir)?;
+    crash_point(opts, 2)?;
+
+    let mut st = log.state.write();
+    st.check_open()?;
+    let active = st.active().base_offset();
+    let unchanged = group.iter().all(|s| {
+        st.segments.floor(s.base_offset).is_some_and(|seg| {
+            seg.base_offset() == s.base_offset
+                && seg.base_offset() != active
+                && seg.size() == s.size
+                && seg.next_offset() == s.next_offset
+        })
+    });
+    if !unchanged {
+        drop(st);
+        fs::remove_file(&swap)?;
+        return Ok(false);
+    }
+    // 3. Retire the old files.
+    let mut deleted = Vec::new();
+    for s in &group[1..] {
+        let to = with_suffix(&s.log_path, DELETED_SUFFIX);
+        fs::rename(&s.log_path, &to)?;
+        deleted.push(to);
+    }
+    for s in &group {
+        remove_if_exists(&dir.join(file_name(s.base_offset, INDEX_FILE_SUFFIX)))?;
+        remove_if_exists(&dir.join(file_name(s.base_offset, TIME_INDEX_FILE_SUFFIX)))?;
+    }
+    crash_point(opts, 3)?;
+    // 4. The swap.
+    fs::rename(&swap, &log_path)?;
+    sync_dir(dir)?;
+    crash_point(opts, 4)?;
+    // 5. Clean up and update the map. Old segments are dropped, not deleted: their paths now
+    // name the new segment or nothing; readers holding their regions keep the old data.
+    for path in &deleted {
+        remove_if_exists(path)?;
+    }
+    crash_point(opts, 5)?;
+    for s in &group {
+        st.segments.remove(s.base_offset);
+    }
+    let params = st.params();
+    let (seg, _) = Segment::open_existing(dir, base, params, now_ms(), true)?;
+    st.segments.insert(seg);
+    stats.segments_cleaned += group.len();
+    stats.bytes_written += written;
+    stats.records_kept += records_out;
+    Ok(true)
+}
+
+/// The next offset after the last batch of a finished `.swap` file, or None if it holds an
+/// invalid batch (it was fsynced before the rename, so that means it is not ours to trust).
+fn swap_next_offset(path: &Path, base: i64) -> Result<Option<i64>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut reader = BatchReader::new(&file, len);
+    let mut next = base;
+    loop {
+        match reader.next_batch()? {
+            Ok((_, h, _)) => next = h.next_offset(),
+            Err(Stop::End) => return Ok(Some(next)),
+            Err(Stop::Invalid) => return Ok(None),
+        }
+    }
+}
+
+/// Finish every swap a crash interrupted (see the module doc); run before the directory scan
+/// of `loader`, which then deletes `.cleaned` and `.deleted` leftovers.
+pub(crate) fn complete_swaps(dir: &Path, stats: &mut LoadStats) -> Result<()> {
+    let mut swaps = Vec::new();
+    let mut logs = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if let Some(base) = name
+            .strip_suffix(SWAP_SUFFIX)
+            .and_then(|n| segment::parse_file_name(n, LOG_FILE_SUFFIX))
+        {
+            swaps.push((base, entry.path()));
+        } else if let Some(base) = segment::parse_file_name(name, LOG_FILE_SUFFIX) {
+            logs.push(base);
+        }
+    }
+    swaps.sort();
+    for (base, path) in swaps {
+        let Some(next) = swap_next_offset(&path, base)? else {
+            fs::remove_file(&path)?;
+            stats.deleted_stray_files += 1;
+            continue;
+        };
+        for &old in logs.iter().filter(|&&b| b > base && b < next) {
+            segment::delete_files(dir, old)?;
+            stats.deleted_segments += 1;
+        }
+        remove_if_exists(&dir.join(file_name(base, INDEX_FILE_SUFFIX)))?;
+        remove_if_exists(&dir.join(file_name(base, TIME_INDEX_FILE_SUFFIX)))?;
+        fs::rename(&path, dir.join(file_name(base, LOG_FILE_SUFFIX)))?;
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
