@@ -189,3 +189,36 @@ def test_offset_commit_and_fetch_validation():
     assert g.validate_offset_fetch("a", 99) == ec.STALE_MEMBER_EPOCH
     assert g.validate_offset_fetch("zz", 1) == ec.UNKNOWN_MEMBER_ID
     assert g.validate_delete() == ec.NON_EMPTY_GROUP
+
+
+def test_static_identity_checks():
+    g = ConsumerGroup("g", CONFIG)
+    a = join(g, "a", instance_id="i1")
+
+    def err(hb):
+        with pytest.raises(HeartbeatError) as caught:
+            g.heartbeat(hb, TOPICS, 0)
+        return caught.value.code, caught.value.message
+
+    assert err(Heartbeat(member_id="a", member_epoch=-2, instance_id="nope")) == (
+        ec.UNKNOWN_MEMBER_ID,
+        "Instance id nope is unknown.",
+    )
+    assert err(Heartbeat(member_id="b", member_epoch=-2, instance_id="i1")) == (
+        ec.FENCED_INSTANCE_ID,
+        "Static member b with instance id i1 was fenced by member a.",
+    )
+    assert err(Heartbeat(member_id="b", member_epoch=a.member_epoch, instance_id="i1"))[0] == (
+        ec.FENCED_INSTANCE_ID
+    )
+    # A static member leaving for good (-1) is removed with its instance id.
+    g.heartbeat(Heartbeat(member_id="a", member_epoch=-1, instance_id="i1"), TOPICS, 0)
+    assert g.members == {} and g.static_members == {}
+
+
+def test_group_max_size():
+    g = ConsumerGroup("g", GroupConfig(max_size=1))
+    join(g, "a")
+    with pytest.raises(HeartbeatError) as caught:
+        join(g, "b")
+    assert caught.value.code == ec.GROUP_MAX_SIZE_REACHED

@@ -50,6 +50,14 @@ def test_request_checks(tmp_path: Path, wire_to) -> None:
             (join(instance_id=""), 1, "InstanceId can't be empty."),
             (HB(group_id="g", member_id="m1", member_epoch=-2), 1, "InstanceId can't be null."),
             (HB(group_id="g", member_id="m1", member_epoch=-3), 1, "MemberEpoch is invalid."),
+            (
+                join(subscribed_topic_names=[]),
+                1,
+                "SubscribedTopicNames or SubscribedTopicRegex must be set in first request.",
+            ),
+            (join(member_id=" "), 1, "MemberId can't be empty."),
+            (HB(group_id="g", member_id="", member_epoch=-1), 0, "MemberId can't be empty."),
+            (join(rack_id=" \t"), 1, "RackId can't be empty."),
         ]
         for request, version, message in cases:
             response = wire.call(request, version)

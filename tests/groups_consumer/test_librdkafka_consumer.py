@@ -184,7 +184,7 @@ def test_classic_group_becomes_consumer_group_when_empty(tmp_path: Path) -> None
                 wire.close()
             assert (refused.error_code, refused.error_message) == (
                 ec.GROUP_ID_NOT_FOUND,
-                "Group rg is not a consumer group.",
+                "Group rg is not a consumer group",
             )
         finally:
             classic.close()

@@ -209,7 +209,9 @@ class ConsumerGroup:
             return self._leave(hb)
         if hb.server_assignor is not None and hb.server_assignor not in ASSIGNOR_NAMES:
             raise HeartbeatError(
-                ec.UNSUPPORTED_ASSIGNOR, f"Assignor {hb.server_assignor} is not supported."
+                ec.UNSUPPORTED_ASSIGNOR,
+                f"ServerAssignor {hb.server_assignor} is not supported. Supported assignors: "
+                f"{', '.join(ASSIGNOR_NAMES)}.",
             )
         if hb.subscribed_topic_regex:
             _compile(hb.subscribed_topic_regex)
@@ -255,7 +257,7 @@ class ConsumerGroup:
             and hb.subscribed_topic_names is not None
             and hb.owned is not None
         )
-        changed = after.assigned != member.assigned or after.member_epoch != member.member_epoch
+        changed = after.assigned != member.assigned
         return HeartbeatResult(
             member_id=after.member_id,
             member_epoch=after.member_epoch,
@@ -280,21 +282,28 @@ class ConsumerGroup:
                         )
                     return self._replace_static(previous, hb)
             else:
-                if existing is None:
-                    raise HeartbeatError(ec.UNKNOWN_MEMBER_ID)
-                if holder != hb.member_id or existing.instance_id != hb.instance_id:
-                    raise HeartbeatError(ec.FENCED_INSTANCE_ID)
+                if holder is None:
+                    raise HeartbeatError(
+                        ec.UNKNOWN_MEMBER_ID, f"Instance id {hb.instance_id} is unknown."
+                    )
+                if holder != hb.member_id:
+                    raise HeartbeatError(ec.FENCED_INSTANCE_ID, _fenced(hb, holder))
         if existing is None:
             if hb.member_epoch != m.JOIN_EPOCH:
-                raise HeartbeatError(
-                    ec.UNKNOWN_MEMBER_ID, f"Member {hb.member_id} is not a member of the group."
-                )
+                raise HeartbeatError(ec.UNKNOWN_MEMBER_ID, self._unknown(hb.member_id))
             if len(self.members) >= self.config.max_size:
-                raise HeartbeatError(ec.GROUP_MAX_SIZE_REACHED)
+                raise HeartbeatError(
+                    ec.GROUP_MAX_SIZE_REACHED,
+                    f"The consumer group has reached its maximum capacity of "
+                    f"{self.config.max_size} members.",
+                )
             return m.ConsumerMember(member_id=hb.member_id, instance_id=hb.instance_id)
         if hb.member_epoch != m.JOIN_EPOCH:
             _check_epoch(existing, hb)
         return existing
+
+    def _unknown(self, member_id: str) -> str:
+        return f"Member {member_id} is not a member of group {self.group_id}."
 
     def _replace_static(self, previous: m.ConsumerMember, hb: Heartbeat) -> m.ConsumerMember:
         """A static member came back under a new member id: it takes over the old one's
@@ -313,17 +322,23 @@ class ConsumerGroup:
         return successor
 
     def _leave(self, hb: Heartbeat) -> HeartbeatResult:
-        member = self.members.get(hb.member_id)
-        if member is None:
-            raise HeartbeatError(
-                ec.UNKNOWN_MEMBER_ID, f"Member {hb.member_id} is not a member of the group."
-            )
+        """Kafka's consumerGroupLeave: epoch -1 removes the member; -2 (static members only)
+        keeps it and its partitions for its return within the session timeout."""
+        if hb.instance_id is None:
+            member = self.members.get(hb.member_id)
+            if member is None:
+                raise HeartbeatError(ec.UNKNOWN_MEMBER_ID, self._unknown(hb.member_id))
+        else:
+            holder = self.static_members.get(hb.instance_id)
+            if holder is None:
+                raise HeartbeatError(
+                    ec.UNKNOWN_MEMBER_ID, f"Instance id {hb.instance_id} is unknown."
+                )
+            if holder != hb.member_id:
+                raise HeartbeatError(ec.FENCED_INSTANCE_ID, _fenced(hb, holder))
+            member = self.members[holder]
         if hb.member_epoch == m.LEAVE_STATIC_EPOCH:
-            if member.instance_id is None or hb.instance_id != member.instance_id:
-                raise HeartbeatError(ec.FENCED_INSTANCE_ID)
-            # The static member will come back: it keeps its partitions until then (or until
-            # its session expires).
-            self._put(replace(member, member_epoch=m.LEAVE_STATIC_EPOCH))
+            self._put(replace(member, member_epoch=m.LEAVE_STATIC_EPOCH, pending_revocation={}))
             self.revocation_deadline_ms.pop(member.member_id, None)
         else:
             self.fence(member.member_id)
@@ -463,6 +478,13 @@ def _check_epoch(member: m.ConsumerMember, hb: Heartbeat) -> None:
             f"The consumer group member has a smaller member epoch ({hb.member_epoch}) than "
             f"the one known by the group coordinator ({member.member_epoch}).",
         )
+
+
+def _fenced(hb: Heartbeat, holder: str) -> str:
+    return (
+        f"Static member {hb.member_id} with instance id {hb.instance_id} was fenced by member "
+        f"{holder}."
+    )
 
 
 def _compile(regex: str) -> re.Pattern[str]:

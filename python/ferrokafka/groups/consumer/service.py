@@ -118,7 +118,7 @@ class ConsumerGroups:
         # implemented here), which Kafka answers the same way when its policy refuses it.
         if joining and group.is_empty():
             return None, group
-        raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
+        raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group")
 
     def _lock(self, group_id: str) -> trio.Lock:
         lock = self._locks.get(group_id)

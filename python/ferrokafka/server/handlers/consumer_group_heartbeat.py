@@ -21,6 +21,7 @@ from ferrokafka.server.dispatcher import RequestContext
 Response = ConsumerGroupHeartbeatResponse
 # Owned partitions a heartbeat may list: far above any real consumer, bounds the work.
 OWNED_PARTITIONS_MAX = 1_000_000
+_JAVA_WHITESPACE = "".join(map(chr, range(33)))
 
 
 class ConsumerGroupHeartbeatHandler:
@@ -59,31 +60,38 @@ class ConsumerGroupHeartbeatHandler:
 
 
 def _invalid(request: ConsumerGroupHeartbeatRequest, api_version: int) -> str | None:
-    """Kafka's request checks, with its messages (INVALID_REQUEST)."""
-    if not request.group_id:
+    """Kafka's request checks, in its order, with its messages (INVALID_REQUEST)."""
+    epoch = request.member_epoch
+    if api_version >= 1 or epoch > 0 or epoch == m.LEAVE_EPOCH:
+        if _blank(request.member_id):
+            return "MemberId can't be empty."
+    if _blank(request.group_id):
         return "GroupId can't be empty."
-    if request.instance_id == "":
+    if _blank(request.instance_id):
         return "InstanceId can't be empty."
-    if request.rack_id == "":
+    if _blank(request.rack_id):
         return "RackId can't be empty."
-    if not request.member_id and (api_version >= 1 or request.member_epoch != m.JOIN_EPOCH):
-        return "MemberId can't be empty."
-    if request.member_epoch == m.JOIN_EPOCH:
+    if epoch == m.JOIN_EPOCH:
         if request.rebalance_timeout_ms == -1:
             return "RebalanceTimeoutMs must be provided in first request."
         if request.topic_partitions is None or request.topic_partitions:
             return "TopicPartitions must be empty when (re-)joining."
-        if request.subscribed_topic_names is None and request.subscribed_topic_regex is None:
+        if not request.subscribed_topic_names and not request.subscribed_topic_regex:
             return "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
-    elif request.member_epoch == m.LEAVE_STATIC_EPOCH:
+    elif epoch == m.LEAVE_STATIC_EPOCH:
         if request.instance_id is None:
             return "InstanceId can't be null."
-    elif request.member_epoch < m.LEAVE_STATIC_EPOCH:
+    elif epoch < m.LEAVE_STATIC_EPOCH:
         return "MemberEpoch is invalid."
     owned = sum(len(tp.partitions) for tp in request.topic_partitions or ())
     if owned > OWNED_PARTITIONS_MAX:
         return f"More than {OWNED_PARTITIONS_MAX} owned partitions."
     return None
+
+
+def _blank(value: str | None) -> bool:
+    """Java's ``value.trim().isEmpty()`` for a non-null value (trim drops chars <= ' ')."""
+    return value is not None and not value.strip(_JAVA_WHITESPACE)
 
 
 def _heartbeat(request: ConsumerGroupHeartbeatRequest, ctx: RequestContext) -> Heartbeat:
