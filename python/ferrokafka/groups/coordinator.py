@@ -307,13 +307,23 @@ class GroupCoordinator:
         expired_total = 0
         for group_id in self.offsets.group_ids():
             group = self.groups.get(group_id)
+            keep: frozenset[str] = frozenset()
+            empty_since = None
             if group is not None and not group.is_empty():
-                continue
-            empty_since = getattr(group, "current_state_timestamp_ms", None)
+                # Kafka: a Stable consumer-protocol group loses only the offsets of topics it
+                # no longer subscribes to; other non-empty groups keep everything.
+                topics = group.subscribed_topics()
+                if group.state != "Stable" or group.protocol_type != "consumer" or topics is None:
+                    continue
+                keep = topics
+            elif group is not None:
+                # An empty group with a protocol type counts from when it became empty; a
+                # simple group (no protocol type) from each commit.
+                empty_since = getattr(group, "offsets_expire_from_ms", None)
             expired = [
                 tp
                 for tp, committed in self.offsets.of_group(group_id).items()
-                if _expired(committed, empty_since, retention_ms, now)
+                if tp[0] not in keep and _expired(committed, empty_since, retention_ms, now)
             ]
             if not expired:
                 continue
@@ -337,7 +347,26 @@ class GroupCoordinator:
 
             if await self.write(group_id, records, apply) == ec.NONE:
                 expired_total += len(expired)
+        await self._delete_empty_groups()
         return expired_total
+
+    async def _delete_empty_groups(self) -> None:
+        """Classic groups left Empty with no offsets go, as Kafka's periodic cleanup does (a
+        GroupMetadata tombstone); consumer groups manage their own lifetime."""
+        for group_id, group in list(self.groups.items()):
+            if (
+                group.kind != "classic"
+                or group.validate_delete() != ec.NONE
+                or self.offsets.has_offsets(group_id)
+            ):
+                continue
+
+            def apply(group_id: str = group_id, group: Group = group) -> None:
+                if self.groups.get(group_id) is group and group.validate_delete() == ec.NONE:
+                    del self.groups[group_id]
+                    group.on_deleted()
+
+            await self.write(group_id, group.tombstones(), apply)
 
 
 def _expired(committed: Any, empty_since_ms: int | None, retention_ms: int, now: int) -> bool:

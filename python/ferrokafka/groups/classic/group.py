@@ -177,6 +177,15 @@ class ClassicGroup:
         if self.on_delete is not None:
             self.on_delete(self)
 
+    @property
+    def offsets_expire_from_ms(self) -> int | None:
+        """Where the retention of an empty group's offsets starts (the coordinator's expiry):
+        when it became empty, for a group that had members (a protocol type); None for a
+        simple group, whose offsets expire one by one from their commit (Kafka's rule)."""
+        if self._state == EMPTY and self._protocol_type:
+            return self.current_state_timestamp_ms
+        return None
+
     # -- questions the protocol asks ---------------------------------------------------------
 
     def transition(self, state: str, now_ms: int) -> None:
