@@ -18,6 +18,7 @@ from confluent_kafka import Producer
 from java_tools import VerifiableConsumer, wait_until
 
 import kafka_support as ks
+from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.consumer_group_describe import ConsumerGroupDescribeRequest
 from ferrokafka.testing import RunningBroker, run_broker
 
@@ -206,3 +207,48 @@ def test_static_members_keep_their_partitions_across_a_restart(
         for consumer in (a, b, b2):
             if consumer is not None:
                 consumer.stop()
+
+
+def test_list_and_delete_consumer_group(tool_dir: Path, tmp_path: Path) -> None:
+    """kafka-consumer-groups lists the group with type Consumer, refuses to delete it while a
+    member is in it, deletes it once empty (with its offsets), and it stays deleted after a
+    restart (its tombstones on __consumer_offsets)."""
+    data = tmp_path / "restart"
+
+    def tool(bootstrap: str, *args: str) -> str:
+        return ks.run_kafka_tool(
+            GROUP_COMMAND, ["--bootstrap-server", bootstrap, *args], work_dir=tool_dir
+        ).stdout
+
+    with run_broker(data, OVERRIDES) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "dt", 2)
+        produce(bootstrap, "dt", [f"v-{i}" for i in range(4)], 2)
+        member = VerifiableConsumer(tool_dir, bootstrap, "dt", "DG")
+        try:
+            wait_until(
+                [member],
+                lambda: all(member.consumed.get(("dt", p), -1) == 1 for p in range(2)),
+                REBALANCE_TIMEOUT_S,
+                "the records",
+            )
+            listed = tool(bootstrap, "--list", "--type")
+            rows = {tuple(line.split()) for line in listed.splitlines()}
+            assert ("DG", "Consumer") in rows, listed
+            refused = tool(bootstrap, "--delete", "--group", "DG")
+            assert "GroupNotEmptyException" in refused, refused
+        finally:
+            member.stop()
+        out = tool(bootstrap, "--delete", "--group", "DG")
+        assert "Deletion of requested consumer groups ('DG') was successful." in out
+        assert "DG" not in tool(bootstrap, "--list").split()
+    with run_broker(data, OVERRIDES) as broker:
+        bootstrap = broker.bootstrap_servers
+        wire = Wire(bootstrap)
+        try:
+            wire.wait_coordinator("DG")
+            [group] = wire.call(ConsumerGroupDescribeRequest(group_ids=["DG"]), 1).groups
+        finally:
+            wire.close()
+        assert group.error_code == ec.GROUP_ID_NOT_FOUND
+        assert "DG" not in tool(bootstrap, "--list").split()
