@@ -1,0 +1,130 @@
+"""Property of the consumer group state machine under random membership changes, with members
+that behave like real consumers (they own what the last response assigned them): no partition
+is ever held by two members at once, and once membership stops changing a few rounds of
+heartbeats reach the Stable state with every member on the target assignment."""
+
+from __future__ import annotations
+
+import uuid
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ferrokafka.groups.consumer.group import ConsumerGroup, GroupConfig, Heartbeat
+
+TOPICS = {"a": (uuid.UUID(int=1), 5), "b": (uuid.UUID(int=2), 3)}
+MEMBERS_MAX = 5
+STEPS_MAX = 30
+# Rounds for convergence: revoke, then assign, each needs one heartbeat of each member.
+SETTLE_ROUNDS = 4
+EXAMPLES = 120
+
+step = st.tuples(
+    st.sampled_from(["join", "leave", "beat", "beat", "resubscribe"]),
+    st.integers(0, MEMBERS_MAX - 1),
+    st.sampled_from([("a",), ("b",), ("a", "b")]),
+)
+
+
+class Client:
+    """What a consumer knows: its epoch and the partitions it was last assigned."""
+
+    def __init__(self, member_id: str) -> None:
+        self.member_id = member_id
+        self.epoch = 0
+        self.owned: dict[uuid.UUID, frozenset[int]] = {}
+
+    def apply(self, result) -> None:
+        self.epoch = result.member_epoch
+        if result.assignment is not None:
+            self.owned = dict(result.assignment)
+
+
+def _check_exclusive(group: ConsumerGroup) -> None:
+    seen: dict[tuple[uuid.UUID, int], str] = {}
+    for member in group.members.values():
+        for tp in member.owned_partitions():
+            assert tp not in seen, f"{tp} held by {seen[tp]} and {member.member_id}"
+            seen[tp] = member.member_id
+
+
+def _check_clients_exclusive(clients: dict[str, Client]) -> None:
+    seen: set[tuple[uuid.UUID, int]] = set()
+    for client in clients.values():
+        for topic, parts in client.owned.items():
+            for p in parts:
+                assert (topic, p) not in seen, "two consumers own one partition"
+                seen.add((topic, p))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.lists(step, max_size=STEPS_MAX))
+def test_no_double_ownership_and_convergence(steps) -> None:
+    group = ConsumerGroup("g", GroupConfig())
+    clients: dict[str, Client] = {}
+    for action, index, subscription in steps:
+        member_id = f"m{index}"
+        client = clients.get(member_id)
+        if action == "join" and client is None:
+            client = clients[member_id] = Client(member_id)
+            client.apply(
+                group.heartbeat(
+                    Heartbeat(
+                        member_id=member_id,
+                        member_epoch=0,
+                        rebalance_timeout_ms=1000,
+                        subscribed_topic_names=list(subscription),
+                        owned={},
+                    ),
+                    TOPICS,
+                    0,
+                )
+            )
+        elif action == "leave" and client is not None:
+            group.heartbeat(Heartbeat(member_id=member_id, member_epoch=-1), TOPICS, 0)
+            del clients[member_id]
+        elif action == "beat" and client is not None:
+            client.apply(
+                group.heartbeat(
+                    Heartbeat(member_id=member_id, member_epoch=client.epoch, owned=client.owned),
+                    TOPICS,
+                    0,
+                )
+            )
+        elif action == "resubscribe" and client is not None:
+            client.apply(
+                group.heartbeat(
+                    Heartbeat(
+                        member_id=member_id,
+                        member_epoch=client.epoch,
+                        owned=client.owned,
+                        subscribed_topic_names=list(subscription),
+                    ),
+                    TOPICS,
+                    0,
+                )
+            )
+        _check_exclusive(group)
+        _check_clients_exclusive(clients)
+
+    for _ in range(SETTLE_ROUNDS):
+        for client in clients.values():
+            client.apply(
+                group.heartbeat(
+                    Heartbeat(
+                        member_id=client.member_id, member_epoch=client.epoch, owned=client.owned
+                    ),
+                    TOPICS,
+                    0,
+                )
+            )
+            _check_exclusive(group)
+            _check_clients_exclusive(clients)
+    if clients:
+        assert group.state == "Stable"
+        for client in clients.values():
+            assert client.epoch == group.assignment_epoch
+            target = {t: ps for t, ps in group.target[client.member_id].items() if ps}
+            assert {t: ps for t, ps in client.owned.items() if ps} == target
+    else:
+        assert group.state == "Empty"
