@@ -1,3 +1,18 @@
-"""Consumer groups of the KIP-848 protocol (``group.protocol=consumer``): the server-side
-assignors, the group and member state machine (sans-io), and the record codecs the
-coordinator persists them with."""
+"""Consumer groups of the KIP-848 protocol (``group.protocol=consumer``).
+
+Layout:
+
+- :mod:`.assignors`: the server-side assignors "uniform" (default) and "range", pure functions.
+- :mod:`.member`: a member and its reconciliation toward the target assignment (revoke first).
+- :mod:`.group`: the group, sans-io: ConsumerGroupHeartbeat's rules, epochs, deadlines, and
+  the :class:`~ferrokafka.groups.base.Group` interface (offset commit/fetch validation).
+- :mod:`.records`: the group's records on ``__consumer_offsets`` and their replay at load.
+- :mod:`.service`: the group inside the coordinator (trio): write-then-adopt, timers.
+
+Not implemented: online migration of a classic group that has members (answered
+GROUP_ID_NOT_FOUND, as Kafka does when its migration policy refuses), classic-protocol members
+inside a consumer group, per-group configs (``consumer.session.timeout.ms`` as a GROUP config
+resource), client-side assignors, rack-aware assignment, Kafka's per-partition assignment
+epochs (offset commits must name the member's current epoch). Regular expressions are Python's
+``re`` (full match), not RE2/J; the metadata hash in ConsumerGroupMetadata is ours.
+"""

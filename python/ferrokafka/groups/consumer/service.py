@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -76,7 +77,7 @@ class ConsumerGroups:
         """Apply one heartbeat and write what it changed; raises :class:`HeartbeatError`."""
         if not hb.member_id:
             hb = replace(hb, member_id=new_member_id())
-        async with self._lock(group_id):
+        async with self._locked(group_id):
             current, replaced = self._group_for(group_id, hb.member_epoch == m.JOIN_EPOCH)
             work = (
                 current.clone()
@@ -120,11 +121,23 @@ class ConsumerGroups:
             return None, group
         raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group")
 
-    def _lock(self, group_id: str) -> trio.Lock:
+    @asynccontextmanager
+    async def _locked(self, group_id: str) -> AsyncIterator[None]:
+        """Hold the group's lock; the lock is dropped once nobody holds or waits for it and the
+        group is gone, so groups that failed to be created or were deleted leave nothing."""
         lock = self._locks.get(group_id)
         if lock is None:
             lock = self._locks[group_id] = trio.Lock()
-        return lock
+        try:
+            async with lock:
+                yield
+        finally:
+            if (
+                not lock.locked()
+                and lock.statistics().tasks_waiting == 0
+                and self.coordinator.get_group(group_id) is None
+            ):
+                self._locks.pop(group_id, None)
 
     # -- timers -----------------------------------------------------------------------------
 
@@ -141,7 +154,7 @@ class ConsumerGroups:
 
     async def expire(self, group: ConsumerGroup) -> None:
         """Fence the members whose session or revocation deadline passed, and write it."""
-        async with self._lock(group.group_id):
+        async with self._locked(group.group_id):
             if self.coordinator.get_group(group.group_id) is not group:
                 return
             work = group.clone()
