@@ -13,6 +13,14 @@
 //! (recompressed at the codec's default level); lastOffsetDelta becomes the last kept record's.
 //! Control batches are kept as they are (transaction markers are never removed: a
 //! simplification of Kafka, which drops markers of finished transactions after the horizon).
+//!
+//! A batch of an idempotent producer that loses all its records is still written, empty (no
+//! records, its offsets, producer id, epoch and sequences), when it is that producer's last
+//! batch in the log: the producer state rebuilt from the log after a restart then still knows
+//! the producer's last sequence, so its retries stay deduplicated (Kafka's
+//! `BatchRetention.RETAIN_EMPTY`).
+
+use std::collections::HashMap;
 
 use crate::error::Result;
 use crate::record::batch::{iter_records, BatchView};
@@ -31,6 +39,8 @@ pub(crate) struct FilterContext<'a> {
     pub map_end_offset: i64,
     pub now_ms: i64,
     pub delete_retention_ms: i64,
+    /// Producer id -> last offset of its last batch in the log.
+    pub producer_last_offsets: &'a HashMap<i64, i64>,
 }
 
 /// What becomes of one batch.
@@ -80,7 +90,13 @@ pub(crate) fn filter_batch(view: &BatchView<'_>, cx: &FilterContext<'_>) -> Resu
         }
     }
     if kept.is_empty() {
-        return Ok(Filtered::Dropped);
+        let last_of_producer = h.producer_id >= 0
+            && cx.producer_last_offsets.get(&h.producer_id) == Some(&h.last_offset());
+        return Ok(match (last_of_producer, total) {
+            (false, _) => Filtered::Dropped,
+            (true, 0) => Filtered::Keep, // already the empty batch
+            (true, _) => Filtered::Rewritten(empty_batch(&h)),
+        });
     }
     let set_horizon = tombstones && !h.has_delete_horizon();
     if kept.len() == total && !set_horizon {
@@ -94,6 +110,24 @@ pub(crate) fn filter_batch(view: &BatchView<'_>, cx: &FilterContext<'_>) -> Resu
         None
     };
     rebuild(&h, &kept, horizon).map(Filtered::Rewritten)
+}
+
+/// A batch without records standing for `h` (Kafka's `writeEmptyHeader`): same offsets,
+/// producer fields, leader epoch and flags, no compression, both timestamps `h`'s max.
+fn empty_batch(h: &BatchHeader) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER_SIZE];
+    BatchHeader {
+        batch_length: (HEADER_SIZE - LOG_OVERHEAD) as i32,
+        crc: 0,
+        attributes: h.attributes
+            & !(DELETE_HORIZON_FLAG_MASK | crate::record::header::COMPRESSION_CODEC_MASK),
+        base_timestamp: h.max_timestamp,
+        record_count: 0,
+        ..*h
+    }
+    .write(&mut out);
+    header::set_crc(&mut out);
+    out
 }
 
 /// Encode the kept records as a batch with `h`'s identity (see the module doc).

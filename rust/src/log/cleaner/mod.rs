@@ -17,8 +17,7 @@
 //!    and reads go on while 2 and 3 run.
 //!
 //! Not done (simplified from Kafka): aborted transactions' records are not removed and
-//! transaction markers are never dropped; an idempotent producer's last batch is not kept as an
-//! empty batch when all its records go; the active segment is not rolled early for
+//! transaction markers are never dropped; the active segment is not rolled early for
 //! `max.compaction.lag.ms`.
 
 mod filter;
@@ -28,11 +27,12 @@ pub(crate) mod swap;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::PathBuf;
 
 use super::log::Log;
-use super::scan::BatchReader;
+use super::scan::{BatchReader, HeaderScanner};
 use crate::error::{Error, Result};
 use crate::record::batch::{iter_records, BatchView};
 use crate::record::header::{BatchHeader, HEADER_SIZE};
@@ -203,11 +203,13 @@ impl Log {
         if map_end <= info.first_dirty_offset {
             return Ok(stats);
         }
+        let producer_last_offsets = self.producer_last_offsets()?;
         let cx = FilterContext {
             map: &map,
             map_end_offset: map_end,
             now_ms,
             delete_retention_ms: config.delete_retention_ms,
+            producer_last_offsets: &producer_last_offsets,
         };
         let in_range: Vec<&SegmentSnapshot> = segments
             .iter()
@@ -223,6 +225,30 @@ impl Log {
         }
         stats.end_offset = map_end;
         Ok(stats)
+    }
+
+    /// Producer id -> last offset of its last batch, over the whole log as it is now (a batch
+    /// appended later only makes an earlier one not the last; keeping that one empty is
+    /// harmless). Headers only; the files are opened under the read lock, read after it.
+    fn producer_last_offsets(&self) -> Result<HashMap<i64, i64>> {
+        let files: Vec<(File, u64)> = {
+            let st = self.state.read();
+            st.check_open()?;
+            st.segments
+                .iter()
+                .map(|s| Ok((File::open(s.log_path())?, s.size())))
+                .collect::<Result<_>>()?
+        };
+        let mut last = HashMap::new();
+        for (file, size) in &files {
+            let mut scan = HeaderScanner::new(file, 0, *size);
+            while let Some((_, h)) = scan.next_header()? {
+                if h.producer_id >= 0 && !h.is_control() {
+                    last.insert(h.producer_id, h.last_offset());
+                }
+            }
+        }
+        Ok(last)
     }
 
     /// The closed segments below `below` (open files, so retention deleting one meanwhile

@@ -375,3 +375,139 @@ fn a_crash_after_any_swap_step_leaves_a_consistent_log() {
         }
     }
 }
+
+/// Every batch header of the log, from its start.
+fn headers(log: &Log) -> Vec<header::BatchHeader> {
+    let bytes = log
+        .read_batch_bytes(log.log_start_offset(), u64::MAX, None)
+        .unwrap();
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let view = BatchView::parse(&bytes[pos..], pos as u64).unwrap();
+        view.verify_crc().unwrap();
+        out.push(view.header);
+        pos += view.header.total_size();
+    }
+    out
+}
+
+#[test]
+fn an_idempotent_producers_last_batch_stays_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    for (i, seq) in [0, 5, 10].into_iter().enumerate() {
+        let mut b = BatchBuilder::new(BatchOptions {
+            compression: Compression::Gzip,
+            producer_id: 7,
+            producer_epoch: 2,
+            base_sequence: seq,
+            ..Default::default()
+        })
+        .unwrap();
+        for k in 0..5 {
+            b.append(
+                TS0 + i as i64,
+                Some(format!("k{k}").as_bytes()),
+                Some(b"p"),
+                &[],
+            )
+            .unwrap();
+        }
+        log.append(&b.build().unwrap(), 0, TS0, AppendOrigin::Client)
+            .unwrap();
+    }
+    let entries: Vec<(String, Option<String>)> = (0..5)
+        .map(|k| (format!("k{k}"), Some("new".into())))
+        .collect();
+    produce(&log, &entries, Compression::None, TS0 + 9);
+    log.roll(TS0).unwrap();
+    let stats = log
+        .clean(None, &CleanerOptions::default(), TS0 + 100)
+        .unwrap();
+    let of_producer: Vec<_> = headers(&log)
+        .into_iter()
+        .filter(|h| h.producer_id == 7)
+        .collect();
+    assert_eq!(of_producer.len(), 1, "{of_producer:?}");
+    let h = of_producer[0];
+    assert_eq!(
+        (h.base_offset, h.last_offset_delta, h.record_count),
+        (10, 4, 0)
+    );
+    assert_eq!(
+        (h.producer_epoch, h.base_sequence, h.max_timestamp),
+        (2, 10, TS0 + 2)
+    );
+    assert_eq!(h.compression().unwrap(), Compression::None);
+    assert_eq!(records(&log).len(), 5);
+    // Cleaning again leaves the empty batch as it is.
+    fill(&log, 1, 1, Compression::None);
+    log.roll(TS0).unwrap();
+    log.clean(
+        Some(stats.end_offset),
+        &CleanerOptions::default(),
+        TS0 + 100,
+    )
+    .unwrap();
+    assert!(headers(&log).contains(&h));
+    // Once the producer writes again, the empty batch is no longer its last and goes.
+    let mut b = BatchBuilder::new(BatchOptions {
+        producer_id: 7,
+        producer_epoch: 2,
+        base_sequence: 15,
+        ..Default::default()
+    })
+    .unwrap();
+    b.append(TS0, Some(b"k9"), Some(b"p"), &[]).unwrap();
+    log.append(&b.build().unwrap(), 0, TS0, AppendOrigin::Client)
+        .unwrap();
+    log.roll(TS0).unwrap();
+    log.clean(None, &CleanerOptions::default(), TS0 + 100)
+        .unwrap();
+    assert!(!headers(&log).iter().any(|x| x.record_count == 0));
+}
+
+#[test]
+fn appends_and_reads_go_on_while_cleaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(open(dir.path()));
+    fill(&log, 30, 20, Compression::Zstd);
+    log.roll(TS0).unwrap();
+    let writer = {
+        let log = std::sync::Arc::clone(&log);
+        std::thread::spawn(move || {
+            for i in 0..200 {
+                let e = vec![(format!("w{}", i % 7), Some(format!("w-{i}")))];
+                produce(&log, &e, Compression::None, TS0 + 1);
+                if i % 50 == 0 {
+                    log.roll(TS0).unwrap();
+                }
+            }
+        })
+    };
+    let mut checkpoint = None;
+    for _ in 0..20 {
+        let stats = log
+            .clean(checkpoint, &CleanerOptions::default(), TS0 + 100)
+            .unwrap();
+        checkpoint = Some(stats.end_offset);
+        let recs = records(&log);
+        for pair in recs.windows(2) {
+            assert!(pair[0].0 < pair[1].0);
+        }
+    }
+    writer.join().unwrap();
+    log.roll(TS0).unwrap();
+    log.clean(checkpoint, &CleanerOptions::default(), TS0 + 100)
+        .unwrap();
+    let last = latest(&records(&log));
+    for i in 193..200 {
+        let want = format!("w-{i}").into_bytes();
+        assert_eq!(
+            last[format!("w{}", i % 7).as_bytes()].1.as_deref(),
+            Some(&want[..])
+        );
+    }
+    assert_eq!(last.len(), 30 + 7);
+}
