@@ -180,8 +180,13 @@ def test_classic_group_becomes_consumer_group_when_empty(tmp_path: Path) -> None
                     ),
                     1,
                 )
+                [described] = wire.call(ConsumerGroupDescribeRequest(group_ids=["rg"]), 1).groups
             finally:
                 wire.close()
+            assert (described.error_code, described.error_message) == (
+                ec.GROUP_ID_NOT_FOUND,
+                "Group rg is not a consumer group.",
+            )
             assert (refused.error_code, refused.error_message) == (
                 ec.GROUP_ID_NOT_FOUND,
                 "Group rg is not a consumer group",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ferrokafka.groups.base import CONSUMER
 from ferrokafka.groups.consumer.group import ConsumerGroup
@@ -17,19 +17,22 @@ from ferrokafka.protocol.messages.consumer_group_describe import (
     ConsumerGroupDescribeResponse,
 )
 from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.describe_groups import GROUP_OPERATIONS, GROUPS_MAX
+from ferrokafka.server.handlers.metadata import AUTHORIZED_OPERATIONS_OMITTED
 from ferrokafka.server.node import Node
 
+if TYPE_CHECKING:
+    from ferrokafka.groups.coordinator import GroupCoordinator
+
 Response = ConsumerGroupDescribeResponse
-# Kafka's "not requested" value of authorized_operations (Integer.MIN_VALUE).
-AUTHORIZED_OPERATIONS_OMITTED = -(2**31)
-# Without ACLs every group operation is allowed: READ (3), DELETE (6), DESCRIBE (8), the bits
-# Kafka's AclOperation codes give.
-GROUP_OPERATIONS = (1 << 3) | (1 << 6) | (1 << 8)
 MEMBER_TYPE_CONSUMER = 1
 
 
 class ConsumerGroupDescribeHandler:
-    def __init__(self, node: Node, coordinator: Any) -> None:
+    """Answers ConsumerGroupDescribe from the coordinator's map; topic names come from the
+    metadata image (a deleted topic's partitions are left out)."""
+
+    def __init__(self, node: Node, coordinator: GroupCoordinator) -> None:
         self.node = node
         self.coordinator = coordinator
 
@@ -43,7 +46,9 @@ class ConsumerGroupDescribeHandler:
             else AUTHORIZED_OPERATIONS_OMITTED
         )
         return Response(
-            groups=[self._describe(group_id, names, ops) for group_id in request.group_ids]
+            groups=[
+                self._describe(group_id, names, ops) for group_id in request.group_ids[:GROUPS_MAX]
+            ]
         )
 
     def _describe(
