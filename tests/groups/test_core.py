@@ -33,9 +33,11 @@ def test_java_string_hash_matches_java() -> None:
 
 
 def test_partition_for_is_abs_hash_mod_partitions() -> None:
-    # Integer.MIN_VALUE & 0x7fffffff is 0 (Kafka's Utils.abs does the same).
+    # Kafka's Utils.abs maps Integer.MIN_VALUE to 0, and is Math.abs otherwise.
     assert partition_for("polygenelubricants", 50) == 0
     assert partition_for("hello", 50) == 99162322 % 50
+    assert java_string_hash("fmt-group") == -1725810369
+    assert partition_for("fmt-group", 7) == 1725810369 % 7  # not (h & 0x7fffffff) % 7
 
 
 def test_offset_commit_record_bytes() -> None:

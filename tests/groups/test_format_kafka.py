@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 
 import kafka_support as ks
 from ferrokafka._ferrokafka import Log
-from ferrokafka.groups.coordinator import OFFSETS_TOPIC
+from ferrokafka.groups.coordinator import OFFSETS_TOPIC, partition_for
 from ferrokafka.groups.records import GroupMetadataValue, OffsetCommitValue
 from ferrokafka.groups.serde import decode_record
 from ferrokafka.testing import run_broker
@@ -63,11 +63,22 @@ def test_we_decode_what_kafka_writes(tmp_path: Path) -> None:
         ks.kafka_classpath()
     except ks.KafkaNotFetchedError as exc:
         pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
-    config = {"offsets.topic.num.partitions": "1", "group.initial.rebalance.delay.ms": "0"}
+    partitions = 7
+    config = {
+        "offsets.topic.num.partitions": str(partitions),
+        "group.initial.rebalance.delay.ms": "0",
+    }
     with ks.KafkaBroker(tmp_path / "kafka", broker_config=config) as kafka:
         _consume_and_commit(kafka.bootstrap_servers, lambda: kafka.create_topic("t"))
         kafka.stop()
-        log = Log(str(kafka.partition_dir(OFFSETS_TOPIC, 0)))
+        # Kafka put the group where our hash says, and nothing anywhere else.
+        mine = partition_for(GROUP, partitions)
+        sizes = {
+            p: sum(f.stat().st_size for f in kafka.partition_dir(OFFSETS_TOPIC, p).glob("*.log"))
+            for p in range(partitions)
+        }
+        assert [p for p, size in sizes.items() if size] == [mine], sizes
+        log = Log(str(kafka.partition_dir(OFFSETS_TOPIC, mine)))
         decoded = [
             decode_record(r.key, r.value)
             for b in log.read_batches(0, 16 << 20)

@@ -79,8 +79,11 @@ def java_string_hash(text: str) -> int:
 
 
 def partition_for(group_id: str, num_partitions: int) -> int:
-    """Kafka's Utils.abs(groupId.hashCode) % offsets partitions (abs as ``& 0x7fffffff``)."""
-    return (java_string_hash(group_id) & 0x7FFFFFFF) % num_partitions
+    """Kafka's ``Utils.abs(groupId.hashCode()) % numPartitions``. Utils.abs is Math.abs with
+    Integer.MIN_VALUE mapped to 0 -- not ``& 0x7fffffff``, which differs for every negative
+    hash (checked against a real Kafka broker in tests/groups/test_format_kafka.py)."""
+    h = java_string_hash(group_id)
+    return (0 if h == -(2**31) else abs(h)) % num_partitions
 
 
 class GroupCoordinator:
