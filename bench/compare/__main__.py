@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
     parser.add_argument("--repetitions", type=int, help="override the mode's repetitions")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="PATH",
+        help="run nothing: rebuild the markdown and charts from a compare-<mode>.json",
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="default: %(default)s")
     parser.add_argument(
         "--work-dir",
@@ -34,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         help="where both brokers' data goes (one filesystem); default: a temporary directory",
     )
     args = parser.parse_args(argv)
+    if args.from_json is not None:
+        doc = json.loads(args.from_json.read_text())
+        doc.pop("summary", None)
+        return _write(doc, args.out_dir)
     plan = PLANS[args.mode or "quick"]()
     if args.repetitions is not None:
         from dataclasses import replace
@@ -44,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="ferrokafka-compare-") as tmp:
             doc = compare(plan, Path(tmp), BROKERS)
+    return _write(doc, args.out_dir)
+
+
+def _write(doc: dict, out_dir: Path) -> int:
     rows = report.summarize(doc)
-    paths = report.write(doc, rows, args.out_dir)
-    pngs = charts.write_all(rows, args.out_dir, f"compare-{plan.mode}")
+    paths = report.write(doc, rows, out_dir)
+    pngs = charts.write_all(rows, out_dir, f"compare-{doc['plan']['mode']}")
     print(report.markdown(doc, rows))
     for path in [*paths.values(), *pngs]:
         print(f"written: {path}", file=sys.stderr)

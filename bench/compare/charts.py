@@ -113,30 +113,48 @@ def throughput(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def latency(rows: list[dict[str, Any]], path: Path) -> None:
+    """One panel per latency workload, its percentiles side by side."""
     shown = [r for r in rows if r["kind"] == "latency"]
-    if not shown:
+    workloads = list(dict.fromkeys(r["workload"] for r in shown))
+    if not workloads:
         return
-    labels = [f"{r['workload']}\n{r['metric']}" for r in shown]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(shown)), 4.5))
+    fig, axes = plt.subplots(
+        1, len(workloads), figsize=(4.8 * len(workloads), 4.5), squeeze=False, sharey=True
+    )
     width = 0.38
-    for i, broker in enumerate((KAFKA, FERRO)):
-        values = [_median(r, broker) or 0.0 for r in shown]
-        xs = [x + (i - 0.5) * width for x in range(len(shown))]
-        ax.bar(
-            xs,
-            values,
-            width,
-            yerr=_whiskers(shown, broker),
-            color=COLORS[broker],
-            label=LABELS[broker],
-            capsize=2,
-        )
-    ax.set_xticks(range(len(shown)), labels, fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylabel("ms (log scale; lower is better)")
-    ax.set_title("end-to-end latency percentiles (median over repetitions)", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    for ax, workload in zip(axes[0], workloads, strict=True):
+        mine = [r for r in shown if r["workload"] == workload]
+        for i, broker in enumerate((KAFKA, FERRO)):
+            values = [_median(r, broker) or 0.0 for r in mine]
+            xs = [x + (i - 0.5) * width for x in range(len(mine))]
+            ax.bar(
+                xs,
+                values,
+                width,
+                yerr=_whiskers(mine, broker),
+                color=COLORS[broker],
+                label=LABELS[broker],
+                capsize=2,
+            )
+            for x, row in zip(xs, mine, strict=True):
+                if row[broker]["spread"] is None and row[broker]["failed"]:
+                    ax.text(
+                        x,
+                        1,
+                        "failed",
+                        rotation=90,
+                        ha="center",
+                        va="bottom",
+                        fontsize=7,
+                        color="red",
+                    )
+        ax.set_xticks(range(len(mine)), [r["metric"] for r in mine])
+        ax.set_yscale("log")
+        ax.set_title(workload, fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("ms (log scale; lower is better)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("end-to-end latency percentiles (median, min–max over repetitions)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

@@ -3,6 +3,7 @@ the limit, failed workloads kept with their error, and the markdown and charts b
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from bench.compare import charts, report
@@ -133,3 +134,16 @@ def test_quick_plan_varies_each_axis_and_full_plan_is_the_matrix() -> None:
     full = PLANS["full"]().produce
     assert len(full) == 2 * 2 * 3 * 2
     assert len({c.topic for c in full}) == len(full)
+
+
+def test_from_json_rebuilds_the_report_without_running(tmp_path: Path) -> None:
+    from bench.compare.__main__ import main
+
+    doc = _doc()
+    saved = tmp_path / "saved.json"
+    saved.write_text(json.dumps({**doc, "summary": "stale"}))
+    assert main(["--from-json", str(saved), "--out-dir", str(tmp_path / "out")]) == 0
+    rebuilt = json.loads((tmp_path / "out" / "compare-unit.json").read_text())
+    assert rebuilt["runs"] == doc["runs"]
+    assert rebuilt["summary"] == report.summarize(doc)
+    assert (tmp_path / "out" / "compare-unit-latency.png").exists()
