@@ -140,7 +140,7 @@ def test_writes_are_replayed_after_restart(tmp_path: Path) -> None:
 
 
 async def _writes_are_replayed(tmp_path: Path) -> None:
-    overrides = {"offsets.topic.num.partitions": 3}
+    overrides = {"offsets.topic.num.partitions": 3, "offsets.topic.segment.bytes": 1 << 20}
     with trio.fail_after(TEST_TIMEOUT_S):
         async with open_broker(tmp_path, overrides) as running:
             node = running.broker.node
@@ -150,6 +150,10 @@ async def _writes_are_replayed(tmp_path: Path) -> None:
             assert coordinator.error_code() != 0  # no topic yet
             assert await coordinator.ensure_topic() == 0
             assert len(node.image.topics_by_name[OFFSETS_TOPIC].partitions) == 3
+            configs = dict(node.image.topic_config(OFFSETS_TOPIC))
+            assert configs["cleanup.policy"] == "compact"
+            assert configs["segment.bytes"] == str(1 << 20)
+            assert node.partition(OFFSETS_TOPIC, 0).log.config.segment_bytes == 1 << 20
             applied: list[int] = []
             records = [
                 offset_record("g1", "t", 0, CommittedOffset(10, -1, "a", 1)),
