@@ -27,7 +27,9 @@ POLL_S = 0.2
 CLIENT_TIMEOUT_S = 30.0
 CLIENT_ID = "groups-test-client"
 # Record timestamps: record i of a partition is at BASE_TIMESTAMP_MS + i * TIMESTAMP_STEP_MS.
-BASE_TIMESTAMP_MS = 1_700_000_000_000
+# An hour ago: well inside retention (with a fixed date long past, Kafka's retention check
+# deletes the records within minutes and moves the log start under the tests' feet).
+BASE_TIMESTAMP_MS = (int(time.time()) - 3600) * 1000
 TIMESTAMP_STEP_MS = 1000
 
 
@@ -123,13 +125,13 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
 
 
 def first_offsets_consumed(
-    bootstrap: str, group: str, topic: str, partitions: int
+    bootstrap: str, group: str, topic: str, partitions: int, protocol: str = "classic"
 ) -> dict[int, int]:
     """Join ``group`` and report the first offset consumed on each of ``partitions``
     partitions: where a real consumer resumes after a reset. Every partition must have
     records left to read."""
     first: dict[int, int] = {}
-    c = consumer(bootstrap, group)
+    c = consumer(bootstrap, group, protocol)
     try:
         c.subscribe([topic])
         deadline = time.monotonic() + JOIN_TIMEOUT_S
