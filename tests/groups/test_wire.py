@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -245,3 +246,21 @@ def test_static_member_rejoin_replaces_the_old_id(broker: RunningBroker) -> None
         assert sync(c, "sg", 1, again.member_id).assignment == b"asg"
         changed = join(broker, "sg", group_instance_id="i1", metadata=b"other")
         assert (changed.error_code, changed.generation_id) == (0, 2)  # new metadata: rebalance
+
+
+def test_initial_rebalance_delay_gathers_members() -> None:
+    """A new group waits group.initial.rebalance.delay.ms for more members: two joins 0.5 s
+    apart make one generation with both, not two generations."""
+    overrides = {**OVERRIDES, "group.initial.rebalance.delay.ms": 1500}
+    with run_broker(None, overrides) as running:
+        with Client(running.bootstrap_servers) as c:  # creates __consumer_offsets
+            assert c.call(FindCoordinatorRequest(key="late", key_type=0), 3).error_code == 0
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first = pool.submit(join, running, "late", "", version=3)
+            time.sleep(0.5)
+            second = pool.submit(join, running, "late", "", version=3)
+            a, b = first.result(JOIN_TIMEOUT_S), second.result(JOIN_TIMEOUT_S)
+    assert (a.error_code, b.error_code) == (0, 0)
+    assert a.generation_id == b.generation_id == 1
+    leader = a if a.members else b
+    assert sorted(m.member_id for m in leader.members) == sorted([a.member_id, b.member_id])
