@@ -123,12 +123,17 @@ def _quotas(
 ) -> tuple[dict[str, int], int | None]:
     """Per member, the floor of its share; and how many members may hold one more than that
     (None: not limited, when subscriptions differ)."""
+    # Members with the same subscription share a quota: computed once per distinct one.
+    by_subscription: dict[frozenset[uuid.UUID], int] = {}
     floor_quota: dict[str, int] = {}
     for member_id, member in members.items():
-        topics = [t for t in member.subscribed if t in partition_counts]
-        total = sum(partition_counts[t] for t in topics)
-        competitors = {m for t in topics for m in subscribers[t]}
-        floor_quota[member_id] = total // max(len(competitors), 1)
+        quota = by_subscription.get(member.subscribed)
+        if quota is None:
+            topics = [t for t in member.subscribed if t in partition_counts]
+            total = sum(partition_counts[t] for t in topics)
+            competitors = set().union(*(subscribers[t] for t in topics))
+            quota = by_subscription[member.subscribed] = total // max(len(competitors), 1)
+        floor_quota[member_id] = quota
     subscriptions = {
         frozenset(t for t in m.subscribed if t in partition_counts) for m in members.values()
     }

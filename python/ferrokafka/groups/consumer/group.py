@@ -100,6 +100,7 @@ class ConsumerGroup:
         # Set by a load from __consumer_offsets: the metadata hash the group epoch was bumped
         # for, so the first heartbeat after a restart bumps it only if topics changed.
         self.restored_metadata_hash: int | None = None
+        self._subscriptions_cache: tuple[frozenset[str], frozenset[str]] | None = None
 
     def clone(self) -> ConsumerGroup:
         """A copy to apply a change to before it is written (members are immutable, so
@@ -122,6 +123,7 @@ class ConsumerGroup:
         self.session_deadline_ms = dict(other.session_deadline_ms)
         self.revocation_deadline_ms = dict(other.revocation_deadline_ms)
         self.restored_metadata_hash = other.restored_metadata_hash
+        self._subscriptions_cache = other._subscriptions_cache
         self._dead = other._dead
 
     # -- the Group interface ------------------------------------------------------------
@@ -390,6 +392,8 @@ class ConsumerGroup:
 
     def _put(self, member: m.ConsumerMember) -> None:
         old = self.members.get(member.member_id)
+        if old is None or _subscription(old)[:2] != _subscription(member)[:2]:
+            self._subscriptions_cache = None
         if old is not None:
             for tp in old.owned_partitions():
                 if self._owners.get(tp) == member.member_id:
@@ -402,6 +406,7 @@ class ConsumerGroup:
 
     def _remove(self, member_id: str) -> None:
         member = self.members.pop(member_id)
+        self._subscriptions_cache = None
         for tp in member.owned_partitions():
             if self._owners.get(tp) == member_id:
                 del self._owners[tp]
@@ -433,10 +438,28 @@ class ConsumerGroup:
             names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
         return names
 
+    def _subscriptions(self) -> tuple[frozenset[str], frozenset[str]]:
+        """Every topic name and every regex some member subscribes to, cached until a member
+        joins, leaves or changes its subscription (a heartbeat must not cost O(members))."""
+        if self._subscriptions_cache is None:
+            self._subscriptions_cache = (
+                frozenset(n for x in self.members.values() for n in x.subscribed_topic_names),
+                frozenset(
+                    x.subscribed_topic_regex
+                    for x in self.members.values()
+                    if x.subscribed_topic_regex
+                ),
+            )
+        return self._subscriptions_cache
+
     def _refresh_metadata(self, topics: Topics) -> bool:
         """Whether a subscribed topic appeared, went away or grew (the group epoch must go
         up)."""
-        names = set().union(*(self._subscribed_names(x, topics) for x in self.members.values()))
+        explicit, regexes = self._subscriptions()
+        names = {t for t in explicit if t in topics}
+        for regex in regexes:
+            pattern = _compile(regex)
+            names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
         metadata = {name: topics[name] for name in sorted(names)}
         if metadata != self.subscribed_metadata:
             self.subscribed_metadata = metadata

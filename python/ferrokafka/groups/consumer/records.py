@@ -49,7 +49,7 @@ class Snapshot:
 
     exists: bool
     group_epoch: int
-    metadata_hash: int
+    subscribed_metadata: Mapping[str, tuple[uuid.UUID, int]]
     assignment_epoch: int
     members: Mapping[str, m.ConsumerMember]
     target: Mapping[str, m.TopicAssignment]
@@ -60,7 +60,7 @@ def snapshot(group: ConsumerGroup, exists: bool = True) -> Snapshot:
     return Snapshot(
         exists=exists,
         group_epoch=group.group_epoch,
-        metadata_hash=metadata_hash(group),
+        subscribed_metadata=group.subscribed_metadata,
         assignment_epoch=group.assignment_epoch,
         members=dict(group.members),
         target=dict(group.target),
@@ -103,8 +103,11 @@ def changes(before: Snapshot, group: ConsumerGroup) -> list[Record]:
             ),
             _record(ConsumerGroupMemberMetadataKey(group_id=gid, member_id=member_id), None),
         ]
+    # Members are immutable: one that is the same object as before has not changed.
     for x in group.members.values():
         old = before.members.get(x.member_id)
+        if old is x:
+            continue
         if old is None or _metadata_fields(old) != _metadata_fields(x):
             out.append(
                 _record(
@@ -121,16 +124,17 @@ def changes(before: Snapshot, group: ConsumerGroup) -> list[Record]:
                     ),
                 )
             )
-    hash_now = metadata_hash(group)
     if (
         not before.exists
         or before.group_epoch != group.group_epoch
-        or before.metadata_hash != hash_now
+        or before.subscribed_metadata != group.subscribed_metadata
     ):
         out.append(
             _record(
                 ConsumerGroupMetadataKey(group_id=gid),
-                ConsumerGroupMetadataValue(epoch=group.group_epoch, metadata_hash=hash_now),
+                ConsumerGroupMetadataValue(
+                    epoch=group.group_epoch, metadata_hash=metadata_hash(group)
+                ),
             )
         )
     if before.assignment_epoch != group.assignment_epoch or not before.exists:
@@ -155,6 +159,8 @@ def changes(before: Snapshot, group: ConsumerGroup) -> list[Record]:
         )
     for x in group.members.values():
         old = before.members.get(x.member_id)
+        if old is x:
+            continue
         if old is None or _current_fields(old) != _current_fields(x):
             out.append(
                 _record(
