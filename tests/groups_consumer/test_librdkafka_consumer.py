@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cg_wire import Wire, create_topic
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewPartitions
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.consumer_group_describe import ConsumerGroupDescribeRequest
@@ -210,3 +211,25 @@ def test_classic_group_becomes_consumer_group_when_empty(tmp_path: Path) -> None
         finally:
             wire.close()
         assert (group.error_code, group.group_state) == (ec.NONE, "Empty")
+
+
+def test_librdkafka_gets_partitions_added_to_its_topic(tmp_path: Path) -> None:
+    """CreatePartitions on a subscribed topic: the next heartbeat sees the new partition count,
+    the group epoch goes up, and the member is assigned the new partitions and reads them."""
+    with run_broker(tmp_path / "b", OVERRIDES) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "rt", 2)
+        c = consumer(bootstrap)
+        c.subscribe(["rt"])
+        got: list[bytes] = []
+        try:
+            poll_until([c], lambda: parts(c) == {0, 1}, got, "the first assignment")
+            admin = AdminClient({"bootstrap.servers": bootstrap})
+            admin.create_partitions([NewPartitions("rt", 4)])["rt"].result(FLUSH_TIMEOUT_S)
+            poll_until([c], lambda: parts(c) == {0, 1, 2, 3}, got, "the new partitions")
+            producer = Producer({"bootstrap.servers": bootstrap})
+            producer.produce("rt", value=b"p3", partition=3)
+            assert producer.flush(FLUSH_TIMEOUT_S) == 0
+            poll_until([c], lambda: b"p3" in got, got, "the record of partition 3")
+        finally:
+            c.close()
