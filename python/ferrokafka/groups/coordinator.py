@@ -102,6 +102,8 @@ class GroupCoordinator:
         self._loaded = False
         self._loading = False
         self._create_lock = trio.Lock()
+        self._config_image: object = None
+        self._config: Any = None
 
     # -- plugging in -------------------------------------------------------------------------
 
@@ -133,7 +135,13 @@ class GroupCoordinator:
     # -- config ------------------------------------------------------------------------------
 
     def config(self, key: str) -> Any:
-        return self.node.broker_config()[key]
+        """A broker config value (static or set dynamically). The parsed config is kept per
+        metadata image: building it parses every key, too slow for each commit."""
+        image = self.node.image
+        if self._config_image is not image:
+            self._config = self.node.broker_config()
+            self._config_image = image
+        return self._config[key]
 
     @property
     def num_partitions(self) -> int:
