@@ -195,3 +195,19 @@ def test_keyless_record_indexes() -> None:
     b.append(None, key=b"k2")
     b.append(b"c")
     assert keyless_record_indexes(b.build()) == [1, 3]
+
+
+def test_cleaning_stops_at_the_last_stable_offset(tmp_path: Path) -> None:
+    m = manager(tmp_path)
+    log = m.get_or_create_log("compacted", 0)
+    fill(log)  # batches of KEYS records
+    m.cleaner.stable_offset = lambda tp: 3 * KEYS
+    assert m.clean_logs() == 1
+    assert m.cleaner.checkpoint(TopicPartition("compacted", 0)) == 3 * KEYS
+    after = records(log)
+    # Nothing at or past the bound was compacted away.
+    assert [o for o, _, _ in after if o >= 3 * KEYS] == list(range(3 * KEYS, ROUNDS * KEYS))
+    m.cleaner.stable_offset = None
+    assert m.clean_logs() == 1
+    assert len(records(log)) == KEYS
+    m.shutdown()

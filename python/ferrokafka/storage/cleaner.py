@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +84,10 @@ class LogCleaner:
         self._lock = threading.Lock()  # guards _checkpoints
         self._clean_lock = threading.Lock()  # one clean at a time (one cleaner thread)
         self._checkpoints: dict[Path, dict[TopicPartition, int]] = {}
+        # Kafka never cleans at or past a partition's last stable offset. The node sets this
+        # once a partition's LSO can differ from its log end (transactions, replication);
+        # None, or a None answer, means the log end.
+        self.stable_offset: Callable[[TopicPartition], int | None] | None = None
         for log_dir in log_dirs:
             try:
                 points = ckpt.read_offset_checkpoint(log_dir / CLEANER_OFFSET_CHECKPOINT)
@@ -129,7 +133,9 @@ class LogCleaner:
                     config = log.config
                     if COMPACT not in config.cleanup_policy:
                         continue
-                    info = cleanable_info(log, self.checkpoint(tp), now_ms=now)
+                    info = cleanable_info(
+                        log, self.checkpoint(tp), max_offset=self._bound(tp), now_ms=now
+                    )
                 except LogClosedError:
                     continue
                 if info.cleanable_bytes == 0:
@@ -151,6 +157,7 @@ class LogCleaner:
                     log,
                     self.checkpoint(tp),
                     dedupe_buffer_bytes=self.settings.dedupe_buffer_per_thread,
+                    max_offset=self._bound(tp),
                     now_ms=now,
                 )
             except LogClosedError:
@@ -172,6 +179,9 @@ class LogCleaner:
                 stats.records_kept,
             )
             return CleanedLog(tp, stats)
+
+    def _bound(self, tp: TopicPartition) -> int | None:
+        return None if self.stable_offset is None else self.stable_offset(tp)
 
     def clean_logs(
         self, logs: Mapping[TopicPartition, tuple[Log, Path]], now_ms: int | None = None

@@ -18,7 +18,7 @@
 //!
 //! Not done (simplified from Kafka): aborted transactions' records are not removed and
 //! transaction markers are never dropped; the active segment is not rolled early for
-//! `max.compaction.lag.ms`.
+//! `max.compaction.lag.ms`; there is no I/O throttle (`log.cleaner.io.max.bytes.per.second`).
 
 mod filter;
 mod offset_map;

@@ -2,24 +2,28 @@
 //! `replaceSegments` and the `.swap` handling of `LogLoader`).
 //!
 //! Steps, for a group whose first segment has base offset X:
-//! 1. write `X.log.cleaned` and fsync it (no lock held);
-//! 2. rename it to `X.log.swap` and fsync the directory: the commit point;
+//! 1. write the new segment, indexes included, with the ordinary segment code in the scratch
+//!    directory [`SCRATCH_DIR`] inside the partition directory, fsync it, and move its log to
+//!    `X.log.cleaned` (no lock held);
+//! 2. rename that to `X.log.swap` and fsync the directory: the commit point;
 //! 3. under the log's write lock, check the group is still in the log as snapshotted (else
-//!    abort: delete the swap file), rename the other segments' `.log` files to `.log.deleted`
-//!    and remove the group's index files;
+//!    abort: delete the swap file), rename the other segments' `.log` files to `.log.deleted`,
+//!    and put the new index files in place of the group's;
 //! 4. rename `X.log.swap` to `X.log` (replacing the old one atomically), fsync the directory;
-//! 5. remove the `.deleted` files, open the new segment (indexes rebuilt) and put it in the
-//!    segment map in place of the group.
+//! 5. remove the `.deleted` files, open the new segment (its indexes only sanity-checked, as on
+//!    a clean start) and put it in the segment map in place of the group.
 //!
 //! A crash before 2 leaves a `.cleaned` file, which opening the log deletes: the old segments
 //! are intact. A crash after 2 leaves a `.swap` file, which [`complete_swaps`] finishes: it
-//! deletes every segment whose base offset lies inside the swap file's offsets and renames it
-//! into place; leftover `.deleted` files are then deleted like any stray file. Either way the
+//! deletes every segment whose base offset lies inside the swap file's offsets, deletes the
+//! index files named X (old or new: they are rebuilt) and renames the swap file into place;
+//! leftover `.deleted` files are then deleted like any stray file, and the scratch directory
+//! is removed. Either way the
 //! log holds each offset once, and every record the clean kept.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::filter::{filter_batch, FilterContext, Filtered};
@@ -29,14 +33,70 @@ use crate::log::log::{LoadStats, Log};
 use crate::log::now_ms;
 use crate::log::scan::{BatchReader, Stop};
 use crate::log::segment::{
-    self, file_name, Segment, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX,
+    self, file_name, Segment, SegmentParams, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX,
+    TIME_INDEX_FILE_SUFFIX,
 };
+use crate::record::header::BatchHeader;
+use crate::record::validate::BatchSummary;
 
 pub const CLEANED_SUFFIX: &str = ".cleaned";
 pub const SWAP_SUFFIX: &str = ".swap";
 pub const DELETED_SUFFIX: &str = ".deleted";
-/// Write buffer of the cleaned segment: batches are small, the file is written sequentially.
+/// Bytes of batches gathered before one write to the cleaned segment.
 const WRITE_BUFFER_BYTES: usize = 1 << 20;
+/// Where a cleaned segment is written before it is moved into the partition directory.
+/// Opening the log deletes it (what is in it was never committed).
+pub const SCRATCH_DIR: &str = ".cleaner-scratch";
+
+/// The cleaned segment being written: whole batches, gathered and appended through the
+/// ordinary segment code, so its indexes are exactly what recovery would rebuild.
+struct CleanedWriter {
+    segment: Segment,
+    params: SegmentParams,
+    pending: Vec<u8>,
+    summaries: Vec<BatchSummary>,
+    written: u64,
+}
+
+impl CleanedWriter {
+    fn push(&mut self, batch: &[u8]) -> Result<()> {
+        let h = BatchHeader::parse(batch, 0)?;
+        self.summaries.push(BatchSummary {
+            position: self.pending.len(),
+            size: batch.len(),
+            base_offset: h.base_offset,
+            last_offset: h.last_offset(),
+            max_timestamp: h.max_timestamp,
+            record_count: h.record_count.max(0) as u32,
+        });
+        self.pending.extend_from_slice(batch);
+        self.written += batch.len() as u64;
+        if self.pending.len() >= WRITE_BUFFER_BYTES {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    fn write_pending(&mut self) -> Result<()> {
+        if self.summaries.is_empty() {
+            return Ok(());
+        }
+        let mut bufs = [io::IoSlice::new(&self.pending)];
+        self.segment
+            .append(&mut bufs, &self.summaries, self.params)?;
+        self.pending.clear();
+        self.summaries.clear();
+        Ok(())
+    }
+
+    /// Write what is left, trim the indexes as for a closed segment, fsync.
+    fn finish(mut self) -> Result<u64> {
+        self.write_pending()?;
+        self.segment.on_become_inactive()?;
+        self.segment.flush()?;
+        Ok(self.written)
+    }
+}
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name: OsString = path.as_os_str().to_owned();
@@ -80,44 +140,52 @@ pub(crate) fn clean_group(
     let swap = with_suffix(&log_path, SWAP_SUFFIX);
 
     // 1. The rewrite, while appends and reads go on.
-    let mut out = BufWriter::with_capacity(WRITE_BUFFER_BYTES, File::create(&cleaned)?);
+    let scratch = dir.join(SCRATCH_DIR);
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch)?;
+    }
+    fs::create_dir(&scratch)?;
+    let params = log.state.read().params();
+    let mut out = CleanedWriter {
+        segment: Segment::create(&scratch, base, params, now_ms())?,
+        params,
+        pending: Vec::with_capacity(WRITE_BUFFER_BYTES),
+        summaries: Vec::new(),
+        written: 0,
+    };
     let mut changed = group.len() > 1;
-    let (mut read, mut written, mut records_in, mut records_out) = (0u64, 0u64, 0u64, 0u64);
+    let (mut read, mut records_in, mut records_out) = (0u64, 0u64, 0u64);
     for s in &group {
         read += s.size;
         for_each_batch(s, |view| {
             records_in += view.header.record_count.max(0) as u64;
             match filter_batch(view, cx)? {
                 Filtered::Keep => {
-                    out.write_all(view.bytes)?;
-                    written += view.bytes.len() as u64;
+                    out.push(view.bytes)?;
                     records_out += view.header.record_count.max(0) as u64;
                 }
                 Filtered::Rewritten(bytes) => {
                     changed = true;
-                    out.write_all(&bytes)?;
-                    written += bytes.len() as u64;
-                    let h = crate::record::header::BatchHeader::parse(&bytes, 0)?;
-                    records_out += h.record_count as u64;
+                    out.push(&bytes)?;
+                    records_out += BatchHeader::parse(&bytes, 0)?.record_count.max(0) as u64;
                 }
                 Filtered::Dropped => changed = true,
             }
             Ok(true)
         })?;
     }
-    let file = out.into_inner().map_err(|e| e.into_error())?;
+    let written = out.finish()?;
     stats.bytes_read += read;
     stats.records_read += records_in;
     if !changed {
         // A single segment the clean would copy byte for byte: leave it.
-        drop(file);
-        fs::remove_file(&cleaned)?;
+        fs::remove_dir_all(&scratch)?;
         stats.bytes_written += read;
         stats.records_kept += records_in;
         return Ok(true);
     }
-    file.sync_all()?;
-    drop(file);
+    fs::rename(scratch.join(file_name(base, LOG_FILE_SUFFIX)), &cleaned)?;
+    sync_dir(dir)?;
     crash_point(opts, 1)?;
 
     // 2. Commit point.
@@ -139,6 +207,7 @@ pub(crate) fn clean_group(
     if !unchanged {
         drop(st);
         fs::remove_file(&swap)?;
+        fs::remove_dir_all(&scratch)?;
         return Ok(false);
     }
     // 3. Retire the old files.
@@ -148,9 +217,13 @@ pub(crate) fn clean_group(
         fs::rename(&s.log_path, &to)?;
         deleted.push(to);
     }
-    for s in &group {
+    for s in &group[1..] {
         remove_if_exists(&dir.join(file_name(s.base_offset, INDEX_FILE_SUFFIX)))?;
         remove_if_exists(&dir.join(file_name(s.base_offset, TIME_INDEX_FILE_SUFFIX)))?;
+    }
+    for suffix in [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX] {
+        let name = file_name(base, suffix);
+        fs::rename(scratch.join(&name), dir.join(&name))?;
     }
     crash_point(opts, 3)?;
     // 4. The swap.
@@ -162,12 +235,13 @@ pub(crate) fn clean_group(
     for path in &deleted {
         remove_if_exists(path)?;
     }
+    fs::remove_dir_all(&scratch)?;
     crash_point(opts, 5)?;
     for s in &group {
         st.segments.remove(s.base_offset);
     }
     let params = st.params();
-    let (seg, _) = Segment::open_existing(dir, base, params, now_ms(), true)?;
+    let (seg, _) = Segment::open_existing(dir, base, params, now_ms(), false)?;
     st.segments.insert(seg);
     stats.segments_cleaned += group.len();
     stats.bytes_written += written;
@@ -194,6 +268,10 @@ fn swap_next_offset(path: &Path, base: i64) -> Result<Option<i64>> {
 /// Finish every swap a crash interrupted (see the module doc); run before the directory scan
 /// of `loader`, which then deletes `.cleaned` and `.deleted` leftovers.
 pub(crate) fn complete_swaps(dir: &Path, stats: &mut LoadStats) -> Result<()> {
+    let scratch = dir.join(SCRATCH_DIR);
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch)?;
+    }
     let mut swaps = Vec::new();
     let mut logs = Vec::new();
     for entry in fs::read_dir(dir)? {
