@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import kafka_support as ks
 from groups_tools.clients import (
     BASE_TIMESTAMP_MS,
     CLIENT_ID,
@@ -26,6 +27,7 @@ from groups_tools.clients import (
     kafka_bootstrap,  # noqa: F401 (fixture)
     member,
 )
+from kafka_support.jars import TOOL_JVM_OPTIONS, write_log4j2_config
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "cli.ferrokafka_cli.main", "groups"]
@@ -272,3 +274,71 @@ def test_usage_errors_exit_2() -> None:
         proc = groups("127.0.0.1:9", *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "Traceback" not in proc.stderr
+
+
+def test_reset_offsets_of_a_new_group_creates_it(bootstrap: str) -> None:
+    """A group the coordinator does not know may be given offsets (Kafka's tool allows it): the
+    admin commit creates it, and librdkafka reads the offsets back."""
+    topic, group = "fresh", "g-fresh"
+    create_topic(bootstrap, topic, partitions=2, records_per_partition=4)
+    out = ok(groups(bootstrap, "reset-offsets", "--group", group, "--topic", topic,
+                    "--to-offset", "3", "--execute"))  # fmt: skip
+    assert {int(r["PARTITION"]): r["NEW-OFFSET"] for r in table(out, "GROUP")} == {0: "3", 1: "3"}
+    assert committed(bootstrap, group, topic, 2) == {0: 3, 1: 3}
+    assert listed(bootstrap)[group]["STATE"] == "Empty"
+
+
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+# The Java consumer writes ConsumerProtocolAssignment at its newest version.
+JAVA_ASSIGNMENT_VERSION = "3"
+JAVA_CONSUMER_LIFETIME_S = 120
+
+
+def test_describe_decodes_a_java_consumers_assignment(bootstrap: str, tmp_path: Path) -> None:
+    """Kafka's console consumer (the Java consumer, classic protocol) as the member: its
+    assignment bytes are a newer ConsumerProtocol version than librdkafka's."""
+    topic, group = "java-member", "g-java-member"
+    create_topic(bootstrap, topic, partitions=2, records_per_partition=3)
+    log4j = tmp_path / "log4j2.properties"
+    write_log4j2_config(log4j, log_file=None, level="error")
+    command = [
+        ks.java_executable(),
+        *TOOL_JVM_OPTIONS,
+        f"-Dlog4j2.configurationFile={log4j}",
+        "-cp",
+        ks.kafka_classpath(),
+        CONSOLE_CONSUMER,
+        "--bootstrap-server",
+        bootstrap,
+        "--topic",
+        topic,
+        "--group",
+        group,
+        "--from-beginning",
+        "--timeout-ms",
+        str(JAVA_CONSUMER_LIFETIME_S * 1000),
+    ]
+    java = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path
+    )
+    try:
+        wait_state(bootstrap, group, "Stable")
+        deadline = time.monotonic() + STATE_WAIT_S
+        while True:  # the member table appears once the assignment is synced
+            out = ok(groups(bootstrap, "describe", group))
+            members = table(out, "CONSUMER-ID") if "\nCONSUMER-ID" in out else []
+            if members and members[0]["#PARTITIONS"] == "2":
+                break
+            assert time.monotonic() < deadline, out
+            time.sleep(0.5)
+        [m] = members
+        assert m["CLIENT-ID"].startswith("console-consumer")
+        assert m["ASSIGNMENT"] == f"{topic}:0/1"
+        assert m["ASSIGNMENT-VERSION"] == JAVA_ASSIGNMENT_VERSION
+    finally:
+        java.terminate()
+        try:
+            java.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            java.kill()
+            java.wait(timeout=30)
