@@ -264,3 +264,19 @@ def test_initial_rebalance_delay_gathers_members() -> None:
     assert a.generation_id == b.generation_id == 1
     leader = a if a.members else b
     assert sorted(m.member_id for m in leader.members) == sorted([a.member_id, b.member_id])
+
+
+def test_static_leader_that_does_not_rejoin_is_replaced_as_leader(broker: RunningBroker) -> None:
+    """A static member stays through a rebalance it misses (KIP-345), but the leader that
+    computes the assignment must be a member that rejoined."""
+    timeouts = {"rebalance_timeout_ms": 1500, "session_timeout_ms": 20_000}
+    first = join(broker, "lead", group_instance_id="s1", version=5, **timeouts)
+    assert (first.error_code, first.leader) == (0, first.member_id)
+    with Client(broker.bootstrap_servers) as c:
+        assert sync(c, "lead", 1, first.member_id, b"x").error_code == 0
+    second = join(broker, "lead", version=3, **timeouts)  # waits out the rebalance timeout
+    assert (second.error_code, second.generation_id) == (0, 2)
+    assert second.leader == second.member_id
+    assert sorted(m.member_id for m in second.members) == sorted(
+        [first.member_id, second.member_id]
+    )

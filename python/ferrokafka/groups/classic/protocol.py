@@ -381,8 +381,12 @@ class ClassicGroups:
             group.transition(EMPTY, now)
             self.c.spawn(self._store, group)
             return
-        if group.leader_id not in group.members:
-            group.leader_id = next(iter(group.members))
+        leader = group.members.get(group.leader_id or "")
+        if leader is None or leader.join_waiter is None:
+            # The leader must be a member that rejoined: it computes the assignment (a static
+            # member kept without rejoining would leave the generation unassigned).
+            joined = [m.member_id for m in group.members.values() if m.join_waiter is not None]
+            group.leader_id = joined[0] if joined else next(iter(group.members))
         group.protocol_name = group.select_protocol()
         group.transition(COMPLETING_REBALANCE, now)
         group.pending_sync = set(group.members)
