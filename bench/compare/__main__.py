@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from bench.compare import REPO, charts, report
-from bench.compare.plan import PLANS
+from bench.compare.plan import PLANS, scaled
 from bench.compare.run import BROKERS, compare
 
 RESULTS_DIR = REPO / "bench" / "results"
@@ -29,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
         modes.add_argument(f"--{mode}", dest="mode", action="store_const", const=mode, help=text)
     parser.add_argument("--repetitions", type=int, help="override the mode's repetitions")
     parser.add_argument(
+        "--scale",
+        type=float,
+        help="multiply every record count and byte size (e.g. 0.01: the full matrix in minutes)",
+    )
+    parser.add_argument(
         "--from-json",
         type=Path,
         metavar="PATH",
@@ -47,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         return _write(doc, args.out_dir)
     plan = PLANS[args.mode or "quick"]()
     if args.repetitions is not None:
-        from dataclasses import replace
-
         plan = replace(plan, repetitions=max(1, args.repetitions))
+    if args.scale is not None:
+        plan = scaled(plan, args.scale)
     if args.work_dir is not None:
         doc = compare(plan, args.work_dir, BROKERS)
     else:

@@ -13,6 +13,7 @@ broker (see ``probe``); the same call after ``stop()`` restarts on the same data
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -28,6 +29,9 @@ from kafka_support.broker import KafkaBroker, KafkaStartError, free_loopback_por
 from kafka_support.jars import java_executable, kafka_classpath
 
 LOOPBACK = "127.0.0.1"
+# librdkafka's informational lines (connection refused during start, purged admin events)
+# go to this logger instead of the terminal.
+LIBRDKAFKA_LOG = logging.getLogger("bench.compare.librdkafka")
 STOP_TIMEOUT_S = 120.0
 ADMIN_TIMEOUT_S = 30.0
 TOPIC_POLL_S = 0.05
@@ -235,7 +239,7 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     leader (both brokers answer CreateTopics before their metadata shows the leaders)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG})
     futures = admin.create_topics(
         [NewTopic(name, num_partitions=partitions, replication_factor=1)],
         operation_timeout=ADMIN_TIMEOUT_S,

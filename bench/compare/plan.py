@@ -7,7 +7,7 @@ broker that stalls costs at most the limit and is recorded as a failed workload.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 KIB = 1 << 10
 MIB = 1 << 20
@@ -157,3 +157,23 @@ def smoke_plan() -> Plan:
 
 
 PLANS = {"full": full_plan, "quick": quick_plan, "smoke": smoke_plan}
+
+
+def scaled(plan: Plan, factor: float) -> Plan:
+    """The same plan with every record count and byte size multiplied by ``factor`` (at least
+    one record): runs the full matrix in minutes to check the harness, not to measure."""
+
+    def n(value: int) -> int:
+        return max(1, int(value * factor))
+
+    return replace(
+        plan,
+        mode=f"{plan.mode}-x{factor:g}",
+        produce=tuple(replace(case, records=n(case.records)) for case in plan.produce),
+        consume_records=n(plan.consume_records),
+        e2e_records=n(plan.e2e_records),
+        rate_seconds=max(1.0, plan.rate_seconds * factor),
+        restart_bytes=int(plan.restart_bytes * factor),
+        loopback_bytes=n(plan.loopback_bytes),
+        disk_bytes=n(plan.disk_bytes),
+    )

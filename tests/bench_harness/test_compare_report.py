@@ -147,3 +147,17 @@ def test_from_json_rebuilds_the_report_without_running(tmp_path: Path) -> None:
     assert rebuilt["runs"] == doc["runs"]
     assert rebuilt["summary"] == report.summarize(doc)
     assert (tmp_path / "out" / "compare-unit-latency.png").exists()
+
+
+def test_scaled_plan_keeps_the_matrix_and_shrinks_the_sizes() -> None:
+    from bench.compare.plan import full_plan, scaled
+
+    full = full_plan()
+    small = scaled(full, 0.01)
+    assert small.mode == "full-x0.01"
+    assert [c.name for c in small.produce] == [c.name for c in full.produce]
+    pairs = zip(small.produce, full.produce, strict=True)
+    assert all(s.records == max(1, c.records // 100) for s, c in pairs)
+    assert small.consume_records == full.consume_records // 100
+    assert small.restart_bytes == full.restart_bytes // 100
+    assert small.repetitions == full.repetitions
