@@ -147,9 +147,10 @@ def test_librdkafka_regex_subscription(tmp_path: Path) -> None:
 
 
 def test_classic_group_becomes_consumer_group_when_empty(tmp_path: Path) -> None:
-    """A classic group with members refuses a KIP-848 member (GROUP_ID_NOT_FOUND, as Kafka
-    answers when it does not migrate the group); once empty, the first KIP-848 member turns it
-    into a consumer group that resumes after the classic group's committed offsets."""
+    """A classic group with members refuses a KIP-848 member (GROUP_ID_NOT_FOUND: Kafka's
+    answer with group.consumer.migration.policy=disabled; online migration is not implemented);
+    once empty, the first KIP-848 member turns it into a consumer group that resumes after the
+    classic group's committed offsets."""
     with run_broker(tmp_path / "b", OVERRIDES) as broker:
         bootstrap = broker.bootstrap_servers
         create_topic(bootstrap, "rt", PARTITIONS)

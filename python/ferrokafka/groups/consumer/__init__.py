@@ -10,9 +10,11 @@ Layout:
 - :mod:`.service`: the group inside the coordinator (trio): write-then-adopt, timers.
 
 Not implemented: online migration of a classic group that has members (answered
-GROUP_ID_NOT_FOUND, as Kafka does when its migration policy refuses), classic-protocol members
-inside a consumer group, per-group configs (``consumer.session.timeout.ms`` as a GROUP config
-resource), client-side assignors, rack-aware assignment, Kafka's per-partition assignment
-epochs (offset commits must name the member's current epoch). Regular expressions are Python's
-``re`` (full match), not RE2/J; the metadata hash in ConsumerGroupMetadata is ours.
+GROUP_ID_NOT_FOUND, Kafka's answer under group.consumer.migration.policy=disabled; Kafka's
+default, bidirectional, converts it), classic-protocol members inside a consumer group, the
+group.consumer.assignors and migration policy configs, per-group configs
+(``consumer.session.timeout.ms`` as a GROUP config resource), client-side assignors,
+rack-aware assignment, Kafka's per-partition assignment epochs (offset commits must name the
+member's current epoch). Regular expressions are Python's ``re`` (full match), not RE2/J; the
+metadata hash in ConsumerGroupMetadata is ours.
 """

@@ -115,8 +115,9 @@ class ConsumerGroups:
         if group.kind == CONSUMER and isinstance(group, ConsumerGroup):
             return group, None
         # An empty classic group becomes a consumer group on the first join. A classic group
-        # with members is not converted (Kafka's online migration of classic members is not
-        # implemented here), which Kafka answers the same way when its policy refuses it.
+        # with members is refused as Kafka refuses it with group.consumer.migration.policy
+        # "disabled"; Kafka's default ("bidirectional") would convert it and keep the classic
+        # members inside the consumer group, which is not implemented here.
         if joining and group.is_empty():
             return None, group
         raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group")
