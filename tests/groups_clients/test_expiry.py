@@ -114,4 +114,7 @@ def test_offsets_of_an_empty_group_expire(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
         assert old == [-1001, -1001]  # the tombstones were replayed
+        assert _committed(broker.bootstrap_servers, "keep") == [8, -1001]
+        # "keep" has offsets but no group record: the replay makes it a simple group again.
+        assert "keep" in _groups(broker.bootstrap_servers)
         assert "old" not in _groups(broker.bootstrap_servers)

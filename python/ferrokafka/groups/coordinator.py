@@ -95,9 +95,12 @@ class GroupCoordinator:
         self.offsets = OffsetStore()
         self.timers = Timers()
         self._replay: dict[int, Replay] = {
-            LEGACY_OFFSET_COMMIT: self.offsets.replay,
-            OFFSET_COMMIT: self.offsets.replay,
+            LEGACY_OFFSET_COMMIT: self._replay_offset,
+            OFFSET_COMMIT: self._replay_offset,
         }
+        # Makes the empty group that offsets committed outside any group belong to (Kafka's
+        # "simple consumer group"; the classic protocol sets it).
+        self.simple_group_factory: Callable[[str], Group] | None = None
         self._nursery: trio.Nursery | None = None
         self._loaded = False
         self._loading = False
@@ -250,6 +253,13 @@ class GroupCoordinator:
                     if record.offset >= offset and record.key is not None:
                         self._replay_one(record.key, record.value, handle.partition)
             offset = batches[-1].next_offset
+
+    def _replay_offset(self, key: Message, value: Message | None) -> None:
+        self.offsets.replay(key, value)
+        group_id = getattr(key, "group", "")
+        if value is not None and group_id not in self.groups and self.simple_group_factory:
+            # Offsets without group metadata: a simple group, as Kafka's replay makes one.
+            self.groups[group_id] = self.simple_group_factory(group_id)
 
     def _replay_one(self, key: bytes, value: bytes | None, partition: int) -> None:
         try:

@@ -93,6 +93,7 @@ class ClassicGroups:
     def __init__(self, coordinator: GroupCoordinator) -> None:
         self.c = coordinator
         coordinator.register_record_type(GROUP_METADATA, self.replay)
+        coordinator.simple_group_factory = self.simple_group
 
     # -- replay ------------------------------------------------------------------------------
 
@@ -112,6 +113,13 @@ class ClassicGroups:
         self.c.add_group(group)
         for member in group.members.values():
             self._schedule_session(group, member)
+
+    def simple_group(self, group_id: str) -> ClassicGroup:
+        """An empty group without a protocol type: what offsets committed from outside any
+        group belong to (Kafka's simple consumer group)."""
+        group = ClassicGroup(group_id, self.c.now_ms())
+        group.on_delete = self._cancel_timers
+        return group
 
     # -- config ------------------------------------------------------------------------------
 

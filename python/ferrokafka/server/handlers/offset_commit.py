@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 
-from ferrokafka.groups.classic.group import ClassicGroup
 from ferrokafka.groups.classic.protocol import ClassicGroups
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset, offset_record
@@ -71,7 +70,8 @@ class OffsetCommitHandler:
                 if code == ec.NONE and not self._partition_exists(name, part.partition_index):
                     code = ec.UNKNOWN_TOPIC_OR_PARTITION
                 metadata = part.committed_metadata or ""
-                if code == ec.NONE and len(metadata.encode("utf-8")) > metadata_max:
+                # Kafka compares String.length(): UTF-16 code units, not bytes.
+                if code == ec.NONE and len(metadata.encode("utf-16-le")) // 2 > metadata_max:
                     code = ec.OFFSET_METADATA_TOO_LARGE
                 codes[(t, p)] = code
                 if code == ec.NONE:
@@ -141,9 +141,7 @@ class OffsetCommitHandler:
     ) -> None:
         group_id = request.group_id
         if new_group and self.coordinator.get_group(group_id) is None:
-            group = ClassicGroup(group_id, self.coordinator.now_ms())
-            group.on_delete = self.classic._cancel_timers
-            self.coordinator.add_group(group)
+            self.coordinator.add_group(self.classic.simple_group(group_id))
         for name, partition, committed in accepted:
             self.coordinator.offsets.put(group_id, name, partition, committed)
 
