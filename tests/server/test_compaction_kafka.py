@@ -1,7 +1,8 @@
 """Compaction compared with Apache Kafka: the same workload (updates of many keys, tombstones,
 segments rolled by segment.ms) from confluent-kafka into a real Kafka 4 broker and into
 ferrokafka, each broker's cleaner left to clean everything below the active segment, then a
-consumer from the beginning must see exactly the same records (offset, key, value) on both."""
+consumer from the beginning must see exactly the same records (offset, key, value) on both, and
+Kafka's DumpLogSegments the same batches (offsets, record counts, sequences, codec)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ferrokafka.storage.checkpoints import TopicPartition
 from ferrokafka.storage.cleaner import CLEANER_OFFSET_CHECKPOINT
 from ferrokafka.testing import run_broker
 from kafka_support.broker import KafkaBroker
+from kafka_support.dump import dump_log_segments, segment_files
 
 TOPIC = "compared"
 KEYS = 25
@@ -112,3 +114,26 @@ def test_same_records_as_kafka_after_compaction(tmp_path: Path) -> None:
     # One record per key (tombstones included) below the roll record, at the same offsets.
     assert len(from_kafka) == KEYS + 1, from_kafka
     assert from_ferrokafka == from_kafka
+    # The batches themselves: a rewritten batch keeps its base offset and takes its last kept
+    # record's offset as its last offset, as Kafka's cleaner writes it.
+    dirs = [kafka.partition_dir(TOPIC), tmp_path / "ferrokafka" / "logs" / f"{TOPIC}-0"]
+    files = [f for d in dirs for f in segment_files(d)]
+    dumped = dump_log_segments(files, work_dir=tmp_path / "dump")
+
+    def batches(d: Path) -> list[tuple[object, ...]]:
+        return [
+            (
+                b.base_offset,
+                b.last_offset,
+                b.count,
+                b.base_sequence,
+                b.last_sequence,
+                b.is_control,
+                b.compresscodec,
+                b.isvalid,
+            )
+            for f in segment_files(d)
+            for b in dumped.file(f).batches
+        ]
+
+    assert batches(dirs[1]) == batches(dirs[0])
