@@ -95,8 +95,8 @@ class GroupCoordinator:
         self.offsets = OffsetStore()
         self.timers = Timers()
         self._replay: dict[int, Replay] = {
-            LEGACY_OFFSET_COMMIT: self._replay_offset,
-            OFFSET_COMMIT: self._replay_offset,
+            LEGACY_OFFSET_COMMIT: self.offsets.replay,
+            OFFSET_COMMIT: self.offsets.replay,
         }
         # Makes the empty group that offsets committed outside any group belong to (Kafka's
         # "simple consumer group"; the classic protocol sets it).
@@ -232,6 +232,12 @@ class GroupCoordinator:
                     await self._load_partition(handle)
         finally:
             self._loading = False
+        if self.simple_group_factory is not None:
+            # Offsets without a group: a simple group, as Kafka's replay makes one. Done after
+            # the whole load so that the records of any group kind were all seen first.
+            for group_id in self.offsets.group_ids():
+                if group_id not in self.groups:
+                    self.groups[group_id] = self.simple_group_factory(group_id)
         self._loaded = True
         log.info("group coordinator loaded %d groups", len(self.groups))
 
@@ -253,13 +259,6 @@ class GroupCoordinator:
                     if record.offset >= offset and record.key is not None:
                         self._replay_one(record.key, record.value, handle.partition)
             offset = batches[-1].next_offset
-
-    def _replay_offset(self, key: Message, value: Message | None) -> None:
-        self.offsets.replay(key, value)
-        group_id = getattr(key, "group", "")
-        if value is not None and group_id not in self.groups and self.simple_group_factory:
-            # Offsets without group metadata: a simple group, as Kafka's replay makes one.
-            self.groups[group_id] = self.simple_group_factory(group_id)
 
     def _replay_one(self, key: bytes, value: bytes | None, partition: int) -> None:
         try:
