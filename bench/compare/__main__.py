@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import tempfile
 from dataclasses import replace
@@ -14,6 +16,8 @@ from bench.compare.plan import PLANS, scaled
 from bench.compare.run import BROKERS, compare
 
 RESULTS_DIR = REPO / "bench" / "results"
+FETCH_SCRIPT = REPO / "tests" / "kafka" / "fetch.sh"
+FETCH_TIMEOUT_S = 900.0  # fetch.sh's own default bound on one Maven run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(args.from_json.read_text())
         doc.pop("summary", None)
         return _write(doc, args.out_dir)
+    fetch_kafka()
     plan = PLANS[args.mode or "quick"]()
     if args.repetitions is not None:
         plan = replace(plan, repetitions=max(1, args.repetitions))
@@ -62,6 +67,19 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="ferrokafka-compare-") as tmp:
             doc = compare(plan, Path(tmp), BROKERS)
     return _write(doc, args.out_dir)
+
+
+def fetch_kafka() -> None:
+    """Apache Kafka's jars from Maven Central via tests/kafka/fetch.sh: resolved once, then a
+    cached classpath that the script checks in milliseconds without starting Maven."""
+    timeout_s = float(os.environ.get("FERROKAFKA_FETCH_TIMEOUT_S", FETCH_TIMEOUT_S)) + 60.0
+    subprocess.run(
+        ["bash", str(FETCH_SCRIPT)],
+        check=True,
+        timeout=timeout_s,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def _write(doc: dict, out_dir: Path) -> int:

@@ -66,6 +66,8 @@ class Plan:
     # Physical limits measured in the same run.
     loopback_bytes: int
     disk_bytes: int
+    # One produce case also run with librdkafka (confluent-kafka) as the client.
+    librdkafka_produce: ProduceCase | None = None
     segment_bytes: int = SEGMENT_BYTES_DEFAULT
     # Bounds on one workload and on one broker's start.
     workload_timeout_s: float = 300.0
@@ -88,6 +90,7 @@ def full_plan() -> Plan:
         mode="full",
         repetitions=3,
         produce=cases,
+        librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000_000),
         consume_records=_records(2 * GIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
@@ -119,6 +122,7 @@ def quick_plan() -> Plan:
         mode="quick",
         repetitions=2,
         produce=cases,
+        librdkafka_produce=cases[0],
         consume_records=_records(128 * MIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
@@ -139,6 +143,7 @@ def smoke_plan() -> Plan:
         mode="smoke",
         repetitions=1,
         produce=(ProduceCase(100, "1", "lz4", 1, 5_000),),
+        librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000),
         consume_records=5_000,
         consume_record_size=KIB,
         consume_partitions=2,
@@ -170,6 +175,11 @@ def scaled(plan: Plan, factor: float) -> Plan:
         plan,
         mode=f"{plan.mode}-x{factor:g}",
         produce=tuple(replace(case, records=n(case.records)) for case in plan.produce),
+        librdkafka_produce=(
+            None
+            if plan.librdkafka_produce is None
+            else replace(plan.librdkafka_produce, records=n(plan.librdkafka_produce.records))
+        ),
         consume_records=n(plan.consume_records),
         e2e_records=n(plan.e2e_records),
         rate_seconds=max(1.0, plan.rate_seconds * factor),

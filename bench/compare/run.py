@@ -72,6 +72,15 @@ def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
         (case.name, "produce", _produce_case(broker, case, case.topic, plan, work_dir))
         for case in plan.produce
     ]
+    if plan.librdkafka_produce is not None:
+        case = plan.librdkafka_produce
+        topic = f"librdkafka-{case.topic}"
+
+        def librdkafka_produce() -> dict[str, Any]:
+            create_topic(boot, topic, case.partitions)
+            return clients.librdkafka_produce(boot, topic, case, timeout)
+
+        items.append((f"{case.name} (librdkafka)", "produce", librdkafka_produce))
     fill = ProduceCase(
         plan.consume_record_size, "1", "none", plan.consume_partitions, plan.consume_records
     )

@@ -24,7 +24,12 @@ REPO = Path(__file__).resolve().parents[2]
 SMOKE_TIMEOUT_S = 240.0
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # Workloads both brokers serve today, so they must succeed on both.
-MUST_PASS = ("produce 100B acks=1 lz4 p1", "fill consume topic", "consume librdkafka (assign)")
+MUST_PASS = (
+    "produce 100B acks=1 lz4 p1",
+    "produce 100B acks=1 none p1 (librdkafka)",
+    "fill consume topic",
+    "consume librdkafka (assign)",
+)
 
 
 def test_smoke_run_writes_json_markdown_and_charts(tmp_path: Path) -> None:
