@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from ferrokafka.groups.base import CONSUMER, Record
 from ferrokafka.groups.consumer import member as m
 from ferrokafka.groups.consumer.assignors import ASSIGNOR_NAMES, AssignorMember, assign
+from ferrokafka.groups.consumer.regex import InvalidRegexError, compile_subscription
 from ferrokafka.protocol import error_codes as ec
 
 # topic name -> (topic id, partition count): the metadata the group assigns from
@@ -31,10 +32,6 @@ ASSIGNING = "Assigning"
 RECONCILING = "Reconciling"
 STABLE = "Stable"
 DEAD = "Dead"
-
-# A regex subscription is matched against topic names; Kafka uses RE2/J, we use Python's re
-# (the same syntax for the patterns consumers use: literals, classes, alternation, .*).
-REGEX_CHARS_MAX = 1000
 
 
 class HeartbeatError(Exception):
@@ -511,13 +508,11 @@ def _fenced(hb: Heartbeat, holder: str) -> str:
 
 
 def _compile(regex: str) -> re.Pattern[str]:
-    if len(regex) > REGEX_CHARS_MAX:
-        raise HeartbeatError(ec.INVALID_REGULAR_EXPRESSION, "The regular expression is too long.")
     try:
-        return re.compile(regex)
-    except re.error as exc:
+        return compile_subscription(regex)
+    except InvalidRegexError as exc:
         raise HeartbeatError(
-            ec.INVALID_REGULAR_EXPRESSION, f"Invalid regex {regex}: {exc}"
+            ec.INVALID_REGULAR_EXPRESSION, f"SubscribedTopicRegex {regex} is invalid: {exc}"
         ) from None
 
 
