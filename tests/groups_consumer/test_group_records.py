@@ -82,3 +82,21 @@ def test_replay_rebuilds_the_group():
     log.extend(changes(before, g))
     log.extend(g.tombstones())
     assert _replay(log) == {}
+
+
+def test_loaded_group_knows_its_subscribed_topics() -> None:
+    g = ConsumerGroup("g", CONFIG)
+    before = snapshot(g, exists=False)
+    g.heartbeat(
+        Heartbeat(
+            member_id="a",
+            member_epoch=0,
+            rebalance_timeout_ms=100,
+            subscribed_topic_names=["t"],
+            owned={},
+        ),
+        TOPICS,
+        0,
+    )
+    rebuilt = _replay(changes(before, g))["g"]
+    assert rebuilt.subscribed_topics() == frozenset({"t"})

@@ -152,7 +152,9 @@ class ConsumerGroup:
         return not self.members
 
     def subscribed_topics(self) -> frozenset[str] | None:
-        return frozenset(self.subscribed_metadata)
+        # The names members ask for too: right after a load the resolved metadata is empty
+        # until the first heartbeat, and OffsetDelete must still refuse subscribed topics.
+        return frozenset(self.subscribed_metadata) | self._subscriptions()[0]
 
     def validate_offset_commit(
         self,
