@@ -1,7 +1,8 @@
 """Compaction compared with Apache Kafka: the same workload (updates of many keys, tombstones,
 segments rolled by segment.ms) from confluent-kafka into a real Kafka 4 broker and into
 ferrokafka, each broker's cleaner left to clean everything below the active segment, then a
-consumer from the beginning must see exactly the same records (offset, key, value) on both, and
+consumer from the beginning must see exactly the same records (offset, key, value) on both, again
+after a second clean past the tombstones' delete horizon (they are gone from both), and
 Kafka's DumpLogSegments the same batches (offsets, record counts, sequences, codec)."""
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ KEYS = 25
 ROUNDS = 5
 TOMBSTONED = (2, 9, 17)
 SEGMENT_MS = 300
+DELETE_RETENTION_MS = 3_000
 CLIENT_TIMEOUT_S = 30
 CLEAN_WAIT_S = 90  # bound on each broker's cleaner (backoff 100 ms on both)
 TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
     "segment.ms": str(SEGMENT_MS),
     "min.cleanable.dirty.ratio": "0.01",
-    "delete.retention.ms": str(24 * 3600 * 1000),
+    "delete.retention.ms": str(DELETE_RETENTION_MS),
 }
 CLEANER = {"log.cleaner.backoff.ms": "100"}
 
@@ -56,6 +58,16 @@ def workload(bootstrap: str) -> int:
     time.sleep(SEGMENT_MS * 1.5 / 1000)
     produce(bootstrap, [(b"roll", b"r")])
     return ROUNDS * KEYS + len(TOMBSTONED)
+
+
+def second_round(bootstrap: str, first_end: int) -> int:
+    """After the tombstones' delete horizon: a few updates, then a roll, so the cleaner runs
+    again; returns the offset it must clean to."""
+    time.sleep(DELETE_RETENTION_MS / 1000 + 1)
+    produce(bootstrap, [(b"k%02d" % k, b"again") for k in range(3)])
+    time.sleep(SEGMENT_MS * 1.5 / 1000)
+    produce(bootstrap, [(b"roll", b"r2")])
+    return first_end + 1 + 3  # the second roll record's offset
 
 
 def wait_cleaned(log_dir: Path, offset: int) -> None:
@@ -106,14 +118,23 @@ def test_same_records_as_kafka_after_compaction(tmp_path: Path) -> None:
         end = workload(kafka.bootstrap_servers)
         wait_cleaned(kafka.data_dir, end)
         from_kafka = consume_all(kafka.bootstrap_servers)
+        end2 = second_round(kafka.bootstrap_servers, end)
+        wait_cleaned(kafka.data_dir, end2)
+        from_kafka2 = consume_all(kafka.bootstrap_servers)
     with run_broker(tmp_path / "ferrokafka", {k: int(v) for k, v in CLEANER.items()}) as fk:
         create_topic(fk.bootstrap_servers)
         assert workload(fk.bootstrap_servers) == end
         wait_cleaned(fk.data_dir / "logs", end)
         from_ferrokafka = consume_all(fk.bootstrap_servers)
+        assert second_round(fk.bootstrap_servers, end) == end2
+        wait_cleaned(fk.data_dir / "logs", end2)
+        from_ferrokafka2 = consume_all(fk.bootstrap_servers)
     # One record per key (tombstones included) below the roll record, at the same offsets.
     assert len(from_kafka) == KEYS + 1, from_kafka
     assert from_ferrokafka == from_kafka
+    # The tombstones went in the clean after their horizon, on both.
+    assert not any(v is None for _, _, v in from_kafka2), from_kafka2
+    assert from_ferrokafka2 == from_kafka2
     # The batches themselves: a rewritten batch keeps its base offset and takes its last kept
     # record's offset as its last offset, as Kafka's cleaner writes it.
     dirs = [kafka.partition_dir(TOPIC), tmp_path / "ferrokafka" / "logs" / f"{TOPIC}-0"]
