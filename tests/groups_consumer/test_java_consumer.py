@@ -210,8 +210,8 @@ def test_static_members_keep_their_partitions_across_a_restart(
 
 
 def test_list_and_delete_consumer_group(tool_dir: Path, tmp_path: Path) -> None:
-    """kafka-consumer-groups lists the group with type Consumer, refuses to delete it while a
-    member is in it, deletes it once empty (with its offsets), and it stays deleted after a
+    """kafka-consumer-groups lists the group with type Consumer, refuses to delete it or the
+    offsets of its subscribed topic while a member is in it, deletes it once empty (with its offsets), and it stays deleted after a
     restart (its tombstones on __consumer_offsets)."""
     data = tmp_path / "restart"
 
@@ -237,6 +237,9 @@ def test_list_and_delete_consumer_group(tool_dir: Path, tmp_path: Path) -> None:
             assert ("DG", "Consumer") in rows, listed
             refused = tool(bootstrap, "--delete", "--group", "DG")
             assert "GroupNotEmptyException" in refused, refused
+            # OffsetDelete: the group subscribes to the topic (GROUP_SUBSCRIBED_TO_TOPIC).
+            kept = tool(bootstrap, "--delete-offsets", "--group", "DG", "--topic", "dt")
+            assert kept.count("GroupSubscribedToTopicException") == 2, kept
         finally:
             member.stop()
         out = tool(bootstrap, "--delete", "--group", "DG")
