@@ -211,8 +211,8 @@ def test_static_members_keep_their_partitions_across_a_restart(
 
 def test_list_and_delete_consumer_group(tool_dir: Path, tmp_path: Path) -> None:
     """kafka-consumer-groups lists the group with type Consumer, refuses to delete it or the
-    offsets of its subscribed topic while a member is in it, deletes it once empty (with its offsets), and it stays deleted after a
-    restart (its tombstones on __consumer_offsets)."""
+    offsets of its subscribed topic while a member is in it, deletes it once empty (with its
+    offsets), and it stays deleted after a restart (its tombstones on __consumer_offsets)."""
     data = tmp_path / "restart"
 
     def tool(bootstrap: str, *args: str) -> str:
