@@ -61,6 +61,7 @@ def test_live_member_survives_a_broker_restart(tmp_path: Path) -> None:
                 values.append(message.value().decode())
 
     poller = threading.Thread(target=poll, daemon=True)
+    closed = False
     try:
         with run_broker(data, overrides) as broker:
             admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
@@ -88,9 +89,14 @@ def test_live_member_survives_a_broker_restart(tmp_path: Path) -> None:
             assert (group.state, group.generation_id) == ("Stable", generation)
             assert len(group.members) == 1
             assert events == ["assign 2"]  # no rebalance across the restart
+            stop.set()
+            poller.join(30)
+            consumer.close()  # while the broker runs: close commits and leaves the group
+            closed = True
     finally:
         stop.set()
         if poller.is_alive():
             poller.join(30)
-        consumer.close()
+        if not closed:
+            consumer.close()
     assert sorted(set(values)) == sorted(f"v{i}" for i in range(20))
