@@ -100,3 +100,41 @@ def test_loaded_group_knows_its_subscribed_topics() -> None:
     )
     rebuilt = _replay(changes(before, g))["g"]
     assert rebuilt.subscribed_topics() == frozenset({"t"})
+
+
+def test_replay_after_a_static_member_came_back() -> None:
+    g = ConsumerGroup("g", CONFIG)
+    log = []
+
+    def step(hb, exists=True):
+        before = snapshot(g, exists)
+        result = g.heartbeat(hb, TOPICS, 0)
+        log.extend(changes(before, g))
+        return result
+
+    step(
+        Heartbeat(
+            member_id="a",
+            member_epoch=0,
+            rebalance_timeout_ms=100,
+            subscribed_topic_names=["t"],
+            owned={},
+            instance_id="i",
+        ),
+        exists=False,
+    )
+    step(Heartbeat(member_id="a", member_epoch=-2, instance_id="i"))
+    back = step(
+        Heartbeat(
+            member_id="a2",
+            member_epoch=0,
+            rebalance_timeout_ms=100,
+            subscribed_topic_names=["t"],
+            owned={},
+            instance_id="i",
+        )
+    )
+    assert sorted(back.assignment[T]) == list(range(6))
+    rebuilt = _replay(log)["g"]
+    assert _state(rebuilt) == _state(g)
+    assert rebuilt.static_members == {"i": "a2"}

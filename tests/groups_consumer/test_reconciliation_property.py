@@ -1,7 +1,8 @@
 """Property of the consumer group state machine under random membership changes, with members
 that behave like real consumers (they own what the last response assigned them): no partition
-is ever held by two members at once, and once membership stops changing a few rounds of
-heartbeats reach the Stable state with every member on the target assignment."""
+is ever held by two members at once, once membership stops changing a few rounds of
+heartbeats reach the Stable state with every member on the target assignment, and replaying
+the records written along the way rebuilds the same group."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ferrokafka.groups.consumer.group import ConsumerGroup, GroupConfig, Heartbeat
+from ferrokafka.groups.consumer.records import Replayer, changes, snapshot
+from ferrokafka.groups.serde import decode_record
 
 TOPICS = {"a": (uuid.UUID(int=1), 5), "b": (uuid.UUID(int=2), 3)}
 MEMBERS_MAX = 5
@@ -57,10 +60,37 @@ def _check_clients_exclusive(clients: dict[str, Client]) -> None:
                 seen.add((topic, p))
 
 
+class Logged(ConsumerGroup):
+    """A group that keeps the records each heartbeat writes."""
+
+    def __init__(self) -> None:
+        super().__init__("g", GroupConfig())
+        self.log: list = []
+        self.exists = False
+
+    def heartbeat(self, hb, topics, now_ms):
+        before = snapshot(self, self.exists)
+        result = super().heartbeat(hb, topics, now_ms)
+        self.log.extend(changes(before, self))
+        self.exists = True
+        return result
+
+
+def _replayed(log: list) -> dict:
+    groups: dict = {}
+    replay = Replayer(
+        groups.get, lambda g: groups.__setitem__(g.group_id, g), groups.pop, GroupConfig
+    ).record_types()
+    for key, value in log:
+        record = decode_record(key, value)
+        replay[record.record_type](record.key, record.value)
+    return groups
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
 @given(st.lists(step, max_size=STEPS_MAX))
 def test_no_double_ownership_and_convergence(steps) -> None:
-    group = ConsumerGroup("g", GroupConfig())
+    group = Logged()
     clients: dict[str, Client] = {}
     for action, index, subscription in steps:
         member_id = f"m{index}"
@@ -120,6 +150,14 @@ def test_no_double_ownership_and_convergence(steps) -> None:
             )
             _check_exclusive(group)
             _check_clients_exclusive(clients)
+    if group.exists:
+        rebuilt = _replayed(group.log)["g"]
+        assert (rebuilt.group_epoch, rebuilt.assignment_epoch, rebuilt.members, rebuilt.target) == (
+            group.group_epoch,
+            group.assignment_epoch,
+            group.members,
+            group.target,
+        )
     if clients:
         assert group.state == "Stable"
         for client in clients.values():

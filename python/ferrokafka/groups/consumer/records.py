@@ -137,20 +137,24 @@ def changes(before: Snapshot, group: ConsumerGroup) -> list[Record]:
                 ),
             )
         )
-    if before.assignment_epoch != group.assignment_epoch or not before.exists:
-        for member_id, parts in group.target.items():
-            if before.target.get(member_id) != parts or member_id not in before.members:
-                out.append(
-                    _record(
-                        ConsumerGroupTargetAssignmentMemberKey(group_id=gid, member_id=member_id),
-                        TargetValue(
-                            topic_partitions=[
-                                TargetValue.TopicPartition(topic_id=t, partitions=sorted(ps))
-                                for t, ps in sorted(parts.items(), key=str)
-                            ]
-                        ),
-                    )
+    # Every target that changed, also without a new assignment epoch (a static member that
+    # came back under a new member id takes over its predecessor's target).
+    for member_id, parts in group.target.items():
+        if before.target.get(member_id) is parts and member_id in before.members:
+            continue
+        if before.target.get(member_id) != parts or member_id not in before.members:
+            out.append(
+                _record(
+                    ConsumerGroupTargetAssignmentMemberKey(group_id=gid, member_id=member_id),
+                    TargetValue(
+                        topic_partitions=[
+                            TargetValue.TopicPartition(topic_id=t, partitions=sorted(ps))
+                            for t, ps in sorted(parts.items(), key=str)
+                        ]
+                    ),
                 )
+            )
+    if before.assignment_epoch != group.assignment_epoch or not before.exists:
         out.append(
             _record(
                 ConsumerGroupTargetAssignmentMetadataKey(group_id=gid),
