@@ -247,6 +247,23 @@ def test_static_member_rejoin_replaces_the_old_id(broker: RunningBroker) -> None
         changed = join(broker, "sg", group_instance_id="i1", metadata=b"other")
         assert (changed.error_code, changed.generation_id) == (0, 2)  # new metadata: rebalance
 
+        def leave(member_id: str, instance: str | None) -> int:
+            identity = LeaveGroupRequest.MemberIdentity(
+                member_id=member_id, group_instance_id=instance
+            )
+            response = c.call(LeaveGroupRequest(group_id="sg", members=[identity]), 5)
+            return response.members[0].error_code
+
+        assert leave(again.member_id, "i1") == ec.FENCED_INSTANCE_ID  # an older id of i1
+        assert leave("", "i9") == ec.UNKNOWN_MEMBER_ID
+        assert leave("", "i1") == ec.NONE  # by instance id alone (admin removal)
+        for _ in range(50):  # the last member left: the rebalance that empties it is a timer
+            (described,) = c.call(DescribeGroupsRequest(groups=["sg"]), 5).groups
+            if described.group_state == "Empty":
+                break
+            time.sleep(0.05)
+        assert (described.group_state, described.members) == ("Empty", [])
+
 
 def test_initial_rebalance_delay_gathers_members() -> None:
     """A new group waits group.initial.rebalance.delay.ms for more members: two joins 0.5 s
