@@ -1,1 +1,16 @@
-"""Group coordinator and the offsets store on __consumer_offsets (later issues)."""
+"""Groups and committed offsets on ``__consumer_offsets``.
+
+Layout:
+
+- :mod:`~ferrokafka.groups.coordinator` -- the coordinator: the group map, the offsets store,
+  writes to and the load of ``__consumer_offsets``, timers, offset expiry (its docstring says
+  how a group kind plugs in);
+- :mod:`~ferrokafka.groups.base` -- the interface every group kind offers;
+- :mod:`~ferrokafka.groups.classic` -- the classic protocol (JoinGroup/SyncGroup/Heartbeat/
+  LeaveGroup, KIP-345 static members);
+- ``consumer/`` -- KIP-848 consumer groups (ConsumerGroupHeartbeat);
+- :mod:`~ferrokafka.groups.records` (generated) and :mod:`~ferrokafka.groups.serde` -- the
+  records of ``__consumer_offsets`` in Kafka's format;
+- :mod:`~ferrokafka.groups.offsets`, :mod:`~ferrokafka.groups.timers` -- the offsets store and
+  keyed trio deadlines.
+"""
