@@ -148,3 +148,56 @@ def test_confluent_admin_lists_describes_and_deletes(broker: RunningBroker) -> N
         admin.delete_consumer_groups(["adm"], request_timeout=30)["adm"].result(30)
     after = admin.list_consumer_group_offsets([request])["adm"].result(30)
     assert all(tp.offset < 0 for tp in after.topic_partitions)
+
+
+def test_two_kafka_python_consumers_share_the_partitions(broker: RunningBroker) -> None:
+    """kafka-python's own group client (not librdkafka): two members split the partitions,
+    and when one closes (LeaveGroup) the other owns them all."""
+    import threading
+
+    from kafka import KafkaConsumer
+
+    def make() -> KafkaConsumer:
+        return KafkaConsumer(
+            "t",
+            bootstrap_servers=broker.bootstrap_servers,
+            group_id="pair",
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=300,
+        )
+
+    consumers = [make(), make()]
+    stop = [threading.Event(), threading.Event()]
+
+    def run(i: int) -> None:
+        while not stop[i].is_set():
+            consumers[i].poll(timeout_ms=200)
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + TIMEOUT_S
+        while True:
+            owned = [{tp.partition for tp in c.assignment()} for c in consumers]
+            if (
+                all(owned)
+                and owned[0] | owned[1] == set(range(PARTITIONS))
+                and not (owned[0] & owned[1])
+            ):
+                break
+            assert time.monotonic() < deadline, owned
+            time.sleep(0.2)
+        stop[1].set()
+        threads[1].join(30)
+        consumers[1].close()
+        while {tp.partition for tp in consumers[0].assignment()} != set(range(PARTITIONS)):
+            assert time.monotonic() < deadline, consumers[0].assignment()
+            time.sleep(0.2)
+    finally:
+        for event in stop:
+            event.set()
+        for thread in threads:
+            thread.join(30)
+        consumers[0].close()
