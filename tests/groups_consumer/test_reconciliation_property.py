@@ -23,17 +23,19 @@ SETTLE_ROUNDS = 4
 EXAMPLES = 120
 
 step = st.tuples(
-    st.sampled_from(["join", "leave", "beat", "beat", "resubscribe"]),
+    st.sampled_from(["join", "leave", "pause", "beat", "beat", "resubscribe"]),
     st.integers(0, MEMBERS_MAX - 1),
     st.sampled_from([("a",), ("b",), ("a", "b")]),
 )
 
 
 class Client:
-    """What a consumer knows: its epoch and the partitions it was last assigned."""
+    """What a consumer knows: its ids, its epoch and the partitions it was last assigned.
+    Even slots are static members (an instance id); a new process gets a new member id."""
 
-    def __init__(self, member_id: str) -> None:
-        self.member_id = member_id
+    def __init__(self, slot: int, incarnation: int) -> None:
+        self.member_id = f"m{slot}-{incarnation}"
+        self.instance_id = f"i{slot}" if slot % 2 == 0 else None
         self.epoch = 0
         self.owned: dict[uuid.UUID, frozenset[int]] = {}
 
@@ -41,6 +43,37 @@ class Client:
         self.epoch = result.member_epoch
         if result.assignment is not None:
             self.owned = dict(result.assignment)
+
+    def join(self, group, subscription) -> None:
+        self.apply(
+            group.heartbeat(
+                Heartbeat(
+                    member_id=self.member_id,
+                    member_epoch=0,
+                    rebalance_timeout_ms=1000,
+                    subscribed_topic_names=list(subscription),
+                    owned={},
+                    instance_id=self.instance_id,
+                ),
+                TOPICS,
+                0,
+            )
+        )
+
+    def beat(self, group, subscription=None) -> None:
+        self.apply(
+            group.heartbeat(
+                Heartbeat(
+                    member_id=self.member_id,
+                    member_epoch=self.epoch,
+                    owned=self.owned,
+                    instance_id=self.instance_id,
+                    subscribed_topic_names=None if subscription is None else list(subscription),
+                ),
+                TOPICS,
+                0,
+            )
+        )
 
 
 def _check_exclusive(group: ConsumerGroup) -> None:
@@ -51,7 +84,7 @@ def _check_exclusive(group: ConsumerGroup) -> None:
             seen[tp] = member.member_id
 
 
-def _check_clients_exclusive(clients: dict[str, Client]) -> None:
+def _check_clients_exclusive(clients: dict[int, Client]) -> None:
     seen: set[tuple[uuid.UUID, int]] = set()
     for client in clients.values():
         for topic, parts in client.owned.items():
@@ -91,63 +124,45 @@ def _replayed(log: list) -> dict:
 @given(st.lists(step, max_size=STEPS_MAX))
 def test_no_double_ownership_and_convergence(steps) -> None:
     group = Logged()
-    clients: dict[str, Client] = {}
-    for action, index, subscription in steps:
-        member_id = f"m{index}"
-        client = clients.get(member_id)
+    clients: dict[int, Client] = {}
+    paused: dict[int, tuple[str, ...]] = {}  # static slots away (epoch -2), their subscription
+    incarnations = 0
+    for action, slot, subscription in steps:
+        client = clients.get(slot)
         if action == "join" and client is None:
-            client = clients[member_id] = Client(member_id)
-            client.apply(
-                group.heartbeat(
-                    Heartbeat(
-                        member_id=member_id,
-                        member_epoch=0,
-                        rebalance_timeout_ms=1000,
-                        subscribed_topic_names=list(subscription),
-                        owned={},
-                    ),
-                    TOPICS,
-                    0,
-                )
+            incarnations += 1
+            client = clients[slot] = Client(slot, incarnations)
+            client.join(group, paused.pop(slot, subscription))
+        elif action in ("leave", "pause") and client is not None:
+            static = client.instance_id is not None and action == "pause"
+            group.heartbeat(
+                Heartbeat(
+                    member_id=client.member_id,
+                    member_epoch=-2 if static else -1,
+                    instance_id=client.instance_id,
+                ),
+                TOPICS,
+                0,
             )
-        elif action == "leave" and client is not None:
-            group.heartbeat(Heartbeat(member_id=member_id, member_epoch=-1), TOPICS, 0)
-            del clients[member_id]
+            del clients[slot]
+            if static:
+                paused[slot] = group.members[client.member_id].subscribed_topic_names
         elif action == "beat" and client is not None:
-            client.apply(
-                group.heartbeat(
-                    Heartbeat(member_id=member_id, member_epoch=client.epoch, owned=client.owned),
-                    TOPICS,
-                    0,
-                )
-            )
+            client.beat(group)
         elif action == "resubscribe" and client is not None:
-            client.apply(
-                group.heartbeat(
-                    Heartbeat(
-                        member_id=member_id,
-                        member_epoch=client.epoch,
-                        owned=client.owned,
-                        subscribed_topic_names=list(subscription),
-                    ),
-                    TOPICS,
-                    0,
-                )
-            )
+            client.beat(group, subscription)
         _check_exclusive(group)
         _check_clients_exclusive(clients)
 
+    for client in clients.values():  # pending epoch bumps are applied first, so that the
+        client.beat(group)  # static returns below happen without a new target assignment
+    for slot, subscription in list(paused.items()):  # the static members come back
+        incarnations += 1
+        clients[slot] = Client(slot, incarnations)
+        clients[slot].join(group, subscription)
     for _ in range(SETTLE_ROUNDS):
         for client in clients.values():
-            client.apply(
-                group.heartbeat(
-                    Heartbeat(
-                        member_id=client.member_id, member_epoch=client.epoch, owned=client.owned
-                    ),
-                    TOPICS,
-                    0,
-                )
-            )
+            client.beat(group)
             _check_exclusive(group)
             _check_clients_exclusive(clients)
     if group.exists:
