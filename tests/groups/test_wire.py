@@ -301,3 +301,36 @@ def test_static_leader_that_does_not_rejoin_is_replaced_as_leader(broker: Runnin
     assert sorted(m.member_id for m in second.members) == sorted(
         [first.member_id, second.member_id]
     )
+
+
+def test_describe_groups_on_a_consumer_group(broker: RunningBroker) -> None:
+    """A KIP-848 group (made by librdkafka with group.protocol=consumer) is not a classic
+    group: DescribeGroups says Dead, with GROUP_ID_NOT_FOUND from v6 on, as Kafka 4.3 does."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap_servers,
+            "group.id": "kip848",
+            "group.protocol": "consumer",
+        }
+    )
+    try:
+        consumer.subscribe(["t"])
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        while not consumer.assignment():
+            assert time.monotonic() < deadline, "no assignment from the consumer group"
+            consumer.poll(0.2)
+        with Client(broker.bootstrap_servers) as c:
+            (v6,) = c.call(DescribeGroupsRequest(groups=["kip848"]), 6).groups
+            assert (v6.error_code, v6.error_message, v6.group_state) == (
+                ec.GROUP_ID_NOT_FOUND,
+                "Group kip848 is not a classic group.",
+                "Dead",
+            )
+            (v5,) = c.call(DescribeGroupsRequest(groups=["kip848"]), 5).groups
+            assert (v5.error_code, v5.group_state, v5.members) == (0, "Dead", [])
+            listed = c.call(ListGroupsRequest(types_filter=["consumer"]), 5).groups
+            assert [(g.group_id, g.group_type) for g in listed] == [("kip848", "consumer")]
+    finally:
+        consumer.close()

@@ -2,8 +2,8 @@
 
 As in Kafka, members' metadata and assignment are given only while the group is Stable, and
 the protocol name only then. An unknown group is reported Dead, with GROUP_ID_NOT_FOUND from
-v6 on (KIP-1043). Consumer (KIP-848) groups are described by ConsumerGroupDescribe; here they
-get their state and protocol type, without members.
+v6 on (KIP-1043); so is a group of another kind (KIP-848 consumer groups, described by
+ConsumerGroupDescribe), as Kafka 4.3 answers.
 """
 
 from __future__ import annotations
@@ -60,10 +60,14 @@ class DescribeGroupsHandler:
                 authorized_operations=operations,
             )
         if not isinstance(group, ClassicGroup):
+            # Kafka 4.3 describes only classic groups here: another kind is Dead, with
+            # GROUP_ID_NOT_FOUND from v6 on (ConsumerGroupDescribe describes it).
+            missing = ec.GROUP_ID_NOT_FOUND if version >= NOT_FOUND_VERSION else ec.NONE
             return _Group(
+                error_code=missing,
+                error_message=f"Group {group_id} is not a classic group." if missing else None,
                 group_id=group_id,
-                group_state=group.state,
-                protocol_type=group.protocol_type,
+                group_state="Dead",
                 authorized_operations=operations,
             )
         stable = group.state == STABLE
