@@ -104,6 +104,8 @@ def summarize(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "error": failed[0] if failed else None,
                 }
             k, f = row[KAFKA]["spread"], row[FERRO]["spread"]
+            if k is None and f is None and not row[KAFKA]["failed"] and not row[FERRO]["failed"]:
+                continue  # a figure this client does not report (librdkafka: no producer p99)
             row["ratio"] = f["median"] / k["median"] if k and f and k["median"] else None
             limit = limits.get(LIMIT_OF_KIND.get(kind, ""))
             if unit == "MB/s" and limit:

@@ -103,6 +103,17 @@ def test_fill_before_restart_is_kept_but_not_summarized() -> None:
     assert {r["workload"] for r in rows} == {"produce 100B", "consume group", "latency", "broker"}
 
 
+def test_a_figure_no_run_reports_has_no_row() -> None:
+    doc = _doc()
+    for run in doc["runs"]:
+        del run["workloads"]["produce 100B"]["figures"]["latency_p99_ms"]
+    rows = report.summarize(doc)
+    assert not [
+        r for r in rows if r["workload"] == "produce 100B" and r["metric"] == "producer p99"
+    ]
+    assert _row(rows, "produce 100B", "throughput")["ratio"] == 1.0
+
+
 def test_broker_rows() -> None:
     rows = report.summarize(_doc())
     start = _row(rows, "broker", "start to ready")
