@@ -17,7 +17,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
-from ferrokafka.groups.base import CLASSIC
+from ferrokafka.groups.base import CLASSIC, Group
 from ferrokafka.groups.classic.group import (
     COMPLETING_REBALANCE,
     DEAD,
@@ -143,7 +143,13 @@ class ClassicGroups:
             return _join_error(ec.INCONSISTENT_GROUP_PROTOCOL, args.member_id)
         existing = self.c.get_group(args.group_id)
         if existing is not None and not isinstance(existing, ClassicGroup):
-            return _join_error(ec.INCONSISTENT_GROUP_PROTOCOL, args.member_id)
+            if not existing.is_empty() or not await self._remove_empty(existing):
+                # A classic member joining a consumer group with members (Kafka's migration
+                # of classic members into KIP-848 groups) is not implemented.
+                return _join_error(ec.INCONSISTENT_GROUP_PROTOCOL, args.member_id)
+            existing = self.c.get_group(args.group_id)
+            if existing is not None:  # someone made another group meanwhile: try again
+                return _join_error(ec.REBALANCE_IN_PROGRESS, args.member_id)
         group = existing
         created = False
         if group is None:
@@ -164,6 +170,18 @@ class ClassicGroups:
             return _join_error(result, args.member_id)
         assert isinstance(result, JoinResult)
         return result
+
+    async def _remove_empty(self, group: Group) -> bool:
+        """An empty group of another kind makes way for a classic one (Kafka converts an
+        empty consumer group on the first JoinGroup): its records get tombstones."""
+
+        def apply() -> None:
+            if self.c.get_group(group.group_id) is group and group.is_empty():
+                self.c.remove_group(group.group_id)
+                group.on_deleted()
+
+        code = await self.c.write(group.group_id, group.tombstones(), apply)
+        return code == ec.NONE and self.c.get_group(group.group_id) is not group
 
     def _join(self, group: ClassicGroup, args: JoinArgs) -> JoinResult | Waiter:
         if group.state == DEAD:
