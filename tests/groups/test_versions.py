@@ -136,6 +136,7 @@ def test_group_lifecycle_at_join_version(broker, version: int) -> None:
             assert answer.partitions[0].error_code == 0, commit_version
         for fetch_version in versions(OffsetFetchRequest.API_KEY):
             assert _fetched(c, group, topic_id, fetch_version) == versions(8)[-1]
+            assert _fetched_all(c, group, topic_id, fetch_version) == {("t", 0): versions(8)[-1]}
         for list_version in versions(ListGroupsRequest.API_KEY):
             listed = c.call(ListGroupsRequest(), list_version)
             assert group in [g.group_id for g in listed.groups]
@@ -180,3 +181,28 @@ def _fetched(c: Client, group: str, topic_id: uuid.UUID, version: int) -> int:
     if version >= 10:
         assert result.topics[0].topic_id == topic_id
     return result.topics[0].partitions[0].committed_offset
+
+
+def _fetched_all(c: Client, group: str, topic_id: uuid.UUID, version: int) -> dict:
+    """Every committed offset of the group (topics null; v1 cannot ask that, so it names t)."""
+    if version < 8:
+        topics = None
+        if version < 2:
+            topics = [OffsetFetchRequest.OffsetFetchRequestTopic(name="t", partition_indexes=[0])]
+        response = c.call(OffsetFetchRequest(group_id=group, topics=topics), version)
+        return {
+            (t.name, p.partition_index): p.committed_offset
+            for t in response.topics
+            for p in t.partitions
+        }
+    request = OffsetFetchRequest(
+        groups=[OffsetFetchRequest.OffsetFetchRequestGroup(group_id=group, topics=None)]
+    )
+    (result,) = c.call(request, version).groups
+    if version >= 10:
+        assert all(t.topic_id == topic_id for t in result.topics)
+    return {
+        (t.name if version < 10 else "t", p.partition_index): p.committed_offset
+        for t in result.topics
+        for p in t.partitions
+    }
