@@ -27,9 +27,11 @@ pub(crate) mod swap;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Condvar, Mutex};
 
 use super::log::Log;
 use super::scan::{BatchReader, HeaderScanner};
@@ -110,6 +112,35 @@ pub(crate) struct SegmentSnapshot {
     pub file: File,
 }
 
+/// Directories of the logs being cleaned: one clean per log at a time (they share the
+/// scratch directory and would swap over each other). A second clean waits for the first.
+static CLEANING: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+static CLEANING_DONE: Condvar = Condvar::new();
+
+struct CleaningGuard(PathBuf);
+
+impl CleaningGuard {
+    fn acquire(dir: &Path) -> Self {
+        let mut cleaning = CLEANING.lock();
+        while cleaning.get_or_insert_with(HashSet::new).contains(dir) {
+            CLEANING_DONE.wait(&mut cleaning);
+        }
+        cleaning
+            .get_or_insert_with(HashSet::new)
+            .insert(dir.to_path_buf());
+        CleaningGuard(dir.to_path_buf())
+    }
+}
+
+impl Drop for CleaningGuard {
+    fn drop(&mut self) {
+        if let Some(set) = CLEANING.lock().as_mut() {
+            set.remove(&self.0);
+        }
+        CLEANING_DONE.notify_all();
+    }
+}
+
 impl Log {
     /// How dirty the log is, for a cleaner checkpoint `checkpoint` (None: never cleaned).
     pub fn cleanable_info(
@@ -182,6 +213,7 @@ impl Log {
         opts: &CleanerOptions,
         now_ms: i64,
     ) -> Result<CleanStats> {
+        let _one_at_a_time = CleaningGuard::acquire(self.dir());
         let info = self.cleanable_info(checkpoint, opts.max_offset, now_ms)?;
         let mut stats = CleanStats {
             first_dirty_offset: info.first_dirty_offset,

@@ -538,3 +538,30 @@ fn appends_and_reads_go_on_while_cleaning() {
     }
     assert_eq!(last.len(), 30 + 7);
 }
+
+#[test]
+fn concurrent_cleans_of_one_log_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::sync::Arc::new(open(dir.path()));
+    fill(&log, 20, 10, Compression::Gzip);
+    log.roll(TS0).unwrap();
+    let before = records(&log);
+    let cleaners: Vec<_> = (0..4)
+        .map(|_| {
+            let log = std::sync::Arc::clone(&log);
+            std::thread::spawn(move || {
+                log.clean(None, &CleanerOptions::default(), TS0 + 100)
+                    .unwrap()
+            })
+        })
+        .collect();
+    for c in cleaners {
+        assert!(!c.join().unwrap().aborted);
+    }
+    let after = records(&log);
+    check_consistent(&before, &after);
+    assert_eq!(after.len(), 20);
+    drop(log);
+    let log = open(dir.path());
+    assert_eq!(records(&log), after);
+}
