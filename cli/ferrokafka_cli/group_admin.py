@@ -12,8 +12,11 @@ missing.
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ferrokafka.protocol import ProtocolError
 from ferrokafka.protocol.error_codes import GROUP_ID_NOT_FOUND, NONE, UNSUPPORTED_VERSION
@@ -27,7 +30,18 @@ from ferrokafka.protocol.messages.offset_fetch import OffsetFetchRequest
 from ferrokafka.protocol.schema import decode_struct
 from ferrokafka.protocol.wire import Reader
 
-from .client import ClientError, KafkaApiError, KafkaClient, TopicInfo, check
+from .client import (
+    COORDINATOR_RETRY_S,
+    RETRIABLE_COORDINATOR_ERRORS,
+    ClientError,
+    Connection,
+    KafkaApiError,
+    KafkaClient,
+    TopicInfo,
+    check,
+)
+
+T = TypeVar("T")
 
 # OffsetFetch v8 batched groups (request.groups, response.groups).
 OFFSET_FETCH_BATCH_VERSION = 8
@@ -124,8 +138,26 @@ def list_groups(client: KafkaClient) -> list[ListedGroup]:
     return sorted(groups.values(), key=lambda g: g.group_id)
 
 
+def at_coordinator(client: KafkaClient, group_id: str, attempt: Callable[[Connection], T]) -> T:
+    """``attempt`` at the group's coordinator, found again and retried while the answer is
+    that the coordinator is loading or has moved (as Kafka's admin client retries), up to the
+    client timeout."""
+    deadline = time.monotonic() + client.timeout_s
+    while True:
+        conn = client.coordinator(group_id)
+        try:
+            return attempt(conn)
+        except KafkaApiError as exc:
+            if exc.code not in RETRIABLE_COORDINATOR_ERRORS or time.monotonic() >= deadline:
+                raise
+        time.sleep(COORDINATOR_RETRY_S)
+
+
 def describe_group(client: KafkaClient, group_id: str) -> GroupDescription:
-    conn = client.coordinator(group_id)
+    return at_coordinator(client, group_id, lambda conn: _describe_group(conn, group_id))
+
+
+def _describe_group(conn: Connection, group_id: str) -> GroupDescription:
     if ConsumerGroupDescribeRequest.API_KEY in conn.versions:
         response = conn.call(ConsumerGroupDescribeRequest(group_ids=[group_id]))
         [g] = response.groups
@@ -175,7 +207,14 @@ def fetch_offsets(
 ) -> dict[tuple[str, int], int]:
     """Every committed offset of ``group_id``: (topic, partition) -> offset. ``topics_by_id``
     names topics in answers that carry only a topic id (OffsetFetch v10)."""
-    conn = client.coordinator(group_id)
+    return at_coordinator(
+        client, group_id, lambda conn: _fetch_offsets(conn, group_id, topics_by_id)
+    )
+
+
+def _fetch_offsets(
+    conn: Connection, group_id: str, topics_by_id: dict[uuid.UUID, str]
+) -> dict[tuple[str, int], int]:
     version = conn.versions.get(OffsetFetchRequest.API_KEY)
     if version is None:
         raise ClientError("the broker does not support OffsetFetch")
@@ -214,7 +253,17 @@ def commit_offsets(
 ) -> dict[tuple[str, int], int]:
     """Commit ``offsets`` as an admin (no generation, no member): (topic, partition) -> error
     code per partition (NONE when it took)."""
-    conn = client.coordinator(group_id)
+    return at_coordinator(
+        client, group_id, lambda conn: _commit_offsets(conn, group_id, offsets, topics)
+    )
+
+
+def _commit_offsets(
+    conn: Connection,
+    group_id: str,
+    offsets: dict[tuple[str, int], int],
+    topics: dict[str, TopicInfo],
+) -> dict[tuple[str, int], int]:
     version = conn.versions.get(OffsetCommitRequest.API_KEY)
     if version is None:
         raise ClientError("the broker does not support OffsetCommit")
@@ -247,13 +296,22 @@ def commit_offsets(
         name = t.name or names_by_id.get(t.topic_id, "")
         for p in t.partitions:
             out[(name, p.partition_index)] = p.error_code
+    # The coordinator answers "not me / not ready" in every partition: retry it whole.
+    codes = set(out.values())
+    if len(codes) == 1 and (code := codes.pop()) in RETRIABLE_COORDINATOR_ERRORS:
+        raise KafkaApiError(code)
     return out
 
 
 def delete_group(client: KafkaClient, group_id: str) -> int:
     """DeleteGroups for one group at its coordinator: the error code (NONE when deleted)."""
-    conn = client.coordinator(group_id)
+    return at_coordinator(client, group_id, lambda conn: _delete_group(conn, group_id))
+
+
+def _delete_group(conn: Connection, group_id: str) -> int:
     if DeleteGroupsRequest.API_KEY not in conn.versions:
         raise ClientError("the broker does not support DeleteGroups")
     [result] = conn.call(DeleteGroupsRequest(groups_names=[group_id])).results
+    if result.error_code in RETRIABLE_COORDINATOR_ERRORS:
+        raise KafkaApiError(result.error_code)
     return int(result.error_code)
