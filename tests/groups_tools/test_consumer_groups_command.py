@@ -1,8 +1,8 @@
 """Apache Kafka 4.3.1's own kafka-consumer-groups (ConsumerGroupCommand, with the Java admin
 client inside) on groups confluent-kafka consumers made: --list, --describe (offsets, lag,
-members, state), --reset-offsets --to-earliest --execute, --delete. The same test runs against
-Apache Kafka itself, which shows what the tool prints for a real group coordinator, and against
-ferrokafka; both classic and KIP-848 consumer groups.
+members, state), --reset-offsets (--to-earliest, --shift-by, --to-datetime) --execute,
+--delete. The same test runs against Apache Kafka itself, which shows what the tool prints for
+a real group coordinator, and against ferrokafka; both classic and KIP-848 consumer groups.
 
 Kafka's tool reports refusals (a reset or a delete of a group with members) on stdout with exit
 code 0, so those are checked by what it prints and by the offsets librdkafka reads back.
@@ -11,13 +11,16 @@ code 0, so those are checked by what it prints and by the offsets librdkafka rea
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 import kafka_support as ks
 from groups_tools.clients import (
+    BASE_TIMESTAMP_MS,
     CLIENT_ID,
+    TIMESTAMP_STEP_MS,
     commit,
     committed,
     create_topic,
@@ -131,6 +134,18 @@ def test_kafka_consumer_groups(tool_dir: Path, bootstrap: str, protocol: str) ->
     assert first_offsets_consumed(bootstrap, group, topic, 3, protocol) == {0: 0, 1: 0, 2: 0}
 
     wait_state(tool_dir, bootstrap, group, "Empty")
+    reset = ["--reset-offsets", "--execute", "--group", group, "--all-topics"]
+    out = tool(tool_dir, bootstrap, *reset, "--shift-by", "3")
+    assert {int(r["PARTITION"]): r["NEW-OFFSET"] for r in rows(out)} == {0: "3", 1: "3", 2: "3"}
+    # record i is at BASE + i * STEP: a moment just before record 5 picks offset 5
+    moment = datetime.fromtimestamp(
+        (BASE_TIMESTAMP_MS + 5 * TIMESTAMP_STEP_MS - 1) / 1000, tz=timezone.utc
+    )
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    out = tool(tool_dir, bootstrap, *reset, "--to-datetime", stamp)
+    assert {int(r["PARTITION"]): r["NEW-OFFSET"] for r in rows(out)} == {0: "5", 1: "5", 2: "5"}
+    assert committed(bootstrap, group, topic, 3) == {0: 5, 1: 5, 2: 5}
+
     out = tool(tool_dir, bootstrap, "--delete", "--group", group)
     assert f"Deletion of requested consumer groups ('{group}') was successful." in out
     assert group not in tool(tool_dir, bootstrap, "--list").split()
