@@ -342,3 +342,17 @@ def test_describe_decodes_a_java_consumers_assignment(bootstrap: str, tmp_path: 
         except subprocess.TimeoutExpired:
             java.kill()
             java.wait(timeout=30)
+
+
+def test_an_empty_consumer_group_taken_over_by_a_classic_member(bootstrap: str) -> None:
+    """A KIP-848 group whose members left, joined by a classic (JoinGroup) member: Kafka turns
+    it into a classic group that resumes from the committed offsets (the default
+    group.consumer.migration.policy=bidirectional); `groups list` shows the type change."""
+    topic, group = "migrated", "g-migrated"
+    create_topic(bootstrap, topic, partitions=1, records_per_partition=5)
+    with member(bootstrap, group, topic, "consumer") as c:
+        commit(c, topic, {0: 2})
+    wait_state(bootstrap, group, "Empty")
+    assert listed(bootstrap)[group]["TYPE"] == "consumer"
+    assert first_offsets_consumed(bootstrap, group, topic, 1, "classic") == {0: 2}
+    assert listed(bootstrap)[group]["TYPE"] == "classic"
