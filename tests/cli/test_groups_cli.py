@@ -286,6 +286,11 @@ def test_reset_offsets_of_a_new_group_creates_it(bootstrap: str) -> None:
     assert {int(r["PARTITION"]): r["NEW-OFFSET"] for r in table(out, "GROUP")} == {0: "3", 1: "3"}
     assert committed(bootstrap, group, topic, 2) == {0: 3, 1: 3}
     assert listed(bootstrap)[group]["STATE"] == "Empty"
+    # several groups: each that exists is shown, the missing one fails the command at the end
+    proc = groups(bootstrap, "describe", "g-fresh-missing", group)
+    assert "Consumer group 'g-fresh-missing' does not exist." in fails(proc)
+    assert f"Group '{group}' (classic, protocol -/-) is Empty with 0 member(s)." in proc.stdout
+    assert [r["CURRENT-OFFSET"] for r in table(proc.stdout, "GROUP")] == ["3", "3"]
 
 
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
