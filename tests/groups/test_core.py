@@ -172,3 +172,17 @@ async def _writes_are_replayed(tmp_path: Path) -> None:
             assert coordinator.offsets.get("g1", "t", 0).offset == 10
             assert coordinator.offsets.get("g1", "t", 0).metadata == "a"
             assert coordinator.offsets.get("g1", "t", 1) is None
+
+
+def test_offset_with_expire_timestamp_is_value_version_1() -> None:
+    """OffsetCommit v2-4 with a retention time: Kafka writes value version 1, the one with an
+    expire timestamp; it replays into the same offset."""
+    key, value = offset_record("g", "t", 0, CommittedOffset(3, -1, "", 1000, 61_000))
+    assert value is not None and value[:2] == b"\x00\x01"
+    decoded = decode_record(key, value)
+    assert (decoded.value.offset, decoded.value.expire_timestamp) == (3, 61_000)
+    from ferrokafka.groups.offsets import OffsetStore
+
+    store = OffsetStore()
+    store.replay(decoded.key, decoded.value)
+    assert store.get("g", "t", 0) == CommittedOffset(3, -1, "", 1000, 61_000)

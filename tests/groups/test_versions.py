@@ -134,6 +134,23 @@ def test_group_lifecycle_at_join_version(broker, version: int) -> None:
             )
             answer = c.call(commit, commit_version).topics[0]
             assert answer.partitions[0].error_code == 0, commit_version
+        unknown_id = OffsetCommitRequest(
+            group_id=group,
+            generation_id_or_member_epoch=1,
+            member_id=member,
+            topics=[
+                OffsetCommitRequest.OffsetCommitRequestTopic(
+                    topic_id=uuid.uuid4(),
+                    partitions=[
+                        OffsetCommitRequest.OffsetCommitRequestPartition(
+                            partition_index=0, committed_offset=99
+                        )
+                    ],
+                )
+            ],
+        )
+        answer = c.call(unknown_id, 10).topics[0]
+        assert answer.partitions[0].error_code == ec.UNKNOWN_TOPIC_ID
         for fetch_version in versions(OffsetFetchRequest.API_KEY):
             assert _fetched(c, group, topic_id, fetch_version) == versions(8)[-1]
             assert _fetched_all(c, group, topic_id, fetch_version) == {("t", 0): versions(8)[-1]}
