@@ -334,3 +334,23 @@ def test_describe_groups_on_a_consumer_group(broker: RunningBroker) -> None:
             assert [(g.group_id, g.group_type) for g in listed] == [("kip848", "consumer")]
     finally:
         consumer.close()
+
+
+def test_many_members_join_at_once() -> None:
+    """Ten members join a new group at once (v4+: each with its MEMBER_ID_REQUIRED round
+    trip): one generation, one leader that sees all ten, every member answered."""
+    overrides = {**OVERRIDES, "group.initial.rebalance.delay.ms": 1500, "group.max.size": 10}
+    with run_broker(None, overrides) as running:
+        with Client(running.bootstrap_servers) as c:
+            assert c.call(FindCoordinatorRequest(key="many", key_type=0), 3).error_code == 0
+        with concurrent.futures.ThreadPoolExecutor(10) as pool:
+            results = list(pool.map(lambda _: join_with_id(running, "many"), range(10)))
+        assert [r.error_code for r in results] == [0] * 10
+        assert {r.generation_id for r in results} == {1}
+        leaders = [r for r in results if r.members]
+        assert len(leaders) == 1 and leaders[0].leader == leaders[0].member_id
+        assert sorted(m.member_id for m in leaders[0].members) == sorted(
+            r.member_id for r in results
+        )
+        # An eleventh member is over group.max.size.
+        assert join(running, "many", version=3).error_code == ec.GROUP_MAX_SIZE_REACHED
