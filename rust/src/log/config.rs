@@ -184,6 +184,16 @@ impl LogConfig {
         }
     }
 
+    /// Age at which the active segment rolls: `segment.ms`, or `max.compaction.lag.ms` when
+    /// that is smaller on a compacted log, so no record waits longer than the lag to become
+    /// cleanable (Kafka's `LogConfig.maxSegmentMs`, KIP-354).
+    pub fn max_segment_ms(&self) -> i64 {
+        match self.max_compaction_lag_ms {
+            Some(lag) if self.cleanup_compact => self.segment_ms.min(lag),
+            _ => self.segment_ms,
+        }
+    }
+
     /// The `compression.type` value as Kafka spells it.
     pub fn compression_type_name(&self) -> &'static str {
         self.compression_type.map_or("producer", Compression::name)

@@ -387,7 +387,7 @@ impl Segment {
         // Each batch may add one entry to each index.
         let index_full = self.offset_index.remaining() < incoming.batches
             || self.time_index.remaining() < incoming.batches;
-        overflow || full || age_ms > c.segment_ms || index_full
+        overflow || full || age_ms > c.max_segment_ms() || index_full
     }
 
     /// Remove every batch whose last offset is >= `offset` (the batch holding `offset` goes

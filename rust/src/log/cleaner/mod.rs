@@ -17,8 +17,9 @@
 //!    and reads go on while 2 and 3 run.
 //!
 //! Not done (simplified from Kafka): aborted transactions' records are not removed and
-//! transaction markers are never dropped; the active segment is not rolled early for
-//! `max.compaction.lag.ms`; there is no I/O throttle (`log.cleaner.io.max.bytes.per.second`).
+//! transaction markers are never dropped; there is no I/O throttle
+//! (`log.cleaner.io.max.bytes.per.second`). (`max.compaction.lag.ms` also rolls the active
+//! segment: `LogConfig::max_segment_ms`.)
 
 mod filter;
 mod offset_map;

@@ -565,3 +565,40 @@ fn concurrent_cleans_of_one_log_take_turns() {
     let log = open(dir.path());
     assert_eq!(records(&log), after);
 }
+
+#[test]
+fn max_compaction_lag_rolls_the_active_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = LogConfig {
+        segment_bytes: 1 << 20,
+        max_compaction_lag_ms: Some(1_000),
+        ..config()
+    };
+    let log = Log::open(dir.path(), cfg.clone(), 0, None).unwrap();
+    let e = vec![("k".to_string(), Some("v".to_string()))];
+    produce(&log, &e, Compression::None, TS0);
+    produce(&log, &e, Compression::None, TS0 + 500);
+    assert_eq!(log.segments().unwrap().len(), 1);
+    produce(&log, &e, Compression::None, TS0 + 1_500);
+    assert_eq!(
+        log.segments().unwrap().len(),
+        2,
+        "rolled once the lag passed"
+    );
+    // Not for a log that is not compacted: segment.ms (7 days) rules.
+    let plain = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        plain.path(),
+        LogConfig {
+            cleanup_compact: false,
+            cleanup_delete: true,
+            ..cfg
+        },
+        0,
+        None,
+    )
+    .unwrap();
+    produce(&log, &e, Compression::None, TS0);
+    produce(&log, &e, Compression::None, TS0 + 1_500);
+    assert_eq!(log.segments().unwrap().len(), 1);
+}
