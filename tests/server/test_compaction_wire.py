@@ -58,3 +58,13 @@ def test_keyless_records_are_refused_with_record_errors(client: Client) -> None:
     assert (ok.error_code, ok.base_offset) == (NONE, 0)  # the refused batch took no offsets
     assert produce(client, records(None), topic="plain").error_code == NONE
     assert fetch(client, 0, topic=TOPIC).high_watermark == 2
+
+
+def test_a_big_keyless_batch_is_refused_too(client: Client) -> None:
+    # Above the inline-append size: checked in a worker thread.
+    b = BatchBuilder(compression="none")
+    for i in range(400):
+        b.append(b"x" * 1000, key=None if i == 399 else b"k%d" % i)
+    answer = produce(client, b.build(), topic=TOPIC)
+    assert answer.error_code == INVALID_RECORD
+    assert [e.batch_index for e in answer.record_errors] == [399]

@@ -212,7 +212,11 @@ class ProduceHandler:
         # pyo3 takes bytes only: one copy of the request's view, the only one on this path.
         data = bytes(records)
         if "compact" in config.cleanup_policy:
-            refused = _keyless_records(handle, data)
+            # Decompresses the batch: big ones in a worker thread, as big appends.
+            if size > INLINE_APPEND_BYTES_MAX:
+                refused = await trio.to_thread.run_sync(_keyless_records, handle, data)
+            else:
+                refused = _keyless_records(handle, data)
             if refused is not None:
                 return refused
         producer = ProducerBatch.parse(data)
