@@ -9,6 +9,7 @@ Needs the jars from tests/kafka/fetch.sh (fails saying so, never skips). Each JV
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -255,3 +256,45 @@ def test_list_and_delete_consumer_group(tool_dir: Path, tmp_path: Path) -> None:
             wire.close()
         assert group.error_code == ec.GROUP_ID_NOT_FOUND
         assert "DG" not in tool(bootstrap, "--list").split()
+
+
+def test_a_frozen_member_is_fenced_and_rejoins(tool_dir: Path, tmp_path: Path) -> None:
+    """SIGSTOP freezes a member: its session expires (group.consumer.session.timeout.ms), the
+    coordinator fences it and the other member takes its partitions; after SIGCONT it learns
+    it was fenced (UNKNOWN_MEMBER_ID), rejoins, and the partitions are split again."""
+    overrides = {**OVERRIDES, "group.consumer.session.timeout.ms": 6000}
+    with run_broker(tmp_path / "broker", overrides) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "fz", 4)
+        everything = {("fz", p) for p in range(4)}
+        a = VerifiableConsumer(tool_dir, bootstrap, "fz", "FG")
+        b = VerifiableConsumer(tool_dir, bootstrap, "fz", "FG")
+        wire = Wire(bootstrap)
+        try:
+            wait_until(
+                [a, b],
+                lambda: len(a.assigned) == 2 and a.assigned | b.assigned == everything,
+                REBALANCE_TIMEOUT_S,
+                "a 2/2 split",
+            )
+            [before] = wire.call(ConsumerGroupDescribeRequest(group_ids=["FG"]), 1).groups
+            b.process.send_signal(signal.SIGSTOP)
+            wait_until([a], lambda: a.assigned == everything, REBALANCE_TIMEOUT_S, "the takeover")
+            [alone] = wire.call(ConsumerGroupDescribeRequest(group_ids=["FG"]), 1).groups
+            assert len(alone.members) == 1 and alone.group_epoch > before.group_epoch
+            b.process.send_signal(signal.SIGCONT)
+            wait_until(
+                [a, b],
+                lambda: (
+                    len(a.assigned) == 2
+                    and len(b.assigned) == 2
+                    and a.assigned | b.assigned == everything
+                ),
+                REBALANCE_TIMEOUT_S,
+                "the split after the rejoin",
+            )
+        finally:
+            wire.close()
+            b.process.send_signal(signal.SIGCONT)
+            a.stop()
+            b.stop()
