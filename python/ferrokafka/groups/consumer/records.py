@@ -252,29 +252,38 @@ class Replayer:
         self._add(group)
         return group
 
+    def _create(self, group_id: str) -> ConsumerGroup:
+        group = self._group(group_id, create=True)
+        assert group is not None
+        return group
+
     def group_metadata(self, key: Message, value: Message | None) -> None:
+        assert isinstance(key, ConsumerGroupMetadataKey)
         if value is None:
             group = self._group(key.group_id, create=False)
             if group is not None:
                 self._remove(key.group_id)
                 group.on_deleted()
             return
-        group = self._group(key.group_id, create=True)
+        assert isinstance(value, ConsumerGroupMetadataValue)
+        group = self._create(key.group_id)
         group.group_epoch = value.epoch
         group.restored_metadata_hash = value.metadata_hash
 
     def member_metadata(self, key: Message, value: Message | None) -> None:
-        group = self._group(key.group_id, create=value is not None)
-        if group is None:
-            return
+        assert isinstance(key, ConsumerGroupMemberMetadataKey)
         if value is None:
-            group.restore_member(key.member_id, None)
+            existing = self._group(key.group_id, create=False)
+            if existing is not None:
+                existing.restore_member(key.member_id, None)
             return
+        assert isinstance(value, ConsumerGroupMemberMetadataValue)
+        group = self._create(key.group_id)
         old = group.members.get(key.member_id) or m.ConsumerMember(member_id=key.member_id)
         group.restore_member(
             key.member_id,
-            m.ConsumerMember(
-                member_id=key.member_id,
+            replace(
+                old,
                 instance_id=value.instance_id,
                 rack_id=value.rack_id,
                 client_id=value.client_id,
@@ -283,35 +292,34 @@ class Replayer:
                 subscribed_topic_regex=value.subscribed_topic_regex or None,
                 rebalance_timeout_ms=value.rebalance_timeout_ms,
                 server_assignor=value.server_assignor or None,
-                member_epoch=old.member_epoch,
-                previous_member_epoch=old.previous_member_epoch,
-                state=old.state,
-                assigned=old.assigned,
-                pending_revocation=old.pending_revocation,
             ),
         )
         self._member_loaded(group, key.member_id)
 
     def target_metadata(self, key: Message, value: Message | None) -> None:
-        group = self._group(key.group_id, create=value is not None)
-        if group is not None and value is not None:
-            group.assignment_epoch = value.assignment_epoch
+        assert isinstance(key, ConsumerGroupTargetAssignmentMetadataKey)
+        if value is not None:
+            assert isinstance(value, ConsumerGroupTargetAssignmentMetadataValue)
+            self._create(key.group_id).assignment_epoch = value.assignment_epoch
 
     def target_member(self, key: Message, value: Message | None) -> None:
-        group = self._group(key.group_id, create=value is not None)
-        if group is None:
-            return
+        assert isinstance(key, ConsumerGroupTargetAssignmentMemberKey)
         if value is None:
-            group.target.pop(key.member_id, None)
-        else:
-            group.target[key.member_id] = {
-                tp.topic_id: frozenset(tp.partitions) for tp in value.topic_partitions
-            }
+            existing = self._group(key.group_id, create=False)
+            if existing is not None:
+                existing.target.pop(key.member_id, None)
+            return
+        assert isinstance(value, TargetValue)
+        self._create(key.group_id).target[key.member_id] = {
+            tp.topic_id: frozenset(tp.partitions) for tp in value.topic_partitions
+        }
 
     def current_assignment(self, key: Message, value: Message | None) -> None:
-        group = self._group(key.group_id, create=value is not None)
-        if group is None or value is None:
-            return
+        assert isinstance(key, ConsumerGroupCurrentMemberAssignmentKey)
+        if value is None:
+            return  # the member's metadata tombstone that follows removes it
+        assert isinstance(value, CurrentValue)
+        group = self._create(key.group_id)
         old = group.members.get(key.member_id) or m.ConsumerMember(member_id=key.member_id)
         group.restore_member(
             key.member_id,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ferrokafka.groups.base import CONSUMER
+from ferrokafka.groups.base import CONSUMER, Group
 from ferrokafka.groups.consumer import member as m
 from ferrokafka.groups.consumer.group import (
     ConsumerGroup,
@@ -105,7 +105,7 @@ class ConsumerGroups:
             self.schedule(current if current is not None else work)
             return result
 
-    def _group_for(self, group_id: str, joining: bool) -> tuple[ConsumerGroup | None, object]:
+    def _group_for(self, group_id: str, joining: bool) -> tuple[ConsumerGroup | None, Group | None]:
         """The consumer group (None: to be created) and a classic group it replaces."""
         group = self.coordinator.get_group(group_id)
         if group is None:

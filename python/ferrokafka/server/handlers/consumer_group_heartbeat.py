@@ -8,6 +8,8 @@ of the new protocol (``group.protocol=consumer``). The group's rules live in
 
 from __future__ import annotations
 
+import uuid
+
 from ferrokafka.groups.consumer import member as m
 from ferrokafka.groups.consumer.group import Heartbeat, HeartbeatError
 from ferrokafka.groups.consumer.service import ConsumerGroups
@@ -95,7 +97,7 @@ def _blank(value: str | None) -> bool:
 
 
 def _heartbeat(request: ConsumerGroupHeartbeatRequest, ctx: RequestContext) -> Heartbeat:
-    owned = None
+    owned: dict[uuid.UUID, frozenset[int]] | None = None
     if request.topic_partitions is not None:
         owned = {}
         for tp in request.topic_partitions:
