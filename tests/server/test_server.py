@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import struct
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -53,9 +54,14 @@ async def connect(server: Server) -> trio.SocketStream:
     return await trio.open_tcp_stream(address.host, address.port)
 
 
+# Bytes read past the end of a frame, per stream: the server may write several answers with
+# one send, so one receive can hold the next frame's start.
+_UNREAD: weakref.WeakKeyDictionary[trio.SocketStream, bytearray] = weakref.WeakKeyDictionary()
+
+
 async def read_frame(stream: trio.SocketStream) -> bytes | None:
     """One response frame, or None if the server closed the connection."""
-    buf = bytearray()
+    buf = _UNREAD.setdefault(stream, bytearray())
     need = SIZE.size
     while True:
         while len(buf) < need:
@@ -66,7 +72,9 @@ async def read_frame(stream: trio.SocketStream) -> bytes | None:
         if need == SIZE.size:
             need += SIZE.unpack_from(buf)[0]
         else:
-            return bytes(buf[SIZE.size : need])
+            frame = bytes(buf[SIZE.size : need])
+            del buf[:need]
+            return frame
 
 
 async def answer(ctx: RequestContext, request: Any) -> ApiVersionsResponse:
