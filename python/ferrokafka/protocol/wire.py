@@ -135,6 +135,10 @@ class Reader:
         return uuid.UUID(bytes=bytes(self.buf[pos : pos + 16]))
 
     def uvarint(self) -> int:
+        pos = self.pos
+        if pos < self.end and self.buf[pos] < 0x80:  # one byte: most lengths and counts
+            self.pos = pos + 1
+            return self.buf[pos]
         value = 0
         for index in range(UVARINT_BYTES_MAX):
             byte = self.buf[self._take(1)]
@@ -205,7 +209,14 @@ class Writer:
         except (struct.error, TypeError) as exc:
             raise ProtocolEncodeError(f"cannot write {value!r} as {codec.format}: {exc}") from None
 
+    def append_bytes(self, data: bytes) -> None:
+        """Small bytes (a packed number) into the current buffer."""
+        self._current += data
+
     def uvarint(self, value: int) -> None:
+        if 0 <= value < 0x80:
+            self._current.append(value)
+            return
         if not 0 <= value <= 0xFFFFFFFF:
             raise ProtocolEncodeError(f"unsigned varint out of range: {value}")
         out = self._current
