@@ -39,6 +39,12 @@ TOPIC_ID_VERSION = 13
 READ_COMMITTED = 1
 NO_PREFERRED_REPLICA = -1
 MS = 1000.0
+# A fetch whose partitions are all at most this many offsets behind their end reads inline in
+# the trio thread instead of a worker: a consumer at the tail (the latency case) asks for what
+# was just appended, which is in the page cache, and the read is an index lookup plus a few
+# batch headers (one per offset at most), far below the ~150 us of a worker-thread hop (more
+# on a loaded box). A consumer further behind may touch the disk: worker thread, as before.
+INLINE_READ_LAG_OFFSETS_MAX = 64
 
 
 @dataclass(slots=True)
@@ -223,11 +229,11 @@ class FetchHandler:
             work = self._work(parts, by_id)
             # Take the events before reading: an append after the read sets them.
             events = [handle.data_arrived for _, handle, _ in work if handle is not None]
-            if _has_data(work, read_committed):
+            if _lag(work, read_committed) > INLINE_READ_LAG_OFFSETS_MAX:
                 reads = await trio.to_thread.run_sync(
                     read_partitions, work, request.max_bytes, read_committed
                 )
-            else:  # caught up everywhere: no file I/O, not worth a thread hop (~150 us)
+            else:  # caught up, or just behind: little or no file I/O, not worth a thread hop
                 reads = read_partitions(work, request.max_bytes, read_committed)
             available = sum(len(r.records) for r in reads)
             if (
@@ -241,14 +247,14 @@ class FetchHandler:
                 await _any_set(events)
 
 
-def _has_data(work: list[_Work], read_committed: bool) -> bool:
-    """Whether some partition has records past its fetch offset (a read would touch files)."""
+def _lag(work: list[_Work], read_committed: bool) -> int:
+    """The most offsets any partition has past its fetch offset (0: a read touches no file)."""
+    lag = 0
     for part, handle, _ in work:
         if handle is not None:
             upper = handle.last_stable_offset if read_committed else handle.high_watermark
-            if part.fetch_offset < upper:
-                return True
-    return False
+            lag = max(lag, upper - part.fetch_offset)
+    return lag
 
 
 async def _any_set(events: list[trio.Event]) -> None:
