@@ -19,6 +19,7 @@ VERIFIABLE_CONSUMER = "org.apache.kafka.tools.VerifiableConsumer"
 # Events a test has not read yet; far above what one test produces.
 EVENTS_MAX = 100_000
 STOP_TIMEOUT_S = 60.0
+STDERR_HEAD_LINES = 10
 
 
 def java_command(work_dir: Path, main_class: str, args: list[str]) -> list[str]:
@@ -76,6 +77,7 @@ class VerifiableConsumer:
         # partition -> highest offset consumed
         self.consumed: dict[tuple[str, int], int] = {}
         self.stderr_tail: list[str] = []
+        self.stderr_head: list[str] = []  # the first ERROR lines: what went wrong first
         threading.Thread(target=self._read, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
 
@@ -88,6 +90,8 @@ class VerifiableConsumer:
     def _read_stderr(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
+            if len(self.stderr_head) < STDERR_HEAD_LINES and "ERROR" in line:
+                self.stderr_head.append(line)
             self.stderr_tail = [*self.stderr_tail[-40:], line]
 
     def _apply(self, event: dict) -> None:
@@ -120,7 +124,10 @@ class VerifiableConsumer:
             self.process.wait(STOP_TIMEOUT_S)
 
     def describe(self) -> str:
-        return f"assigned={sorted(self.assigned)} stderr={''.join(self.stderr_tail)[-2000:]}"
+        return (
+            f"assigned={sorted(self.assigned)} first errors={''.join(self.stderr_head)} "
+            f"stderr={''.join(self.stderr_tail)[-2000:]}"
+        )
 
 
 def wait_until(consumers: list[VerifiableConsumer], done, timeout_s: float, what: str) -> None:

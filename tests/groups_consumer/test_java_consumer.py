@@ -277,6 +277,19 @@ def test_a_frozen_member_is_fenced_and_rejoins(tool_dir: Path, tmp_path: Path) -
                 REBALANCE_TIMEOUT_S,
                 "a 2/2 split",
             )
+            # Frozen only once both consume: a consumer stopped between its assignment and
+            # its first OffsetFetch would, once thawed, fetch as the member it no longer is and
+            # fail its poll (UNKNOWN_MEMBER_ID, as against Kafka) instead of rejoining.
+            produce(bootstrap, "fz", [f"v-{i}" for i in range(8)], 4)
+            wait_until(
+                [a, b],
+                lambda: (
+                    all(a.consumed.get(tp, -1) == 1 for tp in a.assigned)
+                    and all(b.consumed.get(tp, -1) == 1 for tp in b.assigned)
+                ),
+                REBALANCE_TIMEOUT_S,
+                "every record consumed by its partition's owner",
+            )
             [before] = wire.call(ConsumerGroupDescribeRequest(group_ids=["FG"]), 1).groups
             b.process.send_signal(signal.SIGSTOP)
             wait_until([a], lambda: a.assigned == everything, REBALANCE_TIMEOUT_S, "the takeover")

@@ -90,18 +90,34 @@ class ConsumerGroups:
             if replaced is not None:
                 records = replaced.tombstones() + records
 
+            adopted = False
+
             def adopt() -> None:
-                if replaced is not None:
+                nonlocal adopted
+                existing = self.coordinator.get_group(group_id)
+                if replaced is not None and existing is replaced:
                     self.coordinator.remove_group(group_id)
                     replaced.on_deleted()
-                if current is None:
-                    self.coordinator.add_group(work)
-                else:
+                    existing = None
+                if current is not None:
                     current.adopt(work)
+                    adopted = True
+                elif existing is None:
+                    self.coordinator.add_group(work)
+                    adopted = True
+                # else: a classic JoinGroup created the group while this write waited for the
+                # partition, and keeps the id. Our records are in the log already, and a later
+                # load would rebuild the consumer group from them (the classic replay skips an
+                # id a consumer group holds): a divergence this rare race can cause, which
+                # Kafka avoids by running every change of one partition in one thread.
 
             code = await self.coordinator.write(group_id, records, adopt)
             if code:
                 raise HeartbeatError(code)
+            if not adopted:
+                raise HeartbeatError(
+                    ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group"
+                )
             self.schedule(current if current is not None else work)
             return result
 
