@@ -39,11 +39,13 @@ TOPIC_ID_VERSION = 13
 READ_COMMITTED = 1
 NO_PREFERRED_REPLICA = -1
 MS = 1000.0
-# A fetch whose partitions are all at most this many offsets behind their end reads inline in
-# the trio thread instead of a worker: a consumer at the tail (the latency case) asks for what
-# was just appended, which is in the page cache, and the read is an index lookup plus a few
-# batch headers (one per offset at most), far below the ~150 us of a worker-thread hop (more
-# on a loaded box). A consumer further behind may touch the disk: worker thread, as before.
+# A fetch whose partitions are, all together, at most this many offsets behind their ends
+# reads inline in the trio thread instead of a worker: a consumer at the tail (the latency
+# case) asks for what was just appended, which is in the page cache, and each partition with
+# data costs an index lookup plus a few batch headers (one per offset at most), far below the
+# ~150 us of a worker-thread hop (more on a loaded box). Summed over the partitions, so a fetch
+# of many partitions each a little behind still goes to a worker. A consumer further behind
+# may touch the disk: worker thread, as before.
 INLINE_READ_LAG_OFFSETS_MAX = 64
 
 
@@ -248,12 +250,12 @@ class FetchHandler:
 
 
 def _lag(work: list[_Work], read_committed: bool) -> int:
-    """The most offsets any partition has past its fetch offset (0: a read touches no file)."""
+    """The offsets the partitions have past their fetch offsets, summed (0: no file read)."""
     lag = 0
     for part, handle, _ in work:
         if handle is not None:
             upper = handle.last_stable_offset if read_committed else handle.high_watermark
-            lag = max(lag, upper - part.fetch_offset)
+            lag += max(0, upper - part.fetch_offset)
     return lag
 
 
