@@ -193,6 +193,10 @@ class Ferrokafka:
         env = dict(os.environ)
         paths = [str(REPO)] + ([str(REPO / "python")] if _native_module_in_tree() else [])
         env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        # A pip-installed ferrokafka has its bytecode compiled at install time; from source, an
+        # inherited PYTHONDONTWRITEBYTECODE would make every start recompile all modules
+        # (~100 ms of start-up that an installed broker never pays), so let it cache.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         with (
             open(self.work_dir / "serve.out", "ab") as out,
             open(self.work_dir / "serve.err", "ab") as err,

@@ -5,13 +5,7 @@ one module per API beside this one."""
 from __future__ import annotations
 
 from ferrokafka.server.dispatcher import Dispatcher
-from ferrokafka.server.handlers.delete_records import DeleteRecordsHandler
-from ferrokafka.server.handlers.describe_producers import DescribeProducersHandler
-from ferrokafka.server.handlers.fetch import FetchHandler
-from ferrokafka.server.handlers.init_producer_id import InitProducerIdHandler
-from ferrokafka.server.handlers.list_offsets import ListOffsetsHandler
-from ferrokafka.server.handlers.offset_for_leader_epoch import OffsetForLeaderEpochHandler
-from ferrokafka.server.handlers.produce import ProduceHandler
+from ferrokafka.server.handlers.lazy import LazyHandler
 from ferrokafka.server.node import Node
 
 PRODUCE_KEY = 0
@@ -24,11 +18,15 @@ DESCRIBE_PRODUCERS_KEY = 61
 
 
 def register(broker: Dispatcher, node: Node) -> None:
-    """Register every data-path API on the broker listeners' dispatcher."""
-    broker.register(PRODUCE_KEY, ProduceHandler(node))
-    broker.register(FETCH_KEY, FetchHandler(node))
-    broker.register(LIST_OFFSETS_KEY, ListOffsetsHandler(node))
-    broker.register(DELETE_RECORDS_KEY, DeleteRecordsHandler(node))
-    broker.register(INIT_PRODUCER_ID_KEY, InitProducerIdHandler(node))
-    broker.register(OFFSET_FOR_LEADER_EPOCH_KEY, OffsetForLeaderEpochHandler(node))
-    broker.register(DESCRIBE_PRODUCERS_KEY, DescribeProducersHandler(node))
+    """Register every data-path API on the broker listeners' dispatcher; each handler is
+    built on its API's first request (see ``lazy``)."""
+    for key, module, attribute in (
+        (PRODUCE_KEY, "produce", "ProduceHandler"),
+        (FETCH_KEY, "fetch", "FetchHandler"),
+        (LIST_OFFSETS_KEY, "list_offsets", "ListOffsetsHandler"),
+        (DELETE_RECORDS_KEY, "delete_records", "DeleteRecordsHandler"),
+        (INIT_PRODUCER_ID_KEY, "init_producer_id", "InitProducerIdHandler"),
+        (OFFSET_FOR_LEADER_EPOCH_KEY, "offset_for_leader_epoch", "OffsetForLeaderEpochHandler"),
+        (DESCRIBE_PRODUCERS_KEY, "describe_producers", "DescribeProducersHandler"),
+    ):
+        broker.register(key, LazyHandler("ferrokafka.server.handlers." + module, attribute, node))
