@@ -64,6 +64,10 @@ IOV_MAX = 1024
 # Bytes asked of one sendfile call: a non-blocking socket takes at most its free send buffer
 # anyway; the cap keeps one call (which may read the file from disk) short, so other tasks run.
 SENDFILE_CHUNK_BYTES = 1 << 20
+# FileRecords up to this size are read (from the page cache) into the vectored send instead of
+# sendfile'd: a tail fetch's few records then leave in one sendmsg with their frame, not in a
+# sendmsg plus a sendfile (each a loopback delivery, with a scheduler pass between them).
+INLINE_FILE_RECORDS_BYTES_MAX = 32 * 1024
 # ApiVersions' own version range, the only entry Kafka lists in an UNSUPPORTED_VERSION answer
 # (ApiVersionsRequest.getErrorResponse): enough for the client to retry with a version we share.
 _API_VERSIONS_RANGE = ApiVersionsResponse.ApiVersion(
@@ -105,6 +109,21 @@ class _Slot:
         slot.parts = parts
         slot.done.set()
         return slot
+
+
+def _read_region(region: Any) -> bytes:
+    """The bytes of a storage FileRegion, which holds its file open (a segment deleted
+    meanwhile is still read whole)."""
+    try:
+        data = region.read()
+    except OSError as exc:
+        raise _SendAborted(f"segment {region.path} could not be read: {exc}") from exc
+    if len(data) != region.length:
+        # As with sendfile: the segment is shorter than the region read from it.
+        raise _SendAborted(
+            f"segment {region.path} ended {region.length - len(data)} bytes short of its region"
+        )
+    return data
 
 
 def unsupported_api_versions_frame(correlation_id: int) -> list[bytes]:
@@ -367,7 +386,10 @@ class Connection:
             return
         views: deque[memoryview] = deque()
         for part in parts:
-            if isinstance(part, FileRecords):
+            if isinstance(part, FileRecords) and part.nbytes <= INLINE_FILE_RECORDS_BYTES_MAX:
+                for region in part.regions:
+                    views.append(memoryview(_read_region(region)))
+            elif isinstance(part, FileRecords):
                 await self._send_buffers(sock, views)
                 for region in part.regions:
                     await self._send_region(sock, region)
