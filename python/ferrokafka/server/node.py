@@ -110,6 +110,12 @@ class Node:
         self._producer_id_lock = trio.Lock()
         # Set by the group handlers' registration (groups.GroupCoordinator); run by the Broker.
         self.group_coordinator: GroupCoordinator | None = None
+        # min.insync.replicas by topic, valid for the image it was computed from: a metadata
+        # image is immutable and every config change (topic or broker, static defaults aside)
+        # makes a new one, so a new image empties it. At most one entry per topic of the image.
+        self._min_insync_image: object = None
+        self._min_insync: dict[str, int] = {}
+        self._min_insync_broker: BrokerConfig | None = None
 
     @classmethod
     async def open(cls, config: BrokerConfig) -> Node:
@@ -146,6 +152,24 @@ class Node:
             dynamic_default=image.broker_config(None),
             dynamic_broker=image.broker_config(self.config.node_id),
         )
+
+    def min_insync_replicas(self, topic: str) -> int:
+        """The topic's effective ``min.insync.replicas`` (its override, else the dynamic then
+        static broker default), what every acks=all Produce checks. Resolving it parses
+        configs, so it is kept per metadata image and topic (see ``_min_insync``)."""
+        image = self.image
+        if self._min_insync_image is not image:
+            self._min_insync_image = image
+            self._min_insync = {}
+            self._min_insync_broker = None
+        value = self._min_insync.get(topic)
+        if value is None:
+            if self._min_insync_broker is None:
+                self._min_insync_broker = self.broker_config()
+            overrides = dict(image.topic_config(topic))
+            config = self._min_insync_broker.topic_config(overrides)
+            value = self._min_insync[topic] = int(config["min.insync.replicas"])
+        return value
 
     def log_config(self, topic: str, broker: BrokerConfig | None = None) -> LogConfig:
         """The effective LogConfig of ``topic``: broker defaults (static and dynamic)

@@ -194,7 +194,7 @@ class ProduceHandler:
         if invalid is not None:
             return invalid
         assert records is not None
-        if acks == -1 and self._min_insync(handle.topic) > 1:
+        if acks == -1 and self.node.min_insync_replicas(handle.topic) > 1:
             # This node is the partition's only replica, so the ISR has one member.
             return _Outcome(
                 errors.NOT_ENOUGH_REPLICAS,
@@ -276,10 +276,6 @@ class ProduceHandler:
         entries = state.snapshot_entries()
         state.last_snapshot_offset = end  # no second snapshot while this one is written
         await trio.to_thread.run_sync(state.write_snapshot, end, entries)
-
-    def _min_insync(self, topic: str) -> int:
-        overrides = dict(self.node.image.topic_config(topic))
-        return int(self.node.config.topic_config(overrides)["min.insync.replicas"])
 
 
 # Kafka sets error_message for record-validation errors (RecordValidationException).
