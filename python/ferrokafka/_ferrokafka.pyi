@@ -401,10 +401,16 @@ class Log:
     def size_in_bytes(self) -> int: ...
     def update_config(self, config: LogConfig) -> None: ...
     def append(
-        self, records: bytes, *, leader_epoch: int = -1, now_ms: int | None = None
+        self,
+        records: bytes | bytearray | memoryview,
+        *,
+        leader_epoch: int = -1,
+        now_ms: int | None = None,
     ) -> AppendInfo:
         """Validate ``records`` (one or more batches) as a leader does on produce, assign
-        offsets from the log end, stamp ``leader_epoch`` and append with one write."""
+        offsets from the log end, stamp ``leader_epoch`` and append with one write. Any
+        C-contiguous byte buffer: a read-only one is read in place without the GIL, a
+        writable one is copied first (it could change meanwhile)."""
     def append_as_follower(self, records: bytes) -> AppendInfo:
         """Append batches whose offsets were assigned by a leader (checked to follow the log)."""
     def read(

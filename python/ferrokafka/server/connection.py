@@ -253,7 +253,9 @@ class Connection:
     def _dispatch(self, frame: bytearray, nursery: trio.Nursery) -> _Slot | None:
         """Decode ``frame`` and start its handler; None when the connection must close."""
         try:
-            header, request = decode_request(frame)
+            # Read-only: the decoded records are views of the frame, which the log then reads
+            # without the GIL (nothing writes a frame once it is read).
+            header, request = decode_request(memoryview(frame).toreadonly())
         except UnsupportedApiVersionError as exc:
             if api_info(exc.api_key) is None:
                 self._close(f"unknown API key {exc.api_key}")

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
@@ -74,15 +75,30 @@ impl PyLog {
     fn append(
         &self,
         py: Python<'_>,
-        records: &[u8],
+        records: PyBuffer<u8>,
         leader_epoch: i32,
         now_ms: Option<i64>,
     ) -> PyResult<PyAppendInfo> {
         let now = now_ms.unwrap_or_else(crate::log::now_ms);
-        let summary = py.allow_threads(|| {
-            self.inner
-                .append(records, leader_epoch, now, AppendOrigin::Client)
-        })?;
+        let append = |bytes: &[u8]| {
+            py.allow_threads(|| {
+                self.inner
+                    .append(bytes, leader_epoch, now, AppendOrigin::Client)
+            })
+        };
+        let summary = if records.readonly() && records.is_c_contiguous() {
+            // SAFETY: a read-only, C-contiguous export of `len_bytes` bytes at `buf_ptr`,
+            // kept alive (and its exporter unable to resize or free it) by `records` until
+            // this function returns; read-only exporters (bytes, read-only memoryviews of
+            // frames nobody writes) do not change it, so reading it without the GIL is sound.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(records.buf_ptr() as *const u8, records.len_bytes())
+            };
+            append(bytes)
+        } else {
+            // A writable buffer (bytearray) could change while the GIL is released: copy it.
+            append(&records.to_vec(py)?)
+        }?;
         Ok(summary.into())
     }
 

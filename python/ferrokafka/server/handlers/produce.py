@@ -209,14 +209,17 @@ class ProduceHandler:
                 errors.RECORD_LIST_TOO_LARGE,
                 f"Records of {size} bytes exceed the segment size {config.segment_bytes}",
             )
-        # pyo3 takes bytes only: one copy of the request's view, the only one on this path.
-        data = bytes(records)
+        # The request's read-only view of its frame goes to the log uncopied (Log.append takes
+        # any buffer and reads a read-only one without the GIL).
+        data = records
         if "compact" in config.cleanup_policy:
-            # Decompresses the batch: big ones in a worker thread, as big appends.
+            # Decompresses the batch: big ones in a worker thread, as big appends. (Its check
+            # takes bytes: a copy, on compacted topics only.)
+            whole = bytes(records)
             if size > INLINE_APPEND_BYTES_MAX:
-                refused = await trio.to_thread.run_sync(_keyless_records, handle, data)
+                refused = await trio.to_thread.run_sync(_keyless_records, handle, whole)
             else:
-                refused = _keyless_records(handle, data)
+                refused = _keyless_records(handle, whole)
             if refused is not None:
                 return refused
         producer = ProducerBatch.parse(data)
@@ -238,7 +241,7 @@ class ProduceHandler:
     async def _write(
         self,
         handle: PartitionHandle,
-        data: bytes,
+        data: bytes | memoryview,
         producer: ProducerBatch | None,
         in_thread: bool,
     ) -> _Outcome:
@@ -308,11 +311,13 @@ def _topic_id_known(node: Node, topic_id: uuid.UUID) -> bool:
     return node.image.topics_by_id.get(topic_id) is not None
 
 
-def _duplicate(data: bytes, original: BatchMetadata, handle: PartitionHandle) -> _Outcome:
+def _duplicate(
+    data: bytes | memoryview, original: BatchMetadata, handle: PartitionHandle
+) -> _Outcome:
     """The answer to a retried batch: the original offset, once the retry's CRC is checked (the
     log checks it on append, and a corrupt batch must not pass as a duplicate)."""
     (crc,) = _CRC.unpack_from(data, _CRC_AT)
-    if crc32c(data[_CRC_FROM:]) != crc:
+    if crc32c(bytes(data[_CRC_FROM:])) != crc:  # crc32c takes bytes; retries only
         return _Outcome(errors.CORRUPT_MESSAGE)
     return _Outcome(errors.NONE, duplicate=original, log_start_offset=handle.log.log_start_offset)
 
