@@ -7,14 +7,12 @@ inconsistent protocols. After each bad request a good commit still works."""
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import time
 from collections.abc import Iterator
 
 import pytest
 from server_wire import RawClient
 
-from ferrokafka.protocol import RequestHeader, decode_response, encode_request
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
@@ -37,21 +35,7 @@ OVERRIDES = {
 JOIN_TIMEOUT_S = 30
 
 
-class Client(RawClient):
-    _ids = itertools.count(1)
-
-    def call(self, request, version: int):
-        correlation_id = next(self._ids)
-        header = RequestHeader(
-            request_api_key=request.API_KEY,
-            request_api_version=version,
-            correlation_id=correlation_id,
-            client_id="wire",
-        )
-        self.send(encode_request(header, request))
-        head, response = decode_response(self.recv_frame(), request.API_KEY, version)
-        assert head.correlation_id == correlation_id
-        return response
+Client = RawClient
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from test_groups_wire import Client
+from server_wire import RawClient as Client
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages import APIS

@@ -9,7 +9,6 @@ from typing import Any
 from confluent_kafka.admin import AdminClient, NewTopic
 from server_wire import RawClient
 
-from ferrokafka.protocol import RequestHeader, decode_response, encode_request
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 
@@ -23,23 +22,10 @@ class Wire:
     """One connection speaking any request at any version."""
 
     def __init__(self, address: str) -> None:
-        self.client = RawClient(address)
-        self.correlation_id = 0
+        self.client = RawClient(address, client_id="cg-wire-test")
 
     def call(self, request: Any, version: int) -> Any:
-        self.correlation_id += 1
-        header = RequestHeader(
-            request_api_key=request.API_KEY,
-            request_api_version=version,
-            correlation_id=self.correlation_id,
-            client_id="cg-wire-test",
-        )
-        self.client.send(encode_request(header, request))
-        response_header, response = decode_response(
-            self.client.recv_frame(), request.API_KEY, version
-        )
-        assert response_header.correlation_id == self.correlation_id
-        return response
+        return self.client.call(request, version)
 
     def wait_coordinator(self, group_id: str) -> None:
         """FindCoordinator until the group's coordinator answers (bounded)."""

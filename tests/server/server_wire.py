@@ -34,9 +34,16 @@ def raw_frame(api_key: int, version: int, correlation_id: int, rest: bytes = b""
 
 
 class RawClient:
-    def __init__(self, address: str, timeout_s: float = SOCKET_TIMEOUT_S) -> None:
+    """One blocking connection. ``call`` encodes a request with our codec and decodes its
+    answer; ``send``/``recv_frame`` work on raw bytes for the byte-level tests."""
+
+    def __init__(
+        self, address: str, timeout_s: float = SOCKET_TIMEOUT_S, client_id: str = "raw-test"
+    ) -> None:
         host, port = address.rsplit(":", 1)
         self.sock = socket.create_connection((host, int(port)), timeout=timeout_s)
+        self.client_id = client_id
+        self.correlation_id = 0
 
     def close(self) -> None:
         self.sock.close()
@@ -63,6 +70,30 @@ class RawClient:
         (size,) = SIZE.unpack(self._exact(SIZE.size))
         assert 0 <= size <= RESPONSE_BYTES_MAX, size
         return self._exact(size)
+
+    def call(self, request: Any, version: int) -> Any:
+        """Send ``request`` at ``version`` and return the decoded response."""
+        correlation_id = self.send_request(request, version)
+        return self.receive(request.API_KEY, version, correlation_id)
+
+    def send_request(self, request: Any, version: int) -> int:
+        """Send without waiting (pipelining); returns the correlation id."""
+        self.correlation_id += 1
+        header = RequestHeader(
+            request_api_key=request.API_KEY,
+            request_api_version=version,
+            correlation_id=self.correlation_id,
+            client_id=self.client_id,
+        )
+        self.send(encode_request(header, request))
+        return self.correlation_id
+
+    def receive(self, api_key: int, version: int, correlation_id: int | None = None) -> Any:
+        """Decode the next response frame (checking its correlation id when given)."""
+        header, response = decode_response(self.recv_frame(), api_key, version)
+        if correlation_id is not None:
+            assert header.correlation_id == correlation_id
+        return response
 
     def call_api_versions(self, correlation_id: int = 1, version: int = 3) -> Any:
         self.send(api_versions_frame(correlation_id, version))

@@ -5,14 +5,13 @@ auto-creation's first answer, topic ids, deletion disabled, endpoint types."""
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from typing import Any
 
 import pytest
 from server_wire import RawClient
 
-from ferrokafka.protocol import APIS, Message, RequestHeader, decode_response, encode_request
+from ferrokafka.protocol import APIS, Message
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.create_partitions import CreatePartitionsRequest
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
@@ -24,22 +23,11 @@ from ferrokafka.protocol.messages.incremental_alter_configs import IncrementalAl
 from ferrokafka.protocol.messages.metadata import MetadataRequest
 from ferrokafka.testing import RunningBroker
 
-_correlation = itertools.count(1)
 TOPIC, BROKER = 2, 4  # ConfigResource types
 
 
 def call(client: RawClient, request: Message, version: int) -> Any:
-    correlation_id = next(_correlation)
-    header = RequestHeader(
-        request_api_key=request.API_KEY,
-        request_api_version=version,
-        correlation_id=correlation_id,
-        client_id="admin-wire",
-    )
-    client.send(encode_request(header, request))
-    response_header, response = decode_response(client.recv_frame(), request.API_KEY, version)
-    assert response_header.correlation_id == correlation_id
-    return response
+    return client.call(request, version)
 
 
 def versions(api_key: int) -> list[int]:
