@@ -26,7 +26,6 @@ from bench.compare import REPO
 from bench.compare.probe import wait_ready
 
 from kafka_support.broker import KafkaBroker, KafkaStartError, free_loopback_port
-from kafka_support.jars import java_executable, kafka_classpath
 
 LOOPBACK = "127.0.0.1"
 # librdkafka's informational lines (connection refused during start, purged admin events)
@@ -80,6 +79,7 @@ class ApacheKafka(KafkaBroker):
     """Kafka 4.x as a single KRaft node, launched with its production JVM flags."""
 
     name = "kafka"
+    JVM_OPTIONS = KAFKA_JVM_OPTIONS
 
     def __init__(self, work_dir: Path, *, segment_bytes: int, start_timeout_s: float) -> None:
         super().__init__(
@@ -101,27 +101,10 @@ class ApacheKafka(KafkaBroker):
         return self.ready_s
 
     def _launch_and_wait(self) -> None:
-        """Spawn the JVM, then time it to its first Metadata answer (replaces the helper's
-        start-fast flags with kafka-server-start.sh's)."""
-        command = [
-            java_executable(),
-            *KAFKA_JVM_OPTIONS,
-            f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={self.work_dir}",
-            "-cp",
-            kafka_classpath(),
-            "kafka.Kafka",
-            str(self.config_file),
-        ]
-        with open(self.console_file, "ab") as console:
-            spawned = time.monotonic()
-            self._process = subprocess.Popen(
-                command,
-                cwd=self.work_dir,
-                stdin=subprocess.DEVNULL,
-                stdout=console,
-                stderr=subprocess.STDOUT,
-            )
+        """Spawn the JVM (kafka-server-start.sh's flags, ``JVM_OPTIONS``), then time it to its
+        first Metadata answer."""
+        spawned = time.monotonic()
+        self._spawn()
         try:
             ready = wait_ready(
                 LOOPBACK, self.port, spawned + self.start_timeout_s, self._check_alive

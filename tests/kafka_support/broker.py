@@ -315,10 +315,22 @@ class KafkaBroker:
             timeout_s=STORAGE_FORMAT_TIMEOUT_S,
         )
 
+    # The JVM flags of the broker process (a subclass may run Kafka as shipped instead).
+    JVM_OPTIONS: tuple[str, ...] = BROKER_JVM_OPTIONS
+
     def _launch_and_wait(self) -> None:
+        self._spawn()
+        try:
+            self._wait_ready(time.monotonic() + self.start_timeout_s)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _spawn(self) -> None:
+        """Start the broker JVM, its console output appended to ``console_file``."""
         command = [
             java_executable(),
-            *BROKER_JVM_OPTIONS,
+            *self.JVM_OPTIONS,
             f"-Dlog4j2.configurationFile={self.work_dir / 'log4j2.properties'}",
             f"-Dkafka.logs.dir={self.work_dir}",
             "-cp",
@@ -334,11 +346,6 @@ class KafkaBroker:
                 stdout=console,
                 stderr=subprocess.STDOUT,
             )
-        try:
-            self._wait_ready(time.monotonic() + self.start_timeout_s)
-        except BaseException:
-            self.kill()
-            raise
 
     def _check_alive(self) -> None:
         process = self._process
