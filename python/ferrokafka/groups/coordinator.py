@@ -105,8 +105,6 @@ class GroupCoordinator:
         self._loaded = False
         self._loading = False
         self._create_lock = trio.Lock()
-        self._config_image: object = None
-        self._config: Any = None
 
     # -- plugging in -------------------------------------------------------------------------
 
@@ -138,13 +136,8 @@ class GroupCoordinator:
     # -- config ------------------------------------------------------------------------------
 
     def config(self, key: str) -> Any:
-        """A broker config value (static or set dynamically). The parsed config is kept per
-        metadata image: building it parses every key, too slow for each commit."""
-        image = self.node.image
-        if self._config_image is not image:
-            self._config = self.node.broker_config()
-            self._config_image = image
-        return self._config[key]
+        """A broker config value (static or set dynamically)."""
+        return self.node.broker_config()[key]
 
     @property
     def num_partitions(self) -> int:

@@ -113,9 +113,10 @@ class Node:
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.
+        self._broker_config_image: object = None
+        self._broker_config: BrokerConfig | None = None
         self._min_insync_image: object = None
         self._min_insync: dict[str, int] = {}
-        self._min_insync_broker: BrokerConfig | None = None
 
     @classmethod
     async def open(cls, config: BrokerConfig) -> Node:
@@ -145,13 +146,21 @@ class Node:
 
     def broker_config(self) -> BrokerConfig:
         """The static config overlaid with the dynamic cluster-default and per-broker values
-        the metadata log holds (set with AlterConfigs), the precedence Kafka applies."""
+        the metadata log holds (set with AlterConfigs), the precedence Kafka applies.
+
+        Building it parses every key, too slow for each request (offset commits, acks=all
+        produce), so it is kept for the image it came from: images are immutable and every
+        dynamic config change makes a new one. BrokerConfig is read-only."""
         image = self.image
-        return BrokerConfig(
-            self.config.static,
-            dynamic_default=image.broker_config(None),
-            dynamic_broker=image.broker_config(self.config.node_id),
-        )
+        if self._broker_config_image is not image:
+            self._broker_config = BrokerConfig(
+                self.config.static,
+                dynamic_default=image.broker_config(None),
+                dynamic_broker=image.broker_config(self.config.node_id),
+            )
+            self._broker_config_image = image
+        assert self._broker_config is not None
+        return self._broker_config
 
     def min_insync_replicas(self, topic: str) -> int:
         """The topic's effective ``min.insync.replicas`` (its override, else the dynamic then
@@ -161,13 +170,10 @@ class Node:
         if self._min_insync_image is not image:
             self._min_insync_image = image
             self._min_insync = {}
-            self._min_insync_broker = None
         value = self._min_insync.get(topic)
         if value is None:
-            if self._min_insync_broker is None:
-                self._min_insync_broker = self.broker_config()
             overrides = dict(image.topic_config(topic))
-            config = self._min_insync_broker.topic_config(overrides)
+            config = self.broker_config().topic_config(overrides)
             value = self._min_insync[topic] = int(config["min.insync.replicas"])
         return value
 
