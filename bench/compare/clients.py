@@ -30,6 +30,16 @@ WARMUP_DIVISOR = 10
 # librdkafka consume loop: messages asked for per call, and the wait of one call.
 CONSUME_BATCH = 10_000
 CONSUME_POLL_S = 0.5
+METADATA_TIMEOUT_S = 30.0
+# The librdkafka consumer's settings, the same against both brokers. Its prefetch queue (one
+# queue for all partitions of the high-level consumer) stops fetching at
+# queued.max.messages.kbytes (64 MiB by default: the bound on the client's memory, kept) and
+# then re-checks only after fetch.queue.backoff.ms, 1000 ms by default: when the Python loop
+# falls behind a fast broker, every 64 MiB cost a one-second stall (seen with debug=fetch:
+# "not fetchable: queued.max.messages.kbytes exceeded", fetchable again 1.00 s later; 1 GiB
+# read at 171-178 MB/s with the stalls, ~390 MB/s without). 10 ms resumes fetching as soon
+# as the loop has drained the queue below the bound.
+CONSUME_CONFIG = {"fetch.max.bytes": 50 * MIB, "fetch.queue.backoff.ms": 10}
 # Open-loop latency: value = 8-byte big-endian send time; queued records bounded so a stalled
 # broker cannot grow the producer's memory without limit.
 RATE_QUEUE_MAX = 100_000
@@ -181,9 +191,20 @@ def consumer_performance(
 
 
 def librdkafka_consume(
-    bootstrap: str, topic: str, partitions: int, records: int, timeout_s: float
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    records: int,
+    timeout_s: float,
+    config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """librdkafka reads every partition from offset 0 with ``assign`` (no group)."""
+    """librdkafka reads every partition from offset 0 with ``assign`` (no group), with
+    ``CONSUME_CONFIG`` (the same for both brokers) unless ``config`` overrides it.
+
+    The clock starts once the topic's metadata is known and the partitions are assigned: the
+    metadata is fetched first because an ``assign`` before it parks every partition on
+    librdkafka's 500 ms offset-query retry timer ("no current leader"), a client-side wait
+    that would be counted as broker time."""
     import confluent_kafka as ck
 
     consumer = ck.Consumer(
@@ -191,11 +212,13 @@ def librdkafka_consume(
             "bootstrap.servers": bootstrap,
             "group.id": "unused",  # assign() needs no coordinator; librdkafka wants an id
             "enable.auto.commit": False,
-            "fetch.max.bytes": 50 * MIB,
+            **CONSUME_CONFIG,
+            **(config or {}),
         }
     )
     got = value_bytes = 0
     try:
+        consumer.list_topics(topic, timeout=min(timeout_s, METADATA_TIMEOUT_S))
         consumer.assign(
             [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)]
         )

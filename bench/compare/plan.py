@@ -51,7 +51,7 @@ class Plan:
     repetitions: int
     produce: tuple[ProduceCase, ...]
     # Consume: a topic of consume_records x consume_record_size filled first, then read from
-    # offset 0 by ConsumerPerformance (a consumer group) and by a librdkafka assign loop.
+    # offset 0 by ConsumerPerformance (a consumer group), a librdkafka assign loop and kcat.
     consume_records: int
     consume_record_size: int
     consume_partitions: int
@@ -66,8 +66,10 @@ class Plan:
     # Physical limits measured in the same run.
     loopback_bytes: int
     disk_bytes: int
-    # One produce case also run with librdkafka (confluent-kafka) as the client.
+    # One produce case also run with librdkafka (confluent-kafka) as the client, and one
+    # (uncompressed: kcat's file input) with kcat, librdkafka in C with no interpreter.
     librdkafka_produce: ProduceCase | None = None
+    kcat_produce: ProduceCase | None = None
     segment_bytes: int = SEGMENT_BYTES_DEFAULT
     # Bounds on one workload and on one broker's start.
     workload_timeout_s: float = 300.0
@@ -91,6 +93,7 @@ def full_plan() -> Plan:
         repetitions=3,
         produce=cases,
         librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000_000),
+        kcat_produce=ProduceCase(100, "1", "none", 1, 5_000_000),
         consume_records=_records(2 * GIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
@@ -123,7 +126,9 @@ def quick_plan() -> Plan:
         repetitions=2,
         produce=cases,
         librdkafka_produce=cases[0],
-        consume_records=_records(128 * MIB, KIB),
+        kcat_produce=cases[0],
+        # 512 MiB: kcat reads 128 MiB in well under a second, so start-up would dominate.
+        consume_records=_records(512 * MIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
         e2e_records=1_000,
@@ -144,6 +149,7 @@ def smoke_plan() -> Plan:
         repetitions=1,
         produce=(ProduceCase(100, "1", "lz4", 1, 5_000),),
         librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000),
+        kcat_produce=ProduceCase(100, "1", "none", 1, 5_000),
         consume_records=5_000,
         consume_record_size=KIB,
         consume_partitions=2,
@@ -171,15 +177,15 @@ def scaled(plan: Plan, factor: float) -> Plan:
     def n(value: int) -> int:
         return max(1, int(value * factor))
 
+    def case(value: ProduceCase | None) -> ProduceCase | None:
+        return None if value is None else replace(value, records=n(value.records))
+
     return replace(
         plan,
         mode=f"{plan.mode}-x{factor:g}",
         produce=tuple(replace(case, records=n(case.records)) for case in plan.produce),
-        librdkafka_produce=(
-            None
-            if plan.librdkafka_produce is None
-            else replace(plan.librdkafka_produce, records=n(plan.librdkafka_produce.records))
-        ),
+        librdkafka_produce=case(plan.librdkafka_produce),
+        kcat_produce=case(plan.kcat_produce),
         consume_records=n(plan.consume_records),
         e2e_records=n(plan.e2e_records),
         rate_seconds=max(1.0, plan.rate_seconds * factor),

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.compare import REPO, clients, limits
+from bench.compare import REPO, clients, kcat, limits
 from bench.compare.brokers import Broker, create_topic, dir_bytes, make_broker
 from bench.compare.plan import KIB, Plan, ProduceCase
 from bench.compare.probe import sample
@@ -66,6 +66,16 @@ def _produce_case(broker: Broker, case: ProduceCase, topic: str, plan: Plan, wor
     return run
 
 
+def _kcat_produce(boot: str, case: ProduceCase, work_dir: Path, timeout_s: float) -> Workload:
+    topic = f"kcat-{case.topic}"
+
+    def run() -> dict[str, Any]:
+        create_topic(boot, topic, case.partitions)
+        return kcat.kcat_produce(boot, topic, case, work_dir, timeout_s)
+
+    return (f"{case.name} (kcat)", "produce", run)
+
+
 def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
     boot, timeout = broker.bootstrap_servers, plan.workload_timeout_s
     items: list[Workload] = [
@@ -81,6 +91,8 @@ def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
             return clients.librdkafka_produce(boot, topic, case, timeout)
 
         items.append((f"{case.name} (librdkafka)", "produce", librdkafka_produce))
+    if plan.kcat_produce is not None:
+        items.append(_kcat_produce(boot, plan.kcat_produce, work_dir, timeout))
     fill = ProduceCase(
         plan.consume_record_size, "1", "none", plan.consume_partitions, plan.consume_records
     )
@@ -93,6 +105,15 @@ def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
             "consume",
             lambda: clients.librdkafka_consume(
                 boot, "consume", plan.consume_partitions, plan.consume_records, timeout
+            ),
+        )
+    )
+    items.append(
+        (
+            "consume kcat (all partitions)",
+            "consume",
+            lambda: kcat.kcat_consume(
+                boot, "consume", plan.consume_records, plan.consume_record_size, timeout
             ),
         )
     )

@@ -169,6 +169,8 @@ def test_scaled_plan_keeps_the_matrix_and_shrinks_the_sizes() -> None:
     assert [c.name for c in small.produce] == [c.name for c in full.produce]
     pairs = zip(small.produce, full.produce, strict=True)
     assert all(s.records == max(1, c.records // 100) for s, c in pairs)
+    assert small.kcat_produce is not None and full.kcat_produce is not None
+    assert small.kcat_produce.records == full.kcat_produce.records // 100
     assert small.consume_records == full.consume_records // 100
     assert small.restart_bytes == full.restart_bytes // 100
     assert small.repetitions == full.repetitions

@@ -1,7 +1,8 @@
 """``python -m bench.compare --smoke`` end to end: both real brokers (Apache Kafka 4.x from
 the cached jars and ``ferrokafka serve``) are started, driven by Kafka's ProducerPerformance,
-ConsumerPerformance, EndToEndLatency and by librdkafka, and the run leaves JSON, markdown and
-PNG charts. A few thousand records, one repetition: this proves the harness, not the speed.
+ConsumerPerformance, EndToEndLatency, by librdkafka and by kcat, and the run leaves JSON,
+markdown and PNG charts. A few thousand records, one repetition: this proves the harness, not
+the speed.
 
 Workloads a broker cannot serve yet (ConsumerPerformance needs a group coordinator) may fail;
 they must then be recorded with their error, and the harness must go on.
@@ -27,8 +28,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MUST_PASS = (
     "produce 100B acks=1 lz4 p1",
     "produce 100B acks=1 none p1 (librdkafka)",
+    "produce 100B acks=1 none p1 (kcat)",
     "fill consume topic",
     "consume librdkafka (assign)",
+    "consume kcat (all partitions)",
 )
 
 
@@ -80,8 +83,12 @@ def test_smoke_run_writes_json_markdown_and_charts(tmp_path: Path) -> None:
         r for r in doc["summary"] if r["workload"] == MUST_PASS[0] and r["metric"] == "throughput"
     )
     assert produce["ratio"] > 0 and 0 < produce["kafka"]["share_of_limit"] < 1
+    summarized = {(r["workload"], r["kind"]) for r in doc["summary"] if r["unit"] == "MB/s"}
+    assert ("produce 100B acks=1 none p1 (kcat)", "produce") in summarized
+    assert ("consume kcat (all partitions)", "consume") in summarized
 
     markdown = (out_dir / "compare-smoke.md").read_text()
-    assert f"| {MUST_PASS[0]} | throughput (MB/s) |" in markdown
+    for name in MUST_PASS:
+        assert f"| {name} | throughput (MB/s) |" in markdown
     for chart in ("ratios", "throughput", "latency", "resources"):
         assert (out_dir / f"compare-smoke-{chart}.png").read_bytes()[:8] == PNG_MAGIC
