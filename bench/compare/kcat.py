@@ -36,6 +36,14 @@ WATERMARK_TIMEOUT_S = 30.0
 VALUE_BYTE = b"x"
 # librdkafka's producer defaults but for the ones both clients set: acks, linger, no codec.
 PRODUCE_LINGER_MS = 5
+# kcat's librdkafka (2.0.2 in Debian 12) stops fetching when its prefetch queue (one queue for
+# all partitions) holds queued.min.messages or queued.max.messages.kbytes (defaults 100,000
+# and 64 MiB) and looks again only a second later (fetch.queue.backoff.ms, which would shorten
+# that, arrived in librdkafka 2.3). Seen with -d fetch on a loaded box: "66330/65536 kb
+# queued ... not fetchable", then a 1 s pause in a 1-2 s read. The bound is raised to 1 GiB
+# (the client's memory limit) so that a kcat that falls behind keeps fetching.
+CONSUME_QUEUE_KBYTES = 1 << 20
+CONSUME_QUEUE_MESSAGES = 10_000_000  # librdkafka's maximum: the byte bound is the one that binds
 # Writing the produce file in pieces of at most this many records bounds the memory it takes.
 FILE_RECORDS_PER_WRITE = 65_536
 
@@ -75,6 +83,10 @@ def kcat_consume(
         str(records),
         "-f",
         "%S\n",
+        "-X",
+        f"queued.max.messages.kbytes={CONSUME_QUEUE_KBYTES}",
+        "-X",
+        f"queued.min.messages={CONSUME_QUEUE_MESSAGES}",
     ]
     started = time.monotonic()
     process = subprocess.Popen(
