@@ -8,6 +8,7 @@ An invalid configuration is one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -115,6 +116,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def settle_gc() -> int:
+    """Move every object alive once the broker started into the GC's permanent generation;
+    returns how many.
+
+    What is alive then (modules, the generated protocol classes, config and metadata) lives
+    as long as the process, yet each full collection walked all of it: some 30,000 objects, a
+    pause of 5-20 ms on the trio thread that serves every connection, so about once every
+    15 s of a latency test one request arrived that much late. Frozen objects are never walked
+    again: later full collections only look at what the broker allocated since (1-2 ms).
+
+    No collection first: start-up leaves almost no cyclic garbage (15 objects when measured)
+    to keep forever, and collecting would cost the same 5-20 ms while the first clients wait.
+    This is the process's choice (``serve`` owns it), not the library's: the broker of
+    ``ferrokafka.testing`` runs inside a user's process and leaves its GC alone."""
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 async def _serve(broker: Broker) -> None:
     async with trio.open_nursery() as nursery:
 
@@ -124,6 +143,8 @@ async def _serve(broker: Broker) -> None:
 
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             await nursery.start(run_until_shut_down)
+            frozen = settle_gc()
+            log.debug("start-up done: %d objects moved out of the cyclic GC's reach", frozen)
             advertised = ", ".join(map(str, broker.advertised_listeners()))
             listening = ", ".join(map(str, broker.bound_addresses))
             click.echo(
