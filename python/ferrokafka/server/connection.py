@@ -1,14 +1,17 @@
 """One client connection: read frames, dispatch them concurrently, answer in request order.
 
-The reader (the connection's own task) splits the byte stream into frames, decodes each one
-and starts its handler in the connection's nursery; a writer task waits for the handlers in
-the order their requests arrived and writes each response with one vectored send. A handler
-that finishes while its request is the oldest unanswered one and nothing is being written
-sends its answer itself, saving the writer's wake-up (a latency step for every long-poll
-Fetch woken by a Produce). Kafka clients match responses to requests by order as well as by
-correlation id, so a response is never written ahead of an earlier request's. Record regions
-of files in a response (Fetch's FileRecords) are written with sendfile between the in-memory
-parts, never read into memory.
+The reader (the connection's own task) splits the byte stream into frames and decodes each
+one. A handler that can answer at once (``answer_now``, see dispatcher: Produce into the page
+cache) answers in the reader, with no task; any other request gets its own task in the
+connection's nursery. Answers go out in the order the requests arrived (Kafka clients
+match responses to requests by order as well as by correlation id): whoever completes the
+oldest unanswered request while nothing is being sent — the reader after a read's frames, or
+the handler task that finished it — writes it and every answer done after it, in one vectored
+send, and a sender goes on with answers that became ready meanwhile. So pipelined requests
+answered at once cost one sendmsg for a whole read, and a long-poll Fetch woken by a Produce
+is answered by its own task with no other task's wake-up in between. Record regions of files
+in a response (Fetch's FileRecords) are written with sendfile between the in-memory parts,
+never read into memory.
 
 Bad input closes only this connection, as Kafka does: a frame size out of range, a frame that
 does not decode, an unknown API key, or an unsupported version of any API but ApiVersions
@@ -41,7 +44,7 @@ from ferrokafka.protocol import (
 from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
 from ferrokafka.protocol.wire import FileRecords, joined
-from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
+from ferrokafka.server.dispatcher import LATER, Dispatcher, Handler, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
 
 log = logging.getLogger(__name__)
@@ -92,23 +95,15 @@ class _SendAborted(Exception):
 
 
 class _Slot:
-    """One request's place in the response order; ``parts`` stays None for no response."""
+    """One request's place in the response order; ``parts`` stays None for no response, and
+    ``failed`` means its handler raised (the connection closes after the answers before it)."""
 
-    __slots__ = ("done", "failed", "parts", "written")
+    __slots__ = ("done", "failed", "parts")
 
-    def __init__(self) -> None:
-        self.done = trio.Event()
-        self.parts: Sequence[Any] | None = None
+    def __init__(self, parts: Sequence[Any] | None = None, *, done: bool = False) -> None:
+        self.done = done
+        self.parts = parts
         self.failed = False
-        # Sent (and its in-flight place released) by its handler: the writer skips it.
-        self.written = False
-
-    @classmethod
-    def answered(cls, parts: Sequence[Any]) -> _Slot:
-        slot = cls()
-        slot.parts = parts
-        slot.done.set()
-        return slot
 
 
 def _read_region(region: Any) -> bytes:
@@ -164,10 +159,16 @@ class Connection:
         self._in_flight = trio.Semaphore(limits.requests_in_flight_max)
         self._last_activity = trio.current_time()
         # Slots read and not yet taken for writing, oldest first (at most the in-flight
-        # limit), and whether a send is under way: a handler may write its own answer only
-        # when its slot is the oldest here and no send is under way, so order is kept.
+        # limit), and whether a send is under way: answers are taken from the front only,
+        # and only while no send is under way, so order is kept.
         self._unwritten: deque[_Slot] = deque()
         self._writing = False
+        # Set when the newest in-order request (see dispatcher) handled by a task is through;
+        # the next in-order request waits for it, and none is answered at once before it.
+        self._in_order_tail: trio.Event | None = None
+        # Handler tasks started and not yet running: no request is answered at once meanwhile,
+        # so none is answered ahead of an earlier one.
+        self._unstarted = 0
 
     def __repr__(self) -> str:
         return f"<connection {self.connection_id} {self.listener_name} from {self.client_address}>"
@@ -181,15 +182,13 @@ class Connection:
             self._read_scope.cancel()
 
     async def run(self) -> None:
-        send_slots, receive_slots = trio.open_memory_channel[_Slot](
-            self._limits.requests_in_flight_max
-        )
         try:
             async with trio.open_nursery() as nursery:
                 self._scope = nursery.cancel_scope
-                nursery.start_soon(self._write_responses, receive_slots)
-                async with send_slots:
-                    await self._read_requests(nursery, send_slots)
+                await self._read_requests(nursery)
+                # Answers given in the reader and not written yet (a send was under way, or
+                # the reader stopped); handler tasks still running write their own.
+                await self._flush()
         finally:
             await trio.aclose_forcefully(self._stream)
             log.debug("%r closed: %s", self, self.close_reason or "client disconnected")
@@ -204,9 +203,7 @@ class Connection:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _read_requests(
-        self, nursery: trio.Nursery, slots: trio.MemorySendChannel[_Slot]
-    ) -> None:
+    async def _read_requests(self, nursery: trio.Nursery) -> None:
         frames = FrameReader(self._limits.frame_bytes_max)
         while not self._stopping:
             data = await self._receive()
@@ -218,14 +215,25 @@ class Connection:
                 self._close(str(exc))
                 return
             while not self._stopping and (frame := frames.next_frame()) is not None:
-                await self._in_flight.acquire()  # at the limit: stop reading until one is answered
+                try:
+                    self._in_flight.acquire_nowait()
+                except trio.WouldBlock:
+                    # At the limit: write what is answered, then read no more until a place
+                    # is free (TCP pushes back on the client).
+                    await self._flush()
+                    await self._in_flight.acquire()
                 if self._stopping:
                     return
                 slot = self._dispatch(frame, nursery)
                 if slot is None:
                     return
-                self._unwritten.append(slot)  # before the handler can run: it checks the order
-                await slots.send(slot)  # never blocks: capacity equals the in-flight limit
+                self._unwritten.append(slot)  # before its task can run: order is by this
+                if self._unstarted:
+                    # Let the task just started run up to its first wait before the next
+                    # request is dispatched: handlers start in arrival order (a task started
+                    # in the same scheduler batch as the next one may run after it).
+                    await trio.lowlevel.checkpoint()
+            await self._flush()  # the answers this read's requests got at once, in one send
 
     async def _receive(self) -> bytes:
         """The next bytes from the peer; b"" when there are none to wait for."""
@@ -260,7 +268,7 @@ class Connection:
             if api_info(exc.api_key) is None:
                 self._close(f"unknown API key {exc.api_key}")
             elif exc.api_key == API_VERSIONS_KEY:
-                return _Slot.answered(unsupported_api_versions_frame(exc.correlation_id))
+                return _Slot(unsupported_api_versions_frame(exc.correlation_id), done=True)
             else:
                 self._close(str(exc))
             return None
@@ -279,70 +287,87 @@ class Connection:
             connection_id=self.connection_id,
         )
         slot = _Slot()
-        nursery.start_soon(self._handle, handler, context, request, slot)
+        in_order = self._dispatcher.in_order(header.request_api_key)
+        answer_now = getattr(handler, "answer_now", None)
+        if (
+            answer_now is not None
+            and not self._unstarted
+            and not (in_order and self._in_order_tail is not None)
+        ):
+            try:
+                response = answer_now(context, request)
+                if response is not LATER:
+                    self._answer(slot, context, response)
+                    return slot
+            except Exception:  # as in _handle
+                self._failed(slot, context)
+                return slot
+        after = through = None
+        if in_order:
+            after, through = self._in_order_tail, trio.Event()
+            self._in_order_tail = through
+        nursery.start_soon(self._handle, handler, context, request, slot, after, through)
+        self._unstarted += 1
         return slot
 
     async def _handle(
-        self, handler: Handler, context: RequestContext, request: Any, slot: _Slot
+        self,
+        handler: Handler,
+        context: RequestContext,
+        request: Any,
+        slot: _Slot,
+        after: trio.Event | None = None,
+        through: trio.Event | None = None,
     ) -> None:
+        """Run the handler (once the in-order request before it is through, for one of
+        those), then write what is ready at the front."""
+        self._unstarted -= 1
         try:
-            response = await handler(context, request)
-            if response is not None:
-                slot.parts = encode_response_parts(context.header, response)
-                if not self._writing and self._unwritten and self._unwritten[0] is slot:
-                    self._unwritten.popleft()
-                    slot.written = True
-                    await self._write_taken([slot])
+            if after is not None:
+                await after.wait()
+            self._answer(slot, context, await handler(context, request))
         except Exception:  # ProtocolEncodeError included: a handler built a bad response
-            log.exception(
-                "%r: handler for %s v%d (correlation id %d) failed",
-                self,
-                APIS[context.api_key].name,
-                context.api_version,
-                context.header.correlation_id,
-            )
-            slot.failed = True
-            if slot.written:  # failed while sending its own answer: the stream is unusable
-                self._close("a request handler failed")
+            self._failed(slot, context)
         finally:
-            slot.done.set()
+            if through is not None:
+                through.set()
+                if self._in_order_tail is through:
+                    self._in_order_tail = None
+        await self._flush()
+
+    def _answer(self, slot: _Slot, context: RequestContext, response: Any) -> None:
+        if response is not None:
+            slot.parts = encode_response_parts(context.header, response)
+        slot.done = True
+
+    def _failed(self, slot: _Slot, context: RequestContext) -> None:
+        log.exception(
+            "%r: handler for %s v%d (correlation id %d) failed",
+            self,
+            APIS[context.api_key].name,
+            context.api_version,
+            context.header.correlation_id,
+        )
+        slot.failed = slot.done = True
 
     # -- writing ----------------------------------------------------------------------------
 
-    async def _write_responses(self, slots: trio.MemoryReceiveChannel[_Slot]) -> None:
-        """Write answers in request order. Answers already done when the oldest is written go
-        out in the same vectored send: on loopback each sendmsg also runs the peer's receive
-        path, so pipelined produce answers cost one syscall instead of one each."""
-        async with slots:
-            pending: _Slot | None = None
-            while True:
-                if pending is None:
-                    try:
-                        pending = await slots.receive()
-                    except trio.EndOfChannel:
-                        return
-                await pending.done.wait()
-                batch = [] if pending.written else [pending]
-                pending = None
-                while len(batch) < COALESCED_RESPONSES_MAX:
-                    try:
-                        following = slots.receive_nowait()
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                    if not following.done.is_set():
-                        pending = following  # written first in the next round
-                        break
-                    if not following.written:
-                        batch.append(following)
-                if batch:
-                    for _ in batch:
-                        self._unwritten.popleft()  # the batch is the oldest unwritten slots
-                    if not await self._write_taken(batch):
-                        return
+    async def _flush(self) -> None:
+        """Write the answers done at the front of the order, while no send is under way (that
+        sender goes on with them when it is through). Answers done together go out in one
+        vectored send: on loopback each sendmsg also runs the peer's receive path, so
+        pipelined produce answers cost one syscall instead of one each."""
+        unwritten = self._unwritten
+        while not self._writing and unwritten and unwritten[0].done:
+            batch = [unwritten.popleft()]
+            while unwritten and unwritten[0].done and len(batch) < COALESCED_RESPONSES_MAX:
+                batch.append(unwritten.popleft())
+            if not await self._write_taken(batch):
+                return
 
     async def _write_taken(self, batch: list[_Slot]) -> bool:
         """Write ``batch``, slots just taken off the front of ``_unwritten``, marking the
-        send under way so that no handler writes past it meanwhile."""
+        send under way so that nobody writes past it meanwhile."""
         self._writing = True
         try:
             return await self._write_batch(batch)

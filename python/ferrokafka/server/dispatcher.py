@@ -6,6 +6,17 @@ response message; the connection encodes it under the request's header and write
 request order. ``None`` means "send nothing" (Produce with acks=0). Handlers are coroutines so
 that delayed operations (acks=all, long-poll fetch, group barriers) can wait on trio events.
 
+A handler may also have a plain method ``answer_now(ctx, request)`` for requests it can often
+answer without waiting (Produce into the page cache): it returns the response (or None, as
+above) at once, or ``LATER`` having changed nothing, and then the connection runs the coroutine. An answer given now costs the connection no task, no event and
+no wake-up of another task, which is most of the per-request cost of a small request.
+
+Kafka handles a connection's requests one at a time. We let them run concurrently (a long-poll
+Fetch must not hold up the connection), except those registered ``in_order`` (Produce,
+OffsetCommit, OffsetFetch): of these, a connection's requests are handled one after another in the order
+they arrived, so pipelined batches for a partition are appended in the order they were sent,
+whatever waits one of them meets (a worker thread, a lock).
+
 A handler that raises closes its connection (after logging the traceback): there is no generic
 error response for every API, and a client reconnects and retries. Errors a client should see
 (UNKNOWN_TOPIC_OR_PARTITION, ...) are returned in the response, not raised.
@@ -18,6 +29,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferrokafka.protocol import APIS, Message, RequestHeader
+
+
+class _Later:
+    """The type of LATER."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "LATER"
+
+
+# answer_now's "this one needs the coroutine": nothing was changed.
+LATER: Any = _Later()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +77,24 @@ class Dispatcher:
 
     def __init__(self) -> None:
         self._handlers: dict[int, Handler] = {}
+        self._in_order: set[int] = set()
 
-    def register(self, api_key: int, handler: Handler) -> None:
-        """Answer ``api_key`` with ``handler``; each key once, and only keys the protocol has."""
+    def register(self, api_key: int, handler: Handler, *, in_order: bool = False) -> None:
+        """Answer ``api_key`` with ``handler``; each key once, and only keys the protocol has.
+        ``in_order``: a connection's requests of such APIs are handled one at a time."""
         if api_key not in APIS:
             raise ValueError(f"API key {api_key} is not in the protocol table")
         if api_key in self._handlers:
             raise ValueError(f"API key {api_key} ({APIS[api_key].name}) already has a handler")
         self._handlers[api_key] = handler
+        if in_order:
+            self._in_order.add(api_key)
 
     def handler_for(self, api_key: int) -> Handler | None:
         return self._handlers.get(api_key)
+
+    def in_order(self, api_key: int) -> bool:
+        return api_key in self._in_order
 
     def api_keys(self) -> frozenset[int]:
         """The API keys with a handler: what ApiVersions advertises."""

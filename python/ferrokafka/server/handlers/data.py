@@ -9,6 +9,9 @@ from ferrokafka.server.handlers.lazy import LazyHandler, api_key
 from ferrokafka.server.node import Node
 
 _HANDLERS = "ferrokafka.server.handlers."
+# Applied one at a time per connection, in arrival order (see dispatcher): a producer's
+# pipelined requests append to each partition in the order it sent them.
+IN_ORDER = frozenset({"Produce"})
 
 
 def register(broker: Dispatcher, node: Node) -> None:
@@ -23,4 +26,8 @@ def register(broker: Dispatcher, node: Node) -> None:
         ("OffsetForLeaderEpoch", "offset_for_leader_epoch"),
         ("DescribeProducers", "describe_producers"),
     ):
-        broker.register(api_key(name), LazyHandler(_HANDLERS + module, name + "Handler", node))
+        broker.register(
+            api_key(name),
+            LazyHandler(_HANDLERS + module, name + "Handler", node),
+            in_order=name in IN_ORDER,
+        )

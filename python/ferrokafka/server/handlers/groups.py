@@ -65,4 +65,6 @@ def register_classic(broker: Dispatcher, node: Node, coordinator: GroupCoordinat
         ("DescribeGroups", "describe_groups", (coordinator,)),
         ("DeleteGroups", "delete_groups", (coordinator,)),
     ):
-        broker.register(api_key(name), _lazy(module, name + "Handler", *args))
+        # A connection's commits apply in the order sent, and its offset fetches see them.
+        in_order = name in ("OffsetCommit", "OffsetFetch")
+        broker.register(api_key(name), _lazy(module, name + "Handler", *args), in_order=in_order)

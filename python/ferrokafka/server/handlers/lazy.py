@@ -15,7 +15,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from ferrokafka.protocol import APIS, Message
-from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.dispatcher import LATER, RequestContext
 
 _KEYS_BY_NAME = {info.name: key for key, info in APIS.items()}
 
@@ -29,20 +29,37 @@ def api_key(name: str) -> int:
 class LazyHandler:
     """``module.attribute(*args)`` built on its first request."""
 
-    __slots__ = ("_args", "_attribute", "_handler", "_module")
+    __slots__ = ("_args", "_attribute", "_handler", "_module", "_now")
 
     def __init__(self, module: str, attribute: str, *args: Any) -> None:
         self._module = module
         self._attribute = attribute
         self._args = args
         self._handler: Any = None
+        self._now: Any = None  # the handler's answer_now, or a stand-in returning LATER
 
     def __call__(self, ctx: RequestContext, request: Any) -> Awaitable[Message | None]:
         # Not async: returns the real handler's coroutine, so a request pays one extra call,
         # not an extra coroutine frame.
         handler = self._handler
         if handler is None:
-            factory = getattr(importlib.import_module(self._module), self._attribute)
-            handler = self._handler = factory(*self._args)
-            self._args = ()
+            handler = self._load()
         return handler(ctx, request)
+
+    def answer_now(self, ctx: RequestContext, request: Any) -> Any:
+        now = self._now
+        if now is None:
+            self._load()
+            now = self._now
+        return now(ctx, request)
+
+    def _load(self) -> Any:
+        factory = getattr(importlib.import_module(self._module), self._attribute)
+        handler = self._handler = factory(*self._args)
+        self._args = ()
+        self._now = getattr(handler, "answer_now", None) or _later
+        return handler
+
+
+def _later(ctx: RequestContext, request: Any) -> Any:
+    return LATER

@@ -17,13 +17,14 @@ import logging
 import struct
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
 from ferrokafka._ferrokafka import AppendInfo, FerrokafkaError, crc32c, keyless_record_indexes
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
-from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.dispatcher import LATER, RequestContext
 from ferrokafka.server.node import Node, PartitionHandle
 from ferrokafka.server.producer_state import BatchMetadata, ProducerBatch, Rejected
 
@@ -56,6 +57,10 @@ _ZSTD = 4
 _CRC = struct.Struct(">I")
 _CRC_AT = 17
 _CRC_FROM = 21
+_LAST_OFFSET_DELTA = struct.Struct(">i")
+_LAST_OFFSET_DELTA_AT = 23
+_PRODUCER_ID = struct.Struct(">q")
+_PRODUCER_ID_AT = 43
 # A producer state snapshot is written once this many offsets were appended since the last
 # one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).
 PRODUCER_SNAPSHOT_INTERVAL_OFFSETS = 1_000_000
@@ -123,44 +128,98 @@ def _no_batch(version: int) -> _Outcome:
     )
 
 
+# A topic of a request: its data, each partition's (index, handle or None, records), and the
+# error for partitions without a handle.
+_Partition = tuple[int, "PartitionHandle | None", Any]
+_Topic = tuple[ProduceRequest.TopicProduceData, list[_Partition], int]
+
+
 class ProduceHandler:
     """Answers Produce for one node."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
 
+    def answer_now(self, ctx: RequestContext, request: ProduceRequest) -> Any:
+        """The answer when every partition's append can run inline without waiting (the
+        common case: small batches, no append under way in a worker thread, no producer
+        snapshot due), else LATER having changed nothing."""
+        version, acks = ctx.api_version, request.acks
+        targets = self._targets(request, version)
+        if acks in VALID_ACKS:
+            for _, partitions, _ in targets:
+                for _, handle, records in partitions:
+                    if handle is not None and not self._appends_inline(handle, records):
+                        return LATER
+        outcomes = [
+            [
+                None
+                if h is None or acks not in VALID_ACKS
+                else self._append_now(h, records, version, acks)
+                for _, h, records in partitions
+            ]
+            for _, partitions, _ in targets
+        ]
+        return self._response(request, targets, outcomes)
+
     async def __call__(
         self, ctx: RequestContext, request: ProduceRequest
     ) -> ProduceResponse | None:
-        version = ctx.api_version
-        acks_ok = request.acks in VALID_ACKS
-        appended: list[PartitionHandle] = []
-        responses = []
+        version, acks = ctx.api_version, request.acks
+        targets = self._targets(request, version)
+        outcomes = [
+            [
+                None
+                if h is None or acks not in VALID_ACKS
+                else await self._append(h, records, version, acks)
+                for _, h, records in partitions
+            ]
+            for _, partitions, _ in targets
+        ]
+        return self._response(request, targets, outcomes)
+
+    def _targets(self, request: ProduceRequest, version: int) -> list[_Topic]:
+        """Each topic with its partitions' (index, handle or None, records), and the error for
+        partitions without a handle."""
+        targets = []
         for topic in request.topic_data:
             handles, unknown = self._resolve(topic, version)
+            partitions = [
+                (data.index, handles.get(data.index) if handles is not None else None, data.records)
+                for data in topic.partition_data
+            ]
+            targets.append((topic, partitions, unknown))
+        return targets
+
+    def _response(
+        self,
+        request: ProduceRequest,
+        targets: list[_Topic],
+        outcomes: list[list[_Outcome | None]],
+    ) -> ProduceResponse | None:
+        """Wake the fetchers of partitions that grew, and answer (nothing for acks=0).
+        ``outcomes`` holds None where no append was tried."""
+        acks_ok = request.acks in VALID_ACKS
+        responses = []
+        failed = []
+        for (topic, partitions, unknown), topic_outcomes in zip(targets, outcomes, strict=True):
             parts = []
-            for data in topic.partition_data:
-                handle = handles.get(data.index) if handles is not None else None
+            for (index, handle, _), outcome in zip(partitions, topic_outcomes, strict=True):
                 if not acks_ok:
                     outcome = _Outcome(errors.INVALID_REQUIRED_ACKS)
-                elif handle is None:
+                elif outcome is None:
                     outcome = _Outcome(unknown)
-                else:
-                    outcome = await self._append(handle, data.records, version, request.acks)
-                    if outcome.info is not None:
-                        appended.append(handle)
-                parts.append(_partition_response(data.index, outcome))
+                elif outcome.info is not None:
+                    handle.notify_append()
+                if outcome.code:
+                    failed.append(outcome.code)
+                parts.append(_partition_response(index, outcome))
             responses.append(
                 ProduceResponse.TopicProduceResponse(
                     name=topic.name, topic_id=topic.topic_id, partition_responses=parts
                 )
             )
-        for handle in appended:
-            handle.notify_append()
         if request.acks == 0:
-            failed = [
-                p.error_code for t in responses for p in t.partition_responses if p.error_code
-            ]
             if failed:
                 raise AcksZeroProduceFailedError(f"acks=0 produce failed with errors {failed}")
             return None
@@ -183,13 +242,30 @@ class ProduceHandler:
             return None, errors.UNKNOWN_TOPIC_ID
         return handles, errors.UNKNOWN_TOPIC_OR_PARTITION
 
-    async def _append(
-        self,
-        handle: PartitionHandle,
-        records: bytes | memoryview | None,
-        version: int,
-        acks: int,
-    ) -> _Outcome:
+    def _appends_inline(self, handle: PartitionHandle, records: bytes | memoryview | None) -> bool:
+        """Whether appending ``records`` needs no wait: small enough for the trio thread, no
+        fsync per append (flush.messages), no append under way in a worker thread, and no
+        producer state snapshot due once it is in."""
+        if handle.append_lock.locked() or handle.log.config.flush_messages is not None:
+            return False
+        if records is None:
+            return True
+        view = memoryview(records)
+        if view.nbytes > INLINE_APPEND_BYTES_MAX:
+            return False
+        if view.nbytes < _PRODUCER_ID_AT + _PRODUCER_ID.size:
+            return True  # refused by check_records
+        (producer_id,) = _PRODUCER_ID.unpack_from(view, _PRODUCER_ID_AT)
+        if producer_id < 0:
+            return True  # no producer state, no snapshot
+        (delta,) = _LAST_OFFSET_DELTA.unpack_from(view, _LAST_OFFSET_DELTA_AT)
+        return not _snapshot_due(handle, handle.log.log_end_offset + max(delta, 0) + 1)
+
+    def _refusal(
+        self, handle: PartitionHandle, records: bytes | memoryview | None, version: int, acks: int
+    ) -> _Outcome | None:
+        """Kafka's checks before an append (all but the keyless-record check of compacted
+        topics), or None when they pass."""
         invalid = check_records(records, version)
         if invalid is not None:
             return invalid
@@ -209,12 +285,57 @@ class ProduceHandler:
                 errors.RECORD_LIST_TOO_LARGE,
                 f"Records of {size} bytes exceed the segment size {config.segment_bytes}",
             )
-        # The request's read-only view of its frame goes to the log uncopied (Log.append takes
-        # any buffer and reads a read-only one without the GIL).
-        data = records
+        return None
+
+    def _append_now(
+        self,
+        handle: PartitionHandle,
+        records: bytes | memoryview | None,
+        version: int,
+        acks: int,
+    ) -> _Outcome:
+        """Check and append in the trio thread, for an append _appends_inline allows: nothing
+        here yields, so check, append and producer state update are one step."""
+        refused = self._refusal(handle, records, version, acks)
+        if refused is not None:
+            return refused
+        assert records is not None
+        if "compact" in handle.log.config.cleanup_policy:
+            # Its check takes bytes: a copy, on compacted topics only.
+            refused = _keyless_records(handle, bytes(records))
+            if refused is not None:
+                return refused
+        producer = ProducerBatch.parse(records)
+        if producer is not None and producer.is_transactional:
+            return _TRANSACTIONAL_REFUSED
+        verdict = _producer_verdict(handle, records, producer)
+        if verdict is not None:
+            return verdict
+        epoch = handle.leader_epoch
+        try:
+            # The request's read-only view of its frame goes to the log uncopied.
+            info = handle.log.append(records, leader_epoch=epoch)
+        except FerrokafkaError as exc:
+            return _append_error(exc)
+        return _appended(handle, epoch, info, producer)
+
+    async def _append(
+        self,
+        handle: PartitionHandle,
+        records: bytes | memoryview | None,
+        version: int,
+        acks: int,
+    ) -> _Outcome:
+        if self._appends_inline(handle, records):
+            return self._append_now(handle, records, version, acks)
+        refused = self._refusal(handle, records, version, acks)
+        if refused is not None:
+            return refused
+        assert records is not None
+        config = handle.log.config
+        size = memoryview(records).nbytes
         if "compact" in config.cleanup_policy:
-            # Decompresses the batch: big ones in a worker thread, as big appends. (Its check
-            # takes bytes: a copy, on compacted topics only.)
+            # Decompresses the batch: big ones in a worker thread, as big appends.
             whole = bytes(records)
             if size > INLINE_APPEND_BYTES_MAX:
                 refused = await trio.to_thread.run_sync(_keyless_records, handle, whole)
@@ -222,58 +343,33 @@ class ProduceHandler:
                 refused = _keyless_records(handle, whole)
             if refused is not None:
                 return refused
-        producer = ProducerBatch.parse(data)
+        producer = ProducerBatch.parse(records)
         if producer is not None and producer.is_transactional:
-            return _Outcome(
-                errors.INVALID_TXN_STATE, "Transactional producers are not supported by this broker"
-            )
+            return _TRANSACTIONAL_REFUSED
         in_thread = size > INLINE_APPEND_BYTES_MAX or config.flush_messages is not None
-        if in_thread or handle.append_lock.locked():
-            async with handle.append_lock:
-                outcome = await self._write(handle, data, producer, in_thread)
-        else:
-            # Nothing in _write yields without a thread hop: check, append, update are atomic.
-            outcome = await self._write(handle, data, producer, in_thread)
-        if outcome.info is not None and producer is not None:
+        async with handle.append_lock:
+            verdict = _producer_verdict(handle, records, producer)
+            if verdict is not None:
+                return verdict
+            epoch = handle.leader_epoch
+            try:
+                if in_thread:
+                    info = await trio.to_thread.run_sync(
+                        lambda: handle.log.append(records, leader_epoch=epoch)
+                    )
+                else:
+                    info = handle.log.append(records, leader_epoch=epoch)
+            except FerrokafkaError as exc:
+                return _append_error(exc)
+            outcome = _appended(handle, epoch, info, producer)
+        if producer is not None:
             await self._maybe_snapshot(handle)
         return outcome
-
-    async def _write(
-        self,
-        handle: PartitionHandle,
-        data: bytes | memoryview,
-        producer: ProducerBatch | None,
-        in_thread: bool,
-    ) -> _Outcome:
-        if producer is not None:
-            verdict = handle.producers.check(producer)
-            if isinstance(verdict, Rejected):
-                return _Outcome(verdict.code, verdict.message)
-            if verdict is not None:
-                return _duplicate(data, verdict, handle)
-        epoch = handle.leader_epoch
-        try:
-            if in_thread:
-                info = await trio.to_thread.run_sync(
-                    lambda: handle.log.append(data, leader_epoch=epoch)
-                )
-            else:
-                info = handle.log.append(data, leader_epoch=epoch)
-        except FerrokafkaError as exc:
-            code = errors.storage_error_code(exc)
-            message = str(exc) if code in _ERRORS_WITH_MESSAGE else None
-            return _Outcome(code, message)
-        # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
-        handle.epochs.assign(epoch, info.first_offset)
-        if producer is not None:
-            timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
-            handle.producers.update(producer, info.last_offset, timestamp)
-        return _Outcome(errors.NONE, info=info, log_start_offset=handle.log.log_start_offset)
 
     async def _maybe_snapshot(self, handle: PartitionHandle) -> None:
         state = handle.producers
         end = handle.log.log_end_offset
-        if end - max(state.last_snapshot_offset, 0) < PRODUCER_SNAPSHOT_INTERVAL_OFFSETS:
+        if not _snapshot_due(handle, end):
             return
         # Taken now, in the trio thread, so the entries match the log end exactly.
         entries = state.snapshot_entries()
@@ -283,6 +379,47 @@ class ProduceHandler:
 
 # Kafka sets error_message for record-validation errors (RecordValidationException).
 _ERRORS_WITH_MESSAGE = frozenset({errors.INVALID_RECORD, errors.INVALID_TIMESTAMP})
+
+
+_TRANSACTIONAL_REFUSED = _Outcome(
+    errors.INVALID_TXN_STATE, "Transactional producers are not supported by this broker"
+)
+
+
+def _snapshot_due(handle: PartitionHandle, log_end_offset: int) -> bool:
+    state = handle.producers
+    return log_end_offset - max(state.last_snapshot_offset, 0) >= PRODUCER_SNAPSHOT_INTERVAL_OFFSETS
+
+
+def _producer_verdict(
+    handle: PartitionHandle, data: bytes | memoryview, producer: ProducerBatch | None
+) -> _Outcome | None:
+    """An idempotent producer's batch checked against its state: the refusal, the answer to
+    a retry of a batch already written, or None to append it."""
+    if producer is None:
+        return None
+    verdict = handle.producers.check(producer)
+    if isinstance(verdict, Rejected):
+        return _Outcome(verdict.code, verdict.message)
+    if verdict is not None:
+        return _duplicate(data, verdict, handle)
+    return None
+
+
+def _append_error(exc: FerrokafkaError) -> _Outcome:
+    code = errors.storage_error_code(exc)
+    return _Outcome(code, str(exc) if code in _ERRORS_WITH_MESSAGE else None)
+
+
+def _appended(
+    handle: PartitionHandle, epoch: int, info: AppendInfo, producer: ProducerBatch | None
+) -> _Outcome:
+    # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
+    handle.epochs.assign(epoch, info.first_offset)
+    if producer is not None:
+        timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
+        handle.producers.update(producer, info.last_offset, timestamp)
+    return _Outcome(errors.NONE, info=info, log_start_offset=handle.log.log_start_offset)
 
 
 def _keyless_records(handle: PartitionHandle, data: bytes) -> _Outcome | None:
