@@ -179,15 +179,15 @@ def scaled(plan: Plan, factor: float) -> Plan:
     def n(value: int) -> int:
         return max(1, int(value * factor))
 
-    def case(value: ProduceCase | None) -> ProduceCase | None:
+    def one(value: ProduceCase | None) -> ProduceCase | None:
         return None if value is None else replace(value, records=n(value.records))
 
     return replace(
         plan,
         mode=f"{plan.mode}-x{factor:g}",
         produce=tuple(replace(case, records=n(case.records)) for case in plan.produce),
-        librdkafka_produce=case(plan.librdkafka_produce),
-        kcat_produce=case(plan.kcat_produce),
+        librdkafka_produce=one(plan.librdkafka_produce),
+        kcat_produce=one(plan.kcat_produce),
         consume_records=n(plan.consume_records),
         e2e_records=n(plan.e2e_records),
         rate_seconds=max(1.0, plan.rate_seconds * factor),
