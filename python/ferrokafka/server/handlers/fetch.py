@@ -3,6 +3,10 @@ watermark (or the last stable offset for read_committed), with Kafka's byte limi
 the min_bytes / max_wait_ms long-poll, and incremental fetch sessions (KIP-227, see
 :mod:`fetch_session`).
 
+A fetch that needs no wait (its data is there, or it may not wait) and no worker thread is
+answered by ``answer_now`` in the connection's own task (see the dispatcher), the rest by the
+coroutine, which long-polls.
+
 Records are never read into memory: each partition's answer is a FileRecords of the segment
 regions the log read returned, which the connection sends with sendfile. Follower fetches
 (``replica_id`` / ``replica_state``), divergence checks of ``last_fetched_epoch`` (a single
@@ -14,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import trio
 
@@ -21,12 +26,13 @@ from ferrokafka._ferrokafka import FerrokafkaError
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
-from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.dispatcher import LATER, RequestContext
 from ferrokafka.server.handlers.fetch_session import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
     INVALID_SESSION_ID,
     CachedPartition,
+    FetchSession,
     FetchSessionCache,
     PartitionKey,
     next_epoch,
@@ -47,6 +53,9 @@ MS = 1000.0
 # of many partitions each a little behind still goes to a worker. A consumer further behind
 # may touch the disk: worker thread, as before.
 INLINE_READ_LAG_OFFSETS_MAX = 64
+# Prepared requests answer_now left to their coroutines, at most (each is taken within one
+# scheduling pass of being left; the bound only matters if a connection died in between).
+HANDED_OVER_MAX = 1024
 
 
 @dataclass(slots=True)
@@ -121,40 +130,89 @@ def _read_one(
     return _Read(errors.NONE, high_watermark, stable, start, records)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """A request past its session checks (the session's epoch already advanced), to be read
+    and answered."""
+
+    parts: OrderedDict[PartitionKey, CachedPartition]
+    session: FetchSession | None
+    by_id: bool
+
+
 class FetchHandler:
     """Answers Fetch for one node; owns the node's fetch session cache."""
 
     def __init__(self, node: Node, sessions: FetchSessionCache | None = None) -> None:
         self.node = node
         self.sessions = sessions if sessions is not None else FetchSessionCache()
+        # Requests answer_now prepared (session checked and advanced) but left to the
+        # coroutine, which the connection starts right after: the coroutine takes its entry
+        # before its first checkpoint. Keyed by id() and holding the request, so a reused id
+        # never matches a different request.
+        self._handed_over: OrderedDict[int, tuple[FetchRequest, _Prepared]] = OrderedDict()
+
+    def answer_now(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse | Any:
+        """The answer, when no wait and no worker thread is needed: errors, a fetch that found
+        min_bytes, or one that may not wait (max_wait_ms 0, as Kafka's EndToEndLatency
+        consumer sends). A consumer at the tail is answered without a task of its own, so a
+        Fetch costs no extra trio scheduling pass. Else LATER, the request prepared for the
+        coroutine (see ``_handed_over``)."""
+        prepared = self._prepare(ctx, request)
+        if isinstance(prepared, FetchResponse):
+            return prepared
+        read_committed = request.isolation_level == READ_COMMITTED
+        work = self._work(list(prepared.parts.values()), prepared.by_id)
+        if _lag(work, read_committed) <= INLINE_READ_LAG_OFFSETS_MAX:
+            reads = read_partitions(work, request.max_bytes, read_committed)
+            if _enough(reads, request, waitable=any(h is not None for _, h, _ in work)):
+                return self._answer(prepared, request, reads)
+        self._handed_over[id(request)] = (request, prepared)
+        while len(self._handed_over) > HANDED_OVER_MAX:
+            self._handed_over.popitem(last=False)
+        return LATER
 
     async def __call__(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse:
+        handed = self._handed_over.pop(id(request), None)
+        if handed is not None and handed[0] is request:
+            prepared: _Prepared | FetchResponse = handed[1]
+        else:
+            prepared = self._prepare(ctx, request)
+        if isinstance(prepared, FetchResponse):
+            return prepared
+        reads = await self._long_poll(list(prepared.parts.values()), request, prepared.by_id)
+        return self._answer(prepared, request, reads)
+
+    def _prepare(self, ctx: RequestContext, request: FetchRequest) -> _Prepared | FetchResponse:
+        """The partitions to read, after the session rules (KIP-227); a session error is the
+        answer itself."""
         by_id = ctx.api_version >= TOPIC_ID_VERSION
         requested = self._requested(request, by_id)
         session_id, epoch = request.session_id, request.session_epoch
-        session = None
         if epoch in (INITIAL_EPOCH, FINAL_EPOCH):
             if session_id != INVALID_SESSION_ID:
                 self.sessions.remove(session_id)
-            parts = OrderedDict((partition_key(p, by_id), p) for p in requested)
-        else:
-            session = self.sessions.get(session_id)
-            if session is None:
-                return FetchResponse(error_code=errors.FETCH_SESSION_ID_NOT_FOUND)
-            if session.epoch != epoch:
-                return FetchResponse(error_code=errors.INVALID_FETCH_SESSION_EPOCH)
-            if session.uses_topic_ids != by_id:
-                return FetchResponse(error_code=errors.FETCH_SESSION_TOPIC_ID_ERROR)
-            session.update(requested, self._forgotten(request, by_id), by_id)
-            if session.partitions:
-                self.sessions.touch(session)
-                session.epoch = next_epoch(epoch)
-                parts = session.partitions
-            else:  # everything forgotten: Kafka drops the session and answers without one
-                self.sessions.remove(session_id)
-                session = None
-                parts = OrderedDict((partition_key(p, by_id), p) for p in requested)
-        reads = await self._long_poll(list(parts.values()), request, by_id)
+            return _Prepared(_keyed(requested, by_id), None, by_id)
+        session = self.sessions.get(session_id)
+        if session is None:
+            return FetchResponse(error_code=errors.FETCH_SESSION_ID_NOT_FOUND)
+        if session.epoch != epoch:
+            return FetchResponse(error_code=errors.INVALID_FETCH_SESSION_EPOCH)
+        if session.uses_topic_ids != by_id:
+            return FetchResponse(error_code=errors.FETCH_SESSION_TOPIC_ID_ERROR)
+        session.update(requested, self._forgotten(request, by_id), by_id)
+        if not session.partitions:
+            # everything forgotten: Kafka drops the session and answers without one
+            self.sessions.remove(session_id)
+            return _Prepared(_keyed(requested, by_id), None, by_id)
+        self.sessions.touch(session)
+        session.epoch = next_epoch(epoch)
+        return _Prepared(session.partitions, session, by_id)
+
+    def _answer(
+        self, prepared: _Prepared, request: FetchRequest, reads: list[_Read]
+    ) -> FetchResponse:
+        parts, session, by_id = prepared.parts, prepared.session, prepared.by_id
         answered = list(zip(parts.values(), reads, strict=True))
         if session is not None:  # incremental: only what changed
             answered = [(p, r) for p, r in answered if _must_respond(p, r)]
@@ -162,9 +220,8 @@ class FetchHandler:
         else:
             for part, read in answered:
                 _must_respond(part, read)  # remember what the client was told
-            created = (
-                self.sessions.create(parts, by_id) if epoch == INITIAL_EPOCH and parts else None
-            )
+            opens = request.session_epoch == INITIAL_EPOCH and parts
+            created = self.sessions.create(parts, by_id) if opens else None
             out_id = created.id if created is not None else INVALID_SESSION_ID
         return FetchResponse(
             session_id=out_id,
@@ -237,16 +294,25 @@ class FetchHandler:
                 )
             else:  # caught up, or just behind: little or no file I/O, not worth a thread hop
                 reads = read_partitions(work, request.max_bytes, read_committed)
-            available = sum(len(r.records) for r in reads)
-            if (
-                available >= request.min_bytes
-                or not events
-                or any(r.error for r in reads)
-                or trio.current_time() >= deadline
-            ):
+            if _enough(reads, request, waitable=bool(events)) or trio.current_time() >= deadline:
                 return reads
             with trio.move_on_at(deadline):
                 await _any_set(events)
+
+
+def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> bool:
+    """Whether the reads are the answer without waiting for more: min_bytes found, an error
+    (answered at once, as Kafka), nothing to wait on, or a request that may not wait."""
+    return (
+        request.max_wait_ms <= 0
+        or not waitable
+        or sum(len(r.records) for r in reads) >= request.min_bytes
+        or any(r.error for r in reads)
+    )
+
+
+def _keyed(parts: list[CachedPartition], by_id: bool) -> OrderedDict[PartitionKey, CachedPartition]:
+    return OrderedDict((partition_key(p, by_id), p) for p in parts)
 
 
 def _lag(work: list[_Work], read_committed: bool) -> int:

@@ -1,0 +1,135 @@
+"""Fetch answered at once (``FetchHandler.answer_now``) when it needs no wait and no worker
+thread, and handed to its coroutine otherwise without applying the session rules twice; and
+Kafka's EndToEndLatency tool (its consumer fetches with fetch.max.wait.ms=0 in an incremental
+session, one record in flight) running against it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from data_broker import Client, DataBroker, data_broker
+from test_produce_fetch import FETCH_V, TOPIC, batch, fetch_request, produce, values
+
+import kafka_support as ks
+from ferrokafka.protocol import RequestHeader
+from ferrokafka.server.dispatcher import LATER, RequestContext
+from ferrokafka.server.handlers.fetch import FetchHandler
+
+FETCH_KEY = 1
+# A wait long enough that an answer given at once cannot be the deadline's, short enough to
+# sit out in a test.
+WAIT_MS = 300
+E2E_RECORDS = 300
+E2E_TIMEOUT_S = 120.0
+E2E_PERCENTILES = re.compile(r"Percentiles: 50th = \d+, 99th = \d+, 99.9th = \d+")
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[DataBroker]:
+    with data_broker(tmp_path / "b") as b:
+        b.create_topic(TOPIC, partitions=1)
+        yield b
+
+
+def context() -> RequestContext:
+    header = RequestHeader(
+        request_api_key=FETCH_KEY, request_api_version=FETCH_V, correlation_id=1, client_id="t"
+    )
+    return RequestContext(header, ("127.0.0.1", 1), "PLAINTEXT", 1)
+
+
+def in_broker(broker: DataBroker, work: Any) -> Any:
+    """Run ``work`` (a coroutine function) in the broker's trio thread, as a handler runs."""
+    return trio.from_thread.run(work, trio_token=broker.token)
+
+
+def records_of(response: Any) -> list[bytes]:
+    return [v for t in response.responses for p in t.partitions for v in values(p.records)]
+
+
+def test_data_there_is_answered_at_once(broker: DataBroker) -> None:
+    with Client(broker.bootstrap_servers) as client:
+        produce(client, batch(b"a", b"b"), partition=0)
+    handler = FetchHandler(broker.node)
+
+    async def work() -> Any:
+        # May not wait, or has what it asked for: answered now, whatever max_wait_ms says.
+        now = handler.answer_now(context(), fetch_request({0: 0}, max_wait_ms=0))
+        found = handler.answer_now(context(), fetch_request({0: 0}, max_wait_ms=WAIT_MS))
+        return now, found
+
+    now, found = in_broker(broker, work)
+    assert now is not LATER and records_of(now) == [b"a", b"b"]
+    assert found is not LATER and records_of(found) == [b"a", b"b"]
+
+
+def test_a_wait_goes_to_the_coroutine_with_the_session_advanced_once(
+    broker: DataBroker,
+) -> None:
+    with Client(broker.bootstrap_servers) as client:
+        produce(client, batch(b"a"), partition=0)
+    handler = FetchHandler(broker.node)
+
+    async def work() -> list[Any]:
+        full = handler.answer_now(context(), fetch_request({0: 0}, session_epoch=0))
+        session = full.session_id
+        # At the end, may wait: LATER, and the coroutine (what the connection runs next)
+        # waits it out from where answer_now left the session.
+        waits = fetch_request({0: 1}, max_wait_ms=WAIT_MS, session_id=session, session_epoch=1)
+        left = handler.answer_now(context(), waits)
+        waited = await handler(context(), waits)
+        # The session expects epoch 2 now: had the coroutine applied the rules again, epoch 1
+        # would have been taken twice (INVALID_FETCH_SESSION_EPOCH here).
+        then = handler.answer_now(context(), fetch_request({}, session_id=session, session_epoch=2))
+        return [full, left, waited, then]
+
+    full, left, waited, then = in_broker(broker, work)
+    assert full is not LATER and full.error_code == 0 and full.session_id != 0
+    assert left is LATER
+    assert waited.error_code == 0 and waited.session_id == full.session_id
+    assert then is not LATER and then.error_code == 0 and then.session_id == full.session_id
+
+
+def test_session_errors_are_answered_at_once(broker: DataBroker) -> None:
+    handler = FetchHandler(broker.node)
+
+    async def work() -> Any:
+        unknown = fetch_request({0: 0}, max_wait_ms=WAIT_MS, session_id=12345, session_epoch=3)
+        return handler.answer_now(context(), unknown)
+
+    answer = in_broker(broker, work)
+    assert answer is not LATER and answer.error_code != 0 and answer.responses == []
+
+
+def test_kafka_end_to_end_latency_tool(broker: DataBroker, tmp_path: Path) -> None:
+    """Kafka's EndToEndLatency: produce one record (acks=1), consume it (fetch.max.wait.ms=0,
+    an incremental fetch session), commit, repeat; it fails on a lost or wrong record."""
+    try:
+        ks.java_executable()
+        ks.kafka_classpath()
+    except ks.KafkaNotFetchedError as exc:
+        pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
+    broker.create_topic("e2e", partitions=1)
+    out = ks.run_kafka_tool(
+        "org.apache.kafka.tools.EndToEndLatency",
+        [
+            "--bootstrap-server",
+            broker.bootstrap_servers,
+            "--topic",
+            "e2e",
+            "--num-records",
+            str(E2E_RECORDS),
+            "--producer-acks",
+            "1",
+            "--record-size",
+            "100",
+        ],
+        work_dir=tmp_path,
+        timeout_s=E2E_TIMEOUT_S,
+    ).stdout
+    assert E2E_PERCENTILES.search(out), out
