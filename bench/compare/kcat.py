@@ -12,10 +12,14 @@ past it the process is killed and the workload fails.
 - produce: ``-P -l FILE``, one record per line of a file written before the clock starts,
   each value exactly ``record_size`` bytes (the newline is the delimiter, not part of it);
   the delivered count is the topic's end offsets afterwards (a fresh topic starts at 0).
+
+Both report kcat's CPU seconds (``client_cpu_s``) beside the wall time (``seconds``): a
+client near one core for the whole run is the bound, not the broker.
 """
 
 from __future__ import annotations
 
+import resource
 import shutil
 import subprocess
 import threading
@@ -46,6 +50,13 @@ CONSUME_QUEUE_KBYTES = 1 << 20
 CONSUME_QUEUE_MESSAGES = 10_000_000  # librdkafka's maximum: the byte bound is the one that binds
 # Writing the produce file in pieces of at most this many records bounds the memory it takes.
 FILE_RECORDS_PER_WRITE = 65_536
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's waited-for children: around one kcat run (the only child
+    reaped meanwhile), kcat's own CPU time, which tells whether the client was the bound."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def kcat_path() -> str:
@@ -88,6 +99,7 @@ def kcat_consume(
         "-X",
         f"queued.min.messages={CONSUME_QUEUE_MESSAGES}",
     ]
+    cpu_before = _children_cpu_s()
     started = time.monotonic()
     process = subprocess.Popen(
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -135,6 +147,8 @@ def kcat_consume(
         "bytes": lines * record_size,
         "records_per_s": lines / elapsed,
         "mb_per_s": lines * record_size / MIB / elapsed,
+        "client_cpu_s": _children_cpu_s() - cpu_before,
+        "seconds": elapsed,
     }
 
 
@@ -197,6 +211,7 @@ def kcat_produce(
         str(source),
     ]
     try:
+        cpu_before = _children_cpu_s()
         started = time.monotonic()
         try:
             result = subprocess.run(
@@ -209,6 +224,7 @@ def kcat_produce(
         except subprocess.TimeoutExpired:
             raise WorkloadError(f"kcat produce took over {timeout_s:.0f}s") from None
         elapsed = time.monotonic() - started
+        client_cpu_s = _children_cpu_s() - cpu_before
     finally:
         source.unlink(missing_ok=True)
     stderr = result.stderr.decode(errors="replace")[-ERROR_TAIL_CHARS:]
@@ -222,4 +238,6 @@ def kcat_produce(
         "bytes": delivered * case.record_size,
         "records_per_s": delivered / elapsed,
         "mb_per_s": delivered * case.record_size / MIB / elapsed,
+        "client_cpu_s": client_cpu_s,
+        "seconds": elapsed,
     }

@@ -39,6 +39,8 @@ def test_kcat_produces_and_consumes_every_record(tmp_path: Path) -> None:
 
         consumed = kcat_consume(boot, "kcat-test", RECORDS, RECORD_SIZE, WORKLOAD_TIMEOUT_S)
         assert consumed["records"] == RECORDS and consumed["mb_per_s"] > 0
+        for figures in (produced, consumed):
+            assert 0 < figures["client_cpu_s"] < 2 * figures["seconds"] + 1.0
 
         # kcat stops at the end of the partitions (-e): one record short is reported.
         with pytest.raises(WorkloadError, match=f"printed {RECORDS} records"):
