@@ -20,12 +20,13 @@ does not decode, an unknown API key, or an unsupported version of any API but Ap
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import logging
 import math
 import struct
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +45,7 @@ from ferrokafka.protocol import (
 from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
 from ferrokafka.protocol.wire import FileRecords, joined
-from ferrokafka.server.dispatcher import LATER, Dispatcher, Handler, RequestContext
+from ferrokafka.server.dispatcher import Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
 
 log = logging.getLogger(__name__)
@@ -296,36 +297,44 @@ class Connection:
         ):
             try:
                 response = answer_now(context, request)
-                if response is not LATER:
-                    self._answer(slot, context, response)
-                    return slot
             except Exception:  # as in _handle
                 self._failed(slot, context)
                 return slot
+            if not isinstance(response, Later):
+                self._answer(slot, context, response)
+                return slot
+            rest = response.rest
+        else:
+            rest = None
         after = through = None
         if in_order:
             after, through = self._in_order_tail, trio.Event()
             self._in_order_tail = through
-        nursery.start_soon(self._handle, handler, context, request, slot, after, through)
+        work = rest if rest is not None else handler(context, request)
+        nursery.start_soon(self._handle, work, context, slot, after, through)
         self._unstarted += 1
         return slot
 
     async def _handle(
         self,
-        handler: Handler,
+        work: Awaitable[Any],
         context: RequestContext,
-        request: Any,
         slot: _Slot,
         after: trio.Event | None = None,
         through: trio.Event | None = None,
     ) -> None:
-        """Run the handler (once the in-order request before it is through, for one of
-        those), then write what is ready at the front."""
+        """Await the request's ``work`` (once the in-order request before it is through, for
+        one of those), then write what is ready at the front."""
         self._unstarted -= 1
         try:
             if after is not None:
-                await after.wait()
-            self._answer(slot, context, await handler(context, request))
+                try:
+                    await after.wait()
+                except BaseException:
+                    if inspect.iscoroutine(work):
+                        work.close()  # never started: no "never awaited" warning
+                    raise
+            self._answer(slot, context, await work)
         except Exception:  # ProtocolEncodeError included: a handler built a bad response
             self._failed(slot, context)
         finally:

@@ -7,15 +7,19 @@ request order. ``None`` means "send nothing" (Produce with acks=0). Handlers are
 that delayed operations (acks=all, long-poll fetch, group barriers) can wait on trio events.
 
 A handler may also have a plain method ``answer_now(ctx, request)`` for requests it can often
-answer without waiting (Produce into the page cache): it returns the response (or None, as
-above) at once, or ``LATER`` having changed nothing, and then the connection runs the coroutine. An answer given now costs the connection no task, no event and
-no wake-up of another task, which is most of the per-request cost of a small request.
+answer without waiting (Produce into the page cache, Fetch of data already there): it returns
+the response (or None, as above) at once, or a :class:`Later`: ``LATER`` when it changed
+nothing (the connection then runs the handler's coroutine), or ``Later(rest)`` with the
+awaitable that finishes the request, when finding out it must wait took steps that must not
+be taken twice (a fetch session's epoch). An answer given now costs the connection no task,
+no event and no wake-up of another task, which is most of the per-request cost of a small
+request.
 
 Kafka handles a connection's requests one at a time. We let them run concurrently (a long-poll
 Fetch must not hold up the connection), except those registered ``in_order`` (Produce,
-OffsetCommit, OffsetFetch): of these, a connection's requests are handled one after another in the order
-they arrived, so pipelined batches for a partition are appended in the order they were sent,
-whatever waits one of them meets (a worker thread, a lock).
+OffsetCommit, OffsetFetch): of these, a connection's requests are handled one after another
+in the order they arrived, so pipelined batches for a partition are appended in the order
+they were sent, whatever waits one of them meets (a worker thread, a lock).
 
 A handler that raises closes its connection (after logging the traceback): there is no generic
 error response for every API, and a client reconnects and retries. Errors a client should see
@@ -31,17 +35,21 @@ from typing import Any
 from ferrokafka.protocol import APIS, Message, RequestHeader
 
 
-class _Later:
-    """The type of LATER."""
+class Later:
+    """answer_now's "not now": the rest of the request's work (an awaitable returning the
+    response), or None for "call the handler"."""
 
-    __slots__ = ()
+    __slots__ = ("rest",)
+
+    def __init__(self, rest: Awaitable[Message | None] | None = None) -> None:
+        self.rest = rest
 
     def __repr__(self) -> str:
-        return "LATER"
+        return "LATER" if self.rest is None else f"Later({self.rest!r})"
 
 
 # answer_now's "this one needs the coroutine": nothing was changed.
-LATER: Any = _Later()
+LATER = Later()
 
 
 @dataclass(frozen=True, slots=True)
