@@ -1,5 +1,5 @@
 """Fetch answered at once (``FetchHandler.answer_now``) when it needs no wait and no worker
-thread, and handed to its coroutine otherwise without applying the session rules twice; and
+thread, and otherwise ``Later`` with the rest of its work, the session rules applied once; and
 Kafka's EndToEndLatency tool (its consumer fetches with fetch.max.wait.ms=0 in an incremental
 session, one record in flight) running against it."""
 
@@ -17,7 +17,7 @@ from test_produce_fetch import FETCH_V, TOPIC, batch, fetch_request, produce, va
 
 import kafka_support as ks
 from ferrokafka.protocol import RequestHeader
-from ferrokafka.server.dispatcher import LATER, RequestContext
+from ferrokafka.server.dispatcher import Later, RequestContext
 from ferrokafka.server.handlers.fetch import FetchHandler
 
 FETCH_KEY = 1
@@ -64,11 +64,11 @@ def test_data_there_is_answered_at_once(broker: DataBroker) -> None:
         return now, found
 
     now, found = in_broker(broker, work)
-    assert now is not LATER and records_of(now) == [b"a", b"b"]
-    assert found is not LATER and records_of(found) == [b"a", b"b"]
+    assert not isinstance(now, Later) and records_of(now) == [b"a", b"b"]
+    assert not isinstance(found, Later) and records_of(found) == [b"a", b"b"]
 
 
-def test_a_wait_goes_to_the_coroutine_with_the_session_advanced_once(
+def test_a_wait_is_left_for_later_with_the_session_advanced_once(
     broker: DataBroker,
 ) -> None:
     with Client(broker.bootstrap_servers) as client:
@@ -78,21 +78,22 @@ def test_a_wait_goes_to_the_coroutine_with_the_session_advanced_once(
     async def work() -> list[Any]:
         full = handler.answer_now(context(), fetch_request({0: 0}, session_epoch=0))
         session = full.session_id
-        # At the end, may wait: LATER, and the coroutine (what the connection runs next)
-        # waits it out from where answer_now left the session.
+        # At the end, may wait: Later, whose rest (what the connection awaits next) waits it
+        # out from where answer_now left the session.
         waits = fetch_request({0: 1}, max_wait_ms=WAIT_MS, session_id=session, session_epoch=1)
         left = handler.answer_now(context(), waits)
-        waited = await handler(context(), waits)
-        # The session expects epoch 2 now: had the coroutine applied the rules again, epoch 1
-        # would have been taken twice (INVALID_FETCH_SESSION_EPOCH here).
+        waited = await left.rest
+        # The session expects epoch 2 now: had the rest applied the rules again, epoch 1
+        # would have been taken twice (INVALID_FETCH_SESSION_EPOCH there).
         then = handler.answer_now(context(), fetch_request({}, session_id=session, session_epoch=2))
         return [full, left, waited, then]
 
     full, left, waited, then = in_broker(broker, work)
-    assert full is not LATER and full.error_code == 0 and full.session_id != 0
-    assert left is LATER
+    assert not isinstance(full, Later) and full.error_code == 0 and full.session_id != 0
+    assert isinstance(left, Later) and left.rest is not None
     assert waited.error_code == 0 and waited.session_id == full.session_id
-    assert then is not LATER and then.error_code == 0 and then.session_id == full.session_id
+    assert not isinstance(then, Later)
+    assert then.error_code == 0 and then.session_id == full.session_id
 
 
 def test_session_errors_are_answered_at_once(broker: DataBroker) -> None:
@@ -103,7 +104,7 @@ def test_session_errors_are_answered_at_once(broker: DataBroker) -> None:
         return handler.answer_now(context(), unknown)
 
     answer = in_broker(broker, work)
-    assert answer is not LATER and answer.error_code != 0 and answer.responses == []
+    assert not isinstance(answer, Later) and answer.error_code != 0 and answer.responses == []
 
 
 def test_kafka_end_to_end_latency_tool(broker: DataBroker, tmp_path: Path) -> None:

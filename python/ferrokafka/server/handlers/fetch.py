@@ -18,7 +18,6 @@ from __future__ import annotations
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
 
 import trio
 
@@ -26,7 +25,7 @@ from ferrokafka._ferrokafka import FerrokafkaError
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
-from ferrokafka.server.dispatcher import LATER, RequestContext
+from ferrokafka.server.dispatcher import Later, RequestContext
 from ferrokafka.server.handlers.fetch_session import (
     FINAL_EPOCH,
     INITIAL_EPOCH,
@@ -53,9 +52,6 @@ MS = 1000.0
 # of many partitions each a little behind still goes to a worker. A consumer further behind
 # may touch the disk: worker thread, as before.
 INLINE_READ_LAG_OFFSETS_MAX = 64
-# Prepared requests answer_now left to their coroutines, at most (each is taken within one
-# scheduling pass of being left; the bound only matters if a connection died in between).
-HANDED_OVER_MAX = 1024
 
 
 @dataclass(slots=True)
@@ -146,18 +142,13 @@ class FetchHandler:
     def __init__(self, node: Node, sessions: FetchSessionCache | None = None) -> None:
         self.node = node
         self.sessions = sessions if sessions is not None else FetchSessionCache()
-        # Requests answer_now prepared (session checked and advanced) but left to the
-        # coroutine, which the connection starts right after: the coroutine takes its entry
-        # before its first checkpoint. Keyed by id() and holding the request, so a reused id
-        # never matches a different request.
-        self._handed_over: OrderedDict[int, tuple[FetchRequest, _Prepared]] = OrderedDict()
 
-    def answer_now(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse | Any:
+    def answer_now(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse | Later:
         """The answer, when no wait and no worker thread is needed: errors, a fetch that found
         min_bytes, or one that may not wait (max_wait_ms 0, as Kafka's EndToEndLatency
         consumer sends). A consumer at the tail is answered without a task of its own, so a
-        Fetch costs no extra trio scheduling pass. Else LATER, the request prepared for the
-        coroutine (see ``_handed_over``)."""
+        Fetch costs no extra trio scheduling pass. Else ``Later`` with the rest of the work:
+        the session rules were applied (its epoch advanced), and must not be applied twice."""
         prepared = self._prepare(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
@@ -167,19 +158,16 @@ class FetchHandler:
             reads = read_partitions(work, request.max_bytes, read_committed)
             if _enough(reads, request, waitable=any(h is not None for _, h, _ in work)):
                 return self._answer(prepared, request, reads)
-        self._handed_over[id(request)] = (request, prepared)
-        while len(self._handed_over) > HANDED_OVER_MAX:
-            self._handed_over.popitem(last=False)
-        return LATER
+        return Later(self._finish(prepared, request))
 
     async def __call__(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse:
-        handed = self._handed_over.pop(id(request), None)
-        if handed is not None and handed[0] is request:
-            prepared: _Prepared | FetchResponse = handed[1]
-        else:
-            prepared = self._prepare(ctx, request)
+        prepared = self._prepare(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
+        return await self._finish(prepared, request)
+
+    async def _finish(self, prepared: _Prepared, request: FetchRequest) -> FetchResponse:
+        """Read, long-polling as the request allows, and answer."""
         reads = await self._long_poll(list(prepared.parts.values()), request, prepared.by_id)
         return self._answer(prepared, request, reads)
 
