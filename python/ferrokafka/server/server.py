@@ -16,6 +16,7 @@ import errno
 import itertools
 import logging
 import math
+import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,10 @@ class ServerLimits:
     connection: ConnectionLimits
     connections_max: int = 2**31 - 1  # max.connections
     listen_backlog: int = 50  # socket.listen.backlog.size
+    # SO_SNDBUF / SO_RCVBUF of client sockets (socket.send.buffer.bytes,
+    # socket.receive.buffer.bytes); None: the OS default (Kafka's -1).
+    send_buffer_bytes: int | None = None
+    receive_buffer_bytes: int | None = None
     shutdown_grace_s: float = SHUTDOWN_GRACE_S
 
     @classmethod
@@ -63,8 +68,15 @@ class ServerLimits:
             ),
             connections_max=int(config["max.connections"]),
             listen_backlog=int(config["socket.listen.backlog.size"]),
+            send_buffer_bytes=_buffer_bytes(config["socket.send.buffer.bytes"]),
+            receive_buffer_bytes=_buffer_bytes(config["socket.receive.buffer.bytes"]),
             shutdown_grace_s=shutdown_grace_s,
         )
+
+
+def _buffer_bytes(value: object) -> int | None:
+    size = int(value)  # type: ignore[call-overload]
+    return size if size >= 0 else None
 
 
 @dataclass(frozen=True)
@@ -152,6 +164,12 @@ class Server:
                     spec.port, host=spec.host or None, backlog=self._limits.listen_backlog
                 )
                 for listener in sockets:
+                    if self._limits.receive_buffer_bytes is not None:
+                        # Set on the listening socket, as Kafka's acceptor does, so accepted
+                        # sockets start with it (the TCP window scale is agreed at the handshake).
+                        listener.socket.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_RCVBUF, self._limits.receive_buffer_bytes
+                        )
                     bound.append((spec, listener))
                     host, port = listener.socket.getsockname()[:2]
                     self.bound_addresses.append(BoundAddress(spec.name, host, port))
@@ -183,6 +201,10 @@ class Server:
                 )
                 await trio.aclose_forcefully(stream)
                 continue
+            if self._limits.send_buffer_bytes is not None:
+                stream.socket.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_SNDBUF, self._limits.send_buffer_bytes
+                )
             connection = Connection(
                 stream,
                 connection_id=next(self._connection_ids),
