@@ -287,6 +287,23 @@ class ProduceHandler:
             )
         return None
 
+    def _admitted(
+        self, handle: PartitionHandle, records: bytes | memoryview, *, keyless_checked: bool
+    ) -> _Outcome | ProducerBatch | None:
+        """The checks after _refusal, in Kafka's order: records without a key on a compacted
+        topic (unless ``keyless_checked``), a transactional producer, an idempotent producer's
+        sequence and epoch. An _Outcome is the answer; else the batch's producer (or None)."""
+        if not keyless_checked and "compact" in handle.log.config.cleanup_policy:
+            # Its check takes bytes: a copy, on compacted topics only.
+            refused = _keyless_records(handle, bytes(records))
+            if refused is not None:
+                return refused
+        producer = ProducerBatch.parse(records)
+        if producer is not None and producer.is_transactional:
+            return _TRANSACTIONAL_REFUSED
+        verdict = _producer_verdict(handle, records, producer)
+        return verdict if verdict is not None else producer
+
     def _append_now(
         self,
         handle: PartitionHandle,
@@ -300,17 +317,9 @@ class ProduceHandler:
         if refused is not None:
             return refused
         assert records is not None
-        if "compact" in handle.log.config.cleanup_policy:
-            # Its check takes bytes: a copy, on compacted topics only.
-            refused = _keyless_records(handle, bytes(records))
-            if refused is not None:
-                return refused
-        producer = ProducerBatch.parse(records)
-        if producer is not None and producer.is_transactional:
-            return _TRANSACTIONAL_REFUSED
-        verdict = _producer_verdict(handle, records, producer)
-        if verdict is not None:
-            return verdict
+        producer = self._admitted(handle, records, keyless_checked=False)
+        if isinstance(producer, _Outcome):
+            return producer
         epoch = handle.leader_epoch
         try:
             # The request's read-only view of its frame goes to the log uncopied.
@@ -333,24 +342,18 @@ class ProduceHandler:
             return refused
         assert records is not None
         config = handle.log.config
-        size = memoryview(records).nbytes
-        if "compact" in config.cleanup_policy:
-            # Decompresses the batch: big ones in a worker thread, as big appends.
-            whole = bytes(records)
-            if size > INLINE_APPEND_BYTES_MAX:
-                refused = await trio.to_thread.run_sync(_keyless_records, handle, whole)
-            else:
-                refused = _keyless_records(handle, whole)
+        big = memoryview(records).nbytes > INLINE_APPEND_BYTES_MAX
+        keyless_checked = big and "compact" in config.cleanup_policy
+        if keyless_checked:
+            # Decompresses the batch: in a worker thread, as big appends.
+            refused = await trio.to_thread.run_sync(_keyless_records, handle, bytes(records))
             if refused is not None:
                 return refused
-        producer = ProducerBatch.parse(records)
-        if producer is not None and producer.is_transactional:
-            return _TRANSACTIONAL_REFUSED
-        in_thread = size > INLINE_APPEND_BYTES_MAX or config.flush_messages is not None
+        in_thread = big or config.flush_messages is not None
         async with handle.append_lock:
-            verdict = _producer_verdict(handle, records, producer)
-            if verdict is not None:
-                return verdict
+            producer = self._admitted(handle, records, keyless_checked=keyless_checked)
+            if isinstance(producer, _Outcome):
+                return producer
             epoch = handle.leader_epoch
             try:
                 if in_thread:
