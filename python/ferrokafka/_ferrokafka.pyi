@@ -10,7 +10,7 @@ values ("none", "gzip", "snappy", "lz4", "zstd").
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import final
+from typing import Any, final
 
 __version__: str
 __all__ = [
@@ -45,6 +45,9 @@ __all__ = [
     "cleanable_info",
     "clean_log",
     "keyless_record_indexes",
+    "read_request_header",
+    "read_produce_request",
+    "write_produce_response",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -532,3 +535,27 @@ def clean_log(
 
 def keyless_record_indexes(records: bytes) -> list[int]:
     """Index within its batch of each record without a key (control batches skipped)."""
+
+# -- wire: the native Produce codec (see ferrokafka.protocol.native) ------------------------
+
+def read_request_header(
+    frame: bytes | memoryview, flexible: bool
+) -> tuple[int, int, int, str | None, int] | None:
+    """``(api_key, api_version, correlation_id, client_id, body_start)`` of the request header
+    (version 2 when ``flexible``) at the start of ``frame``; None when it is malformed or has
+    tagged fields (the schema codec then reads it)."""
+
+def read_produce_request(
+    frame: bytes | memoryview, start: int, version: int
+) -> (
+    tuple[str | None, int, int, list[tuple[str, bytes, list[tuple[int, tuple[int, int] | None]]]]]
+    | None
+):
+    """``(transactional_id, acks, timeout_ms, [(name, topic_id, [(index, (start, end) | None)])])``
+    of the Produce body at ``start`` of ``frame``: records as their place in ``frame``; None
+    when it is malformed or has tagged fields."""
+
+def write_produce_response(correlation_id: int, version: int, response: Any) -> bytes | None:
+    """The size-prefixed frame answering Produce ``correlation_id`` at ``version`` with the
+    ProduceResponse ``response``; None when a value cannot be written exactly (a tagged field,
+    a wrong type, a string over Kafka's limit)."""

@@ -8,6 +8,8 @@
 //! - [`log`]: segments (`.log` + indexes), the ordered segment map, and the partition log:
 //!   append, read, roll, truncate, recover, retention, flush.
 //! - [`io`]: file regions and `sendfile` to sockets.
+//! - [`wire`]: Produce request bodies read and response frames written (the hottest API's
+//!   codec; the Python schema codec handles every other case). Pure, no I/O.
 //! - [`py`]: thin PyO3 wrappers and the Python exception types. This module and
 //!   `#[pymodule]` below are the only places that know about Python.
 //!
@@ -20,6 +22,7 @@ pub mod io;
 pub mod log;
 pub mod py;
 pub mod record;
+pub mod wire;
 
 use pyo3::prelude::*;
 

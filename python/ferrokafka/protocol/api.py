@@ -17,6 +17,11 @@ from ferrokafka.protocol.errors import (
 )
 from ferrokafka.protocol.messages import APIS
 from ferrokafka.protocol.messages.header import RequestHeader, ResponseHeader
+from ferrokafka.protocol.native import (
+    REQUEST_DECODERS,
+    RESPONSE_ENCODERS,
+    decode_request_header,
+)
 from ferrokafka.protocol.schema import ApiInfo, Message, decode_struct, encode_struct
 from ferrokafka.protocol.wire import Reader, Writer, joined
 
@@ -112,8 +117,16 @@ def decode_request(frame: bytes | memoryview) -> tuple[RequestHeader, Message]:
     info = _supported(api_key, api_version)
     if info is None:
         raise UnsupportedApiVersionError(api_key, api_version, correlation_id)
-    header = decode_struct(RequestHeader, reader, request_header_version(api_key, api_version))
-    request = decode_struct(info.request_class, reader, api_version)
+    header_version = request_header_version(api_key, api_version)
+    native_header = decode_request_header(view, header_version)
+    if native_header is not None:
+        header, reader.pos = native_header
+    else:
+        header = decode_struct(RequestHeader, reader, header_version)
+    native = REQUEST_DECODERS.get(api_key)
+    request = None if native is None else native(view, reader.pos, api_version)
+    if request is None:
+        request = decode_struct(info.request_class, reader, api_version)
     # Bytes after the request body are ignored, as Kafka's broker ignores them: librdkafka
     # (through 2.x, its issue #5049) writes a null Metadata topic array as four bytes where
     # flexible versions read one, and real brokers answer it.
@@ -154,6 +167,11 @@ def encode_response_parts(request_header: RequestHeader, response: Message) -> l
         raise ProtocolEncodeError(
             f"{type(response).__name__} cannot answer a request for API {api_key} v{api_version}"
         )
+    native = RESPONSE_ENCODERS.get(api_key)
+    if native is not None:
+        frame = native(request_header.correlation_id, api_version, response)
+        if frame is not None:
+            return [frame]
     writer = Writer()
     header = ResponseHeader(correlation_id=request_header.correlation_id)
     encode_struct(header, writer, response_header_version(api_key, api_version))

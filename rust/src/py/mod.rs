@@ -7,6 +7,7 @@ pub mod errors;
 pub mod log;
 pub mod log_types;
 pub mod records;
+pub mod wire;
 
 use pyo3::prelude::*;
 
@@ -16,5 +17,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(m)?;
     log::register(m)?;
     cleaner::register(m)?;
+    wire::register(m)?;
     Ok(())
 }
