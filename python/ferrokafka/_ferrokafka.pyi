@@ -48,6 +48,8 @@ __all__ = [
     "read_request_header",
     "read_produce_request",
     "write_produce_response",
+    "read_fetch_request",
+    "write_fetch_response",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -555,7 +557,32 @@ def read_produce_request(
     of the Produce body at ``start`` of ``frame``: records as their place in ``frame``; None
     when it is malformed or has tagged fields."""
 
-def write_produce_response(correlation_id: int, version: int, response: Any) -> bytes | None:
-    """The size-prefixed frame answering Produce ``correlation_id`` at ``version`` with the
-    ProduceResponse ``response``; None when a value cannot be written exactly (a tagged field,
-    a wrong type, a string over Kafka's limit)."""
+def write_produce_response(
+    correlation_id: int, version: int, response: Any
+) -> list[bytes] | None:
+    """The size-prefixed frame (as a list of one part) answering Produce ``correlation_id`` at
+    ``version`` with the ProduceResponse ``response``; None when a value cannot be written
+    exactly (a tagged field, a wrong type, a string over Kafka's limit)."""
+
+def read_fetch_request(
+    frame: bytes | memoryview, start: int, version: int
+) -> (
+    tuple[
+        tuple[int, int, int, int, int, int, int],
+        list[tuple[str, bytes, list[tuple[int, int, int, int, int, int]]]],
+        list[tuple[str, bytes, list[int]]],
+        str,
+    ]
+    | None
+):
+    """``((replica_id, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id,
+    session_epoch), [(topic, topic_id, [(partition, current_leader_epoch, fetch_offset,
+    last_fetched_epoch, log_start_offset, partition_max_bytes)])], [(topic, topic_id,
+    [partition])], rack_id)`` of the Fetch body at ``start`` of ``frame`` (fields the version
+    lacks hold the message class's defaults); None when it is malformed or has tagged fields."""
+
+def write_fetch_response(correlation_id: int, version: int, response: Any) -> list[Any] | None:
+    """The size-prefixed frame answering Fetch ``correlation_id`` at ``version`` with the
+    FetchResponse ``response``, as parts: bytes, and records values kept whole (a FileRecords
+    part is left for the sender's sendfile, in-memory records over 4 KiB are not copied); None
+    when a value cannot be written exactly (a tagged field, a wrong type)."""

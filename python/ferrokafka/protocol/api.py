@@ -169,9 +169,9 @@ def encode_response_parts(request_header: RequestHeader, response: Message) -> l
         )
     native = RESPONSE_ENCODERS.get(api_key)
     if native is not None:
-        frame = native(request_header.correlation_id, api_version, response)
-        if frame is not None:
-            return [frame]
+        parts = native(request_header.correlation_id, api_version, response)
+        if parts is not None:
+            return parts
     writer = Writer()
     header = ResponseHeader(correlation_id=request_header.correlation_id)
     encode_struct(header, writer, response_header_version(api_key, api_version))

@@ -27,12 +27,20 @@ impl<'a> Cursor<'a> {
         self.buf.len().saturating_sub(self.pos)
     }
 
+    pub fn i8(&mut self) -> Option<i8> {
+        Some(i8::from_be_bytes(self.take(1)?.try_into().ok()?))
+    }
+
     pub fn i16(&mut self) -> Option<i16> {
         Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
     }
 
     pub fn i32(&mut self) -> Option<i32> {
         Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    pub fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_be_bytes(self.take(8)?.try_into().ok()?))
     }
 
     pub fn uuid(&mut self) -> Option<[u8; 16]> {
@@ -100,6 +108,10 @@ impl<'a> Cursor<'a> {
 pub struct Out(pub Vec<u8>);
 
 impl Out {
+    pub fn i8(&mut self, v: i8) {
+        self.0.push(v as u8);
+    }
+
     pub fn i16(&mut self, v: i16) {
         self.0.extend_from_slice(&v.to_be_bytes());
     }
