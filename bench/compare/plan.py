@@ -70,6 +70,12 @@ class Plan:
     # (uncompressed: kcat's file input) with kcat, librdkafka in C with no interpreter.
     librdkafka_produce: ProduceCase | None = None
     kcat_produce: ProduceCase | None = None
+    # Broker-bound produce (bench.compare.raw): measured and warm-up requests, each one batch
+    # of raw_batch_records x raw_record_size bytes; 0 requests: not run.
+    raw_requests: int = 0
+    raw_warmup_requests: int = 0
+    raw_record_size: int = KIB
+    raw_batch_records: int = 15
     segment_bytes: int = SEGMENT_BYTES_DEFAULT
     # Bounds on one workload and on one broker's start.
     workload_timeout_s: float = 300.0
@@ -94,6 +100,8 @@ def full_plan() -> Plan:
         produce=cases,
         librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000_000),
         kcat_produce=ProduceCase(100, "1", "none", 1, 5_000_000),
+        raw_requests=60_000,
+        raw_warmup_requests=30_000,
         consume_records=_records(2 * GIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
@@ -129,6 +137,8 @@ def quick_plan() -> Plan:
         # kcat sends 32 MiB of 100 B records in a quarter of a second, where its ~20 ms of
         # process start, connection and metadata would weigh: 128 MiB.
         kcat_produce=replace(cases[0], records=_records(128 * MIB, 100)),
+        raw_requests=20_000,
+        raw_warmup_requests=20_000,
         # 512 MiB: kcat reads 128 MiB in well under a second, so start-up would dominate.
         consume_records=_records(512 * MIB, KIB),
         consume_record_size=KIB,
@@ -152,6 +162,8 @@ def smoke_plan() -> Plan:
         produce=(ProduceCase(100, "1", "lz4", 1, 5_000),),
         librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000),
         kcat_produce=ProduceCase(100, "1", "none", 1, 5_000),
+        raw_requests=200,
+        raw_warmup_requests=100,
         consume_records=5_000,
         consume_record_size=KIB,
         consume_partitions=2,
@@ -188,6 +200,8 @@ def scaled(plan: Plan, factor: float) -> Plan:
         produce=tuple(replace(case, records=n(case.records)) for case in plan.produce),
         librdkafka_produce=one(plan.librdkafka_produce),
         kcat_produce=one(plan.kcat_produce),
+        raw_requests=n(plan.raw_requests) if plan.raw_requests else 0,
+        raw_warmup_requests=n(plan.raw_warmup_requests) if plan.raw_requests else 0,
         consume_records=n(plan.consume_records),
         e2e_records=n(plan.e2e_records),
         rate_seconds=max(1.0, plan.rate_seconds * factor),

@@ -25,6 +25,11 @@ METRICS: dict[str, tuple[tuple[str, str, str, bool], ...]] = {
         ("mb_per_s", "throughput", "MB/s", True),
         ("broker_cpu_s_per_gb", "broker CPU", "s/GB", False),
     ),
+    "broker-bound": (
+        ("requests_per_s", "requests", "req/s", True),
+        ("mb_per_s", "throughput", "MB/s", True),
+        ("broker_cpu_us_per_request", "broker CPU per request", "us", False),
+    ),
     "latency": (
         ("latency_p50_ms", "p50", "ms", False),
         ("latency_p99_ms", "p99", "ms", False),

@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.compare import REPO, clients, kcat, limits
+from bench.compare import REPO, clients, kcat, limits, raw
 from bench.compare.brokers import Broker, create_topic, dir_bytes, make_broker
 from bench.compare.plan import KIB, Plan, ProduceCase
 from bench.compare.probe import sample
@@ -76,6 +76,28 @@ def _kcat_produce(boot: str, case: ProduceCase, work_dir: Path, timeout_s: float
     return (f"{case.name} (kcat)", "produce", run)
 
 
+def _raw_produce(broker: Broker, plan: Plan) -> Workload:
+    name = (
+        f"produce {plan.raw_batch_records}x{plan.raw_record_size}B batches, "
+        f"{raw.IN_FLIGHT} in flight (pre-encoded)"
+    )
+
+    def run() -> dict[str, Any]:
+        create_topic(broker.bootstrap_servers, "raw-produce", 1)
+        return raw.raw_produce(
+            broker.bootstrap_servers,
+            "raw-produce",
+            plan.raw_requests,
+            plan.raw_warmup_requests,
+            plan.raw_record_size,
+            plan.raw_batch_records,
+            lambda: sample(broker.pid).cpu_s,
+            plan.workload_timeout_s,
+        )
+
+    return (name, "broker-bound", run)
+
+
 def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
     boot, timeout = broker.bootstrap_servers, plan.workload_timeout_s
     items: list[Workload] = [
@@ -93,6 +115,8 @@ def workloads(broker: Broker, plan: Plan, work_dir: Path) -> list[Workload]:
         items.append((f"{case.name} (librdkafka)", "produce", librdkafka_produce))
     if plan.kcat_produce is not None:
         items.append(_kcat_produce(boot, plan.kcat_produce, work_dir, timeout))
+    if plan.raw_requests:
+        items.append(_raw_produce(broker, plan))
     fill = ProduceCase(
         plan.consume_record_size, "1", "none", plan.consume_partitions, plan.consume_records
     )
