@@ -138,5 +138,5 @@ def raw_produce(
         "seconds": seconds,
         "requests_per_s": requests / seconds,
         "mb_per_s": value_bytes / seconds / (1 << 20),
-        "broker_cpu_us_per_request": cpu / requests * 1e6,
+        "cpu_us_per_request": cpu / requests * 1e6,
     }

@@ -28,7 +28,7 @@ METRICS: dict[str, tuple[tuple[str, str, str, bool], ...]] = {
     "broker-bound": (
         ("requests_per_s", "requests", "req/s", True),
         ("mb_per_s", "throughput", "MB/s", True),
-        ("broker_cpu_us_per_request", "broker CPU per request", "us", False),
+        ("cpu_us_per_request", "broker CPU per request", "µs", False),
     ),
     "latency": (
         ("latency_p50_ms", "p50", "ms", False),
