@@ -161,12 +161,38 @@ pub fn decompress_bounded(codec: Compression, data: &[u8], limit: usize) -> Resu
         Compression::Lz4 => {
             read_bounded(lz4_flex::frame::FrameDecoder::new(data), codec, limit, hint)
         }
-        Compression::Zstd => {
+        Compression::Zstd => zstd_decompress(data, limit, hint),
+    }
+}
+
+thread_local! {
+    /// This thread's zstd decompression context, kept between batches: a new one per batch
+    /// allocated and zeroed its window (up to a few MiB for a Java producer's streams), which
+    /// was most of the CPU of validating a small zstd batch.
+    static ZSTD_DCTX: std::cell::RefCell<Option<zstd::zstd_safe::DCtx<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn zstd_decompress(data: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>> {
+    let codec = Compression::Zstd;
+    ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => {
+            let ctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
+            // with_context resets the session, so nothing of an earlier (failed) frame remains.
+            read_bounded(
+                zstd::stream::read::Decoder::with_context(data, ctx),
+                codec,
+                limit,
+                hint,
+            )
+        }
+        Err(_) => {
+            // Not reached (nothing here re-enters); a fresh context is still correct.
             let dec =
                 zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
             read_bounded(dec, codec, limit, hint)
         }
-    }
+    })
 }
 
 fn read_bounded(r: impl Read, codec: Compression, limit: usize, hint: usize) -> Result<Vec<u8>> {
@@ -421,5 +447,20 @@ mod tests {
                 "{codec:?}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn zstd_context_is_clean_after_a_failed_frame() {
+        let data = sample(100_000);
+        let c = compress(Compression::Zstd, &data, None).unwrap();
+        // A frame cut short leaves the thread's context mid-frame; the next batch still reads
+        // whole, as do two frames in a row (concatenated, as the Java client may write).
+        assert!(decompress(Compression::Zstd, &c[..c.len() / 2]).is_err());
+        assert_eq!(decompress(Compression::Zstd, &c).unwrap(), data);
+        let twice = [c.clone(), c].concat();
+        assert_eq!(
+            decompress(Compression::Zstd, &twice).unwrap(),
+            [data.clone(), data].concat()
+        );
     }
 }
