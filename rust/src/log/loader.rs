@@ -99,6 +99,7 @@ pub(super) fn load(
         stats.recovered_segments += recover as usize;
         stats.rebuilt_indexes += outcome.rebuilt_because.is_some() as usize;
         stats.truncated_bytes += outcome.truncated_bytes;
+        stats.tail_batches_read += outcome.tail_batches_read;
         segments.insert(seg);
         if recover && outcome.truncated_bytes > 0 {
             for later in bases.by_ref() {

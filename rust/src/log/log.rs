@@ -75,6 +75,8 @@ pub struct LoadStats {
     pub deleted_segments: usize,
     /// Leftover `.deleted`, `.cleaned`, `.swap` files and index files without a `.log`.
     pub deleted_stray_files: usize,
+    /// Batch headers read to find trusted segments' ends and largest timestamps.
+    pub tail_batches_read: usize,
 }
 
 pub(super) struct State {

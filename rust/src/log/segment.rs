@@ -83,6 +83,8 @@ pub(crate) struct OpenOutcome {
     pub rebuilt_because: Option<String>,
     /// Bytes cut from the end of the log by recovery.
     pub truncated_bytes: u64,
+    /// Batch headers read to find a trusted segment's end and largest timestamp.
+    pub tail_batches_read: usize,
 }
 
 pub struct Segment {
@@ -244,7 +246,13 @@ impl Segment {
             seg.offset_index
                 .sanity_problem(seg.size)
                 .or_else(|| seg.time_index.sanity_problem())
-                .or_else(|| seg.load_tail().err().map(|e| e.to_string()))
+                .or_else(|| match seg.load_tail() {
+                    Ok(read) => {
+                        outcome.tail_batches_read = read;
+                        None
+                    }
+                    Err(e) => Some(e.to_string()),
+                })
         };
         if recover || problem.is_some() {
             outcome.truncated_bytes = seg.recover(p)?;
@@ -412,16 +420,30 @@ impl Segment {
     /// batch's timestamp from the indexes plus a scan of the headers after their last entries.
     /// Also checks that the last offset index entry points at the batch it names: an error
     /// here means the indexes do not describe this log.
-    fn load_tail(&mut self) -> Result<()> {
+    /// Find the end and the largest timestamp of a trusted segment from its indexes and the
+    /// batches after its last offset-index entry; returns how many batch headers it read.
+    fn load_tail(&mut self) -> Result<usize> {
         let last_entry = self.offset_index.last_entry();
         let indexed = self.offset_index.entries() > 0;
         let time_last = self.time_index.last_entry();
         let mut max = time_last;
         let mut next = self.base_offset;
         let mut saw_last_entry = !indexed;
-        let from = self.offset_index.lookup(time_last.offset).position;
+        // No batch before the last offset-index entry has a larger timestamp than the time
+        // index's last entry: each offset-index entry is written with the time index brought
+        // up to the largest timestamp so far (track_batch, which always has room: the segment
+        // rolls first), and leaving the active role writes the largest into the reserved slot.
+        // So the batches from that entry on are all that need reading (from the time entry's
+        // place, a segment whose timestamps never grow was read header by header in full).
+        let from = if indexed {
+            last_entry.position
+        } else {
+            self.offset_index.lookup(time_last.offset).position
+        };
+        let mut read = 0;
         let mut scan = HeaderScanner::new(&self.file, from, self.size);
         while let Some((pos, h)) = scan.next_header()? {
+            read += 1;
             if indexed && pos == last_entry.position {
                 if h.last_offset() != last_entry.offset {
                     return Err(Error::corrupt(
@@ -458,7 +480,7 @@ impl Segment {
             read_at(&self.file, &mut header, 0)?;
             self.first_batch_timestamp = Some(BatchHeader::parse(&header, 0)?.max_timestamp);
         }
-        Ok(())
+        Ok(read)
     }
 
     /// Rebuild the indexes from the log, CRC-checking every batch, and cut the log at the

@@ -314,3 +314,38 @@ fn recovery_point_at_the_log_end_scans_nothing() {
     assert_eq!(recovered.log_end_offset(), last_batch.base_offset);
     assert_eq!(file_len(&active_log), *last_pos as u64);
 }
+
+#[test]
+fn clean_reopen_reads_only_what_follows_the_last_index_entries() {
+    // Timestamps that never grow leave one time-index entry per segment; the batches after
+    // it are covered by the offset index all the same.
+    let dir = tempfile::tempdir().unwrap();
+    let config = small_config();
+    let log = open(dir.path(), config.clone());
+    for _ in 0..300 {
+        append(&log, &simple(1, TS0, 5));
+    }
+    append(&log, &simple(1, TS0 + 9, 5)); // the largest, in the active segment's tail
+    let before = log.segments().unwrap();
+    let expected = read_all(&log);
+    log.close().unwrap();
+
+    let log2 = Log::open(dir.path(), config.clone(), log.recovery_point(), None).unwrap();
+    let stats = log2.load_stats().clone();
+    assert_eq!((stats.recovered_segments, stats.rebuilt_indexes), (0, 0));
+    assert!(before.len() > 2, "{} segments", before.len());
+    // Each segment: from its last offset-index entry (one interval of small batches) on.
+    let per_interval = config.index_interval_bytes as usize / 60 + 2;
+    assert!(
+        stats.tail_batches_read <= before.len() * per_interval,
+        "{} batch headers read for {} segments",
+        stats.tail_batches_read,
+        before.len()
+    );
+    assert_eq!(log2.segments().unwrap(), before);
+    assert_eq!(read_all(&log2), expected);
+    assert_eq!(
+        log2.offset_for_max_timestamp().unwrap().unwrap().timestamp,
+        TS0 + 9
+    );
+}
