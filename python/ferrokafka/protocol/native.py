@@ -33,6 +33,11 @@ _Topic = ProduceRequest.TopicProduceData
 _Partition = ProduceRequest.PartitionProduceData
 
 
+def _topic_id(raw: bytes, by_id: bool) -> uuid.UUID:
+    """A topic's id as the message holds it: the zero id where the version names topics."""
+    return uuid.UUID(bytes=raw) if by_id else ZERO_UUID
+
+
 def decode_request_header(frame: memoryview, version: int) -> tuple[RequestHeader, int] | None:
     """The request header (version 1 or 2) at the start of ``frame`` and where its body
     starts; None to leave it to the schema codec."""
@@ -64,7 +69,7 @@ def decode_produce_request(frame: memoryview, start: int, version: int) -> Produ
         topic_data=[
             _Topic(
                 name=name,
-                topic_id=uuid.UUID(bytes=topic_id) if by_id else ZERO_UUID,
+                topic_id=_topic_id(topic_id, by_id),
                 partition_data=[
                     _Partition(index=index, records=None if at is None else frame[at[0] : at[1]])
                     for index, at in partitions
@@ -100,7 +105,7 @@ def decode_fetch_request(frame: memoryview, start: int, version: int) -> FetchRe
         topics=[
             _FetchTopic(
                 topic=topic,
-                topic_id=uuid.UUID(bytes=topic_id) if by_id else ZERO_UUID,
+                topic_id=_topic_id(topic_id, by_id),
                 partitions=[
                     _FetchPartition(
                         partition=p,
@@ -118,7 +123,7 @@ def decode_fetch_request(frame: memoryview, start: int, version: int) -> FetchRe
         forgotten_topics_data=[
             _Forgotten(
                 topic=topic,
-                topic_id=uuid.UUID(bytes=topic_id) if by_id else ZERO_UUID,
+                topic_id=_topic_id(topic_id, by_id),
                 partitions=parts,
             )
             for topic, topic_id, parts in forgotten

@@ -98,6 +98,16 @@ impl<'a> Cursor<'a> {
         usize::try_from(len).ok().filter(|&n| n <= self.remaining())
     }
 
+    /// A topic named by id (`by_id`: Produce and Fetch from v13) or by name, as
+    /// `(name, id)` with the other one empty.
+    pub fn topic(&mut self, by_id: bool, compact: bool) -> Option<(String, [u8; 16])> {
+        if by_id {
+            Some((String::new(), self.uuid()?))
+        } else {
+            Some((self.string(compact, false)??, [0; 16]))
+        }
+    }
+
     /// A flexible struct's tagged-field section, handled here only when it is empty.
     pub fn no_tagged_fields(&mut self) -> Option<()> {
         (self.uvarint()? == 0).then_some(())
@@ -141,6 +151,18 @@ impl Out {
         } else {
             self.i16(len as i16);
         }
+    }
+
+    /// A topic's id (`by_id`) or name; None when the name is over Kafka's string limit.
+    pub fn topic(&mut self, name: &str, id: &[u8; 16], by_id: bool, compact: bool) -> Option<()> {
+        if by_id {
+            self.0.extend_from_slice(id);
+        } else if name.len() > STRING_BYTES_MAX {
+            return None;
+        } else {
+            self.string(Some(name), compact);
+        }
+        Some(())
     }
 
     /// A string of at most STRING_BYTES_MAX bytes (the caller checked), or null.

@@ -3,7 +3,7 @@
 //! FetchResponse.json lay them out. A response's records may stay in files: the frame is then
 //! several parts, the file-backed records objects between the bytes.
 
-use super::cursor::{Cursor, Out, STRING_BYTES_MAX};
+use super::cursor::{Cursor, Out};
 
 pub const VERSION_MIN: i16 = 4;
 pub const VERSION_MAX: i16 = 18;
@@ -53,15 +53,6 @@ pub struct FetchRequest {
 
 fn supported(version: i16) -> bool {
     (VERSION_MIN..=VERSION_MAX).contains(&version)
-}
-
-/// The topic's name (before v13) or id (from v13).
-fn topic_key(c: &mut Cursor, version: i16, compact: bool) -> Option<(String, [u8; 16])> {
-    if version >= TOPIC_ID_FROM {
-        Some((String::new(), c.uuid()?))
-    } else {
-        Some((c.string(compact, false)??, [0; 16]))
-    }
 }
 
 fn partition(c: &mut Cursor, version: i16, compact: bool) -> Option<FetchPartition> {
@@ -122,7 +113,7 @@ pub fn read_request(frame: &[u8], start: usize, version: i16) -> Option<FetchReq
     let topic_count = c.count(compact)?;
     let mut topics = Vec::with_capacity(topic_count);
     for _ in 0..topic_count {
-        let (topic, topic_id) = topic_key(&mut c, version, compact)?;
+        let (topic, topic_id) = c.topic(version >= TOPIC_ID_FROM, compact)?;
         let count = c.count(compact)?;
         let mut partitions = Vec::with_capacity(count);
         for _ in 0..count {
@@ -142,7 +133,7 @@ pub fn read_request(frame: &[u8], start: usize, version: i16) -> Option<FetchReq
         let count = c.count(compact)?;
         forgotten_topics_data.reserve(count);
         for _ in 0..count {
-            let (topic, topic_id) = topic_key(&mut c, version, compact)?;
+            let (topic, topic_id) = c.topic(version >= TOPIC_ID_FROM, compact)?;
             let n = c.count(compact)?;
             let partitions = (0..n).map(|_| c.i32()).collect::<Option<Vec<_>>>()?;
             if compact {
@@ -245,14 +236,12 @@ pub fn write_response<R>(
     }
     out.length(response.responses.len() as i64, compact, true);
     for topic in response.responses {
-        if version >= TOPIC_ID_FROM {
-            out.0.extend_from_slice(&topic.topic_id);
-        } else {
-            if topic.topic.len() > STRING_BYTES_MAX {
-                return None;
-            }
-            out.string(Some(&topic.topic), compact);
-        }
+        out.topic(
+            &topic.topic,
+            &topic.topic_id,
+            version >= TOPIC_ID_FROM,
+            compact,
+        )?;
         out.length(topic.partitions.len() as i64, compact, true);
         for p in topic.partitions {
             out.i32(p.partition_index);

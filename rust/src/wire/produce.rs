@@ -53,11 +53,7 @@ pub fn read_request(frame: &[u8], start: usize, version: i16) -> Option<ProduceR
     let topic_count = c.count(compact)?;
     let mut topics = Vec::with_capacity(topic_count);
     for _ in 0..topic_count {
-        let (name, topic_id) = if version >= TOPIC_ID_FROM {
-            (String::new(), c.uuid()?)
-        } else {
-            (c.string(compact, false)??, [0; 16])
-        };
+        let (name, topic_id) = c.topic(version >= TOPIC_ID_FROM, compact)?;
         let partition_count = c.count(compact)?;
         let mut partitions = Vec::with_capacity(partition_count);
         for _ in 0..partition_count {
@@ -140,14 +136,12 @@ pub fn write_response(
     }
     out.length(topics.len() as i64, compact, true);
     for topic in topics {
-        if version >= TOPIC_ID_FROM {
-            out.0.extend_from_slice(&topic.topic_id);
-        } else {
-            if topic.name.len() > STRING_BYTES_MAX {
-                return None;
-            }
-            out.string(Some(&topic.name), compact);
-        }
+        out.topic(
+            &topic.name,
+            &topic.topic_id,
+            version >= TOPIC_ID_FROM,
+            compact,
+        )?;
         out.length(topic.partitions.len() as i64, compact, true);
         for p in &topic.partitions {
             out.i32(p.index);
