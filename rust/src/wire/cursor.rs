@@ -157,22 +157,21 @@ impl Out {
     pub fn topic(&mut self, name: &str, id: &[u8; 16], by_id: bool, compact: bool) -> Option<()> {
         if by_id {
             self.0.extend_from_slice(id);
-        } else if name.len() > STRING_BYTES_MAX {
-            return None;
-        } else {
-            self.string(Some(name), compact);
+            return Some(());
         }
-        Some(())
+        self.string(Some(name), compact)
     }
 
-    /// A string of at most STRING_BYTES_MAX bytes (the caller checked), or null.
-    pub fn string(&mut self, s: Option<&str>, compact: bool) {
+    /// A string, or null; None (nothing written) when it is over Kafka's string limit.
+    pub fn string(&mut self, s: Option<&str>, compact: bool) -> Option<()> {
         match s {
             None => self.length(-1, compact, false),
+            Some(s) if s.len() > STRING_BYTES_MAX => return None,
             Some(s) => {
                 self.length(s.len() as i64, compact, false);
                 self.0.extend_from_slice(s.as_bytes());
             }
         }
+        Some(())
     }
 }

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::cursor::{Cursor, Out, STRING_BYTES_MAX};
+use super::cursor::{Cursor, Out};
 
 pub const VERSION_MIN: i16 = 3;
 pub const VERSION_MAX: i16 = 13;
@@ -110,10 +110,6 @@ pub struct TopicResponse {
     pub partitions: Vec<PartitionResponse>,
 }
 
-fn fits(s: &Option<String>) -> bool {
-    s.as_ref().is_none_or(|s| s.len() <= STRING_BYTES_MAX)
-}
-
 /// The size-prefixed response frame (header included) answering the Produce request with
 /// `correlation_id` at `version`, or None when a value cannot be written (a string over
 /// Kafka's limit, an unsupported version): the schema codec then says what is wrong. Fields
@@ -154,19 +150,13 @@ pub fn write_response(
             if version >= RECORD_ERRORS_FROM {
                 out.length(p.record_errors.len() as i64, compact, true);
                 for e in &p.record_errors {
-                    if !fits(&e.message) {
-                        return None;
-                    }
                     out.i32(e.batch_index);
-                    out.string(e.message.as_deref(), compact);
+                    out.string(e.message.as_deref(), compact)?;
                     if compact {
                         out.uvarint(0);
                     }
                 }
-                if !fits(&p.error_message) {
-                    return None;
-                }
-                out.string(p.error_message.as_deref(), compact);
+                out.string(p.error_message.as_deref(), compact)?;
             }
             if compact {
                 out.uvarint(0); // current_leader (tag 0) only when known: never here
