@@ -79,6 +79,12 @@ def _workload_order(doc: dict[str, Any]) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
+def _ratio(k: dict[str, float] | None, f: dict[str, float] | None) -> float | None:
+    """ferrokafka's median over Kafka's; none where either is missing or zero (a CPU
+    reading under one clock tick is zero, and a ratio to or of zero says nothing)."""
+    return f["median"] / k["median"] if k and f and k["median"] > 0 and f["median"] > 0 else None
+
+
 def summarize(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (workload, metric) with both brokers' spreads, their ratio, limit shares
     and the failures (count and first error) of each broker."""
@@ -111,7 +117,7 @@ def summarize(doc: dict[str, Any]) -> list[dict[str, Any]]:
             k, f = row[KAFKA]["spread"], row[FERRO]["spread"]
             if k is None and f is None and not row[KAFKA]["failed"] and not row[FERRO]["failed"]:
                 continue  # a figure this client does not report (librdkafka: no producer p99)
-            row["ratio"] = f["median"] / k["median"] if k and f and k["median"] else None
+            row["ratio"] = _ratio(k, f)
             limit = limits.get(LIMIT_OF_KIND.get(kind, ""))
             if unit == "MB/s" and limit:
                 row["limit_mb_per_s"] = limit
@@ -138,7 +144,7 @@ def summarize(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "error": errors[0] if errors else None,
             }
         k, f = row[KAFKA]["spread"], row[FERRO]["spread"]
-        row["ratio"] = f["median"] / k["median"] if k and f and k["median"] else None
+        row["ratio"] = _ratio(k, f)
         rows.append(row)
     return rows
 

@@ -51,7 +51,7 @@ def _measured(broker: Broker, kind: str, run: Callable[[], dict[str, Any]]) -> d
     entry["broker_cpu_s"] = after.cpu_s - before.cpu_s
     entry["broker_rss_bytes"] = after.rss_bytes
     moved = entry.get("figures", {}).get("bytes", 0)
-    if moved:
+    if moved and entry["broker_cpu_s"] > 0:  # zero: under one clock tick, not measured
         entry["broker_cpu_s_per_gb"] = entry["broker_cpu_s"] / (moved / GB)
     return entry
 

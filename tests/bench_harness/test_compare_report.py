@@ -136,6 +136,20 @@ def test_write_json_markdown_and_charts(tmp_path: Path) -> None:
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_zero_median_has_no_ratio_and_the_charts_are_still_drawn(tmp_path: Path) -> None:
+    # A broker CPU reading under one clock tick is zero (a smoke run's few requests): the
+    # ratio of a lower-is-better figure would be inverted for the chart, 1 / 0.
+    doc = _doc()
+    for run in doc["runs"]:
+        if run["broker"] == "ferrokafka":
+            run["workloads"]["produce 100B"]["broker_cpu_s_per_gb"] = 0.0
+    rows = report.summarize(doc)
+    cpu = _row(rows, "produce 100B", "broker CPU")
+    assert cpu["ferrokafka"]["spread"]["median"] == 0.0
+    assert cpu["ratio"] is None
+    assert len(charts.write_all(rows, tmp_path, "compare-unit")) == 4
+
+
 def test_quick_plan_varies_each_axis_and_full_plan_is_the_matrix() -> None:
     quick = quick_plan().produce
     assert {c.record_size for c in quick} == {100, 1024}
