@@ -76,6 +76,9 @@ class Plan:
     raw_warmup_requests: int = 0
     raw_record_size: int = KIB
     raw_batch_records: int = 15
+    # Each consume client reads the topic this many times per broker run, and the run's figure
+    # is the median round: one read of a topic moves by 20% from run to run on either broker.
+    consume_rounds: int = 1
     segment_bytes: int = SEGMENT_BYTES_DEFAULT
     # Bounds on one workload and on one broker's start.
     workload_timeout_s: float = 300.0
@@ -105,6 +108,7 @@ def full_plan() -> Plan:
         consume_records=_records(2 * GIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
+        consume_rounds=3,
         e2e_records=20_000,
         e2e_record_size=100,
         rate_per_s=2_000,
@@ -143,6 +147,7 @@ def quick_plan() -> Plan:
         consume_records=_records(512 * MIB, KIB),
         consume_record_size=KIB,
         consume_partitions=6,
+        consume_rounds=3,
         e2e_records=1_000,
         e2e_record_size=100,
         rate_per_s=1_000,

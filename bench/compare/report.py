@@ -202,7 +202,9 @@ def markdown(doc: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"{limits.get('loopback_tcp', float('nan')):,.0f} MB/s, sequential write of the data "
         f"filesystem (fdatasync at end) {limits.get('disk_write', float('nan')):,.0f} MB/s.",
         "",
-        "Cells: median (min–max) over repetitions. Ratio: ferrokafka/Kafka of the medians "
+        "Cells: median (min–max) over repetitions; a consume cell's per-repetition figure is "
+        f"the median of its {plan.get('consume_rounds', 1)} read(s) of the topic. "
+        "Ratio: ferrokafka/Kafka of the medians "
         "(above 1 is better for throughput, below 1 for times, latencies, CPU and memory). "
         "Share: of the disk limit for produce, of loopback for consume.",
         "",

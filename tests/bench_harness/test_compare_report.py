@@ -188,3 +188,23 @@ def test_scaled_plan_keeps_the_matrix_and_shrinks_the_sizes() -> None:
     assert small.consume_records == full.consume_records // 100
     assert small.restart_bytes == full.restart_bytes // 100
     assert small.repetitions == full.repetitions
+
+
+def test_consume_rounds_report_the_median_round_and_all_the_bytes() -> None:
+    from bench.compare.run import _rounds
+
+    speeds = iter([900.0, 500.0, 700.0])
+    calls = []
+
+    def read() -> dict:
+        calls.append(1)
+        return {"mb_per_s": next(speeds), "bytes": 10, "client_cpu_s": len(calls)}
+
+    figures = _rounds(read, 3)()
+    assert len(calls) == 3
+    assert figures["mb_per_s"] == 700.0
+    assert figures["client_cpu_s"] == 3  # the median round's own figures, not a mix
+    assert figures["rounds_mb_per_s"] == [500.0, 700.0, 900.0]
+    assert figures["bytes"] == 30  # the broker's CPU per GB is over every round
+    assert PLANS["full"]().consume_rounds == 3
+    assert _rounds(lambda: {"mb_per_s": 1.0, "bytes": 5}, 1)()["bytes"] == 5
