@@ -425,12 +425,16 @@ class Log:
         *,
         max_offset: int | None = None,
         min_one_batch: bool = True,
+        nowait: bool = False,
     ) -> FetchInfo:
         """Regions from the batch holding ``offset`` on, up to ``max_bytes`` (but at least one
         whole batch when ``min_one_batch``) and below ``max_offset`` (exclusive, e.g. the high
         watermark). Regions hold whole batches only and may span segments; a batch holding
         ``max_offset`` is not returned. Raises OffsetOutOfRangeError outside
-        [log_start_offset, log_end_offset]."""
+        [log_start_offset, log_end_offset]. With ``nowait``, the segment files are read from
+        the page cache only: BlockingIOError where the disk would be waited for (always, on
+        systems without Linux's RWF_NOWAIT), so an event loop can read inline and hand only
+        that case to a worker thread (the offset index is memory-mapped and not covered)."""
     def read_batches(
         self, offset: int, max_bytes: int = 1048576, *, max_offset: int | None = None
     ) -> list[RecordBatch]:
@@ -557,9 +561,7 @@ def read_produce_request(
     of the Produce body at ``start`` of ``frame``: records as their place in ``frame``; None
     when it is malformed or has tagged fields."""
 
-def write_produce_response(
-    correlation_id: int, version: int, response: Any
-) -> list[bytes] | None:
+def write_produce_response(correlation_id: int, version: int, response: Any) -> list[bytes] | None:
     """The size-prefixed frame (as a list of one part) answering Produce ``correlation_id`` at
     ``version`` with the ProduceResponse ``response``; None when a value cannot be written
     exactly (a tagged field, a wrong type, a string over Kafka's limit)."""

@@ -96,6 +96,58 @@ def test_a_wait_is_left_for_later_with_the_session_advanced_once(
     assert then.error_code == 0 and then.session_id == full.session_id
 
 
+def test_history_in_the_page_cache_is_answered_at_once(broker: DataBroker) -> None:
+    # A consumer far behind (here 300 offsets, from 0) whose data is cached is read inline:
+    # no worker-thread hop before its answer.
+    with Client(broker.bootstrap_servers) as client:
+        for i in range(300):
+            produce(client, batch(b"%d" % i), partition=0)
+    handler = FetchHandler(broker.node)
+
+    async def work() -> Any:
+        return handler.answer_now(context(), fetch_request({0: 0}, max_wait_ms=WAIT_MS))
+
+    answer = in_broker(broker, work)
+    assert not isinstance(answer, Later)
+    assert records_of(answer) == [b"%d" % i for i in range(300)]
+
+
+def test_a_read_that_would_wait_for_the_disk_goes_to_a_worker_thread(
+    broker: DataBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from ferrokafka.server.handlers import fetch
+
+    with Client(broker.bootstrap_servers) as client:
+        produce(client, batch(b"a", b"b"), partition=0)
+    real = fetch.read_partitions
+    threads: list[tuple[bool, bool]] = []
+
+    def not_cached(*args: Any, nowait: bool = False) -> Any:
+        # (read without waiting, read in the broker's trio thread)
+        threads.append((nowait, threading.current_thread() is broker_thread))
+        if nowait:
+            raise BlockingIOError("not in the page cache")
+        return real(*args)
+
+    monkeypatch.setattr(fetch, "read_partitions", not_cached)
+    handler = FetchHandler(broker.node)
+
+    async def work() -> Any:
+        nonlocal broker_thread
+        broker_thread = threading.current_thread()
+        left = handler.answer_now(context(), fetch_request({0: 0}, max_wait_ms=WAIT_MS))
+        assert isinstance(left, Later) and left.rest is not None
+        return await left.rest
+
+    broker_thread: threading.Thread | None = None
+    answer = in_broker(broker, work)
+    assert records_of(answer) == [b"a", b"b"]
+    # Tried from the cache inline (in answer_now, then in the rest), then read in a worker.
+    assert threads == [(True, True), (True, True), (False, False)]
+
+
 def test_session_errors_are_answered_at_once(broker: DataBroker) -> None:
     handler = FetchHandler(broker.node)
 

@@ -49,9 +49,7 @@ def keys_in_log(broker, partition: int) -> list[bytes]:
 
 def test_small_batches_after_a_big_one_land_after_it(tmp_path: Path) -> None:
     big = batch(b"big", INLINE_APPEND_BYTES_MAX + 1024)  # appended in a worker thread
-    sent = [request((0, big))] + [
-        request((0, batch(b"s%d" % i))) for i in range(SMALL_REQUESTS)
-    ]
+    sent = [request((0, big))] + [request((0, batch(b"s%d" % i))) for i in range(SMALL_REQUESTS)]
     with data_broker(tmp_path / "b") as b, Client(b.bootstrap_servers) as c:
         b.create_topic(TOPIC, partitions=2)
         ids = [c.send_request(r, PRODUCE_V) for r in sent]  # pipelined

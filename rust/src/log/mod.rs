@@ -16,7 +16,7 @@ mod loader;
 pub mod log;
 mod maintenance;
 mod record_search;
-mod scan;
+pub(crate) mod scan;
 pub mod segment;
 pub mod segments;
 
@@ -25,6 +25,7 @@ mod tests;
 
 pub use self::config::LogConfig;
 pub use self::log::{AppendOrigin, FetchData, LoadStats, Log, SegmentInfo};
+pub use self::scan::without_waiting;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

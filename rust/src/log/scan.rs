@@ -22,9 +22,85 @@ pub const HEADER_SCAN_BUFFER_BYTES: usize = 16 * 1024;
 /// Bytes read at a time during recovery.
 pub const RECOVERY_READ_BYTES: usize = 1 << 20;
 
-/// Read exactly `buf.len()` bytes at `position`.
+thread_local! {
+    /// Set by [`without_waiting`]: this thread's segment reads fail with `WouldBlock` rather
+    /// than wait for the disk.
+    static NO_WAIT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Run `f` with this thread's segment reads taken only from the page cache: a read that would
+/// wait for the disk fails with [`std::io::ErrorKind::WouldBlock`] instead (Linux's
+/// `RWF_NOWAIT`; elsewhere every read does). An event loop reads inline this way and hands
+/// the read to a worker thread only when it fails.
+pub fn without_waiting<T>(f: impl FnOnce() -> T) -> T {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_WAIT.with(|flag| flag.set(self.0));
+        }
+    }
+    let _restore = Restore(NO_WAIT.with(|flag| flag.replace(true)));
+    f()
+}
+
+/// Read exactly `buf.len()` bytes at `position` (from the page cache only, within
+/// [`without_waiting`]).
 pub(crate) fn read_at(file: &File, buf: &mut [u8], position: u64) -> Result<()> {
+    if NO_WAIT.with(|flag| flag.get()) {
+        return read_cached_at(file, buf, position).map_err(Error::from);
+    }
     file.read_exact_at(buf, position).map_err(Error::from)
+}
+
+#[cfg(target_os = "linux")]
+fn read_cached_at(file: &File, mut buf: &mut [u8], mut position: u64) -> std::io::Result<()> {
+    use std::io::{Error as IoError, ErrorKind};
+    use std::os::fd::AsRawFd;
+    while !buf.is_empty() {
+        let iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: one iovec over `buf`, which outlives the call; the descriptor is open.
+        let n = unsafe {
+            libc::preadv2(
+                file.as_raw_fd(),
+                &iov,
+                1,
+                position as libc::off_t,
+                libc::RWF_NOWAIT,
+            )
+        };
+        if n < 0 {
+            let err = IoError::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Not cached, or a filesystem without RWF_NOWAIT: the caller waits elsewhere.
+                Some(libc::EAGAIN) | Some(libc::EOPNOTSUPP) => {
+                    return Err(IoError::new(ErrorKind::WouldBlock, "not in the page cache"))
+                }
+                _ => return Err(err),
+            }
+        }
+        if n == 0 {
+            return Err(IoError::new(
+                ErrorKind::UnexpectedEof,
+                "failed to fill whole buffer",
+            ));
+        }
+        let n = n as usize;
+        buf = &mut buf[n..];
+        position += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_cached_at(_file: &File, _buf: &mut [u8], _position: u64) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::WouldBlock,
+        "reads without waiting need Linux's RWF_NOWAIT",
+    ))
 }
 
 /// Iterates (position, header) over the batches in `[start, end)` of a file whose batches are
@@ -166,5 +242,66 @@ impl<'a> BatchReader<'a> {
         }
         self.cursor += h.total_size();
         Ok(Ok((pos, h, &self.buf[start..start + h.total_size()])))
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::io::{ErrorKind, Write};
+    use std::os::fd::AsRawFd;
+
+    /// Whether every page of `file` (of `len` bytes) is in the page cache.
+    fn all_cached(file: &File, len: usize) -> bool {
+        let page = 4096;
+        // SAFETY: a read-only shared mapping of an open file, unmapped below.
+        unsafe {
+            let addr = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            );
+            assert_ne!(addr, libc::MAP_FAILED);
+            let mut vec = vec![0u8; len.div_ceil(page)];
+            assert_eq!(libc::mincore(addr, len, vec.as_mut_ptr()), 0);
+            libc::munmap(addr, len);
+            vec.iter().all(|v| v & 1 == 1)
+        }
+    }
+
+    #[test]
+    fn reads_without_waiting_take_cached_pages_and_refuse_the_others() {
+        // Under the target directory, not /tmp: tmpfs pages cannot leave the page cache.
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let path = dir.path().join("segment");
+        let data: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+        let mut file = File::create(&path).unwrap();
+        file.write_all(&data).unwrap();
+        file.sync_all().unwrap();
+        let file = File::open(&path).unwrap();
+
+        let mut buf = vec![0u8; 100_000];
+        without_waiting(|| read_at(&file, &mut buf, 1000)).unwrap();
+        assert_eq!(buf, data[1000..101_000]);
+
+        // SAFETY: advice on an open descriptor; the data is on disk (sync_all above).
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0);
+        if all_cached(&file, data.len()) {
+            eprintln!("the filesystem kept the pages cached: nothing to refuse");
+            return;
+        }
+        let refused = without_waiting(|| read_at(&file, &mut buf, 0)).unwrap_err();
+        match refused {
+            Error::Io(e) => assert_eq!(e.kind(), ErrorKind::WouldBlock),
+            other => panic!("expected WouldBlock, got {other:?}"),
+        }
+        // Outside without_waiting the same read waits for the disk, and the flag is restored
+        // even though the closure failed.
+        read_at(&file, &mut buf, 0).unwrap();
+        assert_eq!(buf, data[..100_000]);
     }
 }

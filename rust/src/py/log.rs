@@ -107,7 +107,7 @@ impl PyLog {
         Ok(summary.into())
     }
 
-    #[pyo3(signature = (offset, max_bytes, *, max_offset = None, min_one_batch = true))]
+    #[pyo3(signature = (offset, max_bytes, *, max_offset = None, min_one_batch = true, nowait = false))]
     fn read(
         &self,
         py: Python<'_>,
@@ -115,10 +115,18 @@ impl PyLog {
         max_bytes: u64,
         max_offset: Option<i64>,
         min_one_batch: bool,
+        nowait: bool,
     ) -> PyResult<PyFetchInfo> {
         let data = py.allow_threads(|| {
-            self.inner
-                .read(offset, max_bytes, max_offset, min_one_batch)
+            let read = || {
+                self.inner
+                    .read(offset, max_bytes, max_offset, min_one_batch)
+            };
+            if nowait {
+                crate::log::without_waiting(read)
+            } else {
+                read()
+            }
         })?;
         Ok(data.into())
     }

@@ -10,7 +10,7 @@ use crate::wire::produce::{self, PartitionResponse, RecordError, TopicResponse};
 use crate::wire::{fetch, header};
 
 /// The bytes of a C-contiguous buffer, read under the GIL.
-fn contiguous<'b>(frame: &'b PyBuffer<u8>) -> Option<&'b [u8]> {
+fn contiguous(frame: &PyBuffer<u8>) -> Option<&[u8]> {
     // SAFETY: a C-contiguous export of `len_bytes` bytes kept alive by `frame`; the GIL is held
     // and no Python code runs while the slice is read (objects are built after the parse).
     frame.is_c_contiguous().then(|| unsafe {

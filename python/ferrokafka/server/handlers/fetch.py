@@ -44,14 +44,11 @@ TOPIC_ID_VERSION = 13
 READ_COMMITTED = 1
 NO_PREFERRED_REPLICA = -1
 MS = 1000.0
-# A fetch whose partitions are, all together, at most this many offsets behind their ends
-# reads inline in the trio thread instead of a worker: a consumer at the tail (the latency
-# case) asks for what was just appended, which is in the page cache, and each partition with
-# data costs an index lookup plus a few batch headers (one per offset at most), far below the
-# ~150 us of a worker-thread hop (more on a loaded box). Summed over the partitions, so a fetch
-# of many partitions each a little behind still goes to a worker. A consumer further behind
-# may touch the disk: worker thread, as before.
-INLINE_READ_LAG_OFFSETS_MAX = 64
+# Fetches are read inline in the trio thread from the page cache only (Log.read's nowait):
+# an index lookup and a few batch headers, ~10 us a partition, far below the ~150 us of a
+# worker-thread hop (more on a loaded box), which also delayed each answer to a consumer
+# reading history from the cache by 100-500 us. Only a read that would wait for the disk
+# (BlockingIOError) goes to a worker thread, read again there.
 
 
 @dataclass(slots=True)
@@ -70,15 +67,19 @@ class _Read:
 _Work = tuple[CachedPartition, PartitionHandle | None, int]
 
 
-def read_partitions(work: list[_Work], max_bytes: int, read_committed: bool) -> list[_Read]:
-    """Read every partition in order within ``max_bytes`` overall (blocking I/O; run in a
-    worker thread). Kafka's rule (KIP-74): until some partition returned data, a partition
-    returns at least one whole batch even above the limits, so a consumer always progresses."""
+def read_partitions(
+    work: list[_Work], max_bytes: int, read_committed: bool, *, nowait: bool = False
+) -> list[_Read]:
+    """Read every partition in order within ``max_bytes`` overall: blocking I/O (run in a
+    worker thread), or with ``nowait`` from the page cache only, raising BlockingIOError
+    where the disk would be waited for. Kafka's rule (KIP-74): until some partition returned
+    data, a partition returns at least one whole batch even above the limits, so a consumer
+    always progresses."""
     limit = max(0, max_bytes)
     min_one_batch = True
     reads = []
     for part, handle, missing in work:
-        read = _read_one(part, handle, missing, limit, min_one_batch, read_committed)
+        read = _read_one(part, handle, missing, limit, min_one_batch, read_committed, nowait)
         if read.records:
             min_one_batch = False
             limit = max(0, limit - len(read.records))
@@ -93,6 +94,7 @@ def _read_one(
     limit: int,
     min_one_batch: bool,
     read_committed: bool,
+    nowait: bool,
 ) -> _Read:
     if handle is None:
         return _Read(missing)
@@ -118,6 +120,7 @@ def _read_one(
                 min(max(0, part.max_bytes), limit),
                 max_offset=upper,
                 min_one_batch=min_one_batch,
+                nowait=nowait,
             )
             if info.size_in_bytes:
                 records = FileRecords(info.regions)
@@ -154,10 +157,11 @@ class FetchHandler:
             return prepared
         read_committed = request.isolation_level == READ_COMMITTED
         work = self._work(list(prepared.parts.values()), prepared.by_id)
-        if _lag(work, read_committed) <= INLINE_READ_LAG_OFFSETS_MAX:
-            reads = read_partitions(work, request.max_bytes, read_committed)
-            if _enough(reads, request, waitable=any(h is not None for _, h, _ in work)):
-                return self._answer(prepared, request, reads)
+        reads = _cached_reads(work, request.max_bytes, read_committed)
+        if reads is not None and _enough(
+            reads, request, waitable=any(h is not None for _, h, _ in work)
+        ):
+            return self._answer(prepared, request, reads)
         return Later(self._finish(prepared, request))
 
     async def __call__(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse:
@@ -276,12 +280,11 @@ class FetchHandler:
             work = self._work(parts, by_id)
             # Take the events before reading: an append after the read sets them.
             events = [handle.data_arrived for _, handle, _ in work if handle is not None]
-            if _lag(work, read_committed) > INLINE_READ_LAG_OFFSETS_MAX:
+            reads = _cached_reads(work, request.max_bytes, read_committed)
+            if reads is None:  # the disk would be waited for: a worker thread does
                 reads = await trio.to_thread.run_sync(
                     read_partitions, work, request.max_bytes, read_committed
                 )
-            else:  # caught up, or just behind: little or no file I/O, not worth a thread hop
-                reads = read_partitions(work, request.max_bytes, read_committed)
             if _enough(reads, request, waitable=bool(events)) or trio.current_time() >= deadline:
                 return reads
             with trio.move_on_at(deadline):
@@ -303,14 +306,12 @@ def _keyed(parts: list[CachedPartition], by_id: bool) -> OrderedDict[PartitionKe
     return OrderedDict((partition_key(p, by_id), p) for p in parts)
 
 
-def _lag(work: list[_Work], read_committed: bool) -> int:
-    """The offsets the partitions have past their fetch offsets, summed (0: no file read)."""
-    lag = 0
-    for part, handle, _ in work:
-        if handle is not None:
-            upper = handle.last_stable_offset if read_committed else handle.high_watermark
-            lag += max(0, upper - part.fetch_offset)
-    return lag
+def _cached_reads(work: list[_Work], max_bytes: int, read_committed: bool) -> list[_Read] | None:
+    """The reads, from the page cache only; None where one would wait for the disk."""
+    try:
+        return read_partitions(work, max_bytes, read_committed, nowait=True)
+    except BlockingIOError:
+        return None
 
 
 async def _any_set(events: list[trio.Event]) -> None:
