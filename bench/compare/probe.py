@@ -80,6 +80,13 @@ def wait_ready(host: str, port: int, deadline: float, alive: Callable[[], None])
     raise TimeoutError(f"{host}:{port} gave no Metadata answer naming a broker in time")
 
 
+def measured_cpu_s(before_s: float, after_s: float) -> float | None:
+    """CPU seconds between two readings of :func:`sample`, or None when under one clock tick
+    (a few requests of a smoke run): /proc counts in ticks, and zero is not a measurement."""
+    spent = after_s - before_s
+    return spent if spent > 0 else None
+
+
 @dataclass(frozen=True)
 class ProcSample:
     cpu_s: float

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.compare.clients import WorkloadError
+from bench.compare.probe import measured_cpu_s
 
 from ferrokafka.protocol import RequestHeader, decode_response, encode_request
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
@@ -126,9 +127,9 @@ def raw_produce(
     with socket.create_connection((host, int(port)), timeout=timeout_s) as sock:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _check(_pipeline(sock, frames[:warmup_requests], deadline), records_per_batch)
-        cpu, started = broker_cpu_s(), time.monotonic()
+        cpu_before, started = broker_cpu_s(), time.monotonic()
         answers = _pipeline(sock, frames[warmup_requests:], deadline)
-        seconds, cpu = time.monotonic() - started, broker_cpu_s() - cpu
+        seconds, cpu = time.monotonic() - started, measured_cpu_s(cpu_before, broker_cpu_s())
     _check(answers, records_per_batch)
     value_bytes = requests * records_per_batch * record_size
     # No "bytes": the runner's CPU per GB would count the warm-up; this is the timed part's.
@@ -138,6 +139,5 @@ def raw_produce(
         "seconds": seconds,
         "requests_per_s": requests / seconds,
         "mb_per_s": value_bytes / seconds / (1 << 20),
-        # Zero is under one clock tick of /proc's CPU times (a smoke run): not measured.
-        "cpu_us_per_request": cpu / requests * 1e6 if cpu > 0 else None,
+        "cpu_us_per_request": None if cpu is None else cpu / requests * 1e6,
     }

@@ -23,7 +23,7 @@ from typing import Any
 from bench.compare import REPO, clients, kcat, limits, raw
 from bench.compare.brokers import Broker, create_topic, dir_bytes, make_broker
 from bench.compare.plan import KIB, Plan, ProduceCase
-from bench.compare.probe import sample
+from bench.compare.probe import measured_cpu_s, sample
 
 BROKERS = ("kafka", "ferrokafka")
 GB = 1e9
@@ -51,8 +51,9 @@ def _measured(broker: Broker, kind: str, run: Callable[[], dict[str, Any]]) -> d
     entry["broker_cpu_s"] = after.cpu_s - before.cpu_s
     entry["broker_rss_bytes"] = after.rss_bytes
     moved = entry.get("figures", {}).get("bytes", 0)
-    if moved and entry["broker_cpu_s"] > 0:  # zero: under one clock tick, not measured
-        entry["broker_cpu_s_per_gb"] = entry["broker_cpu_s"] / (moved / GB)
+    cpu = measured_cpu_s(before.cpu_s, after.cpu_s)
+    if moved and cpu is not None:
+        entry["broker_cpu_s_per_gb"] = cpu / (moved / GB)
     return entry
 
 

@@ -56,3 +56,9 @@ def test_limit_loops_move_the_bytes_asked_for(tmp_path: Path) -> None:
     disk = limits.sequential_write(tmp_path, SMALL_BYTES, LIMIT_TIMEOUT_S)
     assert disk["bytes"] == SMALL_BYTES and disk["mb_per_s"] > 0
     assert list(tmp_path.iterdir()) == []  # the scratch file is removed
+
+
+def test_cpu_under_one_clock_tick_is_not_a_measurement() -> None:
+    tick = 1 / probe.CLOCK_TICKS_PER_S
+    assert probe.measured_cpu_s(2.0, 2.0) is None  # no tick went by: zero, unmeasured
+    assert probe.measured_cpu_s(0.0, tick) == tick

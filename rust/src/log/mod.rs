@@ -16,7 +16,7 @@ mod loader;
 pub mod log;
 mod maintenance;
 mod record_search;
-pub(crate) mod scan;
+mod scan;
 pub mod segment;
 pub mod segments;
 
