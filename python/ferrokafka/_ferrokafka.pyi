@@ -10,7 +10,7 @@ values ("none", "gzip", "snappy", "lz4", "zstd").
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, final
+from typing import Any, Literal, final
 
 __version__: str
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "write_produce_response",
     "read_fetch_request",
     "write_fetch_response",
+    "ResponseWriter",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -588,3 +589,35 @@ def write_fetch_response(correlation_id: int, version: int, response: Any) -> li
     FetchResponse ``response``, as parts: bytes, and records values kept whole (a FileRecords
     part is left for the sender's sendfile, in-memory records over 4 KiB are not copied); None
     when a value cannot be written exactly (a tagged field, a wrong type)."""
+
+# --------------------------------------------------------------------------------------------
+# Sending responses
+# --------------------------------------------------------------------------------------------
+
+@final
+class ResponseWriter:
+    """The bytes of one or more responses still to send to a socket, in order: in-memory parts
+    (copied) with vectored sends, file regions with sendfile. Raises EOFError (here or in a
+    write) when a segment ended short of a region: the frame can never be completed."""
+
+    def __new__(cls, parts: Sequence[Any], inline_bytes_max: int = 0) -> ResponseWriter:
+        """``parts``: bytes-like objects, FileRegions, and objects with a ``regions`` sequence
+        of FileRegions (FileRecords). A region of at most ``inline_bytes_max`` bytes is read
+        into memory now, to leave in the same vectored send as its neighbours."""
+    @property
+    def remaining(self) -> int:
+        """Bytes not sent yet (not to be asked during ``write_blocking``: it waits for it)."""
+    def write_some(self, fd: int, budget: int) -> Literal["done", "full", "budget"]:
+        """Send to the non-blocking socket ``fd`` without waiting, without the GIL, until all
+        is sent ("done"), the socket is full ("full") or about ``budget`` bytes went out
+        ("budget"). OSError when the socket fails."""
+    def hand_off(self, fd: int) -> None:
+        """Keep a duplicate of the socket ``fd`` for ``write_blocking`` and ``abort``."""
+    def write_blocking(self, idle_timeout_s: float | None = None) -> None:
+        """Send the rest to the socket given to ``hand_off``, waiting for room in poll(2)
+        without the GIL (for a worker thread). TimeoutError when a wait for room lasts
+        ``idle_timeout_s`` (None or inf: no limit); OSError when the socket fails or is
+        aborted. Closes the duplicate when it returns."""
+    def abort(self) -> None:
+        """Shut down the socket of a ``write_blocking`` in progress, which then fails at once;
+        nothing when none is."""

@@ -11,7 +11,8 @@ send, and a sender goes on with answers that became ready meanwhile. So pipeline
 answered at once cost one sendmsg for a whole read, and a long-poll Fetch woken by a Produce
 is answered by its own task with no other task's wake-up in between. Record regions of files
 in a response (Fetch's FileRecords) are written with sendfile between the in-memory parts,
-never read into memory.
+never read into memory (but for small ones). The sends are native (ResponseWriter): the event
+loop sends until the socket is full, and a large rest is finished by a worker thread.
 
 Bad input closes only this connection, as Kafka does: a frame size out of range, a frame that
 does not decode, an unknown API key, or an unsupported version of any API but ApiVersions
@@ -21,7 +22,6 @@ does not decode, an unknown API key, or an unsupported version of any API but Ap
 from __future__ import annotations
 
 import inspect
-import itertools
 import logging
 import math
 import os
@@ -33,6 +33,7 @@ from typing import Any
 
 import trio
 
+from ferrokafka._ferrokafka import ResponseWriter
 from ferrokafka.protocol import (
     API_VERSIONS_KEY,
     APIS,
@@ -45,7 +46,7 @@ from ferrokafka.protocol import (
 )
 from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
-from ferrokafka.protocol.wire import FileRecords, joined
+from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
 
@@ -64,11 +65,17 @@ RECEIVE_CHUNK_BYTES = 256 * 1024
 # Done answers written with one vectored send, at most: bounds the parts one send gathers
 # (and the IOV_MAX split does the rest).
 COALESCED_RESPONSES_MAX = 16
-# Linux's UIO_MAXIOV: the most buffers one sendmsg accepts.
-IOV_MAX = 1024
-# Bytes asked of one sendfile call: a non-blocking socket takes at most its free send buffer
-# anyway; the cap keeps one call (which may read the file from disk) short, so other tasks run.
-SENDFILE_CHUNK_BYTES = 1 << 20
+# Bytes one non-blocking send of the event loop moves at most: a non-blocking socket takes at
+# most its free send buffer anyway; the cap keeps one call (whose sendfile may read the file
+# from disk) short, so other tasks run between calls.
+SEND_BUDGET_BYTES = 1 << 20
+# A response with at least this much left when the socket fills is finished by a worker thread
+# (one hand-off per response, not per wait); a smaller rest waits in the event loop.
+THREADED_SEND_BYTES_MIN = 256 * 1024
+# Worker threads finishing large responses at once, at most (a trio limiter of their own, so
+# that slow consumers never hold the threads the fetch path reads the disk with); a response
+# that finds them all busy waits for room in the event loop instead.
+SEND_THREADS_MAX = 16
 # FileRecords up to this size are read (from the page cache) into the vectored send instead of
 # sendfile'd: a tail fetch's few records then leave in one sendmsg with their frame, not in a
 # sendmsg plus a sendfile (each a loopback delivery, with a scheduler pass between them).
@@ -116,19 +123,21 @@ class _Slot:
         self.failed = False
 
 
-def _read_region(region: Any) -> bytes:
-    """The bytes of a storage FileRegion, which holds its file open (a segment deleted
-    meanwhile is still read whole)."""
+_SEND_THREADS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("send_threads")
+
+
+def _threads_free() -> bool:
+    return _send_threads().available_tokens > 0
+
+
+def _send_threads() -> trio.CapacityLimiter:
+    """This trio run's limiter of response-sending worker threads."""
     try:
-        data = region.read()
-    except OSError as exc:
-        raise _SendAborted(f"segment {region.path} could not be read: {exc}") from exc
-    if len(data) != region.length:
-        # As with sendfile: the segment is shorter than the region read from it.
-        raise _SendAborted(
-            f"segment {region.path} ended {region.length - len(data)} bytes short of its region"
-        )
-    return data
+        return _SEND_THREADS.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(SEND_THREADS_MAX)
+        _SEND_THREADS.set(limiter)
+        return limiter
 
 
 def unsupported_api_versions_frame(correlation_id: int) -> list[bytes]:
@@ -442,79 +451,49 @@ class Connection:
         return True
 
     async def _send(self, parts: Sequence[Any]) -> None:
-        """Write one response: in-memory parts with vectored sends, FileRecords parts with
-        sendfile from their files, in order."""
-        sock = self._stream.socket
+        """Write one response (or several back to back): in-memory parts with vectored sends,
+        FileRecords with sendfile from their files, in order (a ResponseWriter, native). The
+        event loop sends until the socket is full; the rest of a large response is then left
+        to a worker thread that waits for room in poll(2) without the GIL, as Kafka's network
+        thread does: refilling the socket as soon as the client drains it, not when trio
+        next gets to this task, meant fewer empty reads for the client (kcat's own CPU)."""
         if not RAW_SOCKET_IO:  # Windows: no vectored send, no sendfile
             await self._stream.send_all(joined(parts))
             return
-        views: deque[memoryview] = deque()
-        for part in parts:
-            if isinstance(part, FileRecords) and part.nbytes <= INLINE_FILE_RECORDS_BYTES_MAX:
-                for region in part.regions:
-                    views.append(memoryview(_read_region(region)))
-            elif isinstance(part, FileRecords):
-                await self._send_buffers(sock, views)
-                for region in part.regions:
-                    await self._send_region(sock, region)
-            elif len(part):
-                views.append(memoryview(part).cast("B"))
-        await self._send_buffers(sock, views)
-
-    async def _send_buffers(self, sock: Any, views: deque[memoryview]) -> None:
-        """Send and consume ``views``. Not with MSG_MORE before a file region: a frame ending
-        in a region then waited for the kernel's 200 ms cork timer (consume was 7x slower)."""
         await trio.lowlevel.checkpoint_if_cancelled()  # a closing connection sends nothing
-        while views:
-            try:
-                sent = os.writev(self._fd, list(itertools.islice(views, IOV_MAX)))
-            except BlockingIOError:
-                # No room: a peer that takes no bytes for the idle timeout is gone as far as
-                # we can tell, and giving up then loses nothing not yet sent.
-                with trio.move_on_after(self._limits.idle_timeout_s):
-                    await trio.lowlevel.wait_writable(sock)
-                    continue
-                raise _SendAborted("client stopped reading") from None
-            except OSError as exc:
-                raise trio.BrokenResourceError(str(exc)) from exc
-            while sent:
-                head = views[0]
-                if sent >= head.nbytes:
-                    sent -= head.nbytes
-                    views.popleft()
+        try:
+            writer = ResponseWriter(parts, INLINE_FILE_RECORDS_BYTES_MAX)
+            while (progress := writer.write_some(self._fd, SEND_BUDGET_BYTES)) != "done":
+                if progress == "budget":
+                    await trio.lowlevel.checkpoint()  # let other tasks run between chunks
+                elif writer.remaining >= THREADED_SEND_BYTES_MIN and _threads_free():
+                    await self._send_in_thread(writer)
+                    return
                 else:
-                    views[0] = head[sent:]
-                    sent = 0
-
-    async def _send_region(self, sock: Any, region: Any) -> None:
-        """sendfile ``region`` (a storage FileRegion: FileRecords itself only needs a length
-        and a copy) to the non-blocking ``sock``, waiting for room when it is full. The region
-        holds its file open, so a segment deleted meanwhile is still sent whole."""
-        fd = sock.fileno()
-        length = region.length
-        offset = 0
-        while offset < length:
-            count = min(length - offset, SENDFILE_CHUNK_BYTES)
-            try:
-                sent = region.sendfile(fd, offset, count)
-            except BlockingIOError:
-                sent = -1
-            except OSError as exc:
-                raise trio.BrokenResourceError(str(exc)) from exc
-            if sent == 0:
-                # sendfile returns 0 only at the end of the file: the segment is shorter than
-                # the region read from it, and the frame can no longer be completed.
-                raise _SendAborted(
-                    f"segment {region.path} ended {length - offset} bytes short of its region"
-                )
-            if sent > 0:
-                offset += sent
-            if offset < length:
-                if sent < count:
-                    # The send buffer is full (a short or refused send): wait for room.
+                    # No room: a peer that takes no bytes for the idle timeout is gone as far
+                    # as we can tell, and giving up then loses nothing not yet sent.
                     with trio.move_on_after(self._limits.idle_timeout_s):
-                        await trio.lowlevel.wait_writable(sock)
+                        await trio.lowlevel.wait_writable(self._fd)
                         continue
                     raise _SendAborted("client stopped reading")
-                # A whole chunk went: let other tasks run before the next one.
-                await trio.lowlevel.checkpoint()
+        except EOFError as exc:  # a segment ended short of its region
+            raise _SendAborted(str(exc)) from exc
+        except OSError as exc:
+            raise trio.BrokenResourceError(str(exc)) from exc
+
+    async def _send_in_thread(self, writer: ResponseWriter) -> None:
+        """Finish ``writer`` in a worker thread. Cancelled (the connection closes), the thread
+        is abandoned and ``abort`` shuts the socket down under it, so it ends at once."""
+        writer.hand_off(self._fd)
+        try:
+            await trio.to_thread.run_sync(
+                writer.write_blocking,
+                self._limits.idle_timeout_s,
+                abandon_on_cancel=True,
+                limiter=_send_threads(),
+            )
+        except BaseException as exc:
+            writer.abort()
+            if isinstance(exc, TimeoutError):
+                raise _SendAborted(str(exc)) from exc
+            raise

@@ -2,6 +2,7 @@
 //! without being copied through user space.
 
 pub mod region;
+pub mod response;
 pub mod sendfile;
 
 pub use region::FileRegion;

@@ -260,7 +260,7 @@ impl PyAppendInfo {
 
 #[pyclass(frozen, name = "FileRegion", module = "ferrokafka._ferrokafka")]
 pub struct PyFileRegion {
-    inner: FileRegion,
+    pub(crate) inner: FileRegion,
 }
 
 #[pymethods]

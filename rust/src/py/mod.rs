@@ -7,6 +7,7 @@ pub mod errors;
 pub mod log;
 pub mod log_types;
 pub mod records;
+pub mod response;
 pub mod wire;
 
 use pyo3::prelude::*;
@@ -18,5 +19,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     log::register(m)?;
     cleaner::register(m)?;
     wire::register(m)?;
+    response::register(m)?;
     Ok(())
 }
