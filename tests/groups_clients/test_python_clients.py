@@ -16,6 +16,7 @@ from ferrokafka.testing import RunningBroker, run_broker
 PARTITIONS = 3
 RECORDS = 90
 TIMEOUT_S = 60
+POLL_MS = 2000  # see test_two_kafka_python_consumers_share_the_partitions
 OVERRIDES = {"group.initial.rebalance.delay.ms": 0, "offsets.topic.num.partitions": 4}
 
 
@@ -172,7 +173,12 @@ def test_two_kafka_python_consumers_share_the_partitions(broker: RunningBroker) 
 
     def run(i: int) -> None:
         while not stop[i].is_set():
-            consumers[i].poll(timeout_ms=200)
+            # Longer than a rebalance takes here (the follower hears of it by heartbeat, 300 ms):
+            # kafka-python 3.0.12 loses a JoinGroup/SyncGroup that completes after a poll timed
+            # out while waiting for it, if the leader's metadata changed meanwhile (its
+            # join loop then sees no need to rejoin, never applies the assignment nor
+            # re-enables its heartbeat, and the coordinator expires it) -- a client bug.
+            consumers[i].poll(timeout_ms=POLL_MS)
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(2)]
     for thread in threads:
