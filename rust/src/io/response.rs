@@ -76,16 +76,17 @@ impl ResponseWriter {
         self.remaining
     }
 
-    /// Append in-memory bytes (copied; consecutive ones are joined into one buffer).
-    pub fn push_bytes(&mut self, data: &[u8]) {
+    /// Append in-memory bytes: consecutive ones are joined into one buffer (this one, when it
+    /// starts a new piece).
+    pub fn push_vec(&mut self, data: Vec<u8>) {
         if data.is_empty() {
             return;
         }
         self.remaining += data.len() as u64;
         if let Some(Piece::Bytes(last)) = self.pieces.back_mut() {
-            last.extend_from_slice(data);
+            last.extend_from_slice(&data);
         } else {
-            self.pieces.push_back(Piece::Bytes(data.to_vec()));
+            self.pieces.push_back(Piece::Bytes(data));
         }
     }
 
@@ -108,7 +109,7 @@ impl ResponseWriter {
                 }
                 Err(e) => return Err(e.into()),
             };
-            self.push_bytes(&data);
+            self.push_vec(data);
         } else {
             self.remaining += region.length();
             self.pieces.push_back(Piece::Region(region));
@@ -273,11 +274,11 @@ mod tests {
         let (_dir, big) = region_of(&file, 10, 2_500_000);
         let (_dir2, small) = region_of(b"0123456789", 2, 5);
         let mut w = ResponseWriter::new();
-        w.push_bytes(b"head");
+        w.push_vec(b"head".to_vec());
         w.push_region(big, 32).unwrap();
-        w.push_bytes(b"mid");
+        w.push_vec(b"mid".to_vec());
         w.push_region(small, 32).unwrap(); // read into the in-memory bytes
-        w.push_bytes(b"tail");
+        w.push_vec(b"tail".to_vec());
         assert_eq!(w.remaining(), 4 + 2_500_000 + 3 + 5 + 4);
         let (a, b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
@@ -313,13 +314,19 @@ mod tests {
         assert_eq!(got.join().unwrap().len(), 100_000);
     }
 
-    #[test]
-    fn a_reader_that_takes_nothing_times_out() {
-        let (_dir, region) = region_of(&vec![1u8; 4 << 20], 0, 4 << 20);
+    /// A writer of 4 MiB and the non-blocking socket it writes to, whose peer reads nothing.
+    fn stuck_writer() -> (tempfile::TempDir, ResponseWriter, UnixStream, UnixStream) {
+        let (dir, region) = region_of(&vec![1u8; 4 << 20], 0, 4 << 20);
         let mut w = ResponseWriter::new();
         w.push_region(region, 0).unwrap();
-        let (a, _b) = UnixStream::pair().unwrap();
+        let (a, b) = UnixStream::pair().unwrap();
         a.set_nonblocking(true).unwrap();
+        (dir, w, a, b)
+    }
+
+    #[test]
+    fn a_reader_that_takes_nothing_times_out() {
+        let (_dir, mut w, a, _b) = stuck_writer();
         let err = w
             .write_blocking(a.as_raw_fd(), Some(Duration::from_millis(50)))
             .unwrap_err();
@@ -328,11 +335,7 @@ mod tests {
 
     #[test]
     fn a_shutdown_socket_ends_a_blocked_write() {
-        let (_dir, region) = region_of(&vec![1u8; 4 << 20], 0, 4 << 20);
-        let mut w = ResponseWriter::new();
-        w.push_region(region, 0).unwrap();
-        let (a, _b) = UnixStream::pair().unwrap();
-        a.set_nonblocking(true).unwrap();
+        let (_dir, mut w, a, _b) = stuck_writer();
         let fd = a.as_raw_fd();
         let writer = std::thread::spawn(move || w.write_blocking(fd, None));
         std::thread::sleep(Duration::from_millis(50));

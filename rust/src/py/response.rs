@@ -15,6 +15,7 @@ use pyo3::types::PyBytes;
 
 use super::log_types::PyFileRegion;
 use crate::io::response::{Progress, ResponseWriter, SendError};
+use crate::io::FileRegion;
 
 fn to_py(e: SendError) -> PyErr {
     match e {
@@ -31,20 +32,24 @@ pub struct PyResponseWriter {
     blocking_fd: Mutex<Option<OwnedFd>>,
 }
 
+/// A part taken from Python, before the writer (and its file reads) gets it without the GIL.
+enum Part {
+    Bytes(Vec<u8>),
+    Region(FileRegion),
+}
+
 impl PyResponseWriter {
-    fn push(writer: &mut ResponseWriter, part: &Bound<'_, PyAny>, inline_max: u64) -> PyResult<()> {
+    fn collect(part: &Bound<'_, PyAny>, out: &mut Vec<Part>) -> PyResult<()> {
         if let Ok(bytes) = part.downcast::<PyBytes>() {
-            writer.push_bytes(bytes.as_bytes());
+            out.push(Part::Bytes(bytes.as_bytes().to_vec()));
         } else if let Ok(region) = part.downcast::<PyFileRegion>() {
-            writer
-                .push_region(region.get().inner.clone(), inline_max)
-                .map_err(to_py)?;
+            out.push(Part::Region(region.get().inner.clone()));
         } else if let Ok(buffer) = PyBuffer::<u8>::get(part) {
-            writer.push_bytes(&buffer.to_vec(part.py())?);
+            out.push(Part::Bytes(buffer.to_vec(part.py())?));
         } else if let Ok(regions) = part.getattr(intern!(part.py(), "regions")) {
             // FileRecords: the regions of one records field.
             for region in regions.try_iter()? {
-                Self::push(writer, &region?, inline_max)?;
+                Self::collect(&region?, out)?;
             }
         } else {
             return Err(PyValueError::new_err(format!(
@@ -61,10 +66,22 @@ impl PyResponseWriter {
     #[new]
     #[pyo3(signature = (parts, inline_bytes_max = 0))]
     fn new(parts: &Bound<'_, PyAny>, inline_bytes_max: u64) -> PyResult<Self> {
-        let mut writer = ResponseWriter::new();
+        let mut collected = Vec::new();
         for part in parts.try_iter()? {
-            Self::push(&mut writer, &part?, inline_bytes_max)?;
+            Self::collect(&part?, &mut collected)?;
         }
+        // Small regions are read here: file work, without the GIL.
+        let writer = parts.py().allow_threads(|| {
+            let mut writer = ResponseWriter::new();
+            for part in collected {
+                match part {
+                    Part::Bytes(data) => writer.push_vec(data),
+                    Part::Region(region) => writer.push_region(region, inline_bytes_max)?,
+                }
+            }
+            Ok::<_, SendError>(writer)
+        });
+        let writer = writer.map_err(to_py)?;
         Ok(PyResponseWriter {
             state: Mutex::new(writer),
             blocking_fd: Mutex::new(None),
