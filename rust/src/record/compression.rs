@@ -158,9 +158,10 @@ pub fn decompress_bounded(codec: Compression, data: &[u8], limit: usize) -> Resu
             read_bounded(flate2::read::MultiGzDecoder::new(data), codec, limit, hint)
         }
         Compression::Snappy => snappy_decompress(data, limit),
-        Compression::Lz4 => {
-            read_bounded(lz4_flex::frame::FrameDecoder::new(data), codec, limit, hint)
-        }
+        Compression::Lz4 => super::lz4_frame::decompress(data, limit, hint).map_err(|e| match e {
+            super::lz4_frame::Lz4Error::TooBig => too_big(limit),
+            super::lz4_frame::Lz4Error::Corrupt(what) => corrupt(codec, what),
+        }),
         Compression::Zstd => zstd_decompress(data, limit, hint),
     }
 }

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod builder;
 pub mod compression;
 pub mod header;
+mod lz4_frame;
 // The brief names this file record/record.rs: one record, inside the record-batch module.
 #[allow(clippy::module_inception)]
 pub mod record;
