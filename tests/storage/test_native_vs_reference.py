@@ -166,6 +166,30 @@ def test_compression_crosses_over_for_large_input():
         assert ref.decompress(codec, native.compress(codec, data)) == data
 
 
+@pytest.mark.parametrize("linked", [True, False], ids=["linked", "independent"])
+@pytest.mark.parametrize("block_size", ["MAX64KB", "MAX4MB"])
+def test_lz4_frames_of_every_shape_liblz4_writes(linked: bool, block_size: str) -> None:
+    """librdkafka's and python-lz4's default frames link their blocks (a block's matches reach
+    into the one before), unlike Kafka's; checksums and the content size are optional."""
+    import lz4.frame
+
+    data = b"".join(b"record %d of a batch;" % (i % 977) for i in range(120_000))
+    frame = lz4.frame.compress(
+        data,
+        block_linked=linked,
+        block_size=getattr(lz4.frame, f"BLOCKSIZE_{block_size}"),
+        content_checksum=True,
+        block_checksum=True,
+        store_size=True,
+    )
+    assert native.decompress("lz4", frame) == data
+    assert native.decompress("lz4", frame + lz4.frame.compress(b"next")) == data + b"next"
+    damaged = bytearray(frame)
+    damaged[len(frame) // 2] ^= 0x40
+    with pytest.raises(CorruptRecordError):
+        native.decompress("lz4", bytes(damaged))
+
+
 def test_snappy_raw_input_on_both():
     data = b"snappy raw, not xerial framed " * 100
     raw = ref.compress("snappy", data)[20:]  # the single block of the xerial stream
