@@ -24,6 +24,8 @@ const FLG_CONTENT_SIZE: u8 = 0x08;
 const FLG_CONTENT_CHECKSUM: u8 = 0x04;
 const FLG_DICT_ID: u8 = 0x01;
 const BLOCK_UNCOMPRESSED: u32 = 0x8000_0000;
+/// The most bytes one compressed byte of an LZ4 block decodes to.
+const MAX_EXPANSION: usize = 255;
 
 /// Why a frame could not be read.
 #[derive(Debug)]
@@ -135,9 +137,11 @@ fn read_frame(input: &mut Input<'_>, out: &mut Vec<u8>, limit: usize) -> Result<
             out.extend_from_slice(block);
             continue;
         }
-        // Room for the largest block the frame allows, but never past one byte over the
-        // limit (a block that needs it is too big either way).
-        let room = block_max.min(limit + 1 - pos.min(limit + 1));
+        // Room for what the block can decode to (the frame's block size, and at most 255
+        // bytes per compressed byte, LZ4's densest encoding), but never past one byte over the
+        // limit: a block that needs that is too big either way.
+        let cap = block_max.min(len.saturating_mul(MAX_EXPANSION).saturating_add(16));
+        let room = cap.min(limit + 1 - pos);
         out.resize(pos + room, 0);
         let (before, rest) = out.split_at_mut(pos);
         let decoded = if linked {
@@ -148,7 +152,7 @@ fn read_frame(input: &mut Input<'_>, out: &mut Vec<u8>, limit: usize) -> Result<
         };
         let decoded = match decoded {
             Ok(n) => n,
-            Err(_) if room < block_max => {
+            Err(_) if room < cap => {
                 out.truncate(pos);
                 return Err(Lz4Error::TooBig);
             }
@@ -214,6 +218,20 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_densest_blocks_decode() {
+        use lz4_flex::frame::{BlockMode, BlockSize, FrameInfo};
+        let data = vec![0u8; 3 << 20]; // one long match: ~255 bytes out per byte in
+        for mode in [BlockMode::Independent, BlockMode::Linked] {
+            let info = FrameInfo::new()
+                .block_mode(mode)
+                .block_size(BlockSize::Max4MB);
+            let c = frame(&data, info);
+            assert!(c.len() * 200 < data.len(), "{}", c.len());
+            assert_eq!(decompress(&c, 4 << 20, 0).unwrap(), data);
         }
     }
 
