@@ -34,6 +34,7 @@ from ferrokafka.protocol import (
     encode_response,
 )
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
+from ferrokafka.server import connection
 
 with warnings.catch_warnings():  # kafka-python's own importlib deprecation warnings
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -148,10 +149,28 @@ def small_buffer_socket(broker: DataBroker) -> socket.socket:
     return sock
 
 
+@pytest.fixture(params=["worker-thread", "event-loop"])
+def send_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Large responses finished by a send worker thread (the rule), or, as when all of them are
+    busy, by the event loop waiting for room; the test's sends must have taken that path."""
+    threaded: list[int] = []
+    finish = connection.Connection._send_in_thread
+
+    async def counted(self: Any, writer: Any) -> None:
+        threaded.append(writer.remaining)
+        await finish(self, writer)
+
+    monkeypatch.setattr(connection.Connection, "_send_in_thread", counted)
+    if request.param == "event-loop":
+        monkeypatch.setattr(connection, "_threads_free", lambda: False)
+    yield
+    assert bool(threaded) == (request.param == "worker-thread"), threaded
+
+
 # -- real clients --------------------------------------------------------------------------------
 
 
-def test_kafka_python_consumes_every_segment(broker: DataBroker) -> None:
+def test_kafka_python_consumes_every_segment(broker: DataBroker, send_path: None) -> None:
     consumer = KafkaConsumer(
         bootstrap_servers=broker.bootstrap_servers,
         enable_auto_commit=False,
@@ -174,7 +193,7 @@ def test_kafka_python_consumes_every_segment(broker: DataBroker) -> None:
         assert [m.value for m in got[p]] == [value(p, i) for i in range(RECORDS)]
 
 
-def test_confluent_kafka_consumes_every_segment(broker: DataBroker) -> None:
+def test_confluent_kafka_consumes_every_segment(broker: DataBroker, send_path: None) -> None:
     consumer = ck.Consumer(
         {
             "bootstrap.servers": broker.bootstrap_servers,
@@ -302,7 +321,7 @@ def send_big_fetch(
     return size
 
 
-def test_slow_reader_gets_every_byte(broker: DataBroker) -> None:
+def test_slow_reader_gets_every_byte(broker: DataBroker, send_path: None) -> None:
     with small_buffer_socket(broker) as sock:
         size = send_big_fetch(sock, 0, 7)
         frame = exact(sock, size, chunk=SLOW_READ_BYTES, pause_s=SLOW_READ_PAUSE_S)
