@@ -1,6 +1,7 @@
 """librdkafka (confluent-kafka) with ``group.protocol=consumer`` (KIP-848) against ferrokafka:
 two consumers split the partitions, consume every record once and commit; when one closes the
-other takes its partitions; a new member of the group resumes after the committed offsets."""
+other takes its partitions; a new member of the group resumes after the committed offsets; a
+regex subscription is resolved by the coordinator, internal topics included."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 from cg_wire import Wire, create_topic
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions
 
 from ferrokafka.protocol import error_codes as ec
@@ -142,6 +143,58 @@ def test_librdkafka_regex_subscription(tmp_path: Path) -> None:
                 [],
                 "(^rx-.*)",
             )
+        finally:
+            c.close()
+
+
+OFFSETS_TOPIC = "__consumer_offsets"
+OFFSETS_PARTITIONS = 3
+
+
+def test_librdkafka_regex_subscription_matches_an_internal_topic(tmp_path: Path) -> None:
+    """Kafka's coordinator matches a subscribed regex against every topic name of its metadata
+    image, internal topics included (only a client-side java.util.regex subscription filters
+    them, by exclude.internal.topics): a member whose regex names ``__consumer_offsets`` is
+    assigned its partitions."""
+    overrides = {**OVERRIDES, "offsets.topic.num.partitions": OFFSETS_PARTITIONS}
+    with run_broker(tmp_path / "b", overrides) as broker:
+        bootstrap = broker.bootstrap_servers
+        create_topic(bootstrap, "rt", 1)
+        # An offset committed in another group creates __consumer_offsets before the member
+        # joins, so the regex has it to match from the first heartbeat.
+        committer = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "committer", "enable.auto.commit": False}
+        )
+        try:
+            committer.commit(offsets=[TopicPartition("rt", 0, 1)], asynchronous=False)
+        finally:
+            committer.close()
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        listed = admin.list_topics(timeout=FLUSH_TIMEOUT_S).topics
+        assert len(listed[OFFSETS_TOPIC].partitions) == OFFSETS_PARTITIONS
+
+        expected = {(OFFSETS_TOPIC, p) for p in range(OFFSETS_PARTITIONS)}
+        c = consumer(bootstrap)
+        c.subscribe([f"^{OFFSETS_TOPIC}$"])
+        try:
+            deadline = time.monotonic() + WAIT_S
+            while {(tp.topic, tp.partition) for tp in c.assignment()} != expected:
+                assert time.monotonic() < deadline, (
+                    f"assigned {c.assignment()}, not every {OFFSETS_TOPIC} partition, "
+                    f"within {WAIT_S}s"
+                )
+                message = c.poll(POLL_S)  # the group's own records are there to read
+                assert message is None or message.error() is None, message.error()
+            wire = Wire(bootstrap)
+            try:
+                [group] = wire.call(ConsumerGroupDescribeRequest(group_ids=["rg"]), 1).groups
+            finally:
+                wire.close()
+            [member] = group.members
+            assert member.subscribed_topic_regex == f"(^{OFFSETS_TOPIC}$)"
+            assert {
+                (t.topic_name, p) for t in member.assignment.topic_partitions for p in t.partitions
+            } == expected
         finally:
             c.close()
 

@@ -432,9 +432,7 @@ class ConsumerGroup:
     def _subscribed_names(self, member: m.ConsumerMember, topics: Topics) -> set[str]:
         names = {t for t in member.subscribed_topic_names if t in topics}
         if member.subscribed_topic_regex:
-            pattern = _compile(member.subscribed_topic_regex)
-            # Kafka's regex subscriptions never match internal topics.
-            names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
+            names |= _matching(member.subscribed_topic_regex, topics)
         return names
 
     def _subscriptions(self) -> tuple[frozenset[str], frozenset[str]]:
@@ -457,8 +455,7 @@ class ConsumerGroup:
         explicit, regexes = self._subscriptions()
         names = {t for t in explicit if t in topics}
         for regex in regexes:
-            pattern = _compile(regex)
-            names |= {t for t in topics if not t.startswith("__") and pattern.fullmatch(t)}
+            names |= _matching(regex, topics)
         metadata = {name: topics[name] for name in sorted(names)}
         if metadata != self.subscribed_metadata:
             self.subscribed_metadata = metadata
@@ -516,6 +513,15 @@ def _compile(regex: str) -> re.Pattern[str]:
         raise HeartbeatError(
             ec.INVALID_REGULAR_EXPRESSION, f"SubscribedTopicRegex {regex} is invalid: {exc}"
         ) from None
+
+
+def _matching(regex: str, topics: Topics) -> set[str]:
+    """The topics a subscribed regex matches in full, as Kafka's coordinator resolves it: every
+    topic name of the metadata, internal topics (``__consumer_offsets``...) included. Only the
+    Java consumer's client-side pattern subscription leaves them out (exclude.internal.topics);
+    a KIP-848 regex is matched here, not by the client."""
+    pattern = _compile(regex)
+    return {t for t in topics if pattern.fullmatch(t)}
 
 
 def _subscription(member: m.ConsumerMember) -> tuple:
