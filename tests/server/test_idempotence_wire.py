@@ -223,9 +223,9 @@ def test_appends_in_worker_threads_keep_the_rules(tmp_path: Path) -> None:
 
 
 def test_periodic_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ferrokafka.server.handlers import produce as produce_module
+    from ferrokafka.partition import appends
 
-    monkeypatch.setattr(produce_module, "PRODUCER_SNAPSHOT_INTERVAL_OFFSETS", 4)
+    monkeypatch.setattr(appends, "PRODUCER_SNAPSHOT_INTERVAL_OFFSETS", 4)
     with data_broker(tmp_path / "b") as b, Client(b.bootstrap_servers) as c:
         b.create_topic(TOPIC)
         pid = init_producer_id(c).producer_id

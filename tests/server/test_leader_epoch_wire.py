@@ -14,12 +14,12 @@ import trio
 from data_broker import Client, DataBroker, data_broker
 
 from ferrokafka._ferrokafka import BatchBuilder, Log
+from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.protocol.messages.delete_records import DeleteRecordsRequest
 from ferrokafka.protocol.messages.describe_producers import DescribeProducersRequest
 from ferrokafka.protocol.messages.init_producer_id import InitProducerIdRequest
 from ferrokafka.protocol.messages.offset_for_leader_epoch import OffsetForLeaderEpochRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
-from ferrokafka.server.leader_epochs import load_leader_epoch_cache
 from ferrokafka.storage import checkpoints as ckpt
 
 TOPIC = "epochs"

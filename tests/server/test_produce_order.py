@@ -10,8 +10,8 @@ from pathlib import Path
 from data_broker import Client, data_broker
 
 from ferrokafka._ferrokafka import BatchBuilder
+from ferrokafka.partition.appends import INLINE_APPEND_BYTES_MAX
 from ferrokafka.protocol.messages.produce import ProduceRequest
-from ferrokafka.server.handlers.produce import INLINE_APPEND_BYTES_MAX
 from ferrokafka.storage import decode_batches
 
 TOPIC = "order"

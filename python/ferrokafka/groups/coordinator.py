@@ -38,7 +38,6 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from ferrokafka._ferrokafka import BatchBuilder, FerrokafkaError
 from ferrokafka.groups.base import Group, Record
 from ferrokafka.groups.offsets import OffsetStore, offset_tombstone
 from ferrokafka.groups.serde import (
@@ -48,12 +47,15 @@ from ferrokafka.groups.serde import (
     decode_record,
 )
 from ferrokafka.groups.timers import Timers
+from ferrokafka.partition import AppendOrigin
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.schema import Message
+from ferrokafka.storage import BatchBuilder
 
 if TYPE_CHECKING:  # the server package imports the handlers, which import this module
-    from ferrokafka.server.node import Node, PartitionHandle
+    from ferrokafka.partition import Partition
+    from ferrokafka.server.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +222,8 @@ class GroupCoordinator:
         self._loading = True
         try:
             for index in range(self.num_partitions):
-                handle = self.node.partition(OFFSETS_TOPIC, index)
-                if handle is not None:
+                handle = self.node.replicas.partition(OFFSETS_TOPIC, index)
+                if handle is not None and handle.is_leader:
                     await self._load_partition(handle)
         finally:
             self._loading = False
@@ -234,7 +236,7 @@ class GroupCoordinator:
         self._loaded = True
         log.info("group coordinator loaded %d groups", len(self.groups))
 
-    async def _load_partition(self, handle: PartitionHandle) -> None:
+    async def _load_partition(self, handle: Partition) -> None:
         """Replay one partition from its log start to its high watermark."""
         buffer_bytes = int(self.config("offsets.load.buffer.size"))
         offset = handle.log.log_start_offset
@@ -279,29 +281,33 @@ class GroupCoordinator:
             return ec.NONE
         if len(records) > WRITE_RECORDS_MAX:
             return ec.RECORD_LIST_TOO_LARGE
-        handle = self.node.partition(OFFSETS_TOPIC, self.partition_for(group_id))
-        if handle is None or not self._loaded:
+        found = self.node.replicas.leader_partition_or_error(
+            OFFSETS_TOPIC, self.partition_for(group_id)
+        )
+        if isinstance(found, int) or not self._loaded:
             return ec.COORDINATOR_NOT_AVAILABLE
         codec = CODECS.get(int(self.config("offsets.topic.compression.codec")), "none")
         builder = BatchBuilder(compression=codec)
         now = self.now_ms()
         for key, value in records:
             builder.append(value, key=key, timestamp=now)
-        data = builder.build()
-        async with handle.append_lock:
-            try:
-                info = handle.log.append(data, leader_epoch=handle.leader_epoch)
-            except FerrokafkaError as exc:
-                from ferrokafka.server.errors import storage_error_code
-
-                code = storage_error_code(exc)
-                log.warning("append to %s-%d failed: %s", OFFSETS_TOPIC, handle.partition, exc)
-                return code
-            handle.epochs.assign(handle.leader_epoch, info.first_offset)
-            if on_appended is not None:
-                on_appended()
-        handle.notify_append()
-        return ec.NONE
+        # Kafka's coordinators append with acks=1 and then wait for the high watermark; with
+        # the ISR this node alone, the append itself moves it.
+        result = await found.append_as_leader(
+            builder.build(),
+            origin=AppendOrigin.COORDINATOR,
+            required_acks=1,
+            on_appended=(lambda _: on_appended()) if on_appended is not None else None,
+        )
+        if result.code:
+            log.warning(
+                "append to %s-%d failed: error %d %s",
+                OFFSETS_TOPIC,
+                found.partition,
+                result.code,
+                result.message or "",
+            )
+        return result.code
 
     # -- offset expiry -----------------------------------------------------------------------
 

@@ -1,26 +1,14 @@
 """Kafka error codes of the data path (Produce, Fetch, ListOffsets, DeleteRecords,
-InitProducerId) and the
-mapping from the native storage engine's exceptions to them.
+InitProducerId), re-exported for the handlers.
 
 The numbers come from :mod:`ferrokafka.protocol.error_codes`, the one table of Kafka's
-``org.apache.kafka.common.protocol.Errors``; the data path's are re-exported here.
+``org.apache.kafka.common.protocol.Errors``; the mapping from storage exceptions to them lives
+with the partition (:mod:`ferrokafka.partition.errors`).
 """
 
 from __future__ import annotations
 
-import logging
-
-from ferrokafka._ferrokafka import (
-    CorruptRecordError,
-    FerrokafkaError,
-    InvalidRecordError,
-    InvalidTimestampError,
-    LogClosedError,
-    OffsetOutOfRangeError,
-    RecordTooLargeError,
-    UnsupportedCompressionError,
-    UnsupportedMagicError,
-)
+from ferrokafka.partition.errors import leader_epoch_error, storage_error_code  # noqa: F401
 from ferrokafka.protocol.error_codes import (  # noqa: F401  (re-exported)
     CORRUPT_MESSAGE,
     FENCED_LEADER_EPOCH,
@@ -36,6 +24,7 @@ from ferrokafka.protocol.error_codes import (  # noqa: F401  (re-exported)
     MESSAGE_TOO_LARGE,
     NONE,
     NOT_ENOUGH_REPLICAS,
+    NOT_LEADER_OR_FOLLOWER,
     OFFSET_OUT_OF_RANGE,
     OUT_OF_ORDER_SEQUENCE_NUMBER,
     RECORD_LIST_TOO_LARGE,
@@ -47,39 +36,3 @@ from ferrokafka.protocol.error_codes import (  # noqa: F401  (re-exported)
     UNSUPPORTED_COMPRESSION_TYPE,
     UNSUPPORTED_FOR_MESSAGE_FORMAT,
 )
-
-log = logging.getLogger(__name__)
-
-
-def storage_error_code(exc: FerrokafkaError) -> int:
-    """The Kafka error code a client gets for a storage exception raised while serving it.
-
-    UnsupportedMagicError is a CorruptRecordError, so it is tested first. A closed log means
-    the partition was deleted while the request was in flight: to the client it is gone.
-    """
-    if isinstance(exc, UnsupportedMagicError):
-        return UNSUPPORTED_FOR_MESSAGE_FORMAT
-    if isinstance(exc, CorruptRecordError):
-        return CORRUPT_MESSAGE
-    if isinstance(exc, RecordTooLargeError):
-        return MESSAGE_TOO_LARGE
-    if isinstance(exc, InvalidTimestampError):
-        return INVALID_TIMESTAMP
-    if isinstance(exc, InvalidRecordError):
-        return INVALID_RECORD
-    if isinstance(exc, UnsupportedCompressionError):
-        return UNSUPPORTED_COMPRESSION_TYPE
-    if isinstance(exc, OffsetOutOfRangeError):
-        return OFFSET_OUT_OF_RANGE
-    if isinstance(exc, LogClosedError):
-        return UNKNOWN_TOPIC_OR_PARTITION
-    log.error("storage error mapped to UNKNOWN_SERVER_ERROR: %r", exc)
-    return UNKNOWN_SERVER_ERROR
-
-
-def leader_epoch_error(requested: int, current: int) -> int:
-    """Kafka's check of a request's ``current_leader_epoch`` (-1: not given): an older epoch
-    is fenced, a newer one is not known here yet (the client's metadata is ahead of ours)."""
-    if requested < 0 or requested == current:
-        return NONE
-    return FENCED_LEADER_EPOCH if requested < current else UNKNOWN_LEADER_EPOCH

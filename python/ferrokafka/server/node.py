@@ -1,20 +1,16 @@
-"""The node's state that request handlers share: the metadata controller and its image, the
-partition logs (LogManager), and per-partition handles with the high watermark and a
-data-arrival event for long-poll fetches.
+"""The node's state that request handlers share: the configuration (static and dynamic), the
+metadata controller and its image, the partition logs (LogManager) and the hosted partitions
+(:class:`ferrokafka.partition.ReplicaManager`, which owns every :class:`Partition`).
 
-One node is broker and controller at once and the only replica of every partition, so an
-append is replicated to the whole ISR the moment it is written: the high watermark is the log
-end offset. Replication (later) changes :attr:`PartitionHandle.high_watermark` and nothing
-else here.
+One node is broker and controller at once. Every controller operation runs here, then the new
+image is applied to the ReplicaManager, so handlers see partitions and image change together.
 
 Threading: the controller and the LogManager are synchronous and block on fsyncs; they run in
 worker threads (``trio.to_thread``), one controller operation at a time (``_controller_lock``),
-and every change to the handle map happens back in the trio thread after the operation
+and every change to the partition map happens back in the trio thread after the operation
 returned, so handlers never see a half-applied image.
 
-Idempotent producers: each handle holds its partition's producer state, loaded (snapshot plus
-log replay) when the handle is made and saved as a snapshot at shutdown; producer ids come
-from blocks the controller records in the metadata log.
+Idempotent producers: producer ids come from blocks the controller records in the metadata log.
 """
 
 from __future__ import annotations
@@ -23,20 +19,16 @@ import base64
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import trio
 
-from ferrokafka._ferrokafka import Log, LogConfig
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
 from ferrokafka.config import BrokerConfig
-from ferrokafka.server.leader_epochs import LeaderEpochCache, load_leader_epoch_cache
-from ferrokafka.server.producer_state import ProducerState, load_producer_state
-from ferrokafka.storage import LogManager
+from ferrokafka.partition import Partition, ReplicaManager
+from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
-from ferrokafka.storage.producer_snapshot import SnapshotEntry
 
 if TYPE_CHECKING:
     from ferrokafka.groups.coordinator import GroupCoordinator
@@ -45,43 +37,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-
-@dataclass(eq=False)
-class PartitionHandle:
-    """A partition this node leads: its log and what fetchers wait on."""
-
-    topic: str
-    partition: int
-    topic_id: uuid.UUID
-    log: Log
-    leader_epoch: int
-    producers: ProducerState
-    epochs: LeaderEpochCache
-    # Held by an append that waits (a worker-thread append) so that producer checks, the
-    # append and the state update of another produce cannot interleave with it.
-    append_lock: trio.Lock = field(default_factory=trio.Lock)
-    _arrived: trio.Event = field(default_factory=trio.Event)
-
-    @property
-    def high_watermark(self) -> int:
-        # The only replica is the whole ISR: what is in the log is committed.
-        return self.log.log_end_offset
-
-    @property
-    def last_stable_offset(self) -> int:
-        # No transactions yet: nothing below the high watermark is undecided.
-        return self.high_watermark
-
-    @property
-    def data_arrived(self) -> trio.Event:
-        """Set by the next append; a fetcher takes the event, then re-checks, then waits."""
-        return self._arrived
-
-    def notify_append(self) -> None:
-        """Wake every fetcher waiting on this partition (call from the trio thread)."""
-        arrived, self._arrived = self._arrived, trio.Event()
-        arrived.set()
 
 
 def _cluster_id(config: BrokerConfig) -> str:
@@ -104,8 +59,7 @@ class Node:
         self.controller = controller
         self.cluster_id = cluster_id
         self._controller_lock = trio.Lock()
-        self._by_name: dict[tuple[str, int], PartitionHandle] = {}
-        self._by_id: dict[tuple[uuid.UUID, int], PartitionHandle] = {}
+        self.replicas = ReplicaManager(config.node_id, logs)
         self._producer_ids: range = range(0)
         self._producer_id_lock = trio.Lock()
         # Set by the group handlers' registration (groups.GroupCoordinator); run by the Broker.
@@ -138,11 +92,10 @@ class Node:
 
     # -- partitions --------------------------------------------------------------------------
 
-    def partition(self, topic: str, index: int) -> PartitionHandle | None:
-        return self._by_name.get((topic, index))
-
-    def partition_by_id(self, topic_id: uuid.UUID, index: int) -> PartitionHandle | None:
-        return self._by_id.get((topic_id, index))
+    def partition(self, topic: str, index: int) -> Partition | None:
+        """The hosted partition (leader or follower), for inspection; requests ask
+        ``replicas.leader_partition_or_error`` for Kafka's error codes."""
+        return self.replicas.partition(topic, index)
 
     def broker_config(self) -> BrokerConfig:
         """The static config overlaid with the dynamic cluster-default and per-broker values
@@ -185,45 +138,11 @@ class Node:
         return broker.topic_config(overrides).to_log_config()
 
     async def _sync_partitions(self) -> None:
-        """Make the handle map match the image: open logs of new partitions, update configs,
-        delete logs of removed topics."""
-        image = self.image
+        """Apply the image to the hosted partitions (logs opened, leadership, configs)."""
         broker = self.broker_config()  # once per sync: it parses every key
-        wanted: dict[tuple[str, int], tuple[uuid.UUID, int]] = {}
-        for name, topic in image.topics_by_name.items():
-            for index, part in topic.partitions.items():
-                if part.leader == self.config.node_id:
-                    wanted[(name, index)] = (topic.topic_id, part.leader_epoch)
-        for key in [k for k in self._by_name if k not in wanted]:
-            handle = self._by_name.pop(key)
-            self._by_id.pop((handle.topic_id, handle.partition), None)
-            handle.notify_append()  # wake fetchers so they notice the partition is gone
-            await trio.to_thread.run_sync(self.logs.delete_log, *key)
-        for (name, index), (topic_id, epoch) in wanted.items():
-            handle = self._by_name.get((name, index))
-            config = self.log_config(name, broker)
-            if handle is None or handle.topic_id != topic_id:
-                opened = await trio.to_thread.run_sync(
-                    self.logs.get_or_create_log, name, index, config
-                )
-                if opened.config != config:
-                    # A log loaded at start was opened with the broker defaults; the topic's
-                    # own config comes from the image, replayed from the metadata log.
-                    await trio.to_thread.run_sync(self.logs.update_config, name, config)
-                producers = await trio.to_thread.run_sync(load_producer_state, opened)
-                epochs = await trio.to_thread.run_sync(load_leader_epoch_cache, opened)
-                handle = PartitionHandle(name, index, topic_id, opened, epoch, producers, epochs)
-                self._by_name[(name, index)] = handle
-                self._by_id[(topic_id, index)] = handle
-            else:
-                handle.leader_epoch = epoch
-                if handle.log.config != config:
-                    await trio.to_thread.run_sync(self.logs.update_config, name, config)
-            if handle.epochs.latest_epoch != epoch:
-                # Kafka's leader records its epoch at the log end when it takes over, so the
-                # epoch is known before anything is written in it.
-                end = handle.log.log_end_offset
-                await trio.to_thread.run_sync(handle.epochs.assign, epoch, end)
+        await self.replicas.apply_image(
+            self.image, lambda name: self.log_config(name, broker), self.min_insync_replicas
+        )
 
     # -- controller --------------------------------------------------------------------------
 
@@ -258,24 +177,15 @@ class Node:
     # -- shutdown ----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """Snapshot every partition's producer state, flush and close every partition log,
-        write checkpoints and the clean-shutdown marker, then close the metadata log."""
-        snapshots = [
-            (h.producers, h.log.log_end_offset, h.producers.snapshot_entries())
-            for h in self._by_name.values()
-            if h.producers.last_snapshot_offset != h.log.log_end_offset
-        ]
-        await trio.to_thread.run_sync(_write_snapshots, snapshots)
+        """Snapshot every partition's producer state and checkpoint high watermarks, flush and
+        close every partition log, write checkpoints and the clean-shutdown marker, then close
+        the metadata log."""
+        await self.replicas.shutdown()
         epoch = self.image.broker(self.config.node_id)
         await trio.to_thread.run_sync(
             lambda: self.logs.shutdown(epoch.broker_epoch if epoch is not None else -1)
         )
         await trio.to_thread.run_sync(self.controller.log.close)
-
-
-def _write_snapshots(snapshots: list[tuple[ProducerState, int, list[SnapshotEntry]]]) -> None:
-    for state, end, entries in snapshots:
-        state.write_snapshot(end, entries)
 
 
 def _dir_ids(logs: LogManager) -> list[uuid.UUID]:

@@ -45,6 +45,7 @@ from ferrokafka._ferrokafka import (
     crc32c,
     decode_batches,
     decompress,
+    keyless_record_indexes,
 )
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo
@@ -85,4 +86,5 @@ __all__ = [
     "crc32c",
     "decode_batches",
     "decompress",
+    "keyless_record_indexes",
 ]

@@ -8,13 +8,14 @@ from __future__ import annotations
 import trio
 
 from ferrokafka._ferrokafka import FerrokafkaError
+from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.delete_records import (
     DeleteRecordsRequest,
     DeleteRecordsResponse,
 )
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.node import Node
 
 # An offset of -1 means "up to the high watermark".
 HIGH_WATERMARK = -1
@@ -37,7 +38,9 @@ class DeleteRecordsHandler:
         for topic in request.topics:
             results = []
             for part in topic.partitions:
-                handle = self.node.partition(topic.name, part.partition_index)
+                handle = self.node.replicas.leader_partition_or_error(
+                    topic.name, part.partition_index
+                )
                 results.append(await self._delete(handle, part))
             topics.append(
                 DeleteRecordsResponse.DeleteRecordsTopicResult(name=topic.name, partitions=results)
@@ -45,11 +48,11 @@ class DeleteRecordsHandler:
         return DeleteRecordsResponse(topics=topics)
 
     async def _delete(
-        self, handle: PartitionHandle | None, part: DeleteRecordsRequest.DeleteRecordsPartition
+        self, handle: Partition | int, part: DeleteRecordsRequest.DeleteRecordsPartition
     ) -> Result:
         index = part.partition_index
-        if handle is None:
-            return _error(index, errors.UNKNOWN_TOPIC_OR_PARTITION)
+        if isinstance(handle, int):
+            return _error(index, handle)
         if not self._deletes(handle.topic):
             return _error(index, POLICY_VIOLATION)
         high_watermark = handle.high_watermark

@@ -7,13 +7,14 @@ open transaction (-1).
 
 from __future__ import annotations
 
+from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.describe_producers import (
     DescribeProducersRequest,
     DescribeProducersResponse,
 )
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.node import Node
 
 NO_COORDINATOR_EPOCH = -1
 NO_TXN_START_OFFSET = -1
@@ -37,7 +38,9 @@ class DescribeProducersHandler:
                 DescribeProducersResponse.TopicResponse(
                     name=topic.name,
                     partitions=[
-                        _describe(index, self.node.partition(topic.name, index))
+                        _describe(
+                            index, self.node.replicas.leader_partition_or_error(topic.name, index)
+                        )
                         for index in topic.partition_indexes
                     ],
                 )
@@ -46,11 +49,9 @@ class DescribeProducersHandler:
         )
 
 
-def _describe(index: int, handle: PartitionHandle | None) -> PartitionResponse:
-    if handle is None:
-        return PartitionResponse(
-            partition_index=index, error_code=errors.UNKNOWN_TOPIC_OR_PARTITION
-        )
+def _describe(index: int, handle: Partition | int) -> PartitionResponse:
+    if isinstance(handle, int):
+        return PartitionResponse(partition_index=index, error_code=handle)
     active = [
         DescribeProducersResponse.ProducerState(
             producer_id=entry.producer_id,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import trio
 
-from ferrokafka._ferrokafka import FerrokafkaError
+from ferrokafka.partition import Partition
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
@@ -37,7 +37,7 @@ from ferrokafka.server.handlers.fetch_session import (
     next_epoch,
     partition_key,
 )
-from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.node import Node
 
 # Fetch v13 names topics by id instead of by name.
 TOPIC_ID_VERSION = 13
@@ -64,7 +64,7 @@ class _Read:
 
 
 # (partition, its handle or None, the error when the handle is None)
-_Work = tuple[CachedPartition, PartitionHandle | None, int]
+_Work = tuple[CachedPartition, Partition | None, int]
 
 
 def read_partitions(
@@ -89,7 +89,7 @@ def read_partitions(
 
 def _read_one(
     part: CachedPartition,
-    handle: PartitionHandle | None,
+    handle: Partition | None,
     missing: int,
     limit: int,
     min_one_batch: bool,
@@ -98,35 +98,23 @@ def _read_one(
 ) -> _Read:
     if handle is None:
         return _Read(missing)
-    code = errors.leader_epoch_error(part.current_leader_epoch, handle.leader_epoch)
-    if code:
-        return _Read(code)
-    log = handle.log
-    try:
-        # Snapshot the bounds before reading: what is returned never passes what is reported.
-        high_watermark = handle.high_watermark
-        stable = handle.last_stable_offset
-        start, end = log.log_start_offset, log.log_end_offset
-        offset = part.fetch_offset
-        if not start <= offset <= end:
-            # Kafka answers an out-of-range fetch with unknown (-1) offsets; the client then
-            # asks ListOffsets where to restart.
-            return _Read(errors.OFFSET_OUT_OF_RANGE)
-        upper = stable if read_committed else high_watermark
-        records: FileRecords | bytes = b""
-        if offset < upper:
-            info = log.read(
-                offset,
-                min(max(0, part.max_bytes), limit),
-                max_offset=upper,
-                min_one_batch=min_one_batch,
-                nowait=nowait,
-            )
-            if info.size_in_bytes:
-                records = FileRecords(info.regions)
-    except FerrokafkaError as exc:
-        return _Read(errors.storage_error_code(exc))
-    return _Read(errors.NONE, high_watermark, stable, start, records)
+    read = handle.read(
+        part.fetch_offset,
+        min(max(0, part.max_bytes), limit),
+        current_leader_epoch=part.current_leader_epoch,
+        read_committed=read_committed,
+        min_one_batch=min_one_batch,
+        nowait=nowait,
+    )
+    if read.code:
+        return _Read(read.code)
+    info = read.info
+    records: FileRecords | bytes = (
+        FileRecords(info.regions) if info is not None and info.size_in_bytes else b""
+    )
+    return _Read(
+        errors.NONE, read.high_watermark, read.last_stable_offset, read.log_start_offset, records
+    )
 
 
 @dataclass(slots=True)
@@ -253,20 +241,18 @@ class FetchHandler:
 
     def _work(self, parts: list[CachedPartition], by_id: bool) -> list[_Work]:
         """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
-        node = self.node
+        replicas = self.node.replicas
         work: list[_Work] = []
         for part in parts:
-            if by_id:
-                handle = node.partition_by_id(part.topic_id, part.partition)
-                missing = (
-                    errors.UNKNOWN_TOPIC_OR_PARTITION
-                    if node.image.topic_by_id(part.topic_id) is not None
-                    else errors.UNKNOWN_TOPIC_ID
-                )
+            found = (
+                replicas.leader_partition_by_id_or_error(part.topic_id, part.partition)
+                if by_id
+                else replicas.leader_partition_or_error(part.topic, part.partition)
+            )
+            if isinstance(found, int):
+                work.append((part, None, found))
             else:
-                handle = node.partition(part.topic, part.partition)
-                missing = errors.UNKNOWN_TOPIC_OR_PARTITION
-            work.append((part, handle, missing))
+                work.append((part, found, errors.NONE))
         return work
 
     async def _long_poll(

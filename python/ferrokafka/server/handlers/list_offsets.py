@@ -13,10 +13,11 @@ from dataclasses import replace
 import trio
 
 from ferrokafka._ferrokafka import FerrokafkaError, Log
+from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest, ListOffsetsResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.node import Node
 
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2
@@ -62,7 +63,7 @@ def batch_leader_epoch(log: Log, offset: int) -> int | None:
 
 
 def offset_for(
-    handle: PartitionHandle, timestamp: int, isolation_level: int, replica_id: int
+    handle: Partition, timestamp: int, isolation_level: int, replica_id: int
 ) -> tuple[int, int, int]:
     """(timestamp, offset, leader epoch) of ``timestamp`` in the partition; blocking I/O."""
     log = handle.log
@@ -112,7 +113,11 @@ class ListOffsetsHandler:
         # Resolve handles in the trio thread (the handle map changes only there), then do the
         # index lookups and header reads in one worker-thread hop.
         work = [
-            (topic.name, part, self.node.partition(topic.name, part.partition_index))
+            (
+                topic.name,
+                part,
+                self.node.replicas.leader_partition_or_error(topic.name, part.partition_index),
+            )
             for topic in request.topics
             for part in topic.partitions
         ]
@@ -136,15 +141,15 @@ class ListOffsetsHandler:
 def _answer(
     name: str,
     part: ListOffsetsRequest.ListOffsetsPartition,
-    handle: PartitionHandle | None,
+    handle: Partition | int,
     counts: Counter[tuple[str, int]],
     request: ListOffsetsRequest,
 ) -> PartitionResponse:
     index = part.partition_index
     if counts[(name, index)] > 1:
         return _error(index, errors.INVALID_REQUEST)
-    if handle is None:
-        return _error(index, errors.UNKNOWN_TOPIC_OR_PARTITION)
+    if isinstance(handle, int):
+        return _error(index, handle)
     code = errors.leader_epoch_error(part.current_leader_epoch, handle.leader_epoch)
     if code:
         return _error(index, code)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import trio
 
+from ferrokafka.partition import Partition as HostedPartition
+from ferrokafka.partition.leader_epochs import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
 from ferrokafka.protocol.messages.offset_for_leader_epoch import (
     OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse,
 )
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.leader_epochs import UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
-from ferrokafka.server.node import Node, PartitionHandle
+from ferrokafka.server.node import Node
 
 EpochEndOffset = OffsetForLeaderEpochResponse.EpochEndOffset
 Partition = OffsetForLeaderEpochRequest.OffsetForLeaderPartition
@@ -37,7 +38,7 @@ class OffsetForLeaderEpochHandler:
         # Resolve handles in the trio thread (the handle map changes only there); the lookups
         # may rewrite the checkpoint after retention moved the log start: one worker hop.
         work = [
-            (part, self.node.partition(topic.topic, part.partition))
+            (part, self.node.replicas.leader_partition_or_error(topic.topic, part.partition))
             for topic in request.topics
             for part in topic.partitions
         ]
@@ -56,9 +57,9 @@ class OffsetForLeaderEpochHandler:
         )
 
 
-def _answer(part: Partition, handle: PartitionHandle | None) -> EpochEndOffset:
-    if handle is None:
-        return _result(part.partition, errors.UNKNOWN_TOPIC_OR_PARTITION)
+def _answer(part: Partition, handle: HostedPartition | int) -> EpochEndOffset:
+    if isinstance(handle, int):
+        return _result(part.partition, handle)
     code = errors.leader_epoch_error(part.current_leader_epoch, handle.leader_epoch)
     if code:
         return _result(part.partition, code)

@@ -23,8 +23,8 @@ import struct
 from collections import deque
 from dataclasses import dataclass, field
 
-from ferrokafka._ferrokafka import Log, RecordBatch
-from ferrokafka.server import errors
+from ferrokafka.protocol import error_codes as errors
+from ferrokafka.storage import Log, RecordBatch
 from ferrokafka.storage import producer_snapshot as snap
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import logging
 import threading
 from pathlib import Path
 
-from ferrokafka._ferrokafka import Log
+from ferrokafka.storage import Log
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import EpochEntry
 

@@ -1,0 +1,69 @@
+"""What a partition's clients are told when storage refuses or a leader epoch does not match:
+the mapping from the native storage engine's exceptions to Kafka's error codes.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ferrokafka.protocol.error_codes import (
+    CORRUPT_MESSAGE,
+    FENCED_LEADER_EPOCH,
+    INVALID_RECORD,
+    INVALID_TIMESTAMP,
+    MESSAGE_TOO_LARGE,
+    NONE,
+    OFFSET_OUT_OF_RANGE,
+    UNKNOWN_LEADER_EPOCH,
+    UNKNOWN_SERVER_ERROR,
+    UNKNOWN_TOPIC_OR_PARTITION,
+    UNSUPPORTED_COMPRESSION_TYPE,
+    UNSUPPORTED_FOR_MESSAGE_FORMAT,
+)
+from ferrokafka.storage import (
+    CorruptRecordError,
+    FerrokafkaError,
+    InvalidRecordError,
+    InvalidTimestampError,
+    LogClosedError,
+    OffsetOutOfRangeError,
+    RecordTooLargeError,
+    UnsupportedCompressionError,
+    UnsupportedMagicError,
+)
+
+log = logging.getLogger(__name__)
+
+
+def storage_error_code(exc: FerrokafkaError) -> int:
+    """The Kafka error code a client gets for a storage exception raised while serving it.
+
+    UnsupportedMagicError is a CorruptRecordError, so it is tested first. A closed log means
+    the partition was deleted while the request was in flight: to the client it is gone.
+    """
+    if isinstance(exc, UnsupportedMagicError):
+        return UNSUPPORTED_FOR_MESSAGE_FORMAT
+    if isinstance(exc, CorruptRecordError):
+        return CORRUPT_MESSAGE
+    if isinstance(exc, RecordTooLargeError):
+        return MESSAGE_TOO_LARGE
+    if isinstance(exc, InvalidTimestampError):
+        return INVALID_TIMESTAMP
+    if isinstance(exc, InvalidRecordError):
+        return INVALID_RECORD
+    if isinstance(exc, UnsupportedCompressionError):
+        return UNSUPPORTED_COMPRESSION_TYPE
+    if isinstance(exc, OffsetOutOfRangeError):
+        return OFFSET_OUT_OF_RANGE
+    if isinstance(exc, LogClosedError):
+        return UNKNOWN_TOPIC_OR_PARTITION
+    log.error("storage error mapped to UNKNOWN_SERVER_ERROR: %r", exc)
+    return UNKNOWN_SERVER_ERROR
+
+
+def leader_epoch_error(requested: int, current: int) -> int:
+    """Kafka's check of a request's ``current_leader_epoch`` (-1: not given): an older epoch
+    is fenced, a newer one is not known here yet (the client's metadata is ahead of ours)."""
+    if requested < 0 or requested == current:
+        return NONE
+    return FENCED_LEADER_EPOCH if requested < current else UNKNOWN_LEADER_EPOCH

@@ -1,0 +1,386 @@
+"""Partition: one per topic-partition this broker hosts, leader or follower (Kafka's
+``Partition``). It owns the log and every piece of state derived from it — high watermark,
+last stable offset, producer state, leader-epoch cache, the append lock and the wake-ups of
+waiting fetchers — and its replica state from the metadata (leader, leader epoch, partition
+epoch, replicas, ISR). Produce and the coordinators append through it; nothing else does.
+
+High watermark: the leader keeps it as state and moves it forward only when the smallest log
+end offset in the ISR moves (its own after an append, a follower's after a fetch); a follower
+takes the leader's, bounded by its own log end. With one node the ISR is this node alone, so an
+append commits at once, but through the same path a replicated partition takes.
+
+Threading: every method runs in the trio thread. An append that may wait (a large batch, or a
+log that fsyncs per append) holds :attr:`append_lock` across its worker-thread write so that
+producer checks, the append and the producer-state update of another append cannot
+interleave with it; an inline append never yields, so it needs no lock.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from ferrokafka.partition import appends
+from ferrokafka.partition.appends import AppendResult
+from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
+from ferrokafka.partition.leader_epochs import LeaderEpochCache
+from ferrokafka.partition.producer_state import ProducerBatch, ProducerState
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.storage import AppendInfo, FerrokafkaError, FetchInfo, Log
+
+log = logging.getLogger(__name__)
+
+# Kafka's "no leader" broker id.
+NO_LEADER = -1
+
+
+class AppendOrigin(enum.Enum):
+    """Who appends (Kafka's AppendOrigin): a client's Produce, a coordinator's own write."""
+
+    CLIENT = "client"
+    COORDINATOR = "coordinator"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionState:
+    """A partition as the metadata describes it (Kafka's PartitionRegistration)."""
+
+    leader: int
+    leader_epoch: int
+    partition_epoch: int
+    replicas: tuple[int, ...]
+    isr: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRead:
+    """What :meth:`Partition.read` found: an error code, or the offsets it snapshotted before
+    reading (what is returned never passes them) and the records' file regions."""
+
+    code: int
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    info: FetchInfo | None = None
+
+
+class Partition:
+    """A hosted partition; made by the ReplicaManager, which applies metadata to it."""
+
+    def __init__(
+        self,
+        topic: str,
+        index: int,
+        topic_id: uuid.UUID,
+        log: Log,
+        producers: ProducerState,
+        epochs: LeaderEpochCache,
+        *,
+        local_broker_id: int,
+        high_watermark: int = 0,
+    ) -> None:
+        self.topic = topic
+        self.partition = index
+        self.topic_id = topic_id
+        self.log = log
+        self.producers = producers
+        self.epochs = epochs
+        self.local_broker_id = local_broker_id
+        self.leader_id = NO_LEADER
+        self.leader_epoch = -1
+        self.partition_epoch = -1
+        self.replicas: tuple[int, ...] = ()
+        self.isr: tuple[int, ...] = ()
+        # The topic's effective min.insync.replicas, set by the ReplicaManager with the config.
+        self.min_insync_replicas = 1
+        self.append_lock = trio.Lock()
+        # A checkpointed high watermark can be above a log that recovery cut short.
+        self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
+        # Followers' log end offsets as the leader last saw them in their fetches.
+        self._follower_end_offsets: dict[int, int] = {}
+        self._arrived = trio.Event()
+
+    def __repr__(self) -> str:
+        role = "leader" if self.is_leader else f"follower of {self.leader_id}"
+        return f"<Partition {self.topic}-{self.partition} {role} epoch {self.leader_epoch}>"
+
+    # -- offsets -----------------------------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @property
+    def last_stable_offset(self) -> int:
+        # No transactions yet: nothing below the high watermark is undecided.
+        return self._high_watermark
+
+    # -- replica state -----------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self.leader_id == self.local_broker_id
+
+    async def make_leader(self, state: PartitionState) -> bool:
+        """Take leadership as ``state`` says; True when the leader epoch is new to this
+        partition. Kafka's leader records its epoch at the log end when it takes over, so the
+        epoch is known before anything is written in it."""
+        assert state.leader == self.local_broker_id, state
+        new_epoch = state.leader_epoch != self.leader_epoch or not self.is_leader
+        self._apply(state)
+        if new_epoch:
+            # Followers' positions are learnt afresh from their fetches under the new epoch.
+            self._follower_end_offsets = {}
+        if self.epochs.latest_epoch != state.leader_epoch:
+            end = self.log.log_end_offset
+            await trio.to_thread.run_sync(self.epochs.assign, state.leader_epoch, end)
+        self._maybe_increment_high_watermark()
+        return new_epoch
+
+    def make_follower(self, state: PartitionState) -> bool:
+        """Follow ``state.leader`` (or no one: -1); True when the leader or epoch changed.
+        The fetcher that replicates from the leader is the replication issue's."""
+        assert state.leader != self.local_broker_id, state
+        changed = state.leader != self.leader_id or state.leader_epoch != self.leader_epoch
+        self._apply(state)
+        self._follower_end_offsets = {}
+        return changed
+
+    def _apply(self, state: PartitionState) -> None:
+        self.leader_id = state.leader
+        self.leader_epoch = state.leader_epoch
+        self.partition_epoch = state.partition_epoch
+        self.replicas = state.replicas
+        self.isr = state.isr
+
+    def update_follower_fetch_state(self, replica_id: int, log_end_offset: int) -> bool:
+        """A follower's fetch told its log end offset: True when the high watermark moved."""
+        if not self.is_leader or replica_id not in self.replicas:
+            return False
+        self._follower_end_offsets[replica_id] = log_end_offset
+        return self._maybe_increment_high_watermark()
+
+    def update_high_watermark_as_follower(self, leader_high_watermark: int) -> None:
+        """A follower takes the leader's high watermark, never past its own log end."""
+        hw = min(leader_high_watermark, self.log.log_end_offset)
+        if hw > self._high_watermark:
+            self._high_watermark = hw
+            self.notify_append()
+
+    def _maybe_increment_high_watermark(self) -> bool:
+        """The leader's high watermark: the smallest log end offset in the ISR. It never moves
+        back (a shrunk ISR does not uncommit records)."""
+        if not self.is_leader:
+            return False
+        hw = self.log.log_end_offset
+        for replica in self.isr:
+            if replica != self.local_broker_id:
+                hw = min(hw, self._follower_end_offsets.get(replica, self._high_watermark))
+        if hw <= self._high_watermark:
+            return False
+        self._high_watermark = hw
+        self.notify_append()
+        return True
+
+    # -- waiting for data --------------------------------------------------------------------
+
+    @property
+    def data_arrived(self) -> trio.Event:
+        """Set when the high watermark next moves (or the partition goes away); a fetcher
+        takes the event, then re-checks, then waits."""
+        return self._arrived
+
+    def notify_append(self) -> None:
+        """Wake every fetcher waiting on this partition."""
+        arrived, self._arrived = self._arrived, trio.Event()
+        arrived.set()
+
+    # -- appends -----------------------------------------------------------------------------
+
+    def appends_inline(self, records: bytes | memoryview) -> bool:
+        """Whether appending ``records`` needs no wait (see :mod:`appends`)."""
+        return appends.inline(self, records)
+
+    def append_as_leader_nowait(
+        self, records: bytes | memoryview, *, origin: AppendOrigin, required_acks: int
+    ) -> AppendResult:
+        """Check and append in the trio thread, for an append :meth:`appends_inline`
+        allows: nothing here yields, so check, append and state update are one step."""
+        refused = self._leader_refusal(records, required_acks)
+        if refused is not None:
+            return refused
+        producer = appends.admitted(self, records, keyless_checked=False)
+        if isinstance(producer, AppendResult):
+            return producer
+        epoch = self.leader_epoch
+        try:
+            # A request's read-only view of its frame goes to the log uncopied.
+            info = self.log.append(records, leader_epoch=epoch)
+        except FerrokafkaError as exc:
+            return appends.storage_refusal(exc)
+        return self._appended(epoch, info, producer)
+
+    async def append_as_leader(
+        self,
+        records: bytes | memoryview,
+        *,
+        origin: AppendOrigin,
+        required_acks: int,
+        on_appended: Callable[[AppendInfo], None] | None = None,
+    ) -> AppendResult:
+        """Append ``records`` (one validated-by-the-handler batch) as this partition's leader:
+        Kafka's checks in its order, the producer's sequence and epoch, the write (in a worker
+        thread when large or fsynced), the epoch cache, producer state and high watermark.
+        ``on_appended`` runs right after the write, before any other append can start."""
+        if on_appended is None and self.appends_inline(records):
+            return self.append_as_leader_nowait(records, origin=origin, required_acks=required_acks)
+        refused = self._leader_refusal(records, required_acks)
+        if refused is not None:
+            return refused
+        config = self.log.config
+        big = memoryview(records).nbytes > appends.INLINE_APPEND_BYTES_MAX
+        keyless_checked = big and "compact" in config.cleanup_policy
+        if keyless_checked:
+            # Decompresses the batch: in a worker thread, as big appends.
+            refused = await trio.to_thread.run_sync(appends.keyless_records, self, bytes(records))
+            if refused is not None:
+                return refused
+        in_thread = big or config.flush_messages is not None
+        async with self.append_lock:
+            producer = appends.admitted(self, records, keyless_checked=keyless_checked)
+            if isinstance(producer, AppendResult):
+                return producer
+            epoch = self.leader_epoch
+            try:
+                if in_thread:
+                    info = await trio.to_thread.run_sync(
+                        lambda: self.log.append(records, leader_epoch=epoch)
+                    )
+                else:
+                    info = self.log.append(records, leader_epoch=epoch)
+            except FerrokafkaError as exc:
+                return appends.storage_refusal(exc)
+            if not self.is_leader:
+                # Leadership moved while the write was in a worker thread; the records stay
+                # in the log (the new leader's truncation decides their fate) but are not
+                # acknowledged here.
+                return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
+            result = self._appended(epoch, info, producer)
+            if on_appended is not None:
+                on_appended(info)
+        if producer is not None:
+            await self._maybe_snapshot()
+        return result
+
+    def _leader_refusal(
+        self, records: bytes | memoryview, required_acks: int
+    ) -> AppendResult | None:
+        """Kafka's checks before a leader append (all but the keyless-record check of
+        compacted topics, which costs a decompression), or None when they pass."""
+        if not self.is_leader:
+            return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
+        if required_acks == -1 and len(self.isr) < self.min_insync_replicas:
+            return AppendResult(
+                ec.NOT_ENOUGH_REPLICAS,
+                f"The size of the current ISR is {len(self.isr)}, below min.insync.replicas",
+            )
+        return appends.size_refusal(self, records)
+
+    def _appended(
+        self, epoch: int, info: AppendInfo, producer: ProducerBatch | None
+    ) -> AppendResult:
+        # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
+        self.epochs.assign(epoch, info.first_offset)
+        if producer is not None:
+            timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
+            self.producers.update(producer, info.last_offset, timestamp)
+        self._maybe_increment_high_watermark()
+        return AppendResult(ec.NONE, info=info, log_start_offset=self.log.log_start_offset)
+
+    async def _maybe_snapshot(self) -> None:
+        state = self.producers
+        end = self.log.log_end_offset
+        if not appends.snapshot_due(self, end):
+            return
+        # Taken now, in the trio thread, so the entries match the log end exactly.
+        entries = state.snapshot_entries()
+        state.last_snapshot_offset = end  # no second snapshot while this one is written
+        await trio.to_thread.run_sync(state.write_snapshot, end, entries)
+
+    async def append_as_follower(self, records: bytes) -> AppendInfo:
+        """Append batches fetched from the leader as they are (offsets and epochs kept), in a
+        worker thread; the producer state and epoch cache follow them."""
+        async with self.append_lock:
+            info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
+            for batch in await trio.to_thread.run_sync(
+                lambda: self.log.read_batches(info.first_offset, len(records))
+            ):
+                self.producers.apply(batch)
+                if batch.partition_leader_epoch >= 0:
+                    await trio.to_thread.run_sync(
+                        self.epochs.assign, batch.partition_leader_epoch, batch.base_offset
+                    )
+        return info
+
+    async def truncate_to(self, offset: int) -> None:
+        """Cut the log back to ``offset`` (a follower diverged from its leader): the epoch
+        cache and high watermark follow; producer state is rebuilt from the log by the caller
+        that reopens it."""
+        async with self.append_lock:
+            await trio.to_thread.run_sync(self.log.truncate_to, offset)
+            await trio.to_thread.run_sync(self.epochs.truncate_from_end, offset)
+            self._high_watermark = min(self._high_watermark, self.log.log_end_offset)
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def read(
+        self,
+        fetch_offset: int,
+        max_bytes: int,
+        *,
+        current_leader_epoch: int,
+        read_committed: bool,
+        min_one_batch: bool,
+        nowait: bool,
+    ) -> PartitionRead:
+        """Records from ``fetch_offset`` up to the high watermark (the last stable offset for
+        read_committed), as file regions. Bounds are snapshotted first, so what is returned
+        never passes what is reported."""
+        code = leader_epoch_error(current_leader_epoch, self.leader_epoch)
+        if code:
+            return PartitionRead(code)
+        log = self.log
+        try:
+            high_watermark = self._high_watermark
+            stable = self.last_stable_offset
+            start, end = log.log_start_offset, log.log_end_offset
+            if not start <= fetch_offset <= end:
+                # Kafka answers an out-of-range fetch with unknown (-1) offsets; the client
+                # then asks ListOffsets where to restart.
+                return PartitionRead(ec.OFFSET_OUT_OF_RANGE)
+            upper = stable if read_committed else high_watermark
+            info = None
+            if fetch_offset < upper:
+                info = log.read(
+                    fetch_offset,
+                    max_bytes,
+                    max_offset=upper,
+                    min_one_batch=min_one_batch,
+                    nowait=nowait,
+                )
+        except FerrokafkaError as exc:
+            return PartitionRead(storage_error_code(exc))
+        return PartitionRead(ec.NONE, high_watermark, stable, start, info)

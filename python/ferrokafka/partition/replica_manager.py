@@ -1,0 +1,179 @@
+"""ReplicaManager: the partitions this broker hosts (Kafka's ``ReplicaManager``): the map by
+name and by topic id, get-partition-or-error with Kafka's codes, and the leader/follower
+transitions applied from each new metadata image.
+
+A partition is hosted when this broker is one of its replicas; it is made leader when the
+image names this broker its leader, else follower. Requests that need the leader ask
+:meth:`leader_partition_or_error`, which answers as Kafka's ``getPartitionOrError`` does:
+a partition the metadata knows but this broker does not lead is NOT_LEADER_OR_FOLLOWER (the
+client refreshes its metadata and goes to the leader), one it does not know at all is
+UNKNOWN_TOPIC_OR_PARTITION.
+
+Threading: the trio thread. Opening and deleting logs block, so they run in worker threads,
+and the map changes back in the trio thread after they returned: handlers never see a
+half-applied image.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+
+import trio
+
+from ferrokafka.cluster import MetadataImage
+from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
+from ferrokafka.partition.partition import Partition, PartitionState
+from ferrokafka.partition.producer_state import ProducerState, load_producer_state
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.storage import LogConfig, LogManager
+from ferrokafka.storage.producer_snapshot import SnapshotEntry
+
+log = logging.getLogger(__name__)
+
+TopicPartitionKey = tuple[str, int]
+
+
+class ReplicaManager:
+    """The hosted partitions of one broker."""
+
+    def __init__(self, broker_id: int, logs: LogManager) -> None:
+        self.broker_id = broker_id
+        self.logs = logs
+        self._by_name: dict[TopicPartitionKey, Partition] = {}
+        self._by_id: dict[tuple[uuid.UUID, int], Partition] = {}
+        self._image: MetadataImage | None = None
+        # replication-offset-checkpoint as the last run left it: each partition's starting
+        # high watermark, taken once when the partition is first opened.
+        self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        """The hosted partition, leader or follower."""
+        return self._by_name.get((topic, index))
+
+    def partition_by_id(self, topic_id: uuid.UUID, index: int) -> Partition | None:
+        return self._by_id.get((topic_id, index))
+
+    def partitions(self) -> Iterator[Partition]:
+        return iter(list(self._by_name.values()))
+
+    def leader_partition_or_error(self, topic: str, index: int) -> Partition | int:
+        """The partition if this broker leads it, else Kafka's error code for the request."""
+        return self._leader_or_error(self._by_name.get((topic, index)), topic, index)
+
+    def leader_partition_by_id_or_error(self, topic_id: uuid.UUID, index: int) -> Partition | int:
+        partition = self._by_id.get((topic_id, index))
+        image = self._image
+        topic = image.topics_by_id.get(topic_id) if image is not None else None
+        if partition is None and topic is None:
+            return ec.UNKNOWN_TOPIC_ID
+        return self._leader_or_error(partition, topic.name if topic else "", index)
+
+    def _leader_or_error(
+        self, partition: Partition | None, topic: str, index: int
+    ) -> Partition | int:
+        if partition is not None:
+            return partition if partition.is_leader else ec.NOT_LEADER_OR_FOLLOWER
+        image = self._image
+        known = image is not None and image.partition(topic, index) is not None
+        return ec.NOT_LEADER_OR_FOLLOWER if known else ec.UNKNOWN_TOPIC_OR_PARTITION
+
+    # -- metadata ----------------------------------------------------------------------------
+
+    async def apply_image(
+        self,
+        image: MetadataImage,
+        log_config: Callable[[str], LogConfig],
+        min_insync_replicas: Callable[[str], int],
+    ) -> None:
+        """Make the hosted partitions match ``image``: open the logs of new replicas, apply
+        leadership and configs, delete the logs of partitions no longer here."""
+        self._image = image
+        wanted: dict[TopicPartitionKey, tuple[uuid.UUID, PartitionState]] = {}
+        for name, topic in image.topics_by_name.items():
+            for index, part in topic.partitions.items():
+                if self.broker_id in part.replicas:
+                    state = PartitionState(
+                        part.leader,
+                        part.leader_epoch,
+                        part.partition_epoch,
+                        tuple(part.replicas),
+                        tuple(part.isr),
+                    )
+                    wanted[(name, index)] = (topic.topic_id, state)
+        for key in [k for k in self._by_name if k not in wanted]:
+            await self._remove(key)
+        configs: dict[str, LogConfig] = {}
+        for (name, index), (topic_id, state) in wanted.items():
+            config = configs.get(name)
+            if config is None:
+                config = configs[name] = log_config(name)
+            partition = self._by_name.get((name, index))
+            if partition is not None and partition.topic_id != topic_id:
+                await self._remove((name, index))  # deleted and recreated under the same name
+                partition = None
+            if partition is None:
+                partition = await self._open(name, index, topic_id, config)
+            elif partition.log.config != config:
+                await trio.to_thread.run_sync(self.logs.update_config, name, config)
+            partition.min_insync_replicas = min_insync_replicas(name)
+            if state.leader == self.broker_id:
+                await partition.make_leader(state)
+            else:
+                partition.make_follower(state)
+                partition.notify_append()  # fetchers waiting on it now answer NOT_LEADER
+
+    async def _open(
+        self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
+    ) -> Partition:
+        opened = await trio.to_thread.run_sync(self.logs.get_or_create_log, name, index, config)
+        if opened.config != config:
+            # A log loaded at start was opened with the broker defaults; the topic's own config
+            # comes from the image, replayed from the metadata log.
+            await trio.to_thread.run_sync(self.logs.update_config, name, config)
+        producers = await trio.to_thread.run_sync(load_producer_state, opened)
+        epochs = await trio.to_thread.run_sync(load_leader_epoch_cache, opened)
+        if self._checkpointed_hws is None:
+            read = await trio.to_thread.run_sync(self.logs.read_high_watermarks)
+            self._checkpointed_hws = {(tp.topic, tp.partition): hw for tp, hw in read.items()}
+        partition = Partition(
+            name,
+            index,
+            topic_id,
+            opened,
+            producers,
+            epochs,
+            local_broker_id=self.broker_id,
+            high_watermark=self._checkpointed_hws.pop((name, index), 0),
+        )
+        self._by_name[(name, index)] = partition
+        self._by_id[(topic_id, index)] = partition
+        return partition
+
+    async def _remove(self, key: TopicPartitionKey) -> None:
+        partition = self._by_name.pop(key)
+        self._by_id.pop((partition.topic_id, partition.partition), None)
+        partition.notify_append()  # wake fetchers so they notice the partition is gone
+        await trio.to_thread.run_sync(self.logs.delete_log, *key)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Snapshot every partition's producer state and checkpoint the high watermarks
+        (before the LogManager closes the logs)."""
+        snapshots = [
+            (p.producers, p.log.log_end_offset, p.producers.snapshot_entries())
+            for p in self._by_name.values()
+            if p.producers.last_snapshot_offset != p.log.log_end_offset
+        ]
+        high_watermarks = {key: p.high_watermark for key, p in self._by_name.items()}
+        await trio.to_thread.run_sync(_write_snapshots, snapshots)
+        await trio.to_thread.run_sync(self.logs.checkpoint_high_watermarks, high_watermarks)
+
+
+def _write_snapshots(snapshots: list[tuple[ProducerState, int, list[SnapshotEntry]]]) -> None:
+    for state, end, entries in snapshots:
+        state.write_snapshot(end, entries)

@@ -1,0 +1,182 @@
+"""ReplicaManager and Partition against hand-made metadata images: which partitions are hosted
+and in which role, Kafka's get-partition-or-error codes, the leader's high watermark as the
+smallest log end offset in the ISR, and appends refused by a follower or below min.insync.
+
+Real client tests cover the single-node path end to end; these cover what one node cannot
+show yet (a partition led by another broker, an ISR of several replicas)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import trio
+
+from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
+from ferrokafka.partition import AppendOrigin, Partition, PartitionState, ReplicaManager
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.storage import BatchBuilder, LogConfig, LogManager, LogManagerSettings
+
+ME = 1
+ORDERS = uuid.UUID(int=1)
+ELSEWHERE = uuid.UUID(int=2)
+
+
+def image(orders_leader: int = ME, orders_isr: tuple[int, ...] = (ME, 2)) -> MetadataImage:
+    """orders: replicas 1 and 2 on both partitions, partition 0 led by ``orders_leader``,
+    partition 1 by broker 2; elsewhere: one partition on brokers 2 and 3 only."""
+    orders = TopicImage(
+        "orders",
+        ORDERS,
+        {
+            0: PartitionImage(0, (ME, 2), orders_isr, orders_leader, 5, 7),
+            1: PartitionImage(1, (2, ME), (2, ME), 2, 3, 3),
+        },
+    )
+    elsewhere = TopicImage("elsewhere", ELSEWHERE, {0: PartitionImage(0, (2, 3), (2, 3), 2, 0, 0)})
+    return MetadataImage(
+        offset=10,
+        topics_by_name={"orders": orders, "elsewhere": elsewhere},
+        topics_by_id={ORDERS: orders, ELSEWHERE: elsewhere},
+    )
+
+
+def batch(count: int) -> bytes:
+    builder = BatchBuilder()
+    for i in range(count):
+        builder.append(b"v%d" % i, key=b"k")
+    return builder.build()
+
+
+def manager(tmp_path: Path) -> ReplicaManager:
+    logs = LogManager(LogManagerSettings((str(tmp_path),)), LogConfig())
+    return ReplicaManager(ME, logs)
+
+
+async def apply(replicas: ReplicaManager, img: MetadataImage, min_insync: int = 1) -> None:
+    await replicas.apply_image(img, lambda _: LogConfig(), lambda _: min_insync)
+
+
+def test_hosts_every_replica_in_its_role_and_answers_kafka_codes(tmp_path: Path) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        leader = replicas.partition("orders", 0)
+        follower = replicas.partition("orders", 1)
+        assert leader is not None and leader.is_leader
+        assert (leader.leader_epoch, leader.partition_epoch, leader.isr) == (5, 7, (ME, 2))
+        assert follower is not None and not follower.is_leader and follower.leader_id == 2
+        assert replicas.partition("elsewhere", 0) is None  # not a replica here
+        assert replicas.leader_partition_or_error("orders", 0) is leader
+        assert replicas.leader_partition_or_error("orders", 1) == ec.NOT_LEADER_OR_FOLLOWER
+        assert replicas.leader_partition_or_error("elsewhere", 0) == ec.NOT_LEADER_OR_FOLLOWER
+        assert replicas.leader_partition_or_error("orders", 2) == ec.UNKNOWN_TOPIC_OR_PARTITION
+        assert replicas.leader_partition_or_error("nope", 0) == ec.UNKNOWN_TOPIC_OR_PARTITION
+        assert replicas.leader_partition_by_id_or_error(ORDERS, 0) is leader
+        assert replicas.leader_partition_by_id_or_error(ELSEWHERE, 0) == ec.NOT_LEADER_OR_FOLLOWER
+        assert replicas.leader_partition_by_id_or_error(uuid.UUID(int=9), 0) == ec.UNKNOWN_TOPIC_ID
+        # The leader recorded its epoch at the log end when it took over.
+        assert leader.epochs.latest_epoch == 5
+        # Leadership moves away: the partition stays hosted, now a follower.
+        await apply(replicas, image(orders_leader=2))
+        assert replicas.partition("orders", 0) is leader and not leader.is_leader
+        assert replicas.leader_partition_or_error("orders", 0) == ec.NOT_LEADER_OR_FOLLOWER
+        # The topic goes: its partitions and logs go with it.
+        await apply(replicas, MetadataImage(offset=11))
+        assert replicas.partition("orders", 0) is None
+        assert replicas.leader_partition_or_error("orders", 0) == ec.UNKNOWN_TOPIC_OR_PARTITION
+
+    trio.run(main)
+
+
+async def append(partition: Partition, count: int, acks: int = 1) -> int:
+    result = await partition.append_as_leader(
+        batch(count), origin=AppendOrigin.CLIENT, required_acks=acks
+    )
+    return result.code
+
+
+def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        arrived = partition.data_arrived
+        assert await append(partition, 3) == ec.NONE
+        # Broker 2 is in the ISR and has fetched nothing: nothing is committed yet.
+        assert (partition.log_end_offset, partition.high_watermark) == (3, 0)
+        assert not arrived.is_set()
+        read = partition.read(
+            0,
+            1 << 20,
+            current_leader_epoch=-1,
+            read_committed=False,
+            min_one_batch=True,
+            nowait=False,
+        )
+        assert read.code == ec.NONE and read.info is None  # consumers never read past the HW
+        assert partition.update_follower_fetch_state(2, 2)
+        assert partition.high_watermark == 2 and arrived.is_set()
+        assert not partition.update_follower_fetch_state(3, 3)  # not a replica: ignored
+        assert partition.update_follower_fetch_state(2, 3) and partition.high_watermark == 3
+        # The ISR shrinks to this broker alone: its own log end is the HW.
+        await apply(replicas, image(orders_isr=(ME,)))
+        assert await append(partition, 2) == ec.NONE
+        assert partition.high_watermark == 5
+
+    trio.run(main)
+
+
+def test_follower_and_min_insync_refuse_appends(tmp_path: Path) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image(orders_isr=(ME,)), min_insync=2)
+        leader = replicas.partition("orders", 0)
+        follower = replicas.partition("orders", 1)
+        assert leader is not None and follower is not None
+        assert await append(leader, 1, acks=-1) == ec.NOT_ENOUGH_REPLICAS
+        assert await append(leader, 1, acks=1) == ec.NONE  # acks=1 ignores min.insync
+        assert await append(follower, 1) == ec.NOT_LEADER_OR_FOLLOWER
+        assert follower.log_end_offset == 0
+        # A follower takes the leader's HW, never past its own log end.
+        follower.update_high_watermark_as_follower(10)
+        assert follower.high_watermark == 0
+
+    trio.run(main)
+
+
+def test_high_watermark_checkpoint_survives_a_restart(tmp_path: Path) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        await append(partition, 4)
+        partition.update_follower_fetch_state(2, 3)
+        await replicas.shutdown()
+        replicas.logs.shutdown()
+
+        again = manager(tmp_path)
+        await apply(again, image(orders_leader=2))  # a follower keeps the checkpointed HW
+        reopened = again.partition("orders", 0)
+        assert reopened is not None
+        assert (reopened.log_end_offset, reopened.high_watermark) == (4, 3)
+        again.logs.shutdown()
+
+    trio.run(main)
+
+
+def test_partition_state_is_what_make_leader_applies(tmp_path: Path) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        state = PartitionState(ME, 6, 8, (ME, 2), (ME,))
+        assert await partition.make_leader(state)
+        assert not await partition.make_leader(state)  # same epoch: not a new leadership
+        assert partition.epochs.latest_epoch == 6
+        assert partition.high_watermark == partition.log_end_offset
+
+    trio.run(main)
