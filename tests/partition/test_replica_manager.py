@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import trio
+import trio.testing
 
 from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
 from ferrokafka.partition import AppendOrigin, Partition, PartitionState, ReplicaManager
@@ -102,22 +103,22 @@ def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> No
         await apply(replicas, image())
         partition = replicas.partition("orders", 0)
         assert partition is not None
-        arrived = partition.data_arrived
-        assert await append(partition, 3) == ec.NONE
-        # Broker 2 is in the ISR and has fetched nothing: nothing is committed yet.
-        assert (partition.log_end_offset, partition.high_watermark) == (3, 0)
-        assert not arrived.is_set()
-        read = partition.read(
-            0,
-            1 << 20,
-            current_leader_epoch=-1,
-            read_committed=False,
-            min_one_batch=True,
-            nowait=False,
-        )
-        assert read.code == ec.NONE and read.info is None  # consumers never read past the HW
-        assert partition.update_follower_fetch_state(2, 2)
-        assert partition.high_watermark == 2 and arrived.is_set()
+        with replicas.purgatory.watch([partition.key]) as woken:
+            assert await append(partition, 3) == ec.NONE
+            # Broker 2 is in the ISR and has fetched nothing: nothing is committed yet.
+            assert (partition.log_end_offset, partition.high_watermark) == (3, 0)
+            assert not woken.is_set() and not partition.commits_on_append
+            read = partition.read(
+                0,
+                1 << 20,
+                current_leader_epoch=-1,
+                read_committed=False,
+                min_one_batch=True,
+                nowait=False,
+            )
+            assert read.code == ec.NONE and read.info is None  # consumers never read past the HW
+            assert partition.update_follower_fetch_state(2, 2)
+            assert partition.high_watermark == 2 and woken.is_set()
         assert not partition.update_follower_fetch_state(3, 3)  # not a replica: ignored
         assert partition.update_follower_fetch_state(2, 3) and partition.high_watermark == 3
         # The ISR shrinks to this broker alone: its own log end is the HW.
@@ -180,3 +181,38 @@ def test_partition_state_is_what_make_leader_applies(tmp_path: Path) -> None:
         assert partition.high_watermark == partition.log_end_offset
 
     trio.run(main)
+
+
+def test_acks_all_waits_in_the_purgatory_until_the_high_watermark_covers_it(
+    tmp_path: Path,
+) -> None:
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        assert await append(partition, 3, acks=-1) == ec.NONE
+        purgatory = replicas.purgatory
+
+        def covered() -> bool:
+            return partition.high_watermark >= 3
+
+        # Nobody fetches: the wait ends at its deadline, on trio's clock.
+        start = trio.current_time()
+        assert not await purgatory.wait_until(covered, [partition.key], start + 30)
+        assert trio.current_time() - start >= 30 and len(purgatory) == 0
+
+        async def follower_fetches() -> None:
+            await trio.sleep(1)
+            partition.update_follower_fetch_state(2, 1)  # not enough yet
+            await trio.sleep(1)
+            partition.update_follower_fetch_state(2, 3)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(follower_fetches)
+            start = trio.current_time()
+            assert await purgatory.wait_until(covered, [partition.key], start + 30)
+            assert trio.current_time() - start == 2
+        assert len(purgatory) == 0
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

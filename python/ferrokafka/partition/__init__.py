@@ -12,11 +12,13 @@ from ferrokafka.partition.partition import (
     PartitionRead,
     PartitionState,
 )
+from ferrokafka.partition.purgatory import DelayedOperationPurgatory
 from ferrokafka.partition.replica_manager import ReplicaManager
 
 __all__ = [
     "AppendOrigin",
     "AppendResult",
+    "DelayedOperationPurgatory",
     "Partition",
     "PartitionRead",
     "PartitionState",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import enum
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 import trio
@@ -83,6 +83,7 @@ class Partition:
         *,
         local_broker_id: int,
         high_watermark: int = 0,
+        wake: Callable[[Hashable], None] = lambda key: None,
     ) -> None:
         self.topic = topic
         self.partition = index
@@ -103,7 +104,8 @@ class Partition:
         self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
         # Followers' log end offsets as the leader last saw them in their fetches.
         self._follower_end_offsets: dict[int, int] = {}
-        self._arrived = trio.Event()
+        # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
+        self._wake = wake
 
     def __repr__(self) -> str:
         role = "leader" if self.is_leader else f"follower of {self.leader_id}"
@@ -178,7 +180,7 @@ class Partition:
         hw = min(leader_high_watermark, self.log.log_end_offset)
         if hw > self._high_watermark:
             self._high_watermark = hw
-            self.notify_append()
+            self.wake_waiters()
 
     def _maybe_increment_high_watermark(self) -> bool:
         """The leader's high watermark: the smallest log end offset in the ISR. It never moves
@@ -192,21 +194,25 @@ class Partition:
         if hw <= self._high_watermark:
             return False
         self._high_watermark = hw
-        self.notify_append()
+        self.wake_waiters()
         return True
 
-    # -- waiting for data --------------------------------------------------------------------
+    # -- waiting ------------------------------------------------------------------------------
 
     @property
-    def data_arrived(self) -> trio.Event:
-        """Set when the high watermark next moves (or the partition goes away); a fetcher
-        takes the event, then re-checks, then waits."""
-        return self._arrived
+    def key(self) -> tuple[uuid.UUID, int]:
+        """What requests waiting on this partition watch in the purgatory."""
+        return (self.topic_id, self.partition)
 
-    def notify_append(self) -> None:
-        """Wake every fetcher waiting on this partition."""
-        arrived, self._arrived = self._arrived, trio.Event()
-        arrived.set()
+    @property
+    def commits_on_append(self) -> bool:
+        """The ISR is this leader alone: an append moves the high watermark at once, so an
+        acks=all produce needs no wait."""
+        return self.is_leader and self.isr == (self.local_broker_id,)
+
+    def wake_waiters(self) -> None:
+        """Have every request waiting on this partition check its condition again."""
+        self._wake(self.key)
 
     # -- appends -----------------------------------------------------------------------------
 

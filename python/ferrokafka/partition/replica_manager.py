@@ -26,6 +26,7 @@ from ferrokafka.cluster import MetadataImage
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
+from ferrokafka.partition.purgatory import DelayedOperationPurgatory
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
@@ -44,6 +45,8 @@ class ReplicaManager:
         self._by_name: dict[TopicPartitionKey, Partition] = {}
         self._by_id: dict[tuple[uuid.UUID, int], Partition] = {}
         self._image: MetadataImage | None = None
+        # Requests waiting on partition events: Fetch min_bytes, acks=all Produce.
+        self.purgatory = DelayedOperationPurgatory("partitions")
         # replication-offset-checkpoint as the last run left it: each partition's starting
         # high watermark, taken once when the partition is first opened.
         self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
@@ -124,7 +127,7 @@ class ReplicaManager:
                 await partition.make_leader(state)
             else:
                 partition.make_follower(state)
-                partition.notify_append()  # fetchers waiting on it now answer NOT_LEADER
+                partition.wake_waiters()  # fetchers waiting on it now answer NOT_LEADER
 
     async def _open(
         self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
@@ -148,6 +151,7 @@ class ReplicaManager:
             epochs,
             local_broker_id=self.broker_id,
             high_watermark=self._checkpointed_hws.pop((name, index), 0),
+            wake=self.purgatory.wake,
         )
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
@@ -156,7 +160,7 @@ class ReplicaManager:
     async def _remove(self, key: TopicPartitionKey) -> None:
         partition = self._by_name.pop(key)
         self._by_id.pop((partition.topic_id, partition.partition), None)
-        partition.notify_append()  # wake fetchers so they notice the partition is gone
+        partition.wake_waiters()  # wake fetchers so they notice the partition is gone
         await trio.to_thread.run_sync(self.logs.delete_log, *key)
 
     # -- shutdown ----------------------------------------------------------------------------

@@ -262,19 +262,23 @@ class FetchHandler:
         partitions (or max_wait_ms) and read again. Errors answer at once, as in Kafka."""
         deadline = trio.current_time() + max(0, request.max_wait_ms) / MS
         read_committed = request.isolation_level == READ_COMMITTED
+        purgatory = self.node.replicas.purgatory
         while True:
             work = self._work(parts, by_id)
-            # Take the events before reading: an append after the read sets them.
-            events = [handle.data_arrived for _, handle, _ in work if handle is not None]
-            reads = _cached_reads(work, request.max_bytes, read_committed)
-            if reads is None:  # the disk would be waited for: a worker thread does
-                reads = await trio.to_thread.run_sync(
-                    read_partitions, work, request.max_bytes, read_committed
-                )
-            if _enough(reads, request, waitable=bool(events)) or trio.current_time() >= deadline:
-                return reads
-            with trio.move_on_at(deadline):
-                await _any_set(events)
+            # Watch before reading: an append after the read wakes us.
+            with purgatory.watch(
+                handle.key for _, handle, _ in work if handle is not None
+            ) as woken:
+                reads = _cached_reads(work, request.max_bytes, read_committed)
+                if reads is None:  # the disk would be waited for: a worker thread does
+                    reads = await trio.to_thread.run_sync(
+                        read_partitions, work, request.max_bytes, read_committed
+                    )
+                waitable = any(handle is not None for _, handle, _ in work)
+                if _enough(reads, request, waitable=waitable) or trio.current_time() >= deadline:
+                    return reads
+                with trio.move_on_at(deadline):
+                    await woken.wait()
 
 
 def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> bool:
@@ -298,21 +302,6 @@ def _cached_reads(work: list[_Work], max_bytes: int, read_committed: bool) -> li
         return read_partitions(work, max_bytes, read_committed, nowait=True)
     except BlockingIOError:
         return None
-
-
-async def _any_set(events: list[trio.Event]) -> None:
-    """Return when any of ``events`` is set (the caller bounds the wait)."""
-    if len(events) == 1:
-        await events[0].wait()
-        return
-    async with trio.open_nursery() as nursery:
-
-        async def wait_one(event: trio.Event) -> None:
-            await event.wait()
-            nursery.cancel_scope.cancel()
-
-        for event in events:
-            nursery.start_soon(wait_one, event)
 
 
 def _must_respond(part: CachedPartition, read: _Read) -> bool:

@@ -14,6 +14,8 @@ import logging
 import struct
 from typing import Any
 
+import trio
+
 from ferrokafka.partition import AppendOrigin, AppendResult, Partition
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
@@ -115,10 +117,10 @@ class ProduceHandler:
         if acks in VALID_ACKS:
             for _, partitions in targets:
                 for _, found, records in partitions:
-                    if (
-                        isinstance(found, Partition)
-                        and records is not None
-                        and not found.appends_inline(records)
+                    if not isinstance(found, Partition) or records is None:
+                        continue
+                    if not found.appends_inline(records) or (
+                        acks == -1 and not found.commits_on_append
                     ):
                         return LATER
         outcomes = [
@@ -136,7 +138,39 @@ class ProduceHandler:
             [await self._append(found, records, version, acks) for _, found, records in parts]
             for _, parts in targets
         ]
+        if acks == -1:
+            outcomes = await self._wait_for_replication(targets, outcomes, request.timeout_ms)
         return self._response(request, targets, outcomes)
+
+    async def _wait_for_replication(
+        self, targets: list[_Topic], outcomes: list[list[AppendResult]], timeout_ms: int
+    ) -> list[list[AppendResult]]:
+        """acks=all (Kafka's DelayedProduce): wait in the purgatory until each appended
+        batch is below its partition's high watermark, at most ``timeout_ms``; a partition
+        still short then is REQUEST_TIMED_OUT, one no longer led here NOT_LEADER_OR_FOLLOWER."""
+        pending = [
+            (found, outcome.info.last_offset + 1)
+            for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
+            for (_, found, _), outcome in zip(parts, topic_outcomes, strict=True)
+            if isinstance(found, Partition) and outcome.info is not None
+        ]
+
+        def replicated() -> bool:
+            return all(p.high_watermark >= end or not p.is_leader for p, end in pending)
+
+        deadline = trio.current_time() + max(0, timeout_ms) / 1000
+        if replicated() or await self.node.replicas.purgatory.wait_until(
+            replicated, [p.key for p, _ in pending], deadline
+        ):
+            if all(p.is_leader for p, _ in pending):
+                return outcomes
+        return [
+            [
+                _after_wait(found, outcome)
+                for (_, found, _), outcome in zip(parts, topic_outcomes, strict=True)
+            ]
+            for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
+        ]
 
     def _targets(self, request: ProduceRequest, version: int) -> list[_Topic]:
         """Each topic with its partitions' (index, partition led here or error code, records)."""
@@ -215,6 +249,18 @@ class ProduceHandler:
             return refused
         assert isinstance(found, Partition) and records is not None
         return await found.append_as_leader(records, origin=AppendOrigin.CLIENT, required_acks=acks)
+
+
+def _after_wait(found: Partition | int, outcome: AppendResult) -> AppendResult:
+    """An appended partition's answer once the acks=all wait ended short of it."""
+    info = outcome.info
+    if not isinstance(found, Partition) or info is None:
+        return outcome
+    if not found.is_leader:
+        return AppendResult(errors.NOT_LEADER_OR_FOLLOWER)
+    if found.high_watermark <= info.last_offset:
+        return AppendResult(errors.REQUEST_TIMED_OUT)
+    return outcome
 
 
 def _partition_response(
