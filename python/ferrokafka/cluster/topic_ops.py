@@ -7,6 +7,22 @@ and ``ReplicationControlManager``). Nothing here writes: the controller commits 
 One deliberate difference: a new topic is also checked for a '.'/'_' collision with topics
 created earlier in the same request (Kafka only checks against existing topics, so one
 request can create both ``a.b`` and ``a_b``).
+
+Every operation is bounded as Kafka 4.4's controller bounds it, and the bounds are checked
+before anything of their size is built (a request for 2,147,483,647 partitions is a few dozen
+bytes; what it asks for must not cost gigabytes):
+
+* CreateTopics asks for at most :data:`MAX_PARTITIONS_PER_BATCH` partitions in all, and
+  CreatePartitions adds at most as many, else the whole request is refused: every topic in
+  it, as sent, is answered POLICY_VIOLATION with :data:`EXCESSIVE_PARTITIONS` or
+  :data:`EXCESSIVE_ADDITIONAL_PARTITIONS` and nothing is created (Kafka's two
+  ``validateTotalNumberOfPartitions``);
+* one operation writes at most :data:`MAX_RECORDS_PER_USER_OP` records (Kafka's
+  ``BoundedList``): a CreateTopics that would write more (one topic of 10,000 partitions is
+  10,001 records) is refused whole with POLICY_VIOLATION :data:`EXCESSIVE_BATCH`; in a
+  DeleteTopics each topic past the bound is answered UNKNOWN_SERVER_ERROR without a message
+  and the others are deleted. CreatePartitions cannot reach it once its partitions are
+  bounded.
 """
 
 from __future__ import annotations
@@ -48,6 +64,24 @@ UNASSIGNED_DIRECTORY = uuid.UUID(int=0)
 # Kafka's LeaderRecoveryState.RECOVERED.
 RECOVERED = 0
 
+# Kafka's ReplicationControlManager.MAX_PARTITIONS_PER_BATCH: the partitions one CreateTopics
+# may ask for, or one CreatePartitions add, all its topics together (summed without overflow,
+# as Kafka 4.4 sums them in a long). Kafka bounds it because larger requests ran its controller
+# out of memory; unbounded, 2,147,483,647 partitions took this broker to 6 GB and down.
+MAX_PARTITIONS_PER_BATCH = 10_000
+# Kafka's QuorumController.MAX_RECORDS_PER_USER_OP (its maximum records per batch): the
+# metadata records one client operation may write, e.g. one TopicRecord and 9,999
+# PartitionRecords.
+MAX_RECORDS_PER_USER_OP = 10_000
+# Kafka 4.4's messages, each with POLICY_VIOLATION. The last is what its controller makes of
+# a BoundedListTooLongException that reaches it.
+EXCESSIVE_PARTITIONS = "Excessively large number of partitions per request."
+EXCESSIVE_ADDITIONAL_PARTITIONS = "Excessively large number of additional partitions per request."
+EXCESSIVE_BATCH = "Unable to perform excessively large batch operation."
+# A DeleteTopics topic past MAX_RECORDS_PER_USER_OP: Kafka's per-topic catch turns the
+# BoundedListTooLongException into UNKNOWN_SERVER_ERROR, which never carries a message.
+RECORDS_OVERFLOW = ApiError(errors.UNKNOWN_SERVER_ERROR)
+
 _CreatableTopic = CreateTopicsRequest.CreatableTopic
 _TopicResult = CreateTopicsResponse.CreatableTopicResult
 _DeleteResult = DeleteTopicsResponse.DeletableTopicResult
@@ -65,6 +99,8 @@ class TopicOperations:
         self, image: MetadataImage, request: CreateTopicsRequest
     ) -> tuple[list[Message], CreateTopicsResponse]:
         counts = Counter(topic.name for topic in request.topics)
+        if self._partitions_asked(request.topics, counts) > MAX_PARTITIONS_PER_BATCH:
+            return [], _refuse_creation(request, EXCESSIVE_PARTITIONS)
         results = [
             _TopicResult(
                 name=name, error_code=errors.INVALID_REQUEST, error_message="Duplicate topic name."
@@ -83,10 +119,30 @@ class TopicOperations:
                     name=topic.name, error_code=error.code, error_message=error.message
                 )
             else:
+                # Bounded already: at most MAX_PARTITIONS_PER_BATCH partitions were built.
+                if len(records) + len(topic_records) > MAX_RECORDS_PER_USER_OP:
+                    return [], _refuse_creation(request, EXCESSIVE_BATCH)
                 accepted.append(topic.name)
                 records += topic_records
             results.append(result)
         return records, CreateTopicsResponse(topics=results)
+
+    def _partitions_asked(self, topics: list[_CreatableTopic], counts: Counter[str]) -> int:
+        """Kafka's ``validateTotalNumberOfPartitions`` over the topics its controller gets
+        (duplicates and the metadata topic are answered before): an assignment list counts its
+        entries, -1 the default, other non-positive counts nothing."""
+        default = int(self.config["num.partitions"])
+        total = 0
+        for topic in topics:
+            if counts[topic.name] > 1 or topic.name == METADATA_TOPIC:
+                continue
+            if topic.assignments:
+                total += len(topic.assignments)
+            elif topic.num_partitions == -1:
+                total += default
+            elif topic.num_partitions > 0:
+                total += topic.num_partitions
+        return total
 
     def _create_topic(
         self, image: MetadataImage, topic: _CreatableTopic, accepted: list[str]
@@ -282,6 +338,13 @@ class TopicOperations:
                     )
                 )
                 continue
+            if len(records) >= MAX_RECORDS_PER_USER_OP:
+                results.append(
+                    _DeleteResult(
+                        name=topic.name, topic_id=topic.topic_id, error_code=RECORDS_OVERFLOW.code
+                    )
+                )
+                continue
             records.append(RemoveTopicRecord(topic_id=topic.topic_id))
             results.append(_DeleteResult(name=topic.name, topic_id=topic.topic_id))
         return records, DeleteTopicsResponse(responses=_first_each(results))
@@ -319,6 +382,8 @@ class TopicOperations:
         self, image: MetadataImage, request: CreatePartitionsRequest
     ) -> tuple[list[Message], CreatePartitionsResponse]:
         counts = Counter(topic.name for topic in request.topics)
+        if _partitions_added(image, request.topics, counts) > MAX_PARTITIONS_PER_BATCH:
+            return [], _refuse_growth(request)
         records: list[Message] = []
         results = []
         for topic in request.topics:
@@ -342,7 +407,8 @@ class TopicOperations:
     ) -> tuple[ApiError, list[Message]]:
         topic = image.topic(request.name)
         if topic is None:
-            return ApiError.of(errors.UNKNOWN_TOPIC_OR_PARTITION), []
+            # Kafka throws UnknownTopicOrPartitionException without a message: null on the wire.
+            return ApiError(errors.UNKNOWN_TOPIC_OR_PARTITION), []
         current = len(topic.partitions)
         if request.count == current:
             return ApiError.of(
@@ -391,6 +457,51 @@ class TopicOperations:
             self._check_live(image, assignment.broker_ids, current + i)
             out.append(list(assignment.broker_ids))
         return out
+
+
+def _partitions_added(
+    image: MetadataImage,
+    topics: list[CreatePartitionsRequest.CreatePartitionsTopic],
+    counts: Counter[str],
+) -> int:
+    """Kafka 4.4's ``validateTotalNumberOfPartitions`` for CreatePartitions, over the topics its
+    controller gets (duplicates are answered before): the partitions each known topic would
+    gain; unknown topics and counts that are no increase add nothing."""
+    total = 0
+    for request in topics:
+        topic = image.topic(request.name)
+        if counts[request.name] > 1 or request.count < 0 or topic is None:
+            continue
+        total += max(request.count - len(topic.partitions), 0)
+    return total
+
+
+def _refuse_creation(request: CreateTopicsRequest, message: str) -> CreateTopicsResponse:
+    """Kafka's answer when its controller refuses a CreateTopics whole
+    (``CreateTopicsRequest.getErrorResponse``): every topic of the request as sent, duplicates
+    and the metadata topic included, POLICY_VIOLATION with ``message``; nothing created."""
+    return CreateTopicsResponse(
+        topics=[
+            _TopicResult(name=topic.name, error_code=errors.POLICY_VIOLATION, error_message=message)
+            for topic in request.topics
+        ]
+    )
+
+
+def _refuse_growth(request: CreatePartitionsRequest) -> CreatePartitionsResponse:
+    """The same for a CreatePartitions Kafka refuses whole: every topic as sent, duplicates
+    included, POLICY_VIOLATION "Excessively large number of additional partitions per
+    request."; nothing created."""
+    return CreatePartitionsResponse(
+        results=[
+            _PartitionsResult(
+                name=topic.name,
+                error_code=errors.POLICY_VIOLATION,
+                error_message=EXCESSIVE_ADDITIONAL_PARTITIONS,
+            )
+            for topic in request.topics
+        ]
+    )
 
 
 def _first_each(results: list[_R]) -> list[_R]:
