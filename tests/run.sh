@@ -51,6 +51,10 @@ bash tests/kafka/fetch.sh
 step "cargo test (Rust unit tests)"
 cargo test -q
 
+step "layers (import-linter contracts in pyproject.toml)"
+# The source tree, not the wheel: the contract is about the code as written.
+PYTHONPATH=python "$venv/bin/lint-imports"
+
 step "pytest"
 "$venv/bin/python" -m pytest tests "$@"
 

@@ -52,16 +52,14 @@ class DataBroker:
             timeout_ms=10_000,
         )
         response = trio.from_thread.run(
-            node.run_controller, node.controller.create_topics, request, trio_token=self.token
+            node.controller_channel.create_topics, request, trio_token=self.token
         )
         assert response.topics[0].error_code == 0, response
 
     def delete_topic(self, name: str) -> None:
         node = self.node
         request = DeleteTopicsRequest(topic_names=[name], timeout_ms=10_000)
-        trio.from_thread.run(
-            node.run_controller, node.controller.delete_topics, request, trio_token=self.token
-        )
+        trio.from_thread.run(node.controller_channel.delete_topics, request, trio_token=self.token)
 
 
 @contextlib.contextmanager

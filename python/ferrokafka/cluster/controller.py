@@ -97,16 +97,19 @@ class Controller:
         *,
         log_dir_ids: Sequence[uuid.UUID] = (),
         rack: str | None = None,
+        broker_id: int | None = None,
     ) -> BrokerRegistration:
         """Register this node's broker (a new incarnation on every start, as Kafka does) with
         its listeners, and unfence it: one node is always caught up with its own log.
 
         ``endpoints`` default to the advertised non-controller listeners; pass the bound ones
-        when a listener asked for port 0.
+        when a listener asked for port 0. ``broker_id`` defaults to this node's; another is a
+        broker of the same in-process cluster (ferrokafka.testing's harness).
         """
         if endpoints is None:
             endpoints = self._advertised_endpoints()
-        broker_id = self.config.node_id
+        if broker_id is None:
+            broker_id = self.config.node_id
         # Kafka's broker epoch is the offset of the registration record.
         epoch = self.log.committed_offset
         register = RegisterBrokerRecord(

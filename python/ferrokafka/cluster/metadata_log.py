@@ -20,9 +20,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ferrokafka._ferrokafka import BatchBuilder, Log, LogConfig
 from ferrokafka.cluster.serde import ApiMessageAndVersion, decode_record, encode_record
 from ferrokafka.protocol.schema import Message
+from ferrokafka.storage import BatchBuilder, Log, LogConfig
 
 METADATA_TOPIC = "__cluster_metadata"
 METADATA_PARTITION_DIR = f"{METADATA_TOPIC}-0"

@@ -53,9 +53,9 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.schema import Message
 from ferrokafka.storage import BatchBuilder
 
-if TYPE_CHECKING:  # the server package imports the handlers, which import this module
+if TYPE_CHECKING:
+    from ferrokafka.coordinator import CoordinatorHost
     from ferrokafka.partition import Partition
-    from ferrokafka.server.node import Node
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def partition_for(group_id: str, num_partitions: int) -> int:
 class GroupCoordinator:
     """Groups and offsets of every ``__consumer_offsets`` partition this node leads."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: CoordinatorHost) -> None:
         self.node = node
         self.groups: dict[str, Group] = {}
         self.offsets = OffsetStore()
@@ -169,9 +169,7 @@ class GroupCoordinator:
             return self.error_code()
         async with self._create_lock:
             if OFFSETS_TOPIC not in self.node.image.topics_by_name:
-                response = await self.node.run_controller(
-                    self.node.controller.create_topics, self._create_request()
-                )
+                response = await self.node.controller_channel.create_topics(self._create_request())
                 code = response.topics[0].error_code if response.topics else ec.NONE
                 if code not in (ec.NONE, ec.TOPIC_ALREADY_EXISTS):
                     log.warning("creating %s failed with error %d", OFFSETS_TOPIC, code)

@@ -14,7 +14,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from ferrokafka._ferrokafka import (
+from ferrokafka._ferrokafka import (  # noqa: F401  (ResponseWriter: re-exported for server/)
+    ResponseWriter,
     read_fetch_request,
     read_produce_request,
     read_request_header,

@@ -33,7 +33,6 @@ from typing import Any
 
 import trio
 
-from ferrokafka._ferrokafka import ResponseWriter
 from ferrokafka.protocol import (
     API_VERSIONS_KEY,
     APIS,
@@ -46,6 +45,7 @@ from ferrokafka.protocol import (
 )
 from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
+from ferrokafka.protocol.native import ResponseWriter
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError

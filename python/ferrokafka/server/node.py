@@ -6,7 +6,7 @@ One node is broker and controller at once. Every controller operation runs here,
 image is applied to the ReplicaManager, so handlers see partitions and image change together.
 
 Threading: the controller and the LogManager are synchronous and block on fsyncs; they run in
-worker threads (``trio.to_thread``), one controller operation at a time (``_controller_lock``),
+worker threads (``trio.to_thread``), one controller operation at a time (the ControllerChannel),
 and every change to the partition map happens back in the trio thread after the operation
 returned, so handlers never see a half-applied image.
 
@@ -18,13 +18,14 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import trio
 
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
+from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerChannel
 from ferrokafka.config import BrokerConfig
 from ferrokafka.partition import Partition, ReplicaManager
 from ferrokafka.storage import LogConfig, LogManager
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from ferrokafka.groups.coordinator import GroupCoordinator
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def _cluster_id(config: BrokerConfig) -> str:
@@ -52,13 +50,23 @@ class Node:
     """Everything a request handler may read or change, opened by :meth:`open`."""
 
     def __init__(
-        self, config: BrokerConfig, logs: LogManager, controller: Controller, cluster_id: str
+        self,
+        config: BrokerConfig,
+        logs: LogManager,
+        channel: ControllerChannel,
+        cluster_id: str,
+        *,
+        own_controller: Controller | None = None,
     ) -> None:
         self.config = config
         self.logs = logs
-        self.controller = controller
+        # Everything this broker asks of the controller; images come back through _publish.
+        self.controller_channel = channel
+        # The controller this node runs itself (closed at shutdown), or None when it is a
+        # broker of a cluster whose controller lives elsewhere (the in-process harness).
+        self.own_controller = own_controller
         self.cluster_id = cluster_id
-        self._controller_lock = trio.Lock()
+        self._image: MetadataImage = MetadataImage()
         self.replicas = ReplicaManager(config.node_id, logs)
         self._producer_ids: range = range(0)
         self._producer_id_lock = trio.Lock()
@@ -73,22 +81,39 @@ class Node:
         self._min_insync: dict[str, int] = {}
 
     @classmethod
-    async def open(cls, config: BrokerConfig) -> Node:
-        """Open the partition logs and replay the metadata log (in worker threads)."""
-        cluster_id = _cluster_id(config)
+    async def open(
+        cls,
+        config: BrokerConfig,
+        channel: ControllerChannel | None = None,
+        cluster_id: str | None = None,
+    ) -> Node:
+        """Open the partition logs (in worker threads) and subscribe to the metadata; without
+        a ``channel``, this node runs its own one-voter controller (replaying its log)."""
+        cluster_id = cluster_id if cluster_id is not None else _cluster_id(config)
         logs = await trio.to_thread.run_sync(
             lambda: LogManager.from_broker_config(config, cluster_id=cluster_id)
         )
-        metadata_dir = config["metadata.log.dir"] or config.log_dirs[0]
-        controller = Controller(config, await trio.to_thread.run_sync(SingleVoterLog, metadata_dir))
-        await trio.to_thread.run_sync(controller.start)
-        node = cls(config, logs, controller, cluster_id)
-        await node._sync_partitions()
+        own = None
+        if channel is None:
+            metadata_dir = config["metadata.log.dir"] or config.log_dirs[0]
+            metadata_log = await trio.to_thread.run_sync(SingleVoterLog, metadata_dir)
+            own = Controller(config, metadata_log)
+            await trio.to_thread.run_sync(own.start)
+            channel = InProcessControllerChannel(own)
+        node = cls(config, logs, channel, cluster_id, own_controller=own)
+        await channel.subscribe(node._publish)
         return node
+
+    async def _publish(self, image: MetadataImage) -> None:
+        """A new metadata image (the publisher the channel calls): handlers see it, and the
+        hosted partitions follow it, before the operation that made it is answered."""
+        self._image = image
+        await self._sync_partitions()
 
     @property
     def image(self) -> MetadataImage:
-        return self.controller.image
+        """The newest metadata image published to this broker."""
+        return self._image
 
     # -- partitions --------------------------------------------------------------------------
 
@@ -146,19 +171,10 @@ class Node:
 
     # -- controller --------------------------------------------------------------------------
 
-    async def run_controller(self, operation: Callable[[T], R], request: T) -> R:
-        """Run one controller operation (e.g. ``controller.create_topics``) in a worker thread,
-        serialized with the others, then bring the partition logs in line with the new image."""
-        async with self._controller_lock:
-            response = await trio.to_thread.run_sync(operation, request)
-            await self._sync_partitions()
-        return response
-
     async def register_broker(self, endpoints: Sequence[BrokerEndpoint]) -> None:
-        async with self._controller_lock:
-            await trio.to_thread.run_sync(
-                lambda: self.controller.register_broker(endpoints, log_dir_ids=_dir_ids(self.logs))
-            )
+        await self.controller_channel.register_broker(
+            self.config.node_id, endpoints, _dir_ids(self.logs)
+        )
 
     async def next_producer_id(self) -> int:
         """A producer id never handed out before, from the current block or a new one."""
@@ -166,10 +182,9 @@ class Node:
             if not self._producer_ids:
                 registration = self.image.broker(self.config.node_id)
                 broker_epoch = registration.broker_epoch if registration is not None else -1
-                async with self._controller_lock:
-                    self._producer_ids = await trio.to_thread.run_sync(
-                        self.controller.allocate_producer_ids, self.config.node_id, broker_epoch
-                    )
+                self._producer_ids = await self.controller_channel.allocate_producer_ids(
+                    self.config.node_id, broker_epoch
+                )
             producer_id = self._producer_ids[0]
             self._producer_ids = self._producer_ids[1:]
             return producer_id
@@ -185,7 +200,9 @@ class Node:
         await trio.to_thread.run_sync(
             lambda: self.logs.shutdown(epoch.broker_epoch if epoch is not None else -1)
         )
-        await trio.to_thread.run_sync(self.controller.log.close)
+        self.controller_channel.unsubscribe(self._publish)
+        if self.own_controller is not None:
+            await trio.to_thread.run_sync(self.own_controller.log.close)
 
 
 def _dir_ids(logs: LogManager) -> list[uuid.UUID]:

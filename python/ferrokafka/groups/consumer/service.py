@@ -32,8 +32,8 @@ from ferrokafka.groups.consumer.records import Replayer, changes, snapshot
 from ferrokafka.protocol import error_codes as ec
 
 if TYPE_CHECKING:
+    from ferrokafka.coordinator import CoordinatorHost
     from ferrokafka.groups.coordinator import GroupCoordinator
-    from ferrokafka.server.node import Node
 
 
 def new_member_id() -> str:
@@ -41,7 +41,7 @@ def new_member_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
-def topics_of(node: Node) -> Topics:
+def topics_of(node: CoordinatorHost) -> Topics:
     return {
         name: (topic.topic_id, len(topic.partitions))
         for name, topic in node.image.topics_by_name.items()
@@ -51,7 +51,7 @@ def topics_of(node: Node) -> Topics:
 class ConsumerGroups:
     """The consumer groups of one coordinator."""
 
-    def __init__(self, node: Node, coordinator: GroupCoordinator) -> None:
+    def __init__(self, node: CoordinatorHost, coordinator: GroupCoordinator) -> None:
         self.node = node
         self.coordinator = coordinator
         self._locks: dict[str, trio.Lock] = {}

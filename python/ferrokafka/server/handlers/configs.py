@@ -204,7 +204,7 @@ class AlterConfigsHandler:
     async def __call__(
         self, ctx: RequestContext, request: AlterConfigsRequest
     ) -> AlterConfigsResponse:
-        return await self.node.run_controller(self.node.controller.alter_configs, request)
+        return await self.node.controller_channel.alter_configs(request)
 
 
 class IncrementalAlterConfigsHandler:
@@ -216,6 +216,4 @@ class IncrementalAlterConfigsHandler:
     async def __call__(
         self, ctx: RequestContext, request: IncrementalAlterConfigsRequest
     ) -> IncrementalAlterConfigsResponse:
-        return await self.node.run_controller(
-            self.node.controller.incremental_alter_configs, request
-        )
+        return await self.node.controller_channel.incremental_alter_configs(request)

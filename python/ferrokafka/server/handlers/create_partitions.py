@@ -21,4 +21,4 @@ class CreatePartitionsHandler:
     async def __call__(
         self, ctx: RequestContext, request: CreatePartitionsRequest
     ) -> CreatePartitionsResponse:
-        return await self.node.run_controller(self.node.controller.create_partitions, request)
+        return await self.node.controller_channel.create_partitions(request)

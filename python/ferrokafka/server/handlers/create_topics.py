@@ -20,4 +20,4 @@ class CreateTopicsHandler:
     async def __call__(
         self, ctx: RequestContext, request: CreateTopicsRequest
     ) -> CreateTopicsResponse:
-        return await self.node.run_controller(self.node.controller.create_topics, request)
+        return await self.node.controller_channel.create_topics(request)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import trio
 
-from ferrokafka._ferrokafka import FerrokafkaError
 from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.delete_records import (
     DeleteRecordsRequest,
@@ -16,6 +15,7 @@ from ferrokafka.protocol.messages.delete_records import (
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
+from ferrokafka.storage import FerrokafkaError
 
 # An offset of -1 means "up to the high watermark".
 HIGH_WATERMARK = -1

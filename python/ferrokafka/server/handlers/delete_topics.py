@@ -23,7 +23,7 @@ class DeleteTopicsHandler:
     async def __call__(
         self, ctx: RequestContext, request: DeleteTopicsRequest
     ) -> DeleteTopicsResponse:
-        response = await self.node.run_controller(self.node.controller.delete_topics, request)
+        response = await self.node.controller_channel.delete_topics(request)
         if ctx.api_version < DELETION_DISABLED_MIN_VERSION:
             for result in response.responses:
                 if result.error_code == errors.TOPIC_DELETION_DISABLED:

@@ -12,12 +12,12 @@ from dataclasses import replace
 
 import trio
 
-from ferrokafka._ferrokafka import FerrokafkaError, Log
 from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest, ListOffsetsResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
+from ferrokafka.storage import FerrokafkaError, Log
 
 LATEST_TIMESTAMP = -1
 EARLIEST_TIMESTAMP = -2

@@ -137,7 +137,7 @@ class MetadataHandler:
             ],
             timeout_ms=AUTO_CREATE_TIMEOUT_MS,
         )
-        response = await self.node.run_controller(self.node.controller.create_topics, request)
+        response = await self.node.controller_channel.create_topics(request)
         for result in response.topics:
             if result.error_code not in (errors.NONE, errors.TOPIC_ALREADY_EXISTS):
                 # Kafka's broker only logs what the controller said about an auto-creation.
