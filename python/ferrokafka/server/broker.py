@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import trio
 
 from ferrokafka.cluster import BrokerEndpoint
+from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
@@ -35,8 +36,19 @@ _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
 class Broker:
     """One node (broker, controller or both) serving the listeners of ``config``."""
 
-    def __init__(self, config: BrokerConfig, *, shutdown_grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        *,
+        shutdown_grace_s: float = SHUTDOWN_GRACE_S,
+        controller_channel: ControllerChannel | None = None,
+        cluster_id: str | None = None,
+    ) -> None:
         self.config = config
+        # None: this node runs its own one-voter controller; else it is one broker of a
+        # cluster whose controller is reached through the channel (ferrokafka.testing.cluster).
+        self._controller_channel = controller_channel
+        self._cluster_id = cluster_id
         self.dispatchers = build_dispatchers()
         controller_names = set(config.controller_listener_names)
         specs = [
@@ -85,7 +97,7 @@ class Broker:
             "+".join(self.config.process_roles),
             ", ".join(self.config.log_dirs),
         )
-        self.node = await Node.open(self.config)
+        self.node = await Node.open(self.config, self._controller_channel, self._cluster_id)
         # Registered first so it runs last: logs close after every connection is gone.
         self.add_shutdown_hook(self.node.shutdown)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
