@@ -3,8 +3,8 @@ offsets.retention.check.interval.ms): tombstones are written, so after a restart
 gone; the group without offsets is deleted too. The commits are confluent-kafka "simple"
 commits (no group membership: generation -1), which Kafka accepts for an empty group.
 
-The broker's wall clock is moved forward (the coordinator's ``now_ms``) instead of waiting a
-minute; everything else is the running broker."""
+The broker's wall clock (a ManualWallClock injected into the broker) is moved forward instead
+of waiting a minute; everything else is the running broker."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from ferrokafka.coordinator import ManualWallClock
 from ferrokafka.testing import run_broker
 
 TIMEOUT_S = 60
@@ -62,7 +63,8 @@ def _groups(bootstrap: str) -> set[str]:
 
 def test_offsets_of_an_empty_group_expire(tmp_path: Path) -> None:
     data = tmp_path / "broker"
-    with run_broker(data, OVERRIDES) as broker:
+    clock = ManualWallClock()
+    with run_broker(data, OVERRIDES, wall_clock=clock) as broker:
         admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
         admin.create_topics([NewTopic("t", 2, 1)])["t"].result(30)
         for group in ("old", "keep"):
@@ -81,18 +83,17 @@ def test_offsets_of_an_empty_group_expire(tmp_path: Path) -> None:
         assert batches and {b.compression for b in batches} == {"gzip"}
 
         # "member" had members and became empty; 3.5 s later it and the simple group "keep"
-        # commit again. Then the broker's clock is frozen 57 s after those commits: "old" is
-        # over the 60 s retention, the fresh commits are not; "member" counts from when it
-        # became empty (60.5 s ago), so even its fresh commit goes (Kafka's rule).
+        # commit again. Then the broker's clock moves 57 s past those commits: "old" is over
+        # the 60 s retention, the fresh commits are not; "member" counts from when it became
+        # empty (60.5 s ago), so even its fresh commit goes (Kafka's rule).
         _member_commits(broker.bootstrap_servers)
         assert _committed(broker.bootstrap_servers, "member") == [1, 1]
-        time.sleep(3.5)
+        clock.advance(3_500)
         for group in ("keep", "member"):
             consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": group})
             consumer.commit(offsets=[TopicPartition("t", 0, 8)], asynchronous=False)
             consumer.close()
-        frozen = coordinator.now_ms() + 57_000
-        coordinator.now_ms = lambda: frozen
+        clock.advance(57_000)
         deadline = time.monotonic() + TIMEOUT_S
         while _committed(broker.bootstrap_servers, "old") != [-1001, -1001]:
             assert time.monotonic() < deadline, "the offsets did not expire"

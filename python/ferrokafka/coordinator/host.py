@@ -11,6 +11,7 @@ from typing import Protocol
 from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.config import BrokerConfig
+from ferrokafka.coordinator.clock import WallClock
 from ferrokafka.partition import ReplicaManager
 
 
@@ -30,6 +31,11 @@ class CoordinatorHost(Protocol):
     @property
     def controller_channel(self) -> ControllerChannel:
         """How a coordinator creates its internal topic."""
+        ...
+
+    @property
+    def wall_clock(self) -> WallClock:
+        """The clock coordinator records are stamped with (injectable for tests)."""
         ...
 
     def broker_config(self) -> BrokerConfig:

@@ -22,7 +22,8 @@ consumer groups in ``ferrokafka.groups.consumer``):
   async work (a write) use ``coordinator.spawn(async_fn, *args)``.
 - **Offset commits.** The OffsetCommit handler asks ``group.validate_offset_commit(...)``; a
   group of either kind decides generation/epoch rules. Offsets live here, not in the group.
-- **Time.** ``coordinator.now_ms()`` (wall clock, what records carry).
+- **Time.** ``coordinator.now_ms()`` (the host's injectable wall clock, what records carry);
+  waits run on trio's clock.
 
 The coordinator is ready once ``__consumer_offsets`` exists (created through the controller on
 the first FindCoordinator, as Kafka does) and every partition has been replayed; before that
@@ -32,12 +33,12 @@ the first FindCoordinator, as Kafka does) and every partition has been replayed;
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ferrokafka.coordinator.runtime import CoordinatorRuntime
 from ferrokafka.groups.base import Group, Record
 from ferrokafka.groups.offsets import OffsetStore, offset_tombstone
 from ferrokafka.groups.serde import (
@@ -47,7 +48,6 @@ from ferrokafka.groups.serde import (
     decode_record,
 )
 from ferrokafka.groups.timers import Timers
-from ferrokafka.partition import AppendOrigin
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.schema import Message
@@ -55,7 +55,6 @@ from ferrokafka.storage import BatchBuilder
 
 if TYPE_CHECKING:
     from ferrokafka.coordinator import CoordinatorHost
-    from ferrokafka.partition import Partition
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +64,9 @@ CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 # One write is one batch; Kafka caps a coordinator batch at the topic's max.message.bytes.
 # A group's records (all members' metadata) stay far below; this bounds a runaway.
 WRITE_RECORDS_MAX = 100_000
+# How long the FindCoordinator that created __consumer_offsets waits for its (empty)
+# partitions to load before answering; a client retries COORDINATOR_LOAD_IN_PROGRESS anyway.
+CREATE_LOAD_WAIT_S = 5.0
 # Records waiting for their write when many commits arrive at once are bounded by the
 # connections' own limits (one request at a time per connection reaches a handler).
 
@@ -104,9 +106,13 @@ class GroupCoordinator:
         # "simple consumer group"; the classic protocol sets it).
         self.simple_group_factory: Callable[[str], Group] | None = None
         self._nursery: trio.Nursery | None = None
-        self._loaded = False
-        self._loading = False
         self._create_lock = trio.Lock()
+        self.runtime = CoordinatorRuntime(
+            node,
+            OFFSETS_TOPIC,
+            self,
+            load_buffer_bytes=lambda: int(self.config("offsets.load.buffer.size")),
+        )
 
     # -- plugging in -------------------------------------------------------------------------
 
@@ -131,9 +137,9 @@ class GroupCoordinator:
         assert self._nursery is not None, "the coordinator is not running"
         self._nursery.start_soon(fn, *args)
 
-    @staticmethod
-    def now_ms() -> int:
-        return int(time.time() * 1000)
+    def now_ms(self) -> int:
+        """The broker's wall clock (the host's, injectable for tests)."""
+        return self.node.wall_clock.now_ms()
 
     # -- config ------------------------------------------------------------------------------
 
@@ -154,19 +160,22 @@ class GroupCoordinator:
 
     # -- readiness ---------------------------------------------------------------------------
 
-    def error_code(self) -> int:
-        """0 when groups can be served; else the coordinator error a client retries on."""
-        if self._loaded:
-            return ec.NONE
-        if self._loading:
-            return ec.COORDINATOR_LOAD_IN_PROGRESS
-        return ec.COORDINATOR_NOT_AVAILABLE
+    def error_code(self, group_id: str | None = None) -> int:
+        """0 when ``group_id`` (or, without one, this broker's groups) can be served here;
+        else the coordinator error a client retries on: COORDINATOR_NOT_AVAILABLE before
+        ``__consumer_offsets`` exists, COORDINATOR_LOAD_IN_PROGRESS while its partition loads,
+        NOT_COORDINATOR when another broker leads it."""
+        if OFFSETS_TOPIC not in self.node.image.topics_by_name:
+            return ec.COORDINATOR_NOT_AVAILABLE
+        if group_id is not None:
+            return self.runtime.error_code(self.partition_for(group_id))
+        return ec.COORDINATOR_LOAD_IN_PROGRESS if self.runtime.is_loading() else ec.NONE
 
-    async def ensure_topic(self) -> int:
-        """Create ``__consumer_offsets`` when missing (Kafka does it on FindCoordinator), then
-        answer :meth:`error_code`."""
+    async def ensure_topic(self, group_id: str | None = None) -> int:
+        """Create ``__consumer_offsets`` when missing (Kafka does it on FindCoordinator), wait
+        for the partitions this broker now leads to load, then answer :meth:`error_code`."""
         if OFFSETS_TOPIC in self.node.image.topics_by_name:
-            return self.error_code()
+            return self.error_code(group_id)
         async with self._create_lock:
             if OFFSETS_TOPIC not in self.node.image.topics_by_name:
                 response = await self.node.controller_channel.create_topics(self._create_request())
@@ -174,9 +183,9 @@ class GroupCoordinator:
                 if code not in (ec.NONE, ec.TOPIC_ALREADY_EXISTS):
                     log.warning("creating %s failed with error %d", OFFSETS_TOPIC, code)
                     return ec.COORDINATOR_NOT_AVAILABLE
-                if not self._loaded and not self._loading:
-                    await self._load_all()
-        return self.error_code()
+                # New partitions are empty: their loads end at once.
+                await self.runtime.wait_loaded(trio.current_time() + CREATE_LOAD_WAIT_S)
+        return self.error_code(group_id)
 
     def _create_request(self) -> CreateTopicsRequest:
         config = self.node.broker_config()
@@ -203,55 +212,41 @@ class GroupCoordinator:
     # -- running -----------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The coordinator's tasks (timers, offset expiry); loads existing partitions first.
-        Runs until cancelled."""
+        """The coordinator's tasks (timers, the runtime that loads the partitions this broker
+        leads, offset expiry). Runs until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.timers.run)
-            if OFFSETS_TOPIC in self.node.image.topics_by_name:
-                self._loading = True
-                task_status.started()
-                await self._load_all()
-            else:
-                task_status.started()
+            await nursery.start(self.runtime.run)
+            task_status.started()
             nursery.start_soon(self._expire_offsets_forever)
 
-    async def _load_all(self) -> None:
-        self._loading = True
-        try:
-            for index in range(self.num_partitions):
-                handle = self.node.replicas.partition(OFFSETS_TOPIC, index)
-                if handle is not None and handle.is_leader:
-                    await self._load_partition(handle)
-        finally:
-            self._loading = False
+    # -- the runtime's shard (CoordinatorShard) ----------------------------------------------
+
+    def replay(self, partition: int, key: bytes, value: bytes | None) -> None:
+        self._replay_one(key, value, partition)
+
+    def loaded(self, partition: int) -> None:
         if self.simple_group_factory is not None:
             # Offsets without a group: a simple group, as Kafka's replay makes one. Done after
-            # the whole load so that the records of any group kind were all seen first.
+            # the partition's whole load so that the records of any group kind were all seen.
             for group_id in self.offsets.group_ids():
-                if group_id not in self.groups:
+                if group_id not in self.groups and self.partition_for(group_id) == partition:
                     self.groups[group_id] = self.simple_group_factory(group_id)
-        self._loaded = True
-        log.info("group coordinator loaded %d groups", len(self.groups))
+        log.info(
+            "group coordinator loaded %s-%d (%d groups here)",
+            OFFSETS_TOPIC,
+            partition,
+            len(self.groups),
+        )
 
-    async def _load_partition(self, handle: Partition) -> None:
-        """Replay one partition from its log start to its high watermark."""
-        buffer_bytes = int(self.config("offsets.load.buffer.size"))
-        offset = handle.log.log_start_offset
-        end = handle.high_watermark
-        while offset < end:
-            batches = await trio.to_thread.run_sync(
-                lambda o=offset: handle.log.read_batches(o, buffer_bytes, max_offset=end)
-            )
-            if not batches:
-                break
-            for batch in batches:
-                if batch.is_control or batch.is_transactional:
-                    continue  # transactional offset commits: not supported yet
-                for record in batch.records():
-                    if record.offset >= offset and record.key is not None:
-                        self._replay_one(record.key, record.value, handle.partition)
-            offset = batches[-1].next_offset
+    def unload(self, partition: int) -> None:
+        """Another broker coordinates this partition's groups now: forget them here (their
+        waiting members are answered and come back through FindCoordinator)."""
+        for group_id in [g for g in self.offsets.group_ids() if self.partition_for(g) == partition]:
+            self.offsets.remove_group(group_id)
+        for group_id in [g for g in self.groups if self.partition_for(g) == partition]:
+            self.groups.pop(group_id).on_deleted()
 
     def _replay_one(self, key: bytes, value: bytes | None, partition: int) -> None:
         try:
@@ -279,41 +274,19 @@ class GroupCoordinator:
             return ec.NONE
         if len(records) > WRITE_RECORDS_MAX:
             return ec.RECORD_LIST_TOO_LARGE
-        found = self.node.replicas.leader_partition_or_error(
-            OFFSETS_TOPIC, self.partition_for(group_id)
-        )
-        if isinstance(found, int) or not self._loaded:
-            return ec.COORDINATOR_NOT_AVAILABLE
         codec = CODECS.get(int(self.config("offsets.topic.compression.codec")), "none")
         builder = BatchBuilder(compression=codec)
         now = self.now_ms()
         for key, value in records:
             builder.append(value, key=key, timestamp=now)
-        # Kafka's coordinators append with acks=1 and then wait for the high watermark; with
-        # the ISR this node alone, the append itself moves it.
-        result = await found.append_as_leader(
-            builder.build(),
-            origin=AppendOrigin.COORDINATOR,
-            required_acks=1,
-            on_appended=(lambda _: on_appended()) if on_appended is not None else None,
-        )
-        if result.code:
-            log.warning(
-                "append to %s-%d failed: error %d %s",
-                OFFSETS_TOPIC,
-                found.partition,
-                result.code,
-                result.message or "",
-            )
-        return result.code
+        return await self.runtime.write(self.partition_for(group_id), builder.build(), on_appended)
 
     # -- offset expiry -----------------------------------------------------------------------
 
     async def _expire_offsets_forever(self) -> None:
         while True:
             await trio.sleep(int(self.config("offsets.retention.check.interval.ms")) / 1000)
-            if self._loaded:
-                await self.expire_offsets()
+            await self.expire_offsets()  # the groups loaded here: none before a load
 
     async def expire_offsets(self) -> int:
         """Tombstone the offsets of empty groups older than offsets.retention.minutes (Kafka

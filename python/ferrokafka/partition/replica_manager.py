@@ -34,6 +34,8 @@ from ferrokafka.storage.producer_snapshot import SnapshotEntry
 log = logging.getLogger(__name__)
 
 TopicPartitionKey = tuple[str, int]
+# (partition index, the partition or None when it is no longer hosted here)
+LeadershipListener = Callable[[int, "Partition | None"], None]
 
 
 class ReplicaManager:
@@ -47,6 +49,9 @@ class ReplicaManager:
         self._image: MetadataImage | None = None
         # Requests waiting on partition events: Fetch min_bytes, acks=all Produce.
         self.purgatory = DelayedOperationPurgatory("partitions")
+        # Called after a partition of the topic changed leader or epoch, or went (None):
+        # the coordinator runtimes load and unload their partitions from it.
+        self._leadership_listeners: dict[str, list[LeadershipListener]] = {}
         # replication-offset-checkpoint as the last run left it: each partition's starting
         # high watermark, taken once when the partition is first opened.
         self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
@@ -83,6 +88,18 @@ class ReplicaManager:
         image = self._image
         known = image is not None and image.partition(topic, index) is not None
         return ec.NOT_LEADER_OR_FOLLOWER if known else ec.UNKNOWN_TOPIC_OR_PARTITION
+
+    def add_leadership_listener(self, topic: str, listener: LeadershipListener) -> None:
+        self._leadership_listeners.setdefault(topic, []).append(listener)
+
+    def remove_leadership_listener(self, topic: str, listener: LeadershipListener) -> None:
+        listeners = self._leadership_listeners.get(topic, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+    def _leadership_changed(self, topic: str, index: int, partition: Partition | None) -> None:
+        for listener in list(self._leadership_listeners.get(topic, ())):
+            listener(index, partition)
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -124,10 +141,12 @@ class ReplicaManager:
                 await trio.to_thread.run_sync(self.logs.update_config, name, config)
             partition.min_insync_replicas = min_insync_replicas(name)
             if state.leader == self.broker_id:
-                await partition.make_leader(state)
+                changed = await partition.make_leader(state)
             else:
-                partition.make_follower(state)
+                changed = partition.make_follower(state)
                 partition.wake_waiters()  # fetchers waiting on it now answer NOT_LEADER
+            if changed:
+                self._leadership_changed(name, index, partition)
 
     async def _open(
         self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
@@ -161,6 +180,7 @@ class ReplicaManager:
         partition = self._by_name.pop(key)
         self._by_id.pop((partition.topic_id, partition.partition), None)
         partition.wake_waiters()  # wake fetchers so they notice the partition is gone
+        self._leadership_changed(key[0], key[1], None)
         await trio.to_thread.run_sync(self.logs.delete_log, *key)
 
     # -- shutdown ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
+from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
 from ferrokafka.server.node import Node
 from ferrokafka.server.server import (
@@ -43,8 +44,10 @@ class Broker:
         shutdown_grace_s: float = SHUTDOWN_GRACE_S,
         controller_channel: ControllerChannel | None = None,
         cluster_id: str | None = None,
+        wall_clock: WallClock = SYSTEM_WALL_CLOCK,
     ) -> None:
         self.config = config
+        self._wall_clock = wall_clock
         # None: this node runs its own one-voter controller; else it is one broker of a
         # cluster whose controller is reached through the channel (ferrokafka.testing.cluster).
         self._controller_channel = controller_channel
@@ -97,7 +100,9 @@ class Broker:
             "+".join(self.config.process_roles),
             ", ".join(self.config.log_dirs),
         )
-        self.node = await Node.open(self.config, self._controller_channel, self._cluster_id)
+        self.node = await Node.open(
+            self.config, self._controller_channel, self._cluster_id, self._wall_clock
+        )
         # Registered first so it runs last: logs close after every connection is gone.
         self.add_shutdown_hook(self.node.shutdown)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)

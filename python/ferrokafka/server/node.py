@@ -27,6 +27,7 @@ import trio
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
 from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerChannel
 from ferrokafka.config import BrokerConfig
+from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.partition import Partition, ReplicaManager
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
@@ -57,8 +58,11 @@ class Node:
         cluster_id: str,
         *,
         own_controller: Controller | None = None,
+        wall_clock: WallClock = SYSTEM_WALL_CLOCK,
     ) -> None:
         self.config = config
+        # What coordinator records are stamped with; tests inject a ManualWallClock.
+        self.wall_clock = wall_clock
         self.logs = logs
         # Everything this broker asks of the controller; images come back through _publish.
         self.controller_channel = channel
@@ -86,6 +90,7 @@ class Node:
         config: BrokerConfig,
         channel: ControllerChannel | None = None,
         cluster_id: str | None = None,
+        wall_clock: WallClock = SYSTEM_WALL_CLOCK,
     ) -> Node:
         """Open the partition logs (in worker threads) and subscribe to the metadata; without
         a ``channel``, this node runs its own one-voter controller (replaying its log)."""
@@ -100,7 +105,7 @@ class Node:
             own = Controller(config, metadata_log)
             await trio.to_thread.run_sync(own.start)
             channel = InProcessControllerChannel(own)
-        node = cls(config, logs, channel, cluster_id, own_controller=own)
+        node = cls(config, logs, channel, cluster_id, own_controller=own, wall_clock=wall_clock)
         await channel.subscribe(node._publish)
         return node
 

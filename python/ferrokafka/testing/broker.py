@@ -20,6 +20,7 @@ from pathlib import Path
 import trio
 
 from ferrokafka.config import BrokerConfig, load_broker_config
+from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server import BoundAddress, Broker
 
 LOOPBACK = "127.0.0.1"
@@ -85,10 +86,15 @@ async def open_broker(
     overrides: Mapping[str, object] | None = None,
     *,
     shutdown_grace_s: float = TEST_SHUTDOWN_GRACE_S,
+    wall_clock: WallClock = SYSTEM_WALL_CLOCK,
 ) -> AsyncIterator[RunningBroker]:
     """Run a broker in the current trio loop for the body of the ``async with``."""
     with _data_dir(data_dir) as path:
-        broker = Broker(testing_config(path, overrides), shutdown_grace_s=shutdown_grace_s)
+        broker = Broker(
+            testing_config(path, overrides),
+            shutdown_grace_s=shutdown_grace_s,
+            wall_clock=wall_clock,
+        )
         async with trio.open_nursery() as nursery:
             with trio.fail_after(START_TIMEOUT_S):
                 addresses = await nursery.start(broker.run)
@@ -104,10 +110,16 @@ def run_broker(
     overrides: Mapping[str, object] | None = None,
     *,
     shutdown_grace_s: float = TEST_SHUTDOWN_GRACE_S,
+    wall_clock: WallClock = SYSTEM_WALL_CLOCK,
 ) -> Iterator[RunningBroker]:
-    """Run a broker in a background thread for the body of the ``with``."""
+    """Run a broker in a background thread for the body of the ``with``; ``wall_clock``
+    (e.g. a :class:`~ferrokafka.coordinator.ManualWallClock`) is what its coordinators read."""
     with _data_dir(data_dir) as path:
-        broker = Broker(testing_config(path, overrides), shutdown_grace_s=shutdown_grace_s)
+        broker = Broker(
+            testing_config(path, overrides),
+            shutdown_grace_s=shutdown_grace_s,
+            wall_clock=wall_clock,
+        )
         # One item: the RunningBroker with the trio token, or the exception start raised.
         started: queue.Queue[tuple[RunningBroker, trio.lowlevel.TrioToken] | BaseException] = (
             queue.Queue(maxsize=1)

@@ -132,7 +132,7 @@ class ClassicGroups:
     async def join(self, args: JoinArgs) -> JoinResult:
         if not args.group_id:
             return _join_error(ec.INVALID_GROUP_ID, args.member_id)
-        code = self.c.error_code()
+        code = self.c.error_code(args.group_id or None)
         if code != ec.NONE:
             return _join_error(code, args.member_id)
         low = int(self.c.config("group.min.session.timeout.ms"))
@@ -506,7 +506,7 @@ class ClassicGroups:
         protocol_name: str | None,
         assignments: dict[str, bytes],
     ) -> SyncResult:
-        code = self.c.error_code()
+        code = self.c.error_code(group_id or None)
         if code != ec.NONE:
             return SyncResult(code)
         group = self._group(group_id)
@@ -579,7 +579,7 @@ class ClassicGroups:
     def heartbeat(
         self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None
     ) -> int:
-        code = self.c.error_code()
+        code = self.c.error_code(group_id or None)
         if code != ec.NONE:
             return code
         group = self._group(group_id)
@@ -609,7 +609,7 @@ class ClassicGroups:
     def leave(self, group_id: str, leaving: list[tuple[str, str | None]]) -> tuple[int, list[int]]:
         """Remove members (member id, group instance id); the top-level error and one per
         member."""
-        code = self.c.error_code()
+        code = self.c.error_code(group_id or None)
         if code != ec.NONE:
             return code, [code] * len(leaving)
         group = self._group(group_id)

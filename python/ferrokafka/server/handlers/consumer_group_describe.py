@@ -61,7 +61,7 @@ class ConsumerGroupDescribeHandler:
 
         if not group_id:
             return error(ec.INVALID_GROUP_ID)
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(group_id or None)
         if code:
             return error(code)
         group = self.coordinator.get_group(group_id)

@@ -39,7 +39,7 @@ class ConsumerGroupHeartbeatHandler:
             invalid = _invalid(request, ctx.api_version)
             if invalid is not None:
                 raise HeartbeatError(ec.INVALID_REQUEST, invalid)
-            code = self.groups.coordinator.error_code()
+            code = self.groups.coordinator.error_code(request.group_id or None)
             if code:
                 raise HeartbeatError(code)
             result = await self.groups.heartbeat(request.group_id, _heartbeat(request, ctx))

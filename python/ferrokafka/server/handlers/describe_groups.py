@@ -46,7 +46,7 @@ class DescribeGroupsHandler:
         )
 
     def _describe(self, group_id: str, version: int, operations: int) -> _Group:
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(group_id or None)
         if code != ec.NONE:
             return _Group(error_code=code, group_id=group_id, authorized_operations=operations)
         group = self.coordinator.get_group(group_id)

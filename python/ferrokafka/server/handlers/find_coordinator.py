@@ -1,8 +1,10 @@
-"""FindCoordinator (key 10, v0-6): this node coordinates every group and every transactional id.
+"""FindCoordinator (key 10, v0-6): a group's coordinator is the leader of its
+``__consumer_offsets`` partition (Kafka's rule); this node answers for every transactional id.
 
 For a group key the ``__consumer_offsets`` topic is created on the first request (Kafka's
-broker does the same, through the controller); until its partitions are loaded the answer is
-COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS, which clients retry. v4+ batches
+broker does the same, through the controller); until this node's partition of the group is
+loaded the answer is COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS, which clients
+retry. v4+ batches
 several keys (``coordinator_keys``); earlier versions ask for one.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ferrokafka.config import Endpoint
-from ferrokafka.groups.coordinator import GroupCoordinator
+from ferrokafka.groups.coordinator import OFFSETS_TOPIC, GroupCoordinator
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.find_coordinator import (
     FindCoordinatorRequest,
@@ -69,6 +71,13 @@ class FindCoordinatorHandler:
     ) -> tuple[int, tuple[int, str, int]]:
         if key_type == GROUP_KEY_TYPE:
             code = await self.coordinator.ensure_topic()
+            if code not in (ec.NONE, ec.COORDINATOR_LOAD_IN_PROGRESS):
+                return code, _NO_NODE
+            # The group's coordinator is the leader of its __consumer_offsets partition.
+            part = self.node.image.partition(OFFSETS_TOPIC, self.coordinator.partition_for(key))
+            if part is not None and part.leader != self.node.config.node_id:
+                return self._broker(part.leader, ctx.listener_name)
+            code = self.coordinator.error_code(key)
             if code != ec.NONE:
                 return code, _NO_NODE
         elif key_type == TRANSACTION_KEY_TYPE:
@@ -80,6 +89,14 @@ class FindCoordinatorHandler:
         if endpoint is None:
             return ec.COORDINATOR_NOT_AVAILABLE, _NO_NODE
         return ec.NONE, (self.node.config.node_id, endpoint.host, endpoint.port)
+
+    def _broker(self, node_id: int, listener_name: str) -> tuple[int, tuple[int, str, int]]:
+        """Another broker's endpoint on the listener the request came in on."""
+        registration = self.node.image.broker(node_id) if node_id >= 0 else None
+        endpoint = registration.endpoint(listener_name) if registration is not None else None
+        if endpoint is None or registration is None or not registration.is_active:
+            return ec.COORDINATOR_NOT_AVAILABLE, _NO_NODE
+        return ec.NONE, (node_id, endpoint.host, endpoint.port)
 
     def _endpoint(self, listener_name: str) -> Endpoint | None:
         for endpoint in self.advertised_listeners():

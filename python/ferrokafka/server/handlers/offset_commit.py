@@ -115,7 +115,7 @@ class OffsetCommitHandler:
 
     def _validate(self, request: OffsetCommitRequest, version: int) -> tuple[int, bool]:
         """The error every partition gets (0: none), and whether the commit makes a group."""
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(request.group_id or None)
         if code != ec.NONE:
             return code, False
         if not request.group_id:

@@ -19,7 +19,7 @@ class OffsetDeleteHandler:
     async def __call__(
         self, ctx: RequestContext, request: OffsetDeleteRequest
     ) -> OffsetDeleteResponse:
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(request.group_id or None)
         group = self.coordinator.get_group(request.group_id) if code == ec.NONE else None
         if code == ec.NONE and (group is None or group.state == "Dead"):
             code = ec.GROUP_ID_NOT_FOUND

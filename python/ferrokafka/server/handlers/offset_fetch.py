@@ -109,7 +109,7 @@ class OffsetFetchHandler:
         wanted: list[tuple[str, uuid.UUID, list[int]]] | None,
         version: int,
     ) -> tuple[int, list[_Topic]]:
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(group_id or None)
         if code == ec.NONE:
             group = self.coordinator.get_group(group_id)
             if group is not None and member_id is not None:
