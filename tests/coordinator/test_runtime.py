@@ -82,9 +82,7 @@ def test_load_on_leadership_unload_when_it_moves(tmp_path: Path) -> None:
         assert existing is not None
         await existing.append_as_leader(
             batch((b"a", b"1"), (b"b", None)),
-            origin=__import__(
-                "ferrokafka.partition", fromlist=["AppendOrigin"]
-            ).AppendOrigin.CLIENT,
+            origin=AppendOrigin.CLIENT,
             required_acks=1,
         )
         shard = Shard()
