@@ -14,7 +14,7 @@ import trio.testing
 
 from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
 from ferrokafka.coordinator import SYSTEM_WALL_CLOCK, CoordinatorRuntime
-from ferrokafka.partition import ReplicaManager
+from ferrokafka.partition import AppendOrigin, ReplicaManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import BatchBuilder, LogConfig, LogManager, LogManagerSettings
 
