@@ -253,6 +253,20 @@ def field_lines(field: dict, owner: str, depth: int) -> list[str]:
         return [line]
     if default.startswith("field("):
         lines = call(f"{name}: {ann} = field", [default[len("field(") : -1]], "", depth)
+        lambda_prefix = "field(default_factory=lambda: "
+        if len(lines[0]) <= LINE_MAX and any(len(line) > LINE_MAX for line in lines):
+            if default.startswith(lambda_prefix):
+                # A struct nested two levels deep (Kafka 4.4's topology descriptions): its
+                # factory's body goes in parentheses on a line of its own.
+                body = default[len(lambda_prefix) : -1]
+                inner = f"{pad}{INDENT}"
+                return [
+                    lines[0],
+                    f"{inner}default_factory=lambda: (",
+                    f"{inner}{INDENT}{body}",
+                    f"{inner}),",
+                    f"{pad})",
+                ]
         if len(lines[0]) <= LINE_MAX:
             return lines
     return [f"{pad}{name}: (", f"{pad}{INDENT}{ann}", f"{pad}) = {default}"]

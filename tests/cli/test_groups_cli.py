@@ -1,6 +1,6 @@
 """`ferrokafka groups` as a user runs it, on groups a real client (confluent-kafka) made: list,
 describe (classic and KIP-848 consumer groups), delete, reset-offsets — against Apache Kafka
-4.3.1, which shows the CLI speaks the protocol, and against ferrokafka's group coordinator.
+4.4.0, which shows the CLI speaks the protocol, and against ferrokafka's group coordinator.
 What a reset did is read back by librdkafka (committed offsets, where a consumer resumes)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""ferrokafka reads the ``__cluster_metadata`` log Apache Kafka 4.3 writes: every record value
+"""ferrokafka reads the ``__cluster_metadata`` log Apache Kafka 4.4 writes: every record value
 decodes with our codecs and re-encodes to the same bytes, and replaying it builds the image
 Kafka's own admin API described (topics, partitions, configs, the broker's registration)."""
 

@@ -1,4 +1,4 @@
-"""Our ``__consumer_offsets`` record codecs against Apache Kafka 4.3.1, both ways:
+"""Our ``__consumer_offsets`` record codecs against Apache Kafka 4.4.0, both ways:
 
 - a real Kafka broker with a confluent-kafka group consumer that commits: its
   ``__consumer_offsets`` partition is read with our storage ``Log`` and every record decoded

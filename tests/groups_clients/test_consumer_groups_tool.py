@@ -1,4 +1,4 @@
-"""Apache Kafka 4.3.1's kafka-consumer-groups (ConsumerGroupCommand, the Java admin client)
+"""Apache Kafka 4.4.0's kafka-consumer-groups (ConsumerGroupCommand, the Java admin client)
 against a classic group of a confluent-kafka consumer: list, describe (offsets, members,
 state), reset offsets (OffsetCommit from outside the group), delete offsets (OffsetDelete) and
 delete the group (DeleteGroups)."""

@@ -1,4 +1,4 @@
-"""Apache Kafka 4.3.1's console consumer with ``--group`` (the classic protocol) reads a topic
+"""Apache Kafka 4.4.0's console consumer with ``--group`` (the classic protocol) reads a topic
 once and commits; a second run of the same group reads nothing new. Committed offsets and
 groups survive a broker restart on the same data directory: OffsetFetch answers them and a
 confluent-kafka consumer resumes from them."""

@@ -1,4 +1,4 @@
-"""Kafka 4.3.1's Java consumer with ``group.protocol=consumer`` (KIP-848) against ferrokafka:
+"""Kafka 4.4.0's Java consumer with ``group.protocol=consumer`` (KIP-848) against ferrokafka:
 the console consumer reads every record once and commits (a second run reads only what is
 new); two VerifiableConsumers split a topic's partitions and the survivor takes them all when
 one leaves; Kafka's consumer-groups tool describes the group (Admin.describeConsumerGroups).

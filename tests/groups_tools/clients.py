@@ -2,7 +2,7 @@
 `ferrokafka groups` and of Kafka's kafka-consumer-groups: a topic with known records, members
 that join with the classic or the KIP-848 consumer protocol, and offsets they commit.
 
-Also the two brokers those tests run against: an in-process ferrokafka and Apache Kafka 4.3.1
+Also the two brokers those tests run against: an in-process ferrokafka and Apache Kafka 4.4.0
 (KRaft, one node). Every wait is bounded in time.
 """
 

@@ -1,4 +1,4 @@
-"""Apache Kafka 4.3.1's own kafka-consumer-groups (ConsumerGroupCommand, with the Java admin
+"""Apache Kafka 4.4.0's own kafka-consumer-groups (ConsumerGroupCommand, with the Java admin
 client inside) on groups confluent-kafka consumers made: --list, --describe (offsets, lag,
 members, state), --reset-offsets (--to-earliest, --shift-by, --to-datetime) --execute,
 --delete. The same test runs against Apache Kafka itself, which shows what the tool prints for

@@ -12,6 +12,13 @@ from types import ModuleType
 import pytest
 
 from ferrokafka.protocol import APIS, response_header_version, supported_api_versions
+from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest
+from ferrokafka.protocol.messages.delete_groups import DeleteGroupsResponse
+from ferrokafka.protocol.messages.txn_offset_commit import (
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+from ferrokafka.protocol.schema import VERSION_MAX as LATEST
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "scripts" / "gen_protocol.py"
@@ -62,9 +69,32 @@ def test_api_table() -> None:
     assert APIS[22].latest_version_unstable
     assert APIS[22].max_stable_version == APIS[22].max_version - 1
     advertised = dict((key, (lo, hi)) for key, lo, hi in supported_api_versions("broker"))
-    assert advertised[18] == (0, 4) and 22 in advertised and 55 in advertised
+    assert advertised[18] == (0, 5) and 22 in advertised and 55 in advertised
     assert advertised[0] == (0, 13)  # Produce claims v0 for librdkafka (KAFKA-18659)
     assert all("broker" in APIS[key].listeners for key in advertised)
+
+
+def test_kafka_4_4_schema_changes() -> None:
+    """What Kafka 4.4's JSON changed: ApiVersions v5 names the cluster and node (KIP-1242),
+    TxnOffsetCommit v6 names topics by id only (KIP-1319), DeleteGroups v3 adds a per-group
+    error message."""
+
+    def versions(cls: type, name: str) -> tuple[int, int]:
+        return next(f.versions for f in cls.SCHEMA if f.name == name)
+
+    assert APIS[18].valid_versions == (0, 5)
+    assert versions(ApiVersionsRequest, "cluster_id") == (5, LATEST)
+    assert versions(ApiVersionsRequest, "node_id") == (5, LATEST)
+    assert APIS[28].valid_versions == (0, 6)
+    for topic in (
+        TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic,
+        TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic,
+    ):
+        assert versions(topic, "name") == (0, 5)
+        assert versions(topic, "topic_id") == (6, LATEST)
+    assert versions(TxnOffsetCommitRequest, "generation_id_or_member_epoch") == (3, LATEST)
+    assert APIS[42].valid_versions == (0, 3)
+    assert versions(DeleteGroupsResponse.DeletableGroupResult, "error_message") == (3, LATEST)
 
 
 def test_response_header_versions() -> None:

@@ -1,7 +1,9 @@
 """Our codecs against a real Apache Kafka broker: requests we encode go over a socket, and
 Kafka's responses decode with our response codecs to the fields we expect. ApiVersions at v0
 and at the latest version (tagged feature fields included), Metadata latest, CreateTopics,
-Produce of a batch ferrokafka built, and Fetch of it back.
+Produce of a batch ferrokafka built, and Fetch of it back. Also the bytes Kafka answers to the
+ApiVersions requests whose answers tests/server checks byte for byte against ferrokafka (an
+unsupported version; v5 naming another cluster or node, KIP-1242).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from server_wire import CORRELATION_ID, api_versions_error_answer, api_versions_v5_frame
 
 from ferrokafka.protocol import (
     APIS,
@@ -65,6 +68,13 @@ class Connection:
         assert response_header.correlation_id == correlation_id
         return response
 
+    def raw(self, frame: bytes) -> bytes:
+        """Send a frame as is and return the answer's frame (without its size prefix)."""
+        self.sock.sendall(frame)
+        size = struct.unpack(">i", self._read(4))[0]
+        assert 0 < size <= FRAME_BYTES_MAX
+        return self._read(size)
+
     def _read(self, size: int) -> bytes:
         out = bytearray()
         while len(out) < size:
@@ -103,6 +113,36 @@ def test_api_versions(kafka: Connection, version: int) -> None:
         supported = {feature.name for feature in response.supported_features}
         assert "metadata.version" in supported
         assert response.finalized_features_epoch >= 0
+
+
+def test_api_versions_unsupported_version_bytes(kafka: Connection) -> None:
+    # a v1 header prefix, client id "x", then a body never read (tests/server/test_wire.py)
+    frame = struct.pack(">hhih", 18, 99, 7, 1) + b"x" + b"\x00\x01garbage"
+    answer = kafka.raw(struct.pack(">i", len(frame)) + frame)
+    lo, hi = APIS[18].min_version, APIS[18].max_stable_version
+    assert answer == struct.pack(">ihihhh", 7, 35, 1, 18, lo, hi)
+
+
+def test_api_versions_v5_identity_check_bytes(kafka: Connection, kafka_broker: Any) -> None:
+    """KIP-1242 as Kafka 4.4 answers it, byte for byte what tests/server expects of ours."""
+    cluster_id = kafka_broker.cluster_id
+    wrong_cluster = api_versions_v5_frame("AnotherClusterIdAAAAAA", 1)
+    assert kafka.raw(wrong_cluster) == api_versions_error_answer(129)
+    assert kafka.raw(api_versions_v5_frame(cluster_id, 2)) == api_versions_error_answer(129)
+    assert kafka.raw(api_versions_v5_frame(None, 1)) == api_versions_error_answer(42)
+    assert kafka.raw(api_versions_v5_frame(cluster_id, -1)) == api_versions_error_answer(42)
+    for right in (api_versions_v5_frame(cluster_id, 1), api_versions_v5_frame(None, -1)):
+        header, response = decode_response(kafka.raw(right), 18, 5)
+        assert (header.correlation_id, response.error_code) == (CORRELATION_ID, 0)
+        assert response.api_keys
+    # the controller listener checks validity only
+    controller = Connection(kafka_broker.controller_port)
+    try:
+        header, response = decode_response(controller.raw(wrong_cluster), 18, 5)
+        assert response.error_code == 0 and response.api_keys
+        assert controller.raw(api_versions_v5_frame(None, 1)) == api_versions_error_answer(42)
+    finally:
+        controller.sock.close()
 
 
 def test_metadata_latest(kafka: Connection, kafka_broker: Any) -> None:

@@ -14,6 +14,8 @@ SOCKET_TIMEOUT_S = 10.0
 # A response larger than this is a bug in the test or the broker, not something to read.
 RESPONSE_BYTES_MAX = 16 << 20
 SIZE = struct.Struct(">i")
+# The correlation id of the hand-written ApiVersions v5 frames (recognisable in a byte dump).
+CORRELATION_ID = 0x01020304
 
 
 def api_versions_frame(correlation_id: int, version: int = 3) -> bytes:
@@ -31,6 +33,38 @@ def raw_frame(api_key: int, version: int, correlation_id: int, rest: bytes = b""
     """A frame with a classic (v1) header prefix, client id "x", then ``rest``."""
     body = struct.pack(">hhih", api_key, version, correlation_id, 1) + b"x" + rest
     return SIZE.pack(len(body)) + body
+
+
+def _compact(value: bytes | None) -> bytes:
+    """A compact (nullable) string: its length + 1 as an unsigned varint (all under 127 here),
+    0 for null."""
+    if value is None:
+        return b"\x00"
+    assert len(value) < 127
+    return bytes([len(value) + 1]) + value
+
+
+def api_versions_v5_frame(
+    cluster_id: str | None, node_id: int, correlation_id: int = CORRELATION_ID
+) -> bytes:
+    """An ApiVersions v5 request written out by hand: header v2 (api key, version, correlation
+    id, classic client id, no tags), then the flexible body (software name and version, cluster
+    id as a compact nullable string, node id int32, no tags)."""
+    header = struct.pack(">hhih", 18, 5, correlation_id, 1) + b"x" + b"\x00"
+    body = (
+        _compact(b"raw")
+        + _compact(b"1.0")
+        + _compact(None if cluster_id is None else cluster_id.encode())
+        + struct.pack(">i", node_id)
+        + b"\x00"
+    )
+    return struct.pack(">i", len(header) + len(body)) + header + body
+
+
+def api_versions_error_answer(code: int, correlation_id: int = CORRELATION_ID) -> bytes:
+    """Kafka's ApiVersionsRequest.getErrorResponse at v5: response header v0 (correlation id
+    only), error code, an empty compact API list, throttle time 0, no tagged fields."""
+    return struct.pack(">ih", correlation_id, code) + b"\x01" + b"\x00\x00\x00\x00" + b"\x00"
 
 
 class RawClient:

@@ -23,8 +23,8 @@ import kafka_support as ks
 from ferrokafka.testing import RunningBroker
 
 TIMEOUT_S = 30.0
-# Kafka 4.3 still ships ConfigCommand in the Scala core.
-CONFIG_COMMAND = "kafka.admin.ConfigCommand"
+# ConfigCommand moved from the Scala core (kafka.admin) to the tools module in Kafka 4.4.
+CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
 
 
 def _admin(broker: RunningBroker) -> AdminClient:

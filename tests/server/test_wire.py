@@ -14,7 +14,7 @@ from ferrokafka.testing import RunningBroker
 PIPELINED_REQUESTS = 50
 
 
-@pytest.mark.parametrize("version", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("version", [0, 1, 2, 3, 4, 5])
 def test_api_versions_every_version(ferrokafka_broker: RunningBroker, version: int) -> None:
     with RawClient(ferrokafka_broker.bootstrap_servers) as client:
         response = client.call_api_versions(7, version)
@@ -45,7 +45,7 @@ def test_api_versions_v0_bytes(ferrokafka_broker: RunningBroker) -> None:
     (count,) = struct.unpack_from(">i", frame, 6)
     assert len(frame) == 10 + 6 * count
     entries = [struct.unpack_from(">hhh", frame, 10 + 6 * i) for i in range(count)]
-    assert (18, 0, 4) in entries and (3, 0, 13) in entries
+    assert (18, 0, 5) in entries and (3, 0, 13) in entries
 
 
 def test_api_versions_unsupported_version_answers_error_35_in_a_v0_body(
@@ -54,8 +54,8 @@ def test_api_versions_unsupported_version_answers_error_35_in_a_v0_body(
     with RawClient(ferrokafka_broker.bootstrap_servers) as client:
         # v99 of a header we cannot parse beyond its prefix: the body is not even looked at
         client.send(raw_frame(18, 99, 7, b"\x00\x01garbage"))
-        # Apache Kafka 4.3.1 answers exactly this: UNSUPPORTED_VERSION and ApiVersions 0..4
-        assert client.recv_frame() == bytes.fromhex("00000007 0023 00000001 0012 0000 0004")
+        # Apache Kafka 4.4.0 answers exactly this: UNSUPPORTED_VERSION and ApiVersions 0..5
+        assert client.recv_frame() == bytes.fromhex("00000007 0023 00000001 0012 0000 0005")
         # the connection stays usable: the client retries with a version it shares
         assert client.call_api_versions(8, 4).error_code == 0
 

@@ -369,7 +369,7 @@ CHECKPOINT_LINE = re.compile(rb"orders\.eu-west \d+ \d+\n")
 
 @pytest.fixture(scope="module")
 def kafka_dir(tmp_path_factory: pytest.TempPathFactory):
-    """A real Kafka 4.3.1 broker's data dir after producing and a clean stop; yields the broker
+    """A real Kafka 4.4.0 broker's data dir after producing and a clean stop; yields the broker
     (stopped), a copy of Kafka's files as written, and what was produced per partition."""
     from confluent_kafka import Producer
     from confluent_kafka import TopicPartition as KafkaTopicPartition

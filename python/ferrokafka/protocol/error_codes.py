@@ -78,6 +78,7 @@ UNSUPPORTED_ASSIGNOR = 112
 STALE_MEMBER_EPOCH = 113
 MISMATCHED_ENDPOINT_TYPE = 114
 INVALID_REGULAR_EXPRESSION = 128
+REBOOTSTRAP_REQUIRED = 129
 
 # Built from the constants above, so a code and its name cannot drift apart.
 ERROR_NAMES: dict[int, str] = {

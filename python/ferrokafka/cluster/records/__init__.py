@@ -36,6 +36,7 @@ from ferrokafka.cluster.records.remove_user_scram_credential_record import (
 from ferrokafka.cluster.records.topic_record import TopicRecord
 from ferrokafka.cluster.records.unfence_broker_record import UnfenceBrokerRecord
 from ferrokafka.cluster.records.unregister_broker_record import UnregisterBrokerRecord
+from ferrokafka.cluster.records.unregister_controller_record import UnregisterControllerRecord
 from ferrokafka.cluster.records.user_scram_credential_record import UserScramCredentialRecord
 from ferrokafka.cluster.records.zk_migration_state_record import ZkMigrationStateRecord
 from ferrokafka.protocol.schema import Message
@@ -67,4 +68,5 @@ RECORD_TYPES: dict[int, type[Message]] = {
     26: RemoveDelegationTokenRecord,
     27: RegisterControllerRecord,
     28: ClearElrRecord,
+    29: UnregisterControllerRecord,
 }

@@ -46,6 +46,13 @@ class StreamsGroupMetadataValue(Message):
     last_assignment_configs: list[StreamsGroupMetadataValue.LastAssignmentConfig] | None = field(
         default_factory=list
     )
+    # The topology epoch the plugin holds, or -1 if none. -2 (uncertain) marks an interrupted plugin
+    # operation: it solicits a push like -1 and is delete-eligible like a stored epoch.
+    stored_description_topology_epoch: int = -1
+    # The topology epoch whose description push the plugin permanently rejected (signalled by
+    # StreamsTopologyDescriptionPermanentFailureException), or -1 if none. Heartbeat-path
+    # solicitation is suppressed while this equals the current topology epoch, to avoid hot-looping.
+    failed_description_topology_epoch: int = -1
 
     SCHEMA = (
         F("epoch", "int32", "0+"),
@@ -59,4 +66,6 @@ class StreamsGroupMetadataValue(Message):
             tagged="0+",
             tag=1,
         ),
+        F("stored_description_topology_epoch", "int32", "0+", tagged="0+", tag=2),
+        F("failed_description_topology_epoch", "int32", "0+", tagged="0+", tag=3),
     )

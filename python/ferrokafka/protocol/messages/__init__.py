@@ -24,7 +24,7 @@ APIS: dict[int, ApiInfo] = {
     15: ApiInfo(15, "DescribeGroups", "describe_groups", "0-6", "5+", ("broker",)),
     16: ApiInfo(16, "ListGroups", "list_groups", "0-5", "3+", ("broker",)),
     17: ApiInfo(17, "SaslHandshake", "sasl_handshake", "0-1", "none", ("broker", "controller")),
-    18: ApiInfo(18, "ApiVersions", "api_versions", "0-4", "3+", ("broker", "controller")),
+    18: ApiInfo(18, "ApiVersions", "api_versions", "0-5", "3+", ("broker", "controller")),
     19: ApiInfo(19, "CreateTopics", "create_topics", "2-7", "5+", ("broker", "controller")),
     20: ApiInfo(20, "DeleteTopics", "delete_topics", "1-6", "4+", ("broker", "controller")),
     21: ApiInfo(21, "DeleteRecords", "delete_records", "0-2", "2+", ("broker",)),
@@ -42,7 +42,7 @@ APIS: dict[int, ApiInfo] = {
     25: ApiInfo(25, "AddOffsetsToTxn", "add_offsets_to_txn", "0-4", "3+", ("broker",)),
     26: ApiInfo(26, "EndTxn", "end_txn", "0-5", "3+", ("broker",)),
     27: ApiInfo(27, "WriteTxnMarkers", "write_txn_markers", "1-2", "1+", ("broker",)),
-    28: ApiInfo(28, "TxnOffsetCommit", "txn_offset_commit", "0-5", "3+", ("broker",)),
+    28: ApiInfo(28, "TxnOffsetCommit", "txn_offset_commit", "0-6", "3+", ("broker",)),
     29: ApiInfo(29, "DescribeAcls", "describe_acls", "1-3", "2+", ("broker", "controller")),
     30: ApiInfo(30, "CreateAcls", "create_acls", "1-3", "2+", ("broker", "controller")),
     31: ApiInfo(31, "DeleteAcls", "delete_acls", "1-3", "2+", ("broker", "controller")),
@@ -79,7 +79,7 @@ APIS: dict[int, ApiInfo] = {
         "2+",
         ("broker", "controller"),
     ),
-    42: ApiInfo(42, "DeleteGroups", "delete_groups", "0-2", "2+", ("broker",)),
+    42: ApiInfo(42, "DeleteGroups", "delete_groups", "0-3", "2+", ("broker",)),
     43: ApiInfo(43, "ElectLeaders", "elect_leaders", "0-2", "2+", ("broker", "controller")),
     44: ApiInfo(
         44,
@@ -170,13 +170,24 @@ APIS: dict[int, ApiInfo] = {
     87: ApiInfo(
         87, "ReadShareGroupStateSummary", "read_share_group_state_summary", "0-1", "0+", ("broker",)
     ),
-    88: ApiInfo(88, "StreamsGroupHeartbeat", "streams_group_heartbeat", "0", "0+", ("broker",)),
-    89: ApiInfo(89, "StreamsGroupDescribe", "streams_group_describe", "0", "0+", ("broker",)),
+    88: ApiInfo(88, "StreamsGroupHeartbeat", "streams_group_heartbeat", "0-1", "0+", ("broker",)),
+    89: ApiInfo(89, "StreamsGroupDescribe", "streams_group_describe", "0-1", "0+", ("broker",)),
     90: ApiInfo(
         90, "DescribeShareGroupOffsets", "describe_share_group_offsets", "0-1", "0+", ("broker",)
     ),
     91: ApiInfo(91, "AlterShareGroupOffsets", "alter_share_group_offsets", "0", "0+", ("broker",)),
     92: ApiInfo(
         92, "DeleteShareGroupOffsets", "delete_share_group_offsets", "0", "0+", ("broker",)
+    ),
+    93: ApiInfo(
+        93,
+        "StreamsGroupTopologyDescriptionUpdate",
+        "streams_group_topology_description_update",
+        "0",
+        "0+",
+        ("broker",),
+    ),
+    94: ApiInfo(
+        94, "UnregisterController", "unregister_controller", "0", "0+", ("broker", "controller")
     ),
 }

@@ -48,7 +48,11 @@ def register_node_handlers(
     advertised_listeners: Callable[[], list[Endpoint]],
 ) -> None:
     """Register the handlers that read or change the node's state (metadata, logs) on the
-    broker listeners. Each API's handler lives in its own module."""
+    broker listeners, and tell the broker listeners' ApiVersions which node of which cluster
+    this is (KIP-1242). Each API's handler lives in its own module."""
+    api_versions = dispatchers["broker"].handler_for(API_VERSIONS_KEY)
+    if isinstance(api_versions, ApiVersionsHandler):
+        api_versions.set_identity(node.cluster_id, node.config.node_id)
     admin.register(dispatchers["broker"], node, advertised_listeners)
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)

@@ -1,8 +1,16 @@
 """ApiVersions (key 18): which APIs and versions this listener answers, and the features.
 
 Only APIs with a registered handler are advertised, so a client never picks an API we would
-close the connection for. Versions come from the protocol table (Kafka 4.3's, with Produce
+close the connection for. Versions come from the protocol table (Kafka 4.4's, with Produce
 advertised from v0 as Kafka does for librdkafka).
+
+From v5 (KIP-1242) a client may name the cluster and the node it means to reach; a broker
+listener that is not that node of that cluster answers REBOOTSTRAP_REQUIRED, and the client
+drops the address and bootstraps again (a DNS name or load balancer that now leads to another
+broker). As Kafka's KafkaApis: the request is checked in the order unsupported version, then
+validity (INVALID_REQUEST: a bad software name or version from v3, and from v5 a cluster id
+without a node id or the reverse), then the identity; the error answers carry no API list. The
+controller listeners check validity only, as Kafka's ControllerApis.
 """
 
 from __future__ import annotations
@@ -13,17 +21,23 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from ferrokafka.protocol import supported_api_versions
+from ferrokafka.protocol.error_codes import INVALID_REQUEST, REBOOTSTRAP_REQUIRED
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
 
-INVALID_REQUEST = 42
 # Kafka's ApiVersionsRequest.isValid: software name and version from v3 on must match this.
 _SOFTWARE_NAME = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
+# The first version whose request may name the cluster and node it is meant for (KIP-1242).
+IDENTITY_CHECK_VERSION = 5
+# A v5 request's node id when it names no node.
+NO_NODE_ID = -1
 
-# metadata.version levels: 7 (3.3-IV3) is the oldest KRaft level Kafka 4 accepts; 30 is what
-# Kafka 4.3.1 reports, and our protocol table is Kafka 4.3.1's. Clients read it (the Java admin
-# client's describeFeatures; version gates) and tolerate its absence, but a 4.x broker never
-# omits it.
+# metadata.version levels: 7 (3.3-IV3) is the oldest KRaft level Kafka 4 accepts; 30 (4.3-IV0)
+# is the newest whose features we have. Kafka 4.4.0 reports 33 (4.4-IV2), but 4.4-IV0 goes
+# with share.version 2 (share groups), 4.4-IV1 brings CIDR ACLs and 4.4-IV2 controller
+# unregistration (UnregisterController), none of which we serve, so we do not claim them (the
+# protocol table is 4.4's all the same). Clients read it (the Java admin client's
+# describeFeatures; version gates) and tolerate its absence, but a 4.x broker never omits it.
 METADATA_VERSION_MIN = 7
 METADATA_VERSION_LEVEL = 30
 
@@ -64,12 +78,23 @@ class ApiVersionsHandler:
     dispatcher: Dispatcher
     listener_kind: str
     features: Features = field(default=DEFAULT_FEATURES)
+    # This node's cluster id and node id, which a v5 request may name (KIP-1242): set by
+    # :meth:`set_identity` once the node is open, before any listener serves. Until then (a
+    # dispatcher without a node, in tests) a broker listener has nothing to check against.
+    cluster_id: str | None = None
+    node_id: int = NO_NODE_ID
+
+    def set_identity(self, cluster_id: str, node_id: int) -> None:
+        self.cluster_id = cluster_id
+        self.node_id = node_id
 
     async def __call__(
         self, ctx: RequestContext, request: ApiVersionsRequest
     ) -> ApiVersionsResponse:
-        if ctx.api_version >= 3 and not _valid_software(request):
+        if not _valid(ctx.api_version, request):
             return ApiVersionsResponse(error_code=INVALID_REQUEST)
+        if self._misrouted(ctx.api_version, request):
+            return ApiVersionsResponse(error_code=REBOOTSTRAP_REQUIRED)
         registered = self.dispatcher.api_keys()
         return ApiVersionsResponse(
             error_code=0,
@@ -92,9 +117,26 @@ class ApiVersionsHandler:
             ],
         )
 
+    def _misrouted(self, version: int, request: ApiVersionsRequest) -> bool:
+        """Whether the request names a cluster and node this broker listener is not (Kafka's
+        KafkaApis.clusterIdOrNodeIdIsInvalid); a request naming none is never misrouted."""
+        return (
+            self.listener_kind == "broker"
+            and self.cluster_id is not None
+            and version >= IDENTITY_CHECK_VERSION
+            and request.cluster_id is not None
+            and (request.cluster_id != self.cluster_id or request.node_id != self.node_id)
+        )
 
-def _valid_software(request: ApiVersionsRequest) -> bool:
-    return bool(
+
+def _valid(version: int, request: ApiVersionsRequest) -> bool:
+    """Kafka's ApiVersionsRequest.isValid: from v5 the cluster id and node id come together or
+    not at all; from v3 the software name and version match Kafka's pattern."""
+    if version >= IDENTITY_CHECK_VERSION and (request.cluster_id is None) != (
+        request.node_id == NO_NODE_ID
+    ):
+        return False
+    return version < 3 or bool(
         _SOFTWARE_NAME.fullmatch(request.client_software_name)
         and _SOFTWARE_NAME.fullmatch(request.client_software_version)
     )

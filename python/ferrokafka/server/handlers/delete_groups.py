@@ -1,6 +1,7 @@
-"""DeleteGroups (key 42, v0-2): an empty group and all its offsets go (tombstones on
+"""DeleteGroups (key 42, v0-3): an empty group and all its offsets go (tombstones on
 ``__consumer_offsets``); a group with members is NON_EMPTY_GROUP, an unknown one
-GROUP_ID_NOT_FOUND."""
+GROUP_ID_NOT_FOUND. v3 (Kafka 4.4) adds a per-group error message, which Kafka 4.4 fills only
+for a streams group's topology-description errors: for the groups we have it stays null."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ class DeleteGroupsHandler:
         return DeleteGroupsResponse(results=results)
 
     async def _delete(self, group_id: str) -> int:
-        code = self.coordinator.error_code()
+        code = self.coordinator.error_code(group_id or None)
         if code != ec.NONE:
             return code
         group = self.coordinator.get_group(group_id)
