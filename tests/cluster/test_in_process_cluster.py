@@ -61,9 +61,7 @@ def test_clients_see_three_brokers_and_partitions_spread_over_them(
     assert seen == leaders(cluster)
     assert set(seen.values()) == {1, 2, 3}
     for broker in cluster.brokers:  # every broker hosts what it leads, and only that
-        node = broker.broker.node
-        assert node is not None
-        hosted = {i for i in range(PARTITIONS) if node.partition(TOPIC, i) is not None}
+        hosted = {i for i in range(PARTITIONS) if broker.partition(TOPIC, i) is not None}
         assert hosted == {i for i, leader in seen.items() if leader == broker.config.node_id}
 
 
@@ -103,9 +101,7 @@ def test_producer_and_consumer_go_to_each_partition_leader(cluster: RunningClust
         assert got[partition] == [b"%d-%d" % (partition, i) for i in range(RECORDS_PER_PARTITION)]
     # Each leader wrote its partitions' records; the other brokers have none of them.
     for partition, leader in leaders(cluster).items():
-        node = cluster.broker(leader).broker.node
-        assert node is not None
-        hosted = node.partition(TOPIC, partition)
+        hosted = cluster.broker(leader).partition(TOPIC, partition)
         assert hosted is not None and hosted.high_watermark >= RECORDS_PER_PARTITION
 
 

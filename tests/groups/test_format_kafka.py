@@ -118,7 +118,7 @@ def test_kafka_decodes_what_we_write(tmp_path: Path) -> None:
             broker.bootstrap_servers,
             lambda: admin.create_topics([NewTopic("t", 1, 1)])["t"].result(30),
         )
-        directory = broker.broker.node.partition(OFFSETS_TOPIC, 0).log.dir
+        directory = broker.partition(OFFSETS_TOPIC, 0).log.dir
     segments = sorted(str(p) for p in Path(directory).glob("*.log"))
     out = run_kafka_tool(
         dump_log_segments_class(kafka_classpath()),

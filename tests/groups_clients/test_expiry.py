@@ -76,9 +76,7 @@ def test_offsets_of_an_empty_group_expire(tmp_path: Path) -> None:
         assert _committed(broker.bootstrap_servers, "old") == [7, 3]
         assert {"old", "keep"} <= _groups(broker.bootstrap_servers)
         coordinator = broker.broker.node.group_coordinator
-        handle = broker.broker.node.partition(
-            "__consumer_offsets", coordinator.partition_for("old")
-        )
+        handle = broker.partition("__consumer_offsets", coordinator.partition_for("old"))
         batches = handle.log.read_batches(0)
         assert batches and {b.compression for b in batches} == {"gzip"}
 

@@ -14,6 +14,7 @@ from typing import Any
 import trio
 from server_wire import RawClient
 
+from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
 from ferrokafka.testing import RunningBroker, open_broker
@@ -32,6 +33,10 @@ class DataBroker:
     @property
     def node(self) -> Any:
         return self.running.broker.node
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        """The hosted partition (ferrokafka.testing's inspection API)."""
+        return self.running.partition(topic, index)
 
     def create_topic(
         self, name: str, partitions: int = 1, configs: dict[str, str] | None = None

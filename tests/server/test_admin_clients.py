@@ -83,7 +83,7 @@ def test_confluent_topic_lifecycle(ferrokafka_broker: RunningBroker) -> None:
     deleted = client.delete_topics(["cf-life"], operation_timeout=TIMEOUT_S)
     assert wait_all(deleted) == {"cf-life": None}
     assert "cf-life" not in client.list_topics(timeout=TIMEOUT_S).topics
-    assert ferrokafka_broker.broker.node.partition("cf-life", 0) is None
+    assert ferrokafka_broker.partition("cf-life", 0) is None
 
 
 def test_confluent_alter_configs(ferrokafka_broker: RunningBroker) -> None:
@@ -106,7 +106,7 @@ def test_confluent_alter_configs(ferrokafka_broker: RunningBroker) -> None:
         "3600000",
         "2000000",
     )
-    handle = ferrokafka_broker.broker.node.partition("cf-alter", 0)
+    handle = ferrokafka_broker.partition("cf-alter", 0)
     assert handle is not None and handle.log.config.retention_ms == 3_600_000
 
     # legacy AlterConfigs replaces the whole set: max.message.bytes goes back to its default
@@ -147,10 +147,10 @@ def test_dynamic_broker_defaults_reach_partition_logs(tmp_path: Path) -> None:
             ],
         )
         wait_all(client.incremental_alter_configs([default]))
-        handle = broker.broker.node.partition("dyn", 0)
+        handle = broker.partition("dyn", 0)
         assert handle is not None and handle.log.config.retention_ms == 4_242_000
     with run_broker(tmp_path / "broker") as broker:
-        handle = broker.broker.node.partition("dyn", 0)
+        handle = broker.partition("dyn", 0)
         assert handle is not None and handle.log.config.retention_ms == 4_242_000
 
 
@@ -197,8 +197,8 @@ def test_topics_and_configs_survive_a_restart(tmp_path: Path) -> None:
         wait_all(client.create_partitions([NewPartitions("kept", 3)]))
         wait_all(client.create_topics([NewTopic("dropped", 1, 1)]))
         wait_all(client.delete_topics(["dropped"], operation_timeout=TIMEOUT_S))
-        topic_id = broker.broker.node.image.topic("kept").topic_id
-        cluster_id = broker.broker.node.cluster_id
+        topic_id = broker.image.topic("kept").topic_id
+        cluster_id = broker.cluster_id
     with run_broker(data_dir) as broker:
         client = admin(broker)
         listed = client.list_topics(timeout=TIMEOUT_S)
@@ -206,8 +206,8 @@ def test_topics_and_configs_survive_a_restart(tmp_path: Path) -> None:
         assert listed.cluster_id == cluster_id
         [configs] = wait_all(client.describe_configs([ConfigResource("topic", "kept")])).values()
         assert configs["retention.ms"].value == "99000"
-        assert broker.broker.node.image.topic("kept").topic_id == topic_id
-        handle = broker.broker.node.partition("kept", 2)
+        assert broker.image.topic("kept").topic_id == topic_id
+        handle = broker.partition("kept", 2)
         assert handle is not None and handle.log.config.retention_ms == 99_000
 
 
@@ -250,7 +250,7 @@ def test_kafka_python_producer_metadata_auto_creates(ferrokafka_broker: RunningB
         assert producer.partitions_for("kp-auto") == {0}
     finally:
         producer.close(timeout=TIMEOUT_S)
-    assert ferrokafka_broker.broker.node.image.topic("kp-auto") is not None
+    assert ferrokafka_broker.image.topic("kp-auto") is not None
 
 
 # -- aiokafka -------------------------------------------------------------------------------
@@ -275,5 +275,5 @@ def test_aiokafka_admin(ferrokafka_broker: RunningBroker) -> None:
 
     topics = asyncio.run(asyncio.wait_for(main(), TIMEOUT_S * 2))
     assert "aio-admin" in topics
-    topic = ferrokafka_broker.broker.node.image.topic("aio-admin")
+    topic = ferrokafka_broker.image.topic("aio-admin")
     assert topic is not None and len(topic.partitions) == 2

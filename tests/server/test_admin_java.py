@@ -105,7 +105,7 @@ def test_kafka_configs(tool_dir: Path, ferrokafka_broker: RunningBroker) -> None
     run(tool_dir, CONFIG_COMMAND, b, "--alter", *entity, "--delete-config", "cleanup.policy")
     described = run(tool_dir, CONFIG_COMMAND, b, "--describe", *entity)
     assert "retention.ms=123456" in described and "cleanup.policy" not in described
-    handle = b.broker.node.partition("java-configs", 0)
+    handle = b.partition("java-configs", 0)
     assert handle is not None and handle.log.config.retention_ms == 123456
 
     broker_out = run(
@@ -163,5 +163,5 @@ def test_kafka_broker_api_versions_and_the_identity_check(
     assert "20 records sent" in produced
     # the bootstrap connection names nothing; the one to node 1 names it and this cluster
     assert (5, None, -1, 0) in seen
-    assert (5, b.broker.node.cluster_id, 1, 0) in seen
+    assert (5, b.cluster_id, 1, 0) in seen
     assert all(code == 0 for *_, code in seen), seen

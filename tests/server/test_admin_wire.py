@@ -262,7 +262,7 @@ def test_alter_configs_every_version(ferrokafka_broker: RunningBroker, version: 
         assert call(client, good, version).responses[0].error_code == 0
         assert call(client, bad, version).responses[0].error_code == 40  # INVALID_CONFIG
         assert describe(client, name, "retention.ms") == "777"
-    topic_log = ferrokafka_broker.broker.node.partition(name, 0)
+    topic_log = ferrokafka_broker.partition(name, 0)
     assert topic_log is not None and topic_log.log.config.retention_ms == 777
 
 

@@ -80,7 +80,7 @@ def test_session_errors_and_close(client: Client) -> None:
 
 
 def test_sessions_by_topic_id(broker: DataBroker, client: Client) -> None:
-    topic_id = broker.node.partition(TOPIC, 0).topic_id
+    topic_id = broker.partition(TOPIC, 0).topic_id
     request = fetch_request({0: 0}, session_epoch=0)
     request.topics[0].topic_id = topic_id
     full = client.call(request, FETCH_ID_V)

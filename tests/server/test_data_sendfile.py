@@ -80,7 +80,7 @@ def fill(b: DataBroker, topic: str) -> None:
             producer.poll(0)
     assert producer.flush(CLIENT_TIMEOUT_S) == 0
     for p in range(PARTITIONS):
-        handle = b.node.partition(topic, p)
+        handle = b.partition(topic, p)
         assert handle.high_watermark == RECORDS
         assert len(handle.log.segments()) >= SEGMENTS_MIN
 
@@ -339,7 +339,7 @@ def test_slow_reader_gets_every_byte(broker: DataBroker, send_path: None) -> Non
 def test_segments_deleted_while_sending_are_still_sent(broker: DataBroker) -> None:
     topic, partition = "sendfile-retention", 1  # its own topic: the others keep their data
     fill(broker, topic)
-    handle = broker.node.partition(topic, partition)
+    handle = broker.partition(topic, partition)
     segments = handle.log.segments()
     closed = [s.path for s in segments if not s.is_active]
     assert len(closed) >= SEGMENTS_MIN - 1

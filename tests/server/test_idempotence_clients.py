@@ -56,7 +56,7 @@ def broker(tmp_path: Path) -> Iterator[DataBroker]:
 
 def stored(broker: DataBroker) -> list[tuple[Any, ...]]:
     """(offset, producer id, key, value, headers) of every record in the partition."""
-    log: Log = broker.node.partition(TOPIC, 0).log
+    log: Log = broker.partition(TOPIC, 0).log
     out = []
     position = 0
     while position < log.log_end_offset:
@@ -195,7 +195,7 @@ def test_java_producer_performance(broker: DataBroker, tmp_path: Path) -> None:
     assert summary is not None, result.stdout
     print(f"\nProducerPerformance against ferrokafka ({time.monotonic() - started:.1f}s):")
     print(summary.group(0))
-    log: Log = broker.node.partition(TOPIC, 0).log
+    log: Log = broker.partition(TOPIC, 0).log
     assert log.log_end_offset == PERF_RECORDS
     assert log.read_batches(0, READ_BYTES_MAX)[0].producer_id >= 0, "idempotence was on"
 
@@ -217,7 +217,7 @@ def test_kafka_reads_our_producer_snapshot(tmp_path: Path) -> None:
         for i in range(10):
             producer.produce(TOPIC, value=b"v%d" % i)
         assert producer.flush(CLIENT_TIMEOUT_S) == 0
-        log_dir = Path(b.node.partition(TOPIC, 0).log.dir)
+        log_dir = Path(b.partition(TOPIC, 0).log.dir)
     snapshot = log_dir / "00000000000000000010.snapshot"
     assert snapshot.is_file(), sorted(p.name for p in log_dir.iterdir())
     dumped = run_kafka_tool(

@@ -82,7 +82,7 @@ def ok(response: Any) -> int:
 
 
 def log_end(broker: DataBroker) -> int:
-    return broker.node.partition(TOPIC, 0).log.log_end_offset
+    return broker.partition(TOPIC, 0).log.log_end_offset
 
 
 def test_init_producer_id_every_version(client: Client) -> None:
@@ -177,7 +177,7 @@ def test_deduplication_survives_restart(tmp_path: Path, snapshot: str) -> None:
         last = batch(pid, 0, 2, count=3)
         ok(produce(c, first))
         offset = ok(produce(c, last))
-        log_dir = b.node.partition(TOPIC, 0).log.dir
+        log_dir = b.partition(TOPIC, 0).log.dir
     assert snap.list_snapshots(log_dir) == [7]
     entries = {e.producer_id: e for e in snap.read_snapshot(log_dir, 7)}
     assert entries[pid] == snap.SnapshotEntry(pid, 0, 4, 6, 2, entries[pid].timestamp)
@@ -231,6 +231,6 @@ def test_periodic_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         pid = init_producer_id(c).producer_id
         for seq in range(0, 6, 2):
             ok(produce(c, batch(pid, 0, seq)))
-        log_dir = b.node.partition(TOPIC, 0).log.dir
+        log_dir = b.partition(TOPIC, 0).log.dir
         assert snap.list_snapshots(log_dir) == [4]
         assert [e.last_sequence for e in snap.read_snapshot(log_dir, 4)] == [3]

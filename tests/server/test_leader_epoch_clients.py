@@ -84,7 +84,7 @@ def test_confluent_kafka_validates_seek_with_leader_epoch(broker: DataBroker) ->
 
 def test_transactions_tool_describe_producers(broker: DataBroker, tmp_path: Path) -> None:
     produce(broker, **{"enable.idempotence": True})
-    [producer_id] = broker.node.partition(TOPIC, 0).producers.producers
+    [producer_id] = broker.partition(TOPIC, 0).producers.producers
     result = run_kafka_tool(
         "org.apache.kafka.tools.TransactionsCommand",
         [

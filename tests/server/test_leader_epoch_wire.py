@@ -100,7 +100,7 @@ def epoch_end(
 def new_leader_epoch(broker: DataBroker, epoch: int, partition: int = 0) -> None:
     """Make this node lead ``partition`` in ``epoch`` as a leader change would (the single-node
     controller never moves leadership, so the test does what _sync_partitions does)."""
-    handle = broker.node.partition(TOPIC, partition)
+    handle = broker.partition(TOPIC, partition)
 
     async def change() -> None:
         handle.leader_epoch = epoch
@@ -138,7 +138,7 @@ def test_epoch_end_offsets(broker: DataBroker, client: Client, version: int) -> 
             -1,
             -1,
         )
-    path = Path(broker.node.partition(TOPIC, 0).log.dir) / ckpt.LEADER_EPOCH_CHECKPOINT
+    path = Path(broker.partition(TOPIC, 0).log.dir) / ckpt.LEADER_EPOCH_CHECKPOINT
     assert ckpt.read_leader_epoch_checkpoint(path) == [(0, 0), (2, 3)]
 
 
@@ -158,7 +158,7 @@ def test_delete_records_trims_the_cache(broker: DataBroker, client: Client) -> N
         timeout_ms=5_000,
     )
     assert client.call(request, 2).topics[0].partitions[0].error_code == 0
-    assert broker.node.partition(TOPIC, 0).epochs.entries == [(2, 4)]
+    assert broker.partition(TOPIC, 0).epochs.entries == [(2, 4)]
     # Epoch 0's records are gone: Kafka answers the requested epoch with the first start.
     assert epoch_end(client, 0, version=4) == (0, 0, 4)
     assert epoch_end(client, 2, version=4) == (0, 2, 6)
@@ -171,7 +171,7 @@ def test_checkpoint_survives_restart_and_is_rebuilt(tmp_path: Path) -> None:
             produce(c, records(3))
             new_leader_epoch(b, 4)
             produce(c, records(2))
-        path = Path(b.node.partition(TOPIC, 0).log.dir) / ckpt.LEADER_EPOCH_CHECKPOINT
+        path = Path(b.partition(TOPIC, 0).log.dir) / ckpt.LEADER_EPOCH_CHECKPOINT
     assert ckpt.read_leader_epoch_checkpoint(path) == [(0, 0), (4, 3)]
     path.unlink()
     # The image still says epoch 0, so the rebuilt cache (from the headers: 0 at 0, 4 at 3)

@@ -173,7 +173,7 @@ def test_unknown_topic_partition_and_topic_id(broker: DataBroker, client: Client
     assert produce(client, batch(b"x"), partition=7).error_code == 3
     unknown_id = produce(client, batch(b"x"), version=PRODUCE_ID_V, topic_id=uuid.uuid4())
     assert unknown_id.error_code == 100
-    topic_id = broker.node.partition(TOPIC, 0).topic_id
+    topic_id = broker.partition(TOPIC, 0).topic_id
     by_id = produce(client, batch(b"x"), version=PRODUCE_ID_V, topic_id=topic_id)
     assert (by_id.error_code, by_id.base_offset) == (0, 0)
 
@@ -307,7 +307,7 @@ def test_list_offsets(client: Client) -> None:
 
 @pytest.mark.parametrize("version", range(3, 14))
 def test_every_produce_version(broker: DataBroker, client: Client, version: int) -> None:
-    topic_id = broker.node.partition(TOPIC, 0).topic_id if version >= PRODUCE_ID_V else None
+    topic_id = broker.partition(TOPIC, 0).topic_id if version >= PRODUCE_ID_V else None
     answer = produce(client, batch(b"v"), version=version, topic_id=topic_id)
     assert (answer.error_code, answer.base_offset) == (0, 0)
 
@@ -316,7 +316,7 @@ def test_every_produce_version(broker: DataBroker, client: Client, version: int)
 def test_every_fetch_version(broker: DataBroker, client: Client, version: int) -> None:
     produce(client, batch(b"v"))
     request = fetch_request({0: 0, 9: 0})
-    request.topics[0].topic_id = broker.node.partition(TOPIC, 0).topic_id
+    request.topics[0].topic_id = broker.partition(TOPIC, 0).topic_id
     response = client.call(request, version)
     parts = {p.partition_index: p for p in response.responses[0].partitions}
     assert values(parts[0].records) == [b"v"]

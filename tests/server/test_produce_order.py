@@ -42,7 +42,7 @@ def request(*partitions: tuple[int, bytes]) -> ProduceRequest:
 
 
 def keys_in_log(broker, partition: int) -> list[bytes]:
-    log = broker.node.partition(TOPIC, partition).log
+    log = broker.partition(TOPIC, partition).log
     data = log.read(0, 64 << 20).read()
     return [record.key for b in decode_batches(bytes(data)) for record in b.records()]
 

@@ -19,8 +19,10 @@ from pathlib import Path
 
 import trio
 
+from ferrokafka.cluster import MetadataImage
 from ferrokafka.config import BrokerConfig, load_broker_config
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
+from ferrokafka.partition import Partition
 from ferrokafka.server import BoundAddress, Broker
 
 LOOPBACK = "127.0.0.1"
@@ -43,6 +45,25 @@ class RunningBroker:
     config: BrokerConfig
     data_dir: Path
     broker: Broker
+
+    # -- inspection: what a test may look at, without reaching into the broker's internals.
+    # Read only, and from the broker's own trio thread or while it is quiet.
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        """The hosted partition (its log, high watermark, producer state, epochs), or None."""
+        node = self.broker.node
+        return node.replicas.partition(topic, index) if node is not None else None
+
+    @property
+    def image(self) -> MetadataImage:
+        """The newest metadata image this broker has."""
+        assert self.broker.node is not None, "the broker is not started"
+        return self.broker.node.image
+
+    @property
+    def cluster_id(self) -> str:
+        assert self.broker.node is not None, "the broker is not started"
+        return self.broker.node.cluster_id
 
 
 def testing_config(data_dir: Path, overrides: Mapping[str, object] | None = None) -> BrokerConfig:
