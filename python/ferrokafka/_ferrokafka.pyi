@@ -10,7 +10,7 @@ values ("none", "gzip", "snappy", "lz4", "zstd").
 
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Literal, final
+from typing import Any, ClassVar, Literal, final
 
 __version__: str
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "decode_batches",
     "Record",
     "RecordBatch",
+    "BatchHeader",
+    "read_batch_header",
     "build_control_batch",
     "BatchBuilder",
     "LogConfig",
@@ -186,6 +188,85 @@ class RecordBatch:
     def to_bytes(self) -> bytes:
         """The batch exactly as stored."""
 
+# --------------------------------------------------------------------------------------------
+# Batch headers (no I/O)
+# --------------------------------------------------------------------------------------------
+
+@final
+class BatchHeader:
+    """The fixed 61-byte header of a record batch v2, decoded by the native parser.
+
+    From :func:`read_batch_header` (fields as stored in a buffer, not yet validated) or
+    :meth:`Log.batch_header_at` (a batch in the log, as stamped on append).
+    """
+
+    SIZE: ClassVar[int]
+    """Bytes in a batch header (61); the first record starts there."""
+
+    @property
+    def base_offset(self) -> int: ...
+    @property
+    def batch_length(self) -> int:
+        """batchLength: the bytes of the batch after this field."""
+    @property
+    def size_in_bytes(self) -> int:
+        """The whole batch, header included (batchLength + 12)."""
+    @property
+    def partition_leader_epoch(self) -> int:
+        """The leader epoch stamped on append (-1 in a producer's batch)."""
+    @property
+    def magic(self) -> int: ...
+    @property
+    def crc(self) -> int:
+        """The stored CRC-32C of the bytes from the attributes to the end of the batch."""
+    @property
+    def attributes(self) -> int: ...
+    @property
+    def compression(self) -> str:
+        """The codec of the attributes; UnsupportedCompressionError for an unknown id."""
+    @property
+    def timestamp_type(self) -> str:
+        """ "CreateTime" or "LogAppendTime"."""
+    @property
+    def is_transactional(self) -> bool: ...
+    @property
+    def is_control(self) -> bool: ...
+    @property
+    def last_offset_delta(self) -> int: ...
+    @property
+    def last_offset(self) -> int:
+        """base_offset + last_offset_delta."""
+    @property
+    def base_timestamp(self) -> int: ...
+    @property
+    def max_timestamp(self) -> int: ...
+    @property
+    def producer_id(self) -> int:
+        """-1 for a producer without idempotence."""
+    @property
+    def producer_epoch(self) -> int: ...
+    @property
+    def base_sequence(self) -> int: ...
+    @property
+    def last_sequence(self) -> int:
+        """Sequence of the last record (Kafka's ``lastSequence``): base_sequence +
+        last_offset_delta, wrapping to 0 after 2**31 - 1; -1 when base_sequence is -1."""
+    @property
+    def record_count(self) -> int: ...
+    def crc_valid(self, records: bytes | bytearray | memoryview) -> bool:
+        """Whether ``records`` (the buffer this header was read from) starts with the whole
+        batch and its CRC matches :attr:`crc`; False when the batch is cut short. Hashed in
+        place, without a copy (and without the GIL for large read-only buffers); bytes after
+        the batch are ignored."""
+
+def read_batch_header(records: bytes | bytearray | memoryview) -> BatchHeader:
+    """The header at the front of ``records`` (any byte buffer, read in place: a read-only
+    ``memoryview`` of a request frame is not copied), fields exactly as stored. Raises
+    CorruptRecordError when ``records`` is shorter than a header (61 bytes); nothing else is
+    judged here (magic, lengths, CRC and records are the log's to check on append), so a
+    caller applying its own rules reads :attr:`~BatchHeader.magic` and
+    :attr:`~BatchHeader.batch_length` first."""
+
 def decode_batches(
     data: bytes, *, verify_crc: bool = True, allow_partial: bool = False
 ) -> list[RecordBatch]:
@@ -329,6 +410,22 @@ class AppendInfo:
     def batch_count(self) -> int: ...
     @property
     def valid_bytes(self) -> int: ...
+    # The producer fields of the appended batch (of the last one when an append holds
+    # several; a produce appends exactly one), from the header the log already parsed.
+    @property
+    def producer_id(self) -> int:
+        """The appended batch's producer id, -1 without idempotence."""
+    @property
+    def producer_epoch(self) -> int: ...
+    @property
+    def base_sequence(self) -> int: ...
+    @property
+    def last_sequence(self) -> int:
+        """As :attr:`BatchHeader.last_sequence`."""
+    @property
+    def is_transactional(self) -> bool: ...
+    @property
+    def is_control(self) -> bool: ...
 
 @final
 class FileRegion:
@@ -444,6 +541,10 @@ class Log:
         """(offset, timestamp) of the first record with timestamp >= ``timestamp``, or None."""
     def offset_for_max_timestamp(self) -> tuple[int, int] | None:
         """(offset, timestamp) of the record with the largest timestamp, or None if empty."""
+    def batch_header_at(self, offset: int) -> BatchHeader | None:
+        """The header of the batch holding ``offset`` as stored in the log (its base offset
+        and leader epoch as stamped on append): an index lookup and a read of a few headers,
+        without the GIL. None outside [log_start_offset, log_end_offset)."""
     def segments(self) -> list[SegmentInfo]: ...
     def roll(self) -> None:
         """Close the active segment and start a new one at the log end offset."""

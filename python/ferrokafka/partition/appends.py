@@ -10,14 +10,20 @@ Used by :class:`ferrokafka.partition.Partition` only.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ferrokafka.partition.errors import storage_error_code
-from ferrokafka.partition.producer_state import BatchMetadata, ProducerBatch, Rejected
+from ferrokafka.partition.producer_state import BatchMetadata, Rejected
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.storage import AppendInfo, FerrokafkaError, crc32c, keyless_record_indexes
+from ferrokafka.storage import (
+    AppendInfo,
+    BatchHeader,
+    CorruptRecordError,
+    FerrokafkaError,
+    keyless_record_indexes,
+    read_batch_header,
+)
 
 if TYPE_CHECKING:
     from ferrokafka.partition.partition import Partition
@@ -31,14 +37,6 @@ INLINE_APPEND_BYTES_MAX = 256 * 1024
 # A producer state snapshot is written once this many offsets were appended since the last
 # one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).
 PRODUCER_SNAPSHOT_INTERVAL_OFFSETS = 1_000_000
-
-# Record batch v2 header: baseOffset int64, batchLength int32, partitionLeaderEpoch int32,
-# magic int8, crc uint32 (over the bytes from attributes on), attributes int16,
-# lastOffsetDelta int32, ..., producerId int64 at byte 43.
-_CRC = struct.Struct(">I")
-_CRC_AT = 17
-_CRC_FROM = 21
-_PRODUCER_ID_END = 51
 
 # Kafka sets error_message for record-validation errors (RecordValidationException) only.
 _ERRORS_WITH_MESSAGE = frozenset({ec.INVALID_RECORD, ec.INVALID_TIMESTAMP})
@@ -73,12 +71,10 @@ def inline(partition: Partition, records: bytes | memoryview) -> bool:
     view = memoryview(records)
     if view.nbytes > INLINE_APPEND_BYTES_MAX:
         return False
-    if view.nbytes < _PRODUCER_ID_END:
-        return True  # refused by the handler's or the log's checks
-    producer = ProducerBatch.parse(view)
-    if producer is None:
-        return True  # no producer state, no snapshot
-    end = partition.log.log_end_offset + max(producer.offset_delta, 0) + 1
+    header = _header(view)
+    if header is None or header.producer_id < 0:
+        return True  # no producer state, no snapshot (or refused by the handler or the log)
+    end = partition.log.log_end_offset + max(header.last_offset_delta, 0) + 1
     return not snapshot_due(partition, end)
 
 
@@ -97,20 +93,27 @@ def size_refusal(partition: Partition, records: bytes | memoryview) -> AppendRes
 
 def admitted(
     partition: Partition, records: bytes | memoryview, *, keyless_checked: bool
-) -> AppendResult | ProducerBatch | None:
+) -> AppendResult | None:
     """The checks after the size: records without a key on a compacted topic (unless
     ``keyless_checked``), a transactional producer, an idempotent producer's sequence and
-    epoch. An AppendResult is the answer; else the batch's producer (or None)."""
+    epoch. An AppendResult is the answer (a refusal, or the original of a retried batch);
+    None lets the append go ahead."""
     if not keyless_checked and "compact" in partition.log.config.cleanup_policy:
         # Its check takes bytes: a copy, on compacted topics only.
         refused = keyless_records(partition, bytes(records))
         if refused is not None:
             return refused
-    producer = ProducerBatch.parse(records)
-    if producer is not None and producer.is_transactional:
+    header = _header(records)
+    if header is None or header.producer_id < 0:
+        return None
+    if header.is_transactional:
         return _TRANSACTIONAL_REFUSED
-    verdict = _producer_verdict(partition, records, producer)
-    return verdict if verdict is not None else producer
+    verdict = partition.producers.check(header)
+    if verdict is None:
+        return None
+    if isinstance(verdict, Rejected):
+        return AppendResult(verdict.code, verdict.message)
+    return _duplicate(records, header, verdict, partition)
 
 
 def snapshot_due(partition: Partition, log_end_offset: int) -> bool:
@@ -145,28 +148,21 @@ def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
     )
 
 
-def _producer_verdict(
-    partition: Partition, data: bytes | memoryview, producer: ProducerBatch | None
-) -> AppendResult | None:
-    """An idempotent producer's batch checked against its state: the refusal, the answer to
-    a retry of a batch already written, or None to append it."""
-    if producer is None:
+def _header(records: bytes | memoryview) -> BatchHeader | None:
+    """The header of the batch ``records`` hold, read in place by the native parser; None
+    when they are shorter than a header (the handler's or the log's checks refuse them)."""
+    try:
+        return read_batch_header(records)
+    except CorruptRecordError:
         return None
-    verdict = partition.producers.check(producer)
-    if isinstance(verdict, Rejected):
-        return AppendResult(verdict.code, verdict.message)
-    if verdict is not None:
-        return _duplicate(data, verdict, partition)
-    return None
 
 
 def _duplicate(
-    data: bytes | memoryview, original: BatchMetadata, partition: Partition
+    data: bytes | memoryview, header: BatchHeader, original: BatchMetadata, partition: Partition
 ) -> AppendResult:
     """The answer to a retried batch: the original offset, once the retry's CRC is checked (the
     log checks it on append, and a corrupt batch must not pass as a duplicate)."""
-    (crc,) = _CRC.unpack_from(data, _CRC_AT)
-    if crc32c(bytes(data[_CRC_FROM:])) != crc:  # crc32c takes bytes; retries only
+    if not header.crc_valid(data):  # hashed in place, no copy
         return AppendResult(ec.CORRUPT_MESSAGE)
     return AppendResult(
         ec.NONE, duplicate=original, log_start_offset=partition.log.log_start_offset

@@ -29,7 +29,7 @@ from ferrokafka.partition import appends
 from ferrokafka.partition.appends import AppendResult
 from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
 from ferrokafka.partition.leader_epochs import LeaderEpochCache
-from ferrokafka.partition.producer_state import ProducerBatch, ProducerState
+from ferrokafka.partition.producer_state import ProducerState
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import AppendInfo, FerrokafkaError, FetchInfo, Log
 
@@ -228,16 +228,16 @@ class Partition:
         refused = self._leader_refusal(records, required_acks)
         if refused is not None:
             return refused
-        producer = appends.admitted(self, records, keyless_checked=False)
-        if isinstance(producer, AppendResult):
-            return producer
+        refused = appends.admitted(self, records, keyless_checked=False)
+        if refused is not None:
+            return refused
         epoch = self.leader_epoch
         try:
             # A request's read-only view of its frame goes to the log uncopied.
             info = self.log.append(records, leader_epoch=epoch)
         except FerrokafkaError as exc:
             return appends.storage_refusal(exc)
-        return self._appended(epoch, info, producer)
+        return self._appended(epoch, info)
 
     async def append_as_leader(
         self,
@@ -266,9 +266,9 @@ class Partition:
                 return refused
         in_thread = big or config.flush_messages is not None
         async with self.append_lock:
-            producer = appends.admitted(self, records, keyless_checked=keyless_checked)
-            if isinstance(producer, AppendResult):
-                return producer
+            refused = appends.admitted(self, records, keyless_checked=keyless_checked)
+            if refused is not None:
+                return refused
             epoch = self.leader_epoch
             try:
                 if in_thread:
@@ -284,10 +284,10 @@ class Partition:
                 # in the log (the new leader's truncation decides their fate) but are not
                 # acknowledged here.
                 return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
-            result = self._appended(epoch, info, producer)
+            result = self._appended(epoch, info)
             if on_appended is not None:
                 on_appended(info)
-        if producer is not None:
+        if info.producer_id >= 0:
             await self._maybe_snapshot()
         return result
 
@@ -305,14 +305,11 @@ class Partition:
             )
         return appends.size_refusal(self, records)
 
-    def _appended(
-        self, epoch: int, info: AppendInfo, producer: ProducerBatch | None
-    ) -> AppendResult:
+    def _appended(self, epoch: int, info: AppendInfo) -> AppendResult:
         # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
         self.epochs.assign(epoch, info.first_offset)
-        if producer is not None:
-            timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
-            self.producers.update(producer, info.last_offset, timestamp)
+        # The batch's producer fields come with the append's info: nothing is read again.
+        self.producers.appended(info)
         self._maybe_increment_high_watermark()
         return AppendResult(ec.NONE, info=info, log_start_offset=self.log.log_start_offset)
 

@@ -19,12 +19,11 @@ plus a replay of the batches after the newest snapshot, as Kafka does.
 from __future__ import annotations
 
 import logging
-import struct
 from collections import deque
 from dataclasses import dataclass, field
 
 from ferrokafka.protocol import error_codes as errors
-from ferrokafka.storage import Log, RecordBatch
+from ferrokafka.storage import AppendInfo, BatchHeader, Log, RecordBatch
 from ferrokafka.storage import producer_snapshot as snap
 
 log = logging.getLogger(__name__)
@@ -38,38 +37,6 @@ NO_EPOCH = -1
 NO_SEQUENCE = -1
 # Bytes read per step when replaying the log after the newest snapshot.
 REPLAY_CHUNK_BYTES = 8 << 20
-
-# Record batch v2 header fields (see produce.py for the layout before them).
-_HEADER = struct.Struct(">hi")  # attributes, lastOffsetDelta at byte 21
-_PRODUCER = struct.Struct(">qhi")  # producerId, producerEpoch, baseSequence at byte 43
-_HEADER_AT = 21
-_PRODUCER_AT = 43
-_TRANSACTIONAL = 0x10
-_CONTROL = 0x20
-
-
-@dataclass(frozen=True, slots=True)
-class ProducerBatch:
-    """The producer fields of a batch's header."""
-
-    producer_id: int
-    epoch: int
-    first_seq: int
-    offset_delta: int
-    is_transactional: bool
-
-    @property
-    def last_seq(self) -> int:
-        return increment_sequence(self.first_seq, self.offset_delta)
-
-    @classmethod
-    def parse(cls, batch: bytes | memoryview) -> ProducerBatch | None:
-        """The producer fields of a validated batch v2, or None for a batch without one."""
-        producer_id, epoch, first_seq = _PRODUCER.unpack_from(batch, _PRODUCER_AT)
-        if producer_id < 0:
-            return None
-        attributes, delta = _HEADER.unpack_from(batch, _HEADER_AT)
-        return cls(producer_id, epoch, first_seq, delta, bool(attributes & _TRANSACTIONAL))
 
 
 def increment_sequence(seq: int, increment: int) -> int:
@@ -108,10 +75,10 @@ class ProducerEntry:
     def last_seq(self) -> int:
         return self.batches[-1].last_seq if self.batches else NO_SEQUENCE
 
-    def find_duplicate(self, batch: ProducerBatch) -> BatchMetadata | None:
-        if batch.epoch != self.epoch:
+    def find_duplicate(self, batch: BatchHeader) -> BatchMetadata | None:
+        if batch.producer_epoch != self.epoch:
             return None
-        first, last = batch.first_seq, batch.last_seq
+        first, last = batch.base_sequence, batch.last_sequence
         return next((b for b in self.batches if b.first_seq == first and b.last_seq == last), None)
 
     def add(self, epoch: int, metadata: BatchMetadata) -> None:
@@ -142,53 +109,63 @@ class ProducerState:
 
     # -- produce ---------------------------------------------------------------------------
 
-    def check(self, batch: ProducerBatch) -> BatchMetadata | Rejected | None:
-        """Before an append: the retained batch it duplicates, why it is rejected, or None if
-        it may be appended."""
+    def check(self, batch: BatchHeader) -> BatchMetadata | Rejected | None:
+        """Before an append of ``batch`` (the header of a batch with a producer id): the
+        retained batch it duplicates, why it is rejected, or None if it may be appended."""
         entry = self.producers.get(batch.producer_id)
         if entry is None:
             return None
         duplicate = entry.find_duplicate(batch)
         if duplicate is not None:
             return duplicate
-        pid = batch.producer_id
-        if batch.epoch < entry.epoch:
+        pid, epoch, first_seq = batch.producer_id, batch.producer_epoch, batch.base_sequence
+        if epoch < entry.epoch:
             return Rejected(
                 errors.INVALID_PRODUCER_EPOCH,
-                f"Epoch of producer {pid} is {batch.epoch}, which is smaller than the last "
+                f"Epoch of producer {pid} is {epoch}, which is smaller than the last "
                 f"seen epoch {entry.epoch}",
             )
-        if batch.epoch != entry.epoch:
-            if batch.first_seq != 0:
+        if epoch != entry.epoch:
+            if first_seq != 0:
                 return Rejected(
                     errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
-                    f"Invalid sequence number for new epoch of producer {pid}: {batch.epoch} "
-                    f"(request epoch), {batch.first_seq} (seq. number), {entry.epoch} "
+                    f"Invalid sequence number for new epoch of producer {pid}: {epoch} "
+                    f"(request epoch), {first_seq} (seq. number), {entry.epoch} "
                     "(current producer epoch)",
                 )
-        elif not in_sequence(entry.last_seq, batch.first_seq):
+        elif not in_sequence(entry.last_seq, first_seq):
             return Rejected(
                 errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
-                f"Out of order sequence number for producer {pid}: {batch.first_seq} "
+                f"Out of order sequence number for producer {pid}: {first_seq} "
                 f"(incoming seq. number), {entry.last_seq} (current end sequence number)",
             )
         return None
 
-    def update(self, batch: ProducerBatch, last_offset: int, timestamp: int) -> None:
-        """After an append (or while replaying the log): record the batch."""
-        entry = self.producers.get(batch.producer_id)
-        if entry is None:
-            entry = self.producers[batch.producer_id] = ProducerEntry(batch.producer_id, NO_EPOCH)
-        entry.add(
-            batch.epoch,
+    def appended(self, info: AppendInfo) -> None:
+        """After an append: record its batch when it has a producer id (a produce appends
+        exactly one batch; AppendInfo reports the producer fields of the last)."""
+        if info.producer_id < 0 or info.is_control:
+            return
+        timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
+        self.update(
+            info.producer_id,
+            info.producer_epoch,
             BatchMetadata(
-                batch.first_seq,
-                batch.last_seq,
-                last_offset - batch.offset_delta,
-                last_offset,
+                info.base_sequence,
+                info.last_sequence,
+                info.first_offset,
+                info.last_offset,
                 timestamp,
             ),
         )
+
+    def update(self, producer_id: int, epoch: int, metadata: BatchMetadata) -> None:
+        """Record a batch of ``producer_id`` written at ``epoch`` (after an append, or while
+        replaying the log)."""
+        entry = self.producers.get(producer_id)
+        if entry is None:
+            entry = self.producers[producer_id] = ProducerEntry(producer_id, NO_EPOCH)
+        entry.add(epoch, metadata)
 
     # -- snapshots -------------------------------------------------------------------------
 
@@ -239,15 +216,15 @@ class ProducerState:
         if batch.producer_id < 0 or batch.is_control:
             return
         self.update(
-            ProducerBatch(
-                batch.producer_id,
-                batch.producer_epoch,
+            batch.producer_id,
+            batch.producer_epoch,
+            BatchMetadata(
                 batch.base_sequence,
-                batch.last_offset_delta,
-                batch.is_transactional,
+                increment_sequence(batch.base_sequence, batch.last_offset_delta),
+                batch.base_offset,
+                batch.last_offset,
+                batch.max_timestamp,
             ),
-            batch.last_offset,
-            batch.max_timestamp,
         )
 
 

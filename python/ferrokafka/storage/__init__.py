@@ -22,6 +22,7 @@ Example::
 from ferrokafka._ferrokafka import (
     AppendInfo,
     BatchBuilder,
+    BatchHeader,
     CorruptRecordError,
     FerrokafkaError,
     FetchInfo,
@@ -46,6 +47,7 @@ from ferrokafka._ferrokafka import (
     decode_batches,
     decompress,
     keyless_record_indexes,
+    read_batch_header,
 )
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo
@@ -55,6 +57,7 @@ from ferrokafka.storage.manager import LogManager, LogManagerSettings
 __all__ = [
     "AppendInfo",
     "BatchBuilder",
+    "BatchHeader",
     "CheckpointError",
     "CorruptRecordError",
     "FerrokafkaError",
@@ -87,4 +90,5 @@ __all__ = [
     "decode_batches",
     "decompress",
     "keyless_record_indexes",
+    "read_batch_header",
 ]

@@ -23,6 +23,7 @@ use super::segments::Segments;
 use crate::error::{Error, Result};
 use crate::index::TimestampOffset;
 use crate::io::FileRegion;
+use crate::record::header::BatchHeader;
 use crate::record::validate::{summarize_assigned, validate_for_leader, AppendSummary, WritePlan};
 
 /// Who is appending (Kafka's `AppendOrigin`): only the coordinators may write control batches.
@@ -399,6 +400,22 @@ impl Log {
             Some(s) if s.max_timestamp() >= 0 => s.find_max_timestamp_record(),
             _ => Ok(None),
         }
+    }
+
+    /// The header of the batch holding `offset` as stored (base offset and leader epoch as
+    /// stamped on append), found through the offset index and a short header scan; None
+    /// outside [log start offset, log end offset). Reads at most a few headers.
+    pub fn batch_header_at(&self, offset: i64) -> Result<Option<BatchHeader>> {
+        let st = self.open_state()?;
+        if offset < st.log_start_offset || offset >= st.log_end_offset {
+            return Ok(None);
+        }
+        for segment in st.segments.floor_onward(offset) {
+            if let Some((_, h)) = segment.translate_offset(offset)? {
+                return Ok(Some(h));
+            }
+        }
+        Ok(None)
     }
 
     pub fn segments(&self) -> Result<Vec<SegmentInfo>> {

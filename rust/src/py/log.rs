@@ -8,6 +8,7 @@ use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
+use super::batch_header::PyBatchHeader;
 use super::log_types::{PyAppendInfo, PyFetchInfo, PyFileRegion, PyLogConfig, PySegmentInfo};
 use super::records::PyRecordBatch;
 use crate::log::{now_ms, AppendOrigin, Log};
@@ -167,6 +168,12 @@ impl PyLog {
     fn offset_for_max_timestamp(&self, py: Python<'_>) -> PyResult<Option<(i64, i64)>> {
         let found = py.allow_threads(|| self.inner.offset_for_max_timestamp())?;
         Ok(found.map(|t| (t.offset, t.timestamp)))
+    }
+
+    /// The header of the batch holding `offset`, or None outside the log's offsets.
+    fn batch_header_at(&self, py: Python<'_>, offset: i64) -> PyResult<Option<PyBatchHeader>> {
+        let header = py.allow_threads(|| self.inner.batch_header_at(offset))?;
+        Ok(header.map(PyBatchHeader::from))
     }
 
     fn segments(&self, py: Python<'_>) -> PyResult<Vec<PySegmentInfo>> {

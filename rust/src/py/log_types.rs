@@ -13,7 +13,7 @@ use crate::log::config::{
     DEFAULT_SEGMENT_INDEX_BYTES, DEFAULT_SEGMENT_MS, DEFAULT_TIMESTAMP_AFTER_MAX_MS,
 };
 use crate::log::{FetchData, LogConfig, SegmentInfo};
-use crate::record::header::TimestampType;
+use crate::record::header::{BatchProducer, TimestampType};
 use crate::record::validate::AppendSummary;
 
 /// A non-negative config value, or LogConfigError naming it.
@@ -213,6 +213,19 @@ impl From<AppendSummary> for PyAppendInfo {
     }
 }
 
+impl PyAppendInfo {
+    /// The producer fields of the append's last batch (a produce appends exactly one).
+    fn producer(&self) -> &BatchProducer {
+        // An append summary always has a batch (`summarize` refuses none).
+        &self
+            .inner
+            .batches
+            .last()
+            .expect("an append has batches")
+            .producer
+    }
+}
+
 #[pymethods]
 impl PyAppendInfo {
     #[getter]
@@ -246,6 +259,30 @@ impl PyAppendInfo {
     #[getter]
     fn valid_bytes(&self) -> usize {
         self.inner.valid_bytes
+    }
+    #[getter]
+    fn producer_id(&self) -> i64 {
+        self.producer().producer_id
+    }
+    #[getter]
+    fn producer_epoch(&self) -> i16 {
+        self.producer().producer_epoch
+    }
+    #[getter]
+    fn base_sequence(&self) -> i32 {
+        self.producer().base_sequence
+    }
+    #[getter]
+    fn last_sequence(&self) -> i32 {
+        self.producer().last_sequence
+    }
+    #[getter]
+    fn is_transactional(&self) -> bool {
+        self.producer().is_transactional
+    }
+    #[getter]
+    fn is_control(&self) -> bool {
+        self.producer().is_control
     }
     fn __repr__(&self) -> String {
         format!(

@@ -2,6 +2,7 @@
 //! about Python. Each wrapper releases the GIL (`py.allow_threads`) around file and CPU-heavy
 //! work.
 
+pub mod batch_header;
 pub mod cleaner;
 pub mod errors;
 pub mod log;
@@ -16,6 +17,7 @@ use pyo3::prelude::*;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     records::register(m)?;
+    batch_header::register(m)?;
     log::register(m)?;
     cleaner::register(m)?;
     wire::register(m)?;

@@ -164,6 +164,28 @@ impl BatchHeader {
     /// and a batchLength that covers at least the header. It does not check the CRC or that
     /// the whole batch is present; see [`total_size`](Self::total_size) and [`verify_crc`].
     pub fn parse(b: &[u8], position: u64) -> Result<Self> {
+        let h = Self::read(b, position)?;
+        if h.magic != MAGIC_V2 {
+            return Err(Error::UnsupportedMagic {
+                position,
+                magic: h.magic,
+            });
+        }
+        if (h.batch_length as i64) < (HEADER_SIZE - LOG_OVERHEAD) as i64 {
+            return Err(Error::corrupt(
+                position,
+                format!("batch length {} is smaller than the header", h.batch_length),
+            ));
+        }
+        Ok(h)
+    }
+
+    /// The fields of the header at the start of `b` exactly as stored, judging nothing but
+    /// that `b` holds [`HEADER_SIZE`] bytes (`position` is only used in that error). For
+    /// callers that apply their own rules to a batch not yet validated (Kafka's produce request
+    /// checks, a producer's sequence before the append); [`parse`](Self::parse) is this plus
+    /// the framing checks.
+    pub fn read(b: &[u8], position: u64) -> Result<Self> {
         if b.len() < HEADER_SIZE {
             return Err(Error::corrupt(
                 position,
@@ -173,15 +195,11 @@ impl BatchHeader {
                 ),
             ));
         }
-        let magic = b[MAGIC_OFFSET] as i8;
-        if magic != MAGIC_V2 {
-            return Err(Error::UnsupportedMagic { position, magic });
-        }
-        let h = BatchHeader {
+        Ok(BatchHeader {
             base_offset: i64_at(b, BASE_OFFSET_OFFSET),
             batch_length: i32_at(b, LENGTH_OFFSET),
             partition_leader_epoch: i32_at(b, PARTITION_LEADER_EPOCH_OFFSET),
-            magic,
+            magic: b[MAGIC_OFFSET] as i8,
             crc: i32_at(b, CRC_OFFSET) as u32,
             attributes: i16_at(b, ATTRIBUTES_OFFSET),
             last_offset_delta: i32_at(b, LAST_OFFSET_DELTA_OFFSET),
@@ -191,14 +209,7 @@ impl BatchHeader {
             producer_epoch: i16_at(b, PRODUCER_EPOCH_OFFSET),
             base_sequence: i32_at(b, BASE_SEQUENCE_OFFSET),
             record_count: i32_at(b, RECORDS_COUNT_OFFSET),
-        };
-        if (h.batch_length as i64) < (HEADER_SIZE - LOG_OVERHEAD) as i64 {
-            return Err(Error::corrupt(
-                position,
-                format!("batch length {} is smaller than the header", h.batch_length),
-            ));
-        }
-        Ok(h)
+        })
     }
 
     /// Encode into the first [`HEADER_SIZE`] bytes of `out`, `crc` as given (the builder writes
@@ -262,6 +273,50 @@ impl BatchHeader {
     pub fn has_delete_horizon(&self) -> bool {
         self.attributes & DELETE_HORIZON_FLAG_MASK != 0
     }
+    /// Sequence number of the batch's last record (Kafka's `DefaultRecordBatch.lastSequence`):
+    /// sequences wrap to 0 after `i32::MAX`; [`NO_SEQUENCE`] stays [`NO_SEQUENCE`].
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence == NO_SEQUENCE {
+            return NO_SEQUENCE;
+        }
+        increment_sequence(self.base_sequence, self.last_offset_delta)
+    }
+    /// The fields the producer state of a partition follows.
+    pub fn producer(&self) -> BatchProducer {
+        BatchProducer {
+            producer_id: self.producer_id,
+            producer_epoch: self.producer_epoch,
+            base_sequence: self.base_sequence,
+            last_sequence: self.last_sequence(),
+            is_transactional: self.is_transactional(),
+            is_control: self.is_control(),
+        }
+    }
+}
+
+/// Kafka's `DefaultRecordBatch.incrementSequence`: add `increment` to a sequence number,
+/// wrapping to 0 after `i32::MAX`.
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence > i32::MAX.wrapping_sub(increment) {
+        increment
+            .wrapping_sub(i32::MAX.wrapping_sub(sequence))
+            .wrapping_sub(1)
+    } else {
+        sequence.wrapping_add(increment)
+    }
+}
+
+/// The producer fields of a batch (idempotence and transactions), as an append reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchProducer {
+    /// [`NO_PRODUCER_ID`] for batches of producers without idempotence.
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+    /// See [`BatchHeader::last_sequence`].
+    pub last_sequence: i32,
+    pub is_transactional: bool,
+    pub is_control: bool,
 }
 
 /// CRC-32C (Castagnoli) with hardware acceleration where the CPU has it.
@@ -450,6 +505,77 @@ mod tests {
         let h = BatchHeader::parse(&b, 0).unwrap();
         assert_eq!(h.attributes, 0x13);
         verify_crc(&b, &h, 0).unwrap();
+    }
+
+    #[test]
+    fn read_takes_fields_as_stored_and_parse_judges_them() {
+        let mut b = vec![0u8; HEADER_SIZE + 3];
+        let h = BatchHeader {
+            magic: 1,
+            batch_length: 20,
+            ..sample_header()
+        };
+        h.write(&mut b);
+        // `read` only needs the bytes; `parse` frames the batch and refuses both.
+        assert_eq!(BatchHeader::read(&b, 0).unwrap(), h);
+        assert!(matches!(
+            BatchHeader::parse(&b, 5),
+            Err(Error::UnsupportedMagic {
+                position: 5,
+                magic: 1
+            })
+        ));
+        b[MAGIC_OFFSET] = MAGIC_V2 as u8;
+        assert!(matches!(
+            BatchHeader::parse(&b, 0),
+            Err(Error::CorruptRecord { reason, .. }) if reason.contains("batch length 20")
+        ));
+        match BatchHeader::read(&b[..HEADER_SIZE - 1], 9) {
+            Err(Error::CorruptRecord { position, reason }) => {
+                assert_eq!(position, 9);
+                assert_eq!(reason, "60 bytes is shorter than a batch header (61)");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn last_sequence_wraps_as_kafka_does() {
+        let with = |base_sequence, last_offset_delta| BatchHeader {
+            base_sequence,
+            last_offset_delta,
+            ..sample_header()
+        };
+        assert_eq!(with(12, 4).last_sequence(), 16);
+        assert_eq!(with(0, 0).last_sequence(), 0);
+        assert_eq!(with(i32::MAX - 1, 1).last_sequence(), i32::MAX);
+        assert_eq!(with(i32::MAX - 1, 2).last_sequence(), 0);
+        assert_eq!(with(i32::MAX, 5).last_sequence(), 4);
+        assert_eq!(with(NO_SEQUENCE, 7).last_sequence(), NO_SEQUENCE);
+        // A hostile delta must not panic (Java's int arithmetic wraps).
+        with(5, i32::MIN).last_sequence();
+        with(-5, i32::MAX).last_sequence();
+    }
+
+    #[test]
+    fn producer_fields_and_flags() {
+        let p = BatchHeader {
+            last_offset_delta: 2,
+            attributes: 0x30,
+            ..sample_header()
+        }
+        .producer();
+        assert_eq!(
+            p,
+            BatchProducer {
+                producer_id: 77,
+                producer_epoch: 3,
+                base_sequence: 12,
+                last_sequence: 14,
+                is_transactional: true,
+                is_control: true,
+            }
+        );
     }
 
     #[test]

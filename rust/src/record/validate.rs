@@ -13,8 +13,8 @@ use crate::error::{Error, Result};
 use crate::record::batch::{iter_records, record_timestamp, BatchView};
 use crate::record::builder::{BatchBuilder, BatchOptions};
 use crate::record::header::{
-    self, BatchHeader, Compression, Framed, TimestampType, ATTRIBUTES_OFFSET, CRC_OFFSET,
-    HEADER_SIZE, MAX_TIMESTAMP_OFFSET,
+    self, BatchHeader, BatchProducer, Compression, Framed, TimestampType, ATTRIBUTES_OFFSET,
+    CRC_OFFSET, HEADER_SIZE, MAX_TIMESTAMP_OFFSET,
 };
 
 /// What the log's config says about the batches it accepts.
@@ -50,6 +50,8 @@ pub struct BatchSummary {
     /// Max timestamp of the batch as stored (the log append time for LogAppendTime).
     pub max_timestamp: i64,
     pub record_count: u32,
+    /// Producer id, epoch, sequences and flags of the batch (a rebuilt batch keeps them).
+    pub producer: BatchProducer,
 }
 
 /// What an append will do, for the log (index entries, offsets) and for the caller.
@@ -472,6 +474,7 @@ pub fn validate_for_leader<'a>(
             last_offset: next + h.last_offset_delta as i64,
             max_timestamp: stamp.max_timestamp,
             record_count: h.record_count as u32,
+            producer: h.producer(),
         });
         plan.batches.push(planned);
         position += size;
@@ -503,6 +506,7 @@ pub fn summarize_assigned(buf: &[u8]) -> Result<AppendSummary> {
             last_offset: h.last_offset(),
             max_timestamp: h.max_timestamp,
             record_count: h.record_count.max(0) as u32,
+            producer: h.producer(),
         });
     }
     summarize(batches, header::NO_TIMESTAMP)

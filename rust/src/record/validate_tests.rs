@@ -343,7 +343,10 @@ fn control_batches_only_from_the_coordinator() {
         ..cfg()
     };
     let original = marker();
-    let (_, buf) = leader(&original, 40, 2, &coordinator).unwrap();
+    let (s, buf) = leader(&original, 40, 2, &coordinator).unwrap();
+    let p = s.batches[0].producer;
+    assert_eq!((p.producer_id, p.producer_epoch), (4, 1));
+    assert!(p.is_control && p.is_transactional);
     // Markers are never recompressed.
     assert_eq!(buf[16..], original[16..]);
 }
@@ -496,6 +499,19 @@ fn recompression_to_the_topic_codec() {
             (12, 3, 40)
         );
         assert!(h.is_transactional());
+        // The summary reports each batch's producer as written (a rebuilt one keeps it).
+        let p = s.batches[0].producer;
+        assert_eq!(
+            (
+                p.producer_id,
+                p.producer_epoch,
+                p.base_sequence,
+                p.last_sequence
+            ),
+            (12, 3, 40, 239)
+        );
+        assert!(p.is_transactional && !p.is_control);
+        assert_eq!(s.batches[1].producer.producer_id, header::NO_PRODUCER_ID);
         assert_eq!((h.base_offset, h.partition_leader_epoch), (1000, 6));
         assert_eq!(h.max_timestamp, s.batches[0].max_timestamp);
         assert_eq!(s.batches[0].size, h.total_size());
@@ -568,6 +584,10 @@ fn follower_summaries_need_increasing_offsets() {
     both.extend_from_slice(&b);
     let s = summarize_assigned(&both).unwrap();
     assert_eq!((s.first_offset, s.last_offset, s.record_count), (10, 14, 5));
+    assert_eq!(
+        s.batches[1].producer,
+        BatchView::parse(&b, 0).unwrap().header.producer()
+    );
     let mut backwards = b;
     backwards.extend_from_slice(&a);
     assert!(matches!(

@@ -5,8 +5,6 @@ answers it. There is no v0 any more (its list of offsets went in Kafka 4).
 
 from __future__ import annotations
 
-import os
-import struct
 from collections import Counter
 from dataclasses import replace
 
@@ -35,31 +33,17 @@ NO_EPOCH = -1
 # The response carries the leader epoch from v4 on.
 LEADER_EPOCH_VERSION = 4
 
-# partitionLeaderEpoch sits after baseOffset (8) and batchLength (4) in a batch header.
-_EPOCH = struct.Struct(">i")
-_EPOCH_AT = 12
-
 PartitionResponse = ListOffsetsResponse.ListOffsetsPartitionResponse
 
 
 def batch_leader_epoch(log: Log, offset: int) -> int | None:
     """The leader epoch stamped on the batch holding ``offset`` (Kafka keeps these in its
-    leader-epoch cache; here the batch header is read), or None past the log end."""
-    if offset >= log.log_end_offset:
+    leader-epoch cache; here the log reads the batch's header natively, without the GIL), or
+    None outside the log or for a batch written without one."""
+    header = log.batch_header_at(offset)
+    if header is None or header.partition_leader_epoch < 0:
         return None
-    regions = log.read(offset, 1).regions
-    if not regions:
-        return None
-    region = regions[0]
-    fd = os.open(region.path, os.O_RDONLY)
-    try:
-        raw = os.pread(fd, _EPOCH.size, region.position + _EPOCH_AT)
-    finally:
-        os.close(fd)
-    if len(raw) < _EPOCH.size:
-        return None
-    (epoch,) = _EPOCH.unpack(raw)
-    return epoch if epoch >= 0 else None
+    return header.partition_leader_epoch
 
 
 def offset_for(

@@ -68,6 +68,7 @@ impl CleanedWriter {
             last_offset: h.last_offset(),
             max_timestamp: h.max_timestamp,
             record_count: h.record_count.max(0) as u32,
+            producer: h.producer(),
         });
         self.pending.extend_from_slice(batch);
         self.written += batch.len() as u64;

@@ -41,6 +41,44 @@ fn append_assigns_offsets_and_stamps_the_leader_epoch() {
 }
 
 #[test]
+fn batch_header_at_finds_the_batch_holding_an_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        index_interval_bytes: 1,
+        ..small_config()
+    };
+    let log = open(dir.path(), config);
+    for epoch in 0..6 {
+        log.append(
+            &simple(3, TS0 + epoch as i64, 10),
+            epoch,
+            TS0,
+            AppendOrigin::Client,
+        )
+        .unwrap();
+        if epoch == 2 {
+            log.roll(TS0).unwrap();
+        }
+    }
+    assert!(log.segments().unwrap().len() >= 2);
+    for offset in 0..18 {
+        let h = log.batch_header_at(offset).unwrap().unwrap();
+        let batch = offset / 3;
+        assert_eq!((h.base_offset, h.last_offset()), (batch * 3, batch * 3 + 2));
+        assert_eq!(h.partition_leader_epoch, batch as i32, "offset {offset}");
+        assert_eq!(h.max_timestamp, TS0 + batch + 2);
+    }
+    assert_eq!(log.batch_header_at(18).unwrap(), None);
+    assert_eq!(log.batch_header_at(-1).unwrap(), None);
+    // Below the log start offset there is nothing; in the batch holding it, its header.
+    log.advance_log_start_offset(4).unwrap();
+    assert_eq!(log.batch_header_at(2).unwrap(), None);
+    assert_eq!(log.batch_header_at(4).unwrap().unwrap().base_offset, 3);
+    log.close().unwrap();
+    assert!(matches!(log.batch_header_at(5), Err(Error::Closed)));
+}
+
+#[test]
 fn restamping_moves_every_batch_and_keeps_crcs() {
     // A gzip batch kept as sent (a stamped header) and an uncompressed one rebuilt with gzip,
     // so that both kinds of planned batch are moved.
