@@ -16,7 +16,13 @@ import trio.testing
 from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
 from ferrokafka.partition import AppendOrigin, Partition, PartitionState, ReplicaManager
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.storage import BatchBuilder, LogConfig, LogManager, LogManagerSettings
+from ferrokafka.storage import (
+    BatchBuilder,
+    FileRegion,
+    LogConfig,
+    LogManager,
+    LogManagerSettings,
+)
 
 ME = 1
 ORDERS = uuid.UUID(int=1)
@@ -47,6 +53,13 @@ def batch(count: int) -> bytes:
     for i in range(count):
         builder.append(b"v%d" % i, key=b"k")
     return builder.build()
+
+
+def region_bytes(region: FileRegion) -> bytes:
+    """What a Fetch response would carry of this region (the follower's fetch)."""
+    with open(region.path, "rb") as file:
+        file.seek(region.position)
+        return file.read(region.length)
 
 
 def manager(tmp_path: Path) -> ReplicaManager:
@@ -216,3 +229,42 @@ def test_acks_all_waits_in_the_purgatory_until_the_high_watermark_covers_it(
         assert len(purgatory) == 0
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_a_follower_appends_the_leaders_batches_as_they_are_and_truncates(
+    tmp_path: Path,
+) -> None:
+    """Broker 1 leads orders-0, broker 2 follows it: the follower appends the leader's
+    batches unchanged (offsets, epochs, producer ids), its epoch cache and producer state
+    follow them, its high watermark is the leader's bounded by its own log end, and it can be
+    cut back to a divergence point."""
+
+    async def main() -> None:
+        leader_side = manager(tmp_path / "leader")
+        await apply(leader_side, image())
+        leader = leader_side.partition("orders", 0)
+        assert leader is not None
+        builder = BatchBuilder(producer_id=42, producer_epoch=0, base_sequence=0)
+        for i in range(3):
+            builder.append(b"v%d" % i, key=b"k")
+        await leader.append_as_leader(builder.build(), origin=AppendOrigin.CLIENT, required_acks=1)
+        await leader.append_as_leader(batch(2), origin=AppendOrigin.CLIENT, required_acks=1)
+        fetched = b"".join(region_bytes(r) for r in leader.log.read(0, 1 << 20).regions)
+
+        follower_side = ReplicaManager(
+            2, LogManager(LogManagerSettings((str(tmp_path / "f"),)), LogConfig())
+        )
+        await follower_side.apply_image(image(), lambda _: LogConfig(), lambda _: 1)
+        follower = follower_side.partition("orders", 0)
+        assert follower is not None and not follower.is_leader
+        info = await follower.append_as_follower(fetched)
+        assert (info.first_offset, info.last_offset) == (0, 4)
+        assert follower.log_end_offset == 5
+        assert follower.epochs.latest_epoch == 5
+        assert 42 in follower.producers.producers
+        follower.update_high_watermark_as_follower(3)
+        assert follower.high_watermark == 3
+        await follower.truncate_to(3)
+        assert follower.log_end_offset == 3 and follower.high_watermark == 3
+
+    trio.run(main)
