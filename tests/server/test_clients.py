@@ -37,7 +37,7 @@ def test_kafka_python_negotiates_api_versions(ferrokafka_broker: RunningBroker) 
         # the connection is ready only after kafka-python's ApiVersions handshake succeeded
         assert client.await_ready(node, timeout_ms=CLIENT_TIMEOUT_MS)
         negotiated = client._manager._conns[node].broker_version_data.api_versions
-        assert negotiated[18] == (0, 4) and 3 in negotiated
+        assert negotiated[18] == (0, 5) and 3 in negotiated  # Kafka 4.4: ApiVersions v5
         response = client.send_and_receive(
             node,
             ApiVersionsRequest(
@@ -48,7 +48,7 @@ def test_kafka_python_negotiates_api_versions(ferrokafka_broker: RunningBroker) 
     finally:
         client.close()
     assert response.error_code == 0
-    assert (18, 0, 4) in [(k.api_key, k.min_version, k.max_version) for k in response.api_keys]
+    assert (18, 0, 5) in [(k.api_key, k.min_version, k.max_version) for k in response.api_keys]
     assert [f.name for f in response.finalized_features] == ["group.version", "metadata.version"]
 
 
@@ -91,7 +91,7 @@ def test_librdkafka_negotiates_api_versions(ferrokafka_broker: RunningBroker) ->
     log_text = "\n".join(seen)
     assert "Sent ApiVersionRequest (v3" in log_text
     assert "Received ApiVersionResponse (v3" in log_text
-    assert "ApiKey ApiVersion (18) Versions 0..4" in log_text
+    assert "ApiKey ApiVersion (18) Versions 0..5" in log_text
     assert "Enabling feature ApiVersion" in log_text
     # it did not have to fall back to guessing the broker version
     assert "ApiVersionRequest failed" not in log_text
