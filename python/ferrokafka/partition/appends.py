@@ -92,7 +92,11 @@ def size_refusal(partition: Partition, records: bytes | memoryview) -> AppendRes
 
 
 def admitted(
-    partition: Partition, records: bytes | memoryview, *, keyless_checked: bool
+    partition: Partition,
+    records: bytes | memoryview,
+    *,
+    keyless_checked: bool,
+    from_client: bool = True,
 ) -> AppendResult | None:
     """The checks after the size: records without a key on a compacted topic (unless
     ``keyless_checked``), a transactional producer, an idempotent producer's sequence and
@@ -106,7 +110,8 @@ def admitted(
     header = _header(records)
     if header is None or header.producer_id < 0:
         return None
-    if header.is_transactional:
+    if header.is_transactional and from_client:
+        # Until transactions land; the transaction coordinator's own writes will pass.
         return _TRANSACTIONAL_REFUSED
     verdict = partition.producers.check(header)
     if verdict is None:

@@ -40,7 +40,8 @@ NO_LEADER = -1
 
 
 class AppendOrigin(enum.Enum):
-    """Who appends (Kafka's AppendOrigin): a client's Produce, a coordinator's own write."""
+    """Who appends (Kafka's AppendOrigin): a client's Produce, or a coordinator's own write.
+    Rules only for clients (today: transactional batches are refused) skip the coordinator."""
 
     CLIENT = "client"
     COORDINATOR = "coordinator"
@@ -228,7 +229,9 @@ class Partition:
         refused = self._leader_refusal(records, required_acks)
         if refused is not None:
             return refused
-        refused = appends.admitted(self, records, keyless_checked=False)
+        refused = appends.admitted(
+            self, records, keyless_checked=False, from_client=origin is AppendOrigin.CLIENT
+        )
         if refused is not None:
             return refused
         epoch = self.leader_epoch
@@ -266,7 +269,12 @@ class Partition:
                 return refused
         in_thread = big or config.flush_messages is not None
         async with self.append_lock:
-            refused = appends.admitted(self, records, keyless_checked=keyless_checked)
+            refused = appends.admitted(
+                self,
+                records,
+                keyless_checked=keyless_checked,
+                from_client=origin is AppendOrigin.CLIENT,
+            )
             if refused is not None:
                 return refused
             epoch = self.leader_epoch
