@@ -10,10 +10,18 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
-from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
+from ferrokafka.cluster.image import (
+    BROKER_RESOURCE,
+    CLUSTER_DEFAULT_BROKER,
+    TOPIC_RESOURCE,
+    MetadataImage,
+    PartitionImage,
+    TopicImage,
+)
 from ferrokafka.partition import AppendOrigin, Partition, PartitionState, ReplicaManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import (
@@ -266,5 +274,59 @@ def test_a_follower_appends_the_leaders_batches_as_they_are_and_truncates(
         assert follower.high_watermark == 3
         await follower.truncate_to(3)
         assert follower.log_end_offset == 3 and follower.high_watermark == 3
+
+    trio.run(main)
+
+
+def test_only_changed_topics_are_visited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new image shares unchanged TopicImages with the old one: only topics whose object or
+    own configs changed are applied again; a broker-level config change visits every topic."""
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        visited: list[str] = []
+        apply_topic = ReplicaManager._apply_topic
+
+        async def spy(self: ReplicaManager, topic: TopicImage, *args: object) -> None:
+            visited.append(topic.name)
+            await apply_topic(self, topic, *args)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(ReplicaManager, "_apply_topic", spy)
+        first = image()
+        await apply(replicas, first)
+        assert sorted(visited) == ["elsewhere", "orders"]
+        visited.clear()
+        moved = image(orders_leader=2)
+        # Same "elsewhere" object as before, a new "orders": only orders is visited.
+        shared = MetadataImage(
+            offset=11,
+            topics_by_name={**moved.topics_by_name, "elsewhere": first.topic("elsewhere")},
+            topics_by_id={**moved.topics_by_id, ELSEWHERE: first.topic("elsewhere")},
+        )
+        await apply(replicas, shared)
+        assert visited == ["orders"]
+        partition = replicas.partition("orders", 0)
+        assert partition is not None and not partition.is_leader
+        visited.clear()
+        configured = MetadataImage(
+            offset=12,
+            topics_by_name=shared.topics_by_name,
+            topics_by_id=shared.topics_by_id,
+            configs={(TOPIC_RESOURCE, "elsewhere"): {"retention.ms": "1"}},
+        )
+        await apply(replicas, configured)
+        assert visited == ["elsewhere"]
+        visited.clear()
+        broker_wide = MetadataImage(
+            offset=13,
+            topics_by_name=shared.topics_by_name,
+            topics_by_id=shared.topics_by_id,
+            configs={
+                **configured.configs,
+                (BROKER_RESOURCE, CLUSTER_DEFAULT_BROKER): {"min.insync.replicas": "2"},
+            },
+        )
+        await apply(replicas, broker_wide)
+        assert sorted(visited) == ["elsewhere", "orders"]
 
     trio.run(main)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 import trio
 
 from ferrokafka.cluster import MetadataImage
+from ferrokafka.cluster.image import TOPIC_RESOURCE, TopicImage
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
@@ -110,42 +111,47 @@ class ReplicaManager:
         min_insync_replicas: Callable[[str], int],
     ) -> None:
         """Make the hosted partitions match ``image``: open the logs of new replicas, apply
-        leadership and configs, delete the logs of partitions no longer here."""
-        self._image = image
-        wanted: dict[TopicPartitionKey, tuple[uuid.UUID, PartitionState]] = {}
-        for name, topic in image.topics_by_name.items():
-            for index, part in topic.partitions.items():
-                if self.broker_id in part.replicas:
-                    state = PartitionState(
-                        part.leader,
-                        part.leader_epoch,
-                        part.partition_epoch,
-                        tuple(part.replicas),
-                        tuple(part.isr),
-                    )
-                    wanted[(name, index)] = (topic.topic_id, state)
-        for key in [k for k in self._by_name if k not in wanted]:
-            await self._remove(key)
-        configs: dict[str, LogConfig] = {}
-        for (name, index), (topic_id, state) in wanted.items():
-            config = configs.get(name)
-            if config is None:
-                config = configs[name] = log_config(name)
+        leadership and configs, delete the logs of partitions no longer here.
+
+        Only what changed since the last image is visited (Kafka applies the metadata delta):
+        an image shares every unchanged TopicImage with the one before it, so a topic whose
+        object and configs are the same needs nothing; a change of the broker-level dynamic
+        configs (defaults of every topic) visits all."""
+        previous, self._image = self._image, image
+        changed = _changed_topics(previous, image, self.broker_id)
+        for key in [k for k in self._by_name if changed is None or k[0] in changed]:
+            topic = image.topics_by_name.get(key[0])
+            part = topic.partitions.get(key[1]) if topic is not None else None
+            if part is None or self.broker_id not in part.replicas:
+                await self._remove(key)
+        for name in sorted(image.topics_by_name) if changed is None else sorted(changed):
+            topic = image.topics_by_name.get(name)
+            if topic is not None:
+                await self._apply_topic(topic, log_config(name), min_insync_replicas(name))
+
+    async def _apply_topic(self, topic: TopicImage, config: LogConfig, min_insync: int) -> None:
+        name = topic.name
+        for index, part in topic.partitions.items():
+            if self.broker_id not in part.replicas:
+                continue
+            state = PartitionState(
+                part.leader, part.leader_epoch, part.partition_epoch, part.replicas, part.isr
+            )
             partition = self._by_name.get((name, index))
-            if partition is not None and partition.topic_id != topic_id:
+            if partition is not None and partition.topic_id != topic.topic_id:
                 await self._remove((name, index))  # deleted and recreated under the same name
                 partition = None
             if partition is None:
-                partition = await self._open(name, index, topic_id, config)
+                partition = await self._open(name, index, topic.topic_id, config)
             elif partition.log.config != config:
                 await trio.to_thread.run_sync(self.logs.update_config, name, config)
-            partition.min_insync_replicas = min_insync_replicas(name)
+            partition.min_insync_replicas = min_insync
             if state.leader == self.broker_id:
-                changed = await partition.make_leader(state)
+                moved = await partition.make_leader(state)
             else:
-                changed = partition.make_follower(state)
+                moved = partition.make_follower(state)
                 partition.wake_waiters()  # fetchers waiting on it now answer NOT_LEADER
-            if changed:
+            if moved:
                 self._leadership_changed(name, index, partition)
 
     async def _open(
@@ -201,3 +207,24 @@ class ReplicaManager:
 def _write_snapshots(snapshots: list[tuple[ProducerState, int, list[SnapshotEntry]]]) -> None:
     for state, end, entries in snapshots:
         state.write_snapshot(end, entries)
+
+
+def _changed_topics(
+    previous: MetadataImage | None, image: MetadataImage, broker_id: int
+) -> set[str] | None:
+    """Names of the topics that changed (added, removed, partitions or own configs), or None
+    when every topic must be visited (the first image, or broker-level configs changed)."""
+    if previous is None or any(
+        previous.broker_config(b) != image.broker_config(b) for b in (None, broker_id)
+    ):
+        return None
+    before, after = previous.topics_by_name, image.topics_by_name
+    changed = {name for name, topic in after.items() if before.get(name) is not topic}
+    changed.update(name for name in before if name not in after)
+    changed.update(
+        name
+        for (resource, name), values in {**previous.configs, **image.configs}.items()
+        if resource == TOPIC_RESOURCE
+        and previous.configs.get((resource, name)) != image.configs.get((resource, name))
+    )
+    return changed
