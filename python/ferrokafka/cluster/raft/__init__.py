@@ -1,0 +1,76 @@
+"""KRaft, Kafka's pull-based Raft on ``__cluster_metadata`` (KIP-595, with KIP-996 pre-vote), as
+a sans-io state machine: no sockets, files, clocks or tasks here. A driver feeds it requests,
+responses and the time, and carries out the effects it returns (persist the quorum-state, flush
+the log, send messages) in order. Tested by seeded deterministic simulation
+(``tests/cluster/raft``).
+
+Layout:
+
+- ``messages``: the RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot) with the
+  fields of Kafka's codecs, and the effects (``PersistElection``, ``FlushLog``, ``Send``,
+  ``Committed``).
+- ``log``: records, the ``RaftLog`` seam, Kafka's offset/epoch validation and truncation rules;
+  ``memory``: an in-memory log that can lose unflushed writes (for the simulation).
+- ``election``: the persisted ``ElectionState`` and the vote tally.
+- ``state``: Unattached, Prospective, Candidate, Follower, Resigned; ``leader``: Leader (high
+  watermark, check-quorum).
+- ``quorum``: ``QuorumConfig`` and the transitions between states (Kafka's ``QuorumState``).
+- ``requests``: in-flight requests, backoff and timeouts per node (``RequestManager``).
+- ``replica``: ``RaftReplica`` (Kafka's ``KafkaRaftClient``), with its RPCs in ``election_rpc``
+  and ``fetch_rpc``.
+
+Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND), dynamic voters (KIP-853: the
+voter set is a value given to the replica, not read from the log), DescribeQuorum.
+"""
+
+from ferrokafka.cluster.raft.election import ElectionState
+from ferrokafka.cluster.raft.log import LeaderChange, OffsetAndEpoch, RaftLog, Record
+from ferrokafka.cluster.raft.memory import MemoryRaftLog
+from ferrokafka.cluster.raft.messages import (
+    BeginQuorumEpochRequest,
+    BeginQuorumEpochResponse,
+    Committed,
+    EndQuorumEpochRequest,
+    EndQuorumEpochResponse,
+    FetchRequest,
+    FetchResponse,
+    FetchSnapshotRequest,
+    FetchSnapshotResponse,
+    FlushLog,
+    Inbound,
+    Outbound,
+    PersistElection,
+    Send,
+    VoteRequest,
+    VoteResponse,
+)
+from ferrokafka.cluster.raft.quorum import QuorumConfig
+from ferrokafka.cluster.raft.replica import NotLeaderError, RaftReplica
+
+__all__ = [
+    "BeginQuorumEpochRequest",
+    "BeginQuorumEpochResponse",
+    "Committed",
+    "ElectionState",
+    "EndQuorumEpochRequest",
+    "EndQuorumEpochResponse",
+    "FetchRequest",
+    "FetchResponse",
+    "FetchSnapshotRequest",
+    "FetchSnapshotResponse",
+    "FlushLog",
+    "Inbound",
+    "LeaderChange",
+    "MemoryRaftLog",
+    "NotLeaderError",
+    "OffsetAndEpoch",
+    "Outbound",
+    "PersistElection",
+    "QuorumConfig",
+    "RaftLog",
+    "RaftReplica",
+    "Record",
+    "Send",
+    "VoteRequest",
+    "VoteResponse",
+]
