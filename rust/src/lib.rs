@@ -15,6 +15,12 @@
 //!
 //! Errors from every layer are one [`error::Error`] enum, mapped to typed Python exceptions
 //! in [`py::errors`].
+//!
+//! Who drives this crate: `python/ferrokafka/storage/` (the `LogManager`) opens the logs, and
+//! `python/ferrokafka/partition/` owns each one: `Partition` (high watermark, producer state,
+//! leader-epoch cache, leader/follower state; the only caller of `Log.append`) and
+//! `ReplicaManager` (the hosted partitions and the purgatory). Coordinators write through
+//! `python/ferrokafka/coordinator/runtime.py`; `protocol/native.py` uses [`wire`].
 
 pub mod error;
 pub mod index;
