@@ -1,0 +1,14 @@
+"""Fault injection against ``ferrokafka serve`` processes, and checkers over the history.
+
+Run it with ``python -m tests.faults --seeds 1,2,3 --duration 60`` (see ``--help``); the CI
+form is ``tests/faults/test_single_node.py``.
+
+- :mod:`.nodes`: a node is a ``ferrokafka serve`` process (own data dir, port, stderr file;
+  optionally a tmpfs log dir), faulted by PID: SIGKILL, SIGSTOP/SIGCONT, clean restart, disk
+  full.
+- :mod:`.schedule`: the nemesis schedule drawn from a seed; :mod:`.nemesis` plays it.
+- :mod:`.workloads`: idempotent producers (confluent-kafka, Kafka's VerifiableProducer) and
+  group consumers, every operation recorded in a :mod:`.history`.
+- :mod:`.checkers`: pure functions from a history to its anomalies.
+- :mod:`.runner`: one run per seed and the summary table.
+"""

@@ -1,0 +1,269 @@
+"""Checkers: pure functions from a history (a list of :class:`~.history.Op`) to the anomalies
+it shows. Each looks for one kind of anomaly and says where, so that a failing run points at
+the records, offsets or commits involved.
+
+- :func:`lost_writes`: an acknowledged record the final full read does not hold.
+- :func:`ack_offset_mismatches`: an acknowledged record read at another offset than the one
+  its producer was told.
+- :func:`duplicates`: one value at two offsets (a retry written twice).
+- :func:`inconsistent_reads`: one offset read with two different values.
+- :func:`nonmonotonic_reads`: a consumer session whose offsets in a partition do not increase.
+- :func:`commit_regressions`: a group's committed offset lower than one already acknowledged.
+- :func:`unexpected_values`: a value read that no producer sent (corruption).
+- :func:`liveness`: after the last fault, a new record is acknowledged and read within a bound.
+- :func:`crashes`: the node died when no fault asked it to (the nemesis records a ``crash``).
+
+:func:`check` runs them all. :func:`recovery_times` is a figure, not a checker: the time from
+the end of each fault to the next acknowledged record.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .history import COMMIT, COMMITTED, FAULT, HEAL, READ, SEND, Op
+
+LOST = "lost"
+ACK_OFFSET = "ack-offset-mismatch"
+DUPLICATE = "duplicate"
+INCONSISTENT_READ = "inconsistent-read"
+NONMONOTONIC = "nonmonotonic-read"
+COMMIT_REGRESSION = "commit-regression"
+UNEXPECTED = "unexpected-value"
+LIVENESS = "liveness"
+CRASH = "crash"
+ANOMALY_KINDS = (
+    LOST,
+    ACK_OFFSET,
+    DUPLICATE,
+    INCONSISTENT_READ,
+    NONMONOTONIC,
+    COMMIT_REGRESSION,
+    UNEXPECTED,
+    LIVENESS,
+    CRASH,
+)
+# The reader whose reads are the final full read of every partition.
+FINAL_READER = "final"
+# Anomalies listed per kind; past this many the rest are only counted.
+DETAILS_MAX = 20
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str
+    detail: str
+
+
+def _acked(ops: Iterable[Op]) -> list[Op]:
+    return [op for op in ops if op.kind == SEND and op.ok]
+
+
+def _reads(ops: Iterable[Op]) -> list[Op]:
+    return [op for op in ops if op.kind == READ]
+
+
+def lost_writes(ops: Sequence[Op]) -> list[Anomaly]:
+    """Acknowledged values that the final full read (process ``final``) did not see."""
+    final = {op.value for op in _reads(ops) if op.process == FINAL_READER}
+    return [
+        Anomaly(LOST, f"{op.value} acked at {op.partition}/{op.offset} by {op.process}")
+        for op in _acked(ops)
+        if op.value not in final
+    ]
+
+
+def ack_offset_mismatches(ops: Sequence[Op]) -> list[Anomaly]:
+    """Acknowledged values read at a partition/offset other than the acknowledged one (the
+    broker answered a retried batch with the wrong original offset, or moved records)."""
+    where: dict[str | None, set[tuple[int | None, int | None]]] = defaultdict(set)
+    for op in _reads(ops):
+        where[op.value].add((op.partition, op.offset))
+    anomalies = []
+    for op in _acked(ops):
+        if op.offset is None or op.offset < 0:
+            continue  # acks=0-style answers carry no offset
+        seen = where.get(op.value, set()) - {(op.partition, op.offset)}
+        if seen:
+            anomalies.append(
+                Anomaly(
+                    ACK_OFFSET,
+                    f"{op.value} acked at {op.partition}/{op.offset}, read at {sorted(seen)}",
+                )
+            )
+    return anomalies
+
+
+def duplicates(ops: Sequence[Op]) -> list[Anomaly]:
+    """Values read at more than one partition/offset."""
+    where: dict[str | None, set[tuple[int | None, int | None]]] = defaultdict(set)
+    for op in _reads(ops):
+        where[op.value].add((op.partition, op.offset))
+    return [
+        Anomaly(DUPLICATE, f"{value} at {sorted(places)}")
+        for value, places in where.items()
+        if len(places) > 1
+    ]
+
+
+def inconsistent_reads(ops: Sequence[Op]) -> list[Anomaly]:
+    """Offsets that two reads (by any consumers) saw with different values."""
+    values: dict[tuple[int | None, int | None], set[str | None]] = defaultdict(set)
+    for op in _reads(ops):
+        values[(op.partition, op.offset)].add(op.value)
+    return [
+        Anomaly(INCONSISTENT_READ, f"{p}/{o} read as {sorted(map(str, vs))}")
+        for (p, o), vs in values.items()
+        if len(vs) > 1
+    ]
+
+
+def nonmonotonic_reads(ops: Sequence[Op]) -> list[Anomaly]:
+    """Within one consumer session (one assignment of one consumer), offsets read from a
+    partition must strictly increase, in the order the consumer saw them."""
+    last: dict[tuple[str, int, int | None], int] = {}
+    anomalies = []
+    for op in _reads(ops):
+        if op.offset is None:
+            continue
+        key = (op.process, op.session, op.partition)
+        previous = last.get(key)
+        if previous is not None and op.offset <= previous:
+            anomalies.append(
+                Anomaly(
+                    NONMONOTONIC,
+                    f"{op.process} session {op.session} read {op.partition}/{op.offset} "
+                    f"after {op.partition}/{previous}",
+                )
+            )
+        last[key] = op.offset if previous is None else max(previous, op.offset)
+    return anomalies
+
+
+def commit_regressions(ops: Sequence[Op]) -> list[Anomaly]:
+    """A group's committed offset for a partition, as committed or as the broker reports it,
+    must never be below one that was acknowledged (or reported) before it was asked for, in
+    real time: an operation invoked after another completed sees at least its offset."""
+    # (group, partition) -> completions (time, offset), and the operations to judge.
+    known: dict[tuple[str | None, int], list[tuple[float, int]]] = defaultdict(list)
+    judged: list[tuple[Op, int, int]] = []
+    for op in ops:
+        if op.kind not in (COMMIT, COMMITTED) or not op.ok:
+            continue
+        for partition, offset in op.offsets.items():
+            if offset < 0:
+                continue  # nothing committed yet
+            if op.complete_s is not None:
+                known[(op.group, partition)].append((op.complete_s, offset))
+            judged.append((op, partition, offset))
+    floors: dict[tuple[str | None, int], tuple[list[float], list[tuple[int, float]]]] = {}
+    for key, completions in known.items():
+        completions.sort()
+        times, best = [], []
+        highest = (-1, 0.0)
+        for at, offset in completions:
+            if offset > highest[0]:
+                highest = (offset, at)
+            times.append(at)
+            best.append(highest)
+        floors[key] = (times, best)
+    anomalies = []
+    for op, partition, offset in judged:
+        times, best = floors.get((op.group, partition), ([], []))
+        if op.invoke_s is None:
+            continue
+        before = bisect.bisect_left(times, op.invoke_s)
+        if before == 0:
+            continue
+        floor, floor_at = best[before - 1]
+        if offset < floor:
+            anomalies.append(
+                Anomaly(
+                    COMMIT_REGRESSION,
+                    f"group {op.group} partition {partition}: {op.kind} {offset} by "
+                    f"{op.process} at {op.invoke_s:.3f}s after {floor} at {floor_at:.3f}s",
+                )
+            )
+    return anomalies
+
+
+def unexpected_values(ops: Sequence[Op]) -> list[Anomaly]:
+    """Values read that no producer ever sent (not even without an answer)."""
+    sent = {op.value for op in ops if op.kind == SEND}
+    unexpected = sorted({str(op.value) for op in _reads(ops) if op.value not in sent})
+    return [Anomaly(UNEXPECTED, value) for value in unexpected]
+
+
+def heal_time(ops: Sequence[Op]) -> float | None:
+    """When the nemesis declared every fault over (the last ``heal``), if it did."""
+    heals = [op.complete_s for op in ops if op.kind == FAULT and op.value == HEAL]
+    return max((t for t in heals if t is not None), default=None)
+
+
+def recovery_after_heal(ops: Sequence[Op]) -> float | None:
+    """Seconds from the heal to the first read of a record sent after it; None if none."""
+    healed = heal_time(ops)
+    if healed is None:
+        return None
+    fresh = {
+        op.value
+        for op in _acked(ops)
+        if op.invoke_s is not None and op.invoke_s >= healed and op.complete_s is not None
+    }
+    read_at = [
+        op.complete_s for op in _reads(ops) if op.value in fresh and op.complete_s is not None
+    ]
+    return min(read_at) - healed if read_at else None
+
+
+def liveness(ops: Sequence[Op], bound_s: float) -> list[Anomaly]:
+    """After the heal, a record sent after it is acknowledged and read within ``bound_s``."""
+    healed = heal_time(ops)
+    if healed is None:
+        return []
+    took = recovery_after_heal(ops)
+    if took is None:
+        return [Anomaly(LIVENESS, f"no record sent after the heal at {healed:.3f}s was read")]
+    if took > bound_s:
+        return [Anomaly(LIVENESS, f"first read after the heal took {took:.3f}s > {bound_s}s")]
+    return []
+
+
+def recovery_times(ops: Sequence[Op]) -> list[tuple[str, float | None]]:
+    """For each fault (not the heal), in order: seconds from its end to the next record
+    acknowledged after it (None if none was)."""
+    acks = sorted(op.complete_s for op in _acked(ops) if op.complete_s is not None)
+    times = []
+    for op in ops:
+        if op.kind != FAULT or op.value in (HEAL, CRASH) or op.complete_s is None:
+            continue
+        at = bisect.bisect_right(acks, op.complete_s)
+        times.append((str(op.value), acks[at] - op.complete_s if at < len(acks) else None))
+    return times
+
+
+def crashes(ops: Sequence[Op]) -> list[Anomaly]:
+    """Every time the nemesis found the node dead without having killed it."""
+    return [
+        Anomaly(CRASH, f"{op.error or 'exited'} (found at {op.invoke_s or 0.0:.3f}s)")
+        for op in ops
+        if op.kind == FAULT and op.value == CRASH
+    ]
+
+
+def check(ops: Sequence[Op], *, liveness_bound_s: float) -> dict[str, list[Anomaly]]:
+    """Every checker; anomalies by kind (every kind present, empty when clean)."""
+    return {
+        LOST: lost_writes(ops),
+        ACK_OFFSET: ack_offset_mismatches(ops),
+        DUPLICATE: duplicates(ops),
+        INCONSISTENT_READ: inconsistent_reads(ops),
+        NONMONOTONIC: nonmonotonic_reads(ops),
+        COMMIT_REGRESSION: commit_regressions(ops),
+        UNEXPECTED: unexpected_values(ops),
+        LIVENESS: liveness(ops, liveness_bound_s),
+        CRASH: crashes(ops),
+    }

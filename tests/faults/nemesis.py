@@ -1,0 +1,143 @@
+"""The nemesis: a thread that plays a schedule (:mod:`.schedule`) against the nodes and
+records each fault in the history (``fault`` ops: invoked when it began, completed when it
+ended, so recovery is measured from the end).
+
+It also watches for a node that died on its own (a crash, e.g. SIGBUS): that is recorded as
+a ``crash`` fault (an anomaly for the checkers) and the node is started again so the run goes
+on. :meth:`Nemesis.stop` ends whatever fault is under way and records the ``heal``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from .checkers import CRASH
+from .history import FAULT, HEAL, History, Op
+from .nodes import FerrokafkaNode
+from .schedule import FILL, KILL, PAUSE, RESTART, Event
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 0.1
+JOIN_TIMEOUT_S = 120.0
+
+
+class Nemesis:
+    def __init__(self, history: History, nodes: Sequence[FerrokafkaNode], events: list[Event]):
+        self.history = history
+        self.nodes = list(nodes)
+        self.events = list(events)
+        self.injected: dict[str, int] = {}
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._guarded, name="nemesis", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop playing, end every fault (resume, free the disk, start what is down) and
+        record the heal."""
+        self._stop.set()
+        self._thread.join(JOIN_TIMEOUT_S)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the nemesis did not stop within {JOIN_TIMEOUT_S}s")
+        invoked = self.history.now()
+        for node in self.nodes:
+            self._watch(node)
+            node.resume()
+            node.free_disk()
+            if not node.running:
+                node.start()
+        self.history.add(Op(FAULT, "nemesis", invoked, self.history.now(), True, HEAL))
+
+    def _guarded(self) -> None:
+        try:
+            self._play()
+        except BaseException as exc:
+            log.exception("nemesis failed")
+            self.failure = exc
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds`` watching the nodes; False once stopped."""
+        end = self.history.now() + seconds
+        while not self._stop.is_set():
+            left = end - self.history.now()
+            if left <= 0:
+                return True
+            self._stop.wait(min(left, WATCH_INTERVAL_S))
+            for node in self.nodes:
+                self._watch(node)
+        return False
+
+    def _watch(self, node: FerrokafkaNode) -> None:
+        """A node that exited on its own: record the crash and start it again."""
+        code = node.exited()
+        if code is None:
+            return
+        at = self.history.now()
+        log.error("node %d exited on its own with %s", node.config.node_id, code)
+        node.kill()  # reap, forget the process
+        node.free_disk()  # so that it can start
+        node.start()
+        self.history.add(
+            Op(FAULT, "nemesis", at, self.history.now(), True, CRASH, error=f"exit code {code}")
+        )
+
+    def _play(self) -> None:
+        for event in self.events:
+            if not self._wait(event.at_s - self.history.now()):
+                return
+            node = self.nodes[event.node]
+            invoked = self.history.now()
+            interrupted = not self._inject(node, event)
+            self.injected[event.kind] = self.injected.get(event.kind, 0) + 1
+            self.history.add(
+                Op(
+                    FAULT,
+                    "nemesis",
+                    invoked,
+                    self.history.now(),
+                    True,
+                    event.kind,
+                    error=f"node {event.node} hold {event.hold_s}s",
+                )
+            )
+            if interrupted:
+                return
+
+    def _inject(self, node: FerrokafkaNode, event: Event) -> bool:
+        """Do one fault and end it; False if stopped while holding it (it is ended anyway)."""
+        if event.kind == KILL:
+            node.kill()
+            held = self._wait(event.hold_s)
+            node.start()
+        elif event.kind == PAUSE:
+            node.pause()
+            held = self._wait(event.hold_s)
+            node.resume()
+        elif event.kind == RESTART:
+            at = self.history.now()
+            code = node.stop()
+            if code not in (0, None):
+                self.history.add(
+                    Op(
+                        FAULT,
+                        "nemesis",
+                        at,
+                        self.history.now(),
+                        True,
+                        CRASH,
+                        error=f"clean stop exited with code {code}",
+                    )
+                )
+            node.start()
+            held = True
+        elif event.kind == FILL:
+            node.fill_disk()
+            held = self._wait(event.hold_s)
+            node.free_disk()
+        else:
+            raise ValueError(f"unknown fault {event.kind}")
+        return held

@@ -1,0 +1,345 @@
+"""One fault-injection run per seed against a single ``ferrokafka serve``, and the table.
+
+A run: start the node (log dir on a tmpfs when the schedule fills the disk), create the topic,
+start the workloads (idempotent producers, confluent-kafka and Kafka's Java client; a group
+of consumers), play the seed's schedule for ``duration_s``, heal, probe (one record sent and
+read back), stop the producers and consumers, read the group's committed offsets and every
+partition in full, stop the node cleanly, and run the checkers over the history.
+
+Everything a run leaves is in its directory: ``history.jsonl``, the node's ``serve.err``,
+the clients' log, ``schedule.txt`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import checkers
+from .history import COMMIT, READ, SEND, History, Op, write_history
+from .nemesis import Nemesis
+from .nodes import FerrokafkaNode, NodeConfig
+from .schedule import DEFAULT_FAULTS, FILL, describe, generate
+from .workloads import (
+    CLIENT_LOG,
+    GroupConsumer,
+    JavaProducer,
+    RdkafkaProducer,
+    committed_offsets,
+    create_topic,
+    final_read,
+    java_available,
+    probe,
+)
+
+TOPIC = "faults"
+# Big enough for a few minutes of the workload at its default rates, small enough that
+# filling it is quick.
+DISK_BYTES = 256 * 1024 * 1024
+LIVENESS_BOUND_S = 30.0
+# After the workloads stop, what the final read and commits need.
+SETTLE_S = 0.5
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    seed: int
+    duration_s: float
+    work_dir: Path
+    faults: tuple[str, ...] = DEFAULT_FAULTS
+    partitions: int = 3
+    rdkafka_producers: int = 2
+    java_producers: int = 1
+    consumers: int = 2
+    rate_per_s: int = 100
+    liveness_bound_s: float = LIVENESS_BOUND_S
+    log_level: str = "WARNING"
+    overrides: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    seed: int
+    duration_s: float
+    faults: dict[str, int]
+    schedule: list[str]
+    operations: int
+    sends: int
+    acknowledged: int
+    failed: int
+    indeterminate: int
+    reads: int
+    commits: int
+    anomalies: dict[str, list[str]]
+    recovery_s: list[float | None]
+    recovery_after_heal_s: float | None
+    probe_s: float | None
+    final_read_short: dict[int, int]
+    workload_failures: list[str]
+    tracebacks: int
+    elapsed_s: float
+    run_dir: str
+
+    @property
+    def lost(self) -> int:
+        return len(self.anomalies.get(checkers.LOST, []))
+
+    @property
+    def duplicated(self) -> int:
+        return len(self.anomalies.get(checkers.DUPLICATE, []))
+
+    @property
+    def clean(self) -> bool:
+        return (
+            not any(self.anomalies.values())
+            and not self.final_read_short
+            and not self.workload_failures
+            and self.probe_s is not None
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {**asdict(self), "lost": self.lost, "duplicated": self.duplicated, "clean": self.clean},
+            indent=2,
+        )
+
+
+def _replay_args(config: RunConfig) -> list[str]:
+    """The command-line options (besides seed, duration, faults) that shaped this run."""
+    default = RunConfig(seed=0, duration_s=0.0, work_dir=Path())
+    args = []
+    if config.partitions != default.partitions:
+        args.append(f"--partitions {config.partitions}")
+    if config.rate_per_s != default.rate_per_s:
+        args.append(f"--rate {config.rate_per_s}")
+    if config.java_producers == 0:
+        args.append("--no-java")
+    return args
+
+
+def _configure_client_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "clients.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    CLIENT_LOG.addHandler(handler)
+    CLIENT_LOG.setLevel(logging.INFO)
+    CLIENT_LOG.propagate = False
+    return handler
+
+
+def run_seed(config: RunConfig) -> RunResult:
+    """One run; the node is stopped and its tmpfs unmounted whatever happens."""
+    began = time.monotonic()
+    run_dir = Path(config.work_dir) / f"seed-{config.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    events = generate(config.seed, config.duration_s, config.faults)
+    text = describe(config.seed, config.duration_s, config.faults, events, _replay_args(config))
+    print(text, flush=True)
+    (run_dir / "schedule.txt").write_text(text + "\n")
+    handler = _configure_client_log(run_dir)
+    node = FerrokafkaNode(
+        NodeConfig(
+            node_id=1,
+            work_dir=run_dir / "node-1",
+            disk_bytes=DISK_BYTES if FILL in config.faults else None,
+            log_level=config.log_level,
+            overrides={
+                "offsets.topic.replication.factor": "1",
+                "group.initial.rebalance.delay.ms": "0",
+                **config.overrides,
+            },
+        )
+    )
+    try:
+        node.start()
+        create_topic(node.bootstrap, TOPIC, config.partitions)
+        history = History()
+        result = _exercise(config, node, history, events, run_dir)
+        result.elapsed_s = time.monotonic() - began
+        return result
+    finally:
+        node.close()
+        CLIENT_LOG.removeHandler(handler)
+        handler.close()
+
+
+def _exercise(
+    config: RunConfig, node: FerrokafkaNode, history: History, events: list, run_dir: Path
+) -> RunResult:
+    group = f"faults-{config.seed}"
+    java_missing = java_available() if config.java_producers else None
+    if java_missing is not None:
+        raise RuntimeError(f"the Java producer needs Apache Kafka: {java_missing}")
+    bootstrap = node.bootstrap
+    consumers = [
+        GroupConsumer(history, bootstrap, TOPIC, group, f"consumer-{i}")
+        for i in range(config.consumers)
+    ]
+    producers = [
+        RdkafkaProducer(
+            history,
+            bootstrap,
+            TOPIC,
+            f"s{config.seed}p{i}",
+            rate_per_s=config.rate_per_s,
+            duration_s=config.duration_s + 120.0,
+        )
+        for i in range(config.rdkafka_producers)
+    ]
+    java = [
+        JavaProducer(
+            history,
+            bootstrap,
+            TOPIC,
+            1000 + i,
+            run_dir,
+            rate_per_s=config.rate_per_s,
+            max_messages=int(config.rate_per_s * config.duration_s),
+        )
+        for i in range(config.java_producers)
+    ]
+    nemesis = Nemesis(history, [node], events)
+    workers = [*consumers, *producers]
+    for worker in workers:
+        worker.start()
+    for producer in java:
+        producer.start()
+    nemesis.start()
+    time.sleep(max(0.0, config.duration_s - history.now()))
+    nemesis.stop()
+    probe_s = probe(history, bootstrap, TOPIC, f"probe-{config.seed}")
+    for producer in java:
+        producer.stop()
+    for worker in producers:
+        worker.stop()
+    time.sleep(SETTLE_S)
+    for worker in consumers:
+        worker.stop()
+    committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
+    short = final_read(history, bootstrap, TOPIC, config.partitions)
+    stop_code = node.stop()
+    failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None]
+    if nemesis.failure is not None:
+        failures.append(f"nemesis: {nemesis.failure!r}")
+    if stop_code not in (0, None):
+        failures.append(f"final clean stop exited with code {stop_code}")
+    ops = history.ops()
+    write_history(run_dir / "history.jsonl", ops)
+    result = summarize(config, ops, nemesis.injected, events, probe_s, short, failures)
+    result.tracebacks = node.stderr_count("Traceback")
+    result.run_dir = str(run_dir)
+    (run_dir / "result.json").write_text(result.to_json() + "\n")
+    return result
+
+
+def summarize(
+    config: RunConfig,
+    ops: list[Op],
+    injected: dict[str, int],
+    events: list,
+    probe_s: float | None,
+    short: dict[int, int],
+    failures: list[str],
+) -> RunResult:
+    found = checkers.check(ops, liveness_bound_s=config.liveness_bound_s)
+    sends = [op for op in ops if op.kind == SEND]
+    return RunResult(
+        seed=config.seed,
+        duration_s=config.duration_s,
+        faults=dict(injected),
+        schedule=[str(e) for e in events],
+        operations=len(ops),
+        sends=len(sends),
+        acknowledged=sum(1 for op in sends if op.ok),
+        failed=sum(1 for op in sends if op.ok is False),
+        indeterminate=sum(1 for op in sends if op.ok is None),
+        reads=sum(1 for op in ops if op.kind == READ),
+        commits=sum(1 for op in ops if op.kind == COMMIT and op.ok),
+        anomalies={kind: [a.detail for a in found[kind]] for kind in checkers.ANOMALY_KINDS},
+        recovery_s=[took for _, took in checkers.recovery_times(ops)],
+        recovery_after_heal_s=checkers.recovery_after_heal(ops),
+        probe_s=probe_s,
+        final_read_short=short,
+        workload_failures=failures,
+        tracebacks=0,
+        elapsed_s=0.0,
+        run_dir="",
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def format_table(results: list[RunResult]) -> str:
+    """The summary table: one row per seed."""
+    header = (
+        "seed",
+        "faults",
+        "ops",
+        "sent",
+        "acked",
+        "failed",
+        "lost",
+        "dup",
+        "anomalies",
+        "recovery s (median/max)",
+        "heal->read s",
+        "tracebacks",
+        "run s",
+    )
+    rows = [header]
+    for r in results:
+        faults = " ".join(f"{k}={v}" for k, v in sorted(r.faults.items())) or "none"
+        anomalies = " ".join(f"{k}={len(v)}" for k, v in r.anomalies.items() if v) or "none"
+        if r.final_read_short:
+            anomalies += f" final-read-short={r.final_read_short}"
+        if r.workload_failures:
+            anomalies += f" workload-failures={len(r.workload_failures)}"
+        known = [t for t in r.recovery_s if t is not None]
+        recovery = (f"{statistics.median(known):.2f}/{max(known):.2f}" if known else "-") + (
+            f" ({len(r.recovery_s) - len(known)} none)" if len(known) < len(r.recovery_s) else ""
+        )
+        rows.append(
+            (
+                str(r.seed),
+                faults,
+                str(r.operations),
+                str(r.sends),
+                str(r.acknowledged),
+                str(r.failed),
+                str(r.lost),
+                str(r.duplicated),
+                anomalies,
+                recovery,
+                _seconds(r.recovery_after_heal_s),
+                str(r.tracebacks),
+                f"{r.elapsed_s:.0f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_anomalies(result: RunResult, limit: int = checkers.DETAILS_MAX) -> str:
+    lines = []
+    for kind, details in result.anomalies.items():
+        for detail in details[:limit]:
+            lines.append(f"  seed {result.seed} {kind}: {detail}")
+        if len(details) > limit:
+            lines.append(f"  seed {result.seed} {kind}: ... {len(details) - limit} more")
+    lines += [f"  seed {result.seed} workload: {f}" for f in result.workload_failures]
+    if result.final_read_short:
+        lines.append(f"  seed {result.seed} final read stopped short: {result.final_read_short}")
+    if result.probe_s is None:
+        lines.append(f"  seed {result.seed} liveness probe failed")
+    return "\n".join(lines)
