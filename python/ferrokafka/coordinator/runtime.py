@@ -219,7 +219,9 @@ class CoordinatorRuntime:
                 result.code,
                 result.message or "",
             )
-            return result.code
+            # Kafka's coordinators answer a failed log dir (a full disk) with NOT_COORDINATOR:
+            # the client looks the coordinator up again and retries.
+            return ec.NOT_COORDINATOR if result.code == ec.KAFKA_STORAGE_ERROR else result.code
         assert result.info is not None
         end = result.info.last_offset + 1
         committed = found.commits_on_append or await self.host.replicas.purgatory.wait_until(

@@ -126,7 +126,7 @@ def snapshot_due(partition: Partition, log_end_offset: int) -> bool:
     return log_end_offset - max(state.last_snapshot_offset, 0) >= PRODUCER_SNAPSHOT_INTERVAL_OFFSETS
 
 
-def storage_refusal(exc: FerrokafkaError) -> AppendResult:
+def storage_refusal(exc: FerrokafkaError | OSError) -> AppendResult:
     code = storage_error_code(exc)
     return AppendResult(code, str(exc) if code in _ERRORS_WITH_MESSAGE else None)
 

@@ -238,7 +238,7 @@ class Partition:
         try:
             # A request's read-only view of its frame goes to the log uncopied.
             info = self.log.append(records, leader_epoch=epoch)
-        except FerrokafkaError as exc:
+        except (FerrokafkaError, OSError) as exc:
             return appends.storage_refusal(exc)
         return self._appended(epoch, info)
 
@@ -285,7 +285,7 @@ class Partition:
                     )
                 else:
                     info = self.log.append(records, leader_epoch=epoch)
-            except FerrokafkaError as exc:
+            except (FerrokafkaError, OSError) as exc:
                 return appends.storage_refusal(exc)
             if not self.is_leader:
                 # Leadership moved while the write was in a worker thread; the records stay
@@ -393,5 +393,6 @@ class Partition:
                     nowait=nowait,
                 )
         except FerrokafkaError as exc:
+            # Not OSError: BlockingIOError is how a nowait read says "not in the page cache".
             return PartitionRead(storage_error_code(exc))
         return PartitionRead(ec.NONE, high_watermark, stable, start, info)

@@ -10,6 +10,11 @@
 //!
 //! The file descriptor is closed once the file is mapped (as Kafka does): a broker with many
 //! partitions would otherwise hold three descriptors per segment. Resizing reopens the file.
+//!
+//! The preallocated file is sparse, and a page of it is only allocated when an entry is first
+//! written there through the map; on a full disk that write would be SIGBUS, killing the
+//! process. So pages are allocated (`fallocate`) before entries go into them
+//! ([`IndexFile::reserve`]), and a full disk is an `ENOSPC` error instead.
 
 pub mod offset_index;
 pub mod time_index;
@@ -34,6 +39,11 @@ pub const WARM_SECTION_BYTES: usize = 8192;
 /// offsets are 4 bytes and Kafka reads them as a signed int.
 pub const MAX_RELATIVE_OFFSET: i64 = i32::MAX as i64;
 
+/// Index pages are allocated this many bytes at a time (2,048 offset-index entries, 8 MiB of
+/// log at the default index.interval.bytes): one `fallocate` per chunk, and no more disk taken
+/// ahead of the entries than four pages.
+pub const BACKING_CHUNK_BYTES: u64 = 16 * 1024;
+
 /// `n` rounded down to a whole number of entries.
 pub fn round_to_entries(n: u64, entry_size: usize) -> u64 {
     n - n % entry_size as u64
@@ -49,6 +59,10 @@ pub(crate) struct IndexFile {
     /// Length of the file when it was opened, for the sanity check (a length that is not a
     /// whole number of entries means the file is not ours or was torn).
     opened_len: u64,
+    /// The file's first `backed` bytes are allocated on disk: entries below it can be written
+    /// through the map without a page fault that needs a free block (0 after opening: nothing
+    /// is assumed of a file found on disk).
+    backed: u64,
 }
 
 impl IndexFile {
@@ -70,6 +84,7 @@ impl IndexFile {
             mmap: None,
             entries,
             opened_len: len,
+            backed: 0,
         };
         index.remap(&file, len)?;
         if let Some(capacity) = capacity_bytes {
@@ -99,7 +114,26 @@ impl IndexFile {
         self.mmap = None;
         let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
         file.set_len(len)?;
+        self.backed = self.backed.min(len);
         self.remap(&file, len)
+    }
+
+    /// Allocate on disk the pages that `more` entries after the valid ones would be written
+    /// to (within the file's length), so that writing them through the map cannot fault on a
+    /// full disk. Cheap when they already are (a comparison); else one `fallocate` of whole
+    /// [`BACKING_CHUNK_BYTES`] chunks. Fails with the filesystem's error (ENOSPC).
+    pub fn reserve(&mut self, more: usize) -> Result<()> {
+        let mapped = self.mmap.as_ref().map_or(0, |m| m.len() as u64);
+        let needed = (((self.entries + more) * self.entry_size) as u64).min(mapped);
+        if needed <= self.backed {
+            return Ok(());
+        }
+        let target = needed.div_ceil(BACKING_CHUNK_BYTES) * BACKING_CHUNK_BYTES;
+        let target = target.min(mapped);
+        let file = OpenOptions::new().write(true).open(&self.path)?;
+        allocate(&file, self.backed, target - self.backed)?;
+        self.backed = target;
+        Ok(())
     }
 
     /// Shrink the file to its valid entries, as Kafka leaves the indexes of a closed segment.
@@ -129,14 +163,17 @@ impl IndexFile {
     }
 
     /// Append one entry. The caller checks `entries < max_entries` first (a full index is a
-    /// reason to roll the segment, not an error).
-    pub fn push(&mut self, bytes: &[u8]) {
+    /// reason to roll the segment, not an error). Fails only when its page cannot be
+    /// allocated (see [`IndexFile::reserve`]); then nothing is written.
+    pub fn push(&mut self, bytes: &[u8]) -> Result<()> {
         assert_eq!(bytes.len(), self.entry_size);
         assert!(self.entries < self.max_entries(), "append to a full index");
+        self.reserve(1)?;
         let at = self.entries * self.entry_size;
         self.mmap.as_mut().expect("a non-full index is mapped")[at..at + self.entry_size]
             .copy_from_slice(bytes);
         self.entries += 1;
+        Ok(())
     }
 
     /// Keep only the first `n` entries. Stale bytes after them stay in the preallocated file
@@ -195,6 +232,39 @@ impl IndexFile {
     }
 }
 
+/// Allocate `len` bytes of `file` from `offset` (inside its length, which does not change).
+#[cfg(target_os = "linux")]
+fn allocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: a plain syscall on a descriptor this function borrows.
+        let done = unsafe {
+            libc::fallocate(
+                file.as_raw_fd(),
+                0,
+                offset as libc::off_t,
+                len as libc::off_t,
+            )
+        };
+        if done == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            // A filesystem that cannot preallocate: the pages are allocated on first write, as
+            // before (the risk of SIGBUS on a full disk stays there).
+            Some(libc::EOPNOTSUPP) => return Ok(()),
+            _ => return Err(err),
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allocate(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
+    Ok(())
+}
+
 #[inline]
 pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
@@ -203,4 +273,49 @@ pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
 #[inline]
 pub(crate) fn i64_at(b: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    fn allocated_bytes(path: &Path) -> u64 {
+        fs::metadata(path).unwrap().blocks() * 512
+    }
+
+    #[test]
+    fn pages_are_allocated_before_entries_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.index");
+        let mut index = IndexFile::open(&path, 8, Some(1024 * 1024)).unwrap();
+        assert!(
+            allocated_bytes(&path) < BACKING_CHUNK_BYTES,
+            "preallocated sparse"
+        );
+        index.push(&[1; 8]).unwrap();
+        assert!(allocated_bytes(&path) >= BACKING_CHUNK_BYTES);
+        // Room for a chunk of entries is there: reserving within it allocates nothing more.
+        let before = allocated_bytes(&path);
+        index.reserve(BACKING_CHUNK_BYTES as usize / 8 - 1).unwrap();
+        assert_eq!(allocated_bytes(&path), before);
+        // Never past the file's length.
+        index.reserve(1 << 20).unwrap();
+        assert!(allocated_bytes(&path) <= 1024 * 1024 + 4096);
+        assert_eq!(fs::metadata(&path).unwrap().len(), 1024 * 1024);
+    }
+
+    #[test]
+    fn a_resized_file_is_backed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.timeindex");
+        let mut index = IndexFile::open(&path, 12, Some(120)).unwrap();
+        index.push(&[2; 12]).unwrap();
+        index.trim().unwrap();
+        assert_eq!(index.backed, 12);
+        index.resize(1024 * 1024).unwrap();
+        index.push(&[3; 12]).unwrap();
+        assert_eq!(index.backed, BACKING_CHUNK_BYTES);
+        assert_eq!(index.entries(), 2);
+    }
 }

@@ -49,6 +49,10 @@ impl OffsetIndex {
     pub fn remaining(&self) -> usize {
         self.max_entries().saturating_sub(self.entries())
     }
+    /// Allocate the pages `more` further entries would take (see `IndexFile::reserve`).
+    pub fn reserve(&mut self, more: usize) -> Result<()> {
+        self.file.reserve(more)
+    }
 
     pub fn entry(&self, n: usize) -> OffsetPosition {
         let b = self.file.entry(n);
@@ -102,7 +106,7 @@ impl OffsetIndex {
         let mut entry = [0u8; OFFSET_INDEX_ENTRY_SIZE];
         entry[..4].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
         entry[4..].copy_from_slice(&position.to_be_bytes());
-        self.file.push(&entry);
+        self.file.push(&entry)?;
         Ok(())
     }
 

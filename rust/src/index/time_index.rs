@@ -55,6 +55,10 @@ impl TimeIndex {
     pub fn remaining(&self) -> usize {
         self.max_entries().saturating_sub(self.entries() + 1)
     }
+    /// Allocate the pages `more` further entries would take (see `IndexFile::reserve`).
+    pub fn reserve(&mut self, more: usize) -> Result<()> {
+        self.file.reserve(more)
+    }
 
     pub fn entry(&self, n: usize) -> TimestampOffset {
         let b = self.file.entry(n);
@@ -116,7 +120,7 @@ impl TimeIndex {
         let mut entry = [0u8; TIME_INDEX_ENTRY_SIZE];
         entry[..8].copy_from_slice(&timestamp.to_be_bytes());
         entry[8..].copy_from_slice(&(relative as u32).to_be_bytes());
-        self.file.push(&entry);
+        self.file.push(&entry)?;
         Ok(())
     }
 

@@ -365,6 +365,11 @@ impl Segment {
                 batches[0].base_offset, last.last_offset, self.base_offset, self.next_offset
             )));
         }
+        // Each batch may add an entry to each index (and a roll one more to the time index):
+        // their pages are allocated first, so that a full disk fails the append here, before
+        // anything is written, and not as SIGBUS when an entry is written through the map.
+        self.offset_index.reserve(batches.len())?;
+        self.time_index.reserve(batches.len() + 1)?;
         let start = self.size;
         let len: u64 = bufs.iter().map(|b| b.len() as u64).sum();
         if let Err(e) = write_all_vectored_at(&self.file, bufs, start) {
