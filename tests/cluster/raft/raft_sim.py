@@ -2,9 +2,10 @@
 simulated clock and network, and faults — all driven by one ``random.Random(seed)``, so a seed
 replays exactly (Kafka's ``RaftEventSimulationTest``, TigerBeetle's VOPR).
 
-- Network: each message is delayed (1..``delay_ms_max``), so messages reorder; some are lost or
-  duplicated; partitions (one node cut off, or the nodes split in two) come and go. A message
-  to or from a node that restarted since it was sent is dropped (its connection died).
+- Network: each message is delayed (1..``delay_ms_max``, a few far longer), so messages
+  reorder, within and across epochs; some are lost or duplicated; partitions (one node cut
+  off, or the nodes split in two) come and go. A message to or from a node that restarted
+  since it was sent is dropped (its connection died).
 - Disk: a node persists only through its effects — ``PersistElection`` writes its
   quorum-state, ``FlushLog`` makes its log durable. A crash keeps exactly that (and maybe some
   unflushed appends, as page-cache writeback may); a crash can even strike halfway through a
@@ -59,13 +60,16 @@ class SimConfig:
     events: int = 2_000
     quorum: QuorumConfig = SIM_QUORUM
     delay_ms_max: int = 12
+    slow: float = 0.02  # a message stuck in a queue: arrives up to slow_delay_ms_max late
+    slow_delay_ms_max: int = 400
     loss: float = 0.03
     duplication: float = 0.03
     fault_every_ms: tuple[int, int] = (40, 400)
     append_every_ms: tuple[int, int] = (5, 40)
     down_ms: tuple[int, int] = (30, 1_500)
     partition_ms: tuple[int, int] = (50, 1_500)
-    crash_mid_effects: float = 0.01
+    # Chance that a crash strikes halfway through a list of effects; each seed picks one.
+    crash_mid_effects: tuple[float, ...] = (0.01, 0.05, 0.2)
     liveness_bound_ms: int = 4_000
 
 
@@ -114,6 +118,7 @@ class Cluster:
         # half-copied), others catch up in big batches.
         fetch_bytes = self.random.choice((3, 8, 64))
         config = replace(config, quorum=replace(config.quorum, fetch_max_bytes=fetch_bytes))
+        self.crash_mid_effects = self.random.choice(config.crash_mid_effects)
         self.config = config
         self.now = 0
         self.voters = frozenset(range(1, config.voters + 1))
@@ -178,11 +183,7 @@ class Cluster:
     def execute(self, node: SimNode, effects: list) -> None:
         """Carry out a replica's effects in order; rarely, crash halfway through."""
         crash_at = None
-        if (
-            self.faults_on
-            and len(effects) > 1
-            and self.random.random() < self.config.crash_mid_effects
-        ):
+        if self.faults_on and len(effects) > 1 and self.random.random() < self.crash_mid_effects:
             crash_at = self.random.randrange(1, len(effects))
         for i, effect in enumerate(effects):
             if i == crash_at:
@@ -227,8 +228,12 @@ class Cluster:
             self.note(node.node_id, "lost", effect.destination, type(effect.message).__name__)
             return
         copies = 2 if self.faults_on and self.random.random() < self.config.duplication else 1
+        config = self.config
         for _ in range(copies):
-            at = self.now + self.random.randint(1, self.config.delay_ms_max)
+            if self.faults_on and self.random.random() < config.slow:
+                at = self.now + self.random.randint(config.delay_ms_max, config.slow_delay_ms_max)
+            else:
+                at = self.now + self.random.randint(1, config.delay_ms_max)
             wire = (node.node_id, node.incarnation, dst.node_id, dst.incarnation, effect)
             self.schedule(at, "deliver", wire)
 
@@ -345,7 +350,12 @@ class Cluster:
             if node.replica is None:
                 self.start(node)
         calm_at = self.now
-        deadline = self.now + self.config.liveness_bound_ms
+        # The new leader's first commit needs a majority to hold its epoch's first record: a
+        # voter far behind catches up at a few records per round trip (fetch_max_bytes).
+        ends = [n.log.end_offset() for n in self.nodes.values()]
+        deadline = (
+            self.now + self.config.liveness_bound_ms + self.catch_up_ms(max(ends) - min(ends))
+        )
         target = None
         target_epoch = None
         leader = None
@@ -370,7 +380,7 @@ class Cluster:
             )
         self.note("*", "elected", leader.node_id, "after", self.now - calm_at, "ms")
         lag = max(target + 1 - n.log.end_offset() for n in self.nodes.values())
-        deadline = self.now + self.config.liveness_bound_ms + lag * 4 * self.config.delay_ms_max
+        deadline = self.now + self.config.liveness_bound_ms + self.catch_up_ms(lag)
         while self.now <= deadline and self.queue:
             self.step()
             if all((n.replica.high_watermark or 0) > target for n in self.nodes.values()):
@@ -386,6 +396,11 @@ class Cluster:
                 raise InvariantViolation(f"{what}: not within {within_ms} ms ({self.states()})")
             self.step()
         return self.now - start
+
+    def catch_up_ms(self, records: int) -> int:
+        """A generous bound on fetching ``records`` (a round trip each, for the smallest
+        fetch size)."""
+        return records * 4 * self.config.delay_ms_max
 
     def states(self) -> list:
         return [n.replica and n.replica.state for n in self.nodes.values()]

@@ -140,6 +140,20 @@ def test_one_vote_per_epoch() -> None:
     assert answer(r.handle(vote(3, 2, 0, 0), 3), 99).vote_granted  # the same candidate again
 
 
+def test_a_prospective_records_the_vote_it_grants() -> None:
+    # Unattached in epoch 3 without a vote, then Prospective in it (election timeout). A real
+    # vote it grants there must be persisted like any other (Kafka's prospectiveAddVotedState;
+    # an intermediate KIP-996 version granted without recording, a double vote).
+    r = replica(election=ElectionState(3, voters=VOTERS))
+    r.tick(2 * CONFIG.election_timeout_ms)
+    assert isinstance(r.state, ProspectiveState) and r.state.voted_id is None
+    effects = r.handle(vote(3, 2, 0, 0), 201)
+    assert answer(effects, 99).vote_granted
+    assert effects[0] == PersistElection(ElectionState(3, None, 2, VOTERS))
+    assert isinstance(r.state, ProspectiveState) and r.state.voted_id == 2
+    assert not answer(r.handle(vote(3, 3, 0, 0), 202), 99).vote_granted
+
+
 def test_a_vote_whose_log_epoch_is_not_below_its_epoch_is_invalid() -> None:
     r = replica(election=ElectionState(2, voters=VOTERS))
     assert answer(r.handle(vote(3, 2, 3, 5), 1), 99).error_code == INVALID_REQUEST
@@ -381,6 +395,15 @@ def test_a_voter_restarts_with_its_vote() -> None:
     r = replica(election=ElectionState(5, None, 3, VOTERS))
     assert not answer(r.handle(vote(5, 2, 0, 0), 1), 99).vote_granted
     assert answer(r.handle(vote(5, 3, 0, 0), 1), 99).vote_granted
+
+
+def test_a_candidate_that_lost_to_a_leader_of_its_epoch_restarts_following_it() -> None:
+    # Node 1 stood in epoch 5, node 2 won; node 1 followed it (keeping its own vote) and
+    # fetched records of epoch 5. As a Candidate again it could only send invalid Vote
+    # requests (its log's epoch equal to the one it stands in).
+    r = replica(election=ElectionState(5, 2, 1, VOTERS), log=log_of(4, 5))
+    assert isinstance(r.state, FollowerState) and r.leader_id == 2 and r.state.voted_id == 1
+    assert not answer(r.handle(vote(5, 3, 5, 9), 1), 99).vote_granted
 
 
 def test_a_log_with_a_newer_epoch_than_the_quorum_state_wins() -> None:

@@ -20,9 +20,10 @@ The transitions (Kafka 4.x, with KIP-996)::
 Observers (not in the voter set) only move between Unattached and Follower.
 
 On start (Kafka's ``initialize``): a node that was leader comes back Resigned in the same epoch
-(so it cannot vote for another leader of that epoch, nor reuse offsets it may have lost), a
-node that was a candidate comes back Candidate, one that knew a leader comes back Follower; if
-the log holds a larger epoch than the quorum-state file, the log wins (Unattached there).
+(so it cannot vote for another leader of that epoch, nor reuse offsets it may have lost), one
+that knew a leader comes back Follower (with its vote), a candidate that knew none comes back
+Candidate; if the log holds a larger epoch than the quorum-state file, the log wins (Unattached
+there). Kafka checks "voted for itself" before "knows a leader"; see ``initialize``.
 
 The voter set is a value the replica is given (static ``controller.quorum.voters`` today); with
 KIP-853 it will come from the log's VotersRecords instead.
@@ -120,9 +121,16 @@ class QuorumState:
             state = UnattachedState(log_end.epoch, self.voters, deadline)
         elif local is not None and election.is_leader(local):
             state = ResignedState(local, election.epoch, self.voters, deadline, ())
-        elif local is not None and election.is_voted_candidate(local):
+        elif (
+            local is not None and election.is_voted_candidate(local) and election.leader_id is None
+        ):
             state = CandidateState(local, election.epoch, self.voters, deadline)
         elif election.leader_id is not None:
+            # Before the voted-candidate case, unlike Kafka: a candidate that lost to another
+            # leader of its epoch keeps its own vote on disk as it follows; Kafka restarts it
+            # as a Candidate of an epoch whose records its log may already hold, and the Vote
+            # requests it then sends are invalid (INVALID_REQUEST, which Kafka's response
+            # handling raises on). Following the known leader is what it was doing.
             state = FollowerState(
                 election.epoch,
                 election.leader_id,

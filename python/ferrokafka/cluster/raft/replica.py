@@ -55,6 +55,7 @@ from ferrokafka.cluster.raft.requests import RequestManager
 from ferrokafka.cluster.raft.state import (
     NEVER,
     CandidateState,
+    EpochState,
     FollowerState,
     ProspectiveState,
     ResignedState,
@@ -116,7 +117,8 @@ class RaftReplica(ElectionRpc, FetchRpc):
     # --- the driver's interface ----------------------------------------------------------------
 
     @property
-    def state(self):  # the current EpochState (LeaderState, FollowerState, ...)
+    def state(self) -> EpochState:
+        """The current state: a LeaderState, FollowerState, CandidateState, ..."""
         return self.quorum.state
 
     @property
@@ -288,8 +290,7 @@ class RaftReplica(ElectionRpc, FetchRpc):
                 # Lost the pre-vote: back to the leader it knew; the voters still hear it.
                 self._transition_to_follower(state.epoch, state.leader_id, now_ms)
             else:
-                # No leader to go back to. A resigned leader keeps itself as the epoch's
-                # leader, so it still refuses to vote for anyone else in the epoch it led.
+                # No leader to go back to: wait (and keep any vote) in the same epoch.
                 self._transition_to_unattached(state.epoch, now_ms, state.leader_id)
             return 0
         wait: float = NEVER
