@@ -47,10 +47,18 @@ __all__ = [
     "cleanable_info",
     "clean_log",
     "keyless_record_indexes",
-    "read_request_header",
-    "read_produce_request",
+    "NativeRequestHeader",
+    "NativeProducePartition",
+    "NativeProduceTopic",
+    "NativeProduceRequest",
+    "NativeFetchPartition",
+    "NativeFetchTopic",
+    "NativeForgottenTopic",
+    "NativeFetchRequest",
+    "parse_request_header",
+    "parse_produce_request",
     "write_produce_response",
-    "read_fetch_request",
+    "parse_fetch_request",
     "write_fetch_response",
     "ResponseWriter",
 ]
@@ -644,23 +652,75 @@ def clean_log(
 def keyless_record_indexes(records: bytes) -> list[int]:
     """Index within its batch of each record without a key (control batches skipped)."""
 
-# -- wire: the native Produce codec (see ferrokafka.protocol.native) ------------------------
+# -- wire: the native Produce and Fetch codec (see ferrokafka.protocol.native) ---------------
+#
+# The readers give frozen objects whose fields are named as the message classes' fields; the
+# writers read the message objects' attributes by name (tests/protocol/test_native_drift.py
+# holds those names to the generated classes).
 
-def read_request_header(
-    frame: bytes | memoryview, flexible: bool
-) -> tuple[int, int, int, str | None, int] | None:
-    """``(api_key, api_version, correlation_id, client_id, body_start)`` of the request header
-    (version 2 when ``flexible``) at the start of ``frame``; None when it is malformed or has
-    tagged fields (the schema codec then reads it)."""
+@final
+class NativeRequestHeader:
+    """A request header as ``parse_request_header`` reads it."""
 
-def read_produce_request(
+    @property
+    def api_key(self) -> int: ...
+    @property
+    def api_version(self) -> int: ...
+    @property
+    def correlation_id(self) -> int: ...
+    @property
+    def client_id(self) -> str | None: ...
+    @property
+    def body_start(self) -> int:
+        """Where the request body starts in the frame."""
+
+def parse_request_header(frame: bytes | memoryview, flexible: bool) -> NativeRequestHeader | None:
+    """The request header (version 2 when ``flexible``) at the start of ``frame``; None when it
+    is malformed or has tagged fields (the schema codec then reads it)."""
+
+@final
+class NativeProducePartition:
+    """One partition of a Produce request: its records as their place in the frame."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def records_start(self) -> int | None:
+        """Where the records start in the frame; None when they are null."""
+    @property
+    def records_end(self) -> int | None:
+        """Where the records end in the frame; None when they are null."""
+
+@final
+class NativeProduceTopic:
+    """One topic of a Produce request."""
+
+    @property
+    def name(self) -> str:
+        """Empty where the version names topics by id."""
+    @property
+    def topic_id(self) -> bytes | None:
+        """The id's 16 bytes where the version names topics by id (13+), else None."""
+    @property
+    def partitions(self) -> tuple[NativeProducePartition, ...]: ...
+
+@final
+class NativeProduceRequest:
+    """A Produce request body as ``parse_produce_request`` reads it."""
+
+    @property
+    def transactional_id(self) -> str | None: ...
+    @property
+    def acks(self) -> int: ...
+    @property
+    def timeout_ms(self) -> int: ...
+    @property
+    def topics(self) -> tuple[NativeProduceTopic, ...]: ...
+
+def parse_produce_request(
     frame: bytes | memoryview, start: int, version: int
-) -> (
-    tuple[str | None, int, int, list[tuple[str, bytes, list[tuple[int, tuple[int, int] | None]]]]]
-    | None
-):
-    """``(transactional_id, acks, timeout_ms, [(name, topic_id, [(index, (start, end) | None)])])``
-    of the Produce body at ``start`` of ``frame``: records as their place in ``frame``; None
+) -> NativeProduceRequest | None:
+    """The Produce body at ``start`` of ``frame``, records as their place in ``frame``; None
     when it is malformed or has tagged fields."""
 
 def write_produce_response(correlation_id: int, version: int, response: Any) -> list[bytes] | None:
@@ -668,22 +728,81 @@ def write_produce_response(correlation_id: int, version: int, response: Any) -> 
     ``version`` with the ProduceResponse ``response``; None when a value cannot be written
     exactly (a tagged field, a wrong type, a string over Kafka's limit)."""
 
-def read_fetch_request(
+@final
+class NativeFetchPartition:
+    """One partition of a Fetch request."""
+
+    @property
+    def partition(self) -> int: ...
+    @property
+    def current_leader_epoch(self) -> int: ...
+    @property
+    def fetch_offset(self) -> int: ...
+    @property
+    def last_fetched_epoch(self) -> int: ...
+    @property
+    def log_start_offset(self) -> int: ...
+    @property
+    def partition_max_bytes(self) -> int: ...
+
+@final
+class NativeFetchTopic:
+    """One topic of a Fetch request."""
+
+    @property
+    def topic(self) -> str:
+        """Empty where the version names topics by id."""
+    @property
+    def topic_id(self) -> bytes | None:
+        """The id's 16 bytes where the version names topics by id (13+), else None."""
+    @property
+    def partitions(self) -> tuple[NativeFetchPartition, ...]: ...
+
+@final
+class NativeForgottenTopic:
+    """One topic whose partitions a Fetch session forgets."""
+
+    @property
+    def topic(self) -> str:
+        """Empty where the version names topics by id."""
+    @property
+    def topic_id(self) -> bytes | None:
+        """The id's 16 bytes where the version names topics by id (13+), else None."""
+    @property
+    def partitions(self) -> list[int]:
+        """Partition indexes (a new list per read: the message takes it)."""
+
+@final
+class NativeFetchRequest:
+    """A Fetch request body as ``parse_fetch_request`` reads it (fields the version lacks hold
+    the message class's defaults)."""
+
+    @property
+    def replica_id(self) -> int: ...
+    @property
+    def max_wait_ms(self) -> int: ...
+    @property
+    def min_bytes(self) -> int: ...
+    @property
+    def max_bytes(self) -> int: ...
+    @property
+    def isolation_level(self) -> int: ...
+    @property
+    def session_id(self) -> int: ...
+    @property
+    def session_epoch(self) -> int: ...
+    @property
+    def topics(self) -> tuple[NativeFetchTopic, ...]: ...
+    @property
+    def forgotten_topics_data(self) -> tuple[NativeForgottenTopic, ...]: ...
+    @property
+    def rack_id(self) -> str: ...
+
+def parse_fetch_request(
     frame: bytes | memoryview, start: int, version: int
-) -> (
-    tuple[
-        tuple[int, int, int, int, int, int, int],
-        list[tuple[str, bytes, list[tuple[int, int, int, int, int, int]]]],
-        list[tuple[str, bytes, list[int]]],
-        str,
-    ]
-    | None
-):
-    """``((replica_id, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id,
-    session_epoch), [(topic, topic_id, [(partition, current_leader_epoch, fetch_offset,
-    last_fetched_epoch, log_start_offset, partition_max_bytes)])], [(topic, topic_id,
-    [partition])], rack_id)`` of the Fetch body at ``start`` of ``frame`` (fields the version
-    lacks hold the message class's defaults); None when it is malformed or has tagged fields."""
+) -> NativeFetchRequest | None:
+    """The Fetch body at ``start`` of ``frame``; None when it is malformed or has tagged fields
+    (a follower's replica state, a cluster id)."""
 
 def write_fetch_response(correlation_id: int, version: int, response: Any) -> list[Any] | None:
     """The size-prefixed frame answering Fetch ``correlation_id`` at ``version`` with the

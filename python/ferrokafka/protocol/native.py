@@ -6,6 +6,11 @@ Each declines (returns None) whatever it does not handle exactly -- a malformed 
 field, a value of the wrong type or out of range -- and the schema codec then takes that
 message as it always did, its errors included. ``tests/protocol/test_native_codec.py`` holds
 them to the schema codec's bytes and messages.
+
+The readers give frozen native objects (NativeRequestHeader, NativeProduceRequest,
+NativeFetchRequest, ...) whose fields are named as the message classes' fields; they are read
+here by name. The response writers read the message objects' attributes by name in Rust:
+``tests/protocol/test_native_drift.py`` holds every name they read to the generated classes.
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from typing import Any
 
 from ferrokafka._ferrokafka import (  # noqa: F401  (ResponseWriter: re-exported for server/)
     ResponseWriter,
-    read_fetch_request,
-    read_produce_request,
-    read_request_header,
+    parse_fetch_request,
+    parse_produce_request,
+    parse_request_header,
     write_fetch_response,
     write_produce_response,
 )
@@ -28,55 +33,56 @@ from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.protocol.schema import Message
 from ferrokafka.protocol.wire import ZERO_UUID
 
-# Produce and Fetch name topics by id from v13 on (and by name before).
-_TOPIC_ID_VERSION = 13
 _Topic = ProduceRequest.TopicProduceData
 _Partition = ProduceRequest.PartitionProduceData
 
 
-def _topic_id(raw: bytes, by_id: bool) -> uuid.UUID:
-    """A topic's id as the message holds it: the zero id where the version names topics."""
-    return uuid.UUID(bytes=raw) if by_id else ZERO_UUID
+def _topic_id(raw: bytes | None) -> uuid.UUID:
+    """A topic's id as the message holds it: the zero id where the version names topics
+    (the native reader gives None)."""
+    return ZERO_UUID if raw is None else uuid.UUID(bytes=raw)
 
 
 def decode_request_header(frame: memoryview, version: int) -> tuple[RequestHeader, int] | None:
     """The request header (version 1 or 2) at the start of ``frame`` and where its body
     starts; None to leave it to the schema codec."""
-    read = read_request_header(frame, version >= 2)
+    read = parse_request_header(frame, version >= 2)
     if read is None:
         return None
-    api_key, api_version, correlation_id, client_id, end = read
     header = RequestHeader(
-        request_api_key=api_key,
-        request_api_version=api_version,
-        correlation_id=correlation_id,
-        client_id=client_id,
+        request_api_key=read.api_key,
+        request_api_version=read.api_version,
+        correlation_id=read.correlation_id,
+        client_id=read.client_id,
     )
-    return header, end
+    return header, read.body_start
 
 
 def decode_produce_request(frame: memoryview, start: int, version: int) -> ProduceRequest | None:
     """The ProduceRequest body at ``start`` of ``frame``, its records views of ``frame`` as
     the schema codec gives them; None to leave it to the schema codec."""
-    read = read_produce_request(frame, start, version)
+    read = parse_produce_request(frame, start, version)
     if read is None:
         return None
-    transactional_id, acks, timeout_ms, topics = read
-    by_id = version >= _TOPIC_ID_VERSION
     return ProduceRequest(
-        transactional_id=transactional_id,
-        acks=acks,
-        timeout_ms=timeout_ms,
+        transactional_id=read.transactional_id,
+        acks=read.acks,
+        timeout_ms=read.timeout_ms,
         topic_data=[
             _Topic(
-                name=name,
-                topic_id=_topic_id(topic_id, by_id),
+                name=topic.name,
+                topic_id=_topic_id(topic.topic_id),
                 partition_data=[
-                    _Partition(index=index, records=None if at is None else frame[at[0] : at[1]])
-                    for index, at in partitions
+                    _Partition(
+                        index=p.index,
+                        records=None
+                        if p.records_start is None
+                        else frame[p.records_start : p.records_end],
+                    )
+                    for p in topic.partitions
                 ],
             )
-            for name, topic_id, partitions in topics
+            for topic in read.topics
         ],
     )
 
@@ -89,47 +95,44 @@ _Forgotten = FetchRequest.ForgottenTopic
 def decode_fetch_request(frame: memoryview, start: int, version: int) -> FetchRequest | None:
     """The FetchRequest body at ``start`` of ``frame``; None to leave it to the schema codec
     (tagged fields: a follower's replica state, a cluster id)."""
-    read = read_fetch_request(frame, start, version)
+    read = parse_fetch_request(frame, start, version)
     if read is None:
         return None
-    head, topics, forgotten, rack_id = read
-    replica_id, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id, epoch = head
-    by_id = version >= _TOPIC_ID_VERSION
     return FetchRequest(
-        replica_id=replica_id,
-        max_wait_ms=max_wait_ms,
-        min_bytes=min_bytes,
-        max_bytes=max_bytes,
-        isolation_level=isolation_level,
-        session_id=session_id,
-        session_epoch=epoch,
+        replica_id=read.replica_id,
+        max_wait_ms=read.max_wait_ms,
+        min_bytes=read.min_bytes,
+        max_bytes=read.max_bytes,
+        isolation_level=read.isolation_level,
+        session_id=read.session_id,
+        session_epoch=read.session_epoch,
         topics=[
             _FetchTopic(
-                topic=topic,
-                topic_id=_topic_id(topic_id, by_id),
+                topic=topic.topic,
+                topic_id=_topic_id(topic.topic_id),
                 partitions=[
                     _FetchPartition(
-                        partition=p,
-                        current_leader_epoch=leader_epoch,
-                        fetch_offset=offset,
-                        last_fetched_epoch=last_epoch,
-                        log_start_offset=start_offset,
-                        partition_max_bytes=most,
+                        partition=p.partition,
+                        current_leader_epoch=p.current_leader_epoch,
+                        fetch_offset=p.fetch_offset,
+                        last_fetched_epoch=p.last_fetched_epoch,
+                        log_start_offset=p.log_start_offset,
+                        partition_max_bytes=p.partition_max_bytes,
                     )
-                    for p, leader_epoch, offset, last_epoch, start_offset, most in parts
+                    for p in topic.partitions
                 ],
             )
-            for topic, topic_id, parts in topics
+            for topic in read.topics
         ],
         forgotten_topics_data=[
             _Forgotten(
-                topic=topic,
-                topic_id=_topic_id(topic_id, by_id),
-                partitions=parts,
+                topic=topic.topic,
+                topic_id=_topic_id(topic.topic_id),
+                partitions=topic.partitions,
             )
-            for topic, topic_id, parts in forgotten
+            for topic in read.forgotten_topics_data
         ],
-        rack_id=rack_id,
+        rack_id=read.rack_id,
     )
 
 

@@ -1,10 +1,20 @@
-//! The native Produce codec for `ferrokafka.protocol.native`: plain tuples in and out, so the
-//! Python side builds (or reads) the message classes without the schema interpreter.
+//! The native Produce and Fetch codec for `ferrokafka.protocol.native`, so the Python side
+//! builds (or reads) the message classes without the schema interpreter.
+//!
+//! Reads give frozen classes (`NativeProduceRequest`, `NativeFetchRequest`, ...) whose fields
+//! are named as the generated message classes' fields. The response writers read the
+//! generated classes' attributes by name (`intern!(py, "...")` below):
+//! `tests/protocol/test_native_drift.py` parses this file and holds every such name to a field
+//! of `ProduceResponse` / `FetchResponse` (or a nested class), so a regenerated codec that
+//! renames a field fails the suite rather than the broker.
+
+use std::ffi::CString;
+use std::ptr::NonNull;
 
 use pyo3::buffer::PyBuffer;
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple, PyType};
+use pyo3::{ffi, intern, IntoPyObjectExt};
 
 use crate::wire::produce::{self, PartitionResponse, RecordError, TopicResponse};
 use crate::wire::{fetch, header};
@@ -18,55 +28,308 @@ fn contiguous(frame: &PyBuffer<u8>) -> Option<&[u8]> {
     })
 }
 
-/// `(api_key, api_version, correlation_id, client_id, body_start)` of the request header at
-/// the start of `frame` (version 2 when `flexible`), or None to leave it to the schema codec.
-#[pyfunction]
-fn read_request_header(
-    frame: PyBuffer<u8>,
-    flexible: bool,
-) -> Option<(i16, i16, i32, Option<String>, usize)> {
-    let h = header::read_request_header(contiguous(&frame)?, flexible)?;
-    Some((
-        h.api_key,
-        h.api_version,
-        h.correlation_id,
-        h.client_id,
-        h.end,
-    ))
+// -- Requests read ----------------------------------------------------------------------------
+//
+// Frozen classes whose fields are Python objects made once, when the frame is read, each
+// served as a read-only struct member (`Py_T_OBJECT_EX`): reading one from Python is a slot
+// load (LOAD_ATTR_SLOT), as cheap as unpacking a tuple was.
+
+/// A strong reference held by a `Native*` object's field, released with a plain `Py_DECREF`.
+///
+/// PyO3's `Py<T>` reads a thread-local on every drop (to defer the decref when the GIL is not
+/// held): six reads per fetched partition, which made these objects cost more than the tuples
+/// they replace. An `Obj` is only dropped with the GIL held: in its object's dealloc, or while
+/// a read (which holds the GIL) builds the object.
+#[repr(transparent)]
+struct Obj(NonNull<ffi::PyObject>);
+
+// SAFETY: the referent is only touched with the GIL held (above); the pointer itself is plain
+// data.
+unsafe impl Send for Obj {}
+unsafe impl Sync for Obj {}
+
+impl Obj {
+    fn new<'py>(py: Python<'py>, value: impl IntoPyObject<'py>) -> PyResult<Self> {
+        let owned = value.into_py_any(py)?.into_ptr();
+        // SAFETY: `into_ptr` gives an owned reference, never null.
+        Ok(Self(unsafe { NonNull::new_unchecked(owned) }))
+    }
+
+    fn none(py: Python<'_>) -> Self {
+        // SAFETY: `into_ptr` gives an owned reference to None, never null.
+        Self(unsafe { NonNull::new_unchecked(py.None().into_ptr()) })
+    }
 }
 
-type PartitionTuple = (i32, Option<(usize, usize)>);
-type TopicTuple<'py> = (String, Bound<'py, PyBytes>, Vec<PartitionTuple>);
+impl Drop for Obj {
+    fn drop(&mut self) {
+        // SAFETY: an owned reference, dropped with the GIL held (see the type's doc).
+        unsafe { ffi::Py_DECREF(self.0.as_ptr()) }
+    }
+}
 
-/// `(transactional_id, acks, timeout_ms, [(name, topic_id, [(index, (start, end) | None)])])`
-/// for the Produce body at `start` of `frame`, or None to leave it to the schema codec.
+/// Serves the `Obj` field at `offset` in instances of `class` as the read-only attribute
+/// `name`, the way CPython serves `__slots__`.
+fn add_member(class: &Bound<'_, PyType>, name: &'static str, offset: usize) -> PyResult<()> {
+    let py = class.py();
+    let c_name = CString::new(name)?;
+    let def = Box::leak(Box::new(ffi::PyMemberDef {
+        name: Box::leak(c_name.into_boxed_c_str()).as_ptr(),
+        type_code: ffi::Py_T_OBJECT_EX,
+        offset: offset.try_into()?,
+        flags: ffi::Py_READONLY,
+        doc: std::ptr::null(),
+    }));
+    // SAFETY: `def` lives for the rest of the process; the type is a ready heap type whose
+    // instances hold a non-null owned reference (an `Obj`) at `offset`.
+    let member = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyDescr_NewMember(class.as_type_ptr(), def))?
+    };
+    class.setattr(name, member)
+}
+
+/// A frozen class of `Obj` fields, each a read-only attribute of the same name (typed in
+/// `_ferrokafka.pyi`). `register` adds it to the module; the fields' offsets are measured on
+/// an instance, so they hold whatever layout PyO3 gives the class.
+macro_rules! native_class {
+    ($(#[$doc:meta])* $name:ident { $($field:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[pyclass(frozen, module = "ferrokafka._ferrokafka")]
+        pub struct $name {
+            $($field: Obj,)+
+        }
+
+        impl $name {
+            fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+                let py = m.py();
+                m.add_class::<Self>()?;
+                let class = py.get_type::<Self>();
+                let probe = Bound::new(py, Self { $($field: Obj::none(py),)+ })?;
+                let base = probe.as_ptr() as usize;
+                $(
+                    let at = std::ptr::addr_of!(probe.get().$field) as usize - base;
+                    add_member(&class, stringify!($field), at)?;
+                )+
+                Ok(())
+            }
+        }
+    };
+}
+
+/// Produce and Fetch name topics by id from v13 on (and by name before).
+const TOPIC_ID_FROM: i16 = 13;
+
+/// The 16 bytes of a topic's id where `version` names topics by id, else None.
+fn topic_id(py: Python<'_>, id: &[u8; 16], version: i16) -> PyResult<Obj> {
+    if version >= TOPIC_ID_FROM {
+        Obj::new(py, PyBytes::new(py, id))
+    } else {
+        Ok(Obj::none(py))
+    }
+}
+
+native_class! {
+    /// A request header read natively (see `parse_request_header`): client_id is a str or
+    /// None, body_start where the request body starts in the frame.
+    NativeRequestHeader { api_key, api_version, correlation_id, client_id, body_start }
+}
+
+/// The request header (version 2 when `flexible`) at the start of `frame`, or None to leave it
+/// to the schema codec.
 #[pyfunction]
-fn read_produce_request<'py>(
-    py: Python<'py>,
+fn parse_request_header(
+    py: Python<'_>,
+    frame: PyBuffer<u8>,
+    flexible: bool,
+) -> PyResult<Option<NativeRequestHeader>> {
+    let Some(h) = contiguous(&frame).and_then(|b| header::read_request_header(b, flexible)) else {
+        return Ok(None);
+    };
+    Ok(Some(NativeRequestHeader {
+        api_key: Obj::new(py, h.api_key)?,
+        api_version: Obj::new(py, h.api_version)?,
+        correlation_id: Obj::new(py, h.correlation_id)?,
+        client_id: Obj::new(py, h.client_id)?,
+        body_start: Obj::new(py, h.end)?,
+    }))
+}
+
+native_class! {
+    /// One partition of a Produce request: its records as their place in the frame
+    /// (`records_start`, `records_end`: both None when the records are null).
+    NativeProducePartition { index, records_start, records_end }
+}
+
+native_class! {
+    /// One topic of a Produce request: `name` is empty where the version names topics by id,
+    /// `topic_id` the id's 16 bytes there (else None), `partitions` a tuple of
+    /// NativeProducePartition.
+    NativeProduceTopic { name, topic_id, partitions }
+}
+
+native_class! {
+    /// A Produce request body read natively (see `parse_produce_request`); `topics` is a tuple
+    /// of NativeProduceTopic.
+    NativeProduceRequest { transactional_id, acks, timeout_ms, topics }
+}
+
+/// The Produce body at `start` of `frame`, records as their place in the frame; None to leave
+/// it to the schema codec.
+#[pyfunction]
+fn parse_produce_request(
+    py: Python<'_>,
     frame: PyBuffer<u8>,
     start: usize,
     version: i16,
-) -> PyResult<Option<Bound<'py, PyTuple>>> {
+) -> PyResult<Option<NativeProduceRequest>> {
     let Some(req) = contiguous(&frame).and_then(|b| produce::read_request(b, start, version))
     else {
         return Ok(None);
     };
-    let topics: Vec<TopicTuple> = req
-        .topics
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .into_iter()
-                .map(|p| (p.index, p.records.map(|r| (r.start, r.end))))
-                .collect();
-            (t.name, PyBytes::new(py, &t.topic_id), partitions)
-        })
-        .collect();
-    Ok(Some(
-        (req.transactional_id, req.acks, req.timeout_ms, topics).into_pyobject(py)?,
-    ))
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in t.partitions {
+            let (records_start, records_end) = match p.records {
+                Some(r) => (Obj::new(py, r.start)?, Obj::new(py, r.end)?),
+                None => (Obj::none(py), Obj::none(py)),
+            };
+            let partition = NativeProducePartition {
+                index: Obj::new(py, p.index)?,
+                records_start,
+                records_end,
+            };
+            partitions.push(Bound::new(py, partition)?);
+        }
+        let topic = NativeProduceTopic {
+            name: Obj::new(py, t.name)?,
+            topic_id: topic_id(py, &t.topic_id, version)?,
+            partitions: Obj::new(py, PyTuple::new(py, partitions)?)?,
+        };
+        topics.push(Bound::new(py, topic)?);
+    }
+    Ok(Some(NativeProduceRequest {
+        transactional_id: Obj::new(py, req.transactional_id)?,
+        acks: Obj::new(py, req.acks)?,
+        timeout_ms: Obj::new(py, req.timeout_ms)?,
+        topics: Obj::new(py, PyTuple::new(py, topics)?)?,
+    }))
 }
+
+native_class! {
+    /// One partition of a Fetch request.
+    NativeFetchPartition {
+        partition,
+        current_leader_epoch,
+        fetch_offset,
+        last_fetched_epoch,
+        log_start_offset,
+        partition_max_bytes,
+    }
+}
+
+native_class! {
+    /// One topic of a Fetch request: `topic` is empty where the version names topics by id,
+    /// `topic_id` the id's 16 bytes there (else None), `partitions` a tuple of
+    /// NativeFetchPartition.
+    NativeFetchTopic { topic, topic_id, partitions }
+}
+
+native_class! {
+    /// One topic a Fetch session forgets: `topic` and `topic_id` as NativeFetchTopic's,
+    /// `partitions` a list of partition indexes.
+    NativeForgottenTopic { topic, topic_id, partitions }
+}
+
+native_class! {
+    /// A Fetch request body read natively (see `parse_fetch_request`); `topics` is a tuple of
+    /// NativeFetchTopic, `forgotten_topics_data` a tuple of NativeForgottenTopic.
+    NativeFetchRequest {
+        replica_id,
+        max_wait_ms,
+        min_bytes,
+        max_bytes,
+        isolation_level,
+        session_id,
+        session_epoch,
+        topics,
+        forgotten_topics_data,
+        rack_id,
+    }
+}
+
+/// The Fetch body at `start` of `frame` (fields the version lacks hold the message class's
+/// defaults), or None to leave it to the schema codec.
+#[pyfunction]
+fn parse_fetch_request(
+    py: Python<'_>,
+    frame: PyBuffer<u8>,
+    start: usize,
+    version: i16,
+) -> PyResult<Option<NativeFetchRequest>> {
+    let Some(req) = contiguous(&frame).and_then(|b| fetch::read_request(b, start, version)) else {
+        return Ok(None);
+    };
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let mut partitions = Vec::with_capacity(t.partitions.len());
+        for p in &t.partitions {
+            let partition = NativeFetchPartition {
+                partition: Obj::new(py, p.partition)?,
+                current_leader_epoch: Obj::new(py, p.current_leader_epoch)?,
+                fetch_offset: Obj::new(py, p.fetch_offset)?,
+                last_fetched_epoch: Obj::new(py, p.last_fetched_epoch)?,
+                log_start_offset: Obj::new(py, p.log_start_offset)?,
+                partition_max_bytes: Obj::new(py, p.partition_max_bytes)?,
+            };
+            partitions.push(Bound::new(py, partition)?);
+        }
+        let topic = NativeFetchTopic {
+            topic: Obj::new(py, t.topic)?,
+            topic_id: topic_id(py, &t.topic_id, version)?,
+            partitions: Obj::new(py, PyTuple::new(py, partitions)?)?,
+        };
+        topics.push(Bound::new(py, topic)?);
+    }
+    let mut forgotten = Vec::with_capacity(req.forgotten_topics_data.len());
+    for t in req.forgotten_topics_data {
+        let topic = NativeForgottenTopic {
+            topic: Obj::new(py, t.topic)?,
+            topic_id: topic_id(py, &t.topic_id, version)?,
+            partitions: Obj::new(py, t.partitions)?,
+        };
+        forgotten.push(Bound::new(py, topic)?);
+    }
+    Ok(Some(NativeFetchRequest {
+        replica_id: Obj::new(py, req.replica_id)?,
+        max_wait_ms: Obj::new(py, req.max_wait_ms)?,
+        min_bytes: Obj::new(py, req.min_bytes)?,
+        max_bytes: Obj::new(py, req.max_bytes)?,
+        isolation_level: Obj::new(py, req.isolation_level)?,
+        session_id: Obj::new(py, req.session_id)?,
+        session_epoch: Obj::new(py, req.session_epoch)?,
+        topics: Obj::new(py, PyTuple::new(py, topics)?)?,
+        forgotten_topics_data: Obj::new(py, PyTuple::new(py, forgotten)?)?,
+        rack_id: Obj::new(py, req.rack_id)?,
+    }))
+}
+
+fn register_reads(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    NativeRequestHeader::register(m)?;
+    NativeProducePartition::register(m)?;
+    NativeProduceTopic::register(m)?;
+    NativeProduceRequest::register(m)?;
+    NativeFetchPartition::register(m)?;
+    NativeFetchTopic::register(m)?;
+    NativeForgottenTopic::register(m)?;
+    NativeFetchRequest::register(m)?;
+    m.add_function(wrap_pyfunction!(parse_request_header, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_produce_request, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_fetch_request, m)?)?;
+    Ok(())
+}
+
+// -- Produce response -------------------------------------------------------------------------
 
 fn partition(p: &Bound<'_, PyAny>) -> PyResult<Option<PartitionResponse>> {
     let py = p.py();
@@ -195,73 +458,7 @@ fn write_produce_response<'py>(
     }
 }
 
-pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(read_request_header, m)?)?;
-    m.add_function(wrap_pyfunction!(read_produce_request, m)?)?;
-    m.add_function(wrap_pyfunction!(write_produce_response, m)?)?;
-    register_fetch(m)
-}
-
-// -- Fetch ------------------------------------------------------------------------------------
-
-type FetchPartitionTuple = (i32, i32, i64, i32, i64, i32);
-type FetchTopicTuple<'py> = (String, Bound<'py, PyBytes>, Vec<FetchPartitionTuple>);
-type ForgottenTuple<'py> = (String, Bound<'py, PyBytes>, Vec<i32>);
-
-/// `(replica_id, max_wait_ms, min_bytes, max_bytes, isolation_level, session_id,
-/// session_epoch, [(topic, topic_id, [(partition, current_leader_epoch, fetch_offset,
-/// last_fetched_epoch, log_start_offset, partition_max_bytes)])], [(topic, topic_id,
-/// [partition])], rack_id)` for the Fetch body at `start` of `frame` (fields the version lacks
-/// hold the message class's defaults), or None to leave it to the schema codec.
-#[pyfunction]
-fn read_fetch_request<'py>(
-    py: Python<'py>,
-    frame: PyBuffer<u8>,
-    start: usize,
-    version: i16,
-) -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let Some(req) = contiguous(&frame).and_then(|b| fetch::read_request(b, start, version)) else {
-        return Ok(None);
-    };
-    let topics: Vec<FetchTopicTuple> = req
-        .topics
-        .into_iter()
-        .map(|t| {
-            let partitions = t
-                .partitions
-                .iter()
-                .map(|p| {
-                    (
-                        p.partition,
-                        p.current_leader_epoch,
-                        p.fetch_offset,
-                        p.last_fetched_epoch,
-                        p.log_start_offset,
-                        p.partition_max_bytes,
-                    )
-                })
-                .collect();
-            (t.topic, PyBytes::new(py, &t.topic_id), partitions)
-        })
-        .collect();
-    let forgotten: Vec<ForgottenTuple> = req
-        .forgotten_topics_data
-        .into_iter()
-        .map(|t| (t.topic, PyBytes::new(py, &t.topic_id), t.partitions))
-        .collect();
-    let head = (
-        req.replica_id,
-        req.max_wait_ms,
-        req.min_bytes,
-        req.max_bytes,
-        req.isolation_level,
-        req.session_id,
-        req.session_epoch,
-    );
-    Ok(Some(
-        (head, topics, forgotten, req.rack_id).into_pyobject(py)?,
-    ))
-}
+// -- Fetch response ---------------------------------------------------------------------------
 
 /// Records kept as their own part rather than copied into the frame's bytes: file-backed ones
 /// always, in-memory ones from this size.
@@ -415,8 +612,9 @@ fn write_fetch_response<'py>(
     Ok(Some(PyList::new(py, items)?))
 }
 
-pub fn register_fetch(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(read_fetch_request, m)?)?;
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    register_reads(m)?;
+    m.add_function(wrap_pyfunction!(write_produce_response, m)?)?;
     m.add_function(wrap_pyfunction!(write_fetch_response, m)?)?;
     Ok(())
 }
