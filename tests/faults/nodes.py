@@ -14,6 +14,7 @@ no mount behind whatever state the node is in.
 from __future__ import annotations
 
 import errno
+import importlib.util
 import logging
 import os
 import signal
@@ -153,12 +154,14 @@ class NodeError(RuntimeError):
 
 
 def _source_tree_env() -> dict[str, str]:
-    """The environment that runs ``ferrokafka serve`` from this checkout: the repository (for
-    ``cli``) and python/ (when it holds a native module) ahead of whatever was there."""
+    """The environment that runs ``ferrokafka serve`` from this checkout (``cli`` lives at the
+    repository's top) with the ``ferrokafka`` this process would import: the source tree's
+    python/ when it is on the path with a native module, else the installed package."""
     env = dict(os.environ)
     paths = [str(REPO)]
-    if any((REPO / "python" / "ferrokafka").glob("_ferrokafka*.so")):
-        paths.append(str(REPO / "python"))
+    spec = importlib.util.find_spec("ferrokafka")
+    if spec is not None and spec.origin is not None:
+        paths.append(str(Path(spec.origin).parent.parent))
     inherited = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in [*paths, inherited] if p)
     return env

@@ -24,6 +24,7 @@ pub use time_index::{TimeIndex, TimestampOffset, TIME_INDEX_ENTRY_SIZE};
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use memmap2::{MmapMut, MmapOptions};
@@ -153,6 +154,16 @@ impl IndexFile {
     /// How many entries fit in the file as it is currently sized.
     pub fn max_entries(&self) -> usize {
         self.mmap.as_ref().map_or(0, |m| m.len() / self.entry_size)
+    }
+
+    /// Entry `n` (< entries) read from the file, not through the map: for the sanity checks of
+    /// a file found on disk. An index a crash left preallocated ends in a hole; reading the hole
+    /// gives zeros, where touching it through the map needs a page (SIGBUS on a full tmpfs).
+    pub fn read_entry(&self, n: usize) -> Result<Vec<u8>> {
+        assert!(n < self.entries, "index entry {n} of {}", self.entries);
+        let mut bytes = vec![0; self.entry_size];
+        File::open(&self.path)?.read_exact_at(&mut bytes, (n * self.entry_size) as u64)?;
+        Ok(bytes)
     }
 
     /// The bytes of entry `n` (< entries).

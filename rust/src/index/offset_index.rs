@@ -55,7 +55,10 @@ impl OffsetIndex {
     }
 
     pub fn entry(&self, n: usize) -> OffsetPosition {
-        let b = self.file.entry(n);
+        self.decode(self.file.entry(n))
+    }
+
+    fn decode(&self, b: &[u8]) -> OffsetPosition {
         OffsetPosition {
             offset: self.base_offset + u32_at(b, 0) as i64,
             position: u32_at(b, 4) as u64,
@@ -174,7 +177,12 @@ impl OffsetIndex {
         if n == 0 {
             return None;
         }
-        let last = self.entry(n - 1);
+        // Read from the file: the end of an index left preallocated by a crash is a hole.
+        let read = |i: usize| self.file.read_entry(i).map(|b| self.decode(&b));
+        let last = match read(n - 1) {
+            Ok(entry) => entry,
+            Err(e) => return Some(format!("cannot read the last entry: {e}")),
+        };
         if last.offset - self.base_offset > MAX_RELATIVE_OFFSET {
             return Some(format!("last offset {} overflows", last.offset));
         }
@@ -186,7 +194,10 @@ impl OffsetIndex {
         }
         // A preallocated file left untrimmed by a crash ends in zero entries.
         if n > 1 {
-            let prev = self.entry(n - 2);
+            let prev = match read(n - 2) {
+                Ok(entry) => entry,
+                Err(e) => return Some(format!("cannot read an entry: {e}")),
+            };
             if last.offset <= prev.offset || last.position <= prev.position {
                 return Some("entries do not increase".to_string());
             }

@@ -61,7 +61,10 @@ impl TimeIndex {
     }
 
     pub fn entry(&self, n: usize) -> TimestampOffset {
-        let b = self.file.entry(n);
+        self.decode(self.file.entry(n))
+    }
+
+    fn decode(&self, b: &[u8]) -> TimestampOffset {
         TimestampOffset {
             timestamp: i64_at(b, 0),
             offset: self.base_offset + u32_at(b, 8) as i64,
@@ -174,7 +177,12 @@ impl TimeIndex {
         if n == 0 {
             return None;
         }
-        let (first, last) = (self.entry(0), self.entry(n - 1));
+        // Read from the file: the end of an index left preallocated by a crash is a hole.
+        let read = |i: usize| self.file.read_entry(i).map(|b| self.decode(&b));
+        let (first, last) = match (read(0), read(n - 1)) {
+            (Ok(first), Ok(last)) => (first, last),
+            (Err(e), _) | (_, Err(e)) => return Some(format!("cannot read an entry: {e}")),
+        };
         if last.offset - self.base_offset > MAX_RELATIVE_OFFSET {
             return Some(format!("last offset {} overflows", last.offset));
         }
@@ -185,7 +193,10 @@ impl TimeIndex {
             ));
         }
         if n > 1 {
-            let prev = self.entry(n - 2);
+            let prev = match read(n - 2) {
+                Ok(entry) => entry,
+                Err(e) => return Some(format!("cannot read an entry: {e}")),
+            };
             if last.timestamp <= prev.timestamp || last.offset < prev.offset {
                 return Some("entries do not increase".to_string());
             }
