@@ -24,6 +24,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.log import OffsetAndEpoch, Record
 from ferrokafka.protocol.error_codes import NONE
 
@@ -194,7 +195,7 @@ class PersistElection:
     """Write the quorum-state file (epoch, leader, voted-for) durably before anything after
     it in the same list is done."""
 
-    election: object  # ElectionState (kept untyped here to avoid an import cycle)
+    election: ElectionState
 
 
 @dataclass(frozen=True, slots=True)
