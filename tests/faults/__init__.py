@@ -5,7 +5,8 @@ form is ``tests/faults/test_single_node.py``.
 
 - :mod:`.nodes`: a node is a ``ferrokafka serve`` process (own data dir, port, stderr file;
   optionally a tmpfs log dir), faulted by PID: SIGKILL, SIGSTOP/SIGCONT, clean restart, disk
-  full.
+  full, and a kill on a full disk.
+- :mod:`.netns`: a network namespace per node behind a bridge (the multi-node placement).
 - :mod:`.schedule`: the nemesis schedule drawn from a seed; :mod:`.nemesis` plays it.
 - :mod:`.workloads`: idempotent producers (confluent-kafka, Kafka's VerifiableProducer) and
   group consumers, every operation recorded in a :mod:`.history`.

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from .runner import RunConfig, format_anomalies, format_table, run_seed
 from .schedule import DEFAULT_FAULTS, FAULT_KINDS
+from .workloads import REQUEST_TIMEOUT_MS
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -38,10 +39,17 @@ def main(argv: list[str] | None = None) -> int:
         "--faults",
         default=",".join(DEFAULT_FAULTS),
         help=f"some of {','.join(FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}); "
-        "fill needs root (a tmpfs log dir)",
+        "fill and fill-kill need root (a tmpfs log dir)",
     )
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--rate", type=int, default=100, help="records/s of each producer")
+    parser.add_argument(
+        "--request-timeout-ms",
+        type=int,
+        default=REQUEST_TIMEOUT_MS,
+        help="producers' request timeout; below the pause lengths, in-flight requests are "
+        "sent again while the broker is stopped (deduplication under test)",
+    )
     parser.add_argument("--no-java", action="store_true", help="no VerifiableProducer")
     parser.add_argument("--work-dir", type=Path, help="where runs are kept (default: a temp dir)")
     parser.add_argument("--log-level", default="WARNING", help="the broker's --log-level")
@@ -60,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             faults=faults,
             partitions=args.partitions,
             rate_per_s=args.rate,
+            request_timeout_ms=args.request_timeout_ms,
             java_producers=0 if args.no_java else 1,
             log_level=args.log_level,
         )

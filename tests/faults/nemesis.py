@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from .checkers import CRASH
 from .history import FAULT, HEAL, History, Op
-from .nodes import FerrokafkaNode
-from .schedule import FILL, KILL, PAUSE, RESTART, Event
+from .nodes import FerrokafkaNode, NodeError
+from .schedule import FILL, FILL_KILL, KILL, PAUSE, RESTART, Event
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.1
@@ -80,10 +80,16 @@ class Nemesis:
         log.error("node %d exited on its own with %s", node.config.node_id, code)
         node.kill()  # reap, forget the process
         node.free_disk()  # so that it can start
-        node.start()
         self.history.add(
             Op(FAULT, "nemesis", at, self.history.now(), True, CRASH, error=f"exit code {code}")
         )
+        try:
+            node.start()
+        except NodeError:
+            log.exception(
+                "node %d does not start again; the heal tries once more", node.config.node_id
+            )
+            node.kill()
 
     def _play(self) -> None:
         for event in self.events:
@@ -106,6 +112,28 @@ class Nemesis:
             )
             if interrupted:
                 return
+
+    def _start_on_full_disk(self, node: FerrokafkaNode) -> None:
+        """Refusing to start on a full disk (exit code 1, a line saying why) is fine; dying
+        of a signal is a crash."""
+        at = self.history.now()
+        try:
+            node.start()
+        except NodeError:
+            code = node.exited()
+            node.kill()
+            if code is None or code < 0:
+                self.history.add(
+                    Op(
+                        FAULT,
+                        "nemesis",
+                        at,
+                        self.history.now(),
+                        True,
+                        CRASH,
+                        error=f"start on a full disk: exit code {code}",
+                    )
+                )
 
     def _inject(self, node: FerrokafkaNode, event: Event) -> bool:
         """Do one fault and end it; False if stopped while holding it (it is ended anyway)."""
@@ -138,6 +166,14 @@ class Nemesis:
             node.fill_disk()
             held = self._wait(event.hold_s)
             node.free_disk()
+        elif event.kind == FILL_KILL:
+            node.fill_disk()
+            node.kill()
+            self._start_on_full_disk(node)
+            held = self._wait(event.hold_s)
+            node.free_disk()
+            if not node.running:
+                node.start()
         else:
             raise ValueError(f"unknown fault {event.kind}")
         return held

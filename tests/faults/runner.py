@@ -23,9 +23,10 @@ from . import checkers
 from .history import COMMIT, READ, SEND, History, Op, write_history
 from .nemesis import Nemesis
 from .nodes import FerrokafkaNode, NodeConfig
-from .schedule import DEFAULT_FAULTS, FILL, describe, generate
+from .schedule import DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
 from .workloads import (
     CLIENT_LOG,
+    REQUEST_TIMEOUT_MS,
     GroupConsumer,
     JavaProducer,
     RdkafkaProducer,
@@ -57,6 +58,7 @@ class RunConfig:
     java_producers: int = 1
     consumers: int = 2
     rate_per_s: int = 100
+    request_timeout_ms: int = REQUEST_TIMEOUT_MS
     liveness_bound_s: float = LIVENESS_BOUND_S
     log_level: str = "WARNING"
     overrides: dict[str, str] = field(default_factory=dict)
@@ -117,6 +119,8 @@ def _replay_args(config: RunConfig) -> list[str]:
         args.append(f"--partitions {config.partitions}")
     if config.rate_per_s != default.rate_per_s:
         args.append(f"--rate {config.rate_per_s}")
+    if config.request_timeout_ms != default.request_timeout_ms:
+        args.append(f"--request-timeout-ms {config.request_timeout_ms}")
     if config.java_producers == 0:
         args.append("--no-java")
     return args
@@ -145,7 +149,7 @@ def run_seed(config: RunConfig) -> RunResult:
         NodeConfig(
             node_id=1,
             work_dir=run_dir / "node-1",
-            disk_bytes=DISK_BYTES if FILL in config.faults else None,
+            disk_bytes=DISK_BYTES if {FILL, FILL_KILL} & set(config.faults) else None,
             log_level=config.log_level,
             overrides={
                 "offsets.topic.replication.factor": "1",
@@ -187,6 +191,7 @@ def _exercise(
             f"s{config.seed}p{i}",
             rate_per_s=config.rate_per_s,
             duration_s=config.duration_s + 120.0,
+            request_timeout_ms=config.request_timeout_ms,
         )
         for i in range(config.rdkafka_producers)
     ]
@@ -199,6 +204,7 @@ def _exercise(
             run_dir,
             rate_per_s=config.rate_per_s,
             max_messages=int(config.rate_per_s * config.duration_s),
+            request_timeout_ms=config.request_timeout_ms,
         )
         for i in range(config.java_producers)
     ]

@@ -13,6 +13,8 @@ Kinds:
 - ``pause``: SIGSTOP for ``hold_s`` (a long GC-like pause), then SIGCONT.
 - ``restart``: SIGTERM and wait for the clean shutdown, then start again (``hold_s`` unused).
 - ``fill``: fill the node's log dir to ENOSPC with a ballast file for ``hold_s``, then free it.
+- ``fill-kill``: fill the log dir, SIGKILL, start again on the full disk (it may refuse to
+  start: then it is started once space returns), free it after ``hold_s``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ KILL = "kill"
 PAUSE = "pause"
 RESTART = "restart"
 FILL = "fill"
-FAULT_KINDS = (KILL, PAUSE, RESTART, FILL)
+FILL_KILL = "fill-kill"
+FAULT_KINDS = (KILL, PAUSE, RESTART, FILL, FILL_KILL)
 DEFAULT_FAULTS = (KILL, PAUSE, RESTART)
 
 # Clients connect and the topic fills a little before the first fault.
@@ -33,7 +36,13 @@ WARMUP_S = 3.0
 # The last fault ends this long before the run does: recovery happens under the workload.
 QUIET_TAIL_S = 4.0
 GAP_S = (1.0, 4.0)
-HOLD_S = {KILL: (0.2, 3.0), PAUSE: (0.5, 5.0), RESTART: (0.0, 0.0), FILL: (1.0, 4.0)}
+HOLD_S = {
+    KILL: (0.2, 3.0),
+    PAUSE: (0.5, 5.0),
+    RESTART: (0.0, 0.0),
+    FILL: (1.0, 4.0),
+    FILL_KILL: (1.0, 4.0),
+}
 # A restart (clean stop, then start) takes a broker about this long; kept out of the gaps.
 RESTART_ALLOWANCE_S = 2.0
 EVENTS_MAX = 1000
@@ -68,7 +77,7 @@ def generate(
         low, high = HOLD_S[kind]
         hold = round(rng.uniform(low, high), 2)
         node = rng.randrange(nodes)
-        busy = hold + (RESTART_ALLOWANCE_S if kind in (KILL, RESTART) else 0.0)
+        busy = hold + (RESTART_ALLOWANCE_S if kind in (KILL, RESTART, FILL_KILL) else 0.0)
         if at + busy > end:
             break
         events.append(Event(round(at, 2), kind, hold, node))

@@ -66,14 +66,19 @@ def _client_config(bootstrap: str) -> dict[str, Any]:
     }
 
 
-def producer_config(bootstrap: str) -> dict[str, Any]:
+def producer_config(bootstrap: str, request_timeout_ms: int = REQUEST_TIMEOUT_MS) -> dict[str, Any]:
+    """Idempotent, acks=all. A ``request_timeout_ms`` shorter than a pause makes the client
+    give up on requests in flight and send them again: the broker's deduplication is then
+    what keeps each record once."""
     return {
         **_client_config(bootstrap),
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 5,
         "message.timeout.ms": DELIVERY_TIMEOUT_MS,
-        "request.timeout.ms": REQUEST_TIMEOUT_MS,
+        "request.timeout.ms": request_timeout_ms,
+        # librdkafka times requests out on the client side by this one.
+        "socket.timeout.ms": request_timeout_ms,
         "retry.backoff.ms": 50,
     }
 
@@ -147,8 +152,10 @@ class RdkafkaProducer(_Worker):
         rate_per_s: float = PRODUCE_RATE_PER_S,
         sends_max: int = SENDS_MAX,
         duration_s: float = 3600.0,
+        request_timeout_ms: int = REQUEST_TIMEOUT_MS,
     ) -> None:
         super().__init__(name, duration_s)
+        self.config = {**producer_config(bootstrap, request_timeout_ms), "error_cb": self._on_error}
         self.history = history
         self.bootstrap = bootstrap
         self.topic = topic
@@ -185,7 +192,7 @@ class RdkafkaProducer(_Worker):
         from confluent_kafka import KafkaException, Producer
 
         session = 0
-        producer = Producer({**producer_config(self.bootstrap), "error_cb": self._on_error})
+        producer = Producer(self.config)
         interval = 1.0 / self.rate_per_s
         next_at = time.monotonic()
         try:
@@ -221,7 +228,7 @@ class RdkafkaProducer(_Worker):
         CLIENT_LOG.error("%s: fatal error; a new producer takes over", self.name)
         producer.flush(FLUSH_TIMEOUT_S)
         self._fatal.clear()
-        return Producer({**producer_config(self.bootstrap), "error_cb": self._on_error})
+        return Producer(self.config)
 
     def _unanswered(self) -> None:
         """Sends never answered (flush timed out): indeterminate."""
@@ -244,7 +251,9 @@ class JavaProducer:
         *,
         rate_per_s: int = PRODUCE_RATE_PER_S,
         max_messages: int,
+        request_timeout_ms: int = REQUEST_TIMEOUT_MS,
     ) -> None:
+        self.request_timeout_ms = request_timeout_ms
         self.history = history
         self.bootstrap = bootstrap
         self.topic = topic
@@ -264,7 +273,8 @@ class JavaProducer:
         config = self.work_dir / f"{self.name}.properties"
         config.write_text(
             "enable.idempotence=true\nacks=all\nretries=2147483647\n"
-            f"delivery.timeout.ms={DELIVERY_TIMEOUT_MS}\nrequest.timeout.ms={REQUEST_TIMEOUT_MS}\n"
+            f"delivery.timeout.ms={DELIVERY_TIMEOUT_MS}\n"
+            f"request.timeout.ms={self.request_timeout_ms}\n"
             f"max.block.ms={DELIVERY_TIMEOUT_MS}\nreconnect.backoff.max.ms={RECONNECT_BACKOFF_MAX_MS}\n"
             "linger.ms=5\n"
         )
