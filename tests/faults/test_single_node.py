@@ -1,6 +1,7 @@
 """The bounded CI form of the fault-injection runs: a few seeds of ~30 s against one
-``ferrokafka serve`` with SIGKILL, SIGSTOP and clean restarts (and one with a full disk),
-idempotent producers (confluent-kafka and Kafka's Java client) and a consumer group.
+``ferrokafka serve`` with SIGKILL, SIGSTOP and clean restarts (one also with a full disk and a
+kill on it), idempotent producers (confluent-kafka and Kafka's Java client) and a consumer
+group.
 
 Each must end with zero lost acknowledged records, zero duplicates, no offset anomalies, no
 committed-offset regression, no crash or traceback, and a record sent after the faults
@@ -15,15 +16,17 @@ from pathlib import Path
 import pytest
 
 from .runner import RunConfig, format_anomalies, format_table, run_seed
-from .schedule import DEFAULT_FAULTS, FILL, KILL, PAUSE, RESTART, generate
+from .schedule import DEFAULT_FAULTS, FAULT_KINDS, generate
 from .workloads import java_available
 
 DURATION_S = 30.0
 # Below most pauses: the producers time out requests in flight and send them again while
 # the broker is stopped, so the broker's deduplication is under test too.
 REQUEST_TIMEOUT_MS = 2000
-# Seeds whose schedules hold every fault kind they are run with (checked below).
-SEEDS = [(3, DEFAULT_FAULTS), (4, DEFAULT_FAULTS), (20, (KILL, PAUSE, RESTART, FILL))]
+# Seeds whose schedules hold every fault kind they are run with (checked below). Seed 63
+# replays the first anomaly the harness found: started again on a full disk, the broker died
+# of SIGBUS (a crash, exit code -7) reading its preallocated index through the map.
+SEEDS = [(3, DEFAULT_FAULTS), (4, DEFAULT_FAULTS), (63, FAULT_KINDS)]
 
 
 @pytest.fixture(scope="module")
