@@ -52,6 +52,12 @@ class Nemesis:
                 node.start()
         self.history.add(Op(FAULT, "nemesis", invoked, self.history.now(), True, HEAL))
 
+    def halt(self) -> None:
+        """Stop playing, leaving the nodes as they are (for a run being abandoned)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(JOIN_TIMEOUT_S)
+
     def _guarded(self) -> None:
         try:
             self._play()

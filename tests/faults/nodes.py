@@ -186,6 +186,7 @@ class FerrokafkaNode:
         self._process: subprocess.Popen[bytes] | None = None
         self.paused = False
         self.starts = 0
+        self.closed = False
 
     # -- addresses -----------------------------------------------------------------------------
 
@@ -242,6 +243,8 @@ class FerrokafkaNode:
         """Start the process and wait until it says it is listening; returns the seconds."""
         if self.running:
             raise NodeError(f"node {self.config.node_id} is already running")
+        if self.closed:
+            raise NodeError(f"node {self.config.node_id} is closed")
         if self.disk is not None and not self.disk.mounted:
             self.disk.mount()
         ready_before = self._ready_lines()
@@ -328,6 +331,7 @@ class FerrokafkaNode:
 
     def close(self) -> None:
         """Kill whatever runs, unmount whatever is mounted; never raises for a second call."""
+        self.closed = True
         try:
             self.kill()
         finally:

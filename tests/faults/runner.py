@@ -210,24 +210,31 @@ def _exercise(
     ]
     nemesis = Nemesis(history, [node], events)
     workers = [*consumers, *producers]
-    for worker in workers:
-        worker.start()
-    for producer in java:
-        producer.start()
-    nemesis.start()
-    time.sleep(max(0.0, config.duration_s - history.now()))
-    nemesis.stop()
-    probe_s = probe(history, bootstrap, TOPIC, f"probe-{config.seed}")
-    for producer in java:
-        producer.stop()
-    for worker in producers:
-        worker.stop()
-    time.sleep(SETTLE_S)
-    for worker in consumers:
-        worker.stop()
-    committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
-    short = final_read(history, bootstrap, TOPIC, config.partitions)
-    stop_code = node.stop()
+    try:
+        for worker in workers:
+            worker.start()
+        for producer in java:
+            producer.start()
+        nemesis.start()
+        time.sleep(max(0.0, config.duration_s - history.now()))
+        nemesis.stop()
+        probe_s = probe(history, bootstrap, TOPIC, f"probe-{config.seed}")
+        for producer in java:
+            producer.stop()
+        for worker in producers:
+            worker.stop()
+        time.sleep(SETTLE_S)
+        for worker in consumers:
+            worker.stop()
+        committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
+        short = final_read(history, bootstrap, TOPIC, config.partitions)
+        stop_code = node.stop()
+    finally:
+        # Interrupted or failed: no fault after this, no JVM outlives the run (the client
+        # threads are daemons).
+        nemesis.halt()
+        for producer in java:
+            producer.kill()
     failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None]
     if nemesis.failure is not None:
         failures.append(f"nemesis: {nemesis.failure!r}")

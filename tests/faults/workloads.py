@@ -366,6 +366,12 @@ class JavaProducer:
             if value not in self.reported:
                 self.history.add(Op(SEND, self.name, None, None, None, value, error="unanswered"))
 
+    def kill(self) -> None:
+        """SIGKILL by PID, for a run that is being abandoned."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(JAVA_EXIT_TIMEOUT_S)
+
     @property
     def returncode(self) -> int | None:
         return None if self._process is None else self._process.returncode
