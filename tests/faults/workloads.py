@@ -27,6 +27,7 @@ import subprocess
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     raise TimeoutError(f"topic {topic} has no leaders after {ADMIN_TIMEOUT_S}s")
 
 
-class _Worker:
+class _Worker(ABC):
     """A thread with a stop flag and a deadline; :meth:`stop` joins it (bounded)."""
 
     def __init__(self, name: str, duration_s: float) -> None:
@@ -134,8 +135,9 @@ class _Worker:
             CLIENT_LOG.exception("%s failed", self.name)
             self.failure = exc
 
+    @abstractmethod
     def run(self) -> None:
-        raise NotImplementedError
+        """The workload's loop (each subclass's own), bounded by its deadline."""
 
 
 class RdkafkaProducer(_Worker):

@@ -17,12 +17,14 @@ The vote rules are Kafka's, state by state:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from ferrokafka.cluster.raft.election import ElectionState, EpochElection
 
 NEVER = float("inf")
 
 
-class EpochState:
+class EpochState(ABC):
     """Common face of the states."""
 
     name = "?"
@@ -35,8 +37,9 @@ class EpochState:
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.leader_id, self.voted_id, self.voters)
 
+    @abstractmethod
     def can_grant_vote(self, candidate_id: int, log_up_to_date: bool, pre_vote: bool) -> bool:
-        raise NotImplementedError
+        """Whether this state grants ``candidate_id`` a (pre-)vote (Kafka's canGrantVote)."""
 
     def __repr__(self) -> str:
         return f"{self.name}(epoch={self.epoch}, leader={self.leader_id}, voted={self.voted_id})"
