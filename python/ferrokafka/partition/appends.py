@@ -21,6 +21,7 @@ from ferrokafka.storage import (
     BatchHeader,
     CorruptRecordError,
     FerrokafkaError,
+    LogConfig,
     keyless_record_indexes,
     read_batch_header,
 )
@@ -42,10 +43,12 @@ PRODUCER_SNAPSHOT_INTERVAL_OFFSETS = 1_000_000
 _ERRORS_WITH_MESSAGE = frozenset({ec.INVALID_RECORD, ec.INVALID_TIMESTAMP})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AppendResult:
     """The answer to one partition's append: an error code (with Kafka's message where it
-    sends one), or the append's info; or, for a retried batch already written, the original."""
+    sends one), or the append's info; or, for a retried batch already written, the original.
+    Never changed once made (not frozen only because a frozen dataclass costs three times as
+    much to build, and one is built per partition of every Produce)."""
 
     code: int
     message: str | None = None
@@ -62,26 +65,24 @@ _TRANSACTIONAL_REFUSED = AppendResult(
 )
 
 
-def inline(partition: Partition, records: bytes | memoryview) -> bool:
-    """Whether appending ``records`` needs no wait: small enough for the trio thread, no
-    fsync per append (flush.messages), no append under way in a worker thread, and no
-    producer state snapshot due once it is in."""
+def inline(partition: Partition, records: bytes | memoryview, header: BatchHeader | None) -> bool:
+    """Whether appending ``records`` (whose batch header is ``header``, None when they are
+    shorter than one) needs no wait: small enough for the trio thread, no fsync per append
+    (flush.messages), no append under way in a worker thread, and no producer state snapshot
+    due once it is in."""
     if partition.append_lock.locked() or partition.log.config.flush_messages is not None:
         return False
-    view = memoryview(records)
-    if view.nbytes > INLINE_APPEND_BYTES_MAX:
+    if memoryview(records).nbytes > INLINE_APPEND_BYTES_MAX:
         return False
-    header = _header(view)
     if header is None or header.producer_id < 0:
         return True  # no producer state, no snapshot (or refused by the handler or the log)
     end = partition.log.log_end_offset + max(header.last_offset_delta, 0) + 1
     return not snapshot_due(partition, end)
 
 
-def size_refusal(partition: Partition, records: bytes | memoryview) -> AppendResult | None:
+def size_refusal(config: LogConfig, records: bytes | memoryview) -> AppendResult | None:
     """A batch above max.message.bytes is the log's MESSAGE_TOO_LARGE, checked first as in
     Kafka; records that fit a batch but not a segment are RECORD_LIST_TOO_LARGE."""
-    config = partition.log.config
     size = memoryview(records).nbytes
     if config.segment_bytes < size <= config.max_message_bytes:
         return AppendResult(
@@ -94,6 +95,8 @@ def size_refusal(partition: Partition, records: bytes | memoryview) -> AppendRes
 def admitted(
     partition: Partition,
     records: bytes | memoryview,
+    header: BatchHeader | None,
+    config: LogConfig,
     *,
     keyless_checked: bool,
     from_client: bool = True,
@@ -102,12 +105,11 @@ def admitted(
     ``keyless_checked``), a transactional producer, an idempotent producer's sequence and
     epoch. An AppendResult is the answer (a refusal, or the original of a retried batch);
     None lets the append go ahead."""
-    if not keyless_checked and "compact" in partition.log.config.cleanup_policy:
+    if not keyless_checked and "compact" in config.cleanup_policy:
         # Its check takes bytes: a copy, on compacted topics only.
         refused = keyless_records(partition, bytes(records))
         if refused is not None:
             return refused
-    header = _header(records)
     if header is None or header.producer_id < 0:
         return None
     if header.is_transactional and from_client:
@@ -153,7 +155,7 @@ def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
     )
 
 
-def _header(records: bytes | memoryview) -> BatchHeader | None:
+def header_of(records: bytes | memoryview) -> BatchHeader | None:
     """The header of the batch ``records`` hold, read in place by the native parser; None
     when they are shorter than a header (the handler's or the log's checks refuse them)."""
     try:

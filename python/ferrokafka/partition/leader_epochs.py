@@ -61,6 +61,9 @@ class LeaderEpochCache:
         list stays increasing in both epoch and offset."""
         if epoch < 0 or start_offset < 0:
             return False  # batches of old formats carry no epoch
+        entries = self._entries  # replaced or extended under the lock; a read needs none
+        if entries and entries[-1].epoch == epoch and entries[-1].start_offset <= start_offset:
+            return False
         with self._lock:
             if self._entries:
                 latest = self._entries[-1]

@@ -31,7 +31,14 @@ from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
 from ferrokafka.partition.leader_epochs import LeaderEpochCache
 from ferrokafka.partition.producer_state import ProducerState
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.storage import AppendInfo, FerrokafkaError, FetchInfo, Log
+from ferrokafka.storage import (
+    AppendInfo,
+    BatchHeader,
+    FerrokafkaError,
+    FetchInfo,
+    Log,
+    LogConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +65,11 @@ class PartitionState:
     isr: tuple[int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PartitionRead:
     """What :meth:`Partition.read` found: an error code, or the offsets it snapshotted before
-    reading (what is returned never passes them) and the records' file regions."""
+    reading (what is returned never passes them) and the records' file regions. Never changed
+    once made (not frozen: one is built per partition of every Fetch)."""
 
     code: int
     high_watermark: int = -1
@@ -94,6 +102,10 @@ class Partition:
         self.epochs = epochs
         self.local_broker_id = local_broker_id
         self.leader_id = NO_LEADER
+        # Whether this broker leads the partition (kept with leader_id: read on every append).
+        self.is_leader = False
+        # What requests waiting on this partition watch in the purgatory.
+        self.key: tuple[uuid.UUID, int] = (topic_id, index)
         self.leader_epoch = -1
         self.partition_epoch = -1
         self.replicas: tuple[int, ...] = ()
@@ -133,10 +145,6 @@ class Partition:
 
     # -- replica state -----------------------------------------------------------------------
 
-    @property
-    def is_leader(self) -> bool:
-        return self.leader_id == self.local_broker_id
-
     async def make_leader(self, state: PartitionState) -> bool:
         """Take leadership as ``state`` says; True when the leader epoch is new to this
         partition. Kafka's leader records its epoch at the log end when it takes over, so the
@@ -164,6 +172,7 @@ class Partition:
 
     def _apply(self, state: PartitionState) -> None:
         self.leader_id = state.leader
+        self.is_leader = state.leader == self.local_broker_id
         self.leader_epoch = state.leader_epoch
         self.partition_epoch = state.partition_epoch
         self.replicas = state.replicas
@@ -201,11 +210,6 @@ class Partition:
     # -- waiting ------------------------------------------------------------------------------
 
     @property
-    def key(self) -> tuple[uuid.UUID, int]:
-        """What requests waiting on this partition watch in the purgatory."""
-        return (self.topic_id, self.partition)
-
-    @property
     def commits_on_append(self) -> bool:
         """The ISR is this leader alone: an append moves the high watermark at once, so an
         acks=all produce needs no wait."""
@@ -217,20 +221,38 @@ class Partition:
 
     # -- appends -----------------------------------------------------------------------------
 
-    def appends_inline(self, records: bytes | memoryview) -> bool:
-        """Whether appending ``records`` needs no wait (see :mod:`appends`)."""
-        return appends.inline(self, records)
+    def appends_inline(
+        self, records: bytes | memoryview, header: BatchHeader | None = None
+    ) -> bool:
+        """Whether appending ``records`` needs no wait (see :mod:`appends`). ``header`` is
+        their batch header when the caller has read it already (None: read here)."""
+        if header is None:
+            header = appends.header_of(records)
+        return appends.inline(self, records, header)
 
     def append_as_leader_nowait(
-        self, records: bytes | memoryview, *, origin: AppendOrigin, required_acks: int
+        self,
+        records: bytes | memoryview,
+        *,
+        origin: AppendOrigin,
+        required_acks: int,
+        header: BatchHeader | None = None,
     ) -> AppendResult:
         """Check and append in the trio thread, for an append :meth:`appends_inline`
         allows: nothing here yields, so check, append and state update are one step."""
-        refused = self._leader_refusal(records, required_acks)
+        config = self.log.config
+        refused = self._leader_refusal(records, required_acks, config)
         if refused is not None:
             return refused
+        if header is None:
+            header = appends.header_of(records)
         refused = appends.admitted(
-            self, records, keyless_checked=False, from_client=origin is AppendOrigin.CLIENT
+            self,
+            records,
+            header,
+            config,
+            keyless_checked=False,
+            from_client=origin is AppendOrigin.CLIENT,
         )
         if refused is not None:
             return refused
@@ -249,17 +271,23 @@ class Partition:
         origin: AppendOrigin,
         required_acks: int,
         on_appended: Callable[[AppendInfo], None] | None = None,
+        header: BatchHeader | None = None,
     ) -> AppendResult:
         """Append ``records`` (one validated-by-the-handler batch) as this partition's leader:
         Kafka's checks in its order, the producer's sequence and epoch, the write (in a worker
         thread when large or fsynced), the epoch cache, producer state and high watermark.
-        ``on_appended`` runs right after the write, before any other append can start."""
-        if on_appended is None and self.appends_inline(records):
-            return self.append_as_leader_nowait(records, origin=origin, required_acks=required_acks)
-        refused = self._leader_refusal(records, required_acks)
+        ``on_appended`` runs right after the write, before any other append can start.
+        ``header`` is the batch's header when the caller has read it already."""
+        if header is None:
+            header = appends.header_of(records)
+        if on_appended is None and appends.inline(self, records, header):
+            return self.append_as_leader_nowait(
+                records, origin=origin, required_acks=required_acks, header=header
+            )
+        config = self.log.config
+        refused = self._leader_refusal(records, required_acks, config)
         if refused is not None:
             return refused
-        config = self.log.config
         big = memoryview(records).nbytes > appends.INLINE_APPEND_BYTES_MAX
         keyless_checked = big and "compact" in config.cleanup_policy
         if keyless_checked:
@@ -272,6 +300,8 @@ class Partition:
             refused = appends.admitted(
                 self,
                 records,
+                header,
+                self.log.config,  # read again: it may have changed during the waits
                 keyless_checked=keyless_checked,
                 from_client=origin is AppendOrigin.CLIENT,
             )
@@ -300,7 +330,7 @@ class Partition:
         return result
 
     def _leader_refusal(
-        self, records: bytes | memoryview, required_acks: int
+        self, records: bytes | memoryview, required_acks: int, config: LogConfig
     ) -> AppendResult | None:
         """Kafka's checks before a leader append (all but the keyless-record check of
         compacted topics, which costs a decompression), or None when they pass."""
@@ -311,13 +341,14 @@ class Partition:
                 ec.NOT_ENOUGH_REPLICAS,
                 f"The size of the current ISR is {len(self.isr)}, below min.insync.replicas",
             )
-        return appends.size_refusal(self, records)
+        return appends.size_refusal(config, records)
 
     def _appended(self, epoch: int, info: AppendInfo) -> AppendResult:
         # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
         self.epochs.assign(epoch, info.first_offset)
         # The batch's producer fields come with the append's info: nothing is read again.
-        self.producers.appended(info)
+        if info.producer_id >= 0:
+            self.producers.appended(info)
         self._maybe_increment_high_watermark()
         return AppendResult(ec.NONE, info=info, log_start_offset=self.log.log_start_offset)
 

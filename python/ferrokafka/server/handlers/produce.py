@@ -43,9 +43,10 @@ class AcksZeroProduceFailedError(Exception):
     learns of it (it then refreshes its metadata)."""
 
 
-def check_records(records: bytes | memoryview | None, version: int) -> AppendResult | None:
+def check_records(records: bytes | memoryview | None, version: int) -> AppendResult | BatchHeader:
     """Kafka's ProduceRequest.validateRecords: exactly one batch of magic 2 per partition, and
-    no zstd before v7. The CRC and record-level checks are the log's (native append)."""
+    no zstd before v7; the refusal, or the batch's header (read once here, and handed to the
+    partition's append). The CRC and record-level checks are the log's (native append)."""
     if records is None:
         return AppendResult(errors.INVALID_RECORD, "Produce requests must carry records")
     view = memoryview(records)
@@ -80,7 +81,7 @@ def check_records(records: bytes | memoryview | None, version: int) -> AppendRes
             f"Produce requests with version {version} are only allowed to contain exactly one "
             "record batch per partition",
         )
-    return None
+    return header
 
 
 def _zero_filled(view: memoryview) -> bytes:
@@ -105,9 +106,9 @@ def _no_batch(version: int) -> AppendResult:
     )
 
 
-# A topic of a request: its data, each partition's (index, handle or None, records), and the
-# error for partitions without a handle.
-_Partition = tuple[int, "Partition | int", Any]
+# A topic of a request: its data, and each partition's (index, the partition led here or the
+# refusal of its append, its records, their batch header when they passed the checks).
+_Partition = tuple[int, "Partition | AppendResult", Any, "BatchHeader | None"]
 _Topic = tuple[ProduceRequest.TopicProduceData, list[_Partition]]
 
 
@@ -121,19 +122,25 @@ class ProduceHandler:
         """The answer when every partition's append can run inline without waiting (the
         common case: small batches, no append under way in a worker thread, no producer
         snapshot due), else LATER having changed nothing."""
-        version, acks = ctx.api_version, request.acks
-        targets = self._targets(request, version)
-        if acks in VALID_ACKS:
-            for _, partitions in targets:
-                for _, found, records in partitions:
-                    if not isinstance(found, Partition) or records is None:
-                        continue
-                    if not found.appends_inline(records) or (
-                        acks == -1 and not found.commits_on_append
-                    ):
-                        return LATER
+        acks = request.acks
+        targets = self._targets(request, ctx.api_version)
+        for _, partitions in targets:
+            for _, found, records, header in partitions:
+                if isinstance(found, Partition) and (
+                    not found.appends_inline(records, header)
+                    or (acks == -1 and not found.commits_on_append)
+                ):
+                    return LATER
+        origin = AppendOrigin.CLIENT
         outcomes = [
-            [self._append_nowait(found, records, version, acks) for _, found, records in parts]
+            [
+                found.append_as_leader_nowait(
+                    records, origin=origin, required_acks=acks, header=header
+                )
+                if isinstance(found, Partition)
+                else found
+                for _, found, records, header in parts
+            ]
             for _, parts in targets
         ]
         return self._response(request, targets, outcomes)
@@ -141,10 +148,17 @@ class ProduceHandler:
     async def __call__(
         self, ctx: RequestContext, request: ProduceRequest
     ) -> ProduceResponse | None:
-        version, acks = ctx.api_version, request.acks
-        targets = self._targets(request, version)
+        acks = request.acks
+        targets = self._targets(request, ctx.api_version)
         outcomes = [
-            [await self._append(found, records, version, acks) for _, found, records in parts]
+            [
+                await found.append_as_leader(
+                    records, origin=AppendOrigin.CLIENT, required_acks=acks, header=header
+                )
+                if isinstance(found, Partition)
+                else found
+                for _, found, records, header in parts
+            ]
             for _, parts in targets
         ]
         if acks == -1:
@@ -160,7 +174,7 @@ class ProduceHandler:
         pending = [
             (found, outcome.info.last_offset + 1)
             for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
-            for (_, found, _), outcome in zip(parts, topic_outcomes, strict=True)
+            for (_, found, _, _), outcome in zip(parts, topic_outcomes, strict=True)
             if isinstance(found, Partition) and outcome.info is not None
         ]
 
@@ -176,31 +190,44 @@ class ProduceHandler:
         return [
             [
                 _after_wait(found, outcome)
-                for (_, found, _), outcome in zip(parts, topic_outcomes, strict=True)
+                for (_, found, _, _), outcome in zip(parts, topic_outcomes, strict=True)
             ]
             for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
         ]
 
     def _targets(self, request: ProduceRequest, version: int) -> list[_Topic]:
-        """Each topic with its partitions' (index, partition led here or error code, records)."""
+        """Each topic with its partitions' (index, the partition led here or the refusal,
+        records, batch header)."""
         replicas = self.node.replicas
         by_id = version >= TOPIC_ID_VERSION
-        return [
-            (
-                topic,
-                [
-                    (
-                        data.index,
-                        replicas.leader_partition_by_id_or_error(topic.topic_id, data.index)
-                        if by_id
-                        else replicas.leader_partition_or_error(topic.name, data.index),
-                        data.records,
-                    )
-                    for data in topic.partition_data
-                ],
-            )
-            for topic in request.topic_data
-        ]
+        acks_refused = (
+            None if request.acks in VALID_ACKS else AppendResult(errors.INVALID_REQUIRED_ACKS)
+        )
+        topics: list[_Topic] = []
+        for topic in request.topic_data:
+            parts: list[_Partition] = []
+            for data in topic.partition_data:
+                records = data.records
+                if acks_refused is not None:
+                    parts.append((data.index, acks_refused, records, None))
+                    continue
+                # The checks before the partition's own, in Kafka's order: acks, the
+                # partition, the request's records.
+                found = (
+                    replicas.leader_partition_by_id_or_error(topic.topic_id, data.index)
+                    if by_id
+                    else replicas.leader_partition_or_error(topic.name, data.index)
+                )
+                if isinstance(found, int):
+                    parts.append((data.index, AppendResult(found), records, None))
+                    continue
+                checked = check_records(records, version)
+                if isinstance(checked, AppendResult):
+                    parts.append((data.index, checked, records, None))
+                else:
+                    parts.append((data.index, found, records, checked))
+            topics.append((topic, parts))
+        return topics
 
     def _response(
         self,
@@ -213,7 +240,7 @@ class ProduceHandler:
         failed = []
         for (topic, partitions), topic_outcomes in zip(targets, outcomes, strict=True):
             parts = []
-            for (index, _, _), outcome in zip(partitions, topic_outcomes, strict=True):
+            for (index, _, _, _), outcome in zip(partitions, topic_outcomes, strict=True):
                 if outcome.code:
                     failed.append(outcome.code)
                 parts.append(_partition_response(index, outcome))
@@ -228,39 +255,8 @@ class ProduceHandler:
             return None
         return ProduceResponse(responses=responses)
 
-    def _refusal(
-        self, found: Partition | int, records: bytes | memoryview | None, version: int, acks: int
-    ) -> AppendResult | None:
-        """The answers before the partition's own checks, in Kafka's order: acks, the
-        partition, the request's records."""
-        if acks not in VALID_ACKS:
-            return AppendResult(errors.INVALID_REQUIRED_ACKS)
-        if isinstance(found, int):
-            return AppendResult(found)
-        return check_records(records, version)
 
-    def _append_nowait(
-        self, found: Partition | int, records: bytes | memoryview | None, version: int, acks: int
-    ) -> AppendResult:
-        refused = self._refusal(found, records, version, acks)
-        if refused is not None:
-            return refused
-        assert isinstance(found, Partition) and records is not None
-        return found.append_as_leader_nowait(
-            records, origin=AppendOrigin.CLIENT, required_acks=acks
-        )
-
-    async def _append(
-        self, found: Partition | int, records: bytes | memoryview | None, version: int, acks: int
-    ) -> AppendResult:
-        refused = self._refusal(found, records, version, acks)
-        if refused is not None:
-            return refused
-        assert isinstance(found, Partition) and records is not None
-        return await found.append_as_leader(records, origin=AppendOrigin.CLIENT, required_acks=acks)
-
-
-def _after_wait(found: Partition | int, outcome: AppendResult) -> AppendResult:
+def _after_wait(found: Partition | AppendResult, outcome: AppendResult) -> AppendResult:
     """An appended partition's answer once the acks=all wait ended short of it."""
     info = outcome.info
     if not isinstance(found, Partition) or info is None:
