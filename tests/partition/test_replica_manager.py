@@ -330,3 +330,69 @@ def test_only_changed_topics_are_visited(tmp_path: Path, monkeypatch: pytest.Mon
         assert sorted(visited) == ["elsewhere", "orders"]
 
     trio.run(main)
+
+
+class _Node:
+    """What the DeleteRecords handler reads of a node: the replicas, and that ``orders``
+    allows deletion (cleanup.policy=delete)."""
+
+    def __init__(self, replicas: ReplicaManager) -> None:
+        self.replicas = replicas
+        self.image = MetadataImage(offset=0)
+        self.config = self
+
+    def topic_config(self, overrides: dict[str, str]) -> dict[str, str]:
+        return {"cleanup.policy": "delete", **overrides}
+
+
+def test_delete_records_waits_for_the_followers_log_start(tmp_path: Path) -> None:
+    """Kafka's DelayedDeleteRecords: the answer waits until the low watermark (the smallest
+    log start among the replicas in sync) reaches the offset; at timeout_ms it is
+    REQUEST_TIMED_OUT, and a follower that moved its log start completes it."""
+    from ferrokafka.protocol.messages.delete_records import DeleteRecordsRequest
+    from ferrokafka.server.handlers.delete_records import DeleteRecordsHandler
+
+    def request(timeout_ms: int) -> DeleteRecordsRequest:
+        return DeleteRecordsRequest(
+            timeout_ms=timeout_ms,
+            topics=[
+                DeleteRecordsRequest.DeleteRecordsTopic(
+                    name="orders",
+                    partitions=[
+                        DeleteRecordsRequest.DeleteRecordsPartition(partition_index=0, offset=2)
+                    ],
+                )
+            ],
+        )
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        assert await append(partition, 3, acks=1) == ec.NONE
+        partition.update_follower_fetch_state(2, 3, 0)  # caught up, log start 0
+        assert partition.high_watermark == 3 and partition.low_watermark == 0
+        handler = DeleteRecordsHandler(_Node(replicas))  # type: ignore[arg-type]
+
+        start = trio.current_time()
+        answer = await handler(None, request(5_000))  # type: ignore[arg-type]
+        result = answer.topics[0].partitions[0]
+        assert (result.error_code, result.low_watermark) == (ec.REQUEST_TIMED_OUT, -1)
+        assert trio.current_time() - start == 5
+        assert partition.log_start_offset == 2  # the leader deleted; the follower did not
+
+        async def follower_deletes() -> None:
+            await trio.sleep(1)
+            partition.update_follower_fetch_state(2, 3, 2)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(follower_deletes)
+            start = trio.current_time()
+            answer = await handler(None, request(5_000))  # type: ignore[arg-type]
+            assert trio.current_time() - start == 1
+        result = answer.topics[0].partitions[0]
+        assert (result.error_code, result.low_watermark) == (ec.NONE, 2)
+        assert len(replicas.purgatory) == 0
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -115,8 +115,9 @@ class Partition:
         self.append_lock = trio.Lock()
         # A checkpointed high watermark can be above a log that recovery cut short.
         self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
-        # Followers' log end offsets as the leader last saw them in their fetches.
+        # Followers' log end and log start offsets as the leader last saw them in their fetches.
         self._follower_end_offsets: dict[int, int] = {}
+        self._follower_start_offsets: dict[int, int] = {}
         # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
         self._wake = wake
 
@@ -155,6 +156,7 @@ class Partition:
         if new_epoch:
             # Followers' positions are learnt afresh from their fetches under the new epoch.
             self._follower_end_offsets = {}
+            self._follower_start_offsets = {}
         if self.epochs.latest_epoch != state.leader_epoch:
             end = self.log.log_end_offset
             await trio.to_thread.run_sync(self.epochs.assign, state.leader_epoch, end)
@@ -168,6 +170,7 @@ class Partition:
         changed = state.leader != self.leader_id or state.leader_epoch != self.leader_epoch
         self._apply(state)
         self._follower_end_offsets = {}
+        self._follower_start_offsets = {}
         return changed
 
     def _apply(self, state: PartitionState) -> None:
@@ -178,12 +181,37 @@ class Partition:
         self.replicas = state.replicas
         self.isr = state.isr
 
-    def update_follower_fetch_state(self, replica_id: int, log_end_offset: int) -> bool:
-        """A follower's fetch told its log end offset: True when the high watermark moved."""
+    def update_follower_fetch_state(
+        self, replica_id: int, log_end_offset: int, log_start_offset: int = -1
+    ) -> bool:
+        """A follower's fetch told its log end (and log start) offset: True when the high
+        watermark moved. A moved log start wakes DeleteRecords waiting for the low watermark."""
         if not self.is_leader or replica_id not in self.replicas:
             return False
         self._follower_end_offsets[replica_id] = log_end_offset
-        return self._maybe_increment_high_watermark()
+        starts = self._follower_start_offsets
+        start_moved = log_start_offset >= 0 and starts.get(replica_id) != log_start_offset
+        if start_moved:
+            starts[replica_id] = log_start_offset
+        moved = self._maybe_increment_high_watermark()
+        if start_moved and not moved:
+            self.wake_waiters()  # a moved high watermark has woken them already
+        return moved
+
+    @property
+    def low_watermark(self) -> int:
+        """The smallest log start offset among the leader and its followers (Kafka's
+        ``lowWatermarkIfLeader``): what DeleteRecords waits for. Kafka takes every replica on a
+        live broker; until brokers' liveness reaches partitions (the cluster issue), a follower
+        counts once it is in the ISR or has fetched, and one that has not reported its log
+        start yet holds the low watermark at -1 (unknown), as Kafka's empty replica state does."""
+        low = self.log.log_start_offset
+        for replica in self.replicas:
+            if replica == self.local_broker_id:
+                continue
+            if replica in self.isr or replica in self._follower_end_offsets:
+                low = min(low, self._follower_start_offsets.get(replica, -1))
+        return low
 
     def update_high_watermark_as_follower(self, leader_high_watermark: int) -> None:
         """A follower takes the leader's high watermark, never past its own log end."""

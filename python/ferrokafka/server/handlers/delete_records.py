@@ -1,6 +1,8 @@
 """DeleteRecords (API key 21): raise partitions' log start offsets, as Kafka's
-``Partition.deleteRecordsOnLeader``. With a single replica the new start is final at once, so
-``timeout_ms`` (the wait for followers) is never needed.
+``Partition.deleteRecordsOnLeader``, then wait (Kafka's ``DelayedDeleteRecords``) in the
+purgatory until every partition's low watermark — the smallest log start offset among its
+replicas — reaches the requested offset, at most ``timeout_ms``. With a single replica the low
+watermark is the leader's own log start, so the answer is immediate.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class DeleteRecordsHandler:
     async def __call__(
         self, ctx: RequestContext, request: DeleteRecordsRequest
     ) -> DeleteRecordsResponse:
-        topics = []
+        deleted: list[list[tuple[Partition | None, int, Result]]] = []
         for topic in request.topics:
             results = []
             for part in topic.partitions:
@@ -42,23 +44,43 @@ class DeleteRecordsHandler:
                     topic.name, part.partition_index
                 )
                 results.append(await self._delete(handle, part))
-            topics.append(
-                DeleteRecordsResponse.DeleteRecordsTopicResult(name=topic.name, partitions=results)
+            deleted.append(results)
+        pending = [
+            (handle, offset) for results in deleted for handle, offset, _ in results if handle
+        ]
+
+        def done() -> bool:
+            return all(not h.is_leader or h.low_watermark >= offset for h, offset in pending)
+
+        if pending and not done():
+            deadline = trio.current_time() + max(0, request.timeout_ms) / 1000
+            await self.node.replicas.purgatory.wait_until(
+                done, [h.key for h, _ in pending], deadline
             )
-        return DeleteRecordsResponse(topics=topics)
+        return DeleteRecordsResponse(
+            topics=[
+                DeleteRecordsResponse.DeleteRecordsTopicResult(
+                    name=topic.name,
+                    partitions=[_after_wait(h, offset, result) for h, offset, result in rs],
+                )
+                for topic, rs in zip(request.topics, deleted, strict=True)
+            ]
+        )
 
     async def _delete(
         self, handle: Partition | int, part: DeleteRecordsRequest.DeleteRecordsPartition
-    ) -> Result:
+    ) -> tuple[Partition | None, int, Result]:
+        """The partition's deletion on this leader: (the partition and the offset its low
+        watermark must reach, the answer if it does) or (None, -1, the error)."""
         index = part.partition_index
         if isinstance(handle, int):
-            return _error(index, handle)
+            return None, -1, _error(index, handle)
         if not self._deletes(handle.topic):
-            return _error(index, POLICY_VIOLATION)
+            return None, -1, _error(index, POLICY_VIOLATION)
         high_watermark = handle.high_watermark
         offset = high_watermark if part.offset == HIGH_WATERMARK else part.offset
         if not 0 <= offset <= high_watermark:
-            return _error(index, errors.OFFSET_OUT_OF_RANGE)
+            return None, -1, _error(index, errors.OFFSET_OUT_OF_RANGE)
         log = handle.log
         try:
             if offset > log.log_start_offset:
@@ -66,15 +88,29 @@ class DeleteRecordsHandler:
                 await trio.to_thread.run_sync(log.advance_log_start_offset, offset)
                 # Kafka trims the leader epoch cache to the new log start too.
                 await trio.to_thread.run_sync(handle.epochs.truncate_from_start, offset)
-            low_watermark = log.log_start_offset
+                handle.wake_waiters()  # other deletions wait on the low watermark too
         except FerrokafkaError as exc:
-            return _error(index, errors.storage_error_code(exc))
-        return Result(partition_index=index, low_watermark=low_watermark, error_code=errors.NONE)
+            return None, -1, _error(index, errors.storage_error_code(exc))
+        return handle, offset, Result(partition_index=index, error_code=errors.NONE)
 
     def _deletes(self, topic: str) -> bool:
         """Kafka refuses DeleteRecords on a topic whose cleanup.policy lacks "delete"."""
         overrides = dict(self.node.image.topic_config(topic))
         return "delete" in self.node.config.topic_config(overrides)["cleanup.policy"]
+
+
+def _after_wait(handle: Partition | None, offset: int, result: Result) -> Result:
+    """A partition's answer once the wait is over: its low watermark if it reached
+    ``offset``, REQUEST_TIMED_OUT if not, NOT_LEADER_OR_FOLLOWER if leadership moved."""
+    if handle is None:
+        return result
+    index = result.partition_index
+    if not handle.is_leader:
+        return _error(index, errors.NOT_LEADER_OR_FOLLOWER)
+    low_watermark = handle.low_watermark
+    if low_watermark < offset:
+        return _error(index, errors.REQUEST_TIMED_OUT)
+    return Result(partition_index=index, low_watermark=low_watermark, error_code=errors.NONE)
 
 
 def _error(index: int, code: int) -> Result:
