@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from ferrokafka.coordinator.timers import Timers
 from ferrokafka.groups.coordinator import OFFSETS_TOPIC, java_string_hash, partition_for
 from ferrokafka.groups.offsets import CommittedOffset, offset_record, offset_tombstone
 from ferrokafka.groups.records import GroupMetadataValue, OffsetCommitKey, OffsetCommitValue
@@ -17,7 +18,6 @@ from ferrokafka.groups.serde import (
     encode_key,
     encode_value,
 )
-from ferrokafka.groups.timers import Timers
 from ferrokafka.testing import open_broker
 
 TEST_TIMEOUT_S = 60

@@ -12,7 +12,9 @@ later ``__transaction_state``); the runtime follows their leadership on this bro
   then wait in the purgatory until the high watermark covers the records: state the
   coordinator applied in ``on_appended`` is acknowledged only once it is committed.
 
-Timers stay the coordinator's own (:mod:`ferrokafka.groups.timers`, on trio's clock).
+- **Timers** (:attr:`CoordinatorRuntime.timers`, :mod:`ferrokafka.coordinator.timers`): keyed
+  deadlines on trio's clock (a test's ``MockClock`` drives them), fired by one task the runtime
+  runs; a member's session, a group's rebalance.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Protocol
 import trio
 
 from ferrokafka.coordinator.host import CoordinatorHost
+from ferrokafka.coordinator.timers import Timers
 from ferrokafka.partition import AppendOrigin, Partition
 from ferrokafka.protocol import error_codes as ec
 
@@ -82,6 +85,7 @@ class CoordinatorRuntime:
         self._load_buffer_bytes = load_buffer_bytes
         self._partitions: dict[int, _Loaded] = {}
         self._nursery: trio.Nursery | None = None
+        self.timers = Timers()
 
     # -- readiness ---------------------------------------------------------------------------
 
@@ -112,10 +116,11 @@ class CoordinatorRuntime:
     # -- leadership --------------------------------------------------------------------------
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Follow leadership of the topic's partitions until cancelled."""
+        """Follow leadership of the topic's partitions, and fire the timers, until cancelled."""
         replicas = self.host.replicas
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            nursery.start_soon(self.timers.run)
             replicas.add_leadership_listener(self.topic, self.on_leadership)
             try:
                 for partition in replicas.partitions():

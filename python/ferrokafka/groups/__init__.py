@@ -11,6 +11,6 @@ Layout:
 - ``consumer/`` -- KIP-848 consumer groups (ConsumerGroupHeartbeat);
 - :mod:`~ferrokafka.groups.records` (generated) and :mod:`~ferrokafka.groups.serde` -- the
   records of ``__consumer_offsets`` in Kafka's format;
-- :mod:`~ferrokafka.groups.offsets`, :mod:`~ferrokafka.groups.timers` -- the offsets store and
-  keyed trio deadlines.
+- :mod:`~ferrokafka.groups.offsets` -- the offsets store. Timers are the coordinator runtime's
+  (:mod:`ferrokafka.coordinator.timers`).
 """

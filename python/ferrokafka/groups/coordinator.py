@@ -17,9 +17,9 @@ consumer groups in ``ferrokafka.groups.consumer``):
   watermark follow). ``on_appended()`` runs right after the append, before anything else can
   write to that partition: change the in-memory state there, so state and log never disagree.
   The result is a Kafka error code (0, or COORDINATOR_NOT_AVAILABLE, or what the append met).
-- **Timers.** ``coordinator.timers.schedule(key, delay_s, callback)`` / ``cancel(key)``; keys
-  are any hashable (use a tuple starting with your group id). Callbacks are synchronous; for
-  async work (a write) use ``coordinator.spawn(async_fn, *args)``.
+- **Timers.** ``coordinator.timers`` (the runtime's): ``schedule(key, delay_s, callback)`` /
+  ``cancel(key)``; keys are any hashable (use a tuple starting with your group id). Callbacks
+  are synchronous; for async work (a write) use ``coordinator.spawn(async_fn, *args)``.
 - **Offset commits.** The OffsetCommit handler asks ``group.validate_offset_commit(...)``; a
   group of either kind decides generation/epoch rules. Offsets live here, not in the group.
 - **Time.** ``coordinator.now_ms()`` (the host's injectable wall clock, what records carry);
@@ -47,7 +47,6 @@ from ferrokafka.groups.serde import (
     CoordinatorRecordError,
     decode_record,
 )
-from ferrokafka.groups.timers import Timers
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.schema import Message
@@ -97,7 +96,6 @@ class GroupCoordinator:
         self.node = node
         self.groups: dict[str, Group] = {}
         self.offsets = OffsetStore()
-        self.timers = Timers()
         self._replay: dict[int, Replay] = {
             LEGACY_OFFSET_COMMIT: self.offsets.replay,
             OFFSET_COMMIT: self.offsets.replay,
@@ -113,6 +111,8 @@ class GroupCoordinator:
             self,
             load_buffer_bytes=lambda: int(self.config("offsets.load.buffer.size")),
         )
+        # The runtime's timers (fired by its task): a member's session, a group's rebalance.
+        self.timers = self.runtime.timers
 
     # -- plugging in -------------------------------------------------------------------------
 
@@ -216,7 +216,6 @@ class GroupCoordinator:
         leads, offset expiry). Runs until cancelled."""
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            nursery.start_soon(self.timers.run)
             await nursery.start(self.runtime.run)
             task_status.started()
             nursery.start_soon(self._expire_offsets_forever)
