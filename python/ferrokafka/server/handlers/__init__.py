@@ -19,6 +19,7 @@ from ferrokafka.server.handlers.api_versions import (
     ApiVersionsHandler,
     Features,
 )
+from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.node import Node
 
 __all__ = [
@@ -54,5 +55,10 @@ def register_node_handlers(
     if isinstance(api_versions, ApiVersionsHandler):
         api_versions.set_identity(node.cluster_id, node.config.node_id)
     admin.register(dispatchers["broker"], node, advertised_listeners)
+    if node.own_controller is not None:
+        # This node's controller is the only voter, so always the active one.
+        register_controller_admin_handlers(
+            dispatchers["controller"], node.controller_channel, lambda: True
+        )
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)

@@ -1,0 +1,168 @@
+"""RemoteControllerChannel: a broker's :class:`ControllerChannel` to an active controller in
+another process — Apache Kafka's or ferrokafka's (Kafka's ``NodeToControllerChannelManager``).
+
+Each operation goes to the controller the locator names now (the quorum's leader, as the
+broker's metadata fetcher last learnt it). A controller that answers NOT_CONTROLLER everywhere,
+or cannot be reached, is left for the next one the locator names, after a backoff, until the
+operation's deadline; then the broker answers REQUEST_TIMED_OUT, as Kafka's broker does.
+
+Metadata does not come back through the channel: a broker in a cluster learns images by
+fetching the metadata log (the ``feed`` it was given: its Raft observer or follower), so
+``subscribe`` is the feed's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import trio
+
+from ferrokafka.cluster.channel import MetadataPublisher
+from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
+from ferrokafka.protocol.error_codes import NONE, NOT_CONTROLLER, REQUEST_TIMED_OUT
+from ferrokafka.protocol.error_responses import error_response, is_error_response
+from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
+from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.create_partitions import (
+    CreatePartitionsRequest,
+    CreatePartitionsResponse,
+)
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+)
+
+log = logging.getLogger(__name__)
+
+# The active controller's address now, or None while no leader is known.
+ControllerLocator = Callable[[], tuple[str, int] | None]
+# How long one operation may look for an active controller (Kafka's broker bounds a forwarded
+# request by its own timeout; this is the bound of the ones without one).
+OPERATION_TIMEOUT_S = 30.0
+# Pause before asking again after NOT_CONTROLLER, a failed connection or no known leader
+# (controller.quorum.retry.backoff.ms is 20 ms; a failover takes an election timeout).
+RETRY_BACKOFF_S = 0.1
+# Clients kept, one per controller address seen: a quorum has a handful of voters.
+CLIENTS_MAX = 16
+CLIENT_ID_PREFIX = "ferrokafka-broker-"
+
+
+class ControllerUnavailableError(Exception):
+    """No active controller answered before the operation's deadline."""
+
+
+class MetadataFeed(Protocol):
+    """Where a broker's images come from (its metadata log fetcher)."""
+
+    async def subscribe(self, publisher: MetadataPublisher) -> None: ...
+
+    def unsubscribe(self, publisher: MetadataPublisher) -> None: ...
+
+
+class RemoteControllerChannel:
+    """Operations sent to the active controller; images from ``feed``."""
+
+    def __init__(
+        self,
+        broker_id: int,
+        locate: ControllerLocator,
+        feed: MetadataFeed,
+        *,
+        timeout_s: float = OPERATION_TIMEOUT_S,
+        retry_backoff_s: float = RETRY_BACKOFF_S,
+    ) -> None:
+        self.broker_id = broker_id
+        self._locate = locate
+        self._feed = feed
+        self.timeout_s = timeout_s
+        self.retry_backoff_s = retry_backoff_s
+        self._clients: dict[tuple[str, int], NodeClient] = {}
+
+    async def subscribe(self, publisher: MetadataPublisher) -> None:
+        await self._feed.subscribe(publisher)
+
+    def unsubscribe(self, publisher: MetadataPublisher) -> None:
+        self._feed.unsubscribe(publisher)
+
+    async def aclose(self) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
+
+    # -- operations --------------------------------------------------------------------------
+
+    async def create_topics(self, request: CreateTopicsRequest) -> CreateTopicsResponse:
+        return await self._forward(request)
+
+    async def delete_topics(self, request: DeleteTopicsRequest) -> DeleteTopicsResponse:
+        return await self._forward(request)
+
+    async def create_partitions(self, request: CreatePartitionsRequest) -> CreatePartitionsResponse:
+        return await self._forward(request)
+
+    async def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:
+        return await self._forward(request)
+
+    async def incremental_alter_configs(
+        self, request: IncrementalAlterConfigsRequest
+    ) -> IncrementalAlterConfigsResponse:
+        return await self._forward(request)
+
+    async def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:
+        """A block of producer ids (AllocateProducerIds); raises ControllerUnavailableError
+        when no controller gave one in time, or the controller's error as it answered it."""
+        response = await self._call(
+            AllocateProducerIdsRequest(broker_id=broker_id, broker_epoch=broker_epoch)
+        )
+        if response.error_code != NONE:
+            raise ControllerUnavailableError(
+                f"AllocateProducerIds answered with error {response.error_code}"
+            )
+        start = response.producer_id_start
+        return range(start, start + response.producer_id_len)
+
+    async def _forward(self, request: Any) -> Any:
+        """An admin request answered by the active controller, or REQUEST_TIMED_OUT in every
+        entry when none answered in time."""
+        try:
+            return await self._call(request)
+        except ControllerUnavailableError as exc:
+            log.info("%s not answered: %s", type(request).__name__, exc)
+            return error_response(request, REQUEST_TIMED_OUT)
+
+    async def _call(self, request: Any) -> Any:
+        deadline = trio.current_time() + self.timeout_s
+        last_problem = "no active controller known"
+        while True:
+            address = self._locate()
+            if address is not None:
+                client = await self._client(address)
+                with trio.move_on_at(deadline):
+                    try:
+                        response = await client.call(request)
+                    except NodeUnavailableError as exc:
+                        last_problem = str(exc)
+                    else:
+                        if not is_error_response(response, NOT_CONTROLLER):
+                            return response
+                        last_problem = f"{address[0]}:{address[1]} is not the active controller"
+            if trio.current_time() + self.retry_backoff_s >= deadline:
+                raise ControllerUnavailableError(
+                    f"{last_problem} (gave up after {self.timeout_s:g} s)"
+                )
+            await trio.sleep(self.retry_backoff_s)
+
+    async def _client(self, address: tuple[str, int]) -> NodeClient:
+        client = self._clients.get(address)
+        if client is None:
+            if len(self._clients) >= CLIENTS_MAX:
+                # Addresses of old controllers: forget the oldest.
+                await self._clients.pop(next(iter(self._clients))).aclose()
+            client = self._clients[address] = NodeClient(
+                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}"
+            )
+        return client

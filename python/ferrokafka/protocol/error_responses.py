@@ -1,0 +1,91 @@
+"""The response that refuses a request with one error code everywhere it has one (Kafka's
+``AbstractRequest.getErrorResponse``), for the admin APIs a controller answers: what an
+inactive controller answers (NOT_CONTROLLER), and what a broker answers when the controller
+could not be reached in time (REQUEST_TIMED_OUT)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ferrokafka.protocol.messages.allocate_producer_ids import (
+    AllocateProducerIdsRequest,
+    AllocateProducerIdsResponse,
+)
+from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.create_partitions import (
+    CreatePartitionsRequest,
+    CreatePartitionsResponse,
+)
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
+)
+
+
+def error_response(request: Any, code: int) -> Any:
+    """The response refusing ``request`` with ``code`` everywhere it has an error code."""
+    if isinstance(request, CreateTopicsRequest):
+        return CreateTopicsResponse(
+            topics=[
+                CreateTopicsResponse.CreatableTopicResult(name=t.name, error_code=code)
+                for t in request.topics
+            ]
+        )
+    if isinstance(request, DeleteTopicsRequest):
+        names = [t.name for t in request.topics] or list(request.topic_names)
+        return DeleteTopicsResponse(
+            responses=[
+                DeleteTopicsResponse.DeletableTopicResult(name=name, error_code=code)
+                for name in names
+            ]
+        )
+    if isinstance(request, CreatePartitionsRequest):
+        return CreatePartitionsResponse(
+            results=[
+                CreatePartitionsResponse.CreatePartitionsTopicResult(name=t.name, error_code=code)
+                for t in request.topics
+            ]
+        )
+    if isinstance(request, AlterConfigsRequest):
+        return AlterConfigsResponse(
+            responses=[
+                AlterConfigsResponse.AlterConfigsResourceResponse(
+                    resource_type=r.resource_type, resource_name=r.resource_name, error_code=code
+                )
+                for r in request.resources
+            ]
+        )
+    if isinstance(request, IncrementalAlterConfigsRequest):
+        return IncrementalAlterConfigsResponse(
+            responses=[
+                IncrementalAlterConfigsResponse.AlterConfigsResourceResponse(
+                    resource_type=r.resource_type, resource_name=r.resource_name, error_code=code
+                )
+                for r in request.resources
+            ]
+        )
+    if isinstance(request, AllocateProducerIdsRequest):
+        return AllocateProducerIdsResponse(error_code=code)
+    raise TypeError(f"no error response for {type(request).__name__}")
+
+
+def is_error_response(response: Any, code: int) -> bool:
+    """Whether every error code ``response`` holds is ``code`` (APIs of :func:`error_response`)."""
+    codes = _error_codes(response)
+    return bool(codes) and all(c == code for c in codes)
+
+
+def _error_codes(response: Any) -> list[int]:
+    if isinstance(response, CreateTopicsResponse):
+        return [t.error_code for t in response.topics]
+    if isinstance(response, DeleteTopicsResponse):
+        return [t.error_code for t in response.responses]
+    if isinstance(response, CreatePartitionsResponse):
+        return [t.error_code for t in response.results]
+    if isinstance(response, AlterConfigsResponse | IncrementalAlterConfigsResponse):
+        return [r.error_code for r in response.responses]
+    if isinstance(response, AllocateProducerIdsResponse):
+        return [response.error_code]
+    raise TypeError(f"no error codes known for {type(response).__name__}")

@@ -1,0 +1,112 @@
+"""The admin APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``):
+CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs and
+AllocateProducerIds sent straight to it (a broker's ControllerChannel, or an admin client with
+``--bootstrap-controller``), and Envelope — a broker forwarding a client's admin request, as
+Kafka brokers do — unwrapped, answered by the same handlers and wrapped back.
+
+Only the active controller decides: any other answers NOT_CONTROLLER in every entry of the
+response (top-level where the API has one), the sender's cue to find the active controller and
+retry there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.protocol import ProtocolError, decode_request, encode_response
+from ferrokafka.protocol.error_codes import (
+    INVALID_REQUEST,
+    NOT_CONTROLLER,
+    UNSUPPORTED_VERSION,
+)
+from ferrokafka.protocol.error_responses import error_response
+from ferrokafka.protocol.messages.allocate_producer_ids import (
+    AllocateProducerIdsRequest,
+    AllocateProducerIdsResponse,
+)
+from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
+from ferrokafka.protocol.messages.create_partitions import (
+    CreatePartitionsRequest,
+)
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
+from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
+from ferrokafka.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsRequest,
+)
+from ferrokafka.server.dispatcher import Dispatcher, RequestContext
+
+log = logging.getLogger(__name__)
+
+# Whether this node is the active controller now (the quorum's leader).
+IsActive = Callable[[], bool]
+# The Envelope's inner request: a whole request frame, bounded as any frame of the listener is;
+# a request inside an Envelope may not be another Envelope (Kafka: INVALID_REQUEST).
+ENVELOPE_KEY = EnvelopeRequest.API_KEY
+_SIZE_PREFIX_BYTES = 4
+
+
+class ControllerAdminHandlers:
+    """The controller's admin APIs, answered through ``channel`` (to this node's own
+    controller) while ``is_active()``."""
+
+    def __init__(self, dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive):
+        self.dispatcher = dispatcher
+        self.channel = channel
+        self.is_active = is_active
+        self._operations: dict[type, Callable[[Any], Awaitable[Any]]] = {
+            CreateTopicsRequest: channel.create_topics,
+            DeleteTopicsRequest: channel.delete_topics,
+            CreatePartitionsRequest: channel.create_partitions,
+            AlterConfigsRequest: channel.alter_configs,
+            IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
+            AllocateProducerIdsRequest: self._allocate_producer_ids,
+        }
+
+    def register(self) -> None:
+        for request_type in self._operations:
+            self.dispatcher.register(request_type.API_KEY, self.answer)
+        self.dispatcher.register(ENVELOPE_KEY, self.envelope)
+
+    async def answer(self, ctx: RequestContext, request: Any) -> Any:
+        if not self.is_active():
+            return error_response(request, NOT_CONTROLLER)
+        return await self._operations[type(request)](request)
+
+    async def _allocate_producer_ids(
+        self, request: AllocateProducerIdsRequest
+    ) -> AllocateProducerIdsResponse:
+        ids = await self.channel.allocate_producer_ids(request.broker_id, request.broker_epoch)
+        return AllocateProducerIdsResponse(producer_id_start=ids.start, producer_id_len=len(ids))
+
+    async def envelope(self, ctx: RequestContext, request: EnvelopeRequest) -> EnvelopeResponse:
+        """A forwarded request: decoded, answered as if it came here, its response encoded
+        under its own header. Kafka answers NOT_CONTROLLER at the envelope level when this
+        controller is not active, and INVALID_REQUEST / UNSUPPORTED_VERSION when the inner
+        request cannot be decoded or is not one the controller forwards."""
+        if not self.is_active():
+            return EnvelopeResponse(error_code=NOT_CONTROLLER)
+        try:
+            header, inner = decode_request(bytes(request.request_data))
+        except ProtocolError as exc:
+            log.info("Envelope from %s with an undecodable request: %s", ctx.client_address, exc)
+            return EnvelopeResponse(error_code=INVALID_REQUEST)
+        if header.request_api_key == ENVELOPE_KEY:
+            return EnvelopeResponse(error_code=INVALID_REQUEST)
+        if type(inner) not in self._operations:
+            return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
+        response = await self._operations[type(inner)](inner)
+        # The response as it would be sent, less the frame's size prefix.
+        framed = encode_response(header, response)
+        return EnvelopeResponse(response_data=memoryview(framed)[_SIZE_PREFIX_BYTES:])
+
+
+def register_controller_admin_handlers(
+    dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive
+) -> ControllerAdminHandlers:
+    handlers = ControllerAdminHandlers(dispatcher, channel, is_active)
+    handlers.register()
+    return handlers

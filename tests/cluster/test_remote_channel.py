@@ -1,0 +1,156 @@
+"""A broker's channel to a controller in another process (RemoteControllerChannel over
+NodeClient), against a node's controller listener: admin operations are decided there, an
+Envelope (how Kafka brokers forward) is unwrapped and answered, an inactive controller answers
+NOT_CONTROLLER and the channel moves on to the one the locator names next, and a controller
+that cannot be reached becomes REQUEST_TIMED_OUT at the deadline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import trio
+import trio.testing
+
+from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
+from ferrokafka.cluster.remote_channel import RemoteControllerChannel
+from ferrokafka.protocol import RequestHeader, decode_response, encode_request
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.envelope import EnvelopeRequest
+from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
+from ferrokafka.server.server import ListenerSpec, Server, ServerLimits
+from ferrokafka.testing import RunningBroker, open_broker
+
+TEST_TIMEOUT_S = 60
+
+
+def create(name: str, partitions: int = 2) -> CreateTopicsRequest:
+    return CreateTopicsRequest(
+        topics=[
+            CreateTopicsRequest.CreatableTopic(
+                name=name, num_partitions=partitions, replication_factor=1
+            )
+        ],
+        timeout_ms=10_000,
+    )
+
+
+class _NoFeed:
+    async def subscribe(self, publisher: object) -> None:
+        raise AssertionError("not used here")
+
+    def unsubscribe(self, publisher: object) -> None:
+        raise AssertionError("not used here")
+
+
+def controller_address(broker: RunningBroker) -> tuple[str, int]:
+    return next((a.host, a.port) for a in broker.addresses if a.listener_name == "CONTROLLER")
+
+
+def test_admin_operations_reach_the_controller_listener(tmp_path: Path) -> None:
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with open_broker(tmp_path) as broker:
+                address = controller_address(broker)
+                channel = RemoteControllerChannel(2, lambda: address, _NoFeed())
+                response = await channel.create_topics(create("remote"))
+                assert [(t.name, t.error_code) for t in response.topics] == [("remote", 0)]
+                assert broker.image.topic("remote") is not None
+                again = await channel.create_topics(create("remote"))
+                assert again.topics[0].error_code == ec.TOPIC_ALREADY_EXISTS
+                ids = await channel.allocate_producer_ids(1, -1)
+                assert len(ids) > 0
+                await channel.aclose()
+
+    trio.run(main)
+
+
+def test_an_envelope_is_unwrapped_and_its_answer_wrapped(tmp_path: Path) -> None:
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with open_broker(tmp_path) as broker:
+                client = NodeClient(controller_address(broker), client_id="forwarding-broker")
+                inner_header = RequestHeader(
+                    request_api_key=CreateTopicsRequest.API_KEY,
+                    request_api_version=7,
+                    correlation_id=4242,
+                    client_id="the-admin-client",
+                )
+                frame = encode_request(inner_header, create("enveloped"))[4:]
+                answer = await client.call(
+                    EnvelopeRequest(
+                        request_data=memoryview(frame),
+                        request_principal=b"",
+                        client_host_address=bytes([127, 0, 0, 1]),
+                    )
+                )
+                assert answer.error_code == ec.NONE
+                header, inner = decode_response(bytes(answer.response_data), 19, 7)
+                assert header.correlation_id == 4242
+                assert isinstance(inner, CreateTopicsResponse)
+                assert [(t.name, t.error_code) for t in inner.topics] == [("enveloped", 0)]
+                # Garbage inside the envelope: INVALID_REQUEST, the connection stays up.
+                bad = await client.call(EnvelopeRequest(request_data=memoryview(b"\x00\x13")))
+                assert bad.error_code == ec.INVALID_REQUEST
+                await client.aclose()
+
+    trio.run(main)
+
+
+def test_not_controller_sends_the_channel_to_the_next_one(tmp_path: Path) -> None:
+    """Two controller listeners: one inactive (NOT_CONTROLLER everywhere), one the real
+    node's. The locator names the inactive one first; the channel ends at the active one."""
+
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with open_broker(tmp_path) as broker, trio.open_nursery() as nursery:
+                inactive = Dispatcher()
+                node = broker.broker.node
+                assert node is not None
+                register_controller_admin_handlers(inactive, node.controller_channel, lambda: False)
+                server = Server(
+                    [ListenerSpec("CONTROLLER", "127.0.0.1", 0, inactive)],
+                    ServerLimits.from_config(broker.config, shutdown_grace_s=1),
+                )
+                bound = await nursery.start(server.serve)
+                standby = (bound[0].host, bound[0].port)
+                named = [standby, standby, controller_address(broker)]
+                asked: list[tuple[str, int]] = []
+
+                def locate() -> tuple[str, int]:
+                    asked.append(named[min(len(asked), len(named) - 1)])
+                    return asked[-1]
+
+                channel = RemoteControllerChannel(2, locate, _NoFeed(), retry_backoff_s=0.01)
+                response = await channel.create_topics(create("moved"))
+                assert response.topics[0].error_code == ec.NONE
+                assert asked[:3] == named
+                await channel.aclose()
+                server.request_shutdown()
+
+    trio.run(main)
+
+
+def test_an_unreachable_controller_is_request_timed_out_at_the_deadline() -> None:
+    async def main() -> None:
+        listener = trio.socket.socket()
+        await listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        listener.close()  # nothing listens there now: every connect is refused
+        channel = RemoteControllerChannel(
+            2, lambda: ("127.0.0.1", port), _NoFeed(), timeout_s=5, retry_backoff_s=0.5
+        )
+        start = trio.current_time()
+        response = await channel.create_topics(create("nowhere"))
+        assert response.topics[0].error_code == ec.REQUEST_TIMED_OUT
+        assert 4.5 <= trio.current_time() - start <= 5
+        client = NodeClient(("127.0.0.1", port), client_id="x", timeout_s=1)
+        try:
+            await client.call(create("nowhere"))
+        except NodeUnavailableError as exc:
+            assert str(port) in str(exc)
+        else:
+            raise AssertionError("a refused connection must raise")
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
