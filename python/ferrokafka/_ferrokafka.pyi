@@ -517,11 +517,14 @@ class Log:
         *,
         leader_epoch: int = -1,
         now_ms: int | None = None,
+        inflate_max: int | None = None,
     ) -> AppendInfo:
         """Validate ``records`` (one or more batches) as a leader does on produce, assign
         offsets from the log end, stamp ``leader_epoch`` and append with one write. Any
         C-contiguous byte buffer: a read-only one is read in place without the GIL, a
-        writable one is copied first (it could change meanwhile)."""
+        writable one is copied first (it could change meanwhile). ``inflate_max``: a
+        compressed batch that would inflate to more than this raises BlockingIOError before
+        anything is written (for a caller that must not wait: it retries where it may)."""
     def append_as_follower(self, records: bytes) -> AppendInfo:
         """Append batches whose offsets were assigned by a leader (checked to follow the log)."""
     def read(

@@ -35,10 +35,19 @@ if TYPE_CHECKING:
 # to a log that fsyncs on append (flush.messages), go to a worker thread so the trio loop
 # keeps serving other connections.
 INLINE_APPEND_BYTES_MAX = 256 * 1024
+# A compressed batch appended inline may inflate to at most this much (a few ms of CPU for the
+# densest zstd); one that would inflate to more — a decompression bomb is a few KB — is left
+# to a worker thread (BlockingIOError from the native append, nothing written).
+INLINE_INFLATE_BYTES_MAX = 4 * 1024 * 1024
+# Compressed batches inflated in worker threads at once: each may take up to the native
+# limit (128 MiB) for a moment, so this bounds the memory a burst of bombs can take (and the
+# cores they can keep busy).
+CONCURRENT_INFLATES_MAX = 2
 # A producer state snapshot is written once this many offsets were appended since the last
 # one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).
 PRODUCER_SNAPSHOT_INTERVAL_OFFSETS = 1_000_000
 
+_COMPRESSION_MASK = 0x07
 # Kafka sets error_message for record-validation errors (RecordValidationException) only.
 _ERRORS_WITH_MESSAGE = frozenset({ec.INVALID_RECORD, ec.INVALID_TIMESTAMP})
 
@@ -63,6 +72,16 @@ class AppendResult:
 _TRANSACTIONAL_REFUSED = AppendResult(
     ec.INVALID_TXN_STATE, "Transactional producers are not supported by this broker"
 )
+
+
+class InflateInWorkerThread(Exception):
+    """An inline append met a batch that inflates past INLINE_INFLATE_BYTES_MAX; nothing was
+    changed, and the append is to be made again in a worker thread."""
+
+
+def compressed(header: BatchHeader | None) -> bool:
+    """Whether the batch is compressed (its append inflates it to check its records)."""
+    return header is not None and header.attributes & _COMPRESSION_MASK != 0
 
 
 def inline(partition: Partition, records: bytes | memoryview, header: BatchHeader | None) -> bool:

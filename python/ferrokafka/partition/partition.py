@@ -44,6 +44,20 @@ log = logging.getLogger(__name__)
 
 # Kafka's "no leader" broker id.
 NO_LEADER = -1
+# The worker threads that inflate compressed batches (see appends.CONCURRENT_INFLATES_MAX),
+# one limiter per trio run (per broker process; tests run many).
+_INFLATE_LIMITER: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
+    "ferrokafka_inflate_limiter"
+)
+
+
+def _inflate_limiter() -> trio.CapacityLimiter:
+    try:
+        return _INFLATE_LIMITER.get()
+    except LookupError:
+        limiter = trio.CapacityLimiter(appends.CONCURRENT_INFLATES_MAX)
+        _INFLATE_LIMITER.set(limiter)
+        return limiter
 
 
 class AppendOrigin(enum.Enum):
@@ -287,7 +301,11 @@ class Partition:
         epoch = self.leader_epoch
         try:
             # A request's read-only view of its frame goes to the log uncopied.
-            info = self.log.append(records, leader_epoch=epoch)
+            info = self.log.append(
+                records, leader_epoch=epoch, inflate_max=appends.INLINE_INFLATE_BYTES_MAX
+            )
+        except BlockingIOError as exc:
+            raise appends.InflateInWorkerThread(str(exc)) from exc
         except (FerrokafkaError, OSError) as exc:
             return appends.storage_refusal(exc)
         return self._appended(epoch, info)
@@ -309,9 +327,12 @@ class Partition:
         if header is None:
             header = appends.header_of(records)
         if on_appended is None and appends.inline(self, records, header):
-            return self.append_as_leader_nowait(
-                records, origin=origin, required_acks=required_acks, header=header
-            )
+            try:
+                return self.append_as_leader_nowait(
+                    records, origin=origin, required_acks=required_acks, header=header
+                )
+            except appends.InflateInWorkerThread:
+                pass  # a bomb, or just a big inflation: in a worker thread below
         config = self.log.config
         refused = self._leader_refusal(records, required_acks, config)
         if refused is not None:
@@ -323,7 +344,8 @@ class Partition:
             refused = await trio.to_thread.run_sync(appends.keyless_records, self, bytes(records))
             if refused is not None:
                 return refused
-        in_thread = big or config.flush_messages is not None
+        inflates = appends.compressed(header)
+        in_thread = big or config.flush_messages is not None or inflates
         async with self.append_lock:
             refused = appends.admitted(
                 self,
@@ -339,7 +361,8 @@ class Partition:
             try:
                 if in_thread:
                     info = await trio.to_thread.run_sync(
-                        lambda: self.log.append(records, leader_epoch=epoch)
+                        lambda: self.log.append(records, leader_epoch=epoch),
+                        limiter=_inflate_limiter() if inflates else None,
                     )
                 else:
                     info = self.log.append(records, leader_epoch=epoch)

@@ -70,8 +70,8 @@ impl PyLog {
     }
 
     #[pyo3(
-        signature = (records, *, leader_epoch = -1, now_ms = None),
-        text_signature = "($self, records, *, leader_epoch=-1, now_ms=None)"
+        signature = (records, *, leader_epoch = -1, now_ms = None, inflate_max = None),
+        text_signature = "($self, records, *, leader_epoch=-1, now_ms=None, inflate_max=None)"
     )]
     fn append(
         &self,
@@ -79,12 +79,15 @@ impl PyLog {
         records: PyBuffer<u8>,
         leader_epoch: i32,
         now_ms: Option<i64>,
+        inflate_max: Option<usize>,
     ) -> PyResult<PyAppendInfo> {
         let now = now_ms.unwrap_or_else(crate::log::now_ms);
         let append = |bytes: &[u8]| {
             py.allow_threads(|| {
-                self.inner
-                    .append(bytes, leader_epoch, now, AppendOrigin::Client)
+                crate::record::compression::with_inflate_budget(inflate_max, || {
+                    self.inner
+                        .append(bytes, leader_epoch, now, AppendOrigin::Client)
+                })
             })
         };
         let summary = if records.readonly() && records.is_c_contiguous() {

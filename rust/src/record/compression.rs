@@ -135,16 +135,55 @@ fn corrupt(codec: Compression, e: impl std::fmt::Display) -> Error {
     Error::corrupt(0, format!("{} decompression failed: {e}", codec.name()))
 }
 
+fn too_big_reason(limit: usize) -> String {
+    format!("records section inflates to more than {limit} bytes")
+}
+
 fn too_big(limit: usize) -> Error {
-    Error::corrupt(
-        0,
-        format!("records section inflates to more than {limit} bytes"),
-    )
+    Error::corrupt(0, too_big_reason(limit))
+}
+
+thread_local! {
+    /// This thread's inflate budget, set by [`with_inflate_budget`] (None: no budget).
+    static INFLATE_BUDGET: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Run `f` with at most `budget` bytes inflated per records section on this thread: a section
+/// that would inflate to more (but not past its own limit) fails with an `Io` error of kind
+/// `WouldBlock` — "too much to inflate without waiting", for a caller (the broker's event loop)
+/// that then retries where waiting is fine — instead of being inflated here. None: no budget.
+pub fn with_inflate_budget<T>(budget: Option<usize>, f: impl FnOnce() -> T) -> T {
+    let before = INFLATE_BUDGET.with(|b| b.replace(budget));
+    let out = f();
+    INFLATE_BUDGET.with(|b| b.set(before));
+    out
+}
+
+fn over_budget(budget: usize) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::WouldBlock,
+        format!("records section inflates to more than {budget} bytes: too much to inflate without waiting"),
+    ))
 }
 
 /// Inflate `data`, failing with CorruptRecord if it is not valid for `codec` or would inflate
-/// to more than `limit` bytes.
+/// to more than `limit` bytes (or with `WouldBlock` past this thread's inflate budget, see
+/// [`with_inflate_budget`]).
 pub fn decompress_bounded(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>> {
+    match INFLATE_BUDGET.with(std::cell::Cell::get) {
+        Some(budget) if budget < limit && codec != Compression::None => {
+            match inflate(codec, data, budget) {
+                Err(Error::CorruptRecord { reason, .. }) if reason == too_big_reason(budget) => {
+                    Err(over_budget(budget))
+                }
+                other => other,
+            }
+        }
+        _ => inflate(codec, data, limit),
+    }
+}
+
+fn inflate(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>> {
     // A first guess at the size; Vec growth takes care of the rest, bounded by `limit`.
     let hint = data.len().saturating_mul(4).min(limit);
     match codec {
@@ -430,6 +469,38 @@ mod tests {
             let c = compress(codec, &data, None).unwrap();
             let e = decompress(codec, &c[..c.len() - 5]).unwrap_err();
             assert!(matches!(e, Error::CorruptRecord { .. }), "{codec:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_inflate_budget_leaves_big_sections_to_a_caller_that_can_wait() {
+        let data = vec![0u8; 1 << 20];
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let packed = compress(codec, &data, None).unwrap();
+            // Within the budget: inflated as usual.
+            let out = with_inflate_budget(Some(2 << 20), || decompress(codec, &packed)).unwrap();
+            assert_eq!(out.len(), data.len(), "{codec:?}");
+            // Past it: WouldBlock, nothing inflated beyond the budget.
+            let err =
+                with_inflate_budget(Some(64 << 10), || decompress(codec, &packed)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "{codec:?}: {err}"
+            );
+            // The budget is gone after the call, and past the limit itself stays corrupt.
+            assert_eq!(decompress(codec, &packed).unwrap().len(), data.len());
+            let err =
+                with_inflate_budget(Some(64 << 10), || decompress_bounded(codec, &packed, 1024))
+                    .unwrap_err();
+            assert!(
+                matches!(err, Error::CorruptRecord { .. }),
+                "{codec:?}: {err}"
+            );
         }
     }
 

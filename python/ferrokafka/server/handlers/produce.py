@@ -16,9 +16,10 @@ from typing import Any
 import trio
 
 from ferrokafka.partition import AppendOrigin, AppendResult, Partition
+from ferrokafka.partition.appends import InflateInWorkerThread
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
-from ferrokafka.server.dispatcher import LATER, RequestContext
+from ferrokafka.server.dispatcher import LATER, Later, RequestContext
 from ferrokafka.server.node import Node
 from ferrokafka.storage import BatchHeader, UnsupportedCompressionError, read_batch_header
 
@@ -132,17 +133,51 @@ class ProduceHandler:
                 ):
                     return LATER
         origin = AppendOrigin.CLIENT
-        outcomes = [
-            [
-                found.append_as_leader_nowait(
-                    records, origin=origin, required_acks=acks, header=header
+        outcomes: list[list[AppendResult]] = []
+        for t, (_, parts) in enumerate(targets):
+            topic_outcomes: list[AppendResult] = []
+            outcomes.append(topic_outcomes)
+            for p, (_, found, records, header) in enumerate(parts):
+                if not isinstance(found, Partition):
+                    topic_outcomes.append(found)
+                    continue
+                try:
+                    topic_outcomes.append(
+                        found.append_as_leader_nowait(
+                            records, origin=origin, required_acks=acks, header=header
+                        )
+                    )
+                except InflateInWorkerThread:
+                    # Partitions before this one are appended: the rest is finished by a
+                    # task, in order, and answered then.
+                    return Later(self._finish(request, targets, outcomes, t, p))
+        return self._response(request, targets, outcomes)
+
+    async def _finish(
+        self,
+        request: ProduceRequest,
+        targets: list[_Topic],
+        outcomes: list[list[AppendResult]],
+        topic_index: int,
+        partition_index: int,
+    ) -> ProduceResponse | None:
+        """answer_now's rest from the partition whose batch must inflate in a worker thread:
+        that one and every later one appended there, then the response."""
+        acks = request.acks
+        for t in range(topic_index, len(targets)):
+            if t == len(outcomes):
+                outcomes.append([])
+            first = partition_index if t == topic_index else 0
+            for _, found, records, header in targets[t][1][first:]:
+                outcomes[t].append(
+                    await found.append_as_leader(
+                        records, origin=AppendOrigin.CLIENT, required_acks=acks, header=header
+                    )
+                    if isinstance(found, Partition)
+                    else found
                 )
-                if isinstance(found, Partition)
-                else found
-                for _, found, records, header in parts
-            ]
-            for _, parts in targets
-        ]
+        if acks == -1:
+            outcomes = await self._wait_for_replication(targets, outcomes, request.timeout_ms)
         return self._response(request, targets, outcomes)
 
     async def __call__(
