@@ -19,6 +19,7 @@ import sys
 import click
 import trio
 
+from ferrokafka.cluster.storage_format import metadata_dir_of
 from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
@@ -114,7 +115,7 @@ def serve(
 
 
 def _check_formatted(config: BrokerConfig) -> None:
-    metadata_dir = str(config["metadata.log.dir"] or config.log_dirs[0])
+    metadata_dir = metadata_dir_of(config)
     try:
         ensemble = load_meta_ensemble(config.log_dirs, metadata_dir)
         ensemble.verify(node_id=config.node_id)

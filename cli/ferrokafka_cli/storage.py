@@ -38,8 +38,8 @@ class _StorageGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            exc.exit_code = EXIT_FAILED
-            raise
+            exc.show()
+            ctx.exit(EXIT_FAILED)
 
 
 @click.group("storage", cls=_StorageGroup)

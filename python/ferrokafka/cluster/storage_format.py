@@ -233,16 +233,13 @@ def format_storage(
     """Format the node's directories (see the module doc); ``echo`` prints progress lines.
     Raises :class:`FormatError` (or MetaPropertiesError) with a one-line reason."""
     check_cluster_id(options.cluster_id)
-    release_version = options.release_version
-    if release_version is None and config.originals.get("inter.broker.protocol.version"):
-        release_version = str(config.originals["inter.broker.protocol.version"])
     voters = check_quorum_flags(config, options)
     if options.add_scram:
         raise FormatError("--add-scram is not supported yet: ferrokafka has no SCRAM credentials.")
     dynamic = not config.quorum_voters and (voters is not None or options.no_initial_controllers)
     try:
         features = dict(parse_feature_flag(flag) for flag in options.features)
-        levels = effective_levels(release_version, features, dynamic_quorum=dynamic)
+        levels = effective_levels(options.release_version, features, dynamic_quorum=dynamic)
     except FeatureLevelError as exc:
         raise FormatError(str(exc)) from None
     metadata_dir = metadata_dir_of(config)
