@@ -14,6 +14,7 @@ from cli.ferrokafka_cli.main import cli
 from click.testing import CliRunner, Result
 
 from ferrokafka.cluster.snapshot_file import BOOTSTRAP_SNAPSHOT_ID, read_snapshot
+from ferrokafka.cluster.storage_format import FormatError, parse_initial_controllers
 from ferrokafka.storage.checkpoints import (
     MetaProperties,
     kafka_uuid_string,
@@ -263,3 +264,22 @@ def test_serve_refuses_unformatted_or_mismatched_dirs(tmp_path: Path, dynamic_co
     proc = run_serve(dynamic_config)
     assert proc.returncode == 1 and "Invalid cluster.id in: " in proc.stderr, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "No voters given."),
+        ("x", "No @ found in dynamic voter string."),
+        ("@h:9:MvDxzVmcRsaTz33bUuRU6A", "Invalid @ at beginning of dynamic voter string."),
+        ("a@h:9:MvDxzVmcRsaTz33bUuRU6A", "Failed to parse node id in dynamic voter string."),
+        ("1@[::1:9:x", "Hostname began with left bracket, but no right bracket was found."),
+        ("1@h", "No colon following hostname could be found."),
+        ("1@h:9", "No colon following port could be found."),
+        ("1@h:70000:MvDxzVmcRsaTz33bUuRU6A", "Invalid port 70000 in dynamic voter string."),
+        ("1@h:9:MvDxzVmcRsaTz33bUuRU6A,1@g:9:jyUakS24TDWvo2MOs588CQ", "Node id 1 was specified"),
+    ],
+)
+def test_initial_controllers_are_parsed_as_kafka_does(text: str, message: str) -> None:
+    with pytest.raises(FormatError, match=re.escape(message)):
+        parse_initial_controllers(text)

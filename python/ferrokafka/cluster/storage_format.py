@@ -46,11 +46,8 @@ from ferrokafka.storage.checkpoints import (
 )
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError, load_meta_ensemble
 
-# `id@host:port:directory-id`, the host possibly a bracketed IPv6 address (Kafka's DynamicVoter).
-_VOTER = re.compile(
-    r"(?P<id>[^@]*)@(?:\[(?P<ip6>[^\]]*)\]|(?P<host>[^:\[\]]*)):(?P<port>[^:]*):(?P<dir>.*)"
-)
 PORT_MAX = 65535
+INT_MAX = 2**31 - 1
 # How many initial controllers one flag may name (a quorum is a handful of nodes; this only
 # keeps a mistaken argument from building a huge record).
 INITIAL_CONTROLLERS_MAX = 1000
@@ -75,7 +72,7 @@ def parse_initial_controllers(text: str) -> dict[int, InitialVoter]:
     voters: dict[int, InitialVoter] = {}
     items = [item.strip() for item in text.split(",")]
     if not text.strip():
-        raise FormatError("No initial controllers were given.")
+        raise FormatError("No voters given.")
     if len(items) > INITIAL_CONTROLLERS_MAX:
         raise FormatError(f"More than {INITIAL_CONTROLLERS_MAX} initial controllers.")
     for item in items:
@@ -87,23 +84,46 @@ def parse_initial_controllers(text: str) -> dict[int, InitialVoter]:
 
 
 def _parse_voter(item: str) -> InitialVoter:
-    match = _VOTER.fullmatch(item)
-    if match is None:
-        raise FormatError(
-            f"Unable to parse dynamic voter string {item!r}: expected id@host:port:dirid."
-        )
-    if not re.fullmatch(r"[0-9]+", match["id"]) or int(match["id"]) > 2**31 - 1:
-        raise FormatError(f"Failed to parse node id in dynamic voter string {item!r}.")
-    if not re.fullmatch(r"[0-9]+", match["port"]) or not 0 < int(match["port"]) <= PORT_MAX:
-        raise FormatError(f"Failed to parse port in dynamic voter string {item!r}.")
-    host = match["ip6"] if match["ip6"] is not None else match["host"]
-    if not host:
-        raise FormatError(f"No hostname found in dynamic voter string {item!r}.")
+    """One ``id@host:port:dirid`` (``[v6 address]`` for an IPv6 host), with DynamicVoter's
+    messages for each way it can be wrong."""
+    at = item.find("@")
+    if at < 0:
+        raise FormatError("No @ found in dynamic voter string.")
+    if at == 0:
+        raise FormatError("Invalid @ at beginning of dynamic voter string.")
+    node_text, rest = item[:at], item[at + 1 :]
+    if not re.fullmatch(r"-?[0-9]+", node_text) or abs(int(node_text)) > INT_MAX:
+        raise FormatError("Failed to parse node id in dynamic voter string.")
+    if int(node_text) < 0:
+        raise FormatError(f"Invalid negative node id {node_text} in dynamic voter string.")
+    if not rest:
+        raise FormatError("No hostname found after node id.")
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 0:
+            raise FormatError("Hostname began with left bracket, but no right bracket was found.")
+        host, rest = rest[1:close], rest[close + 1 :]
+        if not rest.startswith(":"):
+            raise FormatError("Port section must start with a colon.")
+    else:
+        colon = rest.find(":")
+        if colon < 0:
+            raise FormatError("No colon following hostname could be found.")
+        host, rest = rest[:colon], rest[colon:]
+    rest = rest[1:]
+    colon = rest.find(":")
+    if colon < 0:
+        raise FormatError("No colon following port could be found.")
+    port_text, directory_text = rest[:colon], rest[colon + 1 :]
+    if not re.fullmatch(r"-?[0-9]+", port_text) or abs(int(port_text)) > INT_MAX:
+        raise FormatError("Failed to parse port in dynamic voter string.")
+    if not 0 <= int(port_text) <= PORT_MAX:
+        raise FormatError(f"Invalid port {port_text} in dynamic voter string.")
     try:
-        directory_id = parse_kafka_uuid(match["dir"])
+        directory_id = parse_kafka_uuid(directory_text)
     except ValueError:
         raise FormatError("Failed to parse directory ID in dynamic voter string.") from None
-    return InitialVoter(int(match["id"]), host, int(match["port"]), directory_id)
+    return InitialVoter(int(node_text), host, int(port_text), directory_id)
 
 
 @dataclass(frozen=True)
