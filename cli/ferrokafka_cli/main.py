@@ -17,6 +17,7 @@ _COMMANDS = {
     "produce": "console:produce",
     "consume": "console:consume",
     "groups": "groups:groups",
+    "storage": "storage:storage",
 }
 
 

@@ -2,8 +2,10 @@
 
 With no arguments: node 1, broker and controller in one process, clients on
 PLAINTEXT://localhost:9092 (the controller listener on localhost:9093), data in
-./ferrokafka-data. ``--config`` takes a Kafka ``server.properties``; flags override it.
-An invalid configuration is one line on stderr and exit code 2.
+./ferrokafka-data, formatted on first start. ``--config`` takes a Kafka ``server.properties``;
+flags override it; its directories must have been formatted (``ferrokafka storage format``,
+or Kafka's ``kafka-storage.sh format``). An invalid configuration is one line on stderr and
+exit code 2; unformatted or mismatched directories, exit code 1.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ import sys
 import click
 import trio
 
-from ferrokafka.config import ConfigError, load_broker_config
+from ferrokafka.cluster.storage_format import metadata_dir_of
+from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
+from ferrokafka.storage.checkpoints import CheckpointError
+from ferrokafka.storage.meta_ensemble import MetaPropertiesError, load_meta_ensemble
 
 DEFAULT_DATA_DIR = "./ferrokafka-data"
 # Without --config, listen on loopback only: a development broker should not be reachable from
@@ -92,6 +97,10 @@ def serve(
         _fail(f"invalid configuration: {exc}", EXIT_CONFIG)
     except OSError as exc:
         _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
+    if config_path is not None:
+        # A configured node starts only on formatted directories, as Kafka's server does; the
+        # built-in single node formats its directory itself on first start.
+        _check_formatted(config)
     if not settle_allocator():
         log.debug("not glibc: malloc's thresholds left as they are")
     try:
@@ -103,6 +112,16 @@ def serve(
         if os_error is None:
             raise
         _fail(f"cannot start: {os_error}", EXIT_START_FAILED)
+
+
+def _check_formatted(config: BrokerConfig) -> None:
+    metadata_dir = metadata_dir_of(config)
+    try:
+        ensemble = load_meta_ensemble(config.log_dirs, metadata_dir)
+        ensemble.verify(node_id=config.node_id)
+        ensemble.require_formatted()
+    except (MetaPropertiesError, CheckpointError) as exc:
+        _fail(f"cannot start: {exc}", EXIT_START_FAILED)
 
 
 def _find_os_error(exc: BaseException) -> OSError | None:

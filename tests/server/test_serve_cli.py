@@ -116,6 +116,16 @@ def test_config_file_with_kafka_keys(tmp_path: Path) -> None:
         f"log.dirs={tmp_path / 'logs'}\n"
         "num.partitions=3\n"
     )
+    # A configured node starts only on formatted directories (as Kafka's server does).
+    formatted = subprocess.run(
+        [*COMMAND[:-1], "storage", "format", "-t", "MkU3OEVBNTcwNTJENDM2Qk", "-c", str(properties)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stderr
     proc = subprocess.Popen(
         [*COMMAND, "--config", str(properties)],
         cwd=REPO,

@@ -231,6 +231,40 @@ def random_directory_id() -> str:
             return text
 
 
+UUID_BYTES = 16
+# Kafka's Uuid.fromString refuses longer input before decoding it.
+KAFKA_UUID_CHARS_MAX = 24
+
+
+def parse_kafka_uuid(text: str) -> uuid.UUID:
+    """Kafka's Uuid.fromString: URL-safe base64 (no padding) of exactly 16 bytes, so 22
+    characters. Raises ValueError with Kafka's reasons."""
+    if len(text) > KAFKA_UUID_CHARS_MAX:
+        raise ValueError(
+            f"Input string with prefix `{text[:KAFKA_UUID_CHARS_MAX]}` is too long to be "
+            "decoded as a base64 UUID"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise ValueError(f"Input string `{text}` is not valid URL-safe base64")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if len(raw) != UUID_BYTES:
+        raise ValueError(
+            f"Input string `{text}` decoded as {len(raw)} bytes, which is not equal to the "
+            f"expected {UUID_BYTES} bytes of a base64-encoded UUID"
+        )
+    return uuid.UUID(bytes=raw)
+
+
+def kafka_uuid_string(value: uuid.UUID) -> str:
+    """A UUID as Kafka prints it (URL-safe base64, no padding)."""
+    return base64.urlsafe_b64encode(value.bytes).decode("ascii").rstrip("=")
+
+
+def is_reserved_directory_id(value: uuid.UUID) -> bool:
+    """Kafka's DirectoryId.reserved: the all-zero id and ids below 100 with a zero high half."""
+    return value.int >> 64 == 0 and value.int & ((1 << 64) - 1) < RESERVED_UUID_LOW_MAX
+
+
 def _java_date(now_s: float) -> str:
     # java.util.Date.toString(): "EEE MMM dd HH:mm:ss zzz yyyy"; we always write UTC.
     return time.strftime("%a %b %d %H:%M:%S UTC %Y", time.gmtime(now_s))
