@@ -20,6 +20,7 @@ from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
@@ -67,6 +68,8 @@ class Broker:
         ]
         self._shutdown_hooks: list[ShutdownHook] = []
         self.node: Node | None = None
+        # Registration and heartbeats, for a broker of a cluster (None for a single node).
+        self.lifecycle: BrokerLifecycleManager | None = None
         self.server = Server(
             specs,
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
@@ -111,8 +114,40 @@ class Broker:
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
             # Registration needs the real ports (a listener may ask for port 0).
-            await self.node.register_broker(self._broker_endpoints())
+            if self._controller_channel is None:
+                # A single node: its own controller registers and unfences it at once.
+                await self.node.register_broker(self._broker_endpoints())
+            else:
+                # One broker of a cluster: register, heartbeat, serve once unfenced.
+                await nursery.start(self._run_lifecycle)
+                assert self.lifecycle is not None
+                await self.lifecycle.wait_unfenced()
             task_status.started(bound)
+
+    async def _run_lifecycle(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Register and heartbeat (Kafka's BrokerLifecycleManager) until shutdown, which
+        begins with a controlled shutdown (the hook is added last, so it runs first)."""
+        assert self.node is not None and self._controller_channel is not None
+        self.lifecycle = BrokerLifecycleManager(
+            self.config,
+            self._controller_channel,
+            self.node.cluster_id,
+            lambda: self.node.image.offset if self.node is not None else -1,
+        )
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            assert self.lifecycle is not None
+            await self.lifecycle.controlled_shutdown()
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await self.lifecycle.run(
+                self._broker_endpoints(), self.node.log_dir_ids(), task_status=task_status
+            )
 
     async def _run_group_coordinator(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
