@@ -70,6 +70,8 @@ class Broker:
         self.node: Node | None = None
         # Registration and heartbeats, for a broker of a cluster (None for a single node).
         self.lifecycle: BrokerLifecycleManager | None = None
+        self._nursery: trio.Nursery | None = None
+        self._stopping = False
         self.server = Server(
             specs,
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
@@ -86,8 +88,23 @@ class Broker:
         self._shutdown_hooks.append(hook)
 
     def request_shutdown(self) -> None:
-        """Begin the graceful shutdown; :meth:`run` returns when it is done. Never blocks."""
+        """Begin the graceful shutdown; :meth:`run` returns when it is done. Never blocks.
+
+        A broker of a cluster first asks the controller for a controlled shutdown and keeps
+        serving meanwhile (clients of the partitions it led are told NOT_LEADER_OR_FOLLOWER
+        and go to the new leaders), as Kafka's BrokerServer does; then it stops serving."""
+        if self.lifecycle is not None and self._nursery is not None and not self._stopping:
+            self._stopping = True
+            self._nursery.start_soon(self._controlled_shutdown_then_stop)
+            return
         self.server.request_shutdown()
+
+    async def _controlled_shutdown_then_stop(self) -> None:
+        assert self.lifecycle is not None
+        try:
+            await self.lifecycle.controlled_shutdown()
+        finally:
+            self.server.request_shutdown()
 
     async def run(
         self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
@@ -110,6 +127,7 @@ class Broker:
         self.add_shutdown_hook(self.node.shutdown)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             await nursery.start(self._run_group_coordinator)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -127,8 +145,9 @@ class Broker:
     async def _run_lifecycle(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Register and heartbeat (Kafka's BrokerLifecycleManager) until shutdown, which
-        begins with a controlled shutdown (the hook is added last, so it runs first)."""
+        """Register and heartbeat (Kafka's BrokerLifecycleManager) until shutdown (the
+        controlled shutdown is :meth:`request_shutdown`'s; the hook, added last so it runs
+        first, only covers a shutdown that did not go through it)."""
         assert self.node is not None and self._controller_channel is not None
         self.lifecycle = BrokerLifecycleManager(
             self.config,
