@@ -1,4 +1,4 @@
-"""The controller of a single-node cluster: it decides, the metadata log records, the image shows.
+"""The controller: it decides, the metadata log records, the image shows.
 
 Each operation reads the current image, validates the request item by item with Kafka's error
 codes and messages, turns what passes into metadata records, appends them as one atomic batch
@@ -9,6 +9,13 @@ log committed, exactly as on restart, so the answer and the replay cannot disagr
 Requests and responses are the protocol's generated messages (as Kafka's controller takes
 ``CreateTopicsRequestData``), so a request handler calls e.g.
 ``controller.create_topics(request)`` and encodes the response at the request's version.
+
+Cluster membership (BrokerRegistration, BrokerHeartbeat, UnregisterBroker,
+ControllerRegistration, and the periodic :meth:`Controller.tick` that fences brokers whose
+session expired) is decided by :class:`~ferrokafka.cluster.cluster_control.ClusterControl`,
+which learns every committed record's offset from :meth:`Controller._commit` (and from the
+log at start). A single ``ferrokafka serve`` node skips all that: :meth:`register_broker`
+registers and unfences its own broker in one batch, and nothing fences it.
 
 Everything here is synchronous: an operation's only blocking step is the fsync of one batch.
 Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock`` around a
