@@ -28,6 +28,7 @@ from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationR
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
+from kafka_support.dump import dump_cluster_metadata
 
 CLUSTER_ID = "membership-test-cluster"
 SESSION_TIMEOUT_MS = 9_000
@@ -459,3 +460,68 @@ def test_cluster_control_without_a_cluster_id_accepts_any() -> None:
     made, answer = control.register_broker(image, registration(4, cluster_id="anything"), 6)
     assert answer.error_code == ec.NONE and answer.broker_epoch == 6
     assert isinstance(made[0], RegisterBrokerRecord)
+
+
+@pytest.mark.kafka
+def test_kafka_decodes_every_membership_record(
+    controller: Controller, clock: Clock, tmp_path: Path, kafka_classpath: str
+) -> None:
+    """Registration, unfencing, controlled shutdown, session fencing, unregistration and a
+    controller registration, read back by Kafka's DumpLogSegments --cluster-metadata-decoder
+    with the values we wrote."""
+    start_brokers(controller, 3, racks=["a", "b", "c"])
+    create_topic(controller, "t", 3, 3)
+    heartbeat(controller, 3, want_shut_down=True)
+    controller.membership.sessions[1].last_contact_ms -= SESSION_TIMEOUT_MS + 1
+    assert controller.tick()
+    controller.unregister_broker(UnregisterBrokerRequest(broker_id=1))
+    controller.register_controller(
+        ControllerRegistrationRequest(controller_id=3000, incarnation_id=uuid.uuid4())
+    )
+    payloads, dumped = dump_cluster_metadata(Path(controller.log.dir), work_dir=tmp_path / "dump")
+    assert dumped.problems == []
+    ours = _all_records(controller)
+    assert len(payloads) == len(ours)
+    for payload, (_, message) in zip(payloads, ours, strict=True):
+        assert payload["type"] == _kafka_type_name(type(message).__name__)
+    by_type: dict[str, list[tuple[int, dict]]] = {}
+    for payload in payloads:
+        by_type.setdefault(payload["type"], []).append((payload["version"], payload["data"]))
+    registers = by_type["REGISTER_BROKER_RECORD"]
+    assert [(d["brokerId"], d["rack"], d["fenced"]) for _, d in registers] == [
+        (1, "a", True),
+        (2, "b", True),
+        (3, "c", True),
+    ]
+    epochs = {d["brokerId"]: d["brokerEpoch"] for _, d in registers}
+    # Broker 1 was unregistered; the others' epochs are their records' offsets.
+    assert controller.membership.registration_offsets == {2: epochs[2], 3: epochs[3]}
+    changes = by_type["BROKER_REGISTRATION_CHANGE_RECORD"]
+    assert (1, {"brokerId": 3, "brokerEpoch": epochs[3], "inControlledShutdown": 1}) in [
+        (v, {k: d[k] for k in ("brokerId", "brokerEpoch", "inControlledShutdown") if k in d})
+        for v, d in changes
+    ]
+    assert [d["fenced"] for _, d in changes if d["brokerId"] == 1] == [-1, 1]
+    [(_, unregister)] = by_type["UNREGISTER_BROKER_RECORD"]
+    assert (unregister["brokerId"], unregister["brokerEpoch"]) == (1, epochs[1])
+    [(_, registered)] = by_type["REGISTER_CONTROLLER_RECORD"]
+    assert registered["controllerId"] == 3000
+    assert any(d.get("leader") == -1 or "isr" in d for _, d in by_type["PARTITION_CHANGE_RECORD"])
+
+
+def _all_records(controller: Controller) -> list[tuple[int, object]]:
+    return [
+        (batch.base_offset + i, record.message)
+        for batch in controller.log.read_committed(0)
+        for i, record in enumerate(batch.records)
+    ]
+
+
+def _kafka_type_name(class_name: str) -> str:
+    """RegisterBrokerRecord -> REGISTER_BROKER_RECORD (Kafka's MetadataRecordType names)."""
+    out = []
+    for i, char in enumerate(class_name):
+        if char.isupper() and i:
+            out.append("_")
+        out.append(char.upper())
+    return "".join(out)
