@@ -213,7 +213,8 @@ class InProcessControllerChannel:
         deadline). ``now_ms`` must be the controller's clock."""
         task_status.started()
         while True:
-            deadline = self.controller.next_tick_ms()
+            async with self._lock:  # sessions change in operations' worker threads
+                deadline = self.controller.next_tick_ms()
             wait_ms = TICK_IDLE_MS if deadline is None else deadline - now_ms()
             await trio.sleep(min(max(wait_ms, TICK_MIN_MS), TICK_IDLE_MS) / 1000.0)
             for _ in range(FENCES_PER_TICK_MAX):  # one broker per batch, as Kafka
