@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 # How long a stopping broker waits for the controller to grant its controlled shutdown
 # before it stops anyway (its partitions are then moved when its session expires).
 CONTROLLED_SHUTDOWN_TIMEOUT_S = 30.0
+# Kafka's lifecycle manager asks again this soon after the first answer that did not grant
+# its controlled shutdown yet, then at the heartbeat interval.
+CONTROLLED_SHUTDOWN_FIRST_RETRY_S = 0.05
 # After a refused registration, wait this long before trying again (Kafka's lifecycle
 # manager backs off on errors too); bounded overall by initial.broker.registration.timeout.ms.
 REGISTRATION_RETRY_S = 0.1
@@ -93,6 +96,9 @@ class BrokerLifecycleManager:
         self._unfenced = trio.Event()
         self._shutdown_granted = trio.Event()
         self._want_shut_down = False
+        self._controlled_shutdown_answered = False
+        # The next heartbeat's delay when it is not the interval.
+        self._next_delay_s: float | None = None
         self._send_now = trio.Event()
         # For tests: a broker whose heartbeats stop (the controller then fences it).
         self.heartbeats_paused = False
@@ -112,7 +118,8 @@ class BrokerLifecycleManager:
         task_status.started()
         self._send_now.set()  # the first heartbeat at once: it may unfence us
         while self.state is not BrokerState.SHUTTING_DOWN:
-            with trio.move_on_after(self.heartbeat_interval_s):
+            delay_s, self._next_delay_s = self._next_delay_s, None
+            with trio.move_on_after(self.heartbeat_interval_s if delay_s is None else delay_s):
                 await self._send_now.wait()
             self._send_now = trio.Event()
             if self.heartbeats_paused:
@@ -193,9 +200,15 @@ class BrokerLifecycleManager:
         if self.state is BrokerState.RECOVERY and not response.is_fenced:
             self.state = BrokerState.RUNNING
             self._unfenced.set()
-        elif self.state is BrokerState.PENDING_CONTROLLED_SHUTDOWN and response.should_shut_down:
-            self.state = BrokerState.SHUTTING_DOWN
-            self._shutdown_granted.set()
+        elif self.state is BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+            if response.should_shut_down:
+                self.state = BrokerState.SHUTTING_DOWN
+                self._shutdown_granted.set()
+            elif not self._controlled_shutdown_answered:
+                # As Kafka: after the first answer, ask again a little sooner than usual (a
+                # controlled shutdown often completes quickly).
+                self._next_delay_s = CONTROLLED_SHUTDOWN_FIRST_RETRY_S
+            self._controlled_shutdown_answered = True
 
     def _log_error(self, what: str, code: int) -> None:
         if code != self._last_error:  # once per error, not once per heartbeat
@@ -214,8 +227,12 @@ class BrokerLifecycleManager:
 
     async def controlled_shutdown(self) -> bool:
         """Ask the controller for a controlled shutdown and wait until it is granted (True)
-        or CONTROLLED_SHUTDOWN_TIMEOUT_S passed (False). Never raises."""
-        if self.state not in (BrokerState.RECOVERY, BrokerState.RUNNING):
+        or CONTROLLED_SHUTDOWN_TIMEOUT_S passed (False). Never raises. As Kafka, only a
+        RUNNING broker asks; any other shuts down at once (True)."""
+        if self.state is not BrokerState.RUNNING:
+            if self.state is not BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+                self.state = BrokerState.SHUTTING_DOWN
+                self._send_now.set()  # the heartbeat loop ends
             return self.state is BrokerState.SHUTTING_DOWN
         self.state = BrokerState.PENDING_CONTROLLED_SHUTDOWN
         self._want_shut_down = True
