@@ -331,3 +331,27 @@ def segment_files(partition_dir: Path, suffix: str = ".log") -> list[Path]:
     name = re.compile(r"\d{20}" + re.escape(suffix))
     found = [path for path in partition_dir.iterdir() if name.fullmatch(path.name)]
     return sorted(found, key=lambda path: int(path.name[:20]))
+
+
+def dump_cluster_metadata(partition_dir: Path, *, work_dir: Path) -> tuple[list[dict], DumpResult]:
+    """Decode a ``__cluster_metadata`` partition with DumpLogSegments
+    ``--cluster-metadata-decoder``: every record's JSON payload (``{"type", "version",
+    "data"}``) in log order, and the parsed run (its ``problems`` should be empty)."""
+    import json
+
+    files = [str(path.resolve()) for path in segment_files(partition_dir)]
+    if not files:
+        raise ValueError(f"no segments in {partition_dir}")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    main_class = dump_log_segments_class(kafka_classpath())
+    args = ["--cluster-metadata-decoder", "--files", ",".join(files)]
+    result = run_kafka_tool(main_class, args, work_dir=work_dir)
+    dumped = parse_dump_output(result.stdout, result.stderr)
+    payloads = [
+        json.loads(record.payload)
+        for file in dumped.files.values()
+        for batch in file.batches
+        for record in batch.records
+        if record.payload is not None
+    ]
+    return payloads, dumped

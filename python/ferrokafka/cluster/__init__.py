@@ -6,8 +6,13 @@ Layout:
 - ``records/`` (generated) and ``serde``: Kafka's metadata records and their framing.
 - ``metadata_log``: the :class:`MetadataLog` seam and its one-voter :class:`SingleVoterLog`.
 - ``image``, ``delta``, ``loader``: the image, applying records to it, publishing new images.
-- ``controller``: the single-node :class:`Controller`; ``topic_ops``, ``alter``, ``config_ops``
-  and ``topics`` hold its sans-io decisions; ``errors``: Kafka's error codes.
+- ``controller``: the :class:`Controller`; ``topic_ops``, ``alter``, ``config_ops``,
+  ``topics`` and ``placement`` (Kafka's StripedReplicaPlacer) hold its sans-io decisions;
+  ``cluster_control`` broker registrations, heartbeats, sessions and fencing, with
+  ``leadership`` (leader and ISR changes when a broker is fenced, unfenced, shut down or
+  unregistered); ``errors``: Kafka's error codes.
+- ``channel``: what a broker asks of the controller (topics, configs, producer ids,
+  registration and heartbeats), and the controller's timers (session expiry).
 
 Regenerate the records with ``python scripts/gen_protocol.py --metadata``.
 """

@@ -23,9 +23,22 @@ from typing import Protocol, TypeVar
 
 import trio
 
+from ferrokafka.cluster.cluster_control import monotonic_ms
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration, MetadataImage
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.broker_heartbeat import (
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+)
+from ferrokafka.protocol.messages.broker_registration import (
+    BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+)
+from ferrokafka.protocol.messages.controller_registration import (
+    ControllerRegistrationRequest,
+    ControllerRegistrationResponse,
+)
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
@@ -36,6 +49,10 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
 )
+from ferrokafka.protocol.messages.unregister_broker import (
+    UnregisterBrokerRequest,
+    UnregisterBrokerResponse,
+)
 
 T = TypeVar("T")
 
@@ -44,6 +61,13 @@ MetadataPublisher = Callable[[MetadataImage], Awaitable[None]]
 # Subscribers of one channel: one per broker of the process; the in-process cluster harness
 # has a handful. A bound, so that a leak of subscriptions shows.
 PUBLISHERS_MAX = 64
+# The timer task looks at broker sessions at the earliest expiry, but no more often than
+# every TICK_MIN_MS (a clock a little behind must not make it spin) and at least every
+# TICK_IDLE_MS (a broker unfenced meanwhile brings a new deadline).
+TICK_MIN_MS = 10.0
+TICK_IDLE_MS = 500.0
+# Stale brokers fenced in one wake-up, each in its own batch; the rest wait for the next.
+FENCES_PER_TICK_MAX = 64
 
 
 class ControllerChannel(Protocol):
@@ -78,6 +102,24 @@ class ControllerChannel(Protocol):
     ) -> BrokerRegistration: ...
 
     async def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range: ...
+
+    # -- membership (Kafka's BrokerLifecycleManager sends these) ---------------------------
+
+    async def broker_registration(
+        self, request: BrokerRegistrationRequest
+    ) -> BrokerRegistrationResponse: ...
+
+    async def broker_heartbeat(
+        self, request: BrokerHeartbeatRequest
+    ) -> BrokerHeartbeatResponse: ...
+
+    async def unregister_broker(
+        self, request: UnregisterBrokerRequest
+    ) -> UnregisterBrokerResponse: ...
+
+    async def register_controller(
+        self, request: ControllerRegistrationRequest
+    ) -> ControllerRegistrationResponse: ...
 
 
 class InProcessControllerChannel:
@@ -143,3 +185,38 @@ class InProcessControllerChannel:
         return await self._run(
             lambda: self.controller.allocate_producer_ids(broker_id, broker_epoch)
         )
+
+    async def broker_registration(
+        self, request: BrokerRegistrationRequest
+    ) -> BrokerRegistrationResponse:
+        return await self._run(lambda: self.controller.broker_registration(request))
+
+    async def broker_heartbeat(self, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse:
+        return await self._run(lambda: self.controller.broker_heartbeat(request))
+
+    async def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
+        return await self._run(lambda: self.controller.unregister_broker(request))
+
+    async def register_controller(
+        self, request: ControllerRegistrationRequest
+    ) -> ControllerRegistrationResponse:
+        return await self._run(lambda: self.controller.register_controller(request))
+
+    async def run_timers(
+        self,
+        now_ms: Callable[[], float] = monotonic_ms,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """The controller's periodic work until cancelled: fence each broker whose session
+        expired, when it expires (Kafka reschedules its fencing check at the earliest
+        deadline). ``now_ms`` must be the controller's clock."""
+        task_status.started()
+        while True:
+            async with self._lock:  # sessions change in operations' worker threads
+                deadline = self.controller.next_tick_ms()
+            wait_ms = TICK_IDLE_MS if deadline is None else deadline - now_ms()
+            await trio.sleep(min(max(wait_ms, TICK_MIN_MS), TICK_IDLE_MS) / 1000.0)
+            for _ in range(FENCES_PER_TICK_MAX):  # one broker per batch, as Kafka
+                if not await self._run(self.controller.tick):
+                    break

@@ -1,4 +1,4 @@
-"""The controller of a single-node cluster: it decides, the metadata log records, the image shows.
+"""The controller: it decides, the metadata log records, the image shows.
 
 Each operation reads the current image, validates the request item by item with Kafka's error
 codes and messages, turns what passes into metadata records, appends them as one atomic batch
@@ -10,6 +10,13 @@ Requests and responses are the protocol's generated messages (as Kafka's control
 ``CreateTopicsRequestData``), so a request handler calls e.g.
 ``controller.create_topics(request)`` and encodes the response at the request's version.
 
+Cluster membership (BrokerRegistration, BrokerHeartbeat, UnregisterBroker,
+ControllerRegistration, and the periodic :meth:`Controller.tick` that fences brokers whose
+session expired) is decided by :class:`~ferrokafka.cluster.cluster_control.ClusterControl`,
+which learns every committed record's offset from :meth:`Controller._commit` (and from the
+log at start). A single ``ferrokafka serve`` node skips all that: :meth:`register_broker`
+registers and unfences its own broker in one batch, and nothing fences it.
+
 Everything here is synchronous: an operation's only blocking step is the fsync of one batch.
 Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock`` around a
 ``trio.to_thread.run_sync`` call) since each validates against the image the previous one made.
@@ -17,11 +24,13 @@ Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock``
 
 from __future__ import annotations
 
+import random
 import socket
 import uuid
 from collections.abc import Sequence
 
 from ferrokafka.cluster.alter import ConfigAlterations
+from ferrokafka.cluster.cluster_control import ClusterControl, MonotonicMs, monotonic_ms
 from ferrokafka.cluster.image import (
     METADATA_VERSION_FEATURE,
     BrokerEndpoint,
@@ -42,6 +51,18 @@ from ferrokafka.cluster.topic_ops import TopicOperations
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.broker_heartbeat import (
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+)
+from ferrokafka.protocol.messages.broker_registration import (
+    BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+)
+from ferrokafka.protocol.messages.controller_registration import (
+    ControllerRegistrationRequest,
+    ControllerRegistrationResponse,
+)
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
@@ -51,6 +72,10 @@ from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, Dele
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.unregister_broker import (
+    UnregisterBrokerRequest,
+    UnregisterBrokerResponse,
 )
 from ferrokafka.protocol.schema import Message
 
@@ -69,13 +94,29 @@ class Controller:
     """The active controller of a one-voter quorum, co-located with its broker."""
 
     def __init__(
-        self, config: BrokerConfig, log: MetadataLog, loader: MetadataLoader | None = None
+        self,
+        config: BrokerConfig,
+        log: MetadataLog,
+        loader: MetadataLoader | None = None,
+        *,
+        cluster_id: str | None = None,
+        now_ms: MonotonicMs = monotonic_ms,
+        rng: random.Random | None = None,
     ) -> None:
+        """``cluster_id``: what registering brokers must name (None: any, for fixtures);
+        ``now_ms``: the monotonic clock broker sessions are timed by; ``rng``: where replica
+        placement starts (both injectable for tests)."""
         self.config = config
         self.log = log
         self.loader = loader if loader is not None else MetadataLoader()
-        self._topics = TopicOperations(config)
+        self._topics = TopicOperations(config, rng)
         self._configs = ConfigAlterations(config)
+        self.membership = ClusterControl(
+            cluster_id,
+            session_timeout_ms=int(config["broker.session.timeout.ms"]),
+            now_ms=now_ms,
+            unclean_allowed=self._unclean_allowed,
+        )
 
     @property
     def image(self) -> MetadataImage:
@@ -89,6 +130,11 @@ class Controller:
         self.loader.catch_up(self.log)
         if METADATA_VERSION_FEATURE not in self.image.features:
             self._commit(bootstrap_records())
+        # Registration offsets come from the log; sessions start afresh (Kafka's activate).
+        for batch in self.log.read_committed(0):
+            for index, record in enumerate(batch.records):
+                self.membership.replay(record.message, batch.base_offset + index)
+        self.membership.activate(self.image)
         return self.image
 
     def register_broker(
@@ -201,11 +247,67 @@ class Controller:
         )
         return range(first, first + PRODUCER_ID_BLOCK_SIZE)
 
-    def _commit(self, records: Sequence[Message]) -> None:
+    def _commit(self, records: Sequence[Message]) -> int:
+        """Commit ``records`` as one batch; returns the offset of the first (or the next
+        offset to write when there are none)."""
         if not records:
-            return
-        self.log.append(records)
+            return self.log.committed_offset
+        end = self.log.append(records)
+        first = end - len(records)
+        for index, record in enumerate(records):
+            self.membership.replay(record, first + index)
         self.loader.catch_up(self.log)
+        return first
+
+    # -- membership (cluster_control decides, these commit) -------------------------------
+
+    def broker_registration(self, request: BrokerRegistrationRequest) -> BrokerRegistrationResponse:
+        """BrokerRegistration (62): a new incarnation is registered fenced, with the offset
+        of its record as its broker epoch."""
+        next_offset = self.log.committed_offset
+        records, response = self.membership.register_broker(self.image, request, next_offset)
+        first = self._commit(records)
+        assert not records or first == next_offset, (first, next_offset)
+        return response
+
+    def broker_heartbeat(self, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse:
+        """BrokerHeartbeat (63): the session goes on; fencing, unfencing and controlled
+        shutdown are committed before the answer."""
+        outcome = self.membership.heartbeat(self.image, request)
+        self._commit(outcome.records)
+        if outcome.in_controlled_shutdown:
+            self.membership.controlled_shutdown_began(
+                request.broker_id, self.log.committed_offset - 1
+            )
+        return outcome.response
+
+    def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
+        records, response = self.membership.unregister_broker(self.image, request)
+        self._commit(records)
+        return response
+
+    def register_controller(
+        self, request: ControllerRegistrationRequest
+    ) -> ControllerRegistrationResponse:
+        records, response = self.membership.register_controller(request)
+        self._commit(records)
+        return response
+
+    def tick(self) -> bool:
+        """The periodic task: fence one broker whose session expired; True if one was (call
+        again at once: another may be due)."""
+        records = self.membership.fence_stale_broker(self.image)
+        self._commit(records)
+        return bool(records)
+
+    def next_tick_ms(self) -> float | None:
+        """When :meth:`tick` may next have work (the controller clock), None: not before a
+        broker is unfenced."""
+        return self.membership.next_check_ms()
+
+    def _unclean_allowed(self, image: MetadataImage, topic: str) -> bool:
+        overrides = dict(image.topic_config(topic))
+        return bool(self.config.topic_config(overrides)["unclean.leader.election.enable"])
 
 
 def bootstrap_records() -> list[Message]:

@@ -52,8 +52,15 @@ class ApiMessageAndVersion:
     version: int
 
 
+# Kafka writes a BrokerRegistrationChangeRecord that enters controlled shutdown at version 1
+# (the first with InControlledShutdown); fencing and unfencing stay at version 0.
+CONTROLLED_SHUTDOWN_CHANGE_VERSION = 1
+
+
 def write_version(message: Message) -> int:
     name = type(message).__name__
+    if name == "BrokerRegistrationChangeRecord" and getattr(message, "in_controlled_shutdown", 0):
+        return CONTROLLED_SHUTDOWN_CHANGE_VERSION
     if name in WRITE_VERSIONS:
         return WRITE_VERSIONS[name]
     return message.valid_versions()[1]

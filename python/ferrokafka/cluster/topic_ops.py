@@ -27,6 +27,7 @@ bytes; what it asks for must not cost gigabytes):
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections import Counter
 from typing import TypeVar
@@ -90,8 +91,10 @@ _R = TypeVar("_R", _DeleteResult, _PartitionsResult)
 
 
 class TopicOperations:
-    def __init__(self, config: BrokerConfig) -> None:
+    def __init__(self, config: BrokerConfig, rng: random.Random | None = None) -> None:
         self.config = config
+        # Where replica placement starts (Kafka's StripedReplicaPlacer takes a Random too).
+        self.rng = rng if rng is not None else random.Random()
 
     # -- CreateTopics ---------------------------------------------------------------------
 
@@ -212,7 +215,7 @@ class TopicOperations:
         factor = topic.replication_factor
         if factor == -1:
             factor = int(self.config["default.replication.factor"])
-        return place_replicas(image, 0, count, factor)
+        return place_replicas(image, count, factor, self.rng)
 
     def _manual_replicas(self, image: MetadataImage, topic: _CreatableTopic) -> list[list[int]]:
         def fail(code: int, message: str) -> PlacementError:
@@ -440,7 +443,7 @@ class TopicOperations:
     ) -> list[list[int]]:
         factor = topic.replication_factor
         if request.assignments is None:
-            return place_replicas(image, current, additional, factor)
+            return place_replicas(image, additional, factor, self.rng)
         if len(request.assignments) != additional:
             raise PlacementError(
                 ApiError.of(

@@ -5,19 +5,21 @@ Names follow Kafka's ``org.apache.kafka.common.internals.Topic``: ASCII alphanum
 '_', two topics whose names differ only there would report as one; a new topic that would
 collide so with an existing one is refused.
 
-Placement is sans-io and deterministic: partitions get their replicas round-robin over the
-active brokers (registered, unfenced, not shutting down), so a one-node cluster puts every
-replica on itself. Rack awareness (Kafka's StripedReplicaPlacer) is not done yet.
+Placement is Kafka's StripedReplicaPlacer (:mod:`ferrokafka.cluster.placement`): rack-aware
+striping over the usable brokers, leaders only on unfenced ones; the random it starts from is
+the caller's, so tests can seed it.
 """
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Sequence
 
 from ferrokafka.cluster import errors
 from ferrokafka.cluster.errors import ApiError
 from ferrokafka.cluster.image import MetadataImage
+from ferrokafka.cluster.placement import ReplicationFactorError, place_striped, usable_brokers
 
 TOPIC_NAME_LENGTH_MAX = 249
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]+")
@@ -70,33 +72,20 @@ def colliding_topic(name: str, existing: Sequence[str]) -> str | None:
 
 
 def place_replicas(
-    image: MetadataImage, first_partition: int, count: int, replication_factor: int
+    image: MetadataImage, count: int, replication_factor: int, rng: random.Random
 ) -> list[list[int]]:
-    """Replica lists for partitions ``first_partition .. first_partition + count - 1``."""
-    active = [broker.broker_id for broker in image.active_brokers()]
-    if not active:
+    """Replica lists for ``count`` new partitions, as Kafka's StripedReplicaPlacer places them
+    (:mod:`ferrokafka.cluster.placement`); INVALID_REPLICATION_FACTOR with Kafka's message
+    ("Unable to replicate the partition N time(s): ...") when they cannot be placed."""
+    try:
+        return place_striped(usable_brokers(image), count, replication_factor, rng)
+    except ReplicationFactorError as exc:
         raise PlacementError(
             ApiError.of(
                 errors.INVALID_REPLICATION_FACTOR,
-                f"Unable to replicate the partition {replication_factor} time(s): All brokers "
-                "are currently fenced, or have all their log directories cordoned.",
+                f"Unable to replicate the partition {replication_factor} time(s): {exc}",
             )
-        )
-    if replication_factor > len(active):
-        raise PlacementError(
-            ApiError.of(
-                errors.INVALID_REPLICATION_FACTOR,
-                f"Unable to replicate the partition {replication_factor} time(s): The target "
-                f"replication factor of {replication_factor} cannot be reached because only "
-                f"{len(active)} broker(s) are registered or some brokers have all their log "
-                "directories cordoned.",
-            )
-        )
-    # Shift the start per partition so leadership (the first replica) spreads evenly.
-    return [
-        [active[(partition + i) % len(active)] for i in range(replication_factor)]
-        for partition in range(first_partition, first_partition + count)
-    ]
+        ) from None
 
 
 def manual_assignment_error(

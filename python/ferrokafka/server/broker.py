@@ -20,6 +20,7 @@ from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
@@ -67,6 +68,10 @@ class Broker:
         ]
         self._shutdown_hooks: list[ShutdownHook] = []
         self.node: Node | None = None
+        # Registration and heartbeats, for a broker of a cluster (None for a single node).
+        self.lifecycle: BrokerLifecycleManager | None = None
+        self._nursery: trio.Nursery | None = None
+        self._stopping = False
         self.server = Server(
             specs,
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
@@ -83,8 +88,23 @@ class Broker:
         self._shutdown_hooks.append(hook)
 
     def request_shutdown(self) -> None:
-        """Begin the graceful shutdown; :meth:`run` returns when it is done. Never blocks."""
+        """Begin the graceful shutdown; :meth:`run` returns when it is done. Never blocks.
+
+        A broker of a cluster first asks the controller for a controlled shutdown and keeps
+        serving meanwhile (clients of the partitions it led are told NOT_LEADER_OR_FOLLOWER
+        and go to the new leaders), as Kafka's BrokerServer does; then it stops serving."""
+        if self.lifecycle is not None and self._nursery is not None and not self._stopping:
+            self._stopping = True
+            self._nursery.start_soon(self._controlled_shutdown_then_stop)
+            return
         self.server.request_shutdown()
+
+    async def _controlled_shutdown_then_stop(self) -> None:
+        assert self.lifecycle is not None
+        try:
+            await self.lifecycle.controlled_shutdown()
+        finally:
+            self.server.request_shutdown()
 
     async def run(
         self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
@@ -107,12 +127,46 @@ class Broker:
         self.add_shutdown_hook(self.node.shutdown)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             await nursery.start(self._run_group_coordinator)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
             # Registration needs the real ports (a listener may ask for port 0).
-            await self.node.register_broker(self._broker_endpoints())
+            if self._controller_channel is None:
+                # A single node: its own controller registers and unfences it at once.
+                await self.node.register_broker(self._broker_endpoints())
+            else:
+                # One broker of a cluster: register, heartbeat, serve once unfenced.
+                await nursery.start(self._run_lifecycle)
+                assert self.lifecycle is not None
+                await self.lifecycle.wait_unfenced()
             task_status.started(bound)
+
+    async def _run_lifecycle(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Register and heartbeat (Kafka's BrokerLifecycleManager) until shutdown (the
+        controlled shutdown is :meth:`request_shutdown`'s; the hook, added last so it runs
+        first, only covers a shutdown that did not go through it)."""
+        assert self.node is not None and self._controller_channel is not None
+        self.lifecycle = BrokerLifecycleManager(
+            self.config,
+            self._controller_channel,
+            self.node.cluster_id,
+            lambda: self.node.image.offset if self.node is not None else -1,
+        )
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            assert self.lifecycle is not None
+            await self.lifecycle.controlled_shutdown()
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await self.lifecycle.run(
+                self._broker_endpoints(), self.node.log_dir_ids(), task_status=task_status
+            )
 
     async def _run_group_coordinator(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

@@ -176,6 +176,10 @@ class Node:
 
     # -- controller --------------------------------------------------------------------------
 
+    def log_dir_ids(self) -> list[uuid.UUID]:
+        """The directory.id of every log dir (what a broker registers with)."""
+        return _dir_ids(self.logs)
+
     async def register_broker(self, endpoints: Sequence[BrokerEndpoint]) -> None:
         await self.controller_channel.register_broker(
             self.config.node_id, endpoints, _dir_ids(self.logs)

@@ -9,6 +9,10 @@ before the request that made it is answered. Clients see a real multi-broker clu
 Metadata response lists every broker and each partition's leader, and a request for a
 partition sent to a broker that does not lead it gets NOT_LEADER_OR_FOLLOWER.
 
+Brokers register with the controller and heartbeat (Kafka's BrokerLifecycleManager), and
+the controller fences a broker whose heartbeats stop (:meth:`RunningCluster.pause_heartbeats`
+makes one stop): clients then see its partitions move or become leaderless.
+
 What it is not yet: replicas do not fetch from their leaders (the replication issue), so keep
 ``replication.factor`` 1 for data topics; and the controller is not a quorum (the KRaft issue).
 
@@ -55,6 +59,7 @@ class RunningCluster:
     brokers: list[RunningBroker]
     controller: Controller
     cluster_id: str
+    trio_token: trio.lowlevel.TrioToken
 
     @property
     def bootstrap_servers(self) -> str:
@@ -62,6 +67,19 @@ class RunningCluster:
 
     def broker(self, node_id: int) -> RunningBroker:
         return next(b for b in self.brokers if b.config.node_id == node_id)
+
+    def pause_heartbeats(self, node_id: int) -> None:
+        """Broker ``node_id`` stops heartbeating: the controller fences it once its
+        broker.session.timeout.ms passes (it keeps serving, as a partitioned broker would)."""
+        lifecycle = self.broker(node_id).broker.lifecycle
+        assert lifecycle is not None
+        trio.from_thread.run_sync(lifecycle.pause_heartbeats, trio_token=self.trio_token)
+
+    def resume_heartbeats(self, node_id: int) -> None:
+        """Broker ``node_id`` heartbeats again at once (and is unfenced by that heartbeat)."""
+        lifecycle = self.broker(node_id).broker.lifecycle
+        assert lifecycle is not None
+        trio.from_thread.run_sync(lifecycle.resume_heartbeats, trio_token=self.trio_token)
 
 
 def cluster_config(
@@ -92,7 +110,7 @@ def run_cluster(
         async def main() -> None:
             # The controller's defaults (num.partitions, replication factors) are node 1's.
             metadata_log = await trio.to_thread.run_sync(SingleVoterLog, str(path / "controller"))
-            controller = Controller(configs[0], metadata_log)
+            controller = Controller(configs[0], metadata_log, cluster_id=cluster_id)
             await trio.to_thread.run_sync(controller.start)
             channel = InProcessControllerChannel(controller)
             brokers = [
@@ -108,20 +126,28 @@ def run_cluster(
             stop_requested.append(stop)
             try:
                 async with trio.open_nursery() as nursery:
-                    running = []
-                    for broker, config in zip(brokers, configs, strict=True):
-                        with trio.fail_after(START_TIMEOUT_S):
-                            addresses = await nursery.start(broker.run)
-                        running.append(_running(broker, addresses, Path(config.log_dirs[0])))
-                    started.put(
-                        (
-                            RunningCluster(running, controller, cluster_id),
-                            trio.lowlevel.current_trio_token(),
-                        )
-                    )
-                    await stop.wait()
-                    for broker in brokers:
-                        broker.request_shutdown()
+                    # Broker sessions: stale ones are fenced, until every broker stopped.
+                    timers = trio.CancelScope()
+
+                    async def run_timers(
+                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+                    ) -> None:
+                        with timers:
+                            await channel.run_timers(task_status=task_status)
+
+                    await nursery.start(run_timers)
+                    async with trio.open_nursery() as broker_nursery:
+                        running = []
+                        for broker, config in zip(brokers, configs, strict=True):
+                            with trio.fail_after(START_TIMEOUT_S):
+                                addresses = await broker_nursery.start(broker.run)
+                            running.append(_running(broker, addresses, Path(config.log_dirs[0])))
+                        token = trio.lowlevel.current_trio_token()
+                        started.put((RunningCluster(running, controller, cluster_id, token), token))
+                        await stop.wait()
+                        for broker in brokers:
+                            broker.request_shutdown()
+                    timers.cancel()
             finally:
                 await trio.to_thread.run_sync(metadata_log.close)
 

@@ -1,0 +1,250 @@
+"""The broker's side of cluster membership: Kafka's ``BrokerLifecycleManager``.
+
+A broker of a multi-broker cluster registers with the controller at start (its listeners,
+rack, supported features, log directories and a new incarnation id), then heartbeats every
+``broker.heartbeat.interval.ms`` through its :class:`ControllerChannel`, each heartbeat
+carrying the offset of the newest metadata image it applied. The controller registers it
+fenced; the first heartbeat at or past its registration record unfences it, and only then
+does the broker serve (:meth:`BrokerLifecycleManager.wait_unfenced`). A broker whose
+heartbeats stop is fenced by the controller after ``broker.session.timeout.ms``; its next
+heartbeat unfences it again.
+
+On stop, :meth:`BrokerLifecycleManager.controlled_shutdown` asks to shut down; the
+controller moves the partitions it leads to other replicas (or leaves them leaderless) and
+answers ``should_shut_down`` once every active broker has seen that, or the wait is bounded
+by ``CONTROLLED_SHUTDOWN_TIMEOUT_S``.
+
+States follow Kafka's ``BrokerState``: STARTING (registering), RECOVERY (registered,
+fenced), RUNNING (unfenced), PENDING_CONTROLLED_SHUTDOWN, SHUTTING_DOWN.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+
+import trio
+
+from ferrokafka.cluster import BrokerEndpoint
+from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.controller import METADATA_VERSION_LEVEL, METADATA_VERSION_LEVEL_MIN
+from ferrokafka.cluster.image import METADATA_VERSION_FEATURE
+from ferrokafka.config import BrokerConfig
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.broker_heartbeat import (
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+)
+from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
+
+log = logging.getLogger(__name__)
+
+# How long a stopping broker waits for the controller to grant its controlled shutdown
+# before it stops anyway (its partitions are then moved when its session expires).
+CONTROLLED_SHUTDOWN_TIMEOUT_S = 30.0
+# Kafka's lifecycle manager asks again this soon after the first answer that did not grant
+# its controlled shutdown yet, then at the heartbeat interval.
+CONTROLLED_SHUTDOWN_FIRST_RETRY_S = 0.05
+# After a refused registration, wait this long before trying again (Kafka's lifecycle
+# manager backs off on errors too); bounded overall by initial.broker.registration.timeout.ms.
+REGISTRATION_RETRY_S = 0.1
+# The features this broker supports, as it tells the controller: metadata.version levels it
+# can read.
+SUPPORTED_FEATURES: dict[str, tuple[int, int]] = {
+    METADATA_VERSION_FEATURE: (METADATA_VERSION_LEVEL_MIN, METADATA_VERSION_LEVEL),
+}
+
+
+class BrokerState(enum.Enum):
+    """Kafka's BrokerState as the lifecycle manager moves through it."""
+
+    STARTING = 1
+    RECOVERY = 2
+    RUNNING = 3
+    PENDING_CONTROLLED_SHUTDOWN = 6
+    SHUTTING_DOWN = 7
+
+
+class RegistrationError(RuntimeError):
+    """The controller kept refusing this broker's registration."""
+
+
+class BrokerLifecycleManager:
+    def __init__(
+        self,
+        config: BrokerConfig,
+        channel: ControllerChannel,
+        cluster_id: str,
+        metadata_offset: Callable[[], int],
+        *,
+        incarnation_id: uuid.UUID | None = None,
+    ) -> None:
+        """``metadata_offset()``: the offset of the newest image this broker applied."""
+        self.config = config
+        self.node_id = config.node_id
+        self.channel = channel
+        self.cluster_id = cluster_id
+        self.incarnation_id = incarnation_id if incarnation_id is not None else uuid.uuid4()
+        self._metadata_offset = metadata_offset
+        self.heartbeat_interval_s = int(config["broker.heartbeat.interval.ms"]) / 1000.0
+        self.registration_timeout_s = int(config["initial.broker.registration.timeout.ms"]) / 1000
+        self.state = BrokerState.STARTING
+        self.broker_epoch = -1
+        self.fenced = True
+        self._unfenced = trio.Event()
+        self._shutdown_granted = trio.Event()
+        self._want_shut_down = False
+        self._controlled_shutdown_answered = False
+        # The next heartbeat's delay when it is not the interval.
+        self._next_delay_s: float | None = None
+        self._send_now = trio.Event()
+        # For tests: a broker whose heartbeats stop (the controller then fences it).
+        self.heartbeats_paused = False
+        self._last_error: int | None = None
+
+    # -- start ----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        endpoints: Sequence[BrokerEndpoint],
+        log_dir_ids: Sequence[uuid.UUID],
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Register (reported through ``task_status``), then heartbeat until cancelled."""
+        await self._register(endpoints, log_dir_ids)
+        task_status.started()
+        self._send_now.set()  # the first heartbeat at once: it may unfence us
+        while self.state is not BrokerState.SHUTTING_DOWN:
+            delay_s, self._next_delay_s = self._next_delay_s, None
+            with trio.move_on_after(self.heartbeat_interval_s if delay_s is None else delay_s):
+                await self._send_now.wait()
+            self._send_now = trio.Event()
+            if self.heartbeats_paused:
+                continue
+            await self._heartbeat()
+
+    async def _register(
+        self, endpoints: Sequence[BrokerEndpoint], log_dir_ids: Sequence[uuid.UUID]
+    ) -> None:
+        rack = self.config["broker.rack"]
+        request = BrokerRegistrationRequest(
+            broker_id=self.node_id,
+            cluster_id=self.cluster_id,
+            incarnation_id=self.incarnation_id,
+            listeners=[
+                BrokerRegistrationRequest.Listener(
+                    name=ep.name, host=ep.host, port=ep.port, security_protocol=ep.security_protocol
+                )
+                for ep in endpoints
+            ],
+            features=[
+                BrokerRegistrationRequest.Feature(
+                    name=name, min_supported_version=low, max_supported_version=high
+                )
+                for name, (low, high) in SUPPORTED_FEATURES.items()
+            ],
+            rack=rack if rack else None,
+            log_dirs=list(log_dir_ids),
+        )
+        with trio.move_on_after(self.registration_timeout_s):
+            while True:
+                response = await self.channel.broker_registration(request)
+                if response.error_code == ec.NONE:
+                    self.broker_epoch = response.broker_epoch
+                    self.state = BrokerState.RECOVERY
+                    log.info("broker %d registered, epoch %d", self.node_id, self.broker_epoch)
+                    return
+                self._log_error("registration", response.error_code)
+                await trio.sleep(REGISTRATION_RETRY_S)
+        raise RegistrationError(
+            f"broker {self.node_id} was not registered within {self.registration_timeout_s} s "
+            f"(last error {ec.error_name(self._last_error or ec.NONE)})"
+        )
+
+    async def wait_unfenced(self) -> None:
+        """Return once the controller unfenced this broker (Kafka's initialUnfenceFuture);
+        bounded by initial.broker.registration.timeout.ms."""
+        with trio.move_on_after(self.registration_timeout_s):
+            await self._unfenced.wait()
+            return
+        raise RegistrationError(
+            f"broker {self.node_id} was not unfenced within {self.registration_timeout_s} s"
+        )
+
+    # -- heartbeats -----------------------------------------------------------------------
+
+    async def _heartbeat(self) -> None:
+        request = BrokerHeartbeatRequest(
+            broker_id=self.node_id,
+            broker_epoch=self.broker_epoch,
+            current_metadata_offset=self._metadata_offset(),
+            want_fence=False,
+            want_shut_down=self._want_shut_down,
+        )
+        response = await self.channel.broker_heartbeat(request)
+        if response.error_code != ec.NONE:
+            self._log_error("heartbeat", response.error_code)
+            return
+        self._last_error = None
+        self._on_heartbeat(response)
+
+    def _on_heartbeat(self, response: BrokerHeartbeatResponse) -> None:
+        if response.is_fenced != self.fenced:
+            log.info(
+                "broker %d is %s", self.node_id, "fenced" if response.is_fenced else "unfenced"
+            )
+        self.fenced = response.is_fenced
+        if self.state is BrokerState.RECOVERY and not response.is_fenced:
+            self.state = BrokerState.RUNNING
+            self._unfenced.set()
+        elif self.state is BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+            if response.should_shut_down:
+                self.state = BrokerState.SHUTTING_DOWN
+                self._shutdown_granted.set()
+            elif not self._controlled_shutdown_answered:
+                # As Kafka: after the first answer, ask again a little sooner than usual (a
+                # controlled shutdown often completes quickly).
+                self._next_delay_s = CONTROLLED_SHUTDOWN_FIRST_RETRY_S
+            self._controlled_shutdown_answered = True
+
+    def _log_error(self, what: str, code: int) -> None:
+        if code != self._last_error:  # once per error, not once per heartbeat
+            log.warning("broker %d %s refused: %s", self.node_id, what, ec.error_name(code))
+        self._last_error = code
+
+    def pause_heartbeats(self) -> None:
+        """Stop heartbeating (tests: the controller fences this broker after its session)."""
+        self.heartbeats_paused = True
+
+    def resume_heartbeats(self) -> None:
+        self.heartbeats_paused = False
+        self._send_now.set()
+
+    # -- stop -----------------------------------------------------------------------------
+
+    async def controlled_shutdown(self) -> bool:
+        """Ask the controller for a controlled shutdown and wait until it is granted (True)
+        or CONTROLLED_SHUTDOWN_TIMEOUT_S passed (False). Never raises. As Kafka, only a
+        RUNNING broker asks; any other shuts down at once (True)."""
+        if self.state is not BrokerState.RUNNING:
+            if self.state is not BrokerState.PENDING_CONTROLLED_SHUTDOWN:
+                self.state = BrokerState.SHUTTING_DOWN
+                self._send_now.set()  # the heartbeat loop ends
+            return self.state is BrokerState.SHUTTING_DOWN
+        self.state = BrokerState.PENDING_CONTROLLED_SHUTDOWN
+        self._want_shut_down = True
+        self.heartbeats_paused = False
+        self._send_now.set()
+        with trio.move_on_after(CONTROLLED_SHUTDOWN_TIMEOUT_S):
+            await self._shutdown_granted.wait()
+            log.info("broker %d: controlled shutdown granted", self.node_id)
+            return True
+        log.warning(
+            "broker %d: controlled shutdown not granted in %s s",
+            self.node_id,
+            CONTROLLED_SHUTDOWN_TIMEOUT_S,
+        )
+        return False
