@@ -1,7 +1,7 @@
-"""The controller's membership APIs on the wire (server/handlers/membership.py): a controller
-listener with register_membership_handlers answers BrokerRegistration, BrokerHeartbeat,
-UnregisterBroker and ControllerRegistration, encoded and decoded by the protocol codec, and
-ApiVersions advertises them."""
+"""The controller's membership APIs on the wire (server/handlers/controller_admin.py): a
+controller listener with register_controller_admin_handlers answers BrokerRegistration,
+BrokerHeartbeat, UnregisterBroker and ControllerRegistration, encoded and decoded by the
+protocol codec, and ApiVersions advertises them."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ferrokafka.protocol.messages.controller_registration import ControllerRegis
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers import ApiVersionsHandler
-from ferrokafka.server.handlers.membership import register_membership_handlers
+from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.server import ListenerSpec, Server, ServerLimits
 
 CLUSTER_ID = "wire-cluster"
@@ -83,7 +83,9 @@ def test_membership_apis_on_a_controller_listener(tmp_path: Path) -> None:
             controller.start()
             dispatcher = Dispatcher()
             dispatcher.register(API_VERSIONS_KEY, ApiVersionsHandler(dispatcher, "controller"))
-            register_membership_handlers(dispatcher, InProcessControllerChannel(controller))
+            register_controller_admin_handlers(
+                dispatcher, InProcessControllerChannel(controller), lambda: True
+            )
             server = Server(
                 [ListenerSpec("CONTROLLER", "127.0.0.1", 0, dispatcher)],
                 ServerLimits.from_config(config, shutdown_grace_s=1.0),

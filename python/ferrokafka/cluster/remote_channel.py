@@ -14,17 +14,31 @@ fetching the metadata log (the ``feed`` it was given: its Raft observer or follo
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import trio
 
 from ferrokafka.cluster.channel import MetadataPublisher
+from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
 from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
 from ferrokafka.protocol.error_codes import NONE, NOT_CONTROLLER, REQUEST_TIMED_OUT
 from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.broker_heartbeat import (
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+)
+from ferrokafka.protocol.messages.broker_registration import (
+    BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+)
+from ferrokafka.protocol.messages.controller_registration import (
+    ControllerRegistrationRequest,
+    ControllerRegistrationResponse,
+)
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
@@ -34,6 +48,10 @@ from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, Dele
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.unregister_broker import (
+    UnregisterBrokerRequest,
+    UnregisterBrokerResponse,
 )
 
 log = logging.getLogger(__name__)
@@ -111,6 +129,37 @@ class RemoteControllerChannel:
         self, request: IncrementalAlterConfigsRequest
     ) -> IncrementalAlterConfigsResponse:
         return await self._forward(request)
+
+    # -- membership (the broker's lifecycle manager sends these) ------------------------------
+
+    async def broker_registration(
+        self, request: BrokerRegistrationRequest
+    ) -> BrokerRegistrationResponse:
+        return await self._forward(request)
+
+    async def broker_heartbeat(self, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse:
+        return await self._forward(request)
+
+    async def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
+        return await self._forward(request)
+
+    async def register_controller(
+        self, request: ControllerRegistrationRequest
+    ) -> ControllerRegistrationResponse:
+        return await self._forward(request)
+
+    async def register_broker(
+        self,
+        broker_id: int,
+        endpoints: Sequence[BrokerEndpoint],
+        log_dir_ids: Sequence[uuid.UUID],
+        rack: str | None = None,
+    ) -> BrokerRegistration:
+        """The single node's shortcut (its own controller registers it at once); a broker of a
+        cluster registers through its lifecycle manager (``broker_registration``)."""
+        raise ControllerUnavailableError(
+            "a broker of a cluster registers with BrokerRegistration (its lifecycle manager)"
+        )
 
     async def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:
         """A block of producer ids (AllocateProducerIds); raises ControllerUnavailableError

@@ -12,6 +12,18 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsResponse,
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.broker_heartbeat import (
+    BrokerHeartbeatRequest,
+    BrokerHeartbeatResponse,
+)
+from ferrokafka.protocol.messages.broker_registration import (
+    BrokerRegistrationRequest,
+    BrokerRegistrationResponse,
+)
+from ferrokafka.protocol.messages.controller_registration import (
+    ControllerRegistrationRequest,
+    ControllerRegistrationResponse,
+)
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
@@ -22,6 +34,18 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
 )
+from ferrokafka.protocol.messages.unregister_broker import (
+    UnregisterBrokerRequest,
+    UnregisterBrokerResponse,
+)
+
+_TOP_LEVEL: dict[type, type] = {
+    AllocateProducerIdsRequest: AllocateProducerIdsResponse,
+    BrokerRegistrationRequest: BrokerRegistrationResponse,
+    BrokerHeartbeatRequest: BrokerHeartbeatResponse,
+    UnregisterBrokerRequest: UnregisterBrokerResponse,
+    ControllerRegistrationRequest: ControllerRegistrationResponse,
+}
 
 
 def error_response(request: Any, code: int) -> Any:
@@ -66,8 +90,10 @@ def error_response(request: Any, code: int) -> Any:
                 for r in request.resources
             ]
         )
-    if isinstance(request, AllocateProducerIdsRequest):
-        return AllocateProducerIdsResponse(error_code=code)
+    # The APIs with one top-level error code.
+    for request_type, response_type in _TOP_LEVEL.items():
+        if isinstance(request, request_type):
+            return response_type(error_code=code)
     raise TypeError(f"no error response for {type(request).__name__}")
 
 
@@ -86,6 +112,6 @@ def _error_codes(response: Any) -> list[int]:
         return [t.error_code for t in response.results]
     if isinstance(response, AlterConfigsResponse | IncrementalAlterConfigsResponse):
         return [r.error_code for r in response.responses]
-    if isinstance(response, AllocateProducerIdsResponse):
+    if isinstance(response, tuple(_TOP_LEVEL.values())):
         return [response.error_code]
     raise TypeError(f"no error codes known for {type(response).__name__}")

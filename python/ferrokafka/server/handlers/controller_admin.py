@@ -1,8 +1,12 @@
-"""The admin APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``):
-CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs and
-AllocateProducerIds sent straight to it (a broker's ControllerChannel, or an admin client with
-``--bootstrap-controller``), and Envelope — a broker forwarding a client's admin request, as
-Kafka brokers do — unwrapped, answered by the same handlers and wrapped back.
+"""The APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``): the
+admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
+IncrementalAlterConfigs) and AllocateProducerIds sent straight to it (a broker's
+ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership APIs
+(BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
+controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
+and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
+answered by the same handlers and wrapped back. Each only hands the decoded request to the
+controller through a :class:`ControllerChannel` and returns its answer.
 
 Only the active controller decides: any other answers NOT_CONTROLLER in every entry of the
 response (top-level where the API has one), the sender's cue to find the active controller and
@@ -28,6 +32,9 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsResponse,
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
+from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
+from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
+from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
 )
@@ -37,6 +44,7 @@ from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeRespo
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
 )
+from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
 
 log = logging.getLogger(__name__)
@@ -64,7 +72,21 @@ class ControllerAdminHandlers:
             AlterConfigsRequest: channel.alter_configs,
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
+            BrokerRegistrationRequest: channel.broker_registration,
+            BrokerHeartbeatRequest: channel.broker_heartbeat,
+            UnregisterBrokerRequest: channel.unregister_broker,
+            ControllerRegistrationRequest: channel.register_controller,
         }
+        # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
+        self._forwardable = frozenset(
+            {
+                CreateTopicsRequest,
+                DeleteTopicsRequest,
+                CreatePartitionsRequest,
+                AlterConfigsRequest,
+                IncrementalAlterConfigsRequest,
+            }
+        )
 
     def register(self) -> None:
         for request_type in self._operations:
@@ -96,7 +118,7 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if header.request_api_key == ENVELOPE_KEY:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
-        if type(inner) not in self._operations:
+        if type(inner) not in self._forwardable:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
         response = await self._operations[type(inner)](inner)
         # The response as it would be sent, less the frame's size prefix.
