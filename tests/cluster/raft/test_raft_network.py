@@ -8,6 +8,7 @@ Every wait is bounded."""
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import trio
@@ -18,10 +19,19 @@ from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.raft.replica import NotLeaderError
 from ferrokafka.cluster.raft.state import FollowerState
+from ferrokafka.cluster.raft.wire import METADATA_TOPIC_ID
+from ferrokafka.protocol.api import decode_response, encode_request
+from ferrokafka.protocol.error_codes import INVALID_REQUEST
+from ferrokafka.protocol.messages.fetch import FetchRequest
+from ferrokafka.protocol.messages.header import RequestHeader
+from ferrokafka.protocol.messages.vote import VoteRequest
 from ferrokafka.server.connection import ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.raft import register_raft_handlers
 from ferrokafka.server.server import ListenerSpec, Server, ServerLimits
+from ferrokafka.storage import decode_batches
+
+INCONSISTENT_CLUSTER_ID = 104
 
 # Kafka's defaults scaled down 3x, so a test spans several elections in a few seconds.
 CONFIG = QuorumConfig(
@@ -228,5 +238,123 @@ def test_three_voters_and_an_observer(tmp_path: Path) -> None:
 
             for m in [*members, observer]:
                 m.crash()
+
+    trio.run(main)
+
+
+def test_graceful_shutdown_hands_leadership_over(tmp_path: Path) -> None:
+    voters = {i: ("127.0.0.1", free_port()) for i in (1, 2, 3)}
+    members = [Member(i, voters, tmp_path) for i in (1, 2, 3)]
+    STATES[:] = members
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for m in members:
+                await nursery.start(m.run)
+            await wait_for(lambda: stable_leader(members), ELECTION_WAIT_S, "a leader")
+            first = stable_leader(members)
+            epoch = first.driver.epoch
+            _, offset = await append_retrying(members, [b"before"])
+            rest = [m for m in members if m is not first]
+            # The leader resigns (EndQuorumEpoch): the preferred successor starts an election
+            # at once instead of waiting for its fetch timeout.
+            with trio.fail_after(CONFIG.fetch_timeout_ms / 1000 * 3):
+                await first.driver.shutdown()
+            await wait_for(
+                lambda: stable_leader(rest), CONFIG.fetch_timeout_ms / 1000, "a successor"
+            )
+            second = stable_leader(rest)
+            assert second.driver.epoch > epoch
+            assert [r[2] for r in second.records()][offset] == b"before"
+            # Its shutdown waited for the successor: it stopped knowing (and having stored) it.
+            stored = first.driver.stored_election()
+            assert stored is not None and (stored.leader_id, stored.epoch) == (
+                second.node_id,
+                second.driver.epoch,
+            )
+            for m in members:
+                m.crash()
+
+    trio.run(main)
+
+
+async def _exchange(port: int, api_key: int, version: int, message) -> object:
+    header = RequestHeader(
+        request_api_key=api_key, request_api_version=version, correlation_id=5, client_id="t"
+    )
+    async with await trio.open_tcp_stream("127.0.0.1", port) as stream:
+        await stream.send_all(encode_request(header, message))
+        data = b""
+        with trio.fail_after(5):
+            while len(data) < 4 or len(data) < 4 + int.from_bytes(data[:4], "big"):
+                chunk = await stream.receive_some(1 << 16)
+                assert chunk, "connection closed"
+                data += chunk
+    reply, response = decode_response(data[4:], api_key, version)
+    assert reply.correlation_id == 5
+    return response
+
+
+def test_controller_listener_on_the_wire(tmp_path: Path) -> None:
+    """One voter behind its listener, asked by hand: Fetch of the metadata log, of another
+    topic, and a Vote with another cluster id."""
+    port = free_port()
+    member = Member(1, {1: ("127.0.0.1", port)}, tmp_path)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(member.run)
+            await wait_for(lambda: member.driver.committed_offset >= 1, 5, "the LeaderChange")
+            fetch = FetchRequest(
+                cluster_id=CLUSTER_ID,
+                replica_state=FetchRequest.ReplicaState(replica_id=7),
+                max_wait_ms=0,
+                max_bytes=1 << 20,
+                topics=[
+                    FetchRequest.FetchTopic(
+                        topic_id=METADATA_TOPIC_ID,
+                        partitions=[
+                            FetchRequest.FetchPartition(
+                                partition=0,
+                                current_leader_epoch=1,
+                                fetch_offset=0,
+                                last_fetched_epoch=0,
+                            )
+                        ],
+                    )
+                ],
+            )
+            response = await _exchange(port, 1, 18, fetch)
+            [topic] = response.responses
+            [partition] = topic.partitions
+            assert response.error_code == 0 and topic.topic_id == METADATA_TOPIC_ID
+            assert partition.error_code == 0 and partition.high_watermark == 1
+            assert (partition.current_leader.leader_id, partition.current_leader.leader_epoch) == (
+                1,
+                1,
+            )
+            [batch] = decode_batches(bytes(partition.records))
+            assert batch.is_control and batch.partition_leader_epoch == 1
+            assert [(e.node_id, e.host, e.port) for e in response.node_endpoints] == [
+                (1, "127.0.0.1", port)
+            ]
+
+            fetch.topics[0].topic_id = uuid.uuid4()
+            response = await _exchange(port, 1, 18, fetch)
+            assert response.error_code == INVALID_REQUEST and response.responses == []
+
+            vote = VoteRequest(
+                cluster_id="another",
+                voter_id=1,
+                topics=[
+                    VoteRequest.TopicData(
+                        topic_name="__cluster_metadata",
+                        partitions=[VoteRequest.PartitionData(replica_epoch=2, replica_id=9)],
+                    )
+                ],
+            )
+            response = await _exchange(port, 52, 2, vote)
+            assert response.error_code == INCONSISTENT_CLUSTER_ID
+            member.crash()
 
     trio.run(main)

@@ -103,11 +103,12 @@ CommittedListener = Callable[[StoredBatch], None]
 
 
 class _Reply:
-    __slots__ = ("event", "response")
+    __slots__ = ("event", "response", "stopped")
 
     def __init__(self) -> None:
         self.event = trio.Event()
         self.response: RaftResponse | None = None
+        self.stopped = False  # the driver stopped before answering
 
 
 class _PendingAppend:
@@ -221,7 +222,10 @@ class RaftDriver:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Open the log and quorum-state, start the replica, serve until cancelled or shut
-        down. The log is closed on the way out."""
+        down. The log is closed on the way out. Once per driver: a restart is a new driver
+        over the same directory."""
+        if self.log is not None:
+            raise RuntimeError("a RaftDriver runs once; make a new one to restart")
         election = await trio.to_thread.run_sync(self._state_file.read)
         self.log = await trio.to_thread.run_sync(NativeRaftLog, self.metadata_dir)
         try:
@@ -321,6 +325,8 @@ class RaftDriver:
                 await reply.event.wait()
         finally:
             self._replies.pop(local_id, None)
+        if reply.stopped:
+            raise DriverUnavailable(f"raft driver of node {self.node_id} stopped")
         return reply.response
 
     # --- the replica's effects -------------------------------------------------------------
@@ -426,6 +432,7 @@ class RaftDriver:
             pending.event.set()
         self._appends = []
         for reply in self._replies.values():
+            reply.stopped = True
             reply.event.set()
 
     # --- responses and failures from the peers ---------------------------------------------
