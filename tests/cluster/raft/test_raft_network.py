@@ -165,9 +165,11 @@ def test_three_voters_and_an_observer(tmp_path: Path) -> None:
                 offsets.append(offset)
             hw = offsets[-1] + 1
             await wait_for(
-                lambda: all(m.driver.committed_offset >= hw for m in members),
+                lambda: all(
+                    m.driver.committed_offset >= hw and len(data_batches(m)) >= 5 for m in members
+                ),
                 CATCH_UP_WAIT_S,
-                "the appends commit on every voter",
+                "the appends commit on every voter (and reach its listener)",
             )
             reference = first.records()
             assert reference[0][2] == LeaderChange(
@@ -208,27 +210,32 @@ def test_three_voters_and_an_observer(tmp_path: Path) -> None:
             # The crashed node restarts from its directories, follows, and catches up.
             await nursery.start(first.run)
             await wait_for(
-                lambda: stable_leader(members) is not None and first.driver.committed_offset >= hw2,
+                lambda: (
+                    stable_leader(members) is not None
+                    and first.driver.committed_offset >= hw2
+                    and all(len(data_batches(m)) >= 8 for m in members)
+                ),
                 CATCH_UP_WAIT_S,
                 "the restarted node catches up",
             )
             second = stable_leader(members)
             assert second is not first and isinstance(first.driver.replica.state, FollowerState)
             assert first.records()[:hw2] == second.records()[:hw2]
-            assert (
-                data_batches(first)[: len(data_batches(second))]
-                == data_batches(second)[: len(data_batches(first))]
-            )
+            assert data_batches(first)[:8] == data_batches(second)[:8]
+            assert [b[2] for b in data_batches(first)[5:8]] == [(b"op%d" % i,) for i in (5, 6, 7)]
 
             # An observer (a broker: not a voter) catches up without voting.
             observer = Member(4, voters, tmp_path)
             await nursery.start(observer.run)
             await wait_for(
-                lambda: observer.driver.committed_offset >= hw2,
+                lambda: (
+                    observer.driver.committed_offset >= hw2 and len(data_batches(observer)) >= 8
+                ),
                 CATCH_UP_WAIT_S,
                 "the observer catches up",
             )
             assert observer.records()[:hw2] == second.records()[:hw2]
+            assert data_batches(observer)[:8] == data_batches(second)[:8]
             assert not observer.driver.is_voter
             assert observer.driver.replica.state.voted_id is None
             leader_state = second.driver.replica.state

@@ -77,6 +77,8 @@ log = logging.getLogger(__name__)
 CONTROLLER_LISTENER = "CONTROLLER"
 # The tick loop's shortest sleep when the replica is due again in the same millisecond.
 TICK_MIN_S = 0.001
+# Committed batches read per step for the listeners.
+DELIVER_BATCHES_MAX = 1024
 # Beyond the replica's shutdown timeout: time for the last sends to leave.
 SHUTDOWN_SLACK_S = 1.0
 
@@ -165,6 +167,7 @@ class RaftDriver:
         self._effects_ready = trio.Event()
         self._deadline_moved = trio.Event()
         self._committed_changed = trio.Event()
+        self._deliver_wanted = trio.Event()
         self._running = False
         self._cancel: trio.CancelScope | None = None
         self._shutdown_done = trio.Event()
@@ -210,8 +213,7 @@ class RaftDriver:
         if len(self._listeners) >= self.limits.listeners_max:
             raise ValueError(f"more than {self.limits.listeners_max} committed listeners")
         self._listeners.append((listener, [start_offset]))
-        if self._running:
-            self._deliver_committed()
+        self._deliver_wanted.set()
 
     async def wait_committed(self, offset: int) -> None:
         """Wait until the high watermark passes ``offset`` (for observers and tests)."""
@@ -257,6 +259,7 @@ class RaftDriver:
                         self._peers[peer_id] = peer
                         nursery.start_soon(peer.run)
                     nursery.start_soon(self._carry_out_effects)
+                    nursery.start_soon(self._deliver_committed)
                     nursery.start_soon(self._tick_loop)
                     self._running = True
                     self._apply(self.replica.tick(self._now_ms()))
@@ -395,20 +398,35 @@ class RaftDriver:
             else:
                 waiting.append(pending)
         self._appends = waiting
-        self._deliver_committed()
+        self._deliver_wanted.set()
         self._committed_changed.set()
         self._committed_changed = trio.Event()
 
-    def _deliver_committed(self) -> None:
-        assert self.log is not None
-        hw = self.committed_offset
-        for listener, position in self._listeners:
-            if position[0] >= hw:
-                continue
-            for batch in self.log.batches(position[0], hw):
-                if batch.last_offset >= position[0]:
-                    listener(batch)
-                position[0] = batch.last_offset + 1
+    async def _deliver_committed(self) -> None:
+        """Committed batches to the listeners: read in a worker thread (a restarted node may
+        have a long log to replay), a bounded chunk at a time, handed over in the trio
+        thread. Batches below the high watermark never change, so reading them beside the
+        trio thread's appends and truncations (always above it) is safe."""
+        log = self.log
+        assert log is not None
+        while True:
+            await self._deliver_wanted.wait()
+            self._deliver_wanted = trio.Event()
+            for listener, position in list(self._listeners):
+                while position[0] < (hw := self.committed_offset):
+                    chunk = await trio.to_thread.run_sync(
+                        self._read_committed_chunk, log, position[0], hw
+                    )
+                    if not chunk:
+                        break
+                    for batch in chunk:
+                        if batch.last_offset >= position[0]:
+                            listener(batch)
+                        position[0] = batch.last_offset + 1
+
+    @staticmethod
+    def _read_committed_chunk(log: NativeRaftLog, start: int, end: int) -> list[StoredBatch]:
+        return list(itertools.islice(log.batches(start, end), DELIVER_BATCHES_MAX))
 
     def _check_leadership(self) -> None:
         replica = self.replica
