@@ -338,7 +338,7 @@ class RaftDriver:
         if effects:
             if len(self._effects) + len(effects) > self.limits.effects_pending_max:
                 # As a congested network would: drop the oldest sends; keep state effects.
-                kept = [e for e in self._effects if not isinstance(e, Send)]
+                kept: list[Outbound] = [e for e in self._effects if not isinstance(e, Send)]
                 log.warning("raft: %d effects pending; sends dropped", len(self._effects))
                 self._effects = kept
             self._effects.extend(effects)

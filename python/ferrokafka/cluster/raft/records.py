@@ -20,7 +20,13 @@ from ferrokafka.cluster.raft.log import LeaderChange, RawBatch, Record
 from ferrokafka.protocol.api import decode_message, encode_message
 from ferrokafka.protocol.errors import ProtocolDecodeError
 from ferrokafka.protocol.messages.leader_change_message import LeaderChangeMessage
-from ferrokafka.storage import BatchBuilder, CorruptRecordError, crc32c, decode_batches
+from ferrokafka.storage import (
+    BatchBuilder,
+    CorruptRecordError,
+    RecordBatch,
+    crc32c,
+    decode_batches,
+)
 
 # Kafka's ControlRecordType key: version (int16) 0, type (int16).
 CONTROL_KEY = struct.Struct(">hh")
@@ -88,7 +94,7 @@ def _as_control(batch: bytes) -> bytes:
     return bytes(raw)
 
 
-def records_of_batch(batch) -> list[Record]:
+def records_of_batch(batch: RecordBatch) -> list[Record]:
     """The records of one decoded batch (native or reference ``RecordBatch``)."""
     raw = RawBatch(batch.base_offset, batch.last_offset, batch.to_bytes())
     epoch = batch.partition_leader_epoch

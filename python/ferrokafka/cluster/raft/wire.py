@@ -19,7 +19,9 @@ handler answers it with :func:`error_response` (top-level INVALID_REQUEST, as Ka
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ferrokafka.cluster.raft import messages as raft
 from ferrokafka.cluster.raft.log import OffsetAndEpoch
@@ -77,7 +79,13 @@ class Endpoint:
     port: int
 
 
-def _one_partition(topics: list, name_of, partitions_of, index_of) -> object:
+def _one_partition(
+    topics: list[Any],
+    name_of: Callable[[Any], str],
+    partitions_of: Callable[[Any], list[Any]],
+    index_of: Callable[[Any], int],
+) -> Any:
+    """The one partition entry of a message about the metadata partition, else WireError."""
     if len(topics) != 1 or name_of(topics[0]) != METADATA_TOPIC:
         raise WireError(f"not exactly the topic {METADATA_TOPIC}")
     parts = partitions_of(topics[0])
@@ -86,15 +94,15 @@ def _one_partition(topics: list, name_of, partitions_of, index_of) -> object:
     return parts[0]
 
 
-def _topic_name(t) -> str:
+def _topic_name(t: Any) -> str:
     return t.topic_name
 
 
-def _partitions(t) -> list:
+def _partitions(t: Any) -> list[Any]:
     return t.partitions
 
 
-def _partition_index(p) -> int:
+def _partition_index(p: Any) -> int:
     return p.partition_index
 
 
@@ -288,12 +296,12 @@ def request_from_wire(message: Message, version: int) -> raft.RaftRequest:
 def _fetch_request_from_wire(message: f.FetchRequest, version: int) -> raft.FetchRequest:
     if version >= FETCH_TOPIC_ID_VERSION:
 
-        def name_of(t) -> str:
+        def name_of(t: Any) -> str:
             return METADATA_TOPIC if t.topic_id == METADATA_TOPIC_ID else str(t.topic_id)
 
     else:
 
-        def name_of(t) -> str:
+        def name_of(t: Any) -> str:
             return t.topic
 
     p = _one_partition(message.topics, name_of, _partitions, lambda q: q.partition)
@@ -490,12 +498,12 @@ def _response_from_wire(message: Message, version: int) -> raft.RaftResponse:
     if isinstance(message, f.FetchResponse):
         if version >= FETCH_TOPIC_ID_VERSION:
 
-            def name_of(t) -> str:
+            def name_of(t: Any) -> str:
                 return METADATA_TOPIC if t.topic_id == METADATA_TOPIC_ID else str(t.topic_id)
 
         else:
 
-            def name_of(t) -> str:
+            def name_of(t: Any) -> str:
                 return t.topic
 
         p = _one_partition(message.responses, name_of, _partitions, _partition_index)
