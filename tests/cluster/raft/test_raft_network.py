@@ -360,8 +360,27 @@ def test_controller_listener_on_the_wire(tmp_path: Path) -> None:
                     )
                 ],
             )
+            # A Fetch at the log end waits (long poll, its max_wait) without holding up a Vote
+            # from another connection.
+            fetch.topics[0].topic_id = METADATA_TOPIC_ID
+            fetch.max_wait_ms = 1500
+            fetch.topics[0].partitions[0].fetch_offset = 1
+            fetch.topics[0].partitions[0].last_fetched_epoch = 1
+            parked: list[object] = []
+
+            async def long_poll() -> None:
+                parked.append(await _exchange(port, 1, 18, fetch))
+
+            started = trio.current_time()
+            nursery.start_soon(long_poll)
+            await trio.sleep(0.1)
             response = await _exchange(port, 52, 2, vote)
             assert response.error_code == INCONSISTENT_CLUSTER_ID
+            assert trio.current_time() - started < 1.0 and not parked
+            await wait_for(lambda: parked, 5, "the long poll's answer")
+            assert trio.current_time() - started >= 1.4
+            [partition] = parked[0].responses[0].partitions
+            assert partition.error_code == 0 and not partition.records
             member.crash()
 
     trio.run(main)

@@ -30,6 +30,7 @@ from ferrokafka.protocol.messages.header import RequestHeader
 log = logging.getLogger(__name__)
 
 FRAME_SIZE = struct.Struct(">i")
+CORRELATION_ID_MASK = 0x7FFF_FFFF
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ class Peer:
         self._send, self._receive = trio.open_memory_channel[tuple[int, RaftRequest]](
             limits.queue_max
         )
-        self._in_flight: dict[int, tuple[int, int]] = {}  # correlation id -> (api key, version)
+        # header correlation id -> (the replica's correlation id, api key, version)
+        self._in_flight: dict[int, tuple[int, int, int]] = {}
         self.connects = 0
 
     def send_nowait(self, correlation_id: int, request: RaftRequest) -> None:
@@ -117,12 +119,12 @@ class Peer:
                 PeerConnectionError,
             ) as e:
                 log.info("raft: connection to node %d lost: %s", self.peer_id, e)
-            for correlation_id in list(self._in_flight):
-                self._fail(correlation_id)
+            lost = [sent[0] for sent in self._in_flight.values()]
             self._in_flight.clear()
+            for correlation_id in lost:
+                self.on_failed(self.peer_id, correlation_id)
 
     def _fail(self, correlation_id: int) -> None:
-        self._in_flight.pop(correlation_id, None)
         self.on_failed(self.peer_id, correlation_id)
 
     def _fail_queued(self) -> None:
@@ -140,14 +142,16 @@ class Peer:
             self.on_failed(self.peer_id, correlation_id)
             return
         api_key, version, message = request_to_wire(request, self.own_endpoint)
+        # The header's field is an int32; the replica's ids only grow.
+        wire_id = correlation_id & CORRELATION_ID_MASK
         header = RequestHeader(
             request_api_key=api_key,
             request_api_version=version,
-            correlation_id=correlation_id,
+            correlation_id=wire_id,
             client_id=self.client_id,
         )
         frame = encode_request(header, message)
-        self._in_flight[correlation_id] = (api_key, version)
+        self._in_flight[wire_id] = (correlation_id, api_key, version)
         await stream.send_all(frame)
 
     async def _read_loop(self, stream: trio.SocketStream, scope: trio.CancelScope) -> None:
@@ -182,11 +186,11 @@ class Peer:
     def _deliver(self, frame: bytes) -> None:
         if len(frame) < 4:
             raise PeerConnectionError("response frame shorter than its header")
-        (correlation_id,) = struct.unpack_from(">i", frame)
-        sent = self._in_flight.pop(correlation_id, None)
+        (wire_id,) = struct.unpack_from(">i", frame)
+        sent = self._in_flight.pop(wire_id, None)
         if sent is None:
-            raise PeerConnectionError(f"response to unknown correlation id {correlation_id}")
-        api_key, version = sent
+            raise PeerConnectionError(f"response to unknown correlation id {wire_id}")
+        correlation_id, api_key, version = sent
         try:
             _, message = decode_response(frame, api_key, version)
         except ProtocolDecodeError as e:
