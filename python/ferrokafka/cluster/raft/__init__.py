@@ -19,6 +19,16 @@ Layout:
 - ``replica``: ``RaftReplica`` (Kafka's ``KafkaRaftClient``), with its RPCs in ``election_rpc``
   and ``fetch_rpc``.
 
+The I/O shell around it:
+
+- ``records``: records as Kafka batches (a data batch per append, LeaderChange as a control
+  batch); ``wire``: the RPCs to and from the generated protocol messages (Kafka 4.4's versions);
+- ``native_log``: the ``RaftLog`` over the native Log in ``__cluster_metadata-0``;
+  ``quorum_state``: Kafka's ``quorum-state`` file;
+- ``peer``: one outbound connection per peer; ``driver``: ``RaftDriver``, the trio driver
+  (timers, effects in order, appends that wait for their commit, committed-batch listeners).
+  ``server/handlers/raft.py`` puts it on a controller listener.
+
 Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND), dynamic voters (KIP-853: the
 voter set is a value given to the replica, not read from the log), DescribeQuorum.
 """

@@ -37,12 +37,28 @@ class LeaderChange:
     granting_voters: tuple[int, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """The Kafka record batch a record came in, byte for byte (offsets, epoch and CRC as the
+    leader wrote them). Every record of the batch carries the same one, so a follower appends
+    the leader's batches as they are and batch boundaries (one per controller operation,
+    applied atomically) are the same on every replica, as in Kafka."""
+
+    base_offset: int
+    last_offset: int
+    data: bytes
+
+
 class Record(NamedTuple):
-    """One record of the log. A tuple so that logs compare fast in the simulation."""
+    """One record of the log. A tuple so that logs compare fast in the simulation.
+
+    ``batch`` is set by logs that store Kafka batches (the native log, the wire decoder);
+    the in-memory log leaves it None and the driver encodes such records one batch each."""
 
     offset: int
     epoch: int
     value: bytes | LeaderChange
+    batch: RawBatch | None = None
 
     @property
     def is_control(self) -> bool:
@@ -71,7 +87,8 @@ class RaftLog(Protocol):
         ...
 
     def append_as_follower(self, records: Sequence[Record]) -> None:
-        """Append records as the leader numbered them (the first at :meth:`end_offset`)."""
+        """Append records as the leader numbered them (the first at :meth:`end_offset`); a
+        log that stores batches appends each record's ``batch`` whole."""
         ...
 
     def read(self, offset: int, max_bytes: int) -> tuple[Record, ...]:

@@ -1,0 +1,498 @@
+"""The KRaft quorum on trio: :class:`RaftDriver` runs a sans-io :class:`RaftReplica` over the
+native metadata log, the quorum-state file and the network.
+
+    driver = RaftDriver(
+        node_id=1,
+        voters={1: ("127.0.0.1", 9093), 2: ("127.0.0.1", 9094), 3: ("127.0.0.1", 9095)},
+        cluster_id="MkU3OEVBNTcwNTJENDM2Qg",
+        metadata_dir="/var/lib/kafka/meta",
+    )
+    register_raft_handlers(controller_dispatcher, driver)   # server/handlers/raft.py
+    async with trio.open_nursery() as nursery:
+        await nursery.start(driver.run)
+        offset = await driver.append([record_bytes, ...])  # returns once committed
+        ...
+        await driver.shutdown()
+
+What it does with the replica's effects, in the order the replica gives them (all calls into
+the replica happen in the trio thread; one task carries the effects out):
+
+- ``PersistElection``: the quorum-state file, written in a worker thread;
+- ``FlushLog``: fsync of the log, in a worker thread;
+- ``Send``: a request goes to the peer's connection (:mod:`.peer`), a response to the handler
+  waiting for it (inbound requests come through :meth:`RaftDriver.handle_request`);
+- ``Committed``: appends waiting for the high watermark return, committed-batch listeners get
+  the batches now committed, in order.
+
+Effects produced while earlier ones are being carried out wait and are taken together: the
+latest election state is written once (it supersedes earlier ones: epochs only grow and a vote
+is kept within its epoch), one flush covers every append, then the sends go — so nothing is
+sent before the state it depends on is on disk, as the replica requires.
+
+Timers: the replica says when it next needs a tick (``next_deadline_ms``); a task sleeps until
+then on the trio clock, or until an event moves the deadline. Nothing polls.
+
+Observers (a broker: ``node_id`` not among the voters) fetch from the leader and never vote.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import os
+import random as _random
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import trio
+
+from ferrokafka.cluster.raft.election import ElectionState
+from ferrokafka.cluster.raft.messages import (
+    REQUEST_TYPES,
+    BeginQuorumEpochRequest,
+    Committed,
+    EndQuorumEpochRequest,
+    FetchRequest,
+    FetchSnapshotRequest,
+    FlushLog,
+    Inbound,
+    Outbound,
+    PersistElection,
+    RaftRequest,
+    RaftResponse,
+    Send,
+    VoteRequest,
+)
+from ferrokafka.cluster.raft.native_log import NativeRaftLog, StoredBatch
+from ferrokafka.cluster.raft.peer import Peer, PeerLimits
+from ferrokafka.cluster.raft.quorum import QuorumConfig
+from ferrokafka.cluster.raft.quorum_state import QuorumStateFile
+from ferrokafka.cluster.raft.replica import NotLeaderError, RaftReplica
+from ferrokafka.cluster.raft.wire import Endpoint
+
+log = logging.getLogger(__name__)
+
+CONTROLLER_LISTENER = "CONTROLLER"
+# The tick loop's shortest sleep when the replica is due again in the same millisecond.
+TICK_MIN_S = 0.001
+# Committed batches read per step for the listeners.
+DELIVER_BATCHES_MAX = 1024
+# Beyond the replica's shutdown timeout: time for the last sends to leave.
+SHUTDOWN_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class DriverLimits:
+    peer: PeerLimits = PeerLimits()
+    inbound_pending_max: int = 1024  # requests from peers being answered at once
+    appends_pending_max: int = 10_000  # appends waiting for their commit
+    effects_pending_max: int = 10_000  # effects waiting while a flush runs (then sends drop)
+    listeners_max: int = 64  # committed-batch listeners
+    shutdown_timeout_ms: int = 5_000  # a leader's wait for a successor when it shuts down
+
+
+DEFAULT_QUORUM_CONFIG = QuorumConfig()
+NO_DIRECTORY_ID = uuid.UUID(int=0)  # Kafka's ReplicaKey.NO_DIRECTORY_ID
+
+
+class DriverUnavailable(Exception):
+    """The driver is not running (not started, shut down) or is overloaded."""
+
+
+CommittedListener = Callable[[StoredBatch], None]
+
+
+class _Reply:
+    __slots__ = ("event", "response", "stopped")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.response: RaftResponse | None = None
+        self.stopped = False  # the driver stopped before answering
+
+
+class _PendingAppend:
+    __slots__ = ("offset", "epoch", "event", "error")
+
+    def __init__(self, offset: int, epoch: int) -> None:
+        self.offset = offset
+        self.epoch = epoch
+        self.event = trio.Event()
+        self.error: Exception | None = None
+
+
+def _source_of(request: RaftRequest) -> int:
+    if isinstance(request, (BeginQuorumEpochRequest, EndQuorumEpochRequest)):
+        return request.leader_id
+    assert isinstance(request, (VoteRequest, FetchRequest, FetchSnapshotRequest))
+    return request.replica_id
+
+
+class RaftDriver:
+    def __init__(
+        self,
+        *,
+        node_id: int,
+        voters: Mapping[int, tuple[str, int]],
+        cluster_id: str | None,
+        metadata_dir: str | os.PathLike[str],
+        config: QuorumConfig = DEFAULT_QUORUM_CONFIG,
+        listener_name: str = CONTROLLER_LISTENER,
+        directory_id: uuid.UUID = NO_DIRECTORY_ID,
+        limits: DriverLimits = DriverLimits(),
+        random: _random.Random | None = None,
+    ) -> None:
+        if not voters:
+            raise ValueError("a quorum needs at least one voter")
+        self.node_id = node_id
+        self.voters = {v: (host, int(port)) for v, (host, port) in voters.items()}
+        self.cluster_id = cluster_id
+        self.metadata_dir = os.fspath(metadata_dir)
+        self.config = config
+        self.listener_name = listener_name
+        self.directory_id = directory_id
+        self.limits = limits
+        self._random = random or _random.Random()
+        self.log: NativeRaftLog | None = None
+        self.replica: RaftReplica | None = None
+        self._state_file = QuorumStateFile(self.metadata_dir)
+        self._peers: dict[int, Peer] = {}
+        self._inbound_ids = itertools.count(1)
+        self._replies: dict[int, _Reply] = {}
+        self._appends: list[_PendingAppend] = []
+        self._listeners: list[tuple[CommittedListener, list[int]]] = []
+        self._effects: list[Outbound] = []
+        self._effects_ready = trio.Event()
+        self._deadline_moved = trio.Event()
+        self._committed_changed = trio.Event()
+        self._deliver_wanted = trio.Event()
+        self._running = False
+        self._cancel: trio.CancelScope | None = None
+        self._shutdown_done = trio.Event()
+        self._busy = False  # carrying out a batch of effects
+        self._idle = trio.Event()  # pulsed when a batch is done and none waits
+
+    # --- what the owner sees ---------------------------------------------------------------
+
+    @property
+    def is_voter(self) -> bool:
+        return self.node_id in self.voters
+
+    @property
+    def is_leader(self) -> bool:
+        return self.replica is not None and self.replica.is_leader
+
+    @property
+    def leader_id(self) -> int | None:
+        return None if self.replica is None else self.replica.leader_id
+
+    @property
+    def epoch(self) -> int:
+        return 0 if self.replica is None else self.replica.epoch
+
+    @property
+    def committed_offset(self) -> int:
+        """One past the last committed record (the high watermark), 0 if unknown."""
+        hw = None if self.replica is None else self.replica.high_watermark
+        return hw or 0
+
+    def endpoint_of(self, node_id: int) -> Endpoint | None:
+        address = self.voters.get(node_id)
+        return None if address is None else Endpoint(self.listener_name, *address)
+
+    def leader_endpoint(self) -> tuple[int, Endpoint] | None:
+        leader = self.leader_id
+        endpoint = None if leader is None else self.endpoint_of(leader)
+        return None if endpoint is None or leader is None else (leader, endpoint)
+
+    def add_committed_listener(self, listener: CommittedListener, start_offset: int = 0) -> None:
+        """Call ``listener`` (in the trio thread) with every committed batch from
+        ``start_offset`` on, in order, data and control batches alike (``is_control``)."""
+        if len(self._listeners) >= self.limits.listeners_max:
+            raise ValueError(f"more than {self.limits.listeners_max} committed listeners")
+        self._listeners.append((listener, [start_offset]))
+        self._deliver_wanted.set()
+
+    async def wait_committed(self, offset: int) -> None:
+        """Wait until the high watermark passes ``offset`` (for observers and tests)."""
+        while self.committed_offset <= offset:
+            await self._committed_changed.wait()
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Open the log and quorum-state, start the replica, serve until cancelled or shut
+        down. The log is closed on the way out. Once per driver: a restart is a new driver
+        over the same directory."""
+        if self.log is not None:
+            raise RuntimeError("a RaftDriver runs once; make a new one to restart")
+        election = await trio.to_thread.run_sync(self._state_file.read)
+        self.log = await trio.to_thread.run_sync(NativeRaftLog, self.metadata_dir)
+        try:
+            with trio.CancelScope() as scope:
+                self._cancel = scope
+                self.replica = RaftReplica(
+                    node_id=self.node_id,
+                    voters=frozenset(self.voters),
+                    log=self.log,
+                    config=self.config,
+                    random=self._random,
+                    now_ms=self._now_ms(),
+                    election=election,
+                    cluster_id=self.cluster_id,
+                )
+                async with trio.open_nursery() as nursery:
+                    for peer_id, address in sorted(self.voters.items()):
+                        if peer_id == self.node_id:
+                            continue
+                        peer = Peer(
+                            peer_id,
+                            address,
+                            f"raft-client-{self.node_id}",
+                            self.endpoint_of(self.node_id),
+                            self._on_response,
+                            self._on_send_failed,
+                            self.limits.peer,
+                        )
+                        self._peers[peer_id] = peer
+                        nursery.start_soon(peer.run)
+                    nursery.start_soon(self._carry_out_effects)
+                    nursery.start_soon(self._deliver_committed)
+                    nursery.start_soon(self._tick_loop)
+                    self._running = True
+                    self._apply(self.replica.tick(self._now_ms()))
+                    task_status.started()
+        finally:
+            self._running = False
+            self._fail_all(DriverUnavailable(f"raft driver of node {self.node_id} stopped"))
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self.log.close)
+
+    async def shutdown(self, timeout_ms: int | None = None) -> None:
+        """Graceful: a leader resigns and tells the voters (EndQuorumEpoch), waiting up to
+        ``timeout_ms`` for a successor; then :meth:`run` returns."""
+        if self.replica is None or self._cancel is None:
+            return
+        timeout = self.limits.shutdown_timeout_ms if timeout_ms is None else timeout_ms
+        self.replica.shutdown(self._now_ms(), timeout)
+        self._apply(self.replica.tick(self._now_ms()))
+        with trio.move_on_after(timeout / 1000 + SHUTDOWN_SLACK_S):
+            await self._shutdown_done.wait()
+            # Let the last effects (EndQuorumEpoch, responses) go out.
+            while self._effects or self._busy:
+                await self._idle.wait()
+        self._cancel.cancel()
+
+    # --- appends ---------------------------------------------------------------------------
+
+    async def append(self, payloads: Sequence[bytes]) -> int:
+        """Append ``payloads`` as one batch (one controller operation) as the leader; returns
+        the offset of its last record once it is committed. Raises NotLeaderError if this node
+        does not lead, or leadership is lost before the batch commits (it may still commit
+        under the next leader, as in Kafka)."""
+        replica = self._require_running()
+        if not payloads:
+            raise ValueError("an append needs at least one record")
+        if len(self._appends) >= self.limits.appends_pending_max:
+            raise DriverUnavailable(f"{len(self._appends)} appends already wait for a commit")
+        offset = replica.append(list(payloads), self._now_ms())
+        pending = _PendingAppend(offset, replica.epoch)
+        self._appends.append(pending)
+        self._apply(replica.tick(self._now_ms()))
+        await pending.event.wait()
+        if pending.error is not None:
+            raise pending.error
+        return offset
+
+    # --- inbound requests (from server/handlers/raft.py) -------------------------------------
+
+    async def handle_request(self, request: RaftRequest) -> RaftResponse | None:
+        """Answer a peer's request; None if no answer came in time (the caller answers
+        REQUEST_TIMED_OUT). A Fetch may wait (long poll) up to its ``max_wait_ms``."""
+        replica = self._require_running()
+        if len(self._replies) >= self.limits.inbound_pending_max:
+            raise DriverUnavailable(f"{len(self._replies)} requests already being answered")
+        local_id = next(self._inbound_ids)
+        reply = _Reply()
+        self._replies[local_id] = reply
+        wait_ms = self.config.request_timeout_ms
+        if isinstance(request, FetchRequest):
+            wait_ms += max(0, request.max_wait_ms)
+        try:
+            self._apply(
+                replica.handle(Inbound(_source_of(request), local_id, request), self._now_ms())
+            )
+            with trio.move_on_after(wait_ms / 1000):
+                await reply.event.wait()
+        finally:
+            self._replies.pop(local_id, None)
+        if reply.stopped:
+            raise DriverUnavailable(f"raft driver of node {self.node_id} stopped")
+        return reply.response
+
+    # --- the replica's effects -------------------------------------------------------------
+
+    def _apply(self, effects: list[Outbound]) -> None:
+        if effects:
+            if len(self._effects) + len(effects) > self.limits.effects_pending_max:
+                # As a congested network would: drop the oldest sends; keep state effects.
+                kept: list[Outbound] = [e for e in self._effects if not isinstance(e, Send)]
+                log.warning("raft: %d effects pending; sends dropped", len(self._effects))
+                self._effects = kept
+            self._effects.extend(effects)
+            self._effects_ready.set()
+        self._deadline_moved.set()
+
+    async def _carry_out_effects(self) -> None:
+        assert self.log is not None
+        while True:
+            await self._effects_ready.wait()
+            self._effects_ready = trio.Event()
+            self._busy = True
+            batch, self._effects = self._effects, []
+            elections = [e.election for e in batch if isinstance(e, PersistElection)]
+            if elections:
+                await trio.to_thread.run_sync(self._state_file.write, elections[-1])
+            if any(isinstance(e, FlushLog) for e in batch):
+                await trio.to_thread.run_sync(self.log.flush)
+            committed = False
+            for effect in batch:
+                if isinstance(effect, Send):
+                    self._route(effect)
+                elif isinstance(effect, Committed):
+                    committed = True
+            if committed:
+                self._on_committed()
+            self._check_leadership()
+            if self.replica is not None and self.replica.shutdown_complete:
+                self._shutdown_done.set()
+            self._busy = False
+            if not self._effects:
+                self._idle.set()
+                self._idle = trio.Event()
+
+    def _route(self, send: Send) -> None:
+        if isinstance(send.message, REQUEST_TYPES):
+            request = send.message
+            if isinstance(request, (VoteRequest, FetchRequest)):
+                request = replace(request, replica_directory_id=self.directory_id)
+            peer = self._peers.get(send.destination)
+            if peer is None:
+                self._on_send_failed(send.destination, send.correlation_id)
+            else:
+                peer.send_nowait(send.correlation_id, request)
+        else:
+            reply = self._replies.get(send.correlation_id)
+            if reply is not None and not reply.event.is_set():
+                reply.response = send.message
+                reply.event.set()
+
+    def _on_committed(self) -> None:
+        hw = self.committed_offset
+        waiting = []
+        for pending in self._appends:
+            if pending.offset < hw:
+                pending.event.set()
+            else:
+                waiting.append(pending)
+        self._appends = waiting
+        self._deliver_wanted.set()
+        self._committed_changed.set()
+        self._committed_changed = trio.Event()
+
+    async def _deliver_committed(self) -> None:
+        """Committed batches to the listeners: read in a worker thread (a restarted node may
+        have a long log to replay), a bounded chunk at a time, handed over in the trio
+        thread. Batches below the high watermark never change, so reading them beside the
+        trio thread's appends and truncations (always above it) is safe."""
+        log = self.log
+        assert log is not None
+        while True:
+            await self._deliver_wanted.wait()
+            self._deliver_wanted = trio.Event()
+            for listener, position in list(self._listeners):
+                while position[0] < (hw := self.committed_offset):
+                    chunk = await trio.to_thread.run_sync(
+                        self._read_committed_chunk, log, position[0], hw
+                    )
+                    if not chunk:
+                        break
+                    for batch in chunk:
+                        if batch.last_offset >= position[0]:
+                            listener(batch)
+                        position[0] = batch.last_offset + 1
+
+    @staticmethod
+    def _read_committed_chunk(log: NativeRaftLog, start: int, end: int) -> list[StoredBatch]:
+        return list(itertools.islice(log.batches(start, end), DELIVER_BATCHES_MAX))
+
+    def _check_leadership(self) -> None:
+        replica = self.replica
+        if not self._appends or replica is None:
+            return
+        waiting = []
+        for pending in self._appends:
+            if not replica.is_leader or replica.epoch != pending.epoch:
+                pending.error = NotLeaderError(
+                    f"node {self.node_id} lost the leadership of epoch {pending.epoch} before "
+                    f"offset {pending.offset} committed"
+                )
+                pending.event.set()
+            else:
+                waiting.append(pending)
+        self._appends = waiting
+
+    def _fail_all(self, error: Exception) -> None:
+        for pending in self._appends:
+            pending.error = error
+            pending.event.set()
+        self._appends = []
+        for reply in self._replies.values():
+            reply.stopped = True
+            reply.event.set()
+
+    # --- responses and failures from the peers ---------------------------------------------
+
+    def _on_response(self, peer_id: int, correlation_id: int, response: RaftResponse) -> None:
+        if self.replica is not None and self._running:
+            self._apply(
+                self.replica.handle(Inbound(peer_id, correlation_id, response), self._now_ms())
+            )
+
+    def _on_send_failed(self, peer_id: int, correlation_id: int) -> None:
+        if self.replica is not None and self._running:
+            self._apply(self.replica.on_send_failed(peer_id, correlation_id, self._now_ms()))
+
+    # --- timers ----------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        replica = self.replica
+        assert replica is not None
+        while True:
+            self._deadline_moved = trio.Event()
+            wait_ms = replica.next_deadline_ms - self._now_ms()
+            if wait_ms <= 0:
+                now = self._now_ms()
+                self._apply(replica.tick(now))
+                if replica.shutdown_complete:
+                    self._shutdown_done.set()
+                if replica.next_deadline_ms <= now:
+                    await trio.sleep(TICK_MIN_S)  # due again at once: let the clock move
+                continue
+            with trio.move_on_after(wait_ms / 1000 if math.isfinite(wait_ms) else math.inf):
+                await self._deadline_moved.wait()
+
+    @staticmethod
+    def _now_ms() -> int:
+        return int(trio.current_time() * 1000)
+
+    def _require_running(self) -> RaftReplica:
+        if not self._running or self.replica is None:
+            raise DriverUnavailable(f"raft driver of node {self.node_id} is not running")
+        return self.replica
+
+    def stored_election(self) -> ElectionState | None:
+        """The quorum-state file as on disk (for tools and tests)."""
+        return self._state_file.read()

@@ -1,0 +1,198 @@
+"""One outbound connection to a quorum peer: the raft requests this node sends it, as Kafka
+requests (size prefix, request header with client id ``raft-client-<id>``), and the responses.
+
+Kafka's raft client keeps one connection per node through its NetworkClient; so does this.
+The connection is opened on demand and again after a failure, with exponential backoff
+(``reconnect.backoff.ms`` 50 up to ``reconnect.backoff.max.ms`` 1000, Kafka's defaults).
+Requests wait in a bounded queue; a request that cannot be queued, or is lost with its
+connection, is reported to the owner (``on_failed``), which tells the state machine
+(``RaftReplica.on_send_failed``) so it backs off that node as it would on a timeout.
+
+Responses are matched by correlation id (the state machine's own ids) and handed to
+``on_response`` in the trio thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from ferrokafka.cluster.raft.messages import RaftRequest, RaftResponse
+from ferrokafka.cluster.raft.wire import Endpoint, request_to_wire, response_from_wire
+from ferrokafka.protocol.api import decode_response, encode_request
+from ferrokafka.protocol.errors import ProtocolDecodeError
+from ferrokafka.protocol.messages.header import RequestHeader
+
+log = logging.getLogger(__name__)
+
+FRAME_SIZE = struct.Struct(">i")
+CORRELATION_ID_MASK = 0x7FFF_FFFF
+
+
+@dataclass(frozen=True)
+class PeerLimits:
+    queue_max: int = 64  # requests waiting for the connection
+    in_flight_max: int = 16  # requests sent and not answered (the replica keeps one per node)
+    frame_bytes_max: int = 16 * 1024 * 1024  # a fetch response is at most 8 MiB of records
+    connect_timeout_s: float = 2.0
+    reconnect_backoff_ms: int = 50  # reconnect.backoff.ms
+    reconnect_backoff_max_ms: int = 1000  # reconnect.backoff.max.ms
+    receive_bytes: int = 256 * 1024  # one socket read
+
+
+OnResponse = Callable[[int, int, RaftResponse], None]  # (peer, correlation id, response)
+OnFailed = Callable[[int, int], None]  # (peer, correlation id)
+
+
+class PeerConnectionError(Exception):
+    """The connection to a peer failed (the text says how)."""
+
+
+class Peer:
+    def __init__(
+        self,
+        peer_id: int,
+        address: tuple[str, int],
+        client_id: str,
+        own_endpoint: Endpoint | None,
+        on_response: OnResponse,
+        on_failed: OnFailed,
+        limits: PeerLimits,
+    ) -> None:
+        self.peer_id = peer_id
+        self.address = address
+        self.client_id = client_id
+        self.own_endpoint = own_endpoint
+        self.on_response = on_response
+        self.on_failed = on_failed
+        self.limits = limits
+        self._send, self._receive = trio.open_memory_channel[tuple[int, RaftRequest]](
+            limits.queue_max
+        )
+        # header correlation id -> (the replica's correlation id, api key, version)
+        self._in_flight: dict[int, tuple[int, int, int]] = {}
+        self.connects = 0
+
+    def send_nowait(self, correlation_id: int, request: RaftRequest) -> None:
+        try:
+            self._send.send_nowait((correlation_id, request))
+        except trio.WouldBlock:
+            log.warning(
+                "raft: queue to node %d full; request %d dropped", self.peer_id, correlation_id
+            )
+            self.on_failed(self.peer_id, correlation_id)
+
+    async def run(self) -> None:
+        """Connect, send, receive; on failure fail what was in flight, back off, reconnect."""
+        backoff_ms = self.limits.reconnect_backoff_ms
+        while True:
+            # Wait for something to send before connecting.
+            first = await self._receive.receive()
+            try:
+                with trio.fail_after(self.limits.connect_timeout_s):
+                    stream = await trio.open_tcp_stream(*self.address)
+            except (OSError, trio.TooSlowError) as e:
+                log.debug(
+                    "raft: connect to node %d at %s failed: %s", self.peer_id, self.address, e
+                )
+                self._fail(first[0])
+                self._fail_queued()
+                await trio.sleep(backoff_ms / 1000)
+                backoff_ms = min(backoff_ms * 2, self.limits.reconnect_backoff_max_ms)
+                continue
+            self.connects += 1
+            backoff_ms = self.limits.reconnect_backoff_ms
+            try:
+                async with stream, trio.open_nursery() as nursery:
+                    nursery.start_soon(self._read_loop, stream, nursery.cancel_scope)
+                    await self._write(stream, *first)
+                    async for correlation_id, request in self._receive:
+                        await self._write(stream, correlation_id, request)
+            except (
+                OSError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                PeerConnectionError,
+            ) as e:
+                log.info("raft: connection to node %d lost: %s", self.peer_id, e)
+            lost = [sent[0] for sent in self._in_flight.values()]
+            self._in_flight.clear()
+            for correlation_id in lost:
+                self.on_failed(self.peer_id, correlation_id)
+
+    def _fail(self, correlation_id: int) -> None:
+        self.on_failed(self.peer_id, correlation_id)
+
+    def _fail_queued(self) -> None:
+        while True:
+            try:
+                correlation_id, _ = self._receive.receive_nowait()
+            except trio.WouldBlock:
+                return
+            self.on_failed(self.peer_id, correlation_id)
+
+    async def _write(
+        self, stream: trio.SocketStream, correlation_id: int, request: RaftRequest
+    ) -> None:
+        if len(self._in_flight) >= self.limits.in_flight_max:
+            self.on_failed(self.peer_id, correlation_id)
+            return
+        api_key, version, message = request_to_wire(request, self.own_endpoint)
+        # The header's field is an int32; the replica's ids only grow.
+        wire_id = correlation_id & CORRELATION_ID_MASK
+        header = RequestHeader(
+            request_api_key=api_key,
+            request_api_version=version,
+            correlation_id=wire_id,
+            client_id=self.client_id,
+        )
+        frame = encode_request(header, message)
+        self._in_flight[wire_id] = (correlation_id, api_key, version)
+        await stream.send_all(frame)
+
+    async def _read_loop(self, stream: trio.SocketStream, scope: trio.CancelScope) -> None:
+        buffer = bytearray()
+        try:
+            while True:
+                while len(buffer) < FRAME_SIZE.size:
+                    await self._fill(stream, buffer)
+                (size,) = FRAME_SIZE.unpack_from(buffer)
+                if size < 0 or size > self.limits.frame_bytes_max:
+                    raise PeerConnectionError(f"response frame of {size} bytes")
+                while len(buffer) < FRAME_SIZE.size + size:
+                    await self._fill(stream, buffer)
+                frame = bytes(buffer[FRAME_SIZE.size : FRAME_SIZE.size + size])
+                del buffer[: FRAME_SIZE.size + size]
+                self._deliver(frame)
+        except (
+            OSError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            PeerConnectionError,
+        ) as e:
+            log.info("raft: reading from node %d: %s", self.peer_id, e)
+            scope.cancel()
+
+    async def _fill(self, stream: trio.SocketStream, buffer: bytearray) -> None:
+        data = await stream.receive_some(self.limits.receive_bytes)
+        if not data:
+            raise PeerConnectionError("closed by the peer")
+        buffer += data
+
+    def _deliver(self, frame: bytes) -> None:
+        if len(frame) < 4:
+            raise PeerConnectionError("response frame shorter than its header")
+        (wire_id,) = struct.unpack_from(">i", frame)
+        sent = self._in_flight.pop(wire_id, None)
+        if sent is None:
+            raise PeerConnectionError(f"response to unknown correlation id {wire_id}")
+        correlation_id, api_key, version = sent
+        try:
+            _, message = decode_response(frame, api_key, version)
+        except ProtocolDecodeError as e:
+            raise PeerConnectionError(f"undecodable response: {e}") from None
+        self.on_response(self.peer_id, correlation_id, response_from_wire(message, version))
