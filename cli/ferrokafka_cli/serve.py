@@ -23,6 +23,7 @@ from ferrokafka.cluster.storage_format import metadata_dir_of
 from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
+from ferrokafka.server.kraft import uses_quorum
 from ferrokafka.storage.checkpoints import CheckpointError
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError, load_meta_ensemble
 
@@ -97,9 +98,10 @@ def serve(
         _fail(f"invalid configuration: {exc}", EXIT_CONFIG)
     except OSError as exc:
         _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
-    if config_path is not None:
-        # A configured node starts only on formatted directories, as Kafka's server does; the
-        # built-in single node formats its directory itself on first start.
+    if config_path is not None or uses_quorum(config):
+        # A configured node (and any node of a KRaft cluster: they must share a cluster id)
+        # starts only on formatted directories, as Kafka's server does; the built-in single
+        # node formats its directory itself on first start.
         _check_formatted(config)
     if not settle_allocator():
         log.debug("not glibc: malloc's thresholds left as they are")

@@ -151,6 +151,16 @@ class InProcessControllerChannel:
                     await publish(image)
         return result
 
+    async def catch_up(self) -> MetadataImage:
+        """Apply what the metadata log committed that this controller did not write (a standby
+        controller of a quorum follows the active one's records)."""
+        return await self._run(lambda: self.controller.loader.catch_up(self.controller.log))
+
+    async def activate(self) -> MetadataImage:
+        """This controller became the active one: catch up, bootstrap a new cluster, learn the
+        registrations (:meth:`Controller.start`)."""
+        return await self._run(self.controller.start)
+
     async def create_topics(self, request: CreateTopicsRequest) -> CreateTopicsResponse:
         return await self._run(lambda: self.controller.create_topics(request))
 

@@ -20,8 +20,9 @@ from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.kraft import KRaftNode, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
-from ferrokafka.server.node import Node
+from ferrokafka.server.node import Node, node_cluster_id
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
     BoundAddress,
@@ -70,6 +71,10 @@ class Broker:
         self.node: Node | None = None
         # Registration and heartbeats, for a broker of a cluster (None for a single node).
         self.lifecycle: BrokerLifecycleManager | None = None
+        # The quorum side of a KRaft cluster node (None for a single node, and for a broker
+        # given its channel by the in-process cluster harness).
+        self.kraft: KRaftNode | None = None
+        self._kraft_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._stopping = False
         self.server = Server(
@@ -120,14 +125,31 @@ class Broker:
             "+".join(self.config.process_roles),
             ", ".join(self.config.log_dirs),
         )
+        if self._controller_channel is None and uses_quorum(self.config):
+            # A node of a KRaft cluster: the quorum, its controller if it is one, and the
+            # channel to the active controller.
+            cluster_id = self._cluster_id or node_cluster_id(self.config)
+            self.kraft = KRaftNode(
+                self.config,
+                cluster_id,
+                self.dispatchers["controller"],
+                trio.lowlevel.current_trio_token(),
+            )
+            self._controller_channel = self.kraft.channel
+            self._cluster_id = cluster_id
         self.node = await Node.open(
             self.config, self._controller_channel, self._cluster_id, self._wall_clock
         )
         # Registered first so it runs last: logs close after every connection is gone.
         self.add_shutdown_hook(self.node.shutdown)
+        if self.kraft is not None:
+            # After the broker's controlled shutdown (its hook is added later), before the logs.
+            self.add_shutdown_hook(self._stop_kraft)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            if self.kraft is not None:
+                await nursery.start(self._run_kraft)
             await nursery.start(self._run_group_coordinator)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -141,6 +163,19 @@ class Broker:
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
             task_status.started(bound)
+
+    async def _run_kraft(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        assert self.kraft is not None
+        self._kraft_scope = trio.CancelScope()
+        with self._kraft_scope:
+            await self.kraft.run(task_status=task_status)
+
+    async def _stop_kraft(self) -> None:
+        assert self.kraft is not None
+        await self.kraft.shutdown()
+        self._kraft_scope.cancel()
 
     async def _run_lifecycle(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

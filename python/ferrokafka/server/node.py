@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _cluster_id(config: BrokerConfig) -> str:
+def node_cluster_id(config: BrokerConfig) -> str:
     """The cluster id recorded in the first log dir's meta.properties, or a new one."""
     for log_dir in config.log_dirs:
         meta = ckpt.read_meta_properties(Path(log_dir) / ckpt.META_PROPERTIES)
@@ -94,7 +94,7 @@ class Node:
     ) -> Node:
         """Open the partition logs (in worker threads) and subscribe to the metadata; without
         a ``channel``, this node runs its own one-voter controller (replaying its log)."""
-        cluster_id = cluster_id if cluster_id is not None else _cluster_id(config)
+        cluster_id = cluster_id if cluster_id is not None else node_cluster_id(config)
         logs = await trio.to_thread.run_sync(
             lambda: LogManager.from_broker_config(config, cluster_id=cluster_id)
         )

@@ -167,6 +167,9 @@ class RaftDriver:
         self._effects_ready = trio.Event()
         self._deadline_moved = trio.Event()
         self._committed_changed = trio.Event()
+        # Pulsed whenever the epoch or the leader changes (the controller follows leadership).
+        self._leadership_changed = trio.Event()
+        self._seen_leadership: tuple[int, int | None] = (0, None)
         self._deliver_wanted = trio.Event()
         self._running = False
         self._cancel: trio.CancelScope | None = None
@@ -214,6 +217,10 @@ class RaftDriver:
             raise ValueError(f"more than {self.limits.listeners_max} committed listeners")
         self._listeners.append((listener, [start_offset]))
         self._deliver_wanted.set()
+
+    async def wait_leadership_change(self) -> None:
+        """Until the epoch or the leader changes (or the replica reports it: see _apply)."""
+        await self._leadership_changed.wait()
 
     async def wait_committed(self, offset: int) -> None:
         """Wait until the high watermark passes ``offset`` (for observers and tests)."""
@@ -335,6 +342,11 @@ class RaftDriver:
     # --- the replica's effects -------------------------------------------------------------
 
     def _apply(self, effects: list[Outbound]) -> None:
+        leadership = (self.epoch, self.leader_id)
+        if leadership != self._seen_leadership:
+            self._seen_leadership = leadership
+            self._leadership_changed.set()
+            self._leadership_changed = trio.Event()
         if effects:
             if len(self._effects) + len(effects) > self.limits.effects_pending_max:
                 # As a congested network would: drop the oldest sends; keep state effects.

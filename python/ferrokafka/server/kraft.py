@@ -1,0 +1,184 @@
+"""A node of a KRaft cluster: its Raft driver on ``__cluster_metadata``, the controller it runs
+when it is one of the voters (active while it leads the quorum), and the broker's side — the
+metadata it learns from the log and the channel to whichever controller is active.
+
+What a cluster node is (as Kafka's ``KafkaRaftServer`` with ``SharedServer``):
+
+- **The quorum**: a :class:`RaftDriver` — a voter when ``node.id`` is in
+  ``controller.quorum.voters``, else an observer that only fetches the log. Its requests are
+  answered on the controller listeners (:mod:`ferrokafka.server.handlers.raft`).
+- **The controller** (``process.roles`` has ``controller``): a :class:`Controller` over a
+  :class:`RaftMetadataLog`. While another voter leads, its image follows what commits; when
+  this node becomes the leader and its own leader-change record is committed, it activates —
+  catches up, writes the bootstrap records on a new cluster, learns the registrations — and
+  answers on the controller listeners until it loses the lead (NOT_CONTROLLER meanwhile and
+  after). It fences brokers whose sessions expire only while active.
+- **The broker** (``broker`` in ``process.roles``): images from a :class:`LogMetadataFeed` of the
+  committed log, and a :class:`RemoteControllerChannel` to the active controller (this node's
+  own included: as in Kafka, a combined node's broker reaches its controller through the
+  controller listener).
+
+Which configurations are clusters: see :func:`uses_quorum`. Anything else is the single node
+of today (one voter, :class:`~ferrokafka.cluster.SingleVoterLog`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import trio
+
+from ferrokafka.cluster.channel import InProcessControllerChannel
+from ferrokafka.cluster.controller import Controller
+from ferrokafka.cluster.metadata_feed import LogMetadataFeed
+from ferrokafka.cluster.raft.driver import RaftDriver
+from ferrokafka.cluster.raft.native_log import StoredBatch
+from ferrokafka.cluster.raft.quorum import QuorumConfig
+from ferrokafka.cluster.raft_metadata_log import RaftMetadataLog
+from ferrokafka.cluster.remote_channel import RemoteControllerChannel
+from ferrokafka.config import BrokerConfig
+from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
+from ferrokafka.server.handlers.raft import register_raft_handlers
+
+log = logging.getLogger(__name__)
+
+
+def uses_quorum(config: BrokerConfig) -> bool:
+    """Whether this node is part of a KRaft quorum of several nodes: a static
+    ``controller.quorum.voters`` naming another node, or a node that is not a controller.
+    A dynamic quorum (``controller.quorum.bootstrap.servers``) is the single node for now."""
+    voters = config.quorum_voters
+    if not voters:
+        return False
+    return any(v.node_id != config.node_id for v in voters) or (
+        "controller" not in config.process_roles
+    )
+
+
+def quorum_config(config: BrokerConfig) -> QuorumConfig:
+    """Kafka's ``controller.quorum.*`` keys as the Raft core takes them."""
+    return QuorumConfig(
+        election_timeout_ms=int(config["controller.quorum.election.timeout.ms"]),
+        fetch_timeout_ms=int(config["controller.quorum.fetch.timeout.ms"]),
+        election_backoff_max_ms=int(config["controller.quorum.election.backoff.max.ms"]),
+        request_timeout_ms=int(config["controller.quorum.request.timeout.ms"]),
+        retry_backoff_ms=int(config["controller.quorum.retry.backoff.ms"]),
+    )
+
+
+def metadata_dir(config: BrokerConfig) -> str:
+    return str(config["metadata.log.dir"] or config.log_dirs[0])
+
+
+class KRaftNode:
+    """The quorum-facing parts of one cluster node; trio thread only."""
+
+    def __init__(
+        self,
+        config: BrokerConfig,
+        cluster_id: str,
+        controller_dispatcher: Dispatcher,
+        trio_token: trio.lowlevel.TrioToken,
+    ) -> None:
+        self.config = config
+        self.cluster_id = cluster_id
+        self.driver = RaftDriver(
+            node_id=config.node_id,
+            voters={v.node_id: (v.host, v.port) for v in config.quorum_voters},
+            cluster_id=cluster_id,
+            metadata_dir=metadata_dir(config),
+            config=quorum_config(config),
+            listener_name=config.controller_listener_names[0],
+        )
+        self.metadata_log = RaftMetadataLog(self.driver, trio_token)
+        self.feed = LogMetadataFeed(self.metadata_log)
+        self.channel = RemoteControllerChannel(config.node_id, self.locate, self.feed)
+        self.controller: Controller | None = None
+        self.controller_channel: InProcessControllerChannel | None = None
+        self._active = False
+        self._committed = trio.Event()
+        if "controller" in config.process_roles:
+            self.controller = Controller(config, self.metadata_log, cluster_id=cluster_id)
+            self.controller_channel = InProcessControllerChannel(self.controller)
+            register_raft_handlers(controller_dispatcher, self.driver)
+            register_controller_admin_handlers(
+                controller_dispatcher, self.controller_channel, self.is_active
+            )
+
+    # -- what the broker and the handlers ask ------------------------------------------------
+
+    def is_active(self) -> bool:
+        """Whether this node's controller is the active one now."""
+        return self._active and self.driver.is_leader
+
+    def locate(self) -> tuple[str, int] | None:
+        """The active controller's controller-listener address, as the quorum knows it."""
+        found = self.driver.leader_endpoint()
+        if found is None:
+            return None
+        _, endpoint = found
+        return (endpoint.host, endpoint.port)
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        os.makedirs(metadata_dir(self.config), exist_ok=True)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.driver.run)
+            self.driver.add_committed_listener(self._on_committed)
+            nursery.start_soon(self._apply_commits)
+            if self.controller is not None:
+                nursery.start_soon(self._follow_leadership)
+            task_status.started()
+
+    async def shutdown(self) -> None:
+        """Hand leadership over (EndQuorumEpoch) and stop the driver."""
+        self._active = False
+        await self.channel.aclose()
+        await self.driver.shutdown()
+
+    def _on_committed(self, batch: StoredBatch) -> None:
+        self._committed.set()
+
+    async def _apply_commits(self) -> None:
+        """The log committed more: the broker's images (and a standby controller's) follow."""
+        while True:
+            await self._committed.wait()
+            self._committed = trio.Event()
+            await self.feed.committed()
+            if self.controller_channel is not None and not self._active:
+                await self.controller_channel.catch_up()
+
+    async def _follow_leadership(self) -> None:
+        """Activate the controller when this node leads and its epoch's first record is
+        committed; deactivate it (and its session timers) when the lead is lost."""
+        assert self.controller_channel is not None
+        while True:
+            if not self.driver.is_leader:
+                self._active = False
+                await self.driver.wait_leadership_change()
+                continue
+            epoch = self.driver.epoch
+            assert self.driver.log is not None
+            # The leader-change record of this epoch is at or before the log end now: once
+            # the high watermark passes it, everything earlier is committed too.
+            epoch_start = self.driver.log.end_offset() - 1
+            with trio.move_on_after(self.config_election_timeout_s()) as waited:
+                await self.driver.wait_committed(epoch_start)
+            if waited.cancelled_caught or self.driver.epoch != epoch or not self.driver.is_leader:
+                continue
+            await self.controller_channel.activate()
+            self._active = True
+            log.info("node %d is the active controller (epoch %d)", self.config.node_id, epoch)
+            async with trio.open_nursery() as timers:
+                timers.start_soon(self.controller_channel.run_timers)
+                while self.driver.is_leader and self.driver.epoch == epoch:
+                    await self.driver.wait_leadership_change()
+                self._active = False
+                timers.cancel_scope.cancel()
+            log.info("node %d is no longer the active controller", self.config.node_id)
+
+    def config_election_timeout_s(self) -> float:
+        return int(self.config["controller.quorum.election.timeout.ms"]) / 1000
