@@ -1,0 +1,70 @@
+"""The controller's :class:`~ferrokafka.cluster.metadata_log.MetadataLog` over a running
+:class:`~ferrokafka.cluster.raft.driver.RaftDriver`: the multi-voter counterpart of
+``SingleVoterLog``, with the same two calls, made from a worker thread as the controller does.
+
+``append`` encodes the records as one batch (one controller operation) and blocks until the
+quorum commits it (or raises NotLeaderError: this node does not lead, or lost the lead before
+the commit); ``read_committed`` reads committed batches from the log, leaving out the quorum's
+control batches (LeaderChange). ``close`` is the driver's owner's business (its ``run`` closes
+the log), so it does nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import trio
+
+from ferrokafka.cluster.metadata_log import (
+    RECORDS_PER_APPEND_MAX,
+    CommittedBatch,
+    MetadataLogError,
+)
+from ferrokafka.cluster.raft.driver import RaftDriver
+from ferrokafka.cluster.serde import decode_record, encode_record
+from ferrokafka.protocol.schema import Message
+
+
+class RaftMetadataLog:
+    """MetadataLog over ``driver``; ``trio_token`` is the token of the driver's trio run."""
+
+    def __init__(self, driver: RaftDriver, trio_token: trio.lowlevel.TrioToken) -> None:
+        self.driver = driver
+        self.trio_token = trio_token
+
+    @property
+    def committed_offset(self) -> int:
+        return self.driver.committed_offset
+
+    def append(self, records: Sequence[Message]) -> int:
+        """From a worker thread: append ``records`` as one batch; the committed offset after it
+        once it is committed."""
+        if not records:
+            raise MetadataLogError("an append needs at least one record")
+        if len(records) > RECORDS_PER_APPEND_MAX:
+            raise MetadataLogError(
+                f"{len(records)} records in one operation; the limit is {RECORDS_PER_APPEND_MAX}"
+            )
+        payloads = [encode_record(message) for message in records]
+        last = trio.from_thread.run(self.driver.append, payloads, trio_token=self.trio_token)
+        return last + 1
+
+    def read_committed(self, offset: int) -> Iterator[CommittedBatch]:
+        """Committed data batches holding records at ``offset`` or later, oldest first."""
+        log = self.driver.log
+        if log is None:
+            raise MetadataLogError("the raft driver has not opened its log")
+        for batch in log.batches(offset, self.committed_offset):
+            if batch.is_control:
+                continue
+            first = batch.last_offset - len(batch.values) + 1
+            records = tuple(
+                decode_record(value)
+                for position, value in enumerate(batch.values, start=first)
+                if position >= offset and isinstance(value, bytes)
+            )
+            if records:
+                yield CommittedBatch(batch.base_offset, batch.last_offset, records)
+
+    def close(self) -> None:
+        """Nothing: the driver's ``run`` owns and closes the log."""
