@@ -282,6 +282,10 @@ def test_graceful_shutdown_hands_leadership_over(tmp_path: Path) -> None:
                 second.node_id,
                 second.driver.epoch,
             )
+            # A follower's shutdown is done at once: another node leads.
+            follower = next(m for m in rest if m is not second)
+            with trio.fail_after(1.0):
+                await follower.driver.shutdown()
             for m in members:
                 m.crash()
 

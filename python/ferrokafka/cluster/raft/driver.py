@@ -335,6 +335,9 @@ class RaftDriver:
     # --- the replica's effects -------------------------------------------------------------
 
     def _apply(self, effects: list[Outbound]) -> None:
+        """Queue what one call into the replica returned (every call ends here)."""
+        if self.replica is not None and self.replica.shutdown_complete:
+            self._shutdown_done.set()
         if effects:
             if len(self._effects) + len(effects) > self.limits.effects_pending_max:
                 # As a congested network would: drop the oldest sends; keep state effects.
@@ -366,8 +369,6 @@ class RaftDriver:
             if committed:
                 self._on_committed()
             self._check_leadership()
-            if self.replica is not None and self.replica.shutdown_complete:
-                self._shutdown_done.set()
             self._busy = False
             if not self._effects:
                 self._idle.set()
@@ -476,8 +477,6 @@ class RaftDriver:
             if wait_ms <= 0:
                 now = self._now_ms()
                 self._apply(replica.tick(now))
-                if replica.shutdown_complete:
-                    self._shutdown_done.set()
                 if replica.next_deadline_ms <= now:
                     await trio.sleep(TICK_MIN_S)  # due again at once: let the clock move
                 continue
