@@ -189,6 +189,9 @@ def test_three_voters_and_an_observer(tmp_path: Path) -> None:
             assert (
                 stored is not None and stored.leader_id == first.node_id and stored.epoch == epoch
             )
+            # Where Kafka keeps it, as Kafka writes it (data_version 0: static voters).
+            state_file = first.dir / "__cluster_metadata-0" / "quorum-state"
+            assert f'"leaderId":{first.node_id},"leaderEpoch":{epoch},' in state_file.read_text()
 
             # The leader crashes: a new one is elected and keeps every committed record.
             committed_before = first.records()[:hw]

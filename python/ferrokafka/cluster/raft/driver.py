@@ -45,9 +45,11 @@ import random as _random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import trio
 
+from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.messages import (
     REQUEST_TYPES,
@@ -157,7 +159,8 @@ class RaftDriver:
         self._random = random or _random.Random()
         self.log: NativeRaftLog | None = None
         self.replica: RaftReplica | None = None
-        self._state_file = QuorumStateFile(self.metadata_dir)
+        # Where Kafka keeps it: in the partition directory, beside the log segments.
+        self._state_file = QuorumStateFile(Path(self.metadata_dir) / METADATA_PARTITION_DIR)
         self._peers: dict[int, Peer] = {}
         self._inbound_ids = itertools.count(1)
         self._replies: dict[int, _Reply] = {}
