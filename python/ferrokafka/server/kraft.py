@@ -33,9 +33,9 @@ from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import RaftDriver
+from ferrokafka.cluster.raft.metadata_log import RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
-from ferrokafka.cluster.raft_metadata_log import RaftMetadataLog
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.config import BrokerConfig
 from ferrokafka.server.dispatcher import Dispatcher

@@ -183,7 +183,8 @@ def test_drivers_and_a_kafka_controller_elect_one_leader(tmp_path: Path, kafka_l
     if not kafka_leads:
         return
     assert leader == KAFKA_NODE
-    kafka_segment = kafka.data / "__cluster_metadata-0" / "00000000000000000000.log"
+    kafka_dir = kafka.data / "__cluster_metadata-0"
+    kafka_segment = kafka_dir / "00000000000000000000.log"
     kafka_batches = {
         b.base_offset: b for b in decode_batches(kafka_segment.read_bytes(), allow_partial=True)
     }
@@ -204,5 +205,12 @@ def test_drivers_and_a_kafka_controller_elect_one_leader(tmp_path: Path, kafka_l
                 if type(decode_record(v).message).__name__ == "FeatureLevelRecord"
             }
             assert "metadata.version" in names, names
+            # The whole segment is a prefix of Kafka's (which went on writing NoOpRecords), and
+            # the directory's other Kafka files match.
+            ours_dir = tmp_path / f"node-{i}" / "__cluster_metadata-0"
+            segment = (ours_dir / "00000000000000000000.log").read_bytes()
+            assert segment == kafka_segment.read_bytes()[: len(segment)]
+            for name in ("partition.metadata", "leader-epoch-checkpoint"):
+                assert (ours_dir / name).read_bytes() == (kafka_dir / name).read_bytes(), name
         finally:
             ours.close()

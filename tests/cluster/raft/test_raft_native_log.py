@@ -35,6 +35,9 @@ def test_appends_are_batches_with_epochs(tmp_path: Path) -> None:
     assert log.end_offset() == 8 and log.last_fetched_epoch() == 4
     assert [tuple(e) for e in log.epochs] == [(1, 0), (3, 3), (4, 5)]
     assert read_leader_epoch_checkpoint(log.dir / "leader-epoch-checkpoint") == log.epochs
+    assert (log.dir / "partition.metadata").read_text() == (
+        "version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ"
+    )
     records = log.read(0, 1 << 20)
     assert [(r.offset, r.epoch, r.value) for r in records] == [
         (0, 1, CHANGE),

@@ -15,11 +15,14 @@ import trio
 
 from ferrokafka.cluster.raft.driver import RaftDriver
 from ferrokafka.cluster.raft.log import LeaderChange
+from ferrokafka.cluster.raft.metadata_log import RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.raft.replica import NotLeaderError
 from ferrokafka.cluster.raft.state import FollowerState
 from ferrokafka.cluster.raft.wire import METADATA_TOPIC_ID
+from ferrokafka.cluster.records import TopicRecord
+from ferrokafka.cluster.records.partition_record import PartitionRecord
 from ferrokafka.protocol.api import decode_response, encode_request
 from ferrokafka.protocol.error_codes import INVALID_REQUEST
 from ferrokafka.protocol.messages.fetch import FetchRequest
@@ -186,6 +189,9 @@ def test_three_voters_and_an_observer(tmp_path: Path) -> None:
             assert (
                 stored is not None and stored.leader_id == first.node_id and stored.epoch == epoch
             )
+            # Where Kafka keeps it, as Kafka writes it (data_version 0: static voters).
+            state_file = first.dir / "__cluster_metadata-0" / "quorum-state"
+            assert f'"leaderId":{first.node_id},"leaderEpoch":{epoch},' in state_file.read_text()
 
             # The leader crashes: a new one is elected and keeps every committed record.
             committed_before = first.records()[:hw]
@@ -279,6 +285,10 @@ def test_graceful_shutdown_hands_leadership_over(tmp_path: Path) -> None:
                 second.node_id,
                 second.driver.epoch,
             )
+            # A follower's shutdown is done at once: another node leads.
+            follower = next(m for m in rest if m is not second)
+            with trio.fail_after(1.0):
+                await follower.driver.shutdown()
             for m in members:
                 m.crash()
 
@@ -381,6 +391,32 @@ def test_controller_listener_on_the_wire(tmp_path: Path) -> None:
             assert trio.current_time() - started >= 1.4
             [partition] = parked[0].responses[0].partitions
             assert partition.error_code == 0 and not partition.records
+            member.crash()
+
+    trio.run(main)
+
+
+def test_the_controllers_metadata_log_over_the_driver(tmp_path: Path) -> None:
+    """RaftMetadataLog: the controller's MetadataLog calls, from a worker thread."""
+    member = Member(1, {1: ("127.0.0.1", free_port())}, tmp_path)
+    topic_id = uuid.UUID(int=7)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(member.run)
+            await wait_for(lambda: member.driver.is_leader, 5, "a leader")
+            log = RaftMetadataLog(member.driver, trio.lowlevel.current_trio_token())
+            records = [
+                TopicRecord(name="orders", topic_id=topic_id),
+                PartitionRecord(partition_id=0, topic_id=topic_id),
+            ]
+            committed = await trio.to_thread.run_sync(log.append, records)
+            assert committed == log.committed_offset == 3  # LeaderChange at 0, then 1-2
+            batches = await trio.to_thread.run_sync(lambda: list(log.read_committed(0)))
+            assert [(b.base_offset, b.last_offset) for b in batches] == [(1, 2)]
+            assert batches[0].messages() == records
+            later = await trio.to_thread.run_sync(lambda: list(log.read_committed(2)))
+            assert [b.messages() for b in later] == [records[1:]]
             member.crash()
 
     trio.run(main)

@@ -30,6 +30,7 @@ from ferrokafka.cluster.raft import (
     VoteRequest,
     VoteResponse,
 )
+from ferrokafka.cluster.raft.messages import UNKNOWN_HIGH_WATERMARK
 from ferrokafka.cluster.raft.state import (
     CandidateState,
     FollowerState,
@@ -89,15 +90,29 @@ def vote(epoch: int, candidate: int, last_epoch: int, end: int, *, pre: bool = F
     return Inbound(candidate, 99, VoteRequest("c", to, epoch, candidate, last_epoch, end, pre))
 
 
-def fetch(epoch: int, offset: int, last_epoch: int, *, replica_id: int = 2, wait: int = 0):
-    return Inbound(
-        replica_id, 55, FetchRequest("c", replica_id, wait, epoch, offset, last_epoch, 1 << 20)
+def fetch(
+    epoch: int,
+    offset: int,
+    last_epoch: int,
+    *,
+    replica_id: int = 2,
+    wait: int = 0,
+    high_watermark: int = UNKNOWN_HIGH_WATERMARK,
+    correlation_id: int = 55,
+):
+    request = FetchRequest(
+        "c", replica_id, wait, epoch, offset, last_epoch, 1 << 20, high_watermark=high_watermark
     )
+    return Inbound(replica_id, correlation_id, request)
 
 
-def leader_of(epoch_log: MemoryRaftLog, node_id: int = 1, epoch: int = 5) -> RaftReplica:
+def leader_of(
+    epoch_log: MemoryRaftLog, node_id: int = 1, epoch: int = 5, voters: frozenset[int] = VOTERS
+) -> RaftReplica:
     """Node ``node_id`` as leader of ``epoch``: it was a candidate and the others granted."""
-    r = replica(node_id, log=epoch_log, election=ElectionState(epoch, None, node_id, VOTERS))
+    r = replica(
+        node_id, log=epoch_log, election=ElectionState(epoch, None, node_id, voters), voters=voters
+    )
     assert isinstance(r.state, CandidateState)
     for request in sends(r.first_effects):
         granted = VoteResponse(NONE, -1, epoch, True)
@@ -317,6 +332,31 @@ def test_a_parked_fetch_is_answered_at_its_max_wait() -> None:
     assert r.next_deadline_ms <= 51
     response = answer(r.tick(51), 55)
     assert response.error_code == NONE and response.records == ()
+
+
+def test_a_fetcher_behind_the_leaders_high_watermark_is_answered_at_once() -> None:
+    # Kafka 4.4 (KIP-1166): Fetch v18 carries the fetcher's high watermark.
+    r = leader_of(MemoryRaftLog(), voters=frozenset({1, 2, 3, 4, 5}))
+    # Node 2 is caught up (the LeaderChange at 0) and knows no high watermark: nothing to
+    # return and none known yet either, so it waits.
+    assert not sends(r.handle(fetch(5, 1, 5, wait=50, high_watermark=-1), 1))
+    # Node 3's fetch makes a majority (1, 2, 3) at offset 1: committed. Node 3 is answered at
+    # once (its -1 is behind), and so is node 2's parked fetch, long before its max wait.
+    node_3 = fetch(5, 1, 5, replica_id=3, wait=50, high_watermark=-1, correlation_id=56)
+    effects = r.handle(node_3, 2)
+    assert r.high_watermark == 1
+    assert answer(effects, 56).high_watermark == 1
+    assert answer(effects, 55).high_watermark == 1 and answer(effects, 55).records == ()
+    # A fetcher that has the leader's high watermark waits again.
+    assert not sends(r.handle(fetch(5, 1, 5, wait=50, high_watermark=1), 3))
+    # One that sends none (older versions: the default) waits as before.
+    assert not sends(r.handle(fetch(5, 1, 5, replica_id=4, wait=50), 4))
+
+
+def test_a_follower_sends_its_high_watermark() -> None:
+    r = replica(2, election=ElectionState(5, 1, None, VOTERS))
+    [request] = [s.message for s in sends(r.first_effects)]
+    assert isinstance(request, FetchRequest) and request.high_watermark == -1
 
 
 def test_a_follower_appends_and_takes_the_leaders_high_watermark_bounded_by_its_log() -> None:

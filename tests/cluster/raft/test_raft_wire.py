@@ -38,6 +38,7 @@ REQUESTS = [
     m.BeginQuorumEpochRequest("cid", 2, 1, 7, DIR),
     m.EndQuorumEpochRequest("cid", 1, 7, (3, 2)),
     m.FetchRequest("cid", 2, 500, 7, 42, 6, wire.FETCH_MAX_BYTES, -1, DIR),
+    m.FetchRequest("cid", 2, 500, 7, 42, 6, wire.FETCH_MAX_BYTES, -1, DIR, high_watermark=40),
     m.FetchSnapshotRequest("cid", 2, 7, OffsetAndEpoch(100, 5), 0, 1 << 20, DIR),
 ]
 
@@ -124,6 +125,17 @@ def test_fetch_names_the_metadata_topic_by_id() -> None:
     assert b"__cluster_metadata" not in body  # v13+: by id only
     assert message.replica_state.replica_id == 2
     assert message.topics[0].partitions[0].partition_max_bytes == 0
+
+
+def test_only_begin_quorum_epoch_carries_the_leaders_endpoint() -> None:
+    # As Kafka 4.4's RaftUtil: BeginQuorumEpoch names the leader's listeners, EndQuorumEpoch not.
+    _, _, begin = wire.request_to_wire(REQUESTS[1], ENDPOINT)
+    assert [(e.name, e.host, e.port) for e in begin.leader_endpoints] == [
+        ("CONTROLLER", "127.0.0.1", 9093)
+    ]
+    _, _, end = wire.request_to_wire(REQUESTS[2], ENDPOINT)
+    assert end.leader_endpoints == []
+    assert end.topics[0].partitions[0].preferred_successors == [3, 2]
 
 
 def test_fetch_of_another_topic_is_a_wire_error() -> None:

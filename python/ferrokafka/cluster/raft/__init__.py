@@ -27,7 +27,8 @@ The I/O shell around it:
   ``quorum_state``: Kafka's ``quorum-state`` file;
 - ``peer``: one outbound connection per peer; ``driver``: ``RaftDriver``, the trio driver
   (timers, effects in order, appends that wait for their commit, committed-batch listeners).
-  ``server/handlers/raft.py`` puts it on a controller listener.
+  ``server/handlers/raft.py`` puts it on a controller listener; ``metadata_log``:
+  ``RaftMetadataLog``, the controller's ``MetadataLog`` over a driver.
 
 Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND), dynamic voters (KIP-853: the
 voter set is a value given to the replica, not read from the log), DescribeQuorum.

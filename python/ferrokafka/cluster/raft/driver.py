@@ -45,9 +45,11 @@ import random as _random
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import trio
 
+from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.messages import (
     REQUEST_TYPES,
@@ -157,7 +159,8 @@ class RaftDriver:
         self._random = random or _random.Random()
         self.log: NativeRaftLog | None = None
         self.replica: RaftReplica | None = None
-        self._state_file = QuorumStateFile(self.metadata_dir)
+        # Where Kafka keeps it: in the partition directory, beside the log segments.
+        self._state_file = QuorumStateFile(Path(self.metadata_dir) / METADATA_PARTITION_DIR)
         self._peers: dict[int, Peer] = {}
         self._inbound_ids = itertools.count(1)
         self._replies: dict[int, _Reply] = {}
@@ -342,6 +345,9 @@ class RaftDriver:
     # --- the replica's effects -------------------------------------------------------------
 
     def _apply(self, effects: list[Outbound]) -> None:
+        """Queue what one call into the replica returned (every call ends here)."""
+        if self.replica is not None and self.replica.shutdown_complete:
+            self._shutdown_done.set()
         leadership = (self.epoch, self.leader_id)
         if leadership != self._seen_leadership:
             self._seen_leadership = leadership
@@ -378,8 +384,6 @@ class RaftDriver:
             if committed:
                 self._on_committed()
             self._check_leadership()
-            if self.replica is not None and self.replica.shutdown_complete:
-                self._shutdown_done.set()
             self._busy = False
             if not self._effects:
                 self._idle.set()
@@ -488,8 +492,6 @@ class RaftDriver:
             if wait_ms <= 0:
                 now = self._now_ms()
                 self._apply(replica.tick(now))
-                if replica.shutdown_complete:
-                    self._shutdown_done.set()
                 if replica.next_deadline_ms <= now:
                     await trio.sleep(TICK_MIN_S)  # due again at once: let the clock move
                 continue

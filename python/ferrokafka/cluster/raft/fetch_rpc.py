@@ -14,7 +14,9 @@ Leader side (``handleFetchRequest``): sanity checks, then the epoch must be the 
 node does not lead it). The position is validated against the leader's log; only a valid one
 counts as the replica's progress (for the high watermark and for check-quorum). A fetch with
 nothing to return waits, parked, until the log grows or its ``max_wait_ms`` passes (Kafka's
-fetch purgatory), so an idle quorum does not spin.
+fetch purgatory), so an idle quorum does not spin — unless the fetcher's high watermark (sent
+from Fetch v18, KIP-1166) is behind the leader's: then it is answered at once, and a parked one
+as soon as the leader's moves past it, so followers learn of commits without waiting.
 
 FetchSnapshot: snapshots are not written yet, so the leader answers SNAPSHOT_NOT_FOUND; the
 RPC is here so the driver maps it like the others.
@@ -102,6 +104,7 @@ class FetchRpc:
             or request.max_wait_ms == 0
             or response.diverging_epoch is not None
             or response.snapshot_id is not None
+            or request.high_watermark < response.high_watermark
         ):
             return response
         self._parked.append(
@@ -154,11 +157,16 @@ class FetchRpc:
             self._answer_parked(p, now_ms)
 
     def _expire_parked_fetches(self, now_ms: int) -> float:
+        """Answer parked fetches whose max wait is over, or (Kafka 4.4, KIP-1166) whose
+        fetcher is behind the leader's high watermark."""
         if not self._parked:
             return NEVER
+        hw = self.quorum.high_watermark if isinstance(self.quorum.state, LeaderState) else None
         waiting = []
         for parked in self._parked:
-            if now_ms >= parked.deadline_ms:
+            if now_ms >= parked.deadline_ms or (
+                hw is not None and parked.request.high_watermark < hw
+            ):
                 self._answer_parked(parked, now_ms)
             else:
                 waiting.append(parked)
@@ -196,6 +204,7 @@ class FetchRpc:
             fetch_offset=self.log.end_offset(),
             last_fetched_epoch=self.log.last_fetched_epoch(),
             max_bytes=self.config.fetch_max_bytes,
+            high_watermark=-1 if self.quorum.high_watermark is None else self.quorum.high_watermark,
         )
 
     def _fetch_from_any_bootstrap(self, now_ms: int) -> float:

@@ -30,6 +30,7 @@ from ferrokafka.protocol.error_codes import NONE
 
 ZERO_UUID = uuid.UUID(int=0)
 NO_LEADER = -1  # Kafka's leader id for "unknown leader"
+UNKNOWN_HIGH_WATERMARK = (1 << 63) - 1  # Fetch's high_watermark default (Long.MAX_VALUE)
 
 
 # --- Vote (API key 52), with KIP-996's pre_vote -------------------------------------------
@@ -112,6 +113,9 @@ class FetchRequest:
     max_bytes: int  # ``partition_max_bytes`` (and the request's ``max_bytes``)
     log_start_offset: int = -1
     replica_directory_id: uuid.UUID = ZERO_UUID
+    # The fetcher's high watermark (v18, KIP-1166; -1 if it knows none): a leader whose own is
+    # past it answers at once instead of parking the fetch. UNKNOWN_HIGH_WATERMARK when absent.
+    high_watermark: int = UNKNOWN_HIGH_WATERMARK
 
 
 @dataclass(frozen=True, slots=True)

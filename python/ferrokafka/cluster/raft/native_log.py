@@ -8,7 +8,8 @@ appends the leader's batches byte for byte, so batch boundaries are the same on 
 Leader epochs (for ``end_offset_for_epoch``): the list of (epoch, start offset) is rebuilt at
 open by scanning the batch headers (the log is checked from offset 0 on open anyway, and the
 metadata log is small), and kept in ``leader-epoch-checkpoint`` in Kafka's format as it changes,
-for Kafka's tools; the scan, not the file, is trusted. The ``partition`` layer's epoch cache is
+for Kafka's tools; the scan, not the file, is trusted. ``partition.metadata`` names the
+metadata topic id, as in Kafka's directory. The ``partition`` layer's epoch cache is
 above this layer, hence the scan.
 
 Not thread-safe by itself: the driver calls it from one thread at a time (its flushes run in
@@ -36,9 +37,17 @@ from ferrokafka.cluster.raft.records import (
     records_of_batch,
 )
 from ferrokafka.storage import Log
-from ferrokafka.storage.checkpoints import EpochEntry, write_leader_epoch_checkpoint
+from ferrokafka.storage.checkpoints import (
+    EpochEntry,
+    atomic_write,
+    write_leader_epoch_checkpoint,
+)
 
 EPOCH_CHECKPOINT = "leader-epoch-checkpoint"
+# Kafka's PartitionMetadataFile, naming the partition's topic id (Uuid.METADATA_TOPIC_ID), byte
+# for byte as Kafka writes it in its __cluster_metadata-0.
+PARTITION_METADATA = "partition.metadata"
+PARTITION_METADATA_CONTENT = b"version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAQ"
 # Bytes of batches decoded per step when scanning for epochs or reading committed batches.
 SCAN_BYTES = 1 << 20
 
@@ -66,6 +75,9 @@ class NativeRaftLog:
         self._log = Log(str(self.dir), metadata_log_config(), recovery_point=0)
         self._epochs: list[EpochEntry] = self._scan_epochs()
         self._write_epochs()
+        partition_metadata = self.dir / PARTITION_METADATA
+        if not partition_metadata.exists():
+            atomic_write(partition_metadata, PARTITION_METADATA_CONTENT)
 
     # --- RaftLog ---------------------------------------------------------------------------
 

@@ -106,19 +106,17 @@ class Peer:
                 continue
             self.connects += 1
             backoff_ms = self.limits.reconnect_backoff_ms
-            try:
-                async with stream, trio.open_nursery() as nursery:
-                    nursery.start_soon(self._read_loop, stream, nursery.cancel_scope)
+            async with stream, trio.open_nursery() as nursery:
+                nursery.start_soon(self._read_loop, stream, nursery.cancel_scope)
+                # Errors are caught where they happen (here and in the read loop), not around
+                # the nursery, which would raise them wrapped in an ExceptionGroup.
+                try:
                     await self._write(stream, *first)
                     async for correlation_id, request in self._receive:
                         await self._write(stream, correlation_id, request)
-            except (
-                OSError,
-                trio.BrokenResourceError,
-                trio.ClosedResourceError,
-                PeerConnectionError,
-            ) as e:
-                log.info("raft: connection to node %d lost: %s", self.peer_id, e)
+                except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
+                    log.info("raft: writing to node %d: %s", self.peer_id, e)
+                    nursery.cancel_scope.cancel()
             lost = [sent[0] for sent in self._in_flight.values()]
             self._in_flight.clear()
             for correlation_id in lost:

@@ -118,7 +118,8 @@ def decode_quorum_state(text: str, where: str = FILE_NAME) -> ElectionState:
 
 
 class QuorumStateFile:
-    """``<metadata dir>/quorum-state``."""
+    """``<dir>/quorum-state``; Kafka's ``dir`` is the metadata partition's directory
+    (``<metadata.log.dir>/__cluster_metadata-0``)."""
 
     def __init__(self, metadata_dir: str | os.PathLike[str]) -> None:
         self.path = Path(metadata_dir) / FILE_NAME

@@ -113,7 +113,7 @@ def request_to_wire(
     request: raft.RaftRequest, leader_endpoint: Endpoint | None = None
 ) -> tuple[int, int, Message]:
     """``(api_key, version, message)`` for a request; ``leader_endpoint`` is the sender's own
-    listener (BeginQuorumEpoch and EndQuorumEpoch carry it from v1)."""
+    listener (BeginQuorumEpoch carries it from v1)."""
     endpoints = [] if leader_endpoint is None else [leader_endpoint]
     if isinstance(request, raft.VoteRequest):
         message: Message = v.VoteRequest(
@@ -180,10 +180,7 @@ def request_to_wire(
                     ],
                 )
             ],
-            leader_endpoints=[
-                eqe.EndQuorumEpochRequest.LeaderEndpoint(name=e.name, host=e.host, port=e.port)
-                for e in endpoints
-            ],
+            # Kafka 4.4's RaftUtil.singletonEndQuorumEpochRequest leaves leader_endpoints empty.
         )
     elif isinstance(request, raft.FetchRequest):
         message = f.FetchRequest(
@@ -206,6 +203,7 @@ def request_to_wire(
                             # Kafka leaves it 0: the leader reads up to its own fetch size.
                             partition_max_bytes=0,
                             replica_directory_id=request.replica_directory_id,
+                            high_watermark=request.high_watermark,
                         )
                     ],
                 )
@@ -321,6 +319,7 @@ def _fetch_request_from_wire(message: f.FetchRequest, version: int) -> raft.Fetc
         max_bytes=message.max_bytes if p.partition_max_bytes <= 0 else p.partition_max_bytes,
         log_start_offset=p.log_start_offset,
         replica_directory_id=p.replica_directory_id,
+        high_watermark=p.high_watermark,
     )
 
 

@@ -1,11 +1,12 @@
-"""RaftMetadataLog: the :class:`~ferrokafka.cluster.metadata_log.MetadataLog` of a node in a
-KRaft quorum of several voters, over its :class:`~ferrokafka.cluster.raft.driver.RaftDriver`.
+"""The controller's :class:`~ferrokafka.cluster.metadata_log.MetadataLog` over a running
+:class:`~ferrokafka.cluster.raft.driver.RaftDriver`: the multi-voter counterpart of
+``SingleVoterLog``, with the same two calls, made from a worker thread as the controller does.
 
-The controller appends from a worker thread (its operations are synchronous): the records go
-to the driver in the trio thread as one batch, and the call returns once the quorum committed
-them — or raises :class:`NotActiveControllerError` when this node does not lead (any more).
-Loaders (the controller's own, a broker's feed) read what committed: batches below the high
-watermark, Raft's control batches (leader changes, voters) left out.
+``append`` encodes the records as one batch (one controller operation) and blocks until the
+quorum commits it (or raises NotActiveControllerError: this node does not lead, or lost the
+lead before the commit); ``read_committed`` reads committed batches from the log, leaving out the quorum's
+control batches (LeaderChange). ``close`` is the driver's owner's business (its ``run`` closes
+the log), so it does nothing here.
 """
 
 from __future__ import annotations
@@ -27,23 +28,23 @@ from ferrokafka.protocol.schema import Message
 
 
 class NotActiveControllerError(MetadataLogError):
-    """This node is not the quorum's leader: its controller may not append."""
+    """This node is not the quorum's leader (any more): its controller may not append."""
 
 
 class RaftMetadataLog:
-    """Appends through ``driver`` (from worker threads of the trio run ``trio_token`` names),
-    reads from its log."""
+    """MetadataLog over ``driver``; ``trio_token`` is the token of the driver's trio run."""
 
     def __init__(self, driver: RaftDriver, trio_token: trio.lowlevel.TrioToken) -> None:
-        self._driver = driver
-        self._token = trio_token
+        self.driver = driver
+        self.trio_token = trio_token
 
     @property
     def committed_offset(self) -> int:
-        return self._driver.committed_offset
+        return self.driver.committed_offset
 
     def append(self, records: Sequence[Message]) -> int:
-        """Append ``records`` as one batch; returns the offset after it once committed."""
+        """From a worker thread: append ``records`` as one batch; the committed offset after it
+        once it is committed."""
         if not records:
             raise MetadataLogError("an append needs at least one record")
         if len(records) > RECORDS_PER_APPEND_MAX:
@@ -55,25 +56,27 @@ class RaftMetadataLog:
         if size > BATCH_BYTES_MAX:
             raise MetadataLogError(f"metadata batch of {size} bytes > {BATCH_BYTES_MAX}")
         try:
-            last = trio.from_thread.run(self._driver.append, payloads, trio_token=self._token)
+            last = trio.from_thread.run(self.driver.append, payloads, trio_token=self.trio_token)
         except (NotLeaderError, DriverUnavailable) as exc:
             raise NotActiveControllerError(str(exc)) from exc
         return last + 1
 
     def read_committed(self, offset: int) -> Iterator[CommittedBatch]:
-        log = self._driver.log
+        """Committed data batches holding records at ``offset`` or later, oldest first."""
+        log = self.driver.log
         if log is None:
-            return
-        for batch in log.batches(max(offset, 0), self.committed_offset):
+            raise MetadataLogError("the raft driver has not opened its log")
+        for batch in log.batches(offset, self.committed_offset):
             if batch.is_control:
                 continue
+            first = batch.last_offset - len(batch.values) + 1
             records = tuple(
                 decode_record(value)
-                for index, value in enumerate(batch.values)
-                if batch.base_offset + index >= offset and isinstance(value, bytes)
+                for position, value in enumerate(batch.values, start=first)
+                if position >= offset and isinstance(value, bytes)
             )
             if records:
                 yield CommittedBatch(batch.base_offset, batch.last_offset, records)
 
     def close(self) -> None:
-        """The driver owns the log and closes it."""
+        """Nothing: the driver's ``run`` owns and closes the log."""
