@@ -4,9 +4,9 @@
 
 ``append`` encodes the records as one batch (one controller operation) and blocks until the
 quorum commits it (or raises NotActiveControllerError: this node does not lead, or lost the
-lead before the commit); ``read_committed`` reads committed batches from the log, leaving out the quorum's
-control batches (LeaderChange). ``close`` is the driver's owner's business (its ``run`` closes
-the log), so it does nothing here.
+lead before the commit); ``read_committed`` reads committed batches from the log, leaving out
+the quorum's control batches (LeaderChange). ``close`` is the driver's owner's business (its
+``run`` closes the log), so it does nothing here.
 """
 
 from __future__ import annotations
