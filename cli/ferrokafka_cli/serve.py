@@ -15,6 +15,7 @@ import gc
 import logging
 import signal
 import sys
+from pathlib import Path
 
 import click
 import trio
@@ -24,7 +25,8 @@ from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
 from ferrokafka.server.kraft import uses_quorum
-from ferrokafka.storage.checkpoints import CheckpointError
+from ferrokafka.storage.checkpoints import META_PROPERTIES, CheckpointError
+from ferrokafka.storage.logdirs import LOCK_FILE
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError, load_meta_ensemble
 
 DEFAULT_DATA_DIR = "./ferrokafka-data"
@@ -103,6 +105,8 @@ def serve(
         # starts only on formatted directories, as Kafka's server does; the built-in single
         # node formats its directory itself on first start.
         _check_formatted(config)
+    else:
+        _check_not_orphaned(config)
     if not settle_allocator():
         log.debug("not glibc: malloc's thresholds left as they are")
     try:
@@ -124,6 +128,25 @@ def _check_formatted(config: BrokerConfig) -> None:
         ensemble.require_formatted()
     except (MetaPropertiesError, CheckpointError) as exc:
         _fail(f"cannot start: {exc}", EXIT_START_FAILED)
+
+
+def _check_not_orphaned(config: BrokerConfig) -> None:
+    """The built-in node formats its directories on first start, and only then: a directory
+    that holds data but no meta.properties (deleted?) would otherwise start as a new cluster
+    over the old data. Kafka refuses to start there too."""
+    try:
+        ensemble = load_meta_ensemble(config.log_dirs, metadata_dir_of(config))
+    except (MetaPropertiesError, CheckpointError) as exc:
+        _fail(f"cannot start: {exc}", EXIT_START_FAILED)
+    for log_dir in ensemble.empty:
+        path = Path(log_dir)
+        if path.is_dir() and any(p.name != LOCK_FILE for p in path.iterdir()):
+            _fail(
+                f"cannot start: {log_dir} holds data but no {META_PROPERTIES} (deleted?), so "
+                "its cluster id is unknown: restore the file, or empty the directory to start "
+                "a new cluster",
+                EXIT_START_FAILED,
+            )
 
 
 def _find_os_error(exc: BaseException) -> OSError | None:

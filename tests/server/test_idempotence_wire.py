@@ -25,6 +25,7 @@ OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 INVALID_PRODUCER_EPOCH = 47
 INVALID_TXN_STATE = 48
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
 CORRUPT_MESSAGE = 2
 # A producer id the broker never hands out in these tests (its first block is 0-999).
 OTHER_PID = 999_999
@@ -153,7 +154,13 @@ def test_unknown_producer_takes_any_sequence_and_sequences_wrap(client: Client) 
 
 def test_transactional_batches_refused(client: Client) -> None:
     pid = init_producer_id(client).producer_id
-    response = produce(client, batch(pid, 0, 0, is_transactional=True))
+    records = batch(pid, 0, 0, is_transactional=True)
+    # Without a transactional id: Kafka's TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    assert produce(client, records).error_code == TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    # With one: refused until transactions land.
+    request = produce_request(records)
+    request.transactional_id = "txn-1"
+    response = client.call(request, PRODUCE_V).responses[0].partition_responses[0]
     assert response.error_code == INVALID_TXN_STATE
 
 

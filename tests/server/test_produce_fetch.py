@@ -3,6 +3,7 @@ limits, long-poll timing, and that a rejected produce stores nothing."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -212,12 +213,35 @@ def test_records_must_be_exactly_one_magic_2_batch(client: Client) -> None:
     assert list_offset(client, -1)[1] == 0
 
 
-def test_acks_zero_sends_nothing_and_failure_closes(client: Client) -> None:
+def test_acks_zero_sends_nothing_and_failure_closes(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
     produce(client, batch(b"silent"), acks=0)
     # the next answer on the connection is the fetch's: nothing came for the produce
     assert values(fetch(client, 0).records) == [b"silent"]
-    produce(client, batch(b"lost"), topic="nope", acks=0)
-    assert client.is_closed_by_peer()
+    with caplog.at_level(logging.INFO, logger="ferrokafka.server.connection"):
+        produce(client, batch(b"lost"), topic="nope", acks=0)
+        assert client.is_closed_by_peer()
+    # Kafka logs one INFO line for it; no ERROR and no traceback per request.
+    closing = [r for r in caplog.records if r.name == "ferrokafka.server.connection"]
+    assert [r.levelno for r in closing] == [logging.INFO]
+    assert closing[0].exc_info is None and "acks=0 produce failed" in closing[0].getMessage()
+
+
+def test_transactional_records_need_a_transactional_id(client: Client) -> None:
+    """Kafka's KafkaApis: transactional batches in a request without a transactional id are
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) — with or without a producer id (a batch with
+    producer id -1 used to be stored and shown to read_committed consumers)."""
+    for producer_id in (-1, 1000):
+        builder = BatchBuilder(
+            producer_id=producer_id,
+            producer_epoch=0 if producer_id >= 0 else -1,
+            base_sequence=0 if producer_id >= 0 else -1,
+            is_transactional=True,
+        )
+        builder.append(b"txn", key=b"k")
+        assert produce(client, builder.build()).error_code == 53
+    assert list_offset(client, -1)[1] == 0  # nothing was written
 
 
 def test_offset_out_of_range(client: Client) -> None:

@@ -186,3 +186,43 @@ def test_default_data_dir_is_under_the_current_directory(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.communicate(timeout=STOP_TIMEOUT_S)
+
+
+def test_data_without_meta_properties_is_refused(tmp_path: Path) -> None:
+    """The built-in node formats its directory on first start only: started, stopped, its
+    meta.properties deleted, it refuses to start (one line, exit 1) instead of starting a new
+    cluster over the old data, as Kafka refuses."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    proc = subprocess.Popen(
+        [*COMMAND, *EPHEMERAL],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert "listening on" in first_line(proc)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=STOP_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=STOP_TIMEOUT_S)
+    meta = tmp_path / "ferrokafka-data" / "meta.properties"
+    assert meta.is_file()
+    meta.unlink()
+    refused = subprocess.run(
+        [*COMMAND, *EPHEMERAL],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        check=False,
+    )
+    assert refused.returncode == 1, refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no meta.properties" in lines[0], refused.stderr

@@ -129,11 +129,14 @@ def admitted(
         refused = keyless_records(partition, bytes(records))
         if refused is not None:
             return refused
-    if header is None or header.producer_id < 0:
+    if header is None:
         return None
     if header.is_transactional and from_client:
-        # Until transactions land; the transaction coordinator's own writes will pass.
+        # Until transactions land (with or without a producer id); the transaction
+        # coordinator's own writes will pass.
         return _TRANSACTIONAL_REFUSED
+    if header.producer_id < 0:
+        return None
     verdict = partition.producers.check(header)
     if verdict is None:
         return None

@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import struct
+import sys
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
 from ferrokafka.protocol.native import ResponseWriter
 from ferrokafka.protocol.wire import joined
-from ferrokafka.server.dispatcher import Dispatcher, Later, RequestContext
+from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
 
 log = logging.getLogger(__name__)
@@ -115,12 +116,15 @@ class _Slot:
     """One request's place in the response order; ``parts`` stays None for no response, and
     ``failed`` means its handler raised (the connection closes after the answers before it)."""
 
-    __slots__ = ("done", "failed", "parts")
+    __slots__ = ("close_level", "close_reason", "done", "failed", "parts")
 
     def __init__(self, parts: Sequence[Any] | None = None, *, done: bool = False) -> None:
         self.done = done
         self.parts = parts
         self.failed = False
+        # Why a failed slot closes the connection, and how loudly that is logged.
+        self.close_reason = "a request handler failed"
+        self.close_level = logging.WARNING
 
 
 _SEND_THREADS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("send_threads")
@@ -387,6 +391,11 @@ class Connection:
         slot.done = True
 
     def _failed(self, slot: _Slot, context: RequestContext) -> None:
+        closing = sys.exc_info()[1]
+        if isinstance(closing, CloseConnection):
+            slot.close_reason, slot.close_level = str(closing), logging.INFO
+            slot.failed = slot.done = True
+            return
         log.exception(
             "%r: handler for %s v%d (correlation id %d) failed",
             self,
@@ -425,10 +434,10 @@ class Connection:
         closes. A failed handler's request closes the connection after the answers before it."""
         parts: list[Any] = []
         answered = 0
-        failed = False
+        failed: _Slot | None = None
         for slot in batch:
             if slot.failed:
-                failed = True
+                failed = slot
                 break
             if slot.parts is not None:
                 parts.extend(slot.parts)
@@ -445,8 +454,8 @@ class Connection:
             self._last_activity = trio.current_time()
         for _ in range(answered):
             self._in_flight.release()
-        if failed:
-            self._close("a request handler failed")
+        if failed is not None:
+            self._close(failed.close_reason, level=failed.close_level)
             return False
         return True
 

@@ -48,6 +48,12 @@ class Later:
         return "LATER" if self.rest is None else f"Later({self.rest!r})"
 
 
+class CloseConnection(Exception):
+    """A handler's answer that is to close the connection, not a failure (Kafka closes it after
+    a failed acks=0 produce: the producer's only way to learn of it). Logged as one INFO line
+    with the exception's message, no traceback."""
+
+
 # answer_now's "this one needs the coroutine": nothing was changed.
 LATER = Later()
 

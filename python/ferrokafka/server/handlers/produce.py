@@ -19,7 +19,7 @@ from ferrokafka.partition import AppendOrigin, AppendResult, Partition
 from ferrokafka.partition.appends import InflateInWorkerThread
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
-from ferrokafka.server.dispatcher import LATER, Later, RequestContext
+from ferrokafka.server.dispatcher import LATER, CloseConnection, Later, RequestContext
 from ferrokafka.server.node import Node
 from ferrokafka.storage import BatchHeader, UnsupportedCompressionError, read_batch_header
 
@@ -39,7 +39,7 @@ _MAGIC_V2 = 2
 _HEADER_SIZE = BatchHeader.SIZE
 
 
-class AcksZeroProduceFailedError(Exception):
+class AcksZeroProduceFailedError(CloseConnection):
     """A produce with acks=0 failed: Kafka closes the connection, the only way such a producer
     learns of it (it then refreshes its metadata)."""
 
@@ -262,6 +262,18 @@ class ProduceHandler:
                 else:
                     parts.append((data.index, found, records, checked))
             topics.append((topic, parts))
+        if request.transactional_id is None and any(
+            header is not None and header.is_transactional
+            for _, parts in topics
+            for _, _, _, header in parts
+        ):
+            # Kafka's KafkaApis: transactional records need a transactional id the client may
+            # write to; without one the whole request is refused.
+            refused = AppendResult(errors.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            return [
+                (topic, [(index, refused, records, None) for index, _, records, _ in parts])
+                for topic, parts in topics
+            ]
         return topics
 
     def _response(
