@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import logging
+import resource
 import signal
 import sys
 from pathlib import Path
@@ -109,6 +110,13 @@ def serve(
         _check_not_orphaned(config)
     if not settle_allocator():
         log.debug("not glibc: malloc's thresholds left as they are")
+    files, _ = settle_file_limit()
+    if files < FILE_LIMIT_LOW:
+        log.warning(
+            "the open-file limit is %d (ulimit -n): connections and log segments each take one; "
+            "raise it (Kafka's guides ask for 100,000 or more)",
+            files,
+        )
     try:
         trio.run(_serve, Broker(config))
     except Exception as exc:
@@ -212,6 +220,27 @@ def settle_allocator() -> bool:
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
         and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES)
     )
+
+
+# Below this many open files, a broker with a few thousand connections or partitions runs out
+# (each connection is a descriptor, each segment's .log file another).
+FILE_LIMIT_LOW = 16_384
+
+
+def settle_file_limit() -> tuple[int, int]:
+    """Raise the soft open-file limit to the hard one (as the Go runtime and many daemons do);
+    returns (soft, hard) after. A broker at a 1,024 soft limit kept serving while its
+    checkpoint writes failed with EMFILE; the hard limit is usually far higher. Like
+    :func:`settle_gc`, the process's choice."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft, hard
 
 
 async def _serve(broker: Broker) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -226,3 +227,38 @@ def test_data_without_meta_properties_is_refused(tmp_path: Path) -> None:
     assert refused.returncode == 1, refused.stderr
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and "no meta.properties" in lines[0], refused.stderr
+
+
+@pytest.mark.parametrize(("soft", "hard"), [(1024, 4096), (1024, 1024)])
+def test_open_file_limit_is_raised_or_reported(tmp_path: Path, soft: int, hard: int) -> None:
+    """serve raises its soft open-file limit to the hard one (a broker at 1,024 kept serving
+    while its checkpoint writes failed with EMFILE); one it cannot raise far enough is named
+    in a warning at start."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+
+    def limit_to(soft: int = soft, hard: int = hard) -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+    proc = subprocess.Popen(
+        [*COMMAND, *EPHEMERAL, "--log-dirs", str(tmp_path / "data")],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env=env,
+        preexec_fn=limit_to,
+    )
+    try:
+        assert "listening on" in first_line(proc)
+        limits = Path(f"/proc/{proc.pid}/limits").read_text()
+        row = next(line for line in limits.splitlines() if line.startswith("Max open files"))
+        assert row.split()[3:5] == [str(hard), str(hard)], row
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=STOP_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=STOP_TIMEOUT_S)
+    assert ("open-file limit is 4096" in err) == (hard == 4096), err
+    assert ("open-file limit is 1024" in err) == (hard == 1024), err
