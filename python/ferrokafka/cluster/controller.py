@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import ClusterControl, MonotonicMs, monotonic_ms
+from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.cluster.image import (
     METADATA_VERSION_FEATURE,
     BrokerEndpoint,
@@ -79,10 +80,11 @@ from ferrokafka.protocol.messages.unregister_broker import (
 )
 from ferrokafka.protocol.schema import Message
 
-# Apache Kafka 4.3.1 bootstraps a new cluster at metadata.version 30 (seen in its log); the
-# oldest level a Kafka 4 node still reads is 7 (3.3-IV3).
+# The level a cluster without a bootstrap snapshot (the single node of ``ferrokafka serve``)
+# starts at: what Apache Kafka 4.3.1 bootstraps a new cluster at (seen in its log). A formatted
+# cluster starts at its snapshot's levels. What a node supports (up to 33) is
+# feature_levels.SUPPORTED_FEATURES.
 METADATA_VERSION_LEVEL = 30
-METADATA_VERSION_LEVEL_MIN = 7
 BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
 # BrokerRegistrationChangeRecord.fenced: -1 unfences.
 UNFENCE = -1
@@ -170,10 +172,9 @@ class Controller:
             ],
             features=[
                 RegisterBrokerRecord.BrokerFeature(
-                    name=METADATA_VERSION_FEATURE,
-                    min_supported_version=METADATA_VERSION_LEVEL_MIN,
-                    max_supported_version=METADATA_VERSION_LEVEL,
+                    name=name, min_supported_version=low, max_supported_version=high
                 )
+                for name, (low, high) in SUPPORTED_FEATURES.items()
             ],
             rack=rack,
             fenced=True,

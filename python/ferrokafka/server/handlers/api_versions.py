@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.protocol import supported_api_versions
 from ferrokafka.protocol.error_codes import INVALID_REQUEST, REBOOTSTRAP_REQUIRED
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
@@ -58,8 +59,8 @@ GROUP_VERSION_LEVEL = 1
 DEFAULT_FEATURES = Features(
     supported=MappingProxyType(
         {
-            "group.version": (0, GROUP_VERSION_LEVEL),
-            "metadata.version": (METADATA_VERSION_MIN, METADATA_VERSION_LEVEL),
+            "group.version": SUPPORTED_FEATURES["group.version"],
+            "metadata.version": SUPPORTED_FEATURES["metadata.version"],
         }
     ),
     finalized=MappingProxyType(

@@ -1,0 +1,58 @@
+"""A ferrokafka broker (``process.roles=broker``) in a cluster whose controller quorum is one
+Apache Kafka 4.4 controller-only node: it fetches ``__cluster_metadata`` from Kafka as an
+observer, registers (Kafka's controller checks its features, listeners, incarnation and log
+directories) and is unfenced, and serves what is assigned to it: confluent-kafka creates a
+topic through it (forwarded to Kafka's controller), produces with acks=all and reads it all
+back with a group consumer. Each node is its own process, stopped by PID."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mixed_clients import consume, create_topic, produce, wait_leaders
+from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+KAFKA_CONTROLLER = 1
+OUR_BROKER = 2
+PARTITIONS = 3
+RECORDS = 300
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, kafka_classpath: str) -> Iterator[MixedCluster]:
+    made = MixedCluster(
+        tmp_path / "cluster",
+        {KAFKA_CONTROLLER: (KAFKA, ("controller",)), OUR_BROKER: (FERROKAFKA, ("broker",))},
+    )
+    try:
+        made.format()
+        made.start(KAFKA_CONTROLLER)
+        made.start(OUR_BROKER)
+        made.wait_brokers()
+        yield made
+    finally:
+        made.close()
+
+
+def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster) -> None:
+    broker = cluster.nodes[OUR_BROKER]
+    controller_log = cluster.nodes[KAFKA_CONTROLLER].logged()
+    # Kafka's controller registered our broker (with its log directory) and unfenced it once
+    # it had caught up with its registration record (Kafka's own words).
+    registered = [
+        line for line in controller_log.splitlines() if "RegisterBrokerRecord(brokerId=2" in line
+    ]
+    assert registered and "logDirs=[]" not in registered[0], registered
+    assert "maxSupportedVersion=33" in registered[0]
+    assert f"request from broker {OUR_BROKER} to unfence has been granted" in controller_log
+    create_topic(broker.bootstrap, "mixed-a", PARTITIONS)
+    assert set(wait_leaders(broker.bootstrap, "mixed-a", PARTITIONS).values()) == {OUR_BROKER}
+    produce(broker.bootstrap, "mixed-a", RECORDS)
+    values = consume(broker.bootstrap, "mixed-a", RECORDS, "mixed-a-group")
+    assert sorted(values) == sorted(f"v{i}".encode() for i in range(RECORDS))
+    # The topic is in Kafka's metadata log: the controller wrote it.
+    assert "mixed-a" in cluster.nodes[KAFKA_CONTROLLER].logged()
