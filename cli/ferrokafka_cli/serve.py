@@ -19,6 +19,7 @@ import sys
 import click
 import trio
 
+from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_levels
 from ferrokafka.cluster.storage_format import metadata_dir_of
 from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
@@ -124,6 +125,11 @@ def _check_formatted(config: BrokerConfig) -> None:
         ensemble.require_formatted()
     except (MetaPropertiesError, CheckpointError) as exc:
         _fail(f"cannot start: {exc}", EXIT_START_FAILED)
+    if "controller" in config.process_roles and uses_quorum(config):
+        try:
+            read_bootstrap_levels(metadata_dir)  # what its first activation will write
+        except BootstrapError as exc:
+            _fail(f"cannot start: {exc}", EXIT_START_FAILED)
 
 
 def _find_os_error(exc: BaseException) -> OSError | None:

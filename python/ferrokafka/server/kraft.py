@@ -29,6 +29,7 @@ import os
 
 import trio
 
+from ferrokafka.cluster.bootstrap import read_bootstrap_levels
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
@@ -46,15 +47,24 @@ log = logging.getLogger(__name__)
 
 
 def uses_quorum(config: BrokerConfig) -> bool:
-    """Whether this node is part of a KRaft quorum of several nodes: a static
-    ``controller.quorum.voters`` naming another node, or a node that is not a controller.
-    A dynamic quorum (``controller.quorum.bootstrap.servers``) is the single node for now."""
+    """Whether this node is part of a KRaft quorum over the network: a static
+    ``controller.quorum.voters`` naming another node, or a node with only one of the roles (a
+    broker-only node observes another's quorum; a controller-only node's voters serve
+    brokers in other processes, as Kafka's). A dynamic quorum
+    (``controller.quorum.bootstrap.servers``) is the single node for now."""
     voters = config.quorum_voters
     if not voters:
         return False
-    return any(v.node_id != config.node_id for v in voters) or (
-        "controller" not in config.process_roles
-    )
+    return any(v.node_id != config.node_id for v in voters) or set(config.process_roles) != {
+        "broker",
+        "controller",
+    }
+
+
+def is_controller_only(config: BrokerConfig) -> bool:
+    """``process.roles=controller``: no broker side at all (no client listener, no logs of
+    its own partitions, no registration), as Kafka's ControllerServer alone."""
+    return "broker" not in config.process_roles
 
 
 def quorum_config(config: BrokerConfig) -> QuorumConfig:
@@ -100,7 +110,12 @@ class KRaftNode:
         self._active = False
         self._committed = trio.Event()
         if "controller" in config.process_roles:
-            self.controller = Controller(config, self.metadata_log, cluster_id=cluster_id)
+            self.controller = Controller(
+                config,
+                self.metadata_log,
+                cluster_id=cluster_id,
+                bootstrap_levels=read_bootstrap_levels(metadata_dir(config)),
+            )
             self.controller_channel = InProcessControllerChannel(self.controller)
             register_raft_handlers(controller_dispatcher, self.driver)
             register_controller_admin_handlers(
