@@ -287,6 +287,40 @@ class MixedCluster:
             + "\n".join(f"--- node {n.node_id}\n{n.tail()}" for n in self.nodes.values())
         )
 
+    def election(self, node_id: int) -> tuple[int, int] | None:
+        """(leader, epoch) as a controller last stored it in its ``quorum-state`` (Kafka's and
+        ours: the same file in the metadata log directory); None without a known leader."""
+        from ferrokafka.cluster.raft.quorum_state import QuorumStateError, QuorumStateFile
+
+        node = self.nodes[node_id]
+        metadata = node.work_dir / ("logs" if node.kind == KAFKA else "metadata")
+        try:
+            stored = QuorumStateFile(metadata / "__cluster_metadata-0").read()
+        except (QuorumStateError, OSError):
+            return None  # not written yet, or being replaced as we read
+        if stored is None or stored.leader_id is None:
+            return None
+        return stored.leader_id, stored.epoch
+
+    def wait_leader(
+        self, after_epoch: int = 0, timeout_s: float = START_TIMEOUT_S
+    ) -> tuple[int, int]:
+        """Until every running controller stores the same running leader in an epoch past
+        ``after_epoch``; returns (leader, epoch)."""
+        deadline = time.monotonic() + timeout_s
+        views: dict[int, tuple[int, int] | None] = {}
+        while time.monotonic() < deadline:
+            self.check_running()
+            running = [n.node_id for n in self.nodes.values() if n.is_controller and n.running()]
+            views = {i: self.election(i) for i in running}
+            agreed = set(views.values())
+            if len(agreed) == 1:
+                [found] = agreed
+                if found is not None and found[1] > after_epoch and found[0] in running:
+                    return found
+            time.sleep(POLL_S)
+        raise AssertionError(f"no agreed leader past epoch {after_epoch}: {views}")
+
     def kill(self, node_id: int) -> None:
         node = self.nodes[node_id]
         assert node.process is not None
