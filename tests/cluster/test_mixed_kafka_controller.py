@@ -14,6 +14,8 @@ import pytest
 from mixed_clients import consume, create_topic, produce, wait_leaders
 from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
 
+from kafka_support.jars import run_kafka_tool
+
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 KAFKA_CONTROLLER = 1
@@ -56,3 +58,16 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     assert sorted(values) == sorted(f"v{i}".encode() for i in range(RECORDS))
     # The topic is in Kafka's metadata log: the controller wrote it.
     assert "mixed-a" in cluster.nodes[KAFKA_CONTROLLER].logged()
+    # Kafka's kafka-features sees through our broker what the cluster finalized (the levels
+    # Kafka's controller bootstrapped from its snapshot) and what we support.
+    described = run_kafka_tool(
+        "org.apache.kafka.tools.FeatureCommand",
+        ["--bootstrap-server", broker.bootstrap, "describe"],
+        work_dir=broker.work_dir,
+    ).stdout
+    features = {
+        line.split()[1]: line for line in described.splitlines() if line.startswith("Feature:")
+    }
+    mv = features["metadata.version"]
+    assert "SupportedMaxVersion: 4.4-IV2" in mv and "FinalizedVersionLevel: 4.4-IV2" in mv, mv
+    assert "FinalizedVersionLevel: 1" in features["group.version"], described
