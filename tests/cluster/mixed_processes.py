@@ -31,6 +31,7 @@ from kafka_support.jars import (
 
 START_TIMEOUT_S = 120.0  # a cold JVM on two shared cores
 STOP_TIMEOUT_S = 10.0
+GRACEFUL_STOP_TIMEOUT_S = 60.0
 POLL_S = 0.2
 # Small heap, C1 only, serial GC: the machine has two cores shared with other work.
 KAFKA_JVM = ("-Xms96m", "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
@@ -320,6 +321,20 @@ class MixedCluster:
                     return found
             time.sleep(POLL_S)
         raise AssertionError(f"no agreed leader past epoch {after_epoch}: {views}")
+
+    def stop(self, node_id: int, timeout_s: float = GRACEFUL_STOP_TIMEOUT_S) -> int:
+        """SIGTERM (a broker asks for its controlled shutdown first); the exit code, or raise
+        if it did not exit in time (then it is killed)."""
+        node = self.nodes[node_id]
+        assert node.process is not None
+        node.process.send_signal(signal.SIGTERM)
+        try:
+            code = node.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.kill(node_id)
+            raise AssertionError(f"node {node_id} did not stop in {timeout_s} s") from None
+        node.process = None
+        return code
 
     def kill(self, node_id: int) -> None:
         node = self.nodes[node_id]

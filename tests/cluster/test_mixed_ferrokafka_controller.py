@@ -15,12 +15,15 @@ import pytest
 from mixed_clients import consume, create_topic, produce, wait_leaders
 from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
 
+from kafka_support.jars import dump_log_segments_class, run_kafka_tool
+
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 OUR_CONTROLLER = 1
 KAFKA_BROKER = 2
 PARTITIONS = 3
 RECORDS = 300
+SIGTERM_EXIT = 143  # a JVM stopped by SIGTERM after its shutdown hooks ran
 
 
 @pytest.fixture
@@ -39,7 +42,9 @@ def cluster(tmp_path: Path, kafka_classpath: str) -> Iterator[MixedCluster]:
         made.close()
 
 
-def test_kafka_broker_serves_under_a_ferrokafka_controller(cluster: MixedCluster) -> None:
+def test_kafka_broker_serves_under_a_ferrokafka_controller(
+    cluster: MixedCluster, kafka_classpath: str
+) -> None:
     broker = cluster.nodes[KAFKA_BROKER]
     create_topic(broker.bootstrap, "mixed-b", PARTITIONS)
     assert set(wait_leaders(broker.bootstrap, "mixed-b", PARTITIONS).values()) == {KAFKA_BROKER}
@@ -53,3 +58,24 @@ def test_kafka_broker_serves_under_a_ferrokafka_controller(cluster: MixedCluster
     assert "ERROR" not in kafka_log, [ln for ln in kafka_log.splitlines() if "ERROR" in ln][:5]
     # Our controller-only node has no client listener.
     assert cluster.nodes[OUR_CONTROLLER].port == 0
+    # Kafka's broker stops on SIGTERM (a JVM's exit code 143) after its controlled shutdown,
+    # which our controller recorded; Kafka's DumpLogSegments decodes our whole metadata log.
+    assert cluster.stop(KAFKA_BROKER) == SIGTERM_EXIT
+    segment = (
+        cluster.nodes[OUR_CONTROLLER].work_dir
+        / "metadata"
+        / "__cluster_metadata-0"
+        / "00000000000000000000.log"
+    )
+    dumped = run_kafka_tool(
+        dump_log_segments_class(kafka_classpath),
+        ["--cluster-metadata-decoder", "--files", str(segment)],
+        work_dir=broker.work_dir,
+    )
+    assert "Exception" not in dumped.stderr + dumped.stdout, dumped.stderr[-2000:]
+    changes = [
+        line
+        for line in dumped.stdout.splitlines()
+        if "BROKER_REGISTRATION_CHANGE_RECORD" in line and f'"brokerId":{KAFKA_BROKER}' in line
+    ]
+    assert any('"inControlledShutdown":1' in line for line in changes), changes

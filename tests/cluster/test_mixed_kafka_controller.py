@@ -71,3 +71,8 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     mv = features["metadata.version"]
     assert "SupportedMaxVersion: 4.4-IV2" in mv and "FinalizedVersionLevel: 4.4-IV2" in mv, mv
     assert "FinalizedVersionLevel: 1" in features["group.version"], described
+    # Our broker stops cleanly: Kafka's controller grants its controlled shutdown.
+    assert cluster.stop(OUR_BROKER) == 0
+    assert f"request from broker {OUR_BROKER} to shut down has been granted" in (
+        cluster.nodes[KAFKA_CONTROLLER].logged()
+    )
