@@ -1,6 +1,6 @@
-"""A ferrokafka broker (``process.roles=broker``) in a cluster whose controller quorum is one
-Apache Kafka 4.4 controller-only node: it fetches ``__cluster_metadata`` from Kafka as an
-observer, registers (Kafka's controller checks its features, listeners, incarnation and log
+"""A ferrokafka broker (``process.roles=broker``) in a cluster whose controller quorum is one,
+then three, Apache Kafka 4.4 controller-only nodes: it fetches ``__cluster_metadata`` from
+Kafka as an observer, registers (Kafka's controller checks its features, listeners, incarnation and log
 directories) and is unfenced, and serves what is assigned to it: confluent-kafka creates a
 topic through it (forwarded to Kafka's controller), produces with acks=all and reads it all
 back with a group consumer. Each node is its own process, stopped by PID."""
@@ -18,35 +18,42 @@ from kafka_support.jars import run_kafka_tool
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-KAFKA_CONTROLLER = 1
-OUR_BROKER = 2
+OUR_BROKER = 10
 PARTITIONS = 3
 RECORDS = 300
 
 
-@pytest.fixture
-def cluster(tmp_path: Path, kafka_classpath: str) -> Iterator[MixedCluster]:
-    made = MixedCluster(
-        tmp_path / "cluster",
-        {KAFKA_CONTROLLER: (KAFKA, ("controller",)), OUR_BROKER: (FERROKAFKA, ("broker",))},
-    )
+@pytest.fixture(params=[1, 3], ids=["1-kafka-controller", "3-kafka-controllers"])
+def cluster(
+    request: pytest.FixtureRequest, tmp_path: Path, kafka_classpath: str
+) -> Iterator[MixedCluster]:
+    layout = {i: (KAFKA, ("controller",)) for i in range(1, request.param + 1)}
+    layout[OUR_BROKER] = (FERROKAFKA, ("broker",))
+    made = MixedCluster(tmp_path / "cluster", layout)
     try:
         made.format()
-        made.start(KAFKA_CONTROLLER)
-        made.start(OUR_BROKER)
+        for node_id in made.nodes:
+            made.start(node_id)
         made.wait_brokers()
         yield made
     finally:
         made.close()
 
 
+def controllers_logged(cluster: MixedCluster) -> str:
+    """What every Kafka controller logged (the active one says what it granted)."""
+    return "".join(n.logged() for n in cluster.nodes.values() if n.is_controller)
+
+
 def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster) -> None:
     broker = cluster.nodes[OUR_BROKER]
-    controller_log = cluster.nodes[KAFKA_CONTROLLER].logged()
+    controller_log = controllers_logged(cluster)
     # Kafka's controller registered our broker (with its log directory) and unfenced it once
     # it had caught up with its registration record (Kafka's own words).
     registered = [
-        line for line in controller_log.splitlines() if "RegisterBrokerRecord(brokerId=2" in line
+        line
+        for line in controller_log.splitlines()
+        if f"RegisterBrokerRecord(brokerId={OUR_BROKER}" in line
     ]
     assert registered and "logDirs=[]" not in registered[0], registered
     assert "maxSupportedVersion=33" in registered[0]
@@ -57,7 +64,7 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     values = consume(broker.bootstrap, "mixed-a", RECORDS, "mixed-a-group")
     assert sorted(values) == sorted(f"v{i}".encode() for i in range(RECORDS))
     # The topic is in Kafka's metadata log: the controller wrote it.
-    assert "mixed-a" in cluster.nodes[KAFKA_CONTROLLER].logged()
+    assert "mixed-a" in controllers_logged(cluster)
     # Kafka's kafka-features sees through our broker what the cluster finalized (the levels
     # Kafka's controller bootstrapped from its snapshot) and what we support.
     described = run_kafka_tool(
@@ -74,5 +81,5 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     # Our broker stops cleanly: Kafka's controller grants its controlled shutdown.
     assert cluster.stop(OUR_BROKER) == 0
     assert f"request from broker {OUR_BROKER} to shut down has been granted" in (
-        cluster.nodes[KAFKA_CONTROLLER].logged()
+        controllers_logged(cluster)
     )
