@@ -1,9 +1,11 @@
 """A ferrokafka broker (``process.roles=broker``) in a cluster whose controller quorum is one,
 then three, Apache Kafka 4.4 controller-only nodes: it fetches ``__cluster_metadata`` from
 Kafka as an observer, registers (Kafka's controller checks its features, listeners,
-incarnation and log directories) and is unfenced, and serves what is assigned to it: confluent-kafka creates a
-topic through it (forwarded to Kafka's controller), produces with acks=all and reads it all
-back with a group consumer. Each node is its own process, stopped by PID."""
+incarnation and log directories) and is unfenced, and serves what is assigned to it:
+confluent-kafka creates a topic through it (forwarded to Kafka's controller), produces with
+acks=all and reads it all back with a group consumer; Kafka's kafka-features sees the
+finalized levels through it, and its controlled shutdown is granted by Kafka's controller.
+Each node is its own process, stopped by PID."""
 
 from __future__ import annotations
 
