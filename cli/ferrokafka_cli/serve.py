@@ -127,7 +127,8 @@ def _check_formatted(config: BrokerConfig) -> None:
         _fail(f"cannot start: {exc}", EXIT_START_FAILED)
     if "controller" in config.process_roles and uses_quorum(config):
         try:
-            read_bootstrap_levels(metadata_dir)  # what its first activation will write
+            # What its first activation will write (the controller names what it leaves out).
+            read_bootstrap_levels(metadata_dir, warn=False)
         except BootstrapError as exc:
             _fail(f"cannot start: {exc}", EXIT_START_FAILED)
 

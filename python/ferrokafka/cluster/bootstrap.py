@@ -35,10 +35,12 @@ def bootstrap_snapshot_path(metadata_dir: str | os.PathLike[str]) -> Path:
     return Path(metadata_dir) / METADATA_PARTITION_DIR / BOOTSTRAP_SNAPSHOT_ID.file_name
 
 
-def read_bootstrap_levels(metadata_dir: str | os.PathLike[str]) -> dict[str, int] | None:
+def read_bootstrap_levels(
+    metadata_dir: str | os.PathLike[str], *, warn: bool = True
+) -> dict[str, int] | None:
     """The levels to finalize on a new cluster, metadata.version first; None without a
     bootstrap snapshot. Raises :class:`BootstrapError` for an unreadable snapshot or a
-    metadata.version this controller cannot run."""
+    metadata.version this controller cannot run; ``warn``: log the features left at 0."""
     path = bootstrap_snapshot_path(metadata_dir)
     if not path.exists():
         return None
@@ -49,10 +51,12 @@ def read_bootstrap_levels(metadata_dir: str | os.PathLike[str]) -> dict[str, int
     formatted = {
         m.name: m.feature_level for m in snapshot.messages() if isinstance(m, FeatureLevelRecord)
     }
-    return supported_levels(formatted, str(path))
+    return supported_levels(formatted, str(path), warn=warn)
 
 
-def supported_levels(formatted: Mapping[str, int], where: str) -> dict[str, int]:
+def supported_levels(
+    formatted: Mapping[str, int], where: str, *, warn: bool = True
+) -> dict[str, int]:
     """``formatted`` without what this implementation does not support (see the module)."""
     if METADATA_VERSION_FEATURE not in formatted:
         raise BootstrapError(f"{where} finalizes no {METADATA_VERSION_FEATURE}")
@@ -65,7 +69,7 @@ def supported_levels(formatted: Mapping[str, int], where: str) -> dict[str, int]
             raise BootstrapError(
                 f"{where} finalizes {name} {level}; this controller supports {low} to {high}"
             )
-        else:
+        elif warn:
             log.warning("%s finalizes %s %d, which is not supported: left at 0", where, name, level)
     first = {METADATA_VERSION_FEATURE: levels.pop(METADATA_VERSION_FEATURE)}
     return first | dict(sorted(levels.items()))

@@ -34,7 +34,7 @@ from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import RaftDriver
-from ferrokafka.cluster.raft.metadata_log import RaftMetadataLog
+from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
@@ -184,7 +184,15 @@ class KRaftNode:
                 await self.driver.wait_committed(epoch_start)
             if waited.cancelled_caught or self.driver.epoch != epoch or not self.driver.is_leader:
                 continue
-            await self.controller_channel.activate()
+            try:
+                await self.controller_channel.activate()
+            except NotActiveControllerError as exc:
+                # The lead was lost (or handed over at shutdown) before the bootstrap or
+                # activation records committed: a standby again, not a crash.
+                log.info(
+                    "node %d: activation in epoch %d abandoned: %s", self.config.node_id, epoch, exc
+                )
+                continue
             self._active = True
             log.info("node %d is the active controller (epoch %d)", self.config.node_id, epoch)
             async with trio.open_nursery() as timers:
