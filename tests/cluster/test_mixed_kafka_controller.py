@@ -52,11 +52,8 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     controller_log = controllers_logged(cluster)
     # Kafka's controller registered our broker (with its log directory) and unfenced it once
     # it had caught up with its registration record (Kafka's own words).
-    registered = [
-        line
-        for line in controller_log.splitlines()
-        if f"RegisterBrokerRecord(brokerId={OUR_BROKER}" in line
-    ]
+    replayed = f"Replayed initial RegisterBrokerRecord for broker {OUR_BROKER}:"
+    registered = [line for line in controller_log.splitlines() if replayed in line]
     assert registered and "logDirs=[]" not in registered[0], registered
     assert "maxSupportedVersion=33" in registered[0]
     assert f"request from broker {OUR_BROKER} to unfence has been granted" in controller_log
@@ -85,3 +82,17 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     assert f"request from broker {OUR_BROKER} to shut down has been granted" in (
         controllers_logged(cluster)
     )
+    # Restarted, it registers again with a new incarnation (the same log directory), is
+    # unfenced, leads its partitions again and serves every record it had.
+    cluster.start(OUR_BROKER)
+    cluster.wait_brokers()
+    incarnations = {
+        line.split("incarnationId=")[1].split(",")[0]
+        for line in cluster.nodes[1].logged().splitlines()  # each controller replays them all
+        if f"RegisterBrokerRecord(brokerId={OUR_BROKER}," in line
+    }
+    assert len(incarnations) == 2, incarnations
+    assert f"Registering a new incarnation of broker {OUR_BROKER}" in controllers_logged(cluster)
+    wait_leaders(broker.bootstrap, "mixed-a", PARTITIONS)
+    again = consume(broker.bootstrap, "mixed-a", RECORDS, "mixed-a-again")
+    assert sorted(again) == sorted(values)
