@@ -56,6 +56,8 @@ def test_kafka_broker_serves_under_a_ferrokafka_controller(
     assert "metadata.version" in kafka_log
     assert "4.4-IV2" in kafka_log, kafka_log[-3000:]
     assert "ERROR" not in kafka_log, [ln for ln in kafka_log.splitlines() if "ERROR" in ln][:5]
+    # Our controller registered itself with itself, as Kafka's controllers do.
+    assert f"controller {OUR_CONTROLLER} registered" in cluster.nodes[OUR_CONTROLLER].logged()
     # Our controller-only node has no client listener.
     assert cluster.nodes[OUR_CONTROLLER].port == 0
     # Kafka's broker stops on SIGTERM (a JVM's exit code 143) after its controlled shutdown,

@@ -84,6 +84,13 @@ def test_mixed_quorum_survives_the_loss_of_any_controller(cluster: MixedCluster)
         # Kafka's controllers replayed every record (ours too) without complaint.
         assert "Replayed a FeatureLevelRecord setting metadata.version to 4.4-IV2" in logged
         assert "MetadataLoader" in logged
+        # Our controller registered itself with the active controller (Kafka's or its own):
+        # Kafka's controllers replayed its RegisterControllerRecord.
+        ours = (
+            "Replayed RegisterControllerRecord containing "
+            f"ControllerRegistration(id={OUR_CONTROLLER},"
+        )
+        assert ours in logged, node_id
         # Kafka's fault handlers log "Encountered <kind> fault" (a record it could not replay
         # among them). NotControllerException around a leader change is Kafka's own noise.
         faults = [ln for ln in logged.splitlines() if "Encountered" in ln and "fault" in ln]

@@ -39,6 +39,7 @@ from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.config import BrokerConfig
+from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.handlers.raft import register_raft_handlers
@@ -109,6 +110,10 @@ class KRaftNode:
         self.controller_channel: InProcessControllerChannel | None = None
         self._active = False
         self._committed = trio.Event()
+        # Registers this controller with the active one (Kafka's ControllerRegistrationManager).
+        self.controller_registration = ControllerRegistrationManager(
+            config, self.channel, self.feed
+        )
         if "controller" in config.process_roles:
             self.controller = Controller(
                 config,
@@ -146,6 +151,7 @@ class KRaftNode:
             nursery.start_soon(self._apply_commits)
             if self.controller is not None:
                 nursery.start_soon(self._follow_leadership)
+                nursery.start_soon(self.controller_registration.run)
             task_status.started()
 
     async def shutdown(self) -> None:
