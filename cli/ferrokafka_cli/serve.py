@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import trio
 
+from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_levels
 from ferrokafka.cluster.storage_format import metadata_dir_of
 from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
 from ferrokafka.server import Broker
@@ -136,6 +137,12 @@ def _check_formatted(config: BrokerConfig) -> None:
         ensemble.require_formatted()
     except (MetaPropertiesError, CheckpointError) as exc:
         _fail(f"cannot start: {exc}", EXIT_START_FAILED)
+    if "controller" in config.process_roles and uses_quorum(config):
+        try:
+            # What its first activation will write (the controller names what it leaves out).
+            read_bootstrap_levels(metadata_dir, warn=False)
+        except BootstrapError as exc:
+            _fail(f"cannot start: {exc}", EXIT_START_FAILED)
 
 
 def _check_not_orphaned(config: BrokerConfig) -> None:

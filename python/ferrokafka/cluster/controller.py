@@ -27,10 +27,11 @@ from __future__ import annotations
 import random
 import socket
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import ClusterControl, MonotonicMs, monotonic_ms
+from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.cluster.image import (
     METADATA_VERSION_FEATURE,
     BrokerEndpoint,
@@ -79,10 +80,11 @@ from ferrokafka.protocol.messages.unregister_broker import (
 )
 from ferrokafka.protocol.schema import Message
 
-# Apache Kafka 4.3.1 bootstraps a new cluster at metadata.version 30 (seen in its log); the
-# oldest level a Kafka 4 node still reads is 7 (3.3-IV3).
+# The level a cluster without a bootstrap snapshot (the single node of ``ferrokafka serve``)
+# starts at: what Apache Kafka 4.3.1 bootstraps a new cluster at (seen in its log). A formatted
+# cluster starts at its snapshot's levels. What a node supports (up to 33) is
+# feature_levels.SUPPORTED_FEATURES.
 METADATA_VERSION_LEVEL = 30
-METADATA_VERSION_LEVEL_MIN = 7
 BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
 # BrokerRegistrationChangeRecord.fenced: -1 unfences.
 UNFENCE = -1
@@ -102,11 +104,15 @@ class Controller:
         cluster_id: str | None = None,
         now_ms: MonotonicMs = monotonic_ms,
         rng: random.Random | None = None,
+        bootstrap_levels: Mapping[str, int] | None = None,
     ) -> None:
         """``cluster_id``: what registering brokers must name (None: any, for fixtures);
         ``now_ms``: the monotonic clock broker sessions are timed by; ``rng``: where replica
-        placement starts (both injectable for tests)."""
+        placement starts (both injectable for tests); ``bootstrap_levels``: the feature levels
+        a new cluster starts at (the formatted bootstrap snapshot's, cluster/bootstrap.py;
+        None: metadata.version METADATA_VERSION_LEVEL)."""
         self.config = config
+        self._bootstrap_levels = bootstrap_levels
         self.log = log
         self.loader = loader if loader is not None else MetadataLoader()
         self._topics = TopicOperations(config, rng)
@@ -129,7 +135,7 @@ class Controller:
         records (metadata.version) first."""
         self.loader.catch_up(self.log)
         if METADATA_VERSION_FEATURE not in self.image.features:
-            self._commit(bootstrap_records())
+            self._commit(bootstrap_records(self._bootstrap_levels))
         # Registration offsets come from the log; sessions start afresh (Kafka's activate).
         for batch in self.log.read_committed(0):
             for index, record in enumerate(batch.records):
@@ -170,10 +176,9 @@ class Controller:
             ],
             features=[
                 RegisterBrokerRecord.BrokerFeature(
-                    name=METADATA_VERSION_FEATURE,
-                    min_supported_version=METADATA_VERSION_LEVEL_MIN,
-                    max_supported_version=METADATA_VERSION_LEVEL,
+                    name=name, min_supported_version=low, max_supported_version=high
                 )
+                for name, (low, high) in SUPPORTED_FEATURES.items()
             ],
             rack=rack,
             fenced=True,
@@ -310,10 +315,19 @@ class Controller:
         return bool(self.config.topic_config(overrides)["unclean.leader.election.enable"])
 
 
-def bootstrap_records() -> list[Message]:
-    """What a new cluster's log starts with, framed as a transaction as Kafka frames it."""
+def bootstrap_records(levels: Mapping[str, int] | None = None) -> list[Message]:
+    """What a new cluster's log starts with, framed as a transaction as Kafka frames it:
+    ``levels`` (from the bootstrap snapshot, metadata.version first), or else
+    metadata.version METADATA_VERSION_LEVEL alone. A level 0 is not written (0 is what an
+    absent feature is)."""
+    if levels is None:
+        levels = {METADATA_VERSION_FEATURE: METADATA_VERSION_LEVEL}
     return [
         BeginTransactionRecord(name=BOOTSTRAP_TRANSACTION_NAME),
-        FeatureLevelRecord(name=METADATA_VERSION_FEATURE, feature_level=METADATA_VERSION_LEVEL),
+        *(
+            FeatureLevelRecord(name=name, feature_level=level)
+            for name, level in levels.items()
+            if level != 0
+        ),
         EndTransactionRecord(),
     ]

@@ -20,7 +20,7 @@ from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
-from ferrokafka.server.kraft import KRaftNode, uses_quorum
+from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node, node_cluster_id
 from ferrokafka.server.server import (
@@ -137,6 +137,9 @@ class Broker:
             )
             self._controller_channel = self.kraft.channel
             self._cluster_id = cluster_id
+            if is_controller_only(self.config):
+                await self._run_controller_only(task_status=task_status)
+                return
         self.node = await Node.open(
             self.config, self._controller_channel, self._cluster_id, self._wall_clock
         )
@@ -162,6 +165,19 @@ class Broker:
                 await nursery.start(self._run_lifecycle)
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
+            task_status.started(bound)
+
+    async def _run_controller_only(
+        self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """A controller-only node: the quorum and its controller on the controller listeners,
+        nothing of a broker (Kafka's ControllerServer without a BrokerServer)."""
+        assert self.kraft is not None
+        self.add_shutdown_hook(self._stop_kraft)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            await nursery.start(self._run_kraft)
+            bound = await nursery.start(self.server.serve)
             task_status.started(bound)
 
     async def _run_kraft(

@@ -29,15 +29,17 @@ import os
 
 import trio
 
+from ferrokafka.cluster.bootstrap import read_bootstrap_levels
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import RaftDriver
-from ferrokafka.cluster.raft.metadata_log import RaftMetadataLog
+from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.config import BrokerConfig
+from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.handlers.raft import register_raft_handlers
@@ -46,15 +48,24 @@ log = logging.getLogger(__name__)
 
 
 def uses_quorum(config: BrokerConfig) -> bool:
-    """Whether this node is part of a KRaft quorum of several nodes: a static
-    ``controller.quorum.voters`` naming another node, or a node that is not a controller.
-    A dynamic quorum (``controller.quorum.bootstrap.servers``) is the single node for now."""
+    """Whether this node is part of a KRaft quorum over the network: a static
+    ``controller.quorum.voters`` naming another node, or a node with only one of the roles (a
+    broker-only node observes another's quorum; a controller-only node's voters serve
+    brokers in other processes, as Kafka's). A dynamic quorum
+    (``controller.quorum.bootstrap.servers``) is the single node for now."""
     voters = config.quorum_voters
     if not voters:
         return False
-    return any(v.node_id != config.node_id for v in voters) or (
-        "controller" not in config.process_roles
-    )
+    return any(v.node_id != config.node_id for v in voters) or set(config.process_roles) != {
+        "broker",
+        "controller",
+    }
+
+
+def is_controller_only(config: BrokerConfig) -> bool:
+    """``process.roles=controller``: no broker side at all (no client listener, no logs of
+    its own partitions, no registration), as Kafka's ControllerServer alone."""
+    return "broker" not in config.process_roles
 
 
 def quorum_config(config: BrokerConfig) -> QuorumConfig:
@@ -99,8 +110,17 @@ class KRaftNode:
         self.controller_channel: InProcessControllerChannel | None = None
         self._active = False
         self._committed = trio.Event()
+        # Registers this controller with the active one (Kafka's ControllerRegistrationManager).
+        self.controller_registration = ControllerRegistrationManager(
+            config, self.channel, self.feed
+        )
         if "controller" in config.process_roles:
-            self.controller = Controller(config, self.metadata_log, cluster_id=cluster_id)
+            self.controller = Controller(
+                config,
+                self.metadata_log,
+                cluster_id=cluster_id,
+                bootstrap_levels=read_bootstrap_levels(metadata_dir(config)),
+            )
             self.controller_channel = InProcessControllerChannel(self.controller)
             register_raft_handlers(controller_dispatcher, self.driver)
             register_controller_admin_handlers(
@@ -131,6 +151,7 @@ class KRaftNode:
             nursery.start_soon(self._apply_commits)
             if self.controller is not None:
                 nursery.start_soon(self._follow_leadership)
+                nursery.start_soon(self.controller_registration.run)
             task_status.started()
 
     async def shutdown(self) -> None:
@@ -169,7 +190,15 @@ class KRaftNode:
                 await self.driver.wait_committed(epoch_start)
             if waited.cancelled_caught or self.driver.epoch != epoch or not self.driver.is_leader:
                 continue
-            await self.controller_channel.activate()
+            try:
+                await self.controller_channel.activate()
+            except NotActiveControllerError as exc:
+                # The lead was lost (or handed over at shutdown) before the bootstrap or
+                # activation records committed: a standby again, not a crash.
+                log.info(
+                    "node %d: activation in epoch %d abandoned: %s", self.config.node_id, epoch, exc
+                )
+                continue
             self._active = True
             log.info("node %d is the active controller (epoch %d)", self.config.node_id, epoch)
             async with trio.open_nursery() as timers:

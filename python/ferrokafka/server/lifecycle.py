@@ -29,8 +29,7 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
-from ferrokafka.cluster.controller import METADATA_VERSION_LEVEL, METADATA_VERSION_LEVEL_MIN
-from ferrokafka.cluster.image import METADATA_VERSION_FEATURE
+from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.broker_heartbeat import (
@@ -50,11 +49,6 @@ CONTROLLED_SHUTDOWN_FIRST_RETRY_S = 0.05
 # After a refused registration, wait this long before trying again (Kafka's lifecycle
 # manager backs off on errors too); bounded overall by initial.broker.registration.timeout.ms.
 REGISTRATION_RETRY_S = 0.1
-# The features this broker supports, as it tells the controller: metadata.version levels it
-# can read.
-SUPPORTED_FEATURES: dict[str, tuple[int, int]] = {
-    METADATA_VERSION_FEATURE: (METADATA_VERSION_LEVEL_MIN, METADATA_VERSION_LEVEL),
-}
 
 
 class BrokerState(enum.Enum):

@@ -54,6 +54,10 @@ def register_node_handlers(
     api_versions = dispatchers["broker"].handler_for(API_VERSIONS_KEY)
     if isinstance(api_versions, ApiVersionsHandler):
         api_versions.set_identity(node.cluster_id, node.config.node_id)
+        if node.own_controller is None:
+            # A broker of a cluster reports the levels its cluster finalized; the single node
+            # keeps its fixed ones.
+            api_versions.set_finalized(lambda: (node.image.features, node.image.offset))
     admin.register(dispatchers["broker"], node, advertised_listeners)
     if node.own_controller is not None:
         # This node's controller is the only voter, so always the active one.

@@ -16,10 +16,11 @@ controller listeners check validity only, as Kafka's ControllerApis.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.protocol import supported_api_versions
 from ferrokafka.protocol.error_codes import INVALID_REQUEST, REBOOTSTRAP_REQUIRED
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest, ApiVersionsResponse
@@ -58,8 +59,8 @@ GROUP_VERSION_LEVEL = 1
 DEFAULT_FEATURES = Features(
     supported=MappingProxyType(
         {
-            "group.version": (0, GROUP_VERSION_LEVEL),
-            "metadata.version": (METADATA_VERSION_MIN, METADATA_VERSION_LEVEL),
+            "group.version": SUPPORTED_FEATURES["group.version"],
+            "metadata.version": SUPPORTED_FEATURES["metadata.version"],
         }
     ),
     finalized=MappingProxyType(
@@ -83,10 +84,25 @@ class ApiVersionsHandler:
     # dispatcher without a node, in tests) a broker listener has nothing to check against.
     cluster_id: str | None = None
     node_id: int = NO_NODE_ID
+    # The cluster's finalized levels and their epoch (the metadata image's offset, as Kafka's
+    # FeaturesPublisher reports it), once the node's image is known: a cluster formatted at
+    # 4.4-IV2 finalizes metadata.version 33, not the single node's 30.
+    finalized: Callable[[], tuple[Mapping[str, int], int]] | None = None
 
     def set_identity(self, cluster_id: str, node_id: int) -> None:
         self.cluster_id = cluster_id
         self.node_id = node_id
+
+    def set_finalized(self, finalized: Callable[[], tuple[Mapping[str, int], int]]) -> None:
+        self.finalized = finalized
+
+    def _finalized(self) -> tuple[Mapping[str, int], int]:
+        if self.finalized is None:
+            return self.features.finalized, self.features.epoch
+        levels, epoch = self.finalized()
+        if not levels:  # no metadata applied yet: the fixed levels, as before
+            return self.features.finalized, self.features.epoch
+        return levels, epoch
 
     async def __call__(
         self, ctx: RequestContext, request: ApiVersionsRequest
@@ -96,6 +112,7 @@ class ApiVersionsHandler:
         if self._misrouted(ctx.api_version, request):
             return ApiVersionsResponse(error_code=REBOOTSTRAP_REQUIRED)
         registered = self.dispatcher.api_keys()
+        finalized, epoch = self._finalized()
         return ApiVersionsResponse(
             error_code=0,
             api_keys=[
@@ -108,12 +125,12 @@ class ApiVersionsHandler:
                 ApiVersionsResponse.SupportedFeatureKey(name=name, min_version=lo, max_version=hi)
                 for name, (lo, hi) in sorted(self.features.supported.items())
             ],
-            finalized_features_epoch=self.features.epoch,
+            finalized_features_epoch=epoch,
             finalized_features=[
                 ApiVersionsResponse.FinalizedFeatureKey(
                     name=name, max_version_level=level, min_version_level=level
                 )
-                for name, level in sorted(self.features.finalized.items())
+                for name, level in sorted(finalized.items())
             ],
         )
 
