@@ -20,6 +20,7 @@ from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.handlers.describe_quorum import register_broker_describe_quorum
 from ferrokafka.server.kraft import KRaftNode, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node, node_cluster_id
@@ -146,6 +147,9 @@ class Broker:
             # After the broker's controlled shutdown (its hook is added later), before the logs.
             self.add_shutdown_hook(self._stop_kraft)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
+        if self.kraft is not None and "broker" in self.config.process_roles:
+            # As Kafka's brokers: DescribeQuorum goes on to the active controller.
+            register_broker_describe_quorum(self.dispatchers["broker"], self.kraft.channel)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.kraft is not None:
