@@ -152,6 +152,32 @@ def test_metadata_quorum_tool_through_controllers_and_brokers(cluster: KRaftClus
         wait_for(lambda b=bootstrap: check_quorum(cluster, b, new_leader, new_epoch, leader))
 
 
+def test_single_node_through_both_listeners(tmp_path: Path) -> None:
+    """One voter (no Raft driver): itself the leader, its log end the high watermark."""
+    single = KRaftCluster(tmp_path / "single", size=1)
+    try:
+        single.format()
+        single.start(1)
+        single.wait_ready()
+        node = single.nodes[1]
+        for bootstrap in (
+            ("--bootstrap-server", node.bootstrap),
+            ("--bootstrap-controller", f"{LOOPBACK}:{node.controller_port}"),
+        ):
+            found = status(single, *bootstrap)
+            assert found["ClusterId"] == single.cluster_id
+            assert (found["LeaderId"], found["LeaderEpoch"]) == ("1", "1")
+            assert found["CurrentVoters"] == [
+                {"id": 1, "endpoints": [f"CONTROLLER://{LOOPBACK}:{node.controller_port}"]}
+            ]
+            assert found["CurrentObservers"] == []
+            rows = replication(single, *bootstrap)
+            assert rows[1]["Status"] == "Leader"
+            assert rows[1]["LogEndOffset"] == found["HighWatermark"] != "0"
+    finally:
+        single.close()
+
+
 async def _call(address: tuple[str, int], request: Any) -> Any:
     client = NodeClient(address, client_id="quorum-test")
     try:

@@ -2,16 +2,19 @@
 ``bootstrap.controllers`` (``--bootstrap-controller``) asks first, for the controllers'
 endpoints (``endpoint_type`` 2), as Kafka's ``ControllerApis.handleDescribeCluster``.
 
-The controllers are the quorum's voters. Kafka lists the controllers registered
-(ControllerRegistration) with an endpoint on the listener the request came in on; with a static
-``controller.quorum.voters`` the endpoint known of each voter is the one on the first
-controller listener, so a request on that listener gets every voter, any other none. The
-controller id is the quorum's leader (-1 when unknown, or not among the nodes listed, so a
-client is never sent to a node it was not told of). A request for broker endpoints gets
-MISMATCHED_ENDPOINT_TYPE, an unknown type UNSUPPORTED_ENDPOINT_TYPE (INVALID_REQUEST at v0).
+The controllers are the quorum's voters (the single node: itself). Kafka lists the
+controllers registered (ControllerRegistration) with an endpoint on the listener the request
+came in on; with a static ``controller.quorum.voters`` the endpoint known of each voter is the
+one on the first controller listener, so a request on that listener gets every voter, any
+other none. The controller id is the quorum's leader (-1 when unknown, or not among the nodes
+listed, so a client is never sent to a node it was not told of). A request for broker
+endpoints gets MISMATCHED_ENDPOINT_TYPE, an unknown type UNSUPPORTED_ENDPOINT_TYPE
+(INVALID_REQUEST for either at v0).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from ferrokafka.cluster.raft.driver import RaftDriver
 from ferrokafka.protocol.messages.describe_cluster import (
@@ -25,9 +28,16 @@ from ferrokafka.server.handlers.metadata import AUTHORIZED_OPERATIONS_OMITTED, C
 NO_CONTROLLER = -1
 
 
+# The controllers' listeners as (node id, listener name, host, port).
+Controllers = Callable[[], list[tuple[int, str, str, int]]]
+# The quorum's leader now, or None.
+Leader = Callable[[], int | None]
+
+
 class ControllerDescribeClusterHandler:
-    def __init__(self, driver: RaftDriver, cluster_id: str) -> None:
-        self.driver = driver
+    def __init__(self, controllers: Controllers, leader: Leader, cluster_id: str) -> None:
+        self.controllers = controllers
+        self.leader = leader
         self.cluster_id = cluster_id
 
     async def __call__(
@@ -38,13 +48,12 @@ class ControllerDescribeClusterHandler:
             return refused
         controllers = [
             DescribeClusterResponse.DescribeClusterBroker(
-                broker_id=voter_id, host=endpoint.host, port=endpoint.port, rack=None
+                broker_id=node_id, host=host, port=port, rack=None
             )
-            for voter_id in sorted(self.driver.voters)
-            if (endpoint := self.driver.endpoint_of(voter_id)) is not None
-            and endpoint.name == ctx.listener_name
+            for node_id, name, host, port in sorted(self.controllers())
+            if name == ctx.listener_name
         ]
-        leader = self.driver.leader_id
+        leader = self.leader()
         listed = {c.broker_id for c in controllers}
         return DescribeClusterResponse(
             cluster_id=self.cluster_id,
@@ -60,6 +69,34 @@ class ControllerDescribeClusterHandler:
 def register_controller_describe_cluster(
     dispatcher: Dispatcher, driver: RaftDriver, cluster_id: str
 ) -> None:
+    """A cluster node's: the voters of ``driver``'s quorum, its leader."""
+
+    def voters() -> list[tuple[int, str, str, int]]:
+        return [
+            (voter_id, endpoint.name, endpoint.host, endpoint.port)
+            for voter_id in driver.voters
+            if (endpoint := driver.endpoint_of(voter_id)) is not None
+        ]
+
     dispatcher.register(
-        DescribeClusterRequest.API_KEY, ControllerDescribeClusterHandler(driver, cluster_id)
+        DescribeClusterRequest.API_KEY,
+        ControllerDescribeClusterHandler(voters, lambda: driver.leader_id, cluster_id),
+    )
+
+
+def register_single_voter_describe_cluster(
+    dispatcher: Dispatcher,
+    node_id: int,
+    cluster_id: str,
+    controller_endpoint: Callable[[], tuple[str, str, int] | None],
+) -> None:
+    """The single node's: itself, the only controller and always the leader."""
+
+    def me() -> list[tuple[int, str, str, int]]:
+        endpoint = controller_endpoint()
+        return [] if endpoint is None else [(node_id, *endpoint)]
+
+    dispatcher.register(
+        DescribeClusterRequest.API_KEY,
+        ControllerDescribeClusterHandler(me, lambda: node_id, cluster_id),
     )

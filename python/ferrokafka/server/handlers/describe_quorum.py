@@ -8,14 +8,25 @@ named; a node that does not lead, NOT_LEADER_OR_FOLLOWER; the leader, its leader
 high watermark, voters and observers (log end offset, last fetch and last caught-up times,
 directory ids from v2) and, from v2, the voters' listeners.
 
-On a broker listener it is forwarded to the active controller, as Kafka's broker does
-(``forwardToControllerOrFail``), through the broker's :class:`RemoteControllerChannel`.
+The single node (one voter, no Raft driver) answers it on both kinds of listener from its
+metadata log: itself the leader and only voter, its log end the high watermark.
+
+On a broker listener of a cluster node it is forwarded to the active controller, as Kafka's
+broker does (``forwardToControllerOrFail``), through the broker's
+:class:`RemoteControllerChannel`.
 """
 
 from __future__ import annotations
 
-from ferrokafka.cluster.metadata_log import METADATA_TOPIC
-from ferrokafka.cluster.raft.describe import ReplicaDescription
+import time
+from collections.abc import Callable, Sequence
+
+from ferrokafka.cluster.metadata_log import METADATA_TOPIC, SingleVoterLog
+from ferrokafka.cluster.raft.describe import (
+    NO_DIRECTORY_ID,
+    QuorumDescription,
+    ReplicaDescription,
+)
 from ferrokafka.cluster.raft.driver import RaftDriver
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.protocol.error_codes import NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION
@@ -98,18 +109,25 @@ def _replica_state(replica: ReplicaDescription) -> DescribeQuorumResponse.Replic
     )
 
 
-class DescribeQuorumHandler:
-    """The controller listener's: the driver's leader state, or NOT_LEADER_OR_FOLLOWER."""
+# The leader's view now, or None when this node does not lead.
+Describe = Callable[[], QuorumDescription | None]
+# A voter's listener (name, host, port) as the quorum knows it, or None.
+VoterEndpoint = Callable[[int], tuple[str, str, int] | None]
 
-    def __init__(self, driver: RaftDriver) -> None:
-        self.driver = driver
+
+class DescribeQuorumHandler:
+    """A controller listener's: the quorum's leader state, or NOT_LEADER_OR_FOLLOWER."""
+
+    def __init__(self, describe: Describe, endpoint_of: VoterEndpoint) -> None:
+        self.describe = describe
+        self.endpoint_of = endpoint_of
 
     async def __call__(
         self, ctx: RequestContext, request: DescribeQuorumRequest
     ) -> DescribeQuorumResponse:
         if not names_metadata_partition(request):
             return partition_error_response(request, UNKNOWN_TOPIC_OR_PARTITION)
-        quorum = self.driver.describe_quorum()
+        quorum = self.describe()
         if quorum is None:
             return not_leader_response()
         response = DescribeQuorumResponse(
@@ -134,12 +152,9 @@ class DescribeQuorumHandler:
                 DescribeQuorumResponse.Node(
                     node_id=voter.replica_id,
                     listeners=[
-                        DescribeQuorumResponse.Listener(
-                            name=endpoint.name, host=endpoint.host, port=endpoint.port
-                        )
-                    ]
-                    if (endpoint := self.driver.endpoint_of(voter.replica_id)) is not None
-                    else [],
+                        DescribeQuorumResponse.Listener(name=name, host=host, port=port)
+                        for name, host, port in filter(None, [self.endpoint_of(voter.replica_id)])
+                    ],
                 )
                 for voter in quorum.voters
             ]
@@ -159,7 +174,38 @@ class ForwardedDescribeQuorumHandler:
 
 
 def register_controller_describe_quorum(dispatcher: Dispatcher, driver: RaftDriver) -> None:
-    dispatcher.register(DescribeQuorumRequest.API_KEY, DescribeQuorumHandler(driver))
+    def endpoint_of(voter_id: int) -> tuple[str, str, int] | None:
+        endpoint = driver.endpoint_of(voter_id)
+        return None if endpoint is None else (endpoint.name, endpoint.host, endpoint.port)
+
+    dispatcher.register(
+        DescribeQuorumRequest.API_KEY, DescribeQuorumHandler(driver.describe_quorum, endpoint_of)
+    )
+
+
+def single_voter_description(node_id: int, log: SingleVoterLog) -> QuorumDescription:
+    """The single node's quorum: itself, the only voter, leads; everything it wrote is
+    committed (its log end is the high watermark)."""
+    now_ms = int(time.time() * 1000)
+    end = log.end_offset
+    me = ReplicaDescription(node_id, NO_DIRECTORY_ID, end, now_ms, now_ms)
+    return QuorumDescription(node_id, log.epoch, end, (me,), ())
+
+
+def register_single_voter_describe_quorum(
+    dispatchers: Sequence[Dispatcher],
+    node_id: int,
+    log: SingleVoterLog,
+    controller_endpoint: Callable[[], tuple[str, str, int] | None],
+) -> None:
+    """The single node (one voter, no Raft driver) answers on its broker and controller
+    listeners at once: its broker would forward to its own controller."""
+    handler = DescribeQuorumHandler(
+        lambda: single_voter_description(node_id, log),
+        lambda voter_id: controller_endpoint() if voter_id == node_id else None,
+    )
+    for dispatcher in dispatchers:
+        dispatcher.register(DescribeQuorumRequest.API_KEY, handler)
 
 
 def register_broker_describe_quorum(
