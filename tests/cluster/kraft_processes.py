@@ -90,16 +90,26 @@ class Node:
 
 @dataclass
 class KRaftCluster:
-    """``size`` combined (broker+controller) nodes sharing one static quorum."""
+    """``size`` combined (broker+controller) nodes sharing one static quorum, and ``brokers``
+    broker-only nodes (ids after the voters'; the quorum's observers)."""
 
     work_dir: Path
     size: int = 3
     overrides: dict[str, str] = field(default_factory=dict)
     nodes: dict[int, Node] = field(default_factory=dict)
     cluster_id: str = ""
+    brokers: int = 0
+
+    def is_voter(self, node_id: int) -> bool:
+        return node_id <= self.size
+
+    @property
+    def bootstrap_controller(self) -> str:
+        voters = [n for n in self.nodes.values() if self.is_voter(n.node_id)]
+        return ",".join(f"{LOOPBACK}:{n.controller_port}" for n in voters)
 
     def __post_init__(self) -> None:
-        for node_id in range(1, self.size + 1):
+        for node_id in range(1, self.size + self.brokers + 1):
             self.nodes[node_id] = Node(
                 node_id, self.work_dir / f"n{node_id}", _free_port(), _free_port()
             )
@@ -113,17 +123,21 @@ class KRaftCluster:
         assert made.returncode == 0, made.stderr
         self.cluster_id = made.stdout.strip()
         voters = ",".join(
-            f"{n.node_id}@{LOOPBACK}:{n.controller_port}" for n in self.nodes.values()
+            f"{n.node_id}@{LOOPBACK}:{n.controller_port}"
+            for n in self.nodes.values()
+            if self.is_voter(n.node_id)
         )
         for node in self.nodes.values():
             node.work_dir.mkdir(parents=True)
+            voter = self.is_voter(node.node_id)
+            listeners = f"PLAINTEXT://{LOOPBACK}:{node.port}"
+            if voter:
+                listeners += f",CONTROLLER://{LOOPBACK}:{node.controller_port}"
             settings = {
-                "process.roles": "broker,controller",
+                "process.roles": "broker,controller" if voter else "broker",
                 "node.id": str(node.node_id),
                 "controller.quorum.voters": voters,
-                "listeners": (
-                    f"PLAINTEXT://{LOOPBACK}:{node.port},CONTROLLER://{LOOPBACK}:{node.controller_port}"
-                ),
+                "listeners": listeners,
                 "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.port}",
                 "controller.listener.names": "CONTROLLER",
                 "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",

@@ -2,7 +2,8 @@
 NodeClient), against a node's controller listener: admin operations are decided there, an
 Envelope (how Kafka brokers forward) is unwrapped and answered, an inactive controller answers
 NOT_CONTROLLER and the channel moves on to the one the locator names next, and a controller
-that cannot be reached becomes REQUEST_TIMED_OUT at the deadline."""
+that cannot be reached becomes REQUEST_TIMED_OUT at the deadline; a forwarded DescribeQuorum
+moves on from a node that does not lead."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.protocol import RequestHeader, decode_response, encode_request
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.describe_quorum import DescribeQuorumRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
+from ferrokafka.server.handlers.describe_quorum import DescribeQuorumHandler
 from ferrokafka.server.server import ListenerSpec, Server, ServerLimits
 from ferrokafka.testing import RunningBroker, open_broker
 
@@ -152,5 +155,60 @@ def test_an_unreachable_controller_is_request_timed_out_at_the_deadline() -> Non
             assert str(port) in str(exc)
         else:
             raise AssertionError("a refused connection must raise")
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def metadata_quorum_request() -> DescribeQuorumRequest:
+    return DescribeQuorumRequest(
+        topics=[
+            DescribeQuorumRequest.TopicData(
+                topic_name="__cluster_metadata",
+                partitions=[DescribeQuorumRequest.PartitionData(partition_index=0)],
+            )
+        ]
+    )
+
+
+def test_describe_quorum_moves_on_from_a_node_that_does_not_lead(tmp_path: Path) -> None:
+    """A broker forwards DescribeQuorum: a node that answers NOT_LEADER_OR_FOLLOWER (it lost
+    the lead since the locator named it) is left for the next one named."""
+
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with open_broker(tmp_path) as broker, trio.open_nursery() as nursery:
+                follower = Dispatcher()
+                follower.register(
+                    DescribeQuorumRequest.API_KEY,
+                    DescribeQuorumHandler(lambda: None, lambda voter_id: None),
+                )
+                server = Server(
+                    [ListenerSpec("CONTROLLER", "127.0.0.1", 0, follower)],
+                    ServerLimits.from_config(broker.config, shutdown_grace_s=1),
+                )
+                bound = await nursery.start(server.serve)
+                named = [(bound[0].host, bound[0].port), controller_address(broker)]
+                asked: list[tuple[str, int]] = []
+
+                def locate() -> tuple[str, int]:
+                    asked.append(named[min(len(asked), len(named) - 1)])
+                    return asked[-1]
+
+                channel = RemoteControllerChannel(2, locate, _NoFeed(), retry_backoff_s=0.01)
+                response = await channel.describe_quorum(metadata_quorum_request())
+                (partition,) = response.topics[0].partitions
+                assert (partition.error_code, partition.leader_id) == (ec.NONE, 1)
+                assert asked[:2] == named
+                await channel.aclose()
+                server.request_shutdown()
+
+    trio.run(main)
+
+
+def test_describe_quorum_without_a_leader_is_request_timed_out() -> None:
+    async def main() -> None:
+        channel = RemoteControllerChannel(2, lambda: None, _NoFeed(), timeout_s=5)
+        response = await channel.describe_quorum(metadata_quorum_request())
+        assert response.error_code == ec.REQUEST_TIMED_OUT
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -23,7 +23,12 @@ import trio
 from ferrokafka.cluster.channel import MetadataPublisher
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
 from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
-from ferrokafka.protocol.error_codes import NONE, NOT_CONTROLLER, REQUEST_TIMED_OUT
+from ferrokafka.protocol.error_codes import (
+    NONE,
+    NOT_CONTROLLER,
+    NOT_LEADER_OR_FOLLOWER,
+    REQUEST_TIMED_OUT,
+)
 from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
@@ -45,6 +50,10 @@ from ferrokafka.protocol.messages.create_partitions import (
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.describe_quorum import (
+    DescribeQuorumRequest,
+    DescribeQuorumResponse,
+)
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -67,6 +76,16 @@ RETRY_BACKOFF_S = 0.1
 # Clients kept, one per controller address seen: a quorum has a handful of voters.
 CLIENTS_MAX = 16
 CLIENT_ID_PREFIX = "ferrokafka-broker-"
+
+
+def _not_controller(response: Any) -> bool:
+    return is_error_response(response, NOT_CONTROLLER)
+
+
+def _not_quorum_leader(response: DescribeQuorumResponse) -> bool:
+    return any(
+        p.error_code == NOT_LEADER_OR_FOLLOWER for t in response.topics for p in t.partitions
+    )
 
 
 class ControllerUnavailableError(Exception):
@@ -148,6 +167,17 @@ class RemoteControllerChannel:
     ) -> ControllerRegistrationResponse:
         return await self._forward(request)
 
+    async def describe_quorum(self, request: DescribeQuorumRequest) -> DescribeQuorumResponse:
+        """Asked of the quorum's leader (the active controller). A node that answers
+        NOT_LEADER_OR_FOLLOWER lost the lead since the locator named it: asked again of the
+        next leader, as a NOT_CONTROLLER answer is; REQUEST_TIMED_OUT (top level) when no
+        leader answered in time."""
+        try:
+            return await self._call(request, redirected=_not_quorum_leader)
+        except ControllerUnavailableError as exc:
+            log.info("DescribeQuorum not answered: %s", exc)
+            return DescribeQuorumResponse(error_code=REQUEST_TIMED_OUT, error_message=str(exc))
+
     async def register_broker(
         self,
         broker_id: int,
@@ -183,7 +213,10 @@ class RemoteControllerChannel:
             log.info("%s not answered: %s", type(request).__name__, exc)
             return error_response(request, REQUEST_TIMED_OUT)
 
-    async def _call(self, request: Any) -> Any:
+    async def _call(self, request: Any, redirected: Callable[[Any], bool] | None = None) -> Any:
+        """``request`` answered by the active controller; an answer ``redirected`` calls a
+        "not me" (default: NOT_CONTROLLER everywhere) sends it to the next one named."""
+        not_me = redirected or _not_controller
         deadline = trio.current_time() + self.timeout_s
         last_problem = "no active controller known"
         while True:
@@ -196,7 +229,7 @@ class RemoteControllerChannel:
                     except NodeUnavailableError as exc:
                         last_problem = str(exc)
                     else:
-                        if not is_error_response(response, NOT_CONTROLLER):
+                        if not not_me(response):
                             return response
                         last_problem = f"{address[0]}:{address[1]} is not the active controller"
             if trio.current_time() + self.retry_backoff_s >= deadline:

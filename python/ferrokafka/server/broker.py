@@ -16,10 +16,18 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.metadata_log import SingleVoterLog
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.handlers.controller_describe_cluster import (
+    register_single_voter_describe_cluster,
+)
+from ferrokafka.server.handlers.describe_quorum import (
+    register_broker_describe_quorum,
+    register_single_voter_describe_quorum,
+)
 from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node, node_cluster_id
@@ -149,6 +157,24 @@ class Broker:
             # After the broker's controlled shutdown (its hook is added later), before the logs.
             self.add_shutdown_hook(self._stop_kraft)
         register_node_handlers(self.dispatchers, self.node, self.advertised_listeners)
+        if self.kraft is not None and "broker" in self.config.process_roles:
+            # As Kafka's brokers: DescribeQuorum goes on to the active controller.
+            register_broker_describe_quorum(self.dispatchers["broker"], self.kraft.channel)
+        elif self.node.own_controller is not None and isinstance(
+            self.node.own_controller.log, SingleVoterLog
+        ):
+            register_single_voter_describe_quorum(
+                [self.dispatchers["broker"], self.dispatchers["controller"]],
+                self.config.node_id,
+                self.node.own_controller.log,
+                self._controller_endpoint,
+            )
+            register_single_voter_describe_cluster(
+                self.dispatchers["controller"],
+                self.config.node_id,
+                self.node.cluster_id,
+                self._controller_endpoint,
+            )
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.kraft is not None:
@@ -269,6 +295,15 @@ class Broker:
         """The advertised endpoints with what binding decided filled in: port 0 becomes the
         bound port, an empty host the bound address (what clients are told to connect to)."""
         return [_resolve(ep, self.bound_addresses) for ep in self.config.advertised_listeners]
+
+    def _controller_endpoint(self) -> tuple[str, str, int] | None:
+        """The first controller listener as bound (a single node's voter endpoint)."""
+        names = self.config.controller_listener_names
+        for endpoint in self.config.listeners:
+            if names and endpoint.name == names[0]:
+                resolved = _resolve(endpoint, self.bound_addresses)
+                return (resolved.name, resolved.host, resolved.port)
+        return None
 
     async def _run_shutdown_hooks(self) -> None:
         for hook in reversed(self._shutdown_hooks):

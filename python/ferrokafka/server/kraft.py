@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 
 import trio
 
@@ -33,7 +34,7 @@ from ferrokafka.cluster.bootstrap import read_bootstrap_levels
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
-from ferrokafka.cluster.raft.driver import RaftDriver
+from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
 from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
@@ -42,7 +43,12 @@ from ferrokafka.config import BrokerConfig
 from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
+from ferrokafka.server.handlers.controller_describe_cluster import (
+    register_controller_describe_cluster,
+)
+from ferrokafka.server.handlers.describe_quorum import register_controller_describe_quorum
 from ferrokafka.server.handlers.raft import register_raft_handlers
+from ferrokafka.storage.checkpoints import META_PROPERTIES, parse_kafka_uuid, read_meta_properties
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,16 @@ def metadata_dir(config: BrokerConfig) -> str:
     return str(config["metadata.log.dir"] or config.log_dirs[0])
 
 
+def metadata_directory_id(config: BrokerConfig) -> uuid.UUID:
+    """The metadata directory's ``directory.id`` (what this replica fetches with, and the
+    leader reports of an observer), or Kafka's NO_DIRECTORY_ID if it has none."""
+    directory = os.path.join(metadata_dir(config), META_PROPERTIES)
+    meta = read_meta_properties(directory)
+    if meta is None or meta.directory_id is None:
+        return NO_DIRECTORY_ID
+    return parse_kafka_uuid(meta.directory_id)
+
+
 class KRaftNode:
     """The quorum-facing parts of one cluster node; trio thread only."""
 
@@ -102,6 +118,7 @@ class KRaftNode:
             metadata_dir=metadata_dir(config),
             config=quorum_config(config),
             listener_name=config.controller_listener_names[0],
+            directory_id=metadata_directory_id(config),
         )
         self.metadata_log = RaftMetadataLog(self.driver, trio_token)
         self.feed = LogMetadataFeed(self.metadata_log)
@@ -123,6 +140,8 @@ class KRaftNode:
             )
             self.controller_channel = InProcessControllerChannel(self.controller)
             register_raft_handlers(controller_dispatcher, self.driver)
+            register_controller_describe_quorum(controller_dispatcher, self.driver)
+            register_controller_describe_cluster(controller_dispatcher, self.driver, cluster_id)
             register_controller_admin_handlers(
                 controller_dispatcher, self.controller_channel, self.is_active
             )

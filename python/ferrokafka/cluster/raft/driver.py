@@ -42,6 +42,7 @@ import logging
 import math
 import os
 import random as _random
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -50,7 +51,9 @@ from pathlib import Path
 import trio
 
 from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
+from ferrokafka.cluster.raft.describe import QuorumDescription, describe_quorum
 from ferrokafka.cluster.raft.election import ElectionState
+from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.messages import (
     REQUEST_TYPES,
     BeginQuorumEpochRequest,
@@ -212,6 +215,15 @@ class RaftDriver:
         leader = self.leader_id
         endpoint = None if leader is None else self.endpoint_of(leader)
         return None if endpoint is None or leader is None else (leader, endpoint)
+
+    def describe_quorum(self) -> QuorumDescription | None:
+        """The leader's view of the quorum (DescribeQuorum), times in wall-clock ms; None when
+        this node does not lead (the caller answers NOT_LEADER_OR_FOLLOWER)."""
+        state = None if self.replica is None or not self._running else self.replica.state
+        if not isinstance(state, LeaderState):
+            return None
+        now_ms = self._now_ms()
+        return describe_quorum(state, now_ms, int(time.time() * 1000) - now_ms)
 
     def add_committed_listener(self, listener: CommittedListener, start_offset: int = 0) -> None:
         """Call ``listener`` (in the trio thread) with every committed batch from

@@ -129,7 +129,9 @@ class FetchRpc:
                 NONE, hw, state.local_id, state.epoch, diverging_epoch=offset_and_epoch
             )
         records = self.log.read(request.fetch_offset, request.max_bytes)
-        if state.update_replica_state(request.replica_id, now_ms, request.fetch_offset):
+        if state.update_replica_state(
+            request.replica_id, now_ms, request.fetch_offset, request.replica_directory_id
+        ):
             hw = state.high_watermark
         return FetchResponse(NONE, hw, state.local_id, state.epoch, records)
 

@@ -20,6 +20,8 @@ timeout, so voters that missed the election learn the leader without waiting for
 
 from __future__ import annotations
 
+import uuid
+
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.state import NEVER, EpochState
 
@@ -28,17 +30,52 @@ OBSERVER_SESSION_TIMEOUT_MS = 300_000  # forget an observer that has not fetched
 
 
 class ReplicaProgress:
-    """What the leader knows of one replica."""
+    """What the leader knows of one replica (Kafka's ``LeaderState.ReplicaState``).
 
-    __slots__ = ("end_offset", "last_fetch_ms", "acknowledged")
+    ``last_caught_up_ms``: the latest time the replica is known to have had everything the
+    leader had: the time of a fetch at or past the leader's log end then, or the time of the
+    previous fetch when this one reached the leader's end as of that previous fetch. Times are
+    the replica's clock (the driver's monotonic milliseconds); -1 while unknown.
+    """
+
+    __slots__ = (
+        "end_offset",
+        "last_fetch_ms",
+        "last_caught_up_ms",
+        "last_fetch_leader_end_offset",
+        "directory_id",
+        "acknowledged",
+    )
 
     def __init__(self, acknowledged: bool = False) -> None:
         self.end_offset: int | None = None
         self.last_fetch_ms = -1
+        self.last_caught_up_ms = -1
+        self.last_fetch_leader_end_offset = -1
+        self.directory_id: uuid.UUID | None = None  # as its last Fetch gave it
         self.acknowledged = acknowledged
 
+    def update_follower_state(
+        self, now_ms: int, fetch_offset: int, leader_end_offset: int | None
+    ) -> None:
+        """A fetch at ``fetch_offset`` (Kafka's ``updateFollowerState``): the caught-up time
+        is judged before the fetch time moves, so a fetch that reached the leader's end as of
+        the previous fetch dates the catch-up to that previous fetch."""
+        if leader_end_offset is not None:
+            if fetch_offset >= leader_end_offset:
+                self.last_caught_up_ms = max(self.last_caught_up_ms, now_ms)
+            elif 0 < self.last_fetch_leader_end_offset <= fetch_offset:
+                self.last_caught_up_ms = max(self.last_caught_up_ms, self.last_fetch_ms)
+            self.last_fetch_leader_end_offset = leader_end_offset
+        self.last_fetch_ms = max(self.last_fetch_ms, now_ms)
+        self.end_offset = fetch_offset
+        self.acknowledged = True
+
     def __repr__(self) -> str:
-        return f"ReplicaProgress(end={self.end_offset}, last_fetch={self.last_fetch_ms})"
+        return (
+            f"ReplicaProgress(end={self.end_offset}, last_fetch={self.last_fetch_ms}, "
+            f"caught_up={self.last_caught_up_ms})"
+        )
 
 
 class LeaderState(EpochState):
@@ -106,7 +143,13 @@ class LeaderState(EpochState):
         state.end_offset = end_offset
         return self._maybe_update_high_watermark()
 
-    def update_replica_state(self, replica_id: int, now_ms: int, fetch_offset: int) -> bool:
+    def update_replica_state(
+        self,
+        replica_id: int,
+        now_ms: int,
+        fetch_offset: int,
+        directory_id: uuid.UUID | None = None,
+    ) -> bool:
         """A replica fetched at ``fetch_offset``; True if the high watermark moved."""
         if replica_id < 0:  # a consumer, not a replica
             return False
@@ -115,8 +158,12 @@ class LeaderState(EpochState):
         state = self.voter_states.get(replica_id)
         if state is None:
             state = self.observer_states.setdefault(replica_id, ReplicaProgress())
-        state.end_offset = fetch_offset
-        state.last_fetch_ms = now_ms
+        leader = self.voter_states.get(self.local_id)
+        state.update_follower_state(
+            now_ms, fetch_offset, None if leader is None else leader.end_offset
+        )
+        if directory_id is not None:
+            state.directory_id = directory_id
         self._update_check_quorum(replica_id, now_ms)
         return replica_id in self.voter_states and self._maybe_update_high_watermark()
 
