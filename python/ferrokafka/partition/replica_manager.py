@@ -28,6 +28,7 @@ from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
 from ferrokafka.partition.purgatory import DelayedOperationPurgatory
+from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
@@ -56,6 +57,9 @@ class ReplicaManager:
         # replication-offset-checkpoint as the last run left it: each partition's starting
         # high watermark, taken once when the partition is first opened.
         self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
+        # The fetchers that copy followed partitions from their leaders (None: none run, as
+        # in unit tests of this class); told the followed partitions after every image.
+        self.fetchers: ReplicaFetcherManager | None = None
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -128,6 +132,8 @@ class ReplicaManager:
             topic = image.topics_by_name.get(name)
             if topic is not None:
                 await self._apply_topic(topic, log_config(name), min_insync_replicas(name))
+        if self.fetchers is not None:
+            self.fetchers.update(image, self._by_name.values())
 
     async def _apply_topic(self, topic: TopicImage, config: LogConfig, min_insync: int) -> None:
         name = topic.name

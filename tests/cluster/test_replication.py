@@ -1,0 +1,122 @@
+"""Replication across the brokers of an in-process cluster (run_cluster(3)): a real client
+(confluent-kafka) produces with acks=all to a topic of replication factor 3; every broker's log
+then holds the same batches byte for byte and the same high watermark. A follower whose fetches
+stop leaves the ISR after replica.lag.time.max.ms (the metadata shows it, through
+AlterPartition to the controller) and joins it again once it fetches and catches up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import trio
+from confluent_kafka import KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ferrokafka.testing.cluster import RunningCluster, run_cluster
+
+TOPIC = "replicated"
+PARTITIONS = 3
+RECORDS_PER_PARTITION = 50
+DEADLINE_S = 30.0
+LAG_MAX_MS = 1500
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
+    overrides = {
+        "offsets.topic.replication.factor": 1,
+        "offsets.topic.num.partitions": 3,
+        "replica.lag.time.max.ms": LAG_MAX_MS,
+        "replica.fetch.backoff.ms": 100,
+    }
+    with run_cluster(3, tmp_path_factory.mktemp("cluster"), overrides) as running:
+        admin = AdminClient({"bootstrap.servers": running.bootstrap_servers})
+        topic = NewTopic(TOPIC, PARTITIONS, 3, config={"min.insync.replicas": "2"})
+        admin.create_topics([topic], operation_timeout=10)[TOPIC].result(timeout=DEADLINE_S)
+        yield running
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def isr(cluster: RunningCluster, index: int) -> tuple[int, ...]:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    return topic.partitions[index].isr
+
+
+def produce(cluster: RunningCluster, count: int, tag: str) -> None:
+    producer = Producer(
+        {"bootstrap.servers": cluster.bootstrap_servers, "acks": "all", "linger.ms": 5}
+    )
+    failures: list[KafkaError] = []
+    for partition in range(PARTITIONS):
+        for i in range(count):
+            producer.produce(
+                TOPIC,
+                value=b"%s-%d-%d" % (tag.encode(), partition, i),
+                partition=partition,
+                on_delivery=lambda err, _msg: err and failures.append(err),
+            )
+    assert producer.flush(DEADLINE_S) == 0
+    assert failures == []
+
+
+def log_bytes(cluster: RunningCluster, node_id: int, index: int) -> bytes:
+    partition = cluster.broker(node_id).partition(TOPIC, index)
+    assert partition is not None
+    batches = partition.log.read_batches(0, 64 << 20)
+    return b"".join(bytes(b.to_bytes()) for b in batches)
+
+
+def offsets(cluster: RunningCluster, index: int) -> set[tuple[int, int]]:
+    found = set()
+    for broker in cluster.brokers:
+        partition = broker.partition(TOPIC, index)
+        assert partition is not None
+        found.add((partition.log_end_offset, partition.high_watermark))
+    return found
+
+
+def test_acks_all_records_reach_every_replica_byte_for_byte(cluster: RunningCluster) -> None:
+    produce(cluster, RECORDS_PER_PARTITION, "a")
+    for index in range(PARTITIONS):
+        assert isr(cluster, index) and len(isr(cluster, index)) == 3
+        wait_for(
+            lambda index=index: offsets(cluster, index) == {(RECORDS_PER_PARTITION,) * 2},
+            f"partition {index}: the same log end and high watermark on every broker",
+        )
+        logs = {log_bytes(cluster, b.config.node_id, index) for b in cluster.brokers}
+        assert len(logs) == 1 and len(next(iter(logs))) > 0
+
+
+def set_fetching(cluster: RunningCluster, node_id: int, fetching: bool) -> None:
+    fetchers = cluster.broker(node_id).broker.node.replicas.fetchers  # type: ignore[union-attr]
+    assert fetchers is not None
+    trio.from_thread.run_sync(fetchers.set_paused, not fetching, trio_token=cluster.trio_token)
+
+
+def test_isr_shrinks_when_a_follower_stops_fetching_and_expands_when_it_is_back(
+    cluster: RunningCluster,
+) -> None:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    # A partition that broker 3 follows (does not lead).
+    index = next(i for i, p in topic.partitions.items() if p.leader != 3)
+    set_fetching(cluster, 3, False)
+    try:
+        produce(cluster, 5, "b")  # acks=all still answered: ISR 3 -> 2, min.insync 2
+        wait_for(lambda: 3 not in isr(cluster, index), "broker 3 to leave the ISR")
+    finally:
+        set_fetching(cluster, 3, True)
+    wait_for(lambda: 3 in isr(cluster, index), "broker 3 to rejoin the ISR")
+    wait_for(lambda: len(offsets(cluster, index)) == 1, "the same log end and HW on every broker")
+    assert len({log_bytes(cluster, b.config.node_id, index) for b in cluster.brokers}) == 1
