@@ -27,6 +27,10 @@ from ferrokafka.protocol.error_codes import NONE, NOT_CONTROLLER, REQUEST_TIMED_
 from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.alter_partition import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -146,6 +150,9 @@ class RemoteControllerChannel:
     async def register_controller(
         self, request: ControllerRegistrationRequest
     ) -> ControllerRegistrationResponse:
+        return await self._forward(request)
+
+    async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
         return await self._forward(request)
 
     async def register_broker(

@@ -29,7 +29,7 @@ import trio
 from ferrokafka.partition import appends
 from ferrokafka.partition.appends import AppendResult
 from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
-from ferrokafka.partition.isr import FollowerProgress
+from ferrokafka.partition.isr import FollowerProgress, may_join
 from ferrokafka.partition.leader_epochs import LeaderEpochCache
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
 from ferrokafka.protocol import error_codes as ec
@@ -147,6 +147,8 @@ class Partition:
         self.leader_epoch_start_offset = -1
         # An AlterPartition for this partition is in flight: no other is sent meanwhile.
         self.isr_change_pending = False
+        # Told when a follower outside the ISR may have caught up (the ISR manager's wake).
+        self.isr_hint: Callable[[], None] = lambda: None
         # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
         self._wake = wake
 
@@ -240,6 +242,10 @@ class Partition:
         progress.fetched(
             log_end_offset, log_start_offset, now, self.log.log_end_offset, broker_epoch
         )
+        if replica_id not in self.isr and may_join(
+            progress, self._high_watermark, self.leader_epoch_start_offset
+        ):
+            self.isr_hint()
         moved = self._maybe_increment_high_watermark()
         if start_moved and not moved:
             self.wake_waiters()  # a moved high watermark has woken them already

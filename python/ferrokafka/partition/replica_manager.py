@@ -24,6 +24,7 @@ import trio
 
 from ferrokafka.cluster import MetadataImage
 from ferrokafka.cluster.image import TOPIC_RESOURCE, TopicImage
+from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
@@ -60,6 +61,8 @@ class ReplicaManager:
         # The fetchers that copy followed partitions from their leaders (None: none run, as
         # in unit tests of this class); told the followed partitions after every image.
         self.fetchers: ReplicaFetcherManager | None = None
+        # Sends the ISR changes of the partitions led here (None: none are sent).
+        self.isr_manager: IsrManager | None = None
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -184,9 +187,14 @@ class ReplicaManager:
             high_watermark=self._checkpointed_hws.pop((name, index), 0),
             wake=self.purgatory.wake,
         )
+        partition.isr_hint = self._isr_hint
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
         return partition
+
+    def _isr_hint(self) -> None:
+        if self.isr_manager is not None:
+            self.isr_manager.wake()
 
     async def _remove(self, key: TopicPartitionKey) -> None:
         partition = self._by_name.pop(key)

@@ -225,10 +225,10 @@ class Broker:
     async def _run_replica_fetchers(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Run the replica fetchers (followers copying their leaders' logs) until shutdown,
-        which stops them before the logs close."""
-        fetchers = self.node.replicas.fetchers if self.node is not None else None
-        if fetchers is None:
+        """Run the replica fetchers (followers copying their leaders' logs) and the ISR
+        manager (leaders' ISR changes) until shutdown, which stops them before the logs close."""
+        replicas = self.node.replicas if self.node is not None else None
+        if replicas is None or replicas.fetchers is None or replicas.isr_manager is None:
             task_status.started()
             return
         scope = trio.CancelScope()
@@ -238,7 +238,10 @@ class Broker:
 
         self.add_shutdown_hook(stop)
         with scope:
-            await fetchers.run(task_status=task_status)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(replicas.isr_manager.run)
+                await nursery.start(replicas.fetchers.run)
+                task_status.started()
 
     async def _run_log_maintenance(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
