@@ -2,18 +2,24 @@
 (confluent-kafka) produces with acks=all to a topic of replication factor 3; every broker's log
 then holds the same batches byte for byte and the same high watermark. A follower whose fetches
 stop leaves the ISR after replica.lag.time.max.ms (the metadata shows it, through
-AlterPartition to the controller) and joins it again once it fetches and catches up."""
+AlterPartition to the controller) and joins it again once it fetches and catches up; an ISR
+below min.insync.replicas refuses acks=all with NOT_ENOUGH_REPLICAS."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 import trio
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from server_wire import RawClient
 
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.produce import ProduceRequest
+from ferrokafka.storage import BatchBuilder
 from ferrokafka.testing.cluster import RunningCluster, run_cluster
 
 TOPIC = "replicated"
@@ -21,6 +27,7 @@ PARTITIONS = 3
 RECORDS_PER_PARTITION = 50
 DEADLINE_S = 30.0
 LAG_MAX_MS = 1500
+PRODUCE_V = 9
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +127,46 @@ def test_isr_shrinks_when_a_follower_stops_fetching_and_expands_when_it_is_back(
     wait_for(lambda: 3 in isr(cluster, index), "broker 3 to rejoin the ISR")
     wait_for(lambda: len(offsets(cluster, index)) == 1, "the same log end and HW on every broker")
     assert len({log_bytes(cluster, b.config.node_id, index) for b in cluster.brokers}) == 1
+
+
+def produce_raw(cluster: RunningCluster, leader: int, index: int) -> int:
+    """One acks=all batch to ``leader``: the partition's error code."""
+    builder = BatchBuilder()
+    builder.append(b"x", key=b"k")
+    request = ProduceRequest(
+        acks=-1,
+        timeout_ms=5_000,
+        topic_data=[
+            ProduceRequest.TopicProduceData(
+                name=TOPIC,
+                topic_id=uuid.UUID(int=0),
+                partition_data=[
+                    ProduceRequest.PartitionProduceData(index=index, records=builder.build())
+                ],
+            )
+        ],
+    )
+    with RawClient(cluster.broker(leader).bootstrap_servers) as client:
+        answer = client.call(request, PRODUCE_V)
+    return int(answer.responses[0].partition_responses[0].error_code)
+
+
+def test_acks_all_is_refused_when_the_isr_is_below_min_insync(cluster: RunningCluster) -> None:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    index, part = next(iter(sorted(topic.partitions.items())))
+    followers = [r for r in part.replicas if r != part.leader]
+    for node_id in followers:
+        set_fetching(cluster, node_id, False)
+    try:
+        # Caught-up idle followers stay in the ISR (Kafka's isCaughtUp); this batch leaves
+        # them behind: the ISR shrinks to the leader while the produce waits, so the batch is
+        # committed with an ISR below min.insync.replicas.
+        assert produce_raw(cluster, part.leader, index) == ec.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        wait_for(lambda: isr(cluster, index) == (part.leader,), "the ISR to be the leader alone")
+        assert produce_raw(cluster, part.leader, index) == ec.NOT_ENOUGH_REPLICAS
+    finally:
+        for node_id in followers:
+            set_fetching(cluster, node_id, True)
+    wait_for(lambda: len(isr(cluster, index)) == 3, "the followers to rejoin the ISR")
+    assert produce_raw(cluster, part.leader, index) == ec.NONE
