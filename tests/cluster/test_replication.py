@@ -3,7 +3,9 @@
 then holds the same batches byte for byte and the same high watermark. A follower whose fetches
 stop leaves the ISR after replica.lag.time.max.ms (the metadata shows it, through
 AlterPartition to the controller) and joins it again once it fetches and catches up; an ISR
-below min.insync.replicas refuses acks=all with NOT_ENOUGH_REPLICAS."""
+below min.insync.replicas refuses acks=all with NOT_ENOUGH_REPLICAS. On the wire, a leader
+refuses a follower fetch from an unknown replica or a stale broker epoch, and answers a
+diverging one with the diverging epoch."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from server_wire import RawClient
 
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import BatchBuilder
 from ferrokafka.testing.cluster import RunningCluster, run_cluster
@@ -28,6 +31,7 @@ RECORDS_PER_PARTITION = 50
 DEADLINE_S = 30.0
 LAG_MAX_MS = 1500
 PRODUCE_V = 9
+FETCH_V = 17
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +174,66 @@ def test_acks_all_is_refused_when_the_isr_is_below_min_insync(cluster: RunningCl
             set_fetching(cluster, node_id, True)
     wait_for(lambda: len(isr(cluster, index)) == 3, "the followers to rejoin the ISR")
     assert produce_raw(cluster, part.leader, index) == ec.NONE
+
+
+def follower_fetch(
+    cluster: RunningCluster, leader: int, index: int, replica: int, broker_epoch: int, **part: int
+) -> FetchResponse.PartitionData:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    request = FetchRequest(
+        replica_state=FetchRequest.ReplicaState(replica_id=replica, replica_epoch=broker_epoch),
+        max_wait_ms=0,
+        session_epoch=-1,
+        topics=[
+            FetchRequest.FetchTopic(
+                topic_id=topic.topic_id,
+                partitions=[
+                    FetchRequest.FetchPartition(
+                        partition=index, partition_max_bytes=1 << 20, **part
+                    )
+                ],
+            )
+        ],
+    )
+    with RawClient(cluster.broker(leader).bootstrap_servers) as client:
+        answer = client.call(request, FETCH_V)
+    return answer.responses[0].partitions[0]
+
+
+def test_the_leader_refuses_unknown_replicas_and_stale_broker_epochs(
+    cluster: RunningCluster,
+) -> None:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    index, part = next(iter(sorted(topic.partitions.items())))
+    follower = next(r for r in part.replicas if r != part.leader)
+    registration = cluster.controller.image.broker(follower)
+    assert registration is not None
+    epoch = registration.broker_epoch
+    leader = cluster.broker(part.leader).partition(TOPIC, index)
+    assert leader is not None
+    end = leader.log_end_offset
+    ok = follower_fetch(cluster, part.leader, index, follower, epoch, fetch_offset=end)
+    assert (ok.error_code, ok.high_watermark) == (ec.NONE, leader.high_watermark)
+    stale = follower_fetch(cluster, part.leader, index, follower, epoch - 1, fetch_offset=end)
+    assert stale.error_code == ec.NOT_LEADER_OR_FOLLOWER
+    unknown = follower_fetch(cluster, part.leader, index, 9, -1, fetch_offset=end)
+    assert unknown.error_code == ec.NOT_LEADER_OR_FOLLOWER
+    # A follower whose log runs past the leader's in the same epoch is told where the epoch
+    # ends on the leader (it truncates there), with no records.
+    diverged = follower_fetch(
+        cluster,
+        part.leader,
+        index,
+        follower,
+        epoch,
+        fetch_offset=end + 5,
+        last_fetched_epoch=part.leader_epoch,
+        current_leader_epoch=part.leader_epoch,
+    )
+    assert diverged.error_code == ec.NONE and not diverged.records
+    assert (diverged.diverging_epoch.epoch, diverged.diverging_epoch.end_offset) == (
+        part.leader_epoch,
+        end,
+    )
