@@ -160,7 +160,7 @@ class IsrManager:
                 AlterPartitionRequest.PartitionData(
                     partition_index=partition.partition,
                     leader_epoch=partition.leader_epoch,
-                    new_isr=list(wanted),
+                    # v3 (KIP-903), what Kafka 3.5+ controllers and ours speak: with epochs.
                     new_isr_with_epochs=states,
                     partition_epoch=partition.partition_epoch,
                 )
