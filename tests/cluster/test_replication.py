@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-import trio
 from confluent_kafka import KafkaError, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from server_wire import RawClient
@@ -110,9 +109,7 @@ def test_acks_all_records_reach_every_replica_byte_for_byte(cluster: RunningClus
 
 
 def set_fetching(cluster: RunningCluster, node_id: int, fetching: bool) -> None:
-    fetchers = cluster.broker(node_id).broker.node.replicas.fetchers  # type: ignore[union-attr]
-    assert fetchers is not None
-    trio.from_thread.run_sync(fetchers.set_paused, not fetching, trio_token=cluster.trio_token)
+    cluster.set_fetching(node_id, fetching)
 
 
 def test_isr_shrinks_when_a_follower_stops_fetching_and_expands_when_it_is_back(
