@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 from ferrokafka.partition import isr as rules
@@ -14,6 +15,7 @@ from ferrokafka.partition.follower_fetch import (
     fetch_request,
     out_of_range_step,
     truncation_offset,
+    whole_batches,
 )
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.fetch import FetchResponse
@@ -53,9 +55,21 @@ def test_the_request_carries_the_replica_state_from_v15_and_replica_id_before() 
     assert (part.partition_max_bytes, new.max_wait_ms, new.session_epoch) == (4096, 250, -1)
 
 
+def batch(base_offset: int, body: bytes) -> bytes:
+    return struct.pack(">qi", base_offset, len(body)) + body
+
+
 def test_records_are_appended_with_the_leaders_high_watermark() -> None:
-    decision = decide(POSITION, data(high_watermark=90, records=b"abc"), 100, 80, epochs({}, 100))
-    assert (decision.step, decision.records, decision.high_watermark) == (Step.APPEND, b"abc", 90)
+    records = batch(100, b"a" * 50) + batch(101, b"b" * 20)
+    decision = decide(POSITION, data(high_watermark=90, records=records), 100, 80, epochs({}, 100))
+    assert (decision.step, decision.records, decision.high_watermark) == (Step.APPEND, records, 90)
+
+
+def test_a_batch_cut_at_the_byte_limit_is_left_for_the_next_fetch() -> None:
+    whole = batch(100, b"a" * 50)
+    assert whole_batches(whole + batch(101, b"b" * 20)[:-3]) == whole
+    assert whole_batches(whole + b"\x00" * 5) == whole
+    assert whole_batches(b"\x00" * 5) == b""
 
 
 def test_errors_back_off_and_out_of_range_asks_the_leader() -> None:

@@ -18,6 +18,7 @@ OffsetForLeaderEpoch round before fetching). Per partition answer:
 from __future__ import annotations
 
 import enum
+import struct
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ REPLICA_STATE_VERSION = 15
 SESSIONLESS_EPOCH = -1
 # A partition answer's diverging epoch when there is none.
 NO_EPOCH = -1
+# A record batch starts with its base offset (int64) and the length of the rest (int32).
+_BATCH_PREFIX = struct.Struct(">qi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,13 +161,27 @@ def decide(
                 end_offset_for,
             ),
         )
-    records = bytes(data.records) if data.records else b""
+    records = whole_batches(bytes(data.records)) if data.records else b""
     return Decision(
         Step.APPEND,
         records=records,
         high_watermark=data.high_watermark,
         leader_log_start_offset=data.log_start_offset,
     )
+
+
+def whole_batches(records: bytes) -> bytes:
+    """``records`` up to the end of the last whole batch: a Kafka leader may cut the last
+    batch of a partition's answer at the fetch's byte limit, and a follower drops that part
+    (it fetches it whole next time), as Kafka's record iteration does."""
+    end = 0
+    while end + _BATCH_PREFIX.size <= len(records):
+        _, length = _BATCH_PREFIX.unpack_from(records, end)
+        size = _BATCH_PREFIX.size + length
+        if length <= 0 or end + size > len(records):
+            break
+        end += size
+    return records if end == len(records) else records[:end]
 
 
 def truncation_offset(

@@ -201,7 +201,10 @@ class ReplicaManager:
         self._by_id.pop((partition.topic_id, partition.partition), None)
         partition.wake_waiters()  # wake fetchers so they notice the partition is gone
         self._leadership_changed(key[0], key[1], None)
-        await trio.to_thread.run_sync(self.logs.delete_log, *key)
+        # A replica fetcher may be appending to it (it learns of the removal after this
+        # image): the deletion waits for that append, and later ones fail and back off.
+        async with partition.append_lock:
+            await trio.to_thread.run_sync(self.logs.delete_log, *key)
 
     # -- shutdown ----------------------------------------------------------------------------
 
