@@ -202,7 +202,7 @@ class Partition:
 
     def make_follower(self, state: PartitionState) -> bool:
         """Follow ``state.leader`` (or no one: -1); True when the leader or epoch changed.
-        The fetcher that replicates from the leader is the replication issue's."""
+        The ReplicaManager's fetchers then fetch it from the leader (replica_fetcher.py)."""
         assert state.leader != self.local_broker_id, state
         changed = state.leader != self.leader_id or state.leader_epoch != self.leader_epoch
         self._apply(state)

@@ -3,7 +3,9 @@ name and by topic id, get-partition-or-error with Kafka's codes, and the leader/
 transitions applied from each new metadata image.
 
 A partition is hosted when this broker is one of its replicas; it is made leader when the
-image names this broker its leader, else follower. Requests that need the leader ask
+image names this broker its leader, else follower; after each image the replica fetchers
+(:mod:`replica_fetcher`) are told the followed partitions, and the ISR manager
+(:mod:`isr_manager`) watches the led ones. Requests that need the leader ask
 :meth:`leader_partition_or_error`, which answers as Kafka's ``getPartitionOrError`` does:
 a partition the metadata knows but this broker does not lead is NOT_LEADER_OR_FOLLOWER (the
 client refreshes its metadata and goes to the leader), one it does not know at all is
