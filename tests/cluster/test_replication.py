@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from server_wire import RawClient
 
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.delete_records import DeleteRecordsRequest
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import BatchBuilder
@@ -30,6 +31,8 @@ RECORDS_PER_PARTITION = 50
 DEADLINE_S = 30.0
 LAG_MAX_MS = 1500
 PRODUCE_V = 9
+# Above replica.fetch.wait.max.ms (500): a follower fetch parked at the leader has ended.
+FETCH_WAIT_S = 1.0
 FETCH_V = 17
 
 
@@ -234,3 +237,54 @@ def test_the_leader_refuses_unknown_replicas_and_stale_broker_epochs(
         part.leader_epoch,
         end,
     )
+
+
+def delete_records(cluster: RunningCluster, leader: int, index: int, offset: int) -> None:
+    request = DeleteRecordsRequest(
+        topics=[
+            DeleteRecordsRequest.DeleteRecordsTopic(
+                name=TOPIC,
+                partitions=[
+                    DeleteRecordsRequest.DeleteRecordsPartition(
+                        partition_index=index, offset=offset
+                    )
+                ],
+            )
+        ],
+        timeout_ms=100,  # the low watermark waits for the stopped follower: not waited for
+    )
+    with RawClient(cluster.broker(leader).bootstrap_servers) as client:
+        client.call(request, 2)
+
+
+def test_a_follower_behind_the_leaders_log_start_restarts_there(cluster: RunningCluster) -> None:
+    topic = cluster.controller.image.topic(TOPIC)
+    assert topic is not None
+    index, part = sorted(topic.partitions.items())[-1]
+    follower_id = next(r for r in part.replicas if r != part.leader)
+    leader = cluster.broker(part.leader).partition(TOPIC, index)
+    follower = cluster.broker(follower_id).partition(TOPIC, index)
+    assert leader is not None and follower is not None
+    wait_for(lambda: len(isr(cluster, index)) == 3, "a full ISR")
+    set_fetching(cluster, follower_id, False)
+    try:
+        time.sleep(FETCH_WAIT_S)  # a fetch already parked at the leader ends
+        stopped_at = follower.log_end_offset
+        produce(cluster, 20, "c")  # acks=all: answered once the follower left the ISR
+        new_start = leader.high_watermark
+        assert new_start > stopped_at
+        delete_records(cluster, part.leader, index, new_start)
+        wait_for(lambda: leader.log_start_offset == new_start, "the leader's new log start")
+        assert follower.log_end_offset == stopped_at  # behind the leader's log start
+    finally:
+        set_fetching(cluster, follower_id, True)
+    # Its fetch offset is below the leader's log start: OFFSET_OUT_OF_RANGE, then it restarts
+    # empty at the leader's log start and catches up.
+    wait_for(
+        lambda: (
+            (follower.log_start_offset, follower.log_end_offset)
+            == (new_start, leader.log_end_offset)
+        ),
+        "the follower to restart at the leader's log start and catch up",
+    )
+    wait_for(lambda: len(isr(cluster, index)) == 3, "the follower back in the ISR")
