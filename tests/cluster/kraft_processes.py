@@ -144,7 +144,7 @@ class KRaftCluster:
                 "inter.broker.listener.name": "PLAINTEXT",
                 "log.dirs": str(node.work_dir / "logs"),
                 "metadata.log.dir": str(node.work_dir / "metadata"),
-                # No replication yet (the next issue): internal topics of one replica.
+                # Internal topics of one replica (data topics choose their own factor).
                 "offsets.topic.replication.factor": "1",
                 "transaction.state.log.replication.factor": "1",
                 "transaction.state.log.min.isr": "1",

@@ -128,7 +128,8 @@ def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> No
             assert await append(partition, 3) == ec.NONE
             # Broker 2 is in the ISR and has fetched nothing: nothing is committed yet.
             assert (partition.log_end_offset, partition.high_watermark) == (3, 0)
-            assert not woken.is_set() and not partition.commits_on_append
+            # The append wakes followers' fetches parked at the log end, not the HW.
+            assert woken.is_set() and not partition.commits_on_append
             read = partition.read(
                 0,
                 1 << 20,
@@ -138,6 +139,7 @@ def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> No
                 nowait=False,
             )
             assert read.code == ec.NONE and read.info is None  # consumers never read past the HW
+        with replicas.purgatory.watch([partition.key]) as woken:
             assert partition.update_follower_fetch_state(2, 2)
             assert partition.high_watermark == 2 and woken.is_set()
         assert not partition.update_follower_fetch_state(3, 3)  # not a replica: ignored

@@ -124,12 +124,12 @@ def test_a_read_that_would_wait_for_the_disk_goes_to_a_worker_thread(
     real = fetch.read_partitions
     threads: list[tuple[bool, bool]] = []
 
-    def not_cached(*args: Any, nowait: bool = False) -> Any:
+    def not_cached(*args: Any, nowait: bool = False, **kwargs: Any) -> Any:
         # (read without waiting, read in the broker's trio thread)
         threads.append((nowait, threading.current_thread() is broker_thread))
         if nowait:
             raise BlockingIOError("not in the page cache")
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(fetch, "read_partitions", not_cached)
     handler = FetchHandler(broker.node)

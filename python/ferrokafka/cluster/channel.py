@@ -27,6 +27,10 @@ from ferrokafka.cluster.cluster_control import monotonic_ms
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration, MetadataImage
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.alter_partition import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -121,6 +125,10 @@ class ControllerChannel(Protocol):
         self, request: ControllerRegistrationRequest
     ) -> ControllerRegistrationResponse: ...
 
+    # -- replication (a partition leader's ISR changes) -------------------------------------
+
+    async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse: ...
+
 
 class InProcessControllerChannel:
     """A channel to a :class:`Controller` of this process."""
@@ -203,6 +211,9 @@ class InProcessControllerChannel:
 
     async def broker_heartbeat(self, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse:
         return await self._run(lambda: self.controller.broker_heartbeat(request))
+
+    async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
+        return await self._run(lambda: self.controller.alter_partition(request))
 
     async def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
         return await self._run(lambda: self.controller.unregister_broker(request))

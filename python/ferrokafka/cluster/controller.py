@@ -29,8 +29,14 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
+from ferrokafka.cluster import isr_change
 from ferrokafka.cluster.alter import ConfigAlterations
-from ferrokafka.cluster.cluster_control import ClusterControl, MonotonicMs, monotonic_ms
+from ferrokafka.cluster.cluster_control import (
+    ClusterControl,
+    MembershipError,
+    MonotonicMs,
+    monotonic_ms,
+)
 from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
 from ferrokafka.cluster.image import (
     METADATA_VERSION_FEATURE,
@@ -52,6 +58,10 @@ from ferrokafka.cluster.topic_ops import TopicOperations
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.alter_partition import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -297,6 +307,18 @@ class Controller:
         records, response = self.membership.register_controller(request)
         self._commit(records)
         return response
+
+    def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
+        """AlterPartition (56): a leader's ISR change, validated as Kafka does
+        (:mod:`isr_change`), committed as PartitionChangeRecords before the answer."""
+        try:
+            records, response = isr_change.alter_partition(
+                self.image, request, self.membership.check_broker_epoch
+            )
+        except MembershipError as exc:
+            return AlterPartitionResponse(error_code=exc.code)
+        self._commit(records)
+        return isr_change.answer(self.image, response)
 
     def tick(self) -> bool:
         """The periodic task: fence one broker whose session expired; True if one was (call

@@ -104,6 +104,27 @@ class NodeClient:
                 await self._close()
                 raise
 
+    async def connect(self) -> None:
+        """Connect (and learn the node's API versions) now if not connected: callers whose
+        request depends on the version (:meth:`version`) call this first."""
+        async with self._lock:
+            if self._stream is not None:
+                return
+            try:
+                with trio.fail_after(self.timeout_s):
+                    await self._connect()
+            except trio.TooSlowError as exc:
+                await self._close()
+                raise NodeUnavailableError(
+                    f"{self._where()} did not answer within {self.timeout_s:g} s"
+                ) from exc
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                await self._close()
+                raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
+            except (ProtocolError, NodeUnavailableError):
+                await self._close()
+                raise
+
     async def aclose(self) -> None:
         async with self._lock:
             await self._close()

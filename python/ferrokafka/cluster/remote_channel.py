@@ -32,6 +32,10 @@ from ferrokafka.protocol.error_codes import (
 from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.alter_partition import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -177,6 +181,9 @@ class RemoteControllerChannel:
         except ControllerUnavailableError as exc:
             log.info("DescribeQuorum not answered: %s", exc)
             return DescribeQuorumResponse(error_code=REQUEST_TIMED_OUT, error_message=str(exc))
+
+    async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
+        return await self._forward(request)
 
     async def register_broker(
         self,

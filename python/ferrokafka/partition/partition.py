@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ import trio
 from ferrokafka.partition import appends
 from ferrokafka.partition.appends import AppendResult
 from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
+from ferrokafka.partition.isr import FollowerProgress, may_join
 from ferrokafka.partition.leader_epochs import LeaderEpochCache
-from ferrokafka.partition.producer_state import ProducerState
+from ferrokafka.partition.producer_state import ProducerState, load_producer_state
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import (
     AppendInfo,
@@ -90,6 +92,15 @@ class PartitionRead:
     last_stable_offset: int = -1
     log_start_offset: int = -1
     info: FetchInfo | None = None
+    # A follower's fetch whose last fetched epoch diverges from the leader's log: the largest
+    # epoch at or below it and that epoch's end offset (Kafka's diverging epoch), else -1.
+    diverging_epoch: int = -1
+    diverging_end_offset: int = -1
+
+
+def monotonic_ms() -> float:
+    """The clock followers' lag is measured by."""
+    return time.monotonic() * 1000.0
 
 
 class Partition:
@@ -129,9 +140,15 @@ class Partition:
         self.append_lock = trio.Lock()
         # A checkpointed high watermark can be above a log that recovery cut short.
         self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
-        # Followers' log end and log start offsets as the leader last saw them in their fetches.
-        self._follower_end_offsets: dict[int, int] = {}
-        self._follower_start_offsets: dict[int, int] = {}
+        # Followers as the leader last saw them in their fetches (this leader epoch only).
+        self._followers: dict[int, FollowerProgress] = {}
+        # The log end when this broker became leader in this epoch: a follower joins the ISR
+        # only past it (Kafka's leaderEpochStartOffsetOpt).
+        self.leader_epoch_start_offset = -1
+        # An AlterPartition for this partition is in flight: no other is sent meanwhile.
+        self.isr_change_pending = False
+        # Told when a follower outside the ISR may have caught up (the ISR manager's wake).
+        self.isr_hint: Callable[[], None] = lambda: None
         # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
         self._wake = wake
 
@@ -168,9 +185,15 @@ class Partition:
         new_epoch = state.leader_epoch != self.leader_epoch or not self.is_leader
         self._apply(state)
         if new_epoch:
-            # Followers' positions are learnt afresh from their fetches under the new epoch.
-            self._follower_end_offsets = {}
-            self._follower_start_offsets = {}
+            # Followers' positions are learnt afresh from their fetches under the new epoch;
+            # ISR members count as caught up now (Kafka's resetReplicaState).
+            now = monotonic_ms()
+            self._followers = {
+                r: FollowerProgress(last_caught_up_ms=now if r in state.isr else 0.0)
+                for r in state.replicas
+                if r != self.local_broker_id
+            }
+            self.leader_epoch_start_offset = self.log.log_end_offset
         if self.epochs.latest_epoch != state.leader_epoch:
             end = self.log.log_end_offset
             await trio.to_thread.run_sync(self.epochs.assign, state.leader_epoch, end)
@@ -179,15 +202,17 @@ class Partition:
 
     def make_follower(self, state: PartitionState) -> bool:
         """Follow ``state.leader`` (or no one: -1); True when the leader or epoch changed.
-        The fetcher that replicates from the leader is the replication issue's."""
+        The ReplicaManager's fetchers then fetch it from the leader (replica_fetcher.py)."""
         assert state.leader != self.local_broker_id, state
         changed = state.leader != self.leader_id or state.leader_epoch != self.leader_epoch
         self._apply(state)
-        self._follower_end_offsets = {}
-        self._follower_start_offsets = {}
+        self._followers = {}
+        self.leader_epoch_start_offset = -1
         return changed
 
     def _apply(self, state: PartitionState) -> None:
+        if state.partition_epoch != self.partition_epoch:
+            self.isr_change_pending = False  # the change (or another) reached the metadata
         self.leader_id = state.leader
         self.is_leader = state.leader == self.local_broker_id
         self.leader_epoch = state.leader_epoch
@@ -196,21 +221,43 @@ class Partition:
         self.isr = state.isr
 
     def update_follower_fetch_state(
-        self, replica_id: int, log_end_offset: int, log_start_offset: int = -1
+        self,
+        replica_id: int,
+        log_end_offset: int,
+        log_start_offset: int = -1,
+        *,
+        now_ms: float | None = None,
+        broker_epoch: int = -1,
     ) -> bool:
-        """A follower's fetch told its log end (and log start) offset: True when the high
-        watermark moved. A moved log start wakes DeleteRecords waiting for the low watermark."""
+        """A follower's fetch told its log end (the fetch offset) and log start offset: True
+        when the high watermark moved. A moved log start wakes DeleteRecords waiting for the
+        low watermark."""
         if not self.is_leader or replica_id not in self.replicas:
             return False
-        self._follower_end_offsets[replica_id] = log_end_offset
-        starts = self._follower_start_offsets
-        start_moved = log_start_offset >= 0 and starts.get(replica_id) != log_start_offset
-        if start_moved:
-            starts[replica_id] = log_start_offset
+        progress = self._followers.get(replica_id)
+        if progress is None:
+            progress = self._followers[replica_id] = FollowerProgress()
+        start_moved = log_start_offset >= 0 and progress.log_start_offset != log_start_offset
+        now = monotonic_ms() if now_ms is None else now_ms
+        progress.fetched(
+            log_end_offset, log_start_offset, now, self.log.log_end_offset, broker_epoch
+        )
+        if replica_id not in self.isr and may_join(
+            progress, self._high_watermark, self.leader_epoch_start_offset
+        ):
+            self.isr_hint()
         moved = self._maybe_increment_high_watermark()
         if start_moved and not moved:
             self.wake_waiters()  # a moved high watermark has woken them already
         return moved
+
+    def follower_progress(self, replica_id: int) -> FollowerProgress | None:
+        """What this leader learnt of ``replica_id`` from its fetches (None: nothing yet)."""
+        return self._followers.get(replica_id)
+
+    @property
+    def followers(self) -> dict[int, FollowerProgress]:
+        return self._followers
 
     @property
     def low_watermark(self) -> int:
@@ -223,8 +270,10 @@ class Partition:
         for replica in self.replicas:
             if replica == self.local_broker_id:
                 continue
-            if replica in self.isr or replica in self._follower_end_offsets:
-                low = min(low, self._follower_start_offsets.get(replica, -1))
+            progress = self._followers.get(replica)
+            fetched = progress is not None and progress.log_end_offset >= 0
+            if replica in self.isr or fetched:
+                low = min(low, progress.log_start_offset if progress is not None else -1)
         return low
 
     def update_high_watermark_as_follower(self, leader_high_watermark: int) -> None:
@@ -242,7 +291,9 @@ class Partition:
         hw = self.log.log_end_offset
         for replica in self.isr:
             if replica != self.local_broker_id:
-                hw = min(hw, self._follower_end_offsets.get(replica, self._high_watermark))
+                progress = self._followers.get(replica)
+                end = progress.log_end_offset if progress is not None else -1
+                hw = min(hw, end if end >= 0 else self._high_watermark)
         if hw <= self._high_watermark:
             return False
         self._high_watermark = hw
@@ -400,7 +451,8 @@ class Partition:
         # The batch's producer fields come with the append's info: nothing is read again.
         if info.producer_id >= 0:
             self.producers.appended(info)
-        self._maybe_increment_high_watermark()
+        if not self._maybe_increment_high_watermark() and len(self.replicas) > 1:
+            self.wake_waiters()  # followers' fetches parked at the log end read on
         return AppendResult(ec.NONE, info=info, log_start_offset=self.log.log_start_offset)
 
     async def _maybe_snapshot(self) -> None:
@@ -430,12 +482,35 @@ class Partition:
 
     async def truncate_to(self, offset: int) -> None:
         """Cut the log back to ``offset`` (a follower diverged from its leader): the epoch
-        cache and high watermark follow; producer state is rebuilt from the log by the caller
-        that reopens it."""
+        cache and high watermark follow, and the producer state is rebuilt from what is left
+        (the newest snapshot at or below the new end, then the batches after it)."""
         async with self.append_lock:
+            if offset >= self.log.log_end_offset:
+                return
             await trio.to_thread.run_sync(self.log.truncate_to, offset)
-            await trio.to_thread.run_sync(self.epochs.truncate_from_end, offset)
-            self._high_watermark = min(self._high_watermark, self.log.log_end_offset)
+            end = self.log.log_end_offset
+            await trio.to_thread.run_sync(self.epochs.truncate_from_end, end)
+            self._high_watermark = min(self._high_watermark, end)
+            self.producers = await trio.to_thread.run_sync(load_producer_state, self.log)
+
+    async def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Empty the log and restart it at ``offset`` (a follower whose log ends below the
+        leader's log start: Kafka's ``truncateFullyAndStartAt``)."""
+        async with self.append_lock:
+            await trio.to_thread.run_sync(self.log.truncate_fully, offset)
+            await trio.to_thread.run_sync(self.epochs.truncate_from_end, -1)
+            self._high_watermark = offset
+            self.producers = await trio.to_thread.run_sync(load_producer_state, self.log)
+
+    async def advance_log_start_offset_as_follower(self, offset: int) -> None:
+        """The leader's log start moved past this log's (retention, DeleteRecords): follow
+        it, never past the high watermark (Kafka's ``maybeIncrementLogStartOffset``)."""
+        async with self.append_lock:
+            if not self.log.log_start_offset < offset <= self._high_watermark:
+                return
+            await trio.to_thread.run_sync(self.log.advance_log_start_offset, offset)
+            await trio.to_thread.run_sync(self.epochs.truncate_from_start, offset)
+        self.wake_waiters()
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -448,14 +523,30 @@ class Partition:
         read_committed: bool,
         min_one_batch: bool,
         nowait: bool,
+        follower: bool = False,
+        last_fetched_epoch: int = -1,
     ) -> PartitionRead:
         """Records from ``fetch_offset`` up to the high watermark (the last stable offset for
-        read_committed), as file regions. Bounds are snapshotted first, so what is returned
-        never passes what is reported."""
+        read_committed; the log end for a ``follower``), as file regions. Bounds are
+        snapshotted first, so what is returned never passes what is reported. A follower's
+        ``last_fetched_epoch`` that diverges from this log is answered with the diverging
+        epoch and no records (Kafka's ``Partition.fetchRecords``)."""
         code = leader_epoch_error(current_leader_epoch, self.leader_epoch)
         if code:
             return PartitionRead(code)
         log = self.log
+        if follower and last_fetched_epoch >= 0:
+            epoch, end = self.epochs.end_offset_for(last_fetched_epoch, log.log_end_offset)
+            if epoch < last_fetched_epoch or end < fetch_offset:
+                return PartitionRead(
+                    ec.NONE,
+                    self._high_watermark,
+                    self.last_stable_offset,
+                    log.log_start_offset,
+                    None,
+                    epoch,
+                    end,
+                )
         try:
             high_watermark = self._high_watermark
             stable = self.last_stable_offset
@@ -464,7 +555,7 @@ class Partition:
                 # Kafka answers an out-of-range fetch with unknown (-1) offsets; the client
                 # then asks ListOffsets where to restart.
                 return PartitionRead(ec.OFFSET_OUT_OF_RANGE)
-            upper = stable if read_committed else high_watermark
+            upper = end if follower else stable if read_committed else high_watermark
             info = None
             if fetch_offset < upper:
                 info = log.read(

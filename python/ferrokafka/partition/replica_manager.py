@@ -3,7 +3,9 @@ name and by topic id, get-partition-or-error with Kafka's codes, and the leader/
 transitions applied from each new metadata image.
 
 A partition is hosted when this broker is one of its replicas; it is made leader when the
-image names this broker its leader, else follower. Requests that need the leader ask
+image names this broker its leader, else follower; after each image the replica fetchers
+(:mod:`replica_fetcher`) are told the followed partitions, and the ISR manager
+(:mod:`isr_manager`) watches the led ones. Requests that need the leader ask
 :meth:`leader_partition_or_error`, which answers as Kafka's ``getPartitionOrError`` does:
 a partition the metadata knows but this broker does not lead is NOT_LEADER_OR_FOLLOWER (the
 client refreshes its metadata and goes to the leader), one it does not know at all is
@@ -24,10 +26,12 @@ import trio
 
 from ferrokafka.cluster import MetadataImage
 from ferrokafka.cluster.image import TOPIC_RESOURCE, TopicImage
+from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
 from ferrokafka.partition.purgatory import DelayedOperationPurgatory
+from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
@@ -56,6 +60,11 @@ class ReplicaManager:
         # replication-offset-checkpoint as the last run left it: each partition's starting
         # high watermark, taken once when the partition is first opened.
         self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
+        # The fetchers that copy followed partitions from their leaders (None: none run, as
+        # in unit tests of this class); told the followed partitions after every image.
+        self.fetchers: ReplicaFetcherManager | None = None
+        # Sends the ISR changes of the partitions led here (None: none are sent).
+        self.isr_manager: IsrManager | None = None
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -128,6 +137,8 @@ class ReplicaManager:
             topic = image.topics_by_name.get(name)
             if topic is not None:
                 await self._apply_topic(topic, log_config(name), min_insync_replicas(name))
+        if self.fetchers is not None:
+            self.fetchers.update(image, self._by_name.values())
 
     async def _apply_topic(self, topic: TopicImage, config: LogConfig, min_insync: int) -> None:
         name = topic.name
@@ -178,16 +189,24 @@ class ReplicaManager:
             high_watermark=self._checkpointed_hws.pop((name, index), 0),
             wake=self.purgatory.wake,
         )
+        partition.isr_hint = self._isr_hint
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
         return partition
+
+    def _isr_hint(self) -> None:
+        if self.isr_manager is not None:
+            self.isr_manager.wake()
 
     async def _remove(self, key: TopicPartitionKey) -> None:
         partition = self._by_name.pop(key)
         self._by_id.pop((partition.topic_id, partition.partition), None)
         partition.wake_waiters()  # wake fetchers so they notice the partition is gone
         self._leadership_changed(key[0], key[1], None)
-        await trio.to_thread.run_sync(self.logs.delete_log, *key)
+        # A replica fetcher may be appending to it (it learns of the removal after this
+        # image): the deletion waits for that append, and later ones fail and back off.
+        async with partition.append_lock:
+            await trio.to_thread.run_sync(self.logs.delete_log, *key)
 
     # -- shutdown ----------------------------------------------------------------------------
 

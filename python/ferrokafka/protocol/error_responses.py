@@ -12,6 +12,10 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsResponse,
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
+from ferrokafka.protocol.messages.alter_partition import (
+    AlterPartitionRequest,
+    AlterPartitionResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -40,6 +44,7 @@ from ferrokafka.protocol.messages.unregister_broker import (
 )
 
 _TOP_LEVEL: dict[type, type] = {
+    AlterPartitionRequest: AlterPartitionResponse,
     AllocateProducerIdsRequest: AllocateProducerIdsResponse,
     BrokerRegistrationRequest: BrokerRegistrationResponse,
     BrokerHeartbeatRequest: BrokerHeartbeatResponse,

@@ -180,6 +180,7 @@ class Broker:
             if self.kraft is not None:
                 await nursery.start(self._run_kraft)
             await nursery.start(self._run_group_coordinator)
+            await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
             # Registration needs the real ports (a listener may ask for port 0).
@@ -262,6 +263,27 @@ class Broker:
         self.add_shutdown_hook(stop)
         with scope:
             await coordinator.run(task_status=task_status)
+
+    async def _run_replica_fetchers(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the replica fetchers (followers copying their leaders' logs) and the ISR
+        manager (leaders' ISR changes) until shutdown, which stops them before the logs close."""
+        replicas = self.node.replicas if self.node is not None else None
+        if replicas is None or replicas.fetchers is None or replicas.isr_manager is None:
+            task_status.started()
+            return
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(replicas.isr_manager.run)
+                await nursery.start(replicas.fetchers.run)
+                task_status.started()
 
     async def _run_log_maintenance(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

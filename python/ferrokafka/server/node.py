@@ -29,6 +29,9 @@ from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerCha
 from ferrokafka.config import BrokerConfig
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.partition import Partition, ReplicaManager
+from ferrokafka.partition.follower_fetch import FetcherConfig
+from ferrokafka.partition.isr_manager import IsrManager
+from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
 
@@ -72,6 +75,17 @@ class Node:
         self.cluster_id = cluster_id
         self._image: MetadataImage = MetadataImage()
         self.replicas = ReplicaManager(config.node_id, logs)
+        listener = config.inter_broker_listener_name
+        if listener is not None:
+            fetching = FetcherConfig.from_broker_config(config)
+            self.replicas.fetchers = ReplicaFetcherManager(config.node_id, listener, fetching)
+            self.replicas.isr_manager = IsrManager(
+                config.node_id,
+                fetching.lag_max_ms,
+                channel.alter_partition,
+                self.replicas.partitions,
+                lambda: self._image,
+            )
         self._producer_ids: range = range(0)
         self._producer_id_lock = trio.Lock()
         # Set by the group handlers' registration (groups.GroupCoordinator); run by the Broker.

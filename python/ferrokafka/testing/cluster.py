@@ -13,8 +13,10 @@ Brokers register with the controller and heartbeat (Kafka's BrokerLifecycleManag
 the controller fences a broker whose heartbeats stop (:meth:`RunningCluster.pause_heartbeats`
 makes one stop): clients then see its partitions move or become leaderless.
 
-What it is not yet: replicas do not fetch from their leaders (the replication issue), so keep
-``replication.factor`` 1 for data topics; and the controller is not a quorum (the KRaft issue).
+Partitions with a replication factor above 1 replicate: followers fetch from their leaders,
+leaders shrink and expand the ISR through the controller (``set_fetching`` stops a broker's
+fetches, so it falls out of the ISR). The controller is not a quorum here (``ferrokafka serve``
+processes form one: tests/cluster/kraft_processes.py).
 
 ::
 
@@ -74,6 +76,15 @@ class RunningCluster:
         lifecycle = self.broker(node_id).broker.lifecycle
         assert lifecycle is not None
         trio.from_thread.run_sync(lifecycle.pause_heartbeats, trio_token=self.trio_token)
+
+    def set_fetching(self, node_id: int, fetching: bool) -> None:
+        """Broker ``node_id`` stops (False) or resumes (True) fetching as a follower: its
+        replicas fall behind and leave the ISRs after replica.lag.time.max.ms."""
+        node = self.broker(node_id).broker.node
+        assert node is not None and node.replicas.fetchers is not None
+        trio.from_thread.run_sync(
+            node.replicas.fetchers.set_paused, not fetching, trio_token=self.trio_token
+        )
 
     def resume_heartbeats(self, node_id: int) -> None:
         """Broker ``node_id`` heartbeats again at once (and is unfenced by that heartbeat)."""

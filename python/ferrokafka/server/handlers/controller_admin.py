@@ -4,6 +4,7 @@ IncrementalAlterConfigs) and AllocateProducerIds sent straight to it (a broker's
 ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership APIs
 (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
+AlterPartition (partition leaders' ISR changes, :mod:`ferrokafka.cluster.isr_change`);
 and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
 answered by the same handlers and wrapped back. Each only hands the decoded request to the
 controller through a :class:`ControllerChannel` and returns its answer.
@@ -32,6 +33,7 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsResponse,
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
+from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
@@ -76,6 +78,7 @@ class ControllerAdminHandlers:
             BrokerHeartbeatRequest: channel.broker_heartbeat,
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
+            AlterPartitionRequest: channel.alter_partition,
         }
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(

@@ -8,13 +8,20 @@ answered by ``answer_now`` in the connection's own task (see the dispatcher), th
 coroutine, which long-polls.
 
 Records are never read into memory: each partition's answer is a FileRecords of the segment
-regions the log read returned, which the connection sends with sendfile. Follower fetches
-(``replica_id`` / ``replica_state``), divergence checks of ``last_fetched_epoch`` (a single
-replica never truncates) and preferred read replicas (always -1) are later work.
+regions the log read returned, which the connection sends with sendfile.
+
+Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) read up to the
+log end rather than the high watermark, record the follower's position with the partition
+(which may move the high watermark and the ISR), and answer a ``last_fetched_epoch`` that
+diverges from the leader's log with the diverging epoch (KIP-320/KIP-595's in-fetch
+truncation). A fetch from a replica the partition does not have, or with a broker epoch older
+than the follower's registration, is refused NOT_LEADER_OR_FOLLOWER, as Kafka's
+``Replica.updateFetchStateOrThrow``. Preferred read replicas are always -1.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +29,8 @@ from dataclasses import dataclass
 import trio
 
 from ferrokafka.partition import Partition
+from ferrokafka.partition.isr import stale_broker_epoch
+from ferrokafka.partition.partition import monotonic_ms
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
@@ -41,6 +50,9 @@ from ferrokafka.server.node import Node
 
 # Fetch v13 names topics by id instead of by name.
 TOPIC_ID_VERSION = 13
+# Fetch v15 moved the follower's id into replica_state (with its broker epoch).
+REPLICA_STATE_VERSION = 15
+CONSUMER_REPLICA_ID = -1
 READ_COMMITTED = 1
 NO_PREFERRED_REPLICA = -1
 MS = 1000.0
@@ -61,6 +73,8 @@ class _Read:
     log_start_offset: int = -1
     # Regions of segment files (they hold the files open until sent), or b"" for none.
     records: FileRecords | bytes = b""
+    diverging_epoch: int = -1
+    diverging_end_offset: int = -1
 
 
 # (partition, its handle or None, the error when the handle is None)
@@ -68,7 +82,12 @@ _Work = tuple[CachedPartition, Partition | None, int]
 
 
 def read_partitions(
-    work: list[_Work], max_bytes: int, read_committed: bool, *, nowait: bool = False
+    work: list[_Work],
+    max_bytes: int,
+    read_committed: bool,
+    *,
+    nowait: bool = False,
+    follower: bool = False,
 ) -> list[_Read]:
     """Read every partition in order within ``max_bytes`` overall: blocking I/O (run in a
     worker thread), or with ``nowait`` from the page cache only, raising BlockingIOError
@@ -79,7 +98,9 @@ def read_partitions(
     min_one_batch = True
     reads = []
     for part, handle, missing in work:
-        read = _read_one(part, handle, missing, limit, min_one_batch, read_committed, nowait)
+        read = _read_one(
+            part, handle, missing, limit, min_one_batch, read_committed, nowait, follower
+        )
         if read.records:
             min_one_batch = False
             limit = max(0, limit - len(read.records))
@@ -95,6 +116,7 @@ def _read_one(
     min_one_batch: bool,
     read_committed: bool,
     nowait: bool,
+    follower: bool,
 ) -> _Read:
     if handle is None:
         return _Read(missing)
@@ -105,6 +127,8 @@ def _read_one(
         read_committed=read_committed,
         min_one_batch=min_one_batch,
         nowait=nowait,
+        follower=follower,
+        last_fetched_epoch=part.last_fetched_epoch,
     )
     if read.code:
         return _Read(read.code)
@@ -113,7 +137,13 @@ def _read_one(
         FileRecords(info.regions) if info is not None and info.size_in_bytes else b""
     )
     return _Read(
-        errors.NONE, read.high_watermark, read.last_stable_offset, read.log_start_offset, records
+        errors.NONE,
+        read.high_watermark,
+        read.last_stable_offset,
+        read.log_start_offset,
+        records,
+        read.diverging_epoch,
+        read.diverging_end_offset,
     )
 
 
@@ -125,6 +155,10 @@ class _Prepared:
     parts: OrderedDict[PartitionKey, CachedPartition]
     session: FetchSession | None
     by_id: bool
+    # The follower's broker id for a replica fetch, None for a consumer's.
+    replica_id: int | None = None
+    # Partitions refused to this follower (unknown replica, stale broker epoch).
+    refused: frozenset[PartitionKey] = frozenset()
 
 
 class FetchHandler:
@@ -143,9 +177,12 @@ class FetchHandler:
         prepared = self._prepare(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
+        self._note_follower(ctx, request, prepared)
         read_committed = request.isolation_level == READ_COMMITTED
-        work = self._work(list(prepared.parts.values()), prepared.by_id)
-        reads = _cached_reads(work, request.max_bytes, read_committed)
+        work = self._work(list(prepared.parts.values()), prepared)
+        reads = _cached_reads(
+            work, request.max_bytes, read_committed, prepared.replica_id is not None
+        )
         if reads is not None and _enough(
             reads, request, waitable=any(h is not None for _, h, _ in work)
         ):
@@ -156,12 +193,48 @@ class FetchHandler:
         prepared = self._prepare(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
+        self._note_follower(ctx, request, prepared)
         return await self._finish(prepared, request)
 
     async def _finish(self, prepared: _Prepared, request: FetchRequest) -> FetchResponse:
         """Read, long-polling as the request allows, and answer."""
-        reads = await self._long_poll(list(prepared.parts.values()), request, prepared.by_id)
+        reads = await self._long_poll(list(prepared.parts.values()), request, prepared)
         return self._answer(prepared, request, reads)
+
+    def _note_follower(
+        self, ctx: RequestContext, request: FetchRequest, prepared: _Prepared
+    ) -> None:
+        """A follower's fetch: record its position with each partition it fetches (Kafka's
+        ``updateFollowerFetchState``, before the read), refuse the partitions it may not
+        fetch. A consumer's fetch is left as it is."""
+        if ctx.api_version >= REPLICA_STATE_VERSION:
+            replica_id = request.replica_state.replica_id
+            broker_epoch = request.replica_state.replica_epoch
+        else:
+            replica_id, broker_epoch = request.replica_id, -1
+        if replica_id < 0:
+            return
+        prepared.replica_id = replica_id
+        registration = self.node.image.broker(replica_id)
+        registered_epoch = registration.broker_epoch if registration is not None else None
+        stale = stale_broker_epoch(broker_epoch, registered_epoch)
+        refused = set()
+        now = monotonic_ms()
+        for key, part in prepared.parts.items():
+            handle = self._handle(part, prepared.by_id)
+            if isinstance(handle, int):
+                continue  # answered with its error by the read
+            if stale or replica_id not in handle.replicas:
+                refused.add(key)
+                continue
+            handle.update_follower_fetch_state(
+                replica_id,
+                part.fetch_offset,
+                part.replica_log_start_offset,
+                now_ms=now,
+                broker_epoch=broker_epoch,
+            )
+        prepared.refused = frozenset(refused)
 
     def _prepare(self, ctx: RequestContext, request: FetchRequest) -> _Prepared | FetchResponse:
         """The partitions to read, after the session rules (KIP-227); a session error is the
@@ -227,6 +300,8 @@ class FetchHandler:
                     p.fetch_offset,
                     p.partition_max_bytes,
                     p.current_leader_epoch,
+                    last_fetched_epoch=p.last_fetched_epoch,
+                    replica_log_start_offset=p.log_start_offset,
                 )
                 for p in topic.partitions
             )
@@ -239,16 +314,20 @@ class FetchHandler:
             for index in topic.partitions
         ]
 
-    def _work(self, parts: list[CachedPartition], by_id: bool) -> list[_Work]:
-        """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
+    def _handle(self, part: CachedPartition, by_id: bool) -> Partition | int:
         replicas = self.node.replicas
+        if by_id:
+            return replicas.leader_partition_by_id_or_error(part.topic_id, part.partition)
+        return replicas.leader_partition_or_error(part.topic, part.partition)
+
+    def _work(self, parts: list[CachedPartition], prepared: _Prepared) -> list[_Work]:
+        """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
         work: list[_Work] = []
+        refused = prepared.refused
         for part in parts:
-            found = (
-                replicas.leader_partition_by_id_or_error(part.topic_id, part.partition)
-                if by_id
-                else replicas.leader_partition_or_error(part.topic, part.partition)
-            )
+            found = self._handle(part, prepared.by_id)
+            if refused and partition_key(part, prepared.by_id) in refused:
+                found = errors.NOT_LEADER_OR_FOLLOWER
             if isinstance(found, int):
                 work.append((part, None, found))
             else:
@@ -256,23 +335,30 @@ class FetchHandler:
         return work
 
     async def _long_poll(
-        self, parts: list[CachedPartition], request: FetchRequest, by_id: bool
+        self, parts: list[CachedPartition], request: FetchRequest, prepared: _Prepared
     ) -> list[_Read]:
         """Read; while fewer than min_bytes are there, wait for an append to any of the
         partitions (or max_wait_ms) and read again. Errors answer at once, as in Kafka."""
         deadline = trio.current_time() + max(0, request.max_wait_ms) / MS
         read_committed = request.isolation_level == READ_COMMITTED
         purgatory = self.node.replicas.purgatory
+        follower = prepared.replica_id is not None
         while True:
-            work = self._work(parts, by_id)
+            work = self._work(parts, prepared)
             # Watch before reading: an append after the read wakes us.
             with purgatory.watch(
                 handle.key for _, handle, _ in work if handle is not None
             ) as woken:
-                reads = _cached_reads(work, request.max_bytes, read_committed)
+                reads = _cached_reads(work, request.max_bytes, read_committed, follower)
                 if reads is None:  # the disk would be waited for: a worker thread does
                     reads = await trio.to_thread.run_sync(
-                        read_partitions, work, request.max_bytes, read_committed
+                        functools.partial(
+                            read_partitions,
+                            work,
+                            request.max_bytes,
+                            read_committed,
+                            follower=follower,
+                        )
                     )
                 waitable = any(handle is not None for _, handle, _ in work)
                 if _enough(reads, request, waitable=waitable) or trio.current_time() >= deadline:
@@ -288,7 +374,7 @@ def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> boo
         request.max_wait_ms <= 0
         or not waitable
         or sum(len(r.records) for r in reads) >= request.min_bytes
-        or any(r.error for r in reads)
+        or any(r.error or r.diverging_epoch >= 0 or r.diverging_end_offset >= 0 for r in reads)
     )
 
 
@@ -296,10 +382,12 @@ def _keyed(parts: list[CachedPartition], by_id: bool) -> OrderedDict[PartitionKe
     return OrderedDict((partition_key(p, by_id), p) for p in parts)
 
 
-def _cached_reads(work: list[_Work], max_bytes: int, read_committed: bool) -> list[_Read] | None:
+def _cached_reads(
+    work: list[_Work], max_bytes: int, read_committed: bool, follower: bool = False
+) -> list[_Read] | None:
     """The reads, from the page cache only; None where one would wait for the disk."""
     try:
-        return read_partitions(work, max_bytes, read_committed, nowait=True)
+        return read_partitions(work, max_bytes, read_committed, nowait=True, follower=follower)
     except BlockingIOError:
         return None
 
@@ -335,6 +423,9 @@ def _responses(
                 # No transactions yet: none aborted; null for read_uncommitted, as Kafka.
                 aborted_transactions=[] if read_committed else None,
                 preferred_read_replica=NO_PREFERRED_REPLICA,
+                diverging_epoch=FetchResponse.EpochEndOffset(
+                    epoch=read.diverging_epoch, end_offset=read.diverging_end_offset
+                ),
                 records=read.records,
             )
         )

@@ -53,6 +53,10 @@ class CachedPartition:
     high_watermark: int = -1
     last_stable_offset: int = -1
     log_start_offset: int = -1
+    # A follower's own position (replica fetches): the epoch of its last fetched batch and
+    # its log start offset, as its latest request said.
+    last_fetched_epoch: int = -1
+    replica_log_start_offset: int = -1
 
     def must_respond(self, error: int, record_bytes: int, hw: int, lso: int, start: int) -> bool:
         """Whether an incremental response must include the partition (Kafka's
@@ -89,6 +93,8 @@ class FetchSession:
                 cached.fetch_offset = part.fetch_offset
                 cached.max_bytes = part.max_bytes
                 cached.current_leader_epoch = part.current_leader_epoch
+                cached.last_fetched_epoch = part.last_fetched_epoch
+                cached.replica_log_start_offset = part.replica_log_start_offset
         for key in forgotten:
             self.partitions.pop(key, None)
 

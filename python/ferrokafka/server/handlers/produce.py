@@ -220,7 +220,7 @@ class ProduceHandler:
         if replicated() or await self.node.replicas.purgatory.wait_until(
             replicated, [p.key for p, _ in pending], deadline
         ):
-            if all(p.is_leader for p, _ in pending):
+            if all(p.is_leader and len(p.isr) >= p.min_insync_replicas for p, _ in pending):
                 return outcomes
         return [
             [
@@ -304,7 +304,8 @@ class ProduceHandler:
 
 
 def _after_wait(found: Partition | AppendResult, outcome: AppendResult) -> AppendResult:
-    """An appended partition's answer once the acks=all wait ended short of it."""
+    """An appended partition's answer once the acks=all wait ended short of it (or with an
+    ISR below min.insync.replicas)."""
     info = outcome.info
     if not isinstance(found, Partition) or info is None:
         return outcome
@@ -312,6 +313,10 @@ def _after_wait(found: Partition | AppendResult, outcome: AppendResult) -> Appen
         return AppendResult(errors.NOT_LEADER_OR_FOLLOWER)
     if found.high_watermark <= info.last_offset:
         return AppendResult(errors.REQUEST_TIMED_OUT)
+    if len(found.isr) < found.min_insync_replicas:
+        # Kafka's checkEnoughReplicasReachOffset: committed, but the ISR shrank below
+        # min.insync.replicas meanwhile.
+        return AppendResult(errors.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
     return outcome
 
 
