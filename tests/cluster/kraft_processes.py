@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -217,16 +219,28 @@ class KRaftCluster:
         return found
 
     def kill(self, node_id: int) -> None:
-        node = self.nodes[node_id]
-        assert node.process is not None
-        os.kill(node.process.pid, signal.SIGKILL)
-        node.process.wait(STOP_TIMEOUT_S)
-        node.process = None
+        kill_node(self.nodes[node_id])
 
     def close(self) -> None:
         """Kill every node by PID (the end of a test: no quorum is left to shut down under)."""
-        for node in self.nodes.values():
-            if node.process is not None and node.process.poll() is None:
-                os.kill(node.process.pid, signal.SIGKILL)
-                node.process.wait(STOP_TIMEOUT_S)
-            node.process = None
+        close_nodes(self.nodes.values())
+
+
+class _HasProcess(Protocol):
+    process: subprocess.Popen[bytes] | None
+
+
+def kill_node(node: _HasProcess) -> None:
+    """SIGKILL a running node by its PID and reap it."""
+    assert node.process is not None
+    os.kill(node.process.pid, signal.SIGKILL)
+    node.process.wait(STOP_TIMEOUT_S)
+    node.process = None
+
+
+def close_nodes(nodes: Iterable[_HasProcess]) -> None:
+    """Kill whatever of ``nodes`` still runs, by PID; never raises for a stopped one."""
+    for node in nodes:
+        if node.process is not None and node.process.poll() is None:
+            kill_node(node)
+        node.process = None

@@ -9,7 +9,6 @@ Every wait is bounded (``*_TIMEOUT_S``); what a node logged is in its work direc
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -18,7 +17,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kraft_processes import LOOPBACK, READY_LINE, REPO, _env, _free_port, ferrokafka_cli
+from kraft_processes import (
+    LOOPBACK,
+    READY_LINE,
+    REPO,
+    _env,
+    _free_port,
+    close_nodes,
+    ferrokafka_cli,
+    kill_node,
+)
 
 from kafka_support.broker import random_cluster_id
 from kafka_support.jars import (
@@ -337,16 +345,8 @@ class MixedCluster:
         return code
 
     def kill(self, node_id: int) -> None:
-        node = self.nodes[node_id]
-        assert node.process is not None
-        os.kill(node.process.pid, signal.SIGKILL)
-        node.process.wait(STOP_TIMEOUT_S)
-        node.process = None
+        kill_node(self.nodes[node_id])
 
     def close(self) -> None:
         """Kill every node by PID."""
-        for node in self.nodes.values():
-            if node.process is not None and node.process.poll() is None:
-                os.kill(node.process.pid, signal.SIGKILL)
-                node.process.wait(STOP_TIMEOUT_S)
-            node.process = None
+        close_nodes(self.nodes.values())
