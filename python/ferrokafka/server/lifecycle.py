@@ -21,7 +21,9 @@ fenced), RUNNING (unfenced), PENDING_CONTROLLED_SHUTDOWN, SHUTTING_DOWN.
 from __future__ import annotations
 
 import enum
+import itertools
 import logging
+import random
 import uuid
 from collections.abc import Callable, Sequence
 
@@ -49,6 +51,11 @@ CONTROLLED_SHUTDOWN_FIRST_RETRY_S = 0.05
 # After a refused registration, wait this long before trying again (Kafka's lifecycle
 # manager backs off on errors too); bounded overall by initial.broker.registration.timeout.ms.
 REGISTRATION_RETRY_S = 0.1
+# Kafka's resend backoff: doubling from REGISTRATION_RETRY_S up to half the session timeout,
+# with 2% jitter (a restarted broker is refused DUPLICATE_BROKER_REGISTRATION until its old
+# session expires; asking ten times a second meanwhile only loads the controller).
+REGISTRATION_BACKOFF_MULTIPLIER = 2.0
+REGISTRATION_BACKOFF_JITTER = 0.02
 
 
 class BrokerState(enum.Enum):
@@ -143,8 +150,9 @@ class BrokerLifecycleManager:
             rack=rack if rack else None,
             log_dirs=list(log_dir_ids),
         )
+        delay_max_s = int(self.config["broker.session.timeout.ms"]) / 1000 / 2
         with trio.move_on_after(self.registration_timeout_s):
-            while True:
+            for attempt in itertools.count():
                 response = await self.channel.broker_registration(request)
                 if response.error_code == ec.NONE:
                     self.broker_epoch = response.broker_epoch
@@ -152,7 +160,11 @@ class BrokerLifecycleManager:
                     log.info("broker %d registered, epoch %d", self.node_id, self.broker_epoch)
                     return
                 self._log_error("registration", response.error_code)
-                await trio.sleep(REGISTRATION_RETRY_S)
+                delay = min(
+                    REGISTRATION_RETRY_S * REGISTRATION_BACKOFF_MULTIPLIER**attempt, delay_max_s
+                )
+                jitter = random.uniform(-REGISTRATION_BACKOFF_JITTER, REGISTRATION_BACKOFF_JITTER)
+                await trio.sleep(delay * (1 + jitter))
         raise RegistrationError(
             f"broker {self.node_id} was not registered within {self.registration_timeout_s} s "
             f"(last error {ec.error_name(self._last_error or ec.NONE)})"
