@@ -7,6 +7,7 @@ Every wait is bounded (``*_TIMEOUT_S``); what a node logged is in ``<work_dir>/n
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -224,6 +225,18 @@ class KRaftCluster:
     def close(self) -> None:
         """Kill every node by PID (the end of a test: no quorum is left to shut down under)."""
         close_nodes(self.nodes.values())
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[KRaftCluster]:
+        """Formatted, every node started and ready, for the block; killed by PID after it."""
+        try:
+            self.format()
+            for node_id in self.nodes:
+                self.start(node_id)
+            self.wait_ready()
+            yield self
+        finally:
+            self.close()
 
 
 class _HasProcess(Protocol):

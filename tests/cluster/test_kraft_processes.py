@@ -37,14 +37,8 @@ def cluster(tmp_path: Path) -> Iterator[KRaftCluster]:
             "broker.heartbeat.interval.ms": "500",
         },
     )
-    try:
-        made.format()
-        for node_id in made.nodes:
-            made.start(node_id)
-        made.wait_ready()
+    with made.running():
         yield made
-    finally:
-        made.close()
 
 
 def admin(bootstrap: str) -> Any:

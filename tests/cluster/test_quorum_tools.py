@@ -45,14 +45,8 @@ POLL_S = 0.2
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[KRaftCluster]:
     made = KRaftCluster(tmp_path / "cluster", brokers=1)
-    try:
-        made.format()
-        for node_id in made.nodes:
-            made.start(node_id)
-        made.wait_ready()
+    with made.running():
         yield made
-    finally:
-        made.close()
 
 
 def quorum_tool(cluster: KRaftCluster, *args: str) -> str:

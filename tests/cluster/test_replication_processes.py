@@ -40,14 +40,8 @@ def cluster(tmp_path: Path) -> Iterator[KRaftCluster]:
             "replica.fetch.backoff.ms": "200",
         },
     )
-    try:
-        made.format()
-        for node_id in made.nodes:
-            made.start(node_id)
-        made.wait_ready()
+    with made.running():
         yield made
-    finally:
-        made.close()
 
 
 def partition_state(bootstrap: str) -> tuple[int, list[int]]:

@@ -12,7 +12,9 @@ failure of any kind (refused, reset, timed out, garbled) closes the connection a
 
 from __future__ import annotations
 
+import contextlib
 import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
 import trio
@@ -80,50 +82,42 @@ class NodeClient:
 
     async def call(self, request: Any, *, version: int | None = None) -> Any:
         """Send ``request`` and return the node's response (connecting first if needed)."""
-        async with self._lock:
-            try:
-                with trio.fail_after(self.timeout_s):
-                    if self._stream is None:
-                        await self._connect()
-                    if version is None:
-                        version = self._versions.get(request.API_KEY)
-                        if version is None:
-                            raise UnsupportedByNodeError(
-                                f"{self._where()} does not support {APIS[request.API_KEY].name}"
-                            )
-                    return await self._round_trip(request, version)
-            except trio.TooSlowError as exc:
-                await self._close()
-                raise NodeUnavailableError(
-                    f"{self._where()} did not answer within {self.timeout_s:g} s"
-                ) from exc
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                await self._close()
-                raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
-            except (ProtocolError, NodeUnavailableError):
-                await self._close()
-                raise
+        async with self._lock, self._failures():
+            if self._stream is None:
+                await self._connect()
+            if version is None:
+                version = self._versions.get(request.API_KEY)
+                if version is None:
+                    raise UnsupportedByNodeError(
+                        f"{self._where()} does not support {APIS[request.API_KEY].name}"
+                    )
+            return await self._round_trip(request, version)
 
     async def connect(self) -> None:
         """Connect (and learn the node's API versions) now if not connected: callers whose
         request depends on the version (:meth:`version`) call this first."""
-        async with self._lock:
-            if self._stream is not None:
-                return
-            try:
-                with trio.fail_after(self.timeout_s):
-                    await self._connect()
-            except trio.TooSlowError as exc:
-                await self._close()
-                raise NodeUnavailableError(
-                    f"{self._where()} did not answer within {self.timeout_s:g} s"
-                ) from exc
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-                await self._close()
-                raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
-            except (ProtocolError, NodeUnavailableError):
-                await self._close()
-                raise
+        async with self._lock, self._failures():
+            if self._stream is None:
+                await self._connect()
+
+    @contextlib.asynccontextmanager
+    async def _failures(self) -> AsyncIterator[None]:
+        """Bound the block by ``timeout_s``; any failure in it closes the connection and is
+        raised as NodeUnavailableError (the caller's next call connects again)."""
+        try:
+            with trio.fail_after(self.timeout_s):
+                yield
+        except trio.TooSlowError as exc:
+            await self._close()
+            raise NodeUnavailableError(
+                f"{self._where()} did not answer within {self.timeout_s:g} s"
+            ) from exc
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            await self._close()
+            raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
+        except (ProtocolError, NodeUnavailableError):
+            await self._close()
+            raise
 
     async def aclose(self) -> None:
         async with self._lock:
