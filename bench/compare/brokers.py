@@ -221,14 +221,15 @@ def make_broker(name: str, work_dir: Path, *, segment_bytes: int, start_timeout_
     return cls(work_dir, segment_bytes=segment_bytes, start_timeout_s=start_timeout_s)
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+def create_topic(bootstrap: str, name: str, partitions: int, replication_factor: int = 1) -> None:
     """Create a topic with librdkafka's admin client and wait until every partition has a
-    leader (both brokers answer CreateTopics before their metadata shows the leaders)."""
+    leader and every replica in its ISR (both brokers answer CreateTopics before their metadata
+    shows the leaders)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap, "logger": LIBRDKAFKA_LOG})
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=1)],
+        [NewTopic(name, num_partitions=partitions, replication_factor=replication_factor)],
         operation_timeout=ADMIN_TIMEOUT_S,
         request_timeout=ADMIN_TIMEOUT_S,
     )
@@ -240,7 +241,10 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
             found is not None
             and found.error is None
             and len(found.partitions) == partitions
-            and all(p.leader >= 0 for p in found.partitions.values())
+            and all(
+                p.leader >= 0 and len(p.isrs) == replication_factor
+                for p in found.partitions.values()
+            )
         ):
             return
         time.sleep(TOPIC_POLL_S)

@@ -125,6 +125,8 @@ class MixedCluster:
     nodes: dict[int, MixedNode] = field(default_factory=dict)
     cluster_id: str = field(default_factory=random_cluster_id)
     features: dict[str, int] = field(default_factory=lambda: dict(UNSUPPORTED_FEATURES_OFF))
+    # The Kafka JVM's flags: small by default (tests); the benchmark gives Kafka its own.
+    kafka_jvm: tuple[str, ...] = KAFKA_JVM
 
     def __post_init__(self) -> None:
         for node_id, (kind, roles) in self.layout.items():
@@ -220,7 +222,7 @@ class MixedCluster:
                 node.process = subprocess.Popen(
                     [
                         java_executable(),
-                        *KAFKA_JVM,
+                        *self.kafka_jvm,
                         f"-Dlog4j2.configurationFile={node.work_dir / 'log4j2.properties'}",
                         f"-Dkafka.logs.dir={node.work_dir}",
                         "-cp",

@@ -27,6 +27,7 @@ processes form one: tests/cluster/kraft_processes.py).
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -49,6 +50,8 @@ from ferrokafka.testing.broker import (
     _running,
     testing_config,
 )
+
+logger = logging.getLogger(__name__)
 
 # A handful of brokers is what cluster tests need; each is a few MB and some sockets.
 CLUSTER_SIZE_MAX = 16
@@ -171,6 +174,8 @@ def run_cluster(
                 if started.empty():
                     started.put(exc)
                 else:
+                    # Every broker stopped with it: say so now, not only when the test ends.
+                    logger.error("the in-process cluster stopped: a broker task failed: %r", exc)
                     failure.append(exc)
 
         thread = threading.Thread(target=thread_main, name="ferrokafka-cluster", daemon=True)
