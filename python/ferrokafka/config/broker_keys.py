@@ -32,6 +32,9 @@ _LIST = ConfigType.LIST
 DAY_MS = 86_400_000
 DEFAULT_PROTOCOL_MAP = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"
 _NOT_APPLIED = "Accepted for compatibility; does not apply: "
+# Kafka's replica selectors (KIP-392), by the class names server.properties gives.
+LEADER_SELECTOR = "org.apache.kafka.common.replica.LeaderSelector"
+RACK_AWARE_SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 _TRIO = "ferrokafka serves connections as trio tasks on one event loop, not on a thread pool."
 
 # fmt: off
@@ -158,6 +161,10 @@ _REPLICATION_KEYS: tuple[ConfigKey, ...] = (
               "SO_RCVBUF of follower fetch sockets."),
     ConfigKey("replica.high.watermark.checkpoint.interval.ms", _L, 5000,
               "How often, in ms, high watermarks are checkpointed."),
+    ConfigKey("replica.selector.class", _S, None,
+              "Which replica consumers fetch from (KIP-392): Kafka's LeaderSelector or "
+              "RackAwareReplicaSelector (by client.rack and broker.rack); unset: the leader.",
+              one_of(LEADER_SELECTOR, RACK_AWARE_SELECTOR)),
 )
 
 _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (

@@ -78,23 +78,30 @@ class ReplicaManager:
     def partitions(self) -> Iterator[Partition]:
         return iter(list(self._by_name.values()))
 
-    def leader_partition_or_error(self, topic: str, index: int) -> Partition | int:
-        """The partition if this broker leads it, else Kafka's error code for the request."""
-        return self._leader_or_error(self._by_name.get((topic, index)), topic, index)
+    def leader_partition_or_error(
+        self, topic: str, index: int, *, leader_only: bool = True
+    ) -> Partition | int:
+        """The partition if this broker leads it (or, not ``leader_only``, holds a replica of
+        it: a consumer fetching from a follower, KIP-392), else Kafka's error code."""
+        return self._leader_or_error(self._by_name.get((topic, index)), topic, index, leader_only)
 
-    def leader_partition_by_id_or_error(self, topic_id: uuid.UUID, index: int) -> Partition | int:
+    def leader_partition_by_id_or_error(
+        self, topic_id: uuid.UUID, index: int, *, leader_only: bool = True
+    ) -> Partition | int:
         partition = self._by_id.get((topic_id, index))
         image = self._image
         topic = image.topics_by_id.get(topic_id) if image is not None else None
         if partition is None and topic is None:
             return ec.UNKNOWN_TOPIC_ID
-        return self._leader_or_error(partition, topic.name if topic else "", index)
+        return self._leader_or_error(partition, topic.name if topic else "", index, leader_only)
 
     def _leader_or_error(
-        self, partition: Partition | None, topic: str, index: int
+        self, partition: Partition | None, topic: str, index: int, leader_only: bool = True
     ) -> Partition | int:
         if partition is not None:
-            return partition if partition.is_leader else ec.NOT_LEADER_OR_FOLLOWER
+            if partition.is_leader or (not leader_only and partition.leader_epoch >= 0):
+                return partition
+            return ec.NOT_LEADER_OR_FOLLOWER
         image = self._image
         known = image is not None and image.partition(topic, index) is not None
         return ec.NOT_LEADER_OR_FOLLOWER if known else ec.UNKNOWN_TOPIC_OR_PARTITION

@@ -108,13 +108,19 @@ def run_cluster(
     size: int = 3,
     data_dir: str | Path | None = None,
     overrides: Mapping[str, object] | None = None,
+    node_overrides: Mapping[int, Mapping[str, object]] | None = None,
 ) -> Iterator[RunningCluster]:
     """Run ``size`` brokers sharing one controller, in a background thread, for the body of
-    the ``with``; ``overrides`` are config keys for every broker (and the controller)."""
+    the ``with``; ``overrides`` are config keys for every broker (and the controller),
+    ``node_overrides`` keys for one broker (by node id; e.g. its ``broker.rack``)."""
     if not 1 <= size <= CLUSTER_SIZE_MAX:
         raise ValueError(f"a cluster of 1 to {CLUSTER_SIZE_MAX} brokers, not {size}")
     with _data_dir(data_dir) as path:
-        configs = [cluster_config(path, i, overrides) for i in range(1, size + 1)]
+        per_node = node_overrides or {}
+        configs = [
+            cluster_config(path, i, {**(overrides or {}), **per_node.get(i, {})})
+            for i in range(1, size + 1)
+        ]
         cluster_id = ckpt.random_directory_id()
         started: queue.Queue[tuple[RunningCluster, trio.lowlevel.TrioToken] | BaseException] = (
             queue.Queue(maxsize=1)

@@ -16,7 +16,13 @@ log end rather than the high watermark, record the follower's position with the 
 diverges from the leader's log with the diverging epoch (KIP-320/KIP-595's in-fetch
 truncation). A fetch from a replica the partition does not have, or with a broker epoch older
 than the follower's registration, is refused NOT_LEADER_OR_FOLLOWER, as Kafka's
-``Replica.updateFetchStateOrThrow``. Preferred read replicas are always -1.
+``Replica.updateFetchStateOrThrow``.
+
+Fetch from the closest replica (KIP-392): a consumer's Fetch v11+ carries its ``client.rack``
+(``rack_id``); such a fetch may be served by a follower (up to the follower's high watermark),
+and a leader whose ``replica.selector.class`` picks a follower answers that partition with no
+records and the follower as ``preferred_read_replica`` (``partition/replica_selector.py``).
+Older consumer fetches are served by leaders only.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from dataclasses import dataclass
 import trio
 
 from ferrokafka.partition import Partition
+from ferrokafka.partition.errors import leader_epoch_error
 from ferrokafka.partition.isr import stale_broker_epoch
 from ferrokafka.partition.partition import monotonic_ms
+from ferrokafka.partition.replica_selector import NO_PREFERRED_REPLICA, preferred_read_replica
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
@@ -52,9 +60,10 @@ from ferrokafka.server.node import Node
 TOPIC_ID_VERSION = 13
 # Fetch v15 moved the follower's id into replica_state (with its broker epoch).
 REPLICA_STATE_VERSION = 15
+# Fetch v11 carries the consumer's rack: from then on a follower may serve it (KIP-392).
+CLIENT_RACK_VERSION = 11
 CONSUMER_REPLICA_ID = -1
 READ_COMMITTED = 1
-NO_PREFERRED_REPLICA = -1
 MS = 1000.0
 # Fetches are read inline in the trio thread from the page cache only (Log.read's nowait):
 # an index lookup and a few batch headers, ~10 us a partition, far below the ~150 us of a
@@ -75,10 +84,12 @@ class _Read:
     records: FileRecords | bytes = b""
     diverging_epoch: int = -1
     diverging_end_offset: int = -1
+    preferred_read_replica: int = NO_PREFERRED_REPLICA
 
 
-# (partition, its handle or None, the error when the handle is None)
-_Work = tuple[CachedPartition, Partition | None, int]
+# (partition, its handle or None, the error when the handle is None, the replica the consumer
+# should fetch from instead: -1 for this one)
+_Work = tuple[CachedPartition, Partition | None, int, int]
 
 
 def read_partitions(
@@ -97,7 +108,10 @@ def read_partitions(
     limit = max(0, max_bytes)
     min_one_batch = True
     reads = []
-    for part, handle, missing in work:
+    for part, handle, missing, preferred in work:
+        if handle is not None and preferred != NO_PREFERRED_REPLICA:
+            reads.append(_redirect(part, handle, preferred))
+            continue
         read = _read_one(
             part, handle, missing, limit, min_one_batch, read_committed, nowait, follower
         )
@@ -106,6 +120,20 @@ def read_partitions(
             limit = max(0, limit - len(read.records))
         reads.append(read)
     return reads
+
+
+def _redirect(part: CachedPartition, handle: Partition, preferred: int) -> _Read:
+    """No records, the offsets, and the replica to fetch from (Kafka skips the read)."""
+    code = leader_epoch_error(part.current_leader_epoch, handle.leader_epoch)
+    if code:
+        return _Read(code)
+    return _Read(
+        errors.NONE,
+        handle.high_watermark,
+        handle.last_stable_offset,
+        handle.log_start_offset,
+        preferred_read_replica=preferred,
+    )
 
 
 def _read_one(
@@ -159,6 +187,9 @@ class _Prepared:
     replica_id: int | None = None
     # Partitions refused to this follower (unknown replica, stale broker epoch).
     refused: frozenset[PartitionKey] = frozenset()
+    # A consumer's rack from Fetch v11+ ("" when it has none); None: a follower's fetch or an
+    # older consumer's, served by leaders only.
+    client_rack: str | None = None
 
 
 class FetchHandler:
@@ -178,13 +209,14 @@ class FetchHandler:
         if isinstance(prepared, FetchResponse):
             return prepared
         self._note_follower(ctx, request, prepared)
+        _note_client(ctx, request, prepared)
         read_committed = request.isolation_level == READ_COMMITTED
         work = self._work(list(prepared.parts.values()), prepared)
         reads = _cached_reads(
             work, request.max_bytes, read_committed, prepared.replica_id is not None
         )
         if reads is not None and _enough(
-            reads, request, waitable=any(h is not None for _, h, _ in work)
+            reads, request, waitable=any(h is not None for _, h, _, _ in work)
         ):
             return self._answer(prepared, request, reads)
         return Later(self._finish(prepared, request))
@@ -194,6 +226,7 @@ class FetchHandler:
         if isinstance(prepared, FetchResponse):
             return prepared
         self._note_follower(ctx, request, prepared)
+        _note_client(ctx, request, prepared)
         return await self._finish(prepared, request)
 
     async def _finish(self, prepared: _Prepared, request: FetchRequest) -> FetchResponse:
@@ -314,24 +347,62 @@ class FetchHandler:
             for index in topic.partitions
         ]
 
-    def _handle(self, part: CachedPartition, by_id: bool) -> Partition | int:
+    def _handle(
+        self, part: CachedPartition, by_id: bool, leader_only: bool = True
+    ) -> Partition | int:
         replicas = self.node.replicas
         if by_id:
-            return replicas.leader_partition_by_id_or_error(part.topic_id, part.partition)
-        return replicas.leader_partition_or_error(part.topic, part.partition)
+            return replicas.leader_partition_by_id_or_error(
+                part.topic_id, part.partition, leader_only=leader_only
+            )
+        return replicas.leader_partition_or_error(
+            part.topic, part.partition, leader_only=leader_only
+        )
+
+    def _preferred(self, part: CachedPartition, handle: Partition, client_rack: str) -> int:
+        """The follower this consumer should fetch ``part`` from, or -1 (KIP-392)."""
+        selector = self.node.config["replica.selector.class"]
+        if selector is None or not handle.is_leader:
+            return NO_PREFERRED_REPLICA
+        image = self.node.image
+
+        def rack_of(broker_id: int) -> str | None:
+            registration = image.broker(broker_id)
+            return registration.rack if registration is not None else None
+
+        def live(broker_id: int) -> bool:
+            registration = image.broker(broker_id)
+            return registration is not None and not registration.fenced
+
+        replicas = handle.replicas
+        return preferred_read_replica(
+            selector,
+            client_rack=client_rack,
+            leader_id=handle.local_broker_id,
+            leader_end_offset=handle.log_end_offset,
+            isr=handle.isr,
+            followers=handle.followers,
+            fetch_offset=part.fetch_offset,
+            now_ms=monotonic_ms(),
+            rack_of={r: rack_of(r) for r in replicas},
+            is_live=live,
+        )
 
     def _work(self, parts: list[CachedPartition], prepared: _Prepared) -> list[_Work]:
         """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
         work: list[_Work] = []
         refused = prepared.refused
+        rack = prepared.client_rack
         for part in parts:
-            found = self._handle(part, prepared.by_id)
+            found = self._handle(part, prepared.by_id, leader_only=rack is None)
             if refused and partition_key(part, prepared.by_id) in refused:
                 found = errors.NOT_LEADER_OR_FOLLOWER
             if isinstance(found, int):
-                work.append((part, None, found))
+                work.append((part, None, found, NO_PREFERRED_REPLICA))
+            elif rack is not None and found.is_leader:
+                work.append((part, found, errors.NONE, self._preferred(part, found, rack)))
             else:
-                work.append((part, found, errors.NONE))
+                work.append((part, found, errors.NONE, NO_PREFERRED_REPLICA))
         return work
 
     async def _long_poll(
@@ -347,7 +418,7 @@ class FetchHandler:
             work = self._work(parts, prepared)
             # Watch before reading: an append after the read wakes us.
             with purgatory.watch(
-                handle.key for _, handle, _ in work if handle is not None
+                handle.key for _, handle, _, _ in work if handle is not None
             ) as woken:
                 reads = _cached_reads(work, request.max_bytes, read_committed, follower)
                 if reads is None:  # the disk would be waited for: a worker thread does
@@ -360,7 +431,7 @@ class FetchHandler:
                             follower=follower,
                         )
                     )
-                waitable = any(handle is not None for _, handle, _ in work)
+                waitable = any(handle is not None for _, handle, _, _ in work)
                 if _enough(reads, request, waitable=waitable) or trio.current_time() >= deadline:
                     return reads
                 with trio.move_on_at(deadline):
@@ -374,7 +445,13 @@ def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> boo
         request.max_wait_ms <= 0
         or not waitable
         or sum(len(r.records) for r in reads) >= request.min_bytes
-        or any(r.error or r.diverging_epoch >= 0 or r.diverging_end_offset >= 0 for r in reads)
+        or any(
+            r.error
+            or r.diverging_epoch >= 0
+            or r.diverging_end_offset >= 0
+            or r.preferred_read_replica != NO_PREFERRED_REPLICA
+            for r in reads
+        )
     )
 
 
@@ -399,7 +476,14 @@ def _must_respond(part: CachedPartition, read: _Read) -> bool:
         read.high_watermark,
         read.last_stable_offset,
         read.log_start_offset,
+        read.preferred_read_replica,
     )
+
+
+def _note_client(ctx: RequestContext, request: FetchRequest, prepared: _Prepared) -> None:
+    """A consumer's Fetch v11+ carries client metadata (its rack): any replica may serve it."""
+    if prepared.replica_id is None and ctx.api_version >= CLIENT_RACK_VERSION:
+        prepared.client_rack = request.rack_id or ""
 
 
 def _responses(
@@ -422,7 +506,7 @@ def _responses(
                 log_start_offset=read.log_start_offset,
                 # No transactions yet: none aborted; null for read_uncommitted, as Kafka.
                 aborted_transactions=[] if read_committed else None,
-                preferred_read_replica=NO_PREFERRED_REPLICA,
+                preferred_read_replica=read.preferred_read_replica,
                 diverging_epoch=FetchResponse.EpochEndOffset(
                     epoch=read.diverging_epoch, end_offset=read.diverging_end_offset
                 ),

@@ -58,7 +58,15 @@ class CachedPartition:
     last_fetched_epoch: int = -1
     replica_log_start_offset: int = -1
 
-    def must_respond(self, error: int, record_bytes: int, hw: int, lso: int, start: int) -> bool:
+    def must_respond(
+        self,
+        error: int,
+        record_bytes: int,
+        hw: int,
+        lso: int,
+        start: int,
+        preferred_read_replica: int = -1,
+    ) -> bool:
         """Whether an incremental response must include the partition (Kafka's
         CachedPartition.maybeUpdateResponseData), remembering what it reports."""
         changed = (hw, lso, start) != (
@@ -67,7 +75,7 @@ class CachedPartition:
             self.log_start_offset,
         )
         self.high_watermark, self.last_stable_offset, self.log_start_offset = hw, lso, start
-        return changed or record_bytes > 0 or error != errors.NONE
+        return changed or record_bytes > 0 or error != errors.NONE or preferred_read_replica >= 0
 
 
 @dataclass(eq=False)
