@@ -229,34 +229,99 @@ def test_min_insync_refuses_acks_all_and_a_preferred_election_restores_the_leade
     assert read_all(boot, topic) == numbered("a") + numbered("b")
 
 
+def allow_unclean(bootstrap: str, topic: str) -> None:
+    """Turn unclean.leader.election.enable on for ``topic`` (IncrementalAlterConfigs)."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ResourceType,
+    )
+
+    resource = ConfigResource(
+        ResourceType.TOPIC,
+        topic,
+        incremental_configs=[
+            ConfigEntry(
+                "unclean.leader.election.enable",
+                "true",
+                incremental_operation=AlterConfigOpType.SET,
+            )
+        ],
+    )
+    client = AdminClient({"bootstrap.servers": bootstrap})
+    client.incremental_alter_configs([resource])[resource].result(CLIENT_TIMEOUT_S)
+
+
+@pytest.fixture
+def unclean_cluster(tmp_path: Path) -> Iterator[MixedCluster]:
+    yield from cluster_with(
+        tmp_path,
+        {
+            **FAST_FAILURE,
+            "auto.leader.rebalance.enable": "false",
+            # The controller's look for leaderless partitions that now allow an unclean leader.
+            "unclean.leader.election.interval.ms": "1000",
+        },
+    )
+
+
 def test_unclean_election_loses_only_what_the_lost_isr_alone_held(
-    cluster: MixedCluster, tmp_path: Path
+    unclean_cluster: MixedCluster, tmp_path: Path
 ) -> None:
-    boot, topic = cluster.bootstrap, "lossy"
-    create_topic(boot, topic, {"unclean.leader.election.enable": "true"})
-    produce_ok(boot, topic, numbered("a"), "all")  # on all three
+    """Three topics lose their whole ISR and get back only an out-of-sync replica: "lossy"
+    allows unclean elections from the start, "forced" never does (Kafka's kafka-leader-election
+    --election-type UNCLEAN forces one), "dynamic" is allowed them once leaderless."""
+    cluster = unclean_cluster
+    boot = cluster.bootstrap
+    topics = ("lossy", "forced", "dynamic")
+    for topic in topics:
+        config = {"unclean.leader.election.enable": "true"} if topic == "lossy" else {}
+        create_topic(boot, topic, config)
+        produce_ok(boot, topic, numbered("a"), "all")  # on all three
 
     cluster.kill(4)
-    wait_state(brokers_but(cluster, 4), topic, lambda _l, isr: isr == [2, 3], "4 out of sync")
-    produce_ok(brokers_but(cluster, 4), topic, numbered("lost"), "all")  # on 2 and 3 only
+    for topic in topics:
+        wait_state(brokers_but(cluster, 4), topic, lambda _l, isr: isr == [2, 3], "4 dropped")
+        produce_ok(brokers_but(cluster, 4), topic, numbered("lost"), "all")  # 2 and 3 only
 
     for broker in (2, 3):
         cluster.kill(broker)
     cluster.start(4)
     cluster.wait_brokers(4)
     alive = brokers_but(cluster, 2, 3)
-    # 4 comes back with the whole ISR gone: it is elected although out of sync.
-    wait_state(alive, topic, lambda leader, isr: (leader, isr) == (4, [4]), "unclean leader 4")
-    produce_ok(alive, topic, numbered("b"), "all")
+    # 4 comes back with the whole ISR gone: elected for "lossy" although out of sync.
+    wait_state(alive, "lossy", lambda leader, isr: (leader, isr) == (4, [4]), "unclean leader")
+    for topic in ("forced", "dynamic"):
+        assert partition_state(alive, topic)[0] == -1  # not allowed: leaderless
+    report = kafka_tool(
+        tmp_path,
+        LEADER_ELECTION,
+        "--bootstrap-server",
+        alive,
+        "--election-type",
+        "UNCLEAN",
+        "--topic",
+        "forced",
+        "--partition",
+        "0",
+    )
+    assert "Successfully completed leader election (UNCLEAN) for partitions forced-0" in report
+    allow_unclean(alive, "dynamic")
+    for topic in topics:
+        wait_state(alive, topic, lambda leader, isr: (leader, isr) == (4, [4]), "leader 4")
+        produce_ok(alive, topic, numbered("b"), "all")
 
     for broker in (2, 3):
         cluster.start(broker)
     cluster.wait_brokers()
-    wait_state(boot, topic, lambda _l, isr: isr == [2, 3, 4], "the ISR back")
-    # What 4 never had is lost, on every replica (2 and 3 truncated to the new leader's log);
+    # What 4 never had is lost, on every replica (2 and 3 truncate to the new leader's log);
     # everything else acknowledged is there, once.
     expected = numbered("a") + numbered("b")
-    assert read_all(boot, topic) == expected
+    for topic in topics:
+        wait_state(boot, topic, lambda _l, isr: isr == [2, 3, 4], "the ISR back")
+        assert read_all(boot, topic) == expected
     report = kafka_tool(
         tmp_path,
         LEADER_ELECTION,
@@ -266,9 +331,10 @@ def test_unclean_election_loses_only_what_the_lost_isr_alone_held(
         "PREFERRED",
         "--all-topic-partitions",
     )
-    assert f"for partitions {topic}-0" in report, report
-    wait_state(boot, topic, lambda leader, _isr: leader == 2, "the preferred leader")
-    assert read_all(boot, topic) == expected  # read from 2 now: it truncated too
+    assert "Successfully completed leader election (PREFERRED)" in report, report
+    for topic in topics:
+        wait_state(boot, topic, lambda leader, _isr: leader == 2, "the preferred leader")
+        assert read_all(boot, topic) == expected  # read from 2 now: it truncated too
 
 
 def test_controlled_shutdown_moves_leadership_and_the_balancer_brings_it_back(
