@@ -26,6 +26,7 @@ import pytest
 from mixed_processes import FERROKAFKA, MixedCluster
 
 import kafka_support as ks
+from kafka_support.dump import dump_cluster_metadata
 
 CLIENT_TIMEOUT_S = 60.0
 POLL_S = 0.2
@@ -94,9 +95,7 @@ def create_topic(bootstrap: str, topic: str, config: dict[str, str]) -> None:
 
     client = AdminClient({"bootstrap.servers": bootstrap})
     new = NewTopic(topic, num_partitions=1, replica_assignment=[list(BROKERS)], config=config)
-    client.create_topics([new], operation_timeout=CLIENT_TIMEOUT_S)[topic].result(
-        CLIENT_TIMEOUT_S
-    )
+    client.create_topics([new], operation_timeout=CLIENT_TIMEOUT_S)[topic].result(CLIENT_TIMEOUT_S)
     wait_state(bootstrap, topic, lambda leader, isr: leader == 2 and len(isr) == 3, "ISR of 3")
 
 
@@ -140,9 +139,7 @@ def read_all(bootstrap: str, topic: str) -> list[bytes]:
             "log_level": 0,
         }
     )
-    _low, high = consumer.get_watermark_offsets(
-        TopicPartition(topic, 0), timeout=CLIENT_TIMEOUT_S
-    )
+    _low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=CLIENT_TIMEOUT_S)
     consumer.assign([TopicPartition(topic, 0, 0)])
     values: list[bytes] = []
     deadline = time.monotonic() + CLIENT_TIMEOUT_S
@@ -335,6 +332,30 @@ def test_unclean_election_loses_only_what_the_lost_isr_alone_held(
     for topic in topics:
         wait_state(boot, topic, lambda leader, _isr: leader == 2, "the preferred leader")
         assert read_all(boot, topic) == expected  # read from 2 now: it truncated too
+    recovery_states(cluster, tmp_path, topics)
+
+
+def recovery_states(cluster: MixedCluster, tmp_path: Path, topics: tuple[str, ...]) -> None:
+    """KIP-704 in the metadata log, as Kafka's DumpLogSegments decodes it: each unclean
+    election made the partition RECOVERING with the ISR [4]; the new leader later sent
+    RECOVERED (with the ISR expansion that followed its recovery)."""
+    metadata = cluster.nodes[CONTROLLER].work_dir / "metadata" / "__cluster_metadata-0"
+    payloads, dumped = dump_cluster_metadata(metadata, work_dir=tmp_path / "dump")
+    assert not dumped.problems
+    ids = {p["data"]["name"]: p["data"]["topicId"] for p in payloads if p["type"] == "TOPIC_RECORD"}
+    for topic in topics:
+        changes = [
+            p["data"]
+            for p in payloads
+            if p["type"] == "PARTITION_CHANGE_RECORD" and p["data"]["topicId"] == ids[topic]
+        ]
+        states = [c.get("leaderRecoveryState") for c in changes if "leaderRecoveryState" in c]
+        unclean = [c for c in changes if c.get("leaderRecoveryState") == 1]
+        assert len(unclean) == 1 and unclean[0]["leader"] == 4 and unclean[0]["isr"] == [4], (
+            topic,
+            changes,
+        )
+        assert states == [1, 0], (topic, changes)
 
 
 def test_controlled_shutdown_moves_leadership_and_the_balancer_brings_it_back(
