@@ -381,8 +381,10 @@ class Controller:
 
     def _schedule_elections(self) -> None:
         now = self._now_ms()
-        self._balance.after_write(now, elections.any_imbalanced(self.image))
-        self._unclean.after_write(now, elections.any_leaderless(self.image))
+        if self._balance.may_schedule:
+            self._balance.after_write(now, elections.any_imbalanced(self.image))
+        if self._unclean.may_schedule:
+            self._unclean.after_write(now, elections.any_leaderless(self.image))
 
     def _unclean_allowed(self, image: MetadataImage, topic: str) -> bool:
         return elections.unclean_enabled(

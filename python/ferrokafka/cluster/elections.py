@@ -308,8 +308,14 @@ class ElectionSchedule:
         self._mode = _Mode.DEFERRED
         self.due_ms: float | None = None
 
+    @property
+    def may_schedule(self) -> bool:
+        """Whether :meth:`after_write` could schedule a round now (else the caller need not
+        look for work: a scan of every partition)."""
+        return self.interval_ms is not None and self._mode is not _Mode.SCHEDULED
+
     def after_write(self, now_ms: float, has_work: bool) -> None:
-        if self.interval_ms is None or self._mode is _Mode.SCHEDULED or not has_work:
+        if not self.may_schedule or not has_work:
             return
         delay = self.interval_ms if self._mode is _Mode.DEFERRED else IMMEDIATE_DELAY_MS
         self.due_ms = now_ms + delay
