@@ -4,7 +4,8 @@ ferrokafka controller-only node (``process.roles=controller``): Kafka's broker f
 (bootstrap feature levels at 4.4-IV2 from the formatted snapshot, its registration, the
 topic), registers and heartbeats until unfenced; confluent-kafka creates a topic through it
 (Kafka forwards CreateTopics to our controller in an Envelope), produces with acks=all and
-reads it all back; Kafka's kafka-leader-election goes the same way (ElectLeaders). Each node is its own process, stopped by PID."""
+reads it all back; Kafka's kafka-leader-election goes the same way (ElectLeaders). Each node
+is its own process, stopped by PID."""
 
 from __future__ import annotations
 
