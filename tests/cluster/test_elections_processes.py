@@ -67,13 +67,17 @@ def brokers_but(cluster: MixedCluster, *gone: int) -> str:
 
 
 def partition_state(bootstrap: str, topic: str) -> tuple[int, list[int]]:
-    """(leader, ISR) of partition 0 as a client's Metadata sees it."""
+    """(leader, ISR) of partition 0 as a client's Metadata sees it; (-1, []) while the broker
+    asked does not know it."""
     from confluent_kafka.admin import AdminClient
 
     metadata = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(
         topic, timeout=CLIENT_TIMEOUT_S
     )
-    part = metadata.topics[topic].partitions[0]
+    found = metadata.topics.get(topic)
+    part = found.partitions.get(0) if found is not None else None
+    if part is None:  # a broker that has not seen the topic yet (metadata propagates)
+        return -1, []
     return part.leader, sorted(part.isrs)
 
 
