@@ -17,6 +17,10 @@ which learns every committed record's offset from :meth:`Controller._commit` (an
 log at start). A single ``ferrokafka serve`` node skips all that: :meth:`register_broker`
 registers and unfences its own broker in one batch, and nothing fences it.
 
+Leader elections — ElectLeaders, and the leader balancer and unclean elector that
+:meth:`Controller.tick` runs when their schedules say so — are
+:mod:`~ferrokafka.cluster.elections`'s.
+
 Everything here is synchronous: an operation's only blocking step is the fsync of one batch.
 Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock`` around a
 ``trio.to_thread.run_sync`` call) since each validates against the image the previous one made.
