@@ -4,7 +4,8 @@ ferrokafka controller-only node (``process.roles=controller``): Kafka's broker f
 (bootstrap feature levels at 4.4-IV2 from the formatted snapshot, its registration, the
 topic), registers and heartbeats until unfenced; confluent-kafka creates a topic through it
 (Kafka forwards CreateTopics to our controller in an Envelope), produces with acks=all and
-reads it all back. Each node is its own process, stopped by PID."""
+reads it all back; Kafka's kafka-leader-election goes the same way (ElectLeaders). Each node
+is its own process, stopped by PID."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def test_kafka_broker_serves_under_a_ferrokafka_controller(
     assert f"controller {OUR_CONTROLLER} registered" in cluster.nodes[OUR_CONTROLLER].logged()
     # Our controller-only node has no client listener.
     assert cluster.nodes[OUR_CONTROLLER].port == 0
+    # ElectLeaders through Kafka's broker reaches our controller in an Envelope; its answer
+    # (the preferred replica leads already) comes back to Kafka's own tool.
+    elected = run_kafka_tool(
+        "org.apache.kafka.tools.LeaderElectionCommand",
+        ["--bootstrap-server", broker.bootstrap, "--election-type", "PREFERRED",
+         "--topic", "mixed-b", "--partition", "0"],
+        work_dir=broker.work_dir,
+    ).stdout  # fmt: skip
+    assert "Valid replica already elected for partitions mixed-b-0" in elected, elected
     # Kafka's broker stops on SIGTERM (a JVM's exit code 143) after its controlled shutdown,
     # which our controller recorded; Kafka's DumpLogSegments decodes our whole metadata log.
     assert cluster.stop(KAFKA_BROKER) == SIGTERM_EXIT

@@ -4,7 +4,8 @@ Kafka as an observer, registers (Kafka's controller checks its features, listene
 incarnation and log directories) and is unfenced, and serves what is assigned to it:
 confluent-kafka creates a topic through it (forwarded to Kafka's controller), produces with
 acks=all and reads it all back with a group consumer; Kafka's kafka-features sees the
-finalized levels through it, and its controlled shutdown is granted by Kafka's controller.
+finalized levels through it, kafka-leader-election goes through it to Kafka's controller, and
+its controlled shutdown is granted by Kafka's controller.
 Each node is its own process, stopped by PID."""
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def test_ferrokafka_broker_serves_under_a_kafka_controller(cluster: MixedCluster
     mv = features["metadata.version"]
     assert "SupportedMaxVersion: 4.4-IV2" in mv and "FinalizedVersionLevel: 4.4-IV2" in mv, mv
     assert "FinalizedVersionLevel: 1" in features["group.version"], described
+    # Kafka's kafka-leader-election through our broker: ElectLeaders forwarded to Kafka's
+    # controller, its answer (the preferred replica leads already) back to the tool.
+    elected = run_kafka_tool(
+        "org.apache.kafka.tools.LeaderElectionCommand",
+        ["--bootstrap-server", broker.bootstrap, "--election-type", "PREFERRED",
+         "--topic", "mixed-a", "--partition", "0"],
+        work_dir=broker.work_dir,
+    ).stdout  # fmt: skip
+    assert "Valid replica already elected for partitions mixed-a-0" in elected, elected
     # Our broker stops cleanly: Kafka's controller grants its controlled shutdown.
     assert cluster.stop(OUR_BROKER) == 0
     assert f"request from broker {OUR_BROKER} to shut down has been granted" in (

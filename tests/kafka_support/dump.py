@@ -45,6 +45,9 @@ class DumpedRecord:
     key: str | None
     payload: str | None
     control: tuple[str, int] | None = None
+    # A KRaft control record of a metadata log (LeaderChange, KRaftVoters, ...): its type and
+    # the JSON Kafka printed for it.
+    raft_control: tuple[str, str] | None = None
 
 
 @dataclass
@@ -113,6 +116,10 @@ _RECORD_HEAD = re.compile(
     r"(?: sequence: (?P<sequence>-?\d+) headerKeys: \[(?P<header_keys>[^\]]*)\])?"
 )
 _CONTROL = re.compile(r"^ endTxnMarker: (?P<type>\w+) coordinatorEpoch: (?P<epoch>-?\d+)")
+_RAFT_CONTROL = re.compile(
+    r"^ (?P<type>LeaderChange|SnapshotHeader|SnapshotFooter|KRaftVersion|KRaftVoters): "
+    r"(?P<json>\{.*\})$"
+)
 _INDEX_ENTRY = re.compile(r"^offset: (\d+) position: (\d+)$")
 _TIME_INDEX_ENTRY = re.compile(r"^timestamp: (-?\d+) offset: (\d+)$")
 # A field of a batch line: "name: value" where value has no spaces.
@@ -259,6 +266,10 @@ def _parse_record_line(line: str, line_number: int) -> DumpedRecord:
     if control is not None:
         record.control = (control["type"], int(control["epoch"]))
         rest = rest[control.end() :]
+    raft_control = _RAFT_CONTROL.match(rest)
+    if raft_control is not None:
+        record.raft_control = (raft_control["type"], raft_control["json"])
+        rest = ""
     if key_size >= 0 and rest.startswith(" key: "):
         record.key, rest = _split_key(rest[len(" key: ") :], key_size, value_size >= 0)
     if value_size >= 0 and rest.startswith(" payload: "):

@@ -49,6 +49,7 @@ from ferrokafka.protocol.messages.create_partitions import (
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -128,6 +129,10 @@ class ControllerChannel(Protocol):
     # -- replication (a partition leader's ISR changes) -------------------------------------
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse: ...
+
+    # -- leader elections (cluster/elections.py) -------------------------------------------
+
+    async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse: ...
 
 
 class InProcessControllerChannel:
@@ -214,6 +219,9 @@ class InProcessControllerChannel:
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
         return await self._run(lambda: self.controller.alter_partition(request))
+
+    async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
+        return await self._run(lambda: self.controller.elect_leaders(request))
 
     async def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
         return await self._run(lambda: self.controller.unregister_broker(request))

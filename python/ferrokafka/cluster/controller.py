@@ -17,6 +17,10 @@ which learns every committed record's offset from :meth:`Controller._commit` (an
 log at start). A single ``ferrokafka serve`` node skips all that: :meth:`register_broker`
 registers and unfences its own broker in one batch, and nothing fences it.
 
+Leader elections — ElectLeaders, and the leader balancer and unclean elector that
+:meth:`Controller.tick` runs when their schedules say so — are
+:mod:`~ferrokafka.cluster.elections`'s.
+
 Everything here is synchronous: an operation's only blocking step is the fsync of one batch.
 Operations must be serialized by the caller (one at a time; e.g. a ``trio.Lock`` around a
 ``trio.to_thread.run_sync`` call) since each validates against the image the previous one made.
@@ -29,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import isr_change
+from ferrokafka.cluster import elections, isr_change
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
@@ -57,6 +61,7 @@ from ferrokafka.cluster.records import (
 from ferrokafka.cluster.topic_ops import TopicOperations
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
+from ferrokafka.protocol.error_responses import elect_leaders_error
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -80,6 +85,7 @@ from ferrokafka.protocol.messages.create_partitions import (
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -133,6 +139,15 @@ class Controller:
             now_ms=now_ms,
             unclean_allowed=self._unclean_allowed,
         )
+        self._now_ms = now_ms
+        # The periodic elections (cluster/elections.py): the leader balancer when
+        # auto.leader.rebalance.enable, the unclean elector always (it only acts for topics
+        # that allow unclean elections).
+        balance_s = config["leader.imbalance.check.interval.seconds"]
+        self._balance = elections.ElectionSchedule(
+            balance_s * 1000.0 if config["auto.leader.rebalance.enable"] else None
+        )
+        self._unclean = elections.ElectionSchedule(config["unclean.leader.election.interval.ms"])
 
     @property
     def image(self) -> MetadataImage:
@@ -151,6 +166,9 @@ class Controller:
             for index, record in enumerate(batch.records):
                 self.membership.replay(record.message, batch.base_offset + index)
         self.membership.activate(self.image)
+        self._balance.cancel()
+        self._unclean.cancel()
+        self._schedule_elections()
         return self.image
 
     def register_broker(
@@ -272,6 +290,7 @@ class Controller:
         for index, record in enumerate(records):
             self.membership.replay(record, first + index)
         self.loader.catch_up(self.log)
+        self._schedule_elections()
         return first
 
     # -- membership (cluster_control decides, these commit) -------------------------------
@@ -320,21 +339,61 @@ class Controller:
         self._commit(records)
         return isr_change.answer(self.image, response)
 
-    def tick(self) -> bool:
-        """The periodic task: fence one broker whose session expired; True if one was (call
-        again at once: another may be due)."""
-        records = self.membership.fence_stale_broker(self.image)
+    def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
+        """ElectLeaders (43): PREFERRED or UNCLEAN elections (:mod:`elections`), committed
+        before the answer."""
+        try:
+            records, response = elections.elect_leaders(self.image, request)
+        except elections.ElectionRequestError as exc:
+            return elect_leaders_error(request, exc.code, str(exc))
         self._commit(records)
-        return bool(records)
+        return response
+
+    def tick(self) -> bool:
+        """The periodic task: fence one broker whose session expired, or run a due round of
+        leader balancing or unclean elections; True if it did (call again at once: more may
+        be due)."""
+        records = self.membership.fence_stale_broker(self.image)
+        if records:
+            self._commit(records)
+            return True
+        return self._run_due_elections()
 
     def next_tick_ms(self) -> float | None:
         """When :meth:`tick` may next have work (the controller clock), None: not before a
-        broker is unfenced."""
-        return self.membership.next_check_ms()
+        broker is unfenced or an election is scheduled."""
+        due = [self.membership.next_check_ms(), self._balance.due_ms, self._unclean.due_ms]
+        return min((d for d in due if d is not None), default=None)
+
+    def _run_due_elections(self) -> bool:
+        now = self._now_ms()
+        if self._balance.is_due(now):
+            records, more = elections.balance_partition_leaders(self.image)
+            self._balance.ran(more)
+            self._commit(records)
+            self._schedule_elections()  # Kafka reschedules after every write event, even empty
+            return True
+        if self._unclean.is_due(now):
+            records, more = elections.elect_unclean_leaders(
+                self.image, lambda topic: self._unclean_allowed(self.image, topic)
+            )
+            self._unclean.ran(more)
+            self._commit(records)
+            self._schedule_elections()
+            return True
+        return False
+
+    def _schedule_elections(self) -> None:
+        now = self._now_ms()
+        if self._balance.may_schedule:
+            self._balance.after_write(now, elections.any_imbalanced(self.image))
+        if self._unclean.may_schedule:
+            self._unclean.after_write(now, elections.any_leaderless(self.image))
 
     def _unclean_allowed(self, image: MetadataImage, topic: str) -> bool:
-        overrides = dict(image.topic_config(topic))
-        return bool(self.config.topic_config(overrides)["unclean.leader.election.enable"])
+        return elections.unclean_enabled(
+            image, topic, self.config.node_id, bool(self.config[elections.UNCLEAN_KEY])
+        )
 
 
 def bootstrap_records(levels: Mapping[str, int] | None = None) -> list[Message]:

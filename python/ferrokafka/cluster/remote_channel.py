@@ -58,6 +58,7 @@ from ferrokafka.protocol.messages.describe_quorum import (
     DescribeQuorumRequest,
     DescribeQuorumResponse,
 )
+from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -183,6 +184,9 @@ class RemoteControllerChannel:
             return DescribeQuorumResponse(error_code=REQUEST_TIMED_OUT, error_message=str(exc))
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
+        return await self._forward(request)
+
+    async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
         return await self._forward(request)
 
     async def register_broker(

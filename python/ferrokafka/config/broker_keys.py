@@ -140,7 +140,11 @@ _REPLICATION_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("leader.imbalance.check.interval.seconds", _L, 300,
               "How often, in s, leader imbalance is checked.", at_least(1)),
     ConfigKey("leader.imbalance.per.broker.percentage", _I, 10,
-              "Share of non-preferred leaders per broker that triggers a rebalance."),
+              "Share of non-preferred leaders per broker that triggers a rebalance (read but "
+              "unused by Kafka's KRaft controller, and here: every imbalance is rebalanced)."),
+    ConfigKey("unclean.leader.election.interval.ms", _L, 300_000,
+              "How often, in ms, the controller looks for leaderless partitions it may elect "
+              "an unclean leader for (Kafka's internal key).", at_least(1)),
     ConfigKey("replica.lag.time.max.ms", _L, 30_000,
               "How long, in ms, a follower may lag before it leaves the ISR."),
     ConfigKey("replica.fetch.max.bytes", _I, MIB,

@@ -34,6 +34,7 @@ from ferrokafka.protocol.messages.create_partitions import (
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
@@ -95,11 +96,35 @@ def error_response(request: Any, code: int) -> Any:
                 for r in request.resources
             ]
         )
+    if isinstance(request, ElectLeadersRequest):
+        return elect_leaders_error(request, code)
     # The APIs with one top-level error code.
     for request_type, response_type in _TOP_LEVEL.items():
         if isinstance(request, request_type):
             return response_type(error_code=code)
     raise TypeError(f"no error response for {type(request).__name__}")
+
+
+def elect_leaders_error(
+    request: ElectLeadersRequest, code: int, message: str | None = None
+) -> ElectLeadersResponse:
+    """Kafka's ``ElectLeadersRequest.getErrorResponse``: the top-level code (v1+) and the
+    same code for every partition the request named (none for a null list: all partitions)."""
+    return ElectLeadersResponse(
+        error_code=code,
+        replica_election_results=[
+            ElectLeadersResponse.ReplicaElectionResult(
+                topic=t.topic,
+                partition_result=[
+                    ElectLeadersResponse.PartitionResult(
+                        partition_id=p, error_code=code, error_message=message
+                    )
+                    for p in t.partitions
+                ],
+            )
+            for t in request.topic_partitions or ()
+        ],
+    )
 
 
 def is_error_response(response: Any, code: int) -> bool:
@@ -117,6 +142,10 @@ def _error_codes(response: Any) -> list[int]:
         return [t.error_code for t in response.results]
     if isinstance(response, AlterConfigsResponse | IncrementalAlterConfigsResponse):
         return [r.error_code for r in response.responses]
+    if isinstance(response, ElectLeadersResponse):
+        return [response.error_code] + [
+            p.error_code for r in response.replica_election_results for p in r.partition_result
+        ]
     if isinstance(response, tuple(_TOP_LEVEL.values())):
         return [response.error_code]
     raise TypeError(f"no error codes known for {type(response).__name__}")

@@ -1,6 +1,6 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
-DeleteTopics, CreatePartitions, configs, DescribeCluster, DescribeLogDirs): one module per API
-beside this one."""
+DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs): one
+module per API beside this one."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ def register(
         ("CreateTopics", "create_topics", "CreateTopicsHandler"),
         ("DeleteTopics", "delete_topics", "DeleteTopicsHandler"),
         ("CreatePartitions", "create_partitions", "CreatePartitionsHandler"),
+        ("ElectLeaders", "elect_leaders", "ElectLeadersHandler"),
         ("DescribeConfigs", "configs", "DescribeConfigsHandler"),
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),

@@ -5,6 +5,7 @@ ControllerChannel, or an admin client with ``--bootstrap-controller``); the memb
 (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
 AlterPartition (partition leaders' ISR changes, :mod:`ferrokafka.cluster.isr_change`);
+ElectLeaders (:mod:`ferrokafka.cluster.elections`);
 and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
 answered by the same handlers and wrapped back. Each only hands the decoded request to the
 controller through a :class:`ControllerChannel` and returns its answer.
@@ -42,6 +43,7 @@ from ferrokafka.protocol.messages.create_partitions import (
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
+from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
@@ -79,6 +81,7 @@ class ControllerAdminHandlers:
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
+            ElectLeadersRequest: channel.elect_leaders,
         }
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
@@ -88,6 +91,7 @@ class ControllerAdminHandlers:
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
                 IncrementalAlterConfigsRequest,
+                ElectLeadersRequest,
             }
         )
 
