@@ -15,14 +15,18 @@ is cut off, so a restart replays exactly the appends that were acknowledged.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from ferrokafka.cluster.serde import ApiMessageAndVersion, decode_record, encode_record
 from ferrokafka.protocol.schema import Message
 from ferrokafka.storage import BatchBuilder, Log, LogConfig
+
+logger = logging.getLogger(__name__)
 
 METADATA_TOPIC = "__cluster_metadata"
 METADATA_PARTITION_DIR = f"{METADATA_TOPIC}-0"
@@ -86,15 +90,33 @@ def metadata_log_config() -> LogConfig:
     )
 
 
+def open_recovered(partition_dir: str | os.PathLike[str]) -> Log:
+    """Open the metadata log checking every batch (recovery point 0: it is small, and an image
+    is only as good as the records it replays). A corrupt or torn tail is cut off, as Kafka
+    does, and said: what it held is gone from the metadata (a topic created there no longer
+    exists, and its partition directories become strays)."""
+    path = Path(partition_dir)
+    before = sum(p.stat().st_size for p in path.glob("*.log"))
+    log = Log(str(path), metadata_log_config(), recovery_point=0)
+    cut = before - log.size_in_bytes
+    if cut > 0:
+        logger.warning(
+            "metadata log %s: %d bytes from offset %d on were corrupt or torn and were "
+            "truncated; the metadata they held is lost",
+            path,
+            cut,
+            log.log_end_offset,
+        )
+    return log
+
+
 class SingleVoterLog:
     """The metadata log of a one-voter quorum, in ``<log_dir>/__cluster_metadata-0``."""
 
     def __init__(self, log_dir: str | os.PathLike[str], *, epoch: int = SINGLE_VOTER_EPOCH):
         self.dir = os.path.join(os.fspath(log_dir), METADATA_PARTITION_DIR)
         os.makedirs(self.dir, exist_ok=True)
-        # recovery_point 0: the whole log is checked on open (it is small, and the image is
-        # only as good as the records it replays).
-        self._log = Log(self.dir, metadata_log_config(), recovery_point=0)
+        self._log = open_recovered(self.dir)
         self.epoch = epoch
 
     @property

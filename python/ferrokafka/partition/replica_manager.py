@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import trio
 
@@ -175,7 +176,17 @@ class ReplicaManager:
     async def _open(
         self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
     ) -> Partition:
-        opened = await trio.to_thread.run_sync(self.logs.get_or_create_log, name, index, config)
+        opened, stray = await trio.to_thread.run_sync(
+            self.logs.claim_log, name, index, topic_id, config
+        )
+        if stray is not None:
+            log.warning(
+                "%s-%d: the log on disk belongs to an older topic of that name (another topic "
+                "id); moved aside to %s, the partition starts empty",
+                name,
+                index,
+                stray,
+            )
         if opened.config != config:
             # A log loaded at start was opened with the broker defaults; the topic's own config
             # comes from the image, replayed from the metadata log.
@@ -200,6 +211,26 @@ class ReplicaManager:
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
         return partition
+
+    async def move_strays(self, image: MetadataImage) -> list[Path]:
+        """Move aside the logs on disk that ``image`` does not place on this broker (the topic
+        is gone, or the partition was reassigned away while the broker was down): Kafka's
+        stray logs, renamed ``-stray`` and kept, never served. Called once the broker has
+        caught up with the metadata (unfenced), never on a partial image."""
+        moved: list[Path] = []
+        for tp in sorted(await trio.to_thread.run_sync(self.logs.all_logs)):
+            if (tp.topic, tp.partition) in self._by_name:
+                continue
+            topic = image.topics_by_name.get(tp.topic)
+            part = topic.partitions.get(tp.partition) if topic is not None else None
+            if part is not None and self.broker_id in part.replicas:
+                continue  # placed here: opened (and its topic id checked) by apply_image
+            renamed = await trio.to_thread.run_sync(self.logs.mark_stray, tp.topic, tp.partition)
+            if renamed is not None:
+                why = "no such topic" if topic is None else "not a replica here"
+                log.warning("%s-%d: stray log (%s), moved aside to %s", *tp, why, renamed)
+                moved.append(renamed)
+        return moved
 
     def _isr_hint(self) -> None:
         if self.isr_manager is not None:

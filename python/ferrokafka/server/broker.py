@@ -192,6 +192,8 @@ class Broker:
                 await nursery.start(self._run_lifecycle)
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
+            # Caught up with the metadata now: logs it does not place here are strays.
+            await self.node.replicas.move_strays(self.node.image)
             task_status.started(bound)
 
     async def _run_controller_only(

@@ -25,6 +25,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
+    STRAY_DIR_SUFFIX,
     DirLock,
     LogDirError,
     create_and_validate_dirs,
@@ -49,11 +51,18 @@ from ferrokafka.storage.logdirs import (
     renamed_dir_name,
     validate_topic,
 )
+from ferrokafka.storage.partition_metadata import (
+    PartitionMetadataError,
+    read_topic_id,
+    write_topic_id,
+)
 
 if TYPE_CHECKING:
     from ferrokafka.config import BrokerConfig
 
 logger = logging.getLogger("ferrokafka.storage")
+# What an unreadable partition.metadata counts as: no topic has it, so the log is a stray.
+UNREADABLE_TOPIC_ID = uuid.UUID(int=0)
 
 LONG_MAX = 2**63 - 1
 # Passed as the recovery point after a clean shutdown: the native Log clamps it to the log end,
@@ -319,28 +328,62 @@ class LogManager:
             self._dir_of[tp] = log_dir
             return log
 
+    def claim_log(
+        self, topic: str, partition: int, topic_id: uuid.UUID, config: LogConfig | None = None
+    ) -> tuple[Log, Path | None]:
+        """The partition's log for topic ``topic_id``, its ``partition.metadata`` written. A
+        log on disk that holds another topic id (the topic was deleted and recreated while
+        this broker was away) is moved aside as a stray and a new one created: the log, and
+        the stray's new path or None. A log without the file (written by an older version)
+        is adopted."""
+        log = self.get_or_create_log(topic, partition, config)
+        try:
+            found = read_topic_id(log.dir)
+        except PartitionMetadataError as exc:
+            logger.warning("%s; its log is treated as a stray", exc)
+            found = UNREADABLE_TOPIC_ID
+        stray = None
+        if found is not None and found != topic_id:
+            stray = self.mark_stray(topic, partition)
+            log = self.get_or_create_log(topic, partition, config)
+        if found != topic_id:
+            write_topic_id(log.dir, topic_id)
+        return log, stray
+
     def delete_log(self, topic: str, partition: int) -> bool:
         """Close the log, rename its directory to ``<topic>-<partition>.<uuid>-delete`` and
         delete that after ``file_delete_delay_ms`` in the background (as Kafka: readers still
         holding its file regions finish first). Returns whether there was a log."""
-        tp = TopicPartition(topic, partition)
+        renamed = self._move_aside(TopicPartition(topic, partition), DELETE_DIR_SUFFIX)
+        if renamed is None:
+            return False
+        due = time.monotonic() + self.settings.file_delete_delay_ms / 1000
+        with self._lock:
+            self._pending_deletes.append((due, renamed))
+        return True
+
+    def mark_stray(self, topic: str, partition: int) -> Path | None:
+        """Close the log and rename its directory to ``<topic>-<partition>.<uuid>-stray``: a
+        log the metadata does not place here (or under another topic id). Kept for the
+        operator, never deleted, never reattached (Kafka's stray logs). The new path, or None
+        when there was no log."""
+        return self._move_aside(TopicPartition(topic, partition), STRAY_DIR_SUFFIX)
+
+    def _move_aside(self, tp: TopicPartition, suffix: str) -> Path | None:
         with self._lock:
             self._check_open()
             log = self._logs.pop(tp, None)
             log_dir = self._dir_of.pop(tp, None)
         if log is None or log_dir is None:
-            return False
+            return None
         log.close()
         self.cleaner.forget(tp, log_dir)
-        renamed = log_dir / renamed_dir_name(tp, DELETE_DIR_SUFFIX)
+        renamed = log_dir / renamed_dir_name(tp, suffix)
         os.rename(log.dir, renamed)
         ckpt.fsync_dir(log_dir)
         # Checkpoints without the partition, so a topic recreated later starts from scratch.
         self._checkpoint_dirs([log_dir])
-        due = time.monotonic() + self.settings.file_delete_delay_ms / 1000
-        with self._lock:
-            self._pending_deletes.append((due, renamed))
-        return True
+        return renamed
 
     def update_config(self, topic: str, config: LogConfig) -> None:
         """A topic's new config, applied to its logs now and to logs created or loaded later."""

@@ -27,7 +27,7 @@ from pathlib import Path
 from ferrokafka.cluster.metadata_log import (
     BATCH_BYTES_MAX,
     METADATA_PARTITION_DIR,
-    metadata_log_config,
+    open_recovered,
 )
 from ferrokafka.cluster.raft.log import LeaderChange, OffsetAndEpoch, Record
 from ferrokafka.cluster.raft.records import (
@@ -36,7 +36,6 @@ from ferrokafka.cluster.raft.records import (
     group_batches,
     records_of_batch,
 )
-from ferrokafka.storage import Log
 from ferrokafka.storage.checkpoints import (
     EpochEntry,
     atomic_write,
@@ -72,7 +71,7 @@ class NativeRaftLog:
         self.dir = Path(metadata_dir) / METADATA_PARTITION_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
         # recovery_point 0: every batch is checked on open (a torn tail is cut off).
-        self._log = Log(str(self.dir), metadata_log_config(), recovery_point=0)
+        self._log = open_recovered(self.dir)
         self._epochs: list[EpochEntry] = self._scan_epochs()
         self._write_epochs()
         partition_metadata = self.dir / PARTITION_METADATA
