@@ -29,7 +29,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import isr_change
+from ferrokafka.cluster import isr_change, reassignment
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
@@ -62,6 +62,10 @@ from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
     AlterPartitionResponse,
 )
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -83,6 +87,10 @@ from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, Dele
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
 )
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
@@ -319,6 +327,24 @@ class Controller:
             return AlterPartitionResponse(error_code=exc.code)
         self._commit(records)
         return isr_change.answer(self.image, response)
+
+    def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse:
+        """AlterPartitionReassignments (45): start, replace or cancel reassignments
+        (:mod:`reassignment`), committed as one batch before the answer."""
+        image = self.image
+        records, response = reassignment.alter_partition_reassignments(
+            image, request, lambda topic: self._unclean_allowed(image, topic)
+        )
+        self._commit(records)
+        return response
+
+    def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse:
+        """ListPartitionReassignments (46): the reassignments in progress."""
+        return reassignment.list_partition_reassignments(self.image, request)
 
     def tick(self) -> bool:
         """The periodic task: fence one broker whose session expired; True if one was (call

@@ -36,6 +36,10 @@ from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
     AlterPartitionResponse,
 )
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -61,6 +65,10 @@ from ferrokafka.protocol.messages.describe_quorum import (
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
 )
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
@@ -183,6 +191,16 @@ class RemoteControllerChannel:
             return DescribeQuorumResponse(error_code=REQUEST_TIMED_OUT, error_message=str(exc))
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
+        return await self._forward(request)
+
+    async def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse:
+        return await self._forward(request)
+
+    async def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse:
         return await self._forward(request)
 
     async def register_broker(

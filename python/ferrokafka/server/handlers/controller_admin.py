@@ -5,6 +5,7 @@ ControllerChannel, or an admin client with ``--bootstrap-controller``); the memb
 (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
 AlterPartition (partition leaders' ISR changes, :mod:`ferrokafka.cluster.isr_change`);
+Alter/ListPartitionReassignments (:mod:`ferrokafka.cluster.reassignment`);
 and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
 answered by the same handlers and wrapped back. Each only hands the decoded request to the
 controller through a :class:`ControllerChannel` and returns its answer.
@@ -34,6 +35,9 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
@@ -45,6 +49,9 @@ from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
 )
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
@@ -79,6 +86,8 @@ class ControllerAdminHandlers:
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
+            AlterPartitionReassignmentsRequest: channel.alter_partition_reassignments,
+            ListPartitionReassignmentsRequest: channel.list_partition_reassignments,
         }
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
@@ -88,6 +97,8 @@ class ControllerAdminHandlers:
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
                 IncrementalAlterConfigsRequest,
+                AlterPartitionReassignmentsRequest,
+                ListPartitionReassignmentsRequest,
             }
         )
 
