@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ferrokafka.config.definitions import (
     INT_MAX,
+    LONG_MAX,
     NO_DEFAULT,
     ConfigKey,
     ConfigTable,
@@ -158,6 +159,17 @@ _REPLICATION_KEYS: tuple[ConfigKey, ...] = (
               "SO_RCVBUF of follower fetch sockets."),
     ConfigKey("replica.high.watermark.checkpoint.interval.ms", _L, 5000,
               "How often, in ms, high watermarks are checkpointed."),
+    # Reassignment throttles (kafka-reassign-partitions --throttle sets them, --verify deletes
+    # them): accepted, per broker and cluster-wide, so Kafka's tool runs.
+    ConfigKey("leader.replication.throttled.rate", _L, LONG_MAX,
+              _NOT_APPLIED + "replication throttles are not enforced yet.", at_least(0),
+              dynamic=True, applies=False),
+    ConfigKey("follower.replication.throttled.rate", _L, LONG_MAX,
+              _NOT_APPLIED + "replication throttles are not enforced yet.", at_least(0),
+              dynamic=True, applies=False),
+    ConfigKey("replica.alter.log.dirs.io.max.bytes.per.second", _L, LONG_MAX,
+              _NOT_APPLIED + "replicas are not moved between log directories.", at_least(0),
+              dynamic=True, applies=False),
 )
 
 _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
