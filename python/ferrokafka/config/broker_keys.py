@@ -159,14 +159,14 @@ _REPLICATION_KEYS: tuple[ConfigKey, ...] = (
               "SO_RCVBUF of follower fetch sockets."),
     ConfigKey("replica.high.watermark.checkpoint.interval.ms", _L, 5000,
               "How often, in ms, high watermarks are checkpointed."),
-    # Reassignment throttles (kafka-reassign-partitions --throttle sets them, --verify deletes
-    # them): accepted, per broker and cluster-wide, so Kafka's tool runs.
+    # Reassignment throttles (KIP-73; kafka-reassign-partitions --throttle sets them, --verify
+    # deletes them), per broker or cluster-wide: partition/replication_quota.py.
     ConfigKey("leader.replication.throttled.rate", _L, LONG_MAX,
-              _NOT_APPLIED + "replication throttles are not enforced yet.", at_least(0),
-              dynamic=True, applies=False),
+              "Bytes per second a leader sends to followers outside the ISR of the replicas "
+              "leader.replication.throttled.replicas names.", at_least(0), dynamic=True),
     ConfigKey("follower.replication.throttled.rate", _L, LONG_MAX,
-              _NOT_APPLIED + "replication throttles are not enforced yet.", at_least(0),
-              dynamic=True, applies=False),
+              "Bytes per second a follower fetches for lagging replicas that "
+              "follower.replication.throttled.replicas names.", at_least(0), dynamic=True),
     ConfigKey("replica.alter.log.dirs.io.max.bytes.per.second", _L, LONG_MAX,
               _NOT_APPLIED + "replicas are not moved between log directories.", at_least(0),
               dynamic=True, applies=False),
