@@ -24,6 +24,8 @@ from reassign_support import (
     verify_until_complete,
 )
 
+pytestmark = pytest.mark.kafka
+
 TOPIC = "moving"
 PARTITIONS = 2
 THROTTLE_BYTES_PER_S = 50_000_000

@@ -5,12 +5,14 @@ cancellation, ListPartitionReassignments, and the error codes."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from ferrokafka.cluster import Controller
+from ferrokafka.cluster import Controller, reassignment
 from ferrokafka.cluster.image import BrokerEndpoint, PartitionImage
+from ferrokafka.cluster.partition_change import build_change
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
@@ -250,3 +252,69 @@ def test_the_topic_id_is_kept(cluster: Controller) -> None:
     moved = cluster.image.topic("t")
     assert moved is not None and moved.topic_id == topic.topic_id
     assert isinstance(moved.topic_id, uuid.UUID)
+
+
+def with_partition(cluster: Controller, **changes: Any) -> Any:
+    """The controller's image with partition t-0 changed (a state no request leads to here)."""
+    image = cluster.image
+    topic = image.topic("t")
+    assert topic is not None
+    moved = replace(topic, partitions={**topic.partitions, 0: replace(part(cluster), **changes)})
+    return replace(
+        image,
+        topics_by_name={**image.topics_by_name, "t": moved},
+        topics_by_id={**image.topics_by_id, moved.topic_id: moved},
+    )
+
+
+def cancel_request() -> Alter:
+    return Alter(
+        topics=[
+            Alter.ReassignableTopic(
+                name="t", partitions=[Alter.ReassignablePartition(partition_index=0)]
+            )
+        ]
+    )
+
+
+def test_a_cancel_that_needs_an_unclean_election_is_refused_unless_the_topic_allows_it(
+    cluster: Controller,
+) -> None:
+    # Only adding replicas are in the ISR: going back means electing a replica outside it.
+    image = with_partition(
+        cluster,
+        replicas=(3, 4, 1, 2),
+        adding_replicas=(3, 4),
+        removing_replicas=(1, 2),
+        isr=(3,),
+        leader=3,
+    )
+    records, response = reassignment.alter_partition_reassignments(
+        image, cancel_request(), lambda _topic: False
+    )
+    refused = response.responses[0].partitions[0]
+    assert records == [] and refused.error_code == ec.INVALID_REPLICA_ASSIGNMENT
+    assert refused.error_message == (
+        "Unable to revert partition assignment for t:0 because it would require an unclean "
+        "leader election."
+    )
+    records, response = reassignment.alter_partition_reassignments(
+        image, cancel_request(), lambda _topic: True
+    )
+    assert response.responses[0].partitions[0].error_code == ec.NONE
+    [record] = records
+    # The first original replica is the ISR alone and leads (Kafka's revert: it is put in the
+    # target ISR, so the builder's election of it is a clean one and no RECOVERING is set).
+    assert (record.replicas, record.isr, record.leader) == ([1, 2], [1], 1)
+    assert (record.adding_replicas, record.removing_replicas) == ([], [])
+    assert record.leader_recovery_state == -1
+
+
+def test_the_change_clears_elr_left_from_before(cluster: Controller) -> None:
+    image = with_partition(cluster, elr=(2,), last_known_elr=(2,))
+    topic = image.topic("t")
+    assert topic is not None
+    record = build_change(image, topic.topic_id, topic.partitions[0], replicas=[2, 1])
+    assert record is not None
+    assert (record.eligible_leader_replicas, record.last_known_elr) == ([], [])
+    assert record.replicas == [2, 1] and record.leader == -2  # same leader, no epoch bump
