@@ -160,10 +160,13 @@ def reassign_tool(args: list[str], work_dir: Path) -> str:
     return ks.run_kafka_tool(REASSIGN_COMMAND, args, work_dir=work_dir).stdout
 
 
-def generate(bootstrap: str, topic: str, brokers: list[int], work_dir: Path) -> dict[str, Any]:
-    """kafka-reassign-partitions --generate: the proposed plan (its JSON)."""
+def generate(
+    bootstrap: str, topic: str | list[str], brokers: list[int], work_dir: Path
+) -> dict[str, Any]:
+    """kafka-reassign-partitions --generate for ``topic`` (or several): the proposed plan."""
+    names = [topic] if isinstance(topic, str) else topic
     topics = work_dir / "topics.json"
-    topics.write_text(json.dumps({"version": 1, "topics": [{"topic": topic}]}))
+    topics.write_text(json.dumps({"version": 1, "topics": [{"topic": t} for t in names]}))
     out = reassign_tool(
         [
             "--bootstrap-server",
@@ -237,5 +240,10 @@ def describe(
     return found
 
 
-def plan_replicas(plan: dict[str, Any]) -> dict[int, list[int]]:
-    return {p["partition"]: p["replicas"] for p in plan["partitions"]}
+def plan_replicas(plan: dict[str, Any], topic: str | None = None) -> dict[int, list[int]]:
+    """Partition -> target replicas of ``topic`` (default: the plan's only topic)."""
+    return {
+        p["partition"]: p["replicas"]
+        for p in plan["partitions"]
+        if topic is None or p["topic"] == topic
+    }
