@@ -13,8 +13,9 @@ Checked: no acknowledged record lost or duplicated (the consumer that ran throug
 reader afterwards); kafka-topics --describe shows every partition on ferrokafka brokers with a
 full ISR; the group's committed offset is read back through a ferrokafka coordinator (which
 loaded what Kafka's coordinator wrote); and before the move, the ferrokafka follower's segment
-file of the Kafka-led partition is byte-for-byte a prefix of Kafka's own segment file (the follower copies the
-leader's batches unchanged), and Kafka's DumpLogSegments reads the same batches from both.
+file of the Kafka-led partition is byte-for-byte a prefix of Kafka's own segment file (the
+follower copies the leader's batches unchanged), and Kafka's DumpLogSegments reads the same
+batches from both.
 """
 
 from __future__ import annotations
