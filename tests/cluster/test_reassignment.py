@@ -14,6 +14,7 @@ from ferrokafka.cluster import Controller, reassignment
 from ferrokafka.cluster.image import BrokerEndpoint, PartitionImage
 from ferrokafka.cluster.partition_change import build_change
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest as Alter,
@@ -318,3 +319,11 @@ def test_the_change_clears_elr_left_from_before(cluster: Controller) -> None:
     assert record is not None
     assert (record.eligible_leader_replicas, record.last_known_elr) == ([], [])
     assert record.replicas == [2, 1] and record.leader == -2  # same leader, no epoch bump
+
+
+def test_a_standby_controller_refuses_both_apis_at_the_top_level() -> None:
+    """What controller_admin answers when this controller is not the active one."""
+    for request in (Alter(), List()):
+        response = error_response(request, ec.NOT_CONTROLLER)
+        assert response.error_code == ec.NOT_CONTROLLER
+        assert is_error_response(response, ec.NOT_CONTROLLER)
