@@ -31,6 +31,10 @@ from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
     AlterPartitionResponse,
 )
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -53,6 +57,10 @@ from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, Elec
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
 )
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
@@ -133,6 +141,16 @@ class ControllerChannel(Protocol):
     # -- leader elections (cluster/elections.py) -------------------------------------------
 
     async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse: ...
+
+    # -- reassignment (admin clients' requests, forwarded) ----------------------------------
+
+    async def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse: ...
+
+    async def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse: ...
 
 
 class InProcessControllerChannel:
@@ -222,6 +240,16 @@ class InProcessControllerChannel:
 
     async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
         return await self._run(lambda: self.controller.elect_leaders(request))
+
+    async def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse:
+        return await self._run(lambda: self.controller.alter_partition_reassignments(request))
+
+    async def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse:
+        return await self._run(lambda: self.controller.list_partition_reassignments(request))
 
     async def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
         return await self._run(lambda: self.controller.unregister_broker(request))

@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, isr_change
+from ferrokafka.cluster import elections, isr_change, reassignment
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
@@ -67,6 +67,10 @@ from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
     AlterPartitionResponse,
 )
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -89,6 +93,10 @@ from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, Elec
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
 )
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
@@ -338,6 +346,24 @@ class Controller:
             return AlterPartitionResponse(error_code=exc.code)
         self._commit(records)
         return isr_change.answer(self.image, response)
+
+    def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse:
+        """AlterPartitionReassignments (45): start, replace or cancel reassignments
+        (:mod:`reassignment`), committed as one batch before the answer."""
+        image = self.image
+        records, response = reassignment.alter_partition_reassignments(
+            image, request, lambda topic: self._unclean_allowed(image, topic)
+        )
+        self._commit(records)
+        return response
+
+    def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse:
+        """ListPartitionReassignments (46): the reassignments in progress."""
+        return reassignment.list_partition_reassignments(self.image, request)
 
     def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
         """ElectLeaders (43): PREFERRED or UNCLEAN elections (:mod:`elections`), committed

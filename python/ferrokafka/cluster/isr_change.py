@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 
 from ferrokafka.cluster.image import MetadataImage, PartitionImage
+from ferrokafka.cluster.partition_change import NO_LEADER_CHANGE, build_change
 from ferrokafka.cluster.records import PartitionChangeRecord
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.alter_partition import (
@@ -104,9 +105,14 @@ def alter_partition(
                 out.partitions.append(_error(data.partition_index, code))
                 continue
             assert part is not None
-            record = _change(topic.topic_id, part, data)
+            record = _change(image, topic.topic_id, part, data)
             if record is not None:
                 records.append(record)
+            if record is not None and record.leader not in (NO_LEADER_CHANGE, request.broker_id):
+                # The change completed a reassignment that moved the leader off this broker
+                # (Kafka answers NEW_LEADER_ELECTED: the sender learns it from the metadata).
+                out.partitions.append(_error(data.partition_index, ec.NEW_LEADER_ELECTED))
+                continue
             out.partitions.append(
                 AlterPartitionResponse.PartitionData(partition_index=data.partition_index)
             )
@@ -131,18 +137,20 @@ def answer(image: MetadataImage, response: AlterPartitionResponse) -> AlterParti
 
 
 def _change(
-    topic_id: uuid.UUID, part: PartitionImage, data: AlterPartitionRequest.PartitionData
+    image: MetadataImage,
+    topic_id: uuid.UUID,
+    part: PartitionImage,
+    data: AlterPartitionRequest.PartitionData,
 ) -> PartitionChangeRecord | None:
-    new_isr = [b.broker_id for b in new_isr_of(data)]
-    record = PartitionChangeRecord(topic_id=topic_id, partition_id=part.partition)
-    changed = False
-    if new_isr != list(part.isr):
-        record.isr = new_isr
-        changed = True
-    if data.leader_recovery_state != part.leader_recovery_state:
-        record.leader_recovery_state = data.leader_recovery_state
-        changed = True
-    return record if changed else None
+    """The ISR change, which also completes a reassignment whose target replicas are all in
+    the new ISR (:mod:`partition_change`)."""
+    return build_change(
+        image,
+        topic_id,
+        part,
+        isr=[b.broker_id for b in new_isr_of(data)],
+        recovery_state=data.leader_recovery_state,
+    )
 
 
 def _error(index: int, code: int) -> AlterPartitionResponse.PartitionData:

@@ -36,6 +36,10 @@ from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
     AlterPartitionResponse,
 )
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    AlterPartitionReassignmentsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -62,6 +66,10 @@ from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, Elec
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
+    ListPartitionReassignmentsResponse,
 )
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
@@ -187,6 +195,16 @@ class RemoteControllerChannel:
         return await self._forward(request)
 
     async def elect_leaders(self, request: ElectLeadersRequest) -> ElectLeadersResponse:
+        return await self._forward(request)
+
+    async def alter_partition_reassignments(
+        self, request: AlterPartitionReassignmentsRequest
+    ) -> AlterPartitionReassignmentsResponse:
+        return await self._forward(request)
+
+    async def list_partition_reassignments(
+        self, request: ListPartitionReassignmentsRequest
+    ) -> ListPartitionReassignmentsResponse:
         return await self._forward(request)
 
     async def register_broker(

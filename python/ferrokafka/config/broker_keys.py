@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ferrokafka.config.definitions import (
     INT_MAX,
+    LONG_MAX,
     NO_DEFAULT,
     ConfigKey,
     ConfigTable,
@@ -169,6 +170,17 @@ _REPLICATION_KEYS: tuple[ConfigKey, ...] = (
               "Which replica consumers fetch from (KIP-392): Kafka's LeaderSelector or "
               "RackAwareReplicaSelector (by client.rack and broker.rack); unset: the leader.",
               one_of(LEADER_SELECTOR, RACK_AWARE_SELECTOR)),
+    # Reassignment throttles (KIP-73; kafka-reassign-partitions --throttle sets them, --verify
+    # deletes them), per broker or cluster-wide: partition/replication_quota.py.
+    ConfigKey("leader.replication.throttled.rate", _L, LONG_MAX,
+              "Bytes per second a leader sends to followers outside the ISR of the replicas "
+              "leader.replication.throttled.replicas names.", at_least(0), dynamic=True),
+    ConfigKey("follower.replication.throttled.rate", _L, LONG_MAX,
+              "Bytes per second a follower fetches for lagging replicas that "
+              "follower.replication.throttled.replicas names.", at_least(0), dynamic=True),
+    ConfigKey("replica.alter.log.dirs.io.max.bytes.per.second", _L, LONG_MAX,
+              _NOT_APPLIED + "replicas are not moved between log directories.", at_least(0),
+              dynamic=True, applies=False),
 )
 
 _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (

@@ -36,6 +36,7 @@ from ferrokafka.partition.follower_fetch import (
     fetch_request,
     out_of_range_step,
 )
+from ferrokafka.partition.replication_quota import FOLLOWER, ReplicationQuota
 from ferrokafka.protocol import ProtocolError
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
@@ -66,12 +67,18 @@ class ReplicaFetcher:
         address: tuple[str, int],
         config: FetcherConfig,
         broker_epoch: Callable[[], int],
+        quota: ReplicationQuota | None = None,
     ) -> None:
         self.broker_id = broker_id
         self.source_id = source_id
         self.address = address
         self.config = config
         self._broker_epoch = broker_epoch
+        # The follower side of the replication throttle, shared by the broker's fetchers.
+        self.quota = quota
+        # How far each partition was behind the leader's high watermark at its last answer
+        # (Kafka's PartitionFetchState lag: 0 is in sync, unknown counts as behind).
+        self._lag: dict[PartitionKey, int] = {}
         self.partitions: dict[PartitionKey, Partition] = {}
         # Partitions backing off after an error, until this trio time.
         self._delayed: dict[PartitionKey, float] = {}
@@ -87,6 +94,8 @@ class ReplicaFetcher:
     def set_partitions(self, partitions: dict[PartitionKey, Partition]) -> None:
         for key in [k for k in self._delayed if k not in partitions]:
             del self._delayed[key]
+        for key in [k for k in self._lag if k not in partitions]:
+            del self._lag[key]
         self.partitions = partitions
         self._changed.set()
 
@@ -126,11 +135,28 @@ class ReplicaFetcher:
             del self._delayed[key]
         return {k: p for k, p in self.partitions.items() if k not in self._delayed}
 
+    def _unthrottled(self, ready: dict[PartitionKey, Partition]) -> dict[PartitionKey, Partition]:
+        """Kafka's ``shouldFollowerThrottle``: while the follower quota is exceeded, throttled
+        partitions that lag the leader are left out of the fetch."""
+        quota = self.quota
+        if quota is None or not quota.exceeded():
+            return ready
+        return {
+            k: p
+            for k, p in ready.items()
+            if self._lag.get(k, 1) <= 0 or not quota.is_throttled(p.topic, p.partition)
+        }
+
     async def _fetch_once(self, client: NodeClient) -> None:
         ready = self._ready()
         if not ready:
             await self._wait_for_work()
             return
+        unthrottled = self._unthrottled(ready)
+        if not unthrottled:  # every partition throttled: back off as Kafka's empty fetch does
+            await trio.sleep(self.config.backoff_ms / 1000.0)
+            return
+        ready = unthrottled
         positions = {key: _position(p) for key, p in ready.items()}
         try:
             await client.connect()
@@ -183,6 +209,11 @@ class ReplicaFetcher:
         try:
             if decision.step is Step.APPEND:
                 await _append(partition, decision)
+                self._lag[key] = max(0, data.high_watermark - partition.log_end_offset)
+                if self.quota is not None and self.quota.is_throttled(
+                    partition.topic, partition.partition
+                ):
+                    self.quota.record(len(decision.records))
             elif decision.step is Step.TRUNCATE:
                 log.info(
                     "%r truncates to %d (diverged from its leader)", partition, decision.offset
@@ -287,6 +318,7 @@ class ReplicaFetcherManager:
         self._nursery: trio.Nursery | None = None
         self._broker_epoch = -1
         self._paused = False
+        self.quota = ReplicationQuota(broker_id, FOLLOWER)
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the fetchers until cancelled."""
@@ -306,6 +338,7 @@ class ReplicaFetcherManager:
         """Fetch exactly the followed ``partitions``, each from its leader as ``image`` has it."""
         me = image.broker(self.broker_id)
         self._broker_epoch = me.broker_epoch if me is not None else -1
+        self.quota.configure(image)
         wanted: dict[int, tuple[tuple[str, int], dict[PartitionKey, Partition]]] = {}
         for partition in partitions:
             leader = partition.leader_id
@@ -340,7 +373,12 @@ class ReplicaFetcherManager:
             if fetcher is None:
                 assert len(self.fetchers) < FETCHERS_MAX, "replica fetchers leak"
                 fetcher = ReplicaFetcher(
-                    self.broker_id, source, address, self.config, lambda: self._broker_epoch
+                    self.broker_id,
+                    source,
+                    address,
+                    self.config,
+                    lambda: self._broker_epoch,
+                    self.quota,
                 )
                 fetcher.set_paused(self._paused)
                 self.fetchers[source] = fetcher

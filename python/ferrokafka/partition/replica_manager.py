@@ -33,6 +33,7 @@ from ferrokafka.partition.partition import Partition, PartitionState
 from ferrokafka.partition.producer_state import ProducerState, load_producer_state
 from ferrokafka.partition.purgatory import DelayedOperationPurgatory
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
+from ferrokafka.partition.replication_quota import LEADER, ReplicationQuota
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
@@ -66,6 +67,8 @@ class ReplicaManager:
         self.fetchers: ReplicaFetcherManager | None = None
         # Sends the ISR changes of the partitions led here (None: none are sent).
         self.isr_manager: IsrManager | None = None
+        # The leader side of the replication throttle (the Fetch handler applies it).
+        self.leader_quota = ReplicationQuota(broker_id, LEADER)
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -135,6 +138,7 @@ class ReplicaManager:
         object and configs are the same needs nothing; a change of the broker-level dynamic
         configs (defaults of every topic) visits all."""
         previous, self._image = self._image, image
+        self.leader_quota.configure(image)
         changed = _changed_topics(previous, image, self.broker_id)
         for key in [k for k in self._by_name if changed is None or k[0] in changed]:
             topic = image.topics_by_name.get(key[0])

@@ -1,6 +1,6 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
-DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs): one
-module per API beside this one."""
+DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs,
+Alter/ListPartitionReassignments): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -30,6 +30,16 @@ def register(
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
+        (
+            "AlterPartitionReassignments",
+            "partition_reassignments",
+            "AlterPartitionReassignmentsHandler",
+        ),
+        (
+            "ListPartitionReassignments",
+            "partition_reassignments",
+            "ListPartitionReassignmentsHandler",
+        ),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, attribute, node))
     broker.register(

@@ -6,6 +6,7 @@ ControllerChannel, or an admin client with ``--bootstrap-controller``); the memb
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
 AlterPartition (partition leaders' ISR changes, :mod:`ferrokafka.cluster.isr_change`);
 ElectLeaders (:mod:`ferrokafka.cluster.elections`);
+Alter/ListPartitionReassignments (:mod:`ferrokafka.cluster.reassignment`);
 and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
 answered by the same handlers and wrapped back. Each only hands the decoded request to the
 controller through a :class:`ControllerChannel` and returns its answer.
@@ -35,6 +36,9 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
 )
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
+from ferrokafka.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
@@ -47,6 +51,9 @@ from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
+)
+from ferrokafka.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsRequest,
 )
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
@@ -82,6 +89,8 @@ class ControllerAdminHandlers:
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
             ElectLeadersRequest: channel.elect_leaders,
+            AlterPartitionReassignmentsRequest: channel.alter_partition_reassignments,
+            ListPartitionReassignmentsRequest: channel.list_partition_reassignments,
         }
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
@@ -92,6 +101,8 @@ class ControllerAdminHandlers:
                 AlterConfigsRequest,
                 IncrementalAlterConfigsRequest,
                 ElectLeadersRequest,
+                AlterPartitionReassignmentsRequest,
+                ListPartitionReassignmentsRequest,
             }
         )
 

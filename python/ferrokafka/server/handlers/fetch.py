@@ -10,8 +10,9 @@ coroutine, which long-polls.
 Records are never read into memory: each partition's answer is a FileRecords of the segment
 regions the log read returned, which the connection sends with sendfile.
 
-Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) read up to the
-log end rather than the high watermark, record the follower's position with the partition
+Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) are subject to
+the leader's replication throttle (:mod:`ferrokafka.partition.replication_quota`), read up to
+the log end rather than the high watermark, record the follower's position with the partition
 (which may move the high watermark and the ISR), and answer a ``last_fetched_epoch`` that
 diverges from the leader's log with the diverging epoch (KIP-320/KIP-595's in-fetch
 truncation). A fetch from a replica the partition does not have, or with a broker epoch older
@@ -215,6 +216,8 @@ class FetchHandler:
         reads = _cached_reads(
             work, request.max_bytes, read_committed, prepared.replica_id is not None
         )
+        if reads is not None:
+            self._throttle(prepared, work, reads)
         if reads is not None and _enough(
             reads, request, waitable=any(h is not None for _, h, _, _ in work)
         ):
@@ -295,10 +298,36 @@ class FetchHandler:
         session.epoch = next_epoch(epoch)
         return _Prepared(session.partitions, session, by_id)
 
+    def _throttle(self, prepared: _Prepared, work: list[_Work], reads: list[_Read]) -> None:
+        """The leader's replication throttle (KIP-73, Kafka's ``shouldLeaderThrottle``): while
+        the throttled partitions' bytes exceed ``leader.replication.throttled.rate``, a
+        follower outside the ISR reads none of them (an empty answer; the fetch waits on)."""
+        replica = prepared.replica_id
+        quota = self.node.replicas.leader_quota
+        if replica is None or not quota.exceeded():
+            return
+        for (part, handle, _, _), read in zip(work, reads, strict=True):
+            if (
+                read.records
+                and handle is not None
+                and replica not in handle.isr
+                and quota.is_throttled(part.topic, part.partition)
+            ):
+                read.records = b""
+
     def _answer(
         self, prepared: _Prepared, request: FetchRequest, reads: list[_Read]
     ) -> FetchResponse:
         parts, session, by_id = prepared.parts, prepared.session, prepared.by_id
+        if prepared.replica_id is not None:  # what a throttled partition sent counts
+            quota = self.node.replicas.leader_quota
+            quota.record(
+                sum(
+                    len(read.records)
+                    for part, read in zip(parts.values(), reads, strict=True)
+                    if read.records and quota.is_throttled(part.topic, part.partition)
+                )
+            )
         answered = list(zip(parts.values(), reads, strict=True))
         if session is not None:  # incremental: only what changed
             answered = [(p, r) for p, r in answered if _must_respond(p, r)]
@@ -431,6 +460,7 @@ class FetchHandler:
                             follower=follower,
                         )
                     )
+                self._throttle(prepared, work, reads)
                 waitable = any(handle is not None for _, handle, _, _ in work)
                 if _enough(reads, request, waitable=waitable) or trio.current_time() >= deadline:
                     return reads
