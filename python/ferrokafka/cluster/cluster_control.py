@@ -169,6 +169,9 @@ class ClusterControl:
         self.registration_offsets: dict[int, int] = {}
         # controller id -> the last RegisterControllerRecord's incarnation.
         self.controllers: dict[int, uuid.UUID] = {}
+        # controller id -> the feature ranges its last RegisterControllerRecord supports
+        # (UpdateFeatures checks a new level against every controller's).
+        self.controller_features: dict[int, dict[str, tuple[int, int]]] = {}
 
     # -- replay: what the committed log says ----------------------------------------------
 
@@ -182,6 +185,9 @@ class ClusterControl:
             self.sessions.pop(message.broker_id, None)
         elif isinstance(message, RegisterControllerRecord):
             self.controllers[message.controller_id] = message.incarnation_id
+            self.controller_features[message.controller_id] = {
+                f.name: (f.min_supported_version, f.max_supported_version) for f in message.features
+            }
 
     def activate(self, image: MetadataImage) -> None:
         """Start a session for every registered broker, as a newly active controller does

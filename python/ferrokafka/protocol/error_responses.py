@@ -42,6 +42,10 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
 )
+from ferrokafka.protocol.messages.update_features import (
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
+)
 
 _TOP_LEVEL: dict[type, type] = {
     AlterPartitionRequest: AlterPartitionResponse,
@@ -50,6 +54,7 @@ _TOP_LEVEL: dict[type, type] = {
     BrokerHeartbeatRequest: BrokerHeartbeatResponse,
     UnregisterBrokerRequest: UnregisterBrokerResponse,
     ControllerRegistrationRequest: ControllerRegistrationResponse,
+    UpdateFeaturesRequest: UpdateFeaturesResponse,
 }
 
 

@@ -1,5 +1,6 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
-DeleteTopics, CreatePartitions, configs, DescribeCluster, DescribeLogDirs): one module per API
+DeleteTopics, CreatePartitions, configs, DescribeCluster, DescribeLogDirs; UpdateFeatures on
+a broker of a cluster): one module per API
 beside this one."""
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ def register(
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, attribute, node))
+    if node.own_controller is None:
+        # A broker of a cluster forwards it; the single node's ApiVersions reports fixed
+        # levels (api_versions.DEFAULT_FEATURES), so it does not change them either.
+        broker.register(
+            api_key("UpdateFeatures"),
+            LazyHandler(_HANDLERS + "update_features", "UpdateFeaturesHandler", node),
+        )
     broker.register(
         api_key("DescribeCluster"),
         LazyHandler(

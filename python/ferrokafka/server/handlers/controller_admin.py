@@ -1,6 +1,6 @@
 """The APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``): the
 admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
-IncrementalAlterConfigs) and AllocateProducerIds sent straight to it (a broker's
+IncrementalAlterConfigs, UpdateFeatures) and AllocateProducerIds sent straight to it (a broker's
 ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership APIs
 (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.feature_control import with_upgrade_types
 from ferrokafka.protocol import ProtocolError, decode_request, encode_response
 from ferrokafka.protocol.error_codes import (
     INVALID_REQUEST,
@@ -47,6 +48,7 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
 )
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
+from ferrokafka.protocol.messages.update_features import UpdateFeaturesRequest
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class ControllerAdminHandlers:
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
+            UpdateFeaturesRequest: channel.update_features,
         }
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
@@ -88,6 +91,7 @@ class ControllerAdminHandlers:
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
                 IncrementalAlterConfigsRequest,
+                UpdateFeaturesRequest,
             }
         )
 
@@ -99,7 +103,7 @@ class ControllerAdminHandlers:
     async def answer(self, ctx: RequestContext, request: Any) -> Any:
         if not self.is_active():
             return error_response(request, NOT_CONTROLLER)
-        return await self._operations[type(request)](request)
+        return await self._operations[type(request)](_as_latest(request, ctx.api_version))
 
     async def _allocate_producer_ids(
         self, request: AllocateProducerIdsRequest
@@ -123,10 +127,20 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if type(inner) not in self._forwardable:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
-        response = await self._operations[type(inner)](inner)
+        response = await self._operations[type(inner)](
+            _as_latest(inner, header.request_api_version)
+        )
         # The response as it would be sent, less the frame's size prefix.
         framed = encode_response(header, response)
         return EnvelopeResponse(response_data=memoryview(framed)[_SIZE_PREFIX_BYTES:])
+
+
+def _as_latest(request: Any, version: int) -> Any:
+    """A request whose meaning depends on its version, made version-free (UpdateFeatures v0's
+    allow_downgrade is an upgrade type)."""
+    if isinstance(request, UpdateFeaturesRequest):
+        return with_upgrade_types(request, version)
+    return request
 
 
 def register_controller_admin_handlers(
