@@ -1,7 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
-DeleteTopics, CreatePartitions, configs, DescribeCluster, DescribeLogDirs; UpdateFeatures on
-a broker of a cluster): one module per API
-beside this one."""
+DeleteTopics, CreatePartitions, configs, DescribeCluster, DescribeLogDirs,
+DescribeTopicPartitions; UpdateFeatures on a broker of a cluster): one module per API beside
+this one."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def register(
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
+        (
+            "DescribeTopicPartitions",
+            "describe_topic_partitions",
+            "DescribeTopicPartitionsHandler",
+        ),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, attribute, node))
     if node.own_controller is None:
