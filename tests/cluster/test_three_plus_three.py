@@ -19,7 +19,6 @@ tools and clients we did not write.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +26,9 @@ from typing import Any
 
 import pytest
 from kraft_processes import LOOPBACK, KRaftCluster
+from wire_call import api_versions
 
 import kafka_support as ks
-from ferrokafka.protocol import RequestHeader, decode_response, encode_request
-from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest
 
 CLIENT_TIMEOUT_S = 60.0
 QUIET = {"log_level": 0}
@@ -45,7 +43,6 @@ FAILOVER_BOUND_S = 30.0
 RECORDS_PER_PARTITION = 20
 CONTROLLERS = (1, 2, 3)
 BROKERS = (4, 5, 6)
-_FRAME_BYTES_MAX = 1 << 20
 
 
 @pytest.fixture
@@ -68,37 +65,6 @@ def cluster(tmp_path: Path) -> Iterator[KRaftCluster]:
 
 def tool(work_dir: Path, main_class: str, *args: str) -> str:
     return ks.run_kafka_tool(main_class, list(args), work_dir=work_dir).stdout
-
-
-def api_versions(address: str) -> Any:
-    """ApiVersions v3 straight on the wire (the features a node reports)."""
-    host, port = address.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=CLIENT_TIMEOUT_S) as sock:
-        header = RequestHeader(
-            request_api_key=ApiVersionsRequest.API_KEY,
-            request_api_version=3,
-            correlation_id=1,
-            client_id="test",
-        )
-        sock.sendall(
-            encode_request(
-                header,
-                ApiVersionsRequest(client_software_name="t", client_software_version="1"),
-            )
-        )
-        size = int.from_bytes(_exact(sock, 4), "big")
-        assert 0 < size <= _FRAME_BYTES_MAX
-        _, response = decode_response(_exact(sock, size), ApiVersionsRequest.API_KEY, 3)
-    return response
-
-
-def _exact(sock: socket.socket, count: int) -> bytes:
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        assert chunk, "connection closed"
-        data += chunk
-    return data
 
 
 def finalized(address: str) -> tuple[dict[str, int], int]:

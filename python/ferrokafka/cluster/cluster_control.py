@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -69,6 +70,8 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerResponse,
 )
 from ferrokafka.protocol.schema import Message
+
+log = logging.getLogger(__name__)
 
 # BrokerRegistrationChangeRecord.fenced / .in_controlled_shutdown values (Kafka's
 # BrokerRegistrationFencingChange and BrokerRegistrationInControlledShutdownChange).
@@ -205,6 +208,14 @@ class ClusterControl:
         try:
             records, epoch = self._register(image, request, next_offset)
         except MembershipError as exc:
+            # The response has no message: the controller's log says why (as Kafka's does).
+            log.warning(
+                "BrokerRegistration of broker %d (incarnation %s) refused: %s: %s",
+                request.broker_id,
+                request.incarnation_id,
+                errors.error_name(exc.code),
+                exc,
+            )
             return [], BrokerRegistrationResponse(error_code=exc.code, broker_epoch=-1)
         return records, BrokerRegistrationResponse(broker_epoch=epoch)
 
