@@ -153,6 +153,7 @@ def test_v0_allow_downgrade_is_a_safe_downgrade() -> None:
     )
     made = with_upgrade_types(request, 0)
     assert [u.upgrade_type for u in made.feature_updates] == [SAFE_DOWNGRADE, UPGRADE]
+    assert not any(u.allow_downgrade for u in made.feature_updates)  # encodable at v1+
     later = UpdateFeaturesRequest(
         feature_updates=[Update(feature="group.version", max_version_level=0, upgrade_type=3)]
     )

@@ -26,11 +26,13 @@ from typing import Any
 
 import pytest
 from kraft_processes import LOOPBACK, KRaftCluster
-from wire_call import api_versions
+from wire_call import api_versions, call
 
 import kafka_support as ks
+from ferrokafka.protocol.messages.update_features import UpdateFeaturesRequest
 
 CLIENT_TIMEOUT_S = 60.0
+NOT_CONTROLLER = 41
 QUIET = {"log_level": 0}
 QUORUM_COMMAND = "org.apache.kafka.tools.MetadataQuorumCommand"
 FEATURE_COMMAND = "org.apache.kafka.tools.FeatureCommand"
@@ -67,6 +69,21 @@ def tool(work_dir: Path, main_class: str, *args: str) -> str:
     return ks.run_kafka_tool(main_class, list(args), work_dir=work_dir).stdout
 
 
+def update(level: int, **fields: Any) -> UpdateFeaturesRequest:
+    """UpdateFeatures for group.version (``upgrade_type``, ``allow_downgrade`` by version)."""
+    return UpdateFeaturesRequest(
+        feature_updates=[
+            UpdateFeaturesRequest.FeatureUpdateKey(
+                feature="group.version",
+                max_version_level=level,
+                allow_downgrade=fields.pop("allow_downgrade", False),
+                upgrade_type=fields.pop("upgrade_type", 1),
+            )
+        ],
+        **fields,
+    )
+
+
 def finalized(address: str) -> tuple[dict[str, int], int]:
     response = api_versions(address)
     levels = {f.name: f.max_version_level for f in response.finalized_features}
@@ -74,12 +91,14 @@ def finalized(address: str) -> tuple[dict[str, int], int]:
 
 
 def wait_finalized(addresses: list[str], feature: str, level: int) -> set[int]:
-    """Until every address reports ``feature`` at ``level``; their epochs."""
+    """Until every address reports ``feature`` at ``level`` at one epoch (every node applied
+    the same log; nothing else is written meanwhile in a quiet cluster); that epoch."""
     deadline = time.monotonic() + CLIENT_TIMEOUT_S
     while True:
         seen = {a: finalized(a) for a in addresses}
-        if all(levels.get(feature, 0) == level for levels, _ in seen.values()):
-            return {epoch for _, epoch in seen.values()}
+        epochs = {epoch for _, epoch in seen.values()}
+        if len(epochs) == 1 and all(levels.get(feature, 0) == level for levels, _ in seen.values()):
+            return epochs
         assert time.monotonic() < deadline, f"{feature} not {level} everywhere: {seen}"
         time.sleep(0.2)
 
@@ -235,6 +254,23 @@ def test_three_controllers_three_brokers_with_real_tools_and_a_controller_killed
     assert "group.version was upgraded to 1." in up
     [up_epoch] = wait_finalized(every_node, "group.version", 1)
     assert up_epoch > down_epoch
+    # On the wire: v0's allow_downgrade forwarded by a broker, v2 (no per-feature results),
+    # validate_only, and a standby controller's NOT_CONTROLLER.
+    standby = next(c for c in CONTROLLERS if c != leader)
+    not_active = call(f"{LOOPBACK}:{cluster.nodes[standby].controller_port}", update(0), 1)
+    assert not_active.error_code == NOT_CONTROLLER
+    checked = call(brokers[2], update(0, validate_only=True, upgrade_type=2), 1)
+    assert checked.error_code == 0 and [r.feature for r in checked.results] == ["group.version"]
+    assert finalized(brokers[2])[0]["group.version"] == 1
+    v0 = call(brokers[0], update(0, allow_downgrade=True), 0)
+    assert (v0.error_code, [(r.feature, r.error_code) for r in v0.results]) == (
+        0,
+        [("group.version", 0)],
+    )
+    wait_finalized(every_node, "group.version", 0)
+    v2 = call(brokers[1], update(1), 2)
+    assert (v2.error_code, v2.results) == (0, [])
+    [up_epoch] = wait_finalized(every_node, "group.version", 1)
     by_controller = tool(tools, FEATURE_COMMAND, "--bootstrap-controller", controllers, "describe")
     assert re.search(rf"Feature: group.version.*FinalizedVersionLevel: 1\s+Epoch: {up_epoch}",
                      by_controller), by_controller  # fmt: skip

@@ -76,6 +76,8 @@ def with_upgrade_types(request: UpdateFeaturesRequest, version: int) -> UpdateFe
         return request
     for update in request.feature_updates:
         update.upgrade_type = SAFE_DOWNGRADE if update.allow_downgrade else UPGRADE
+        # Read: a later version has no such field and must not be asked to encode it.
+        update.allow_downgrade = False
     return request
 
 
@@ -116,14 +118,24 @@ def update_features(
         return [], UpdateFeaturesResponse(
             error_code=INVALID_UPDATE_VERSION, error_message=_FAILED_PREFIX + exc.message
         )
-    results = [
-        UpdateFeaturesResponse.UpdatableFeatureResult(
-            feature=u.feature, error_code=NONE, error_message="NONE"
-        )
-        for u in request.feature_updates
-    ]
-    response = UpdateFeaturesResponse(error_code=NONE, error_message=None, results=results)
+    response = with_results(request, UpdateFeaturesResponse(error_code=NONE, error_message=None))
     return ([] if request.validate_only else records), response
+
+
+def with_results(
+    request: UpdateFeaturesRequest, response: UpdateFeaturesResponse
+) -> UpdateFeaturesResponse:
+    """A successful response with a result per requested feature, as Kafka answers v0-v1 (v2
+    drops them on the wire). A broker puts them back when the controller answered a request it
+    forwarded at v2."""
+    if response.error_code == NONE and not response.results:
+        response.results = [
+            UpdateFeaturesResponse.UpdatableFeatureResult(
+                feature=u.feature, error_code=NONE, error_message="NONE"
+            )
+            for u in request.feature_updates
+        ]
+    return response
 
 
 def _update_one(
