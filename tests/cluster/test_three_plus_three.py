@@ -286,6 +286,14 @@ def test_three_controllers_three_brokers_with_real_tools_and_a_controller_killed
     create_rf1(brokers[0], "rf1", 6)
     assert set(wait_ready_topic(brokers[0], "rf3", 3, 3).values()) == set(BROKERS)
     assert set(wait_ready_topic(brokers[0], "rf1", 6, 1).values()) == set(BROKERS)
+    # kafka-topics --describe (DescribeTopicPartitions, a page per partition): full ISRs.
+    described = tool(tools, TOPIC_COMMAND, "--bootstrap-server", brokers[1], "--describe",
+                     "--topic", "rf3", "--partition-size-limit-per-response", "1")  # fmt: skip
+    rows = [dict(re.findall(r"(\w+): ([^\t]*)", line))
+            for line in described.splitlines() if "Partition:" in line]  # fmt: skip
+    assert [r["Partition"] for r in rows] == ["0", "1", "2"], described
+    assert all(sorted(r["Isr"].split(",")) == ["4", "5", "6"] for r in rows), described
+    assert "Elr: N/A" not in described  # DescribeTopicPartitions answered, not Metadata
     sent = {t: produce_everywhere(cluster, t, n) for t, n in (("rf3", 3), ("rf1", 6))}
     for topic, partitions in (("rf3", 3), ("rf1", 6)):
         for bootstrap in brokers:
