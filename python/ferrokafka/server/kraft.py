@@ -145,7 +145,7 @@ class KRaftNode:
             register_controller_describe_quorum(controller_dispatcher, self.driver)
             register_controller_describe_cluster(controller_dispatcher, self.driver, cluster_id)
             register_controller_admin_handlers(
-                controller_dispatcher, self.controller_channel, self.is_active
+                controller_dispatcher, self.controller_channel, self.is_active, update_features=True
             )
             api_versions = controller_dispatcher.handler_for(API_VERSIONS_KEY)
             if isinstance(api_versions, ApiVersionsHandler):

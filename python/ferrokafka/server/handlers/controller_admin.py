@@ -65,7 +65,16 @@ class ControllerAdminHandlers:
     """The controller's admin APIs, answered through ``channel`` (to this node's own
     controller) while ``is_active()``."""
 
-    def __init__(self, dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive):
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        channel: ControllerChannel,
+        is_active: IsActive,
+        *,
+        update_features: bool = False,
+    ):
+        """``update_features``: answer UpdateFeatures too (a controller of a cluster; the single
+        node reports fixed levels in ApiVersions, so it does not change them)."""
         self.dispatcher = dispatcher
         self.channel = channel
         self.is_active = is_active
@@ -81,8 +90,9 @@ class ControllerAdminHandlers:
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
-            UpdateFeaturesRequest: channel.update_features,
         }
+        if update_features:
+            self._operations[UpdateFeaturesRequest] = channel.update_features
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
             {
@@ -125,7 +135,7 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if header.request_api_key == ENVELOPE_KEY:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
-        if type(inner) not in self._forwardable:
+        if type(inner) not in self._forwardable or type(inner) not in self._operations:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
         response = await self._operations[type(inner)](
             _as_latest(inner, header.request_api_version)
@@ -144,8 +154,14 @@ def _as_latest(request: Any, version: int) -> Any:
 
 
 def register_controller_admin_handlers(
-    dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive
+    dispatcher: Dispatcher,
+    channel: ControllerChannel,
+    is_active: IsActive,
+    *,
+    update_features: bool = False,
 ) -> ControllerAdminHandlers:
-    handlers = ControllerAdminHandlers(dispatcher, channel, is_active)
+    handlers = ControllerAdminHandlers(
+        dispatcher, channel, is_active, update_features=update_features
+    )
     handlers.register()
     return handlers
