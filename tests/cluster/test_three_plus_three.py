@@ -29,6 +29,8 @@ from kraft_processes import LOOPBACK, KRaftCluster
 from wire_call import api_versions, call
 
 import kafka_support as ks
+from ferrokafka.protocol import RequestHeader, decode_response, encode_request
+from ferrokafka.protocol.messages.envelope import EnvelopeRequest
 from ferrokafka.protocol.messages.update_features import UpdateFeaturesRequest
 
 CLIENT_TIMEOUT_S = 60.0
@@ -270,6 +272,22 @@ def test_three_controllers_three_brokers_with_real_tools_and_a_controller_killed
     wait_finalized(every_node, "group.version", 0)
     v2 = call(brokers[1], update(1), 2)
     assert (v2.error_code, v2.results) == (0, [])
+    wait_finalized(every_node, "group.version", 1)
+    # As a Kafka broker forwards: inside an Envelope, answered at the inner request's version.
+    active = f"{LOOPBACK}:{cluster.nodes[leader].controller_port}"
+    inner = RequestHeader(request_api_key=57, request_api_version=0, correlation_id=77,
+                          client_id="enveloped")  # fmt: skip
+    frame = encode_request(inner, update(0, allow_downgrade=True))[4:]
+    envelope = EnvelopeRequest(
+        request_data=memoryview(frame), client_host_address=bytes([127, 0, 0, 1])
+    )
+    enveloped = call(active, envelope, 0)
+    assert enveloped.error_code == 0
+    header, answer = decode_response(bytes(enveloped.response_data), 57, 0)
+    assert header.correlation_id == 77
+    assert [(r.feature, r.error_code) for r in answer.results] == [("group.version", 0)]
+    wait_finalized(every_node, "group.version", 0)
+    assert call(brokers[0], update(1), 1).error_code == 0
     [up_epoch] = wait_finalized(every_node, "group.version", 1)
     by_controller = tool(tools, FEATURE_COMMAND, "--bootstrap-controller", controllers, "describe")
     assert re.search(rf"Feature: group.version.*FinalizedVersionLevel: 1\s+Epoch: {up_epoch}",
