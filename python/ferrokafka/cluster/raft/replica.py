@@ -62,6 +62,7 @@ from ferrokafka.cluster.raft.state import (
     ResignedState,
     UnattachedState,
 )
+from ferrokafka.protocol.error_codes import NONE
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,6 @@ log = logging.getLogger(__name__)
 POLLS_PER_CALL_MAX = 8
 # Peers of another cluster reported once each (a bound: any id may knock).
 PEERS_REPORTED_MAX = 64
-NONE = 0
 
 
 class NotLeaderError(Exception):
