@@ -93,8 +93,9 @@ class Node:
 
 @dataclass
 class KRaftCluster:
-    """``size`` combined (broker+controller) nodes sharing one static quorum, and ``brokers``
-    broker-only nodes (ids after the voters'; the quorum's observers)."""
+    """``size`` voters sharing one static quorum — combined (broker+controller) nodes, or
+    controller-only ones when ``combined`` is False (Kafka's production layout, e.g. 3+3) —
+    and ``brokers`` broker-only nodes (ids after the voters'; the quorum's observers)."""
 
     work_dir: Path
     size: int = 3
@@ -102,6 +103,10 @@ class KRaftCluster:
     nodes: dict[int, Node] = field(default_factory=dict)
     cluster_id: str = ""
     brokers: int = 0
+    combined: bool = True
+
+    def is_broker(self, node_id: int) -> bool:
+        return self.combined or not self.is_voter(node_id)
 
     def is_voter(self, node_id: int) -> bool:
         return node_id <= self.size
@@ -119,7 +124,7 @@ class KRaftCluster:
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(n.bootstrap for n in self.nodes.values())
+        return ",".join(n.bootstrap for n in self.nodes.values() if self.is_broker(n.node_id))
 
     def format(self) -> None:
         made = ferrokafka_cli("storage", "random-uuid")
@@ -133,18 +138,23 @@ class KRaftCluster:
         for node in self.nodes.values():
             node.work_dir.mkdir(parents=True)
             voter = self.is_voter(node.node_id)
-            listeners = f"PLAINTEXT://{LOOPBACK}:{node.port}"
+            broker = self.is_broker(node.node_id)
+            roles = [r for r, has in (("broker", broker), ("controller", voter)) if has]
+            listeners = [f"PLAINTEXT://{LOOPBACK}:{node.port}"] if broker else []
             if voter:
-                listeners += f",CONTROLLER://{LOOPBACK}:{node.controller_port}"
+                listeners.append(f"CONTROLLER://{LOOPBACK}:{node.controller_port}")
+            broker_settings = {
+                "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.port}",
+                "inter.broker.listener.name": "PLAINTEXT",
+            }
             settings = {
-                "process.roles": "broker,controller" if voter else "broker",
+                "process.roles": ",".join(roles),
                 "node.id": str(node.node_id),
                 "controller.quorum.voters": voters,
-                "listeners": listeners,
-                "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.port}",
+                "listeners": ",".join(listeners),
+                **(broker_settings if broker else {}),
                 "controller.listener.names": "CONTROLLER",
                 "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-                "inter.broker.listener.name": "PLAINTEXT",
                 "log.dirs": str(node.work_dir / "logs"),
                 "metadata.log.dir": str(node.work_dir / "metadata"),
                 # Internal topics of one replica (data topics choose their own factor).

@@ -66,6 +66,10 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
 )
+from ferrokafka.protocol.messages.update_features import (
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
+)
 
 T = TypeVar("T")
 
@@ -115,6 +119,10 @@ class ControllerChannel(Protocol):
     ) -> BrokerRegistration: ...
 
     async def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range: ...
+
+    async def update_features(self, request: UpdateFeaturesRequest) -> UpdateFeaturesResponse:
+        """UpdateFeatures, v0's allow_downgrade already read as an upgrade type."""
+        ...
 
     # -- membership (Kafka's BrokerLifecycleManager sends these) ---------------------------
 
@@ -208,6 +216,9 @@ class InProcessControllerChannel:
         self, request: IncrementalAlterConfigsRequest
     ) -> IncrementalAlterConfigsResponse:
         return await self._run(lambda: self.controller.incremental_alter_configs(request))
+
+    async def update_features(self, request: UpdateFeaturesRequest) -> UpdateFeaturesResponse:
+        return await self._run(lambda: self.controller.update_features(request))
 
     async def register_broker(
         self,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import enum
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -69,6 +70,8 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerResponse,
 )
 from ferrokafka.protocol.schema import Message
+
+log = logging.getLogger(__name__)
 
 # BrokerRegistrationChangeRecord.fenced / .in_controlled_shutdown values (Kafka's
 # BrokerRegistrationFencingChange and BrokerRegistrationInControlledShutdownChange).
@@ -169,6 +172,9 @@ class ClusterControl:
         self.registration_offsets: dict[int, int] = {}
         # controller id -> the last RegisterControllerRecord's incarnation.
         self.controllers: dict[int, uuid.UUID] = {}
+        # controller id -> the feature ranges its last RegisterControllerRecord supports
+        # (UpdateFeatures checks a new level against every controller's).
+        self.controller_features: dict[int, dict[str, tuple[int, int]]] = {}
 
     # -- replay: what the committed log says ----------------------------------------------
 
@@ -182,6 +188,9 @@ class ClusterControl:
             self.sessions.pop(message.broker_id, None)
         elif isinstance(message, RegisterControllerRecord):
             self.controllers[message.controller_id] = message.incarnation_id
+            self.controller_features[message.controller_id] = {
+                f.name: (f.min_supported_version, f.max_supported_version) for f in message.features
+            }
 
     def activate(self, image: MetadataImage) -> None:
         """Start a session for every registered broker, as a newly active controller does
@@ -199,6 +208,14 @@ class ClusterControl:
         try:
             records, epoch = self._register(image, request, next_offset)
         except MembershipError as exc:
+            # The response has no message: the controller's log says why (as Kafka's does).
+            log.warning(
+                "BrokerRegistration of broker %d (incarnation %s) refused: %s: %s",
+                request.broker_id,
+                request.incarnation_id,
+                errors.error_name(exc.code),
+                exc,
+            )
             return [], BrokerRegistrationResponse(error_code=exc.code, broker_epoch=-1)
         return records, BrokerRegistrationResponse(broker_epoch=epoch)
 

@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, isr_change, reassignment
+from ferrokafka.cluster import elections, feature_control, isr_change, reassignment
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
@@ -101,6 +101,10 @@ from ferrokafka.protocol.messages.list_partition_reassignments import (
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
+)
+from ferrokafka.protocol.messages.update_features import (
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
 )
 from ferrokafka.protocol.schema import Message
 
@@ -287,6 +291,21 @@ class Controller:
             ]
         )
         return range(first, first + PRODUCER_ID_BLOCK_SIZE)
+
+    def update_features(self, request: UpdateFeaturesRequest) -> UpdateFeaturesResponse:
+        """UpdateFeatures (57), v0's allow_downgrade already read
+        (:func:`feature_control.with_upgrade_types`): the new levels checked against this
+        controller, every registered broker and controller (:mod:`feature_control`), then
+        committed as FeatureLevelRecords in one batch (none when ``validate_only``)."""
+        records, response = feature_control.update_features(
+            self.image,
+            request,
+            controller_id=self.config.node_id,
+            voters=[v.node_id for v in self.config.quorum_voters],
+            controllers=self.membership.controller_features,
+        )
+        self._commit(records)
+        return response
 
     def _commit(self, records: Sequence[Message]) -> int:
         """Commit ``records`` as one batch; returns the offset of the first (or the next

@@ -75,6 +75,10 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
 )
+from ferrokafka.protocol.messages.update_features import (
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +164,9 @@ class RemoteControllerChannel:
     async def incremental_alter_configs(
         self, request: IncrementalAlterConfigsRequest
     ) -> IncrementalAlterConfigsResponse:
+        return await self._forward(request)
+
+    async def update_features(self, request: UpdateFeaturesRequest) -> UpdateFeaturesResponse:
         return await self._forward(request)
 
     # -- membership (the broker's lifecycle manager sends these) ------------------------------

@@ -273,6 +273,13 @@ def _check_quorum(config: BrokerConfig) -> None:
             ",".join(config["controller.quorum.voters"]),
             f"node.id {config.node_id} must be a voter when process.roles contains controller",
         )
+    if set(config.process_roles) == {"broker"} and config.node_id in voter_ids:
+        raise ConfigError(
+            "controller.quorum.voters",
+            ",".join(config["controller.quorum.voters"]),
+            f"node.id {config.node_id} must not be a voter when process.roles=broker "
+            "(a voter runs a controller: add it to process.roles, or give it another id)",
+        )
 
 
 def _retention_ms(config: BrokerConfig) -> int:

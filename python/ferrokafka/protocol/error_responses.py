@@ -51,6 +51,10 @@ from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
 )
+from ferrokafka.protocol.messages.update_features import (
+    UpdateFeaturesRequest,
+    UpdateFeaturesResponse,
+)
 
 _TOP_LEVEL: dict[type, type] = {
     AlterPartitionReassignmentsRequest: AlterPartitionReassignmentsResponse,
@@ -61,6 +65,7 @@ _TOP_LEVEL: dict[type, type] = {
     BrokerHeartbeatRequest: BrokerHeartbeatResponse,
     UnregisterBrokerRequest: UnregisterBrokerResponse,
     ControllerRegistrationRequest: ControllerRegistrationResponse,
+    UpdateFeaturesRequest: UpdateFeaturesResponse,
 }
 
 

@@ -40,8 +40,10 @@ from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.config import BrokerConfig
+from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.api_versions import ApiVersionsHandler
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.handlers.controller_describe_cluster import (
     register_controller_describe_cluster,
@@ -143,8 +145,15 @@ class KRaftNode:
             register_controller_describe_quorum(controller_dispatcher, self.driver)
             register_controller_describe_cluster(controller_dispatcher, self.driver, cluster_id)
             register_controller_admin_handlers(
-                controller_dispatcher, self.controller_channel, self.is_active
+                controller_dispatcher, self.controller_channel, self.is_active, update_features=True
             )
+            api_versions = controller_dispatcher.handler_for(API_VERSIONS_KEY)
+            if isinstance(api_versions, ApiVersionsHandler):
+                # Kafka's ControllerApis reports the controller's own finalized levels.
+                controller = self.controller
+                api_versions.set_finalized(
+                    lambda: (controller.image.features, controller.image.offset)
+                )
 
     # -- what the broker and the handlers ask ------------------------------------------------
 

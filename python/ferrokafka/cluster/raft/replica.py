@@ -24,10 +24,11 @@ The RPC handlers live in ``election_rpc`` (Vote, BeginQuorumEpoch, EndQuorumEpoc
 
 from __future__ import annotations
 
+import logging
 from random import Random
 
 from ferrokafka.cluster.raft.election import ElectionState
-from ferrokafka.cluster.raft.election_rpc import ElectionRpc
+from ferrokafka.cluster.raft.election_rpc import INCONSISTENT_CLUSTER_ID, ElectionRpc
 from ferrokafka.cluster.raft.fetch_rpc import FetchRpc
 from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.log import LeaderChange, OffsetAndEpoch, RaftLog
@@ -61,9 +62,14 @@ from ferrokafka.cluster.raft.state import (
     ResignedState,
     UnattachedState,
 )
+from ferrokafka.protocol.error_codes import NONE
+
+log = logging.getLogger(__name__)
 
 # Transitions one call may chain (e.g. Follower -> Prospective -> Candidate -> Leader).
 POLLS_PER_CALL_MAX = 8
+# Peers of another cluster reported once each (a bound: any id may knock).
+PEERS_REPORTED_MAX = 64
 
 
 class NotLeaderError(Exception):
@@ -96,6 +102,8 @@ class RaftReplica(ElectionRpc, FetchRpc):
             random,
         )
         self._sends: list[Send] = []
+        # (peer, whether it sent the request) already reported as of another cluster.
+        self._cluster_id_reported: set[tuple[int, bool]] = set()
         self._log_dirty = False
         self._reported_high_watermark: int | None = None
         # Random start so a restarted node never reuses an id a stale response could carry.
@@ -143,7 +151,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
             response = _REQUEST_HANDLERS[type(message)](self, inbound, now_ms)
             if response is not None:  # None: a Fetch parked until data or its max wait
                 self._sends.append(Send(inbound.source, inbound.correlation_id, response))
+                self._report_cluster_id_mismatch(inbound, response)
         elif self.requests.is_response_expected(inbound.source, inbound.correlation_id):
+            self._report_cluster_id_mismatch(inbound, message)
             ok = _RESPONSE_HANDLERS[type(message)](self, inbound.source, message, now_ms)
             self.requests.on_response_result(inbound.source, inbound.correlation_id, ok, now_ms)
         self._poll(now_ms)
@@ -152,6 +162,34 @@ class RaftReplica(ElectionRpc, FetchRpc):
     def tick(self, now_ms: int) -> list[Outbound]:
         self._poll(now_ms)
         return self._drain()
+
+    def _report_cluster_id_mismatch(self, inbound: Inbound, response: object) -> None:
+        """Say once per peer (and direction) that it belongs to another cluster: a node
+        formatted with another cluster id is refused INCONSISTENT_CLUSTER_ID forever, and
+        without this line only its silence would show it."""
+        if getattr(response, "top_level_error_code", NONE) != INCONSISTENT_CLUSTER_ID:
+            return
+        incoming = inbound.message is not response
+        key = (inbound.source, incoming)
+        if key in self._cluster_id_reported or len(self._cluster_id_reported) >= PEERS_REPORTED_MAX:
+            return
+        self._cluster_id_reported.add(key)
+        if incoming:
+            log.warning(
+                "refused %s from node %d: its cluster id %s is not this cluster's %s "
+                "(INCONSISTENT_CLUSTER_ID)",
+                type(inbound.message).__name__,
+                inbound.source,
+                getattr(inbound.message, "cluster_id", None),
+                self.cluster_id,
+            )
+        else:
+            log.error(
+                "node %d refused our requests with INCONSISTENT_CLUSTER_ID: this node's cluster "
+                "id %s is not the quorum's (was its storage formatted with another cluster id?)",
+                inbound.source,
+                self.cluster_id,
+            )
 
     def on_send_failed(self, destination: int, correlation_id: int, now_ms: int) -> list[Outbound]:
         """The driver could not deliver a request (no connection): back off that node."""

@@ -1,6 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs,
-Alter/ListPartitionReassignments): one module per API beside this one."""
+Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a broker of a
+cluster): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -40,8 +41,20 @@ def register(
             "partition_reassignments",
             "ListPartitionReassignmentsHandler",
         ),
+        (
+            "DescribeTopicPartitions",
+            "describe_topic_partitions",
+            "DescribeTopicPartitionsHandler",
+        ),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, attribute, node))
+    if node.own_controller is None:
+        # A broker of a cluster forwards it; the single node's ApiVersions reports fixed
+        # levels (api_versions.DEFAULT_FEATURES), so it does not change them either.
+        broker.register(
+            api_key("UpdateFeatures"),
+            LazyHandler(_HANDLERS + "update_features", "UpdateFeaturesHandler", node),
+        )
     broker.register(
         api_key("DescribeCluster"),
         LazyHandler(

@@ -1,6 +1,6 @@
 """The APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``): the
 admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
-IncrementalAlterConfigs) and AllocateProducerIds sent straight to it (a broker's
+IncrementalAlterConfigs, UpdateFeatures) and AllocateProducerIds sent straight to it (a broker's
 ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership APIs
 (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
 controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.feature_control import with_upgrade_types
 from ferrokafka.protocol import ProtocolError, decode_request, encode_response
 from ferrokafka.protocol.error_codes import (
     INVALID_REQUEST,
@@ -56,6 +57,7 @@ from ferrokafka.protocol.messages.list_partition_reassignments import (
     ListPartitionReassignmentsRequest,
 )
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
+from ferrokafka.protocol.messages.update_features import UpdateFeaturesRequest
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,16 @@ class ControllerAdminHandlers:
     """The controller's admin APIs, answered through ``channel`` (to this node's own
     controller) while ``is_active()``."""
 
-    def __init__(self, dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive):
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        channel: ControllerChannel,
+        is_active: IsActive,
+        *,
+        update_features: bool = False,
+    ):
+        """``update_features``: answer UpdateFeatures too (a controller of a cluster; the single
+        node reports fixed levels in ApiVersions, so it does not change them)."""
         self.dispatcher = dispatcher
         self.channel = channel
         self.is_active = is_active
@@ -92,6 +103,8 @@ class ControllerAdminHandlers:
             AlterPartitionReassignmentsRequest: channel.alter_partition_reassignments,
             ListPartitionReassignmentsRequest: channel.list_partition_reassignments,
         }
+        if update_features:
+            self._operations[UpdateFeaturesRequest] = channel.update_features
         # What a forwarded (enveloped) request may be: the admin APIs, as Kafka forwards.
         self._forwardable = frozenset(
             {
@@ -103,6 +116,7 @@ class ControllerAdminHandlers:
                 ElectLeadersRequest,
                 AlterPartitionReassignmentsRequest,
                 ListPartitionReassignmentsRequest,
+                UpdateFeaturesRequest,
             }
         )
 
@@ -114,7 +128,7 @@ class ControllerAdminHandlers:
     async def answer(self, ctx: RequestContext, request: Any) -> Any:
         if not self.is_active():
             return error_response(request, NOT_CONTROLLER)
-        return await self._operations[type(request)](request)
+        return await self._operations[type(request)](_as_latest(request, ctx.api_version))
 
     async def _allocate_producer_ids(
         self, request: AllocateProducerIdsRequest
@@ -136,17 +150,33 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if header.request_api_key == ENVELOPE_KEY:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
-        if type(inner) not in self._forwardable:
+        if type(inner) not in self._forwardable or type(inner) not in self._operations:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
-        response = await self._operations[type(inner)](inner)
+        response = await self._operations[type(inner)](
+            _as_latest(inner, header.request_api_version)
+        )
         # The response as it would be sent, less the frame's size prefix.
         framed = encode_response(header, response)
         return EnvelopeResponse(response_data=memoryview(framed)[_SIZE_PREFIX_BYTES:])
 
 
+def _as_latest(request: Any, version: int) -> Any:
+    """A request whose meaning depends on its version, made version-free (UpdateFeatures v0's
+    allow_downgrade is an upgrade type)."""
+    if isinstance(request, UpdateFeaturesRequest):
+        return with_upgrade_types(request, version)
+    return request
+
+
 def register_controller_admin_handlers(
-    dispatcher: Dispatcher, channel: ControllerChannel, is_active: IsActive
+    dispatcher: Dispatcher,
+    channel: ControllerChannel,
+    is_active: IsActive,
+    *,
+    update_features: bool = False,
 ) -> ControllerAdminHandlers:
-    handlers = ControllerAdminHandlers(dispatcher, channel, is_active)
+    handlers = ControllerAdminHandlers(
+        dispatcher, channel, is_active, update_features=update_features
+    )
     handlers.register()
     return handlers
