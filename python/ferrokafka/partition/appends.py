@@ -10,6 +10,7 @@ Used by :class:`ferrokafka.partition.Partition` only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -175,6 +176,20 @@ def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
         f"and only showing the first three errors at most: [{shown}]",
         record_errors=tuple((i, message) for i in indexes),
     )
+
+
+def headers_of(records: bytes | memoryview, valid_bytes: int) -> Iterator[BatchHeader]:
+    """The headers of the whole batches in the first ``valid_bytes`` of ``records`` (what an
+    append took), read in place."""
+    view = memoryview(records)[:valid_bytes]
+    position = 0
+    while valid_bytes - position >= BatchHeader.SIZE:
+        header = read_batch_header(view[position:])
+        size = header.size_in_bytes
+        if size < BatchHeader.SIZE or position + size > valid_bytes:
+            return
+        yield header
+        position += size
 
 
 def header_of(records: bytes | memoryview) -> BatchHeader | None:

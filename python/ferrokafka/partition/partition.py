@@ -466,18 +466,25 @@ class Partition:
         await trio.to_thread.run_sync(state.write_snapshot, end, entries)
 
     async def append_as_follower(self, records: bytes) -> AppendInfo:
-        """Append batches fetched from the leader as they are (offsets and epochs kept), in a
-        worker thread; the producer state and epoch cache follow them."""
+        """Append batches fetched from the leader as they are (offsets and epochs kept): in
+        the trio thread when small and not fsynced per append (a page-cache write, as a
+        leader's inline append), else in a worker thread. The producer state and epoch cache
+        follow the appended batches' headers, read from ``records`` in place; only a new
+        epoch (a checkpoint write) takes a worker thread."""
         async with self.append_lock:
-            info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
-            for batch in await trio.to_thread.run_sync(
-                lambda: self.log.read_batches(info.first_offset, len(records))
-            ):
-                self.producers.apply(batch)
-                if batch.partition_leader_epoch >= 0:
-                    await trio.to_thread.run_sync(
-                        self.epochs.assign, batch.partition_leader_epoch, batch.base_offset
-                    )
+            inline = (
+                len(records) <= appends.INLINE_APPEND_BYTES_MAX
+                and self.log.config.flush_messages is None
+            )
+            if inline:
+                info = self.log.append_as_follower(records)
+            else:
+                info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
+            for header in appends.headers_of(records, info.valid_bytes):
+                self.producers.apply(header)
+                epoch = header.partition_leader_epoch
+                if epoch >= 0 and epoch != self.epochs.latest_epoch:
+                    await trio.to_thread.run_sync(self.epochs.assign, epoch, header.base_offset)
         return info
 
     async def truncate_to(self, offset: int) -> None:

@@ -211,8 +211,9 @@ class ProducerState:
                 )
             )
 
-    def apply(self, batch: RecordBatch) -> None:
-        """Replay one batch read back from the log (no checks, as Kafka on recovery)."""
+    def apply(self, batch: RecordBatch | BatchHeader) -> None:
+        """Replay one batch read back from the log, or appended as a follower (its header is
+        enough; no checks, as Kafka on recovery)."""
         if batch.producer_id < 0 or batch.is_control:
             return
         self.update(
