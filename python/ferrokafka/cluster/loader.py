@@ -13,6 +13,7 @@ same way. A snapshot's image replaces the current one whole: topics it lacks are
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from ferrokafka.cluster.delta import MetadataDelta
@@ -20,6 +21,8 @@ from ferrokafka.cluster.image import EMPTY_IMAGE, MetadataImage
 from ferrokafka.cluster.image_records import image_from_records
 from ferrokafka.cluster.metadata_log import MetadataLog, MetadataLogError, SnapshotRequiredError
 from ferrokafka.cluster.snapshot_file import Snapshot
+
+log = logging.getLogger(__name__)
 
 Subscriber = Callable[[MetadataImage, MetadataImage, MetadataDelta], None]
 """Called as ``subscriber(old_image, new_image, delta)`` after each applied batch."""
@@ -77,6 +80,11 @@ class MetadataLoader:
             if topic_id not in new.topics_by_id:
                 delta.removed_topics[topic_id] = topic
         self._image = new
+        log.info(
+            "loaded metadata snapshot %s (%d records)",
+            snapshot.snapshot_id.file_name,
+            len(snapshot.records),
+        )
         for subscriber in list(self._subscribers):
             subscriber(old, new, delta)
         return new
