@@ -61,7 +61,9 @@ def create_topics(bootstrap: str, names: list[str]) -> None:
     client = admin(bootstrap)
     for name in names:  # one operation (and batch) each: the log grows topic by topic
         futures = client.create_topics(
-            [NewTopic(name, 1, 1)], operation_timeout=CLIENT_TIMEOUT_S, request_timeout=CLIENT_TIMEOUT_S
+            [NewTopic(name, 1, 1)],
+            operation_timeout=CLIENT_TIMEOUT_S,
+            request_timeout=CLIENT_TIMEOUT_S,
         )
         futures[name].result(CLIENT_TIMEOUT_S)
 
@@ -108,8 +110,10 @@ def test_snapshots_prefix_deletion_and_catch_up_by_fetch_snapshot(
     # Every running node snapshots and lets its log prefix go.
     for node_id in up:
         wait_for(
-            lambda n=node_id: any(s.end_offset > 0 for s in snapshots(cluster, n))
-            and first_segment_offset(cluster, n) > lagging_end,
+            lambda n=node_id: (
+                any(s.end_offset > 0 for s in snapshots(cluster, n))
+                and first_segment_offset(cluster, n) > lagging_end
+            ),
             f"node {node_id} snapshots and deletes segments past offset {lagging_end}",
         )
     leader_snapshots = set(snapshots(cluster, active))
@@ -158,7 +162,11 @@ def test_snapshots_prefix_deletion_and_catch_up_by_fetch_snapshot(
     work.mkdir()
     dumped = run_kafka_tool(
         dump_log_segments_class(kafka_classpath()),
-        ["--files", str(metadata_dir(cluster, active) / newest.file_name), "--cluster-metadata-decoder"],
+        [
+            "--files",
+            str(metadata_dir(cluster, active) / newest.file_name),
+            "--cluster-metadata-decoder",
+        ],
         work_dir=work,
     ).stdout
     assert f"Snapshot end offset: {newest.end_offset}, epoch: {newest.epoch}" in dumped

@@ -61,7 +61,9 @@ def image_records(image: MetadataImage) -> list[Message]:
     return out
 
 
-def image_from_records(messages: Iterable[Message], offset: int) -> tuple[MetadataImage, MetadataDelta]:
+def image_from_records(
+    messages: Iterable[Message], offset: int
+) -> tuple[MetadataImage, MetadataDelta]:
     """The image ``messages`` build on an empty image, as of ``offset`` (a snapshot's end
     offset - 1), and the delta that built it."""
     delta = MetadataDelta(EMPTY_IMAGE)

@@ -139,6 +139,9 @@ class SnapshotGenerator:
             log.info(
                 "metadata log now starts at %d (snapshots %s)",
                 raft_log.start_offset(),
-                [s.offset for s in (raft_log.earliest_snapshot_id(), raft_log.latest_snapshot_id())],
+                [
+                    s.offset
+                    for s in (raft_log.earliest_snapshot_id(), raft_log.latest_snapshot_id())
+                ],
             )
         return snapshot_id

@@ -146,7 +146,9 @@ class Checker:
     def _check_committed_prefix(self, node: SimNode, start: int, hw: int) -> None:
         log = node.log
         if hw > log.end_offset():
-            self.fail(f"node {node.node_id}: high watermark {hw} beyond its log end {log.end_offset()}")
+            self.fail(
+                f"node {node.node_id}: high watermark {hw} beyond its log end {log.end_offset()}"
+            )
         committed = self.committed
         grown_from = len(committed)
         report_epoch = node.replica.epoch

@@ -188,7 +188,9 @@ def test_image_records_rebuild_the_image() -> None:
                 broker_id=1,
                 incarnation_id=uuid.uuid4(),
                 broker_epoch=7,
-                end_points=[RegisterBrokerRecord.BrokerEndpoint(name="PLAINTEXT", host="h", port=9092)],
+                end_points=[
+                    RegisterBrokerRecord.BrokerEndpoint(name="PLAINTEXT", host="h", port=9092)
+                ],
                 rack=None,
                 fenced=False,
             ),

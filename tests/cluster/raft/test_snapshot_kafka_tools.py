@@ -83,7 +83,13 @@ def test_kafka_dump_log_decodes_our_snapshot(tmp_path: Path) -> None:
     work.mkdir()
     result = run_kafka_tool(
         dump_log_segments_class(kafka_classpath()),
-        ["--files", str(path), "--cluster-metadata-decoder", "--deep-iteration", "--print-data-log"],
+        [
+            "--files",
+            str(path),
+            "--cluster-metadata-decoder",
+            "--deep-iteration",
+            "--print-data-log",
+        ],
         work_dir=work,
     )
     out = result.stdout

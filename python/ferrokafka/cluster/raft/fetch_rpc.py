@@ -252,7 +252,9 @@ class FetchRpc:
             unaligned_records=chunk,
         )
 
-    def _fetch_snapshot_error(self, error: int, snapshot_id: OffsetAndEpoch) -> FetchSnapshotResponse:
+    def _fetch_snapshot_error(
+        self, error: int, snapshot_id: OffsetAndEpoch
+    ) -> FetchSnapshotResponse:
         return FetchSnapshotResponse(error, self._leader_or_nil(), self.quorum.epoch, snapshot_id)
 
     # --- follower side -------------------------------------------------------------------------
@@ -363,7 +365,11 @@ class FetchRpc:
             raise AssertionError(f"FetchSnapshot answered while {state!r}")
         download = state.fetching_snapshot
         snapshot_id = response.snapshot_id
-        if response.error_code == SNAPSHOT_NOT_FOUND or snapshot_id.offset < 0 or snapshot_id.epoch < 0:
+        if (
+            response.error_code == SNAPSHOT_NOT_FOUND
+            or snapshot_id.offset < 0
+            or snapshot_id.epoch < 0
+        ):
             # The leader let it go before we had it all: start over with a Fetch.
             state.fetching_snapshot = None
             state.reset_fetch_timeout_for_successful_fetch(now_ms)

@@ -50,7 +50,7 @@ def decode_snapshot(snapshot_id: OffsetAndEpoch, data: bytes) -> tuple[Record, .
         raise SnapshotInstallError(f"snapshot {snapshot_id}: not a memory snapshot")
     try:
         entries = pickle.loads(data[len(SNAPSHOT_MAGIC) :])
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a corrupt snapshot
+    except Exception as exc:
         raise SnapshotInstallError(f"snapshot {snapshot_id}: {exc}") from None
     records = tuple(Record(o, e, v) for o, e, v in entries)
     if [r.offset for r in records] != list(range(snapshot_id.offset)):

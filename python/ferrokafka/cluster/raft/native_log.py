@@ -171,7 +171,9 @@ class NativeRaftLog:
 
     def read(self, offset: int, max_bytes: int) -> tuple[Record, ...]:
         if offset < self.start_offset():
-            raise SnapshotRequiredError(f"read at {offset} below the log start {self.start_offset()}")
+            raise SnapshotRequiredError(
+                f"read at {offset} below the log start {self.start_offset()}"
+            )
         if offset >= self.end_offset():
             return ()
         out: list[Record] = []
@@ -275,7 +277,9 @@ class NativeRaftLog:
         while len(self._snapshots) >= 2:
             oldest, following = self._snapshots[0], self._snapshots[1]
             over_bytes = retention_bytes >= 0 and self._bytes_kept() > retention_bytes
-            over_time = retention_ms >= 0 and now_ms - self._snapshot_timestamp(oldest) > retention_ms
+            over_time = (
+                retention_ms >= 0 and now_ms - self._snapshot_timestamp(oldest) > retention_ms
+            )
             if not (over_bytes or over_time) or not self.delete_before_snapshot(following):
                 break
             cleaned = True
@@ -360,7 +364,9 @@ class NativeRaftLog:
         first; a batch that reaches past ``end`` is not returned (it is not all committed).
         Raises SnapshotRequiredError for a ``start`` below the log start offset."""
         if start < self.start_offset():
-            raise SnapshotRequiredError(f"read at {start} below the log start {self.start_offset()}")
+            raise SnapshotRequiredError(
+                f"read at {start} below the log start {self.start_offset()}"
+            )
         position = start
         while position < end:
             try:
