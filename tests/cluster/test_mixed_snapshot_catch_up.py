@@ -4,7 +4,8 @@ its metadata and deleted the log prefix (a tiny ``metadata.log.max.record.bytes.
 ``__cluster_metadata`` from offset 0, is answered with our snapshot id, downloads our snapshot
 with FetchSnapshot, validates and loads it (Kafka's own reader), continues the log after it,
 registers and is unfenced, and serves every topic created before it came — and a new one,
-produced to and read back."""
+produced to and read back. Kafka's broker then writes snapshots of its own image, which our
+snapshot reader decodes and our image loads."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ import pytest
 from mixed_clients import admin, consume, create_topic, produce, wait_leaders
 from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
 
-from ferrokafka.cluster.snapshot_file import SnapshotId
+from ferrokafka.cluster.image_records import image_from_records
+from ferrokafka.cluster.snapshot_file import SnapshotId, read_snapshot
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -26,6 +28,7 @@ KAFKA_BROKER = 3
 TOPICS = 25
 RECORDS = 100
 WAIT_S = 60.0
+KAFKA_SNAPSHOT_BYTES = 1000
 # Only on our nodes: Kafka refuses metadata segments under 8 MiB.
 OUR_SNAPSHOT_SETTINGS = {
     "metadata.log.max.record.bytes.between.snapshots": "1500",
@@ -49,6 +52,10 @@ def cluster(tmp_path: Path, kafka_classpath: str) -> Iterator[MixedCluster]:
         for node_id in (OUR_CONTROLLER, OUR_BROKER):
             with made.nodes[node_id].config_file.open("a") as config:
                 config.writelines(f"{k}={v}\n" for k, v in OUR_SNAPSHOT_SETTINGS.items())
+        with made.nodes[KAFKA_BROKER].config_file.open("a") as config:
+            config.write(
+                f"metadata.log.max.record.bytes.between.snapshots={KAFKA_SNAPSHOT_BYTES}\n"
+            )
         made.start(OUR_CONTROLLER)
         made.start(OUR_BROKER)
         made.wait_brokers(OUR_BROKER)
@@ -104,3 +111,16 @@ def test_a_kafka_broker_catches_up_from_our_snapshot(cluster: MixedCluster) -> N
     produce(kafka.bootstrap, "after", RECORDS)
     values = consume(kafka.bootstrap, "after", RECORDS, "after-group")
     assert sorted(values) == sorted(f"v{i}".encode() for i in range(RECORDS))
+
+    # Kafka's own snapshots (its SnapshotGenerator, past the one it downloaded) read back here.
+    for i in range(5):
+        create_topic(ours, f"later-{i}", 1)
+    downloaded_end = max(s.end_offset for s in downloaded)
+    deadline = time.monotonic() + WAIT_S
+    while not (own := [s for s in snapshot_ids(kafka_dir) if s.end_offset > downloaded_end]):
+        assert time.monotonic() < deadline, f"Kafka wrote no snapshot: {snapshot_ids(kafka_dir)}"
+        time.sleep(0.2)
+    snapshot = read_snapshot(kafka_dir / max(own).file_name)
+    image, _ = image_from_records(snapshot.messages(), max(own).end_offset - 1)
+    assert {"after", *names} <= set(image.topics_by_name)
+    assert image.broker(KAFKA_BROKER) is not None and image.metadata_version > 0
