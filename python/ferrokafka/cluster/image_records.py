@@ -4,9 +4,9 @@ Kafka's ``MetadataImage.write`` in its order — features (metadata.version firs
 (every registered broker as one RegisterBrokerRecord with its current fencing and
 controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per partition),
 configurations (a ConfigRecord per key), and producer ids (one ProducerIdsRecord with broker
-id and epoch -1, as ``ProducerIdsImage.write``). Parts of Kafka's image this image does not
-hold (controller registrations, client quotas, ACLs, SCRAM credentials, delegation tokens) are
-not written. Replaying the records on an empty image gives the image back
+id and epoch -1, as ``ProducerIdsImage.write``); registered controllers follow the brokers, as
+their RegisterControllerRecords. Parts of Kafka's image this image does not hold (client
+quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on an empty image gives the image back
 (:func:`image_from_records`, checked by the tests), which is what makes a snapshot a valid
 start for the log after it.
 """
@@ -43,6 +43,7 @@ def image_records(image: MetadataImage) -> list[Message]:
     out: list[Message] = []
     out.extend(_features(image))
     out.extend(_broker_record(b) for _, b in sorted(image.brokers.items()))
+    out.extend(record for _, record in sorted(image.controllers.items()))
     for topic in image.topics_by_id.values():
         out.extend(_topic_records(topic))
     for (resource_type, resource_name), values in image.configs.items():

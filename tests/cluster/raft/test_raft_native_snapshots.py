@@ -175,6 +175,7 @@ def test_image_records_rebuild_the_image() -> None:
         PartitionRecord,
         ProducerIdsRecord,
         RegisterBrokerRecord,
+        RegisterControllerRecord,
         RemoveTopicRecord,
     )
 
@@ -201,6 +202,7 @@ def test_image_records_rebuild_the_image() -> None:
             RemoveTopicRecord(topic_id=gone),
             ConfigRecord(resource_type=2, resource_name="orders", name="retention.ms", value="1"),
             ProducerIdsRecord(broker_id=1, broker_epoch=7, next_producer_id=2000),
+            RegisterControllerRecord(controller_id=3000, incarnation_id=uuid.uuid4()),
         ],
         41,
     )
@@ -210,3 +212,4 @@ def test_image_records_rebuild_the_image() -> None:
     assert records[0].name == "metadata.version"
     rebuilt, _ = image_from_records(records, 41)
     assert rebuilt == image
+    assert list(rebuilt.controllers) == [3000]
