@@ -6,9 +6,9 @@ controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per pa
 configurations (a ConfigRecord per key), and producer ids (one ProducerIdsRecord with broker
 id and epoch -1, as ``ProducerIdsImage.write``); registered controllers follow the brokers, as
 their RegisterControllerRecords. Parts of Kafka's image this image does not hold (client
-quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on an empty image gives the image back
-(:func:`image_from_records`, checked by the tests), which is what makes a snapshot a valid
-start for the log after it.
+quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on
+an empty image gives the image back (:func:`image_from_records`, checked by the tests), which
+is what makes a snapshot a valid start for the log after it.
 """
 
 from __future__ import annotations
