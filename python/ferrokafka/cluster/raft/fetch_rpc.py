@@ -162,7 +162,12 @@ class FetchRpc:
             )
         if kind != VALID:
             return FetchResponse(
-                NONE, hw, state.local_id, state.epoch, diverging_epoch=offset_and_epoch
+                NONE,
+                hw,
+                state.local_id,
+                state.epoch,
+                diverging_epoch=offset_and_epoch,
+                log_start_offset=self.log.start_offset(),
             )
         records = self.log.read(request.fetch_offset, request.max_bytes)
         if state.update_replica_state(

@@ -24,6 +24,12 @@ segments below it are deleted; :meth:`NativeRaftLog.maybe_clean` does it for the
 snapshots while ``metadata.max.retention.bytes`` or ``.ms`` are exceeded, always keeping the
 latest snapshot (Kafka's ``maybeClean``).
 
+The replica calls :meth:`NativeRaftLog.install_snapshot` and
+:meth:`NativeRaftLog.read_snapshot` in the driver's trio thread (as Kafka's raft thread does
+the same work): installing writes and fsyncs the snapshot file there, and a leader reads each
+chunk (at most ``fetch_snapshot_max_bytes``) there. A download is assembled in memory first
+(bounded by ``fetch_rpc.SNAPSHOT_DOWNLOAD_BYTES_MAX``); Kafka appends it to a partial file.
+
 Not thread-safe by itself: the driver calls it from one thread at a time (its flushes run in
 a worker thread while the trio thread waits for them). The snapshot list is replaced whole
 on every change, so a worker thread may read it (and the files it names) while the trio thread
