@@ -9,7 +9,9 @@ image's offset: ``<offset + 1>-<epoch of that record>.checkpoint`` in the metada
 directory, encoded and fsynced in a worker thread, ``.checkpoint.part`` renamed into place
 (:func:`~ferrokafka.cluster.snapshot_file.write_snapshot`). Then the log is cleaned as Kafka's
 ``maybeClean`` does (``metadata.max.retention.bytes`` / ``.ms``: older snapshots and the whole
-segments below the next one go, the latest snapshot always stays).
+segments below the next one go, the latest snapshot always stays); the cleaning also runs
+every :data:`CLEAN_INTERVAL_S` (Kafka's RaftMetadataLogCleanerManager: every 60 s), so
+``metadata.max.retention.ms`` applies while nothing is committed.
 
 The image is always committed (it is what the loader applied), so the snapshot id is at or
 below the high watermark, as Kafka requires. The header says kraft.version 0 (a static voter
@@ -38,6 +40,9 @@ log = logging.getLogger(__name__)
 # counting committed bytes without reading the batch sizes back from the log.
 BATCH_OVERHEAD_BYTES = 61
 RECORD_OVERHEAD_BYTES = 8
+
+# How often the log is cleaned without a new snapshot (Kafka checks every 60 s).
+CLEAN_INTERVAL_S = 60.0
 
 WallClockMs = Callable[[], int]
 
@@ -100,9 +105,22 @@ class SnapshotGenerator:
 
     async def run(self) -> None:
         while True:
-            await self._wanted.wait()
-            self._wanted = trio.Event()
-            await self.maybe_write()
+            with trio.move_on_after(CLEAN_INTERVAL_S):
+                await self._wanted.wait()
+            if self._wanted.is_set():
+                self._wanted = trio.Event()
+                await self.maybe_write()
+            else:
+                self.clean()
+
+    def clean(self) -> bool:
+        """Kafka's ``maybeClean`` on the log now; whether anything went."""
+        raft_log = self.driver.log
+        if raft_log is None:
+            return False
+        return raft_log.maybe_clean(
+            self._now_ms(), self.policy.retention_bytes, self.policy.retention_ms
+        )
 
     async def maybe_write(self) -> OffsetAndEpoch | None:
         """Write a snapshot of the latest image if it is past the latest snapshot; then clean.
@@ -135,7 +153,7 @@ class SnapshotGenerator:
         raft_log.on_snapshot_frozen(snapshot_id)
         self.written.append(snapshot_id)
         log.info("wrote metadata snapshot %s (%d records)", path.name, len(records))
-        if raft_log.maybe_clean(now, self.policy.retention_bytes, self.policy.retention_ms):
+        if self.clean():
             log.info(
                 "metadata log now starts at %d (snapshots %s)",
                 raft_log.start_offset(),
