@@ -21,7 +21,7 @@ from ferrokafka.cluster.raft.native_log import NativeRaftLog
 from ferrokafka.cluster.snapshot_file import SnapshotId, read_snapshot
 from kafka_support.jars import dump_log_segments_class, kafka_classpath, run_kafka_tool
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 CLIENT_TIMEOUT_S = 30.0
 WAIT_S = 60.0
