@@ -380,6 +380,7 @@ class FetchRpc:
             state.reset_fetch_timeout_for_successful_fetch(now_ms)
             return True
         if response.error_code != NONE:
+            state.fetching_snapshot = None  # e.g. POSITION_OUT_OF_RANGE: start over
             return False
         if (
             download is None
