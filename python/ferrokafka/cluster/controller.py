@@ -173,8 +173,18 @@ class Controller:
         self.loader.catch_up(self.log)
         if METADATA_VERSION_FEATURE not in self.image.features:
             self._commit(bootstrap_records(self._bootstrap_levels))
-        # Registration offsets come from the log; sessions start afresh (Kafka's activate).
-        for batch in self.log.read_committed(0):
+        # Registration offsets come from the log (from its snapshot first, where a
+        # registration's offset is its broker epoch); sessions start afresh (Kafka's activate).
+        start = 0
+        snapshot = self.log.snapshot_to_load(0)
+        if snapshot is not None:
+            last = snapshot.snapshot_id.end_offset - 1
+            for record in snapshot.records:
+                message = record.message
+                offset = message.broker_epoch if isinstance(message, RegisterBrokerRecord) else last
+                self.membership.replay(message, offset)
+            start = snapshot.snapshot_id.end_offset
+        for batch in self.log.read_committed(start):
             for index, record in enumerate(batch.records):
                 self.membership.replay(record.message, batch.base_offset + index)
         self.membership.activate(self.image)

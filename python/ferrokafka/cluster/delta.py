@@ -5,7 +5,7 @@ A delta starts from an image, replays records in log order into private working 
 never touched; unchanged topics are shared between the two.
 
 Records the image has no place for yet (ACLs, quotas, SCRAM credentials, delegation tokens,
-controller registrations, ZooKeeper migration state) are accepted and skipped, so a log
+ZooKeeper migration state) are accepted and skipped, so a log
 written by Apache Kafka replays. Begin/EndTransactionRecord need no handling here: the
 controller writes a transaction's records in one batch, and a batch is applied whole or not
 at all.
@@ -56,6 +56,7 @@ class MetadataDelta:
         self._configs = {key: dict(values) for key, values in image.configs.items()}
         self._brokers = dict(image.brokers)
         self._next_producer_id = image.next_producer_id
+        self._controllers = dict(image.controllers)
         self._offset = image.offset
         self.changed_topics: set[uuid.UUID] = set()
         self.removed_topics: dict[uuid.UUID, TopicImage] = {}
@@ -222,6 +223,12 @@ class MetadataDelta:
     def _producer_ids(self, record: r.ProducerIdsRecord) -> None:
         self._next_producer_id = record.next_producer_id
 
+    def _register_controller(self, record: r.RegisterControllerRecord) -> None:
+        self._controllers[record.controller_id] = record
+
+    def _unregister_controller(self, record: r.UnregisterControllerRecord) -> None:
+        self._controllers.pop(record.controller_id, None)
+
     # -- the new image --------------------------------------------------------------------
 
     def apply(self) -> MetadataImage:
@@ -240,6 +247,7 @@ class MetadataDelta:
             configs=frozen_map({k: frozen_map(v) for k, v in self._configs.items()}),
             brokers=frozen_map(self._brokers),
             next_producer_id=self._next_producer_id,
+            controllers=frozen_map(self._controllers),
         )
 
 
@@ -261,4 +269,6 @@ _HANDLERS: dict[type[Message], Any] = {
     r.UnfenceBrokerRecord: lambda d, rec: d._fence(rec.id, rec.epoch, False),
     r.FeatureLevelRecord: MetadataDelta._feature_level,
     r.ProducerIdsRecord: MetadataDelta._producer_ids,
+    r.RegisterControllerRecord: MetadataDelta._register_controller,
+    r.UnregisterControllerRecord: MetadataDelta._unregister_controller,
 }

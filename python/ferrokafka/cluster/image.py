@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 # Kafka's ConfigResource.Type ids, as ConfigRecord.resource_type stores them.
 TOPIC_RESOURCE = 2
@@ -127,6 +128,9 @@ class MetadataImage:
     brokers: Mapping[int, BrokerRegistration] = field(default_factory=lambda: _EMPTY)
     # The last ProducerIdsRecord: the next producer id block starts here (-1: none yet).
     next_producer_id: int = -1
+    # Registered controllers (Kafka's ClusterImage.controllers): the RegisterControllerRecord
+    # of each, kept as written (never mutated) so a snapshot writes it back.
+    controllers: Mapping[int, Any] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

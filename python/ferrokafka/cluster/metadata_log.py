@@ -20,13 +20,16 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ferrokafka.cluster.serde import ApiMessageAndVersion, decode_record, encode_record
 from ferrokafka.protocol.schema import Message
 from ferrokafka.storage import BatchBuilder, Log, LogConfig
 
 logger = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from ferrokafka.cluster.snapshot_file import Snapshot
 
 METADATA_TOPIC = "__cluster_metadata"
 METADATA_PARTITION_DIR = f"{METADATA_TOPIC}-0"
@@ -37,8 +40,8 @@ RECORDS_PER_APPEND_MAX = 10_000
 BATCH_BYTES_MAX = 8 * 1024 * 1024
 # Bytes asked of the storage engine per read while replaying (whole batches are returned).
 READ_BYTES = 1024 * 1024
-# Kafka's metadata.log.segment.bytes default. Retention is off: without snapshots every
-# record is needed to rebuild the image.
+# Kafka's metadata.log.segment.bytes default. Time and size retention of the Log are off:
+# segments go only once a snapshot covers them (the Raft log's delete_before_snapshot).
 SEGMENT_BYTES = 1024 * 1024 * 1024
 # With one voter there is no election, so one epoch for the life of the log.
 SINGLE_VOTER_EPOCH = 1
@@ -46,6 +49,10 @@ SINGLE_VOTER_EPOCH = 1
 
 class MetadataLogError(RuntimeError):
     """An append that cannot be made (too many records, too big, log closed)."""
+
+
+class SnapshotRequiredError(MetadataLogError):
+    """A read below the log start offset: the records there are only in a snapshot now."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,29 +82,39 @@ class MetadataLog(Protocol):
 
     def read_committed(self, offset: int) -> Iterator[CommittedBatch]:
         """Committed batches holding records at ``offset`` or later (earlier records of the
-        first batch are left out), oldest first."""
+        first batch are left out), oldest first. Raises SnapshotRequiredError if ``offset`` is
+        below the log start offset."""
+        ...
+
+    def snapshot_to_load(self, offset: int) -> Snapshot | None:
+        """The snapshot a reader that needs ``offset`` next must load first: the latest one
+        (never the bootstrap checkpoint) when ``offset`` is below the log start, or when
+        ``offset`` is 0 (a reader starting from nothing starts from the latest snapshot, as
+        Kafka's loader does); None otherwise or without snapshots."""
         ...
 
     def close(self) -> None: ...
 
 
-def metadata_log_config() -> LogConfig:
+def metadata_log_config(segment_bytes: int = SEGMENT_BYTES) -> LogConfig:
     return LogConfig(
-        segment_bytes=SEGMENT_BYTES,
+        segment_bytes=segment_bytes,
         retention_ms=None,
         retention_bytes=None,
         max_message_bytes=BATCH_BYTES_MAX,
     )
 
 
-def open_recovered(partition_dir: str | os.PathLike[str]) -> Log:
+def open_recovered(
+    partition_dir: str | os.PathLike[str], segment_bytes: int = SEGMENT_BYTES
+) -> Log:
     """Open the metadata log checking every batch (recovery point 0: it is small, and an image
     is only as good as the records it replays). A corrupt or torn tail is cut off, as Kafka
     does, and said: what it held is gone from the metadata (a topic created there no longer
     exists, and its partition directories become strays)."""
     path = Path(partition_dir)
     before = sum(p.stat().st_size for p in path.glob("*.log"))
-    log = Log(str(path), metadata_log_config(), recovery_point=0)
+    log = Log(str(path), metadata_log_config(segment_bytes), recovery_point=0)
     cut = before - log.size_in_bytes
     if cut > 0:
         logger.warning(
@@ -168,6 +185,10 @@ class SingleVoterLog:
                 )
                 if records:
                     yield CommittedBatch(batch.base_offset, batch.last_offset, records)
+
+    def snapshot_to_load(self, offset: int) -> Snapshot | None:
+        """None: the one-voter log keeps every record (it writes no snapshots)."""
+        return None
 
     def close(self) -> None:
         self._log.close()

@@ -62,6 +62,8 @@ _CONTROL_FLAG = 0x20
 # header count varints), a bound used to cut data batches under BATCH_BYTES_MAX.
 _RECORD_OVERHEAD_BYTES_MAX = 25
 _BATCH_HEADER_BYTES = 61
+# A batch starts with its base offset (int64) and length (int32, the bytes after it).
+_BATCH_LENGTH_END = 12
 # A snapshot file read into memory at once may not be larger than this (Kafka's bootstrap
 # snapshots are a few hundred bytes; a metadata image of a large cluster is some MiB).
 SNAPSHOT_BYTES_MAX = 1024 * 1024 * 1024
@@ -253,6 +255,23 @@ def write_snapshot(
     # Assert the bytes right before they are written: they must read back as written.
     decoded = decode_snapshot(data, snapshot_id, str(path))
     assert len(decoded.records) == len(records), (len(decoded.records), len(records))
+    return write_snapshot_bytes(directory, snapshot_id, data, replace=True)
+
+
+def write_snapshot_bytes(
+    partition_dir: str | os.PathLike[str],
+    snapshot_id: SnapshotId,
+    data: bytes,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Write snapshot bytes already checked (encoded here, or downloaded from the leader and
+    decoded) as ``<id>.checkpoint.part``, fsync, rename into place, make it read-only and
+    fsync the directory; returns the path."""
+    directory = Path(partition_dir)
+    path = directory / snapshot_id.file_name
+    if path.exists() and not replace:
+        raise FileExistsError(f"snapshot {path} already exists")
     partial = directory / (path.name[: -len(SNAPSHOT_SUFFIX)] + PARTIAL_SUFFIX)
     fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -285,6 +304,30 @@ def read_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     if size > SNAPSHOT_BYTES_MAX:
         raise SnapshotFileError(f"{path}: {size} bytes, more than {SNAPSHOT_BYTES_MAX}")
     return decode_snapshot(path.read_bytes(), snapshot_id, str(path))
+
+
+def read_last_contained_timestamp(path: str | os.PathLike[str]) -> int:
+    """The snapshot header's ``last_contained_log_timestamp`` (Kafka's
+    ``Snapshots.lastContainedLogTimestamp``), reading only the first batch."""
+    with open(path, "rb") as f:
+        head = f.read(_BATCH_LENGTH_END)
+        if len(head) < _BATCH_LENGTH_END:
+            raise SnapshotFileError(f"{path}: too short for a batch")
+        (length,) = struct.unpack_from(">i", head, 8)
+        if not 0 < length <= BATCH_BYTES_MAX:
+            raise SnapshotFileError(f"{path}: first batch of {length} bytes")
+        data = head + f.read(length)
+    reader = _SnapshotReader(str(path))
+    try:
+        batches = decode_batches(data, verify_crc=True)
+    except CorruptRecordError as exc:
+        raise SnapshotFileError(f"{path}: {exc}") from None
+    if not batches:
+        raise SnapshotFileError(f"{path}: no first batch")
+    reader.batch(batches[0])
+    if reader.header is None:
+        raise SnapshotFileError(f"{path}: no snapshot header")
+    return reader.header.last_contained_log_timestamp
 
 
 def decode_snapshot(data: bytes, snapshot_id: SnapshotId, where: str = "snapshot") -> Snapshot:

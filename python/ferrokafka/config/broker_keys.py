@@ -73,6 +73,12 @@ _ROLE_KEYS: tuple[ConfigKey, ...] = (
               "Segment size of the metadata log.", at_least(12)),
     ConfigKey("metadata.log.segment.ms", _L, 7 * DAY_MS,
               "Age, in ms, at which a metadata log segment is rolled."),
+    ConfigKey("metadata.log.max.record.bytes.between.snapshots", _L, 20 * MIB,
+              "Bytes of metadata records committed after the latest snapshot before a new "
+              "snapshot is written.", at_least(1)),
+    ConfigKey("metadata.log.max.snapshot.interval.ms", _L, 60 * 60 * 1000,
+              "Longest time, in ms, between metadata snapshots while records are committed "
+              "(0: by bytes only).", at_least(0)),
     ConfigKey("metadata.max.retention.bytes", _L, 100 * MIB,
               "Metadata log size kept before old snapshots and segments go."),
     ConfigKey("metadata.max.retention.ms", _L, 7 * DAY_MS,

@@ -39,6 +39,7 @@ from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftM
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
+from ferrokafka.cluster.snapshot_generator import SnapshotGenerator, SnapshotPolicy
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.controller_registration import ControllerRegistrationManager
@@ -87,6 +88,16 @@ def quorum_config(config: BrokerConfig) -> QuorumConfig:
     )
 
 
+def snapshot_policy(config: BrokerConfig) -> SnapshotPolicy:
+    """Kafka's ``metadata.log.max.*`` and ``metadata.max.retention.*`` keys."""
+    return SnapshotPolicy(
+        max_bytes_between=int(config["metadata.log.max.record.bytes.between.snapshots"]),
+        max_interval_ms=int(config["metadata.log.max.snapshot.interval.ms"]),
+        retention_bytes=int(config["metadata.max.retention.bytes"]),
+        retention_ms=int(config["metadata.max.retention.ms"]),
+    )
+
+
 def metadata_dir(config: BrokerConfig) -> str:
     return str(config["metadata.log.dir"] or config.log_dirs[0])
 
@@ -121,8 +132,11 @@ class KRaftNode:
             config=quorum_config(config),
             listener_name=config.controller_listener_names[0],
             directory_id=metadata_directory_id(config),
+            segment_bytes=int(config["metadata.log.segment.bytes"]),
         )
         self.metadata_log = RaftMetadataLog(self.driver, trio_token)
+        # Snapshots of the image this node applied (controllers and brokers alike, as Kafka).
+        self.snapshots = SnapshotGenerator(self.driver, snapshot_policy(config))
         self.feed = LogMetadataFeed(self.metadata_log)
         self.channel = RemoteControllerChannel(config.node_id, self.locate, self.feed)
         self.controller: Controller | None = None
@@ -176,6 +190,9 @@ class KRaftNode:
         async with trio.open_nursery() as nursery:
             await nursery.start(self.driver.run)
             self.driver.add_committed_listener(self._on_committed)
+            self.driver.add_committed_listener(self.snapshots.on_committed)
+            await self.feed.subscribe(self.snapshots.publish)
+            nursery.start_soon(self.snapshots.run)
             nursery.start_soon(self._apply_commits)
             if self.controller is not None:
                 nursery.start_soon(self._follow_leadership)

@@ -17,7 +17,11 @@ paper's properties:
 - log matching: two logs agree up to the smaller of their high watermarks (follows from the
   committed check; also checked pairwise every ``PAIRWISE_EVERY`` steps and at the end);
 - the leader's high watermark never goes back within its epoch, a new leader's first one is at
-  least every earlier leader's, and a majority of voters hold it durably.
+  least every earlier leader's, and a majority of voters hold it durably;
+- snapshots: every snapshot a node holds (made by itself or downloaded with FetchSnapshot) is
+  exactly the committed prefix below its end offset, with the epoch of its last record, and a
+  log's start offset is always the end offset of a snapshot it holds (or 0). Records below a
+  log's start are read from its snapshot for the checks above.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ class Checker:
         self.leader_hw: dict[tuple[int, int], int] = {}  # (node, epoch) -> high watermark
         self.max_leader_hw_by_epoch: dict[int, int] = {}
         self.leaders_verified: set[tuple[int, int]] = set()
+        self.snapshots_verified: set[tuple[int, object]] = set()
+        self.snapshots_installed = 0
+        self.prefixes_deleted = 0
         self.checks = 0
 
     def fail(self, message: str) -> None:
@@ -97,6 +104,7 @@ class Checker:
         if state.leader_id is not None:
             self._one_leader(state.epoch, state.leader_id, f"node {nid}'s {state!r}")
         log = node.log
+        self._check_snapshots(node)
         checked = self.hw_checked.get(nid, 0)
         if log.end_offset() < checked:
             self.fail(f"node {nid}: log end {log.end_offset()} below its high watermark {checked}")
@@ -106,20 +114,48 @@ class Checker:
         if hw is not None and hw > checked:
             self._check_committed_prefix(node, checked, hw)
 
+    def _check_snapshots(self, node: SimNode) -> None:
+        log = node.log
+        start = log.start_offset()
+        if start > 0 and not any(s.offset == start for s in log.snapshots):
+            self.fail(f"node {node.node_id}: log starts at {start} without a snapshot there")
+        for snapshot_id in log.snapshots:
+            key = (node.node_id, snapshot_id)
+            if key in self.snapshots_verified:
+                continue
+            records = log.snapshot_records(snapshot_id)
+            if len(self.committed) < snapshot_id.offset:
+                self.fail(
+                    f"node {node.node_id}: snapshot {snapshot_id} beyond the committed "
+                    f"prefix {len(self.committed)}"
+                )
+            for record in records:
+                epoch, value, _ = self.committed[record.offset]
+                if epoch != record.epoch or value != record.value:
+                    self.fail(
+                        f"node {node.node_id}: snapshot {snapshot_id} has offset {record.offset} "
+                        f"as ({record.epoch}, {record.value!r}), committed ({epoch}, {value!r})"
+                    )
+            self.snapshots_verified.add(key)
+
     def _one_leader(self, epoch: int, leader: int, where: str) -> None:
         known = self.leaders.setdefault(epoch, leader)
         if known != leader:
             self.fail(f"two leaders in epoch {epoch}: {known} and {leader} ({where})")
 
     def _check_committed_prefix(self, node: SimNode, start: int, hw: int) -> None:
-        records = node.log.records
-        if hw > len(records):
-            self.fail(f"node {node.node_id}: high watermark {hw} beyond its log end {len(records)}")
+        log = node.log
+        if hw > log.end_offset():
+            self.fail(
+                f"node {node.node_id}: high watermark {hw} beyond its log end {log.end_offset()}"
+            )
         committed = self.committed
         grown_from = len(committed)
         report_epoch = node.replica.epoch
         for offset in range(start, hw):
-            record = records[offset]
+            record = log.record_at(offset)
+            if record is None:
+                self.fail(f"node {node.node_id}: no record at committed offset {offset}")
             if offset < len(committed):
                 epoch, value, _ = committed[offset]
                 if epoch != record.epoch or value != record.value:
@@ -143,16 +179,13 @@ class Checker:
             self._leader_has(other, replica.state.epoch, start)
 
     def _leader_has(self, node: SimNode, epoch: int, start: int) -> None:
-        records = node.log.records
+        log = node.log
         for offset in range(start, len(self.committed)):
             entry_epoch, value, commit_epoch = self.committed[offset]
             if commit_epoch >= epoch:
                 continue
-            if (
-                offset >= len(records)
-                or records[offset].epoch != entry_epoch
-                or (records[offset].value != value)
-            ):
+            record = log.record_at(offset)
+            if record is None or record.epoch != entry_epoch or record.value != value:
                 self.fail(
                     f"leader {node.node_id} of epoch {epoch} lacks committed offset {offset} "
                     f"(epoch {entry_epoch}, committed in epoch {commit_epoch})"
@@ -185,7 +218,7 @@ class Checker:
         durable = sum(
             1
             for v in self.cluster.voters
-            if len(self.cluster.nodes[v].log.durable) >= hw
+            if self.cluster.nodes[v].log.durable_end_offset() >= hw
             or (v == node.node_id and node.log.end_offset() >= hw)
         )
         if durable < len(self.cluster.voters) // 2 + 1:
@@ -200,5 +233,5 @@ class Checker:
         for i, a in enumerate(running):
             for b in running[i + 1 :]:
                 upto = min(a.replica.high_watermark or 0, b.replica.high_watermark or 0)
-                if a.log.records[:upto] != b.log.records[:upto]:
+                if a.log.records_below(upto) != b.log.records_below(upto):
                     self.fail(f"nodes {a.node_id} and {b.node_id} differ below offset {upto}")

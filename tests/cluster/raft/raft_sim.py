@@ -13,6 +13,9 @@ replays exactly (Kafka's ``RaftEventSimulationTest``, TigerBeetle's VOPR).
 - Faults: hard crashes (restart later), graceful shutdowns (the leader resigns with
   EndQuorumEpoch first), partitions and heals.
 - Clients: records are appended to whichever node leads now and then.
+- Snapshots: now and then a running node snapshots its log at its committed (and flushed)
+  offset and, mostly, deletes the log prefix below its latest snapshot, so followers that
+  lag or restart empty-handed catch up through FetchSnapshot (in small chunks).
 
 After every event the touched node is checked (``raft_invariants``). A run ends with a calm
 phase — faults healed, every node up, no loss — in which a leader must be elected and a new
@@ -49,6 +52,7 @@ SIM_QUORUM = QuorumConfig(
     retry_backoff_ms=5,
     fetch_max_wait_ms=50,
     fetch_max_bytes=4,  # records are a few bytes: a fetch carries a handful, often one
+    fetch_snapshot_max_bytes=64,  # a snapshot comes in several chunks
 )
 SAME_INSTANT_EVENTS_MAX = 2_000  # more events without the clock moving is a livelock
 
@@ -71,6 +75,9 @@ class SimConfig:
     # Chance that a crash strikes halfway through a list of effects; each seed picks one.
     crash_mid_effects: tuple[float, ...] = (0.01, 0.05, 0.2)
     liveness_bound_ms: int = 4_000
+    # A node snapshots (and maybe deletes its log prefix) every so often; None: never.
+    snapshot_every_ms: tuple[int, int] | None = (50, 300)
+    prefix_deletion: float = 0.7  # chance a new snapshot also lets the log prefix go
 
 
 class SimLog(MemoryRaftLog):
@@ -84,6 +91,11 @@ class SimLog(MemoryRaftLog):
     def flush(self) -> None:
         self.checker.on_durable(self.node_id, self.unflushed_records())
         super().flush()
+
+    def install_snapshot(self, snapshot_id, data: bytes) -> bool:
+        truncated = super().install_snapshot(snapshot_id, data)
+        self.checker.snapshots_installed += 1
+        return truncated
 
     def crash(self, random=None):
         survivors = super().crash(random)
@@ -138,6 +150,8 @@ class Cluster:
             self.start(node)
         self.schedule(self.random.randint(*config.fault_every_ms), "fault", ())
         self.schedule(self.random.randint(*config.append_every_ms), "append", ())
+        if config.snapshot_every_ms is not None:
+            self.schedule(self.random.randint(*config.snapshot_every_ms), "snapshot", ())
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -294,6 +308,29 @@ class Cluster:
         offset = node.replica.append([value], self.now)
         self.note(node.node_id, "append", offset, value)
         self.execute(node, node.replica.tick(self.now))
+
+    def _on_snapshot(self) -> None:
+        """A running node snapshots at its high watermark (bounded by what it flushed, as a
+        state machine only snapshots what it applied), then maybe deletes its log prefix."""
+        self.schedule(
+            self.now + self.random.randint(*self.config.snapshot_every_ms), "snapshot", ()
+        )
+        running = [n for n in self.nodes.values() if n.replica is not None]
+        if not running:
+            return
+        node = self.random.choice(running)
+        log = node.log
+        hw = node.replica.high_watermark
+        end = min(hw or 0, log.durable_end_offset())
+        if end <= log.start_offset():
+            return
+        snapshot_id = log.create_snapshot(end)
+        deleted = False
+        if self.random.random() < self.config.prefix_deletion:
+            deleted = log.delete_before_snapshot(snapshot_id)
+            self.checker.prefixes_deleted += deleted
+        self.note(node.node_id, "snapshot", snapshot_id, "prefix deleted" if deleted else "")
+        self.check(node)
 
     def _on_fault(self) -> None:
         if not self.faults_on:

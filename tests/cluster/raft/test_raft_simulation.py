@@ -241,3 +241,62 @@ def test_it_catches_sending_before_persisting(monkeypatch) -> None:
     # record reaching the disk and its quorum-state write leaves a log ahead of the persisted
     # election (a Candidate whose log has its own epoch: Kafka's Vote validation refuses it).
     assert first_failing_seed(3, crash_mid_effects=0.2) is not None
+
+
+# --- snapshots: FetchSnapshot and prefix deletion ------------------------------------------
+
+
+def test_random_faults_install_snapshots_and_delete_prefixes() -> None:
+    """The random runs above snapshot and delete log prefixes; over a few seeds, followers
+    must really have downloaded and installed snapshots (else the runs prove nothing)."""
+    installed = deleted = 0
+    for seed in range(10):
+        cluster = run_seed(seed, sim_config(3, seed, events=2000))
+        installed += cluster.checker.snapshots_installed
+        deleted += cluster.checker.prefixes_deleted
+    assert installed > 0 and deleted > 0, (installed, deleted)
+
+
+def test_a_node_behind_the_leaders_log_start_catches_up_by_snapshot() -> None:
+    cluster = quiet(3)
+    leader = cluster.stable_leader()
+    lagging = next(n for n in cluster.nodes.values() if n is not leader)
+    others = frozenset(cluster.nodes) - {lagging.node_id}
+    cluster.partition = (frozenset({lagging.node_id}), others)  # cut off: it falls behind
+    for i in range(20):
+        leader.replica.append([b"x%d" % i], cluster.now)
+        cluster.execute(leader, leader.replica.tick(cluster.now))
+    target = leader.log.end_offset()
+    cluster.run_until(lambda: (leader.replica.high_watermark or 0) >= target, 2_000, "commit")
+    snapshot_id = leader.log.create_snapshot(target)
+    assert leader.log.delete_before_snapshot(snapshot_id)
+    assert leader.log.start_offset() == target > lagging.log.end_offset()
+    cluster.partition = ()
+    cluster.run_until(
+        lambda: lagging.log.start_offset() == snapshot_id.offset, 5_000, "snapshot install"
+    )
+    leader = cluster.stable_leader() or leader
+    leader.replica.append([b"after"], cluster.now)
+    cluster.execute(leader, leader.replica.tick(cluster.now))
+    cluster.run_until(
+        lambda: (lagging.replica.high_watermark or 0) > target, 5_000, "catch up after it"
+    )
+    assert snapshot_id in lagging.log.snapshots
+    assert cluster.checker.snapshots_installed == 1
+    cluster.checker.check_pairwise()
+
+
+def test_it_catches_a_snapshot_that_is_not_the_committed_prefix(monkeypatch) -> None:
+    import ferrokafka.cluster.raft.memory as memory_module
+
+    encode = memory_module.encode_snapshot
+
+    def one_record_changed(records):
+        records = list(records)
+        last = records[-1]
+        if isinstance(last.value, bytes):
+            records[-1] = last._replace(value=last.value + b"!")
+        return encode(records)
+
+    monkeypatch.setattr(memory_module, "encode_snapshot", one_record_changed)
+    assert first_failing_seed(3) is not None

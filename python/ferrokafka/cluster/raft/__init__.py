@@ -9,8 +9,9 @@ Layout:
 - ``messages``: the RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot) with the
   fields of Kafka's codecs, and the effects (``PersistElection``, ``FlushLog``, ``Send``,
   ``Committed``).
-- ``log``: records, the ``RaftLog`` seam, Kafka's offset/epoch validation and truncation rules;
-  ``memory``: an in-memory log that can lose unflushed writes (for the simulation).
+- ``log``: records, the ``RaftLog`` seam (snapshots included), Kafka's offset/epoch validation
+  (with its snapshot rules) and truncation rules; ``memory``: an in-memory log that can lose
+  unflushed writes, with snapshots and prefix deletion (for the simulation).
 - ``election``: the persisted ``ElectionState`` and the vote tally.
 - ``state``: Unattached, Prospective, Candidate, Follower, Resigned; ``leader``: Leader (high
   watermark, check-quorum).
@@ -23,15 +24,20 @@ The I/O shell around it:
 
 - ``records``: records as Kafka batches (a data batch per append, LeaderChange as a control
   batch); ``wire``: the RPCs to and from the generated protocol messages (Kafka 4.4's versions);
-- ``native_log``: the ``RaftLog`` over the native Log in ``__cluster_metadata-0``;
+- ``native_log``: the ``RaftLog`` over the native Log in ``__cluster_metadata-0``, with Kafka's
+  ``.checkpoint`` snapshots beside it, prefix deletion and retention (``maybe_clean``);
   ``quorum_state``: Kafka's ``quorum-state`` file;
 - ``peer``: one outbound connection per peer; ``driver``: ``RaftDriver``, the trio driver
   (timers, effects in order, appends that wait for their commit, committed-batch listeners).
   ``server/handlers/raft.py`` puts it on a controller listener; ``metadata_log``:
   ``RaftMetadataLog``, the controller's ``MetadataLog`` over a driver.
 
-Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND), dynamic voters (KIP-853: the
-voter set is a value given to the replica, not read from the log), DescribeQuorum.
+Snapshots (KIP-630): a fetch below the leader's log start is answered with its snapshot id;
+the follower downloads it with FetchSnapshot and installs it (``fetch_rpc``). Who writes them:
+``cluster/snapshot_generator.py``.
+
+Not yet: dynamic voters (KIP-853: the voter set is a value given to the replica, not read from
+the log; a snapshot's header is kraft.version 0, without a VotersRecord).
 """
 
 from ferrokafka.cluster.raft.election import ElectionState

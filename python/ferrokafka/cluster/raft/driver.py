@@ -50,7 +50,11 @@ from pathlib import Path
 
 import trio
 
-from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
+from ferrokafka.cluster.metadata_log import (
+    METADATA_PARTITION_DIR,
+    SEGMENT_BYTES,
+    SnapshotRequiredError,
+)
 from ferrokafka.cluster.raft.describe import QuorumDescription, describe_quorum
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.leader import LeaderState
@@ -148,6 +152,7 @@ class RaftDriver:
         directory_id: uuid.UUID = NO_DIRECTORY_ID,
         limits: DriverLimits = DriverLimits(),
         random: _random.Random | None = None,
+        segment_bytes: int = SEGMENT_BYTES,
     ) -> None:
         if not voters:
             raise ValueError("a quorum needs at least one voter")
@@ -160,6 +165,7 @@ class RaftDriver:
         self.directory_id = directory_id
         self.limits = limits
         self._random = random or _random.Random()
+        self.segment_bytes = segment_bytes  # metadata.log.segment.bytes
         self.log: NativeRaftLog | None = None
         self.replica: RaftReplica | None = None
         # Where Kafka keeps it: in the partition directory, beside the log segments.
@@ -227,7 +233,9 @@ class RaftDriver:
 
     def add_committed_listener(self, listener: CommittedListener, start_offset: int = 0) -> None:
         """Call ``listener`` (in the trio thread) with every committed batch from
-        ``start_offset`` on, in order, data and control batches alike (``is_control``)."""
+        ``start_offset`` on, in order, data and control batches alike (``is_control``).
+        Batches below the log start offset are gone (only in a snapshot): a listener behind
+        it goes on from the log start (the metadata loader reads the snapshot itself)."""
         if len(self._listeners) >= self.limits.listeners_max:
             raise ValueError(f"more than {self.limits.listeners_max} committed listeners")
         self._listeners.append((listener, [start_offset]))
@@ -251,7 +259,9 @@ class RaftDriver:
         if self.log is not None:
             raise RuntimeError("a RaftDriver runs once; make a new one to restart")
         election = await trio.to_thread.run_sync(self._state_file.read)
-        self.log = await trio.to_thread.run_sync(NativeRaftLog, self.metadata_dir)
+        self.log = await trio.to_thread.run_sync(
+            lambda: NativeRaftLog(self.metadata_dir, segment_bytes=self.segment_bytes)
+        )
         try:
             with trio.CancelScope() as scope:
                 self._cancel = scope
@@ -441,11 +451,15 @@ class RaftDriver:
             await self._deliver_wanted.wait()
             self._deliver_wanted = trio.Event()
             for listener, position in list(self._listeners):
+                position[0] = max(position[0], log.start_offset())
                 while position[0] < (hw := self.committed_offset):
                     chunk = await trio.to_thread.run_sync(
                         self._read_committed_chunk, log, position[0], hw
                     )
                     if not chunk:
+                        if position[0] < log.start_offset():
+                            position[0] = log.start_offset()  # the prefix went meanwhile
+                            continue
                         break
                     for batch in chunk:
                         if batch.last_offset >= position[0]:
@@ -454,7 +468,10 @@ class RaftDriver:
 
     @staticmethod
     def _read_committed_chunk(log: NativeRaftLog, start: int, end: int) -> list[StoredBatch]:
-        return list(itertools.islice(log.batches(start, end), DELIVER_BATCHES_MAX))
+        try:
+            return list(itertools.islice(log.batches(start, end), DELIVER_BATCHES_MAX))
+        except SnapshotRequiredError:
+            return []  # the prefix went meanwhile: the next round starts at the log start
 
     def _check_leadership(self) -> None:
         replica = self.replica

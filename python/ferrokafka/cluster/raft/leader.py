@@ -120,6 +120,11 @@ class LeaderState(EpochState):
         # A single voter can never lose its quorum.
         return NEVER if len(self.voters) == 1 else self.check_quorum_deadline_ms
 
+    def update_check_quorum(self, replica_id: int, now_ms: int) -> None:
+        """A replica is following (a snapshot fetch, which moves no offset): Kafka's
+        ``updateCheckQuorumForFollowingVoter``."""
+        self._update_check_quorum(replica_id, now_ms)
+
     def _update_check_quorum(self, replica_id: int, now_ms: int) -> None:
         if replica_id not in self.voter_states:
             return

@@ -9,8 +9,15 @@ effect) before it sends anything that depends on them.
 
 The two rules are Kafka's ``ReplicatedLog.validateOffsetAndEpoch`` (is a follower's fetch
 position on the leader's log, or where do they diverge?) and ``truncateToEndOffset`` (where a
-follower cuts its log given the leader's diverging epoch). Snapshots are not modelled yet, so
-the log always starts at offset 0.
+follower cuts its log given the leader's diverging epoch), both with Kafka's snapshot rules.
+
+Snapshots (Kafka's ``RawSnapshotReader``/``Writer`` behind ``ReplicatedLog``): a log holds
+snapshots ``(end offset, epoch)`` of the state below ``end offset``, as opaque bytes (the
+metadata snapshot file for the native log); its start offset may move up to a snapshot's end
+offset once that snapshot exists (prefix deletion), so records below :meth:`RaftLog.start_offset`
+are only in a snapshot. A follower whose fetch position is below the leader's start offset is
+told the leader's latest snapshot id, downloads it (FetchSnapshot) and installs it
+(:meth:`RaftLog.install_snapshot`, Kafka's ``truncateToLatestSnapshot``).
 """
 
 from __future__ import annotations
@@ -65,8 +72,21 @@ class Record(NamedTuple):
         return isinstance(self.value, LeaderChange)
 
 
+# Kafka's Snapshots.BOOTSTRAP_SNAPSHOT_ID: the storage tool's checkpoint, never replicated.
+BOOTSTRAP_SNAPSHOT_ID = OffsetAndEpoch(0, 0)
+
+
+class SnapshotInstallError(ValueError):
+    """A downloaded snapshot the log cannot take (corrupt, truncated, not a snapshot)."""
+
+
 class RaftLog(Protocol):
-    """What the quorum needs of a log. Offsets are absolute; the log starts at 0."""
+    """What the quorum needs of a log. Offsets are absolute; the log starts at
+    :meth:`start_offset` (0 until a snapshot lets the prefix go)."""
+
+    def start_offset(self) -> int:
+        """The first offset the log holds (Kafka's log start offset)."""
+        ...
 
     def end_offset(self) -> int:
         """The offset the next record gets."""
@@ -103,18 +123,57 @@ class RaftLog(Protocol):
         """Make every mutation so far durable."""
         ...
 
+    def latest_snapshot_id(self) -> OffsetAndEpoch | None:
+        """The id of the newest snapshot (the bootstrap checkpoint included), None if none."""
+        ...
+
+    def earliest_snapshot_id(self) -> OffsetAndEpoch | None:
+        """The id of the oldest snapshot kept, None if none."""
+        ...
+
+    def snapshot_size(self, snapshot_id: OffsetAndEpoch) -> int | None:
+        """Bytes of snapshot ``snapshot_id``; None if the log has no such snapshot."""
+        ...
+
+    def read_snapshot(self, snapshot_id: OffsetAndEpoch, position: int, max_bytes: int) -> bytes:
+        """Up to ``max_bytes`` of the snapshot from ``position`` (Kafka's ``slice``: the chunk
+        need not end on a batch boundary)."""
+        ...
+
+    def install_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> bool:
+        """Validate and store a snapshot downloaded from the leader (durably), then Kafka's
+        ``truncateToLatestSnapshot``: if it is past the log (a larger epoch than the last
+        record's, or the same epoch and a larger end offset), empty the log and restart it at
+        the snapshot's end offset, forgetting older snapshots. Returns whether the log was
+        truncated. Raises SnapshotInstallError for data that is not a valid snapshot."""
+        ...
+
 
 VALID = "valid"
 DIVERGING = "diverging"
 
 
+SNAPSHOT = "snapshot"
+
+
 def validate_offset_and_epoch(log: RaftLog, offset: int, epoch: int) -> tuple[str, OffsetAndEpoch]:
-    """Kafka's ``validateOffsetAndEpoch`` without snapshots: a fetch at ``offset`` whose
-    previous record has ``epoch`` is VALID if the leader's log has that epoch up to at least
-    ``offset``; otherwise DIVERGING, with the largest (end offset, epoch) both logs can share,
-    which the follower truncates to."""
-    if offset == 0:
+    """Kafka's ``ReplicatedLog.validateOffsetAndEpoch``: a fetch at ``offset`` whose previous
+    record has ``epoch`` is SNAPSHOT (with the latest snapshot's id) when the leader no longer
+    has the log there: below its start offset, at its start offset with another epoch than
+    the oldest snapshot's, or an epoch older than that snapshot's; else VALID if the leader's
+    log has that epoch up to at least ``offset``; otherwise DIVERGING, with the largest (end
+    offset, epoch) both logs can share, which the follower truncates to."""
+    start = log.start_offset()
+    if start == 0 and offset == 0:
         return VALID, OffsetAndEpoch(0, 0)
+    earliest = log.earliest_snapshot_id()
+    if earliest is not None and (
+        offset < start or (offset == start and epoch != earliest.epoch) or epoch < earliest.epoch
+    ):
+        latest = log.latest_snapshot_id()
+        if latest is None:
+            raise AssertionError(f"log start offset {start} > 0 but no snapshot")
+        return SNAPSHOT, latest
     end = log.end_offset_for_epoch(epoch)
     if end.epoch != epoch or end.offset < offset:
         return DIVERGING, end
@@ -133,3 +192,26 @@ def truncate_to_end_offset(log: RaftLog, diverging: OffsetAndEpoch) -> int:
         )
     log.truncate_to(offset)
     return offset
+
+
+def end_offset_for_epoch(
+    epochs: Sequence[tuple[int, int]],
+    epoch: int,
+    end: OffsetAndEpoch,
+    earliest_snapshot: OffsetAndEpoch | None,
+) -> OffsetAndEpoch:
+    """Kafka's ``endOffsetForEpoch`` over a leader-epoch list ((epoch, start offset) pairs,
+    ascending) of a log ending at ``end``: the end offset of the largest epoch <= ``epoch``
+    with that epoch. An ``epoch`` below every entry ends where the first begins; where that is
+    the oldest snapshot's end offset, the answer is the snapshot's id (its epoch is the last
+    one before the log), as KafkaMetadataLog overrides it."""
+    previous: int | None = None
+    for entry_epoch, start in epochs:
+        if entry_epoch > epoch:
+            if previous is None:
+                if earliest_snapshot is not None and earliest_snapshot.offset == start:
+                    return earliest_snapshot
+                return OffsetAndEpoch(start, epoch)
+            return OffsetAndEpoch(start, previous)
+        previous = entry_epoch
+    return end

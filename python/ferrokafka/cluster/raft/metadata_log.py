@@ -24,6 +24,7 @@ from ferrokafka.cluster.metadata_log import (
 from ferrokafka.cluster.raft.driver import DriverUnavailable, RaftDriver
 from ferrokafka.cluster.raft.replica import NotLeaderError
 from ferrokafka.cluster.serde import decode_record, encode_record
+from ferrokafka.cluster.snapshot_file import Snapshot
 from ferrokafka.protocol.schema import Message
 
 
@@ -77,6 +78,12 @@ class RaftMetadataLog:
             )
             if records:
                 yield CommittedBatch(batch.base_offset, batch.last_offset, records)
+
+    def snapshot_to_load(self, offset: int) -> Snapshot | None:
+        log = self.driver.log
+        if log is None:
+            raise MetadataLogError("the raft driver has not opened its log")
+        return log.snapshot_to_load(offset)
 
     def close(self) -> None:
         """Nothing: the driver's ``run`` owns and closes the log."""

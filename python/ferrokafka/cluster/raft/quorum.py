@@ -59,6 +59,9 @@ class QuorumConfig:
     retry_backoff_ms: int = 20  # controller.quorum.retry.backoff.ms
     fetch_max_wait_ms: int = 500  # KafkaRaftManager's FETCH_MAX_WAIT_MS
     fetch_max_bytes: int = 8 * 1024 * 1024  # KafkaRaftClient's MAX_FETCH_SIZE_BYTES
+    # FetchSnapshot's max_bytes (Kafka asks MAX_FETCH_SIZE_BYTES too); a leader also caps the
+    # chunks it serves at this.
+    fetch_snapshot_max_bytes: int = 8 * 1024 * 1024
 
 
 class InvalidTransition(AssertionError):

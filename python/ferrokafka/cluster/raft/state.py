@@ -20,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ferrokafka.cluster.raft.election import ElectionState, EpochElection
+from ferrokafka.cluster.raft.log import OffsetAndEpoch
 
 NEVER = float("inf")
 
@@ -151,6 +152,21 @@ class CandidateState(EpochState):
         return pre_vote and log_up_to_date
 
 
+class SnapshotDownload:
+    """A snapshot being fetched from the leader chunk by chunk (Kafka's ``fetchingSnapshot``,
+    a RawSnapshotWriter): its id, the bytes so far and the size the leader said."""
+
+    __slots__ = ("snapshot_id", "data", "size")
+
+    def __init__(self, snapshot_id: OffsetAndEpoch) -> None:
+        self.snapshot_id = snapshot_id
+        self.data = bytearray()
+        self.size: int | None = None
+
+    def __repr__(self) -> str:
+        return f"SnapshotDownload({self.snapshot_id}, {len(self.data)}/{self.size})"
+
+
 class FollowerState(EpochState):
     """Knows the leader of the epoch and fetches from it; becomes Prospective if no fetch
     succeeds within the fetch timeout."""
@@ -176,6 +192,7 @@ class FollowerState(EpochState):
         self.fetch_timeout_ms = fetch_timeout_ms
         self.fetch_deadline_ms = now_ms + fetch_timeout_ms
         self.has_fetched_from_leader = False
+        self.fetching_snapshot: SnapshotDownload | None = None
 
     def can_grant_vote(self, candidate_id: int, log_up_to_date: bool, pre_vote: bool) -> bool:
         return pre_vote and not self.has_fetched_from_leader and log_up_to_date
