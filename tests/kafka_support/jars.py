@@ -81,6 +81,52 @@ def kafka_classpath() -> str:
     return classpath
 
 
+# kafka-metadata-shell: the newest kafka-shell on Maven Central (4.4.0 was not published).
+METADATA_SHELL_POM = KAFKA_DIR / "metadata-shell" / "pom.xml"
+METADATA_SHELL_VERSION = "4.3.1"
+METADATA_SHELL_FETCH_TIMEOUT_S = 600.0
+
+
+def metadata_shell_classpath() -> str:
+    """kafka-shell's classpath (its own Kafka 4.3.1 jars), resolved by Maven once and cached
+    beside the Kafka jars; raises KafkaNotFetchedError when Maven cannot resolve it."""
+    home = kafka_home().parent / f"kafka-shell-{METADATA_SHELL_VERSION}"
+    path = home / "classpath.txt"
+    if path.is_file():
+        classpath = path.read_text().strip()
+        if classpath and all(os.path.isfile(j) for j in classpath.split(os.pathsep)):
+            return classpath
+    home.mkdir(parents=True, exist_ok=True)
+    partial = home / "classpath.part"
+    try:
+        result = subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(METADATA_SHELL_POM),
+                f"-Dmdep.outputFile={partial}",
+                "-Dmdep.includeScope=runtime",
+                "dependency:build-classpath",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=METADATA_SHELL_FETCH_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KafkaNotFetchedError(f"kafka-shell {METADATA_SHELL_VERSION}: {exc}") from None
+    if result.returncode != 0 or not partial.is_file():
+        raise KafkaNotFetchedError(
+            f"Maven could not resolve kafka-shell {METADATA_SHELL_VERSION}: "
+            f"{(result.stdout + result.stderr)[-1000:]}"
+        )
+    os.replace(partial, path)
+    return path.read_text().strip()
+
+
 def java_executable() -> str:
     """``$JAVA_HOME/bin/java`` if set, else ``java`` on the PATH."""
     java_home = os.environ.get("JAVA_HOME")

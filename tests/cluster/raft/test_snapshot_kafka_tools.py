@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -24,7 +25,15 @@ from ferrokafka.cluster.records import (
     TopicRecord,
 )
 from ferrokafka.cluster.snapshot_file import SnapshotId, write_snapshot
-from kafka_support.jars import dump_log_segments_class, kafka_classpath, run_kafka_tool
+from kafka_support.jars import (
+    TOOL_JVM_OPTIONS,
+    TOOL_TIMEOUT_S,
+    dump_log_segments_class,
+    java_executable,
+    kafka_classpath,
+    metadata_shell_classpath,
+    run_kafka_tool,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -107,3 +116,38 @@ def test_kafka_dump_log_decodes_our_snapshot(tmp_path: Path) -> None:
         if m and json.loads(m.group(2))["type"] == "TOPIC_RECORD"
     }
     assert names == set(TOPICS)
+
+
+def test_kafka_metadata_shell_reads_our_snapshot(tmp_path: Path) -> None:
+    """kafka-metadata-shell (org.apache.kafka.shell.MetadataShell, 4.3.1: the newest published)
+    loads our snapshot into Kafka's own image and browses it."""
+    path = _snapshot(tmp_path / "__cluster_metadata-0")
+
+    def shell(*command: str) -> str:
+        result = subprocess.run(
+            [
+                java_executable(),
+                *TOOL_JVM_OPTIONS,
+                "-cp",
+                metadata_shell_classpath(),
+                "org.apache.kafka.shell.MetadataShell",
+                "--snapshot",
+                str(path),
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+        return result.stdout
+
+    found = shell("find", "/image").split()
+    assert {f"/image/topics/byName/{name}" for name in TOPICS} <= set(found)
+    assert shell("cat", "/image/configs/TOPIC:orders/retention.ms").strip() == "60000"
+    partition = shell("cat", "/image/topics/byName/payments/0")
+    assert "leader=1" in partition and "isr=[1]" in partition, partition
+    assert shell("cat", "/image/features/metadataVersion").strip() == "Optional[4.1-IV1]"
+    assert shell("cat", "/image/producerIds/nextProducerId").strip() == "1000"
