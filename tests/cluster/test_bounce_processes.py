@@ -101,6 +101,8 @@ class WatermarkConsumer(GroupConsumer):
             **super()._config(),
             "statistics.interval.ms": STATS_INTERVAL_MS,
             "stats_cb": self._on_stats,
+            # librdkafka's group protocol trace in the captured log, for a failing run.
+            **({"debug": "cgrp"} if os.environ.get("FERROKAFKA_BOUNCE_DEBUG") else {}),
         }
 
     def _on_stats(self, text: str) -> None:
