@@ -141,17 +141,21 @@ def wait_for(bootstrap: str, what: str, condition: Any) -> dict[str, Any]:
         time.sleep(POLL_S)
 
 
-def balanced(seen: dict[str, Any]) -> bool:
-    """Every partition of the bounced topic led by its preferred replica with a full ISR,
-    and every __consumer_offsets partition with a full ISR."""
+def topic_balanced(seen: dict[str, Any]) -> bool:
+    """Every partition of the bounced topic led by its preferred replica with a full ISR."""
     parts = seen.get(TOPIC, [])
+    return len(parts) == PARTITIONS and all(
+        leader == ASSIGNMENT[i][0] and isr == sorted(BROKERS)
+        for i, (leader, _r, isr) in enumerate(parts)
+    )
+
+
+def balanced(seen: dict[str, Any]) -> bool:
+    """The topic balanced, and every __consumer_offsets partition with a full ISR."""
     offsets = seen.get("__consumer_offsets", [])
     return (
-        len(parts) == PARTITIONS
-        and all(
-            leader == ASSIGNMENT[i][0] and isr == sorted(BROKERS)
-            for i, (leader, _r, isr) in enumerate(parts)
-        )  # fmt: skip
+        topic_balanced(seen)
+        and len(offsets) == 3  # OVERRIDES' offsets.topic.num.partitions
         and all(len(isr) == 3 for _l, _r, isr in offsets)
     )
 
@@ -247,7 +251,7 @@ def health_check(tmp_path: Path) -> Any:
 def test_bounces_lose_nothing_acknowledged(cluster: MixedCluster, tmp_path: Path) -> None:
     boot = cluster.bootstrap
     create_topics(boot)
-    wait_for(boot, "the topic balanced", balanced)
+    wait_for(boot, "the topic balanced", topic_balanced)
     history = History()
     work = tmp_path / "clients"
     rd_producer = RdkafkaProducer(history, boot, TOPIC, "rd-producer", rate_per_s=RATE_PER_S)
@@ -263,6 +267,10 @@ def test_bounces_lose_nothing_acknowledged(cluster: MixedCluster, tmp_path: Path
     for worker in (rd_producer, java_producer, rd_consumer, java_consumers[0]):
         worker.start()
     try:
+        # The group forms before the first bounce (a bounce while a member looks for its
+        # first coordinator is another test: see the README's open issues).
+        wait_until("both members assigned", lambda: rd_consumer.assignment and (
+            java_consumers[0].assignment))  # fmt: skip
         for turn in range(ROUNDS):
             for broker in BROKERS:
                 for hard in (False, True):
@@ -304,6 +312,13 @@ def test_bounces_lose_nothing_acknowledged(cluster: MixedCluster, tmp_path: Path
     assert {rd_producer.name, java_producer.name} <= acked_by, acked_by
     assert rd_consumer.watermarks
     assert [op for op in ops if op.kind == COMMIT and op.ok and op.process == "java-consumer-2"]
+
+
+def wait_until(what: str, condition: Any) -> None:
+    deadline = time.monotonic() + WAIT_TIMEOUT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(POLL_S)
 
 
 def stop_quietly(worker: Any) -> None:

@@ -39,6 +39,7 @@ class JavaConsumer:
         self.work_dir = Path(work_dir)
         self.session = 0
         self.assignments = 0
+        self.assignment: list[int] = []  # its partitions now
         self.commit_failures = 0
         # When the last poll's records were reported: the commit of them is invoked after.
         self._polled_s: float | None = None
@@ -103,7 +104,10 @@ class JavaConsumer:
         done = self.history.now()
         if name in ("partitions_assigned", "partitions_revoked"):
             self.session += 1
-            self.assignments += name == "partitions_assigned"
+            assigned = name == "partitions_assigned"
+            self.assignments += assigned
+            parts = sorted(int(p["partition"]) for p in event.get("partitions", []))
+            self.assignment = parts if assigned else []
         elif name == "records_consumed":
             self._polled_s = done
         elif name == "record_data":
