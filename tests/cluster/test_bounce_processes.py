@@ -267,9 +267,9 @@ def test_bounces_lose_nothing_acknowledged(cluster: MixedCluster, tmp_path: Path
     for worker in (rd_producer, java_producer, rd_consumer, java_consumers[0]):
         worker.start()
     try:
-        # The group forms before the first bounce: a bounce while a member looks for its
-        # first coordinator is not what this test is about (and twice left the confluent
-        # member without an assignment for the whole run; see the README).
+        # The group forms before the first bounce (see the README: before the coordinator
+        # loaded to the log end, a bounce while the group formed twice left the confluent
+        # member without an assignment for the whole run).
         wait_until("both members assigned", lambda: rd_consumer.assignment and (
             java_consumers[0].assignment))  # fmt: skip
         for turn in range(ROUNDS):
