@@ -18,6 +18,7 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
 )
 
+from . import partition_health as health
 from .client import (
     CONFIG_SOURCE_TOPIC,
     DEFAULT_TIMEOUT_S,
@@ -25,6 +26,7 @@ from .client import (
     ClientError,
     KafkaApiError,
     KafkaClient,
+    PartitionInfo,
     TopicInfo,
     check,
 )
@@ -142,8 +144,11 @@ def list_topics(exclude_internal: bool, bootstrap_server: str, timeout: float) -
             click.echo(info.name)
 
 
-def _topic_configs(client: KafkaClient, names: list[str]) -> dict[str, dict[str, str]]:
-    """Per topic, the configs set on the topic itself (as kafka-topics.sh --describe shows)."""
+def _topic_configs(
+    client: KafkaClient, names: list[str]
+) -> tuple[dict[str, dict[str, str]], dict[str, int]]:
+    """Per topic, the configs set on the topic itself (as kafka-topics.sh --describe shows)
+    and its effective min.insync.replicas (whatever its source)."""
     request = DescribeConfigsRequest(
         resources=[
             DescribeConfigsRequest.DescribeConfigsResource(
@@ -153,6 +158,7 @@ def _topic_configs(client: KafkaClient, names: list[str]) -> dict[str, dict[str,
         ]
     )
     out: dict[str, dict[str, str]] = {}
+    min_isr: dict[str, int] = {}
     for result in client.call(request).results:
         check(result.error_code, result.error_message)
         out[result.resource_name] = {
@@ -160,40 +166,99 @@ def _topic_configs(client: KafkaClient, names: list[str]) -> dict[str, dict[str,
             for c in result.configs
             if c.config_source == CONFIG_SOURCE_TOPIC
         }
-    return out
+        every = {c.name: c.value or "" for c in result.configs}
+        min_isr[result.resource_name] = health.min_insync_replicas(every)
+    return out, min_isr
 
 
 def _ids(nodes: list[int]) -> str:
     return ",".join(str(n) for n in nodes)
 
 
+def _partition_line(name: str, p: PartitionInfo, moving: health.Reassignment | None) -> str:
+    """One partition as Kafka's tool prints it (``none`` for no leader; the replicas being
+    added and removed while a reassignment is under way)."""
+    leader = str(p.leader) if health.has_leader(p) else "none"
+    line = (
+        f"\tTopic: {name}\tPartition: {p.partition}\tLeader: {leader}\t"
+        f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
+    )
+    if moving is not None:
+        line += f"\tAdding Replicas: {_ids(moving.adding)}"
+        line += f"\tRemoving Replicas: {_ids(moving.removing)}"
+    return line
+
+
 @topics.command("describe")
 @click.argument("name", required=False)
+@click.option(
+    "--under-replicated-partitions", "under_replicated", is_flag=True,
+    help="Only partitions whose ISR is smaller than their replication factor.",
+)  # fmt: skip
+@click.option(
+    "--under-min-isr-partitions", "under_min_isr", is_flag=True,
+    help="Only partitions with no leader or an ISR below min.insync.replicas.",
+)  # fmt: skip
+@click.option(
+    "--at-min-isr-partitions", "at_min_isr", is_flag=True,
+    help="Only partitions whose ISR is exactly min.insync.replicas.",
+)  # fmt: skip
+@click.option(
+    "--unavailable-partitions", "unavailable", is_flag=True,
+    help="Only partitions whose leader is missing or not a live broker.",
+)  # fmt: skip
 @bootstrap_options
 @reports_errors
-def describe(name: str | None, bootstrap_server: str, timeout: float) -> None:
-    """Partitions (leader, replicas, isr) and configs of topic NAME, or of every topic."""
+def describe(
+    name: str | None,
+    under_replicated: bool,
+    under_min_isr: bool,
+    at_min_isr: bool,
+    unavailable: bool,
+    bootstrap_server: str,
+    timeout: float,
+) -> None:
+    """Partitions (leader, replicas, isr) and configs of topic NAME, or of every topic; with
+    filters (any of them matching), only the partitions Kafka's kafka-topics would list."""
+    chosen = (
+        (health.UNDER_REPLICATED, under_replicated),
+        (health.UNDER_MIN_ISR, under_min_isr),
+        (health.AT_MIN_ISR, at_min_isr),
+        (health.UNAVAILABLE, unavailable),
+    )
+    wanted = {flag for flag, on in chosen if on}
     with connect(bootstrap_server, timeout) as client:
         infos: list[TopicInfo] = client.metadata(None if name is None else [name])
+        live_brokers = set(client.brokers)
         for info in infos:
             if info.error_code:
                 message = f"Topic '{info.name}' does not exist." if name else None
                 raise KafkaApiError(info.error_code, message)
         infos.sort(key=lambda t: t.name)
-        configs = _topic_configs(client, [t.name for t in infos]) if infos else {}
+        configs, min_isr = _topic_configs(client, [t.name for t in infos]) if infos else ({}, {})
+        moving = health.reassignments(client) if infos else {}
     for info in infos:
-        rf = len(info.partitions[0].replicas) if info.partitions else 0
-        config_text = ",".join(f"{k}={v}" for k, v in sorted(configs.get(info.name, {}).items()))
-        click.echo(
-            f"Topic: {info.name}\tTopicId: {info.topic_id}\t"
-            f"PartitionCount: {len(info.partitions)}\tReplicationFactor: {rf}\t"
-            f"Configs: {config_text}"
-        )
-        for p in info.partitions:
-            click.echo(
-                f"\tTopic: {info.name}\tPartition: {p.partition}\tLeader: {p.leader}\t"
-                f"Replicas: {_ids(p.replicas)}\tIsr: {_ids(p.isr)}"
+        if not wanted:
+            rf = (
+                health.replication_factor(info.partitions[0], moving.get((info.name, 0)))
+                if info.partitions
+                else 0
             )
+            config_text = ",".join(
+                f"{k}={v}" for k, v in sorted(configs.get(info.name, {}).items())
+            )
+            click.echo(
+                f"Topic: {info.name}\tTopicId: {info.topic_id}\t"
+                f"PartitionCount: {len(info.partitions)}\tReplicationFactor: {rf}\t"
+                f"Configs: {config_text}"
+            )
+        for p in info.partitions:
+            reassignment = moving.get((info.name, p.partition))
+            if wanted and not health.matches(
+                wanted, p, reassignment, min_isr[info.name], live_brokers
+            ):
+                continue
+            click.echo(_partition_line(info.name, p, reassignment))
 
 
 @topics.command("delete")

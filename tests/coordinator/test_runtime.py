@@ -1,5 +1,5 @@
 """CoordinatorRuntime against a ReplicaManager fed hand-made images: a partition is loaded
-(replayed to the high watermark) when this broker becomes its leader and unloaded when
+(replayed to the log end) when this broker becomes its leader and unloaded when
 leadership moves or the topic goes, with Kafka's error codes at each step; writes are
 acknowledged once the high watermark covers them."""
 
@@ -145,6 +145,35 @@ def test_a_write_waits_for_the_high_watermark(tmp_path: Path) -> None:
             assert results == [ec.NONE]
             # No follower fetch: the write times out (on trio's clock, no real wait).
             assert await runtime.write(0, batch((b"k", b"w"))) == ec.REQUEST_TIMED_OUT
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_load_replays_to_the_log_end_not_the_high_watermark(tmp_path: Path) -> None:
+    """A new leader's high watermark trails the one its predecessor acknowledged commits at:
+    what its log holds above it is replayed too (Kafka's CoordinatorLoaderImpl reads to the
+    log end), else an acknowledged offset commit would be missing after the move (the bounce
+    test saw a group's committed offset go back from 1753 to 1741)."""
+
+    async def main() -> None:
+        replicas = ReplicaManager(ME, LogManager(LogManagerSettings((str(tmp_path),)), LogConfig()))
+        await apply(replicas, image({0: ME}, isr=(ME, 2)))  # broker 2 has not fetched yet
+        partition = replicas.partition(TOPIC, 0)
+        assert partition is not None
+        await partition.append_as_leader(
+            batch((b"a", b"1"), (b"a", b"2")), origin=AppendOrigin.CLIENT, required_acks=1
+        )
+        assert partition.high_watermark == 0 and partition.log_end_offset == 2
+        shard = Shard()
+        runtime = CoordinatorRuntime(
+            Host(replicas), TOPIC, shard, load_buffer_bytes=lambda: 1 << 20
+        )
+        async with trio.open_nursery() as nursery:
+            await nursery.start(runtime.run)
+            await runtime.wait_loaded(trio.current_time() + 5)
+            assert runtime.error_code(0) == ec.NONE
+            assert shard.replayed == [(0, b"a", b"1"), (0, b"a", b"2")]
             nursery.cancel_scope.cancel()
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

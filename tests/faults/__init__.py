@@ -9,7 +9,8 @@ form is ``tests/faults/test_single_node.py``.
 - :mod:`.netns`: a network namespace per node behind a bridge (the multi-node placement).
 - :mod:`.schedule`: the nemesis schedule drawn from a seed; :mod:`.nemesis` plays it.
 - :mod:`.workloads`: idempotent producers (confluent-kafka, Kafka's VerifiableProducer) and
-  group consumers, every operation recorded in a :mod:`.history`.
+  group consumers, every operation recorded in a :mod:`.history`; :mod:`.java_consumer`:
+  Kafka's VerifiableConsumer as a group member (used by tests/cluster/test_bounce_processes.py).
 - :mod:`.checkers`: pure functions from a history to its anomalies.
 - :mod:`.runner`: one run per seed and the summary table.
 """

@@ -368,6 +368,12 @@ class JavaProducer:
             if value not in self.reported:
                 self.history.add(Op(SEND, self.name, None, None, None, value, error="unanswered"))
 
+    def terminate(self) -> None:
+        """SIGTERM by PID: it stops sending, closes the producer (waiting for what is in
+        flight) and prints its tool_data; :meth:`stop` then reaps it."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+
     def kill(self) -> None:
         """SIGKILL by PID, for a run that is being abandoned."""
         if self._process is not None and self._process.poll() is None:

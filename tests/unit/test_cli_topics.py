@@ -130,6 +130,14 @@ def test_topic_lifecycle(bootstrap: str) -> None:
     # describe without a name covers every topic
     assert "Topic: life\t" in ok(cli(bootstrap, "topics", "describe"))
 
+    # The health filters (kafka-topics'): one replica in its ISR = min.insync.replicas 1, so
+    # every partition is at min ISR, none under-replicated, under min ISR or unavailable.
+    at_min = ok(cli(bootstrap, "topics", "describe", "life", "--at-min-isr-partitions"))
+    assert at_min.splitlines() == lines[1:]  # partition lines only, no topic line
+    for flag in ("--under-replicated-partitions", "--under-min-isr-partitions"):
+        assert ok(cli(bootstrap, "topics", "describe", "life", flag)) == ""
+    assert ok(cli(bootstrap, "topics", "describe", "--unavailable-partitions")) == ""
+
     assert ok(cli(bootstrap, "topics", "delete", "life")).strip() == "Deleted topic life."
     deadline = time.monotonic() + DELETE_WAIT_S
     while "life" in topic_names(bootstrap):

@@ -3,8 +3,12 @@ coordinator keeps its state on the partitions of an internal topic (``__consumer
 later ``__transaction_state``); the runtime follows their leadership on this broker:
 
 - **Load** a partition when this broker becomes its leader: replay its records from the log
-  start to the high watermark into the coordinator (:meth:`CoordinatorShard.replay`), then
-  mark it active. Until then requests for it get COORDINATOR_LOAD_IN_PROGRESS.
+  start to the log end into the coordinator (:meth:`CoordinatorShard.replay`), then mark it
+  active. Until then requests for it get COORDINATOR_LOAD_IN_PROGRESS. To the log end, as
+  Kafka's CoordinatorLoaderImpl does, not to the high watermark: a new leader's high
+  watermark trails the one its predecessor acknowledged writes at (a follower learns it one
+  fetch later), so records above it may well be acknowledged commits; as leader this log is
+  never truncated, so they will all be committed.
 - **Unload** it when leadership moves away (or the topic goes): the coordinator drops its
   state (:meth:`CoordinatorShard.unload`); requests get NOT_COORDINATOR, the client's cue to
   ask FindCoordinator again.
@@ -175,10 +179,10 @@ class CoordinatorRuntime:
         loaded.done.set()
 
     async def _replay(self, partition: Partition, loaded: _Loaded) -> int:
-        """Replay from the log start to the high watermark; stops early if unloaded."""
+        """Replay from the log start to the log end; stops early if unloaded."""
         buffer_bytes = self._load_buffer_bytes()
         offset = partition.log_start_offset
-        end = partition.high_watermark
+        end = partition.log_end_offset
         records = 0
         while offset < end and self._partitions.get(partition.partition) is loaded:
             batches = await trio.to_thread.run_sync(
