@@ -153,13 +153,13 @@ class ReplicaManager:
                     topic,
                     log_config(name),
                     min_insync_replicas(name),
-                    elr_on=image.features.get(ELR_FEATURE, 0) >= 1,
+                    image.features.get(ELR_FEATURE, 0) >= 1,
                 )
         if self.fetchers is not None:
             self.fetchers.update(image, self._by_name.values())
 
     async def _apply_topic(
-        self, topic: TopicImage, config: LogConfig, min_insync: int, *, elr_on: bool = False
+        self, topic: TopicImage, config: LogConfig, min_insync: int, elr_on: bool = False
     ) -> None:
         name = topic.name
         for index, part in topic.partitions.items():
@@ -283,9 +283,12 @@ def _changed_topics(
     previous: MetadataImage | None, image: MetadataImage, broker_id: int
 ) -> set[str] | None:
     """Names of the topics that changed (added, removed, partitions or own configs), or None
-    when every topic must be visited (the first image, or broker-level configs changed)."""
-    if previous is None or any(
-        previous.broker_config(b) != image.broker_config(b) for b in (None, broker_id)
+    when every topic must be visited (the first image, broker-level configs changed, or the
+    eligible.leader.replicas.version level, which every leader's high watermark rule reads)."""
+    if (
+        previous is None
+        or any(previous.broker_config(b) != image.broker_config(b) for b in (None, broker_id))
+        or previous.features.get(ELR_FEATURE, 0) != image.features.get(ELR_FEATURE, 0)
     ):
         return None
     before, after = previous.topics_by_name, image.topics_by_name
