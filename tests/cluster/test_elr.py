@@ -27,6 +27,7 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest as Alter,
 )
+from kafka_support.dump import dump_cluster_metadata
 
 CLUSTER_ID = "elr-test-cluster"
 SESSION_TIMEOUT_MS = 9_000
@@ -412,3 +413,39 @@ def test_with_elr_off_the_last_isr_member_stays_and_no_elr_is_written(
 def test_an_image_without_elr_fields_reads_as_empty() -> None:
     part = replace(partition((1, 2), (1, 2), 1), elr=None, last_known_elr=None)
     assert build(part, isr=[1], acceptable=acceptor(1, 2), min_isr=2) is not None
+
+
+def test_kafka_decodes_the_elr_records(
+    make: Callable[[dict[str, int]], Controller], tmp_path: Path, kafka_classpath: str
+) -> None:
+    """Kafka's DumpLogSegments --cluster-metadata-decoder reads the ELR fields and the
+    ClearElrRecord as we wrote them."""
+    controller = cluster(make, ELR_ON)
+    for broker_id in (3, 2, 1):
+        fence(controller, broker_id)
+    controller.incremental_alter_configs(
+        Alter(
+            resources=[
+                Alter.AlterConfigsResource(
+                    resource_type=4,
+                    resource_name="",
+                    configs=[
+                        Alter.AlterableConfig(
+                            name="min.insync.replicas", config_operation=0, value="1"
+                        )
+                    ],
+                )
+            ]
+        )
+    )
+    payloads, dumped = dump_cluster_metadata(Path(controller.log.dir), work_dir=tmp_path / "dump")
+    assert dumped.problems == []
+    changes = [p["data"] for p in payloads if p["type"] == "PARTITION_CHANGE_RECORD"]
+    assert [(c.get("eligibleLeaderReplicas"), c.get("lastKnownElr")) for c in changes] == [
+        (None, None),  # 3 fenced: the ISR [1, 2] is at min.insync.replicas, no ELR
+        ([2], None),
+        ([1, 2], [1]),
+    ], changes
+    assert changes[-1]["isr"] == [] and changes[-1]["leader"] == -1
+    clears = [p for p in payloads if p["type"] == "CLEAR_ELR_RECORD"]
+    assert [(p["version"], p["data"].get("topicName")) for p in clears] == [(0, "")]
