@@ -47,11 +47,11 @@ KAFKA = "kafka"
 FERROKAFKA = "ferrokafka"
 # The 4.4 features ferrokafka does not implement (feature_levels.SUPPORTED_FEATURES), formatted
 # at 0: a Kafka controller refuses a broker that does not support a finalized level.
+# eligible.leader.replicas.version is supported (0-1) and left at the tools' default, 1.
 UNSUPPORTED_FEATURES_OFF = {
     "transaction.version": 0,
     "share.version": 0,
     "streams.version": 0,
-    "eligible.leader.replicas.version": 0,
 }
 
 

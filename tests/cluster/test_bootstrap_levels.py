@@ -34,10 +34,15 @@ def test_kafka_44_defaults_keep_what_we_support(
     levels = effective_levels(None, {}, dynamic_quorum=False)  # what `storage format` writes
     _format(tmp_path, levels.bootstrap_records())
     found = read_bootstrap_levels(tmp_path)
-    assert found == {"metadata.version": 33, "group.version": 1}
+    assert found == {
+        "metadata.version": 33,
+        "group.version": 1,
+        "eligible.leader.replicas.version": 1,
+    }
     assert list(found)[0] == "metadata.version"
     for lacking in ("transaction.version", "share.version", "streams.version"):
         assert lacking in caplog.text
+    assert "eligible.leader.replicas.version" not in caplog.text
 
 
 def test_unsupported_metadata_version_is_refused(tmp_path: Path) -> None:
@@ -61,7 +66,11 @@ def test_controller_bootstraps_at_the_formatted_levels(tmp_path: Path, formatted
         controller = Controller(config, log, bootstrap_levels=read_bootstrap_levels(data))
         image = controller.start()
         if formatted:
-            assert image.features == {"metadata.version": 33, "group.version": 1}
+            assert image.features == {
+                "metadata.version": 33,
+                "group.version": 1,
+                "eligible.leader.replicas.version": 1,
+            }
         else:
             assert image.features == {"metadata.version": METADATA_VERSION_LEVEL}
     finally:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mixed_processes import FERROKAFKA, MixedCluster
+from mixed_processes import FERROKAFKA, UNSUPPORTED_FEATURES_OFF, MixedCluster
 
 import kafka_support as ks
 from kafka_support.dump import dump_cluster_metadata
@@ -38,6 +38,7 @@ TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
 RECORDS = 50
 NOT_ENOUGH_REPLICAS = 19
 
+ELR_OFF = {**UNSUPPORTED_FEATURES_OFF, "eligible.leader.replicas.version": 0}
 LAYOUT = {
     CONTROLLER: (FERROKAFKA, ("controller",)),
     **{b: (FERROKAFKA, ("broker",)) for b in BROKERS},
@@ -51,7 +52,9 @@ FAST_FAILURE = {
 
 
 def cluster_with(tmp_path: Path, overrides: dict[str, str]) -> Iterator[MixedCluster]:
-    made = MixedCluster(tmp_path / "cluster", LAYOUT, overrides=overrides)
+    # Formatted with eligible.leader.replicas.version 0: these are the elections without ELR
+    # (KIP-966); test_elr_processes.py runs the ELR ones.
+    made = MixedCluster(tmp_path / "cluster", LAYOUT, overrides=overrides, features=dict(ELR_OFF))
     try:
         made.format()
         for node_id in made.nodes:

@@ -8,6 +8,7 @@ show yet (a partition led by another broker, an ISR of several replicas)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,38 @@ def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> No
         await apply(replicas, image(orders_isr=(ME,)))
         assert await append(partition, 2) == ec.NONE
         assert partition.high_watermark == 5
+
+    trio.run(main)
+
+
+def with_elr(img: MetadataImage, level: int) -> MetadataImage:
+    return replace(img, features={"eligible.leader.replicas.version": level})
+
+
+@pytest.mark.parametrize("elr_level", [0, 1])
+def test_with_elr_the_high_watermark_waits_while_the_isr_is_below_min_insync(
+    tmp_path: Path, elr_level: int
+) -> None:
+    """KIP-966 (Kafka 4.4's maybeIncrementLeaderHW): with eligible.leader.replicas.version 1
+    a leader whose ISR is smaller than min.insync.replicas (at most the replica count) keeps
+    its high watermark; with 0 the ISR alone decides, as before."""
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, with_elr(image(orders_isr=(ME,)), elr_level), min_insync=2)
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        assert await append(partition, 3) == ec.NONE  # acks=1: appended and acknowledged
+        assert partition.is_under_min_isr
+        assert partition.high_watermark == (0 if elr_level else 3)
+        # The follower caught up and is back in the ISR: the HW moves to what both hold.
+        await apply(replicas, with_elr(image(), elr_level), min_insync=2)
+        assert not partition.is_under_min_isr
+        partition.update_follower_fetch_state(2, 3)
+        assert partition.high_watermark == 3
+        # min.insync.replicas above the replica count is capped at it (effectiveMinIsr).
+        await apply(replicas, with_elr(image(), elr_level), min_insync=5)
+        assert not partition.is_under_min_isr
 
     trio.run(main)
 

@@ -87,6 +87,7 @@ def test_clean_shutdown_writes_checkpoints_then_marker_and_next_start_trusts(
     (info,) = m.load_report.logs
     assert m.load_report.clean_dirs == (str(tmp_path),)
     assert m.load_report.broker_epochs == {str(tmp_path): 42}
+    assert m.load_report.previous_broker_epoch == 42  # what BrokerRegistration will say
     assert info.clean_shutdown and info.truncated_bytes == 0
     assert info.checkpointed_recovery_point == info.recovery_point == info.log_end_offset == end
     assert not (tmp_path / ckpt.CLEAN_SHUTDOWN_FILE).exists()  # a crash now means recovery
@@ -127,6 +128,7 @@ def test_clean_start_trusts_the_log_and_a_crash_start_recovers_it(tmp_path: Path
     recovered = LogManager(settings(crashed), LogConfig(segment_bytes=1024))
     (info,) = recovered.load_report.logs
     assert recovered.load_report.unclean_dirs == (str(crashed),)
+    assert recovered.load_report.previous_broker_epoch == -1  # a crash: an unclean shutdown
     assert not info.clean_shutdown and info.checkpointed_recovery_point == 0
     assert info.truncated_bytes > 0 and info.log_end_offset < end
     assert recovered.load_report.truncated == [info]
@@ -503,3 +505,12 @@ def test_opens_kafkas_log_dir_and_kafka_opens_ours(kafka_dir) -> None:
         start = KAFKA_DELETED_BELOW if p == 0 else 0
         assert consumed[p] == {o: v for o, v in produced[p].items() if o >= start}
     broker.stop()
+
+
+def test_previous_broker_epoch_needs_every_dir_clean_with_one_epoch() -> None:
+    """Kafka's readBrokerEpochFromCleanShutdownFiles: -1 unless every dir agrees."""
+    from ferrokafka.storage import LoadReport
+
+    assert LoadReport((), ("a", "b"), (), {"a": 7, "b": 7}).previous_broker_epoch == 7
+    assert LoadReport((), ("a", "b"), (), {"a": 7, "b": 8}).previous_broker_epoch == -1
+    assert LoadReport((), ("a",), ("b",), {"a": 7}).previous_broker_epoch == -1

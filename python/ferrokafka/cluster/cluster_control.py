@@ -39,10 +39,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ferrokafka.cluster.image import METADATA_VERSION_FEATURE, MetadataImage
+from ferrokafka.cluster.elr import elr_enabled
+from ferrokafka.cluster.image import METADATA_VERSION_FEATURE, BrokerRegistration, MetadataImage
 from ferrokafka.cluster.leadership import (
     has_leaderships,
     leader_and_isr_updates,
+    partitions_with_broker_in_elr,
     partitions_with_broker_in_isr,
     partitions_without_leader,
 )
@@ -84,6 +86,9 @@ RESERVED_DIRECTORY_IDS = 100
 # The default level of a feature the cluster has not finalized: 1 for metadata.version, 0
 # (not enabled) for the others (Kafka's processRegistrationFeature).
 UNFINALIZED_METADATA_VERSION = 1
+
+# Kafka's registerBroker: the stored broker epoch of a broker never registered before.
+NO_STORED_EPOCH = -2
 
 MonotonicMs = Callable[[], float]
 
@@ -161,12 +166,17 @@ class ClusterControl:
         session_timeout_ms: int,
         now_ms: MonotonicMs = monotonic_ms,
         unclean_allowed: Callable[[MetadataImage, str], bool] = lambda _image, _topic: False,
+        elr_min_isr: Callable[[MetadataImage, str], int | None] = lambda _image, _topic: None,
     ) -> None:
+        """``unclean_allowed(image, topic)``: may the topic elect an unclean leader;
+        ``elr_min_isr(image, topic)``: its effective min.insync.replicas with eligible leader
+        replicas on, None with them off (:mod:`ferrokafka.cluster.elr`)."""
         # None: a controller that does not know its cluster id (a test fixture) accepts any.
         self.cluster_id = cluster_id
         self.session_timeout_ms = session_timeout_ms
         self._now_ms = now_ms
         self._unclean_allowed = unclean_allowed
+        self._elr_min_isr = elr_min_isr
         self.sessions: dict[int, BrokerSession] = {}
         # broker id -> offset of its last RegisterBrokerRecord (learnt by replay).
         self.registration_offsets: dict[int, int] = {}
@@ -268,12 +278,55 @@ class ClusterControl:
             record.fenced = existing.fenced
             record.in_controlled_shutdown = existing.in_controlled_shutdown
             record.broker_epoch = existing.broker_epoch
-        else:
+        records: list[Message] = []
+        if existing is None or existing.incarnation_id != request.incarnation_id:
             record.fenced = True
             record.broker_epoch = next_offset
             self.sessions.pop(broker_id, None)  # the old incarnation's session ends
+            records += self._shutdown_records(image, request, existing)
         self._touch(broker_id, fenced=record.fenced, metadata_offset=None, create=True)
-        return [record], record.broker_epoch
+        return [*records, record], record.broker_epoch
+
+    def _shutdown_records(
+        self,
+        image: MetadataImage,
+        request: BrokerRegistrationRequest,
+        existing: BrokerRegistration | None,
+    ) -> list[Message]:
+        """Kafka 4.4's ``handleBrokerShutdown`` for a new incarnation, with eligible leader
+        replicas on (with them off it changes nothing this controller's partitions could
+        show, and it is skipped): after a clean shutdown (the previous broker epoch the broker
+        read from its clean-shutdown marker is its registered one) the broker leaves the ISRs
+        it is still in; after an unclean one it leaves every ISR and every ELR, since its log
+        may have lost acknowledged records."""
+        broker_id = request.broker_id
+        if not elr_enabled(image):
+            return []
+        stored_epoch = existing.broker_epoch if existing is not None else NO_STORED_EPOCH
+        clean = stored_epoch == request.previous_broker_epoch
+        unclean_allowed = lambda topic: self._unclean_allowed(image, topic)  # noqa: E731
+        min_isr = lambda topic: self._elr_min_isr(image, topic)  # noqa: E731
+        if clean:
+            return list(
+                leader_and_isr_updates(
+                    image,
+                    partitions_with_broker_in_isr(image, broker_id),
+                    broker_to_remove=broker_id,
+                    unclean_allowed=unclean_allowed,
+                    min_isr=min_isr,
+                )
+            )
+        log.info("broker %d comes back from an unclean shutdown: out of ISRs and ELRs", broker_id)
+        records: list[Message] = []
+        for partitions in (partitions_with_broker_in_isr, partitions_with_broker_in_elr):
+            records += leader_and_isr_updates(
+                image,
+                list(partitions(image, broker_id)),
+                broker_with_unclean_shutdown=broker_id,
+                unclean_allowed=unclean_allowed,
+                min_isr=min_isr,
+            )
+        return records
 
     @staticmethod
     def _check_directories(image: MetadataImage, broker_id: int, dirs: Sequence[uuid.UUID]) -> None:
@@ -449,6 +502,7 @@ class ClusterControl:
                 partitions_with_broker_in_isr(image, broker_id),
                 broker_to_remove=broker_id,
                 unclean_allowed=lambda topic: self._unclean_allowed(image, topic),
+                min_isr=lambda topic: self._elr_min_isr(image, topic),
             )
         )
         records.append(
@@ -468,6 +522,7 @@ class ClusterControl:
             partitions_without_leader(image),
             broker_to_add=broker_id,
             unclean_allowed=lambda topic: self._unclean_allowed(image, topic),
+            min_isr=lambda topic: self._elr_min_isr(image, topic),
         )
         return records
 
@@ -491,6 +546,7 @@ class ClusterControl:
             partitions_with_broker_in_isr(image, broker_id),
             broker_to_remove=broker_id,
             unclean_allowed=lambda topic: self._unclean_allowed(image, topic),
+            min_isr=lambda topic: self._elr_min_isr(image, topic),
         )
         return records
 
@@ -556,14 +612,16 @@ class ClusterControl:
                 error_code=errors.BROKER_ID_NOT_REGISTERED,
                 error_message=f"Broker ID {request.broker_id} is not currently registered",
             )
-        records: list[Message] = list(
-            leader_and_isr_updates(
+        records: list[Message] = []
+        # Kafka's handleBrokerUnregistered: out of the ISRs, then out of the ELRs.
+        for partitions in (partitions_with_broker_in_isr, partitions_with_broker_in_elr):
+            records += leader_and_isr_updates(
                 image,
-                partitions_with_broker_in_isr(image, request.broker_id),
+                list(partitions(image, request.broker_id)),
                 broker_to_remove=request.broker_id,
                 unclean_allowed=lambda topic: self._unclean_allowed(image, topic),
+                min_isr=lambda topic: self._elr_min_isr(image, topic),
             )
-        )
         records.append(
             UnregisterBrokerRecord(
                 broker_id=request.broker_id, broker_epoch=registration.broker_epoch

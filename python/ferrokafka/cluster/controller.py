@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, feature_control, isr_change, reassignment
+from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
@@ -150,6 +150,7 @@ class Controller:
             session_timeout_ms=int(config["broker.session.timeout.ms"]),
             now_ms=now_ms,
             unclean_allowed=self._unclean_allowed,
+            elr_min_isr=self._elr_min_isr,
         )
         self._now_ms = now_ms
         # The periodic elections (cluster/elections.py): the leader balancer when
@@ -278,13 +279,13 @@ class Controller:
     ) -> IncrementalAlterConfigsResponse:
         records, response = self._configs.incremental_alter_configs(self.image, request)
         if not request.validate_only:
-            self._commit(records)
+            self._commit([*records, *elr.clear_elr_records(self.image, records)])
         return response
 
     def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:
         records, response = self._configs.alter_configs(self.image, request)
         if not request.validate_only:
-            self._commit(records)
+            self._commit([*records, *elr.clear_elr_records(self.image, records)])
         return response
 
     def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:
@@ -368,8 +369,12 @@ class Controller:
         """AlterPartition (56): a leader's ISR change, validated as Kafka does
         (:mod:`isr_change`), committed as PartitionChangeRecords before the answer."""
         try:
+            image = self.image
             records, response = isr_change.alter_partition(
-                self.image, request, self.membership.check_broker_epoch
+                image,
+                request,
+                self.membership.check_broker_epoch,
+                lambda topic: self._elr_min_isr(image, topic),
             )
         except MembershipError as exc:
             return AlterPartitionResponse(error_code=exc.code)
@@ -383,7 +388,10 @@ class Controller:
         (:mod:`reassignment`), committed as one batch before the answer."""
         image = self.image
         records, response = reassignment.alter_partition_reassignments(
-            image, request, lambda topic: self._unclean_allowed(image, topic)
+            image,
+            request,
+            lambda topic: self._unclean_allowed(image, topic),
+            lambda topic: self._elr_min_isr(image, topic),
         )
         self._commit(records)
         return response
@@ -398,7 +406,10 @@ class Controller:
         """ElectLeaders (43): PREFERRED or UNCLEAN elections (:mod:`elections`), committed
         before the answer."""
         try:
-            records, response = elections.elect_leaders(self.image, request)
+            image = self.image
+            records, response = elections.elect_leaders(
+                image, request, lambda topic: self._elr_min_isr(image, topic)
+            )
         except elections.ElectionRequestError as exc:
             return elect_leaders_error(request, exc.code, str(exc))
         self._commit(records)
@@ -423,14 +434,20 @@ class Controller:
     def _run_due_elections(self) -> bool:
         now = self._now_ms()
         if self._balance.is_due(now):
-            records, more = elections.balance_partition_leaders(self.image)
+            image = self.image
+            records, more = elections.balance_partition_leaders(
+                image, min_isr=lambda topic: self._elr_min_isr(image, topic)
+            )
             self._balance.ran(more)
             self._commit(records)
             self._schedule_elections()  # Kafka reschedules after every write event, even empty
             return True
         if self._unclean.is_due(now):
+            image = self.image
             records, more = elections.elect_unclean_leaders(
-                self.image, lambda topic: self._unclean_allowed(self.image, topic)
+                image,
+                lambda topic: self._unclean_allowed(image, topic),
+                min_isr=lambda topic: self._elr_min_isr(image, topic),
             )
             self._unclean.ran(more)
             self._commit(records)
@@ -444,6 +461,9 @@ class Controller:
             self._balance.after_write(now, elections.any_imbalanced(self.image))
         if self._unclean.may_schedule:
             self._unclean.after_write(now, elections.any_leaderless(self.image))
+
+    def _elr_min_isr(self, image: MetadataImage, topic: str) -> int | None:
+        return elr.elr_min_isr(image, topic, self.config.node_id, int(self.config[elr.MIN_ISR_KEY]))
 
     def _unclean_allowed(self, image: MetadataImage, topic: str) -> bool:
         return elections.unclean_enabled(

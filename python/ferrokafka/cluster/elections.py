@@ -2,7 +2,7 @@
 
 Kafka's ``ReplicationControlManager.electLeaders`` / ``maybeBalancePartitionLeaders`` /
 ``maybeElectUncleanLeaders`` over ``PartitionChangeBuilder``'s PREFERRED and UNCLEAN elections,
-with eligible leader replicas (KIP-966) off, as this controller runs:
+with eligible leader replicas (KIP-966) as the cluster's feature level says:
 
 * ElectLeaders (API 43): per partition, UNKNOWN_TOPIC_OR_PARTITION for an unknown topic or
   partition; ELECTION_NOT_NEEDED when a PREFERRED election finds the preferred replica (the
@@ -14,6 +14,8 @@ with eligible leader replicas (KIP-966) off, as this controller runs:
 * PREFERRED: the preferred replica if it is in the ISR and may lead (registered, unfenced,
   not in controlled shutdown); else the current leader if it still may; else the first other
   replica in the ISR that may.
+* With ELR on, a replica in the ELR is valid when the ISR is empty (it becomes the ISR alone),
+  and the last known leader may be elected once ISR and ELR are both empty.
 * UNCLEAN: the current leader if valid, else the first ISR member that may lead, else the
   first replica that may lead at all — then the ISR is that replica alone and the partition is
   marked RECOVERING (KIP-704) until its leader reports RECOVERED through AlterPartition: the
@@ -35,7 +37,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from ferrokafka.cluster import partition_change as pc
+from ferrokafka.cluster.elr import ElrMinIsr, elr_off
 from ferrokafka.cluster.image import MetadataImage, PartitionImage
+from ferrokafka.cluster.partition_change import build_change
 from ferrokafka.cluster.records import PartitionChangeRecord
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
@@ -86,7 +91,7 @@ def may_lead(image: MetadataImage, replica: int) -> bool:
 
 
 def elect_leaders(
-    image: MetadataImage, request: ElectLeadersRequest
+    image: MetadataImage, request: ElectLeadersRequest, min_isr: ElrMinIsr = elr_off
 ) -> tuple[list[PartitionChangeRecord], ElectLeadersResponse]:
     """ElectLeaders: the records and the answer (which holds before they apply)."""
     if request.election_type not in (PREFERRED, UNCLEAN):
@@ -100,7 +105,7 @@ def elect_leaders(
             result = ElectLeadersResponse.ReplicaElectionResult(topic=name)
             response.replica_election_results.append(result)
             for index in sorted(image.topics_by_name[name].partitions):
-                outcome = _elect_one(image, name, index, request.election_type, records)
+                outcome = _elect_one(image, name, index, request.election_type, records, min_isr)
                 if outcome.code != ec.ELECTION_NOT_NEEDED:
                     result.partition_result.append(_result(index, outcome))
     else:
@@ -108,7 +113,9 @@ def elect_leaders(
             result = ElectLeadersResponse.ReplicaElectionResult(topic=topic.topic)
             response.replica_election_results.append(result)
             for index in topic.partitions:
-                outcome = _elect_one(image, topic.topic, index, request.election_type, records)
+                outcome = _elect_one(
+                    image, topic.topic, index, request.election_type, records, min_isr
+                )
                 result.partition_result.append(_result(index, outcome))
     return records, response
 
@@ -125,6 +132,7 @@ def _elect_one(
     index: int,
     election_type: int,
     records: list[PartitionChangeRecord],
+    min_isr: ElrMinIsr,
 ) -> Outcome:
     """Kafka's ``electLeader`` for one partition; a change is appended to ``records``."""
     topic = image.topic(topic_name)
@@ -137,7 +145,7 @@ def _elect_one(
         election_type == UNCLEAN and part.leader != NO_LEADER
     ):
         return _outcome(ec.ELECTION_NOT_NEEDED)
-    record = partition_election(image, topic.topic_id, part, election_type)
+    record = partition_election(image, topic.topic_id, part, election_type, min_isr(topic_name))
     if record is None:
         if election_type == PREFERRED:
             return _outcome(ec.PREFERRED_LEADER_NOT_AVAILABLE)
@@ -161,65 +169,22 @@ def has_preferred_leader(part: PartitionImage) -> bool:
 
 
 def partition_election(
-    image: MetadataImage, topic_id: uuid.UUID, part: PartitionImage, election_type: int
-) -> PartitionChangeRecord | None:
-    """``PartitionChangeBuilder.build()`` with election PREFERRED or UNCLEAN and the ISR
-    unchanged: the record, or None when nothing would change."""
-    isr = set(part.isr)
-
-    def valid(replica: int) -> bool:
-        return replica in isr and may_lead(image, replica)
-
-    leader, unclean = _elect(part, election_type, valid, lambda r: may_lead(image, r))
-    record = PartitionChangeRecord(topic_id=topic_id, partition_id=part.partition)
-    if leader != part.leader:
-        record.leader = leader
-        if unclean:
-            # The ISR becomes the new leader alone: this is where data may be lost.
-            record.isr = [leader]
-            if part.leader_recovery_state != RECOVERING:
-                record.leader_recovery_state = RECOVERING
-    # Eligible leader replicas off: whatever an earlier mode left is cleared.
-    if part.elr:
-        record.eligible_leader_replicas = []
-    if part.last_known_elr:
-        record.last_known_elr = []
-    if (
-        record.leader == -2
-        and record.isr is None
-        and record.leader_recovery_state == -1
-        and record.eligible_leader_replicas is None
-        and record.last_known_elr is None
-    ):
-        return None
-    return record
-
-
-def _elect(
+    image: MetadataImage,
+    topic_id: uuid.UUID,
     part: PartitionImage,
     election_type: int,
-    valid: Callable[[int], bool],
-    acceptable: Callable[[int], bool],
-) -> tuple[int, bool]:
-    """Kafka's ``electPreferredLeader`` / ``electAnyLeader``: (leader, was it unclean)."""
-    if election_type == PREFERRED:
-        if part.replicas and valid(part.replicas[0]):
-            return part.replicas[0], False
-        if valid(part.leader):
-            return part.leader, False
-        for replica in part.replicas[1:]:
-            if valid(replica):
-                return replica, False
-        return NO_LEADER, False
-    if valid(part.leader):
-        return part.leader, False
-    for replica in part.replicas:
-        if valid(replica):
-            return replica, False
-    for replica in part.replicas:
-        if acceptable(replica):
-            return replica, True
-    return NO_LEADER, False
+    min_isr: int | None = None,
+) -> PartitionChangeRecord | None:
+    """``PartitionChangeBuilder.build()`` with election PREFERRED or UNCLEAN and the ISR
+    unchanged (:func:`partition_change.build_change`): the record, or None when nothing would
+    change. ``min_isr``: the topic's effective min.insync.replicas with ELR on, else None."""
+    return build_change(
+        image,
+        topic_id,
+        part,
+        election=pc.PREFERRED if election_type == PREFERRED else pc.UNCLEAN,
+        min_isr=min_isr,
+    )
 
 
 # -- the controller's own elections ---------------------------------------------------------
@@ -246,7 +211,9 @@ def leaderless_partitions(image: MetadataImage) -> Iterator[tuple[str, Partition
 
 
 def balance_partition_leaders(
-    image: MetadataImage, max_elections: int = MAX_ELECTIONS_PER_IMBALANCE
+    image: MetadataImage,
+    max_elections: int = MAX_ELECTIONS_PER_IMBALANCE,
+    min_isr: ElrMinIsr = elr_off,
 ) -> tuple[list[PartitionChangeRecord], bool]:
     """Kafka's ``maybeBalancePartitionLeaders``: PREFERRED elections for imbalanced
     partitions; True when the bound was reached (run again soon)."""
@@ -254,7 +221,9 @@ def balance_partition_leaders(
     for topic_id, part in imbalanced_partitions(image):
         if len(records) >= max_elections:
             break
-        record = partition_election(image, topic_id, part, PREFERRED)
+        topic = image.topic_by_id(topic_id)
+        assert topic is not None
+        record = partition_election(image, topic_id, part, PREFERRED, min_isr(topic.name))
         if record is not None:
             records.append(record)
     return records, len(records) >= max_elections
@@ -264,6 +233,7 @@ def elect_unclean_leaders(
     image: MetadataImage,
     unclean_allowed: UncleanAllowed,
     max_elections: int = MAX_ELECTIONS_PER_IMBALANCE,
+    min_isr: ElrMinIsr = elr_off,
 ) -> tuple[list[PartitionChangeRecord], bool]:
     """Kafka's ``maybeElectUncleanLeaders``: UNCLEAN elections for leaderless partitions of
     topics whose ``unclean.leader.election.enable`` is true (it may have been turned on
@@ -276,7 +246,7 @@ def elect_unclean_leaders(
             continue
         topic = image.topic(name)
         assert topic is not None
-        record = partition_election(image, topic.topic_id, part, UNCLEAN)
+        record = partition_election(image, topic.topic_id, part, UNCLEAN, min_isr(name))
         if record is not None:
             records.append(record)
     return records, len(records) >= max_elections

@@ -76,15 +76,17 @@ FEATURE_LEVEL_MAX: Mapping[str, int] = {
 # What this implementation really supports, as a broker tells the controller (registration)
 # and its clients (ApiVersions): metadata.version up to 4.4-IV2, since every record version
 # up to it is decoded (the record schemas are Kafka 4.4's); group.version 1 (the consumer
-# group protocol of KIP-848). transaction.version, share.version, streams.version and
-# eligible.leader.replicas.version stay at 0: there is no transaction coordinator, no share or
-# streams groups, no ELR. A Kafka controller refuses a broker that does not support a
-# finalized level, so a mixed cluster is formatted with those at 0.
+# group protocol of KIP-848); eligible.leader.replicas.version 1 (KIP-966: the controller keeps
+# ELRs, a leader holds its high watermark while the ISR is below min.insync.replicas).
+# transaction.version, share.version and streams.version stay at 0: there is no transaction
+# coordinator, no share or streams groups. A Kafka controller refuses a broker that does not
+# support a finalized level, so a mixed cluster is formatted with those at 0.
 METADATA_VERSION_SUPPORTED_MIN = 7
 METADATA_VERSION_SUPPORTED_MAX = 33
 SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
     METADATA_VERSION_FEATURE: (METADATA_VERSION_SUPPORTED_MIN, METADATA_VERSION_SUPPORTED_MAX),
     "group.version": (0, 1),
+    "eligible.leader.replicas.version": (0, 1),
 }
 # (feature, level) -> the metadata.version level it needs (``feature-dependencies``).
 _DEPENDENCIES: Mapping[tuple[str, int], int] = {("eligible.leader.replicas.version", 1): 23}

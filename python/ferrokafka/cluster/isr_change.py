@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from ferrokafka.cluster.elr import ElrMinIsr, elr_off
 from ferrokafka.cluster.image import MetadataImage, PartitionImage
 from ferrokafka.cluster.partition_change import NO_LEADER_CHANGE, build_change
 from ferrokafka.cluster.records import PartitionChangeRecord
@@ -85,9 +86,12 @@ def alter_partition(
     image: MetadataImage,
     request: AlterPartitionRequest,
     check_broker_epoch: CheckBrokerEpoch,
+    min_isr: ElrMinIsr = elr_off,
 ) -> tuple[list[PartitionChangeRecord], AlterPartitionResponse]:
     """The records for ``request`` and its answer before they apply (see :func:`answer`);
-    ``check_broker_epoch`` raises for a stale sender."""
+    ``check_broker_epoch`` raises for a stale sender; ``min_isr(topic)``: the topic's
+    effective min.insync.replicas with eligible leader replicas on (an ISR that shrinks
+    below it moves the members that leave into the ELR)."""
     check_broker_epoch(image, request.broker_id, request.broker_epoch)
     records: list[PartitionChangeRecord] = []
     response = AlterPartitionResponse()
@@ -105,7 +109,7 @@ def alter_partition(
                 out.partitions.append(_error(data.partition_index, code))
                 continue
             assert part is not None
-            record = _change(image, topic.topic_id, part, data)
+            record = _change(image, topic.topic_id, part, data, min_isr(topic.name))
             if record is not None:
                 records.append(record)
             if record is not None and record.leader not in (NO_LEADER_CHANGE, request.broker_id):
@@ -141,6 +145,7 @@ def _change(
     topic_id: uuid.UUID,
     part: PartitionImage,
     data: AlterPartitionRequest.PartitionData,
+    min_isr: int | None,
 ) -> PartitionChangeRecord | None:
     """The ISR change, which also completes a reassignment whose target replicas are all in
     the new ISR (:mod:`partition_change`)."""
@@ -150,6 +155,7 @@ def _change(
         part,
         isr=[b.broker_id for b in new_isr_of(data)],
         recovery_state=data.leader_recovery_state,
+        min_isr=min_isr,
     )
 
 

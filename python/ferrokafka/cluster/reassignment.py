@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from ferrokafka.cluster import errors
+from ferrokafka.cluster.elr import ElrMinIsr, elr_off
 from ferrokafka.cluster.errors import SUCCESS, ApiError
 from ferrokafka.cluster.image import MetadataImage, PartitionImage
 from ferrokafka.cluster.partition_change import build_change, reassignment_in_progress
@@ -74,8 +75,10 @@ def alter_partition_reassignments(
     image: MetadataImage,
     request: AlterPartitionReassignmentsRequest,
     unclean_allowed: UncleanAllowed,
+    min_isr: ElrMinIsr = elr_off,
 ) -> tuple[list[PartitionChangeRecord], AlterPartitionReassignmentsResponse]:
-    """The records of every accepted partition (one atomic batch) and the answer."""
+    """The records of every accepted partition (one atomic batch) and the answer;
+    ``min_isr(topic)``: its effective min.insync.replicas with eligible leader replicas on."""
     records: list[PartitionChangeRecord] = []
     response = _AlterResponse(
         error_message=None,
@@ -93,7 +96,7 @@ def alter_partition_reassignments(
                         "Cannot add another element greater than "
                         f"{RECORDS_PER_REQUEST_MAX} to the list.",
                     )
-                record = _alter_one(image, topic.name, target, request, unclean_allowed)
+                record = _alter_one(image, topic.name, target, request, unclean_allowed, min_isr)
             except ReassignmentError as exc:
                 error = exc.error
             else:
@@ -115,6 +118,7 @@ def _alter_one(
     target: _Alter.ReassignablePartition,
     request: AlterPartitionReassignmentsRequest,
     unclean_allowed: UncleanAllowed,
+    min_isr: ElrMinIsr,
 ) -> PartitionChangeRecord | None:
     topic = image.topic(name)
     if topic is None:
@@ -126,10 +130,10 @@ def _alter_one(
             f"Unable to find partition {name}:{target.partition_index}.",
         )
     if target.replicas is None:
-        return _cancel(image, name, topic.topic_id, part, unclean_allowed(name))
+        return _cancel(image, name, topic.topic_id, part, unclean_allowed(name), min_isr(name))
     if not request.allow_replication_factor_change:
         _check_same_size(part, target.replicas)
-    return _change(image, topic.topic_id, part, target.replicas)
+    return _change(image, topic.topic_id, part, target.replicas, min_isr(name))
 
 
 def _check_same_size(part: PartitionImage, replicas: Sequence[int]) -> None:
@@ -147,7 +151,11 @@ def _check_same_size(part: PartitionImage, replicas: Sequence[int]) -> None:
 
 
 def _change(
-    image: MetadataImage, topic_id: uuid.UUID, part: PartitionImage, replicas: Sequence[int]
+    image: MetadataImage,
+    topic_id: uuid.UUID,
+    part: PartitionImage,
+    replicas: Sequence[int],
+    min_isr: int | None,
 ) -> PartitionChangeRecord | None:
     """Kafka's ``changePartitionReassignment`` with ``PartitionReassignmentReplicas``."""
     error = manual_assignment_error(image, replicas, None)
@@ -162,6 +170,7 @@ def _change(
         replicas=[*replicas, *removing],
         removing=removing,
         adding=adding,
+        min_isr=min_isr,
     )
 
 
@@ -171,6 +180,7 @@ def _cancel(
     topic_id: uuid.UUID,
     part: PartitionImage,
     unclean: bool,
+    min_isr: int | None,
 ) -> PartitionChangeRecord | None:
     """Kafka's ``cancelPartitionReassignment`` with ``PartitionReassignmentRevert``."""
     if not reassignment_in_progress(part):
@@ -199,6 +209,7 @@ def _cancel(
         removing=[],
         adding=[],
         unclean=unclean,
+        min_isr=min_isr,
     )
 
 

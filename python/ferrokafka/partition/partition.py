@@ -137,6 +137,9 @@ class Partition:
         self.isr: tuple[int, ...] = ()
         # The topic's effective min.insync.replicas, set by the ReplicaManager with the config.
         self.min_insync_replicas = 1
+        # Whether the cluster finalized eligible.leader.replicas.version 1 (KIP-966): then the
+        # high watermark waits while the ISR is below min.insync.replicas (set with it).
+        self.elr_enabled = False
         self.append_lock = trio.Lock()
         # A checkpointed high watermark can be above a log that recovery cut short.
         self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
@@ -283,10 +286,22 @@ class Partition:
             self._high_watermark = hw
             self.wake_waiters()
 
+    @property
+    def is_under_min_isr(self) -> bool:
+        """Kafka's ``Partition.isUnderMinIsr``: this broker leads and the ISR is smaller than
+        min.insync.replicas (at most the replica count, Kafka's ``effectiveMinIsr``)."""
+        effective = min(self.min_insync_replicas, max(len(self.replicas), 1))
+        return self.is_leader and len(self.isr) < effective
+
     def _maybe_increment_high_watermark(self) -> bool:
         """The leader's high watermark: the smallest log end offset in the ISR. It never moves
-        back (a shrunk ISR does not uncommit records)."""
+        back (a shrunk ISR does not uncommit records). With eligible leader replicas on it
+        does not move while the ISR is below min.insync.replicas (KIP-966, Kafka 4.4's
+        ``maybeIncrementLeaderHW``): a record the HW covers is then on at least
+        min.insync.replicas replicas, all of which the controller may elect from the ELR."""
         if not self.is_leader:
+            return False
+        if self.elr_enabled and self.is_under_min_isr:
             return False
         hw = self.log.log_end_offset
         for replica in self.isr:

@@ -26,6 +26,7 @@ from pathlib import Path
 import trio
 
 from ferrokafka.cluster import MetadataImage
+from ferrokafka.cluster.elr import ELR_FEATURE
 from ferrokafka.cluster.image import TOPIC_RESOURCE, TopicImage
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
@@ -148,11 +149,18 @@ class ReplicaManager:
         for name in sorted(image.topics_by_name) if changed is None else sorted(changed):
             topic = image.topics_by_name.get(name)
             if topic is not None:
-                await self._apply_topic(topic, log_config(name), min_insync_replicas(name))
+                await self._apply_topic(
+                    topic,
+                    log_config(name),
+                    min_insync_replicas(name),
+                    image.features.get(ELR_FEATURE, 0) >= 1,
+                )
         if self.fetchers is not None:
             self.fetchers.update(image, self._by_name.values())
 
-    async def _apply_topic(self, topic: TopicImage, config: LogConfig, min_insync: int) -> None:
+    async def _apply_topic(
+        self, topic: TopicImage, config: LogConfig, min_insync: int, elr_on: bool = False
+    ) -> None:
         name = topic.name
         for index, part in topic.partitions.items():
             if self.broker_id not in part.replicas:
@@ -169,6 +177,7 @@ class ReplicaManager:
             elif partition.log.config != config:
                 await trio.to_thread.run_sync(self.logs.update_config, name, config)
             partition.min_insync_replicas = min_insync
+            partition.elr_enabled = elr_on
             if state.leader == self.broker_id:
                 moved = await partition.make_leader(state)
             else:
@@ -274,9 +283,12 @@ def _changed_topics(
     previous: MetadataImage | None, image: MetadataImage, broker_id: int
 ) -> set[str] | None:
     """Names of the topics that changed (added, removed, partitions or own configs), or None
-    when every topic must be visited (the first image, or broker-level configs changed)."""
-    if previous is None or any(
-        previous.broker_config(b) != image.broker_config(b) for b in (None, broker_id)
+    when every topic must be visited (the first image, broker-level configs changed, or the
+    eligible.leader.replicas.version level, which every leader's high watermark rule reads)."""
+    if (
+        previous is None
+        or any(previous.broker_config(b) != image.broker_config(b) for b in (None, broker_id))
+        or previous.features.get(ELR_FEATURE, 0) != image.features.get(ELR_FEATURE, 0)
     ):
         return None
     before, after = previous.topics_by_name, image.topics_by_name

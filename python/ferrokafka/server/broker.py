@@ -234,6 +234,7 @@ class Broker:
             self._controller_channel,
             self.node.cluster_id,
             lambda: self.node.image.offset if self.node is not None else -1,
+            previous_broker_epoch=self.node.logs.load_report.previous_broker_epoch,
         )
         scope = trio.CancelScope()
 

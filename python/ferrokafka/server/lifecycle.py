@@ -81,8 +81,13 @@ class BrokerLifecycleManager:
         metadata_offset: Callable[[], int],
         *,
         incarnation_id: uuid.UUID | None = None,
+        previous_broker_epoch: int = -1,
     ) -> None:
-        """``metadata_offset()``: the offset of the newest image this broker applied."""
+        """``metadata_offset()``: the offset of the newest image this broker applied;
+        ``previous_broker_epoch``: the epoch the log dirs' clean-shutdown markers recorded (-1:
+        none, an unclean shutdown), which tells the controller whether to take this broker
+        out of the eligible leader replicas (KIP-966)."""
+        self.previous_broker_epoch = previous_broker_epoch
         self.config = config
         self.node_id = config.node_id
         self.channel = channel
@@ -149,6 +154,7 @@ class BrokerLifecycleManager:
             ],
             rack=rack if rack else None,
             log_dirs=list(log_dir_ids),
+            previous_broker_epoch=self.previous_broker_epoch,
         )
         delay_max_s = int(self.config["broker.session.timeout.ms"]) / 1000 / 2
         with trio.move_on_after(self.registration_timeout_s):

@@ -38,6 +38,17 @@ class LoadReport:
     """Log dirs without the marker: a crash, or a first start; their logs were recovered."""
     broker_epochs: Mapping[str, int] = field(default_factory=dict)
     """The broker epoch each clean marker recorded, by log dir."""
+
+    @property
+    def previous_broker_epoch(self) -> int:
+        """What a BrokerRegistration says the last incarnation's epoch was (Kafka's
+        ``LogManager.readBrokerEpochFromCleanShutdownFiles``): the epoch every log dir's clean
+        marker recorded, or -1 when a dir had none (a crash) or they disagree."""
+        if self.unclean_dirs:
+            return -1
+        epochs = {self.broker_epochs.get(d, -1) for d in self.clean_dirs}
+        return epochs.pop() if len(epochs) == 1 else -1
+
     skipped_dirs: tuple[str, ...] = ()
     """-future and -stray directories, left untouched (no replica movement here)."""
     pending_deletions: tuple[str, ...] = ()
