@@ -1,4 +1,5 @@
-"""``python -m tests.faults``: fault-injection runs against a single ``ferrokafka serve``.
+"""``python -m tests.faults``: fault-injection runs against a single ``ferrokafka serve``, or
+with ``--nodes 3`` a KRaft cluster of them, each node in its own network namespace (root).
 
 Prints each seed's schedule (and the command that replays it) as it starts, then one table
 row per seed: faults injected, operations, acknowledged, lost, duplicated, anomalies by kind,
@@ -18,8 +19,8 @@ from pathlib import Path
 # pythonpath does).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .runner import RunConfig, format_anomalies, format_table, run_seed
-from .schedule import DEFAULT_FAULTS, FAULT_KINDS
+from .runner import RunConfig, default_faults, format_anomalies, format_table, run_seed
+from .schedule import ALL_FAULT_KINDS, CLUSTER_FAULTS, DEFAULT_FAULTS
 from .workloads import REQUEST_TIMEOUT_MS
 
 
@@ -37,10 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1", help="seeds, e.g. 1,2,5-8 (default 1)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults per seed")
     parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="1: one node; more: a cluster (combined nodes, replication factor NODES, "
+        "min.insync.replicas 2), each node in its own network namespace (needs root)",
+    )
+    parser.add_argument(
         "--faults",
-        default=",".join(DEFAULT_FAULTS),
-        help=f"some of {','.join(FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}); "
-        "fill and fill-kill need root (a tmpfs log dir)",
+        default=None,
+        help=f"some of {','.join(ALL_FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}; "
+        f"with several nodes {','.join(CLUSTER_FAULTS)}); fill and fill-kill need root (a "
+        "tmpfs log dir) and one node; the network faults need several nodes",
     )
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--rate", type=int, default=100, help="records/s of each producer")
@@ -57,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: nodes killed, tmpfs unmounted, no JVM left behind.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    faults = tuple(f for f in args.faults.split(",") if f)
+    if args.faults is None:
+        faults = default_faults(args.nodes)
+    else:
+        faults = tuple(f for f in args.faults.split(",") if f)
     work_dir = args.work_dir or Path(
         tempfile.mkdtemp(prefix=f"ferrokafka-faults-{time.strftime('%Y%m%d-%H%M%S')}-")
     )
@@ -74,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout_ms=args.request_timeout_ms,
             java_producers=0 if args.no_java else 1,
             log_level=args.log_level,
+            nodes=args.nodes,
         )
         results.append(run_seed(config))
         print(format_table(results[-1:]), flush=True)

@@ -311,13 +311,17 @@ def partition_liveness(ops: Sequence[Op], bound_s: float) -> list[Anomaly]:
     for partition, took in partition_recovery_after_heal(ops).items():
         if took is None:
             anomalies.append(
-                Anomaly(PARTITION_LIVENESS, f"partition {partition}: nothing sent after the heal was read")
+                Anomaly(
+                    PARTITION_LIVENESS,
+                    f"partition {partition}: nothing sent after the heal was read",
+                )
             )
         elif took > bound_s:
             anomalies.append(
                 Anomaly(
                     PARTITION_LIVENESS,
-                    f"partition {partition}: first read after the heal took {took:.3f}s > {bound_s}s",
+                    f"partition {partition}: first read after the heal took {took:.3f}s "
+                    f"> {bound_s}s",
                 )
             )
     return anomalies

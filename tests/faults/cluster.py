@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from .netns import Bridge, NamespacePlacement
-from .nodes import REPO, START_TIMEOUT_S, FerrokafkaNode, NodeConfig, NodeError, _source_tree_env
+from .nodes import (
+    REPO,
+    START_TIMEOUT_S,
+    FerrokafkaNode,
+    NodeConfig,
+    NodeError,
+    _source_tree_env,
+    stop_cleanly,
+)
 from .schedule import CONTROLLER, LEADER, Event
 
 log = logging.getLogger(__name__)
@@ -141,6 +149,7 @@ class FaultCluster:
         self.work_dir = Path(work_dir)
         self.size = size
         self.overrides = {**CLUSTER_SETTINGS, **(overrides or {})}
+        self.cluster_id = ""
         self.bridge_net = Bridge()
         self.nodes: list[ClusterNode] = []
         try:
@@ -187,7 +196,10 @@ class FaultCluster:
         return cluster_id
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> float:
-        """Launch every node, then wait for each to be ready; returns the seconds."""
+        """Format (the first time), launch every node, then wait for each to be ready;
+        returns the seconds."""
+        if not self.cluster_id:
+            self.cluster_id = self.format()
         began = time.monotonic()
         before = [node.launch() for node in self.nodes]
         for node, ready_before in zip(self.nodes, before, strict=True):
@@ -250,9 +262,9 @@ class FaultCluster:
 
     # -- teardown ------------------------------------------------------------------------------
 
-    def stop(self) -> list[int | None]:
-        """Clean stop of every node (SIGTERM); the exit codes."""
-        return [node.stop() for node in self.nodes]
+    def stop(self) -> list[str]:
+        """Clean stop of every node (SIGTERM), one after the other; what went wrong."""
+        return stop_cleanly(list(self.nodes))
 
     def close(self) -> None:
         """Kill every node by PID, then delete the namespaces and the bridge."""

@@ -161,7 +161,7 @@ class Nemesis:
                     self.history.now(),
                     True,
                     event.kind,
-                    error=f"node {index}{resolved} hold {event.hold_s}s",
+                    error=f"node {node.config.node_id}{resolved} hold {event.hold_s}s",
                 )
             )
             if interrupted:

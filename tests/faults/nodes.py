@@ -373,3 +373,18 @@ class FerrokafkaNode:
             return self.stderr_path.read_text(errors="replace").count(needle)
         except FileNotFoundError:
             return 0
+
+
+def stop_cleanly(nodes: list[FerrokafkaNode]) -> list[str]:
+    """Stop each node cleanly (SIGTERM), in order; what went wrong, one line each (an exit
+    code other than 0, or no exit in time: then it was killed)."""
+    problems = []
+    for node in nodes:
+        try:
+            code = node.stop()
+        except NodeError as exc:
+            problems.append(str(exc))
+            continue
+        if code not in (0, None):
+            problems.append(f"node {node.config.node_id}: clean stop exited with code {code}")
+    return problems

@@ -29,7 +29,8 @@ after ``hold_s``; clients keep reaching every node except through ``link-down``:
 
 With several nodes each event also has a target, drawn from the seed: ``node`` (node
 ``node``), ``leader`` (whichever node leads topic partition ``partition`` when the fault
-begins) or ``controller`` (the active controller then). The run resolves it and records the
+begins) or ``controller`` (the active controller then). Schedules show node ids (``node``
++ 1). The run resolves it and records the
 node in the history, so the schedule is the seed's alone and the history says what it hit.
 """
 
@@ -98,7 +99,7 @@ class Event:
             return f"leader of p{self.partition}"
         if self.target == CONTROLLER:
             return "controller"
-        return f"node {self.node}"
+        return f"node {self.node + 1}"  # node ids count from 1
 
     def __str__(self) -> str:
         hold = f" for {self.hold_s:.2f}s" if self.kind != RESTART else ""

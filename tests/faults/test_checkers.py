@@ -74,7 +74,8 @@ def test_inconsistent_read_is_one_offset_with_two_values() -> None:
     (anomaly,) = c.inconsistent_reads(history)
     assert anomaly.detail == "0/1 read as b by c0,final; x by c1"
     # Two consumers disagreeing before any final read (a deposed leader served one of them).
-    (anomaly,) = c.inconsistent_reads([read("y", 3, 7, process="c0"), read("z", 3, 7, process="c1")])
+    split = [read("y", 3, 7, process="c0"), read("z", 3, 7, process="c1")]
+    (anomaly,) = c.inconsistent_reads(split)
     assert anomaly.detail == "3/7 read as y by c0; z by c1"
 
 
@@ -82,7 +83,9 @@ def test_truncated_read_is_a_record_read_that_the_final_log_lost() -> None:
     # c1 read "u" (never acknowledged) at 1/1, past what the final log ends at (1/0).
     history = [*CLEAN, sent("u", 1, 1, ok=None), read("u", 1, 1, process="c1")]
     (anomaly,) = c.truncated_reads(history)
-    assert anomaly.detail == "u read at 1/1 by c1 at 2.000s, not in the final log (past the final end 1)"
+    assert anomaly.detail == (
+        "u read at 1/1 by c1 at 2.000s, not in the final log (past the final end 1)"
+    )
     # Read below the final end, replaced there by another record: truncated too.
     replaced = [*CLEAN, sent("v", 0, 1, ok=None), read("v", 0, 1, process="c1")]
     (anomaly,) = c.truncated_reads(replaced)
