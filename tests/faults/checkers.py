@@ -20,7 +20,7 @@ the records, offsets or commits involved.
 - :func:`crashes`: the node died when no fault asked it to (the nemesis records a ``crash``).
 
 :func:`check` runs them all. :func:`recovery_times` is a figure, not a checker: the time from
-the end of each fault to the next acknowledged record.
+the end of each fault until every partition acknowledged a record again.
 """
 
 from __future__ import annotations
@@ -328,16 +328,29 @@ def partition_liveness(ops: Sequence[Op], bound_s: float) -> list[Anomaly]:
 
 
 def recovery_times(ops: Sequence[Op]) -> list[tuple[str, float | None]]:
-    """For each fault (not the heal), in order: seconds from its end to the next record
-    acknowledged after it (None if none was)."""
-    acks = sorted(op.complete_s for op in _acked(ops) if op.complete_s is not None)
-    times = []
+    """For each fault (not the heal), in order: seconds from its end until every partition
+    (of those that ever acknowledged a record) acknowledged one again; None if one never
+    did. On one node that is the first acknowledgement after it; on a cluster, the slowest
+    partition's new leader or ISR sets the time."""
+    acks: dict[int | None, list[float]] = defaultdict(list)
+    for op in _acked(ops):
+        if op.complete_s is not None:
+            acks[op.partition].append(op.complete_s)
+    for times in acks.values():
+        times.sort()
+    recovered = []
     for op in ops:
         if op.kind != FAULT or op.value in (HEAL, CRASH) or op.complete_s is None:
             continue
-        at = bisect.bisect_right(acks, op.complete_s)
-        times.append((str(op.value), acks[at] - op.complete_s if at < len(acks) else None))
-    return times
+        took: float | None = 0.0 if acks else None
+        for times in acks.values():
+            at = bisect.bisect_right(times, op.complete_s)
+            if at == len(times):
+                took = None
+                break
+            took = max(took or 0.0, times[at] - op.complete_s)
+        recovered.append((str(op.value), took))
+    return recovered
 
 
 def crashes(ops: Sequence[Op]) -> list[Anomaly]:

@@ -188,6 +188,9 @@ def test_recovery_times_from_each_fault_to_the_next_ack() -> None:
     times = c.recovery_times(history)
     assert [kind for kind, _ in times] == ["kill", "pause"]
     assert abs(times[0][1] - 0.1) < 1e-9 and times[1][1] is None
+    # Several partitions: until the slowest one acknowledges again.
+    partitioned = [*history[:3], sent("c", 1, 0, t=0.5), sent("d", 1, 1, t=3.0)]
+    assert [round(t or 0.0, 6) for _, t in c.recovery_times(partitioned)] == [1.1]
 
 
 def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
