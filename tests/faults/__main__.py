@@ -13,15 +13,19 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 # Kafka's jars are found by tests/kafka_support, imported as a top-level package (as pytest's
 # pythonpath does).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from .cluster import BROKERS, FERROKAFKA
 from .runner import RunConfig, default_faults, format_anomalies, format_table, run_seed
 from .schedule import ALL_FAULT_KINDS, CLUSTER_FAULTS, DEFAULT_FAULTS
 from .workloads import REQUEST_TIMEOUT_MS
+
+BOTH = "both"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -43,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="1: one node; more: a cluster (combined nodes, replication factor NODES, "
         "min.insync.replicas 2), each node in its own network namespace (needs root)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=(*BROKERS, BOTH),
+        default=FERROKAFKA,
+        help="with several nodes: the brokers under test; kafka is Apache Kafka 4.4 (the "
+        "baseline), both runs each seed against each and prints them side by side",
     )
     parser.add_argument(
         "--faults",
@@ -75,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"runs in {work_dir}", flush=True)
     results = []
-    for seed in parse_seeds(args.seeds):
+    aborted: list[str] = []
+    brokers = BROKERS if args.broker == BOTH else (args.broker,)
+    for seed, broker in ((s, b) for s in parse_seeds(args.seeds) for b in brokers):
         config = RunConfig(
             seed=seed,
             duration_s=args.duration,
@@ -87,11 +100,17 @@ def main(argv: list[str] | None = None) -> int:
             java_producers=0 if args.no_java else 1,
             log_level=args.log_level,
             nodes=args.nodes,
+            broker=broker,
         )
-        results.append(run_seed(config))
+        try:
+            results.append(run_seed(config))
+        except Exception:  # one broken run (a cluster that did not start) ends only itself
+            traceback.print_exc()
+            aborted.append(f"  seed {seed} {broker}: the run failed (traceback above)")
+            continue
         print(format_table(results[-1:]), flush=True)
     print("\n" + format_table(results))
-    problems = [format_anomalies(r) for r in results if not r.clean]
+    problems = [format_anomalies(r) for r in results if not r.clean] + aborted
     if problems:
         print("\nanomalies:\n" + "\n".join(problems))
     return 1 if problems else 0

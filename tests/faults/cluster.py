@@ -1,6 +1,7 @@
-"""A cluster under faults: ``size`` combined (broker+controller) ``ferrokafka serve`` nodes,
-each in its own network namespace on one bridge (:mod:`.netns`), one static KRaft quorum of
-all of them, formatted with ``ferrokafka storage format`` like any configured node.
+"""A cluster under faults: ``size`` combined (broker+controller) ``ferrokafka serve`` nodes
+(or Apache Kafka 4.4 nodes, the baseline: :mod:`.kafka_node`), each in its own network
+namespace on one bridge (:mod:`.netns`), one static KRaft quorum of all of them, formatted
+with ``ferrokafka storage format`` (Kafka's StorageTool) like any configured node.
 
 - :class:`ClusterNode`: a :class:`~.nodes.FerrokafkaNode` started from its own
   ``server.properties`` (so the PID faults of the single-node form apply unchanged).
@@ -41,6 +42,7 @@ from .schedule import CONTROLLER, LEADER, Event
 log = logging.getLogger(__name__)
 CLI_TIMEOUT_S = 60.0
 METADATA_TIMEOUT_S = 5.0
+LAST_STOP_TIMEOUT_S = 15.0
 # Replicated internal topics, Kafka's min.insync.replicas 2 everywhere, and timeouts short
 # enough for faults of seconds: a broker silent for 3 s is fenced, a follower 3 s behind
 # leaves the ISR (Kafka's defaults: 9 s and 30 s).
@@ -75,8 +77,16 @@ def ferrokafka_cli(*args: str) -> str:
     return done.stdout
 
 
+FERROKAFKA = "ferrokafka"
+KAFKA = "kafka"
+BROKERS = (FERROKAFKA, KAFKA)
+
+
 class ClusterNode(FerrokafkaNode):
     """A node of the cluster: ``ferrokafka serve --config`` its ``server.properties``."""
+
+    def prepare(self) -> None:
+        """Whatever the node needs next to its ``server.properties`` before formatting."""
 
     @property
     def config_file(self) -> Path:
@@ -145,10 +155,21 @@ class FaultCluster:
         *,
         log_level: str = "WARNING",
         overrides: dict[str, str] | None = None,
+        broker: str = FERROKAFKA,
     ) -> None:
+        if broker not in BROKERS:
+            raise ValueError(f"broker must be one of {BROKERS}, got {broker!r}")
+        node_class: type[ClusterNode] = ClusterNode
+        settings = dict(CLUSTER_SETTINGS)
+        if broker == KAFKA:
+            from .kafka_node import KAFKA_SETTINGS, KafkaClusterNode
+
+            node_class = KafkaClusterNode
+            settings.update(KAFKA_SETTINGS)
+        self.broker = broker
         self.work_dir = Path(work_dir)
         self.size = size
-        self.overrides = {**CLUSTER_SETTINGS, **(overrides or {})}
+        self.overrides = {**settings, **(overrides or {})}
         self.cluster_id = ""
         self.bridge_net = Bridge()
         self.nodes: list[ClusterNode] = []
@@ -159,7 +180,7 @@ class FaultCluster:
                     work_dir=self.work_dir / f"node-{index + 1}",
                     log_level=log_level,
                 )
-                self.nodes.append(ClusterNode(config, self.bridge_net.placement(index)))
+                self.nodes.append(node_class(config, self.bridge_net.placement(index)))
         except BaseException:
             self.close()
             raise
@@ -188,11 +209,22 @@ class FaultCluster:
         }
 
     def format(self) -> str:
-        cluster_id = ferrokafka_cli("storage", "random-uuid").strip()
+        """Each node's ``server.properties``, formatted by its own broker's tool (Kafka's
+        StorageTool with 4.4's default features for Kafka nodes)."""
+        from kafka_support.broker import random_cluster_id
+        from kafka_support.jars import run_kafka_tool
+
+        cluster_id = random_cluster_id()
         for node in self.nodes:
             settings = self._settings(node)
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-            ferrokafka_cli("storage", "format", "-t", cluster_id, "-c", str(node.config_file))
+            node.prepare()
+            config = str(node.config_file)
+            if self.broker == KAFKA:
+                arguments = ["format", "--cluster-id", cluster_id, "--config", config]
+                run_kafka_tool("kafka.tools.StorageTool", arguments, work_dir=node.work_dir)
+            else:
+                ferrokafka_cli("storage", "format", "-t", cluster_id, "-c", config)
         return cluster_id
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> float:
@@ -263,8 +295,20 @@ class FaultCluster:
     # -- teardown ------------------------------------------------------------------------------
 
     def stop(self) -> list[str]:
-        """Clean stop of every node (SIGTERM), one after the other; what went wrong."""
-        return stop_cleanly(list(self.nodes))
+        """Clean stop of every node (SIGTERM), one after the other; what went wrong. The last
+        node has no quorum left to approve its controlled shutdown (Kafka's broker waits up
+        to 5 minutes for that, then stops anyway): it is given ``LAST_STOP_TIMEOUT_S`` and
+        then killed, which is not counted; an exit code that is not clean still is."""
+        *first, last = self.nodes
+        problems = stop_cleanly(first)
+        try:
+            code = last.stop(LAST_STOP_TIMEOUT_S)
+        except NodeError:
+            log.info("node %d alone: killed after %ss", last.config.node_id, LAST_STOP_TIMEOUT_S)
+            return problems
+        if code is not None and code not in last.CLEAN_EXIT_CODES:
+            problems.append(f"node {last.config.node_id}: clean stop exited with code {code}")
+        return problems
 
     def close(self) -> None:
         """Kill every node by PID, then delete the namespaces and the bridge."""

@@ -219,7 +219,7 @@ class Nemesis:
         elif event.kind == RESTART:
             at = self.history.now()
             code = node.stop()
-            if code not in (0, None):
+            if code is not None and code not in node.CLEAN_EXIT_CODES:
                 self.history.add(
                     Op(
                         FAULT,

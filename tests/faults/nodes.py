@@ -170,6 +170,9 @@ def _source_tree_env() -> dict[str, str]:
 class FerrokafkaNode:
     """One ``ferrokafka serve`` process, started again on the same data dir and ports."""
 
+    # The exit codes of a clean stop (SIGTERM).
+    CLEAN_EXIT_CODES: tuple[int, ...] = (0,)
+
     def __init__(self, config: NodeConfig, placement: Placement | None = None) -> None:
         self.config = config
         self.placement = placement or Loopback()
@@ -330,7 +333,7 @@ class FerrokafkaNode:
     def restart(self) -> float:
         """Clean stop, then start on the same data; returns the start's seconds."""
         code = self.stop()
-        if code not in (0, None):
+        if code is not None and code not in self.CLEAN_EXIT_CODES:
             raise NodeError(f"node {self.config.node_id} stopped with exit code {code}")
         return self.start()
 
@@ -385,6 +388,6 @@ def stop_cleanly(nodes: list[FerrokafkaNode]) -> list[str]:
         except NodeError as exc:
             problems.append(str(exc))
             continue
-        if code not in (0, None):
+        if code is not None and code not in node.CLEAN_EXIT_CODES:
             problems.append(f"node {node.config.node_id}: clean stop exited with code {code}")
     return problems

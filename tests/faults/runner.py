@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import checkers
-from .cluster import FaultCluster
+from .cluster import FERROKAFKA, KAFKA, FaultCluster
 from .history import COMMIT, READ, SEND, History, Op, write_history
 from .nemesis import Nemesis, Network, Resolver, _by_node
 from .nodes import FerrokafkaNode, NodeConfig, stop_cleanly
@@ -69,6 +69,8 @@ class RunConfig:
     log_level: str = "WARNING"
     overrides: dict[str, str] = field(default_factory=dict)
     nodes: int = 1
+    # With several nodes: ferrokafka, or Apache Kafka 4.4 as the baseline.
+    broker: str = FERROKAFKA
 
 
 class SingleNode:
@@ -127,6 +129,7 @@ class RunResult:
     elapsed_s: float
     run_dir: str
     unclean_stops: list[str] = field(default_factory=list)
+    broker: str = FERROKAFKA
 
     @property
     def lost(self) -> int:
@@ -165,6 +168,8 @@ def _replay_args(config: RunConfig) -> list[str]:
         args.append(f"--request-timeout-ms {config.request_timeout_ms}")
     if config.java_producers == 0:
         args.append("--no-java")
+    if config.broker != FERROKAFKA:
+        args.append(f"--broker {config.broker}")
     return args
 
 
@@ -185,7 +190,8 @@ def run_seed(config: RunConfig) -> RunResult:
     """One run; every node is stopped (its tmpfs unmounted, its namespace deleted) whatever
     happens."""
     began = time.monotonic()
-    run_dir = Path(config.work_dir) / f"seed-{config.seed}"
+    name = f"seed-{config.seed}" + ("" if config.broker == FERROKAFKA else f"-{config.broker}")
+    run_dir = Path(config.work_dir) / name
     run_dir.mkdir(parents=True, exist_ok=True)
     events = generate(
         config.seed, config.duration_s, config.faults, config.nodes, config.partitions
@@ -222,8 +228,14 @@ def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
         if {FILL, FILL_KILL} & set(config.faults):
             raise ValueError("fill and fill-kill are single-node faults")
         deployment = FaultCluster(
-            run_dir, config.nodes, log_level=config.log_level, overrides=config.overrides
+            run_dir,
+            config.nodes,
+            log_level=config.log_level,
+            overrides=config.overrides,
+            broker=config.broker,
         )
+    elif config.broker == KAFKA:
+        raise ValueError("the Kafka baseline is a cluster (--nodes 3)")
     else:
         node = FerrokafkaNode(
             NodeConfig(
@@ -335,6 +347,7 @@ def _exercise(
     write_history(run_dir / "history.jsonl", ops)
     result = summarize(config, ops, nemesis.injected, events, probe_s, short, failures)
     result.unclean_stops = unclean
+    result.broker = config.broker
     result.tracebacks = deployment.stderr_count("Traceback")
     result.run_dir = str(run_dir)
     (run_dir / "result.json").write_text(result.to_json() + "\n")
@@ -383,6 +396,7 @@ def _seconds(value: float | None) -> str:
 def format_table(results: list[RunResult]) -> str:
     """The summary table: one row per seed."""
     header = (
+        "broker",
         "seed",
         "faults",
         "ops",
@@ -413,6 +427,7 @@ def format_table(results: list[RunResult]) -> str:
         )
         rows.append(
             (
+                r.broker,
                 str(r.seed),
                 faults,
                 str(r.operations),
