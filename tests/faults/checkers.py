@@ -5,6 +5,8 @@ the records, offsets or commits involved.
 - :func:`lost_writes`: an acknowledged record the final full read does not hold.
 - :func:`ack_offset_mismatches`: an acknowledged record read at another offset than the one
   its producer was told.
+- :func:`conflicting_acks`: two records acknowledged at one partition/offset (one of them was
+  truncated after its acknowledgement: a lost write even without the final read).
 - :func:`duplicates`: one value at two offsets (a retry written twice).
 - :func:`inconsistent_reads`: one offset read with two different values (two consumers, or a
   consumer and the final read, disagree about the log), naming who saw which.
@@ -34,6 +36,7 @@ from .history import COMMIT, COMMITTED, FAULT, HEAL, READ, SEND, Op
 
 LOST = "lost"
 ACK_OFFSET = "ack-offset-mismatch"
+CONFLICTING_ACKS = "conflicting-acks"
 DUPLICATE = "duplicate"
 INCONSISTENT_READ = "inconsistent-read"
 TRUNCATED_READ = "truncated-read"
@@ -46,6 +49,7 @@ CRASH = "crash"
 ANOMALY_KINDS = (
     LOST,
     ACK_OFFSET,
+    CONFLICTING_ACKS,
     DUPLICATE,
     INCONSISTENT_READ,
     TRUNCATED_READ,
@@ -105,6 +109,26 @@ def ack_offset_mismatches(ops: Sequence[Op]) -> list[Anomaly]:
                 )
             )
     return anomalies
+
+
+def conflicting_acks(ops: Sequence[Op]) -> list[Anomaly]:
+    """Partition/offsets acknowledged to two different values: the log was truncated below
+    an acknowledged record (the acknowledgement came from a leader whose write did not
+    survive), whatever the final read shows."""
+    acked: dict[tuple[int | None, int], dict[str, tuple[str, float]]] = defaultdict(dict)
+    for op in _acked(ops):
+        if op.offset is None or op.offset < 0:
+            continue
+        acked[(op.partition, op.offset)][str(op.value)] = (op.process, op.complete_s or 0.0)
+    return [
+        Anomaly(
+            CONFLICTING_ACKS,
+            f"{p}/{o} acked as "
+            + "; ".join(f"{v} to {who} at {at:.3f}s" for v, (who, at) in sorted(values.items())),
+        )
+        for (p, o), values in acked.items()
+        if len(values) > 1
+    ]
 
 
 def duplicates(ops: Sequence[Op]) -> list[Anomaly]:
@@ -367,6 +391,7 @@ def check(ops: Sequence[Op], *, liveness_bound_s: float) -> dict[str, list[Anoma
     return {
         LOST: lost_writes(ops),
         ACK_OFFSET: ack_offset_mismatches(ops),
+        CONFLICTING_ACKS: conflicting_acks(ops),
         DUPLICATE: duplicates(ops),
         INCONSISTENT_READ: inconsistent_reads(ops),
         TRUNCATED_READ: truncated_reads(ops),

@@ -61,6 +61,17 @@ def test_acknowledged_offset_must_be_where_the_value_is_read() -> None:
     assert anomaly.detail == "d acked at 1/1, read at [(1, 2)]"
 
 
+def test_conflicting_acks_are_two_values_acknowledged_at_one_offset() -> None:
+    # Seed 4 of the first cluster run: acked at 1/2813 by a deposed leader, then 1/2813 again.
+    history = [*CLEAN, sent("e", 1, 1, t=3.0), sent("f", 1, 1, t=5.0)]
+    (anomaly,) = c.conflicting_acks(history)
+    assert anomaly.detail == "1/1 acked as e to p0 at 3.100s; f to p0 at 5.100s"
+    # One value acknowledged twice at one offset (a retry answered with its first offset).
+    assert c.conflicting_acks([*CLEAN, sent("a", 0, 0, t=4.0)]) == []
+    # Unanswered and failed sends promise no offset.
+    assert c.conflicting_acks([*CLEAN, sent("g", 1, 0, ok=None), sent("h", 1, 0, ok=False)]) == []
+
+
 def test_duplicate_is_one_value_at_two_offsets() -> None:
     history = [*CLEAN, final("a", 0, 2)]
     (anomaly,) = c.duplicates(history)
