@@ -325,11 +325,9 @@ def _exercise(
         )
         for producer in java:
             producer.stop()
-        for worker in producers:
-            worker.stop()
+        stuck = [problem for worker in producers if (problem := _stop(worker))]
         time.sleep(SETTLE_S)
-        for worker in consumers:
-            worker.stop()
+        stuck += [problem for worker in consumers if (problem := _stop(worker))]
         committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
         short = final_read(history, bootstrap, TOPIC, config.partitions)
         stop_codes = deployment.stop()
@@ -339,7 +337,7 @@ def _exercise(
         nemesis.halt()
         for producer in java:
             producer.kill()
-    failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None]
+    failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None] + stuck
     if nemesis.failure is not None:
         failures.append(f"nemesis: {nemesis.failure!r}")
     unclean = stop_codes
@@ -352,6 +350,17 @@ def _exercise(
     result.run_dir = str(run_dir)
     (run_dir / "result.json").write_text(result.to_json() + "\n")
     return result
+
+
+def _stop(worker: RdkafkaProducer | GroupConsumer) -> str | None:
+    """Stop a client thread; a thread that does not stop in time (a librdkafka call blocked on
+    an unreachable coordinator) is a workload failure, and the run goes on without it (it is
+    a daemon)."""
+    try:
+        worker.stop()
+    except TimeoutError as exc:
+        return str(exc)
+    return None
 
 
 def summarize(
