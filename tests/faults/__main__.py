@@ -1,4 +1,5 @@
-"""``python -m tests.faults``: fault-injection runs against a single ``ferrokafka serve``.
+"""``python -m tests.faults``: fault-injection runs against a single ``ferrokafka serve``, or
+with ``--nodes 3`` a KRaft cluster of them, each node in its own network namespace (root).
 
 Prints each seed's schedule (and the command that replays it) as it starts, then one table
 row per seed: faults injected, operations, acknowledged, lost, duplicated, anomalies by kind,
@@ -12,15 +13,19 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 # Kafka's jars are found by tests/kafka_support, imported as a top-level package (as pytest's
 # pythonpath does).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from .runner import RunConfig, format_anomalies, format_table, run_seed
-from .schedule import DEFAULT_FAULTS, FAULT_KINDS
+from .cluster import BROKERS, FERROKAFKA
+from .runner import RunConfig, default_faults, format_anomalies, format_table, run_seed
+from .schedule import ALL_FAULT_KINDS, CLUSTER_FAULTS, DEFAULT_FAULTS
 from .workloads import REQUEST_TIMEOUT_MS
+
+BOTH = "both"
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -37,10 +42,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1", help="seeds, e.g. 1,2,5-8 (default 1)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults per seed")
     parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="1: one node; more: a cluster (combined nodes, replication factor NODES, "
+        "min.insync.replicas 2), each node in its own network namespace (needs root)",
+    )
+    parser.add_argument(
+        "--broker",
+        choices=(*BROKERS, BOTH),
+        default=FERROKAFKA,
+        help="with several nodes: the brokers under test; kafka is Apache Kafka 4.4 (the "
+        "baseline), both runs each seed against each and prints them side by side",
+    )
+    parser.add_argument(
         "--faults",
-        default=",".join(DEFAULT_FAULTS),
-        help=f"some of {','.join(FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}); "
-        "fill and fill-kill need root (a tmpfs log dir)",
+        default=None,
+        help=f"some of {','.join(ALL_FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}; "
+        f"with several nodes {','.join(CLUSTER_FAULTS)}); fill and fill-kill need root (a "
+        "tmpfs log dir) and one node; the network faults need several nodes",
     )
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--rate", type=int, default=100, help="records/s of each producer")
@@ -57,13 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: nodes killed, tmpfs unmounted, no JVM left behind.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    faults = tuple(f for f in args.faults.split(",") if f)
+    if args.faults is None:
+        faults = default_faults(args.nodes)
+    else:
+        faults = tuple(f for f in args.faults.split(",") if f)
     work_dir = args.work_dir or Path(
         tempfile.mkdtemp(prefix=f"ferrokafka-faults-{time.strftime('%Y%m%d-%H%M%S')}-")
     )
     print(f"runs in {work_dir}", flush=True)
     results = []
-    for seed in parse_seeds(args.seeds):
+    aborted: list[str] = []
+    brokers = BROKERS if args.broker == BOTH else (args.broker,)
+    for seed, broker in ((s, b) for s in parse_seeds(args.seeds) for b in brokers):
         config = RunConfig(
             seed=seed,
             duration_s=args.duration,
@@ -74,11 +99,18 @@ def main(argv: list[str] | None = None) -> int:
             request_timeout_ms=args.request_timeout_ms,
             java_producers=0 if args.no_java else 1,
             log_level=args.log_level,
+            nodes=args.nodes,
+            broker=broker,
         )
-        results.append(run_seed(config))
+        try:
+            results.append(run_seed(config))
+        except Exception:  # one broken run (a cluster that did not start) ends only itself
+            traceback.print_exc()
+            aborted.append(f"  seed {seed} {broker}: the run failed (traceback above)")
+            continue
         print(format_table(results[-1:]), flush=True)
     print("\n" + format_table(results))
-    problems = [format_anomalies(r) for r in results if not r.clean]
+    problems = [format_anomalies(r) for r in results if not r.clean] + aborted
     if problems:
         print("\nanomalies:\n" + "\n".join(problems))
     return 1 if problems else 0

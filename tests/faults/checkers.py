@@ -5,16 +5,24 @@ the records, offsets or commits involved.
 - :func:`lost_writes`: an acknowledged record the final full read does not hold.
 - :func:`ack_offset_mismatches`: an acknowledged record read at another offset than the one
   its producer was told.
+- :func:`conflicting_acks`: two records acknowledged at one partition/offset (one of them was
+  truncated after its acknowledgement: a lost write even without the final read).
 - :func:`duplicates`: one value at two offsets (a retry written twice).
-- :func:`inconsistent_reads`: one offset read with two different values.
+- :func:`inconsistent_reads`: one offset read with two different values (two consumers, or a
+  consumer and the final read, disagree about the log), naming who saw which.
+- :func:`truncated_reads`: a consumer read a record the log no longer holds at the end: it
+  was served past a high watermark that later moved back (or from a replica that was later
+  truncated), whether or not its producer was told it was written.
 - :func:`nonmonotonic_reads`: a consumer session whose offsets in a partition do not increase.
 - :func:`commit_regressions`: a group's committed offset lower than one already acknowledged.
 - :func:`unexpected_values`: a value read that no producer sent (corruption).
 - :func:`liveness`: after the last fault, a new record is acknowledged and read within a bound.
+- :func:`partition_liveness`: the same for every partition (a cluster recovers only when
+  each partition has a leader again and its high watermark moves).
 - :func:`crashes`: the node died when no fault asked it to (the nemesis records a ``crash``).
 
 :func:`check` runs them all. :func:`recovery_times` is a figure, not a checker: the time from
-the end of each fault to the next acknowledged record.
+the end of each fault until every partition acknowledged a record again.
 """
 
 from __future__ import annotations
@@ -28,8 +36,11 @@ from .history import COMMIT, COMMITTED, FAULT, HEAL, READ, SEND, Op
 
 LOST = "lost"
 ACK_OFFSET = "ack-offset-mismatch"
+CONFLICTING_ACKS = "conflicting-acks"
 DUPLICATE = "duplicate"
 INCONSISTENT_READ = "inconsistent-read"
+TRUNCATED_READ = "truncated-read"
+PARTITION_LIVENESS = "partition-liveness"
 NONMONOTONIC = "nonmonotonic-read"
 COMMIT_REGRESSION = "commit-regression"
 UNEXPECTED = "unexpected-value"
@@ -38,12 +49,15 @@ CRASH = "crash"
 ANOMALY_KINDS = (
     LOST,
     ACK_OFFSET,
+    CONFLICTING_ACKS,
     DUPLICATE,
     INCONSISTENT_READ,
+    TRUNCATED_READ,
     NONMONOTONIC,
     COMMIT_REGRESSION,
     UNEXPECTED,
     LIVENESS,
+    PARTITION_LIVENESS,
     CRASH,
 )
 # The reader whose reads are the final full read of every partition.
@@ -97,6 +111,26 @@ def ack_offset_mismatches(ops: Sequence[Op]) -> list[Anomaly]:
     return anomalies
 
 
+def conflicting_acks(ops: Sequence[Op]) -> list[Anomaly]:
+    """Partition/offsets acknowledged to two different values: the log was truncated below
+    an acknowledged record (the acknowledgement came from a leader whose write did not
+    survive), whatever the final read shows."""
+    acked: dict[tuple[int | None, int], dict[str, tuple[str, float]]] = defaultdict(dict)
+    for op in _acked(ops):
+        if op.offset is None or op.offset < 0:
+            continue
+        acked[(op.partition, op.offset)][str(op.value)] = (op.process, op.complete_s or 0.0)
+    return [
+        Anomaly(
+            CONFLICTING_ACKS,
+            f"{p}/{o} acked as "
+            + "; ".join(f"{v} to {who} at {at:.3f}s" for v, (who, at) in sorted(values.items())),
+        )
+        for (p, o), values in acked.items()
+        if len(values) > 1
+    ]
+
+
 def duplicates(ops: Sequence[Op]) -> list[Anomaly]:
     """Values read at more than one partition/offset."""
     where: dict[str | None, set[tuple[int | None, int | None]]] = defaultdict(set)
@@ -110,15 +144,57 @@ def duplicates(ops: Sequence[Op]) -> list[Anomaly]:
 
 
 def inconsistent_reads(ops: Sequence[Op]) -> list[Anomaly]:
-    """Offsets that two reads (by any consumers) saw with different values."""
-    values: dict[tuple[int | None, int | None], set[str | None]] = defaultdict(set)
+    """Offsets that two reads (by any consumers, the final read included) saw with different
+    values; the detail names the readers of each value."""
+    readers: dict[tuple[int | None, int | None], dict[str, set[str]]] = defaultdict(
+        lambda: defaultdict(set)
+    )
     for op in _reads(ops):
-        values[(op.partition, op.offset)].add(op.value)
+        readers[(op.partition, op.offset)][str(op.value)].add(op.process)
     return [
-        Anomaly(INCONSISTENT_READ, f"{p}/{o} read as {sorted(map(str, vs))}")
-        for (p, o), vs in values.items()
-        if len(vs) > 1
+        Anomaly(
+            INCONSISTENT_READ,
+            f"{p}/{o} read as "
+            + "; ".join(f"{v} by {','.join(sorted(who))}" for v, who in sorted(by_value.items())),
+        )
+        for (p, o), by_value in readers.items()
+        if len(by_value) > 1
     ]
+
+
+def truncated_reads(ops: Sequence[Op]) -> list[Anomaly]:
+    """Records a consumer read that the final full read does not hold at all: the consumer
+    was given data above what became the partition's high watermark (a leader that lost its
+    leadership served it, or the high watermark shrank). Kafka never exposes a record above
+    the high watermark, and with acks=all and min.insync.replicas 2 a record under it
+    survives any single fault: so acknowledged or not, a read record must stay."""
+    reads = _reads(ops)
+    final = {op.value for op in reads if op.process == FINAL_READER}
+    if not final:
+        return []  # no final read (the run was abandoned): nothing to compare with
+    end: dict[int | None, int] = defaultdict(lambda: -1)
+    for op in reads:
+        if op.process == FINAL_READER and op.offset is not None:
+            end[op.partition] = max(end[op.partition], op.offset + 1)
+    missing: dict[str | None, Op] = {}
+    for op in reads:
+        if op.process != FINAL_READER and op.value not in final:
+            missing.setdefault(op.value, op)
+    anomalies = []
+    for value, op in missing.items():
+        beyond = (
+            f" (past the final end {end[op.partition]})"
+            if op.offset is not None and op.offset >= end[op.partition]
+            else ""
+        )
+        anomalies.append(
+            Anomaly(
+                TRUNCATED_READ,
+                f"{value} read at {op.partition}/{op.offset} by {op.process} at "
+                f"{op.complete_s or 0.0:.3f}s, not in the final log{beyond}",
+            )
+        )
+    return anomalies
 
 
 def nonmonotonic_reads(ops: Sequence[Op]) -> list[Anomaly]:
@@ -232,17 +308,73 @@ def liveness(ops: Sequence[Op], bound_s: float) -> list[Anomaly]:
     return []
 
 
+def partition_recovery_after_heal(ops: Sequence[Op]) -> dict[int, float | None]:
+    """Per partition that ever acknowledged a record: seconds from the heal to the first
+    read of a record sent to it after the heal (None if none was read)."""
+    healed = heal_time(ops)
+    if healed is None:
+        return {}
+    partitions = {op.partition for op in _acked(ops) if op.partition is not None}
+    fresh = {
+        op.value: op.partition
+        for op in _acked(ops)
+        if op.invoke_s is not None and op.invoke_s >= healed and op.partition is not None
+    }
+    first: dict[int, float] = {}
+    for op in _reads(ops):
+        partition = fresh.get(op.value)
+        if partition is None or op.complete_s is None:
+            continue
+        first[partition] = min(first.get(partition, op.complete_s), op.complete_s)
+    return {p: (first[p] - healed if p in first else None) for p in sorted(partitions)}
+
+
+def partition_liveness(ops: Sequence[Op], bound_s: float) -> list[Anomaly]:
+    """After the heal, every partition takes a record and serves it within ``bound_s``."""
+    anomalies = []
+    for partition, took in partition_recovery_after_heal(ops).items():
+        if took is None:
+            anomalies.append(
+                Anomaly(
+                    PARTITION_LIVENESS,
+                    f"partition {partition}: nothing sent after the heal was read",
+                )
+            )
+        elif took > bound_s:
+            anomalies.append(
+                Anomaly(
+                    PARTITION_LIVENESS,
+                    f"partition {partition}: first read after the heal took {took:.3f}s "
+                    f"> {bound_s}s",
+                )
+            )
+    return anomalies
+
+
 def recovery_times(ops: Sequence[Op]) -> list[tuple[str, float | None]]:
-    """For each fault (not the heal), in order: seconds from its end to the next record
-    acknowledged after it (None if none was)."""
-    acks = sorted(op.complete_s for op in _acked(ops) if op.complete_s is not None)
-    times = []
+    """For each fault (not the heal), in order: seconds from its end until every partition
+    (of those that ever acknowledged a record) acknowledged one again; None if one never
+    did. On one node that is the first acknowledgement after it; on a cluster, the slowest
+    partition's new leader or ISR sets the time."""
+    acks: dict[int | None, list[float]] = defaultdict(list)
+    for op in _acked(ops):
+        if op.complete_s is not None:
+            acks[op.partition].append(op.complete_s)
+    for times in acks.values():
+        times.sort()
+    recovered = []
     for op in ops:
         if op.kind != FAULT or op.value in (HEAL, CRASH) or op.complete_s is None:
             continue
-        at = bisect.bisect_right(acks, op.complete_s)
-        times.append((str(op.value), acks[at] - op.complete_s if at < len(acks) else None))
-    return times
+        took: float | None = 0.0 if acks else None
+        for times in acks.values():
+            at = bisect.bisect_right(times, op.complete_s)
+            if at == len(times):
+                took = None
+                break
+            took = max(took or 0.0, times[at] - op.complete_s)
+        recovered.append((str(op.value), took))
+    return recovered
 
 
 def crashes(ops: Sequence[Op]) -> list[Anomaly]:
@@ -259,11 +391,14 @@ def check(ops: Sequence[Op], *, liveness_bound_s: float) -> dict[str, list[Anoma
     return {
         LOST: lost_writes(ops),
         ACK_OFFSET: ack_offset_mismatches(ops),
+        CONFLICTING_ACKS: conflicting_acks(ops),
         DUPLICATE: duplicates(ops),
         INCONSISTENT_READ: inconsistent_reads(ops),
+        TRUNCATED_READ: truncated_reads(ops),
         NONMONOTONIC: nonmonotonic_reads(ops),
         COMMIT_REGRESSION: commit_regressions(ops),
         UNEXPECTED: unexpected_values(ops),
         LIVENESS: liveness(ops, liveness_bound_s),
+        PARTITION_LIVENESS: partition_liveness(ops, liveness_bound_s),
         CRASH: crashes(ops),
     }

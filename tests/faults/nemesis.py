@@ -2,6 +2,10 @@
 records each fault in the history (``fault`` ops: invoked when it began, completed when it
 ended, so recovery is measured from the end).
 
+With several nodes, an event's target (a node, a partition's leader, the active controller)
+is resolved when the fault begins by the ``resolve`` callable the run gives, and network
+faults go to its :class:`Network` (namespaces and routes, :mod:`.cluster`).
+
 It also watches for a node that died on its own (a crash, e.g. SIGBUS): that is recorded as
 a ``crash`` fault (an anomaly for the checkers) and the node is started again so the run goes
 on. :meth:`Nemesis.stop` ends whatever fault is under way and records the ``heal``.
@@ -11,23 +15,64 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from .checkers import CRASH
 from .history import FAULT, HEAL, History, Op
 from .nodes import FerrokafkaNode, NodeError
-from .schedule import FILL, FILL_KILL, KILL, PAUSE, RESTART, Event
+from .schedule import (
+    BRIDGE,
+    FILL,
+    FILL_KILL,
+    KILL,
+    LINK_DOWN,
+    NETWORK_FAULTS,
+    ONE_WAY,
+    PARTITION,
+    PAUSE,
+    RESTART,
+    Event,
+)
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.1
 JOIN_TIMEOUT_S = 120.0
 
 
+class Network(Protocol):
+    """The network faults of a cluster, by node index; :meth:`heal` undoes every one."""
+
+    def partition(self, node: int) -> None: ...
+    def one_way(self, node: int) -> None: ...
+    def bridge(self, node: int) -> None: ...
+    def link_down(self, node: int) -> None: ...
+    def heal(self) -> None: ...
+
+
+# An event -> (node index, what it was resolved from, for the history).
+Resolver = Callable[[Event], tuple[int, str]]
+
+
+def _by_node(event: Event) -> tuple[int, str]:
+    return event.node, ""
+
+
 class Nemesis:
-    def __init__(self, history: History, nodes: Sequence[FerrokafkaNode], events: list[Event]):
+    def __init__(
+        self,
+        history: History,
+        nodes: Sequence[FerrokafkaNode],
+        events: list[Event],
+        *,
+        network: Network | None = None,
+        resolve: Resolver = _by_node,
+    ):
         self.history = history
         self.nodes = list(nodes)
         self.events = list(events)
+        self.network = network
+        self.resolve = resolve
         self.injected: dict[str, int] = {}
         self.failure: BaseException | None = None
         self._stop = threading.Event()
@@ -44,6 +89,8 @@ class Nemesis:
         if self._thread.is_alive():
             raise TimeoutError(f"the nemesis did not stop within {JOIN_TIMEOUT_S}s")
         invoked = self.history.now()
+        if self.network is not None:
+            self.network.heal()
         for node in self.nodes:
             self._watch(node)
             node.resume()
@@ -101,9 +148,10 @@ class Nemesis:
         for event in self.events:
             if not self._wait(event.at_s - self.history.now()):
                 return
-            node = self.nodes[event.node]
             invoked = self.history.now()
-            interrupted = not self._inject(node, event)
+            index, resolved = self.resolve(event)
+            node = self.nodes[index]
+            interrupted = not self._inject(node, event, index)
             self.injected[event.kind] = self.injected.get(event.kind, 0) + 1
             self.history.add(
                 Op(
@@ -113,7 +161,7 @@ class Nemesis:
                     self.history.now(),
                     True,
                     event.kind,
-                    error=f"node {event.node} hold {event.hold_s}s",
+                    error=f"node {node.config.node_id}{resolved} hold {event.hold_s}s",
                 )
             )
             if interrupted:
@@ -141,9 +189,26 @@ class Nemesis:
                     )
                 )
 
-    def _inject(self, node: FerrokafkaNode, event: Event) -> bool:
+    def _cut(self, index: int, event: Event) -> bool:
+        if self.network is None:
+            raise ValueError(f"{event.kind} needs a network of namespaces")
+        cut = {
+            PARTITION: self.network.partition,
+            ONE_WAY: self.network.one_way,
+            BRIDGE: self.network.bridge,
+            LINK_DOWN: self.network.link_down,
+        }[event.kind]
+        try:
+            cut(index)
+            return self._wait(event.hold_s)
+        finally:
+            self.network.heal()
+
+    def _inject(self, node: FerrokafkaNode, event: Event, index: int = 0) -> bool:
         """Do one fault and end it; False if stopped while holding it (it is ended anyway)."""
-        if event.kind == KILL:
+        if event.kind in NETWORK_FAULTS:
+            held = self._cut(index, event)
+        elif event.kind == KILL:
             node.kill()
             held = self._wait(event.hold_s)
             node.start()
@@ -154,7 +219,7 @@ class Nemesis:
         elif event.kind == RESTART:
             at = self.history.now()
             code = node.stop()
-            if code not in (0, None):
+            if code is not None and code not in node.CLEAN_EXIT_CODES:
                 self.history.add(
                     Op(
                         FAULT,

@@ -1,6 +1,8 @@
 """Network namespaces for nodes (needs root and ``ip``): each node in its own namespace with
 one veth link to a bridge on the host, so that a later nemesis can cut links with real kernel
-behaviour (``ip link set ... down``, blackhole routes) instead of killing processes.
+behaviour (``ip link set ... down``, blackhole routes) instead of killing processes. ``tc
+netem`` and iptables are not assumed: a blackhole route drops one direction, one route on
+each side a whole link.
 
 :class:`Bridge` is the host side: a bridge with the first address of a /24 and a namespace
 per node (:meth:`Bridge.placement`), each a :class:`~.nodes.Placement` for
@@ -69,6 +71,21 @@ class NamespacePlacement:
 
     def link_up(self) -> None:
         _ip("link", "set", "eth0", "up", netns=self.netns)
+
+    def block(self, address: str) -> None:
+        """Drop every packet this namespace sends to ``address`` (a blackhole route): one
+        direction only. New connections from here fail at once (EINVAL, no route); packets of
+        established ones vanish; the other side's packets still arrive, but as TCP needs the
+        answers, its connections hang until they time out."""
+        _ip("route", "add", "blackhole", f"{address}/32", netns=self.netns)
+
+    def unblock(self, address: str) -> None:
+        _ip("route", "del", "blackhole", f"{address}/32", netns=self.netns)
+
+    def blocked(self) -> list[str]:
+        """The addresses this namespace drops packets to (its blackhole routes)."""
+        routes = _ip("route", "show", "type", "blackhole", netns=self.netns)
+        return [line.split()[1].removesuffix("/32") for line in routes.splitlines() if line]
 
 
 class Bridge:

@@ -170,6 +170,9 @@ def _source_tree_env() -> dict[str, str]:
 class FerrokafkaNode:
     """One ``ferrokafka serve`` process, started again on the same data dir and ports."""
 
+    # The exit codes of a clean stop (SIGTERM).
+    CLEAN_EXIT_CODES: tuple[int, ...] = (0,)
+
     def __init__(self, config: NodeConfig, placement: Placement | None = None) -> None:
         self.config = config
         self.placement = placement or Loopback()
@@ -241,6 +244,14 @@ class FerrokafkaNode:
 
     def start(self, timeout_s: float = START_TIMEOUT_S) -> float:
         """Start the process and wait until it says it is listening; returns the seconds."""
+        began = time.monotonic()
+        ready_before = self.launch()
+        self.wait_ready(ready_before, began + timeout_s)
+        return time.monotonic() - began
+
+    def launch(self) -> int:
+        """Start the process without waiting (the nodes of a cluster are ready only once a
+        quorum runs); returns the ready lines before it, for :meth:`wait_ready`."""
         if self.running:
             raise NodeError(f"node {self.config.node_id} is already running")
         if self.closed:
@@ -248,7 +259,6 @@ class FerrokafkaNode:
         if self.disk is not None and not self.disk.mounted:
             self.disk.mount()
         ready_before = self._ready_lines()
-        began = time.monotonic()
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             err.write(f"--- start {self.starts + 1} at {time.time():.3f}\n".encode())
             err.flush()
@@ -262,18 +272,22 @@ class FerrokafkaNode:
             )
         self.starts += 1
         self.paused = False
-        deadline = began + timeout_s
+        return ready_before
+
+    def wait_ready(self, ready_before: int, deadline: float) -> None:
+        """Until the process printed one more ready line than ``ready_before`` (killed and
+        :class:`NodeError` past the ``time.monotonic()`` ``deadline`` or if it exits)."""
         while self._ready_lines() <= ready_before:
-            if self._process.poll() is not None:
+            if self._process is None or self._process.poll() is not None:
+                code = None if self._process is None else self._process.returncode
                 raise NodeError(
-                    f"node {self.config.node_id} exited with {self._process.returncode} "
+                    f"node {self.config.node_id} exited with {code} "
                     f"during start-up\n{self.stderr_tail()}"
                 )
             if time.monotonic() > deadline:
                 self.kill()
-                raise NodeError(f"node {self.config.node_id} not ready in {timeout_s}s")
+                raise NodeError(f"node {self.config.node_id} not ready by its deadline")
             time.sleep(READY_POLL_S)
-        return time.monotonic() - began
 
     def kill(self) -> None:
         """SIGKILL by PID and reap (a paused process dies too)."""
@@ -319,7 +333,7 @@ class FerrokafkaNode:
     def restart(self) -> float:
         """Clean stop, then start on the same data; returns the start's seconds."""
         code = self.stop()
-        if code not in (0, None):
+        if code is not None and code not in self.CLEAN_EXIT_CODES:
             raise NodeError(f"node {self.config.node_id} stopped with exit code {code}")
         return self.start()
 
@@ -362,3 +376,18 @@ class FerrokafkaNode:
             return self.stderr_path.read_text(errors="replace").count(needle)
         except FileNotFoundError:
             return 0
+
+
+def stop_cleanly(nodes: list[FerrokafkaNode]) -> list[str]:
+    """Stop each node cleanly (SIGTERM), in order; what went wrong, one line each (an exit
+    code other than 0, or no exit in time: then it was killed)."""
+    problems = []
+    for node in nodes:
+        try:
+            code = node.stop()
+        except NodeError as exc:
+            problems.append(str(exc))
+            continue
+        if code is not None and code not in node.CLEAN_EXIT_CODES:
+            problems.append(f"node {node.config.node_id}: clean stop exited with code {code}")
+    return problems

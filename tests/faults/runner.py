@@ -1,13 +1,17 @@
-"""One fault-injection run per seed against a single ``ferrokafka serve``, and the table.
+"""One fault-injection run per seed against a single ``ferrokafka serve`` or a cluster of
+them (``nodes`` > 1: :class:`~.cluster.FaultCluster`, each node in its own network
+namespace), and the table.
 
-A run: start the node (log dir on a tmpfs when the schedule fills the disk), create the topic,
-start the workloads (idempotent producers, confluent-kafka and Kafka's Java client; a group
-of consumers), play the seed's schedule for ``duration_s``, heal, probe (one record sent and
-read back), stop the producers and consumers, read the group's committed offsets and every
-partition in full, stop the node cleanly, and run the checkers over the history.
+A run: start the node(s) (log dir on a tmpfs when the schedule fills the disk), create the
+topic (on a cluster: replication factor ``nodes``, min.insync.replicas 2), start the workloads
+(idempotent acks=all producers, confluent-kafka and Kafka's Java client; a group of
+consumers committing), play the seed's schedule for ``duration_s``, heal, probe (one record
+sent to each partition and read back), stop the producers and consumers, read the group's
+committed offsets and every partition in full, stop the node(s) cleanly, and run the checkers
+over the history.
 
-Everything a run leaves is in its directory: ``history.jsonl``, the node's ``serve.err``,
-the clients' log, ``schedule.txt`` and ``result.json``.
+Everything a run leaves is in its directory: ``history.jsonl``, each node's ``serve.err``
+(``node-<id>/``), the clients' log, ``schedule.txt`` and ``result.json``.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import checkers
+from .cluster import FERROKAFKA, KAFKA, FaultCluster
 from .history import COMMIT, READ, SEND, History, Op, write_history
-from .nemesis import Nemesis
-from .nodes import FerrokafkaNode, NodeConfig
-from .schedule import DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
+from .nemesis import Nemesis, Network, Resolver, _by_node
+from .nodes import FerrokafkaNode, NodeConfig, stop_cleanly
+from .schedule import CLUSTER_FAULTS, DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
 from .workloads import (
     CLIENT_LOG,
     REQUEST_TIMEOUT_MS,
@@ -34,7 +39,7 @@ from .workloads import (
     create_topic,
     final_read,
     java_available,
-    probe,
+    probe_partitions,
 )
 
 TOPIC = "faults"
@@ -42,6 +47,7 @@ TOPIC = "faults"
 # filling it is quick.
 DISK_BYTES = 256 * 1024 * 1024
 LIVENESS_BOUND_S = 30.0
+MIN_INSYNC = 2
 # After the workloads stop, what the final read and commits need.
 SETTLE_S = 0.5
 log = logging.getLogger(__name__)
@@ -62,6 +68,42 @@ class RunConfig:
     liveness_bound_s: float = LIVENESS_BOUND_S
     log_level: str = "WARNING"
     overrides: dict[str, str] = field(default_factory=dict)
+    nodes: int = 1
+    # With several nodes: ferrokafka, or Apache Kafka 4.4 as the baseline.
+    broker: str = FERROKAFKA
+
+
+class SingleNode:
+    """One node as the runner's deployment (what :class:`~.cluster.FaultCluster` is for
+    several): its bootstrap, its nodes, no network faults, targets by node."""
+
+    network: Network | None = None
+
+    def __init__(self, node: FerrokafkaNode) -> None:
+        self.node = node
+        self.nodes = [node]
+
+    @property
+    def bootstrap(self) -> str:
+        return self.node.bootstrap
+
+    def resolver(self, topic: str) -> Resolver:
+        return _by_node
+
+    def start(self) -> None:
+        self.node.start()
+
+    def stop(self) -> list[str]:
+        return stop_cleanly(self.nodes)
+
+    def close(self) -> None:
+        self.node.close()
+
+    def stderr_count(self, needle: str) -> int:
+        return self.node.stderr_count(needle)
+
+
+Deployment = SingleNode | FaultCluster
 
 
 @dataclass
@@ -86,6 +128,8 @@ class RunResult:
     tracebacks: int
     elapsed_s: float
     run_dir: str
+    unclean_stops: list[str] = field(default_factory=list)
+    broker: str = FERROKAFKA
 
     @property
     def lost(self) -> int:
@@ -101,6 +145,7 @@ class RunResult:
             not any(self.anomalies.values())
             and not self.final_read_short
             and not self.workload_failures
+            and not self.unclean_stops
             and self.probe_s is not None
         )
 
@@ -123,7 +168,13 @@ def _replay_args(config: RunConfig) -> list[str]:
         args.append(f"--request-timeout-ms {config.request_timeout_ms}")
     if config.java_producers == 0:
         args.append("--no-java")
+    if config.broker != FERROKAFKA:
+        args.append(f"--broker {config.broker}")
     return args
+
+
+def default_faults(nodes: int) -> tuple[str, ...]:
+    return CLUSTER_FAULTS if nodes > 1 else DEFAULT_FAULTS
 
 
 def _configure_client_log(run_dir: Path) -> logging.Handler:
@@ -136,49 +187,94 @@ def _configure_client_log(run_dir: Path) -> logging.Handler:
 
 
 def run_seed(config: RunConfig) -> RunResult:
-    """One run; the node is stopped and its tmpfs unmounted whatever happens."""
+    """One run; every node is stopped (its tmpfs unmounted, its namespace deleted) whatever
+    happens."""
     began = time.monotonic()
-    run_dir = Path(config.work_dir) / f"seed-{config.seed}"
+    name = f"seed-{config.seed}" + ("" if config.broker == FERROKAFKA else f"-{config.broker}")
+    run_dir = Path(config.work_dir) / name
     run_dir.mkdir(parents=True, exist_ok=True)
-    events = generate(config.seed, config.duration_s, config.faults)
-    text = describe(config.seed, config.duration_s, config.faults, events, _replay_args(config))
+    events = generate(
+        config.seed, config.duration_s, config.faults, config.nodes, config.partitions
+    )
+    text = describe(
+        config.seed,
+        config.duration_s,
+        config.faults,
+        events,
+        _replay_args(config),
+        nodes=config.nodes,
+    )
     print(text, flush=True)
     (run_dir / "schedule.txt").write_text(text + "\n")
     handler = _configure_client_log(run_dir)
-    node = FerrokafkaNode(
-        NodeConfig(
-            node_id=1,
-            work_dir=run_dir / "node-1",
-            disk_bytes=DISK_BYTES if {FILL, FILL_KILL} & set(config.faults) else None,
-            log_level=config.log_level,
-            overrides={
-                "offsets.topic.replication.factor": "1",
-                "group.initial.rebalance.delay.ms": "0",
-                **config.overrides,
-            },
-        )
-    )
+    deployment: Deployment | None = None
     try:
-        node.start()
-        create_topic(node.bootstrap, TOPIC, config.partitions)
+        deployment = _deploy(config, run_dir)
         history = History()
-        result = _exercise(config, node, history, events, run_dir)
+        result = _exercise(config, deployment, history, events, run_dir)
         result.elapsed_s = time.monotonic() - began
         return result
     finally:
-        node.close()
+        if deployment is not None:
+            deployment.close()
         CLIENT_LOG.removeHandler(handler)
         handler.close()
 
 
+def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
+    """Start the node(s) and create the topic; closed again if that fails."""
+    deployment: Deployment
+    if config.nodes > 1:
+        if {FILL, FILL_KILL} & set(config.faults):
+            raise ValueError("fill and fill-kill are single-node faults")
+        deployment = FaultCluster(
+            run_dir,
+            config.nodes,
+            log_level=config.log_level,
+            overrides=config.overrides,
+            broker=config.broker,
+        )
+    elif config.broker == KAFKA:
+        raise ValueError("the Kafka baseline is a cluster (--nodes 3)")
+    else:
+        node = FerrokafkaNode(
+            NodeConfig(
+                node_id=1,
+                work_dir=run_dir / "node-1",
+                disk_bytes=DISK_BYTES if {FILL, FILL_KILL} & set(config.faults) else None,
+                log_level=config.log_level,
+                overrides={
+                    "offsets.topic.replication.factor": "1",
+                    "group.initial.rebalance.delay.ms": "0",
+                    **config.overrides,
+                },
+            )
+        )
+        deployment = SingleNode(node)
+    try:
+        deployment.start()
+        replicated = {"min.insync.replicas": str(MIN_INSYNC)} if config.nodes > 1 else {}
+        create_topic(
+            deployment.bootstrap,
+            TOPIC,
+            config.partitions,
+            replication_factor=config.nodes,
+            config=replicated,
+        )
+    except BaseException:
+        deployment.close()
+        raise
+    return deployment
+
+
 def _exercise(
-    config: RunConfig, node: FerrokafkaNode, history: History, events: list, run_dir: Path
+    config: RunConfig, deployment: Deployment, history: History, events: list, run_dir: Path
 ) -> RunResult:
     group = f"faults-{config.seed}"
     java_missing = java_available() if config.java_producers else None
     if java_missing is not None:
         raise RuntimeError(f"the Java producer needs Apache Kafka: {java_missing}")
-    bootstrap = node.bootstrap
+    bootstrap = deployment.bootstrap
     consumers = [
         GroupConsumer(history, bootstrap, TOPIC, group, f"consumer-{i}")
         for i in range(config.consumers)
@@ -208,7 +304,13 @@ def _exercise(
         )
         for i in range(config.java_producers)
     ]
-    nemesis = Nemesis(history, [node], events)
+    nemesis = Nemesis(
+        history,
+        deployment.nodes,
+        events,
+        network=deployment.network,
+        resolve=deployment.resolver(TOPIC),
+    )
     workers = [*consumers, *producers]
     try:
         for worker in workers:
@@ -218,35 +320,47 @@ def _exercise(
         nemesis.start()
         time.sleep(max(0.0, config.duration_s - history.now()))
         nemesis.stop()
-        probe_s = probe(history, bootstrap, TOPIC, f"probe-{config.seed}")
+        probe_s = probe_partitions(
+            history, bootstrap, TOPIC, f"probe-{config.seed}", config.partitions
+        )
         for producer in java:
             producer.stop()
-        for worker in producers:
-            worker.stop()
+        stuck = [problem for worker in producers if (problem := _stop(worker))]
         time.sleep(SETTLE_S)
-        for worker in consumers:
-            worker.stop()
+        stuck += [problem for worker in consumers if (problem := _stop(worker))]
         committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
         short = final_read(history, bootstrap, TOPIC, config.partitions)
-        stop_code = node.stop()
+        stop_codes = deployment.stop()
     finally:
         # Interrupted or failed: no fault after this, no JVM outlives the run (the client
         # threads are daemons).
         nemesis.halt()
         for producer in java:
             producer.kill()
-    failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None]
+    failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None] + stuck
     if nemesis.failure is not None:
         failures.append(f"nemesis: {nemesis.failure!r}")
-    if stop_code not in (0, None):
-        failures.append(f"final clean stop exited with code {stop_code}")
+    unclean = stop_codes
     ops = history.ops()
     write_history(run_dir / "history.jsonl", ops)
     result = summarize(config, ops, nemesis.injected, events, probe_s, short, failures)
-    result.tracebacks = node.stderr_count("Traceback")
+    result.unclean_stops = unclean
+    result.broker = config.broker
+    result.tracebacks = deployment.stderr_count("Traceback")
     result.run_dir = str(run_dir)
     (run_dir / "result.json").write_text(result.to_json() + "\n")
     return result
+
+
+def _stop(worker: RdkafkaProducer | GroupConsumer) -> str | None:
+    """Stop a client thread; a thread that does not stop in time (a librdkafka call blocked on
+    an unreachable coordinator) is a workload failure, and the run goes on without it (it is
+    a daemon)."""
+    try:
+        worker.stop()
+    except TimeoutError as exc:
+        return str(exc)
+    return None
 
 
 def summarize(
@@ -291,6 +405,7 @@ def _seconds(value: float | None) -> str:
 def format_table(results: list[RunResult]) -> str:
     """The summary table: one row per seed."""
     header = (
+        "broker",
         "seed",
         "faults",
         "ops",
@@ -313,12 +428,15 @@ def format_table(results: list[RunResult]) -> str:
             anomalies += f" final-read-short={r.final_read_short}"
         if r.workload_failures:
             anomalies += f" workload-failures={len(r.workload_failures)}"
+        if r.unclean_stops:
+            anomalies += f" unclean-stops={len(r.unclean_stops)}"
         known = [t for t in r.recovery_s if t is not None]
         recovery = (f"{statistics.median(known):.2f}/{max(known):.2f}" if known else "-") + (
             f" ({len(r.recovery_s) - len(known)} none)" if len(known) < len(r.recovery_s) else ""
         )
         rows.append(
             (
+                r.broker,
                 str(r.seed),
                 faults,
                 str(r.operations),
@@ -351,6 +469,7 @@ def format_anomalies(result: RunResult, limit: int = checkers.DETAILS_MAX) -> st
         if len(details) > limit:
             lines.append(f"  seed {result.seed} {kind}: ... {len(details) - limit} more")
     lines += [f"  seed {result.seed} workload: {f}" for f in result.workload_failures]
+    lines += [f"  seed {result.seed} stop: {f}" for f in result.unclean_stops]
     if result.final_read_short:
         lines.append(f"  seed {result.seed} final read stopped short: {result.final_read_short}")
     if result.probe_s is None:

@@ -61,6 +61,17 @@ def test_acknowledged_offset_must_be_where_the_value_is_read() -> None:
     assert anomaly.detail == "d acked at 1/1, read at [(1, 2)]"
 
 
+def test_conflicting_acks_are_two_values_acknowledged_at_one_offset() -> None:
+    # Seed 4 of the first cluster run: acked at 1/2813 by a deposed leader, then 1/2813 again.
+    history = [*CLEAN, sent("e", 1, 1, t=3.0), sent("f", 1, 1, t=5.0)]
+    (anomaly,) = c.conflicting_acks(history)
+    assert anomaly.detail == "1/1 acked as e to p0 at 3.100s; f to p0 at 5.100s"
+    # One value acknowledged twice at one offset (a retry answered with its first offset).
+    assert c.conflicting_acks([*CLEAN, sent("a", 0, 0, t=4.0)]) == []
+    # Unanswered and failed sends promise no offset.
+    assert c.conflicting_acks([*CLEAN, sent("g", 1, 0, ok=None), sent("h", 1, 0, ok=False)]) == []
+
+
 def test_duplicate_is_one_value_at_two_offsets() -> None:
     history = [*CLEAN, final("a", 0, 2)]
     (anomaly,) = c.duplicates(history)
@@ -72,7 +83,28 @@ def test_duplicate_is_one_value_at_two_offsets() -> None:
 def test_inconsistent_read_is_one_offset_with_two_values() -> None:
     history = [*CLEAN, read("x", 0, 1, process="c1")]
     (anomaly,) = c.inconsistent_reads(history)
-    assert anomaly.detail == "0/1 read as ['b', 'x']"
+    assert anomaly.detail == "0/1 read as b by c0,final; x by c1"
+    # Two consumers disagreeing before any final read (a deposed leader served one of them).
+    split = [read("y", 3, 7, process="c0"), read("z", 3, 7, process="c1")]
+    (anomaly,) = c.inconsistent_reads(split)
+    assert anomaly.detail == "3/7 read as y by c0; z by c1"
+
+
+def test_truncated_read_is_a_record_read_that_the_final_log_lost() -> None:
+    # c1 read "u" (never acknowledged) at 1/1, past what the final log ends at (1/0).
+    history = [*CLEAN, sent("u", 1, 1, ok=None), read("u", 1, 1, process="c1")]
+    (anomaly,) = c.truncated_reads(history)
+    assert anomaly.detail == (
+        "u read at 1/1 by c1 at 2.000s, not in the final log (past the final end 1)"
+    )
+    # Read below the final end, replaced there by another record: truncated too.
+    replaced = [*CLEAN, sent("v", 0, 1, ok=None), read("v", 0, 1, process="c1")]
+    (anomaly,) = c.truncated_reads(replaced)
+    assert anomaly.detail.endswith("not in the final log")
+    # Read, and still in the final log at another offset: not a truncation.
+    assert c.truncated_reads([*CLEAN, read("a", 0, 0, process="c1")]) == []
+    # No final read (an abandoned run): nothing to judge.
+    assert c.truncated_reads([read("u", 1, 1)]) == []
 
 
 def test_nonmonotonic_read_within_a_consumer_session() -> None:
@@ -133,6 +165,23 @@ def test_liveness_needs_a_record_sent_after_the_heal_and_read_within_the_bound()
     assert c.liveness(CLEAN, bound_s=5.0) == []
 
 
+def test_partition_liveness_needs_every_partition_to_serve_after_the_heal() -> None:
+    healed = [*CLEAN, heal(10.0)]  # CLEAN acknowledged records in partitions 0 and 1
+    p0_sent = Op(SEND, "probe", 10.5, 11.0, True, "q0", 0, 2)
+    p0_read = Op(READ, "probe", 11.5, 11.5, True, "q0", 0, 2)
+    (anomaly,) = c.partition_liveness([*healed, p0_sent, p0_read], bound_s=5.0)
+    assert anomaly.detail == "partition 1: nothing sent after the heal was read"
+    p1_sent = Op(SEND, "probe", 10.5, 19.0, True, "q1", 1, 1)
+    p1_read = Op(READ, "probe", 19.5, 19.5, True, "q1", 1, 1)
+    history = [*healed, p0_sent, p0_read, p1_sent, p1_read]
+    assert c.partition_recovery_after_heal(history) == {0: 1.5, 1: 9.5}
+    (anomaly,) = c.partition_liveness(history, bound_s=5.0)
+    assert anomaly.detail == "partition 1: first read after the heal took 9.500s > 5.0s"
+    assert c.partition_liveness(history, bound_s=10.0) == []
+    # Without a heal there is nothing to recover from.
+    assert c.partition_liveness(CLEAN, bound_s=5.0) == []
+
+
 def test_crash_is_a_node_found_dead() -> None:
     crash = Op(FAULT, "nemesis", 7.0, 8.0, True, c.CRASH, error="exit code -7")
     (anomaly,) = c.crashes([*CLEAN, crash])
@@ -150,6 +199,9 @@ def test_recovery_times_from_each_fault_to_the_next_ack() -> None:
     times = c.recovery_times(history)
     assert [kind for kind, _ in times] == ["kill", "pause"]
     assert abs(times[0][1] - 0.1) < 1e-9 and times[1][1] is None
+    # Several partitions: until the slowest one acknowledges again.
+    partitioned = [*history[:3], sent("c", 1, 0, t=0.5), sent("d", 1, 1, t=3.0)]
+    assert [round(t or 0.0, 6) for _, t in c.recovery_times(partitioned)] == [1.1]
 
 
 def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:

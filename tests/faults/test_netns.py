@@ -1,21 +1,26 @@
 """A node in its own network namespace (the multi-node form's placement): reached from the
 host through the bridge, its PID the broker's own (faults by PID still land), and a link cut
-by the kernel: clients get no answer until the link is up again."""
+by the kernel: clients get no answer until the link is up again. The cluster's network faults
+are blackhole routes that the heal removes, and they cut what they say."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .netns import Bridge
+from .cluster import NamespaceNetwork
+from .netns import Bridge, NamespacePlacement
 from .nodes import FerrokafkaNode, NodeConfig
 from .workloads import create_topic, producer_config
 
 SEND_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 3.0
 
 
 @pytest.fixture
@@ -67,3 +72,50 @@ def test_a_node_in_a_namespace(bridge: Bridge, tmp_path: Path) -> None:
         assert _send(node.bootstrap, "after kill", SEND_TIMEOUT_S) is None
     finally:
         node.close()
+
+
+def _reaches(placement: NamespacePlacement, address: str) -> bool:
+    """Whether a TCP connect from ``placement``'s namespace to ``address`` gets an answer
+    (refused counts: nothing listens, but the packets went both ways)."""
+    probe = (
+        "import socket,sys\n"
+        "try:\n"
+        f"    socket.create_connection(('{address}', 9), timeout={CONNECT_TIMEOUT_S})\n"
+        "except ConnectionRefusedError:\n"
+        "    sys.exit(0)\n"
+        "except OSError:\n"
+        "    sys.exit(1)\n"
+    )
+    command = [*placement.command_prefix(), sys.executable, "-c", probe]
+    return subprocess.run(command, timeout=CONNECT_TIMEOUT_S + 10).returncode == 0
+
+
+def test_network_faults_are_routes_the_heal_removes(bridge: Bridge) -> None:
+    placements = [bridge.placement(i) for i in range(3)]
+    network = NamespaceNetwork(placements)
+    a, b, c = placements
+
+    network.partition(0)
+    assert sorted(a.blocked()) == sorted([b.host, c.host])
+    assert b.blocked() == [a.host] and c.blocked() == [a.host]
+    assert not _reaches(b, a.host) and _reaches(b, c.host)
+    network.heal()
+    assert [p.blocked() for p in placements] == [[], [], []]
+    assert _reaches(b, a.host)
+
+    network.one_way(1)  # b's packets to the others dropped, theirs reach b
+    assert sorted(b.blocked()) == sorted([a.host, c.host]) and a.blocked() == []
+    assert not _reaches(b, a.host)
+    # a's packets reach b, but TCP needs b's answers: a's connection hangs (times out).
+    assert not _reaches(a, b.host) and _reaches(a, c.host)
+    network.heal()
+
+    network.bridge(2)  # c talks to both, a and b no longer to each other
+    assert a.blocked() == [b.host] and b.blocked() == [a.host] and c.blocked() == []
+    assert not _reaches(a, b.host) and _reaches(a, c.host) and _reaches(c, b.host)
+    network.heal()
+
+    network.link_down(0)
+    assert not _reaches(b, a.host)
+    network.heal()
+    assert _reaches(b, a.host) and [p.blocked() for p in placements] == [[], [], []]

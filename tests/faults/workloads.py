@@ -12,7 +12,8 @@ recorded in a :class:`~.history.History`.
   ``COMMITTED_EVERY_S``; a new session at every assignment change.
 - :func:`final_read`: every partition read from the start to its end offset (process
   ``final``), the read the lost-write checker relies on.
-- :func:`probe`: after the faults, one record sent and read back (liveness).
+- :func:`probe`: after the faults, one record sent and read back (liveness);
+  :func:`probe_partitions`, one to each partition.
 
 Every loop is bounded in count and in time; threads stop on :meth:`stop` and are joined
 with a timeout.
@@ -84,13 +85,27 @@ def producer_config(bootstrap: str, request_timeout_ms: int = REQUEST_TIMEOUT_MS
     }
 
 
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    """Create ``topic`` (replication factor 1) and wait until every partition has a leader."""
+def create_topic(
+    bootstrap: str,
+    topic: str,
+    partitions: int,
+    *,
+    replication_factor: int = 1,
+    config: dict[str, str] | None = None,
+) -> None:
+    """Create ``topic`` and wait until every partition has a leader (and, replicated, a full
+    ISR: the run starts from a healthy cluster)."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(_client_config(bootstrap))
+    new = NewTopic(
+        topic,
+        num_partitions=partitions,
+        replication_factor=replication_factor,
+        config=dict(config or {}),
+    )
     futures = admin.create_topics(
-        [NewTopic(topic, num_partitions=partitions, replication_factor=1)],
+        [new],
         operation_timeout=ADMIN_TIMEOUT_S,
         request_timeout=ADMIN_TIMEOUT_S,
     )
@@ -99,7 +114,10 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     while time.monotonic() < deadline:
         found = admin.list_topics(topic=topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
         if found is not None and found.error is None and len(found.partitions) == partitions:
-            if all(p.leader >= 0 for p in found.partitions.values()):
+            if all(
+                p.leader >= 0 and len(p.isrs) == replication_factor
+                for p in found.partitions.values()
+            ):
                 return
         time.sleep(0.05)
     raise TimeoutError(f"topic {topic} has no leaders after {ADMIN_TIMEOUT_S}s")
@@ -636,9 +654,20 @@ def final_read(
         consumer.close()
 
 
-def probe(history: History, bootstrap: str, topic: str, value: str) -> float | None:
-    """Send ``value`` (retrying until acknowledged, bounded) and read it back at its offset;
-    returns the seconds it took, None if it could not be done within ``PROBE_TIMEOUT_S``."""
+def probe_partitions(
+    history: History, bootstrap: str, topic: str, value: str, partitions: int
+) -> float | None:
+    """:func:`probe` each partition (``<value>-p<n>``); the longest, None if one failed."""
+    took = [probe(history, bootstrap, topic, f"{value}-p{p}", p) for p in range(partitions)]
+    return None if None in took else max(t for t in took if t is not None)
+
+
+def probe(
+    history: History, bootstrap: str, topic: str, value: str, partition: int | None = None
+) -> float | None:
+    """Send ``value`` (to ``partition``, or where the partitioner puts it; retrying until
+    acknowledged, bounded) and read it back at its offset; returns the seconds it took, None
+    if it could not be done within ``PROBE_TIMEOUT_S``."""
     from confluent_kafka import Consumer, Producer, TopicPartition
 
     began = time.monotonic()
@@ -657,7 +686,8 @@ def probe(history: History, bootstrap: str, topic: str, value: str) -> float | N
         else:
             history.add(Op(SEND, "probe", invoked, done, False, value, error=str(err)))
 
-    producer.produce(topic, value.encode(), on_delivery=on_delivery)
+    where = {} if partition is None else {"partition": partition}
+    producer.produce(topic, value.encode(), on_delivery=on_delivery, **where)
     producer.flush(PROBE_TIMEOUT_S)
     if not acked:
         return None

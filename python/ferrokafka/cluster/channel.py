@@ -26,6 +26,7 @@ import trio
 from ferrokafka.cluster.cluster_control import monotonic_ms
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration, MetadataImage
+from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -286,5 +287,11 @@ class InProcessControllerChannel:
             wait_ms = TICK_IDLE_MS if deadline is None else deadline - now_ms()
             await trio.sleep(min(max(wait_ms, TICK_MIN_MS), TICK_IDLE_MS) / 1000.0)
             for _ in range(FENCES_PER_TICK_MAX):  # one broker per batch, as Kafka
-                if not await self._run(self.controller.tick):
-                    break
+                try:
+                    if not await self._run(self.controller.tick):
+                        break
+                except NotActiveControllerError:
+                    # The lead was lost (resigned at a clean shutdown, or a new leader
+                    # elected) before the leadership follower cancelled these timers: nothing
+                    # was written or replayed, and only an active controller fences brokers.
+                    await trio.sleep_forever()

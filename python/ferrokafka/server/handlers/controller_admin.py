@@ -13,7 +13,7 @@ controller through a :class:`ControllerChannel` and returns its answer.
 
 Only the active controller decides: any other answers NOT_CONTROLLER in every entry of the
 response (top-level where the API has one), the sender's cue to find the active controller and
-retry there.
+retry there; so does one that loses the lead while an operation's records are committing.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.cluster.feature_control import with_upgrade_types
+from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError
 from ferrokafka.protocol import ProtocolError, decode_request, encode_response
 from ferrokafka.protocol.error_codes import (
     INVALID_REQUEST,
@@ -128,7 +129,12 @@ class ControllerAdminHandlers:
     async def answer(self, ctx: RequestContext, request: Any) -> Any:
         if not self.is_active():
             return error_response(request, NOT_CONTROLLER)
-        return await self._operations[type(request)](_as_latest(request, ctx.api_version))
+        try:
+            return await self._operations[type(request)](_as_latest(request, ctx.api_version))
+        except NotActiveControllerError:
+            # The lead was lost while the records were being committed (Kafka's controller
+            # fails such an operation with NotControllerException): nothing was applied.
+            return error_response(request, NOT_CONTROLLER)
 
     async def _allocate_producer_ids(
         self, request: AllocateProducerIdsRequest
@@ -152,9 +158,12 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if type(inner) not in self._forwardable or type(inner) not in self._operations:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
-        response = await self._operations[type(inner)](
-            _as_latest(inner, header.request_api_version)
-        )
+        try:
+            response = await self._operations[type(inner)](
+                _as_latest(inner, header.request_api_version)
+            )
+        except NotActiveControllerError:
+            return EnvelopeResponse(error_code=NOT_CONTROLLER)
         # The response as it would be sent, less the frame's size prefix.
         framed = encode_response(header, response)
         return EnvelopeResponse(response_data=memoryview(framed)[_SIZE_PREFIX_BYTES:])
