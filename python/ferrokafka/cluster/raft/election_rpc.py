@@ -107,7 +107,9 @@ class ElectionRpc:
                 f"{quorum.state!r}"
             )
         if epoch > quorum.epoch:
-            if leader_id is not None and leader_id in quorum.voters:
+            # Not only a voter: with KIP-853 the leader may be one this node has not yet
+            # read into its voter set (an observer learns the voters from the leader's log).
+            if leader_id is not None:
                 self._transition_to_follower(epoch, leader_id, now_ms)
             else:
                 self._transition_to_unattached(epoch, now_ms, leader_id)

@@ -251,7 +251,7 @@ class FetchRpc:
                     f"node {self.node_id}: leader asks to truncate to {diverging.offset}, "
                     f"below the high watermark {state.high_watermark}"
                 )
-            truncate_to_end_offset(self.log, diverging)
+            self._note_truncated(truncate_to_end_offset(self.log, diverging), now_ms)
             self._log_dirty = True
         elif response.snapshot_id is not None:
             return False  # no snapshots yet: never sent by a ferrokafka leader
@@ -259,6 +259,7 @@ class FetchRpc:
             if response.records:
                 self.log.append_as_follower(response.records)
                 self._log_dirty = True
+                self._note_appended(response.records, now_ms)
             if response.high_watermark >= 0:
                 state.update_high_watermark(min(self.log.end_offset(), response.high_watermark))
         state.reset_fetch_timeout_for_successful_fetch(now_ms)

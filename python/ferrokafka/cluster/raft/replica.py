@@ -24,6 +24,7 @@ The RPC handlers live in ``election_rpc`` (Vote, BeginQuorumEpoch, EndQuorumEpoc
 
 from __future__ import annotations
 
+import uuid
 from random import Random
 
 from ferrokafka.cluster.raft.election import ElectionState
@@ -52,6 +53,16 @@ from ferrokafka.cluster.raft.messages import (
 )
 from ferrokafka.cluster.raft.quorum import QuorumConfig, QuorumState
 from ferrokafka.cluster.raft.requests import RequestManager
+from ferrokafka.cluster.raft.voter_changes import (
+    VOTER_REQUEST_TYPES,
+    AddVoterRequest,
+    ApiVersionsResult,
+    RemoveVoterRequest,
+    UpdateVoterRequest,
+    UpdateVoterResponse,
+    VoterChangeRpc,
+)
+from ferrokafka.cluster.raft.voters import VoterEndpoint, VoterSet, VoterSetHistory
 from ferrokafka.cluster.raft.state import (
     NEVER,
     CandidateState,
@@ -70,27 +81,45 @@ class NotLeaderError(Exception):
     """``append`` or ``resign`` on a replica that is not the leader (Kafka's NotLeaderException)."""
 
 
-class RaftReplica(ElectionRpc, FetchRpc):
+class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
     def __init__(
         self,
         *,
         node_id: int | None,
-        voters: frozenset[int],
+        voters: frozenset[int] | VoterSetHistory,
         log: RaftLog,
         config: QuorumConfig,
         random: Random,
         now_ms: int,
         election: ElectionState | None = None,
         cluster_id: str | None = None,
+        directory_id: uuid.UUID | None = None,
+        endpoints: tuple[VoterEndpoint, ...] = (),
+        listener_name: str = "CONTROLLER",
+        bootstrap_servers: tuple[int, ...] = (),
     ) -> None:
+        """``voters``: static ids, or (KIP-853) a history holding the configured or
+        checkpointed voter set, which the log's VotersRecords then extend. ``directory_id``
+        and ``endpoints`` are this node's (what it would be listed with as a voter);
+        ``bootstrap_servers``: ids (Kafka's -2, -3, ...) of ``controller.quorum.bootstrap
+        .servers``, asked when no leader is known, instead of the voters."""
         self.node_id = node_id
         self.log = log
         self.config = config
         self.random = random
         self.cluster_id = cluster_id
-        self.quorum = QuorumState(node_id, voters, config, random)
+        self.listener_name = listener_name
+        history = (
+            voters
+            if isinstance(voters, VoterSetHistory)
+            else VoterSetHistory(VoterSet.of_ids(voters))
+        )
+        self._init_voter_changes(history, directory_id, endpoints)
+        self._load_voter_history()
+        self.quorum = QuorumState(node_id, history, config, random, directory_id)
+        self._has_bootstrap_servers = bool(bootstrap_servers)
         self.requests = RequestManager(
-            tuple(sorted(v for v in voters if v != node_id)),
+            bootstrap_servers or tuple(sorted(v for v in self.quorum.voters if v != node_id)),
             config.retry_backoff_ms,
             config.request_timeout_ms,
             random,
@@ -139,7 +168,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
 
     def handle(self, inbound: Inbound, now_ms: int) -> list[Outbound]:
         message = inbound.message
-        if isinstance(message, REQUEST_TYPES):
+        if isinstance(message, ApiVersionsResult):
+            self._handle_api_versions_result(inbound, now_ms)
+        elif isinstance(message, (*REQUEST_TYPES, *VOTER_REQUEST_TYPES)):
             response = _REQUEST_HANDLERS[type(message)](self, inbound, now_ms)
             if response is not None:  # None: a Fetch parked until data or its max wait
                 self._sends.append(Send(inbound.source, inbound.correlation_id, response))
@@ -236,6 +267,7 @@ class RaftReplica(ElectionRpc, FetchRpc):
                 f"node {self.node_id}: no stable state after {POLLS_PER_CALL_MAX} polls"
             )
         wait = min(wait, self._expire_parked_fetches(now_ms))
+        self._expire_voter_change(now_ms)
         if self._shutting_down and not self.shutdown_complete:
             assert self._shutdown_deadline_ms is not None
             if (
@@ -276,7 +308,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
                     self._send_request(voter, self._build_begin_quorum_epoch_request, now_ms)
             state.begin_quorum_epoch_deadline_ms = now_ms + state.begin_quorum_epoch_timeout_ms
         return min(
-            state.begin_quorum_epoch_deadline_ms - now_ms, state.check_quorum_deadline() - now_ms
+            state.begin_quorum_epoch_deadline_ms - now_ms,
+            state.check_quorum_deadline() - now_ms,
+            self._poll_voter_change(now_ms),
         )
 
     def _poll_nominee(self, state: CandidateState | ProspectiveState, now_ms: int) -> float:
@@ -308,6 +342,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
             if now_ms >= state.fetch_deadline_ms:
                 self._transition_to_prospective(now_ms)
                 return 0
+            update_wait = self._update_voter_wait(state, now_ms)
+            if update_wait is not None:
+                return min(update_wait, state.fetch_deadline_ms - now_ms)
         elif now_ms >= state.fetch_deadline_ms:
             return self._fetch_from_any_bootstrap(now_ms)
         return self._fetch_from_best_node(state, now_ms)
@@ -368,8 +405,12 @@ class RaftReplica(ElectionRpc, FetchRpc):
         change = LeaderChange(
             state.local_id, tuple(sorted(state.voters)), tuple(sorted(state.granting_voters))
         )
-        self.log.append_as_leader([change], state.epoch)
+        values: list[object] = [change, *self._start_of_epoch_voter_records()]
+        last = self.log.append_as_leader(values, state.epoch)
         self._log_dirty = True
+        for i, value in enumerate(values):
+            self.history.apply(last - len(values) + 1 + i, value)
+        self._update_voter_due_ms = 0
         self._on_leader_log_end_changed(state, now_ms)
         self._reset_connections()
 
@@ -401,6 +442,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
 
 
 _REQUEST_HANDLERS = {
+    AddVoterRequest: RaftReplica._handle_add_voter_request,
+    RemoveVoterRequest: RaftReplica._handle_remove_voter_request,
+    UpdateVoterRequest: RaftReplica._handle_update_voter_request,
     VoteRequest: RaftReplica._handle_vote_request,
     BeginQuorumEpochRequest: RaftReplica._handle_begin_quorum_epoch_request,
     EndQuorumEpochRequest: RaftReplica._handle_end_quorum_epoch_request,
@@ -408,6 +452,7 @@ _REQUEST_HANDLERS = {
     FetchSnapshotRequest: RaftReplica._handle_fetch_snapshot_request,
 }
 _RESPONSE_HANDLERS = {
+    UpdateVoterResponse: RaftReplica._handle_update_voter_response,
     VoteResponse: RaftReplica._handle_vote_response,
     BeginQuorumEpochResponse: RaftReplica._handle_begin_quorum_epoch_response,
     EndQuorumEpochResponse: RaftReplica._handle_end_quorum_epoch_response,
