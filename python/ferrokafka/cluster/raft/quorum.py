@@ -39,7 +39,6 @@ from random import Random
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.log import OffsetAndEpoch
-from ferrokafka.cluster.raft.voters import VoterSetHistory
 from ferrokafka.cluster.raft.state import (
     NEVER,
     CandidateState,
@@ -49,6 +48,7 @@ from ferrokafka.cluster.raft.state import (
     ResignedState,
     UnattachedState,
 )
+from ferrokafka.cluster.raft.voters import VoterSetHistory
 
 
 @dataclass(frozen=True, slots=True)

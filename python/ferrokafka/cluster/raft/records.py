@@ -21,8 +21,8 @@ from ferrokafka.cluster.raft.voters import (
     KRAFT_VERSION_RECORD_VERSION,
     VOTERS_RECORD_VERSION,
     KRaftVersionChange,
-    VoterSet,
     VotersChange,
+    VoterSet,
 )
 from ferrokafka.protocol.api import decode_message, encode_message
 from ferrokafka.protocol.errors import ProtocolDecodeError

@@ -53,6 +53,15 @@ from ferrokafka.cluster.raft.messages import (
 )
 from ferrokafka.cluster.raft.quorum import QuorumConfig, QuorumState
 from ferrokafka.cluster.raft.requests import RequestManager
+from ferrokafka.cluster.raft.state import (
+    NEVER,
+    CandidateState,
+    EpochState,
+    FollowerState,
+    ProspectiveState,
+    ResignedState,
+    UnattachedState,
+)
 from ferrokafka.cluster.raft.voter_changes import (
     VOTER_REQUEST_TYPES,
     AddVoterRequest,
@@ -63,15 +72,6 @@ from ferrokafka.cluster.raft.voter_changes import (
     VoterChangeRpc,
 )
 from ferrokafka.cluster.raft.voters import VoterEndpoint, VoterSet, VoterSetHistory
-from ferrokafka.cluster.raft.state import (
-    NEVER,
-    CandidateState,
-    EpochState,
-    FollowerState,
-    ProspectiveState,
-    ResignedState,
-    UnattachedState,
-)
 
 # Transitions one call may chain (e.g. Follower -> Prospective -> Candidate -> Leader).
 POLLS_PER_CALL_MAX = 8

@@ -37,9 +37,9 @@ from ferrokafka.cluster.raft.voters import (
     KRaftVersionChange,
     VoterEndpoint,
     VoterNode,
+    VotersChange,
     VoterSet,
     VoterSetHistory,
-    VotersChange,
 )
 from ferrokafka.protocol.error_codes import (
     DUPLICATE_VOTER,
