@@ -57,3 +57,10 @@ class DynamicQuorum(KRaftCluster):
         return ks.run_kafka_tool(
             QUORUM_COMMAND, ["--bootstrap-controller", bootstrap, *args], work_dir=self.work_dir
         ).stdout
+
+    def directory_id(self, node_id: int) -> str:
+        meta = self.nodes[node_id].work_dir / "metadata" / "meta.properties"
+        for line in meta.read_text().splitlines():
+            if line.startswith("directory.id="):
+                return line.split("=", 1)[1]
+        raise AssertionError(f"{meta} has no directory.id")
