@@ -31,6 +31,7 @@ from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.log import VALID, truncate_to_end_offset, validate_offset_and_epoch
 from ferrokafka.cluster.raft.messages import (
     NO_LEADER,
+    ZERO_UUID,
     FetchRequest,
     FetchResponse,
     FetchSnapshotRequest,
@@ -207,6 +208,8 @@ class FetchRpc:
             last_fetched_epoch=self.log.last_fetched_epoch(),
             max_bytes=self.config.fetch_max_bytes,
             high_watermark=-1 if self.quorum.high_watermark is None else self.quorum.high_watermark,
+            # KIP-853: the leader keys replicas by (id, directory id).
+            replica_directory_id=self.local_directory_id or ZERO_UUID,
         )
 
     def _fetch_from_any_bootstrap(self, now_ms: int) -> float:

@@ -236,7 +236,8 @@ class LeaderState(EpochState):
     def add_acknowledgement_from(self, voter_id: int) -> None:
         state = self.voter_states.get(voter_id)
         if state is None:
-            raise AssertionError(f"acknowledgement from non-voter {voter_id}")
+            # Removed from the voter set (KIP-853) after the BeginQuorumEpoch went out.
+            return
         state.acknowledged = True
 
     def expire_observers(self, now_ms: int) -> None:

@@ -136,7 +136,10 @@ class QuorumState:
         if election.epoch < log_end.epoch:
             state = UnattachedState(log_end.epoch, self.voters, deadline)
         elif local is not None and election.is_leader(local):
-            state = ResignedState(local, election.epoch, self.voters, deadline, ())
+            # Its own timer even when no longer a voter (KIP-853: a leader that removed itself):
+            # Resigned ends in an election timeout, then Unattached (an observer) fetches.
+            resign_deadline = now_ms + self.random_election_timeout_ms()
+            state = ResignedState(local, election.epoch, self.voters, resign_deadline, ())
         elif (
             local is not None
             and self.is_voter

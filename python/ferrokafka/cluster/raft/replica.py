@@ -296,6 +296,10 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
         return self._poll_resigned(state, now_ms)
 
     def _poll_leader(self, state: LeaderState, now_ms: int) -> float:
+        if len(state.voter_states) == 1 and self.node_id in state.voter_states:
+            # Kafka's timeUntilCheckQuorumExpires: the only voter keeps its timer fresh, so a
+            # voter added later (KIP-853) gets a whole check-quorum timeout to fetch.
+            state.check_quorum_deadline_ms = now_ms + state.check_quorum_timeout_ms
         if self._shutting_down or state.resign_requested or now_ms >= state.check_quorum_deadline():
             self._transition_to_resigned(
                 state.non_leader_voters_by_descending_fetch_offset(), now_ms
@@ -356,7 +360,10 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
             if now_ms >= state.election_deadline_ms:
                 self._transition_to_prospective(now_ms)
                 return 0
-        return min(self._fetch_from_any_bootstrap(now_ms), state.election_deadline_ms - now_ms)
+            return min(self._fetch_from_any_bootstrap(now_ms), state.election_deadline_ms - now_ms)
+        # An observer (Kafka's pollUnattachedAsObserver) has no election timer, even one set
+        # while it was a voter or cast a vote (KIP-853: a replica removed, or not yet added).
+        return self._fetch_from_any_bootstrap(now_ms)
 
     def _poll_resigned(self, state: ResignedState, now_ms: int) -> float:
         wait: float = NEVER
