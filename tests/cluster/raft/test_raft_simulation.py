@@ -297,7 +297,7 @@ def test_voters_added_and_removed_in_calm_reach_every_node() -> None:
         ask(raft_sim.AddVoterRequest("sim", 1000, new, ids[new], raft_sim.endpoints_of(new)))
     ask(raft_sim.RemoveVoterRequest("sim", 1, ids[1]))
     cluster.run_until(
-        lambda: (l := cluster.stable_leader()) is not None and l.node_id in (2, 3),
+        lambda: (found := cluster.stable_leader()) is not None and found.node_id in (2, 3),
         5_000,
         "a leader among 2 and 3",
     )
