@@ -18,11 +18,17 @@ Layout:
 - ``requests``: in-flight requests, backoff and timeouts per node (``RequestManager``).
 - ``replica``: ``RaftReplica`` (Kafka's ``KafkaRaftClient``), with its RPCs in ``election_rpc``
   and ``fetch_rpc``.
+- ``voters``: the voter set (id, directory id, endpoints, kraft.version range) and its history
+  by offset, from the static configuration or the bootstrap checkpoint and the log's
+  VotersRecords (KIP-853); ``voter_changes``: AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter
+  (Kafka's Add/Remove/UpdateVoterHandler) and the follower's UpdateRaftVoter.
 
 The I/O shell around it:
 
-- ``records``: records as Kafka batches (a data batch per append, LeaderChange as a control
-  batch); ``wire``: the RPCs to and from the generated protocol messages (Kafka 4.4's versions);
+- ``records``: records as Kafka batches (a data batch per append; LeaderChange, KRaftVersion
+  and Voters records in control batches); ``wire``: the RPCs to and from the generated protocol
+  messages (Kafka 4.4's versions); ``voter_wire``: AddRaftVoter, RemoveRaftVoter,
+  UpdateRaftVoter;
 - ``native_log``: the ``RaftLog`` over the native Log in ``__cluster_metadata-0``;
   ``quorum_state``: Kafka's ``quorum-state`` file;
 - ``peer``: one outbound connection per peer; ``driver``: ``RaftDriver``, the trio driver
@@ -30,8 +36,10 @@ The I/O shell around it:
   ``server/handlers/raft.py`` puts it on a controller listener; ``metadata_log``:
   ``RaftMetadataLog``, the controller's ``MetadataLog`` over a driver.
 
-Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND), dynamic voters (KIP-853: the
-voter set is a value given to the replica, not read from the log), DescribeQuorum.
+Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND; the voter history starts at
+offset 0 plus the latest checkpoint's voter set), the kraft.version upgrade of a static quorum
+(KIP-853's ``kafka-features upgrade --feature kraft.version=1``), AddRaftVoter and
+RemoveRaftVoter on a broker listener (forwarded to the controller in Kafka).
 """
 
 from ferrokafka.cluster.raft.election import ElectionState

@@ -130,7 +130,9 @@ DEFAULT_QUORUM_CONFIG = QuorumConfig()
 BOOTSTRAP_ID_FIRST = -2  # KafkaRaftClient numbers bootstrap servers -2, -3, ...
 ADMIN_SOURCE = -1  # the "source" of an Add/Remove/UpdateRaftVoter request
 VOTER_CHANGE_SLACK_MS = 1000  # beyond the request timeout, for the replica's own timeout answer
-API_VERSIONS_PROBE_VERSION = 4  # KIP-1022: below v4 a feature whose min is 0 (kraft.version) is left out
+API_VERSIONS_PROBE_VERSION = (
+    4  # KIP-1022: below v4 a feature whose min is 0 (kraft.version) is left out
+)
 NO_DIRECTORY_ID = uuid.UUID(int=0)  # Kafka's ReplicaKey.NO_DIRECTORY_ID
 
 
