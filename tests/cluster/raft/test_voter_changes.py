@@ -186,11 +186,19 @@ def test_an_unanswered_probe_times_out() -> None:
     assert answers(r.tick(5 + CONFIG.request_timeout_ms))[0].error_code == REQUEST_TIMED_OUT
 
 
-def test_static_voters_refuse_changes_with_unsupported_version() -> None:
+def test_static_voters_refuse_add_and_remove_with_unsupported_version() -> None:
     r, _ = leader_alone(kraft_version=0)
     assert answers(ask(r, add_request(2), 5))[0].error_code == UNSUPPORTED_VERSION
     remove = RemoveVoterRequest("c", 1, directory(1))
     assert answers(ask(r, remove, 5))[0].error_code == UNSUPPORTED_VERSION
+    # UpdateRaftVoter, which Kafka 4.4 voters send even to a static quorum: NONE, nothing
+    # written (Kafka 4.4 keeps the endpoints in memory); an unknown id is VOTER_NOT_FOUND.
+    end = r.log.end_offset()
+    update = UpdateVoterRequest("c", r.epoch, 1, directory(1), endpoints(1, 5555), (0, 1))
+    assert answers(ask(r, update, 6))[0].error_code == NONE
+    assert r.log.end_offset() == end and r.reported_static_voters[1].endpoints == endpoints(1, 5555)
+    unknown = UpdateVoterRequest("c", r.epoch, 9, directory(9), endpoints(9), (0, 1))
+    assert answers(ask(r, unknown, 6))[0].error_code == VOTER_NOT_FOUND
 
 
 def test_remove_voter_needs_the_exact_key_and_commits_with_the_new_majority() -> None:

@@ -5,7 +5,7 @@ Kafka's ``AddVoterHandler``, ``RemoveVoterHandler`` and ``UpdateVoterHandler`` w
 
 The leader takes one change at a time, and only once its epoch has a high watermark and the
 latest VotersRecord is committed (else REQUEST_TIMED_OUT, Kafka's "try again"); kraft.version 0
-(static voters) refuses all three with UNSUPPORTED_VERSION.
+(static voters) refuses Add and Remove with UNSUPPORTED_VERSION.
 
 - Add: the new voter (id + directory id, not yet a voter id: else DUPLICATE_VOTER) is first
   asked for its ApiVersions on the leader's listener (an :class:`ApiVersionsProbe` effect the
@@ -18,6 +18,8 @@ latest VotersRecord is committed (else REQUEST_TIMED_OUT, Kafka's "try again"); 
   answer comes when the record commits, and a leader that removed itself then resigns.
 - Update (a voter tells the leader its endpoints and kraft.version range after it starts, when
   the log lists it differently): appended and answered at once, not waiting for the commit.
+  At kraft.version 0 Kafka 4.4's voters send it too: kept in memory, answered NONE, as 4.4's
+  leader does (only Add and Remove are UNSUPPORTED_VERSION there).
 
 A leader that loses its epoch answers a pending change NOT_LEADER_OR_FOLLOWER.
 """
@@ -152,6 +154,8 @@ class VoterChangeRpc:
         self.local_endpoints = local_endpoints
         self._voter_change: PendingVoterChange | None = None
         self._update_voter_due_ms: float = 0
+        # kraft.version 0: what static voters reported with UpdateRaftVoter (Kafka 4.4 keeps it).
+        self.reported_static_voters: dict[int, VoterNode] = {}
 
     # --- the history follows the log -------------------------------------------------------
 
@@ -394,19 +398,36 @@ class VoterChangeRpc:
             return answer(INVALID_REQUEST)
         state = self.quorum.state
         assert isinstance(state, LeaderState)
+        version = self.history.kraft_version()
+        voter = VoterNode(
+            request.voter_id, request.voter_directory_id, request.endpoints, (low, high)
+        )
+        if version < 1:
+            return answer(self._update_static_voter(state, voter))
         refused = self._voter_change_precheck(state, now_ms)
         if refused is not None:
             return answer(refused[0])
-        version = self.history.kraft_version()
         if not low <= version <= high:
             return answer(INVALID_REQUEST)
-        updated = self.history.last_voters().update_voter(
-            VoterNode(request.voter_id, request.voter_directory_id, request.endpoints, (low, high))
-        )
+        updated = self.history.last_voters().update_voter(voter)
         if updated is None:
             return answer(VOTER_NOT_FOUND)
         self._append_voters(state, updated, now_ms)
         return answer(NONE)
+
+    def _update_static_voter(self, state: LeaderState, voter: VoterNode) -> int:
+        """Kafka 4.4 at kraft.version 0: nothing is written; the leader keeps the voters'
+        reported endpoints in memory (its "volatile voters", for a later kraft.version
+        upgrade, which ferrokafka does not do) and answers NONE; the id alone must match."""
+        if self._voter_change is not None or state.high_watermark is None:
+            return REQUEST_TIMED_OUT
+        low, high = voter.kraft_versions
+        if not low <= 0 <= high:
+            return INVALID_REQUEST
+        if voter.node_id not in self.history.last_voters().ids:
+            return VOTER_NOT_FOUND
+        self.reported_static_voters[voter.node_id] = voter
+        return NONE
 
     def _append_voters(self, state: LeaderState, voters: VoterSet, now_ms: int) -> int:
         offset = self.log.append_as_leader([VotersChange(voters)], state.epoch)
