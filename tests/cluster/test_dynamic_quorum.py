@@ -6,7 +6,9 @@ Node 1 is formatted ``--standalone`` (the only voter), nodes 2 and 3 ``--no-init
 with each node's own config, as Kafka documents) makes them voters; ``describe --status`` and
 ``--replication`` show three voters with their directory ids and endpoints. A SIGKILL of the
 leader: another voter leads a higher epoch. ``remove-controller`` of the dead voter commits
-with the two left (a majority of the new set); the voter set shrinks to two. Wrong keys get
+with the two left (a majority of the new set), asked through a broker-only node
+(``--bootstrap-server``: the broker forwards it to the active controller); the voter set
+shrinks to two. Wrong keys get
 Kafka's errors: adding a voter again DUPLICATE_VOTER, removing with a wrong directory id
 VOTER_NOT_FOUND (the tool prints the exception names)."""
 
@@ -24,12 +26,13 @@ from dynamic_quorum import DynamicQuorum
 import kafka_support as ks
 
 WAIT_S = 60.0
+BROKER = 4  # a broker-only node: an observer, and a way in with --bootstrap-server
 POLL_S = 0.3
 
 
 @pytest.fixture
 def quorum(tmp_path: Path) -> Iterator[DynamicQuorum]:
-    made = DynamicQuorum(tmp_path / "quorum", size=3)
+    made = DynamicQuorum(tmp_path / "quorum", size=3, brokers=1)
     with made.running():
         yield made
 
@@ -67,18 +70,19 @@ def add_controller(quorum: DynamicQuorum, node_id: int) -> str:
 
 def test_add_kill_remove_controllers_with_kafkas_tool(quorum: DynamicQuorum) -> None:
     first = wait_status(
-        quorum, lambda s: len(s["CurrentObservers"]) == 2, "observers 2 and 3 fetching"
+        quorum, lambda s: len(s["CurrentObservers"]) == 3, "observers 2, 3 and 4 fetching"
     )
     assert first["LeaderId"] == "1" and voter_ids(first) == [1]
-    assert sorted(o["id"] for o in first["CurrentObservers"]) == [2, 3]
+    assert sorted(o["id"] for o in first["CurrentObservers"]) == [2, 3, BROKER]
 
     for node_id in (2, 3):
         out = add_controller(quorum, node_id)
         assert f"Added controller {node_id} with directory id {quorum.directory_id(node_id)}" in out
     grown = wait_status(quorum, lambda s: voter_ids(s) == [1, 2, 3], "three voters")
-    assert grown["CurrentObservers"] == []
+    assert [o["id"] for o in grown["CurrentObservers"]] == [BROKER]
     by_id = {v["id"]: v for v in grown["CurrentVoters"]}
-    for node_id, node in quorum.nodes.items():
+    for node_id in (1, 2, 3):
+        node = quorum.nodes[node_id]
         assert by_id[node_id]["directoryId"] == quorum.directory_id(node_id)
         assert by_id[node_id]["endpoints"] == [f"CONTROLLER://127.0.0.1:{node.controller_port}"]
     replication = quorum.quorum_tool("describe", "--replication")
@@ -87,6 +91,7 @@ def test_add_kill_remove_controllers_with_kafkas_tool(quorum: DynamicQuorum) -> 
         (1, "Leader"),
         (2, "Follower"),
         (3, "Follower"),
+        (BROKER, "Observer"),
     ]
 
     # Adding a voter again: Kafka's DUPLICATE_VOTER.
@@ -112,7 +117,9 @@ def test_add_kill_remove_controllers_with_kafkas_tool(quorum: DynamicQuorum) -> 
             "--controller-directory-id",
             quorum.directory_id(int(moved["LeaderId"])),
         )
-    out = quorum.quorum_tool(
+    # Through the broker this time: it forwards RemoveRaftVoter to the active controller.
+    out = quorum.quorum_tool_via_broker(
+        BROKER,
         "remove-controller",
         "--controller-id",
         str(leader),
