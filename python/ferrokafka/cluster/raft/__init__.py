@@ -38,8 +38,7 @@ The I/O shell around it:
 
 Not yet: snapshots (FetchSnapshot is answered SNAPSHOT_NOT_FOUND; the voter history starts at
 offset 0 plus the latest checkpoint's voter set), the kraft.version upgrade of a static quorum
-(KIP-853's ``kafka-features upgrade --feature kraft.version=1``), AddRaftVoter and
-RemoveRaftVoter on a broker listener (forwarded to the controller in Kafka).
+(KIP-853's ``kafka-features upgrade --feature kraft.version=1``).
 """
 
 from ferrokafka.cluster.raft.election import ElectionState
