@@ -9,11 +9,20 @@ import uuid
 from random import Random
 from unittest.mock import ANY
 
-from ferrokafka.cluster.raft import FetchRequest, Inbound, MemoryRaftLog, QuorumConfig, Send
+from ferrokafka.cluster.raft import (
+    BeginQuorumEpochRequest,
+    FetchRequest,
+    FetchResponse,
+    Inbound,
+    MemoryRaftLog,
+    QuorumConfig,
+    Send,
+)
 from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.log import LeaderChange, Record
 from ferrokafka.cluster.raft.records import build_batch, decode_records
 from ferrokafka.cluster.raft.replica import RaftReplica
+from ferrokafka.cluster.raft.state import FollowerState
 from ferrokafka.cluster.raft.voter_changes import (
     AddVoterRequest,
     AddVoterResponse,
@@ -297,3 +306,42 @@ def test_voters_and_kraft_version_records_are_control_batches_kafka_reads() -> N
     assert all(isinstance(r, Record) and r.is_control and r.epoch == 3 for r in records)
     # The same VotersRecord bytes as the storage tool's bootstrap checkpoint writes.
     assert VoterSet.from_record(voters.to_record()) == voters
+
+
+def test_a_follower_listed_with_other_endpoints_sends_update_raft_voter() -> None:
+    """Kafka's pollFollowerAsVoter: every 3 fetch timeouts, if the log lists this voter with
+    other endpoints (or kraft.version range), UpdateRaftVoter to the leader in place of a
+    Fetch; not before the first 3 fetch timeouts of following."""
+    history = VoterSetHistory()
+    history.bootstrap(1, VoterSet([node(1), VoterNode(2, directory(2), endpoints(2, 1234))]))
+    r = RaftReplica(
+        node_id=2,
+        voters=history,
+        log=MemoryRaftLog(),
+        config=CONFIG,
+        random=Random(3),
+        now_ms=0,
+        cluster_id="c",
+        directory_id=directory(2),
+        endpoints=endpoints(2),
+        listener_name=LISTENER,
+    )
+    begin = BeginQuorumEpochRequest("c", 2, 1, 1, directory(2))
+    effects = r.handle(Inbound(1, 1, begin), 0)
+    sent: list = []
+    now = 0
+    while now < 4 * CONFIG.fetch_timeout_ms:
+        replies = []
+        for e in effects:
+            if isinstance(e, Send) and isinstance(e.message, FetchRequest):
+                replies.append(Inbound(1, e.correlation_id, FetchResponse(NONE, 0, 1, 1)))
+            elif isinstance(e, Send) and isinstance(e.message, UpdateVoterRequest):
+                sent.append((now, e.message))
+                replies.append(Inbound(1, e.correlation_id, UpdateVoterResponse(NONE, 1, 1)))
+        now += 10
+        effects = [out for reply in replies for out in r.handle(reply, now)]
+        effects += r.tick(now)
+    [(at, update)] = sent
+    assert at >= 3 * CONFIG.fetch_timeout_ms
+    assert update == UpdateVoterRequest("c", 1, 2, directory(2), endpoints(2), (0, 1))
+    assert isinstance(r.state, FollowerState)

@@ -63,6 +63,7 @@ from ferrokafka.cluster.raft.state import (
     UnattachedState,
 )
 from ferrokafka.cluster.raft.voter_changes import (
+    UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS,
     VOTER_REQUEST_TYPES,
     AddVoterRequest,
     ApiVersionsResult,
@@ -446,6 +447,11 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
         # their senders retry at once instead of at their max wait.
         self._answer_parked_fetches(now_ms)
         self._reset_connections()
+        # Kafka's FollowerState.updateVoterPeriodTimer: a few fetch rounds before the first
+        # UpdateRaftVoter, so the follower has read the voter set the leader has.
+        self._update_voter_due_ms = now_ms + UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS * (
+            self.config.fetch_timeout_ms
+        )
 
 
 _REQUEST_HANDLERS = {
