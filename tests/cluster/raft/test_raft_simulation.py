@@ -31,8 +31,8 @@ ONE_SEED = os.environ.get("FERROKAFKA_RAFT_SEED")
 BLOCK = 25  # seeds per test item: a long run is a few thousand items, not 100000
 
 
-# Voter changes cost more per event (ApiVersions probes, caught-up checks); half the seeds.
-VOTER_CHANGE_SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "100"))
+# Voter changes cost more per event (ApiVersions probes, caught-up checks): fewer seeds.
+VOTER_CHANGE_SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "50"))
 
 
 def seed_blocks(seeds: int = SEEDS) -> list[range]:
