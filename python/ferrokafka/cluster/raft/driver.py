@@ -33,6 +33,14 @@ Timers: the replica says when it next needs a tick (``next_deadline_ms``); a tas
 then on the trio clock, or until an event moves the deadline. Nothing polls.
 
 Observers (a broker: ``node_id`` not among the voters) fetch from the leader and never vote.
+
+Dynamic quorum (KIP-853, ``bootstrap_servers`` instead of ``voters``): the voter set comes from
+the latest snapshot in the partition directory (the bootstrap checkpoint) and the log; a peer
+connection is opened on first use for a voter (its endpoint on this listener, as the voter set
+lists it), a bootstrap server (ids -2, -3, ... as Kafka's) or a leader a response named
+(``node_endpoints``). AddRaftVoter's ApiVersions call to the new voter (an ``ApiVersionsProbe``
+effect) goes on a connection of its own, at v4 (below it Kafka leaves kraft.version out,
+KIP-1022), and comes back as an ``ApiVersionsResult``.
 """
 
 from __future__ import annotations
@@ -88,21 +96,17 @@ from ferrokafka.cluster.raft.quorum_state import QuorumStateFile
 from ferrokafka.cluster.raft.replica import NotLeaderError, RaftReplica
 from ferrokafka.cluster.raft.voter_changes import (
     VOTER_REQUEST_TYPES,
-    AddVoterResponse,
     ApiVersionsProbe,
     ApiVersionsResult,
-    RemoveVoterResponse,
     UpdateVoterRequest,
-    UpdateVoterResponse,
+    VoterRequest,
+    VoterResponse,
 )
 from ferrokafka.cluster.raft.voters import VoterEndpoint, VoterSet, VoterSetHistory
 from ferrokafka.cluster.raft.wire import Endpoint
 from ferrokafka.cluster.snapshot_file import Snapshot, SnapshotId, read_snapshot
 from ferrokafka.protocol.error_codes import REQUEST_TIMED_OUT
 from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest
-
-VoterRequest = object  # AddVoterRequest | RemoveVoterRequest | UpdateVoterRequest
-VoterResponse = AddVoterResponse | RemoveVoterResponse | UpdateVoterResponse
 
 log = logging.getLogger(__name__)
 

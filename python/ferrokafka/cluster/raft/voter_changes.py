@@ -122,6 +122,8 @@ class ApiVersionsResult:
 
 
 VOTER_REQUEST_TYPES = (AddVoterRequest, RemoveVoterRequest, UpdateVoterRequest)
+VoterRequest = AddVoterRequest | RemoveVoterRequest | UpdateVoterRequest
+VoterResponse = AddVoterResponse | RemoveVoterResponse | UpdateVoterResponse
 
 
 @dataclass(slots=True)
