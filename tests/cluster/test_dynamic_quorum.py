@@ -2,15 +2,15 @@
 shrunk by ``kafka-metadata-quorum`` (class MetadataQuorumCommand).
 
 Node 1 is formatted ``--standalone`` (the only voter), nodes 2 and 3 ``--no-initial-controllers``
-(observers that learn the leader from node 1, the bootstrap server). ``add-controller`` (run
-with each node's own config, as Kafka documents) makes them voters; ``describe --status`` and
-``--replication`` show three voters with their directory ids and endpoints. A SIGKILL of the
-leader: another voter leads a higher epoch. ``remove-controller`` of the dead voter commits
-with the two left (a majority of the new set), asked through a broker-only node
-(``--bootstrap-server``: the broker forwards it to the active controller); the voter set
-shrinks to two. Wrong keys get
-Kafka's errors: adding a voter again DUPLICATE_VOTER, removing with a wrong directory id
-VOTER_NOT_FOUND (the tool prints the exception names)."""
+(observers that find the leader through the bootstrap servers), node 4 is a broker (an
+observer). ``add-controller`` (run with each node's own config, as Kafka documents) makes 2
+and 3 voters; ``describe --status`` and ``--replication`` show three voters with their
+directory ids and endpoints. A SIGKILL of the leader: another voter leads a higher epoch.
+``remove-controller`` of the dead voter commits with the two left (a majority of the new set),
+asked through the broker (``--bootstrap-server``: it forwards to the active controller); the
+voter set shrinks to two, and Kafka's DumpLogSegments decodes each VotersRecord in a
+survivor's log. Wrong keys get Kafka's errors: adding a voter again DUPLICATE_VOTER, removing
+with a wrong directory id VOTER_NOT_FOUND (the tool prints the exception names)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ import pytest
 from dynamic_quorum import DynamicQuorum
 
 import kafka_support as ks
+from kafka_support.jars import dump_log_segments_class
 
 WAIT_S = 60.0
+METADATA_DIR = "__cluster_metadata-0"
+FIRST_SEGMENT = "00000000000000000000.log"
 BROKER = 4  # a broker-only node: an observer, and a way in with --bootstrap-server
 POLL_S = 0.3
 
@@ -131,3 +134,28 @@ def test_add_kill_remove_controllers_with_kafkas_tool(quorum: DynamicQuorum) -> 
     )
     shrunk = wait_status(quorum, lambda s: voter_ids(s) == sorted({1, 2, 3} - {leader}), "2 voters")
     assert shrunk["LeaderId"] == moved["LeaderId"]
+
+    # Kafka's DumpLogSegments reads the voter changes in a survivor's log as its own records.
+    survivor = int(moved["LeaderId"])
+    segment = quorum.nodes[survivor].work_dir / "metadata" / METADATA_DIR / FIRST_SEGMENT
+    dumped = ks.run_kafka_tool(
+        dump_log_segments_class(ks.kafka_classpath()),
+        ["--files", str(segment), "--cluster-metadata-decoder", "--deep-iteration"],
+        work_dir=quorum.work_dir,
+    ).stdout
+    sets = [
+        json.loads(line.split("KRaftVoters ", 1)[1])["voters"]
+        for line in dumped.splitlines()
+        if "KRaftVoters {" in line
+    ]
+    # The checkpoint's set copied in by the first leader, 2 and 3 added, then the removal.
+    assert [sorted(v["voterId"] for v in voters) for voters in sets] == [
+        [1],
+        [1, 2],
+        [1, 2, 3],
+        sorted({1, 2, 3} - {leader}),
+    ]
+    assert {v["voterId"]: v["voterDirectoryId"] for v in sets[2]} == {
+        n: quorum.directory_id(n) for n in (1, 2, 3)
+    }
+    assert "KRaftVersion {" in dumped and '"kRaftVersion":1' in dumped
