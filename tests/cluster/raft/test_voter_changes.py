@@ -345,3 +345,16 @@ def test_a_follower_listed_with_other_endpoints_sends_update_raft_voter() -> Non
     assert at >= 3 * CONFIG.fetch_timeout_ms
     assert update == UpdateVoterRequest("c", 1, 2, directory(2), endpoints(2), (0, 1))
     assert isinstance(r.state, FollowerState)
+
+
+def test_add_voter_v1_without_ack_when_committed_answers_once_appended() -> None:
+    """AddRaftVoter v1 (``ack_when_committed`` false): answered when the VotersRecord is
+    written, before it commits."""
+    r, _ = leader_alone()
+    fetch_from(r, 2, 10)
+    fetch_from(r, 2, 11)
+    effects = ask(r, add_request(2, ack_when_committed=False), 12)
+    probe = next(e for e in effects if isinstance(e.message, ApiVersionsProbe))
+    result = Inbound(2, probe.correlation_id, ApiVersionsResult(NONE, (0, 1)))
+    assert answers(r.handle(result, 13)) == [AddVoterResponse(NONE, None)]
+    assert r.history.last_voters_offset() >= r.high_watermark  # not committed yet
