@@ -68,6 +68,31 @@ def test_serve_defaults_use_no_quorum() -> None:
     assert not uses_quorum(load_broker_config(None, []))
 
 
+def test_a_dynamic_quorum_is_a_quorum_once_formatted_for_it(tmp_path: Path) -> None:
+    """controller.quorum.bootstrap.servers (KIP-853): a node with one role is always a quorum
+    node; a combined one when its bootstrap checkpoint says kraft.version 1 (formatted
+    --standalone, --initial-controllers or --no-initial-controllers), else the single node."""
+    settings = _config("broker,controller", "", "PLAINTEXT://:9092,CONTROLLER://:9093")
+    del settings["controller.quorum.voters"]
+    settings["controller.quorum.bootstrap.servers"] = "127.0.0.1:9093"
+    settings["log.dirs"] = str(tmp_path / "logs")
+    config = load_broker_config(None, settings)
+    assert not uses_quorum(config)  # not formatted yet
+    properties = tmp_path / "server.properties"
+    properties.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    formatted = subprocess.run(
+        [*CLI, "storage", "format", "-t", "MkU3OEVBNTcwNTJENDM2Qg", "-c", str(properties),
+         "--standalone"],
+        cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S, check=False,
+    )  # fmt: skip
+    assert formatted.returncode == 0, formatted.stderr
+    assert uses_quorum(config)
+    controller_only = {**settings, "process.roles": "controller", "listeners": "CONTROLLER://:9093"}
+    controller_only["advertised.listeners"] = "CONTROLLER://:9093"
+    controller_only["log.dirs"] = str(tmp_path / "other")
+    assert uses_quorum(load_broker_config(None, controller_only))
+
+
 def _controller_node(tmp_path: Path, port: int) -> Path:
     properties = tmp_path / "server.properties"
     settings = _config("controller", f"1@127.0.0.1:{port}", f"CONTROLLER://127.0.0.1:{port}")

@@ -30,6 +30,7 @@ from ferrokafka.protocol.error_codes import (
     REQUEST_TIMED_OUT,
 )
 from ferrokafka.protocol.error_responses import error_response, is_error_response
+from ferrokafka.protocol.messages.add_raft_voter import AddRaftVoterRequest, AddRaftVoterResponse
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
@@ -71,6 +72,10 @@ from ferrokafka.protocol.messages.list_partition_reassignments import (
     ListPartitionReassignmentsRequest,
     ListPartitionReassignmentsResponse,
 )
+from ferrokafka.protocol.messages.remove_raft_voter import (
+    RemoveRaftVoterRequest,
+    RemoveRaftVoterResponse,
+)
 from ferrokafka.protocol.messages.unregister_broker import (
     UnregisterBrokerRequest,
     UnregisterBrokerResponse,
@@ -103,6 +108,14 @@ def _not_quorum_leader(response: DescribeQuorumResponse) -> bool:
     return any(
         p.error_code == NOT_LEADER_OR_FOLLOWER for t in response.topics for p in t.partitions
     )
+
+
+def _voter_timeout(request: Any, message: str) -> Any:
+    response = {
+        AddRaftVoterRequest: AddRaftVoterResponse,
+        RemoveRaftVoterRequest: RemoveRaftVoterResponse,
+    }[type(request)]
+    return response(error_code=REQUEST_TIMED_OUT, error_message=message)
 
 
 class ControllerUnavailableError(Exception):
@@ -197,6 +210,18 @@ class RemoteControllerChannel:
         except ControllerUnavailableError as exc:
             log.info("DescribeQuorum not answered: %s", exc)
             return DescribeQuorumResponse(error_code=REQUEST_TIMED_OUT, error_message=str(exc))
+
+    async def raft_voter_change(self, request: Any) -> Any:
+        """AddRaftVoter or RemoveRaftVoter (KIP-853), which a broker forwards to the active
+        controller as Kafka's does; a NOT_LEADER_OR_FOLLOWER answer is asked again of the
+        next leader; REQUEST_TIMED_OUT when none answered in time."""
+        try:
+            return await self._call(
+                request, redirected=lambda r: r.error_code == NOT_LEADER_OR_FOLLOWER
+            )
+        except ControllerUnavailableError as exc:
+            log.info("%s not answered: %s", type(request).__name__, exc)
+            return _voter_timeout(request, str(exc))
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
         return await self._forward(request)

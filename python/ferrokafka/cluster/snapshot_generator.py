@@ -135,6 +135,15 @@ class SnapshotGenerator:
             return None
         snapshot_id = OffsetAndEpoch(end, raft_log.epoch_at(image.offset))
         records = image_records(image)
+        # A dynamic quorum's voter set goes in the header (KRaftVersion and Voters records):
+        # a node that starts from this snapshot, or installs it, learns its voters there.
+        replica = self.driver.replica
+        kraft_version = replica.history.kraft_version() if replica is not None else 0
+        voters = (
+            replica.history.voters_at(image.offset).to_record()
+            if replica is not None and kraft_version >= 1
+            else None
+        )
         now = self._now_ms()
         self._bytes_since = 0
         self._last_snapshot_ms = now
@@ -144,6 +153,8 @@ class SnapshotGenerator:
                 records,
                 snapshot_id=SnapshotId(snapshot_id.offset, snapshot_id.epoch),
                 last_contained_log_timestamp_ms=now,
+                kraft_version=kraft_version,
+                voters=voters,
                 replace=True,
             )
         )

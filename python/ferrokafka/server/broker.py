@@ -28,6 +28,7 @@ from ferrokafka.server.handlers.describe_quorum import (
     register_broker_describe_quorum,
     register_single_voter_describe_quorum,
 )
+from ferrokafka.server.handlers.raft_voters import register_broker_voter_forwarding
 from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.node import Node, node_cluster_id
@@ -160,6 +161,7 @@ class Broker:
         if self.kraft is not None and "broker" in self.config.process_roles:
             # As Kafka's brokers: DescribeQuorum goes on to the active controller.
             register_broker_describe_quorum(self.dispatchers["broker"], self.kraft.channel)
+            register_broker_voter_forwarding(self.dispatchers["broker"], self.kraft.channel)
         elif self.node.own_controller is not None and isinstance(
             self.node.own_controller.log, SingleVoterLog
         ):

@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 # backs off on errors too); doubled up to the maximum.
 RETRY_BACKOFF_S = 0.1
 RETRY_BACKOFF_MAX_S = 5.0
-# kraft.version this controller supports: the static quorum (0) only.
-KRAFT_VERSIONS = (0, 0)
+# kraft.version this controller supports: static voters (0) and KIP-853's dynamic quorum (1).
+KRAFT_VERSIONS = (0, 1)
 
 
 def registration_request(

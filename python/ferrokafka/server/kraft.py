@@ -30,7 +30,7 @@ import uuid
 
 import trio
 
-from ferrokafka.cluster.bootstrap import read_bootstrap_levels
+from ferrokafka.cluster.bootstrap import bootstrap_snapshot_path, read_bootstrap_levels
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
@@ -38,7 +38,9 @@ from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
 from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftMetadataLog
 from ferrokafka.cluster.raft.native_log import StoredBatch
 from ferrokafka.cluster.raft.quorum import QuorumConfig
+from ferrokafka.cluster.raft.voters import VoterEndpoint
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
+from ferrokafka.cluster.snapshot_file import SnapshotFileError, read_snapshot
 from ferrokafka.cluster.snapshot_generator import SnapshotGenerator, SnapshotPolicy
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import API_VERSIONS_KEY
@@ -51,6 +53,7 @@ from ferrokafka.server.handlers.controller_describe_cluster import (
 )
 from ferrokafka.server.handlers.describe_quorum import register_controller_describe_quorum
 from ferrokafka.server.handlers.raft import register_raft_handlers
+from ferrokafka.server.handlers.raft_voters import register_voter_change_handlers
 from ferrokafka.storage.checkpoints import META_PROPERTIES, parse_kafka_uuid, read_meta_properties
 
 log = logging.getLogger(__name__)
@@ -61,14 +64,39 @@ def uses_quorum(config: BrokerConfig) -> bool:
     ``controller.quorum.voters`` naming another node, or a node with only one of the roles (a
     broker-only node observes another's quorum; a controller-only node's voters serve
     brokers in other processes, as Kafka's). A dynamic quorum
-    (``controller.quorum.bootstrap.servers``) is the single node for now."""
+    (``controller.quorum.bootstrap.servers``, KIP-853) is one for a node with one role, or a
+    combined node formatted for it (``--standalone``, ``--initial-controllers``,
+    ``--no-initial-controllers``: kraft.version 1 in the bootstrap checkpoint); the built-in
+    single node, formatted by itself at kraft.version 0, stays the single voter."""
     voters = config.quorum_voters
+    combined = set(config.process_roles) == {"broker", "controller"}
     if not voters:
+        return bool(config.quorum_bootstrap_servers) and (not combined or formatted_dynamic(config))
+    return any(v.node_id != config.node_id for v in voters) or not combined
+
+
+def formatted_dynamic(config: BrokerConfig) -> bool:
+    """Whether the metadata directory's bootstrap checkpoint says kraft.version 1 or more."""
+    path = bootstrap_snapshot_path(metadata_dir(config))
+    if not path.exists():
         return False
-    return any(v.node_id != config.node_id for v in voters) or set(config.process_roles) != {
-        "broker",
-        "controller",
-    }
+    try:
+        return read_snapshot(path).kraft_version >= 1
+    except (OSError, SnapshotFileError):
+        return False
+
+
+def local_voter_endpoints(config: BrokerConfig) -> tuple[VoterEndpoint, ...]:
+    """This controller's listeners as a voter is listed (Kafka's localListeners: the
+    controller listeners as advertised, else as bound; no host means ``localhost``)."""
+    found: list[VoterEndpoint] = []
+    for name in config.controller_listener_names:
+        for endpoints in (config.advertised_listeners, config.listeners):
+            match = [e for e in endpoints if e.name == name]
+            if match:
+                found.append(VoterEndpoint(name, match[0].host or "localhost", match[0].port))
+                break
+    return tuple(found)
 
 
 def is_controller_only(config: BrokerConfig) -> bool:
@@ -127,6 +155,8 @@ class KRaftNode:
         self.driver = RaftDriver(
             node_id=config.node_id,
             voters={v.node_id: (v.host, v.port) for v in config.quorum_voters},
+            bootstrap_servers=[] if config.quorum_voters else config.quorum_bootstrap_servers,
+            endpoints=local_voter_endpoints(config) if "controller" in config.process_roles else (),
             cluster_id=cluster_id,
             metadata_dir=metadata_dir(config),
             config=quorum_config(config),
@@ -156,6 +186,7 @@ class KRaftNode:
             )
             self.controller_channel = InProcessControllerChannel(self.controller)
             register_raft_handlers(controller_dispatcher, self.driver)
+            register_voter_change_handlers(controller_dispatcher, self.driver)
             register_controller_describe_quorum(controller_dispatcher, self.driver)
             register_controller_describe_cluster(controller_dispatcher, self.driver, cluster_id)
             register_controller_admin_handlers(

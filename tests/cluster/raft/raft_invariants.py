@@ -196,6 +196,15 @@ class Checker:
         if key not in self.leaders_verified:
             self.leaders_verified.add(key)
             self._leader_has(node, state.epoch, 0)
+            # Elected under the voter set it then had (KIP-853: the latest in its log): one of
+            # them, by a majority of them. One-change-at-a-time keeps any two consecutive sets'
+            # majorities overlapping, so with "one leader per epoch" this is election safety.
+            elected_by = state.granting_voters & state.voters
+            if node.node_id not in state.voters or len(elected_by) <= len(state.voters) // 2:
+                self.fail(
+                    f"leader {node.node_id} epoch {state.epoch}: granted by "
+                    f"{sorted(state.granting_voters)}, voters {sorted(state.voters)}"
+                )
         hw = state.high_watermark
         if hw is None:
             return
@@ -215,13 +224,15 @@ class Checker:
         self.max_leader_hw_by_epoch[state.epoch] = max(
             hw, self.max_leader_hw_by_epoch.get(state.epoch, 0)
         )
+        # The voter set the leader counts now (KIP-853: the latest in its log).
+        voters = state.voters
         durable = sum(
             1
-            for v in self.cluster.voters
+            for v in voters
             if self.cluster.nodes[v].log.durable_end_offset() >= hw
             or (v == node.node_id and node.log.end_offset() >= hw)
         )
-        if durable < len(self.cluster.voters) // 2 + 1:
+        if durable < len(voters) // 2 + 1:
             self.fail(f"leader {node.node_id}: hw {hw} is durable on only {durable} voters")
 
     # --- now and then ------------------------------------------------------------------------

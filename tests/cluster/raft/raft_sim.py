@@ -25,6 +25,7 @@ record committed within ``liveness_bound_ms``.
 from __future__ import annotations
 
 import heapq
+import uuid
 from dataclasses import dataclass, field, replace
 from random import Random
 
@@ -42,6 +43,19 @@ from ferrokafka.cluster.raft import (
     Send,
 )
 from ferrokafka.cluster.raft.leader import LeaderState
+from ferrokafka.cluster.raft.voter_changes import (
+    AddVoterRequest,
+    ApiVersionsProbe,
+    ApiVersionsResult,
+    RemoveVoterRequest,
+)
+from ferrokafka.cluster.raft.voters import (
+    VoterEndpoint,
+    VoterNode,
+    VoterSet,
+    VoterSetHistory,
+)
+from ferrokafka.protocol.error_codes import NONE, REQUEST_TIMED_OUT
 
 # Timeouts scaled down 10x from Kafka's defaults so a few thousand events span many elections.
 SIM_QUORUM = QuorumConfig(
@@ -55,6 +69,20 @@ SIM_QUORUM = QuorumConfig(
     fetch_snapshot_max_bytes=64,  # a snapshot comes in several chunks
 )
 SAME_INSTANT_EVENTS_MAX = 2_000  # more events without the clock moving is a livelock
+LISTENER = "CONTROLLER"
+ADMIN = -1  # the source of AddRaftVoter / RemoveRaftVoter requests (an admin client)
+
+
+def directory_of(node_id: int) -> uuid.UUID:
+    return uuid.UUID(int=node_id)
+
+
+def endpoints_of(node_id: int) -> tuple[VoterEndpoint, ...]:
+    return (VoterEndpoint(LISTENER, f"n{node_id}", 9000 + node_id),)
+
+
+def voter_node(node_id: int) -> VoterNode:
+    return VoterNode(node_id, directory_of(node_id), endpoints_of(node_id), (0, 1))
 
 
 @dataclass(frozen=True)
@@ -78,6 +106,10 @@ class SimConfig:
     # A node snapshots (and maybe deletes its log prefix) every so often; None: never.
     snapshot_every_ms: tuple[int, int] | None = (50, 300)
     prefix_deletion: float = 0.7  # chance a new snapshot also lets the log prefix go
+    # KIP-853: kraft.version 1, the first ``voters`` in the bootstrap checkpoint, and an admin
+    # adding observers as voters and removing voters (one change at a time) every so often.
+    voter_changes: bool = False
+    change_every_ms: tuple[int, int] = (50, 500)
 
 
 class SimLog(MemoryRaftLog):
@@ -146,9 +178,13 @@ class Cluster:
         self.clients_on = True  # appends to the leader
         self.appended = 0
         self._same_instant = 0
+        self.changes = {"asked": 0, "done": 0, "refused": 0}
+        self._admin_ids = iter(range(1 << 40, 1 << 41))
         for node in self.nodes.values():
             self.start(node)
         self.schedule(self.random.randint(*config.fault_every_ms), "fault", ())
+        if config.voter_changes:
+            self.schedule(self.random.randint(*config.change_every_ms), "change", ())
         self.schedule(self.random.randint(*config.append_every_ms), "append", ())
         if config.snapshot_every_ms is not None:
             self.schedule(self.random.randint(*config.snapshot_every_ms), "snapshot", ())
@@ -169,9 +205,21 @@ class Cluster:
     def start(self, node: SimNode) -> None:
         node.incarnation += 1
         node.shutting_down = False
+        dynamic: dict = {}
+        if self.config.voter_changes:
+            # Each start reads the bootstrap checkpoint again, then its log.
+            history = VoterSetHistory()
+            history.bootstrap(1, VoterSet(voter_node(v) for v in sorted(self.voters)))
+            dynamic = {
+                "voters": history,
+                "directory_id": directory_of(node.node_id),
+                "endpoints": endpoints_of(node.node_id),
+                "listener_name": LISTENER,
+                "bootstrap_servers": tuple(sorted(set(self.nodes) - {node.node_id})),
+            }
         node.replica = RaftReplica(
             node_id=node.node_id,
-            voters=self.voters,
+            **{"voters": self.voters, **dynamic},
             log=node.log,
             config=self.config.quorum,
             random=Random(self.random.getrandbits(64)),
@@ -235,6 +283,25 @@ class Cluster:
         return not self.partition or any(a in side and b in side for side in self.partition)
 
     def send(self, node: SimNode, effect: Send) -> None:
+        if effect.destination == ADMIN:
+            done = effect.message.error_code == NONE
+            self.changes["done" if done else "refused"] += 1
+            self.note(node.node_id, "admin <-", effect.message)
+            return
+        if isinstance(effect.message, ApiVersionsProbe):
+            # The driver's ApiVersions call to the new voter: answered if it is up and reachable.
+            target = self.nodes[effect.destination]
+            up = target.replica is not None and self.connected(node.node_id, target.node_id)
+            result = (
+                ApiVersionsResult(NONE, (0, 1))
+                if up
+                else ApiVersionsResult(REQUEST_TIMED_OUT, None)
+            )
+            answer = Send(node.node_id, effect.correlation_id, result)
+            at = self.now + self.random.randint(1, self.config.delay_ms_max)
+            wire = (target.node_id, target.incarnation, node.node_id, node.incarnation, answer)
+            self.schedule(at, "deliver", wire)
+            return
         dst = self.nodes[effect.destination]
         if not self.connected(node.node_id, dst.node_id):
             return
@@ -283,6 +350,30 @@ class Cluster:
         if node.replica.state is not before:
             self.note(node.node_id, "tick", node.replica.state)
         self.execute(node, effects)
+
+    def _on_change(self) -> None:
+        """An admin asks the leader to add an observer or remove a voter (Kafka's tool)."""
+        if not self.faults_on:
+            return  # calm: the voter set stays as it is
+        self.schedule(self.now + self.random.randint(*self.config.change_every_ms), "change", ())
+        leaders = [n for n in self.nodes.values() if n.replica is not None and n.replica.is_leader]
+        if not leaders:
+            return
+        node = self.random.choice(leaders)
+        voters = node.replica.history.last_voters()
+        outside = sorted(set(self.nodes) - voters.ids)
+        if outside and (len(voters) <= 2 or self.random.random() < 0.5):
+            new = self.random.choice(outside)
+            request: object = AddVoterRequest(
+                "sim", 1000, new, directory_of(new), endpoints_of(new)
+            )
+        else:
+            gone = self.random.choice(sorted(voters.ids))
+            request = RemoveVoterRequest("sim", gone, directory_of(gone))
+        self.changes["asked"] += 1
+        self.note(node.node_id, "admin ->", request)
+        inbound = Inbound(ADMIN, next(self._admin_ids), request)
+        self.execute(node, node.replica.handle(inbound, self.now))
 
     def _on_restart(self, node: SimNode) -> None:
         if node.replica is None:
@@ -433,6 +524,17 @@ class Cluster:
                 raise InvariantViolation(f"{what}: not within {within_ms} ms ({self.states()})")
             self.step()
         return self.now - start
+
+    def run_until_value(self, found, within_ms: int, what: str):
+        """Step until ``found()`` returns something true; return it."""
+        value = found()
+        start = self.now
+        while not value:
+            if self.now - start > within_ms or not self.queue:
+                raise InvariantViolation(f"{what}: not within {within_ms} ms ({self.states()})")
+            self.step()
+            value = found()
+        return value
 
     def catch_up_ms(self, records: int) -> int:
         """A generous bound on fetching ``records`` (a round trip each, for the smallest

@@ -19,11 +19,17 @@ Layout:
 - ``requests``: in-flight requests, backoff and timeouts per node (``RequestManager``).
 - ``replica``: ``RaftReplica`` (Kafka's ``KafkaRaftClient``), with its RPCs in ``election_rpc``
   and ``fetch_rpc``.
+- ``voters``: the voter set (id, directory id, endpoints, kraft.version range) and its history
+  by offset, from the static configuration or the bootstrap checkpoint and the log's
+  VotersRecords (KIP-853); ``voter_changes``: AddRaftVoter, RemoveRaftVoter, UpdateRaftVoter
+  (Kafka's Add/Remove/UpdateVoterHandler) and the follower's UpdateRaftVoter.
 
 The I/O shell around it:
 
-- ``records``: records as Kafka batches (a data batch per append, LeaderChange as a control
-  batch); ``wire``: the RPCs to and from the generated protocol messages (Kafka 4.4's versions);
+- ``records``: records as Kafka batches (a data batch per append; LeaderChange, KRaftVersion
+  and Voters records in control batches); ``wire``: the RPCs to and from the generated protocol
+  messages (Kafka 4.4's versions); ``voter_wire``: AddRaftVoter, RemoveRaftVoter,
+  UpdateRaftVoter;
 - ``native_log``: the ``RaftLog`` over the native Log in ``__cluster_metadata-0``, with Kafka's
   ``.checkpoint`` snapshots beside it, prefix deletion and retention (``maybe_clean``);
   ``quorum_state``: Kafka's ``quorum-state`` file;
@@ -34,10 +40,11 @@ The I/O shell around it:
 
 Snapshots (KIP-630): a fetch below the leader's log start is answered with its snapshot id;
 the follower downloads it with FetchSnapshot and installs it (``fetch_rpc``). Who writes them:
-``cluster/snapshot_generator.py``.
+``cluster/snapshot_generator.py``; with a dynamic quorum (kraft.version 1) their header holds the
+voter set at their end offset.
 
-Not yet: dynamic voters (KIP-853: the voter set is a value given to the replica, not read from
-the log; a snapshot's header is kraft.version 0, without a VotersRecord).
+Not yet: the kraft.version upgrade of a static quorum (KIP-853's ``kafka-features upgrade
+--feature kraft.version=1``).
 """
 
 from ferrokafka.cluster.raft.election import ElectionState

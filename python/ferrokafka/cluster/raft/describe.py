@@ -42,8 +42,9 @@ class QuorumDescription:
 
 
 def describe_quorum(state: LeaderState, now_ms: int, wall_offset_ms: int) -> QuorumDescription:
-    """The leader's view now. Voters are static here (``controller.quorum.voters``): as in
-    Kafka, a static voter's key has no directory id; an observer's is the one it fetched with.
+    """The leader's view now. Voters are described without a directory id (a static voter's
+    key has none; the driver fills in what a dynamic voter set lists, KIP-853); an observer's
+    is the one it fetched with.
     """
     state.expire_observers(now_ms)
 

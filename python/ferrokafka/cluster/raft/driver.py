@@ -33,6 +33,14 @@ Timers: the replica says when it next needs a tick (``next_deadline_ms``); a tas
 then on the trio clock, or until an event moves the deadline. Nothing polls.
 
 Observers (a broker: ``node_id`` not among the voters) fetch from the leader and never vote.
+
+Dynamic quorum (KIP-853, ``bootstrap_servers`` instead of ``voters``): the voter set comes from
+the latest snapshot in the partition directory (the bootstrap checkpoint) and the log; a peer
+connection is opened on first use for a voter (its endpoint on this listener, as the voter set
+lists it), a bootstrap server (ids -2, -3, ... as Kafka's) or a leader a response named
+(``node_endpoints``). AddRaftVoter's ApiVersions call to the new voter (an ``ApiVersionsProbe``
+effect) goes on a connection of its own, at v4 (below it Kafka leaves kraft.version out,
+KIP-1022), and comes back as an ``ApiVersionsResult``.
 """
 
 from __future__ import annotations
@@ -50,12 +58,23 @@ from pathlib import Path
 
 import trio
 
+from ferrokafka.cluster.feature_levels import KRAFT_VERSION_FEATURE
 from ferrokafka.cluster.metadata_log import (
     METADATA_PARTITION_DIR,
     SEGMENT_BYTES,
     SnapshotRequiredError,
 )
-from ferrokafka.cluster.raft.describe import QuorumDescription, describe_quorum
+from ferrokafka.cluster.node_client import (
+    SOFTWARE_NAME,
+    SOFTWARE_VERSION,
+    NodeClient,
+    NodeUnavailableError,
+)
+from ferrokafka.cluster.raft.describe import (
+    QuorumDescription,
+    ReplicaDescription,
+    describe_quorum,
+)
 from ferrokafka.cluster.raft.election import ElectionState
 from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.messages import (
@@ -79,7 +98,19 @@ from ferrokafka.cluster.raft.peer import Peer, PeerLimits
 from ferrokafka.cluster.raft.quorum import QuorumConfig
 from ferrokafka.cluster.raft.quorum_state import QuorumStateFile
 from ferrokafka.cluster.raft.replica import NotLeaderError, RaftReplica
+from ferrokafka.cluster.raft.voter_changes import (
+    VOTER_REQUEST_TYPES,
+    ApiVersionsProbe,
+    ApiVersionsResult,
+    UpdateVoterRequest,
+    VoterRequest,
+    VoterResponse,
+)
+from ferrokafka.cluster.raft.voters import VoterEndpoint, VoterSet, VoterSetHistory
 from ferrokafka.cluster.raft.wire import Endpoint
+from ferrokafka.cluster.snapshot_file import Snapshot, SnapshotId, read_snapshot
+from ferrokafka.protocol.error_codes import REQUEST_TIMED_OUT
+from ferrokafka.protocol.messages.api_versions import ApiVersionsRequest
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +126,7 @@ SHUTDOWN_SLACK_S = 1.0
 @dataclass(frozen=True)
 class DriverLimits:
     peer: PeerLimits = PeerLimits()
+    peers_max: int = 256  # connections to other quorum nodes (voters, bootstrap servers)
     inbound_pending_max: int = 1024  # requests from peers being answered at once
     appends_pending_max: int = 10_000  # appends waiting for their commit
     effects_pending_max: int = 10_000  # effects waiting while a flush runs (then sends drop)
@@ -103,6 +135,12 @@ class DriverLimits:
 
 
 DEFAULT_QUORUM_CONFIG = QuorumConfig()
+BOOTSTRAP_ID_FIRST = -2  # KafkaRaftClient numbers bootstrap servers -2, -3, ...
+ADMIN_SOURCE = -1  # the "source" of an Add/Remove/UpdateRaftVoter request
+VOTER_CHANGE_SLACK_MS = 1000  # beyond the request timeout, for the replica's own timeout answer
+API_VERSIONS_PROBE_VERSION = (
+    4  # KIP-1022: below v4 a feature whose min is 0 (kraft.version) is left out
+)
 NO_DIRECTORY_ID = uuid.UUID(int=0)  # Kafka's ReplicaKey.NO_DIRECTORY_ID
 
 
@@ -132,7 +170,23 @@ class _PendingAppend:
         self.error: Exception | None = None
 
 
-def _source_of(request: RaftRequest) -> int:
+def latest_snapshot(partition_dir: Path) -> Snapshot | None:
+    """The snapshot with the largest id in the metadata partition's directory (the bootstrap
+    checkpoint on a new node), None if there is none."""
+    try:
+        names = os.listdir(partition_dir)
+    except FileNotFoundError:
+        return None
+    ids = [i for i in map(SnapshotId.from_file_name, names) if i is not None]
+    if not ids:
+        return None
+    return read_snapshot(partition_dir / max(ids).file_name)
+
+
+def _source_of(request: RaftRequest | VoterRequest) -> int:
+    if isinstance(request, VOTER_REQUEST_TYPES):
+        # Answered through the correlation id; any id not a node's will do as the source.
+        return ADMIN_SOURCE
     if isinstance(request, (BeginQuorumEpochRequest, EndQuorumEpochRequest)):
         return request.leader_id
     assert isinstance(request, (VoteRequest, FetchRequest, FetchSnapshotRequest))
@@ -144,7 +198,7 @@ class RaftDriver:
         self,
         *,
         node_id: int,
-        voters: Mapping[int, tuple[str, int]],
+        voters: Mapping[int, tuple[str, int]] | None = None,
         cluster_id: str | None,
         metadata_dir: str | os.PathLike[str],
         config: QuorumConfig = DEFAULT_QUORUM_CONFIG,
@@ -153,11 +207,26 @@ class RaftDriver:
         limits: DriverLimits = DriverLimits(),
         random: _random.Random | None = None,
         segment_bytes: int = SEGMENT_BYTES,
+        bootstrap_servers: Sequence[tuple[str, int]] = (),
+        endpoints: Sequence[VoterEndpoint] = (),
     ) -> None:
-        if not voters:
-            raise ValueError("a quorum needs at least one voter")
+        """``voters``: a static ``controller.quorum.voters``; or ``bootstrap_servers``
+        (``controller.quorum.bootstrap.servers``, KIP-853): the voter set is then read from
+        the latest snapshot (the bootstrap checkpoint) and the log. ``endpoints``: this node's
+        controller listeners as it would be listed as a voter."""
+        if not voters and not bootstrap_servers:
+            raise ValueError("a quorum needs voters or bootstrap servers")
         self.node_id = node_id
-        self.voters = {v: (host, int(port)) for v, (host, port) in voters.items()}
+        self.static_voters = {v: (host, int(port)) for v, (host, port) in (voters or {}).items()}
+        # Kafka's ids for bootstrap servers: -2, -3, ... (never a node id).
+        self.bootstrap_addresses = {
+            BOOTSTRAP_ID_FIRST - i: (host, int(port))
+            for i, (host, port) in enumerate(bootstrap_servers)
+        }
+        self.local_endpoints = tuple(endpoints)
+        # Node endpoints learned from responses (the leader's, when it is not yet in our set).
+        self._learned: dict[int, tuple[str, int]] = {}
+        self._nursery: trio.Nursery | None = None
         self.cluster_id = cluster_id
         self.metadata_dir = os.fspath(metadata_dir)
         self.config = config
@@ -192,8 +261,22 @@ class RaftDriver:
     # --- what the owner sees ---------------------------------------------------------------
 
     @property
+    def voters(self) -> dict[int, tuple[str, int] | None]:
+        """The current voters (static, or the latest VotersRecord) and their addresses on
+        this driver's listener."""
+        if self.replica is None:
+            return dict(self.static_voters)
+        voter_set = self.replica.history.last_voters()
+        return {v: voter_set.address(v, self.listener_name) for v in sorted(voter_set.ids)}
+
+    def voter_set(self) -> VoterSet | None:
+        return None if self.replica is None else self.replica.history.last_voters()
+
+    @property
     def is_voter(self) -> bool:
-        return self.node_id in self.voters
+        if self.replica is None:
+            return self.node_id in self.static_voters
+        return self.replica.quorum.is_voter
 
     @property
     def is_leader(self) -> bool:
@@ -213,8 +296,25 @@ class RaftDriver:
         hw = None if self.replica is None else self.replica.high_watermark
         return hw or 0
 
+    def address_of(self, node_id: int) -> tuple[str, int] | None:
+        """Where to reach ``node_id`` on this listener: a voter's listed endpoint, a static
+        voter, a bootstrap server, or an endpoint a response named."""
+        if node_id == self.node_id:
+            for endpoint in self.local_endpoints:
+                if endpoint.name == self.listener_name:
+                    return (endpoint.host, endpoint.port)
+        if self.replica is not None:
+            address = self.replica.history.last_voters().address(node_id, self.listener_name)
+            if address is not None:
+                return address
+        return (
+            self.static_voters.get(node_id)
+            or self.bootstrap_addresses.get(node_id)
+            or self._learned.get(node_id)
+        )
+
     def endpoint_of(self, node_id: int) -> Endpoint | None:
-        address = self.voters.get(node_id)
+        address = self.address_of(node_id)
         return None if address is None else Endpoint(self.listener_name, *address)
 
     def leader_endpoint(self) -> tuple[int, Endpoint] | None:
@@ -229,7 +329,16 @@ class RaftDriver:
         if not isinstance(state, LeaderState):
             return None
         now_ms = self._now_ms()
-        return describe_quorum(state, now_ms, int(time.time() * 1000) - now_ms)
+        found = describe_quorum(state, now_ms, int(time.time() * 1000) - now_ms)
+        # KIP-853: a voter's key has the directory id the voter set lists (none if static).
+        voter_set = self.replica.history.last_voters()
+
+        def keyed(d: ReplicaDescription) -> ReplicaDescription:
+            node = voter_set.get(d.replica_id)
+            directory = None if node is None else node.directory_id
+            return replace(d, directory_id=directory or NO_DIRECTORY_ID)
+
+        return replace(found, voters=tuple(keyed(d) for d in found.voters))
 
     def add_committed_listener(self, listener: CommittedListener, start_offset: int = 0) -> None:
         """Call ``listener`` (in the trio thread) with every committed batch from
@@ -259,6 +368,7 @@ class RaftDriver:
         if self.log is not None:
             raise RuntimeError("a RaftDriver runs once; make a new one to restart")
         election = await trio.to_thread.run_sync(self._state_file.read)
+        history = await trio.to_thread.run_sync(self._voter_history)
         self.log = await trio.to_thread.run_sync(
             lambda: NativeRaftLog(self.metadata_dir, segment_bytes=self.segment_bytes)
         )
@@ -267,29 +377,22 @@ class RaftDriver:
                 self._cancel = scope
                 self.replica = RaftReplica(
                     node_id=self.node_id,
-                    voters=frozenset(self.voters),
+                    voters=history,
                     log=self.log,
                     config=self.config,
                     random=self._random,
                     now_ms=self._now_ms(),
                     election=election,
                     cluster_id=self.cluster_id,
+                    directory_id=(
+                        None if self.directory_id == NO_DIRECTORY_ID else self.directory_id
+                    ),
+                    endpoints=self.local_endpoints,
+                    listener_name=self.listener_name,
+                    bootstrap_servers=tuple(sorted(self.bootstrap_addresses, reverse=True)),
                 )
                 async with trio.open_nursery() as nursery:
-                    for peer_id, address in sorted(self.voters.items()):
-                        if peer_id == self.node_id:
-                            continue
-                        peer = Peer(
-                            peer_id,
-                            address,
-                            f"raft-client-{self.node_id}",
-                            self.endpoint_of(self.node_id),
-                            self._on_response,
-                            self._on_send_failed,
-                            self.limits.peer,
-                        )
-                        self._peers[peer_id] = peer
-                        nursery.start_soon(peer.run)
+                    self._nursery = nursery
                     nursery.start_soon(self._carry_out_effects)
                     nursery.start_soon(self._deliver_committed)
                     nursery.start_soon(self._tick_loop)
@@ -340,7 +443,9 @@ class RaftDriver:
 
     # --- inbound requests (from server/handlers/raft.py) -------------------------------------
 
-    async def handle_request(self, request: RaftRequest) -> RaftResponse | None:
+    async def handle_request(
+        self, request: RaftRequest | VoterRequest
+    ) -> RaftResponse | VoterResponse | None:
         """Answer a peer's request; None if no answer came in time (the caller answers
         REQUEST_TIMED_OUT). A Fetch may wait (long poll) up to its ``max_wait_ms``."""
         replica = self._require_running()
@@ -352,6 +457,8 @@ class RaftDriver:
         wait_ms = self.config.request_timeout_ms
         if isinstance(request, FetchRequest):
             wait_ms += max(0, request.max_wait_ms)
+        elif isinstance(request, VOTER_REQUEST_TYPES):
+            wait_ms += VOTER_CHANGE_SLACK_MS  # the replica times the change out itself
         try:
             self._apply(
                 replica.handle(Inbound(_source_of(request), local_id, request), self._now_ms())
@@ -411,12 +518,58 @@ class RaftDriver:
                 self._idle.set()
                 self._idle = trio.Event()
 
+    def _voter_history(self) -> VoterSetHistory:
+        """Static voters, or the voter set and kraft.version of the latest snapshot."""
+        if self.static_voters:
+            return VoterSetHistory(VoterSet.static(self.static_voters, self.listener_name))
+        history = VoterSetHistory()
+        snapshot = latest_snapshot(Path(self.metadata_dir) / METADATA_PARTITION_DIR)
+        if snapshot is not None:
+            voters = None if snapshot.voters is None else VoterSet.from_record(snapshot.voters)
+            history.bootstrap(snapshot.kraft_version, voters)
+        return history
+
+    def _peer(self, node_id: int) -> Peer | None:
+        """The connection to ``node_id``, opened on first use (voters come and go)."""
+        peer = self._peers.get(node_id)
+        if peer is not None:
+            # Kept for the driver's life: a voter that moves (UpdateRaftVoter) is reached at
+            # its new address after a restart of this node.
+            return peer
+        address = self.address_of(node_id)
+        if address is None or self._nursery is None or node_id == self.node_id:
+            return None
+        if len(self._peers) >= self.limits.peers_max:
+            return None
+        peer = Peer(
+            node_id,
+            address,
+            f"raft-client-{self.node_id}",
+            self.endpoint_of(self.node_id),
+            self._on_response,
+            self._on_send_failed,
+            self.limits.peer,
+            on_node_endpoints=self._on_node_endpoints,
+        )
+        self._peers[node_id] = peer
+        self._nursery.start_soon(peer.run)
+        return peer
+
+    def _on_node_endpoints(self, found: list[tuple[int, str, int]]) -> None:
+        for node_id, host, port in found:
+            if node_id >= 0 and node_id != self.node_id and host:
+                self._learned[node_id] = (host, port)
+
     def _route(self, send: Send) -> None:
-        if isinstance(send.message, REQUEST_TYPES):
+        if isinstance(send.message, ApiVersionsProbe):
+            if self._nursery is None:
+                return
+            self._nursery.start_soon(self._probe_api_versions, send)
+        elif isinstance(send.message, (*REQUEST_TYPES, UpdateVoterRequest)):
             request = send.message
             if isinstance(request, (VoteRequest, FetchRequest)):
                 request = replace(request, replica_directory_id=self.directory_id)
-            peer = self._peers.get(send.destination)
+            peer = self._peer(send.destination)
             if peer is None:
                 self._on_send_failed(send.destination, send.correlation_id)
             else:
@@ -426,6 +579,39 @@ class RaftDriver:
             if reply is not None and not reply.event.is_set():
                 reply.response = send.message
                 reply.event.set()
+
+    async def _probe_api_versions(self, send: Send) -> None:
+        """AddRaftVoter's ApiVersions to the new voter: its kraft.version range."""
+        probe = send.message
+        assert isinstance(probe, ApiVersionsProbe)
+        client = NodeClient(
+            probe.address,
+            client_id=f"raft-client-{self.node_id}",
+            timeout_s=self.config.request_timeout_ms / 1000,
+        )
+        result = ApiVersionsResult(REQUEST_TIMED_OUT, None)
+        try:
+            request = ApiVersionsRequest(
+                client_software_name=SOFTWARE_NAME, client_software_version=SOFTWARE_VERSION
+            )
+            response = await client.call(request, version=API_VERSIONS_PROBE_VERSION)
+            kraft = next(
+                (
+                    (f.min_version, f.max_version)
+                    for f in response.supported_features
+                    if f.name == KRAFT_VERSION_FEATURE
+                ),
+                None,
+            )
+            result = ApiVersionsResult(response.error_code, kraft)
+        except NodeUnavailableError as exc:
+            log.info("raft: ApiVersions to %s:%d failed: %s", *probe.address, exc)
+        finally:
+            with trio.CancelScope(shield=True):
+                await client.aclose()
+        if self.replica is not None and self._running:
+            inbound = Inbound(send.destination, send.correlation_id, result)
+            self._apply(self.replica.handle(inbound, self._now_ms()))
 
     def _on_committed(self) -> None:
         hw = self.committed_offset

@@ -17,9 +17,12 @@ Vote, as Kafka's ``handleVoteRequest``:
 
 from __future__ import annotations
 
+import uuid
+
 from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.messages import (
     NO_LEADER,
+    ZERO_UUID,
     BeginQuorumEpochRequest,
     BeginQuorumEpochResponse,
     EndQuorumEpochRequest,
@@ -107,7 +110,9 @@ class ElectionRpc:
                 f"{quorum.state!r}"
             )
         if epoch > quorum.epoch:
-            if leader_id is not None and leader_id in quorum.voters:
+            # Not only a voter: with KIP-853 the leader may be one this node has not yet
+            # read into its voter set (an observer learns the voters from the leader's log).
+            if leader_id is not None:
                 self._transition_to_follower(epoch, leader_id, now_ms)
             else:
                 self._transition_to_unattached(epoch, now_ms, leader_id)
@@ -135,7 +140,22 @@ class ElectionRpc:
             last_offset_epoch=self.log.last_fetched_epoch(),
             last_offset=self.log.end_offset(),
             pre_vote=isinstance(self.quorum.state, ProspectiveState),
+            voter_directory_id=self._voter_directory_id(destination),
         )
+
+    def _is_valid_voter_key(self, voter_id: int, directory_id: uuid.UUID) -> bool:
+        """Kafka's voter-key check: the request is meant for this node (and, when it names a
+        directory, this node's metadata directory: a reformatted node is another voter)."""
+        if voter_id >= 0 and voter_id != self.node_id:
+            return False
+        local = self.local_directory_id
+        return directory_id == ZERO_UUID or local is None or directory_id == local
+
+    def _voter_directory_id(self, voter_id: int) -> uuid.UUID:
+        """The receiver's directory id as the voter set lists it (KIP-853; zero if static),
+        which the receiver checks against its own (INVALID_VOTER_KEY)."""
+        voter = self.history.last_voters().get(voter_id)
+        return ZERO_UUID if voter is None or voter.directory_id is None else voter.directory_id
 
     def _vote_response(self, error: int, granted: bool) -> VoteResponse:
         return VoteResponse(error, self._leader_or_nil(), self.quorum.epoch, granted)
@@ -153,7 +173,7 @@ class ElectionRpc:
             return self._vote_response(error, False)
         if replica_epoch > self.quorum.epoch:
             self._transition_to_unattached(replica_epoch, now_ms)
-        if request.voter_id >= 0 and request.voter_id != self.node_id:
+        if not self._is_valid_voter_key(request.voter_id, request.voter_directory_id):
             return self._vote_response(INVALID_VOTER_KEY, False)
 
         up_to_date = (last_epoch, request.last_offset) >= (
@@ -199,7 +219,11 @@ class ElectionRpc:
 
     def _build_begin_quorum_epoch_request(self, destination: int) -> BeginQuorumEpochRequest:
         return BeginQuorumEpochRequest(
-            self.cluster_id, destination, self.node_id, self.quorum.epoch
+            self.cluster_id,
+            destination,
+            self.node_id,
+            self.quorum.epoch,
+            voter_directory_id=self._voter_directory_id(destination),
         )
 
     def _handle_begin_quorum_epoch_request(
@@ -211,7 +235,7 @@ class ElectionRpc:
         error = self._validate_voter_only_request(request.leader_id, request.leader_epoch)
         if error == NONE:
             self._maybe_transition(request.leader_id, request.leader_epoch, now_ms)
-            if request.voter_id >= 0 and request.voter_id != self.node_id:
+            if not self._is_valid_voter_key(request.voter_id, request.voter_directory_id):
                 error = INVALID_VOTER_KEY
         return BeginQuorumEpochResponse(error, self._leader_or_nil(), self.quorum.epoch)
 

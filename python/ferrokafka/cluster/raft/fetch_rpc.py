@@ -48,6 +48,7 @@ from ferrokafka.cluster.raft.log import (
 )
 from ferrokafka.cluster.raft.messages import (
     NO_LEADER,
+    ZERO_UUID,
     FetchRequest,
     FetchResponse,
     FetchSnapshotRequest,
@@ -274,6 +275,8 @@ class FetchRpc:
             last_fetched_epoch=self.log.last_fetched_epoch(),
             max_bytes=self.config.fetch_max_bytes,
             high_watermark=-1 if self.quorum.high_watermark is None else self.quorum.high_watermark,
+            # KIP-853: the leader keys replicas by (id, directory id).
+            replica_directory_id=self.local_directory_id or ZERO_UUID,
         )
 
     def _build_fetch_snapshot_request(self, destination: int) -> FetchSnapshotRequest:
@@ -336,7 +339,7 @@ class FetchRpc:
                     f"node {self.node_id}: leader asks to truncate to {diverging.offset}, "
                     f"below the high watermark {state.high_watermark}"
                 )
-            truncate_to_end_offset(self.log, diverging)
+            self._note_truncated(truncate_to_end_offset(self.log, diverging), now_ms)
             self._log_dirty = True
         elif response.snapshot_id is not None:
             snapshot_id = response.snapshot_id
@@ -349,6 +352,7 @@ class FetchRpc:
             if response.records:
                 self.log.append_as_follower(response.records)
                 self._log_dirty = True
+                self._note_appended(response.records, now_ms)
             if response.high_watermark >= 0:
                 state.update_high_watermark(min(self.log.end_offset(), response.high_watermark))
         state.reset_fetch_timeout_for_successful_fetch(now_ms)

@@ -27,6 +27,7 @@ from ferrokafka.cluster.raft.state import NEVER, EpochState
 
 CHECK_QUORUM_TIMEOUT_FACTOR = 1.5
 OBSERVER_SESSION_TIMEOUT_MS = 300_000  # forget an observer that has not fetched for this long
+CAUGHT_UP_WINDOW_MS = 3_600_000  # Kafka's isReplicaCaughtUp: fetched within the last hour
 
 
 class ReplicaProgress:
@@ -107,6 +108,8 @@ class LeaderState(EpochState):
         self.begin_quorum_epoch_timeout_ms = fetch_timeout_ms // 2
         self.begin_quorum_epoch_deadline_ms = now_ms  # send at once
         self.resign_requested = False
+        # The voter change in progress (KIP-853, ``voter_changes.py``): one at a time.
+        self.voter_change: object | None = None
 
     def election(self) -> ElectionState:
         return ElectionState(self.epoch, self.local_id, self.local_id, self.voters)
@@ -188,6 +191,39 @@ class LeaderState(EpochState):
         # dynamic voters, the set changed): the high watermark never goes back.
         return False
 
+    def update_voter_set(self, voters: frozenset[int]) -> bool:
+        """The latest voter set in the log changed (KIP-853; Kafka's
+        ``updateVoterAndObserverStates``): progress moves between voters and observers, the
+        high watermark is counted over the new set from now on. True if it moved."""
+        if voters == frozenset(self.voter_states):
+            return False
+        old_voters, old_observers = self.voter_states, self.observer_states
+        self.voter_states = {}
+        for v in voters:
+            progress = old_voters.get(v) or old_observers.get(v)
+            self.voter_states[v] = progress or ReplicaProgress(acknowledged=v == self.local_id)
+        self.observer_states = {
+            r: p for r, p in {**old_observers, **old_voters}.items() if r not in voters
+        }
+        self.observer_states.pop(self.local_id, None)
+        self.voters = voters
+        self._fetched_voters &= voters
+        return self._maybe_update_high_watermark()
+
+    def is_replica_caught_up(
+        self, replica_id: int, directory_id: uuid.UUID | None, now_ms: int
+    ) -> bool:
+        """Kafka's ``isReplicaCaughtUp`` for AddRaftVoter: an observer (with that directory)
+        that has been caught up at some point and fetched within the last hour."""
+        state = self.observer_states.get(replica_id)
+        return (
+            state is not None
+            and state.directory_id == directory_id
+            and state.last_caught_up_ms > 0
+            and state.last_fetch_ms > 0
+            and state.last_fetch_ms > now_ms - CAUGHT_UP_WINDOW_MS
+        )
+
     def non_leader_voters_by_descending_fetch_offset(self) -> tuple[int, ...]:
         ranked = sorted(
             (v for v in self.voter_states if v != self.local_id),
@@ -205,7 +241,8 @@ class LeaderState(EpochState):
     def add_acknowledgement_from(self, voter_id: int) -> None:
         state = self.voter_states.get(voter_id)
         if state is None:
-            raise AssertionError(f"acknowledgement from non-voter {voter_id}")
+            # Removed from the voter set (KIP-853) after the BeginQuorumEpoch went out.
+            return
         state.acknowledged = True
 
     def expire_observers(self, now_ms: int) -> None:

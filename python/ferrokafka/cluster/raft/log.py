@@ -56,6 +56,11 @@ class RawBatch:
     data: bytes
 
 
+# A control record's value: a LeaderChange, or (KIP-853, ``voters.py``) a VotersChange or a
+# KRaftVersionChange. Typed loosely here so the log stays below the voter-set module.
+ControlValue = object
+
+
 class Record(NamedTuple):
     """One record of the log. A tuple so that logs compare fast in the simulation.
 
@@ -64,12 +69,12 @@ class Record(NamedTuple):
 
     offset: int
     epoch: int
-    value: bytes | LeaderChange
+    value: bytes | ControlValue
     batch: RawBatch | None = None
 
     @property
     def is_control(self) -> bool:
-        return isinstance(self.value, LeaderChange)
+        return not isinstance(self.value, bytes)
 
 
 # Kafka's Snapshots.BOOTSTRAP_SNAPSHOT_ID: the storage tool's checkpoint, never replicated.
@@ -102,7 +107,7 @@ class RaftLog(Protocol):
         later; (0, 0) if the log has no epoch <= ``epoch``."""
         ...
 
-    def append_as_leader(self, values: Sequence[bytes | LeaderChange], epoch: int) -> int:
+    def append_as_leader(self, values: Sequence[bytes | ControlValue], epoch: int) -> int:
         """Append values stamped with ``epoch``; return the offset of the last one."""
         ...
 

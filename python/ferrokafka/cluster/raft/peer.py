@@ -62,8 +62,12 @@ class Peer:
         on_response: OnResponse,
         on_failed: OnFailed,
         limits: PeerLimits,
+        on_node_endpoints: Callable[[list[tuple[int, str, int]]], None] | None = None,
     ) -> None:
         self.peer_id = peer_id
+        # Endpoints a response names (the leader's, KIP-853): how an observer of a dynamic
+        # quorum learns where the leader is.
+        self.on_node_endpoints = on_node_endpoints
         self.address = address
         self.client_id = client_id
         self.own_endpoint = own_endpoint
@@ -193,4 +197,11 @@ class Peer:
             _, message = decode_response(frame, api_key, version)
         except ProtocolDecodeError as e:
             raise PeerConnectionError(f"undecodable response: {e}") from None
+        if self.on_node_endpoints is not None:
+            found = [(n.node_id, n.host, n.port) for n in getattr(message, "node_endpoints", ())]
+            leader = getattr(message, "current_leader", None)  # UpdateRaftVoter's
+            if leader is not None and leader.leader_id >= 0 and leader.host:
+                found.append((leader.leader_id, leader.host, leader.port))
+            if found:
+                self.on_node_endpoints(found)
         self.on_response(self.peer_id, correlation_id, response_from_wire(message, version))

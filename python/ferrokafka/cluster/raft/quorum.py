@@ -25,12 +25,14 @@ that knew a leader comes back Follower (with its vote), a candidate that knew no
 Candidate; if the log holds a larger epoch than the quorum-state file, the log wins (Unattached
 there). Kafka checks "voted for itself" before "knows a leader"; see ``initialize``.
 
-The voter set is a value the replica is given (static ``controller.quorum.voters`` today); with
-KIP-853 it will come from the log's VotersRecords instead.
+The voter set is the latest in the replica's :class:`VoterSetHistory` (``voters.py``): static
+``controller.quorum.voters``, or with KIP-853 the log's VotersRecords; each state keeps the ids
+it was made with.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from random import Random
 
@@ -46,6 +48,7 @@ from ferrokafka.cluster.raft.state import (
     ResignedState,
     UnattachedState,
 )
+from ferrokafka.cluster.raft.voters import VoterSetHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +73,26 @@ class InvalidTransition(AssertionError):
 
 class QuorumState:
     def __init__(
-        self, local_id: int | None, voters: frozenset[int], config: QuorumConfig, random: Random
+        self,
+        local_id: int | None,
+        voters: VoterSetHistory,
+        config: QuorumConfig,
+        random: Random,
+        local_directory_id: uuid.UUID | None = None,
     ) -> None:
         self.local_id = local_id
-        self.voters = voters
+        self.local_directory_id = local_directory_id
+        self.history = voters
         self.config = config
         self.random = random
-        self.state: EpochState = UnattachedState(0, voters, NEVER)
+        self.state: EpochState = UnattachedState(0, self.voters, NEVER)
         self.pending_election: ElectionState | None = None
+
+    @property
+    def voters(self) -> frozenset[int]:
+        """The ids of the latest voter set in the log (Kafka's ``lastVoterSet``): a state made
+        now counts these, as Kafka's QuorumState does at each transition."""
+        return self.history.last_voters().ids
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -95,7 +110,8 @@ class QuorumState:
 
     @property
     def is_voter(self) -> bool:
-        return self.local_id is not None and self.local_id in self.voters
+        """Kafka's ``isVoter``: the id, and the metadata directory when the set names one."""
+        return self.history.last_voters().is_voter(self.local_id, self.local_directory_id)
 
     @property
     def is_only_voter(self) -> bool:
@@ -123,9 +139,15 @@ class QuorumState:
         if election.epoch < log_end.epoch:
             state = UnattachedState(log_end.epoch, self.voters, deadline)
         elif local is not None and election.is_leader(local):
-            state = ResignedState(local, election.epoch, self.voters, deadline, ())
+            # Its own timer even when no longer a voter (KIP-853: a leader that removed itself):
+            # Resigned ends in an election timeout, then Unattached (an observer) fetches.
+            resign_deadline = now_ms + self.random_election_timeout_ms()
+            state = ResignedState(local, election.epoch, self.voters, resign_deadline, ())
         elif (
-            local is not None and election.is_voted_candidate(local) and election.leader_id is None
+            local is not None
+            and self.is_voter
+            and election.is_voted_candidate(local)
+            and election.leader_id is None
         ):
             state = CandidateState(local, election.epoch, self.voters, deadline)
         elif election.leader_id is not None:

@@ -16,10 +16,19 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 
-from ferrokafka.cluster.raft.log import LeaderChange, RawBatch, Record
+from ferrokafka.cluster.raft.log import ControlValue, LeaderChange, RawBatch, Record
+from ferrokafka.cluster.raft.voters import (
+    KRAFT_VERSION_RECORD_VERSION,
+    VOTERS_RECORD_VERSION,
+    KRaftVersionChange,
+    VotersChange,
+    VoterSet,
+)
 from ferrokafka.protocol.api import decode_message, encode_message
 from ferrokafka.protocol.errors import ProtocolDecodeError
+from ferrokafka.protocol.messages.k_raft_version_record import KRaftVersionRecord
 from ferrokafka.protocol.messages.leader_change_message import LeaderChangeMessage
+from ferrokafka.protocol.messages.voters_record import VotersRecord
 from ferrokafka.storage import (
     BatchBuilder,
     CorruptRecordError,
@@ -32,6 +41,8 @@ from ferrokafka.storage import (
 CONTROL_KEY = struct.Struct(">hh")
 CONTROL_KEY_VERSION = 0
 LEADER_CHANGE_TYPE = 2
+KRAFT_VERSION_TYPE = 5
+KRAFT_VOTERS_TYPE = 6
 LEADER_CHANGE_VERSION = 0  # ControlRecordUtils.LEADER_CHANGE_CURRENT_VERSION
 # Batch v2 layout: attributes (int16) at 21, CRC (uint32) at 17 covering bytes 21 on.
 CRC_OFFSET = 17
@@ -66,23 +77,57 @@ def decode_leader_change(value: bytes) -> LeaderChange:
 
 
 def build_batch(
-    values: Sequence[bytes | LeaderChange], base_offset: int, epoch: int, timestamp_ms: int | None
+    values: Sequence[bytes | ControlValue], base_offset: int, epoch: int, timestamp_ms: int | None
 ) -> bytes:
-    """One batch: a control batch for a single LeaderChange, else a data batch."""
+    """One batch: a control batch when the values are control records (a LeaderChange, and
+    with KIP-853 a KRaftVersionRecord and a VotersRecord, which a new leader writes together
+    as Kafka's ``appendStartOfEpochControlRecords``), else a data batch."""
     if not values:
         raise ValueError("a batch needs at least one record")
     builder = BatchBuilder(base_offset=base_offset, partition_leader_epoch=epoch)
-    if isinstance(values[0], LeaderChange):
-        if len(values) != 1:
-            raise ValueError("a LeaderChange goes alone in its control batch")
-        key = CONTROL_KEY.pack(CONTROL_KEY_VERSION, LEADER_CHANGE_TYPE)
-        builder.append(encode_leader_change(values[0]), key=key, timestamp=timestamp_ms)
+    if not isinstance(values[0], bytes):
+        for value in values:
+            if isinstance(value, bytes):
+                raise ValueError("control records and data records go in separate batches")
+            kind, encoded = encode_control(value)
+            key = CONTROL_KEY.pack(CONTROL_KEY_VERSION, kind)
+            builder.append(encoded, key=key, timestamp=timestamp_ms)
         return _as_control(builder.build())
     for value in values:
         if not isinstance(value, bytes):
             raise TypeError(f"a data record is bytes, not {type(value).__name__}")
         builder.append(value, key=None, timestamp=timestamp_ms)
     return builder.build()
+
+
+def encode_control(value: ControlValue) -> tuple[int, bytes]:
+    """(control record type, value bytes) of a control record."""
+    if isinstance(value, LeaderChange):
+        return LEADER_CHANGE_TYPE, encode_leader_change(value)
+    if isinstance(value, VotersChange):
+        return KRAFT_VOTERS_TYPE, encode_message(value.voters.to_record(), VOTERS_RECORD_VERSION)
+    if isinstance(value, KRaftVersionChange):
+        record = KRaftVersionRecord(
+            version=KRAFT_VERSION_RECORD_VERSION, k_raft_version=value.version
+        )
+        return KRAFT_VERSION_TYPE, encode_message(record, KRAFT_VERSION_RECORD_VERSION)
+    raise TypeError(f"not a control record: {type(value).__name__}")
+
+
+def decode_control(kind: int, value: bytes, offset: int) -> ControlValue:
+    """A control record of the metadata log (LeaderChange, KRaftVersion or Voters)."""
+    if kind == LEADER_CHANGE_TYPE:
+        return decode_leader_change(value)
+    try:
+        if kind == KRAFT_VOTERS_TYPE:
+            record = decode_message(VotersRecord, value, VOTERS_RECORD_VERSION)
+            return VotersChange(VoterSet.from_record(record))
+        if kind == KRAFT_VERSION_TYPE:
+            message = decode_message(KRaftVersionRecord, value, KRAFT_VERSION_RECORD_VERSION)
+            return KRaftVersionChange(message.k_raft_version)
+    except (ProtocolDecodeError, ValueError) as e:
+        raise RecordsError(f"bad control record of type {kind} at {offset}: {e}") from None
+    raise RecordsError(f"control record type {kind} at {offset} not supported")
 
 
 def _as_control(batch: bytes) -> bytes:
@@ -105,9 +150,7 @@ def records_of_batch(batch: RecordBatch) -> list[Record]:
             if key is None or len(key) < CONTROL_KEY.size:
                 raise RecordsError(f"control record at {record.offset} without a key")
             _, kind = CONTROL_KEY.unpack_from(key)
-            if kind != LEADER_CHANGE_TYPE:
-                raise RecordsError(f"control record type {kind} at {record.offset} not supported")
-            value: bytes | LeaderChange = decode_leader_change(record.value or b"")
+            value: bytes | ControlValue = decode_control(kind, record.value or b"", record.offset)
         else:
             value = record.value if record.value is not None else b""
         out.append(Record(record.offset, epoch, value, raw))

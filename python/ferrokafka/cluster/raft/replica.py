@@ -25,6 +25,7 @@ The RPC handlers live in ``election_rpc`` (Vote, BeginQuorumEpoch, EndQuorumEpoc
 from __future__ import annotations
 
 import logging
+import uuid
 from random import Random
 
 from ferrokafka.cluster.raft.election import ElectionState
@@ -62,6 +63,17 @@ from ferrokafka.cluster.raft.state import (
     ResignedState,
     UnattachedState,
 )
+from ferrokafka.cluster.raft.voter_changes import (
+    UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS,
+    VOTER_REQUEST_TYPES,
+    AddVoterRequest,
+    ApiVersionsResult,
+    RemoveVoterRequest,
+    UpdateVoterRequest,
+    UpdateVoterResponse,
+    VoterChangeRpc,
+)
+from ferrokafka.cluster.raft.voters import VoterEndpoint, VoterSet, VoterSetHistory
 from ferrokafka.protocol.error_codes import NONE
 
 log = logging.getLogger(__name__)
@@ -76,27 +88,45 @@ class NotLeaderError(Exception):
     """``append`` or ``resign`` on a replica that is not the leader (Kafka's NotLeaderException)."""
 
 
-class RaftReplica(ElectionRpc, FetchRpc):
+class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
     def __init__(
         self,
         *,
         node_id: int | None,
-        voters: frozenset[int],
+        voters: frozenset[int] | VoterSetHistory,
         log: RaftLog,
         config: QuorumConfig,
         random: Random,
         now_ms: int,
         election: ElectionState | None = None,
         cluster_id: str | None = None,
+        directory_id: uuid.UUID | None = None,
+        endpoints: tuple[VoterEndpoint, ...] = (),
+        listener_name: str = "CONTROLLER",
+        bootstrap_servers: tuple[int, ...] = (),
     ) -> None:
+        """``voters``: static ids, or (KIP-853) a history holding the configured or
+        checkpointed voter set, which the log's VotersRecords then extend. ``directory_id``
+        and ``endpoints`` are this node's (what it would be listed with as a voter);
+        ``bootstrap_servers``: ids (Kafka's -2, -3, ...) of ``controller.quorum.bootstrap
+        .servers``, asked when no leader is known, instead of the voters."""
         self.node_id = node_id
         self.log = log
         self.config = config
         self.random = random
         self.cluster_id = cluster_id
-        self.quorum = QuorumState(node_id, voters, config, random)
+        self.listener_name = listener_name
+        history = (
+            voters
+            if isinstance(voters, VoterSetHistory)
+            else VoterSetHistory(VoterSet.of_ids(voters))
+        )
+        self._init_voter_changes(history, directory_id, endpoints)
+        self._load_voter_history()
+        self.quorum = QuorumState(node_id, history, config, random, directory_id)
+        self._has_bootstrap_servers = bool(bootstrap_servers)
         self.requests = RequestManager(
-            tuple(sorted(v for v in voters if v != node_id)),
+            bootstrap_servers or tuple(sorted(v for v in self.quorum.voters if v != node_id)),
             config.retry_backoff_ms,
             config.request_timeout_ms,
             random,
@@ -147,7 +177,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
 
     def handle(self, inbound: Inbound, now_ms: int) -> list[Outbound]:
         message = inbound.message
-        if isinstance(message, REQUEST_TYPES):
+        if isinstance(message, ApiVersionsResult):
+            self._handle_api_versions_result(inbound, now_ms)
+        elif isinstance(message, (*REQUEST_TYPES, *VOTER_REQUEST_TYPES)):
             response = _REQUEST_HANDLERS[type(message)](self, inbound, now_ms)
             if response is not None:  # None: a Fetch parked until data or its max wait
                 self._sends.append(Send(inbound.source, inbound.correlation_id, response))
@@ -274,6 +306,7 @@ class RaftReplica(ElectionRpc, FetchRpc):
                 f"node {self.node_id}: no stable state after {POLLS_PER_CALL_MAX} polls"
             )
         wait = min(wait, self._expire_parked_fetches(now_ms))
+        self._expire_voter_change(now_ms)
         if self._shutting_down and not self.shutdown_complete:
             assert self._shutdown_deadline_ms is not None
             if (
@@ -302,6 +335,10 @@ class RaftReplica(ElectionRpc, FetchRpc):
         return self._poll_resigned(state, now_ms)
 
     def _poll_leader(self, state: LeaderState, now_ms: int) -> float:
+        if len(state.voter_states) == 1 and self.node_id in state.voter_states:
+            # Kafka's timeUntilCheckQuorumExpires: the only voter keeps its timer fresh, so a
+            # voter added later (KIP-853) gets a whole check-quorum timeout to fetch.
+            state.check_quorum_deadline_ms = now_ms + state.check_quorum_timeout_ms
         if self._shutting_down or state.resign_requested or now_ms >= state.check_quorum_deadline():
             self._transition_to_resigned(
                 state.non_leader_voters_by_descending_fetch_offset(), now_ms
@@ -314,7 +351,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
                     self._send_request(voter, self._build_begin_quorum_epoch_request, now_ms)
             state.begin_quorum_epoch_deadline_ms = now_ms + state.begin_quorum_epoch_timeout_ms
         return min(
-            state.begin_quorum_epoch_deadline_ms - now_ms, state.check_quorum_deadline() - now_ms
+            state.begin_quorum_epoch_deadline_ms - now_ms,
+            state.check_quorum_deadline() - now_ms,
+            self._poll_voter_change(now_ms),
         )
 
     def _poll_nominee(self, state: CandidateState | ProspectiveState, now_ms: int) -> float:
@@ -346,6 +385,9 @@ class RaftReplica(ElectionRpc, FetchRpc):
             if now_ms >= state.fetch_deadline_ms:
                 self._transition_to_prospective(now_ms)
                 return 0
+            update_wait = self._update_voter_wait(state, now_ms)
+            if update_wait is not None:
+                return min(update_wait, state.fetch_deadline_ms - now_ms)
         elif now_ms >= state.fetch_deadline_ms:
             return self._fetch_from_any_bootstrap(now_ms)
         return self._fetch_from_best_node(state, now_ms)
@@ -357,7 +399,10 @@ class RaftReplica(ElectionRpc, FetchRpc):
             if now_ms >= state.election_deadline_ms:
                 self._transition_to_prospective(now_ms)
                 return 0
-        return min(self._fetch_from_any_bootstrap(now_ms), state.election_deadline_ms - now_ms)
+            return min(self._fetch_from_any_bootstrap(now_ms), state.election_deadline_ms - now_ms)
+        # An observer (Kafka's pollUnattachedAsObserver) has no election timer, even one set
+        # while it was a voter or cast a vote (KIP-853: a replica removed, or not yet added).
+        return self._fetch_from_any_bootstrap(now_ms)
 
     def _poll_resigned(self, state: ResignedState, now_ms: int) -> float:
         wait: float = NEVER
@@ -406,8 +451,12 @@ class RaftReplica(ElectionRpc, FetchRpc):
         change = LeaderChange(
             state.local_id, tuple(sorted(state.voters)), tuple(sorted(state.granting_voters))
         )
-        self.log.append_as_leader([change], state.epoch)
+        values: list[object] = [change, *self._start_of_epoch_voter_records()]
+        last = self.log.append_as_leader(values, state.epoch)
         self._log_dirty = True
+        for i, value in enumerate(values):
+            self.history.apply(last - len(values) + 1 + i, value)
+        self._update_voter_due_ms = 0
         self._on_leader_log_end_changed(state, now_ms)
         self._reset_connections()
 
@@ -436,9 +485,17 @@ class RaftReplica(ElectionRpc, FetchRpc):
         # their senders retry at once instead of at their max wait.
         self._answer_parked_fetches(now_ms)
         self._reset_connections()
+        # Kafka's FollowerState.updateVoterPeriodTimer: a few fetch rounds before the first
+        # UpdateRaftVoter, so the follower has read the voter set the leader has.
+        self._update_voter_due_ms = now_ms + UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS * (
+            self.config.fetch_timeout_ms
+        )
 
 
 _REQUEST_HANDLERS = {
+    AddVoterRequest: RaftReplica._handle_add_voter_request,
+    RemoveVoterRequest: RaftReplica._handle_remove_voter_request,
+    UpdateVoterRequest: RaftReplica._handle_update_voter_request,
     VoteRequest: RaftReplica._handle_vote_request,
     BeginQuorumEpochRequest: RaftReplica._handle_begin_quorum_epoch_request,
     EndQuorumEpochRequest: RaftReplica._handle_end_quorum_epoch_request,
@@ -446,6 +503,7 @@ _REQUEST_HANDLERS = {
     FetchSnapshotRequest: RaftReplica._handle_fetch_snapshot_request,
 }
 _RESPONSE_HANDLERS = {
+    UpdateVoterResponse: RaftReplica._handle_update_voter_response,
     VoteResponse: RaftReplica._handle_vote_response,
     BeginQuorumEpochResponse: RaftReplica._handle_begin_quorum_epoch_response,
     EndQuorumEpochResponse: RaftReplica._handle_end_quorum_epoch_response,

@@ -26,12 +26,18 @@ from typing import Any
 from ferrokafka.cluster.raft import messages as raft
 from ferrokafka.cluster.raft.log import OffsetAndEpoch
 from ferrokafka.cluster.raft.records import RecordsError, decode_records, encode_records
+from ferrokafka.cluster.raft.voter_changes import UpdateVoterRequest
+from ferrokafka.cluster.raft.voter_wire import (
+    update_voter_request_to_wire,
+    update_voter_response_from_wire,
+)
 from ferrokafka.protocol.error_codes import NONE, UNKNOWN_SERVER_ERROR
 from ferrokafka.protocol.messages import begin_quorum_epoch as bqe
 from ferrokafka.protocol.messages import end_quorum_epoch as eqe
 from ferrokafka.protocol.messages import fetch as f
 from ferrokafka.protocol.messages import fetch_snapshot as fs
 from ferrokafka.protocol.messages import vote as v
+from ferrokafka.protocol.messages.update_raft_voter import UpdateRaftVoterResponse
 from ferrokafka.protocol.schema import Message
 
 METADATA_TOPIC = "__cluster_metadata"
@@ -114,6 +120,8 @@ def request_to_wire(
 ) -> tuple[int, int, Message]:
     """``(api_key, version, message)`` for a request; ``leader_endpoint`` is the sender's own
     listener (BeginQuorumEpoch carries it from v1)."""
+    if isinstance(request, UpdateVoterRequest):
+        return update_voter_request_to_wire(request)
     endpoints = [] if leader_endpoint is None else [leader_endpoint]
     if isinstance(request, raft.VoteRequest):
         message: Message = v.VoteRequest(
@@ -461,6 +469,8 @@ def response_from_wire(message: Message, version: int) -> raft.RaftResponse:
     and no partition, or one that does not name the metadata partition, becomes a response
     with only a top-level error (UNKNOWN_SERVER_ERROR for the malformed kind)."""
     top = message.error_code
+    if isinstance(message, UpdateRaftVoterResponse):
+        return update_voter_response_from_wire(message)
     try:
         return _response_from_wire(message, version)
     except (WireError, RecordsError):

@@ -15,6 +15,7 @@ from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers import admin, data, groups
 from ferrokafka.server.handlers.api_versions import (
+    CONTROLLER_FEATURES,
     DEFAULT_FEATURES,
     ApiVersionsHandler,
     Features,
@@ -39,7 +40,9 @@ def build_dispatchers() -> dict[str, Dispatcher]:
     broker.register(API_VERSIONS_KEY, ApiVersionsHandler(broker, "broker"))
 
     controller = Dispatcher()
-    controller.register(API_VERSIONS_KEY, ApiVersionsHandler(controller, "controller"))
+    controller.register(
+        API_VERSIONS_KEY, ApiVersionsHandler(controller, "controller", CONTROLLER_FEATURES)
+    )
     return {"broker": broker, "controller": controller}
 
 

@@ -72,6 +72,15 @@ DEFAULT_FEATURES = Features(
 )
 
 
+# A controller also reports the kraft.version range it supports (Kafka's QuorumFeatures): an
+# AddRaftVoter leader reads it from the new voter's ApiVersions (KIP-853).
+CONTROLLER_FEATURES = Features(
+    supported=MappingProxyType({**DEFAULT_FEATURES.supported, "kraft.version": (0, 1)}),
+    finalized=DEFAULT_FEATURES.finalized,
+    epoch=DEFAULT_FEATURES.epoch,
+)
+
+
 @dataclass
 class ApiVersionsHandler:
     """Answers ApiVersions for one dispatcher; ``listener_kind`` is "broker" or "controller"."""
