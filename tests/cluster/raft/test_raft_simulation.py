@@ -310,7 +310,12 @@ def test_it_catches_a_snapshot_that_is_not_the_committed_prefix(monkeypatch) -> 
 
 
 def voter_change_config(voters: int, seed: int, events: int = EVENTS) -> SimConfig:
-    return SimConfig(voters=voters, observers=2, events=events, voter_changes=True)
+    # Without snapshots: the simulation's in-memory snapshots do not carry the voter set yet
+    # (the native ones do, in their header), so a node restarted from one would forget voter
+    # changes below its log start. Voter changes and snapshots together: not simulated yet.
+    return SimConfig(
+        voters=voters, observers=2, events=events, voter_changes=True, snapshot_every_ms=None
+    )
 
 
 @pytest.mark.parametrize(
