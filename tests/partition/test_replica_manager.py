@@ -145,9 +145,39 @@ def test_high_watermark_is_the_smallest_log_end_in_the_isr(tmp_path: Path) -> No
             assert partition.high_watermark == 2 and woken.is_set()
         assert not partition.update_follower_fetch_state(3, 3)  # not a replica: ignored
         assert partition.update_follower_fetch_state(2, 3) and partition.high_watermark == 3
-        # The ISR shrinks to this broker alone: its own log end is the HW.
+        # The ISR shrinks to this broker alone, but broker 2 is still caught up (within
+        # replica.lag.time.max.ms): about to join again, it holds the HW (Kafka's
+        # shouldWaitForReplicaToJoinIsr), until it fetches or stops counting as caught up.
         await apply(replicas, image(orders_isr=(ME,)))
         assert await append(partition, 2) == ec.NONE
+        assert partition.high_watermark == 3
+        partition.replica_lag_time_max_ms = 0.0
+        assert await append(partition, 1) == ec.NONE
+        assert partition.high_watermark == 6  # no longer caught up: its own log end is the HW
+
+    trio.run(main)
+
+
+def test_a_follower_being_added_to_the_isr_counts_before_the_metadata_has_it(
+    tmp_path: Path,
+) -> None:
+    """Kafka's maximal ISR: while an AlterPartition adding a follower is in flight, the high
+    watermark waits for that follower too, so it never joins the ISR without every record
+    below the high watermark (an acknowledged record could be lost if it were then elected)."""
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image(orders_isr=(ME,)))
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        partition.replica_lag_time_max_ms = 0.0  # only the pending ISR holds the HW here
+        assert await append(partition, 3) == ec.NONE
+        assert partition.high_watermark == 3
+        partition.update_follower_fetch_state(2, 3)  # caught up: the leader asks to add it
+        partition.pending_isr = (ME, 2)
+        assert await append(partition, 2) == ec.NONE
+        assert partition.high_watermark == 3  # broker 2 has not fetched offsets 3-4 yet
+        partition.update_follower_fetch_state(2, 5)
         assert partition.high_watermark == 5
 
     trio.run(main)

@@ -6,7 +6,7 @@ partition takes the new ISR from the next image (never from its own wish).
 Shrinks are looked for every ``replica.lag.time.max.ms / 2`` (Kafka's isr-expiration task);
 expansions as soon as a follower outside the ISR reports a fetch that may qualify it (the
 partition's hint) — both in one task, which batches every partition due into one request.
-One change per partition is in flight at a time (``Partition.isr_change_pending``, cleared
+One change per partition is in flight at a time (``Partition.pending_isr``, cleared
 when an image brings a new partition epoch, or when the controller refuses the change).
 
 Decisions are :mod:`isr`'s (sans-io); this module is the trio shell around them.
@@ -123,14 +123,14 @@ class IsrManager:
             return True
         request = self._request(image, due)
         for partition, wanted in due:
-            partition.isr_change_pending = True
+            partition.pending_isr = wanted
             log.info("%r: ISR %s -> %s", partition, list(partition.isr), list(wanted))
         try:
             response = await self._send(request)
         except Exception as exc:  # a channel failure must not stop ISR management
             log.warning("AlterPartition failed: %s", exc)
             for partition, _ in due:
-                partition.isr_change_pending = False
+                partition.pending_isr = None
             return False
         self._answered(due, response)
         return response.error_code == ec.NONE
@@ -184,7 +184,7 @@ class IsrManager:
             if response.error_code != ec.NONE or data is None or data.error_code != ec.NONE:
                 code = response.error_code or (data.error_code if data else ec.UNKNOWN_SERVER_ERROR)
                 log.info("%r: AlterPartition refused with error %s", partition, ec.error_name(code))
-                partition.isr_change_pending = False
+                partition.pending_isr = None
             elif data.partition_epoch <= partition.partition_epoch:
                 # Nothing changed (or the image already has it): nothing more to wait for.
-                partition.isr_change_pending = False
+                partition.pending_isr = None

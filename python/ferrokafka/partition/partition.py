@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Kafka's "no leader" broker id.
 NO_LEADER = -1
+# Kafka's replica.lag.time.max.ms default.
+DEFAULT_REPLICA_LAG_TIME_MAX_MS = 30_000.0
 # The worker threads that inflate compressed batches (see appends.CONCURRENT_INFLATES_MAX),
 # one limiter per trio run (per broker process; tests run many).
 _INFLATE_LIMITER: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
@@ -148,8 +150,16 @@ class Partition:
         # The log end when this broker became leader in this epoch: a follower joins the ISR
         # only past it (Kafka's leaderEpochStartOffsetOpt).
         self.leader_epoch_start_offset = -1
-        # An AlterPartition for this partition is in flight: no other is sent meanwhile.
-        self.isr_change_pending = False
+        # The ISR of an AlterPartition in flight (None: none is; no other is sent meanwhile).
+        # Until the metadata has it, the high watermark counts the old and the new ISR alike
+        # (Kafka's "maximal ISR"): a follower joining is never in the ISR without every record
+        # below the high watermark, and one leaving still counts until it is out.
+        self.pending_isr: tuple[int, ...] | None = None
+        # How long a follower counts as caught up after its last catch-up (the broker's
+        # replica.lag.time.max.ms, set by the ReplicaManager): one caught up and outside the
+        # ISR holds the high watermark too, as it is about to join (Kafka's
+        # shouldWaitForReplicaToJoinIsr).
+        self.replica_lag_time_max_ms = DEFAULT_REPLICA_LAG_TIME_MAX_MS
         # Told when a follower outside the ISR may have caught up (the ISR manager's wake).
         self.isr_hint: Callable[[], None] = lambda: None
         # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
@@ -213,9 +223,22 @@ class Partition:
         self.leader_epoch_start_offset = -1
         return changed
 
+    @property
+    def isr_change_pending(self) -> bool:
+        """An AlterPartition for this partition is in flight."""
+        return self.pending_isr is not None
+
+    @property
+    def maximal_isr(self) -> frozenset[int]:
+        """The ISR the high watermark counts: the current one, with the one asked for while
+        an AlterPartition is in flight."""
+        if self.pending_isr is None:
+            return frozenset(self.isr)
+        return frozenset(self.isr) | frozenset(self.pending_isr)
+
     def _apply(self, state: PartitionState) -> None:
         if state.partition_epoch != self.partition_epoch:
-            self.isr_change_pending = False  # the change (or another) reached the metadata
+            self.pending_isr = None  # the change (or another) reached the metadata
         self.leader_id = state.leader
         self.is_leader = state.leader == self.local_broker_id
         self.leader_epoch = state.leader_epoch
@@ -303,12 +326,21 @@ class Partition:
             return False
         if self.elr_enabled and self.is_under_min_isr:
             return False
-        hw = self.log.log_end_offset
-        for replica in self.isr:
+        leader_end = hw = self.log.log_end_offset
+        members = self.maximal_isr
+        now: float | None = None
+        for replica in members:
             if replica != self.local_broker_id:
                 progress = self._followers.get(replica)
                 end = progress.log_end_offset if progress is not None else -1
                 hw = min(hw, end if end >= 0 else self._high_watermark)
+        for replica, progress in self._followers.items():
+            # Caught up but not (yet) in the ISR: about to join, so it holds the HW as well.
+            if replica in members or progress.log_end_offset < 0 or progress.log_end_offset >= hw:
+                continue
+            now = monotonic_ms() if now is None else now
+            if progress.is_caught_up(leader_end, now, self.replica_lag_time_max_ms):
+                hw = progress.log_end_offset
         if hw <= self._high_watermark:
             return False
         self._high_watermark = hw

@@ -177,6 +177,8 @@ class ReplicaManager:
             elif partition.log.config != config:
                 await trio.to_thread.run_sync(self.logs.update_config, name, config)
             partition.min_insync_replicas = min_insync
+            if self.isr_manager is not None:
+                partition.replica_lag_time_max_ms = self.isr_manager.lag_max_ms
             partition.elr_enabled = elr_on
             if state.leader == self.broker_id:
                 moved = await partition.make_leader(state)
