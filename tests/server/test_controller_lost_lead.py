@@ -5,6 +5,7 @@ AlterPartition reached the active controller just as a partition of the network 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import trio
@@ -30,9 +31,12 @@ class DeposedChannel:
 def test_an_operation_whose_commit_loses_the_lead_answers_not_controller() -> None:
     handlers = ControllerAdminHandlers(Dispatcher(), DeposedChannel(), lambda: True)  # type: ignore[arg-type]
 
+    # What the handler reads of the request's context: its API version.
+    ctx = SimpleNamespace(api_version=3)
+
     async def ask() -> tuple[Any, Any]:
-        isr = await handlers.answer(None, AlterPartitionRequest(broker_id=2, broker_epoch=5))  # type: ignore[arg-type]
-        beat = await handlers.answer(None, BrokerHeartbeatRequest(broker_id=2, broker_epoch=5))  # type: ignore[arg-type]
+        isr = await handlers.answer(ctx, AlterPartitionRequest(broker_id=2, broker_epoch=5))  # type: ignore[arg-type]
+        beat = await handlers.answer(ctx, BrokerHeartbeatRequest(broker_id=2, broker_epoch=5))  # type: ignore[arg-type]
         return isr, beat
 
     isr, beat = trio.run(ask)
