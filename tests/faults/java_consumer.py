@@ -10,21 +10,23 @@ closes the consumer), then SIGKILL, by PID.
 
 from __future__ import annotations
 
-import json
 import signal
-import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 from .history import COMMIT, READ, History, Op
-from .workloads import JAVA_EXIT_TIMEOUT_S, JAVA_OPTIONS, RECONNECT_BACKOFF_MAX_MS
+from .workloads import (
+    JAVA_EXIT_TIMEOUT_S,
+    JAVA_OPTIONS,
+    RECONNECT_BACKOFF_MAX_MS,
+    VerifiableTool,
+)
 
 JAVA_CONSUMER_CLASS = "org.apache.kafka.tools.VerifiableConsumer"
 SESSION_TIMEOUT_MS = 10_000
 
 
-class JavaConsumer:
+class JavaConsumer(VerifiableTool):
     """A VerifiableConsumer member of ``group`` reading ``topic``; a new session at every
     assignment change."""
 
@@ -43,8 +45,6 @@ class JavaConsumer:
         self.commit_failures = 0
         # When the last poll's records were reported: the commit of them is invoked after.
         self._polled_s: float | None = None
-        self._process: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
 
     def _command(self) -> list[str]:
         from kafka_support.jars import java_executable, kafka_classpath
@@ -75,29 +75,6 @@ class JavaConsumer:
             "--consumer.config",
             str(config),
         ]
-
-    def start(self) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.work_dir / f"{self.name}.err", "ab") as err:
-            self._process = subprocess.Popen(
-                self._command(),
-                stdout=subprocess.PIPE,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                text=True,
-            )
-        self._reader = threading.Thread(target=self._read, name=self.name, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict):
-                self._event(event)
 
     def _event(self, event: dict[str, Any]) -> None:
         name = event.get("name")
@@ -146,19 +123,7 @@ class JavaConsumer:
     def stop(self, timeout_s: float = JAVA_EXIT_TIMEOUT_S) -> None:
         """SIGTERM (its shutdown hook closes the consumer and leaves the group), then
         SIGKILL, by PID; its stdout is read to the end."""
-        process = self._process
-        if process is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if process.poll() is None:
-                process.send_signal(sig)
-            try:
-                process.wait(timeout=timeout_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        if self._reader is not None:
-            self._reader.join(timeout_s)
+        self._end((signal.SIGTERM, signal.SIGKILL), timeout_s)
 
     @property
     def returncode(self) -> int | None:

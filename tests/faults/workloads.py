@@ -21,6 +21,7 @@ with a timeout.
 
 from __future__ import annotations
 
+import abc
 import json
 import logging
 import signal
@@ -258,7 +259,67 @@ class RdkafkaProducer(_Worker):
             self.history.add(Op(SEND, self.name, invoked, None, None, value, error="unanswered"))
 
 
-class JavaProducer:
+class VerifiableTool(abc.ABC):
+    """One of Kafka's Verifiable* tools as a child process: its JSON events on stdout go, one
+    by one, to :meth:`_event` (in a reader thread); it is stopped by PID. Subclasses give the
+    command (:meth:`_command`) and what each event means (:meth:`_event`)."""
+
+    name: str
+    work_dir: Path
+    _process: subprocess.Popen[str] | None = None
+    _reader: threading.Thread | None = None
+
+    @abc.abstractmethod
+    def _command(self) -> list[str]:
+        """The tool's command line."""
+
+    @abc.abstractmethod
+    def _event(self, event: dict[str, Any]) -> None:
+        """One JSON event the tool printed."""
+
+    def start(self) -> None:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.work_dir / f"{self.name}.err", "ab") as err:
+            self._process = subprocess.Popen(
+                self._command(),
+                stdout=subprocess.PIPE,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                text=True,
+            )
+        self._reader = threading.Thread(target=self._read, name=self.name, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        for line in self._process.stdout:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                self._event(event)
+
+    def _end(self, signals: tuple[signal.Signals | None, ...], timeout_s: float) -> bool:
+        """Send ``signals`` in turn (None: only wait) until it exits, giving each
+        ``timeout_s``, then read its stdout to the end; False when it never started."""
+        process = self._process
+        if process is None:
+            return False
+        for sig in signals:
+            if sig is not None and process.poll() is None:
+                process.send_signal(sig)
+            try:
+                process.wait(timeout=timeout_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        if self._reader is not None:
+            self._reader.join(timeout_s)
+        return True
+
+
+class JavaProducer(VerifiableTool):
     """Kafka's VerifiableProducer: idempotent, acks=all, ``max_messages`` at ``rate_per_s``."""
 
     def __init__(
@@ -284,8 +345,6 @@ class JavaProducer:
         self.max_messages = max_messages
         self.reported: set[str] = set()
         self.sent_reported: int | None = None
-        self._process: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
 
     def _command(self) -> list[str]:
         from kafka_support.jars import java_executable, kafka_classpath
@@ -318,68 +377,38 @@ class JavaProducer:
             str(config),
         ]
 
-    def start(self) -> None:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.work_dir / f"{self.name}.err", "ab") as err:
-            self._process = subprocess.Popen(
-                self._command(),
-                stdout=subprocess.PIPE,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                text=True,
-            )
-        self._reader = threading.Thread(target=self._read, name=self.name, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self._process is not None and self._process.stdout is not None
-        for line in self._process.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            name = event.get("name")
-            done = self.history.now()
-            if name == "producer_send_success":
-                value = str(event["value"])
-                self.reported.add(value)
-                self.history.add(
-                    Op(
-                        SEND,
-                        self.name,
-                        None,
-                        done,
-                        True,
-                        value,
-                        event["partition"],
-                        event["offset"],
-                    )
+    def _event(self, event: dict[str, Any]) -> None:
+        name = event.get("name")
+        done = self.history.now()
+        if name == "producer_send_success":
+            value = str(event["value"])
+            self.reported.add(value)
+            self.history.add(
+                Op(
+                    SEND,
+                    self.name,
+                    None,
+                    done,
+                    True,
+                    value,
+                    event["partition"],
+                    event["offset"],
                 )
-            elif name == "producer_send_error":
-                value = str(event.get("value"))
-                self.reported.add(value)
-                error = f"{event.get('exception')}: {event.get('message')}"
-                self.history.add(Op(SEND, self.name, None, done, False, value, error=error))
-            elif name == "tool_data":
-                self.sent_reported = int(event.get("sent", 0))
+            )
+        elif name == "producer_send_error":
+            value = str(event.get("value"))
+            self.reported.add(value)
+            error = f"{event.get('exception')}: {event.get('message')}"
+            self.history.add(Op(SEND, self.name, None, done, False, value, error=error))
+        elif name == "tool_data":
+            self.sent_reported = int(event.get("sent", 0))
 
     def stop(self, timeout_s: float = JAVA_EXIT_TIMEOUT_S) -> None:
         """Wait for it to finish its messages; SIGTERM (it closes the producer, which waits
         for what is in flight), then SIGKILL, by PID. Values it may have sent without saying
         become indeterminate sends."""
-        process = self._process
-        if process is None:
+        if not self._end((None, signal.SIGTERM, signal.SIGKILL), timeout_s):
             return
-        for sig in (None, signal.SIGTERM, signal.SIGKILL):
-            if sig is not None and process.poll() is None:
-                process.send_signal(sig)
-            try:
-                process.wait(timeout=timeout_s)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        if self._reader is not None:
-            self._reader.join(timeout_s)
         sent = self.sent_reported if self.sent_reported is not None else self.max_messages
         for n in range(sent):
             value = f"{self.prefix}.{n}"
