@@ -1,7 +1,8 @@
 """DeleteGroups (key 42, v0-3): an empty group and all its offsets go (tombstones on
 ``__consumer_offsets``, for pending transactional ones too); a group with members is
-NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND. v3 (Kafka 4.4) adds a per-group error message, which Kafka 4.4 fills only
-for a streams group's topology-description errors: for the groups we have it stays null."""
+NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND. v3 (Kafka 4.4) adds a per-group error
+message, which Kafka 4.4 fills only for a streams group's topology-description errors: for the
+groups we have it stays null."""
 
 from __future__ import annotations
 
