@@ -23,6 +23,7 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
 from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.join_group import JoinGroupRequest
+from ferrokafka.protocol.messages.offset_commit import OffsetCommitRequest
 from ferrokafka.protocol.messages.offset_delete import OffsetDeleteRequest
 from ferrokafka.protocol.messages.offset_fetch import OffsetFetchRequest
 from ferrokafka.protocol.messages.sync_group import SyncGroupRequest
@@ -118,6 +119,36 @@ def _fetch(bootstrap: str, group: str, require_stable: bool, version: int = 8) -
     }
 
 
+def _fetch_all(bootstrap: str, group: str, require_stable: bool) -> dict:
+    """OffsetFetch v8 of every partition the group has an offset of."""
+    wanted = OffsetFetchRequest.OffsetFetchRequestGroup(group_id=group, topics=None)
+    request = OffsetFetchRequest(groups=[wanted], require_stable=require_stable)
+    topics = _call(bootstrap, request, 8).groups[0].topics
+    return {
+        p.partition_index: (p.committed_offset, p.error_code) for t in topics for p in t.partitions
+    }
+
+
+def _commit(bootstrap: str, group: str, offsets: dict[int, int]) -> int:
+    """A regular OffsetCommit v8 from outside any group; the first partition's error."""
+    request = OffsetCommitRequest(
+        group_id=group,
+        generation_id_or_member_epoch=-1,
+        topics=[
+            OffsetCommitRequest.OffsetCommitRequestTopic(
+                name=TOPIC,
+                partitions=[
+                    OffsetCommitRequest.OffsetCommitRequestPartition(
+                        partition_index=p, committed_offset=o
+                    )
+                    for p, o in offsets.items()
+                ],
+            )
+        ],
+    )
+    return _call(bootstrap, request, 8).topics[0].partitions[0].error_code
+
+
 def _stable_group(bootstrap: str, group: str) -> tuple[str, int]:
     """A classic group with one member, Stable: (member id, generation)."""
 
@@ -193,6 +224,14 @@ async def _over_the_wire(tmp_path: Path) -> None:
                 got = await run(_fetch, b, "g1", True, version)
                 assert got == {0: unstable, 1: (-1, 0)}
                 assert await run(_fetch, b, "g1", False, version) == {0: (-1, 0), 1: (-1, 0)}
+
+            # A regular commit of the same partition: the committed value is answered without
+            # require_stable, UNSTABLE_OFFSET_COMMIT with it, also when asking for all.
+            assert await run(_commit, b, "g1", {0: 3}) == 0
+            assert await run(_fetch, b, "g1", False) == {0: (3, 0), 1: (-1, 0)}
+            assert await run(_fetch, b, "g1", True) == {0: unstable, 1: (-1, 0)}
+            assert await run(_fetch_all, b, "g1", False) == {0: (3, 0)}
+            assert await run(_fetch_all, b, "g1", True) == {0: unstable}
 
             # Bad group ids and unknown groups.
             assert await run(lambda: _txn_commit(b, "", 2)) == [(TOPIC, 0, ec.INVALID_GROUP_ID)]
