@@ -1,10 +1,10 @@
 """Transactional offset commits seen by clients we did not write: a TxnOffsetCommit sent with
 our protocol codec stays invisible until the transaction's COMMIT marker is written to
-``__consumer_offsets`` (``GroupCoordinator.complete_transaction``, what WriteTxnMarkers calls);
-meanwhile librdkafka, which asks OffsetFetch with ``require_stable`` under read_committed, gets
-UNSTABLE_OFFSET_COMMIT for the partition, and without it no offset; after the marker
-confluent-kafka and Apache Kafka's kafka-consumer-groups read the committed offsets. An
-aborted transaction's offsets never appear.
+``__consumer_offsets`` (``GroupCoordinator.complete_transaction``, and WriteTxnMarkers, which
+calls it); meanwhile librdkafka, which asks OffsetFetch with ``require_stable`` under
+read_committed, gets UNSTABLE_OFFSET_COMMIT for the partition, and without it no offset; after
+the marker confluent-kafka and Apache Kafka's kafka-consumer-groups read the committed offsets.
+An aborted transaction's offsets never appear.
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from server_wire import RawClient
 
 import kafka_support as ks
-from ferrokafka.groups.coordinator import GroupCoordinator
+from ferrokafka.groups.coordinator import OFFSETS_TOPIC, GroupCoordinator
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.offset_fetch import OffsetFetchRequest
 from ferrokafka.protocol.messages.txn_offset_commit import TxnOffsetCommitRequest
+from ferrokafka.protocol.messages.write_txn_markers import WriteTxnMarkersRequest
 from ferrokafka.testing import open_broker
 
 TEST_TIMEOUT_S = 120
@@ -77,6 +78,30 @@ def _txn_commit(bootstrap: str, epoch: int, offsets: dict[int, int], version: in
     with RawClient(bootstrap) as c:
         response = c.call(request, version)
     return [(p.partition_index, p.error_code) for t in response.topics for p in t.partitions]
+
+
+def _abort_marker(bootstrap: str, index: int, epoch: int) -> list[tuple[str, int, int]]:
+    """WriteTxnMarkers (v1) with the producer's ABORT marker for ``__consumer_offsets``
+    partition ``index``: (topic, partition, error) of the answer."""
+    marker = WriteTxnMarkersRequest.WritableTxnMarker(
+        producer_id=PRODUCER_ID,
+        producer_epoch=epoch,
+        transaction_result=False,
+        topics=[
+            WriteTxnMarkersRequest.WritableTxnMarkerTopic(
+                name=OFFSETS_TOPIC, partition_indexes=[index]
+            )
+        ],
+        coordinator_epoch=0,
+    )
+    with RawClient(bootstrap) as c:
+        response = c.call(WriteTxnMarkersRequest(markers=[marker]), 1)
+    return [
+        (t.name, p.partition_index, p.error_code)
+        for m in response.markers
+        for t in m.topics
+        for p in t.partitions
+    ]
 
 
 def _fetch_codes(bootstrap: str, require_stable: bool) -> dict[int, tuple[int, int]]:
@@ -171,8 +196,10 @@ async def _offsets_appear_after_the_commit_marker(tmp_path: Path) -> None:
                 assert got == expected, isolation
             assert await run(_describe, tmp_path, bootstrap) == {0: "42", 1: "43"}
 
-            # An aborted transaction (the producer's next epoch) changes nothing.
+            # An aborted transaction (the producer's next epoch) changes nothing; its marker
+            # comes as the transaction coordinator sends it, in WriteTxnMarkers.
             assert await run(_txn_commit, bootstrap, 1, {0: 99}) == [(0, 0)]
-            assert await coordinator.complete_transaction(index, PRODUCER_ID, 1, 0, False) == 0
+            assert await run(_abort_marker, bootstrap, index, 1) == [(OFFSETS_TOPIC, index, 0)]
+            assert not coordinator.offsets.has_pending(GROUP, TOPIC, 0)
             got = await run(_committed, bootstrap, "read_committed", COMMITTED_WAIT_S)
             assert got == expected
