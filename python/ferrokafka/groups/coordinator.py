@@ -261,7 +261,11 @@ class GroupCoordinator:
             # Offsets without a group: a simple group, as Kafka's replay makes one. Done after
             # the partition's whole load so that the records of any group kind were all seen.
             for group_id in self.offsets.group_ids():
-                if group_id not in self.groups and self.partition_for(group_id) == partition:
+                if (
+                    group_id not in self.groups
+                    and self.partition_for(group_id) == partition
+                    and self.offsets.has_any_offset(group_id)
+                ):
                     self.groups[group_id] = self.simple_group_factory(group_id)
         log.info(
             "group coordinator loaded %s-%d (%d groups here)",

@@ -76,6 +76,11 @@ class OffsetStore:
         keeps such a group: its offsets may yet be committed)."""
         return bool(self._groups.get(group_id)) or self.pending.has_open(group_id)
 
+    def has_any_offset(self, group_id: str) -> bool:
+        """A committed offset, or a pending one (not merely an open transaction whose offsets
+        tombstones removed)."""
+        return bool(self._groups.get(group_id)) or bool(self.pending.partitions_of(group_id))
+
     def group_ids(self) -> Iterator[str]:
         """Groups with committed offsets or open transactions."""
         return iter(list(dict.fromkeys([*self._groups, *self.pending.group_ids()])))
