@@ -184,6 +184,11 @@ def test_offset_commit_and_fetch_validation():
     assert g.validate_offset_commit("a", None, a.member_epoch, 9) == ec.NONE
     assert g.validate_offset_commit("a", None, a.member_epoch - 1, 9) == ec.STALE_MEMBER_EPOCH
     assert g.validate_offset_commit("a", None, a.member_epoch, 8) == ec.UNSUPPORTED_VERSION
+    # TxnOffsetCommit (any version; its v3 here): member and epoch checked, version not.
+    txn = {"transactional": True}
+    assert g.validate_offset_commit("a", None, a.member_epoch, 3, **txn) == ec.NONE
+    assert g.validate_offset_commit("a", None, 99, 3, **txn) == ec.STALE_MEMBER_EPOCH
+    assert g.validate_offset_commit("", None, -1, 3, **txn) == ec.UNKNOWN_MEMBER_ID
     assert g.validate_offset_fetch(None, -1) == ec.NONE
     assert g.validate_offset_fetch("a", a.member_epoch) == ec.NONE
     assert g.validate_offset_fetch("a", 99) == ec.STALE_MEMBER_EPOCH

@@ -142,7 +142,7 @@ def test_kafka_broker_api_versions_and_the_identity_check(
     assert f"{b.bootstrap_servers} (id: 1 rack: null" in out
     assert "ApiVersions(18): 0 to 5 [usable: 5]" in out
     assert "DeleteGroups(42): 0 to 3 [usable: 3]" in out
-    assert "TxnOffsetCommit(28): UNSUPPORTED" in out
+    assert "TxnOffsetCommit(28): 0 to 6 [usable: 6]" in out
     assert seen and all(entry == (5, None, -1, 0) for entry in seen), seen
 
     run(tool_dir, TOPIC_COMMAND, b, "--create", "--topic", "java-identity")

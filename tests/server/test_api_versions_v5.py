@@ -50,7 +50,7 @@ def test_v5_naming_this_node_of_this_cluster_gets_the_api_list(
     advertised = {k.api_key: (k.min_version, k.max_version) for k in response.api_keys}
     assert advertised[18] == (0, 5)
     assert advertised[42] == (0, 3)  # DeleteGroups v3 (Kafka 4.4)
-    assert 28 not in advertised  # TxnOffsetCommit: in the schema (v6), not served
+    assert advertised[28] == (0, 6)  # TxnOffsetCommit v6 (Kafka 4.4, topic ids)
     assert {f.name for f in response.supported_features} >= {"metadata.version"}
 
 

@@ -3,8 +3,10 @@ coordinator keeps its state on the partitions of an internal topic (``__consumer
 later ``__transaction_state``); the runtime follows their leadership on this broker:
 
 - **Load** a partition when this broker becomes its leader: replay its records from the log
-  start to the log end into the coordinator (:meth:`CoordinatorShard.replay`), then mark it
-  active. Until then requests for it get COORDINATOR_LOAD_IN_PROGRESS. To the log end, as
+  start to the log end into the coordinator (:meth:`CoordinatorShard.replay`; the records of a
+  transactional batch to :meth:`CoordinatorShard.replay_transactional`, a transaction marker to
+  :meth:`CoordinatorShard.replay_end_transaction`, as Kafka's CoordinatorLoaderImpl), then mark
+  it active. Until then requests for it get COORDINATOR_LOAD_IN_PROGRESS. To the log end, as
   Kafka's CoordinatorLoaderImpl does, not to the high watermark: a new leader's high
   watermark trails the one its predecessor acknowledged writes at (a follower learns it one
   fetch later), so records above it may well be acknowledged commits; as leader this log is
@@ -35,9 +37,12 @@ from ferrokafka.coordinator.host import CoordinatorHost
 from ferrokafka.coordinator.timers import Timers
 from ferrokafka.partition import AppendOrigin, Partition
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.storage import RecordBatch
 
 log = logging.getLogger(__name__)
 
+# The control records that end a transaction (Kafka's ControlRecordType COMMIT and ABORT).
+_MARKERS = ("COMMIT", "ABORT")
 # A coordinator write is acknowledged once replicated; Kafka bounds the wait by the request's
 # own timeout, the runtime by this (far above a healthy ISR's fetch interval).
 WRITE_TIMEOUT_S = 30.0
@@ -54,6 +59,23 @@ class CoordinatorShard(Protocol):
 
     def replay(self, partition: int, key: bytes, value: bytes | None) -> None:
         """One record of ``partition``, in log order (``value`` None: a tombstone)."""
+        ...
+
+    def replay_transactional(
+        self,
+        partition: int,
+        producer_id: int,
+        producer_epoch: int,
+        key: bytes,
+        value: bytes | None,
+    ) -> None:
+        """One record of a transactional batch of ``partition``, in log order: it is part of
+        the producer's transaction until that producer's marker (a coordinator whose topic
+        never holds transactional writes may treat it as an error)."""
+        ...
+
+    def replay_end_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
+        """The producer's COMMIT or ABORT marker on ``partition``, in log order."""
         ...
 
     def loaded(self, partition: int) -> None:
@@ -191,13 +213,29 @@ class CoordinatorRuntime:
             if not batches:
                 break
             for batch in batches:
-                if batch.is_control or batch.is_transactional:
-                    continue  # transactional offset commits: the transactions issue
-                for record in batch.records():
-                    if record.offset >= offset and record.key is not None:
-                        self.shard.replay(partition.partition, record.key, record.value)
-                        records += 1
+                records += self._replay_batch(partition.partition, batch, offset)
             offset = batches[-1].next_offset
+        return records
+
+    def _replay_batch(self, index: int, batch: RecordBatch, offset: int) -> int:
+        """Replay the records of ``batch`` from ``offset`` on; how many were replayed."""
+        if batch.is_control:
+            marker = batch.control_record()
+            if marker is not None and batch.base_offset >= offset and marker[0] in _MARKERS:
+                commit = marker[0] == "COMMIT"
+                self.shard.replay_end_transaction(index, batch.producer_id, commit)
+            return 0  # a marker is no record of the coordinator's
+        records = 0
+        for record in batch.records():
+            if record.offset < offset or record.key is None:
+                continue
+            if batch.is_transactional:
+                self.shard.replay_transactional(
+                    index, batch.producer_id, batch.producer_epoch, record.key, record.value
+                )
+            else:
+                self.shard.replay(index, record.key, record.value)
+            records += 1
         return records
 
     # -- writes ------------------------------------------------------------------------------

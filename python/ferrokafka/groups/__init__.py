@@ -11,6 +11,7 @@ Layout:
 - ``consumer/`` -- KIP-848 consumer groups (ConsumerGroupHeartbeat);
 - :mod:`~ferrokafka.groups.records` (generated) and :mod:`~ferrokafka.groups.serde` -- the
   records of ``__consumer_offsets`` in Kafka's format;
-- :mod:`~ferrokafka.groups.offsets` -- the offsets store. Timers are the coordinator runtime's
-  (:mod:`ferrokafka.coordinator.timers`).
+- :mod:`~ferrokafka.groups.offsets` -- the offsets store; :mod:`~ferrokafka.groups.txn_offsets`
+  -- the offsets transactions committed (TxnOffsetCommit), pending until their markers. Timers
+  are the coordinator runtime's (:mod:`ferrokafka.coordinator.timers`).
 """

@@ -63,8 +63,13 @@ class Group(Protocol):
         group_instance_id: str | None,
         generation_id_or_member_epoch: int,
         api_version: int,
+        *,
+        transactional: bool = False,
     ) -> int:
-        """The error code an OffsetCommit with these fields gets (0: accept)."""
+        """The error code an OffsetCommit with these fields gets (0: accept). With
+        ``transactional`` the rules of TxnOffsetCommit (``api_version`` is then its version):
+        Kafka accepts it without member id and generation in a group that is not empty, and
+        whatever the group's state."""
         ...
 
     def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> int:

@@ -22,6 +22,10 @@ consumer groups in ``ferrokafka.groups.consumer``):
   are synchronous; for async work (a write) use ``coordinator.spawn(async_fn, *args)``.
 - **Offset commits.** The OffsetCommit handler asks ``group.validate_offset_commit(...)``; a
   group of either kind decides generation/epoch rules. Offsets live here, not in the group.
+- **Transactions.** TxnOffsetCommit writes its offsets in a transactional batch of the
+  producer (``write(..., producer_id=, producer_epoch=)``); they are pending
+  (:mod:`ferrokafka.groups.txn_offsets`) until :meth:`complete_transaction` writes the
+  producer's marker (called by WriteTxnMarkers for a ``__consumer_offsets`` partition).
 - **Time.** ``coordinator.now_ms()`` (the host's injectable wall clock, what records carry);
   waits run on trio's clock.
 
@@ -50,7 +54,7 @@ from ferrokafka.groups.serde import (
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.schema import Message
-from ferrokafka.storage import BatchBuilder
+from ferrokafka.storage import BatchBuilder, build_control_batch
 
 if TYPE_CHECKING:
     from ferrokafka.coordinator import CoordinatorHost
@@ -225,12 +229,43 @@ class GroupCoordinator:
     def replay(self, partition: int, key: bytes, value: bytes | None) -> None:
         self._replay_one(key, value, partition)
 
+    def replay_transactional(
+        self,
+        partition: int,
+        producer_id: int,
+        producer_epoch: int,
+        key: bytes,
+        value: bytes | None,
+    ) -> None:
+        """An offset commit of a transaction is pending until its marker; any other record
+        type replays as usual (Kafka's group records ignore the producer)."""
+        try:
+            decoded = decode_record(key, value)
+        except CoordinatorRecordError as exc:
+            log.warning("%s-%d: skipping a record: %s", OFFSETS_TOPIC, partition, exc)
+            return
+        if decoded.record_type == OFFSET_COMMIT:
+            self.offsets.replay_pending(
+                (partition, producer_id), producer_epoch, decoded.key, decoded.value
+            )
+            return
+        replay = self._replay.get(decoded.record_type)
+        if replay is not None:
+            replay(decoded.key, decoded.value)
+
+    def replay_end_transaction(self, partition: int, producer_id: int, commit: bool) -> None:
+        self.offsets.end_transaction((partition, producer_id), commit)
+
     def loaded(self, partition: int) -> None:
         if self.simple_group_factory is not None:
             # Offsets without a group: a simple group, as Kafka's replay makes one. Done after
             # the partition's whole load so that the records of any group kind were all seen.
             for group_id in self.offsets.group_ids():
-                if group_id not in self.groups and self.partition_for(group_id) == partition:
+                if (
+                    group_id not in self.groups
+                    and self.partition_for(group_id) == partition
+                    and self.offsets.has_any_offset(group_id)
+                ):
                     self.groups[group_id] = self.simple_group_factory(group_id)
         log.info(
             "group coordinator loaded %s-%d (%d groups here)",
@@ -243,7 +278,8 @@ class GroupCoordinator:
         """Another broker coordinates this partition's groups now: forget them here (their
         waiting members are answered and come back through FindCoordinator)."""
         for group_id in [g for g in self.offsets.group_ids() if self.partition_for(g) == partition]:
-            self.offsets.remove_group(group_id)
+            self.offsets.forget_group(group_id)
+        self.offsets.pending.drop_partition(partition)
         for group_id in [g for g in self.groups if self.partition_for(g) == partition]:
             self.groups.pop(group_id).on_deleted()
 
@@ -265,8 +301,14 @@ class GroupCoordinator:
         group_id: str,
         records: list[Record],
         on_appended: Callable[[], None] | None = None,
+        *,
+        producer_id: int = -1,
+        producer_epoch: int = -1,
     ) -> int:
-        """Append ``records`` as one batch to the group's partition; 0 or an error code."""
+        """Append ``records`` as one batch to the group's partition; 0 or an error code. With
+        a producer id the batch is that producer's transactional batch, as Kafka's runtime
+        writes a transactional offset commit (base sequence 0; a coordinator's batches are
+        not checked for sequence)."""
         if not records:
             if on_appended is not None:
                 on_appended()
@@ -274,11 +316,61 @@ class GroupCoordinator:
         if len(records) > WRITE_RECORDS_MAX:
             return ec.RECORD_LIST_TOO_LARGE
         codec = CODECS.get(int(self.config("offsets.topic.compression.codec")), "none")
-        builder = BatchBuilder(compression=codec)
+        if producer_id >= 0:
+            builder = BatchBuilder(
+                compression=codec,
+                producer_id=producer_id,
+                producer_epoch=producer_epoch,
+                base_sequence=0,
+                is_transactional=True,
+            )
+        else:
+            builder = BatchBuilder(compression=codec)
         now = self.now_ms()
         for key, value in records:
             builder.append(value, key=key, timestamp=now)
         return await self.runtime.write(self.partition_for(group_id), builder.build(), on_appended)
+
+    async def complete_transaction(
+        self,
+        partition_index: int,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+    ) -> int:
+        """Write the producer's COMMIT or ABORT marker to ``__consumer_offsets`` partition
+        ``partition_index`` and apply it right after the append: the transaction's pending
+        offsets are committed, or dropped (Kafka's GroupCoordinatorService.completeTransaction
+        and the runtime's scheduleTransactionCompletion). 0 once the high watermark covers the
+        marker, else Kafka's error code: NOT_COORDINATOR (not the leader here),
+        COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, or what the append met (the
+        partition's checks of the marker against the producer's state)."""
+        if OFFSETS_TOPIC not in self.node.image.topics_by_name:
+            return ec.COORDINATOR_NOT_AVAILABLE
+        code = self.runtime.error_code(partition_index)
+        if code != ec.NONE:
+            return code
+        marker = build_control_batch(
+            commit=commit,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            coordinator_epoch=coordinator_epoch,
+            timestamp=self.now_ms(),
+        )
+
+        def apply() -> None:
+            committed = self.offsets.end_transaction((partition_index, producer_id), commit)
+            log.debug(
+                "%s-%d: %s of producer %d (%d offsets committed)",
+                OFFSETS_TOPIC,
+                partition_index,
+                "commit" if commit else "abort",
+                producer_id,
+                committed,
+            )
+
+        return await self.runtime.write(partition_index, marker, apply)
 
     # -- offset expiry -----------------------------------------------------------------------
 
@@ -309,15 +401,19 @@ class GroupCoordinator:
                 # An empty group with a protocol type counts from when it became empty; a
                 # simple group (no protocol type) from each commit.
                 empty_since = getattr(group, "offsets_expire_from_ms", None)
+            # Kafka keeps an offset a transaction may still replace.
             expired = [
                 tp
                 for tp, committed in self.offsets.of_group(group_id).items()
-                if tp[0] not in keep and _expired(committed, empty_since, retention_ms, now)
+                if tp[0] not in keep
+                and _expired(committed, empty_since, retention_ms, now)
+                and not self.offsets.has_pending(group_id, *tp)
             ]
             if not expired:
                 continue
             records = [offset_tombstone(group_id, t, p) for t, p in expired]
-            if len(expired) == len(self.offsets.of_group(group_id)) and group is not None:
+            everything = len(expired) == len(self.offsets.of_group(group_id))
+            if everything and group is not None and not self.offsets.pending.has_open(group_id):
                 if group.kind == "classic" and group.validate_delete() == ec.NONE:
                     records += group.tombstones()
 

@@ -3,6 +3,9 @@
 The store is the state a replay of the offset commit records (type 1, and legacy type 0)
 rebuilds: group id -> (topic, partition) -> :class:`CommittedOffset`. A tombstone removes one
 partition's offset. Offsets are kept by topic name, as Kafka's classic coordinator keeps them.
+
+Offsets a transaction committed (TxnOffsetCommit) wait in :attr:`OffsetStore.pending`
+(:mod:`ferrokafka.groups.txn_offsets`) until the transaction's marker: :meth:`end_transaction`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from ferrokafka.groups.base import Record
 from ferrokafka.groups.records import OffsetCommitKey, OffsetCommitValue
 from ferrokafka.groups.serde import encode_key, encode_value
+from ferrokafka.groups.txn_offsets import PendingTxnOffsets, TxnKey
 from ferrokafka.protocol.schema import Message
 
 TopicPartition = tuple[str, int]
@@ -51,10 +55,14 @@ def offset_tombstone(group_id: str, topic: str, partition: int) -> Record:
 
 
 class OffsetStore:
-    """group id -> topic partition -> committed offset."""
+    """group id -> topic partition -> committed offset, and the pending transactional ones."""
 
     def __init__(self) -> None:
         self._groups: dict[str, dict[TopicPartition, CommittedOffset]] = {}
+        self.pending = PendingTxnOffsets()
+        # The stamp (see txn_offsets) of each committed offset, and the last one given.
+        self._stamps: dict[tuple[str, str, int], int] = {}
+        self._last_stamp = 0
 
     def get(self, group_id: str, topic: str, partition: int) -> CommittedOffset | None:
         return self._groups.get(group_id, {}).get((topic, partition))
@@ -64,24 +72,86 @@ class OffsetStore:
         return dict(self._groups.get(group_id, {}))
 
     def has_offsets(self, group_id: str) -> bool:
-        return bool(self._groups.get(group_id))
+        """Committed offsets, or a transaction that wrote offsets and is still open (Kafka
+        keeps such a group: its offsets may yet be committed)."""
+        return bool(self._groups.get(group_id)) or self.pending.has_open(group_id)
+
+    def has_any_offset(self, group_id: str) -> bool:
+        """A committed offset, or a pending one (not merely an open transaction whose offsets
+        tombstones removed)."""
+        return bool(self._groups.get(group_id)) or bool(self.pending.partitions_of(group_id))
 
     def group_ids(self) -> Iterator[str]:
-        return iter(list(self._groups))
+        """Groups with committed offsets or open transactions."""
+        return iter(list(dict.fromkeys([*self._groups, *self.pending.group_ids()])))
 
     def put(self, group_id: str, topic: str, partition: int, committed: CommittedOffset) -> None:
         self._groups.setdefault(group_id, {})[(topic, partition)] = committed
+        self._stamps[(group_id, topic, partition)] = self._stamp()
 
     def remove(self, group_id: str, topic: str, partition: int) -> None:
+        """A tombstone: the committed offset goes, and the pending ones of open transactions
+        (Kafka's replay)."""
+        self.pending.remove(group_id, topic, partition)
         offsets = self._groups.get(group_id)
         if offsets is None:
             return
         offsets.pop((topic, partition), None)
+        self._stamps.pop((group_id, topic, partition), None)
         if not offsets:
             del self._groups[group_id]
 
     def remove_group(self, group_id: str) -> list[TopicPartition]:
-        return list(self._groups.pop(group_id, {}))
+        """Tombstones of every committed and pending offset of the group (its deletion)."""
+        for topic, partition in self.pending.partitions_of(group_id):
+            self.pending.remove(group_id, topic, partition)
+        removed = list(self._groups.pop(group_id, {}))
+        for topic, partition in removed:
+            self._stamps.pop((group_id, topic, partition), None)
+        return removed
+
+    def forget_group(self, group_id: str) -> None:
+        """Drop everything of the group, open transactions too (its partition was unloaded)."""
+        self.remove_group(group_id)
+        self.pending.forget_group(group_id)
+
+    def _stamp(self) -> int:
+        self._last_stamp += 1
+        return self._last_stamp
+
+    # -- transactions ------------------------------------------------------------------------
+
+    def put_pending(
+        self,
+        key: TxnKey,
+        producer_epoch: int,
+        group_id: str,
+        topic: str,
+        partition: int,
+        committed: CommittedOffset,
+    ) -> None:
+        """An offset of the transaction ``key`` (partition, producer id): pending."""
+        self.pending.put(key, producer_epoch, group_id, topic, partition, self._stamp(), committed)
+
+    def has_pending(self, group_id: str, topic: str, partition: int) -> bool:
+        return self.pending.has_pending(group_id, topic, partition)
+
+    def end_transaction(self, key: TxnKey, commit: bool) -> int:
+        """The marker of transaction ``key``: on COMMIT its offsets become committed where
+        they were written after the committed one (Kafka keeps the most recent record), on
+        ABORT they are dropped. Returns how many offsets were committed."""
+        txn = self.pending.end(key)
+        if txn is None or not commit:
+            return 0
+        applied = 0
+        for group_id, offsets in txn.offsets.items():
+            for (topic, partition), (stamp, committed) in offsets.items():
+                existing = self._stamps.get((group_id, topic, partition))
+                if existing is None or stamp > existing:
+                    self._groups.setdefault(group_id, {})[(topic, partition)] = committed
+                    self._stamps[(group_id, topic, partition)] = stamp
+                    applied += 1
+        return applied
 
     def replay(self, key: Message, value: Message | None) -> None:
         """Apply one offset commit record (key OffsetCommitKey; value None: tombstone)."""
@@ -89,16 +159,28 @@ class OffsetStore:
         if value is None:
             self.remove(key.group, key.topic, key.partition)
             return
-        self.put(
-            key.group,
-            key.topic,
-            key.partition,
-            CommittedOffset(
-                offset=value.offset,
-                leader_epoch=getattr(value, "leader_epoch", -1),
-                metadata=value.metadata,
-                commit_timestamp_ms=value.commit_timestamp,
-                expire_timestamp_ms=getattr(value, "expire_timestamp", -1),
-                topic_id=getattr(value, "topic_id", uuid.UUID(int=0)),
-            ),
+        self.put(key.group, key.topic, key.partition, _committed(value))
+
+    def replay_pending(
+        self, txn: TxnKey, producer_epoch: int, key: Message, value: Message | None
+    ) -> None:
+        """Apply one offset commit record of a transactional batch (a tombstone there is a
+        tombstone as anywhere, as in Kafka's replay)."""
+        assert isinstance(key, OffsetCommitKey)
+        if value is None:
+            self.remove(key.group, key.topic, key.partition)
+            return
+        self.put_pending(
+            txn, producer_epoch, key.group, key.topic, key.partition, _committed(value)
         )
+
+
+def _committed(value: Message) -> CommittedOffset:
+    return CommittedOffset(
+        offset=value.offset,
+        leader_epoch=getattr(value, "leader_epoch", -1),
+        metadata=value.metadata,
+        commit_timestamp_ms=value.commit_timestamp,
+        expire_timestamp_ms=getattr(value, "expire_timestamp", -1),
+        topic_id=getattr(value, "topic_id", uuid.UUID(int=0)),
+    )

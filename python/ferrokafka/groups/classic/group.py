@@ -143,15 +143,22 @@ class ClassicGroup:
         group_instance_id: str | None,
         generation_id_or_member_epoch: int,
         api_version: int,
+        *,
+        transactional: bool = False,
     ) -> int:
         if self._state == DEAD:
             return ec.COORDINATOR_NOT_AVAILABLE
         if generation_id_or_member_epoch < 0 and self._state == EMPTY:
             return ec.NONE  # a commit from outside the group (simple consumer, admin)
+        anonymous = (
+            generation_id_or_member_epoch < 0 and not member_id and group_instance_id is None
+        )
+        if transactional and anonymous:
+            return ec.NONE  # TxnOffsetCommit v0-2 carries neither member nor generation
         code = self.validate_member(member_id, group_instance_id, generation_id_or_member_epoch)
         if code != ec.NONE:
             return code
-        if self._state == COMPLETING_REBALANCE:
+        if self._state == COMPLETING_REBALANCE and not transactional:
             return ec.REBALANCE_IN_PROGRESS
         return ec.NONE
 

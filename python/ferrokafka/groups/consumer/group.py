@@ -162,16 +162,18 @@ class ConsumerGroup:
         group_instance_id: str | None,
         generation_id_or_member_epoch: int,
         api_version: int,
+        *,
+        transactional: bool = False,
     ) -> int:
         """Kafka's ConsumerGroup.validateOffsetCommit: an epoch below zero commits only into an
         empty group (admin tools, consumers using assign); a member must exist, commit with
-        OffsetCommit v9+, and name its current epoch."""
+        OffsetCommit v9+ (any TxnOffsetCommit version), and name its current epoch."""
         if generation_id_or_member_epoch < 0 and not self.members:
             return ec.NONE
         member = self.members.get(member_id)
         if member is None:
             return ec.UNKNOWN_MEMBER_ID
-        if api_version < 9:
+        if api_version < 9 and not transactional:
             return ec.UNSUPPORTED_VERSION
         if generation_id_or_member_epoch != member.member_epoch:
             return ec.STALE_MEMBER_EPOCH

@@ -1,7 +1,8 @@
 """DeleteGroups (key 42, v0-3): an empty group and all its offsets go (tombstones on
-``__consumer_offsets``); a group with members is NON_EMPTY_GROUP, an unknown one
-GROUP_ID_NOT_FOUND. v3 (Kafka 4.4) adds a per-group error message, which Kafka 4.4 fills only
-for a streams group's topology-description errors: for the groups we have it stays null."""
+``__consumer_offsets``, for pending transactional ones too); a group with members is
+NON_EMPTY_GROUP, an unknown one GROUP_ID_NOT_FOUND. v3 (Kafka 4.4) adds a per-group error
+message, which Kafka 4.4 fills only for a streams group's topology-description errors: for the
+groups we have it stays null."""
 
 from __future__ import annotations
 
@@ -39,7 +40,11 @@ class DeleteGroupsHandler:
         code = group.validate_delete()
         if code != ec.NONE:
             return code
-        partitions = list(self.coordinator.offsets.of_group(group_id))
+        # Kafka's deleteAllOffsets: a tombstone for each committed offset, and for each offset
+        # an open transaction holds (its replay removes the pending one).
+        store = self.coordinator.offsets
+        partitions = list(store.of_group(group_id))
+        partitions += sorted(store.pending.partitions_of(group_id) - set(partitions))
         records = [offset_tombstone(group_id, t, p) for t, p in partitions]
         records += group.tombstones()
 

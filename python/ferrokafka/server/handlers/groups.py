@@ -59,6 +59,7 @@ def register_classic(broker: Dispatcher, node: Node, coordinator: GroupCoordinat
         ("Heartbeat", "heartbeat", (classic,)),
         ("LeaveGroup", "leave_group", (classic,)),
         ("OffsetCommit", "offset_commit", (node, coordinator, classic)),
+        ("TxnOffsetCommit", "txn_offset_commit", (node, coordinator, classic)),
         ("OffsetFetch", "offset_fetch", (node, coordinator)),
         ("OffsetDelete", "offset_delete", (node, coordinator)),
         ("ListGroups", "list_groups", (coordinator,)),
@@ -66,5 +67,5 @@ def register_classic(broker: Dispatcher, node: Node, coordinator: GroupCoordinat
         ("DeleteGroups", "delete_groups", (coordinator,)),
     ):
         # A connection's commits apply in the order sent, and its offset fetches see them.
-        in_order = name in ("OffsetCommit", "OffsetFetch")
+        in_order = name in ("OffsetCommit", "TxnOffsetCommit", "OffsetFetch")
         broker.register(api_key(name), _lazy(module, name + "Handler", *args), in_order=in_order)

@@ -42,10 +42,14 @@ class OffsetDeleteHandler:
             else:
                 part_code = ec.NONE
             for part in topic.partitions:
-                if part_code == ec.NONE and self.coordinator.offsets.get(
-                    request.group_id, topic.name, part.partition_index
+                # Kafka writes the tombstone for a committed offset or a pending one.
+                store = self.coordinator.offsets
+                index = part.partition_index
+                if part_code == ec.NONE and (
+                    store.get(request.group_id, topic.name, index)
+                    or store.has_pending(request.group_id, topic.name, index)
                 ):
-                    doomed.append((topic.name, part.partition_index))
+                    doomed.append((topic.name, index))
             results.append((topic, part_code))
 
         def apply() -> None:

@@ -1,13 +1,16 @@
 """OffsetFetch (key 9, v1-10): committed offsets of one group (v1-7) or several (v8+), of the
 named partitions or of every partition the group has offsets for (topics null, v2+).
 
-``require_stable`` (v7+) asks for UNSTABLE_OFFSET_COMMIT while a transaction's offset commit
-is pending; transactional offset commits are not supported yet, so nothing is ever pending.
+``require_stable`` (v7+) asks for UNSTABLE_OFFSET_COMMIT, per partition, where an open
+transaction holds a pending offset commit (TxnOffsetCommit before its marker), as Kafka's
+OffsetMetadataManager.fetchOffsets answers; without it the committed offset is answered.
+Asking for all partitions lists those with a committed offset only (Kafka's fetchAllOffsets).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset
@@ -43,7 +46,8 @@ class OffsetFetchHandler:
                 wanted = [
                     (t.name, uuid.UUID(int=0), list(t.partition_indexes)) for t in request.topics
                 ]
-            code, topics = self._fetch(request.group_id, None, -1, wanted, version)
+            stable = request.require_stable
+            code, topics = self._fetch(request.group_id, None, -1, wanted, version, stable)
             if code != ec.NONE and version < TOP_ERROR_VERSION:
                 topics = [
                     (n, i, [(p, -1, -1, "", code) for p, *_ in parts]) for n, i, parts in topics
@@ -74,7 +78,12 @@ class OffsetFetchHandler:
                 wanted = [(t.name, t.topic_id, list(t.partition_indexes)) for t in group.topics]
             member_id = group.member_id if version >= MEMBER_VERSION else None
             code, topics = self._fetch(
-                group.group_id, member_id, group.member_epoch, wanted, version
+                group.group_id,
+                member_id,
+                group.member_epoch,
+                wanted,
+                version,
+                request.require_stable,
             )
             groups.append(
                 OffsetFetchResponse.OffsetFetchResponseGroup(
@@ -108,6 +117,7 @@ class OffsetFetchHandler:
         member_epoch: int,
         wanted: list[tuple[str, uuid.UUID, list[int]]] | None,
         version: int,
+        require_stable: bool = False,
     ) -> tuple[int, list[_Topic]]:
         code = self.coordinator.error_code(group_id or None)
         if code == ec.NONE:
@@ -118,9 +128,14 @@ class OffsetFetchHandler:
             if wanted is None:
                 return code, []
             return code, [(n, i, [(p, -1, -1, "", ec.NONE) for p in ps]) for n, i, ps in wanted]
-        offsets = self.coordinator.offsets.of_group(group_id)
+        store = self.coordinator.offsets
+        offsets = store.of_group(group_id)
+
+        def unstable(name: str | None, p: int) -> bool:
+            return require_stable and name is not None and store.has_pending(group_id, name, p)
+
         if wanted is None:
-            return ec.NONE, self._all(offsets, version)
+            return ec.NONE, self._all(offsets, version, unstable)
         topics: list[_Topic] = []
         for name, topic_id, partitions in wanted:
             topic_code = ec.NONE
@@ -131,14 +146,25 @@ class OffsetFetchHandler:
                     topic_code = ec.UNKNOWN_TOPIC_ID
             parts = []
             for p in partitions:
+                if unstable(name, p):
+                    parts.append(_partition(p, None, ec.UNSTABLE_OFFSET_COMMIT))
+                    continue
                 committed = offsets.get((name, p)) if name is not None else None
                 parts.append(_partition(p, committed, topic_code))
             topics.append((name, topic_id, parts))
         return ec.NONE, topics
 
-    def _all(self, offsets: dict[tuple[str, int], CommittedOffset], version: int) -> list[_Topic]:
+    def _all(
+        self,
+        offsets: dict[tuple[str, int], CommittedOffset],
+        version: int,
+        unstable: Callable[[str, int], bool],
+    ) -> list[_Topic]:
         by_topic: dict[str, list[tuple[int, int, int, str | None, int]]] = {}
         for (name, p), committed in sorted(offsets.items()):
+            if unstable(name, p):
+                by_topic.setdefault(name, []).append(_partition(p, None, ec.UNSTABLE_OFFSET_COMMIT))
+                continue
             by_topic.setdefault(name, []).append(_partition(p, committed, ec.NONE))
         topics: list[_Topic] = []
         for name, parts in by_topic.items():
