@@ -6,7 +6,7 @@ against Kafka's TransactionsCommand (kafka-transactions.sh) run on the same brok
 
 The broker is shared by the module. ``bootstrap_for`` starts one of each kind; the kinds run
 are BROKER_KINDS, or the comma-separated list in $FERROKAFKA_TXN_CLI_BROKERS (e.g.
-``kafka,ferrokafka`` once ferrokafka has a transaction coordinator).
+``kafka,ferrokafka`` once ferrokafka has a transaction coordinator and its data side).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,30 +51,49 @@ GHOST_AGE_MS = 3_600_000
 PRODUCE_TV1_VERSION = 11
 # Without this Kafka refuses a transactional batch whose partition the coordinator did not
 # add to a transaction (KIP-890), which is what keeps real transactions from hanging.
-BROKER_CONFIG = {"transaction.partition.verification.enable": "false"}
+KAFKA_CONFIG = {"transaction.partition.verification.enable": "false"}
+
+
+@dataclass
+class BrokerUnderTest:
+    bootstrap: str
+    # A context in which the broker takes a transactional batch without asking the
+    # transaction coordinator (KIP-890 verification off), to write a hanging transaction.
+    unverified: Callable[[], contextlib.AbstractContextManager[None]]
 
 
 @contextlib.contextmanager
-def bootstrap_for(kind: str, work_dir: Path) -> Iterator[str]:
-    """A running broker of ``kind`` ("kafka": Apache Kafka 4.4, "ferrokafka": in-process),
-    configured as these tests need; yields its bootstrap servers."""
+def bootstrap_for(kind: str, work_dir: Path) -> Iterator[BrokerUnderTest]:
+    """A running broker of ``kind``: "kafka" (Apache Kafka 4.4, verification off by config
+    for the whole module) or "ferrokafka" (in-process, verification off while ``unverified``
+    lasts: the produce path asks ``node.txn_verifier`` only when there is one)."""
     if kind == "kafka":
         try:
             ks.java_executable()
             ks.kafka_classpath()
         except ks.KafkaNotFetchedError as exc:
             pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
-        broker = ks.KafkaBroker(work_dir, broker_config=BROKER_CONFIG)
+        broker = ks.KafkaBroker(work_dir, broker_config=KAFKA_CONFIG)
         broker.start()
         try:
-            yield broker.bootstrap_servers
+            yield BrokerUnderTest(broker.bootstrap_servers, contextlib.nullcontext)
         finally:
             broker.stop()
     elif kind == "ferrokafka":
         from data_broker import data_broker
 
-        with data_broker(work_dir, BROKER_CONFIG) as running:
-            yield running.bootstrap_servers
+        with data_broker(work_dir) as running:
+
+            @contextlib.contextmanager
+            def unverified() -> Iterator[None]:
+                node = running.node
+                saved, node.txn_verifier = node.txn_verifier, None
+                try:
+                    yield
+                finally:
+                    node.txn_verifier = saved
+
+            yield BrokerUnderTest(running.bootstrap_servers, unverified)
     else:
         raise ValueError(f"unknown broker kind {kind!r}")
 
@@ -140,7 +159,8 @@ def _write_ghost(bootstrap: str) -> tuple[int, int]:
 
 @pytest.fixture(scope="module", params=broker_kinds())
 def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    with bootstrap_for(request.param, tmp_path_factory.mktemp(request.param)) as bootstrap:
+    with bootstrap_for(request.param, tmp_path_factory.mktemp(request.param)) as broker:
+        bootstrap = broker.bootstrap
         admin = AdminClient({"bootstrap.servers": bootstrap})
         [future] = admin.create_topics(
             [NewTopic(TOPIC, PARTITIONS, 1)], request_timeout=CLIENT_TIMEOUT_S
@@ -160,7 +180,8 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 on_delivery=lambda err, msg: offsets.append(msg.offset()),
             )
         assert opened.flush(CLIENT_TIMEOUT_S) == 0
-        leader, ghost_offset = _write_ghost(bootstrap)
+        with broker.unverified():
+            leader, ghost_offset = _write_ghost(bootstrap)
         yield Scene(
             bootstrap=bootstrap,
             open_producer_id=_producer_id(bootstrap, "txn-open"),
