@@ -29,7 +29,7 @@ import kafka_support as ks
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import BatchBuilder
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka]
 
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "cli.ferrokafka_cli.main", "transactions"]
@@ -42,9 +42,9 @@ TOPIC = "txn-cli"
 PARTITIONS = 2
 # Longer than the module runs, so the coordinator does not abort the open transaction itself.
 OPEN_TXN_TIMEOUT_MS = 900_000
-# The hanging transaction: a producer id no coordinator handed out, its batch an hour old, so
-# that find-hanging's default 15-minute bound already counts it.
-GHOST_PRODUCER_ID = 7_000_000_001
+# The hanging transactions, both on partition 1: producer ids no coordinator handed out, their
+# batches an hour old, so that find-hanging's default 15-minute bound already counts them.
+GHOST_PRODUCER_IDS = (7_000_000_001, 7_000_000_002)
 GHOST_AGE_MS = 3_600_000
 # Produce v12+ lets the leader add the partition to the transaction itself (KIP-890 part 2,
 # transaction version 2), which a made-up transactional id fails; v11 is a TV1 producer's.
@@ -109,8 +109,8 @@ class Scene:
     open_producer_id: int
     open_offset: int  # where the open transaction starts on partition 0
     done_producer_id: int
-    ghost_leader: int  # the broker leading partition 1, where the ghost transaction hangs
-    ghost_offset: int
+    ghost_leader: int  # the broker leading partition 1, where the ghost transactions hang
+    ghost_offsets: dict[int, int]  # producer id -> where its transaction starts
 
 
 def _transactional(bootstrap: str, transactional_id: str) -> Producer:
@@ -126,11 +126,11 @@ def _transactional(bootstrap: str, transactional_id: str) -> Producer:
     return producer
 
 
-def _write_ghost(bootstrap: str) -> tuple[int, int]:
+def _write_ghost(bootstrap: str, producer_id: int) -> tuple[int, int]:
     """One transactional record on partition 1 from a producer id no coordinator knows:
     (leader id, its offset)."""
     builder = BatchBuilder(
-        producer_id=GHOST_PRODUCER_ID, producer_epoch=0, base_sequence=0, is_transactional=True
+        producer_id=producer_id, producer_epoch=0, base_sequence=0, is_transactional=True
     )
     builder.append(b"ghost", timestamp=int(time.time() * 1000) - GHOST_AGE_MS)
     with KafkaClient(bootstrap, CLIENT_TIMEOUT_S) as client:
@@ -180,15 +180,17 @@ def scene(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 on_delivery=lambda err, msg: offsets.append(msg.offset()),
             )
         assert opened.flush(CLIENT_TIMEOUT_S) == 0
+        ghost_offsets = {}
         with broker.unverified():
-            leader, ghost_offset = _write_ghost(bootstrap)
+            for producer_id in GHOST_PRODUCER_IDS:
+                leader, ghost_offsets[producer_id] = _write_ghost(bootstrap, producer_id)
         yield Scene(
             bootstrap=bootstrap,
             open_producer_id=_producer_id(bootstrap, "txn-open"),
             open_offset=min(offsets),
             done_producer_id=_producer_id(bootstrap, "txn-done"),
             ghost_leader=leader,
-            ghost_offset=ghost_offset,
+            ghost_offsets=ghost_offsets,
         )
         opened.abort_transaction(CLIENT_TIMEOUT_S)
 
@@ -334,38 +336,63 @@ def test_describe_producers_agrees_with_kafka(scene: Scene, tool_dir: Path) -> N
 def test_find_hanging_then_abort(scene: Scene, tool_dir: Path) -> None:
     broker = ("--broker-id", str(scene.ghost_leader))
     # With no time bound the open transaction is a suspect too, but its coordinator still
-    # lists the partition, so only the ghost hangs.
+    # lists the partition, so only the ghosts hang.
     args = ("find-hanging", *broker, "--max-transaction-timeout", "0")
-    [row] = table(ok(transactions(scene.bootstrap, *args)))
-    assert row["Topic"] == TOPIC and row["Partition"] == "1"
-    assert row["ProducerId"] == str(GHOST_PRODUCER_ID)
-    assert row["StartOffset"] == str(scene.ghost_offset)
-    assert int(row["Duration(min)"]) >= GHOST_AGE_MS // 60_000
-    [kafka_row] = table(kafka_transactions(tool_dir, scene.bootstrap, *args))
-    assert without([row], "Duration(min)") == without([kafka_row], "Duration(min)")
-    # The default bound (15 minutes) still sees the hour-old ghost.
-    assert len(table(ok(transactions(scene.bootstrap, "find-hanging", *broker)))) == 1
+    rows = table(ok(transactions(scene.bootstrap, *args)))
+    assert {int(r["ProducerId"]): int(r["StartOffset"]) for r in rows} == scene.ghost_offsets
+    for row in rows:
+        assert row["Topic"] == TOPIC and row["Partition"] == "1"
+        assert row["CoordinatorEpoch"] == "-1" and row["ProducerEpoch"] == "0"
+        assert int(row["Duration(min)"]) >= GHOST_AGE_MS // 60_000
+    kafka_rows = table(kafka_transactions(tool_dir, scene.bootstrap, *args))
+    key = lambda r: r["ProducerId"]  # noqa: E731
+    assert sorted(without(rows, "Duration(min)"), key=key) == sorted(
+        without(kafka_rows, "Duration(min)"), key=key
+    )
+    # The default bound (15 minutes) still sees the hour-old ghosts.
+    assert len(table(ok(transactions(scene.bootstrap, "find-hanging", *broker)))) == 2
 
     partition = ("--topic", TOPIC, "--partition", "1")
     err = fails(transactions(scene.bootstrap, "abort", *partition, "--start-offset", "999"))
     assert "Could not find any open transactions starting at offset 999" in err
     fails(transactions(scene.bootstrap, "abort", *partition))
+    first, second = GHOST_PRODUCER_IDS
+    fails(transactions(scene.bootstrap, "abort", *partition, "--producer-id", str(second)))
     out = ok(
         transactions(
-            scene.bootstrap, "abort", *partition, "--start-offset", str(scene.ghost_offset)
+            scene.bootstrap,
+            "abort",
+            *partition,
+            "--start-offset",
+            str(scene.ghost_offsets[first]),
         )
     )
-    assert f"producerId={GHOST_PRODUCER_ID}" in out
+    assert f"producerId={first}" in out
+    [row] = table(ok(transactions(scene.bootstrap, *args)))
+    assert row["ProducerId"] == str(second)
+    # The second by its producer: coordinator epoch -1 (none seen) is sent as 0, as Kafka's
+    # tool does.
+    out = ok(
+        transactions(
+            scene.bootstrap,
+            "abort",
+            *partition,
+            "--producer-id",
+            str(second),
+            "--producer-epoch",
+            "0",
+            "--coordinator-epoch",
+            "-1",
+        )
+    )
+    assert f"producerId={second} producerEpoch=0 coordinatorEpoch=0" in out
 
     assert table(ok(transactions(scene.bootstrap, *args))) == []
-    [ghost] = [
-        r
-        for r in table(
-            kafka_transactions(tool_dir, scene.bootstrap, "describe-producers", *partition)
-        )
-        if r["ProducerId"] == str(GHOST_PRODUCER_ID)
-    ]
-    assert ghost["CurrentTransactionStartOffset"] == "None"
+    producers = table(
+        kafka_transactions(tool_dir, scene.bootstrap, "describe-producers", *partition)
+    )
+    ghosts = [r for r in producers if int(r["ProducerId"]) in GHOST_PRODUCER_IDS]
+    assert [r["CurrentTransactionStartOffset"] for r in ghosts] == ["None", "None"]
     # The open transaction was left alone.
     [opened] = table(
         ok(transactions(scene.bootstrap, "describe", "--transactional-id", "txn-open"))
