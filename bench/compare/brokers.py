@@ -59,6 +59,11 @@ def common_settings(segment_bytes: int) -> dict[str, str]:
         "offsets.topic.replication.factor": "1",
         "offsets.topic.num.partitions": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # One node: __transaction_state as the Kafka side's test config already has it
+        # (ferrokafka's defaults are Kafka's: 3 replicas, which one node cannot place).
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "transaction.state.log.num.partitions": "1",
     }
 
 

@@ -105,8 +105,22 @@ def producer_performance(
     bootstrap: str, topic: str, case: ProduceCase, work_dir: Path, timeout_s: float
 ) -> dict[str, Any]:
     """ProducerPerformance at full speed. Idempotence off on both brokers: acks=1 requires it,
-    and one setting for every case keeps them comparable. The first tenth of the records is
-    its warm-up (JIT, connections, first segment): the figures are its steady-state line."""
+    and one setting for every case keeps them comparable — except the transactional case,
+    where the producer must be idempotent and commits every ``case.transaction_ms`` (a fresh
+    transactional id per run, so no run fences or waits on another's). The first tenth of the
+    records is its warm-up (JIT, connections, first segment): the figures are its
+    steady-state line."""
+    properties = [f"acks={case.acks}", f"compression.type={case.codec}"]
+    transaction_args: list[str] = []
+    if case.transaction_ms is None:
+        properties.append("enable.idempotence=false")
+    else:
+        transaction_args = [
+            "--transactional-id",
+            f"bench-{topic}-{time.time_ns()}",
+            "--transaction-duration-ms",
+            str(case.transaction_ms),
+        ]
     out = run_tool(
         "ProducerPerformance",
         [
@@ -122,10 +136,9 @@ def producer_performance(
             str(case.record_size),
             "--throughput",
             "-1",
+            *transaction_args,
             "--command-property",
-            f"acks={case.acks}",
-            f"compression.type={case.codec}",
-            "enable.idempotence=false",
+            *properties,
         ],
         work_dir,
         timeout_s,

@@ -21,28 +21,42 @@ PARTITIONS = (1, 6)
 SEGMENT_BYTES_DEFAULT = 256 * MIB
 
 
+# The transactional produce case: transactions committed every TRANSACTION_MS (Kafka's
+# ProducerPerformance --transaction-duration-ms), so the coordinator's round trips
+# (AddPartitionsToTxn, EndTxn, the markers on every partition) weigh in the figure.
+TRANSACTION_MS = 100
+
+
 @dataclass(frozen=True)
 class ProduceCase:
-    """One ProducerPerformance run: ``records`` records of ``record_size`` bytes."""
+    """One ProducerPerformance run: ``records`` records of ``record_size`` bytes; with
+    ``transaction_ms``, inside transactions each committed after that many milliseconds
+    (a transactional producer is idempotent, so it needs acks=all)."""
 
     record_size: int
     acks: str
     codec: str
     partitions: int
     records: int
+    transaction_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.transaction_ms is not None and (self.transaction_ms <= 0 or self.acks != "all"):
+            raise ValueError(f"a transactional case needs acks=all and a duration > 0: {self}")
 
     @property
     def name(self) -> str:
         size = (
             f"{self.record_size // KIB}KiB" if self.record_size >= KIB else f"{self.record_size}B"
         )
-        return f"produce {size} acks={self.acks} {self.codec} p{self.partitions}"
+        txn = "" if self.transaction_ms is None else f" txn {self.transaction_ms}ms"
+        return f"produce {size} acks={self.acks} {self.codec} p{self.partitions}{txn}"
 
     @property
     def topic(self) -> str:
-        return f"produce-{self.record_size}-{self.acks}-{self.codec}-{self.partitions}".replace(
-            "all", "a"
-        )
+        txn = "" if self.transaction_ms is None else f"-txn{self.transaction_ms}"
+        name = f"produce-{self.record_size}-{self.acks}-{self.codec}-{self.partitions}{txn}"
+        return name.replace("all", "a")
 
 
 @dataclass(frozen=True)
@@ -92,11 +106,12 @@ def _records(total_bytes: int, record_size: int) -> int:
 
 
 def full_plan() -> Plan:
-    """Every combination of size, acks, codec and partitions; ~1 GiB per produce run."""
+    """Every combination of size, acks, codec and partitions, and the transactional case;
+    ~1 GiB per produce run."""
     cases = tuple(
         ProduceCase(size, acks, codec, parts, _records(GIB, size) if size >= KIB else 5_000_000)
         for size, acks, codec, parts in itertools.product(RECORD_SIZES, ACKS, CODECS, PARTITIONS)
-    )
+    ) + (ProduceCase(KIB, "all", "none", 6, _records(GIB, KIB), TRANSACTION_MS),)
     return Plan(
         mode="full",
         repetitions=3,
@@ -122,7 +137,8 @@ def full_plan() -> Plan:
 
 def quick_plan() -> Plan:
     """A representative subset: every value of every axis appears once, from a 100 B, acks=1,
-    uncompressed, one-partition base case (four ProducerPerformance runs, not 24)."""
+    uncompressed, one-partition base case (four ProducerPerformance runs, not 24), and the
+    transactional case."""
     variants = [
         (100, "1", "none", 1),
         (KIB, "1", "none", 6),
@@ -132,7 +148,7 @@ def quick_plan() -> Plan:
     cases = tuple(
         ProduceCase(size, acks, codec, parts, _records(32 * MIB, size))
         for size, acks, codec, parts in variants
-    )
+    ) + (ProduceCase(KIB, "all", "none", 6, _records(32 * MIB, KIB), TRANSACTION_MS),)
     return Plan(
         mode="quick",
         repetitions=2,
@@ -164,7 +180,10 @@ def smoke_plan() -> Plan:
     return Plan(
         mode="smoke",
         repetitions=1,
-        produce=(ProduceCase(100, "1", "lz4", 1, 5_000),),
+        produce=(
+            ProduceCase(100, "1", "lz4", 1, 5_000),
+            ProduceCase(KIB, "all", "none", 2, 5_000, TRANSACTION_MS),
+        ),
         librdkafka_produce=ProduceCase(100, "1", "none", 1, 5_000),
         kcat_produce=ProduceCase(100, "1", "none", 1, 5_000),
         raw_requests=200,

@@ -64,8 +64,15 @@ EARLIEST_TIMESTAMP = -2
 LATEST_TIMESTAMP = -1
 # A consumer's replica id in ListOffsets and Fetch: "not a broker".
 CONSUMER_REPLICA_ID = -1
-# FindCoordinator key types (Kafka's CoordinatorType).
+# FindCoordinator key types (Kafka's CoordinatorType) and what the tools call their keys.
 COORDINATOR_TYPE_GROUP = 0
+COORDINATOR_TYPE_TRANSACTION = 1
+COORDINATOR_KEY_NAMES = {
+    COORDINATOR_TYPE_GROUP: "group",
+    COORDINATOR_TYPE_TRANSACTION: "transactional id",
+}
+# FindCoordinator v1 added key_type (before it, every key was a group id).
+FIND_COORDINATOR_KEY_TYPE_VERSION = 1
 # FindCoordinator v4 moved the key into a batch (coordinator_keys, answered in coordinators).
 FIND_COORDINATOR_BATCH_VERSION = 4
 # Answers a coordinator gives while it starts or moves (Kafka creates __consumer_offsets on the
@@ -117,6 +124,8 @@ class Connection:
         self.sock.settimeout(timeout_s)
         self.correlation_id = 0
         self.versions: dict[int, int] = {}
+        # The broker's id once KafkaClient.node() opened it (a bootstrap server has none).
+        self.node_id: int | None = None
 
     def close(self) -> None:
         self.sock.close()
@@ -264,6 +273,7 @@ class KafkaClient:
             except BaseException:
                 conn.close()
                 raise
+            conn.node_id = node_id
             self._nodes[node_id] = conn
         return conn
 
@@ -325,15 +335,18 @@ class KafkaClient:
                 raise KafkaApiError(code, f"Topic '{topic}' has no leader for a partition.")
             time.sleep(METADATA_RETRY_S)
 
-    def coordinator(self, group_id: str) -> Connection:
-        """A connection to ``group_id``'s coordinator, asking FindCoordinator until it answers
-        with one (retrying while the coordinator loads, up to the client timeout)."""
+    def coordinator(self, key: str, key_type: int = COORDINATOR_TYPE_GROUP) -> Connection:
+        """A connection to the coordinator of ``key`` (a group id, or a transactional id with
+        COORDINATOR_TYPE_TRANSACTION), asking FindCoordinator until it answers with one
+        (retrying while the coordinator loads, up to the client timeout)."""
         version = self.version(FindCoordinatorRequest.API_KEY)
+        if key_type != COORDINATOR_TYPE_GROUP and version < FIND_COORDINATOR_KEY_TYPE_VERSION:
+            raise ClientError("the broker's FindCoordinator has no key types (version 0 only)")
         batch = version >= FIND_COORDINATOR_BATCH_VERSION
         request = FindCoordinatorRequest(
-            key="" if batch else group_id,
-            key_type=COORDINATOR_TYPE_GROUP,
-            coordinator_keys=[group_id] if batch else [],
+            key="" if batch else key,
+            key_type=key_type,
+            coordinator_keys=[key] if batch else [],
         )
         deadline = time.monotonic() + self.timeout_s
         while True:
@@ -353,7 +366,8 @@ class KafkaClient:
                     self.brokers[node_id] = address
                 return self.node(node_id)
             if code not in RETRIABLE_COORDINATOR_ERRORS or time.monotonic() >= deadline:
-                raise KafkaApiError(code, message or f"no coordinator for group '{group_id}'")
+                what = COORDINATOR_KEY_NAMES.get(key_type, f"key type {key_type}")
+                raise KafkaApiError(code, message or f"no coordinator for {what} '{key}'")
             time.sleep(COORDINATOR_RETRY_S)
 
     def list_offsets(

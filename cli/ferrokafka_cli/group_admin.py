@@ -32,6 +32,7 @@ from ferrokafka.protocol.wire import Reader
 
 from .client import (
     COORDINATOR_RETRY_S,
+    COORDINATOR_TYPE_GROUP,
     RETRIABLE_COORDINATOR_ERRORS,
     ClientError,
     Connection,
@@ -138,13 +139,18 @@ def list_groups(client: KafkaClient) -> list[ListedGroup]:
     return sorted(groups.values(), key=lambda g: g.group_id)
 
 
-def at_coordinator(client: KafkaClient, group_id: str, attempt: Callable[[Connection], T]) -> T:
-    """``attempt`` at the group's coordinator, found again and retried while the answer is
-    that the coordinator is loading or has moved (as Kafka's admin client retries), up to the
-    client timeout."""
+def at_coordinator(
+    client: KafkaClient,
+    key: str,
+    attempt: Callable[[Connection], T],
+    key_type: int = COORDINATOR_TYPE_GROUP,
+) -> T:
+    """``attempt`` at the coordinator of ``key`` (a group id by default), found again and
+    retried while the answer is that the coordinator is loading or has moved (as Kafka's admin
+    client retries), up to the client timeout."""
     deadline = time.monotonic() + client.timeout_s
     while True:
-        conn = client.coordinator(group_id)
+        conn = client.coordinator(key, key_type)
         try:
             return attempt(conn)
         except KafkaApiError as exc:

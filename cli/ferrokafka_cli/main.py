@@ -18,6 +18,7 @@ _COMMANDS = {
     "consume": "console:consume",
     "groups": "groups:groups",
     "storage": "storage:storage",
+    "transactions": "transactions:transactions",
 }
 
 

@@ -157,8 +157,11 @@ def test_quick_plan_varies_each_axis_and_full_plan_is_the_matrix() -> None:
     assert {c.codec for c in quick} == {"none", "lz4", "zstd"}
     assert {c.partitions for c in quick} == {1, 6}
     full = PLANS["full"]().produce
-    assert len(full) == 2 * 2 * 3 * 2
-    assert len({c.topic for c in full}) == len(full)
+    assert len([c for c in full if c.transaction_ms is None]) == 2 * 2 * 3 * 2
+    assert len({c.topic for c in full}) == len({c.name for c in full}) == len(full)
+    for plan in ("quick", "full", "smoke"):
+        [txn] = [c for c in PLANS[plan]().produce if c.transaction_ms is not None]
+        assert txn.acks == "all" and txn.name.endswith(f" txn {txn.transaction_ms}ms")
 
 
 def test_from_json_rebuilds_the_report_without_running(tmp_path: Path) -> None:
