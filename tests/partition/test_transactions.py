@@ -12,7 +12,7 @@ import trio
 from tests.partition.txn_support import ME, marker, txn_batch, txn_partition
 
 from ferrokafka.partition import AppendOrigin, Partition
-from ferrokafka.partition.producer_state import ProducerState, load_producer_state
+from ferrokafka.partition.producer_state import Marker, ProducerState, load_producer_state
 from ferrokafka.partition.txn_state import SENTINEL
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import BatchBuilder, Log, LogConfig, read_batch_header
@@ -240,8 +240,6 @@ def test_snapshot_keeps_open_transactions_and_coordinator_epochs(tmp_path: Path)
     b.append(b"y")
     info = log.append(b.build())
     state.appended(info)
-    from ferrokafka.partition.producer_state import Marker
-
     state.apply_marker(Marker(B, 3, 9, True, 5, 1234))  # a producer known by its marker only
     entries = state.snapshot_entries()
     by_pid = {e.producer_id: e for e in entries}
