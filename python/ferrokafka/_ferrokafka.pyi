@@ -556,6 +556,20 @@ class Log:
         """The header of the batch holding ``offset`` as stored in the log (its base offset
         and leader epoch as stamped on append): an index lookup and a read of a few headers,
         without the GIL. None outside [log_start_offset, log_end_offset)."""
+    def append_aborted_txn(
+        self, producer_id: int, first_offset: int, last_offset: int, last_stable_offset: int
+    ) -> None:
+        """Record an aborted transaction (Kafka's ``AbortedTxn``) in the ``.txnindex`` of the
+        segment holding its ABORT marker, ``last_offset`` (already appended; normally the
+        active segment). ``last_offset`` must be inside the log and above every recorded one,
+        ``first_offset`` not after it, else ``InvalidOffsetError``."""
+    def collect_aborted_txns(
+        self, start_offset: int, upper_bound_offset: int
+    ) -> list[tuple[int, int]]:
+        """Kafka's ``collectAbortedTransactions``: ``(producer_id, first_offset)`` of every
+        aborted transaction with ``last_offset >= start_offset`` and ``first_offset <
+        upper_bound_offset``, in index order, from the segment holding ``start_offset`` on.
+        More than 1,048,576 is an ``InvalidOffsetError`` (ask for a smaller range)."""
     def segments(self) -> list[SegmentInfo]: ...
     def roll(self) -> None:
         """Close the active segment and start a new one at the log end offset."""

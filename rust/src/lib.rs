@@ -4,7 +4,8 @@
 //! - [`record`]: Kafka record batch v2 (header, records, varints), CRC-32C, compression codecs,
 //!   produce-time validation and a batch builder. Pure functions on byte slices, no I/O.
 //! - [`index`]: the sparse offset index (8-byte entries) and time index (12-byte entries), both
-//!   memory-mapped and binary-searched.
+//!   memory-mapped and binary-searched, and the transaction index of aborted transactions
+//!   (34-byte entries, created on the first one).
 //! - [`log`]: segments (`.log` + indexes), the ordered segment map, and the partition log:
 //!   append, read, roll, truncate, recover, retention, flush.
 //! - [`io`]: file regions and `sendfile` to sockets.

@@ -119,12 +119,15 @@ def test_index_dumps_and_checks() -> None:
         "Dumping /d/9.log",
         "Log starting offset: 9",
         "Found 17 invalid bytes at the end of 9.log",
+        "Dumping /d/9.txnindex",
+        "version: 0 producerId: 1099511627776 firstOffset: 25 lastOffset: 31 lastStableOffset: -1",
     )
     assert result.file("/d/0.index").index_entries == [(36, 4000), (70, 8200)]
     assert result.file("/d/0.timeindex").index_entries == [(1700000000000, 36)]
     assert result.file("/d/5.index").is_empty
     assert result.file("/d/5.timeindex").sanity_check_passed
     assert result.file("/d/9.log").invalid_trailing_bytes == 17
+    assert result.file("/d/9.txnindex").aborted_txns == [(0, 2**40, 25, 31, -1)]
 
 
 def test_problems_keep_real_reports_and_drop_each_files_first_offset() -> None:

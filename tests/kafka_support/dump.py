@@ -82,7 +82,8 @@ class DumpedFile:
     For a ``.log``: ``start_offset``, ``batches`` and ``invalid_trailing_bytes``. For an
     ``.index`` / ``.timeindex``: ``index_entries`` as (offset, position) / (timestamp, offset)
     pairs, or ``sanity_check_passed`` with --index-sanity-check; ``is_empty`` for an offset
-    index without entries.
+    index without entries. For a ``.txnindex``: ``aborted_txns`` as (version, producer id,
+    first offset, last offset, last stable offset) tuples.
     """
 
     path: str
@@ -92,6 +93,7 @@ class DumpedFile:
     index_entries: list[tuple[int, int]] = field(default_factory=list)
     sanity_check_passed: bool = False
     is_empty: bool = False
+    aborted_txns: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -122,6 +124,10 @@ _RAFT_CONTROL = re.compile(
 )
 _INDEX_ENTRY = re.compile(r"^offset: (\d+) position: (\d+)$")
 _TIME_INDEX_ENTRY = re.compile(r"^timestamp: (-?\d+) offset: (\d+)$")
+_ABORTED_TXN = re.compile(
+    r"^version: (-?\d+) producerId: (-?\d+) firstOffset: (-?\d+) lastOffset: (-?\d+)"
+    r" lastStableOffset: (-?\d+)$"
+)
 # A field of a batch line: "name: value" where value has no spaces.
 _FIELD = re.compile(r"(\w+): (\S+)")
 
@@ -219,6 +225,9 @@ def _parse_file_line(current: DumpedFile, line: str, line_number: int) -> None:
         current.is_empty = True
     elif (match := _INDEX_ENTRY.match(line)) or (match := _TIME_INDEX_ENTRY.match(line)):
         current.index_entries.append((int(match.group(1)), int(match.group(2))))
+    elif match := _ABORTED_TXN.match(line):
+        version, producer_id, first, last, lso = (int(g) for g in match.groups())
+        current.aborted_txns.append((version, producer_id, first, last, lso))
     else:
         raise ValueError(f"line {line_number}: unrecognised DumpLogSegments output: {line!r}")
 

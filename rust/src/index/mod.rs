@@ -1,4 +1,5 @@
 //! Sparse offset index (8-byte entries) and time index (12-byte entries) over memory maps,
+//! and the transaction index (34-byte entries, plain file I/O: see [`txn_index`]), all
 //! in Apache Kafka's on-disk format so that Kafka's tools can read our files and we can read
 //! Kafka's.
 //!
@@ -18,9 +19,11 @@
 
 pub mod offset_index;
 pub mod time_index;
+pub mod txn_index;
 
 pub use offset_index::{OffsetIndex, OffsetPosition, OFFSET_INDEX_ENTRY_SIZE};
 pub use time_index::{TimeIndex, TimestampOffset, TIME_INDEX_ENTRY_SIZE};
+pub use txn_index::{AbortedTxn, TxnIndex, TXN_INDEX_ENTRY_SIZE};
 
 use std::fs::{self, File, OpenOptions};
 use std::io;

@@ -2,8 +2,8 @@
 //!
 //! 0. Finish cleaner swaps a crash interrupted (`*.log.swap`, see `cleaner::swap`).
 //! 1. Delete leftovers of interrupted operations: `*.deleted`, `*.cleaned`, `*.swap`, and
-//!    `.index` / `.timeindex` files without a `.log`. Files that are not ours (leader epoch
-//!    checkpoint, producer snapshots, `.txnindex`, partition metadata) are left alone.
+//!    `.index` / `.timeindex` / `.txnindex` files without a `.log`. Files that are not ours
+//!    (leader epoch checkpoint, producer snapshots, partition metadata) are left alone.
 //! 2. Segments before the one holding the recovery point were flushed: trust their data, but
 //!    rebuild their indexes if missing or not sane.
 //! 3. From the segment holding the recovery point on, recover: CRC-check every batch, rebuild
@@ -21,7 +21,7 @@ use super::config::LogConfig;
 use super::log::LoadStats;
 use super::segment::{
     self, OpenOutcome, Segment, SegmentParams, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX,
-    TIME_INDEX_FILE_SUFFIX,
+    TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX,
 };
 use super::segments::Segments;
 use crate::error::Result;
@@ -55,6 +55,7 @@ fn scan_dir(dir: &Path, stats: &mut LoadStats) -> Result<BTreeSet<i64>> {
             logs.insert(base);
         } else if let Some(base) = segment::parse_file_name(name, INDEX_FILE_SUFFIX)
             .or_else(|| segment::parse_file_name(name, TIME_INDEX_FILE_SUFFIX))
+            .or_else(|| segment::parse_file_name(name, TXN_INDEX_FILE_SUFFIX))
         {
             indexes.push((base, entry.path()));
         }
@@ -100,6 +101,7 @@ pub(super) fn load(
         stats.rebuilt_indexes += outcome.rebuilt_because.is_some() as usize;
         stats.truncated_bytes += outcome.truncated_bytes;
         stats.tail_batches_read += outcome.tail_batches_read;
+        stats.txn_index_cut_bytes += outcome.txn_index_cut_bytes;
         segments.insert(seg);
         if recover && outcome.truncated_bytes > 0 {
             for later in bases.by_ref() {
@@ -156,6 +158,9 @@ fn open_holding_recovery_point(
         return Ok((seg, outcome, recovered));
     }
     drop(seg);
-    let (seg, outcome) = Segment::open_existing(dir, base, params, now_ms, true)?;
+    // The first open may already have cut the transaction index; count that too.
+    let cut_first = outcome.txn_index_cut_bytes;
+    let (seg, mut outcome) = Segment::open_existing(dir, base, params, now_ms, true)?;
+    outcome.txn_index_cut_bytes += cut_first;
     Ok((seg, outcome, true))
 }

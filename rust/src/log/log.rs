@@ -21,10 +21,17 @@ use super::now_ms;
 use super::segment::{IncomingAppend, Segment, SegmentParams};
 use super::segments::Segments;
 use crate::error::{Error, Result};
-use crate::index::TimestampOffset;
+use crate::index::{AbortedTxn, TimestampOffset};
 use crate::io::FileRegion;
 use crate::record::header::BatchHeader;
 use crate::record::validate::{summarize_assigned, validate_for_leader, AppendSummary, WritePlan};
+
+/// Most aborted transactions one `collect_aborted_txns` returns (34 MiB of entries). Kafka
+/// has no bound; a fetch's answer must have one. A read_committed fetch of 50 MiB (the default
+/// `fetch.max.bytes`) cannot overlap more than ~350,000 aborted transactions (each holds at
+/// least a data batch and a marker, ~150 bytes), so this is only reached by a caller asking
+/// about a range far wider than a fetch.
+pub const MAX_ABORTED_TXNS_COLLECTED: usize = 1 << 20;
 
 /// Who is appending (Kafka's `AppendOrigin`): only the coordinators may write control batches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +85,8 @@ pub struct LoadStats {
     pub deleted_stray_files: usize,
     /// Batch headers read to find trusted segments' ends and largest timestamps.
     pub tail_batches_read: usize,
+    /// Bytes cut from transaction indexes: torn or insane tails, entries past the log end.
+    pub txn_index_cut_bytes: u64,
 }
 
 pub(super) struct State {
@@ -433,6 +442,64 @@ impl Log {
                 is_active: s.base_offset() == active,
             })
             .collect())
+    }
+
+    /// Record an aborted transaction in the transaction index of the segment holding its
+    /// ABORT marker (`txn.last_offset`, already appended; normally the active segment), as
+    /// Kafka's `updateTxnIndex` does when the marker completes the transaction. Markers go in
+    /// offset order: a `last_offset` not above every recorded one is refused.
+    pub fn append_aborted_txn(&self, txn: AbortedTxn) -> Result<()> {
+        let mut st = self.state.write();
+        st.check_open()?;
+        if txn.last_offset < st.log_start_offset || txn.last_offset >= st.log_end_offset {
+            return Err(Error::InvalidOffset(format!(
+                "aborted transaction marker offset {} is outside the log [{}, {})",
+                txn.last_offset, st.log_start_offset, st.log_end_offset
+            )));
+        }
+        // Entries of earlier segments are below this segment's base offset, so the latest
+        // entry is in the marker's segment or a later one.
+        let latest = st
+            .segments
+            .floor_onward(txn.last_offset)
+            .filter_map(Segment::last_aborted_txn_offset)
+            .max();
+        if let Some(latest) = latest.filter(|l| *l >= txn.last_offset) {
+            return Err(Error::InvalidOffset(format!(
+                "aborted transaction marker offset {} is not greater than the last recorded \
+                 one, {latest}",
+                txn.last_offset
+            )));
+        }
+        st.segments
+            .floor_mut(txn.last_offset)
+            .expect("an offset inside the log is in a segment")
+            .append_aborted_txn(txn)
+    }
+
+    /// Kafka's `collectAbortedTransactions`: the aborted transactions with `last_offset >=
+    /// start_offset` and `first_offset < upper_bound_offset`, in index order, read from the
+    /// segment holding `start_offset` onward and stopping at the first segment whose index
+    /// shows that no later abort can overlap (an entry with lastStableOffset >= the bound).
+    /// At most [`MAX_ABORTED_TXNS_COLLECTED`]; more is an error (ask for a smaller range).
+    pub fn collect_aborted_txns(
+        &self,
+        start_offset: i64,
+        upper_bound_offset: i64,
+    ) -> Result<Vec<AbortedTxn>> {
+        let st = self.open_state()?;
+        let mut out = Vec::new();
+        for segment in st.segments.floor_onward(start_offset) {
+            if segment.collect_aborted_txns(
+                start_offset,
+                upper_bound_offset,
+                &mut out,
+                MAX_ABORTED_TXNS_COLLECTED,
+            )? {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Close the active segment and start a new one at the log end offset (no-op when the

@@ -1,7 +1,8 @@
 //! Segments, the segment map and the partition log, in Apache Kafka's on-disk format.
 //!
 //! - [`config`]: `LogConfig`, Kafka's topic settings with defaults and range checks.
-//! - [`segment`]: one `.log` + `.index` + `.timeindex`; append, read, recover, truncate.
+//! - [`segment`]: one `.log` + `.index` + `.timeindex` (+ `.txnindex` once a transaction
+//!   aborts in it); append, read, recover, truncate.
 //! - [`segments`]: the ordered map base offset -> segment.
 //! - [`log`](self::log): the partition log; `loader` opens and recovers it, `maintenance`
 //!   truncates and applies retention.

@@ -1,6 +1,6 @@
-//! One log segment, Kafka's `LogSegment`: a `.log` file of record batches plus its `.index`
-//! and `.timeindex`, all named by the segment's base offset as 20 zero-padded digits
-//! (`00000000000000000042.log`).
+//! One log segment, Kafka's `LogSegment`: a `.log` file of record batches plus its `.index`,
+//! `.timeindex` and (once a transaction aborts in it) `.txnindex`, all named by the segment's
+//! base offset as 20 zero-padded digits (`00000000000000000042.log`).
 //!
 //! Not thread-safe by itself: the partition log serialises writers and lets readers share.
 //!
@@ -19,7 +19,7 @@ use std::time::UNIX_EPOCH;
 use super::config::LogConfig;
 use super::scan::{read_at, BatchReader, HeaderScanner};
 use crate::error::{Error, Result};
-use crate::index::{OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset};
+use crate::index::{AbortedTxn, OffsetIndex, OffsetPosition, TimeIndex, TimestampOffset, TxnIndex};
 use crate::io::FileRegion;
 use crate::record::header::{BatchHeader, HEADER_SIZE, NO_TIMESTAMP};
 use crate::record::validate::BatchSummary;
@@ -29,6 +29,7 @@ mod read;
 pub const LOG_FILE_SUFFIX: &str = ".log";
 pub const INDEX_FILE_SUFFIX: &str = ".index";
 pub const TIME_INDEX_FILE_SUFFIX: &str = ".timeindex";
+pub const TXN_INDEX_FILE_SUFFIX: &str = ".txnindex";
 /// Digits in a segment file name (Kafka zero-pads base offsets to the width of i64::MAX).
 pub const FILE_NAME_DIGITS: usize = 20;
 /// Most buffers one `pwritev` accepts (Linux and macOS `IOV_MAX`); longer appends are written
@@ -85,6 +86,9 @@ pub(crate) struct OpenOutcome {
     pub truncated_bytes: u64,
     /// Batch headers read to find a trusted segment's end and largest timestamp.
     pub tail_batches_read: usize,
+    /// Bytes cut from the transaction index: a torn or insane tail, or entries whose ABORT
+    /// marker is past the recovered end of the log.
+    pub txn_index_cut_bytes: u64,
 }
 
 pub struct Segment {
@@ -95,6 +99,7 @@ pub struct Segment {
     size: u64,
     offset_index: OffsetIndex,
     time_index: TimeIndex,
+    txn_index: TxnIndex,
     next_offset: i64,
     /// Largest batch max timestamp so far and the last offset of that batch.
     max_timestamp: TimestampOffset,
@@ -114,6 +119,10 @@ fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
+fn txn_index_path(dir: &Path, base: i64) -> PathBuf {
+    dir.join(file_name(base, TXN_INDEX_FILE_SUFFIX))
+}
+
 fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
@@ -126,6 +135,7 @@ pub(crate) fn delete_files(dir: &Path, base_offset: i64) -> Result<()> {
     let (log, index, time_index) = paths(dir, base_offset);
     remove_if_exists(&index)?;
     remove_if_exists(&time_index)?;
+    remove_if_exists(&txn_index_path(dir, base_offset))?;
     remove_if_exists(&log)
 }
 
@@ -176,6 +186,7 @@ impl Segment {
         file: File,
         offset_index: OffsetIndex,
         time_index: TimeIndex,
+        txn_index: TxnIndex,
         now_ms: i64,
     ) -> Result<Self> {
         let size = file.metadata()?.len();
@@ -186,6 +197,7 @@ impl Segment {
             size,
             offset_index,
             time_index,
+            txn_index,
             next_offset: base_offset,
             max_timestamp: TimestampOffset {
                 timestamp: NO_TIMESTAMP,
@@ -213,12 +225,15 @@ impl Segment {
                 log.display()
             )));
         }
+        let txn_index = txn_index_path(dir, base_offset);
         remove_if_exists(&index)?;
         remove_if_exists(&time_index)?;
+        remove_if_exists(&txn_index)?;
         let cap = Some(p.index_capacity_bytes);
         let oi = OffsetIndex::open(&index, base_offset, cap)?;
         let ti = TimeIndex::open(&time_index, base_offset, cap)?;
-        Self::assemble(base_offset, log, file, oi, ti, now_ms)
+        let (xi, _) = TxnIndex::open(&txn_index, base_offset)?;
+        Self::assemble(base_offset, log, file, oi, ti, xi, now_ms)
     }
 
     /// Open an existing segment. With `recover`, every batch is CRC-checked, the log is cut at
@@ -236,8 +251,12 @@ impl Segment {
         let missing = !index.exists() || !time_index.exists();
         let oi = OffsetIndex::open(&index, base_offset, None)?;
         let ti = TimeIndex::open(&time_index, base_offset, None)?;
-        let mut seg = Self::assemble(base_offset, log, file, oi, ti, now_ms)?;
-        let mut outcome = OpenOutcome::default();
+        let (xi, repair) = TxnIndex::open(&txn_index_path(dir, base_offset), base_offset)?;
+        let mut seg = Self::assemble(base_offset, log, file, oi, ti, xi, now_ms)?;
+        let mut outcome = OpenOutcome {
+            txn_index_cut_bytes: repair.cut_bytes,
+            ..OpenOutcome::default()
+        };
         let problem = if recover {
             None
         } else if missing {
@@ -254,10 +273,16 @@ impl Segment {
                     Err(e) => Some(e.to_string()),
                 })
         };
+        let entries = seg.txn_index.entries();
         if recover || problem.is_some() {
             outcome.truncated_bytes = seg.recover(p)?;
             outcome.rebuilt_because = problem;
         }
+        // An ABORT marker at or past the end is not in this log (recovery cut it, or the index
+        // outlived its data): its entry goes.
+        seg.txn_index.truncate_to(seg.next_offset)?;
+        outcome.txn_index_cut_bytes +=
+            ((entries - seg.txn_index.entries()) * crate::index::TXN_INDEX_ENTRY_SIZE) as u64;
         Ok((seg, outcome))
     }
 
@@ -287,6 +312,41 @@ impl Segment {
     }
     pub fn time_index_entries(&self) -> Vec<TimestampOffset> {
         self.time_index.all_entries()
+    }
+    /// Every aborted transaction whose ABORT marker is in this segment, in marker order.
+    pub fn aborted_txns(&self) -> Result<Vec<AbortedTxn>> {
+        self.txn_index.all()
+    }
+    /// The last entry's ABORT marker offset, if the transaction index has entries.
+    pub fn last_aborted_txn_offset(&self) -> Option<i64> {
+        self.txn_index.last_offset()
+    }
+    pub fn txn_index_path(&self) -> &Path {
+        self.txn_index.path()
+    }
+
+    /// Record an aborted transaction whose ABORT marker (`txn.last_offset`) is in this
+    /// segment (Kafka's `updateTxnIndex`).
+    pub fn append_aborted_txn(&mut self, txn: AbortedTxn) -> Result<()> {
+        if txn.last_offset >= self.next_offset {
+            return Err(Error::InvalidOffset(format!(
+                "aborted transaction marker offset {} is not in segment {} (next offset {})",
+                txn.last_offset, self.base_offset, self.next_offset
+            )));
+        }
+        self.txn_index.append(txn)
+    }
+
+    /// Kafka's `LogSegment.collectAbortedTxns` (see `TxnIndex::collect`).
+    pub fn collect_aborted_txns(
+        &self,
+        fetch_offset: i64,
+        upper_bound_offset: i64,
+        out: &mut Vec<AbortedTxn>,
+        limit: usize,
+    ) -> Result<bool> {
+        self.txn_index
+            .collect(fetch_offset, upper_bound_offset, out, limit)
     }
 
     /// The timestamp retention compares with: the largest record timestamp, or the file's
@@ -418,6 +478,8 @@ impl Segment {
             self.created_ms = now_ms;
         }
         self.load_tail()?;
+        // The batch holding `offset` went whole: cut at the new end, which is <= `offset`.
+        self.txn_index.truncate_to(self.next_offset.min(offset))?;
         Ok(removed)
     }
 
@@ -518,6 +580,9 @@ impl Segment {
         if truncated > 0 {
             self.file.set_len(self.size)?;
         }
+        // The transaction index cannot be rebuilt from this segment alone (see `TxnIndex`):
+        // it keeps its entries but loses those whose marker was cut.
+        self.txn_index.truncate_to(self.next_offset)?;
         self.on_become_inactive()?;
         Ok(truncated)
     }
@@ -538,17 +603,19 @@ impl Segment {
         self.time_index.resize(p.index_capacity_bytes)
     }
 
-    /// fsync the log and both indexes.
+    /// fsync the log and its indexes.
     pub fn flush(&self) -> Result<()> {
         self.file.sync_all()?;
         self.offset_index.flush()?;
-        self.time_index.flush()
+        self.time_index.flush()?;
+        self.txn_index.flush()
     }
 
     /// Remove the segment's files. Readers holding a region keep the log's data until done.
     pub fn delete(self) -> Result<()> {
         self.offset_index.delete()?;
         self.time_index.delete()?;
+        self.txn_index.delete()?;
         remove_if_exists(&self.log_path)
     }
 }

@@ -42,6 +42,9 @@ impl Segments {
     pub fn floor(&self, offset: i64) -> Option<&Segment> {
         self.map.range(..=offset).next_back().map(|(_, s)| s)
     }
+    pub fn floor_mut(&mut self, offset: i64) -> Option<&mut Segment> {
+        self.map.range_mut(..=offset).next_back().map(|(_, s)| s)
+    }
     /// Segments from the one holding `offset` on (from the first if `offset` precedes them).
     pub fn floor_onward(&self, offset: i64) -> impl Iterator<Item = &Segment> {
         let start = self.floor(offset).map_or(i64::MIN, Segment::base_offset);

@@ -11,6 +11,7 @@ use pyo3::types::PyType;
 use super::batch_header::PyBatchHeader;
 use super::log_types::{PyAppendInfo, PyFetchInfo, PyFileRegion, PyLogConfig, PySegmentInfo};
 use super::records::PyRecordBatch;
+use crate::index::AbortedTxn;
 use crate::log::{now_ms, AppendOrigin, Log};
 
 #[pyclass(frozen, name = "Log", module = "ferrokafka._ferrokafka")]
@@ -177,6 +178,43 @@ impl PyLog {
     fn batch_header_at(&self, py: Python<'_>, offset: i64) -> PyResult<Option<PyBatchHeader>> {
         let header = py.allow_threads(|| self.inner.batch_header_at(offset))?;
         Ok(header.map(PyBatchHeader::from))
+    }
+
+    /// Record an aborted transaction in the transaction index of the segment holding its
+    /// ABORT marker (`last_offset`).
+    fn append_aborted_txn(
+        &self,
+        py: Python<'_>,
+        producer_id: i64,
+        first_offset: i64,
+        last_offset: i64,
+        last_stable_offset: i64,
+    ) -> PyResult<()> {
+        let txn = AbortedTxn {
+            producer_id,
+            first_offset,
+            last_offset,
+            last_stable_offset,
+        };
+        Ok(py.allow_threads(|| self.inner.append_aborted_txn(txn))?)
+    }
+
+    /// (producer_id, first_offset) of each aborted transaction overlapping
+    /// [start_offset, upper_bound_offset), in index order.
+    fn collect_aborted_txns(
+        &self,
+        py: Python<'_>,
+        start_offset: i64,
+        upper_bound_offset: i64,
+    ) -> PyResult<Vec<(i64, i64)>> {
+        let txns = py.allow_threads(|| {
+            self.inner
+                .collect_aborted_txns(start_offset, upper_bound_offset)
+        })?;
+        Ok(txns
+            .iter()
+            .map(|t| (t.producer_id, t.first_offset))
+            .collect())
     }
 
     fn segments(&self, py: Python<'_>) -> PyResult<Vec<PySegmentInfo>> {

@@ -37,6 +37,7 @@ use parking_lot::{Condvar, Mutex};
 use super::log::Log;
 use super::scan::{BatchReader, HeaderScanner};
 use crate::error::{Error, Result};
+use crate::index::AbortedTxn;
 use crate::record::batch::{iter_records, BatchView};
 use crate::record::header::{BatchHeader, HEADER_SIZE};
 
@@ -111,6 +112,8 @@ pub(crate) struct SegmentSnapshot {
     pub size: u64,
     pub log_path: PathBuf,
     pub file: File,
+    /// The segment's transaction index entries (aborted transactions whose marker it holds).
+    pub aborted_txns: Vec<AbortedTxn>,
 }
 
 /// Directories of the logs being cleaned: one clean per log at a time (they share the
@@ -301,6 +304,7 @@ impl Log {
                 size: s.size(),
                 log_path: s.log_path().to_path_buf(),
                 file: File::open(s.log_path())?,
+                aborted_txns: s.aborted_txns()?,
             });
         }
         Ok((out, st.config.clone()))

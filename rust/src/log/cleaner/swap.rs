@@ -4,11 +4,14 @@
 //! Steps, for a group whose first segment has base offset X:
 //! 1. write the new segment, indexes included, with the ordinary segment code in the scratch
 //!    directory [`SCRATCH_DIR`] inside the partition directory, fsync it, and move its log to
-//!    `X.log.cleaned` (no lock held);
-//! 2. rename that to `X.log.swap` and fsync the directory: the commit point;
+//!    `X.log.cleaned` and its transaction index to `X.txnindex.swap` (an empty file when it
+//!    has no entries: its presence says the swap of the transaction indexes is still to do);
+//!    no lock held;
+//! 2. rename the log to `X.log.swap` and fsync the directory: the commit point;
 //! 3. under the log's write lock, check the group is still in the log as snapshotted (else
-//!    abort: delete the swap file), rename the other segments' `.log` files to `.log.deleted`,
-//!    and put the new index files in place of the group's;
+//!    abort: delete the swap files), rename the other segments' `.log` files to `.log.deleted`,
+//!    and put the new index files in place of the group's (`X.txnindex.swap` last: renamed
+//!    over `X.txnindex`, or, empty, removed with it);
 //! 4. rename `X.log.swap` to `X.log` (replacing the old one atomically), fsync the directory;
 //! 5. remove the `.deleted` files, open the new segment (its indexes only sanity-checked, as on
 //!    a clean start) and put it in the segment map in place of the group.
@@ -16,7 +19,9 @@
 //! A crash before 2 leaves a `.cleaned` file, which opening the log deletes: the old segments
 //! are intact. A crash after 2 leaves a `.swap` file, which [`complete_swaps`] finishes: it
 //! deletes every segment whose base offset lies inside the swap file's offsets, deletes the
-//! index files named X (old or new: they are rebuilt) and renames the swap file into place;
+//! offset and time index files named X (old or new: they are rebuilt), finishes the
+//! transaction index swap if `X.txnindex.swap` is still there (the transaction index cannot be
+//! rebuilt from the log) and renames the swap file into place;
 //! leftover `.deleted` files are then deleted like any stray file, and the scratch directory
 //! is removed. Either way the
 //! log holds each offset once, and every record the clean kept.
@@ -29,12 +34,13 @@ use std::path::{Path, PathBuf};
 use super::filter::{filter_batch, FilterContext, Filtered};
 use super::{for_each_batch, CleanStats, CleanerOptions, SegmentSnapshot};
 use crate::error::{Error, Result};
+use crate::index::AbortedTxn;
 use crate::log::log::{LoadStats, Log};
 use crate::log::now_ms;
 use crate::log::scan::{BatchReader, Stop};
 use crate::log::segment::{
     self, file_name, Segment, SegmentParams, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX,
-    TIME_INDEX_FILE_SUFFIX,
+    TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX,
 };
 use crate::record::header::BatchHeader;
 use crate::record::validate::BatchSummary;
@@ -90,9 +96,13 @@ impl CleanedWriter {
         Ok(())
     }
 
-    /// Write what is left, trim the indexes as for a closed segment, fsync.
-    fn finish(mut self) -> Result<u64> {
+    /// Write what is left and the transaction index entries (whose markers are all written),
+    /// trim the indexes as for a closed segment, fsync.
+    fn finish(mut self, aborted_txns: &[AbortedTxn]) -> Result<u64> {
         self.write_pending()?;
+        for txn in aborted_txns {
+            self.segment.append_aborted_txn(*txn)?;
+        }
         self.segment.on_become_inactive()?;
         self.segment.flush()?;
         Ok(self.written)
@@ -175,7 +185,11 @@ pub(crate) fn clean_group(
             Ok(true)
         })?;
     }
-    let written = out.finish()?;
+    let aborted_txns: Vec<AbortedTxn> = group
+        .iter()
+        .flat_map(|s| s.aborted_txns.iter().copied())
+        .collect();
+    let written = out.finish(&aborted_txns)?;
     stats.bytes_read += read;
     stats.records_read += records_in;
     if !changed {
@@ -186,6 +200,14 @@ pub(crate) fn clean_group(
         return Ok(true);
     }
     fs::rename(scratch.join(file_name(base, LOG_FILE_SUFFIX)), &cleaned)?;
+    let txn_index = dir.join(file_name(base, TXN_INDEX_FILE_SUFFIX));
+    let txn_swap = with_suffix(&txn_index, SWAP_SUFFIX);
+    let scratch_txn = scratch.join(file_name(base, TXN_INDEX_FILE_SUFFIX));
+    if scratch_txn.exists() {
+        fs::rename(&scratch_txn, &txn_swap)?;
+    } else {
+        File::create(&txn_swap)?.sync_all()?;
+    }
     sync_dir(dir)?;
     crash_point(opts, 1)?;
 
@@ -203,11 +225,13 @@ pub(crate) fn clean_group(
                 && seg.base_offset() != active
                 && seg.size() == s.size
                 && seg.next_offset() == s.next_offset
+                && seg.last_aborted_txn_offset() == s.aborted_txns.last().map(|t| t.last_offset)
         })
     });
     if !unchanged {
         drop(st);
         fs::remove_file(&swap)?;
+        fs::remove_file(&txn_swap)?;
         fs::remove_dir_all(&scratch)?;
         return Ok(false);
     }
@@ -221,11 +245,13 @@ pub(crate) fn clean_group(
     for s in &group[1..] {
         remove_if_exists(&dir.join(file_name(s.base_offset, INDEX_FILE_SUFFIX)))?;
         remove_if_exists(&dir.join(file_name(s.base_offset, TIME_INDEX_FILE_SUFFIX)))?;
+        remove_if_exists(&dir.join(file_name(s.base_offset, TXN_INDEX_FILE_SUFFIX)))?;
     }
     for suffix in [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX] {
         let name = file_name(base, suffix);
         fs::rename(scratch.join(&name), dir.join(&name))?;
     }
+    finish_txn_index_swap(&txn_index)?;
     crash_point(opts, 3)?;
     // 4. The swap.
     fs::rename(&swap, &log_path)?;
@@ -248,6 +274,25 @@ pub(crate) fn clean_group(
     stats.bytes_written += written;
     stats.records_kept += records_out;
     Ok(true)
+}
+
+/// Put the cleaned transaction index `<txn_index>.swap` in place of `txn_index`: renamed
+/// over it, or when empty (the cleaned segment has no aborted transactions) both removed, the
+/// old index first. A missing swap file means this was already done.
+fn finish_txn_index_swap(txn_index: &Path) -> Result<()> {
+    let swap = with_suffix(txn_index, SWAP_SUFFIX);
+    let len = match fs::metadata(&swap) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if len == 0 {
+        remove_if_exists(txn_index)?;
+        fs::remove_file(&swap)?;
+    } else {
+        fs::rename(&swap, txn_index)?;
+    }
+    Ok(())
 }
 
 /// The next offset after the last batch of a finished `.swap` file, or None if it holds an
@@ -301,6 +346,7 @@ pub(crate) fn complete_swaps(dir: &Path, stats: &mut LoadStats) -> Result<()> {
         }
         remove_if_exists(&dir.join(file_name(base, INDEX_FILE_SUFFIX)))?;
         remove_if_exists(&dir.join(file_name(base, TIME_INDEX_FILE_SUFFIX)))?;
+        finish_txn_index_swap(&dir.join(file_name(base, TXN_INDEX_FILE_SUFFIX)))?;
         fs::rename(&path, dir.join(file_name(base, LOG_FILE_SUFFIX)))?;
         sync_dir(dir)?;
     }

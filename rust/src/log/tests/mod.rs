@@ -9,4 +9,5 @@ mod recovery;
 mod retention;
 mod timestamps;
 mod truncate;
+mod txn_index;
 mod util;
