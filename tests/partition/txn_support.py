@@ -1,6 +1,6 @@
-"""Helpers of the transaction tests: transactional batches, and a log whose transaction index
-is kept in Python (Kafka's TransactionIndex semantics) for as long as the native module has
-none (``Log.append_aborted_txn`` / ``Log.collect_aborted_txns`` come with the Rust txn index)."""
+"""Helpers of the transaction tests: transactional batches, markers, and a native log that
+also records every aborted transaction the partition indexes (with the LSO it gave), which
+the native index does not hand back whole."""
 
 from __future__ import annotations
 
@@ -33,11 +33,10 @@ def marker(pid: int, epoch: int, *, commit: bool, coordinator_epoch: int = 0) ->
 
 
 class TxnIndexLog:
-    """A native Log with a transaction index kept here when the native one is missing."""
+    """A native Log that records the ``append_aborted_txn`` calls it passes on."""
 
     def __init__(self, log: Log) -> None:
         self._log = log
-        self.native = hasattr(log, "append_aborted_txn")
         # (producer id, first offset, last offset, last stable offset), in append order.
         self.aborted: list[tuple[int, int, int, int]] = []
 
@@ -47,25 +46,8 @@ class TxnIndexLog:
     def append_aborted_txn(
         self, producer_id: int, first_offset: int, last_offset: int, last_stable_offset: int
     ) -> None:
+        self._log.append_aborted_txn(producer_id, first_offset, last_offset, last_stable_offset)
         self.aborted.append((producer_id, first_offset, last_offset, last_stable_offset))
-        if self.native:
-            self._log.append_aborted_txn(  # type: ignore[attr-defined]
-                producer_id, first_offset, last_offset, last_stable_offset
-            )
-
-    def collect_aborted_txns(
-        self, start_offset: int, upper_bound_offset: int
-    ) -> list[tuple[int, int]]:
-        if self.native:
-            result: list[tuple[int, int]] = self._log.collect_aborted_txns(  # type: ignore[attr-defined]
-                start_offset, upper_bound_offset
-            )
-            return result
-        return [
-            (pid, first)
-            for pid, first, last, _ in self.aborted
-            if last >= start_offset and first < upper_bound_offset
-        ]
 
 
 async def txn_partition(

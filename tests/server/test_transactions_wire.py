@@ -23,7 +23,6 @@ import pytest
 import trio
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from data_broker import Client, DataBroker, data_broker
-from tests.partition.txn_support import TxnIndexLog
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.describe_producers import DescribeProducersRequest
@@ -121,7 +120,6 @@ def write_marker(
 @pytest.fixture(scope="module")
 def transactions(broker: DataBroker, client: Client) -> DataBroker:
     """The log of the module docstring."""
-    with_txn_index(broker)
     offsets = [
         produce(client, records(A, 0, [b"a0", b"a1"])).base_offset,
         produce(client, records(B, 0, [b"b0"])).base_offset,
@@ -135,18 +133,6 @@ def transactions(broker: DataBroker, client: Client) -> DataBroker:
     )
     assert offsets == [0, 2, 3, 6, 7]
     return broker
-
-
-def with_txn_index(broker: DataBroker) -> None:
-    """Until the native log has its transaction index, keep the partition's in Python (a
-    proxy that hands every call on to the native log when it has one)."""
-    partition = broker.partition(TOPIC, 0)
-    assert partition is not None
-
-    def wrap() -> None:
-        partition.log = TxnIndexLog(partition.log)  # type: ignore[assignment]
-
-    trio.from_thread.run_sync(wrap, trio_token=broker.token)
 
 
 def confluent_values(bootstrap: str, isolation: str) -> tuple[list[bytes], int]:

@@ -777,7 +777,7 @@ class Partition:
                 # Upper bound: the LSO (what may be returned); Kafka bounds it by the end of
                 # the returned bytes, which only saves entries a consumer ignores.
                 aborted = (
-                    markers.collect_aborted_txns(log, fetch_offset, upper)
+                    log.collect_aborted_txns(fetch_offset, upper)
                     if info is not None and info.size_in_bytes
                     else []
                 )
