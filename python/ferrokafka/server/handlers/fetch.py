@@ -550,7 +550,8 @@ def _responses(
 
 
 def _aborted(read: _Read, read_committed: bool) -> list[FetchResponse.AbortedTransaction] | None:
-    if not read_committed:
+    """Kafka's: null for read_uncommitted and for a partition's error, else the list."""
+    if not read_committed or read.error:
         return None
     return [
         FetchResponse.AbortedTransaction(producer_id=pid, first_offset=first)
