@@ -1,7 +1,8 @@
 """Transactions on the data path, through the wire: transactional batches produced with our
 codec over a socket, markers written with WriteTxnMarkers (as a transaction coordinator sends
-them), then read by clients we did not write — confluent-kafka (librdkafka) and kafka-python —
-with isolation.level read_committed and read_uncommitted.
+them), then read by clients we did not write — confluent-kafka (librdkafka), kafka-python and
+Kafka's own Java consumer (kafka-console-consumer) — with isolation.level read_committed and
+read_uncommitted; kafka-transactions.sh describe-producers shows the open transaction.
 
 The log of the main test (offsets):
   0-1 producer A's transaction (committed at 4)   2 producer B's (aborted at 5)
@@ -13,6 +14,7 @@ open transaction (LSO 6); read_uncommitted sees every data record.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ import trio
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from data_broker import Client, DataBroker, data_broker
 
+import kafka_support as ks
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.describe_producers import DescribeProducersRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
@@ -232,26 +235,29 @@ def test_describe_producers_shows_open_transactions(
 
 
 def test_marker_refusals(transactions: DataBroker, client: Client) -> None:
+    topic = "txn-refusals"  # not the log the consumers read
+    transactions.create_topic(topic)
     pid = 7100
-    assert produce(client, records(pid, 0, [b"x"])).error_code == 0
-    assert write_marker(client, pid, commit=False, coordinator_epoch=3) == [0]
-    assert produce(client, records(pid, 0, [b"y"])).error_code == 0  # seq 0 after a marker
+
+    def send(data: bytes) -> int:
+        return int(produce(client, data, topic=topic).error_code)
+
+    def end(commit: bool, **kw: Any) -> list[int]:
+        return write_marker(client, pid, commit, topic=kw.pop("topic", topic), **kw)
+
+    assert send(records(pid, 0, [b"x"])) == 0
+    assert end(False, coordinator_epoch=3) == [0]
+    assert send(records(pid, 0, [b"y"])) == 0  # seq 0 after a marker
     # A zombie coordinator, then a fenced producer epoch.
-    assert write_marker(client, pid, commit=True, coordinator_epoch=2) == [
-        ec.TRANSACTION_COORDINATOR_FENCED
-    ]
-    assert write_marker(client, pid, commit=True, coordinator_epoch=3) == [0]
+    assert end(True, coordinator_epoch=2) == [ec.TRANSACTION_COORDINATOR_FENCED]
+    assert end(True, coordinator_epoch=3) == [0]
     # A producer bumped to epoch 1 fences markers of epoch 0.
-    assert produce(client, records(pid, 0, [b"z"], epoch=1)).error_code == 0
-    assert write_marker(client, pid, commit=True, coordinator_epoch=3) == [
-        ec.INVALID_PRODUCER_EPOCH
-    ]
-    assert write_marker(client, pid, commit=True, epoch=1, coordinator_epoch=3) == [0]
+    assert send(records(pid, 0, [b"z"], epoch=1)) == 0
+    assert end(True, coordinator_epoch=3) == [ec.INVALID_PRODUCER_EPOCH]
+    assert end(True, epoch=1, coordinator_epoch=3) == [0]
     # Not hosted here / unknown topic.
-    assert write_marker(client, pid, commit=True, partitions=(5,)) == [
-        ec.UNKNOWN_TOPIC_OR_PARTITION
-    ]
-    assert write_marker(client, pid, commit=True, topic="nope") == [ec.UNKNOWN_TOPIC_OR_PARTITION]
+    assert end(True, partitions=(5,)) == [ec.UNKNOWN_TOPIC_OR_PARTITION]
+    assert end(True, topic="nope") == [ec.UNKNOWN_TOPIC_OR_PARTITION]
 
 
 def test_client_control_batches_are_refused(transactions: DataBroker, client: Client) -> None:
@@ -322,3 +328,81 @@ def test_verification_only_for_a_transactions_first_batch(tmp_path: Path) -> Non
         assert write_marker(client, A, commit=True) == [0]
         assert produce(client, records(A, 0, [b"z"]), transactional_id="tx-v").error_code == 0
         assert len(verifier.calls) == 2  # a new transaction: verified again
+
+
+# Kafka's own Java consumer and transactions tool (the reference clients).
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+TRANSACTIONS_COMMAND = "org.apache.kafka.tools.TransactionsCommand"
+# The console consumer exits once no record came for this long.
+CONSOLE_IDLE_MS = 4_000
+_CONSOLE_LINE = re.compile(r"^Offset:(\d+)\t(.*)$")
+
+
+@pytest.mark.kafka
+@pytest.mark.parametrize(
+    ("isolation", "expected"),
+    [
+        ("read_committed", [(0, "a0"), (1, "a1"), (3, "plain3")]),
+        (
+            "read_uncommitted",
+            [(0, "a0"), (1, "a1"), (2, "b0"), (3, "plain3"), (6, "c0"), (7, "plain7")],
+        ),
+    ],
+)
+def test_java_console_consumer(
+    transactions: DataBroker, tmp_path: Path, isolation: str, expected: list[tuple[int, str]]
+) -> None:
+    result = ks.run_kafka_tool(
+        CONSOLE_CONSUMER,
+        [
+            "--bootstrap-server",
+            transactions.bootstrap_servers,
+            "--topic",
+            TOPIC,
+            "--partition",
+            "0",
+            "--offset",
+            "0",
+            "--max-messages",
+            str(len(expected) + 1),  # one more than there is: it stops when idle
+            "--isolation-level",
+            isolation,
+            "--timeout-ms",
+            str(CONSOLE_IDLE_MS),
+            "--formatter-property",
+            "print.offset=true",
+        ],
+        work_dir=tmp_path,
+    )
+    got = [
+        (int(m.group(1)), m.group(2))
+        for m in map(_CONSOLE_LINE.match, result.stdout.splitlines())
+        if m is not None
+    ]
+    assert got[: len(expected)] == expected
+    assert len(got) == len(expected)
+
+
+@pytest.mark.kafka
+def test_kafka_transactions_describe_producers(transactions: DataBroker, tmp_path: Path) -> None:
+    result = ks.run_kafka_tool(
+        TRANSACTIONS_COMMAND,
+        [
+            "--bootstrap-server",
+            transactions.bootstrap_servers,
+            "describe-producers",
+            "--topic",
+            TOPIC,
+            "--partition",
+            "0",
+        ],
+        work_dir=tmp_path,
+    )
+    rows = {
+        int(cols[0]): cols
+        for cols in (line.split() for line in result.stdout.splitlines()[1:])
+        if cols and cols[0].isdigit()
+    }
+    # ProducerEpoch, LatestCoordinatorEpoch, LastSequence, _, CurrentTransactionStartOffset
+    assert rows[C][1:4] + rows[C][5:] == ["0", "-1", "0", "6"]
+    assert rows[A][1:4] + rows[A][5:] == ["0", "0", "1", "None"]
