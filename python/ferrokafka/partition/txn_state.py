@@ -85,12 +85,14 @@ class TxnTracker:
         return min(others) if others else completed.last_offset + 1
 
     def complete(self, completed: CompletedTxn) -> None:
-        """The marker of ``completed`` is in the log: unreplicated until the HW passes it."""
-        self.ongoing.pop(completed.first_offset, None)
+        """The marker of ``completed`` is in the log: unreplicated until the HW passes it.
+        Added there before it leaves the ongoing ones, so a reader in another thread (the
+        cleaner's LSO) never sees it in neither."""
         self.unreplicated[completed.first_offset] = (
             completed.producer_id,
             completed.last_offset,
         )
+        self.ongoing.pop(completed.first_offset, None)
 
     def on_high_watermark(self, high_watermark: int) -> bool:
         """Forget transactions whose marker is below ``high_watermark``; True when one was."""
