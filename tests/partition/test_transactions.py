@@ -257,11 +257,14 @@ def test_snapshot_keeps_open_transactions_and_coordinator_epochs(tmp_path: Path)
 
 
 @pytest.mark.parametrize("commit", [True, False])
-def test_marker_batch_is_kafkas(tmp_path: Path, commit: bool) -> None:
-    """The marker written is one control record with the coordinator epoch, at the log end."""
+@pytest.mark.parametrize("flush_messages", [None, 1], ids=["inline", "fsynced-in-a-thread"])
+def test_marker_batch_is_kafkas(tmp_path: Path, commit: bool, flush_messages: int | None) -> None:
+    """The marker written is one control record with the coordinator epoch, at the log end
+    (in the trio thread, or in a worker thread when every append is fsynced)."""
 
     async def main() -> None:
-        p = await txn_partition(tmp_path / "t-0")
+        config = LogConfig(flush_messages=flush_messages)
+        p = await txn_partition(tmp_path / "t-0", config=config)
         await produce(p, txn_batch(A, 0, 0))
         result = await p.append_txn_marker(A, 0, 3, commit)
         assert result.code == 0 and result.info is not None and result.info.first_offset == 1
@@ -269,5 +272,7 @@ def test_marker_batch_is_kafkas(tmp_path: Path, commit: bool) -> None:
         header = read_batch_header(batch.to_bytes())
         assert header.is_control and header.is_transactional and header.producer_id == A
         assert batch.control_record() == ("COMMIT" if commit else "ABORT", 3)
+        assert not p.producers.has_ongoing_transaction(A)
+        assert p.last_stable_offset == p.high_watermark == 2
 
     run(main)

@@ -51,9 +51,13 @@ class TxnIndexLog:
 
 
 async def txn_partition(
-    path: Path, *, replicas: tuple[int, ...] = (ME,), leader: bool = True
+    path: Path,
+    *,
+    replicas: tuple[int, ...] = (ME,),
+    leader: bool = True,
+    config: LogConfig | None = None,
 ) -> Partition:
-    log = Log(str(path), LogConfig())
+    log = Log(str(path), config or LogConfig())
     partition = Partition(
         "t",
         0,

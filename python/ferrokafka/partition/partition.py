@@ -21,6 +21,7 @@ interleave with it; an inline append never yields, so it needs no lock.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import time
@@ -578,10 +579,11 @@ class Partition:
         required_acks: int,
         on_appended: Callable[[AppendInfo], None] | None,
     ) -> AppendResult:
-        refused = self._leader_refusal(records, required_acks, self.log.config)
-        if refused is not None:
-            return refused
         async with self.append_lock:
+            # Checked under the lock: leadership may have moved while it was waited for.
+            refused = self._leader_refusal(records, required_acks, self.log.config)
+            if refused is not None:
+                return refused
             if self.log.config.flush_messages is None:
                 return self._append_marker_nowait(records, on_appended)
             # An fsync per append: the write goes to a worker thread, under the lock.
@@ -595,6 +597,10 @@ class Partition:
             except (FerrokafkaError, OSError) as exc:
                 return appends.storage_refusal(exc)
             if not self.is_leader:
+                # As a data append then: in the log (the new leader's truncation decides its
+                # fate), so in the producer state too, but not acknowledged here.
+                placed = dataclasses.replace(found, offset=info.first_offset)
+                markers.record_marker(self.producers, self.log, placed)
                 return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
             return self._marker_appended(found, epoch, info, on_appended)
 
@@ -606,14 +612,7 @@ class Partition:
         on_appended: Callable[[AppendInfo], None] | None,
     ) -> AppendResult:
         self.epochs.assign(epoch, info.first_offset)
-        placed = Marker(
-            marker.producer_id,
-            marker.producer_epoch,
-            marker.coordinator_epoch,
-            marker.commit,
-            info.first_offset,
-            marker.timestamp,
-        )
+        placed = dataclasses.replace(marker, offset=info.first_offset)
         markers.record_marker(self.producers, self.log, placed)
         if not self._maybe_increment_high_watermark() and len(self.replicas) > 1:
             self.wake_waiters()
