@@ -32,6 +32,7 @@ from ferrokafka.storage import (
     LogManager,
     LogManagerSettings,
 )
+from ferrokafka.storage.checkpoints import TopicPartition
 
 ME = 1
 ORDERS = uuid.UUID(int=1)
@@ -461,3 +462,31 @@ def test_delete_records_waits_for_the_followers_log_start(tmp_path: Path) -> Non
         assert len(replicas.purgatory) == 0
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def test_the_cleaner_stops_at_the_last_stable_offset(tmp_path: Path) -> None:
+    """Kafka's firstUncleanableOffset: never at or past an open transaction."""
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image(orders_isr=(ME,)))
+        partition = replicas.partition("orders", 0)
+        assert partition is not None
+        builder = BatchBuilder(
+            producer_id=9, producer_epoch=0, base_sequence=0, is_transactional=True
+        )
+        builder.append(b"t", key=b"k")
+        await partition.append_as_leader(batch(2), origin=AppendOrigin.CLIENT, required_acks=1)
+        await partition.append_as_leader(
+            builder.build(), origin=AppendOrigin.CLIENT, required_acks=1
+        )
+        await partition.append_as_leader(batch(1), origin=AppendOrigin.CLIENT, required_acks=1)
+        bound = replicas.logs.cleaner.stable_offset
+        assert bound is not None
+        assert bound(TopicPartition("orders", 0)) == 2  # the open transaction's first offset
+        assert bound(TopicPartition("orders", 1)) == 0  # a follower: its HW
+        assert bound(TopicPartition("nowhere", 0)) is None
+        assert (await partition.append_txn_marker(9, 0, 0, True)).code == ec.NONE
+        assert bound(TopicPartition("orders", 0)) == 5
+
+    trio.run(main)

@@ -152,16 +152,18 @@ def test_unknown_producer_takes_any_sequence_and_sequences_wrap(client: Client) 
     assert produce(client, batch(pid, 3, 0)).error_code == OUT_OF_ORDER_SEQUENCE_NUMBER
 
 
-def test_transactional_batches_refused(client: Client) -> None:
+def test_transactional_batches_need_a_transactional_id(client: Client) -> None:
     pid = init_producer_id(client).producer_id
     records = batch(pid, 0, 0, is_transactional=True)
     # Without a transactional id: Kafka's TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
     assert produce(client, records).error_code == TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-    # With one: refused until transactions land.
+    # With one (and no coordinator to verify with): appended, the transaction is open.
     request = produce_request(records)
     request.transactional_id = "txn-1"
     response = client.call(request, PRODUCE_V).responses[0].partition_responses[0]
-    assert response.error_code == INVALID_TXN_STATE
+    assert response.error_code == 0
+    # A plain idempotent batch of the producer while its transaction is open.
+    assert produce(client, batch(pid, 0, 2)).error_code == INVALID_TXN_STATE
 
 
 def test_corrupt_retry_is_not_a_duplicate(client: Client) -> None:

@@ -5,6 +5,9 @@ and the producer-state check of ``UnifiedLog.append``).
 A batch with a producer id is checked against the partition's producer state
 (:mod:`ferrokafka.partition.producer_state`): a retry of a batch already written gets the
 original offset without a second append; a sequence gap or a fenced epoch gets Kafka's error.
+A client may not write control batches (transaction markers: the coordinator's, see
+:mod:`ferrokafka.partition.markers`), and the first transactional batch of a producer's
+transaction on the partition needs the verification guard of its KIP-890 check.
 Used by :class:`ferrokafka.partition.Partition` only.
 """
 
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ferrokafka.partition.errors import storage_error_code
 from ferrokafka.partition.producer_state import BatchMetadata, Rejected
+from ferrokafka.partition.txn_state import VerificationGuard
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import (
     AppendInfo,
@@ -70,11 +74,6 @@ class AppendResult:
     record_errors: tuple[tuple[int, str], ...] = ()
 
 
-_TRANSACTIONAL_REFUSED = AppendResult(
-    ec.INVALID_TXN_STATE, "Transactional producers are not supported by this broker"
-)
-
-
 class InflateInWorkerThread(Exception):
     """An inline append met a batch that inflates past INLINE_INFLATE_BYTES_MAX; nothing was
     changed, and the append is to be made again in a worker thread."""
@@ -120,11 +119,14 @@ def admitted(
     *,
     keyless_checked: bool,
     from_client: bool = True,
+    verification: VerificationGuard | None = None,
 ) -> AppendResult | None:
     """The checks after the size: records without a key on a compacted topic (unless
-    ``keyless_checked``), a transactional producer, an idempotent producer's sequence and
-    epoch. An AppendResult is the answer (a refusal, or the original of a retried batch);
-    None lets the append go ahead."""
+    ``keyless_checked``), a client's control batch, an idempotent producer's retry, the
+    KIP-890 verification of a transaction's first batch (``verification``: the guard the
+    produce path got, None when no verification is asked for), the producer's sequence,
+    epoch and transaction state. An AppendResult is the answer (a refusal, or the original of
+    a retried batch); None lets the append go ahead."""
     if not keyless_checked and "compact" in config.cleanup_policy:
         # Its check takes bytes: a copy, on compacted topics only.
         refused = keyless_records(partition, bytes(records))
@@ -132,18 +134,32 @@ def admitted(
             return refused
     if header is None:
         return None
-    if header.is_transactional and from_client:
-        # Until transactions land (with or without a producer id); the transaction
-        # coordinator's own writes will pass.
-        return _TRANSACTIONAL_REFUSED
+    if header.is_control and from_client:
+        # Kafka's LogValidator (the native log refuses them too, in other words).
+        return AppendResult(
+            ec.INVALID_RECORD,
+            "Clients are not allowed to write control records in topic partition "
+            f"{partition.topic}-{partition.partition}",
+        )
     if header.producer_id < 0:
         return None
-    verdict = partition.producers.check(header)
-    if verdict is None:
-        return None
+    state = partition.producers
+    verdict = state.check(header, client=from_client)
+    if isinstance(verdict, BatchMetadata):
+        return _duplicate(records, header, verdict, partition)
+    pid = header.producer_id
+    if (
+        verification is not None
+        and header.is_transactional
+        and not state.has_ongoing_transaction(pid)
+        and not state.txns.verified(pid, verification)
+    ):
+        # Kafka's UnifiedLog: no transaction here and no (or a stale) verification: a marker
+        # ended the transaction since it was verified, or it never was.
+        return AppendResult(ec.INVALID_TXN_STATE, "Record was not part of an ongoing transaction")
     if isinstance(verdict, Rejected):
         return AppendResult(verdict.code, verdict.message)
-    return _duplicate(records, header, verdict, partition)
+    return None
 
 
 def snapshot_due(partition: Partition, log_end_offset: int) -> bool:
@@ -181,6 +197,14 @@ def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
 def headers_of(records: bytes | memoryview, valid_bytes: int) -> Iterator[BatchHeader]:
     """The headers of the whole batches in the first ``valid_bytes`` of ``records`` (what an
     append took), read in place."""
+    for _, header in positioned_headers(records, valid_bytes):
+        yield header
+
+
+def positioned_headers(
+    records: bytes | memoryview, valid_bytes: int
+) -> Iterator[tuple[int, BatchHeader]]:
+    """:func:`headers_of` with each batch's position in ``records``."""
     view = memoryview(records)[:valid_bytes]
     position = 0
     while valid_bytes - position >= BatchHeader.SIZE:
@@ -188,7 +212,7 @@ def headers_of(records: bytes | memoryview, valid_bytes: int) -> Iterator[BatchH
         size = header.size_in_bytes
         if size < BatchHeader.SIZE or position + size > valid_bytes:
             return
-        yield header
+        yield position, header
         position += size
 
 

@@ -4,6 +4,10 @@ last stable offset, producer state, leader-epoch cache, the append lock and the 
 waiting fetchers — and its replica state from the metadata (leader, leader epoch, partition
 epoch, replicas, ISR). Produce and the coordinators append through it; nothing else does.
 
+Last stable offset (LSO): the first offset of the oldest transaction that has no marker yet,
+or whose marker is not yet below the high watermark, capped by the high watermark; it moves
+with the high watermark and the markers (see :mod:`ferrokafka.partition.txn_state`).
+
 High watermark: the leader keeps it as state and moves it forward only when the smallest log
 end offset in the ISR moves (its own after an append, a follower's after a fetch); a follower
 takes the leader's, bounded by its own log end. With one node the ISR is this node alone, so an
@@ -17,6 +21,7 @@ interleave with it; an inline append never yields, so it needs no lock.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
 import time
@@ -26,12 +31,18 @@ from dataclasses import dataclass
 
 import trio
 
-from ferrokafka.partition import appends
+from ferrokafka.partition import appends, markers
 from ferrokafka.partition.appends import AppendResult
 from ferrokafka.partition.errors import leader_epoch_error, storage_error_code
 from ferrokafka.partition.isr import FollowerProgress, may_join
 from ferrokafka.partition.leader_epochs import LeaderEpochCache
-from ferrokafka.partition.producer_state import ProducerState, load_producer_state
+from ferrokafka.partition.producer_state import (
+    Marker,
+    ProducerState,
+    load_producer_state,
+    marker_in,
+)
+from ferrokafka.partition.txn_state import VerificationGuard
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import (
     AppendInfo,
@@ -40,6 +51,7 @@ from ferrokafka.storage import (
     FetchInfo,
     Log,
     LogConfig,
+    build_control_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -66,7 +78,8 @@ def _inflate_limiter() -> trio.CapacityLimiter:
 
 class AppendOrigin(enum.Enum):
     """Who appends (Kafka's AppendOrigin): a client's Produce, or a coordinator's own write.
-    Rules only for clients (today: transactional batches are refused) skip the coordinator."""
+    Rules only for clients (sequences, retries, no control batches) skip the coordinator,
+    whose control batches are transaction markers."""
 
     CLIENT = "client"
     COORDINATOR = "coordinator"
@@ -94,6 +107,9 @@ class PartitionRead:
     last_stable_offset: int = -1
     log_start_offset: int = -1
     info: FetchInfo | None = None
+    # A read_committed read: (producer id, first offset) of the aborted transactions of the
+    # returned range (Kafka's FetchDataInfo.abortedTransactions); None for other reads.
+    aborted_transactions: list[tuple[int, int]] | None = None
     # A follower's fetch whose last fetched epoch diverges from the leader's log: the largest
     # epoch at or below it and that epoch's end offset (Kafka's diverging epoch), else -1.
     diverging_epoch: int = -1
@@ -145,6 +161,7 @@ class Partition:
         self.append_lock = trio.Lock()
         # A checkpointed high watermark can be above a log that recovery cut short.
         self._high_watermark = min(max(high_watermark, log.log_start_offset), log.log_end_offset)
+        producers.on_high_watermark(self._high_watermark)
         # Followers as the leader last saw them in their fetches (this leader epoch only).
         self._followers: dict[int, FollowerProgress] = {}
         # The log end when this broker became leader in this epoch: a follower joins the ISR
@@ -185,8 +202,19 @@ class Partition:
 
     @property
     def last_stable_offset(self) -> int:
-        # No transactions yet: nothing below the high watermark is undecided.
-        return self._high_watermark
+        """Kafka's UnifiedLog.lastStableOffset: the first unstable offset (never below the
+        log start) when it is below the high watermark, else the high watermark."""
+        hw = self._high_watermark
+        first = self.producers.first_unstable_offset()
+        if first is None:
+            return hw
+        return min(max(first, self.log.log_start_offset), hw)
+
+    def _set_high_watermark(self, high_watermark: int) -> None:
+        """Move the high watermark (it only rises here): transactions whose marker it now
+        covers are stable (Kafka's onHighWatermarkUpdated)."""
+        self._high_watermark = high_watermark
+        self.producers.on_high_watermark(high_watermark)
 
     # -- replica state -----------------------------------------------------------------------
 
@@ -306,7 +334,7 @@ class Partition:
         """A follower takes the leader's high watermark, never past its own log end."""
         hw = min(leader_high_watermark, self.log.log_end_offset)
         if hw > self._high_watermark:
-            self._high_watermark = hw
+            self._set_high_watermark(hw)
             self.wake_waiters()
 
     @property
@@ -343,7 +371,7 @@ class Partition:
                 hw = progress.log_end_offset
         if hw <= self._high_watermark:
             return False
-        self._high_watermark = hw
+        self._set_high_watermark(hw)
         self.wake_waiters()
         return True
 
@@ -377,6 +405,7 @@ class Partition:
         origin: AppendOrigin,
         required_acks: int,
         header: BatchHeader | None = None,
+        verification: VerificationGuard | None = None,
     ) -> AppendResult:
         """Check and append in the trio thread, for an append :meth:`appends_inline`
         allows: nothing here yields, so check, append and state update are one step."""
@@ -386,6 +415,8 @@ class Partition:
             return refused
         if header is None:
             header = appends.header_of(records)
+        if _is_marker(header, origin):
+            return self._append_marker_nowait(records)
         refused = appends.admitted(
             self,
             records,
@@ -393,6 +424,7 @@ class Partition:
             config,
             keyless_checked=False,
             from_client=origin is AppendOrigin.CLIENT,
+            verification=verification,
         )
         if refused is not None:
             return refused
@@ -416,18 +448,27 @@ class Partition:
         required_acks: int,
         on_appended: Callable[[AppendInfo], None] | None = None,
         header: BatchHeader | None = None,
+        verification: VerificationGuard | None = None,
     ) -> AppendResult:
         """Append ``records`` (one validated-by-the-handler batch) as this partition's leader:
         Kafka's checks in its order, the producer's sequence and epoch, the write (in a worker
         thread when large or fsynced), the epoch cache, producer state and high watermark.
         ``on_appended`` runs right after the write, before any other append can start.
-        ``header`` is the batch's header when the caller has read it already."""
+        ``header`` is the batch's header when the caller has read it already. A control
+        batch from the coordinator is a transaction marker (:meth:`append_txn_marker`).
+        ``verification``: the KIP-890 guard of the produce path (None: none asked for)."""
         if header is None:
             header = appends.header_of(records)
+        if _is_marker(header, origin):
+            return await self._append_marker(records, required_acks, on_appended)
         if on_appended is None and appends.inline(self, records, header):
             try:
                 return self.append_as_leader_nowait(
-                    records, origin=origin, required_acks=required_acks, header=header
+                    records,
+                    origin=origin,
+                    required_acks=required_acks,
+                    header=header,
+                    verification=verification,
                 )
             except appends.InflateInWorkerThread:
                 pass  # a bomb, or just a big inflation: in a worker thread below
@@ -452,6 +493,7 @@ class Partition:
                 self.log.config,  # read again: it may have changed during the waits
                 keyless_checked=keyless_checked,
                 from_client=origin is AppendOrigin.CLIENT,
+                verification=verification,
             )
             if refused is not None:
                 return refused
@@ -477,6 +519,106 @@ class Partition:
         if info.producer_id >= 0:
             await self._maybe_snapshot()
         return result
+
+    async def append_txn_marker(
+        self,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+        *,
+        on_appended: Callable[[AppendInfo], None] | None = None,
+    ) -> AppendResult:
+        """Write the COMMIT (``commit``) or ABORT marker of ``producer_id``'s transaction as
+        the transaction coordinator asks (WriteTxnMarkers): Kafka's marker checks, the
+        write, the end of the producer's transaction here. acks=all: the caller waits for
+        the high watermark to pass it."""
+        records = build_control_batch(
+            commit=commit,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            coordinator_epoch=coordinator_epoch,
+        )
+        return await self.append_as_leader(
+            records, origin=AppendOrigin.COORDINATOR, required_acks=-1, on_appended=on_appended
+        )
+
+    def _marker_refusal(self, records: bytes | memoryview) -> Marker | AppendResult:
+        """The marker a coordinator's control batch holds, or why it is refused."""
+        try:
+            marker = marker_in(records)
+        except FerrokafkaError as exc:
+            return appends.storage_refusal(exc)
+        if marker is None:
+            return AppendResult(ec.INVALID_RECORD, "A control batch must hold one marker")
+        rejected = self.producers.check_marker(marker)
+        if rejected is not None:
+            return AppendResult(rejected.code, rejected.message)
+        return marker
+
+    def _append_marker_nowait(
+        self,
+        records: bytes | memoryview,
+        on_appended: Callable[[AppendInfo], None] | None = None,
+    ) -> AppendResult:
+        """Check and write a marker in the trio thread (a page-cache write of ~80 bytes)."""
+        found = self._marker_refusal(records)
+        if isinstance(found, AppendResult):
+            return found
+        epoch = self.leader_epoch
+        batch = markers.marker_batch(found, self.log.log_end_offset, epoch)
+        try:
+            info = self.log.append_as_follower(batch)
+        except (FerrokafkaError, OSError) as exc:
+            return appends.storage_refusal(exc)
+        return self._marker_appended(found, epoch, info, on_appended)
+
+    async def _append_marker(
+        self,
+        records: bytes | memoryview,
+        required_acks: int,
+        on_appended: Callable[[AppendInfo], None] | None,
+    ) -> AppendResult:
+        async with self.append_lock:
+            # Checked under the lock: leadership may have moved while it was waited for.
+            refused = self._leader_refusal(records, required_acks, self.log.config)
+            if refused is not None:
+                return refused
+            if self.log.config.flush_messages is None:
+                return self._append_marker_nowait(records, on_appended)
+            # An fsync per append: the write goes to a worker thread, under the lock.
+            found = self._marker_refusal(records)
+            if isinstance(found, AppendResult):
+                return found
+            epoch = self.leader_epoch
+            batch = markers.marker_batch(found, self.log.log_end_offset, epoch)
+            try:
+                info = await trio.to_thread.run_sync(self.log.append_as_follower, batch)
+            except (FerrokafkaError, OSError) as exc:
+                return appends.storage_refusal(exc)
+            if not self.is_leader:
+                # As a data append then: in the log (the new leader's truncation decides its
+                # fate), so in the producer state too, but not acknowledged here.
+                placed = dataclasses.replace(found, offset=info.first_offset)
+                markers.record_marker(self.producers, self.log, placed)
+                return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
+            return self._marker_appended(found, epoch, info, on_appended)
+
+    def _marker_appended(
+        self,
+        marker: Marker,
+        epoch: int,
+        info: AppendInfo,
+        on_appended: Callable[[AppendInfo], None] | None,
+    ) -> AppendResult:
+        self.epochs.assign(epoch, info.first_offset)
+        placed = dataclasses.replace(marker, offset=info.first_offset)
+        markers.record_marker(self.producers, self.log, placed)
+        if not self._maybe_increment_high_watermark() and len(self.replicas) > 1:
+            self.wake_waiters()
+        if on_appended is not None:
+            on_appended(info)
+        return AppendResult(ec.NONE, info=info, log_start_offset=self.log.log_start_offset)
 
     def _leader_refusal(
         self, records: bytes | memoryview, required_acks: int, config: LogConfig
@@ -527,8 +669,16 @@ class Partition:
                 info = self.log.append_as_follower(records)
             else:
                 info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
-            for header in appends.headers_of(records, info.valid_bytes):
-                self.producers.apply(header)
+            view = memoryview(records)
+            for position, header in appends.positioned_headers(records, info.valid_bytes):
+                if header.is_control and header.producer_id >= 0:
+                    # A marker: ends the transaction here too, and an abort goes into this
+                    # replica's transaction index (Kafka's REPLICATION origin, no checks).
+                    marker = marker_in(view[position : position + header.size_in_bytes])
+                    if marker is not None:
+                        markers.record_marker(self.producers, self.log, marker)
+                else:
+                    self.producers.apply(header)
                 epoch = header.partition_leader_epoch
                 if epoch >= 0 and epoch != self.epochs.latest_epoch:
                     await trio.to_thread.run_sync(self.epochs.assign, epoch, header.base_offset)
@@ -546,6 +696,7 @@ class Partition:
             await trio.to_thread.run_sync(self.epochs.truncate_from_end, end)
             self._high_watermark = min(self._high_watermark, end)
             self.producers = await trio.to_thread.run_sync(load_producer_state, self.log)
+            self.producers.on_high_watermark(self._high_watermark)
 
     async def truncate_fully_and_start_at(self, offset: int) -> None:
         """Empty the log and restart it at ``offset`` (a follower whose log ends below the
@@ -555,6 +706,7 @@ class Partition:
             await trio.to_thread.run_sync(self.epochs.truncate_from_end, -1)
             self._high_watermark = offset
             self.producers = await trio.to_thread.run_sync(load_producer_state, self.log)
+            self.producers.on_high_watermark(offset)
 
     async def advance_log_start_offset_as_follower(self, offset: int) -> None:
         """The leader's log start moved past this log's (retention, DeleteRecords): follow
@@ -598,8 +750,8 @@ class Partition:
                     self.last_stable_offset,
                     log.log_start_offset,
                     None,
-                    epoch,
-                    end,
+                    diverging_epoch=epoch,
+                    diverging_end_offset=end,
                 )
         try:
             high_watermark = self._high_watermark
@@ -619,7 +771,21 @@ class Partition:
                     min_one_batch=min_one_batch,
                     nowait=nowait,
                 )
+            aborted = None
+            if read_committed and not follower:
+                # Upper bound: the LSO (what may be returned); Kafka bounds it by the end of
+                # the returned bytes, which only saves entries a consumer ignores.
+                aborted = (
+                    log.collect_aborted_txns(fetch_offset, upper)
+                    if info is not None and info.size_in_bytes
+                    else []
+                )
         except FerrokafkaError as exc:
             # Not OSError: BlockingIOError is how a nowait read says "not in the page cache".
             return PartitionRead(storage_error_code(exc))
-        return PartitionRead(ec.NONE, high_watermark, stable, start, info)
+        return PartitionRead(ec.NONE, high_watermark, stable, start, info, aborted)
+
+
+def _is_marker(header: BatchHeader | None, origin: AppendOrigin) -> bool:
+    """A coordinator's control batch: a transaction marker (a client's is refused)."""
+    return header is not None and header.is_control and origin is AppendOrigin.COORDINATOR

@@ -12,6 +12,14 @@ producer id is checked against it before the append, and the state is updated ri
 * a producer id never seen here takes any sequence: since KIP-360 the broker no longer answers
   UNKNOWN_PRODUCER_ID, because retention or DeleteRecords may have removed its batches.
 
+Transactions (Kafka's ProducerAppendInfo.appendDataBatch/appendEndTxnMarker): a transactional
+batch starts the producer's transaction on the partition (its first offset is remembered) or
+continues it; a non-transactional batch while one is ongoing is INVALID_TXN_STATE. A COMMIT or
+ABORT marker (a control batch the transaction coordinator writes) below the producer's epoch is
+INVALID_PRODUCER_EPOCH, below the last coordinator epoch seen TRANSACTION_COORDINATOR_FENCED;
+else it ends the transaction (:mod:`ferrokafka.partition.txn_state` keeps the ongoing and the
+unreplicated ones, from which the last stable offset follows).
+
 The state survives restarts through snapshots (:mod:`ferrokafka.storage.producer_snapshot`)
 plus a replay of the batches after the newest snapshot, as Kafka does.
 """
@@ -22,8 +30,9 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field
 
+from ferrokafka.partition.txn_state import CompletedTxn, TxnTracker
 from ferrokafka.protocol import error_codes as errors
-from ferrokafka.storage import AppendInfo, BatchHeader, Log, RecordBatch
+from ferrokafka.storage import AppendInfo, BatchHeader, Log, RecordBatch, decode_batches
 from ferrokafka.storage import producer_snapshot as snap
 
 log = logging.getLogger(__name__)
@@ -35,6 +44,7 @@ BATCHES_RETAINED = 5
 SEQUENCE_MAX = 2**31 - 1
 NO_EPOCH = -1
 NO_SEQUENCE = -1
+NO_OFFSET = -1
 # Bytes read per step when replaying the log after the newest snapshot.
 REPLAY_CHUNK_BYTES = 8 << 20
 
@@ -70,10 +80,20 @@ class ProducerEntry:
     producer_id: int
     epoch: int
     batches: deque[BatchMetadata] = field(default_factory=lambda: deque(maxlen=BATCHES_RETAINED))
+    # The epoch of the transaction coordinator that wrote this producer's last marker.
+    coordinator_epoch: int = snap.NO_COORDINATOR_EPOCH
+    # The first offset of its ongoing transaction on this partition (NO_OFFSET: none).
+    current_txn_first_offset: int = NO_OFFSET
+    # The timestamp of its last batch or marker.
+    last_timestamp: int = -1
 
     @property
     def last_seq(self) -> int:
         return self.batches[-1].last_seq if self.batches else NO_SEQUENCE
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.current_txn_first_offset >= 0
 
     def find_duplicate(self, batch: BatchHeader) -> BatchMetadata | None:
         if batch.producer_epoch != self.epoch:
@@ -81,18 +101,58 @@ class ProducerEntry:
         first, last = batch.base_sequence, batch.last_sequence
         return next((b for b in self.batches if b.first_seq == first and b.last_seq == last), None)
 
-    def add(self, epoch: int, metadata: BatchMetadata) -> None:
+    def update_epoch(self, epoch: int) -> None:
+        """Kafka's maybeUpdateProducerEpoch: a new epoch starts a new sequence, so the batches
+        of the old one are no retries of it."""
         if epoch != self.epoch:
-            # A new epoch starts a new sequence: batches of the old one are no retries of it.
             self.epoch = epoch
             self.batches.clear()
+
+    def add(self, epoch: int, metadata: BatchMetadata) -> None:
+        self.update_epoch(epoch)
         self.batches.append(metadata)
+        self.last_timestamp = metadata.timestamp
 
 
 @dataclass(frozen=True, slots=True)
 class Rejected:
     code: int
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A transaction marker: the control record of a control batch."""
+
+    producer_id: int
+    producer_epoch: int
+    coordinator_epoch: int
+    commit: bool
+    offset: int
+    timestamp: int
+
+
+def marker_of(batch: RecordBatch) -> Marker | None:
+    """The marker a control batch read back holds (None: an empty control batch, whose
+    transaction the cleaner removed, or an unknown control type)."""
+    control = batch.control_record()
+    if control is None or control[0] not in ("COMMIT", "ABORT"):
+        return None
+    return Marker(
+        batch.producer_id,
+        batch.producer_epoch,
+        control[1],
+        control[0] == "COMMIT",
+        batch.base_offset,
+        batch.max_timestamp,
+    )
+
+
+def marker_in(records: bytes | memoryview) -> Marker | None:
+    """The marker of the control batch at the front of ``records`` (a few dozen bytes,
+    decoded with its CRC checked). Raises CorruptRecordError for a corrupt batch."""
+    batches = decode_batches(bytes(records), allow_partial=True)
+    return marker_of(batches[0]) if batches else None
 
 
 class ProducerState:
@@ -102,6 +162,7 @@ class ProducerState:
     def __init__(self, log_dir: str) -> None:
         self.log_dir = log_dir
         self.producers: dict[int, ProducerEntry] = {}
+        self.txns = TxnTracker()
         self.last_snapshot_offset = -1
 
     def __len__(self) -> int:
@@ -109,15 +170,17 @@ class ProducerState:
 
     # -- produce ---------------------------------------------------------------------------
 
-    def check(self, batch: BatchHeader) -> BatchMetadata | Rejected | None:
-        """Before an append of ``batch`` (the header of a batch with a producer id): the
-        retained batch it duplicates, why it is rejected, or None if it may be appended."""
+    def check(self, batch: BatchHeader, *, client: bool = True) -> BatchMetadata | Rejected | None:
+        """Before an append of ``batch`` (the header of a data batch with a producer id): the
+        retained batch it duplicates, why it is rejected, or None if it may be appended. A
+        coordinator's batch (not ``client``) is checked for its epoch only, as Kafka does."""
         entry = self.producers.get(batch.producer_id)
         if entry is None:
             return None
-        duplicate = entry.find_duplicate(batch)
-        if duplicate is not None:
-            return duplicate
+        if client:
+            duplicate = entry.find_duplicate(batch)
+            if duplicate is not None:
+                return duplicate
         pid, epoch, first_seq = batch.producer_id, batch.producer_epoch, batch.base_sequence
         if epoch < entry.epoch:
             return Rejected(
@@ -125,8 +188,10 @@ class ProducerState:
                 f"Epoch of producer {pid} is {epoch}, which is smaller than the last "
                 f"seen epoch {entry.epoch}",
             )
-        if epoch != entry.epoch:
-            if first_seq != 0:
+        if not client:
+            pass
+        elif epoch != entry.epoch:
+            if first_seq != 0 and entry.epoch != NO_EPOCH:
                 return Rejected(
                     errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
                     f"Invalid sequence number for new epoch of producer {pid}: {epoch} "
@@ -139,11 +204,42 @@ class ProducerState:
                 f"Out of order sequence number for producer {pid}: {first_seq} "
                 f"(incoming seq. number), {entry.last_seq} (current end sequence number)",
             )
+        if entry.in_transaction and not batch.is_transactional:
+            return Rejected(
+                errors.INVALID_TXN_STATE,
+                f"Expected transactional write from producer {pid}",
+            )
         return None
 
+    def check_marker(self, marker: Marker) -> Rejected | None:
+        """Kafka's appendEndTxnMarker checks: the producer's epoch (a marker may carry a
+        higher one: transaction.version 2 bumps it at every end of a transaction), then the
+        coordinator's."""
+        entry = self.producers.get(marker.producer_id)
+        if entry is None:
+            return None
+        pid = marker.producer_id
+        if marker.producer_epoch < entry.epoch:
+            return Rejected(
+                errors.INVALID_PRODUCER_EPOCH,
+                f"Epoch of producer {pid} is {marker.producer_epoch}, which is smaller than "
+                f"the last seen epoch {entry.epoch}",
+            )
+        if entry.coordinator_epoch > marker.coordinator_epoch:
+            return Rejected(
+                errors.TRANSACTION_COORDINATOR_FENCED,
+                f"Invalid coordinator epoch for producerId {pid}: {marker.coordinator_epoch} "
+                f"(zombie), {entry.coordinator_epoch} (current)",
+            )
+        return None
+
+    def has_ongoing_transaction(self, producer_id: int) -> bool:
+        entry = self.producers.get(producer_id)
+        return entry is not None and entry.in_transaction
+
     def appended(self, info: AppendInfo) -> None:
-        """After an append: record its batch when it has a producer id (a produce appends
-        exactly one batch; AppendInfo reports the producer fields of the last)."""
+        """After an append of a data batch: record it when it has a producer id (a produce
+        appends exactly one batch; AppendInfo reports the producer fields of the last)."""
         if info.producer_id < 0 or info.is_control:
             return
         timestamp = info.log_append_time if info.log_append_time >= 0 else info.max_timestamp
@@ -157,33 +253,74 @@ class ProducerState:
                 info.last_offset,
                 timestamp,
             ),
+            transactional=info.is_transactional,
         )
 
-    def update(self, producer_id: int, epoch: int, metadata: BatchMetadata) -> None:
-        """Record a batch of ``producer_id`` written at ``epoch`` (after an append, or while
-        replaying the log)."""
+    def update(
+        self, producer_id: int, epoch: int, metadata: BatchMetadata, *, transactional: bool = False
+    ) -> None:
+        """Record a data batch of ``producer_id`` written at ``epoch`` (after an append, or
+        while replaying the log); a transactional one starts the producer's transaction here
+        unless it has one going."""
         entry = self.producers.get(producer_id)
         if entry is None:
             entry = self.producers[producer_id] = ProducerEntry(producer_id, NO_EPOCH)
         entry.add(epoch, metadata)
+        if transactional and not entry.in_transaction:
+            entry.current_txn_first_offset = metadata.first_offset
+            self.txns.start(producer_id, metadata.first_offset)
+        # The transaction has a first offset now: its guard did its work (Kafka drops it).
+        self.txns.clear_verification(producer_id)
+
+    def apply_marker(self, marker: Marker) -> CompletedTxn | None:
+        """Record a marker written at ``marker.offset``: the producer's transaction here, if
+        it has one, is complete (returned; the caller writes an abort to the transaction
+        index and then calls :meth:`complete`). A marker of a producer without a transaction
+        here changes no offset, as in Kafka."""
+        pid = marker.producer_id
+        entry = self.producers.get(pid)
+        if entry is None:
+            entry = self.producers[pid] = ProducerEntry(pid, NO_EPOCH)
+        completed = None
+        if entry.in_transaction:
+            completed = CompletedTxn(
+                pid, entry.current_txn_first_offset, marker.offset, not marker.commit
+            )
+        entry.update_epoch(marker.producer_epoch)
+        entry.coordinator_epoch = marker.coordinator_epoch
+        entry.current_txn_first_offset = NO_OFFSET
+        entry.last_timestamp = marker.timestamp
+        self.txns.clear_verification(pid)
+        return completed
+
+    def complete(self, completed: CompletedTxn) -> None:
+        self.txns.complete(completed)
+
+    def first_unstable_offset(self) -> int | None:
+        return self.txns.first_unstable_offset()
+
+    def on_high_watermark(self, high_watermark: int) -> bool:
+        return self.txns.on_high_watermark(high_watermark)
 
     # -- snapshots -------------------------------------------------------------------------
 
     def snapshot_entries(self) -> list[snap.SnapshotEntry]:
-        """The state as a snapshot holds it: each producer's last batch."""
+        """The state as a snapshot holds it: each producer's last batch (none: -1s, as
+        Kafka writes a producer known only by its markers), coordinator epoch and open
+        transaction."""
         out = []
         for entry in self.producers.values():
-            if not entry.batches:
-                continue
-            last = entry.batches[-1]
+            last = entry.batches[-1] if entry.batches else None
             out.append(
                 snap.SnapshotEntry(
                     producer_id=entry.producer_id,
                     epoch=entry.epoch,
-                    last_sequence=last.last_seq,
-                    last_offset=last.last_offset,
-                    offset_delta=last.last_offset - last.first_offset,
-                    timestamp=last.timestamp,
+                    last_sequence=last.last_seq if last else NO_SEQUENCE,
+                    last_offset=last.last_offset if last else NO_OFFSET,
+                    offset_delta=last.last_offset - last.first_offset if last else 0,
+                    timestamp=entry.last_timestamp,
+                    coordinator_epoch=entry.coordinator_epoch,
+                    current_txn_first_offset=entry.current_txn_first_offset,
                 )
             )
         return out
@@ -200,21 +337,38 @@ class ProducerState:
 
     def load_snapshot(self, entries: list[snap.SnapshotEntry]) -> None:
         for e in entries:
-            entry = self.producers[e.producer_id] = ProducerEntry(e.producer_id, e.epoch)
-            entry.batches.append(
-                BatchMetadata(
-                    decrement_sequence(e.last_sequence, e.offset_delta),
-                    e.last_sequence,
-                    e.last_offset - e.offset_delta,
-                    e.last_offset,
-                    e.timestamp,
-                )
+            entry = self.producers[e.producer_id] = ProducerEntry(
+                e.producer_id,
+                e.epoch,
+                coordinator_epoch=e.coordinator_epoch,
+                last_timestamp=e.timestamp,
             )
+            if e.last_offset >= 0:
+                entry.batches.append(
+                    BatchMetadata(
+                        decrement_sequence(e.last_sequence, e.offset_delta),
+                        e.last_sequence,
+                        e.last_offset - e.offset_delta,
+                        e.last_offset,
+                        e.timestamp,
+                    )
+                )
+            if e.current_txn_first_offset >= 0:
+                entry.current_txn_first_offset = e.current_txn_first_offset
+                self.txns.start(e.producer_id, e.current_txn_first_offset)
 
-    def apply(self, batch: RecordBatch | BatchHeader) -> None:
-        """Replay one batch read back from the log, or appended as a follower (its header is
-        enough; no checks, as Kafka on recovery)."""
-        if batch.producer_id < 0 or batch.is_control:
+    def apply(self, batch: RecordBatch | BatchHeader, marker: Marker | None = None) -> None:
+        """Replay one batch read back from the log, or appended as a follower (a data batch's
+        header is enough; a control batch's ``marker`` comes decoded: None skips it). No
+        checks, as Kafka on recovery and replication. A completed transaction stays
+        unreplicated until the high watermark passes its marker."""
+        if batch.producer_id < 0:
+            return
+        if batch.is_control:
+            if marker is not None:
+                completed = self.apply_marker(marker)
+                if completed is not None:
+                    self.complete(completed)
             return
         self.update(
             batch.producer_id,
@@ -226,6 +380,7 @@ class ProducerState:
                 batch.last_offset,
                 batch.max_timestamp,
             ),
+            transactional=batch.is_transactional,
         )
 
 
@@ -258,6 +413,6 @@ def load_producer_state(partition_log: Log) -> ProducerState:
             break
         for batch in batches:
             if batch.next_offset > replay_from:
-                state.apply(batch)
+                state.apply(batch, marker_of(batch) if batch.is_control else None)
         position = batches[-1].next_offset
     return state

@@ -70,8 +70,19 @@ class ReplicaManager:
         self.isr_manager: IsrManager | None = None
         # The leader side of the replication throttle (the Fetch handler applies it).
         self.leader_quota = ReplicationQuota(broker_id, LEADER)
+        # The cleaner never cleans at or past a partition's last stable offset (Kafka's
+        # firstUncleanableOffset): a transaction's outcome must be known before its records
+        # are compacted.
+        logs.cleaner.stable_offset = self._stable_offset
 
     # -- lookups -----------------------------------------------------------------------------
+
+    def _stable_offset(self, tp: TopicPartitionKey) -> int | None:
+        """The LSO of a hosted partition, for the cleaner's thread (None: not hosted, the log
+        end bounds the clean). Read without the trio thread: the LSO is computed from
+        snapshots taken under the GIL, and one a moment stale is lower, never unsafe."""
+        partition = self._by_name.get((tp[0], tp[1]))
+        return None if partition is None else partition.last_stable_offset
 
     def partition(self, topic: str, index: int) -> Partition | None:
         """The hosted partition, leader or follower."""

@@ -1,5 +1,5 @@
 """Registration of the data-path handlers (Produce, Fetch, ListOffsets, DeleteRecords,
-InitProducerId, OffsetForLeaderEpoch, DescribeProducers):
+InitProducerId, OffsetForLeaderEpoch, DescribeProducers, WriteTxnMarkers):
 one module per API beside this one."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ def register(broker: Dispatcher, node: Node) -> None:
         ("InitProducerId", "init_producer_id"),
         ("OffsetForLeaderEpoch", "offset_for_leader_epoch"),
         ("DescribeProducers", "describe_producers"),
+        ("WriteTxnMarkers", "write_txn_markers"),
     ):
         broker.register(
             api_key(name),

@@ -1,8 +1,8 @@
 """DescribeProducers (API key 61, KIP-664): the active producers of each partition, from its
 idempotent producer state, as Kafka's ``ReplicaManager.activeProducerState`` answers it. The
 transactions tool (``kafka-transactions.sh describe-producers``) uses it to find hanging
-transactions; without transactions here every producer has no coordinator epoch (-1) and no
-open transaction (-1).
+transactions: each producer's coordinator epoch (of its last marker here, -1 for none) and the
+first offset of its open transaction on the partition (-1 for none).
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from ferrokafka.protocol.messages.describe_producers import (
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
-
-NO_COORDINATOR_EPOCH = -1
-NO_TXN_START_OFFSET = -1
 
 PartitionResponse = DescribeProducersResponse.PartitionResponse
 
@@ -57,12 +54,11 @@ def _describe(index: int, handle: Partition | int) -> PartitionResponse:
             producer_id=entry.producer_id,
             producer_epoch=entry.epoch,
             last_sequence=entry.last_seq,
-            last_timestamp=entry.batches[-1].timestamp,
-            coordinator_epoch=NO_COORDINATOR_EPOCH,
-            current_txn_start_offset=NO_TXN_START_OFFSET,
+            last_timestamp=entry.last_timestamp,
+            coordinator_epoch=entry.coordinator_epoch,
+            current_txn_start_offset=entry.current_txn_first_offset,
         )
+        # Every producer Kafka's activeProducers holds, a marker-only one too.
         for entry in handle.producers.producers.values()
-        # An entry with no batch left describes nothing Kafka would list.
-        if entry.batches
     ]
     return PartitionResponse(partition_index=index, error_code=errors.NONE, active_producers=active)

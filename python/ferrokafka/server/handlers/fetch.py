@@ -86,6 +86,8 @@ class _Read:
     diverging_epoch: int = -1
     diverging_end_offset: int = -1
     preferred_read_replica: int = NO_PREFERRED_REPLICA
+    # read_committed: (producer id, first offset) of the aborted transactions in the range.
+    aborted: list[tuple[int, int]] | None = None
 
 
 # (partition, its handle or None, the error when the handle is None, the replica the consumer
@@ -173,6 +175,7 @@ def _read_one(
         records,
         read.diverging_epoch,
         read.diverging_end_offset,
+        aborted=read.aborted_transactions,
     )
 
 
@@ -534,8 +537,8 @@ def _responses(
                 high_watermark=read.high_watermark,
                 last_stable_offset=read.last_stable_offset,
                 log_start_offset=read.log_start_offset,
-                # No transactions yet: none aborted; null for read_uncommitted, as Kafka.
-                aborted_transactions=[] if read_committed else None,
+                # Null for read_uncommitted, a list (maybe empty) for read_committed, as Kafka.
+                aborted_transactions=_aborted(read, read_committed),
                 preferred_read_replica=read.preferred_read_replica,
                 diverging_epoch=FetchResponse.EpochEndOffset(
                     epoch=read.diverging_epoch, end_offset=read.diverging_end_offset
@@ -544,3 +547,13 @@ def _responses(
             )
         )
     return list(topics.values())
+
+
+def _aborted(read: _Read, read_committed: bool) -> list[FetchResponse.AbortedTransaction] | None:
+    """Kafka's: null for read_uncommitted and for a partition's error, else the list."""
+    if not read_committed or read.error:
+        return None
+    return [
+        FetchResponse.AbortedTransaction(producer_id=pid, first_offset=first)
+        for pid, first in read.aborted or ()
+    ]

@@ -5,7 +5,12 @@ Kafka's checks, the idempotent producer's sequence and epoch, the write, and the
 
 Most appends need no wait and are answered inline (``answer_now``); the rest by the coroutine.
 
-Not yet: transactional producers; their batches are refused with INVALID_TXN_STATE.
+Transactional batches (KIP-98) need the request's transactional id. With a transaction
+coordinator to ask (``node.txn_verifier``), the first batch of a producer's transaction on a
+partition waits for its verification (KIP-890 part 1; with transaction.version 2 and Produce
+v12+ the coordinator adds the partition: part 2), one call for all such partitions of the
+request; the partition holds a verification guard meanwhile, so a marker written before the
+append makes it fail (INVALID_TXN_STATE) instead of starting a transaction nobody will end.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import trio
 
 from ferrokafka.partition import AppendOrigin, AppendResult, Partition
 from ferrokafka.partition.appends import InflateInWorkerThread
+from ferrokafka.partition.txn_state import SENTINEL, VerificationGuard
+from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
 from ferrokafka.server.dispatcher import LATER, CloseConnection, Later, RequestContext
@@ -30,6 +37,21 @@ VALID_ACKS = (-1, 0, 1)
 TOPIC_ID_VERSION = 13
 # zstd is allowed from Produce v7 on (KIP-110).
 ZSTD_MIN_VERSION = 7
+# KIP-890 part 2: from Produce v12, with transaction.version 2, the leader adds the partition
+# to the transaction itself.
+ADD_PARTITIONS_VERSION = 12
+TRANSACTION_VERSION_FEATURE = "transaction.version"
+# Kafka's ReplicaManager: verification errors an older client may not retry properly become
+# NOT_ENOUGH_REPLICAS (retried, no metadata refresh).
+_RETRIABLE_VERIFICATION_ERRORS = frozenset(
+    {
+        ec.CONCURRENT_TRANSACTIONS,
+        ec.NETWORK_EXCEPTION,
+        ec.COORDINATOR_LOAD_IN_PROGRESS,
+        ec.COORDINATOR_NOT_AVAILABLE,
+        ec.NOT_COORDINATOR,
+    }
+)
 
 # baseOffset and batchLength: the bytes of a batch its length does not count.
 _LOG_OVERHEAD = 12
@@ -130,6 +152,7 @@ class ProduceHandler:
                 if isinstance(found, Partition) and (
                     not found.appends_inline(records, header)
                     or (acks == -1 and not found.commits_on_append)
+                    or self._needs_verification(found, header)
                 ):
                     return LATER
         origin = AppendOrigin.CLIENT
@@ -144,7 +167,11 @@ class ProduceHandler:
                 try:
                     topic_outcomes.append(
                         found.append_as_leader_nowait(
-                            records, origin=origin, required_acks=acks, header=header
+                            records,
+                            origin=origin,
+                            required_acks=acks,
+                            header=header,
+                            verification=self._guard(header),
                         )
                     )
                 except InflateInWorkerThread:
@@ -171,7 +198,11 @@ class ProduceHandler:
             for _, found, records, header in targets[t][1][first:]:
                 outcomes[t].append(
                     await found.append_as_leader(
-                        records, origin=AppendOrigin.CLIENT, required_acks=acks, header=header
+                        records,
+                        origin=AppendOrigin.CLIENT,
+                        required_acks=acks,
+                        header=header,
+                        verification=self._guard(header),
                     )
                     if isinstance(found, Partition)
                     else found
@@ -185,20 +216,76 @@ class ProduceHandler:
     ) -> ProduceResponse | None:
         acks = request.acks
         targets = self._targets(request, ctx.api_version)
+        guards = await self._verify(request, targets, ctx.api_version)
         outcomes = [
             [
                 await found.append_as_leader(
-                    records, origin=AppendOrigin.CLIENT, required_acks=acks, header=header
+                    records,
+                    origin=AppendOrigin.CLIENT,
+                    required_acks=acks,
+                    header=header,
+                    verification=guards.get((t, p), self._guard(header)),
                 )
                 if isinstance(found, Partition)
                 else found
-                for _, found, records, header in parts
+                for p, (_, found, records, header) in enumerate(parts)
             ]
-            for _, parts in targets
+            for t, (_, parts) in enumerate(targets)
         ]
         if acks == -1:
             outcomes = await self._wait_for_replication(targets, outcomes, request.timeout_ms)
         return self._response(request, targets, outcomes)
+
+    def _needs_verification(self, found: Partition, header: BatchHeader | None) -> bool:
+        """A transactional batch that would start its producer's transaction on ``found``,
+        with a coordinator to verify it with."""
+        return (
+            self.node.txn_verifier is not None
+            and header is not None
+            and header.is_transactional
+            and not found.producers.has_ongoing_transaction(header.producer_id)
+        )
+
+    def _guard(self, header: BatchHeader | None) -> VerificationGuard | None:
+        """The guard of a batch not verified by this request: none when verification is off
+        or the batch is not transactional, else the sentinel (it passes only while the
+        producer's transaction is ongoing on the partition)."""
+        if self.node.txn_verifier is None or header is None or not header.is_transactional:
+            return None
+        return SENTINEL
+
+    async def _verify(
+        self, request: ProduceRequest, targets: list[_Topic], version: int
+    ) -> dict[tuple[int, int], VerificationGuard]:
+        """KIP-890: ask the transaction coordinator, once per producer in the request,
+        whether the partitions where a transaction starts are in it. A partition that is not
+        is answered with the coordinator's error in ``targets`` (changed in place); the
+        others' guards are returned by (topic index, partition index in the topic)."""
+        verifier = self.node.txn_verifier
+        transactional_id = request.transactional_id
+        if verifier is None or transactional_id is None:
+            return {}
+        pending: dict[tuple[int, int], list[tuple[int, int, Partition, BatchHeader]]] = {}
+        for t, (_, parts) in enumerate(targets):
+            for p, (_, found, _, header) in enumerate(parts):
+                if isinstance(found, Partition) and header is not None:
+                    if self._needs_verification(found, header):
+                        key = (header.producer_id, header.producer_epoch)
+                        pending.setdefault(key, []).append((t, p, found, header))
+        tv = self.node.image.features.get(TRANSACTION_VERSION_FEATURE, 0)
+        add = version >= ADD_PARTITIONS_VERSION and tv >= 2
+        guards: dict[tuple[int, int], VerificationGuard] = {}
+        for (pid, epoch), items in pending.items():
+            for t, p, found, _ in items:
+                guards[(t, p)] = found.producers.txns.start_verification(pid)
+            asked = [(found.topic, found.partition) for _, _, found, _ in items]
+            codes = await verifier.verify(transactional_id, pid, epoch, asked, add=add)
+            for t, p, found, _ in items:
+                code = codes.get((found.topic, found.partition), errors.INVALID_TXN_STATE)
+                if code:
+                    index, _, records, _ = targets[t][1][p]
+                    targets[t][1][p] = (index, _verification_refusal(code), records, None)
+        return guards
 
     async def _wait_for_replication(
         self, targets: list[_Topic], outcomes: list[list[AppendResult]], timeout_ms: int
@@ -301,6 +388,19 @@ class ProduceHandler:
                 raise AcksZeroProduceFailedError(f"acks=0 produce failed with errors {failed}")
             return None
         return ProduceResponse(responses=responses)
+
+
+def _verification_refusal(code: int) -> AppendResult:
+    """Kafka's translation of a coordinator's verification error for the producer."""
+    if code == errors.INVALID_TXN_STATE:
+        return AppendResult(code, "Partition was not added to the transaction")
+    if code in _RETRIABLE_VERIFICATION_ERRORS:
+        return AppendResult(
+            errors.NOT_ENOUGH_REPLICAS,
+            "Unable to verify the partition has been added to the transaction. Underlying "
+            f"error: {ec.error_name(code)}",
+        )
+    return AppendResult(code)
 
 
 def _after_wait(found: Partition | AppendResult, outcome: AppendResult) -> AppendResult:
