@@ -16,6 +16,7 @@ from ferrokafka.protocol.api import decode_message, encode_message
 from ferrokafka.protocol.errors import ProtocolDecodeError
 from ferrokafka.txn.metadata import (
     NO_PRODUCER_EPOCH,
+    NO_PRODUCER_ID,
     TransactionMetadata,
     TxnState,
     TxnTransit,
@@ -79,9 +80,10 @@ def decode_value(data: bytes | memoryview) -> tuple[int, TransactionLogValue]:
     return version, value
 
 
-def transit_value(transit: TxnTransit) -> TransactionLogValue:
-    """The record of a transition (Kafka's TransactionLog.valueToBytes): no partitions in
-    Empty (null), the others grouped by topic."""
+def transit_value(transit: TxnTransit, version: int = VALUE_VERSION_MAX) -> TransactionLogValue:
+    """The record of a transition at ``version`` (Kafka's TransactionLog.valueToBytes): no
+    partitions in Empty (null), the others grouped by topic; the producer id history and the
+    client's transaction.version only from v1 (tagged fields, which v0 cannot carry)."""
     partitions: list[TransactionLogValue.PartitionsSchema] | None = None
     if transit.state != TxnState.EMPTY:
         by_topic: dict[str, list[int]] = {}
@@ -91,24 +93,26 @@ def transit_value(transit: TxnTransit) -> TransactionLogValue:
             TransactionLogValue.PartitionsSchema(topic=topic, partition_ids=ids)
             for topic, ids in by_topic.items()
         ]
+    flexible = version >= 1
     return TransactionLogValue(
         producer_id=transit.producer_id,
-        previous_producer_id=transit.prev_producer_id,
-        next_producer_id=transit.next_producer_id,
+        previous_producer_id=transit.prev_producer_id if flexible else NO_PRODUCER_ID,
+        next_producer_id=transit.next_producer_id if flexible else NO_PRODUCER_ID,
         producer_epoch=transit.producer_epoch,
         transaction_timeout_ms=transit.txn_timeout_ms,
         transaction_status=int(transit.state),
         transaction_partitions=partitions,
         transaction_last_update_timestamp_ms=transit.txn_last_update_ms,
         transaction_start_timestamp_ms=transit.txn_start_ms,
-        client_transaction_version=transit.client_txn_version,
+        client_transaction_version=transit.client_txn_version if flexible else 0,
     )
 
 
 def encode_transit(transit: TxnTransit, transaction_version: int) -> bytes:
     """The value bytes of a transition, at the version ``transaction.version`` asks for (v0
     has no tagged fields, so the producer id history is not kept)."""
-    return encode_value(transit_value(transit), value_version(transaction_version))
+    version = value_version(transaction_version)
+    return encode_value(transit_value(transit, version), version)
 
 
 def metadata_from_value(transactional_id: str, value: TransactionLogValue) -> TransactionMetadata:
