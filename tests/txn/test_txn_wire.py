@@ -6,10 +6,12 @@ transaction with a bumped epoch), verify_only, AddOffsetsToTxn, timeouts."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
 import pytest
+import trio
 from server_wire import RawClient
 from txn_wire import (
     FakeLeader,
@@ -257,3 +259,32 @@ def test_list_transactions_filters(client: RawClient, fake: FakeLeader) -> None:
     assert "tx-list-a" in listed(1, duration_filter=0)[2]
     assert "tx-list-a" not in listed(1, duration_filter=3_600_000)[2]
     assert all(re.fullmatch(r"tx-[a-z-]+", t) for t in listed()[2])
+
+
+def test_transaction_version_2_end_bumps_the_epoch(
+    client: RawClient, fake: FakeLeader, broker: RunningBroker
+) -> None:
+    """EndTxn v5 (a transaction.version 2 client, KIP-890 part 2): every end bumps the epoch,
+    the response carries it, the markers are written with it; a retry of the end with the
+    old epoch is answered with the new one. The produce path's verifier adds partitions for
+    such clients (``add=True``)."""
+    pid, epoch = start(client, "tx-v2")
+    node = broker.broker.node
+    assert node is not None and node.txn_verifier is not None
+    added = trio.from_thread.run(
+        functools.partial(node.txn_verifier.verify, "tx-v2", pid, epoch, [("t", 0)], add=True),
+        trio_token=broker.trio_token,
+    )
+    assert added == {("t", 0): ec.NONE}
+    assert describe(client, "tx-v2").transaction_state == "Ongoing"
+    ended = end(client, "tx-v2", pid, epoch, True, v=5)
+    assert (ended.error_code, ended.producer_id, ended.producer_epoch) == (0, pid, epoch + 1)
+    assert wait_state(client, "tx-v2", "CompleteCommit").producer_epoch == epoch + 1
+    (marker,) = [m for m in fake.markers() if m.producer_id == pid]
+    assert (marker.producer_epoch, marker.transaction_version) == (epoch + 1, 2)
+    retried = end(client, "tx-v2", pid, epoch, True, v=5)
+    assert (retried.error_code, retried.producer_epoch) == (0, epoch + 1)
+    # The next transaction uses the bumped epoch.
+    assert add(client, "tx-v2", pid, epoch + 1, {"t": [1]}) == {("t", 1): 0}
+    ended = end(client, "tx-v2", pid, epoch + 1, False, v=5)
+    assert (ended.error_code, ended.producer_epoch) == (0, epoch + 2)
