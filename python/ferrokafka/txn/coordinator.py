@@ -113,6 +113,8 @@ class TransactionCoordinator:
         self._loading: dict[int, dict[str, TransactionMetadata]] = {}
         self._create_lock = trio.Lock()
         self._nursery: trio.Nursery | None = None
+        # Run when the coordinator stops (the verifier's connections close there).
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         self.runtime = CoordinatorRuntime(
             node,
             TXN_TOPIC,
@@ -218,13 +220,19 @@ class TransactionCoordinator:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """The runtime (loads), the marker sender and the cleanup timers, until cancelled."""
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self.markers.run)
-            await nursery.start(self.runtime.run)
-            nursery.start_soon(self._abort_timed_out_forever)
-            nursery.start_soon(self._expire_forever)
-            task_status.started()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self.markers.run)
+                await nursery.start(self.runtime.run)
+                nursery.start_soon(self._abort_timed_out_forever)
+                nursery.start_soon(self._expire_forever)
+                task_status.started()
+        finally:
+            self._nursery = None
+            with trio.CancelScope(shield=True):
+                for close in self.on_stop:
+                    await close()
 
     def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         if self._nursery is None:
@@ -648,28 +656,31 @@ class TransactionCoordinator:
 
     async def abort_timed_out(self) -> int:
         """Abort every Ongoing transaction older than its timeout, fencing its producer with a
-        bumped epoch (Kafka's abortTimedOutTransactions); how many were started."""
+        bumped epoch (Kafka's abortTimedOutTransactions), the aborts in parallel; returns how
+        many were started."""
         now = self.now_ms()
         started = 0
-        for loaded in list(self._partitions.values()):
-            for md in list(loaded.txns.values()):
-                if started >= CLEANUP_BATCH_MAX:
-                    return started
-                if (
-                    md.pending
-                    or md.state != TxnState.ONGOING
-                    or md.txn_start_ms + md.txn_timeout_ms >= now
-                ):
-                    continue
-                fence = md.prepare_fence_producer_epoch()
-                log.info(
-                    "aborting the transaction of %r (producer id %d): older than %d ms",
-                    md.transactional_id,
-                    md.producer_id,
-                    md.txn_timeout_ms,
-                )
-                started += 1
-                self._spawn(self._abort_fenced, md, loaded, fence)
+        async with trio.open_nursery() as nursery:
+            for loaded in list(self._partitions.values()):
+                for md in list(loaded.txns.values()):
+                    if started >= CLEANUP_BATCH_MAX:
+                        break
+                    if (
+                        md.pending
+                        or md.state != TxnState.ONGOING
+                        or md.txn_start_ms + md.txn_timeout_ms >= now
+                    ):
+                        continue
+                    # Fence and abort with no await between: no request sees the fence alone.
+                    fence = md.prepare_fence_producer_epoch()
+                    log.info(
+                        "aborting the transaction of %r (producer id %d): older than %d ms",
+                        md.transactional_id,
+                        md.producer_id,
+                        md.txn_timeout_ms,
+                    )
+                    started += 1
+                    nursery.start_soon(self._abort_fenced, md, loaded, fence)
         return started
 
     async def _abort_fenced(

@@ -37,12 +37,14 @@ def register(
         send_local=send_local,
     )
     node.txn_coordinator = coordinator
-    node.txn_verifier = CoordinatorTxnVerifier(
+    verifier = CoordinatorTxnVerifier(
         coordinator,
         lambda: node.image,
         node_id=node.config.node_id,
         listener=node.config.inter_broker_listener_name,
     )
+    coordinator.on_stop.append(verifier.aclose)
+    node.txn_verifier = verifier
     for name, module, args in (
         ("AddPartitionsToTxn", "add_partitions_to_txn", (node, coordinator)),
         ("AddOffsetsToTxn", "add_offsets_to_txn", (node, coordinator)),
