@@ -5,7 +5,7 @@ then TransactionLogValue at that version; a tombstone (an expired transactional 
 value. The value version follows the finalized ``transaction.version``: 0 (not flexible) at
 level 0, 1 (flexible, with the tagged fields of KIP-890) from level 1 on, as Kafka's
 ``TransactionVersion.transactionLogValueVersion``. Checked both ways against a real Kafka
-4.4 broker's log in tests/txn/test_format_kafka.py.
+4.4 broker's log in tests/txn/test_txn_format_kafka.py.
 """
 
 from __future__ import annotations
