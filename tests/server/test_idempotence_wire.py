@@ -13,6 +13,7 @@ import pytest
 from data_broker import Client, DataBroker, data_broker
 
 from ferrokafka._ferrokafka import BatchBuilder
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.init_producer_id import InitProducerIdRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import producer_snapshot as snap
@@ -25,7 +26,7 @@ OUT_OF_ORDER_SEQUENCE_NUMBER = 45
 INVALID_PRODUCER_EPOCH = 47
 INVALID_TXN_STATE = 48
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
-TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53
+NOT_COORDINATOR = 16
 CORRUPT_MESSAGE = 2
 # A producer id the broker never hands out in these tests (its first block is 0-999).
 OTHER_PID = 999_999
@@ -98,10 +99,16 @@ def test_init_producer_id_every_version(client: Client) -> None:
     assert bumped.error_code == 0 and bumped.producer_id not in ids
 
 
-def test_transactional_id_refused(client: Client) -> None:
+def test_transactional_id_goes_to_the_transaction_coordinator(client: Client) -> None:
+    # Before FindCoordinator created __transaction_state, no broker coordinates the id.
     response = init_producer_id(client, transactional_id="txn-1")
-    assert response.error_code == TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    assert response.error_code == NOT_COORDINATOR
     assert response.producer_id == -1
+    found = client.call(FindCoordinatorRequest(key="txn-1", key_type=1), 3)
+    assert found.error_code == 0
+    response = init_producer_id(client, transactional_id="txn-1")
+    assert (response.error_code, response.producer_epoch) == (0, 0)
+    assert response.producer_id >= 0
 
 
 def test_producer_ids_never_repeat_across_restarts(tmp_path: Path) -> None:

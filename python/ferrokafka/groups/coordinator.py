@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ferrokafka.coordinator.partitioning import java_string_hash, partition_for
 from ferrokafka.coordinator.runtime import CoordinatorRuntime
 from ferrokafka.groups.base import Group, Record
 from ferrokafka.groups.offsets import OffsetStore, offset_tombstone
@@ -74,23 +75,9 @@ CREATE_LOAD_WAIT_S = 5.0
 # connections' own limits (one request at a time per connection reaches a handler).
 
 Replay = Callable[[Message, Message | None], None]
-
-
-def java_string_hash(text: str) -> int:
-    """Java's String.hashCode (over UTF-16 code units), as a signed 32-bit int."""
-    h = 0
-    data = text.encode("utf-16-be")
-    for i in range(0, len(data), 2):
-        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
-    return h - (1 << 32) if h >= 1 << 31 else h
-
-
-def partition_for(group_id: str, num_partitions: int) -> int:
-    """Kafka's ``Utils.abs(groupId.hashCode()) % numPartitions``. Utils.abs is Math.abs with
-    Integer.MIN_VALUE mapped to 0 -- not ``& 0x7fffffff``, which differs for every negative
-    hash (checked against a real Kafka broker in tests/groups/test_format_kafka.py)."""
-    h = java_string_hash(group_id)
-    return (0 if h == -(2**31) else abs(h)) % num_partitions
+# Re-exported: where group ids hash to (moved to the runtime's package, which the transaction
+# coordinator shares).
+__all__ = ["OFFSETS_TOPIC", "GroupCoordinator", "java_string_hash", "partition_for"]
 
 
 class GroupCoordinator:

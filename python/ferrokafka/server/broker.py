@@ -182,6 +182,7 @@ class Broker:
             if self.kraft is not None:
                 await nursery.start(self._run_kraft)
             await nursery.start(self._run_group_coordinator)
+            await nursery.start(self._run_txn_coordinator)
             await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -257,6 +258,24 @@ class Broker:
         """Run the group coordinator (timers, offsets load and expiry) until shutdown, which
         stops it before the logs close (hooks run last-added first)."""
         coordinator = self.node.group_coordinator if self.node is not None else None
+        if coordinator is None:
+            task_status.started()
+            return
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await coordinator.run(task_status=task_status)
+
+    async def _run_txn_coordinator(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the transaction coordinator (loads, markers, timeouts) until shutdown, which
+        stops it before the logs close."""
+        coordinator = self.node.txn_coordinator if self.node is not None else None
         if coordinator is None:
             task_status.started()
             return

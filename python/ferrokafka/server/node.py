@@ -37,6 +37,7 @@ from ferrokafka.storage import checkpoints as ckpt
 
 if TYPE_CHECKING:
     from ferrokafka.groups.coordinator import GroupCoordinator
+    from ferrokafka.txn.coordinator import TransactionCoordinator
     from ferrokafka.txn.verification import TxnPartitionVerifier
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,9 @@ class Node:
         # Set by the transaction handlers' registration (txn.TransactionCoordinator): asked by
         # the produce path before a transaction's first batch on a partition (KIP-890).
         self.txn_verifier: TxnPartitionVerifier | None = None
+        # Set by the same registration; run by the Broker (InitProducerId and FindCoordinator
+        # ask it about transactional ids).
+        self.txn_coordinator: TransactionCoordinator | None = None
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.

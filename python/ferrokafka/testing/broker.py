@@ -45,6 +45,8 @@ class RunningBroker:
     config: BrokerConfig
     data_dir: Path
     broker: Broker
+    # The trio loop the broker runs in: a test thread calls into it with trio.from_thread.
+    trio_token: trio.lowlevel.TrioToken | None = None
 
     # -- inspection: what a test may look at, without reaching into the broker's internals.
     # Read only, and from the broker's own trio thread or while it is quiet.
@@ -86,7 +88,14 @@ def _running(broker: Broker, addresses: list[BoundAddress], data_dir: Path) -> R
         for ep in broker.advertised_listeners()
         if ep.name == broker.config.inter_broker_listener_name
     )
-    return RunningBroker(f"{client.host}:{client.port}", addresses, broker.config, data_dir, broker)
+    return RunningBroker(
+        f"{client.host}:{client.port}",
+        addresses,
+        broker.config,
+        data_dir,
+        broker,
+        trio.lowlevel.current_trio_token(),
+    )
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ferrokafka.config import Endpoint
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
-from ferrokafka.server.handlers import admin, data, groups
+from ferrokafka.server.handlers import admin, data, groups, txn
 from ferrokafka.server.handlers.api_versions import (
     CONTROLLER_FEATURES,
     DEFAULT_FEATURES,
@@ -69,3 +69,4 @@ def register_node_handlers(
         )
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)
+    txn.register(dispatchers["broker"], node)

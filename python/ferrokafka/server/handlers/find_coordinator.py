@@ -1,10 +1,10 @@
 """FindCoordinator (key 10, v0-6): a group's coordinator is the leader of its
-``__consumer_offsets`` partition (Kafka's rule); this node answers for every transactional id.
+``__consumer_offsets`` partition, a transactional id's the leader of its
+``__transaction_state`` partition (Kafka's rule).
 
-For a group key the ``__consumer_offsets`` topic is created on the first request (Kafka's
-broker does the same, through the controller); until this node's partition of the group is
-loaded the answer is COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS, which clients
-retry. v4+ batches
+The internal topic is created on the first request for its key type (Kafka's broker does the
+same, through the controller); until this node's partition of the key is loaded the answer is
+COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS, which clients retry. v4+ batches
 several keys (``coordinator_keys``); earlier versions ask for one.
 """
 
@@ -21,6 +21,7 @@ from ferrokafka.protocol.messages.find_coordinator import (
 )
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
+from ferrokafka.txn.coordinator import TXN_TOPIC
 
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
@@ -83,6 +84,18 @@ class FindCoordinatorHandler:
         elif key_type == TRANSACTION_KEY_TYPE:
             if not key:
                 return ec.INVALID_REQUEST, _NO_NODE
+            txn = self.node.txn_coordinator
+            if txn is None:
+                return ec.COORDINATOR_NOT_AVAILABLE, _NO_NODE
+            code = await txn.ensure_topic()
+            if code != ec.NONE:
+                return code, _NO_NODE
+            part = self.node.image.partition(TXN_TOPIC, txn.partition_for(key))
+            if part is not None and part.leader != self.node.config.node_id:
+                return self._broker(part.leader, ctx.listener_name)
+            code = txn.error_code(key)
+            if code != ec.NONE:
+                return code, _NO_NODE
         else:
             return ec.INVALID_REQUEST, _NO_NODE
         endpoint = self._endpoint(ctx.listener_name)

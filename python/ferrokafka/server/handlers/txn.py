@@ -1,0 +1,56 @@
+"""Registration of the transaction coordinator's handlers (AddPartitionsToTxn,
+AddOffsetsToTxn, EndTxn, DescribeTransactions, ListTransactions): one module per API beside
+this one. FindCoordinator (key type 1) and InitProducerId (with a transactional id) reach the
+coordinator through ``node.txn_coordinator``.
+
+:func:`register` also makes the node's
+:class:`~ferrokafka.txn.coordinator.TransactionCoordinator` (``node.txn_coordinator``, which
+the Broker runs) and its :class:`~ferrokafka.txn.verifier.CoordinatorTxnVerifier`
+(``node.txn_verifier``, what the produce path asks before a transaction's first batch on a
+partition).
+"""
+
+from __future__ import annotations
+
+from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.lazy import LazyHandler, api_key
+from ferrokafka.server.node import Node
+from ferrokafka.txn.coordinator import TransactionCoordinator
+from ferrokafka.txn.markers import SendLocal
+from ferrokafka.txn.verifier import CoordinatorTxnVerifier
+
+_HANDLERS = "ferrokafka.server.handlers."
+
+
+def register(
+    broker: Dispatcher, node: Node, send_local: SendLocal | None = None
+) -> TransactionCoordinator:
+    """Make the coordinator and the verifier now (the Broker runs the coordinator); each
+    API's handler is built on its first request. ``send_local``: how markers reach this
+    broker's own partitions (its WriteTxnMarkers handler, in-process); without it they go
+    over the inter-broker listener like any other broker's."""
+    coordinator = TransactionCoordinator(
+        node,
+        node.next_producer_id,
+        node_id=node.config.node_id,
+        inter_broker_listener=node.config.inter_broker_listener_name,
+        send_local=send_local,
+    )
+    node.txn_coordinator = coordinator
+    verifier = CoordinatorTxnVerifier(
+        coordinator,
+        lambda: node.image,
+        node_id=node.config.node_id,
+        listener=node.config.inter_broker_listener_name,
+    )
+    coordinator.on_stop.append(verifier.aclose)
+    node.txn_verifier = verifier
+    for name, module, args in (
+        ("AddPartitionsToTxn", "add_partitions_to_txn", (node, coordinator)),
+        ("AddOffsetsToTxn", "add_offsets_to_txn", (node, coordinator)),
+        ("EndTxn", "end_txn", (coordinator,)),
+        ("DescribeTransactions", "describe_transactions", (coordinator,)),
+        ("ListTransactions", "list_transactions", (coordinator,)),
+    ):
+        broker.register(api_key(name), LazyHandler(_HANDLERS + module, name + "Handler", *args))
+    return coordinator
