@@ -81,16 +81,31 @@ def kafka_classpath() -> str:
     return classpath
 
 
+# Extra Java artifacts some tests need, each a Maven project of its own under tests/kafka/,
+# resolved once on first use and cached beside the Kafka jars (its classpath.txt).
+EXTRA_FETCH_TIMEOUT_S = 600.0
 # kafka-metadata-shell: the newest kafka-shell on Maven Central (4.4.0 was not published).
 METADATA_SHELL_POM = KAFKA_DIR / "metadata-shell" / "pom.xml"
 METADATA_SHELL_VERSION = "4.3.1"
-METADATA_SHELL_FETCH_TIMEOUT_S = 600.0
+# Kafka Streams (exactly_once_v2 applications in the transaction tests).
+STREAMS_POM = KAFKA_DIR / "streams" / "pom.xml"
 
 
 def metadata_shell_classpath() -> str:
-    """kafka-shell's classpath (its own Kafka 4.3.1 jars), resolved by Maven once and cached
-    beside the Kafka jars; raises KafkaNotFetchedError when Maven cannot resolve it."""
-    home = kafka_home().parent / f"kafka-shell-{METADATA_SHELL_VERSION}"
+    """kafka-shell's classpath (its own Kafka 4.3.1 jars); raises KafkaNotFetchedError when
+    Maven cannot resolve it."""
+    return extra_classpath(f"kafka-shell-{METADATA_SHELL_VERSION}", METADATA_SHELL_POM)
+
+
+def streams_classpath() -> str:
+    """kafka-streams (the Kafka version under test) and its dependencies."""
+    return extra_classpath(f"kafka-streams-{kafka_version()}", STREAMS_POM)
+
+
+def extra_classpath(name: str, pom: Path) -> str:
+    """The runtime classpath of the Maven project ``pom``, resolved by Maven once and cached in
+    ``<cache>/<name>/classpath.txt``; raises KafkaNotFetchedError when Maven cannot resolve it."""
+    home = kafka_home().parent / name
     path = home / "classpath.txt"
     if path.is_file():
         classpath = path.read_text().strip()
@@ -105,23 +120,23 @@ def metadata_shell_classpath() -> str:
                 "-B",
                 "-q",
                 "-f",
-                str(METADATA_SHELL_POM),
+                str(pom),
+                f"-Dkafka.version={kafka_version()}",
                 f"-Dmdep.outputFile={partial}",
                 "-Dmdep.includeScope=runtime",
                 "dependency:build-classpath",
             ],
             capture_output=True,
             text=True,
-            timeout=METADATA_SHELL_FETCH_TIMEOUT_S,
+            timeout=EXTRA_FETCH_TIMEOUT_S,
             stdin=subprocess.DEVNULL,
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KafkaNotFetchedError(f"kafka-shell {METADATA_SHELL_VERSION}: {exc}") from None
+        raise KafkaNotFetchedError(f"{name}: {exc}") from None
     if result.returncode != 0 or not partial.is_file():
         raise KafkaNotFetchedError(
-            f"Maven could not resolve kafka-shell {METADATA_SHELL_VERSION}: "
-            f"{(result.stdout + result.stderr)[-1000:]}"
+            f"Maven could not resolve {name}: {(result.stdout + result.stderr)[-1000:]}"
         )
     os.replace(partial, path)
     return path.read_text().strip()
