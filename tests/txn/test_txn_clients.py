@@ -1,91 +1,292 @@
-"""Real clients against the in-process broker's transaction coordinator: confluent-kafka's
-transactional producer initializes, begins and ends transactions, and a second producer with
-the same transactional.id fences the first (a fatal PRODUCER_FENCED for it); Kafka's own
-``kafka-transactions.sh`` (TransactionsCommand) lists and describes a transaction whose
-partitions were added through the raw protocol.
-
-Produce itself (the data side of transactions) is not on this branch: the zombie meets the
-fence at AddPartitionsToTxn, before its first batch would be sent.
-"""
+"""Transactions with real clients we did not write: confluent-kafka (librdkafka), kafka-python
+and the Java producer commit and abort transactions interleaved on many partitions;
+read_committed consumers (librdkafka, kafka-python, Java's console consumer) see exactly the
+committed records in order, read_uncommitted ones see every record; a second producer with the
+same transactional id fences the first; a consume-transform-produce loop commits its input
+offsets with its output, atomically."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import subprocess
+import time
+from collections import defaultdict
 from pathlib import Path
 
+import confluent_kafka as ck
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
-from server_wire import RawClient
-from txn_wire import FakeLeader, add, find, init, use_fake_leader
 
-import kafka_support as ks
-from ferrokafka.testing import RunningBroker, run_broker
-from kafka_support.jars import run_kafka_tool
+from ferrokafka.testing import RunningBroker
 
-TIMEOUT_S = 30
-TRANSACTIONS_COMMAND = "org.apache.kafka.tools.TransactionsCommand"
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[RunningBroker]:
-    with run_broker(None, {"transaction.state.log.num.partitions": 3}) as running:
-        admin = AdminClient({"bootstrap.servers": running.bootstrap_servers})
-        admin.create_topics([NewTopic("t", 2, 1)])["t"].result(TIMEOUT_S)
-        use_fake_leader(running, FakeLeader())
-        yield running
+PARTITIONS = 6
+TRANSACTIONS = 12
+RECORDS_PER_TXN = 30
+ABORT_EVERY = 3  # transaction i aborts when i % 3 == 2
+CLIENT_TIMEOUT_S = 60.0
+# Bounds on reading a topic to its end.
+READ_DEADLINE_S = 60.0
+IDLE_POLLS_MAX = 6
+POLL_S = 0.5
 
 
-def producer(broker: RunningBroker, txn_id: str) -> Producer:
-    return Producer({"bootstrap.servers": broker.bootstrap_servers, "transactional.id": txn_id})
+def create_topic(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, partitions, 1)])
+    futures[topic].result(timeout=CLIENT_TIMEOUT_S)
 
 
-def test_confluent_kafka_transactions_and_fencing(broker: RunningBroker) -> None:
-    first = producer(broker, "cfk-txn")
-    first.init_transactions(TIMEOUT_S)
-    first.begin_transaction()
-    first.commit_transaction(TIMEOUT_S)
-    first.begin_transaction()
-    first.abort_transaction(TIMEOUT_S)
-    # A second producer with the same transactional.id: the first becomes a zombie.
-    second = producer(broker, "cfk-txn")
-    second.init_transactions(TIMEOUT_S)
-    first.begin_transaction()
-    first.produce("t", b"from a zombie", partition=0)
-    with pytest.raises(KafkaException) as raised:
-        first.commit_transaction(TIMEOUT_S)
-    error = raised.value.args[0]
-    assert (error.code(), error.fatal()) == (KafkaError._FENCED, True), error
-    # The new producer is unaffected.
-    second.begin_transaction()
-    second.abort_transaction(TIMEOUT_S)
+def expected_values(transactions: int = TRANSACTIONS) -> tuple[list[str], list[str]]:
+    """(committed values, aborted values) the producers of these tests write, each as
+    "<transaction>-<record>"."""
+    committed, aborted = [], []
+    for i in range(transactions):
+        values = [f"{i}-{j}" for j in range(RECORDS_PER_TXN)]
+        (aborted if i % ABORT_EVERY == ABORT_EVERY - 1 else committed).extend(values)
+    return committed, aborted
 
 
-def test_kafka_transactions_tool_lists_and_describes(broker: RunningBroker, tmp_path: Path) -> None:
+def read_all(
+    bootstrap: str, topic: str, isolation: str, partitions: int = PARTITIONS
+) -> dict[int, list[str]]:
+    """Every record of ``topic`` a fresh librdkafka consumer at ``isolation`` reads, by
+    partition, in order (until the end of every partition is reached and stays quiet)."""
+    consumer = ck.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{isolation}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
+    out: dict[int, list[str]] = defaultdict(list)
     try:
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
-    with RawClient(broker.bootstrap_servers) as client:
-        assert find(client, "tool-txn").error_code == 0
-        started = init(client, "tool-txn")
-        pid, epoch = started.producer_id, started.producer_epoch
-        assert add(client, "tool-txn", pid, epoch, {"t": [0, 1]}) == {("t", 0): 0, ("t", 1): 0}
-    bootstrap = ["--bootstrap-server", broker.bootstrap_servers]
-    listed = run_kafka_tool(TRANSACTIONS_COMMAND, [*bootstrap, "list"], work_dir=tmp_path).stdout
-    rows = [line.split() for line in listed.splitlines()]
-    assert rows[0][:4] == ["TransactionalId", "Coordinator", "ProducerId", "TransactionState"]
-    assert ["tool-txn", "1", str(pid), "Ongoing"] in [row[:4] for row in rows[1:]], listed
-    described = run_kafka_tool(
-        TRANSACTIONS_COMMAND,
-        [*bootstrap, "describe", "--transactional-id", "tool-txn"],
+        consumer.assign(
+            [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)]
+        )
+        at_end: set[int] = set()
+        idle = 0
+        deadline = time.monotonic() + READ_DEADLINE_S
+        while time.monotonic() < deadline and (len(at_end) < partitions or idle < IDLE_POLLS_MAX):
+            message = consumer.poll(POLL_S)
+            if message is None:
+                idle += 1
+                continue
+            if message.error():
+                if message.error().code() == ck.KafkaError._PARTITION_EOF:
+                    at_end.add(message.partition())
+                    continue
+                raise ck.KafkaException(message.error())
+            idle = 0
+            at_end.discard(message.partition())
+            out[message.partition()].append(message.value().decode())
+    finally:
+        consumer.close()
+    return dict(out)
+
+
+def check_reads(bootstrap: str, topic: str, transactions: int = TRANSACTIONS) -> None:
+    committed, aborted = expected_values(transactions)
+    seen = read_all(bootstrap, topic, "read_committed")
+    flat = [v for values in seen.values() for v in values]
+    assert sorted(flat) == sorted(committed), "read_committed must see exactly the committed"
+    for values in seen.values():  # in order within each partition
+        assert values == sorted(values, key=lambda v: tuple(map(int, v.split("-")))), values
+    everything = read_all(bootstrap, topic, "read_uncommitted")
+    assert sorted(v for vs in everything.values() for v in vs) == sorted(committed + aborted)
+
+
+def confluent_transactions(bootstrap: str, topic: str, txn_id: str) -> None:
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": txn_id})
+    producer.init_transactions(CLIENT_TIMEOUT_S)
+    for i in range(TRANSACTIONS):
+        producer.begin_transaction()
+        for j in range(RECORDS_PER_TXN):
+            producer.produce(topic, key=f"k{j}".encode(), value=f"{i}-{j}".encode())
+        if i % ABORT_EVERY == ABORT_EVERY - 1:
+            # Sent first: librdkafka's abort purges what it has not sent yet, and the point is
+            # aborted records in the log that read_committed must skip.
+            assert producer.flush(CLIENT_TIMEOUT_S) == 0
+            producer.abort_transaction(CLIENT_TIMEOUT_S)
+        else:
+            producer.commit_transaction(CLIENT_TIMEOUT_S)
+
+
+def test_confluent_commit_and_abort_seen_by_read_committed(txn_broker: RunningBroker) -> None:
+    bootstrap = txn_broker.bootstrap_servers
+    create_topic(bootstrap, "ck-txn")
+    confluent_transactions(bootstrap, "ck-txn", "ck-producer")
+    check_reads(bootstrap, "ck-txn")
+
+
+def test_kafka_python_transactions_and_read_committed(txn_broker: RunningBroker) -> None:
+    import kafka
+
+    bootstrap = txn_broker.bootstrap_servers
+    create_topic(bootstrap, "kp-txn")
+    producer = kafka.KafkaProducer(bootstrap_servers=bootstrap, transactional_id="kp-producer")
+    try:
+        producer.init_transactions()
+        for i in range(TRANSACTIONS):
+            producer.begin_transaction()
+            for j in range(RECORDS_PER_TXN):
+                producer.send("kp-txn", key=f"k{j}".encode(), value=f"{i}-{j}".encode())
+            if i % ABORT_EVERY == ABORT_EVERY - 1:
+                producer.flush()
+                producer.abort_transaction()
+            else:
+                producer.commit_transaction()
+    finally:
+        producer.close(timeout=CLIENT_TIMEOUT_S)
+    committed, _ = expected_values()
+    consumer = kafka.KafkaConsumer(
+        "kp-txn",
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        enable_auto_commit=False,
+        consumer_timeout_ms=5000,
+    )
+    try:
+        seen = [m.value.decode() for m in consumer]
+    finally:
+        consumer.close()
+    assert sorted(seen) == sorted(committed)
+    check_reads(bootstrap, "kp-txn")
+
+
+@pytest.mark.kafka
+def test_java_producer_and_java_read_committed_consumer(
+    txn_broker: RunningBroker, tmp_path: Path
+) -> None:
+    from kafka_support import run_kafka_tool
+    from kafka_support.jars import streams_classpath
+    from kafka_support.java_apps import app_command
+
+    bootstrap = txn_broker.bootstrap_servers
+    create_topic(bootstrap, "java-txn")
+    result = subprocess.run(
+        app_command(
+            "TxnProducer",
+            streams_classpath(),
+            bootstrap,
+            "java-producer",
+            "java-txn",
+            str(TRANSACTIONS),
+            str(RECORDS_PER_TXN),
+            str(ABORT_EVERY),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0 and "DONE" in result.stdout, result.stdout + result.stderr
+    committed, _ = expected_values()
+    out = run_kafka_tool(
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        [
+            "--bootstrap-server",
+            bootstrap,
+            "--topic",
+            "java-txn",
+            "--from-beginning",
+            "--isolation-level",
+            "read_committed",
+            "--max-messages",
+            str(len(committed)),
+            "--timeout-ms",
+            "20000",
+        ],
         work_dir=tmp_path,
-    ).stdout
-    header, row = ([f.strip() for f in line.split("\t")] for line in described.splitlines()[:2])
-    fields = dict(zip(header, row, strict=True))
-    assert fields["CoordinatorId"] == "1"
-    assert fields["TransactionalId"] == "tool-txn"
-    assert fields["ProducerId"] == str(pid) and fields["ProducerEpoch"] == str(epoch)
-    assert fields["TransactionState"] == "Ongoing"
-    assert fields["TransactionTimeoutMs"] == "60000"
-    assert sorted(fields["TopicPartitions"].split(",")) == ["t-0", "t-1"]
+    )
+    values = [line for line in out.stdout.splitlines() if re.fullmatch(r"\d+-\d+", line)]
+    assert sorted(values) == sorted(committed)
+    check_reads(bootstrap, "java-txn")
+
+
+def test_second_producer_with_the_same_id_fences_the_first(txn_broker: RunningBroker) -> None:
+    bootstrap = txn_broker.bootstrap_servers
+    create_topic(bootstrap, "fence", 1)
+    config = {"bootstrap.servers": bootstrap, "transactional.id": "zombie"}
+    first = ck.Producer(config)
+    first.init_transactions(CLIENT_TIMEOUT_S)
+    first.begin_transaction()
+    first.produce("fence", value=b"from-the-zombie")
+    first.flush(CLIENT_TIMEOUT_S)
+    second = ck.Producer(config)
+    # Fences the first and aborts its open transaction.
+    second.init_transactions(CLIENT_TIMEOUT_S)
+    with pytest.raises(ck.KafkaException) as raised:
+        first.commit_transaction(CLIENT_TIMEOUT_S)
+    error = raised.value.args[0]
+    assert error.fatal() or error.code() in (
+        ck.KafkaError.PRODUCER_FENCED,
+        ck.KafkaError.INVALID_PRODUCER_EPOCH,
+    ), error
+    second.begin_transaction()
+    second.produce("fence", value=b"from-the-new-one")
+    second.commit_transaction(CLIENT_TIMEOUT_S)
+    seen = read_all(bootstrap, "fence", "read_committed", 1)
+    assert [v for vs in seen.values() for v in vs] == ["from-the-new-one"]
+
+
+def test_consume_transform_produce_commits_offsets_with_the_output(
+    txn_broker: RunningBroker,
+) -> None:
+    """send_offsets_to_transaction: the group's offsets move only with committed output."""
+    bootstrap = txn_broker.bootstrap_servers
+    create_topic(bootstrap, "ctp-in", 1)
+    create_topic(bootstrap, "ctp-out", 1)
+    plain = ck.Producer({"bootstrap.servers": bootstrap})
+    for n in range(20):
+        plain.produce("ctp-in", value=str(n).encode())
+    plain.flush(CLIENT_TIMEOUT_S)
+    consumer = ck.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "ctp",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+        }
+    )
+    producer = ck.Producer({"bootstrap.servers": bootstrap, "transactional.id": "ctp-app"})
+    producer.init_transactions(CLIENT_TIMEOUT_S)
+    consumer.subscribe(["ctp-in"])
+    try:
+        batches: list[list[ck.Message]] = []
+        deadline = time.monotonic() + READ_DEADLINE_S
+        got = 0
+        while got < 20 and time.monotonic() < deadline:
+            messages = consumer.consume(10, POLL_S)
+            messages = [m for m in messages if m.error() is None]
+            if messages:
+                batches.append(messages)
+                got += len(messages)
+        assert got == 20
+        for k, messages in enumerate(batches):
+            producer.begin_transaction()
+            for m in messages:
+                producer.produce("ctp-out", value=b"out-" + m.value())
+            last = messages[-1]
+            producer.send_offsets_to_transaction(
+                [ck.TopicPartition("ctp-in", 0, last.offset() + 1)],
+                consumer.consumer_group_metadata(),
+                CLIENT_TIMEOUT_S,
+            )
+            if k == len(batches) - 1:
+                producer.abort_transaction(CLIENT_TIMEOUT_S)  # the last batch: aborted
+                aborted_from = messages[0].offset()
+            else:
+                producer.commit_transaction(CLIENT_TIMEOUT_S)
+        committed = consumer.committed([ck.TopicPartition("ctp-in", 0)], CLIENT_TIMEOUT_S)
+        assert committed[0].offset == aborted_from
+    finally:
+        consumer.close()
+    out = read_all(bootstrap, "ctp-out", "read_committed", 1)
+    values = [v for vs in out.values() for v in vs]
+    assert values == [f"out-{n}" for n in range(aborted_from)]

@@ -28,6 +28,7 @@ public final class TxnProducer {
                     producer.send(new ProducerRecord<>(topic, "k" + j, i + "-" + j));
                 }
                 if (i % abortEvery == abortEvery - 1) {
+                    producer.flush(); // in the log before the abort: what read_committed skips
                     producer.abortTransaction();
                     System.out.println("ABORTED " + i);
                 } else {
