@@ -42,7 +42,7 @@ COPIER_CLASS = "org.apache.kafka.tools.TransactionalMessageCopier"
 COPIER_RELAUNCHES_MAX = 20
 COPY_DEADLINE_S = 600.0
 # Seconds between bounces: the copiers make progress between them.
-BOUNCE_INTERVAL_S = (4.0, 8.0)
+BOUNCE_INTERVAL_S = (1.0, 2.5)
 CLIENT_TIMEOUT_S = 60.0
 READ_DEADLINE_S = 120.0
 POLL_S = 0.5
