@@ -244,6 +244,9 @@ _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
               "How often, in ms, timed-out transactions are aborted.", at_least(1)),
     ConfigKey("transaction.remove.expired.transaction.cleanup.interval.ms", _I, 3_600_000,
               "How often, in ms, expired transactional ids are removed.", at_least(1)),
+    ConfigKey("transaction.partition.verification.enable", _B, True,
+              "Whether a partition leader asks the transaction coordinator before a "
+              "transaction's first batch on it (KIP-890).", dynamic=True),
     ConfigKey("producer.id.expiration.ms", _I, DAY_MS,
               "Idle time, in ms, after which a producer id's state is dropped.", at_least(1),
               dynamic=True),

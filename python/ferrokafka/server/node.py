@@ -167,6 +167,15 @@ class Node:
         assert self._broker_config is not None
         return self._broker_config
 
+    def verifier(self) -> TxnPartitionVerifier | None:
+        """What a leader asks before a transaction's first batch on a partition (KIP-890),
+        or None: no transaction coordinator, or ``transaction.partition.verification.enable``
+        is false (dynamic, as in Kafka)."""
+        verifier = self.txn_verifier
+        if verifier is None or not self.broker_config()["transaction.partition.verification.enable"]:
+            return None
+        return verifier
+
     def min_insync_replicas(self, topic: str) -> int:
         """The topic's effective ``min.insync.replicas`` (its override, else the dynamic then
         static broker default), what every acks=all Produce checks. Resolving it parses

@@ -240,7 +240,7 @@ class ProduceHandler:
         """A transactional batch that would start its producer's transaction on ``found``,
         with a coordinator to verify it with."""
         return (
-            self.node.txn_verifier is not None
+            self.node.verifier() is not None
             and header is not None
             and header.is_transactional
             and not found.producers.has_ongoing_transaction(header.producer_id)
@@ -250,7 +250,7 @@ class ProduceHandler:
         """The guard of a batch not verified by this request: none when verification is off
         or the batch is not transactional, else the sentinel (it passes only while the
         producer's transaction is ongoing on the partition)."""
-        if self.node.txn_verifier is None or header is None or not header.is_transactional:
+        if self.node.verifier() is None or header is None or not header.is_transactional:
             return None
         return SENTINEL
 
@@ -261,7 +261,7 @@ class ProduceHandler:
         whether the partitions where a transaction starts are in it. A partition that is not
         is answered with the coordinator's error in ``targets`` (changed in place); the
         others' guards are returned by (topic index, partition index in the topic)."""
-        verifier = self.node.txn_verifier
+        verifier = self.node.verifier()
         transactional_id = request.transactional_id
         if verifier is None or transactional_id is None:
             return {}

@@ -177,7 +177,7 @@ class TxnOffsetCommitHandler:
     async def _verify(self, request: TxnOffsetCommitRequest, version: int) -> int:
         """Kafka's verification of the ``__consumer_offsets`` partition with the transaction
         coordinator before the producer's first offset commit of a transaction there."""
-        verifier = self.node.txn_verifier
+        verifier = self.node.verifier()
         if verifier is None:
             return ec.NONE
         partition = self.coordinator.partition_for(request.group_id)
