@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 BATCHES_RETAINED = 5
 SEQUENCE_MAX = 2**31 - 1
 NO_EPOCH = -1
+# Short.MAX_VALUE: a producer epoch that can be bumped no further.
+EPOCH_MAX = 2**15 - 1
 NO_SEQUENCE = -1
 NO_OFFSET = -1
 # Bytes read per step when replaying the log after the newest snapshot.
@@ -211,20 +213,26 @@ class ProducerState:
             )
         return None
 
-    def check_marker(self, marker: Marker) -> Rejected | None:
-        """Kafka's appendEndTxnMarker checks: the producer's epoch (a marker may carry a
-        higher one: transaction.version 2 bumps it at every end of a transaction), then the
-        coordinator's."""
+    def check_marker(self, marker: Marker, transaction_version: int = 0) -> Rejected | None:
+        """Kafka 4.4's appendEndTxnMarker checks: the producer's epoch, then the
+        coordinator's. Before transaction.version 2 a marker may not be below the producer's
+        epoch; from 2 on the coordinator bumps the epoch at every end of a transaction, so a
+        marker must be above it — except a retry of a marker already written (same epoch, no
+        transaction open here, or the epoch at its maximum), which is written again."""
         entry = self.producers.get(marker.producer_id)
         if entry is None:
             return None
-        pid = marker.producer_id
-        if marker.producer_epoch < entry.epoch:
-            return Rejected(
-                errors.INVALID_PRODUCER_EPOCH,
-                f"Epoch of producer {pid} is {marker.producer_epoch}, which is smaller than "
-                f"the last seen epoch {entry.epoch}",
-            )
+        pid, epoch = marker.producer_id, marker.producer_epoch
+        bumps = transaction_version >= 2
+        if epoch <= entry.epoch if bumps else epoch < entry.epoch:
+            retry = epoch == entry.epoch and (not entry.in_transaction or epoch == EPOCH_MAX)
+            if not (bumps and retry):
+                return Rejected(
+                    errors.INVALID_PRODUCER_EPOCH,
+                    f"Epoch of producer {pid} is {epoch}, which is "
+                    f"{'<=' if bumps else '<'} the last seen epoch {entry.epoch} "
+                    f"(TV{transaction_version})",
+                )
         if entry.coordinator_epoch > marker.coordinator_epoch:
             return Rejected(
                 errors.TRANSACTION_COORDINATOR_FENCED,

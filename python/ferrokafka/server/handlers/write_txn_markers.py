@@ -107,6 +107,7 @@ class WriteTxnMarkersHandler:
             marker.producer_epoch,
             marker.coordinator_epoch,
             marker.transaction_result,
+            transaction_version=marker.transaction_version,
         )
         if result.code:
             return result.code
