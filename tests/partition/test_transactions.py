@@ -157,12 +157,15 @@ def test_verification_guard_stops_a_batch_after_a_marker(tmp_path: Path) -> None
     async def main() -> None:
         p = await txn_partition(tmp_path / "t-0")
         # Verified, then the coordinator aborted (marker) before the append: refused.
-        guard = p.producers.txns.start_verification(A)
+        guard = p.producers.txns.start_verification(A, 0, 0)
         assert await end_txn(p, A, 0, commit=False) == 0
         code, _ = await produce(p, txn_batch(A, 0, 0), verification=guard)
         assert code == ec.INVALID_TXN_STATE
         # Verified and appended: the guard is used up, the transaction continues unguarded.
-        guard = p.producers.txns.start_verification(A)
+        guard = p.producers.txns.start_verification(A, 0, 0)
+        # Not before the verified first batch of the transaction (Kafka's lowest sequence).
+        code, _ = await produce(p, txn_batch(A, 0, 1), verification=guard)
+        assert code == ec.OUT_OF_ORDER_SEQUENCE_NUMBER
         assert (await produce(p, txn_batch(A, 0, 0), verification=guard))[0] == 0
         assert A not in p.producers.txns.verification
         assert (await produce(p, txn_batch(A, 0, 1), verification=SENTINEL))[0] == 0

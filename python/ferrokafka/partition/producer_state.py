@@ -178,7 +178,7 @@ class ProducerState:
         coordinator's batch (not ``client``) is checked for its epoch only, as Kafka does."""
         entry = self.producers.get(batch.producer_id)
         if entry is None:
-            return None
+            return self._before_verified_first(batch) if client else None
         if client:
             duplicate = entry.find_duplicate(batch)
             if duplicate is not None:
@@ -192,6 +192,8 @@ class ProducerState:
             )
         if not client:
             pass
+        elif (early := self._before_verified_first(batch)) is not None:
+            return early
         elif epoch != entry.epoch:
             if first_seq != 0 and entry.epoch != NO_EPOCH:
                 return Rejected(
@@ -212,6 +214,19 @@ class ProducerState:
                 f"Expected transactional write from producer {pid}",
             )
         return None
+
+    def _before_verified_first(self, batch: BatchHeader) -> Rejected | None:
+        """Kafka's checkSequence with a pending verification: no batch after the verified
+        first batch of the transaction may be appended before it."""
+        pending = self.txns.verification.get(batch.producer_id)
+        if pending is None or batch.base_sequence <= pending.lowest_sequence:
+            return None
+        return Rejected(
+            errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            f"Out of order sequence number for producer {batch.producer_id}: "
+            f"{batch.base_sequence} (incoming seq. number), {pending.lowest_sequence} "
+            "(earliest seen sequence)",
+        )
 
     def check_marker(self, marker: Marker, transaction_version: int = 0) -> Rejected | None:
         """Kafka 4.4's appendEndTxnMarker checks: the producer's epoch, then the
