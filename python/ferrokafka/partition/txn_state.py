@@ -93,6 +93,8 @@ class TxnTracker:
 
     def first_unstable_offset(self) -> int | None:
         """The oldest first offset of an ongoing or unreplicated transaction."""
+        if not self.ongoing and not self.unreplicated:
+            return None  # the common case, on every fetch of a partition without transactions
         firsts = [*self.ongoing, *self.unreplicated]
         return min(firsts) if firsts else None
 
