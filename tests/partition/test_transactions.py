@@ -157,12 +157,15 @@ def test_verification_guard_stops_a_batch_after_a_marker(tmp_path: Path) -> None
     async def main() -> None:
         p = await txn_partition(tmp_path / "t-0")
         # Verified, then the coordinator aborted (marker) before the append: refused.
-        guard = p.producers.txns.start_verification(A)
+        guard = p.producers.txns.start_verification(A, 0, 0)
         assert await end_txn(p, A, 0, commit=False) == 0
         code, _ = await produce(p, txn_batch(A, 0, 0), verification=guard)
         assert code == ec.INVALID_TXN_STATE
         # Verified and appended: the guard is used up, the transaction continues unguarded.
-        guard = p.producers.txns.start_verification(A)
+        guard = p.producers.txns.start_verification(A, 0, 0)
+        # Not before the verified first batch of the transaction (Kafka's lowest sequence).
+        code, _ = await produce(p, txn_batch(A, 0, 1), verification=guard)
+        assert code == ec.OUT_OF_ORDER_SEQUENCE_NUMBER
         assert (await produce(p, txn_batch(A, 0, 0), verification=guard))[0] == 0
         assert A not in p.producers.txns.verification
         assert (await produce(p, txn_batch(A, 0, 1), verification=SENTINEL))[0] == 0
@@ -274,5 +277,30 @@ def test_marker_batch_is_kafkas(tmp_path: Path, commit: bool, flush_messages: in
         assert batch.control_record() == ("COMMIT" if commit else "ABORT", 3)
         assert not p.producers.has_ongoing_transaction(A)
         assert p.last_stable_offset == p.high_watermark == 2
+
+    run(main)
+
+
+def test_transaction_version_2_markers_bump_the_epoch(tmp_path: Path) -> None:
+    """Kafka 4.4: with transaction.version 2 a marker must carry an epoch above the
+    producer's, except a retry of the marker just written."""
+
+    async def main() -> None:
+        p = await txn_partition(tmp_path / "t-0")
+        await produce(p, txn_batch(A, 3, 0))
+        fenced = await p.append_txn_marker(A, 3, 0, True, transaction_version=2)
+        assert fenced.code == ec.INVALID_PRODUCER_EPOCH
+        assert "<= the last seen epoch 3" in (fenced.message or "")
+        ended = await p.append_txn_marker(A, 4, 0, True, transaction_version=2)
+        assert ended.code == 0 and not p.producers.has_ongoing_transaction(A)
+        # The coordinator retries it (its answer was lost): written again, a no-op.
+        retried = await p.append_txn_marker(A, 4, 0, True, transaction_version=2)
+        assert retried.code == 0 and p.log_end_offset == 3
+        # Once the next transaction has data at that epoch, the old epoch is fenced.
+        await produce(p, txn_batch(A, 4, 0))
+        again = await p.append_txn_marker(A, 4, 0, False, transaction_version=2)
+        assert again.code == ec.INVALID_PRODUCER_EPOCH
+        # Before transaction.version 2 the same epoch ends the transaction.
+        assert (await p.append_txn_marker(A, 4, 0, False)).code == 0
 
     run(main)

@@ -415,3 +415,97 @@ def test_kafka_transactions_describe_producers(transactions: DataBroker, tmp_pat
     # ProducerEpoch, LatestCoordinatorEpoch, LastSequence, _, CurrentTransactionStartOffset
     assert rows[C][1:4] + rows[C][5:] == ["0", "-1", "0", "6"]
     assert rows[A][1:4] + rows[A][5:] == ["0", "0", "1", "None"]
+
+
+class FakeGroupCoordinator:
+    """The group coordinator's side of a marker on ``__consumer_offsets`` (H4's
+    ``complete_transaction``): records its calls, answers ``code``."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.calls: list[tuple[int, int, int, int, bool]] = []
+
+    async def complete_transaction(
+        self,
+        partition_index: int,
+        producer_id: int,
+        producer_epoch: int,
+        coordinator_epoch: int,
+        commit: bool,
+    ) -> int:
+        self.calls.append((partition_index, producer_id, producer_epoch, coordinator_epoch, commit))
+        return self.code
+
+
+OFFSETS_TOPIC = "__consumer_offsets"
+OFFSETS_PARTITIONS = 4
+
+
+@pytest.fixture(scope="module")
+def offsets_topic(broker: DataBroker) -> str:
+    """``__consumer_offsets`` hosted here (the consumers' groups may have made it already;
+    the group coordinator is swapped for fakes)."""
+    if broker.partition(OFFSETS_TOPIC, 0) is None:
+        broker.create_topic(OFFSETS_TOPIC, OFFSETS_PARTITIONS, {"cleanup.policy": "compact"})
+    return OFFSETS_TOPIC
+
+
+def partition_count(broker: DataBroker, topic: str) -> int:
+    image = broker.node.image.topic(topic)
+    assert image is not None
+    return len(image.partitions)
+
+
+def swap_group_coordinator(broker: DataBroker, coordinator: object) -> object:
+    """Set the node's group coordinator; returns the one it had."""
+    node = broker.node
+
+    def swap() -> object:
+        old = node.group_coordinator
+        node.group_coordinator = coordinator
+        return old
+
+    return trio.from_thread.run_sync(swap, trio_token=broker.token)
+
+
+@pytest.mark.parametrize(
+    ("code", "answer"),
+    [
+        (ec.NONE, ec.NONE),
+        (ec.COORDINATOR_LOAD_IN_PROGRESS, ec.NOT_LEADER_OR_FOLLOWER),
+        (ec.NOT_COORDINATOR, ec.NOT_LEADER_OR_FOLLOWER),
+        (ec.TRANSACTION_COORDINATOR_FENCED, ec.TRANSACTION_COORDINATOR_FENCED),
+    ],
+)
+def test_consumer_offsets_markers_go_to_the_group_coordinator(
+    broker: DataBroker, client: Client, offsets_topic: str, code: int, answer: int
+) -> None:
+    fake = FakeGroupCoordinator(code)
+    old = swap_group_coordinator(broker, fake)
+    try:
+        got = write_marker(
+            client,
+            9001,
+            commit=True,
+            epoch=2,
+            coordinator_epoch=4,
+            topic=offsets_topic,
+            partitions=(0, 3, partition_count(broker, offsets_topic)),
+        )
+    finally:
+        swap_group_coordinator(broker, old)
+    # A partition with no replica here is Kafka's UNKNOWN_TOPIC_OR_PARTITION, not asked.
+    assert got == [answer, answer, ec.UNKNOWN_TOPIC_OR_PARTITION]
+    assert fake.calls == [(0, 9001, 2, 4, True), (3, 9001, 2, 4, True)]
+
+
+def test_consumer_offsets_markers_without_a_group_coordinator(
+    broker: DataBroker, client: Client, offsets_topic: str
+) -> None:
+    old = swap_group_coordinator(broker, None)
+    try:
+        got = write_marker(client, 9001, commit=False, topic=offsets_topic)
+    finally:
+        swap_group_coordinator(broker, old)
+    # Kafka's COORDINATOR_NOT_AVAILABLE, translated for the transaction coordinator.
+    assert got == [ec.NOT_LEADER_OR_FOLLOWER]

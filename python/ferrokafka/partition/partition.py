@@ -449,6 +449,7 @@ class Partition:
         on_appended: Callable[[AppendInfo], None] | None = None,
         header: BatchHeader | None = None,
         verification: VerificationGuard | None = None,
+        transaction_version: int = 0,
     ) -> AppendResult:
         """Append ``records`` (one validated-by-the-handler batch) as this partition's leader:
         Kafka's checks in its order, the producer's sequence and epoch, the write (in a worker
@@ -456,11 +457,14 @@ class Partition:
         ``on_appended`` runs right after the write, before any other append can start.
         ``header`` is the batch's header when the caller has read it already. A control
         batch from the coordinator is a transaction marker (:meth:`append_txn_marker`).
-        ``verification``: the KIP-890 guard of the produce path (None: none asked for)."""
+        ``verification``: the KIP-890 guard of the produce path (None: none asked for);
+        ``transaction_version``: that of a marker's transaction (its epoch rule)."""
         if header is None:
             header = appends.header_of(records)
         if _is_marker(header, origin):
-            return await self._append_marker(records, required_acks, on_appended)
+            return await self._append_marker(
+                records, required_acks, on_appended, transaction_version
+            )
         if on_appended is None and appends.inline(self, records, header):
             try:
                 return self.append_as_leader_nowait(
@@ -528,11 +532,12 @@ class Partition:
         commit: bool,
         *,
         on_appended: Callable[[AppendInfo], None] | None = None,
+        transaction_version: int = 0,
     ) -> AppendResult:
         """Write the COMMIT (``commit``) or ABORT marker of ``producer_id``'s transaction as
-        the transaction coordinator asks (WriteTxnMarkers): Kafka's marker checks, the
-        write, the end of the producer's transaction here. acks=all: the caller waits for
-        the high watermark to pass it."""
+        the transaction coordinator asks (WriteTxnMarkers): Kafka's marker checks (by the
+        transaction's ``transaction_version``), the write, the end of the producer's
+        transaction here. acks=all: the caller waits for the high watermark to pass it."""
         records = build_control_batch(
             commit=commit,
             producer_id=producer_id,
@@ -540,10 +545,16 @@ class Partition:
             coordinator_epoch=coordinator_epoch,
         )
         return await self.append_as_leader(
-            records, origin=AppendOrigin.COORDINATOR, required_acks=-1, on_appended=on_appended
+            records,
+            origin=AppendOrigin.COORDINATOR,
+            required_acks=-1,
+            on_appended=on_appended,
+            transaction_version=transaction_version,
         )
 
-    def _marker_refusal(self, records: bytes | memoryview) -> Marker | AppendResult:
+    def _marker_refusal(
+        self, records: bytes | memoryview, transaction_version: int
+    ) -> Marker | AppendResult:
         """The marker a coordinator's control batch holds, or why it is refused."""
         try:
             marker = marker_in(records)
@@ -551,7 +562,7 @@ class Partition:
             return appends.storage_refusal(exc)
         if marker is None:
             return AppendResult(ec.INVALID_RECORD, "A control batch must hold one marker")
-        rejected = self.producers.check_marker(marker)
+        rejected = self.producers.check_marker(marker, transaction_version)
         if rejected is not None:
             return AppendResult(rejected.code, rejected.message)
         return marker
@@ -560,9 +571,10 @@ class Partition:
         self,
         records: bytes | memoryview,
         on_appended: Callable[[AppendInfo], None] | None = None,
+        transaction_version: int = 0,
     ) -> AppendResult:
         """Check and write a marker in the trio thread (a page-cache write of ~80 bytes)."""
-        found = self._marker_refusal(records)
+        found = self._marker_refusal(records, transaction_version)
         if isinstance(found, AppendResult):
             return found
         epoch = self.leader_epoch
@@ -578,6 +590,7 @@ class Partition:
         records: bytes | memoryview,
         required_acks: int,
         on_appended: Callable[[AppendInfo], None] | None,
+        transaction_version: int,
     ) -> AppendResult:
         async with self.append_lock:
             # Checked under the lock: leadership may have moved while it was waited for.
@@ -585,9 +598,9 @@ class Partition:
             if refused is not None:
                 return refused
             if self.log.config.flush_messages is None:
-                return self._append_marker_nowait(records, on_appended)
+                return self._append_marker_nowait(records, on_appended, transaction_version)
             # An fsync per append: the write goes to a worker thread, under the lock.
-            found = self._marker_refusal(records)
+            found = self._marker_refusal(records, transaction_version)
             if isinstance(found, AppendResult):
                 return found
             epoch = self.leader_epoch

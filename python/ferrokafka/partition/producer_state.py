@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 BATCHES_RETAINED = 5
 SEQUENCE_MAX = 2**31 - 1
 NO_EPOCH = -1
+# Short.MAX_VALUE: a producer epoch that can be bumped no further.
+EPOCH_MAX = 2**15 - 1
 NO_SEQUENCE = -1
 NO_OFFSET = -1
 # Bytes read per step when replaying the log after the newest snapshot.
@@ -176,7 +178,7 @@ class ProducerState:
         coordinator's batch (not ``client``) is checked for its epoch only, as Kafka does."""
         entry = self.producers.get(batch.producer_id)
         if entry is None:
-            return None
+            return self._before_verified_first(batch) if client else None
         if client:
             duplicate = entry.find_duplicate(batch)
             if duplicate is not None:
@@ -190,6 +192,8 @@ class ProducerState:
             )
         if not client:
             pass
+        elif (early := self._before_verified_first(batch)) is not None:
+            return early
         elif epoch != entry.epoch:
             if first_seq != 0 and entry.epoch != NO_EPOCH:
                 return Rejected(
@@ -211,20 +215,39 @@ class ProducerState:
             )
         return None
 
-    def check_marker(self, marker: Marker) -> Rejected | None:
-        """Kafka's appendEndTxnMarker checks: the producer's epoch (a marker may carry a
-        higher one: transaction.version 2 bumps it at every end of a transaction), then the
-        coordinator's."""
+    def _before_verified_first(self, batch: BatchHeader) -> Rejected | None:
+        """Kafka's checkSequence with a pending verification: no batch after the verified
+        first batch of the transaction may be appended before it."""
+        pending = self.txns.verification.get(batch.producer_id)
+        if pending is None or batch.base_sequence <= pending.lowest_sequence:
+            return None
+        return Rejected(
+            errors.OUT_OF_ORDER_SEQUENCE_NUMBER,
+            f"Out of order sequence number for producer {batch.producer_id}: "
+            f"{batch.base_sequence} (incoming seq. number), {pending.lowest_sequence} "
+            "(earliest seen sequence)",
+        )
+
+    def check_marker(self, marker: Marker, transaction_version: int = 0) -> Rejected | None:
+        """Kafka 4.4's appendEndTxnMarker checks: the producer's epoch, then the
+        coordinator's. Before transaction.version 2 a marker may not be below the producer's
+        epoch; from 2 on the coordinator bumps the epoch at every end of a transaction, so a
+        marker must be above it — except a retry of a marker already written (same epoch, no
+        transaction open here, or the epoch at its maximum), which is written again."""
         entry = self.producers.get(marker.producer_id)
         if entry is None:
             return None
-        pid = marker.producer_id
-        if marker.producer_epoch < entry.epoch:
-            return Rejected(
-                errors.INVALID_PRODUCER_EPOCH,
-                f"Epoch of producer {pid} is {marker.producer_epoch}, which is smaller than "
-                f"the last seen epoch {entry.epoch}",
-            )
+        pid, epoch = marker.producer_id, marker.producer_epoch
+        bumps = transaction_version >= 2
+        if epoch <= entry.epoch if bumps else epoch < entry.epoch:
+            retry = epoch == entry.epoch and (not entry.in_transaction or epoch == EPOCH_MAX)
+            if not (bumps and retry):
+                return Rejected(
+                    errors.INVALID_PRODUCER_EPOCH,
+                    f"Epoch of producer {pid} is {epoch}, which is "
+                    f"{'<=' if bumps else '<'} the last seen epoch {entry.epoch} "
+                    f"(TV{transaction_version})",
+                )
         if entry.coordinator_epoch > marker.coordinator_epoch:
             return Rejected(
                 errors.TRANSACTION_COORDINATOR_FENCED,

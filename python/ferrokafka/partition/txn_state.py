@@ -44,6 +44,25 @@ class VerificationGuard:
 SENTINEL = VerificationGuard(-1, 0)
 
 
+@dataclass(slots=True)
+class VerificationEntry:
+    """A producer's pending verification (Kafka's VerificationStateEntry): its guard, and
+    the lowest sequence (of the highest epoch) a batch verified with it had: the first batch
+    of the transaction, which must be the first appended."""
+
+    guard: VerificationGuard
+    lowest_sequence: int
+    epoch: int
+
+    def saw(self, sequence: int, epoch: int) -> None:
+        """Kafka's maybeUpdateLowestSequenceAndEpoch."""
+        if epoch == self.epoch and sequence < self.lowest_sequence:
+            self.lowest_sequence = sequence
+        if epoch > self.epoch:
+            self.epoch = epoch
+            self.lowest_sequence = sequence
+
+
 @dataclass(frozen=True, slots=True)
 class CompletedTxn:
     """A transaction a marker ended (Kafka's CompletedTxn): its first data offset and the
@@ -63,7 +82,7 @@ class TxnTracker:
         self.ongoing: dict[int, int] = {}
         # first offset -> (producer id, marker offset): completed, marker not below the HW.
         self.unreplicated: dict[int, tuple[int, int]] = {}
-        self.verification: dict[int, VerificationGuard] = {}
+        self.verification: dict[int, VerificationEntry] = {}
 
     def start(self, producer_id: int, first_offset: int) -> None:
         self.ongoing[first_offset] = producer_id
@@ -74,6 +93,8 @@ class TxnTracker:
 
     def first_unstable_offset(self) -> int | None:
         """The oldest first offset of an ongoing or unreplicated transaction."""
+        if not self.ongoing and not self.unreplicated:
+            return None  # the common case, on every fetch of a partition without transactions
         firsts = [*self.ongoing, *self.unreplicated]
         return min(firsts) if firsts else None
 
@@ -108,20 +129,24 @@ class TxnTracker:
 
     # -- KIP-890 verification --------------------------------------------------------------
 
-    def start_verification(self, producer_id: int) -> VerificationGuard:
-        """The producer's guard, made now unless one is pending (Kafka's
-        maybeCreateVerificationStateEntry)."""
-        guard = self.verification.get(producer_id)
-        if guard is None:
+    def start_verification(self, producer_id: int, sequence: int, epoch: int) -> VerificationGuard:
+        """The producer's guard for a batch starting at ``sequence`` in ``epoch``, made now
+        unless one is pending (Kafka's maybeCreateVerificationStateEntry)."""
+        entry = self.verification.get(producer_id)
+        if entry is None:
             if len(self.verification) >= VERIFICATION_ENTRIES_MAX:
                 del self.verification[next(iter(self.verification))]
-            guard = self.verification[producer_id] = VerificationGuard.new(producer_id)
-        return guard
+            guard = VerificationGuard.new(producer_id)
+            entry = self.verification[producer_id] = VerificationEntry(guard, sequence, epoch)
+        else:
+            entry.saw(sequence, epoch)
+        return entry.guard
 
     def verified(self, producer_id: int, guard: VerificationGuard) -> bool:
         """Whether ``guard`` is still the producer's pending guard (Kafka's
         VerificationGuard.verify: the sentinel never is)."""
-        return guard is not SENTINEL and self.verification.get(producer_id) is guard
+        entry = self.verification.get(producer_id)
+        return guard is not SENTINEL and entry is not None and entry.guard is guard
 
     def clear_verification(self, producer_id: int) -> None:
         self.verification.pop(producer_id, None)

@@ -276,8 +276,10 @@ class ProduceHandler:
         add = version >= ADD_PARTITIONS_VERSION and tv >= 2
         guards: dict[tuple[int, int], VerificationGuard] = {}
         for (pid, epoch), items in pending.items():
-            for t, p, found, _ in items:
-                guards[(t, p)] = found.producers.txns.start_verification(pid)
+            for t, p, found, header in items:
+                guards[(t, p)] = found.producers.txns.start_verification(
+                    pid, header.base_sequence, epoch
+                )
             asked = [(found.topic, found.partition) for _, _, found, _ in items]
             codes = await verifier.verify(transactional_id, pid, epoch, asked, add=add)
             for t, p, found, _ in items:

@@ -97,6 +97,9 @@ class WriteTxnMarkersHandler:
         self, marker: Marker, topic: str, index: int
     ) -> int | tuple[Partition, AppendResult]:
         """One partition's marker: an error code, or the partition and its append."""
+        if self.node.replicas.partition(topic, index) is None:
+            # Kafka's getMagic: no local replica of it.
+            return ec.UNKNOWN_TOPIC_OR_PARTITION
         if topic == GROUP_METADATA_TOPIC:
             return await self._complete_group_transaction(marker, index)
         found = self.node.replicas.leader_partition_or_error(topic, index)
@@ -107,6 +110,7 @@ class WriteTxnMarkersHandler:
             marker.producer_epoch,
             marker.coordinator_epoch,
             marker.transaction_result,
+            transaction_version=marker.transaction_version,
         )
         if result.code:
             return result.code
