@@ -10,7 +10,9 @@
 //!
 //! A rewritten batch keeps its base offset, each record's offset delta and absolute
 //! timestamp, the producer id, epoch, base sequence, partition leader epoch, flags and codec
-//! (recompressed at the codec's default level); lastOffsetDelta becomes the last kept record's.
+//! (recompressed at the codec's default level) and its last offset: Kafka's
+//! `overrideLastOffset`, so that the batch's last sequence still follows from its offsets for
+//! the producer state rebuilt from the log.
 //! Transactions (KIP-98, see [`super::txn`]): the batches of aborted transactions lose all
 //! their records whatever their keys; a transaction marker keeps its record until its
 //! transaction has no data left in the log, then gets a delete horizon like a tombstone and
@@ -215,7 +217,7 @@ fn rebuild(h: &BatchHeader, kept: &[RecordView<'_>], horizon: Option<i64>) -> Re
         magic: MAGIC_V2,
         crc: 0,
         attributes,
-        last_offset_delta: kept[kept.len() - 1].offset_delta,
+        last_offset_delta: h.last_offset_delta,
         base_timestamp,
         max_timestamp,
         producer_id: h.producer_id,

@@ -608,3 +608,23 @@ fn max_compaction_lag_rolls_the_active_segment() {
     produce(&log, &e, Compression::None, TS0 + 1_500);
     assert_eq!(log.segments().unwrap().len(), 1);
 }
+
+#[test]
+fn a_rewritten_batch_keeps_its_last_offset() {
+    // Kafka's overrideLastOffset: the batch [0, 2] loses its last record, not its offsets.
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let e = |keys: &[&str]| -> Vec<(String, Option<String>)> {
+        keys.iter()
+            .map(|k| (k.to_string(), Some("v".to_string())))
+            .collect()
+    };
+    produce(&log, &e(&["k0", "k1", "k2"]), Compression::Gzip, TS0);
+    produce(&log, &e(&["k2"]), Compression::None, TS0);
+    log.roll(TS0).unwrap();
+    log.clean(None, &CleanerOptions::default(), TS0 + 100)
+        .unwrap();
+    let h = headers(&log)[0];
+    assert_eq!((h.base_offset, h.last_offset(), h.record_count), (0, 2, 2));
+    assert_eq!(records(&log).len(), 3);
+}
