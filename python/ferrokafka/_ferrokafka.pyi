@@ -563,6 +563,12 @@ class Log:
         segment holding its ABORT marker, ``last_offset`` (already appended; normally the
         active segment). ``last_offset`` must be inside the log and above every recorded one,
         ``first_offset`` not after it, else ``InvalidOffsetError``."""
+    @property
+    def last_aborted_txn_offset(self) -> int | None:
+        """The ABORT marker offset of the newest ``.txnindex`` entry, or None. A crash between
+        appending an ABORT marker and ``append_aborted_txn`` loses only the newest entries:
+        a replay of the log (producer state rebuilt from the recovery point) re-adds those
+        whose marker is past this offset."""
     def collect_aborted_txns(
         self, start_offset: int, upper_bound_offset: int
     ) -> list[tuple[int, int]]:
