@@ -1,7 +1,8 @@
 """`ferrokafka dump-log`: print the batches and records of segment files, like Kafka's
-DumpLogSegments, using the Rust decoder."""
+DumpLogSegments, using the Rust decoder; and the entries of transaction index files."""
 
 import os
+import struct
 
 import click
 
@@ -10,6 +11,9 @@ from ferrokafka.storage import FerrokafkaError, decode_batches
 # Segments are read whole; refuse anything larger than a segment can be (Kafka caps
 # segment.bytes at Integer.MAX_VALUE).
 MAX_SEGMENT_BYTES = 2**31 - 1
+TXN_INDEX_SUFFIX = ".txnindex"
+# Kafka's AbortedTxn: version, producerId, firstOffset, lastOffset, lastStableOffset.
+ABORTED_TXN = struct.Struct(">hqqqq")
 
 
 def _fmt(value: bytes | None) -> str:
@@ -22,7 +26,8 @@ def _fmt(value: bytes | None) -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--records/--no-records", default=True, help="Print every record, not only batches.")
 def dump_log(files: tuple[str, ...], records: bool) -> None:
-    """Print the record batches (and records) of .log segment FILES."""
+    """Print the record batches (and records) of .log segment FILES, and the aborted
+    transactions of .txnindex FILES."""
     for path in files:
         size = os.path.getsize(path)
         if size > MAX_SEGMENT_BYTES:
@@ -30,6 +35,9 @@ def dump_log(files: tuple[str, ...], records: bool) -> None:
         with open(path, "rb") as f:
             data = f.read()
         click.echo(f"Dumping {path}")
+        if path.endswith(TXN_INDEX_SUFFIX):
+            _dump_txn_index(path, data)
+            continue
         try:
             batches = decode_batches(data, verify_crc=False, allow_partial=True)
         except FerrokafkaError as e:
@@ -63,3 +71,16 @@ def dump_log(files: tuple[str, ...], records: bool) -> None:
                     f"| offset: {r.offset} {b.timestamp_type}: {r.timestamp} "
                     f"key: {_fmt(r.key)} headers: {headers} payload: {_fmt(r.value)}"
                 )
+
+
+def _dump_txn_index(path: str, data: bytes) -> None:
+    """One line per entry, as Kafka's DumpLogSegments prints a transaction index."""
+    if len(data) % ABORTED_TXN.size:
+        raise click.ClickException(
+            f"{path}: {len(data)} bytes is not a whole number of {ABORTED_TXN.size}-byte entries"
+        )
+    for version, producer_id, first, last, lso in ABORTED_TXN.iter_unpack(data):
+        click.echo(
+            f"version: {version} producerId: {producer_id} firstOffset: {first} "
+            f"lastOffset: {last} lastStableOffset: {lso}"
+        )

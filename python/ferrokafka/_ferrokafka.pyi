@@ -563,6 +563,12 @@ class Log:
         segment holding its ABORT marker, ``last_offset`` (already appended; normally the
         active segment). ``last_offset`` must be inside the log and above every recorded one,
         ``first_offset`` not after it, else ``InvalidOffsetError``."""
+    @property
+    def last_aborted_txn_offset(self) -> int | None:
+        """The ABORT marker offset of the newest ``.txnindex`` entry, or None. A crash between
+        appending an ABORT marker and ``append_aborted_txn`` loses only the newest entries:
+        a replay of the log (producer state rebuilt from the recovery point) re-adds those
+        whose marker is past this offset."""
     def collect_aborted_txns(
         self, start_offset: int, upper_bound_offset: int
     ) -> list[tuple[int, int]]:
@@ -662,9 +668,13 @@ def clean_log(
     now_ms: int | None = None,
 ) -> CleanStats:
     """Compact ``log`` once from ``checkpoint``: the latest record per key stays, at its offset;
-    tombstones go once their batch's delete horizon has passed. Appends and reads continue
-    meanwhile; the log's lock is held only to swap cleaned segments in. Raises LogConfigError
-    when ``dedupe_buffer_bytes`` cannot hold the keys of one batch."""
+    tombstones go once their batch's delete horizon has passed. Transactions (KIP-98): nothing
+    at or past ``max_offset`` (pass the last stable offset) is cleaned; records of aborted
+    transactions (from the ``.txnindex`` files) go; a COMMIT/ABORT marker goes once its
+    transaction has no data left and its delete horizon has passed; each cleaned segment's
+    ``.txnindex`` lists the aborted transactions whose markers it keeps. Appends and reads
+    continue meanwhile; the log's lock is held only to swap cleaned segments in. Raises
+    LogConfigError when ``dedupe_buffer_bytes`` cannot hold the keys of one batch."""
 
 def keyless_record_indexes(records: bytes) -> list[int]:
     """Index within its batch of each record without a key (control batches skipped)."""

@@ -5,7 +5,8 @@ and COMMIT markers, segments rolled between them) and records each aborted trans
 transaction index as the partition does when an ABORT marker completes it. Kafka's tool,
 given the ``.txnindex`` files, prints the same entries (version 0, producer id, first offset,
 last offset, last stable offset), and, given the ``.log`` files, shows an ABORT control
-record of that producer at each entry's last offset.
+record of that producer at each entry's last offset. ``ferrokafka dump-log`` prints the same
+lines for those files as Kafka's tool.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cli.ferrokafka_cli.main import cli
+from click.testing import CliRunner
 
 import kafka_support as ks
 from ferrokafka.storage import BatchBuilder, Log, LogConfig, build_control_batch
@@ -93,3 +96,13 @@ def test_dump_log_segments_reads_our_txn_index(tmp_path: Path) -> None:
         assert entries == expected[int(path.name[:20])]
         for _, producer_id, _, last, _ in entries:
             assert markers[last] == (producer_id, ("ABORT", COORDINATOR_EPOCH))
+
+    # Our dump-log prints each .txnindex as Kafka's tool does.
+    result = CliRunner().invoke(cli, ["dump-log", *map(str, txn_files)])
+    assert result.exit_code == 0, result.output
+    theirs = [
+        line
+        for line in dumped.stdout.splitlines()
+        if line.startswith("version: ") or line.endswith(".txnindex")
+    ]
+    assert result.output.splitlines() == theirs

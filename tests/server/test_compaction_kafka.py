@@ -135,8 +135,9 @@ def test_same_records_as_kafka_after_compaction(tmp_path: Path) -> None:
     # The tombstones went in the clean after their horizon, on both.
     assert not any(v is None for _, _, v in from_kafka2), from_kafka2
     assert from_ferrokafka2 == from_kafka2
-    # The batches themselves: a rewritten batch keeps its base offset and takes its last kept
-    # record's offset as its last offset, as Kafka's cleaner writes it.
+    # The batches themselves: a rewritten batch keeps its base and last offsets, as Kafka's
+    # cleaner writes it (tests/interop/test_txn_cleaner_kafka.py shows a batch whose last
+    # record went).
     dirs = [kafka.partition_dir(TOPIC), tmp_path / "ferrokafka" / "logs" / f"{TOPIC}-0"]
     files = [f for d in dirs for f in segment_files(d)]
     dumped = dump_log_segments(files, work_dir=tmp_path / "dump")

@@ -82,12 +82,14 @@ def test_refusals_and_restarts(tmp_path: Path) -> None:
     log.close()
     reopened = Log(tmp_path / "t-0", LogConfig(), recovery_point=last2 + 1)
     assert reopened.collect_aborted_txns(0, 100) == [(1, first), (2, first2)]
+    assert reopened.last_aborted_txn_offset == last2
     # Truncation at the second marker removes its entry.
     reopened.truncate_to(last2)
     assert reopened.collect_aborted_txns(0, 100) == [(1, first)]
     reopened.truncate_to(last)
     assert reopened.collect_aborted_txns(0, 100) == []
     assert txn_index_path(reopened, 0).read_bytes() == b""
+    assert reopened.last_aborted_txn_offset is None
     reopened.truncate_fully(50)
     assert not txn_index_path(reopened, 0).exists()
     reopened.close()

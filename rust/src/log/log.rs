@@ -477,6 +477,19 @@ impl Log {
             .append_aborted_txn(txn)
     }
 
+    /// The ABORT marker offset of the latest entry in the transaction indexes, if any: where
+    /// a replay of the log (producer state rebuilt after a crash) resumes adding entries, since
+    /// a crash can only lose the newest ones (markers reach the log before their entries).
+    pub fn last_aborted_txn_offset(&self) -> Result<Option<i64>> {
+        let st = self.open_state()?;
+        let latest = st
+            .segments
+            .iter()
+            .rev()
+            .find_map(Segment::last_aborted_txn_offset);
+        Ok(latest)
+    }
+
     /// Kafka's `collectAbortedTransactions`: the aborted transactions with `last_offset >=
     /// start_offset` and `first_offset < upper_bound_offset`, in index order, read from the
     /// segment holding `start_offset` onward and stopping at the first segment whose index

@@ -199,6 +199,12 @@ impl PyLog {
         Ok(py.allow_threads(|| self.inner.append_aborted_txn(txn))?)
     }
 
+    /// The ABORT marker offset of the latest transaction index entry, or None.
+    #[getter]
+    fn last_aborted_txn_offset(&self, py: Python<'_>) -> PyResult<Option<i64>> {
+        Ok(py.allow_threads(|| self.inner.last_aborted_txn_offset())?)
+    }
+
     /// (producer_id, first_offset) of each aborted transaction overlapping
     /// [start_offset, upper_bound_offset), in index order.
     fn collect_aborted_txns(

@@ -6,13 +6,21 @@
 //! dropped (Kafka counts them as invalid in a compacted log). A tombstone (null value) is kept
 //! until its batch's delete horizon (KIP-534) has passed: the first clean that keeps it stamps
 //! the horizon `now + delete.retention.ms` into the batch (attribute bit 6, base timestamp), and
-//! a later clean after that time drops it.
+//! a clean at or after that time drops it.
 //!
 //! A rewritten batch keeps its base offset, each record's offset delta and absolute
 //! timestamp, the producer id, epoch, base sequence, partition leader epoch, flags and codec
-//! (recompressed at the codec's default level); lastOffsetDelta becomes the last kept record's.
-//! Control batches are kept as they are (transaction markers are never removed: a
-//! simplification of Kafka, which drops markers of finished transactions after the horizon).
+//! (recompressed at the codec's default level) and its last offset: Kafka's
+//! `overrideLastOffset`, so that the batch's last sequence still follows from its offsets for
+//! the producer state rebuilt from the log.
+//! Transactions (KIP-98, see [`super::txn`]): the batches of aborted transactions lose all
+//! their records whatever their keys; a transaction marker keeps its record until its
+//! transaction has no data left in the log, then gets a delete horizon like a tombstone and
+//! goes in a clean after that time.
+//!
+//! Which batches survive with no records left, as Kafka's `BatchRetention`: a producer's last
+//! batch (below) and the last batch of the cleaning round (its offsets say where the cleaned
+//! log ends) are written empty; any other batch left empty is dropped.
 //!
 //! A batch of an idempotent producer that loses all its records is still written, empty (no
 //! records, its offsets, producer id, epoch and sequences), when it is that producer's last
@@ -31,6 +39,15 @@ use crate::record::header::{
 use crate::record::record::{put_record, RecordView};
 
 use super::offset_map::OffsetMap;
+use super::txn::TxnTracker;
+
+/// What the log says of a producer (Kafka's `LastRecord`): the last offset of its last data
+/// batch, if it has one, and the epoch of its last batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ProducerLastRecord {
+    pub last_data_offset: Option<i64>,
+    pub producer_epoch: i16,
+}
 
 /// What the filter needs to know besides the batch.
 pub(crate) struct FilterContext<'a> {
@@ -39,8 +56,11 @@ pub(crate) struct FilterContext<'a> {
     pub map_end_offset: i64,
     pub now_ms: i64,
     pub delete_retention_ms: i64,
-    /// Producer id -> last offset of its last batch in the log.
-    pub producer_last_offsets: &'a HashMap<i64, i64>,
+    /// Producer id -> its last batch in the log.
+    pub producer_last_records: &'a HashMap<i64, ProducerLastRecord>,
+    /// The first uncleanable offset of this clean: the batch ending just below it stays,
+    /// even empty.
+    pub upper_bound_offset: i64,
 }
 
 /// What becomes of one batch.
@@ -55,6 +75,19 @@ pub(crate) enum Filtered {
 }
 
 impl FilterContext<'_> {
+    /// The batch that keeps a producer's state (last sequence, or the epoch of a producer
+    /// whose last word is a marker) for the producer state rebuilt from the log.
+    fn is_last_of_producer(&self, h: &BatchHeader) -> bool {
+        h.producer_id >= 0
+            && self
+                .producer_last_records
+                .get(&h.producer_id)
+                .is_some_and(|last| match last.last_data_offset {
+                    Some(offset) => h.last_offset() == offset,
+                    None => h.is_control() && h.producer_epoch == last.producer_epoch,
+                })
+    }
+
     fn retain(&self, h: &BatchHeader, offset: i64, r: &RecordView<'_>) -> bool {
         if offset >= self.map_end_offset {
             return true;
@@ -66,17 +99,36 @@ impl FilterContext<'_> {
             return false;
         }
         let expired_tombstone =
-            r.value.is_none() && h.has_delete_horizon() && self.now_ms > h.base_timestamp;
+            r.value.is_none() && h.has_delete_horizon() && self.now_ms >= h.base_timestamp;
         !expired_tombstone
     }
 }
 
-/// Filter one whole, CRC-checked batch.
-pub(crate) fn filter_batch(view: &BatchView<'_>, cx: &FilterContext<'_>) -> Result<Filtered> {
+/// Filter one whole, CRC-checked batch; `txns` sees every batch of the clean in order.
+pub(crate) fn filter_batch(
+    view: &BatchView<'_>,
+    cx: &FilterContext<'_>,
+    txns: &mut TxnTracker,
+) -> Result<Filtered> {
     let h = view.header;
-    if h.is_control() {
-        return Ok(Filtered::Keep);
-    }
+    let control = h.is_control();
+    // Kafka's checkBatchRetention: may the batch go as far as transactions are concerned?
+    let can_discard = if control {
+        let kind = match h.record_count {
+            0 => None,
+            _ => view.control_record()?.map(|c| c.kind),
+        };
+        txns.on_control_batch(&h, kind)
+    } else {
+        txns.on_batch(&h)
+    };
+    // Aborted data goes now; a marker of an empty transaction once its horizon has passed.
+    let discard_records = if control {
+        can_discard && h.has_delete_horizon() && h.base_timestamp <= cx.now_ms
+    } else {
+        can_discard
+    };
+    let retain_empty = cx.is_last_of_producer(&h) || h.next_offset() == cx.upper_bound_offset;
     let section = view.records_section()?;
     let mut kept: Vec<RecordView<'_>> = Vec::new();
     let mut total = 0usize;
@@ -84,21 +136,21 @@ pub(crate) fn filter_batch(view: &BatchView<'_>, cx: &FilterContext<'_>) -> Resu
     for r in iter_records(&section, h.record_count, view.position) {
         let r = r?;
         total += 1;
-        if cx.retain(&h, view.record_offset(&r), &r) {
+        let keep = !discard_records && (control || cx.retain(&h, view.record_offset(&r), &r));
+        if keep {
             tombstones |= r.value.is_none();
             kept.push(r);
         }
     }
     if kept.is_empty() {
-        let last_of_producer = h.producer_id >= 0
-            && cx.producer_last_offsets.get(&h.producer_id) == Some(&h.last_offset());
-        return Ok(match (last_of_producer, total) {
+        return Ok(match (retain_empty, total) {
             (false, _) => Filtered::Dropped,
             (true, 0) => Filtered::Keep, // already the empty batch
             (true, _) => Filtered::Rewritten(empty_batch(&h)),
         });
     }
-    let set_horizon = tombstones && !h.has_delete_horizon();
+    let marker_of_empty_txn = control && can_discard;
+    let set_horizon = (tombstones || marker_of_empty_txn) && !h.has_delete_horizon();
     if kept.len() == total && !set_horizon {
         return Ok(Filtered::Keep);
     }
@@ -165,7 +217,7 @@ fn rebuild(h: &BatchHeader, kept: &[RecordView<'_>], horizon: Option<i64>) -> Re
         magic: MAGIC_V2,
         crc: 0,
         attributes,
-        last_offset_delta: kept[kept.len() - 1].offset_delta,
+        last_offset_delta: h.last_offset_delta,
         base_timestamp,
         max_timestamp,
         producer_id: h.producer_id,

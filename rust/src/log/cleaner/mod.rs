@@ -16,17 +16,25 @@
 //!    segments, crash-safe at every step; the log's lock is held only for step 4, so appends
 //!    and reads go on while 2 and 3 run.
 //!
-//! Not done (simplified from Kafka): aborted transactions' records are not removed and
-//! transaction markers are never dropped; there is no I/O throttle
+//! Transactions (KIP-98, [`txn`]): the cleaner never reads past the caller's bound (the last
+//! stable offset), so every transaction it sees is decided; the transaction indexes say which
+//! aborted. Aborted batches are left out of the offset map and lose their records; markers go
+//! once their transaction has no data left and their delete horizon has passed; each cleaned
+//! segment's transaction index lists the aborted transactions whose markers it keeps.
+//!
+//! Not done (simplified from Kafka): there is no I/O throttle
 //! (`log.cleaner.io.max.bytes.per.second`). (`max.compaction.lag.ms` also rolls the active
 //! segment: `LogConfig::max_segment_ms`.)
 
 mod filter;
 mod offset_map;
 pub(crate) mod swap;
+mod txn;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod txn_tests;
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -41,9 +49,10 @@ use crate::index::AbortedTxn;
 use crate::record::batch::{iter_records, BatchView};
 use crate::record::header::{BatchHeader, HEADER_SIZE};
 
-use self::filter::FilterContext;
+use self::filter::{FilterContext, ProducerLastRecord};
 use self::offset_map::OffsetMap;
 pub use self::offset_map::ENTRY_OVERHEAD_BYTES;
+use self::txn::TxnTracker;
 
 /// Kafka's default `log.cleaner.dedupe.buffer.size`.
 pub const DEFAULT_DEDUPE_BUFFER_BYTES: usize = 128 << 20;
@@ -229,30 +238,38 @@ impl Log {
         }
         let (segments, config) = self.snapshot_closed(info.first_uncleanable_offset)?;
         let mut map = OffsetMap::new(opts.dedupe_buffer_bytes);
+        let mut map_txns = TxnTracker::default();
+        map_txns.add_aborted(
+            self.collect_aborted_txns(info.first_dirty_offset, info.first_uncleanable_offset)?,
+        );
         let map_end = build_offset_map(
             &segments,
             info.first_dirty_offset,
             info.first_uncleanable_offset,
             &mut map,
+            &mut map_txns,
         )?;
         stats.keys_mapped = map.len();
         if map_end <= info.first_dirty_offset {
             return Ok(stats);
         }
-        let producer_last_offsets = self.producer_last_offsets()?;
+        let producer_last_records = self.producer_last_records()?;
         let cx = FilterContext {
             map: &map,
             map_end_offset: map_end,
             now_ms,
             delete_retention_ms: config.delete_retention_ms,
-            producer_last_offsets: &producer_last_offsets,
+            producer_last_records: &producer_last_records,
+            upper_bound_offset: info.first_uncleanable_offset,
         };
+        // One transaction state for the whole clean: a transaction may span groups.
+        let mut txns = TxnTracker::default();
         let in_range: Vec<&SegmentSnapshot> = segments
             .iter()
             .filter(|s| s.base_offset < map_end)
             .collect();
         for group in group_by_size(&in_range, config.segment_bytes) {
-            let done = swap::clean_group(self, group, &cx, opts, &mut stats)?;
+            let done = swap::clean_group(self, group, &cx, &mut txns, opts, &mut stats)?;
             if !done {
                 stats.aborted = true;
                 stats.end_offset = info.first_dirty_offset;
@@ -263,10 +280,11 @@ impl Log {
         Ok(stats)
     }
 
-    /// Producer id -> last offset of its last batch, over the whole log as it is now (a batch
-    /// appended later only makes an earlier one not the last; keeping that one empty is
-    /// harmless). Headers only; the files are opened under the read lock, read after it.
-    fn producer_last_offsets(&self) -> Result<HashMap<i64, i64>> {
+    /// Producer id -> its last data batch's last offset and its last batch's epoch, over the
+    /// whole log as it is now (a batch appended later only makes an earlier one not the last;
+    /// keeping that one empty is harmless). Headers only; the files are opened under the
+    /// read lock, read after it.
+    fn producer_last_records(&self) -> Result<HashMap<i64, ProducerLastRecord>> {
         let files: Vec<(File, u64)> = {
             let st = self.state.read();
             st.check_open()?;
@@ -279,8 +297,16 @@ impl Log {
         for (file, size) in &files {
             let mut scan = HeaderScanner::new(file, 0, *size);
             while let Some((_, h)) = scan.next_header()? {
-                if h.producer_id >= 0 && !h.is_control() {
-                    last.insert(h.producer_id, h.last_offset());
+                if h.producer_id < 0 {
+                    continue;
+                }
+                let entry = last.entry(h.producer_id).or_insert(ProducerLastRecord {
+                    last_data_offset: None,
+                    producer_epoch: h.producer_epoch,
+                });
+                entry.producer_epoch = h.producer_epoch;
+                if !h.is_control() {
+                    entry.last_data_offset = Some(h.last_offset());
                 }
             }
         }
@@ -352,13 +378,14 @@ pub(crate) fn for_each_batch(
     }
 }
 
-/// Put the keys of the dirty section's data batches in `map`, whole batches only, until the
-/// budget runs out. Returns the offset below which every dirty record was mapped.
+/// Put the keys of the dirty section's data batches in `map` (not those of aborted
+/// transactions, which `txns` knows), whole batches only, until the budget runs out. Returns the offset below which every dirty record was mapped.
 fn build_offset_map(
     segments: &[SegmentSnapshot],
     first_dirty: i64,
     first_uncleanable: i64,
     map: &mut OffsetMap,
+    txns: &mut TxnTracker,
 ) -> Result<i64> {
     let mut end = first_dirty;
     let mut full = false;
@@ -377,7 +404,18 @@ fn build_offset_map(
             if h.base_offset >= first_uncleanable {
                 return Ok(false);
             }
-            if !h.is_control() {
+            let aborted = if h.is_control() {
+                let kind = match h.record_count {
+                    0 => None,
+                    _ => view.control_record()?.map(|c| c.kind),
+                };
+                txns.on_control_batch(&h, kind);
+                false
+            } else {
+                txns.on_batch(&h)
+            };
+            // Aborted records are not candidates for their keys' latest value.
+            if !h.is_control() && !aborted {
                 let section = view.records_section()?;
                 let mut keys: Vec<(&[u8], i64)> = Vec::new();
                 let mut cost = 0usize;

@@ -32,6 +32,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::filter::{filter_batch, FilterContext, Filtered};
+use super::txn::TxnTracker;
 use super::{for_each_batch, CleanStats, CleanerOptions, SegmentSnapshot};
 use crate::error::{Error, Result};
 use crate::index::AbortedTxn;
@@ -141,6 +142,7 @@ pub(crate) fn clean_group(
     log: &Log,
     group: Vec<&SegmentSnapshot>,
     cx: &FilterContext<'_>,
+    txns: &mut TxnTracker,
     opts: &CleanerOptions,
     stats: &mut CleanStats,
 ) -> Result<bool> {
@@ -166,11 +168,16 @@ pub(crate) fn clean_group(
     };
     let mut changed = group.len() > 1;
     let (mut read, mut records_in, mut records_out) = (0u64, 0u64, 0u64);
-    for s in &group {
+    for (i, s) in group.iter().enumerate() {
         read += s.size;
+        // Kafka collects each segment's range whole: the cleaned index is rebuilt from it.
+        let upper = group
+            .get(i + 1)
+            .map_or(s.next_offset, |next| next.base_offset);
+        txns.add_aborted(log.collect_aborted_txns(s.base_offset, upper)?);
         for_each_batch(s, |view| {
             records_in += view.header.record_count.max(0) as u64;
-            match filter_batch(view, cx)? {
+            match filter_batch(view, cx, txns)? {
                 Filtered::Keep => {
                     out.push(view.bytes)?;
                     records_out += view.header.record_count.max(0) as u64;
@@ -185,10 +192,8 @@ pub(crate) fn clean_group(
             Ok(true)
         })?;
     }
-    let aborted_txns: Vec<AbortedTxn> = group
-        .iter()
-        .flat_map(|s| s.aborted_txns.iter().copied())
-        .collect();
+    let aborted_txns = txns.take_cleaned_index();
+    changed |= aborted_txns != group[0].aborted_txns;
     let written = out.finish(&aborted_txns)?;
     stats.bytes_read += read;
     stats.records_read += records_in;

@@ -120,6 +120,7 @@ fn the_index_survives_a_restart() {
     let log = Log::open(dir.path(), small_config(), 30, None).unwrap();
     assert_eq!(collect(&log, 0, 30), all);
     assert_eq!(log.load_stats().txn_index_cut_bytes, 0);
+    assert_eq!(log.last_aborted_txn_offset().unwrap(), Some(25));
     assert!(log.append_aborted_txn(txn(9, 20, 25, 20)).is_err());
     // An unclean restart recovers the active segment: its entries stay.
     append(&log, &simple(1, TS0, 1));
