@@ -7,24 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import trio
 
 from ferrokafka.groups.coordinator import OFFSETS_TOPIC, GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset, OffsetStore, offset_record
-from ferrokafka.partition import AppendOrigin, Partition
+from ferrokafka.partition import AppendOrigin
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import BatchBuilder, build_control_batch
 from ferrokafka.testing import open_broker
 
 TEST_TIMEOUT_S = 60
 OVERRIDES = {"offsets.topic.num.partitions": 2, "offsets.topic.segment.bytes": 1 << 20}
-# The native leader append refuses control batches; the partition's marker append (the data
-# side of transactions, Partition.append_txn_marker) writes the coordinator's markers.
-needs_markers = pytest.mark.skipif(
-    not hasattr(Partition, "append_txn_marker"),
-    reason="transaction markers need the partition's marker append (branch h-txnpart)",
-)
 
 
 def _offset(value: int) -> CommittedOffset:
@@ -134,7 +127,6 @@ async def _txn_commit(
     return await coordinator.write(group, records, apply, producer_id=pid, producer_epoch=epoch)
 
 
-@needs_markers
 def test_commit_abort_and_reload(tmp_path: Path) -> None:
     trio.run(_commit_abort_and_reload, tmp_path)
 
@@ -195,7 +187,6 @@ async def _commit_abort_and_reload(tmp_path: Path) -> None:
             assert len(coordinator.offsets.pending) == 0
 
 
-@needs_markers
 def test_replay_of_batches_a_producer_wrote(tmp_path: Path) -> None:
     """Batches built as Kafka's coordinator writes them (BatchBuilder, build_control_batch),
     appended straight to the log, are replayed in log order after a restart, with a regular
@@ -245,7 +236,6 @@ async def _replay_of_batches(tmp_path: Path) -> None:
             assert offsets.has_pending("r", "t", 0) and offsets.pending.is_ongoing((index, 3), 0)
 
 
-@needs_markers
 def test_expiry_keeps_offsets_a_transaction_holds(tmp_path: Path) -> None:
     trio.run(_expiry_keeps_pending, tmp_path)
 

@@ -56,6 +56,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DataBroker]:
 def client(broker: DataBroker) -> Iterator[Client]:
     with Client(broker.bootstrap_servers) as c:
         yield c
+
+
 # These tests write transactional batches by hand, without a transaction coordinator that
 # knows them: as on Kafka, that needs the leaders' verification (KIP-890) off.
 NO_VERIFICATION = {"transaction.partition.verification.enable": "false"}
@@ -306,10 +308,7 @@ def set_verifier(broker: DataBroker, verifier: FakeVerifier | None) -> None:
     ],
 )
 def test_a_refused_verification_appends_nothing(tmp_path: Path, code: int, answer: int) -> None:
-    with (
-        data_broker(tmp_path / "b", NO_VERIFICATION) as broker,
-        Client(broker.bootstrap_servers) as client,
-    ):
+    with data_broker(tmp_path / "b") as broker, Client(broker.bootstrap_servers) as client:
         broker.create_topic(TOPIC)
         verifier = FakeVerifier(code)
         set_verifier(broker, verifier)
@@ -321,10 +320,7 @@ def test_a_refused_verification_appends_nothing(tmp_path: Path, code: int, answe
 
 
 def test_verification_only_for_a_transactions_first_batch(tmp_path: Path) -> None:
-    with (
-        data_broker(tmp_path / "b", NO_VERIFICATION) as broker,
-        Client(broker.bootstrap_servers) as client,
-    ):
+    with data_broker(tmp_path / "b") as broker, Client(broker.bootstrap_servers) as client:
         broker.create_topic(TOPIC)
         verifier = FakeVerifier(ec.NONE)
         set_verifier(broker, verifier)

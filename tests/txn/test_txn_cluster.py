@@ -13,11 +13,10 @@ from collections.abc import Iterator
 import pytest
 import trio
 from server_wire import RawClient
-from txn_wire import FakeLeader, add, end, find, init, use_fake_leader, wait_state
+from txn_wire import add, end, find, init, wait_state
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
-from ferrokafka.server.handlers.lazy import api_key
 from ferrokafka.testing import RunningCluster, run_cluster
 from ferrokafka.txn.coordinator import TXN_TOPIC
 
@@ -118,19 +117,9 @@ def test_concurrent_remote_verifications_are_batched(cluster: RunningCluster) ->
 
 
 def test_markers_go_to_each_partition_s_leader(cluster: RunningCluster) -> None:
+    """The real data side on both brokers: the coordinator's own partitions get their markers
+    in-process, the other broker's over the network (WriteTxnMarkers)."""
     leader, other = coordinator_and_other(cluster)
-    local, remote = FakeLeader(), FakeLeader()
-    use_fake_leader(cluster.broker(leader), local)
-    # The other broker answers WriteTxnMarkers over the network (the fake stands in for the
-    # data side's handler there).
-    dispatcher = cluster.broker(other).broker.dispatchers["broker"]
-
-    async def handler(ctx: object, request: object) -> object:
-        return await remote(request)  # type: ignore[arg-type]
-
-    trio.from_thread.run_sync(
-        dispatcher.register, api_key("WriteTxnMarkers"), handler, trio_token=cluster.trio_token
-    )
     image = cluster.broker(leader).image
     by_leader: dict[int, list[int]] = {}
     for index, part in image.topic("t").partitions.items():  # type: ignore[union-attr]
@@ -146,14 +135,16 @@ def test_markers_go_to_each_partition_s_leader(cluster: RunningCluster) -> None:
         done = wait_state(client, "tx-markers", "CompleteCommit")
         assert done.transaction_state == "CompleteCommit"
 
-    def written(fake: FakeLeader) -> list[int]:
-        return sorted(
-            p
-            for m in fake.markers()
-            if m.producer_id == pid
-            for t in m.topics
-            for p in t.partition_indexes
-        )
+    def written(broker: int) -> list[int]:
+        """The partitions led by ``broker`` whose log holds the producer's COMMIT marker."""
+        found = []
+        for index in by_leader[broker]:
+            partition = cluster.broker(broker).partition("t", index)
+            assert partition is not None
+            batches = partition.log.read_batches(0, 1 << 20)
+            if any(b.producer_id == pid and b.control_record() == ("COMMIT", 0) for b in batches):
+                found.append(index)
+        return found
 
-    assert written(local) == sorted(by_leader[leader])
-    assert written(remote) == sorted(by_leader[other])
+    assert written(leader) == sorted(by_leader[leader])
+    assert written(other) == sorted(by_leader[other])

@@ -172,9 +172,10 @@ class Node:
         or None: no transaction coordinator, or ``transaction.partition.verification.enable``
         is false (dynamic, as in Kafka)."""
         verifier = self.txn_verifier
-        if verifier is None or not self.broker_config()["transaction.partition.verification.enable"]:
+        if verifier is None:
             return None
-        return verifier
+        enabled = self.broker_config()["transaction.partition.verification.enable"]
+        return verifier if enabled else None
 
     def min_insync_replicas(self, topic: str) -> int:
         """The topic's effective ``min.insync.replicas`` (its override, else the dynamic then
