@@ -5,8 +5,7 @@ transactions arose before it). Each answer is checked against the clients' own v
 against Kafka's TransactionsCommand (kafka-transactions.sh) run on the same broker.
 
 The broker is shared by the module. ``bootstrap_for`` starts one of each kind; the kinds run
-are BROKER_KINDS, or the comma-separated list in $FERROKAFKA_TXN_CLI_BROKERS (e.g.
-``kafka,ferrokafka`` once ferrokafka has a transaction coordinator and its data side).
+are BROKER_KINDS (both), or the comma-separated list in $FERROKAFKA_TXN_CLI_BROKERS.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ pytestmark = [pytest.mark.kafka]
 REPO = Path(__file__).resolve().parents[2]
 COMMAND = [sys.executable, "-m", "cli.ferrokafka_cli.main", "transactions"]
 TRANSACTIONS_COMMAND = "org.apache.kafka.tools.TransactionsCommand"
-BROKER_KINDS = ("kafka",)
+BROKER_KINDS = ("kafka", "ferrokafka")
 BROKERS_ENV = "FERROKAFKA_TXN_CLI_BROKERS"
 RUN_TIMEOUT_S = 90.0
 CLIENT_TIMEOUT_S = 60.0
@@ -64,9 +63,9 @@ class BrokerUnderTest:
 
 @contextlib.contextmanager
 def bootstrap_for(kind: str, work_dir: Path) -> Iterator[BrokerUnderTest]:
-    """A running broker of ``kind``: "kafka" (Apache Kafka 4.4, verification off by config
-    for the whole module) or "ferrokafka" (in-process, verification off while ``unverified``
-    lasts: the produce path asks ``node.txn_verifier`` only when there is one)."""
+    """A running broker of ``kind``: "kafka" (Apache Kafka 4.4) or "ferrokafka" (in-process),
+    each with transaction.partition.verification.enable=false for the whole module, so that
+    the hanging transactions this module writes by hand are accepted."""
     if kind == "kafka":
         try:
             ks.java_executable()
@@ -82,18 +81,9 @@ def bootstrap_for(kind: str, work_dir: Path) -> Iterator[BrokerUnderTest]:
     elif kind == "ferrokafka":
         from data_broker import data_broker
 
-        with data_broker(work_dir) as running:
-
-            @contextlib.contextmanager
-            def unverified() -> Iterator[None]:
-                node = running.node
-                saved, node.txn_verifier = node.txn_verifier, None
-                try:
-                    yield
-                finally:
-                    node.txn_verifier = saved
-
-            yield BrokerUnderTest(running.bootstrap_servers, unverified)
+        overrides = {"transaction.partition.verification.enable": "false"}
+        with data_broker(work_dir, overrides) as running:
+            yield BrokerUnderTest(running.bootstrap_servers, contextlib.nullcontext)
     else:
         raise ValueError(f"unknown broker kind {kind!r}")
 
