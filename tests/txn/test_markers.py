@@ -227,9 +227,11 @@ def test_pending_transactions_are_bounded(monkeypatch: pytest.MonkeyPatch) -> No
         sender = channel(current, leaders, written)
         sender.add(pending("a", 10, ("t", 0)))
         sender.add(pending("b", 11, ("t", 0)))
-        assert not sender.has_room()
-        with pytest.raises(MarkerQueueFullError):
-            sender.add(pending("c", 12, ("t", 0)))
+        assert not sender.has_room()  # the coordinator admits no more ends
+        sender.add(pending("c", 12, ("t", 0)))  # a prepare written meanwhile: taken
+        sender.add(pending("d", 13, ("t", 0)))
+        with pytest.raises(MarkerQueueFullError):  # the hard limit
+            sender.add(pending("e", 14, ("t", 0)))
         sender.add(pending("a", 10, ("t", 0)))  # replacing one's markers takes no room
         sender.remove_txn_partition(0)  # resigned: they are not ours to send
         assert len(sender) == 0 and sender.has_room()

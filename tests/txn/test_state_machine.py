@@ -196,8 +196,53 @@ def test_transaction_version_2_bumps_the_epoch_on_every_end() -> None:
     applied(md, md.prepare_complete(NOW))
     assert (md.state, md.producer_epoch) == (TxnState.COMPLETE_COMMIT, 1)
     assert end(md, True, epoch=0, tv=TV_2) == ec.NONE  # the retry after the bump
-    # With the new epoch, after the end: only a retry is valid there (Kafka's isValidEpoch).
-    assert end(md, True, epoch=1, tv=TV_2) == ec.PRODUCER_FENCED
+    assert end(md, False, epoch=0, tv=TV_2) == ec.INVALID_TXN_STATE  # a retry, of a commit
+    # With the new epoch: nothing to commit; but an abort with nothing added is an abort
+    # (Kafka 4.4: the producer wants its epoch bumped), and starts and ends at once.
+    assert end(md, True, epoch=1, tv=TV_2) == ec.INVALID_TXN_STATE
+    assert end(md, True, epoch=3, tv=TV_2) == ec.PRODUCER_FENCED
+    empty_abort = applied(md, end(md, False, epoch=1, tv=TV_2))
+    assert (empty_abort.state, empty_abort.producer_epoch, empty_abort.partitions) == (
+        TxnState.PREPARE_ABORT,
+        2,
+        frozenset(),
+    )
+    applied(md, md.prepare_complete(NOW + 1))
+    assert (md.state, md.producer_epoch) == (TxnState.COMPLETE_ABORT, 2)
+    assert end(md, False, epoch=1, tv=TV_2) == ec.NONE  # its retry
+    # From Empty too; a commit of nothing is not.
+    md = fresh()
+    assert end(md, True, tv=TV_2) == ec.INVALID_TXN_STATE
+    applied(md, end(md, False, tv=TV_2))
+    assert (md.state, md.producer_epoch) == (TxnState.PREPARE_ABORT, 1)
+
+
+def test_transaction_version_2_end_at_an_exhausted_epoch_rotates_the_producer_id() -> None:
+    md = fresh()
+    applied(md, ops.add_partitions(md, 7, 0, [T0], NOW, client_txn_version=TV_2))
+    md.producer_epoch = EPOCH_EXHAUSTED_AT
+    assert end(md, True, epoch=EPOCH_EXHAUSTED_AT, tv=TV_2) is ops.NEEDS_PRODUCER_ID
+    decision = ops.end_txn(
+        md,
+        7,
+        EPOCH_EXHAUSTED_AT,
+        True,
+        from_client=True,
+        client_txn_version=TV_2,
+        now_ms=NOW,
+        new_producer_id=50,
+    )
+    prepare = applied(md, decision)
+    assert (prepare.producer_epoch, prepare.next_producer_id) == (EPOCH_EXHAUSTED_AT + 1, 50)
+    applied(md, md.prepare_complete(NOW))
+    assert (md.producer_id, md.producer_epoch, md.previous_producer_id) == (50, 0, 7)
+    # The producer retrying its end with the old id and epoch is recognised.
+    assert (
+        ops.end_txn(
+            md, 7, EPOCH_EXHAUSTED_AT, True, from_client=True, client_txn_version=TV_2, now_ms=NOW
+        )
+        == ec.NONE
+    )
 
 
 def test_records_round_trip_through_the_log_format() -> None:
@@ -217,8 +262,11 @@ def test_records_round_trip_through_the_log_format() -> None:
 # -- a seeded random sequence ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("tv", [TV_0, TV_2])
 @pytest.mark.parametrize("seed", range(40))
-def test_random_requests_keep_the_invariants(seed: int) -> None:
+def test_random_requests_keep_the_invariants(seed: int, tv: int) -> None:
+    """With transaction.version 2 every end bumps the epoch, so the previous epoch is fenced
+    too, but its retries of an end are answered (with no transition)."""
     rng = random.Random(seed)
     md = fresh()
     fenced: set[tuple[int, int]] = set()  # (producer id, epoch) pairs a newer init replaced
@@ -251,7 +299,9 @@ def test_random_requests_keep_the_invariants(seed: int) -> None:
                 )
         elif op == "add":
             parts = rng.sample([T0, T1, ("u", 0)], rng.randint(1, 2))
-            decision = ops.add_partitions(md, pid, epoch, parts, NOW + step)
+            decision = ops.add_partitions(
+                md, pid, epoch, parts, NOW + step, tv if tv == TV_2 else None
+            )
         elif op in ("commit", "abort"):
             decision = ops.end_txn(
                 md,
@@ -259,9 +309,21 @@ def test_random_requests_keep_the_invariants(seed: int) -> None:
                 epoch,
                 op == "commit",
                 from_client=True,
-                client_txn_version=TV_0,
+                client_txn_version=tv,
                 now_ms=NOW + step,
             )
+            if decision is ops.NEEDS_PRODUCER_ID:
+                next_id += 1
+                decision = ops.end_txn(
+                    md,
+                    pid,
+                    epoch,
+                    op == "commit",
+                    from_client=True,
+                    client_txn_version=tv,
+                    now_ms=NOW + step,
+                    new_producer_id=next_id,
+                )
         elif op == "markers":
             if md.state not in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
                 continue
@@ -272,7 +334,9 @@ def test_random_requests_keep_the_invariants(seed: int) -> None:
                 assert codes[T0] != ec.NONE
             continue
         if (pid, epoch) in fenced and op in ("add", "commit", "abort"):
-            assert not isinstance(decision, TxnTransit) and decision != ec.NONE, (step, op)
+            assert not isinstance(decision, TxnTransit), (step, op)
+            if tv == TV_0 or op == "add":
+                assert decision != ec.NONE, (step, op)
         if isinstance(decision, TxnTransit):
             if rng.random() < 0.1:
                 md.abandon_transition()  # the write failed

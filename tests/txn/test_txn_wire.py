@@ -288,3 +288,30 @@ def test_transaction_version_2_end_bumps_the_epoch(
     assert add(client, "tx-v2", pid, epoch + 1, {"t": [1]}) == {("t", 1): 0}
     ended = end(client, "tx-v2", pid, epoch + 1, False, v=5)
     assert (ended.error_code, ended.producer_epoch) == (0, epoch + 2)
+
+
+def test_bad_input_gets_kafka_s_codes(client: RawClient, fake: FakeLeader) -> None:
+    assert init(client, "").error_code == ec.INVALID_REQUEST
+    # A producer id without an epoch (or the reverse) is malformed.
+    assert init(client, "tx-bad", producer_id=5, producer_epoch=-1).error_code == ec.INVALID_REQUEST
+    # KIP-939 two-phase commit is not enabled; keeping a prepared transaction is unsupported.
+    assert init(client, "tx-bad", version=6, enable2_pc=True).error_code == (
+        ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    )
+    assert init(client, "tx-bad", version=6, keep_prepared_txn=True).error_code == (
+        ec.UNSUPPORTED_VERSION
+    )
+    assert end(client, "", 1, 0, True).error_code == ec.INVALID_REQUEST
+    assert add(client, "", 1, 0, {"t": [0]}) == {("t", 0): ec.INVALID_REQUEST}
+    assert add(client, "tx-bad", 1, 0, {"t": [-1]}) == {("t", -1): ec.UNKNOWN_TOPIC_OR_PARTITION}
+    assert describe(client, "").error_code == ec.INVALID_REQUEST
+    assert find(client, "").error_code == ec.INVALID_REQUEST
+    # One entry per transactional id in a broker's batch.
+    txn = AddPartitionsToTxnRequest.AddPartitionsToTxnTransaction(
+        transactional_id="tx-bad", producer_id=1, producer_epoch=0, verify_only=True
+    )
+    twice = client.call(AddPartitionsToTxnRequest(transactions=[txn, txn]), 4)
+    assert twice.error_code == ec.INVALID_REQUEST
+    # The connection still serves.
+    pid, _ = start(client, "tx-bad")
+    assert pid >= 0

@@ -39,7 +39,12 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.storage import BatchBuilder
 from ferrokafka.txn import operations as ops
 from ferrokafka.txn import serde
-from ferrokafka.txn.markers import PendingMarkers, SendLocal, TxnMarkerChannel
+from ferrokafka.txn.markers import (
+    MarkerQueueFullError,
+    PendingMarkers,
+    SendLocal,
+    TxnMarkerChannel,
+)
 from ferrokafka.txn.metadata import (
     NO_PRODUCER_EPOCH,
     NO_PRODUCER_ID,
@@ -551,6 +556,15 @@ class TransactionCoordinator:
         return ec.NONE
 
     def _send_markers(
+        self, txn_partition: int, coordinator_epoch: int, md: TransactionMetadata, commit: bool
+    ) -> None:
+        try:
+            self._add_markers(txn_partition, coordinator_epoch, md, commit)
+        except MarkerQueueFullError:
+            # Past the hard limit: the end stays prepared until the partition loads again.
+            log.error("no room for the markers of %r: left prepared", md.transactional_id)
+
+    def _add_markers(
         self, txn_partition: int, coordinator_epoch: int, md: TransactionMetadata, commit: bool
     ) -> None:
         self.markers.add(

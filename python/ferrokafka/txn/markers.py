@@ -18,7 +18,9 @@ goes to every partition of the transaction (Kafka's ``TransactionMarkerChannelMa
   coordinator then writes CompleteCommit/CompleteAbort).
 
 At most :data:`PENDING_TRANSACTIONS_MAX` transactions wait for markers: the coordinator asks
-:meth:`TxnMarkerChannel.has_room` before it writes a prepare.
+:meth:`TxnMarkerChannel.has_room` before it writes a prepare (EndTxn is answered
+CONCURRENT_TRANSACTIONS otherwise, and retried). Prepares already being written when the
+queue filled, and the ends a load resumes, are still taken, up to twice that.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 # Transactions whose markers are being written, at most: each holds its partitions in memory.
 # Far above what one coordinator completes at once; a bound, not a tuning knob.
 PENDING_TRANSACTIONS_MAX = 100_000
+# The hard limit (see the module docstring): admission stops at PENDING_TRANSACTIONS_MAX.
+PENDING_TRANSACTIONS_HARD_FACTOR = 2
 # Markers in one WriteTxnMarkersRequest: the rest go in the next round.
 MARKERS_PER_REQUEST_MAX = 1_000
 RETRY_BACKOFF_S = 0.1
@@ -118,8 +122,9 @@ class TxnMarkerChannel:
 
     def add(self, markers: PendingMarkers) -> None:
         """Send ``markers`` (replacing older ones of the same transactional id)."""
-        if markers.transactional_id not in self._pending and not self.has_room():
-            raise MarkerQueueFullError(f"{PENDING_TRANSACTIONS_MAX} transactions wait already")
+        hard_max = PENDING_TRANSACTIONS_MAX * PENDING_TRANSACTIONS_HARD_FACTOR
+        if markers.transactional_id not in self._pending and len(self._pending) >= hard_max:
+            raise MarkerQueueFullError(f"{hard_max} transactions wait already")
         self._pending[markers.transactional_id] = markers
         if not markers.remaining:
             self._finish(markers)

@@ -87,7 +87,11 @@ VALID_PREVIOUS: dict[TxnState, frozenset[TxnState]] = {
     _S.EMPTY: frozenset({_S.EMPTY, _S.COMPLETE_COMMIT, _S.COMPLETE_ABORT}),
     _S.ONGOING: frozenset({_S.ONGOING, _S.EMPTY, _S.COMPLETE_COMMIT, _S.COMPLETE_ABORT}),
     _S.PREPARE_COMMIT: frozenset({_S.ONGOING}),
-    _S.PREPARE_ABORT: frozenset({_S.ONGOING, _S.PREPARE_EPOCH_FENCE}),
+    # Kafka 4.x: a transaction.version 2 producer may abort with nothing added (its epoch is
+    # bumped all the same), from Empty or a completed transaction.
+    _S.PREPARE_ABORT: frozenset(
+        {_S.ONGOING, _S.PREPARE_EPOCH_FENCE, _S.EMPTY, _S.COMPLETE_COMMIT, _S.COMPLETE_ABORT}
+    ),
     _S.COMPLETE_COMMIT: frozenset({_S.PREPARE_COMMIT}),
     _S.COMPLETE_ABORT: frozenset({_S.PREPARE_ABORT}),
     _S.DEAD: frozenset({_S.EMPTY, _S.COMPLETE_ABORT, _S.COMPLETE_COMMIT}),
@@ -227,10 +231,22 @@ class TransactionMetadata:
         )
 
     def prepare_abort_or_commit(
-        self, state: TxnState, client_txn_version: int, next_producer_id: int, now_ms: int
+        self,
+        state: TxnState,
+        client_txn_version: int,
+        next_producer_id: int,
+        now_ms: int,
+        *,
+        no_partitions_added: bool = False,
     ) -> TxnTransit:
+        """PrepareCommit/PrepareAbort. transaction.version 2 bumps the epoch (an abort at
+        Short.MAX_VALUE, which only a bug would reach, keeps it); ``no_partitions_added``: an
+        abort of a transaction that never started, which starts it now."""
         if client_txn_version >= TV_2:
-            epoch, last = self.producer_epoch + 1, self.producer_epoch
+            if self.producer_epoch == SHORT_MAX and state == TxnState.PREPARE_ABORT:
+                epoch, last = self.producer_epoch, self.producer_epoch
+            else:
+                epoch, last = self.producer_epoch + 1, self.producer_epoch
         else:
             epoch, last = self.producer_epoch, self.last_producer_epoch
         return self._prepare(
@@ -240,7 +256,7 @@ class TransactionMetadata:
             last,
             self.txn_timeout_ms,
             frozenset(self.partitions),
-            self.txn_start_ms,
+            now_ms if no_partitions_added else self.txn_start_ms,
             now_ms,
             next_producer_id=next_producer_id,
             client_txn_version=client_txn_version,
@@ -360,13 +376,16 @@ class TransactionMetadata:
             self.txn_start_ms = transit.txn_start_ms
             self.partitions |= transit.partitions
         elif to in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
+            # An abort with nothing added starts (and ends) its transaction now.
+            started_now = self.state != TxnState.ONGOING and not self.partitions
             if (
                 not self._valid_epoch(transit)
                 or self.partitions != transit.partitions
                 or self.txn_timeout_ms != transit.txn_timeout_ms
-                or self.txn_start_ms != transit.txn_start_ms
+                or (self.txn_start_ms != transit.txn_start_ms and not started_now)
             ):
                 self._fail(transit)
+            self.txn_start_ms = transit.txn_start_ms
             if transit.client_txn_version >= TV_2:
                 self.producer_epoch = transit.producer_epoch
                 self.last_producer_epoch = transit.last_producer_epoch

@@ -117,15 +117,6 @@ def verify_partitions(
     return {tp: ec.NONE if tp in md.partitions else ec.TRANSACTION_ABORTABLE for tp in wanted}
 
 
-def end_txn_epoch_bumped(md: TransactionMetadata, producer_epoch: int) -> bool:
-    """A transaction.version 2 retry: the end already bumped the epoch past the request's."""
-    return (
-        md.pending_state != TxnState.PREPARE_EPOCH_FENCE
-        and md.supports_epoch_bump()
-        and md.producer_epoch == producer_epoch + 1
-    )
-
-
 def end_txn(
     md: TransactionMetadata,
     producer_id: int,
@@ -139,32 +130,19 @@ def end_txn(
 ) -> Decision:
     """EndTxn (or the coordinator's own abort of a timed-out or fenced transaction,
     ``from_client`` False, with the fence's bumped epoch). 0 with no transit: the same end
-    was already completed (a retry)."""
+    was already completed (a retry). transaction.version 2 clients: :func:`_end_txn_v2`;
+    the others as Kafka 4.4's endTransactionWithTV1."""
     fencing = md.pending_state == TxnState.PREPARE_EPOCH_FENCE
     if fencing and from_client:
         # The coordinator fences and aborts in one step (no await between), so a client
         # never meets this; should one, it retries.
         return ec.CONCURRENT_TRANSACTIONS
-    v2 = not fencing and md.supports_epoch_bump()
-    retry_on_overflow = (
-        v2
-        and md.previous_producer_id == producer_id
-        and producer_epoch == SHORT_MAX - 1
-        and md.producer_epoch == 0
-    )
-    retry_on_bump = end_txn_epoch_bumped(md, producer_epoch)
-    if v2:
-        if md.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
-            valid_epoch = retry_on_bump
-        elif md.state in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT):
-            valid_epoch = retry_on_bump or retry_on_overflow
-        else:
-            valid_epoch = producer_epoch == md.producer_epoch
-    else:
-        valid_epoch = (
-            not from_client or producer_epoch == md.producer_epoch
-        ) and producer_epoch >= md.producer_epoch
-    if md.producer_id != producer_id and not retry_on_overflow:
+    if client_txn_version >= TV_2 and not fencing:
+        return _end_txn_v2(md, producer_id, producer_epoch, commit, now_ms, new_producer_id)
+    valid_epoch = (
+        not from_client or producer_epoch == md.producer_epoch
+    ) and producer_epoch >= md.producer_epoch
+    if md.producer_id != producer_id:
         return ec.INVALID_PRODUCER_ID_MAPPING
     if not valid_epoch:
         return ec.PRODUCER_FENCED
@@ -172,11 +150,6 @@ def end_txn(
         return ec.CONCURRENT_TRANSACTIONS
     state = md.state
     if state == TxnState.ONGOING:
-        next_producer_id = NO_PRODUCER_ID
-        if client_txn_version >= TV_2 and not fencing and md.epoch_exhausted:
-            if new_producer_id is None:
-                return NEEDS_PRODUCER_ID
-            next_producer_id = new_producer_id
         target = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
         if fencing:
             if commit:
@@ -185,7 +158,7 @@ def end_txn(
             md.pending_state = None
             md.producer_epoch = producer_epoch
             md.last_producer_epoch = NO_PRODUCER_EPOCH
-        return md.prepare_abort_or_commit(target, client_txn_version, next_producer_id, now_ms)
+        return md.prepare_abort_or_commit(target, client_txn_version, NO_PRODUCER_ID, now_ms)
     if state == TxnState.COMPLETE_COMMIT:
         return ec.NONE if commit else ec.INVALID_TXN_STATE
     if state == TxnState.COMPLETE_ABORT:
@@ -197,3 +170,68 @@ def end_txn(
     if state == TxnState.EMPTY:
         return ec.INVALID_TXN_STATE
     raise TxnStateError(f"{md.transactional_id} is {state.kafka_name}: never a current state")
+
+
+def _end_txn_v2(
+    md: TransactionMetadata,
+    producer_id: int,
+    producer_epoch: int,
+    commit: bool,
+    now_ms: int,
+    new_producer_id: int | None,
+) -> Decision:
+    """EndTxn of a transaction.version 2 producer (EndTxn v5, Kafka 4.4's endTransaction):
+    every end bumps the epoch, so a retry comes with the epoch before the bump; an abort with
+    nothing added is a real abort too (its epoch bump is what the producer wants)."""
+    retry_on_overflow = (
+        md.previous_producer_id == producer_id
+        and producer_epoch == SHORT_MAX - 1
+        and md.producer_epoch == 0
+    )
+    retry_on_bump = md.producer_epoch == producer_epoch + 1
+    state = md.state
+    if state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
+        valid_epoch = retry_on_bump
+    elif state in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT):
+        valid_epoch = retry_on_bump or retry_on_overflow or producer_epoch == md.producer_epoch
+    else:
+        valid_epoch = producer_epoch == md.producer_epoch
+    if md.producer_id != producer_id and not retry_on_overflow:
+        return ec.INVALID_PRODUCER_ID_MAPPING
+    if not valid_epoch:
+        return ec.PRODUCER_FENCED
+    if md.pending:
+        return ec.CONCURRENT_TRANSACTIONS
+    retry = retry_on_bump or retry_on_overflow
+    if state == TxnState.PREPARE_COMMIT:
+        return ec.CONCURRENT_TRANSACTIONS if commit else ec.INVALID_TXN_STATE
+    if state == TxnState.PREPARE_ABORT:
+        return ec.INVALID_TXN_STATE if commit else ec.CONCURRENT_TRANSACTIONS
+    if state == TxnState.COMPLETE_COMMIT and commit:
+        return ec.NONE if retry else ec.INVALID_TXN_STATE
+    if state == TxnState.COMPLETE_ABORT and not commit and retry:
+        return ec.NONE
+    if state in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT, TxnState.EMPTY) and (
+        commit or retry
+    ):
+        return ec.INVALID_TXN_STATE
+    if state not in (
+        TxnState.ONGOING,
+        TxnState.EMPTY,
+        TxnState.COMPLETE_COMMIT,
+        TxnState.COMPLETE_ABORT,
+    ):
+        raise TxnStateError(f"{md.transactional_id} is {state.kafka_name}: never a current state")
+    next_producer_id = NO_PRODUCER_ID
+    if md.epoch_exhausted:
+        if new_producer_id is None:
+            return NEEDS_PRODUCER_ID
+        next_producer_id = new_producer_id
+    target = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
+    return md.prepare_abort_or_commit(
+        target,
+        TV_2,
+        next_producer_id,
+        now_ms,
+        no_partitions_added=state != TxnState.ONGOING,
+    )

@@ -10,9 +10,12 @@ transaction (or, with ``add``, add it)?
   and the next request carries all of them (one entry per transactional id, at most
   :data:`TRANSACTIONS_PER_REQUEST_MAX`).
 
-Codes are those the produce answers with, as Kafka's manager maps them: PRODUCER_FENCED
+Codes are those the produce answers with, as Kafka 4.4's manager maps them: PRODUCER_FENCED
 becomes INVALID_PRODUCER_EPOCH, TRANSACTION_ABORTABLE (not in the transaction) becomes
-INVALID_TXN_STATE, an unreachable coordinator COORDINATOR_NOT_AVAILABLE.
+INVALID_TXN_STATE, an unreachable coordinator NETWORK_EXCEPTION, one with no leader
+COORDINATOR_NOT_AVAILABLE; a coordinator too old to verify (AddPartitionsToTxn below v4) is
+not asked: NONE, the produce goes on unverified, as Kafka does. (Which of the retriable codes
+a produce of an older version answers with instead is the produce path's choice.)
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class _Item:
     def finish(self, codes: dict[TopicPartition, int]) -> None:
         self.result = {tp: codes.get(tp, ec.UNKNOWN_SERVER_ERROR) for tp in self.partitions}
         self.done.set()
+
+
+class _TooOldToVerifyError(NodeUnavailableError):
+    """The coordinator broker has no AddPartitionsToTxn v4+."""
 
 
 @dataclass(slots=True)
@@ -151,10 +158,10 @@ class CoordinatorTxnVerifier:
                     queue.sending = False
                     queue.sent.set()
                     queue.sent = trio.Event()
-        if not item.done.is_set():
+        if not item.done.is_set():  # no answer in time: as a lost connection
             if item in queue.items:
                 queue.items.remove(item)
-            return dict.fromkeys(item.partitions, ec.COORDINATOR_NOT_AVAILABLE)
+            return dict.fromkeys(item.partitions, ec.NETWORK_EXCEPTION)
         return item.result
 
     async def _send_batch(self, broker_id: int, queue: _Queue) -> None:
@@ -173,10 +180,14 @@ class CoordinatorTxnVerifier:
         )
         try:
             response = await self._call(broker_id, request)
+        except _TooOldToVerifyError:
+            for waiting in batch:
+                waiting.finish(dict.fromkeys(waiting.partitions, ec.NONE))
+            return
         except NodeUnavailableError as exc:
             log.info("verifying transactions with broker %d failed: %s", broker_id, exc)
             for waiting in batch:
-                waiting.finish(dict.fromkeys(waiting.partitions, ec.COORDINATOR_NOT_AVAILABLE))
+                waiting.finish(dict.fromkeys(waiting.partitions, ec.NETWORK_EXCEPTION))
             return
         results: dict[str, dict[TopicPartition, int]] = {}
         for result in response.results_by_transaction:
@@ -187,7 +198,12 @@ class CoordinatorTxnVerifier:
         for waiting in batch:
             codes = results.get(waiting.transactional_id, {})
             if response.error_code != ec.NONE:
-                codes = dict.fromkeys(waiting.partitions, response.error_code)
+                # Kafka: the produce must not answer CLUSTER_AUTHORIZATION_FAILED (the
+                # broker's, not the client's): the verification failed.
+                top = response.error_code
+                if top == ec.CLUSTER_AUTHORIZATION_FAILED:
+                    top = ec.INVALID_TXN_STATE
+                codes = dict.fromkeys(waiting.partitions, top)
             waiting.finish(codes)
 
     async def _call(
@@ -211,7 +227,7 @@ class CoordinatorTxnVerifier:
         await client.connect()
         version = client.version(request.API_KEY)
         if version is None or version < BATCHED_VERSION:
-            raise NodeUnavailableError(f"broker {broker_id} cannot verify transactions")
+            raise _TooOldToVerifyError(f"broker {broker_id} cannot verify transactions")
         response = await client.call(request)
         assert isinstance(response, AddPartitionsToTxnResponse)
         return response
