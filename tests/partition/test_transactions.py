@@ -304,3 +304,28 @@ def test_transaction_version_2_markers_bump_the_epoch(tmp_path: Path) -> None:
         assert (await p.append_txn_marker(A, 4, 0, False)).code == 0
 
     run(main)
+
+
+def test_replay_rebuilds_index_entries_a_crash_lost(tmp_path: Path) -> None:
+    """An ABORT marker in the log without its .txnindex entry (lost between the two writes):
+    loading the producer state writes the entry, so read_committed still drops the records."""
+
+    async def main() -> None:
+        p = await txn_partition(tmp_path / "t-0")
+        await produce(p, txn_batch(A, 0, 0, 2))  # 0-1
+        assert await end_txn(p, A, 0, commit=False) == 0  # 2
+        await produce(p, txn_batch(B, 0, 0))  # 3
+        assert await end_txn(p, B, 0, commit=False) == 0  # 4
+        assert p.log.collect_aborted_txns(0, 5) == [(A, 0), (B, 3)]
+        p.log.truncate_to(5)  # flush what the index holds
+        index = next((tmp_path / "t-0").glob("*.txnindex"))
+        index.write_bytes(index.read_bytes()[:34])  # B's entry lost
+        reopened = Log(str(tmp_path / "t-0"), LogConfig())
+        assert reopened.collect_aborted_txns(0, 5) == [(A, 0)]
+        state = load_producer_state(reopened)
+        assert reopened.collect_aborted_txns(0, 5) == [(A, 0), (B, 3)]
+        assert state.txns.ongoing == {}
+        assert load_producer_state(reopened) is not None  # no second entry on a second load
+        assert reopened.collect_aborted_txns(0, 5) == [(A, 0), (B, 3)]
+
+    run(main)

@@ -32,7 +32,14 @@ from dataclasses import dataclass, field
 
 from ferrokafka.partition.txn_state import CompletedTxn, TxnTracker
 from ferrokafka.protocol import error_codes as errors
-from ferrokafka.storage import AppendInfo, BatchHeader, Log, RecordBatch, decode_batches
+from ferrokafka.storage import (
+    AppendInfo,
+    BatchHeader,
+    FerrokafkaError,
+    Log,
+    RecordBatch,
+    decode_batches,
+)
 from ferrokafka.storage import producer_snapshot as snap
 
 log = logging.getLogger(__name__)
@@ -429,13 +436,44 @@ def load_producer_state(partition_log: Log) -> ProducerState:
         state.last_snapshot_offset = offset
         replay_from = max(offset, start)
         break
+    # ABORT markers past the newest transaction index entry lost theirs (a crash between the
+    # marker's write and its entry's): the replay puts them back, as Kafka's segment recovery
+    # rebuilds the index from the producer state.
+    indexed = partition_log.last_aborted_txn_offset
+    indexed = -1 if indexed is None else indexed
     position = replay_from
     while position < end:
         batches = partition_log.read_batches(position, REPLAY_CHUNK_BYTES, max_offset=end)
         if not batches:
             break
         for batch in batches:
-            if batch.next_offset > replay_from:
-                state.apply(batch, marker_of(batch) if batch.is_control else None)
+            if batch.next_offset <= replay_from:
+                continue
+            marker = marker_of(batch) if batch.is_control else None
+            if marker is not None and batch.base_offset > indexed and not marker.commit:
+                _replay_abort(state, partition_log, marker)
+            else:
+                state.apply(batch, marker)
         position = batches[-1].next_offset
     return state
+
+
+def _replay_abort(state: ProducerState, partition_log: Log, marker: Marker) -> None:
+    """Replay an ABORT marker whose transaction index entry is missing, and write the entry."""
+    completed = state.apply_marker(marker)
+    if completed is None:
+        return
+    if completed.is_aborted:
+        stable = state.txns.last_stable_offset(completed)
+        try:
+            partition_log.append_aborted_txn(
+                completed.producer_id, completed.first_offset, completed.last_offset, stable
+            )
+            log.warning(
+                "%s: rebuilt the transaction index entry of the abort at %d",
+                partition_log.dir,
+                completed.last_offset,
+            )
+        except (FerrokafkaError, OSError) as exc:
+            log.error("%s: could not rebuild an index entry: %s", partition_log.dir, exc)
+    state.complete(completed)
