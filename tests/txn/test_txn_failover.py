@@ -45,13 +45,18 @@ def coordinator_of(cluster: KRaftCluster, txn_id: str, exclude: int | None = Non
         time.sleep(POLL_S)
 
 
+RETRIABLE = (ec.NOT_COORDINATOR, ec.COORDINATOR_LOAD_IN_PROGRESS, ec.COORDINATOR_NOT_AVAILABLE)
+
+
 def until_served(bootstrap: str, call: object, wanted: object) -> object:
-    """``call(client)`` until it gives ``wanted`` (a new coordinator loads first)."""
+    """``call(client)`` until it gives ``wanted`` (a new coordinator loads first); with
+    ``wanted`` None, until its answer's error is not a coordinator error a client retries."""
     deadline = time.monotonic() + FAILOVER_TIMEOUT_S
     while True:
         with RawClient(bootstrap) as client:
             got = call(client)  # type: ignore[operator]
-        if got == wanted or time.monotonic() > deadline:
+        done = got.error_code not in RETRIABLE if wanted is None else got == wanted  # type: ignore[attr-defined]
+        if done or time.monotonic() > deadline:
             return got
         time.sleep(POLL_S)
 
@@ -70,10 +75,16 @@ def test_the_coordinator_fails_over_with_its_partition(tmp_path: Path) -> None:
                 timeout_ms=30_000,
             )
             assert client.call(request, 5).topics[0].error_code == 0
-            started = init(client, "tx-failover")
-            assert started.error_code == 0, started
-            pid, epoch = started.producer_id, started.producer_epoch
-            assert add(client, "tx-failover", pid, epoch, {"t": [0]}) == {("t", 0): 0}
+        # The coordinator may learn it leads the partition a moment after another broker
+        # named it: NOT_COORDINATOR then, which a client retries.
+        started = until_served(bootstrap, lambda c: init(c, "tx-failover"), None)
+        assert started.error_code == 0, started  # type: ignore[attr-defined]
+        pid, epoch = started.producer_id, started.producer_epoch  # type: ignore[attr-defined]
+        # (the topic may reach the coordinator's metadata a moment after it was created)
+        added = until_served(
+            bootstrap, lambda c: add(c, "tx-failover", pid, epoch, {"t": [0]}), {("t", 0): 0}
+        )
+        assert added == {("t", 0): 0}
         cluster.kill(first)
 
         second = coordinator_of(cluster, "tx-failover", exclude=first)
