@@ -65,8 +65,10 @@ TRANSACTION_VERSION_FEATURE = "transaction.version"
 # partitions to load before answering; a client retries COORDINATOR_LOAD_IN_PROGRESS anyway.
 CREATE_LOAD_WAIT_S = 5.0
 # Writing CompleteCommit/CompleteAbort after the markers is retried while this broker still
-# coordinates the transaction (Kafka retries it the same way); the pause between attempts.
+# coordinates the transaction (Kafka retries it the same way); the pause between attempts, and
+# how many (over an hour): past them the end stays prepared until the partition loads again.
 COMPLETE_RETRY_BACKOFF_S = 0.5
+COMPLETE_ATTEMPTS_MAX = 10_000
 # A producer id is asked of the controller at most this often per decision (an id fetched
 # while another request changed the state is asked for again once).
 PRODUCER_ID_ATTEMPTS_MAX = 2
@@ -312,8 +314,6 @@ class TransactionCoordinator:
         md: TransactionMetadata,
         loaded: _TxnPartition,
         transit: TxnTransit,
-        *,
-        keep_pending_on: frozenset[int] = frozenset(),
     ) -> int:
         """Write ``transit`` (prepared on ``md``) and apply it once committed; 0 or the
         error the client gets."""
@@ -338,7 +338,7 @@ class TransactionCoordinator:
                 return ec.NOT_COORDINATOR
             md.complete_transition(transit)
             return ec.NONE
-        if still_ours and code not in keep_pending_on:
+        if still_ours:
             md.abandon_transition()
         return code
 
@@ -587,7 +587,7 @@ class TransactionCoordinator:
         """Every marker is written: CompleteCommit/CompleteAbort, retried while this broker
         still coordinates the transaction at the same epoch."""
         txn_id = markers.transactional_id
-        while True:
+        for _ in range(COMPLETE_ATTEMPTS_MAX):
             loaded = self._partitions.get(markers.txn_partition)
             md = loaded.txns.get(txn_id) if loaded is not None else None
             if (
@@ -609,6 +609,7 @@ class TransactionCoordinator:
                 return
             log.info("completing the transaction of %r failed (error %d): retrying", txn_id, code)
             await trio.sleep(COMPLETE_RETRY_BACKOFF_S)
+        log.error("the transaction of %r could not be completed: left prepared", txn_id)
 
     # -- DescribeTransactions / ListTransactions ---------------------------------------------
 
