@@ -1,6 +1,6 @@
 """Transactions spanning Apache Kafka 4.4 and ferrokafka brokers in one KRaft cluster (a
-ferrokafka controller, a Kafka broker, a ferrokafka broker; ``transaction.version`` 1, the
-level both kinds support, or 0). A topic has one partition on each broker; two confluent-kafka
+Kafka broker, a ferrokafka broker and a controller of either kind; ``transaction.version`` 1,
+the level both kinds support, or 0). A topic has one partition on each broker; two confluent-kafka
 transactional producers write every transaction to both partitions, committing some and
 aborting others, their transactions open at the same time. Their transactional ids are chosen
 by Kafka's hash so that one is coordinated by the Kafka broker and the other by ours
@@ -27,7 +27,7 @@ from txn.txn_copier import read_committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-OUR_CONTROLLER = 1
+CONTROLLER = 1
 KAFKA_BROKER = 2
 OUR_BROKER = 3
 TXN_PARTITIONS = 4
@@ -40,19 +40,23 @@ POLL_S = 0.3
 OVERRIDES = {"transaction.state.log.num.partitions": str(TXN_PARTITIONS)}
 
 
-@pytest.fixture(params=[1, 0], ids=["transaction.version=1", "transaction.version=0"])
+# (the controller's kind, transaction.version)
+SETUPS = [(FERROKAFKA, 1), (KAFKA, 1), (FERROKAFKA, 0)]
+
+
+@pytest.fixture(params=SETUPS, ids=[f"{kind}-controller-tv{tv}" for kind, tv in SETUPS])
 def cluster(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_classpath: str
 ) -> Iterator[MixedCluster]:
     made = MixedCluster(
         tmp_path / "cluster",
         {
-            OUR_CONTROLLER: (FERROKAFKA, ("controller",)),
+            CONTROLLER: (request.param[0], ("controller",)),
             KAFKA_BROKER: (KAFKA, ("broker",)),
             OUR_BROKER: (FERROKAFKA, ("broker",)),
         },
         overrides=dict(OVERRIDES),
-        features={**UNSUPPORTED_FEATURES_OFF, "transaction.version": request.param},
+        features={**UNSUPPORTED_FEATURES_OFF, "transaction.version": request.param[1]},
     )
     try:
         made.format()
