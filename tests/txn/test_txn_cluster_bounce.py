@@ -64,8 +64,9 @@ LOOP_POLL_S = 0.2
 
 
 def find_coordinator(cluster: KRaftCluster, txn_id: str, not_on: int = 0) -> int | None:
-    """The node a running broker names as ``txn_id``'s coordinator (not ``not_on``), or None
-    while none answers so."""
+    """The node every running broker names as ``txn_id``'s coordinator (not ``not_on``), or
+    None while they do not all answer so."""
+    named: set[int] = set()
     for node in cluster.nodes.values():
         if not node.running():
             continue
@@ -73,16 +74,19 @@ def find_coordinator(cluster: KRaftCluster, txn_id: str, not_on: int = 0) -> int
             with RawClient(node.bootstrap) as client:
                 answer = find(client, txn_id)
         except OSError:
-            continue
-        if answer.error_code == 0 and answer.node_id != not_on:
-            return int(answer.node_id)
-    return None
+            return None
+        if answer.error_code != 0:
+            return None
+        named.add(int(answer.node_id))
+    if len(named) != 1 or not_on in named:
+        return None
+    return named.pop()
 
 
 def wait_coordinator(cluster: KRaftCluster, txn_id: str, not_on: int = 0) -> int:
     deadline = time.monotonic() + FAILOVER_DEADLINE_S
     while (found := find_coordinator(cluster, txn_id, not_on)) is None:
-        assert time.monotonic() < deadline, f"no coordinator for {txn_id} but {not_on}"
+        assert time.monotonic() < deadline, f"no agreed coordinator for {txn_id} but {not_on}"
         time.sleep(FIND_POLL_S)
     return found
 
