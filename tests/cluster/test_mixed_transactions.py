@@ -1,9 +1,9 @@
 """Transactions spanning Apache Kafka 4.4 and ferrokafka brokers in one KRaft cluster (a
 Kafka broker, a ferrokafka broker and a controller of either kind; ``transaction.version`` 1,
-the level both kinds support, or 0). A topic has one partition on each broker; two confluent-kafka
-transactional producers write every transaction to both partitions, committing some and
-aborting others, their transactions open at the same time. Their transactional ids are chosen
-by Kafka's hash so that one is coordinated by the Kafka broker and the other by ours
+the level both kinds support, or 0). A topic has one partition on each broker; two
+confluent-kafka transactional producers write every transaction to both partitions, committing
+some and aborting others, their transactions open at the same time. Their transactional ids are
+chosen by Kafka's hash so that one is coordinated by the Kafka broker and the other by ours
 (``__transaction_state`` partition leaders decide): each coordinator sends WriteTxnMarkers to
 the other kind, and each kind's partition leader verifies its first batches with the other
 kind's coordinator (KIP-890 part 1). A read_committed consumer sees exactly the committed

@@ -28,7 +28,7 @@ from pathlib import Path
 import confluent_kafka as ck
 import pytest
 import txn_copier
-from txn_copier import Copier, produce, stop_java
+from txn_copier import Copier, copied, produce, stop_java
 
 from faults.nodes import FerrokafkaNode, NodeConfig
 
@@ -38,8 +38,6 @@ COPY_RECORDS = int(os.environ.get("FERROKAFKA_TXN_COPY_RECORDS", "20000"))
 BOUNCES = int(os.environ.get("FERROKAFKA_TXN_BOUNCES", "3"))
 PARTITIONS = 2
 COPY_DEADLINE_S = 600.0
-# Seconds between bounces: the copiers make progress between them.
-BOUNCE_INTERVAL_S = (1.0, 2.5)
 STREAMS_DEADLINE_S = 300.0
 WORD_LINES = 1500
 VOCABULARY = [f"w{n}" for n in range(40)]
@@ -77,22 +75,27 @@ def test_transactional_message_copier_across_hard_bounces(
     inputs = [str(n) for n in range(COPY_RECORDS)]
     produce(bootstrap, "copy-in", [(v, v) for v in inputs])
     copiers = [Copier(bootstrap, p, tmp_path) for p in range(PARTITIONS)]
-    rng = random.Random(16)
     try:
         for copier in copiers:
             copier.launch()
         bounces = 0
-        next_bounce = time.monotonic() + rng.uniform(*BOUNCE_INTERVAL_S)
+        mid_copy = 0
         deadline = time.monotonic() + COPY_DEADLINE_S
-        while not all(c.finished for c in copiers) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             time.sleep(0.2)
             for copier in copiers:
                 copier.poll()
-            if bounces < BOUNCES and time.monotonic() >= next_bounce:
+            finished = all(c.finished for c in copiers)
+            if finished and bounces == BOUNCES:
+                break
+            # Bounce k once the copy went k/(BOUNCES+1) of the way: in the middle of it.
+            if bounces < BOUNCES and (
+                finished or copied(copiers) >= COPY_RECORDS * (bounces + 1) // (BOUNCES + 1)
+            ):
+                mid_copy += not finished
                 node.kill()
                 node.start()
                 bounces += 1
-                next_bounce = time.monotonic() + rng.uniform(*BOUNCE_INTERVAL_S)
         assert all(c.finished for c in copiers), [c.last_output() for c in copiers]
     finally:
         for copier in copiers:
@@ -101,7 +104,8 @@ def test_transactional_message_copier_across_hard_bounces(
     duplicated = [v for v, n in Counter(output).items() if n > 1]
     assert not duplicated, f"{len(duplicated)} records copied twice, e.g. {duplicated[:5]}"
     assert sorted(output, key=int) == inputs, f"{len(output)} of {len(inputs)} records copied"
-    print(f"copied {len(output)} records across {bounces} bounces; launches", end=" ")
+    print(f"copied {len(output)} records across {bounces} bounces, {mid_copy} mid-copy;", end=" ")
+    print("launches", end=" ")
     print([c.launches for c in copiers])
 
 

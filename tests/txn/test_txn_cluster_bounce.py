@@ -16,7 +16,6 @@ CI size: ``FERROKAFKA_TXN_CLUSTER_RECORDS`` (default 10000) records and
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -28,6 +27,7 @@ from txn_copier import (
     INPUT_TOPIC,
     OUTPUT_TOPIC,
     Copier,
+    copied,
     create_topics,
     produce,
     read_committed,
@@ -89,21 +89,6 @@ def wait_coordinator(cluster: KRaftCluster, txn_id: str, not_on: int = 0) -> int
         assert time.monotonic() < deadline, f"no agreed coordinator for {txn_id} but {not_on}"
         time.sleep(FIND_POLL_S)
     return found
-
-
-def copied(copiers: list[Copier]) -> int:
-    """Records the copiers' current launches report processed (their JSON status lines)."""
-    total = 0
-    for copier in copiers:
-        out = copier.work_dir / f"copier-{copier.partition}-{copier.launches}.out"
-        lines = out.read_text(errors="replace").splitlines() if out.exists() else []
-        for line in reversed(lines):
-            try:
-                total += int(json.loads(line).get("totalProcessed", 0))
-                break
-            except (ValueError, AttributeError):
-                continue
-    return total
 
 
 def test_copier_across_coordinator_kills_rf3(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ Every client call and wait is bounded."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
@@ -92,6 +93,11 @@ def read_committed(
     return out
 
 
+def copied(copiers: list[Copier]) -> int:
+    """Records the copiers' current launches report processed."""
+    return sum(c.processed() for c in copiers)
+
+
 def stop_java(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -169,6 +175,17 @@ class Copier:
             return
         assert self.launches < COPIER_RELAUNCHES_MAX, self.last_output()
         self.launch()
+
+    def processed(self) -> int:
+        """Records the current launch reports processed (its last JSON status line)."""
+        out = self.work_dir / f"copier-{self.partition}-{self.launches}.out"
+        lines = out.read_text(errors="replace").splitlines() if out.exists() else []
+        for line in reversed(lines):
+            try:
+                return int(json.loads(line).get("totalProcessed", 0))
+            except (ValueError, AttributeError):
+                continue
+        return 0
 
     def last_output(self) -> str:
         out = self.work_dir / f"copier-{self.partition}-{self.launches}"
