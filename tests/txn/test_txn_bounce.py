@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -28,7 +27,8 @@ from pathlib import Path
 
 import confluent_kafka as ck
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+import txn_copier
+from txn_copier import Copier, copied, produce, stop_java
 
 from faults.nodes import FerrokafkaNode, NodeConfig
 
@@ -37,17 +37,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 COPY_RECORDS = int(os.environ.get("FERROKAFKA_TXN_COPY_RECORDS", "20000"))
 BOUNCES = int(os.environ.get("FERROKAFKA_TXN_BOUNCES", "3"))
 PARTITIONS = 2
-TRANSACTION_SIZE = 750
-COPIER_CLASS = "org.apache.kafka.tools.TransactionalMessageCopier"
-COPIER_RELAUNCHES_MAX = 20
 COPY_DEADLINE_S = 600.0
-# Seconds between bounces: the copiers make progress between them.
-BOUNCE_INTERVAL_S = (1.0, 2.5)
-CLIENT_TIMEOUT_S = 60.0
-READ_DEADLINE_S = 120.0
-POLL_S = 0.5
-IDLE_POLLS_MAX = 10
-JAVA_STOP_TIMEOUT_S = 30.0
 STREAMS_DEADLINE_S = 300.0
 WORD_LINES = 1500
 VOCABULARY = [f"w{n}" for n in range(40)]
@@ -70,131 +60,11 @@ def node(tmp_path: Path) -> Iterator[FerrokafkaNode]:
 
 
 def create_topics(bootstrap: str, *topics: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics])
-    for future in futures.values():
-        future.result(timeout=CLIENT_TIMEOUT_S)
-
-
-def produce(bootstrap: str, topic: str, values: list[tuple[str | None, str]]) -> None:
-    producer = ck.Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
-    for key, value in values:
-        producer.produce(topic, key=key, value=value)
-        producer.poll(0)
-    assert producer.flush(CLIENT_TIMEOUT_S) == 0
+    txn_copier.create_topics(bootstrap, *topics, partitions=PARTITIONS)
 
 
 def read_committed(bootstrap: str, topic: str) -> list[ck.Message]:
-    consumer = ck.Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"check-{topic}-{time.monotonic_ns()}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    out: list[ck.Message] = []
-    try:
-        consumer.subscribe([topic])
-        at_end: set[int] = set()
-        idle = 0
-        deadline = time.monotonic() + READ_DEADLINE_S
-        while time.monotonic() < deadline and (len(at_end) < PARTITIONS or idle < IDLE_POLLS_MAX):
-            message = consumer.poll(POLL_S)
-            if message is None:
-                idle += 1
-                continue
-            if message.error():
-                if message.error().code() == ck.KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
-                    continue
-                raise ck.KafkaException(message.error())
-            idle = 0
-            at_end.discard(message.partition())
-            out.append(message)
-    finally:
-        consumer.close()
-    return out
-
-
-def stop_java(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=JAVA_STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=JAVA_STOP_TIMEOUT_S)
-
-
-class Copier:
-    """One TransactionalMessageCopier for one input partition, started again when it dies."""
-
-    def __init__(self, bootstrap: str, partition: int, work_dir: Path) -> None:
-        self.bootstrap = bootstrap
-        self.partition = partition
-        self.work_dir = work_dir
-        self.launches = 0
-        self.process: subprocess.Popen[bytes] | None = None
-        self.finished = False
-
-    def launch(self) -> None:
-        from kafka_support.jars import java_executable, kafka_classpath
-        from kafka_support.java_apps import APP_JVM_OPTIONS
-
-        self.launches += 1
-        out = self.work_dir / f"copier-{self.partition}-{self.launches}.out"
-        err = self.work_dir / f"copier-{self.partition}-{self.launches}.err"
-        with open(out, "wb") as stdout, open(err, "wb") as stderr:
-            self.process = subprocess.Popen(
-                [
-                    java_executable(),
-                    *APP_JVM_OPTIONS,
-                    "-cp",
-                    kafka_classpath(),
-                    COPIER_CLASS,
-                    "--broker-list",
-                    self.bootstrap,
-                    "--input-topic",
-                    "copy-in",
-                    "--input-partition",
-                    str(self.partition),
-                    "--output-topic",
-                    "copy-out",
-                    "--transactional-id",
-                    f"copier-{self.partition}",
-                    "--consumer-group",
-                    f"copier-{self.partition}",
-                    "--transaction-size",
-                    str(TRANSACTION_SIZE),
-                ],
-                stdout=stdout,
-                stderr=stderr,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def poll(self) -> None:
-        """Relaunch after a failure; note a clean finish (every record copied)."""
-        if self.finished or self.process is None or self.process.poll() is None:
-            return
-        if self.process.returncode == 0:
-            self.finished = True
-            return
-        assert self.launches < COPIER_RELAUNCHES_MAX, self.last_output()
-        self.launch()
-
-    def last_output(self) -> str:
-        out = self.work_dir / f"copier-{self.partition}-{self.launches}"
-        return (
-            Path(f"{out}.out").read_text(errors="replace")[-2000:]
-            + Path(f"{out}.err").read_text(errors="replace")[-2000:]
-        )
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop_java(self.process)
+    return txn_copier.read_committed(bootstrap, topic, PARTITIONS)
 
 
 def test_transactional_message_copier_across_hard_bounces(
@@ -205,22 +75,27 @@ def test_transactional_message_copier_across_hard_bounces(
     inputs = [str(n) for n in range(COPY_RECORDS)]
     produce(bootstrap, "copy-in", [(v, v) for v in inputs])
     copiers = [Copier(bootstrap, p, tmp_path) for p in range(PARTITIONS)]
-    rng = random.Random(16)
     try:
         for copier in copiers:
             copier.launch()
         bounces = 0
-        next_bounce = time.monotonic() + rng.uniform(*BOUNCE_INTERVAL_S)
+        mid_copy = 0
         deadline = time.monotonic() + COPY_DEADLINE_S
-        while not all(c.finished for c in copiers) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             time.sleep(0.2)
             for copier in copiers:
                 copier.poll()
-            if bounces < BOUNCES and time.monotonic() >= next_bounce:
+            finished = all(c.finished for c in copiers)
+            if finished and bounces == BOUNCES:
+                break
+            # Bounce k once the copy went k/(BOUNCES+1) of the way: in the middle of it.
+            if bounces < BOUNCES and (
+                finished or copied(copiers) >= COPY_RECORDS * (bounces + 1) // (BOUNCES + 1)
+            ):
+                mid_copy += not finished
                 node.kill()
                 node.start()
                 bounces += 1
-                next_bounce = time.monotonic() + rng.uniform(*BOUNCE_INTERVAL_S)
         assert all(c.finished for c in copiers), [c.last_output() for c in copiers]
     finally:
         for copier in copiers:
@@ -229,7 +104,8 @@ def test_transactional_message_copier_across_hard_bounces(
     duplicated = [v for v, n in Counter(output).items() if n > 1]
     assert not duplicated, f"{len(duplicated)} records copied twice, e.g. {duplicated[:5]}"
     assert sorted(output, key=int) == inputs, f"{len(output)} of {len(inputs)} records copied"
-    print(f"copied {len(output)} records across {bounces} bounces; launches", end=" ")
+    print(f"copied {len(output)} records across {bounces} bounces, {mid_copy} mid-copy;", end=" ")
+    print("launches", end=" ")
     print([c.launches for c in copiers])
 
 
