@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 import trio
 
+from ferrokafka.cluster.broker_clients import BrokerClients
 from ferrokafka.cluster.image import MetadataImage
-from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
+from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.write_txn_markers import (
     WriteTxnMarkersRequest,
@@ -107,7 +108,9 @@ class TxnMarkerChannel:
         self._on_written = on_written
         self.send_local = send_local
         self._pending: dict[str, PendingMarkers] = {}
-        self._clients: dict[int, NodeClient] = {}
+        self._clients = BrokerClients(
+            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S
+        )
         self._wake = trio.Event()
         self._backoff_s = RETRY_BACKOFF_S
 
@@ -160,9 +163,7 @@ class TxnMarkerChannel:
                 self._wake.set()
         finally:
             with trio.CancelScope(shield=True):
-                for client in self._clients.values():
-                    await client.aclose()
-                self._clients.clear()
+                await self._clients.aclose()
 
     async def send_round(self) -> bool:
         """Send one request per leader for what is pending; True when nothing is left to
@@ -247,26 +248,10 @@ class TxnMarkerChannel:
         if leader == self.node_id and self.send_local is not None:
             with trio.fail_after(REQUEST_TIMEOUT_S):
                 return await self.send_local(request)
-        client = self._client(leader)
+        client = await self._clients.client(leader)
         response = await client.call(request)
         assert isinstance(response, WriteTxnMarkersResponse)
         return response
-
-    def _client(self, broker_id: int) -> NodeClient:
-        registration = self._image().broker(broker_id)
-        endpoint = (
-            registration.endpoint(self.listener)
-            if registration is not None and self.listener is not None
-            else None
-        )
-        if endpoint is None:
-            raise NodeUnavailableError(f"broker {broker_id} has no {self.listener} endpoint")
-        address = (endpoint.host, endpoint.port)
-        client = self._clients.get(broker_id)
-        if client is None or client.address != address:
-            client = NodeClient(address, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S)
-            self._clients[broker_id] = client
-        return client
 
 
 def _marker(

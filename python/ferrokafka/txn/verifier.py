@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 
 import trio
 
+from ferrokafka.cluster.broker_clients import BrokerClients
 from ferrokafka.cluster.image import MetadataImage
-from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
+from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnRequest,
@@ -101,7 +102,9 @@ class CoordinatorTxnVerifier:
         self.node_id = node_id
         self.listener = listener
         self._queues: dict[int, _Queue] = {}
-        self._clients: dict[int, NodeClient] = {}
+        self._clients = BrokerClients(
+            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S
+        )
 
     async def verify(
         self,
@@ -133,9 +136,7 @@ class CoordinatorTxnVerifier:
         return {tp: produce_code(code) for tp, code in codes.items()}
 
     async def aclose(self) -> None:
-        for client in self._clients.values():
-            await client.aclose()
-        self._clients.clear()
+        await self._clients.aclose()
 
     # -- the network side --------------------------------------------------------------------
 
@@ -209,21 +210,7 @@ class CoordinatorTxnVerifier:
     async def _call(
         self, broker_id: int, request: AddPartitionsToTxnRequest
     ) -> AddPartitionsToTxnResponse:
-        registration = self._image().broker(broker_id)
-        endpoint = (
-            registration.endpoint(self.listener)
-            if registration is not None and self.listener is not None
-            else None
-        )
-        if endpoint is None:
-            raise NodeUnavailableError(f"broker {broker_id} has no {self.listener} endpoint")
-        address = (endpoint.host, endpoint.port)
-        client = self._clients.get(broker_id)
-        if client is None or client.address != address:
-            if client is not None:
-                await client.aclose()
-            client = NodeClient(address, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S)
-            self._clients[broker_id] = client
+        client = await self._clients.client(broker_id)
         await client.connect()
         version = client.version(request.API_KEY)
         if version is None or version < BATCHED_VERSION:
