@@ -16,6 +16,7 @@ from pathlib import Path
 import confluent_kafka as ck
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
+from txn_copier import read_committed
 
 from ferrokafka.testing import RunningBroker
 
@@ -24,9 +25,8 @@ TRANSACTIONS = 12
 RECORDS_PER_TXN = 30
 ABORT_EVERY = 3  # transaction i aborts when i % 3 == 2
 CLIENT_TIMEOUT_S = 60.0
-# Bounds on reading a topic to its end.
+# Bounds on the consume-transform-produce loop.
 READ_DEADLINE_S = 60.0
-IDLE_POLLS_MAX = 6
 POLL_S = 0.5
 
 
@@ -50,40 +50,10 @@ def read_all(
     bootstrap: str, topic: str, isolation: str, partitions: int = PARTITIONS
 ) -> dict[int, list[str]]:
     """Every record of ``topic`` a fresh librdkafka consumer at ``isolation`` reads, by
-    partition, in order (until the end of every partition is reached and stays quiet)."""
-    consumer = ck.Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"reader-{isolation}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "isolation.level": isolation,
-            "enable.partition.eof": True,
-        }
-    )
+    partition, in order."""
     out: dict[int, list[str]] = defaultdict(list)
-    try:
-        consumer.assign(
-            [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(partitions)]
-        )
-        at_end: set[int] = set()
-        idle = 0
-        deadline = time.monotonic() + READ_DEADLINE_S
-        while time.monotonic() < deadline and (len(at_end) < partitions or idle < IDLE_POLLS_MAX):
-            message = consumer.poll(POLL_S)
-            if message is None:
-                idle += 1
-                continue
-            if message.error():
-                if message.error().code() == ck.KafkaError._PARTITION_EOF:
-                    at_end.add(message.partition())
-                    continue
-                raise ck.KafkaException(message.error())
-            idle = 0
-            at_end.discard(message.partition())
-            out[message.partition()].append(message.value().decode())
-    finally:
-        consumer.close()
+    for message in read_committed(bootstrap, topic, partitions, isolation):
+        out[message.partition()].append(message.value().decode())
     return dict(out)
 
 
