@@ -181,8 +181,8 @@ class Broker:
             self._nursery = nursery
             if self.kraft is not None:
                 await nursery.start(self._run_kraft)
-            await nursery.start(self._run_group_coordinator)
-            await nursery.start(self._run_txn_coordinator)
+            await nursery.start(self._run_coordinator, "group")
+            await nursery.start(self._run_coordinator, "txn")
             await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -252,30 +252,19 @@ class Broker:
                 self._broker_endpoints(), self.node.log_dir_ids(), task_status=task_status
             )
 
-    async def _run_group_coordinator(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    async def _run_coordinator(
+        self,
+        kind: str,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Run the group coordinator (timers, offsets load and expiry) until shutdown, which
-        stops it before the logs close (hooks run last-added first)."""
-        coordinator = self.node.group_coordinator if self.node is not None else None
-        if coordinator is None:
-            task_status.started()
-            return
-        scope = trio.CancelScope()
-
-        async def stop() -> None:
-            scope.cancel()
-
-        self.add_shutdown_hook(stop)
-        with scope:
-            await coordinator.run(task_status=task_status)
-
-    async def _run_txn_coordinator(
-        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-    ) -> None:
-        """Run the transaction coordinator (loads, markers, timeouts) until shutdown, which
-        stops it before the logs close."""
-        coordinator = self.node.txn_coordinator if self.node is not None else None
+        """Run the node's ``kind`` coordinator ("group": timers, offsets load and expiry;
+        "txn": loads, markers, timeouts) until shutdown, which stops it before the logs
+        close (hooks run last-added first)."""
+        node = self.node
+        coordinator = None
+        if node is not None:
+            coordinator = node.group_coordinator if kind == "group" else node.txn_coordinator
         if coordinator is None:
             task_status.started()
             return
