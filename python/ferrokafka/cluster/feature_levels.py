@@ -91,7 +91,7 @@ SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
     METADATA_VERSION_FEATURE: (METADATA_VERSION_SUPPORTED_MIN, METADATA_VERSION_SUPPORTED_MAX),
     "group.version": (0, 1),
     "eligible.leader.replicas.version": (0, 1),
-    "transaction.version": (0, 1),
+    "transaction.version": (0, 2),
 }
 # (feature, level) -> the metadata.version level it needs (``feature-dependencies``).
 _DEPENDENCIES: Mapping[tuple[str, int], int] = {("eligible.leader.replicas.version", 1): 23}
