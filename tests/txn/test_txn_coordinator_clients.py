@@ -2,8 +2,9 @@
 the Java client's transactional producers (the Java one through jshell) initialize, begin and
 end transactions, and a second producer with the same transactional.id fences the first (a
 fatal PRODUCER_FENCED for librdkafka; the Java producer, running transaction.version 2, gets
-INVALID_PRODUCER_EPOCH, as from Kafka 4.4); Kafka's own ``kafka-transactions.sh`` (TransactionsCommand)
-lists and describes a transaction whose partitions were added through the raw protocol.
+INVALID_PRODUCER_EPOCH, as from Kafka 4.4); Kafka's own ``kafka-transactions.sh``
+(TransactionsCommand) lists and describes a transaction whose partitions were added through
+the raw protocol.
 
 Produce itself (the data side of transactions) is not on this branch: the zombie meets the
 fence at AddPartitionsToTxn, before its first batch would be sent.
