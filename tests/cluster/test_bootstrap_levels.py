@@ -1,7 +1,7 @@
 """The first active controller of a formatted cluster writes the bootstrap snapshot's feature
 levels (cluster/bootstrap.py): metadata.version as formatted, the features ferrokafka lacks
 left at 0, an unsupported metadata.version refused in one line; without a snapshot (the
-single node) the old default, metadata.version 30 alone."""
+single node) metadata.version 30 and transaction.version 2."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ferrokafka.cluster import Controller, SingleVoterLog
 from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_levels
-from ferrokafka.cluster.controller import METADATA_VERSION_LEVEL
+from ferrokafka.cluster.controller import METADATA_VERSION_LEVEL, TRANSACTION_VERSION_LEVEL
 from ferrokafka.cluster.feature_levels import effective_levels
 from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
 from ferrokafka.cluster.records import FeatureLevelRecord
@@ -38,11 +38,13 @@ def test_kafka_44_defaults_keep_what_we_support(
         "metadata.version": 33,
         "group.version": 1,
         "eligible.leader.replicas.version": 1,
+        "transaction.version": 2,
     }
     assert list(found)[0] == "metadata.version"
-    for lacking in ("transaction.version", "share.version", "streams.version"):
+    for lacking in ("share.version", "streams.version"):
         assert lacking in caplog.text
     assert "eligible.leader.replicas.version" not in caplog.text
+    assert "transaction.version" not in caplog.text
 
 
 def test_unsupported_metadata_version_is_refused(tmp_path: Path) -> None:
@@ -70,8 +72,12 @@ def test_controller_bootstraps_at_the_formatted_levels(tmp_path: Path, formatted
                 "metadata.version": 33,
                 "group.version": 1,
                 "eligible.leader.replicas.version": 1,
+                "transaction.version": 2,
             }
         else:
-            assert image.features == {"metadata.version": METADATA_VERSION_LEVEL}
+            assert image.features == {
+                "metadata.version": METADATA_VERSION_LEVEL,
+                "transaction.version": TRANSACTION_VERSION_LEVEL,
+            }
     finally:
         log.close()

@@ -49,7 +49,11 @@ def test_kafka_python_negotiates_api_versions(ferrokafka_broker: RunningBroker) 
         client.close()
     assert response.error_code == 0
     assert (18, 0, 5) in [(k.api_key, k.min_version, k.max_version) for k in response.api_keys]
-    assert [f.name for f in response.finalized_features] == ["group.version", "metadata.version"]
+    assert [f.name for f in response.finalized_features] == [
+        "group.version",
+        "metadata.version",
+        "transaction.version",
+    ]
 
 
 class _Lines(logging.Handler):

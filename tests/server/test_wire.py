@@ -29,10 +29,13 @@ def test_api_versions_every_version(ferrokafka_broker: RunningBroker, version: i
         assert {f.name for f in response.supported_features} == {
             "group.version",
             "metadata.version",
+            "transaction.version",
         }
-        group, metadata = response.finalized_features
+        group, metadata, transaction = response.finalized_features
         assert (group.name, group.max_version_level) == ("group.version", 1)
         assert metadata.name == "metadata.version" and metadata.min_version_level >= 7
+        # A new single node finalizes transaction.version 2 (KIP-890 part 2), as Kafka 4.4.
+        assert (transaction.name, transaction.max_version_level) == ("transaction.version", 2)
         assert response.finalized_features_epoch >= 0
 
 

@@ -17,6 +17,7 @@ from txn_wire import FakeLeader, add, end, find, init, use_fake_leader, wait_sta
 
 import kafka_support as ks
 from ferrokafka._ferrokafka import Log
+from ferrokafka.cluster.controller import TRANSACTION_VERSION_LEVEL
 from ferrokafka.testing import run_cluster
 from ferrokafka.txn import serde
 from ferrokafka.txn.metadata import TxnState
@@ -85,9 +86,10 @@ def test_we_decode_and_reencode_what_kafka_writes(tmp_path: Path) -> None:
 _RECORD_LINE = re.compile(r"\| offset: (\d+) .*? key: (\{.*\}) payload: (.*)$")
 
 
-def _commit_and_dump(tmp_path: Path, transaction_version: int | None) -> tuple[int, list[str]]:
-    """Run a committed transaction on our broker (with ``transaction.version`` upgraded by
-    Kafka's kafka-features tool when given); DumpLogSegments' record lines of our log."""
+def _commit_and_dump(tmp_path: Path, transaction_version: int) -> tuple[int, list[str]]:
+    """Run a committed transaction on our broker (a new cluster finalizes
+    ``transaction.version`` 2; a lower level is set by Kafka's kafka-features tool first);
+    DumpLogSegments' record lines of our log."""
     overrides = {"transaction.state.log.num.partitions": 1}
     # A broker of a cluster (here of one) takes UpdateFeatures; the single node's levels are
     # fixed.
@@ -95,13 +97,13 @@ def _commit_and_dump(tmp_path: Path, transaction_version: int | None) -> tuple[i
         from confluent_kafka.admin import AdminClient, NewTopic
 
         broker = cluster.brokers[0]
-        if transaction_version is not None:
+        if transaction_version != TRANSACTION_VERSION_LEVEL:
             run_kafka_tool(
                 "org.apache.kafka.tools.FeatureCommand",
                 [
                     "--bootstrap-server",
                     broker.bootstrap_servers,
-                    "upgrade",
+                    "downgrade",
                     "--feature",
                     f"transaction.version={transaction_version}",
                 ],
@@ -144,16 +146,19 @@ def _commit_and_dump(tmp_path: Path, transaction_version: int | None) -> tuple[i
 
 def test_kafka_decodes_what_we_write(tmp_path: Path) -> None:
     """Kafka's DumpLogSegments ``--transaction-log-decoder`` reads every state we wrote;
-    transaction.version 0 (the single node finalizes none): values at version 0."""
-    _, payloads = _commit_and_dump(tmp_path, None)
+    transaction.version 0 (downgraded by Kafka's kafka-features tool): values at version 0."""
+    _, payloads = _commit_and_dump(tmp_path, 0)
     assert all('"version":"0"' in p for p in payloads)
 
 
-def test_transaction_version_1_writes_flexible_values(tmp_path: Path) -> None:
-    """Kafka's kafka-features tool upgrades transaction.version to 1 (what ferrokafka claims);
-    the coordinator then writes values at version 1, with the producer id history Kafka's
-    decoder reads."""
-    pid, payloads = _commit_and_dump(tmp_path, 1)
+@pytest.mark.parametrize("transaction_version", [1, 2])
+def test_transaction_versions_1_and_2_write_flexible_values(
+    tmp_path: Path, transaction_version: int
+) -> None:
+    """At transaction.version 1 (set by Kafka's kafka-features tool) and 2 (what a new cluster
+    finalizes) the coordinator writes values at version 1, with the producer id history
+    Kafka's decoder reads."""
+    pid, payloads = _commit_and_dump(tmp_path, transaction_version)
     assert all('"version":"1"' in p for p in payloads), payloads
     # InitProducerId of a new id: the previous producer id is the new one's, as Kafka writes.
     assert f'"previousProducerId":{pid}' in payloads[0], payloads[0]

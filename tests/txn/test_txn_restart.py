@@ -98,6 +98,8 @@ def test_a_timed_out_transaction_is_aborted_and_its_producer_fenced(tmp_path: Pa
         assert add(client, "tx-slow", pid, epoch, {"t": [0]}) == {("t", 0): 0}
         assert add(client, "tx-patient", patient, patient_epoch, {"t": [1]}) == {("t", 1): 0}
         aborted = wait_for(client, "tx-slow", "CompleteAbort")
+        # One bump at transaction.version 2 too: Kafka 4.4 aborts a timed-out transaction of
+        # epoch e (of a TV1 or a TV2 producer) at e + 1 (its kafka-transactions describe).
         assert (aborted.transaction_state, aborted.producer_epoch) == ("CompleteAbort", epoch + 1)
         (marker,) = [m for m in fake.markers() if m.producer_id == pid]
         assert (marker.transaction_result, marker.producer_epoch) == (False, epoch + 1)

@@ -6,8 +6,9 @@ The first active controller of a cluster writes them as its bootstrap records (K
 QuorumController does the same with its BootstrapMetadata). What this implementation does not
 support is not finalized: a metadata.version outside :data:`SUPPORTED_FEATURES` stops the
 controller with a one-line error; another feature it lacks (the 4.4 defaults
-transaction.version 2, share.version 2, streams.version 1) is left at 0 with a warning
-(eligible.leader.replicas.version 1, the 4.4 default, is supported and kept), since a
+share.version 2, streams.version 1) is left at 0 with a warning
+(eligible.leader.replicas.version 1 and transaction.version 2, 4.4 defaults, are supported
+and kept), since a
 cluster must not promise what its controller cannot do. Without a snapshot (the single node
 of ``ferrokafka serve``), the controller's own defaults apply.
 """

@@ -78,20 +78,19 @@ FEATURE_LEVEL_MAX: Mapping[str, int] = {
 # up to it is decoded (the record schemas are Kafka 4.4's); group.version 1 (the consumer
 # group protocol of KIP-848); eligible.leader.replicas.version 1 (KIP-966: the controller keeps
 # ELRs, a leader holds its high watermark while the ISR is below min.insync.replicas).
-# transaction.version 1 (TransactionVersion.TV_1: flexible __transaction_state values, which
-# the transaction coordinator writes at level 1+); level 2 (KIP-890 part 2: an epoch bump on
-# every EndTxn v5, markers with the bumped epoch, leaders adding partitions for Produce v12+)
-# is implemented on the coordinator's side but wants the data side verified end to end before
-# it is claimed. share.version and streams.version stay at 0: no share or streams groups. A
-# Kafka controller refuses a broker that does not support a finalized level, so a mixed
-# cluster is formatted with those (and transaction.version above 1) at 0.
+# transaction.version 2 (TransactionVersion.TV_1: flexible __transaction_state values, which
+# the transaction coordinator writes at level 1+; TV_2, KIP-890 part 2: an epoch bump on every
+# EndTxn v5, markers with the bumped epoch, leaders adding partitions for Produce v12+), what
+# Kafka 4.4 formats by default. share.version and streams.version stay at 0: no share or
+# streams groups. A Kafka controller refuses a broker that does not support a finalized level,
+# so a mixed cluster is formatted with those at 0.
 METADATA_VERSION_SUPPORTED_MIN = 7
 METADATA_VERSION_SUPPORTED_MAX = 33
 SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
     METADATA_VERSION_FEATURE: (METADATA_VERSION_SUPPORTED_MIN, METADATA_VERSION_SUPPORTED_MAX),
     "group.version": (0, 1),
     "eligible.leader.replicas.version": (0, 1),
-    "transaction.version": (0, 1),
+    "transaction.version": (0, 2),
 }
 # (feature, level) -> the metadata.version level it needs (``feature-dependencies``).
 _DEPENDENCIES: Mapping[tuple[str, int], int] = {("eligible.leader.replicas.version", 1): 23}

@@ -151,7 +151,7 @@ def admitted(
     if (
         verification is not None
         and header.is_transactional
-        and not state.has_ongoing_transaction(pid)
+        and not state.has_ongoing_transaction(pid, header.producer_epoch)
         and not state.txns.verified(pid, verification)
     ):
         # Kafka's UnifiedLog: no transaction here and no (or a stale) verification: a marker

@@ -263,9 +263,13 @@ class ProducerState:
             )
         return None
 
-    def has_ongoing_transaction(self, producer_id: int) -> bool:
+    def has_ongoing_transaction(self, producer_id: int, producer_epoch: int) -> bool:
+        """Kafka 4.4's UnifiedLog.hasOngoingTransaction: a transaction of this producer at
+        this epoch. With transaction.version 2 the next transaction's batches come with the
+        bumped epoch, maybe before the previous one's marker: they are verified, so the
+        coordinator holds them back until the previous transaction completed."""
         entry = self.producers.get(producer_id)
-        return entry is not None and entry.in_transaction
+        return entry is not None and entry.in_transaction and entry.epoch == producer_epoch
 
     def appended(self, info: AppendInfo) -> None:
         """After an append of a data batch: record it when it has a producer id (a produce

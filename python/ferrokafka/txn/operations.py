@@ -154,10 +154,14 @@ def end_txn(
         if fencing:
             if commit:
                 return ec.INVALID_TXN_STATE
-            # The fence becomes the abort: the bumped epoch is the transaction's now.
+            # The fence becomes the abort, one epoch bump in all (Kafka 4.4: a fenced or
+            # timed-out transaction's abort carries epoch + 1 at every transaction.version).
+            # Before version 2 the fence's bumped epoch is the transaction's now; from version
+            # 2 the abort's own bump is the fence.
             md.pending_state = None
-            md.producer_epoch = producer_epoch
-            md.last_producer_epoch = NO_PRODUCER_EPOCH
+            if client_txn_version < TV_2:
+                md.producer_epoch = producer_epoch
+                md.last_producer_epoch = NO_PRODUCER_EPOCH
         return md.prepare_abort_or_commit(target, client_txn_version, NO_PRODUCER_ID, now_ms)
     if state == TxnState.COMPLETE_COMMIT:
         return ec.NONE if commit else ec.INVALID_TXN_STATE

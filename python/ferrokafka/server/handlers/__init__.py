@@ -58,9 +58,15 @@ def register_node_handlers(
     if isinstance(api_versions, ApiVersionsHandler):
         api_versions.set_identity(node.cluster_id, node.config.node_id)
         if node.own_controller is None:
-            # A broker of a cluster reports the levels its cluster finalized; the single node
-            # keeps its fixed ones.
+            # A broker of a cluster reports the levels its cluster finalized.
             api_versions.set_finalized(lambda: (node.image.features, node.image.offset))
+        else:
+            # The single node: its fixed levels, with those its metadata log finalized
+            # (transaction.version, written when the node's log began).
+            fixed = DEFAULT_FEATURES
+            api_versions.set_finalized(
+                lambda: ({**fixed.finalized, **node.image.features}, fixed.epoch)
+            )
     admin.register(dispatchers["broker"], node, advertised_listeners)
     if node.own_controller is not None:
         # This node's controller is the only voter, so always the active one.

@@ -61,6 +61,7 @@ DEFAULT_FEATURES = Features(
         {
             "group.version": SUPPORTED_FEATURES["group.version"],
             "metadata.version": SUPPORTED_FEATURES["metadata.version"],
+            "transaction.version": SUPPORTED_FEATURES["transaction.version"],
         }
     ),
     finalized=MappingProxyType(

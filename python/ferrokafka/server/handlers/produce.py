@@ -243,7 +243,9 @@ class ProduceHandler:
             self.node.verifier() is not None
             and header is not None
             and header.is_transactional
-            and not found.producers.has_ongoing_transaction(header.producer_id)
+            and not found.producers.has_ongoing_transaction(
+                header.producer_id, header.producer_epoch
+            )
         )
 
     def _guard(self, header: BatchHeader | None) -> VerificationGuard | None:
