@@ -17,7 +17,6 @@ from txn_wire import FakeLeader, add, end, find, init, use_fake_leader, wait_sta
 
 import kafka_support as ks
 from ferrokafka._ferrokafka import Log
-from ferrokafka.cluster.controller import TRANSACTION_VERSION_LEVEL
 from ferrokafka.testing import run_cluster
 from ferrokafka.txn import serde
 from ferrokafka.txn.metadata import TxnState
@@ -25,6 +24,8 @@ from kafka_support.jars import dump_log_segments_class, kafka_classpath, run_kaf
 
 TXN_ID = "fmt-txn"
 TIMEOUT_S = 60
+# An unformatted in-process cluster begins without a transaction.version record (level 0).
+IN_PROCESS_CLUSTER_LEVEL = 0
 
 
 def test_we_decode_and_reencode_what_kafka_writes(tmp_path: Path) -> None:
@@ -87,8 +88,8 @@ _RECORD_LINE = re.compile(r"\| offset: (\d+) .*? key: (\{.*\}) payload: (.*)$")
 
 
 def _commit_and_dump(tmp_path: Path, transaction_version: int) -> tuple[int, list[str]]:
-    """Run a committed transaction on our broker (a new cluster finalizes
-    ``transaction.version`` 2; a lower level is set by Kafka's kafka-features tool first);
+    """Run a committed transaction on our broker (an in-process cluster begins at
+    ``transaction.version`` 0; a higher level is set by Kafka's kafka-features tool first);
     DumpLogSegments' record lines of our log."""
     overrides = {"transaction.state.log.num.partitions": 1}
     # A broker of a cluster (here of one) takes UpdateFeatures; the single node's levels are
@@ -97,13 +98,13 @@ def _commit_and_dump(tmp_path: Path, transaction_version: int) -> tuple[int, lis
         from confluent_kafka.admin import AdminClient, NewTopic
 
         broker = cluster.brokers[0]
-        if transaction_version != TRANSACTION_VERSION_LEVEL:
+        if transaction_version != IN_PROCESS_CLUSTER_LEVEL:
             run_kafka_tool(
                 "org.apache.kafka.tools.FeatureCommand",
                 [
                     "--bootstrap-server",
                     broker.bootstrap_servers,
-                    "downgrade",
+                    "upgrade",
                     "--feature",
                     f"transaction.version={transaction_version}",
                 ],

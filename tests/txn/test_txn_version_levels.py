@@ -16,6 +16,7 @@ from test_txn_clients import check_reads, create_topic
 from txn_wire import describe
 
 import ferrokafka.cluster.controller as controller
+import ferrokafka.server.node as node_module
 from ferrokafka.testing import run_broker
 
 TRANSACTIONS = 4
@@ -60,7 +61,11 @@ def test_the_java_producer_runs_what_the_node_finalized(
         # What a node wrote when its metadata log began before this change: metadata.version
         # alone (a level 0 is not written, as then).
         with monkeypatch.context() as patch:
-            patch.setattr(controller, "TRANSACTION_VERSION_LEVEL", 0)
+            patch.setattr(
+                node_module,
+                "SINGLE_NODE_BOOTSTRAP_LEVELS",
+                {"metadata.version": controller.METADATA_VERSION_LEVEL},
+            )
             with run_broker(data):
                 pass
     with run_broker(data) as broker:

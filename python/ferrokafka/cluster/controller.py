@@ -113,11 +113,14 @@ from ferrokafka.protocol.schema import Message
 # cluster starts at its snapshot's levels. What a node supports (up to 33) is
 # feature_levels.SUPPORTED_FEATURES.
 METADATA_VERSION_LEVEL = 30
-# A new unformatted cluster (``ferrokafka serve`` with no arguments) finalizes transaction.version
-# 2 (KIP-890 part 2), as Kafka 4.x formats by default: Kafka 4.x clients then run the second
-# version of the transaction protocol.
-TRANSACTION_VERSION_FEATURE = "transaction.version"
-TRANSACTION_VERSION_LEVEL = 2
+# The single node of ``ferrokafka serve`` with no arguments (no formatted snapshot) begins its
+# log with these levels: transaction.version 2 (KIP-890 part 2) too, as Kafka 4.x formats by
+# default, so that Kafka 4.x clients run the second version of the transaction protocol. Other
+# unformatted controllers (the in-process test clusters) begin at metadata.version alone.
+SINGLE_NODE_BOOTSTRAP_LEVELS: Mapping[str, int] = {
+    METADATA_VERSION_FEATURE: METADATA_VERSION_LEVEL,
+    "transaction.version": 2,
+}
 BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
 # BrokerRegistrationChangeRecord.fenced: -1 unfences.
 UNFENCE = -1
@@ -482,10 +485,7 @@ def bootstrap_records(levels: Mapping[str, int] | None = None) -> list[Message]:
     metadata.version METADATA_VERSION_LEVEL alone. A level 0 is not written (0 is what an
     absent feature is)."""
     if levels is None:
-        levels = {
-            METADATA_VERSION_FEATURE: METADATA_VERSION_LEVEL,
-            TRANSACTION_VERSION_FEATURE: TRANSACTION_VERSION_LEVEL,
-        }
+        levels = {METADATA_VERSION_FEATURE: METADATA_VERSION_LEVEL}
     return [
         BeginTransactionRecord(name=BOOTSTRAP_TRANSACTION_NAME),
         *(

@@ -26,6 +26,7 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
 from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerChannel
+from ferrokafka.cluster.controller import SINGLE_NODE_BOOTSTRAP_LEVELS
 from ferrokafka.config import BrokerConfig
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.partition import Partition, ReplicaManager
@@ -124,7 +125,7 @@ class Node:
         if channel is None:
             metadata_dir = config["metadata.log.dir"] or config.log_dirs[0]
             metadata_log = await trio.to_thread.run_sync(SingleVoterLog, metadata_dir)
-            own = Controller(config, metadata_log)
+            own = Controller(config, metadata_log, bootstrap_levels=SINGLE_NODE_BOOTSTRAP_LEVELS)
             await trio.to_thread.run_sync(own.start)
             channel = InProcessControllerChannel(own)
         node = cls(config, logs, channel, cluster_id, own_controller=own, wall_clock=wall_clock)
