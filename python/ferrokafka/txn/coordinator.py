@@ -232,8 +232,16 @@ class TransactionCoordinator:
                 self._nursery = nursery
                 nursery.start_soon(self.markers.run)
                 await nursery.start(self.runtime.run)
-                nursery.start_soon(self._abort_timed_out_forever)
-                nursery.start_soon(self._expire_forever)
+                nursery.start_soon(
+                    self._every,
+                    "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+                    self.abort_timed_out,
+                )
+                nursery.start_soon(
+                    self._every,
+                    "transaction.remove.expired.transaction.cleanup.interval.ms",
+                    self.expire_transactional_ids,
+                )
                 task_status.started()
         finally:
             self._nursery = None
@@ -661,13 +669,11 @@ class TransactionCoordinator:
 
     # -- timeouts and expiry -----------------------------------------------------------------
 
-    async def _abort_timed_out_forever(self) -> None:
+    async def _every(self, interval_key: str, task: Callable[[], Awaitable[int]]) -> None:
+        """Run ``task`` every ``interval_key`` milliseconds (read again each time: dynamic)."""
         while True:
-            interval_ms = int(
-                self.config("transaction.abort.timed.out.transaction.cleanup.interval.ms")
-            )
-            await trio.sleep(interval_ms / 1000)
-            await self.abort_timed_out()
+            await trio.sleep(int(self.config(interval_key)) / 1000)
+            await task()
 
     async def abort_timed_out(self) -> int:
         """Abort every Ongoing transaction older than its timeout, fencing its producer with a
@@ -714,14 +720,6 @@ class TransactionCoordinator:
             log.warning(
                 "aborting the timed-out transaction of %r failed: %d", md.transactional_id, code
             )
-
-    async def _expire_forever(self) -> None:
-        while True:
-            interval_ms = int(
-                self.config("transaction.remove.expired.transaction.cleanup.interval.ms")
-            )
-            await trio.sleep(interval_ms / 1000)
-            await self.expire_transactional_ids()
 
     async def expire_transactional_ids(self) -> int:
         """Tombstone the ids idle (Empty or Complete*) for transactional.id.expiration.ms;
