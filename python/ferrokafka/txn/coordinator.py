@@ -519,23 +519,9 @@ class TransactionCoordinator:
             if fencing:
                 md.abandon_transition()
             return ec.CONCURRENT_TRANSACTIONS
-        new_producer_id: int | None = None
-        decision = ops.end_txn(
-            md,
-            producer_id,
-            producer_epoch,
-            commit,
-            from_client=from_client,
-            client_txn_version=client_txn_version,
-            now_ms=self.now_ms(),
-        )
-        if decision is ops.NEEDS_PRODUCER_ID:
-            new_producer_id = await self._fresh_producer_id()
-            if new_producer_id is None:
-                return ec.COORDINATOR_NOT_AVAILABLE
-            if loaded.txns.get(md.transactional_id) is not md:
-                return ec.NOT_COORDINATOR
-            decision = ops.end_txn(
+
+        def decide(new_producer_id: int | None = None) -> ops.Decision:
+            return ops.end_txn(
                 md,
                 producer_id,
                 producer_epoch,
@@ -545,6 +531,15 @@ class TransactionCoordinator:
                 now_ms=self.now_ms(),
                 new_producer_id=new_producer_id,
             )
+
+        decision = decide()
+        if decision is ops.NEEDS_PRODUCER_ID:
+            new_producer_id = await self._fresh_producer_id()
+            if new_producer_id is None:
+                return ec.COORDINATOR_NOT_AVAILABLE
+            if loaded.txns.get(md.transactional_id) is not md:
+                return ec.NOT_COORDINATOR
+            decision = decide(new_producer_id)
         if fencing and not isinstance(decision, TxnTransit):
             md.abandon_transition()  # the fence did not turn into an abort: drop it
         if isinstance(decision, int):
