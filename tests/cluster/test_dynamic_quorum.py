@@ -31,6 +31,10 @@ METADATA_DIR = "__cluster_metadata-0"
 FIRST_SEGMENT = "00000000000000000000.log"
 BROKER = 4  # a broker-only node: an observer, and a way in with --bootstrap-server
 POLL_S = 0.3
+# One poll's admin client gives up after this, not Kafka's default 60 s: an admin client that
+# bootstraps while no controller leads (an election after the kill) learns controller id -1
+# and, its metadata still fresh, never asks again, so only a new tool run sees the new leader.
+POLL_CLIENT = {"default.api.timeout.ms": "8000", "request.timeout.ms": "4000"}
 
 
 @pytest.fixture
@@ -42,7 +46,12 @@ def quorum(tmp_path: Path) -> Iterator[DynamicQuorum]:
 
 def status(quorum: DynamicQuorum) -> dict[str, Any]:
     found: dict[str, Any] = {}
-    for line in quorum.quorum_tool("describe", "--status").splitlines():
+    config = quorum.work_dir / "poll-client.properties"
+    if not config.exists():
+        config.write_text("".join(f"{k}={v}\n" for k, v in POLL_CLIENT.items()))
+    for line in quorum.quorum_tool(
+        "--command-config", str(config), "describe", "--status"
+    ).splitlines():
         key, _, value = line.partition(":")
         value = value.strip()
         found[key.strip()] = json.loads(value) if value.startswith("[") else value
