@@ -37,7 +37,7 @@ Each broker row: (name, type, default, validator, internal, mode, dynamic_securi
 ``default`` is Kafka's string form (None for null, :data:`REQUIRED` for no default),
 ``validator`` the ``ConfigDef`` validator's description, ``mode`` one of ``read-only``,
 ``per-broker``, ``cluster-wide``. Each group row: (name, type, default, validator, internal,
-broker_synonym).
+broker_synonym, doc).
 """
 
 from __future__ import annotations
@@ -85,7 +85,9 @@ def render(rows: list[dict[str, object]]) -> str:
             lines.append(f"    {fields!r},\n")
     lines.append(")\n\n")
     lines.append(
-        "GROUP_ROWS: tuple[tuple[str, str, str | None, str | None, bool, str | None], ...] = (\n"
+        "GROUP_ROWS: tuple[\n"
+        "    tuple[str, str, str | None, str | None, bool, str | None, str | None], ...\n"
+        "] = (\n"
     )
     for r in rows:
         if r["kind"] == "group":
@@ -96,6 +98,7 @@ def render(rows: list[dict[str, object]]) -> str:
                 r["validator"],
                 r["internal"],
                 r["broker_synonym"],
+                r["doc"],
             )
             lines.append(f"    {fields!r},\n")
     lines.append(")\n# fmt: on\n")

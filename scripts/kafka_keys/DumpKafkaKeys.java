@@ -45,7 +45,8 @@ public final class DumpKafkaKeys {
         }
         for (ConfigDef.ConfigKey key : new TreeMap<>(GroupConfig.CONFIG_DEF.configKeys()).values()) {
             Optional<String> synonym = GroupConfig.brokerSynonym(key.name);
-            System.out.println(line("group", key, ", \"broker_synonym\": " + quote(synonym.orElse(null))));
+            System.out.println(line("group", key, ", \"broker_synonym\": " + quote(synonym.orElse(null))
+                + ", \"doc\": " + quote(key.documentation)));
         }
     }
 }

@@ -9,7 +9,7 @@ Each broker row: (name, type, default, validator, internal, mode, dynamic_securi
 ``default`` is Kafka's string form (None for null, :data:`REQUIRED` for no default),
 ``validator`` the ``ConfigDef`` validator's description, ``mode`` one of ``read-only``,
 ``per-broker``, ``cluster-wide``. Each group row: (name, type, default, validator, internal,
-broker_synonym).
+broker_synonym, doc).
 """
 
 from __future__ import annotations
@@ -400,33 +400,35 @@ BROKER_ROWS: tuple[tuple[str, str, str | None, str | None, bool, str, bool], ...
     ('unstable.feature.versions.enable', 'BOOLEAN', 'false', None, True, 'read-only', False),
 )
 
-GROUP_ROWS: tuple[tuple[str, str, str | None, str | None, bool, str | None], ...] = (
-    ('consumer.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.consumer.assignment.interval.ms'),
-    ('consumer.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.consumer.assignor.offload.enable'),
-    ('consumer.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.consumer.heartbeat.interval.ms'),
-    ('consumer.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.consumer.session.timeout.ms'),
-    ('errors.deadletterqueue.copy.record.enable', 'BOOLEAN', 'false', None, False, None),
-    ('errors.deadletterqueue.topic.name', 'STRING', '', None, False, None),
-    ('share.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.share.assignment.interval.ms'),
-    ('share.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.share.assignor.offload.enable'),
-    ('share.auto.offset.reset', 'STRING', 'latest', '[latest, earliest, by_duration:PnDTnHnMn.nS]', False, None),
-    ('share.delivery.count.limit', 'INT', '5', '[2,...]', False, 'group.share.delivery.count.limit'),
-    ('share.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.share.heartbeat.interval.ms'),
-    ('share.isolation.level', 'STRING', 'read_uncommitted', '[read_committed, read_uncommitted]', False, None),
-    ('share.partition.max.record.locks', 'INT', '2000', '[100,...]', False, 'group.share.partition.max.record.locks'),
-    ('share.record.lock.duration.ms', 'INT', '30000', '[1000,...]', False, 'group.share.record.lock.duration.ms'),
-    ('share.renew.acknowledge.enable', 'BOOLEAN', 'true', None, False, None),
-    ('share.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.share.session.timeout.ms'),
-    ('streams.acceptable.recovery.lag', 'LONG', '10000', '[0,...]', True, 'group.streams.acceptable.recovery.lag'),
-    ('streams.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.streams.assignment.interval.ms'),
-    ('streams.assignor.name', 'STRING', None, None, False, 'group.streams.assignors'),
-    ('streams.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.streams.assignor.offload.enable'),
-    ('streams.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.streams.heartbeat.interval.ms'),
-    ('streams.initial.rebalance.delay.ms', 'INT', '3000', '[0,...]', False, 'group.streams.initial.rebalance.delay.ms'),
-    ('streams.num.standby.replicas', 'INT', '0', '[0,...]', False, 'group.streams.num.standby.replicas'),
-    ('streams.num.warmup.replicas', 'INT', '2', '[0,...]', True, 'group.streams.num.warmup.replicas'),
-    ('streams.rack.aware.assignment.tags', 'LIST', '', '', False, 'group.streams.rack.aware.assignment.tags'),
-    ('streams.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.streams.session.timeout.ms'),
-    ('streams.task.offset.interval.ms', 'INT', '60000', '[1,...]', True, 'group.streams.task.offset.interval.ms'),
+GROUP_ROWS: tuple[
+    tuple[str, str, str | None, str | None, bool, str | None, str | None], ...
+] = (
+    ('consumer.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.consumer.assignment.interval.ms', 'The interval between assignment updates for a consumer group.'),
+    ('consumer.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.consumer.assignor.offload.enable', 'Whether to offload consumer group assignment to a group coordinator background thread.'),
+    ('consumer.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.consumer.heartbeat.interval.ms', 'The heartbeat interval given to the members of a consumer group.'),
+    ('consumer.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.consumer.session.timeout.ms', 'The timeout to detect client failures when using the consumer group protocol.'),
+    ('errors.deadletterqueue.copy.record.enable', 'BOOLEAN', 'false', None, False, None, 'When writing onto the dead-letter queue topic, whether to copy the original record onto the DLQ topic, or just write a record containing the context information headers.'),
+    ('errors.deadletterqueue.topic.name', 'STRING', '', None, False, None, 'The name of the topic to be used as the dead-letter queue (DLQ) topic for this share group. If blank (the default), the group does not have a DLQ topic.'),
+    ('share.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.share.assignment.interval.ms', 'The interval between assignment updates for a share group.'),
+    ('share.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.share.assignor.offload.enable', 'Whether to offload share group assignment to a group coordinator background thread.'),
+    ('share.auto.offset.reset', 'STRING', 'latest', '[latest, earliest, by_duration:PnDTnHnMn.nS]', False, None, 'The strategy to initialize the share-partition start offset. <ul><li>earliest: automatically reset the offset to the earliest offset</li><li>latest: automatically reset the offset to the latest offset</li><li>by_duration:&lt;duration&gt;: automatically reset the offset to a configured duration from the current timestamp. &lt;duration&gt; must be specified in ISO8601 format (PnDTnHnMn.nS). Negative duration is not allowed.</li><li>anything else: throw exception to the share consumer.</li></ul>'),
+    ('share.delivery.count.limit', 'INT', '5', '[2,...]', False, 'group.share.delivery.count.limit', 'The maximum number of delivery attempts for a record delivered to a share group.'),
+    ('share.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.share.heartbeat.interval.ms', 'The heartbeat interval given to the members of a share group.'),
+    ('share.isolation.level', 'STRING', 'read_uncommitted', '[read_committed, read_uncommitted]', False, None, 'Controls how to read records written transactionally. If set to "read_committed", the share group will only deliver transactional records which have been committed. If set to "read_uncommitted", the share group will return all messages, even transactional messages which have been aborted. Non-transactional records will be returned unconditionally in either mode.'),
+    ('share.partition.max.record.locks', 'INT', '2000', '[100,...]', False, 'group.share.partition.max.record.locks', 'Share-group record lock limit per share-partition.'),
+    ('share.record.lock.duration.ms', 'INT', '30000', '[1000,...]', False, 'group.share.record.lock.duration.ms', 'The record acquisition lock duration in milliseconds for share groups.'),
+    ('share.renew.acknowledge.enable', 'BOOLEAN', 'true', None, False, None, 'Whether the renew acknowledge type is enabled for the share group.'),
+    ('share.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.share.session.timeout.ms', 'The timeout to detect client failures when using the share group protocol.'),
+    ('streams.acceptable.recovery.lag', 'LONG', '10000', '[0,...]', True, 'group.streams.acceptable.recovery.lag', 'The maximum acceptable lag (number of offsets to catch up) for a client to be considered caught-up enough to receive an active task assignment.'),
+    ('streams.assignment.interval.ms', 'INT', '1000', '[0,...]', False, 'group.streams.assignment.interval.ms', 'The interval between assignment updates for a streams group.'),
+    ('streams.assignor.name', 'STRING', None, None, False, 'group.streams.assignors', "The task assignor to use for this streams group, selected by short name from the assignors registered via the broker configuration group.streams.assignors. When unset, the group defaults to the first assignor configured in the broker's group.streams.assignors setting. Changing the assignor does not trigger a rebalance for the group; the new assignor takes effect on the next rebalance."),
+    ('streams.assignor.offload.enable', 'BOOLEAN', 'true', None, True, 'group.streams.assignor.offload.enable', 'Whether to offload streams group assignment to a group coordinator background thread.'),
+    ('streams.heartbeat.interval.ms', 'INT', '5000', '[1,...]', False, 'group.streams.heartbeat.interval.ms', 'The heartbeat interval given to the members.'),
+    ('streams.initial.rebalance.delay.ms', 'INT', '3000', '[0,...]', False, 'group.streams.initial.rebalance.delay.ms', 'The amount of time the group coordinator will wait for more streams clients to join a new group before performing the first rebalance. A longer delay means potentially fewer rebalances.'),
+    ('streams.num.standby.replicas', 'INT', '0', '[0,...]', False, 'group.streams.num.standby.replicas', 'The number of standby replicas for each task.'),
+    ('streams.num.warmup.replicas', 'INT', '2', '[0,...]', True, 'group.streams.num.warmup.replicas', 'The maximum number of warmup task replicas.'),
+    ('streams.rack.aware.assignment.tags', 'LIST', '', '', False, 'group.streams.rack.aware.assignment.tags', 'List of client tag keys used to distribute standby replicas across Kafka Streams instances. When configured, and the used broker-side assignor supports it, it will make a best-effort to distribute standby tasks over each client tag dimension.'),
+    ('streams.session.timeout.ms', 'INT', '45000', '[1,...]', False, 'group.streams.session.timeout.ms', 'The timeout to detect client failures when using the streams group protocol.'),
+    ('streams.task.offset.interval.ms', 'INT', '60000', '[1,...]', True, 'group.streams.task.offset.interval.ms', 'The interval in which the warmup task changelog offsets on a client are updated on the broker. The offsets are sent with the next heartbeat after this time has passed.'),
 )
 # fmt: on
