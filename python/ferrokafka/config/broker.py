@@ -8,13 +8,15 @@ directories, retention). Every problem is a :class:`ConfigError` naming the key.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 from ferrokafka.config.broker_keys import BROKER_KEYS
-from ferrokafka.config.definitions import ConfigError
+from ferrokafka.config import known_keys
+from ferrokafka.config.definitions import ConfigError, UnknownConfigError
 from ferrokafka.config.listeners import (
     SUPPORTED_SECURITY_PROTOCOLS,
     Endpoint,
@@ -31,6 +33,8 @@ from ferrokafka.config.topic import (
     make_topic_config,
     topic_defaults,
 )
+
+logger = logging.getLogger(__name__)
 
 SINGLE_NODE_PROPERTIES: Mapping[str, str] = MappingProxyType({
     "process.roles": "broker,controller",
@@ -68,13 +72,18 @@ class BrokerConfig:
         self.static: Mapping[str, object] = MappingProxyType(dict(static))
         self.dynamic_default: Mapping[str, object] = MappingProxyType(dict(dynamic_default or {}))
         self.dynamic_broker: Mapping[str, object] = MappingProxyType(dict(dynamic_broker or {}))
+        _check_static_keys(self.static)
         for layer in (self.dynamic_default, self.dynamic_broker):
             for name in layer:
-                if name in BROKER_KEYS and not BROKER_KEYS[name].dynamic:
+                key = known_keys.lookup(name)
+                if key is not None and not key.dynamic:
                     raise ConfigError(name, layer[name], "read-only; cannot be set dynamically")
         originals = {**self.static, **self.dynamic_default, **self.dynamic_broker}
         self.originals: Mapping[str, object] = MappingProxyType(originals)
-        self.values: Mapping[str, Any] = MappingProxyType(BROKER_KEYS.parse(originals))
+        implemented = {k: v for k, v in originals.items() if k in BROKER_KEYS}
+        self.values: Mapping[str, Any] = MappingProxyType(BROKER_KEYS.parse(implemented))
+        # Keys Kafka knows that ferrokafka accepts without acting on them (known_keys).
+        self.accepted: Mapping[str, Any] = MappingProxyType(_parse_accepted(originals))
         _check_roles(self)
         self.security_protocol_map = _protocol_map(self)
         self.listeners = _listeners(self)
@@ -98,6 +107,17 @@ class BrokerConfig:
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
+
+    def value(self, name: str) -> Any:
+        """Typed value of any key Kafka knows: implemented, else accepted (set or default)."""
+        if name in self.values:
+            return self.values[name]
+        if name in self.accepted:
+            return self.accepted[name]
+        key = known_keys.lookup(name)
+        if key is None:
+            raise KeyError(name)
+        return key.default
 
     @property
     def node_id(self) -> int:
@@ -133,9 +153,45 @@ def load_broker_config(
     overrides: Mapping[str, object] | Iterable[str] = (),
 ) -> BrokerConfig:
     """The config of ``path`` (a ``server.properties``) with ``overrides`` applied; without a
-    path, :data:`SINGLE_NODE_PROPERTIES`."""
+    path, :data:`SINGLE_NODE_PROPERTIES`. Logs one WARNING per key that has no effect here."""
     base = read_properties(path) if path is not None else dict(SINGLE_NODE_PROPERTIES)
-    return BrokerConfig(merge_overrides(base, overrides))
+    config = BrokerConfig(merge_overrides(base, overrides))
+    for name in sorted(config.static):
+        key = known_keys.lookup(name)
+        if key is not None and not key.applies:
+            logger.warning(
+                "Configuration %s=%s accepted, has no effect in ferrokafka yet",
+                name,
+                _shown(name, config.static[name]),
+            )
+    return config
+
+
+def _shown(name: str, value: object) -> object:
+    key = known_keys.lookup(name)
+    return "[hidden]" if key is not None and key.is_sensitive else value
+
+
+def _check_static_keys(static: Mapping[str, object]) -> None:
+    """Unknown keys and security keys (known_keys) are refused in server.properties."""
+    for name, raw in static.items():
+        kind = known_keys.classify(name)
+        if kind == known_keys.UNKNOWN:
+            raise UnknownConfigError(name, raw, known_keys.suggest(name))
+        if kind == known_keys.SECURITY:
+            raise ConfigError(name, _shown(name, raw), known_keys.SECURITY_REASON)
+
+
+def _parse_accepted(originals: Mapping[str, object]) -> dict[str, Any]:
+    accepted = {}
+    for name, raw in originals.items():
+        if name in BROKER_KEYS:
+            continue
+        key = known_keys.lookup(name)
+        if key is None:
+            raise UnknownConfigError(name, raw, known_keys.suggest(name))
+        accepted[name] = key.parse(raw)
+    return accepted
 
 
 def _check_roles(config: BrokerConfig) -> None:
@@ -181,8 +237,8 @@ def _check_protocols(
             raise ConfigError(
                 key,
                 value,
-                f"listener {ep.name} uses {protocol}; ferrokafka supports only "
-                f"{', '.join(SUPPORTED_SECURITY_PROTOCOLS)}",
+                f"listener {ep.name} uses {protocol}: {known_keys.SECURITY_REASON}; "
+                f"ferrokafka supports only {', '.join(SUPPORTED_SECURITY_PROTOCOLS)}",
             )
 
 
