@@ -3,8 +3,11 @@
 Topic configs are validated as a whole, the way the topic would run with them: the broker's
 defaults plus the new overrides through :class:`ferrokafka.config.TopicConfig`, down to the
 storage engine's LogConfig. Broker configs (a broker id, or "" for the cluster-wide default)
-are validated by building the :class:`ferrokafka.config.BrokerConfig` they would give, which
-also refuses keys Kafka cannot change at run time.
+are refused as Kafka refuses them (read-only keys, security keys without a listener prefix,
+per-broker keys at the cluster level), then validated by building the
+:class:`ferrokafka.config.BrokerConfig` they would give; keys Kafka knows that ferrokafka does
+not implement are stored like the others (:mod:`ferrokafka.config.known_keys`). Group configs
+(a group id; the group need not exist) are validated as Kafka's ``GroupConfig.validate``.
 
 IncrementalAlterConfigs operations are Kafka's: SET, DELETE, APPEND and SUBTRACT (the last two
 only for LIST keys, starting from the current value). Legacy AlterConfigs replaces a
@@ -25,8 +28,13 @@ from ferrokafka.cluster.image import (
     MetadataImage,
 )
 from ferrokafka.cluster.records import ConfigRecord
-from ferrokafka.config import BROKER_KEYS, TOPIC_KEYS, BrokerConfig, ConfigError, ConfigType
+from ferrokafka.config import TOPIC_KEYS, BrokerConfig, ConfigError, ConfigType, known_keys
 from ferrokafka.config.definitions import to_kafka_string
+from ferrokafka.config.group import (
+    GROUP_RESOURCE,
+    GroupConfigError,
+    validate_group_config,
+)
 
 # Kafka's AlterConfigOp.OpType ids.
 OP_SET = 0
@@ -68,15 +76,30 @@ def validate_broker_overrides(
         return ApiError.of(
             errors.INVALID_REQUEST, "Unable to parse broker name as a base 10 number."
         )
-    unknown = sorted(name for name in overrides if name not in BROKER_KEYS)
+    unknown = sorted(name for name in overrides if known_keys.lookup(name) is None)
     if unknown:
         return ApiError.of(errors.INVALID_CONFIG, f"Unknown broker config name: {unknown[0]}")
-    static = sorted(name for name in overrides if not BROKER_KEYS[name].dynamic)
-    if static:
-        return ApiError.of(
-            errors.INVALID_REQUEST,
-            f"Cannot update these configs dynamically: Set({', '.join(static)})",
-        )
+    # Kafka's DynamicBrokerConfig.validateConfigs, its checks in its order.
+    checks = (
+        (_read_only, "Cannot update these configs dynamically"),
+        (
+            lambda name: name in known_keys.DYNAMIC_SECURITY,
+            "These security configs can be dynamically updated only per-listener using the "
+            "listener prefix",
+        ),
+    )
+    for refused, message in checks:
+        names = sorted(name for name in overrides if refused(name))
+        if names:
+            return ApiError.of(errors.INVALID_REQUEST, f"{message}: [{', '.join(names)}]")
+    if resource_name == CLUSTER_DEFAULT_BROKER:
+        per_broker = sorted(name for name in overrides if _per_broker(name))
+        if per_broker:
+            return ApiError.of(
+                errors.INVALID_REQUEST,
+                "Cannot update these configs at default cluster level, broker id must be "
+                f"specified: [{', '.join(per_broker)}]",
+            )
     cluster = dict(image.broker_config(None))
     per_broker = dict(image.broker_config(broker.node_id))
     if resource_name == CLUSTER_DEFAULT_BROKER:
@@ -86,7 +109,31 @@ def validate_broker_overrides(
     try:
         BrokerConfig(broker.static, dynamic_default=cluster, dynamic_broker=per_broker)
     except ConfigError as exc:
-        return _config_error(exc)
+        # Kafka answers a broker config's ConfigException with INVALID_REQUEST.
+        return ApiError.of(errors.INVALID_REQUEST, _config_error(exc).message)
+    return SUCCESS
+
+
+def _read_only(name: str) -> bool:
+    key = known_keys.lookup(name)
+    kafka_mode = known_keys.KAFKA_MODES.get(name)
+    return key is None or not key.dynamic or kafka_mode == known_keys.READ_ONLY
+
+
+def _per_broker(name: str) -> bool:
+    if known_keys.listener_base(name) is not None:
+        return True  # Kafka's listener-prefixed configs are per broker
+    return known_keys.KAFKA_MODES.get(name) == known_keys.PER_BROKER
+
+
+def validate_group_overrides(
+    broker: BrokerConfig, resource_name: str, overrides: Mapping[str, str]
+) -> ApiError:
+    """Kafka's GroupConfig.validate of a group's configs after the change."""
+    try:
+        validate_group_config(broker, overrides)
+    except GroupConfigError as exc:
+        return ApiError.of(errors.INVALID_CONFIG, str(exc))
     return SUCCESS
 
 
@@ -104,12 +151,19 @@ def resource_error(image: MetadataImage, resource_type: int, resource_name: str)
         return SUCCESS
     if resource_type == BROKER_RESOURCE:
         return SUCCESS
+    if resource_type == GROUP_RESOURCE:
+        if resource_name == "":
+            return ApiError.of(errors.INVALID_REQUEST, "Default group resources are not allowed.")
+        return SUCCESS  # Kafka keeps configs of groups that do not exist (yet)
     return ApiError.of(errors.INVALID_REQUEST, f"Unsupported resource type {resource_type}.")
 
 
 def _key_type(resource_type: int, name: str) -> ConfigType | None:
-    table = TOPIC_KEYS if resource_type == TOPIC_RESOURCE else BROKER_KEYS
-    return table[name].type if name in table else None
+    if resource_type == TOPIC_RESOURCE:
+        key = TOPIC_KEYS.get(name)
+    else:
+        key = known_keys.lookup(name)
+    return key.type if key is not None else None
 
 
 def _current_list(
@@ -121,7 +175,7 @@ def _current_list(
     elif resource_type == TOPIC_RESOURCE:
         raw = to_kafka_string(ConfigType.LIST, broker.topic_defaults[name]) or ""
     else:
-        raw = to_kafka_string(ConfigType.LIST, broker[name]) or ""
+        raw = to_kafka_string(ConfigType.LIST, broker.value(name)) or ""
     return [item for item in (part.strip() for part in raw.split(",")) if item]
 
 
@@ -150,7 +204,9 @@ def apply_incremental(
         if op == OP_SET:
             result[name] = value
             continue
-        if _key_type(resource_type, name) is not ConfigType.LIST:
+        # Kafka knows the types of broker and topic keys only here: every group key is "not
+        # LIST" to APPEND and SUBTRACT.
+        if resource_type == GROUP_RESOURCE or _key_type(resource_type, name) is not ConfigType.LIST:
             return result, ApiError.of(
                 errors.INVALID_CONFIG,
                 f"Can't {OP_NAMES[op]} to key {name} because its type is not LIST.",
@@ -174,6 +230,8 @@ def validate_resource(
 ) -> ApiError:
     if resource_type == TOPIC_RESOURCE:
         return validate_topic_overrides(broker, overrides)
+    if resource_type == GROUP_RESOURCE:
+        return validate_group_overrides(broker, resource_name, overrides)
     return validate_broker_overrides(broker, resource_name, overrides, image)
 
 

@@ -19,6 +19,7 @@ from ferrokafka.config.describe import (
     ConfigSource,
     ConfigSynonym,
     describe_broker,
+    describe_group,
     describe_topic,
 )
 from ferrokafka.config.listeners import Endpoint, QuorumVoter, parse_listeners
@@ -43,6 +44,7 @@ __all__ = [
     "TopicConfig",
     "UnknownConfigError",
     "describe_broker",
+    "describe_group",
     "describe_topic",
     "load_broker_config",
     "parse_listeners",

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ferrokafka.config.broker_keys import BROKER_KEYS
 from ferrokafka.config import known_keys
+from ferrokafka.config.broker_keys import BROKER_KEYS
 from ferrokafka.config.definitions import ConfigError, UnknownConfigError
 from ferrokafka.config.listeners import (
     SUPPORTED_SECURITY_PROTOCOLS,

@@ -10,12 +10,21 @@ synonyms, and source DEFAULT_CONFIG, unless ``log.retention.ms`` itself is set s
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
+from ferrokafka.config import known_keys
 from ferrokafka.config.broker import BrokerConfig
 from ferrokafka.config.broker_keys import BROKER_KEYS
 from ferrokafka.config.definitions import ConfigKey, ConfigType, to_kafka_string
+from ferrokafka.config.group import (
+    GROUP_KEYS,
+    GROUP_SYNONYMS,
+    describable_keys,
+    effective_group_value,
+)
 from ferrokafka.config.topic import TOPIC_KEYS, TOPIC_SYNONYMS, TopicConfig
 
 
@@ -78,16 +87,31 @@ def _as_string(key: ConfigKey | None, value: object) -> str | None:
 
 
 def _layer_strings(layer: Mapping[str, object]) -> dict[str, str | None]:
-    return {name: _as_string(BROKER_KEYS.get(name), value) for name, value in layer.items()}
+    return {name: _as_string(known_keys.lookup(name), value) for name, value in layer.items()}
 
 
-def _static_defaults() -> dict[str, str | None]:
+@functools.cache
+def _static_defaults() -> Mapping[str, str | None]:
     # Kafka lists only keys whose default is not null as DEFAULT_CONFIG synonyms.
-    return {
+    return MappingProxyType({
         name: to_kafka_string(key.type, key.default)
-        for name, key in BROKER_KEYS.items()
+        for table in (BROKER_KEYS, known_keys.ACCEPTED_KEYS)
+        for name, key in table.items()
         if key.default is not None and not key.required
+    })  # fmt: skip
+
+
+def _broker_key_names(broker: BrokerConfig) -> list[str]:
+    """Kafka's broker describe: every public key, and the listener-prefixed ones that are set."""
+    public = set(BROKER_KEYS) | {
+        name for name in known_keys.ACCEPTED_KEYS if name not in known_keys.KAFKA_INTERNAL
     }
+    return sorted(public | {name for name in broker.originals if known_keys.lookup(name)})
+
+
+def is_read_only(key: ConfigKey) -> bool:
+    """Read-only unless both ferrokafka and Kafka change the key at run time."""
+    return not key.dynamic or known_keys.KAFKA_MODES.get(key.name) == known_keys.READ_ONLY
 
 
 def _config_synonyms(broker: BrokerConfig, name: str, sensitive: bool) -> list[ConfigSynonym]:
@@ -154,11 +178,15 @@ def describe_broker(
     include_documentation: bool = False,
 ) -> list[ConfigEntry]:
     """Entries of this broker's own config (DescribeConfigs with the broker's id)."""
-    wanted = sorted(BROKER_KEYS) if names is None else [n for n in names if n in BROKER_KEYS]
+    if names is None:
+        wanted = _broker_key_names(broker)
+    else:
+        wanted = [n for n in names if known_keys.lookup(n) is not None]
     entries = []
     for name in wanted:
-        key = BROKER_KEYS[name]
-        value = None if key.is_sensitive else to_kafka_string(key.type, broker[name])
+        key = known_keys.lookup(name)
+        assert key is not None
+        value = None if key.is_sensitive else to_kafka_string(key.type, broker.value(name))
         synonyms = _config_synonyms(broker, name, key.is_sensitive)
         source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
         entries.append(
@@ -167,7 +195,46 @@ def describe_broker(
                 value=value,
                 source=source,
                 is_sensitive=key.is_sensitive,
-                read_only=not key.dynamic,
+                read_only=is_read_only(key),
+                synonyms=tuple(synonyms) if include_synonyms else (),
+                config_type=key.type.value,
+                documentation=key.doc if include_documentation else None,
+            )
+        )
+    return entries
+
+
+def describe_group(
+    broker: BrokerConfig,
+    overrides: Mapping[str, str],
+    names: Iterable[str] | None = None,
+    *,
+    include_synonyms: bool = True,
+    include_documentation: bool = False,
+) -> list[ConfigEntry]:
+    """Entries of a group's config (every public key, or ``names``), as Kafka reports them."""
+    entries = []
+    for name in describable_keys(names):
+        key = GROUP_KEYS[name]
+        synonyms: list[ConfigSynonym] = []
+        if name in overrides:
+            synonyms.append(ConfigSynonym(name, overrides[name], ConfigSource.GROUP_CONFIG))
+        broker_name = GROUP_SYNONYMS.get(name)
+        if broker_name is not None:
+            synonyms += _config_synonyms(broker, broker_name, False)
+        else:
+            default = to_kafka_string(key.type, key.default)
+            synonyms.append(ConfigSynonym(name, default, ConfigSource.DEFAULT_CONFIG))
+        value = to_kafka_string(key.type, effective_group_value(broker, overrides, name))
+        if name in overrides:
+            value = overrides[name]
+        entries.append(
+            ConfigEntry(
+                name=name,
+                value=value,
+                source=synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG,
+                is_sensitive=False,
+                read_only=False,
                 synonyms=tuple(synonyms) if include_synonyms else (),
                 config_type=key.type.value,
                 documentation=key.doc if include_documentation else None,

@@ -112,9 +112,7 @@ KAFKA_INTERNAL: frozenset[str] = frozenset(row[0] for row in BROKER_ROWS if row[
 DYNAMIC_SECURITY: frozenset[str] = frozenset(row[0] for row in BROKER_ROWS if row[6])
 """Keys Kafka changes at run time only in their listener.name.X. form (keystores, ...)."""
 
-ACCEPTED_KEYS = ConfigTable(
-    _catalog_key(row) for row in BROKER_ROWS if row[0] not in BROKER_KEYS
-)
+ACCEPTED_KEYS = ConfigTable(_catalog_key(row) for row in BROKER_ROWS if row[0] not in BROKER_KEYS)
 """Every key Kafka's broker knows that ferrokafka does not implement, as no-effect rows."""
 
 

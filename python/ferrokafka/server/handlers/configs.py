@@ -7,6 +7,8 @@ Describe answers from the node's image the way Kafka's ConfigHelper does, resour
 - this broker's id: every broker config of this node, static and dynamic layers merged;
 - the broker named "": only the cluster-wide dynamic defaults that are set (Kafka's
   ``currentDynamicDefaultConfigs``), without per-broker synonyms;
+- a group (resource type 32, existing or not): Kafka's group configs, the group's own values
+  over its broker synonyms (``group.consumer.session.timeout.ms``, ...);
 - anything else: a per-resource error, never a failed request.
 
 The alters go to the controller, which validates each resource whole and commits
@@ -31,8 +33,10 @@ from ferrokafka.config import (
     ConfigEntry,
     ConfigError,
     describe_broker,
+    describe_group,
     describe_topic,
 )
+from ferrokafka.config.group import GROUP_RESOURCE
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.describe_configs import (
     DescribeConfigsRequest,
@@ -153,6 +157,17 @@ class DescribeConfigsHandler:
                 )
             return describe_broker(
                 broker, keys, include_synonyms=synonyms, include_documentation=documentation
+            )
+        if resource.resource_type == GROUP_RESOURCE:
+            if name == "":
+                raise _Failure(ApiError.of(errors.INVALID_REQUEST, "Group name must not be empty"))
+            broker, _ = self._broker_configs(image)
+            return describe_group(
+                broker,
+                image.configs.get((GROUP_RESOURCE, name), {}),
+                keys,
+                include_synonyms=synonyms,
+                include_documentation=documentation,
             )
         raise _Failure(
             ApiError.of(
