@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from ferrokafka.config.group import GROUP_RESOURCE, effective_group_value
 from ferrokafka.groups.base import CONSUMER, Group
 from ferrokafka.groups.consumer import member as m
 from ferrokafka.groups.consumer.group import (
@@ -65,12 +66,19 @@ class ConsumerGroups:
         for record_type, replay in replayer.record_types().items():
             coordinator.register_record_type(record_type, replay)
 
-    def group_config(self) -> GroupConfig:
-        config = self.coordinator.config
+    def group_config(self, group_id: str | None = None) -> GroupConfig:
+        """The broker's consumer group settings, with the group's own configs (resource type
+        GROUP: ``consumer.session.timeout.ms``, ``consumer.heartbeat.interval.ms``) over them."""
+        broker = self.node.broker_config()
+        overrides = self.node.image.configs.get((GROUP_RESOURCE, group_id or ""), {})
         return GroupConfig(
-            session_timeout_ms=int(config("group.consumer.session.timeout.ms")),
-            heartbeat_interval_ms=int(config("group.consumer.heartbeat.interval.ms")),
-            max_size=int(config("group.consumer.max.size")),
+            session_timeout_ms=int(
+                effective_group_value(broker, overrides, "consumer.session.timeout.ms")
+            ),
+            heartbeat_interval_ms=int(
+                effective_group_value(broker, overrides, "consumer.heartbeat.interval.ms")
+            ),
+            max_size=int(broker["group.consumer.max.size"]),
         )
 
     async def heartbeat(self, group_id: str, hb: Heartbeat) -> HeartbeatResult:
@@ -82,8 +90,9 @@ class ConsumerGroups:
             work = (
                 current.clone()
                 if current is not None
-                else ConsumerGroup(group_id, self.group_config())
+                else ConsumerGroup(group_id, self.group_config(group_id))
             )
+            work.config = self.group_config(group_id)  # the group's configs may have changed
             before = snapshot(work, exists=current is not None)
             result = work.heartbeat(hb, topics_of(self.node), self.coordinator.now_ms())
             records = changes(before, work)
