@@ -8,6 +8,7 @@ value Kafka accepts is accepted here and a value Kafka rejects is rejected with 
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import enum
 import math
@@ -258,11 +259,19 @@ def to_kafka_string(config_type: ConfigType, value: Any) -> str | None:
 
 
 def _java_double(value: float) -> str:
-    # Java's Double.toString prints 0.5 as "0.5" and 1 as "1.0"; Python's repr agrees for the
-    # values these configs take (ratios in [0, 1]).
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e7:
-        return f"{int(value)}.0"
-    return repr(value)
+    """Java's ``Double.toString``: plain decimals for 1e-3 <= |x| < 1e7 ("0.5", "1.0"), else
+    computerized scientific notation with the same shortest digits ("1.7976931348623157E308")."""
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if value == 0 or 1e-3 <= abs(value) < 1e7:
+        if value == int(value):
+            return f"{int(value)}.0"
+        return repr(value)
+    sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    mantissa = text[0] + "." + (text[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{exponent + len(text) - 1}"
 
 
 class ConfigTable(Mapping[str, ConfigKey]):

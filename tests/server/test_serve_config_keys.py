@@ -1,0 +1,120 @@
+"""`ferrokafka serve --config` with keys of each kind (ferrokafka.config.known_keys): a key
+Kafka knows that has no effect here starts the broker with one WARNING line for it; a TLS/SASL
+key is one line naming issue 18 and exit code 2; a misspelt key is "Unknown configuration"."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from test_serve_cli import COMMAND, REPO, START_TIMEOUT_S, STOP_TIMEOUT_S, first_line
+
+CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qk"
+
+
+def write_properties(tmp_path: Path, extra: str) -> Path:
+    properties = tmp_path / "server.properties"
+    properties.write_text(
+        "process.roles=broker,controller\n"
+        "node.id=1\n"
+        "controller.quorum.voters=1@127.0.0.1:9093\n"
+        "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0\n"
+        "controller.listener.names=CONTROLLER\n"
+        # Kafka's shipped file maps SSL and SASL listener names: mapping them is fine.
+        "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,"
+        "SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL\n"
+        f"log.dirs={tmp_path / 'logs'}\n" + extra
+    )
+    return properties
+
+
+def serve_once(properties: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*COMMAND, "--config", str(properties)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
+    properties = write_properties(
+        tmp_path, "num.network.threads=8\nquota.window.num=5\nrequest.timeout.ms=40000\n"
+    )
+    formatted = subprocess.run(
+        [*COMMAND[:-1], "storage", "format", "-t", CLUSTER_ID, "-c", str(properties)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_S,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stderr
+    proc = subprocess.Popen(
+        [*COMMAND, "--config", str(properties)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert "listening on PLAINTEXT://127.0.0.1:" in first_line(proc)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=STOP_TIMEOUT_S)
+        assert proc.returncode == 0, stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=STOP_TIMEOUT_S)
+    warnings = [line for line in stderr.splitlines() if "has no effect in ferrokafka yet" in line]
+    # One line per key: an implemented key with no effect here, and two keys only Kafka has.
+    assert len(warnings) == 3, stderr
+    for key in ("num.network.threads=8", "quota.window.num=5", "request.timeout.ms=40000"):
+        assert sum(key in line for line in warnings) == 1, stderr
+    assert all("WARNING" in line for line in warnings)
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("ssl.keystore.location=/etc/kafka/ks.jks\n", "ssl.keystore.location"),
+        ("sasl.enabled.mechanisms=PLAIN\n", "sasl.enabled.mechanisms"),
+        ("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n",
+         "authorizer.class.name"),
+        ("super.users=User:admin\n", "super.users"),
+        ("listener.name.plaintext.ssl.key.password=secret\n", "listener.name.plaintext.ssl."),
+    ],
+)  # fmt: skip
+def test_security_key_is_refused_naming_issue_18(tmp_path: Path, extra: str, key: str) -> None:
+    proc = serve_once(write_properties(tmp_path, extra))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ferrokafka serve: "), proc.stderr
+    assert key in lines[0] and "issue 18" in lines[0] and "not supported yet" in lines[0]
+    assert "secret" not in proc.stderr  # a password is never echoed
+
+
+def test_ssl_listener_is_refused_naming_issue_18(tmp_path: Path) -> None:
+    properties = write_properties(tmp_path, "")
+    text = properties.read_text().replace(
+        "listeners=PLAINTEXT://127.0.0.1:0,", "listeners=SSL://127.0.0.1:0,"
+    )
+    properties.write_text(text)
+    proc = serve_once(properties)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "uses SSL" in lines[0] and "issue 18" in lines[0], proc.stderr
+
+
+def test_misspelt_key_is_unknown(tmp_path: Path) -> None:
+    proc = serve_once(write_properties(tmp_path, "num.netwrk.threads=8\n"))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Unknown configuration 'num.netwrk.threads'" in lines[0]
+    assert "did you mean 'num.network.threads'" in lines[0]
