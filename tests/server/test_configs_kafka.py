@@ -67,6 +67,10 @@ ALTERS: list[tuple[int, str, list[tuple[str, int, str | None]]]] = [
     (BROKER, "1", [("advertised.listeners", SET, "PLAINTEXT://localhost:1")]),
     (BROKER, "1", [("sasl.kerberos.min.time.before.relogin", SET, "abc")]),
     (BROKER, "1", [("num.replica.fetchers", SET, "abc")]),
+    # Keys no one knows are kept, as plugins' configs (Kafka's customPropsAllowed).
+    (BROKER, "1", [("custom.plugin.key", SET, "1")]),
+    (BROKER, "", [("custom.plugin.key", SET, "2")]),
+    (BROKER, "1", [("listener.name.plaintext.custom.key", SET, "3")]),
 ]
 
 
@@ -156,6 +160,9 @@ def scenario(client: RawClient) -> dict[str, Any]:
     seen["g2"] = entries(describe(client, GROUP, "g2", keys))
     relogin = describe(client, BROKER, "1", ["sasl.kerberos.min.time.before.relogin"])
     seen["relogin"] = entries(relogin)
+    custom = ["custom.plugin.key", "listener.name.plaintext.custom.key"]
+    seen["custom"] = entries(describe(client, BROKER, "1", custom))
+    seen["custom_default"] = entries(describe(client, BROKER, "", custom))
     return seen
 
 
@@ -188,6 +195,7 @@ def test_same_answers_as_kafka(
     assert alters[12][0] == 42 and "broker id must be specified" in alters[12][1]
     assert seen["kafka"]["g1"]["consumer.heartbeat.interval.ms"][0] == "6000"
     assert seen["kafka"]["relogin"]["sasl.kerberos.min.time.before.relogin"][0] == "70000"
+    assert seen["kafka"]["custom"]["custom.plugin.key"][:4] == (None, True, 2, True)
 
 
 def test_kafka_configs_tool_on_both(

@@ -76,10 +76,8 @@ def validate_broker_overrides(
         return ApiError.of(
             errors.INVALID_REQUEST, "Unable to parse broker name as a base 10 number."
         )
-    unknown = sorted(name for name in overrides if known_keys.lookup(name) is None)
-    if unknown:
-        return ApiError.of(errors.INVALID_CONFIG, f"Unknown broker config name: {unknown[0]}")
-    # Kafka's DynamicBrokerConfig.validateConfigs, its checks in its order.
+    # A key no one knows is kept, as Kafka keeps it (DynamicConfig's customPropsAllowed): a
+    # plugin's own config. Kafka's DynamicBrokerConfig.validateConfigs, its checks in its order.
     checks = (
         (_read_only, "Cannot update these configs dynamically"),
         (
@@ -116,8 +114,9 @@ def validate_broker_overrides(
 
 def _read_only(name: str) -> bool:
     key = known_keys.lookup(name)
-    kafka_mode = known_keys.KAFKA_MODES.get(name)
-    return key is None or not key.dynamic or kafka_mode == known_keys.READ_ONLY
+    if key is None:
+        return False  # a custom key
+    return not key.dynamic or known_keys.KAFKA_MODES.get(name) == known_keys.READ_ONLY
 
 
 def _per_broker(name: str) -> bool:

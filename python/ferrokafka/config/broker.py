@@ -84,6 +84,10 @@ class BrokerConfig:
         self.values: Mapping[str, Any] = MappingProxyType(BROKER_KEYS.parse(implemented))
         # Keys Kafka knows that ferrokafka accepts without acting on them (known_keys).
         self.accepted: Mapping[str, Any] = MappingProxyType(_parse_accepted(originals))
+        # Keys no one knows, set at run time: Kafka keeps those too (custom configs of plugins).
+        self.custom: Mapping[str, object] = MappingProxyType({
+            name: value for name, value in originals.items() if known_keys.lookup(name) is None
+        })  # fmt: skip
         _check_roles(self)
         self.security_protocol_map = _protocol_map(self)
         self.listeners = _listeners(self)
@@ -188,9 +192,8 @@ def _parse_accepted(originals: Mapping[str, object]) -> dict[str, Any]:
         if name in BROKER_KEYS:
             continue
         key = known_keys.lookup(name)
-        if key is None:
-            raise UnknownConfigError(name, raw, known_keys.suggest(name))
-        accepted[name] = key.parse(raw)
+        if key is not None:  # else custom: only the dynamic layers may hold one
+            accepted[name] = key.parse(raw)
     return accepted
 
 

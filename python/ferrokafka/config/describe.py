@@ -106,7 +106,7 @@ def _broker_key_names(broker: BrokerConfig) -> list[str]:
     public = set(BROKER_KEYS) | {
         name for name in known_keys.ACCEPTED_KEYS if name not in known_keys.KAFKA_INTERNAL
     }
-    return sorted(public | {name for name in broker.originals if known_keys.lookup(name)})
+    return sorted(public | set(broker.originals))
 
 
 def is_read_only(key: ConfigKey) -> bool:
@@ -181,11 +181,13 @@ def describe_broker(
     if names is None:
         wanted = _broker_key_names(broker)
     else:
-        wanted = [n for n in names if known_keys.lookup(n) is not None]
+        wanted = [n for n in names if known_keys.lookup(n) is not None or n in broker.custom]
     entries = []
     for name in wanted:
         key = known_keys.lookup(name)
-        assert key is not None
+        if key is None:
+            entries.append(_custom_entry(broker, name, include_synonyms))
+            continue
         value = None if key.is_sensitive else to_kafka_string(key.type, broker.value(name))
         synonyms = _config_synonyms(broker, name, key.is_sensitive)
         source = synonyms[0].source if synonyms else ConfigSource.DEFAULT_CONFIG
@@ -241,3 +243,19 @@ def describe_group(
             )
         )
     return entries
+
+
+def _custom_entry(broker: BrokerConfig, name: str, include_synonyms: bool) -> ConfigEntry:
+    """A key no one knows, set at run time: Kafka reports it as a sensitive read-only key of
+    unknown type (``KafkaConfig.maybeSensitive``), its value hidden."""
+    synonyms = _config_synonyms(broker, name, True)
+    return ConfigEntry(
+        name=name,
+        value=None,
+        source=synonyms[0].source if synonyms else ConfigSource.UNKNOWN,
+        is_sensitive=True,
+        read_only=True,
+        synonyms=tuple(synonyms) if include_synonyms else (),
+        config_type=0,
+        documentation=None,
+    )
