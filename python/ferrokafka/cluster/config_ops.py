@@ -91,12 +91,12 @@ def validate_broker_overrides(
         if names:
             return ApiError.of(errors.INVALID_REQUEST, f"{message}: [{', '.join(names)}]")
     if resource_name == CLUSTER_DEFAULT_BROKER:
-        per_broker = sorted(name for name in overrides if _per_broker(name))
-        if per_broker:
+        broker_only = sorted(name for name in overrides if _per_broker(name))
+        if broker_only:
             return ApiError.of(
                 errors.INVALID_REQUEST,
                 "Cannot update these configs at default cluster level, broker id must be "
-                f"specified: [{', '.join(per_broker)}]",
+                f"specified: [{', '.join(broker_only)}]",
             )
     cluster = dict(image.broker_config(None))
     per_broker = dict(image.broker_config(broker.node_id))
