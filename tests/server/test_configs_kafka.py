@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from server_wire import RawClient
 
 import kafka_support as ks
@@ -283,3 +284,33 @@ def test_consumer_group_heartbeat_carries_the_group_interval(
         settle(client, "hb-group", "consumer.heartbeat.interval.ms", "5000")
         back = heartbeat(client, again.member_id, again.member_epoch)
         assert (back.error_code, back.heartbeat_interval_ms) == (0, 5000)
+
+
+def test_confluent_incremental_alter_of_accepted_broker_keys(
+    ferrokafka_broker: RunningBroker,
+) -> None:
+    """librdkafka's IncrementalAlterConfigs with keys Kafka changes per broker at run time and
+    ferrokafka does not implement: success, and DescribeConfigs shows them."""
+    client = AdminClient({"bootstrap.servers": ferrokafka_broker.bootstrap_servers})
+    changes = [
+        ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+        for name, value in (setting.split("=") for setting in ACCEPTED_DYNAMIC)
+    ]
+    resource = ConfigResource("broker", "1", incremental_configs=changes)
+    for future in client.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    [described] = client.describe_configs([ConfigResource("broker", "1")]).values()
+    configs = described.result(timeout=30)
+    relogin = configs["sasl.kerberos.min.time.before.relogin"]
+    assert (relogin.value, relogin.is_read_only) == ("70000", False)
+    assert configs["log.cleaner.io.max.bytes.per.second"].value == "1000000.0"
+    bad = ConfigResource(
+        "broker",
+        "1",
+        incremental_configs=[
+            ConfigEntry("log.dirs", "/x", incremental_operation=AlterConfigOpType.SET)
+        ],
+    )
+    with pytest.raises(Exception, match=r"Cannot update these configs dynamically: \[log.dirs\]"):
+        for future in client.incremental_alter_configs([bad]).values():
+            future.result(timeout=30)
