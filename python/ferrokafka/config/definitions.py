@@ -8,7 +8,6 @@ value Kafka accepts is accepted here and a value Kafka rejects is rejected with 
 
 from __future__ import annotations
 
-import decimal
 import difflib
 import enum
 import math
@@ -267,6 +266,8 @@ def _java_double(value: float) -> str:
         if value == int(value):
             return f"{int(value)}.0"
         return repr(value)
+    import decimal  # only for the rare huge or tiny double: kept off the start-up path
+
     sign, digits, exponent = decimal.Decimal(repr(value)).normalize().as_tuple()
     assert isinstance(exponent, int)
     text = "".join(map(str, digits))
