@@ -203,6 +203,7 @@ class ConsumerGroups:
 
     def _member_loaded(self, group: ConsumerGroup, member_id: str) -> None:
         """A member read back at load gets a full session from now to come back in, as Kafka
-        restarts the session timers of a loaded group."""
+        restarts the session timers of a loaded group (with the group's own configs)."""
+        group.config = self.group_config(group.group_id)
         group.start_session(member_id, self.coordinator.now_ms())
         self.schedule(group)
