@@ -4,6 +4,7 @@ error messages, as a Kafka 4.4 broker answers them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_catalog_matches_the_kafka_jars() -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "gen_kafka_keys.py"), "--check"],
         cwd=REPO,
-        env={"PYTHONPATH": str(REPO / "tests"), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": str(REPO / "tests")},
         capture_output=True,
         text=True,
         timeout=GENERATOR_TIMEOUT_S,
