@@ -15,6 +15,7 @@ import click
 
 from ferrokafka.protocol.error_codes import GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NONE, error_name
 
+from .bootstrap import bootstrap_options, group_bootstrap_option, reports_errors
 from .client import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -31,7 +32,7 @@ from .group_admin import (
     fetch_offsets,
     list_groups,
 )
-from .topics import bootstrap_options, connect, reports_errors
+from .topics import connect
 
 # States in which Kafka's tool lets an admin rewrite a group's offsets: nobody consumes.
 RESETTABLE_STATES = frozenset({"Empty", "Dead"})
@@ -51,6 +52,7 @@ def echo_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
 
 
 @click.group("groups")
+@group_bootstrap_option
 def groups() -> None:
     """List, describe and delete consumer groups; reset their committed offsets."""
 
