@@ -422,13 +422,6 @@ def reset_offsets(
                 "reset (see `ferrokafka groups list`); name the topics with --topic to give a "
                 "new group offsets.",
             )
-        if not group.exists:
-            # As Kafka's tool: --topic on a missing group gives it offsets (creating it).
-            click.echo(
-                f"Group '{group_id}' does not exist yet: "
-                + ("--execute creates it with these offsets." if execute else "dry run."),
-                err=True,
-            )
         if group.state not in RESETTABLE_STATES:
             raise ClientError(
                 f"Assignments can only be reset if the group '{group_id}' is inactive, "
@@ -451,6 +444,10 @@ def reset_offsets(
         raise KafkaApiError(
             code, f"committing {len(failed)} offset(s) failed, first {topic}-{partition}"
         )
+    if not group.exists:
+        # As Kafka's tool: --topic on a missing group gives it offsets (creating it).
+        done = "was created with these offsets" if execute else "would be created"
+        click.echo(f"Group '{group_id}' did not exist: it {done}.", err=True)
     if not execute:
         click.echo(
             "Dry run: nothing was changed (give --execute to commit these offsets).", err=True
