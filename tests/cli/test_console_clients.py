@@ -259,3 +259,19 @@ def test_produce_without_auto_create(tmp_path_factory: pytest.TempPathFactory) -
         err = fails(run("produce", "nope", "-b", broker.bootstrap_servers, stdin="a\n"))
     assert "auto.create.topics.enable=false" in err
     assert "`ferrokafka topics create nope`" in err
+
+
+def test_reset_offsets_progress(bootstrap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ferrokafka_cli.groups as groups_module
+
+    monkeypatch.setattr(groups_module, "COMMIT_CHUNK_PARTITIONS", 1)
+    ok(run("topics", "create", "many", "--partitions", "3", "-b", bootstrap))
+    result = run("groups", "reset-offsets", "--group", "cli-progress", "--topic", "many",
+                 "--to-earliest", "--execute", "-b", bootstrap)  # fmt: skip
+    ok(result)
+    progress = [line for line in result.stderr.splitlines() if line.startswith("Committed")]
+    assert progress == [f"Committed {n}/3 offsets of group 'cli-progress'" for n in (1, 2, 3)]
+    assert "Group 'cli-progress' did not exist: it was created with these offsets." in (
+        result.stderr
+    )
+    assert committed(bootstrap, "cli-progress", "many") == 0
