@@ -157,7 +157,7 @@ class Ferrokafka:
         return [
             sys.executable,
             "-c",
-            "from cli.ferrokafka_cli.main import main; main()",
+            "from ferrokafka_cli.main import main; main()",
             "serve",
             "--listeners",
             f"PLAINTEXT://{LOOPBACK}:{self.port},CONTROLLER://{LOOPBACK}:{self.controller_port}",

@@ -1,6 +1,6 @@
 """The `ferrokafka` command line (click).
 
-Installed with the package: the wheel carries `cli/ferrokafka_cli/` as it stands in the
-repository, so the import path is `cli.ferrokafka_cli` (`cli` is a PEP 420 namespace package,
-which merges rather than collides with any other distribution's `cli` namespace).
+The source lives in the repository's top-level cli/ directory; the wheel ships it as the
+top-level package `ferrokafka_cli` (through the symlink python/ferrokafka_cli, see
+pyproject.toml's [tool.maturin] include), so installing ferrokafka adds no package named `cli`.
 """

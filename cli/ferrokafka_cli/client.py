@@ -25,6 +25,7 @@ from ferrokafka.protocol import (
 from ferrokafka.protocol.error_codes import (
     COORDINATOR_LOAD_IN_PROGRESS,
     COORDINATOR_NOT_AVAILABLE,
+    INVALID_TOPIC_EXCEPTION,
     LEADER_NOT_AVAILABLE,
     NONE,
     NOT_COORDINATOR,
@@ -39,6 +40,8 @@ from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
 
+from .waiting import WaitNotice
+
 # A response frame larger than this is refused rather than buffered: no answer to the
 # requests this client sends (fetch asks for at most FETCH_MAX_BYTES) comes near it.
 MAX_RESPONSE_FRAME_BYTES = 100 * 1024 * 1024
@@ -50,6 +53,9 @@ API_VERSIONS_VERSION = 3
 # Pause between metadata retries while a new topic's leaders are elected.
 METADATA_RETRY_S = 0.2
 FRAME_SIZE = struct.Struct(">i")
+# How many more times a topic the broker was asked to auto-create may still be answered as
+# unknown before that answer is taken as "auto-creation is off" (see topic_with_leaders).
+AUTO_CREATE_CONFIRMATIONS = 2
 # Fetch sizes as Kafka's consumer defaults them (fetch.max.bytes, max.partition.fetch.bytes).
 FETCH_MAX_BYTES = 50 * 1024 * 1024
 FETCH_PARTITION_MAX_BYTES = 1024 * 1024
@@ -81,6 +87,15 @@ RETRIABLE_COORDINATOR_ERRORS = frozenset(
     {COORDINATOR_NOT_AVAILABLE, COORDINATOR_LOAD_IN_PROGRESS, NOT_COORDINATOR}
 )
 COORDINATOR_RETRY_S = 0.2
+
+
+def _unknown_topic_message(topic: str, auto_create: bool) -> str:
+    if not auto_create:
+        return f"Topic '{topic}' does not exist."
+    return (
+        f"Topic '{topic}' does not exist and the broker does not create topics on first use "
+        f"(auto.create.topics.enable=false): create it with `ferrokafka topics create {topic}`."
+    )
 
 
 class ClientError(Exception):
@@ -279,14 +294,15 @@ class KafkaClient:
 
     # -- metadata -----------------------------------------------------------------------
 
-    def metadata(self, topics: list[str] | None) -> list[TopicInfo]:
-        """Topic metadata for ``topics`` (None: all topics); never creates a topic."""
+    def metadata(self, topics: list[str] | None, auto_create: bool = False) -> list[TopicInfo]:
+        """Topic metadata for ``topics`` (None: all topics); creates a missing topic only with
+        ``auto_create`` and a broker whose auto.create.topics.enable is on."""
         version = self.version(MetadataRequest.API_KEY)
         request = MetadataRequest(
             topics=None
             if topics is None
             else [MetadataRequest.MetadataRequestTopic(name=t) for t in topics],
-            allow_auto_topic_creation=False,
+            allow_auto_topic_creation=auto_create,
         )
         if topics is None and version == 0:
             request.topics = []  # v0 has no null: an empty list means all topics
@@ -316,23 +332,34 @@ class KafkaClient:
             for t in response.topics
         ]
 
-    def topic_with_leaders(self, topic: str, wait_s: float) -> TopicInfo:
+    def topic_with_leaders(self, topic: str, wait_s: float, auto_create: bool = False) -> TopicInfo:
         """The topic once every partition has a leader, waiting up to ``wait_s`` while the
-        broker answers with errors a just-created topic gives."""
+        broker answers with errors a just-created topic gives. A topic the broker does not know
+        is an error at once; with ``auto_create`` the broker is asked to create it (as
+        kafka-console-producer does) and the error says when it would not."""
         deadline = time.monotonic() + wait_s
+        notice = WaitNotice(f"topic '{topic}' to have a leader for every partition", wait_s)
+        unknown_answers = 0
         while True:
-            [info] = self.metadata([topic])
+            [info] = self.metadata([topic], auto_create)
             code = info.error_code or next(
                 (p.error_code for p in info.partitions if p.error_code or p.leader < 0),
                 NONE,
             )
             if code == NONE and info.partitions and all(p.leader >= 0 for p in info.partitions):
                 return info
+            if code == UNKNOWN_TOPIC_OR_PARTITION:
+                unknown_answers += 1
+                # A broker may answer the request that made it create the topic from its
+                # metadata of before the creation: one more look tells "created" from "off".
+                if not auto_create or unknown_answers > AUTO_CREATE_CONFIRMATIONS:
+                    raise KafkaApiError(code, _unknown_topic_message(topic, auto_create))
+            elif code == INVALID_TOPIC_EXCEPTION:
+                raise KafkaApiError(code, f"'{topic}' is not a valid topic name.")
             code = code or LEADER_NOT_AVAILABLE
             if code not in RETRIABLE_METADATA_ERRORS or time.monotonic() >= deadline:
-                if code == UNKNOWN_TOPIC_OR_PARTITION:
-                    raise KafkaApiError(code, f"Topic '{topic}' does not exist.")
                 raise KafkaApiError(code, f"Topic '{topic}' has no leader for a partition.")
+            notice.tick()
             time.sleep(METADATA_RETRY_S)
 
     def coordinator(self, key: str, key_type: int = COORDINATOR_TYPE_GROUP) -> Connection:
@@ -349,6 +376,8 @@ class KafkaClient:
             coordinator_keys=[key] if batch else [],
         )
         deadline = time.monotonic() + self.timeout_s
+        what = COORDINATOR_KEY_NAMES.get(key_type, f"key type {key_type}")
+        notice = WaitNotice(f"the coordinator of {what} '{key}'", self.timeout_s)
         while True:
             response = self.bootstrap.call(request, version)
             if batch:
@@ -366,8 +395,8 @@ class KafkaClient:
                     self.brokers[node_id] = address
                 return self.node(node_id)
             if code not in RETRIABLE_COORDINATOR_ERRORS or time.monotonic() >= deadline:
-                what = COORDINATOR_KEY_NAMES.get(key_type, f"key type {key_type}")
                 raise KafkaApiError(code, message or f"no coordinator for {what} '{key}'")
+            notice.tick()
             time.sleep(COORDINATOR_RETRY_S)
 
     def list_offsets(

@@ -1,26 +1,32 @@
-"""`ferrokafka produce` and `ferrokafka consume`: console tools like Kafka's
-kafka-console-producer.sh and kafka-console-consumer.sh, without consumer groups (the consumer
-assigns itself partitions and starts from ListOffsets or a given offset)."""
+"""`ferrokafka produce`: a console producer like Kafka's kafka-console-producer.sh and kcat -P.
+
+A topic that does not exist is created by the broker on first use when its
+auto.create.topics.enable is on (Metadata with allow_auto_topic_creation, as Kafka's clients
+ask); when it is off the tool says so at once. Records and batches larger than a limit are
+refused with the size, the limit and the config that sets it (size_limits.py).
+`ferrokafka consume` is in consume.py."""
 
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
-from ferrokafka.storage import BatchBuilder, FerrokafkaError, decode_batches
+from ferrokafka.protocol.error_codes import MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE
+from ferrokafka.storage import BatchBuilder, FerrokafkaError
 
-from .client import EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, ClientError, KafkaClient, TopicInfo
-from .topics import bootstrap_options, connect, reports_errors
+from .bootstrap import bootstrap_options, reports_errors
+from .client import ClientError, KafkaApiError, KafkaClient, TopicInfo
+from .size_limits import CLIENT_MESSAGE_MAX_BYTES, broker_refused, client_limit_error
+from .topics import connect
 
 # A batch is sent once it holds this many records or bytes (or stdin ends, or stdin is a
 # terminal, where each typed line is sent at once).
 BATCH_MAX_RECORDS = 1000
 BATCH_MAX_BYTES = 512 * 1024
-# How long one fetch may wait on the broker for new records; consume's --timeout-ms is
-# checked between fetches.
-FETCH_MAX_WAIT_MS = 500
+# A record's size as the limits count it: its bytes plus Kafka's per-record overhead at most
+# (length, attributes, deltas and counts as varints), so the check errs on the safe side.
+RECORD_OVERHEAD_BYTES_MAX = 21
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 
 
@@ -56,6 +62,11 @@ def partition_for_key(key: bytes, partitions: int) -> int:
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
+def record_bytes(key: bytes | None, value: bytes, headers: list[tuple[str, bytes | None]]) -> int:
+    header_bytes = sum(len(k.encode()) + len(v or b"") + 10 for k, v in headers)
+    return len(key or b"") + len(value) + header_bytes + RECORD_OVERHEAD_BYTES_MAX
+
+
 def parse_headers(pairs: tuple[str, ...]) -> list[tuple[str, bytes | None]]:
     headers: list[tuple[str, bytes | None]] = []
     for pair in pairs:
@@ -77,7 +88,9 @@ class Producer:
         compression: str,
         acks: int,
         timeout_ms: int,
+        max_message_bytes: int = CLIENT_MESSAGE_MAX_BYTES,
     ) -> None:
+        self.max_message_bytes = max_message_bytes
         self.client = client
         self.topic = topic
         self.partition = partition
@@ -91,7 +104,13 @@ class Producer:
         # partitioning, without its size-based switching).
         self.sticky = 0
 
-    def add(self, key: bytes | None, value: bytes, headers: list[tuple[str, bytes | None]]) -> None:
+    def add(
+        self,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes | None]],
+        number: int = 0,
+    ) -> None:
         count = len(self.topic.partitions)
         if self.partition is not None:
             partition = self.partition
@@ -99,18 +118,33 @@ class Producer:
             partition = partition_for_key(key, count)
         else:
             partition = self.topic.partitions[self.sticky % count].partition
+        size = record_bytes(key, value, headers)
+        if size > self.max_message_bytes:
+            raise client_limit_error(f"the record on line {number}", size, self.max_message_bytes)
+        if self.pending_bytes + size > min(BATCH_MAX_BYTES, self.max_message_bytes):
+            self.flush()
         builder = self.pending.get(partition)
         if builder is None:
             builder = self.pending[partition] = BatchBuilder(compression=self.compression)
         builder.append(value, key=key, headers=headers)
         self.pending_records += 1
-        self.pending_bytes += len(value) + len(key or b"")
+        self.pending_bytes += size
         if self.pending_records >= BATCH_MAX_RECORDS or self.pending_bytes >= BATCH_MAX_BYTES:
             self.flush()
 
     def flush(self) -> None:
         for partition, builder in sorted(self.pending.items()):
-            self.client.produce(self.topic, partition, builder.build(), self.acks, self.timeout_ms)
+            batch = builder.build()
+            if len(batch) > self.max_message_bytes:
+                raise client_limit_error("a batch", len(batch), self.max_message_bytes)
+            try:
+                self.client.produce(self.topic, partition, batch, self.acks, self.timeout_ms)
+            except KafkaApiError as exc:
+                if exc.code in (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE):
+                    raise broker_refused(
+                        self.client, exc, self.topic.name, partition, len(batch)
+                    ) from exc
+                raise
         self.pending.clear()
         self.pending_records = self.pending_bytes = 0
         self.sticky += 1
@@ -123,6 +157,13 @@ class Producer:
 @click.option("--header", "headers", multiple=True, metavar="KEY=VALUE", help="On every record.")
 @click.option("--compression", type=click.Choice(COMPRESSIONS), default="none", show_default=True)
 @click.option("--acks", type=click.Choice(["-1", "0", "1", "all"]), default="-1", show_default=True)
+@click.option(
+    "--max-message-bytes",
+    type=click.IntRange(min=1000),
+    default=CLIENT_MESSAGE_MAX_BYTES,
+    show_default=True,
+    help="The producer's limit on a record or batch (librdkafka's message.max.bytes).",
+)
 @bootstrap_options
 @reports_errors
 def produce(
@@ -132,17 +173,19 @@ def produce(
     headers: tuple[str, ...],
     compression: str,
     acks: str,
+    max_message_bytes: int,
     bootstrap_server: str,
     timeout: float,
 ) -> None:
-    """Send each line of stdin to TOPIC as one record."""
+    """Send each line of stdin to TOPIC as one record. A missing TOPIC is created by the broker
+    if its auto.create.topics.enable is on (else: `ferrokafka topics create`)."""
     if key_separator == "":
         raise click.BadParameter("must not be empty", param_hint="--key-separator")
     header_list = parse_headers(headers)
     stdin = sys.stdin.buffer
     interactive = sys.stdin.isatty()
     with connect(bootstrap_server, timeout) as client:
-        info = client.topic_with_leaders(topic, timeout)
+        info = client.topic_with_leaders(topic, timeout, auto_create=True)
         if partition is not None and partition not in {p.partition for p in info.partitions}:
             raise ClientError(f"Topic '{topic}' has no partition {partition}.")
         producer = Producer(
@@ -152,6 +195,7 @@ def produce(
             compression,
             -1 if acks == "all" else int(acks),
             int(timeout * 1000),
+            max_message_bytes,
         )
         for number, raw in enumerate(stdin, start=1):
             line = raw.rstrip(b"\r\n") if raw.endswith(b"\n") else raw
@@ -161,108 +205,9 @@ def produce(
                 if not sep:
                     raise ClientError(f"No key separator found on line number {number}: {raw!r}")
             try:
-                producer.add(key, line, header_list)
+                producer.add(key, line, header_list, number)
                 if interactive:
                     producer.flush()
             except FerrokafkaError as exc:
                 raise ClientError(f"could not build a batch: {exc}") from exc
         producer.flush()
-
-
-def _text(value: bytes | None) -> str:
-    return "null" if value is None else value.decode("utf-8", errors="backslashreplace")
-
-
-@click.command("consume")
-@click.argument("topic")
-@click.option("--partition", type=click.IntRange(min=0), help="Default: every partition.")
-@click.option("--from-beginning", is_flag=True, help="Start at the earliest offset.")
-@click.option("--offset", type=click.IntRange(min=0), help="Start at this offset.")
-@click.option("--max-messages", type=click.IntRange(min=1), help="Exit after this many.")
-@click.option(
-    "--timeout-ms", type=click.IntRange(min=0), help="Exit when no record came for this long."
-)
-@click.option("--print-key", is_flag=True, help="Print KEY<TAB>VALUE.")
-@click.option("--print-headers", is_flag=True, help="Print k:v,k:v (or NO_HEADERS) first.")
-@bootstrap_options
-@reports_errors
-def consume(
-    topic: str,
-    partition: int | None,
-    from_beginning: bool,
-    offset: int | None,
-    max_messages: int | None,
-    timeout_ms: int | None,
-    print_key: bool,
-    print_headers: bool,
-    bootstrap_server: str,
-    timeout: float,
-) -> None:
-    """Print TOPIC's records, one a line, until --max-messages or --timeout-ms (or Ctrl-C)."""
-    if from_beginning and offset is not None:
-        raise click.UsageError("--from-beginning and --offset are exclusive")
-    if offset is not None and partition is None:
-        raise click.UsageError("--offset needs --partition")
-    with connect(bootstrap_server, timeout) as client:
-        info = client.topic_with_leaders(topic, timeout)
-        partitions = [p.partition for p in info.partitions]
-        if partition is not None:
-            if partition not in partitions:
-                raise ClientError(f"Topic '{topic}' has no partition {partition}.")
-            partitions = [partition]
-        if offset is not None:
-            positions = {partitions[0]: offset}
-        else:
-            start = EARLIEST_TIMESTAMP if from_beginning else LATEST_TIMESTAMP
-            positions = {p: client.list_offset(info, p, start) for p in partitions}
-        _consume_loop(client, info, positions, max_messages, timeout_ms, print_key, print_headers)
-
-
-def _consume_loop(
-    client: KafkaClient,
-    info: TopicInfo,
-    positions: dict[int, int],
-    max_messages: int | None,
-    timeout_ms: int | None,
-    print_key: bool,
-    print_headers: bool,
-) -> None:
-    printed = 0
-    last_record = time.monotonic()
-    while max_messages is None or printed < max_messages:
-        wait_ms = FETCH_MAX_WAIT_MS
-        if timeout_ms is not None:
-            left_ms = timeout_ms - int((time.monotonic() - last_record) * 1000)
-            if left_ms <= 0:
-                break
-            wait_ms = min(wait_ms, left_ms)
-        got_any = False
-        for partition, (_, data) in sorted(client.fetch(info, positions, wait_ms).items()):
-            try:
-                batches = decode_batches(data, allow_partial=True)
-            except FerrokafkaError as exc:
-                raise ClientError(f"partition {partition}: bad records: {exc}") from exc
-            for batch in batches:
-                # A compressed batch may start before the position asked for; control
-                # batches (transaction markers) are not records to print.
-                if not batch.is_control:
-                    for record in batch.records():
-                        if record.offset < positions[partition]:
-                            continue
-                        if max_messages is not None and printed >= max_messages:
-                            return
-                        fields = []
-                        if print_headers:
-                            fields.append(
-                                ",".join(f"{k}:{_text(v)}" for k, v in record.headers)
-                                or "NO_HEADERS"
-                            )
-                        if print_key:
-                            fields.append(_text(record.key))
-                        fields.append(_text(record.value))
-                        click.echo("\t".join(fields))
-                        printed += 1
-                        got_any = True
-                positions[partition] = max(positions[partition], batch.next_offset)
-        if got_any:
-            last_record = time.monotonic()

@@ -8,6 +8,7 @@ and clamps every new offset into the partition's [log start, log end].
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from typing import NamedTuple
 
@@ -15,6 +16,7 @@ import click
 
 from ferrokafka.protocol.error_codes import GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NONE, error_name
 
+from .bootstrap import bootstrap_options, group_bootstrap_option, reports_errors
 from .client import (
     EARLIEST_TIMESTAMP,
     LATEST_TIMESTAMP,
@@ -31,10 +33,12 @@ from .group_admin import (
     fetch_offsets,
     list_groups,
 )
-from .topics import bootstrap_options, connect, reports_errors
+from .topics import connect
 
 # States in which Kafka's tool lets an admin rewrite a group's offsets: nobody consumes.
 RESETTABLE_STATES = frozenset({"Empty", "Dead"})
+# reset-offsets commits this many partitions per OffsetCommit, reporting progress between.
+COMMIT_CHUNK_PARTITIONS = 500
 # What Kafka's tool prints for a value it does not have.
 MISSING = "-"
 # A note for each strategy that clamped an offset (Kafka's tool warns the same way).
@@ -51,6 +55,7 @@ def echo_table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
 
 
 @click.group("groups")
+@group_bootstrap_option
 def groups() -> None:
     """List, describe and delete consumer groups; reset their committed offsets."""
 
@@ -323,6 +328,26 @@ def _new_offsets(
     return out
 
 
+def _commit_in_chunks(
+    client: KafkaClient,
+    group_id: str,
+    offsets: dict[tuple[str, int], int],
+    infos: dict[str, TopicInfo],
+) -> dict[tuple[str, int], int]:
+    """One OffsetCommit per COMMIT_CHUNK_PARTITIONS partitions, with progress on stderr when
+    there is more than one (or stderr is a terminal)."""
+    keys = sorted(offsets)
+    show = len(keys) > COMMIT_CHUNK_PARTITIONS or sys.stderr.isatty()
+    errors: dict[tuple[str, int], int] = {}
+    for start in range(0, len(keys), COMMIT_CHUNK_PARTITIONS):
+        chunk = {k: offsets[k] for k in keys[start : start + COMMIT_CHUNK_PARTITIONS]}
+        errors.update(commit_offsets(client, group_id, chunk, infos))
+        if show:
+            done = min(start + COMMIT_CHUNK_PARTITIONS, len(keys))
+            click.echo(f"Committed {done}/{len(keys)} offsets of group '{group_id}'", err=True)
+    return errors
+
+
 @groups.command("reset-offsets")
 @click.option("--group", "group_id", required=True, help="The group whose offsets to reset.")
 @click.option(
@@ -388,6 +413,15 @@ def reset_offsets(
     topic_args = parse_topic_partitions(topic_values)
     with connect(bootstrap_server, timeout) as client:
         group = describe_group(client, group_id)
+        if not group.exists and not topic_args:
+            # Kafka 4.4's kafka-consumer-groups prints an empty table and exits 0 here, which
+            # reads like success: a group with no offsets has nothing --all-topics can select.
+            raise KafkaApiError(
+                GROUP_ID_NOT_FOUND,
+                f"Group '{group_id}' not found: it has no committed offsets for --all-topics to "
+                "reset (see `ferrokafka groups list`); name the topics with --topic to give a "
+                "new group offsets.",
+            )
         if group.state not in RESETTABLE_STATES:
             raise ClientError(
                 f"Assignments can only be reset if the group '{group_id}' is inactive, "
@@ -399,7 +433,7 @@ def reset_offsets(
         new = _new_offsets(client, chosen[0], keys, infos, committed)
         errors: dict[tuple[str, int], int] = {}
         if execute and new:
-            errors = commit_offsets(client, group_id, new, infos)
+            errors = _commit_in_chunks(client, group_id, new, infos)
     echo_table(
         ("GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"),
         [(group_id, t, p, o) for (t, p), o in sorted(new.items())],
@@ -410,6 +444,10 @@ def reset_offsets(
         raise KafkaApiError(
             code, f"committing {len(failed)} offset(s) failed, first {topic}-{partition}"
         )
+    if not group.exists:
+        # As Kafka's tool: --topic on a missing group gives it offsets (creating it).
+        done = "was created with these offsets" if execute else "would be created"
+        click.echo(f"Group '{group_id}' did not exist: it {done}.", err=True)
     if not execute:
         click.echo(
             "Dry run: nothing was changed (give --execute to commit these offsets).", err=True

@@ -3,10 +3,8 @@ kafka-topics.sh, over the admin APIs of any Kafka-compatible broker."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
-from typing import Any, TypeVar
 
 import click
 
@@ -19,11 +17,14 @@ from ferrokafka.protocol.messages.incremental_alter_configs import (
 )
 
 from . import partition_health as health
+from .bootstrap import (
+    bootstrap_options,
+    group_bootstrap_option,
+    reports_errors,
+)
 from .client import (
     CONFIG_SOURCE_TOPIC,
-    DEFAULT_TIMEOUT_S,
     RESOURCE_TOPIC,
-    ClientError,
     KafkaApiError,
     KafkaClient,
     PartitionInfo,
@@ -31,41 +32,9 @@ from .client import (
     check,
 )
 
-DEFAULT_BOOTSTRAP = "localhost:9092"
 # IncrementalAlterConfigs operations (Kafka's AlterConfigOp.OpType).
 OP_SET = 0
 OP_DELETE = 1
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def bootstrap_options(f: F) -> F:
-    f = click.option(
-        "--timeout",
-        type=click.FloatRange(min=0.1),
-        default=DEFAULT_TIMEOUT_S,
-        show_default=True,
-        help="Seconds to wait for the broker on each request.",
-    )(f)
-    return click.option(
-        "--bootstrap-server",
-        default=DEFAULT_BOOTSTRAP,
-        show_default=True,
-        help="HOST:PORT of a broker (comma-separated for several).",
-    )(f)
-
-
-def reports_errors(f: F) -> F:
-    """Client and broker errors become one line on stderr and exit code 1 (ClickException)."""
-
-    @wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except ClientError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 @contextmanager
@@ -89,6 +58,7 @@ def _timeout_ms(timeout: float) -> int:
 
 
 @click.group("topics")
+@group_bootstrap_option
 def topics() -> None:
     """Create, list, describe, alter and delete topics."""
 

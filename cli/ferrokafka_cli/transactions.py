@@ -17,9 +17,10 @@ import click
 
 from ferrokafka.protocol.error_codes import TRANSACTIONAL_ID_NOT_FOUND
 
+from .bootstrap import bootstrap_options, group_bootstrap_option, reports_errors
 from .client import ClientError, KafkaApiError, KafkaClient
 from .groups import echo_table
-from .topics import bootstrap_options, connect, reports_errors
+from .topics import connect
 from .txn_admin import (
     AbortSpec,
     ListFilters,
@@ -58,6 +59,7 @@ def _producer_ids(values: tuple[str, ...]) -> list[int]:
 
 
 @click.group("transactions")
+@group_bootstrap_option
 def transactions() -> None:
     """List, describe and abort transactions; describe producers; find hanging transactions."""
 

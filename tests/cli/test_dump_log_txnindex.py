@@ -7,8 +7,9 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from cli.ferrokafka_cli.main import cli
 from click.testing import CliRunner
+
+from ferrokafka_cli.main import cli
 
 ENTRY = struct.Struct(">hqqqq")
 

@@ -7,11 +7,11 @@ ConsumerProtocol does), and bytes that are not an assignment."""
 from __future__ import annotations
 
 import pytest
-from cli.ferrokafka_cli.client import ClientError
-from cli.ferrokafka_cli.group_admin import decode_assignment
 
 from ferrokafka.protocol import encode_message
 from ferrokafka.protocol.messages.consumer_protocol_assignment import ConsumerProtocolAssignment
+from ferrokafka_cli.client import ClientError
+from ferrokafka_cli.group_admin import decode_assignment
 
 
 def assignment_bytes(

@@ -30,7 +30,7 @@ from groups_tools.clients import (
 from kafka_support.jars import TOOL_JVM_OPTIONS, write_log4j2_config
 
 REPO = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "cli.ferrokafka_cli.main", "groups"]
+COMMAND = [sys.executable, "-m", "ferrokafka_cli.main", "groups"]
 RUN_TIMEOUT_S = 90.0
 STATE_WAIT_S = 60.0
 

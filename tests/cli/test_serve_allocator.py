@@ -18,7 +18,7 @@ _READS = textwrap.dedent(
     """
     import os, resource, sys
     sys.path[:0] = {paths!r}
-    from cli.ferrokafka_cli.serve import settle_allocator
+    from ferrokafka_cli.serve import settle_allocator
     from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
     assert settle_allocator()
     r, w = os.pipe()

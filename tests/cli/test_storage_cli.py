@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli.ferrokafka_cli.main import cli
 from click.testing import CliRunner, Result
 
 from ferrokafka.cluster.snapshot_file import BOOTSTRAP_SNAPSHOT_ID, read_snapshot
@@ -22,10 +21,11 @@ from ferrokafka.storage.checkpoints import (
     read_meta_properties,
     write_meta_properties,
 )
+from ferrokafka_cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qk"
-SERVE = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", "serve"]
+SERVE = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", "serve"]
 SERVE_TIMEOUT_S = 60.0
 
 

@@ -20,18 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli.ferrokafka_cli.client import KafkaClient
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_support as ks
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import BatchBuilder
+from ferrokafka_cli.client import KafkaClient
 
 pytestmark = [pytest.mark.kafka]
 
 REPO = Path(__file__).resolve().parents[2]
-COMMAND = [sys.executable, "-m", "cli.ferrokafka_cli.main", "transactions"]
+COMMAND = [sys.executable, "-m", "ferrokafka_cli.main", "transactions"]
 TRANSACTIONS_COMMAND = "org.apache.kafka.tools.TransactionsCommand"
 BROKER_KINDS = ("kafka", "ferrokafka")
 BROKERS_ENV = "FERROKAFKA_TXN_CLI_BROKERS"

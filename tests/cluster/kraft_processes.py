@@ -49,7 +49,7 @@ def _env() -> dict[str, str]:
 
 def ferrokafka_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", *args],
+        [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", *args],
         env=_env(),
         cwd=REPO,
         capture_output=True,
@@ -177,7 +177,7 @@ class KRaftCluster:
             [
                 sys.executable,
                 "-c",
-                "from cli.ferrokafka_cli.main import main; main()",
+                "from ferrokafka_cli.main import main; main()",
                 "serve",
                 "--config",
                 str(node.config_file),

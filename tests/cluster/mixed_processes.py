@@ -240,7 +240,7 @@ class MixedCluster:
             [
                 sys.executable,
                 "-c",
-                "from cli.ferrokafka_cli.main import main; main()",
+                "from ferrokafka_cli.main import main; main()",
                 "serve",
                 "--config",
                 str(node.config_file),

@@ -69,7 +69,7 @@ ANSWER_S = 5.0
 RSS_GROWTH_MAX = 200 << 20
 
 REPO = Path(__file__).resolve().parents[2]
-SERVE = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", "serve"]
+SERVE = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", "serve"]
 EPHEMERAL = ["--listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"]
 LISTENING = re.compile(r"listening on PLAINTEXT://([0-9.]+):(\d+)")
 START_TIMEOUT_S = 30.0

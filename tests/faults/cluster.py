@@ -64,7 +64,7 @@ CLUSTER_SETTINGS = {
 def ferrokafka_cli(*args: str) -> str:
     """Run the ``ferrokafka`` command of this checkout; its stdout (raise with its stderr)."""
     done = subprocess.run(
-        [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", *args],
+        [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", *args],
         env=_source_tree_env(),
         cwd=REPO,
         capture_output=True,
@@ -101,7 +101,7 @@ class ClusterNode(FerrokafkaNode):
             *self.placement.command_prefix(),
             sys.executable,
             "-c",
-            "from cli.ferrokafka_cli.main import main; main()",
+            "from ferrokafka_cli.main import main; main()",
             "serve",
             "--config",
             str(self.config_file),

@@ -223,7 +223,7 @@ class FerrokafkaNode:
             *self.placement.command_prefix(),
             sys.executable,
             "-c",
-            "from cli.ferrokafka_cli.main import main; main()",
+            "from ferrokafka_cli.main import main; main()",
             "serve",
             "--node-id",
             str(self.config.node_id),

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli.ferrokafka_cli.main import cli
 from click.testing import CliRunner
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -29,11 +28,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 import kafka_support as ks
 from ferrokafka.cluster.snapshot_file import BOOTSTRAP_SNAPSHOT_ID, Snapshot, read_snapshot
 from ferrokafka.storage.checkpoints import kafka_uuid_string, read_meta_properties
+from ferrokafka_cli.main import cli
 from kafka_support.broker import STORAGE_TOOL_CLASS, free_loopback_port
 from kafka_support.jars import dump_log_segments_class
 
 REPO = Path(__file__).resolve().parents[2]
-SERVE = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", "serve"]
+SERVE = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", "serve"]
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qk"
 DYNAMIC = "controller.quorum.bootstrap.servers=127.0.0.1:{controller}"
 STATIC = "controller.quorum.voters=1@127.0.0.1:{controller}"

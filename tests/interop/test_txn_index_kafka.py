@@ -14,11 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli.ferrokafka_cli.main import cli
 from click.testing import CliRunner
 
 import kafka_support as ks
 from ferrokafka.storage import BatchBuilder, Log, LogConfig, build_control_batch
+from ferrokafka_cli.main import cli
 
 pytestmark = [pytest.mark.kafka]
 

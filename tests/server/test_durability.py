@@ -41,7 +41,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 # The console script's entry point, run from the repo root where `cli` is importable.
-COMMAND = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", "serve"]
+COMMAND = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", "serve"]
 EPHEMERAL = ["--listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"]
 ADDRESS = re.compile(r"listening on PLAINTEXT://([0-9.]+):(\d+)")
 # storage.load_report.log_report's summary line: which dirs were trusted and which recovered.

@@ -21,7 +21,7 @@ from ferrokafka.config import load_broker_config
 from ferrokafka.server.kraft import is_controller_only, uses_quorum
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()"]
+CLI = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()"]
 TIMEOUT_S = 30.0
 EXIT_START_FAILED = 1
 

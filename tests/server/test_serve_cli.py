@@ -18,9 +18,9 @@ import pytest
 from server_wire import RawClient
 
 REPO = Path(__file__).resolve().parents[2]
-# The CLI ships as `cli.ferrokafka_cli`; run it the way the console script does, from the repo
+# The CLI ships as `ferrokafka_cli`; run it the way the console script does, from the repo
 # root (importable from there in a checkout and from site-packages once installed).
-COMMAND = [sys.executable, "-c", "from cli.ferrokafka_cli.main import main; main()", "serve"]
+COMMAND = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()", "serve"]
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 ADDRESS = re.compile(r"listening on PLAINTEXT://([0-9.]+):(\d+)")

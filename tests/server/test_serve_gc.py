@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import trio
-from cli.ferrokafka_cli.serve import _serve
 
 from ferrokafka.config import load_broker_config
 from ferrokafka.server import Broker
 from ferrokafka.testing import run_broker
+from ferrokafka_cli.serve import _serve
 
 START_TIMEOUT_S = 60.0
 # From listeners bound to the freeze: a registration and a collection, well under a second.

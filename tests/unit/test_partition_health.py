@@ -5,8 +5,9 @@ Kafka's own tool on a live cluster is in tests/cluster/test_bounce_processes.py.
 from __future__ import annotations
 
 import pytest
-from cli.ferrokafka_cli.client import ClientError, PartitionInfo
-from cli.ferrokafka_cli.partition_health import (
+
+from ferrokafka_cli.client import ClientError, PartitionInfo
+from ferrokafka_cli.partition_health import (
     AT_MIN_ISR,
     UNAVAILABLE,
     UNDER_MIN_ISR,
