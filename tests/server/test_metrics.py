@@ -17,6 +17,8 @@ import confluent_kafka
 import pytest
 import trio
 from confluent_kafka.admin import AdminClient, NewTopic
+from tests.server.metrics_support import free_port, http_get, scrape, value
+from tests.server.server_wire import RawClient
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.produce import ProduceRequest
@@ -24,8 +26,6 @@ from ferrokafka.server import Broker
 from ferrokafka.server.metrics.http import REQUEST_HEAD_BYTES_MAX
 from ferrokafka.testing import run_broker
 from ferrokafka.testing import testing_config as config_of
-from tests.server.metrics_support import free_port, http_get, scrape, value
-from tests.server.server_wire import RawClient
 
 TOPIC = "metrics-proof"
 GROUP = "metrics-group"
@@ -121,7 +121,8 @@ def test_scrape_agrees_with_what_clients_sent(tmp_path: Path) -> None:
         assert _produce_to_missing_partition(bootstrap) == ec.UNKNOWN_TOPIC_OR_PARTITION
         after = scrape(port)
         segment_bytes = sum(
-            path.stat().st_size for path in (Path(broker.config.log_dirs[0]) / f"{TOPIC}-0").glob("*.log")
+            path.stat().st_size
+            for path in (Path(broker.config.log_dirs[0]) / f"{TOPIC}-0").glob("*.log")
         )
         assert http_get(port, "/healthz") == (200, b"ok\n")
         assert http_get(port, "/readyz") == (200, b"ready\n")

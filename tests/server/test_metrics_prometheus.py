@@ -14,9 +14,9 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
+from tests.server.metrics_support import free_port
 
 from ferrokafka.testing import run_broker
-from tests.server.metrics_support import free_port
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 TOPIC = "scraped"

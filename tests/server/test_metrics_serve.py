@@ -54,7 +54,10 @@ def test_serve_with_metrics_port(tmp_path: Path) -> None:
             str(port),
         ],
         cwd=REPO,
-        env={"PYTHONPATH": f"{REPO / 'python'}:{REPO}", "PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        env={
+            "PYTHONPATH": f"{REPO / 'python'}:{REPO}",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        },
         stdout=out,
         stderr=err,
     )

@@ -275,11 +275,6 @@ _FERROKAFKA_KEYS: tuple[ConfigKey, ...] = (
 # fmt: on
 
 BROKER_KEYS = ConfigTable(
-    _ROLE_KEYS
-    + _SOCKET_KEYS
-    + LOG_KEYS
-    + _REPLICATION_KEYS
-    + _COORDINATOR_KEYS
-    + _FERROKAFKA_KEYS
+    _ROLE_KEYS + _SOCKET_KEYS + LOG_KEYS + _REPLICATION_KEYS + _COORDINATOR_KEYS + _FERROKAFKA_KEYS
 )
 """Every broker key ferrokafka accepts, in documentation order."""

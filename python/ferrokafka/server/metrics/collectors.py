@@ -81,12 +81,12 @@ class RequestCollector:
                 continue
             api = APIS[key].name
             requests.add_metric([api], stats.requests)
-            for family, histogram in zip(times, stats.times, strict=True):
+            for time_family, histogram in zip(times, stats.times, strict=True):
                 cumulative, buckets = 0, []
                 for bound, count in zip(_BUCKET_BOUNDS, histogram.counts, strict=True):
                     cumulative += count
                     buckets.append((bound, cumulative))
-                family.add_metric([api], buckets, histogram.sum_ms)
+                time_family.add_metric([api], buckets, histogram.sum_ms)
         yield requests
         yield from times
         errors = CounterMetricFamily(
@@ -235,10 +235,10 @@ def _groups(coordinator: Any, node: Any) -> Iterator[Metric]:
     offsets = coordinator.offsets
     for group_id in offsets.group_ids():
         for (topic, index), committed in sorted(offsets.of_group(group_id).items()):
-            key = [group_id, topic, str(index)]
-            current.add_metric(key, committed.offset)
+            series = [group_id, topic, str(index)]
+            current.add_metric(series, committed.offset)
             partition = node.partition(topic, index)
             if partition is not None:
-                lag.add_metric(key, partition.high_watermark - committed.offset)
+                lag.add_metric(series, partition.high_watermark - committed.offset)
     yield current
     yield lag
