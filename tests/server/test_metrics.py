@@ -17,8 +17,8 @@ import confluent_kafka
 import pytest
 import trio
 from confluent_kafka.admin import AdminClient, NewTopic
-from tests.server.metrics_support import free_port, http_get, scrape, value
-from tests.server.server_wire import RawClient
+from metrics_support import free_port, http_get, scrape, value
+from server_wire import RawClient
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.produce import ProduceRequest

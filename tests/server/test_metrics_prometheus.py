@@ -14,7 +14,7 @@ from pathlib import Path
 
 import confluent_kafka
 import pytest
-from tests.server.metrics_support import free_port
+from metrics_support import free_port
 
 from ferrokafka.testing import run_broker
 

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.server.metrics_support import free_port, http_get, scrape, value
+from metrics_support import free_port, http_get, scrape, value
 
 REPO = Path(__file__).resolve().parents[2]
 START_WAIT_S = 60.0
