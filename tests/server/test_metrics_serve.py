@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,3 +84,32 @@ def test_serve_with_metrics_port(tmp_path: Path) -> None:
         pass  # stopped with the process
     else:
         raise AssertionError("the metrics port still answers after the broker stopped")
+
+
+def test_metrics_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from cli.ferrokafka_cli.main import main; main()",
+                "serve",
+                "--listeners",
+                "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "--log-dirs",
+                str(tmp_path / "data"),
+                "--metrics-port",
+                str(port),
+            ],
+            cwd=REPO,
+            env={"PYTHONPATH": f"{REPO / 'python'}:{REPO}", "PATH": os.environ.get("PATH", "")},
+            capture_output=True,
+            text=True,
+            timeout=START_WAIT_S,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"127.0.0.1:{port} (ferrokafka.metrics.port / --metrics-port)" in result.stderr

@@ -100,7 +100,14 @@ class HttpServer:
     async def serve(
         self, *, task_status: trio.TaskStatus[list[tuple[str, int]]] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        listeners = await trio.open_tcp_listeners(self.port, host=self.host or None)
+        try:
+            listeners = await trio.open_tcp_listeners(self.port, host=self.host or None)
+        except OSError as exc:  # name the setting: the broker's own ports fail the same way
+            raise OSError(
+                exc.errno,
+                f"cannot listen on {self.host}:{self.port} (ferrokafka.metrics.port / "
+                f"--metrics-port): {exc.strerror}",
+            ) from exc
         try:
             self.bound = [tuple(lst.socket.getsockname()[:2]) for lst in listeners]  # type: ignore[misc]
             async with trio.open_nursery() as nursery:

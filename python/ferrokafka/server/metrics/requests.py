@@ -40,6 +40,9 @@ from typing import Any
 from ferrokafka.protocol.schema import Message, Struct
 
 PRODUCE_KEY = 0
+# The KRaft quorum replicates with Fetch too (controller listeners): its bytes are not topic
+# traffic, and Kafka does not count them in BrokerTopicMetrics either.
+METADATA_TOPIC = "__cluster_metadata"
 FETCH_KEY = 1
 # The highest API key a counter list holds (Kafka's keys are below 100; 92 is the highest in 4.4).
 API_KEYS_MAX = 128
@@ -223,6 +226,8 @@ class RequestMetrics:
         errors[(FETCH_KEY, code)] = errors.get((FETCH_KEY, code), 0) + 1
         for topic in response.responses:
             name = self._name(topic.topic, topic.topic_id)
+            if name == METADATA_TOPIC:  # a KRaft voter or observer fetching the quorum's log
+                continue
             size = 0
             failed = False
             for part in topic.partitions:
