@@ -18,8 +18,10 @@ What each request's times mean (Kafka's RequestMetrics names; what we can and ca
 - ``totaltimems``: from the frame being read to its send finishing.
 - ``throttletimems`` is not exported: ferrokafka has no client quotas yet, so it is always 0.
 
-Errors follow Kafka's ``AbstractResponse.errorCounts``: every ``error_code`` in the response
-(top level and nested, NONE included) counts once for its API.
+Errors follow Kafka's ``AbstractResponse.errorCounts`` (NONE included): Produce one per
+partition, Fetch the top level and one per partition, Metadata each topic and partition,
+FindCoordinator v4+ each coordinator; any other API every ``error_code`` in the response, top
+level and nested (where Kafka's response class counts a subset, this may count more).
 
 Bytes in are the record batch bytes of each partition a Produce appended (the ``records``
 field as sent: the whole batch v2, header included, as Kafka's ``records.sizeInBytes``);
@@ -30,6 +32,7 @@ Fetch response (a follower's go to ``replicationbytesout``, as in Kafka).
 
 from __future__ import annotations
 
+import logging
 import struct
 import time
 import uuid
@@ -39,11 +42,15 @@ from typing import Any
 
 from ferrokafka.protocol.schema import Message, Struct
 
+log = logging.getLogger(__name__)
+
 PRODUCE_KEY = 0
 # The KRaft quorum replicates with Fetch too (controller listeners): its bytes are not topic
 # traffic, and Kafka does not count them in BrokerTopicMetrics either.
 METADATA_TOPIC = "__cluster_metadata"
 FETCH_KEY = 1
+METADATA_KEY = 3
+FIND_COORDINATOR_KEY = 10
 # The highest API key a counter list holds (Kafka's keys are below 100; 92 is the highest in 4.4).
 API_KEYS_MAX = 128
 # Upper bounds (ms) of the request-time histogram buckets: 0.1 ms (a produce answered at once
@@ -132,6 +139,7 @@ class RequestMetrics:
         self.fetch_requests: dict[str, int] = {}
         self.failed_fetch_requests: dict[str, int] = {}
         self.replication_bytes_out = 0
+        self._failed_apis: set[int] = set()
         # A topic id's name (Produce and Fetch v13+ name topics by id); the broker sets it.
         self.topic_name: Callable[[uuid.UUID], str | None] = lambda topic_id: None
 
@@ -144,12 +152,18 @@ class RequestMetrics:
         """The handler answered (``response`` None: nothing is sent, acks=0)."""
         timing.answered_at = time.perf_counter()
         key = timing.api_key
-        if key == PRODUCE_KEY:
-            self._produced(timing.request, response)  # counts its errors too
-        elif key == FETCH_KEY and response is not None:
-            self._fetched(timing.request, response)  # counts its errors too
-        elif response is not None:
-            count_errors(self.errors, key, response)
+        try:
+            if key == PRODUCE_KEY:
+                self._produced(timing.request, response)  # counts its errors too
+            elif key == FETCH_KEY and response is not None:
+                self._fetched(timing.request, response)  # counts its errors too
+            elif response is not None:
+                count_response_errors(self.errors, key, response)
+        except Exception:  # a metrics bug must never fail the request (it would close its
+            # connection): logged once per API, the request answered as if metrics were off
+            if key not in self._failed_apis:
+                self._failed_apis.add(key)
+                log.exception("metrics: counting a response of API key %d failed", key)
         timing.request = None
 
     def sent(self, timings: list[RequestTiming]) -> None:
@@ -269,6 +283,20 @@ def _plan(cls: type) -> _Plan:
                 nested.append((f.name, f.type.startswith("[]")))
         plan = _PLANS[cls] = (has_error, tuple(nested))
     return plan
+
+
+def count_response_errors(errors: dict[tuple[int, int], int], api_key: int, response: Any) -> None:
+    """Kafka's ``errorCounts`` of ``response``: every error_code in it, but where Kafka's
+    response class counts fewer (Metadata: topics and partitions, not the top level;
+    FindCoordinator v4+: the coordinators, not the top level)."""
+    if api_key == METADATA_KEY:
+        for topic in response.topics:
+            count_errors(errors, api_key, topic)
+    elif api_key == FIND_COORDINATOR_KEY and response.coordinators:
+        for coordinator in response.coordinators:
+            count_errors(errors, api_key, coordinator)
+    else:
+        count_errors(errors, api_key, response)
 
 
 def count_errors(errors: dict[tuple[int, int], int], api_key: int, message: Any) -> None:
