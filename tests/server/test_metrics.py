@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import confluent_kafka
@@ -249,3 +250,27 @@ def test_bad_metrics_port_is_a_config_error(tmp_path: Path, bad: str) -> None:
 def test_default_host_is_loopback(tmp_path: Path) -> None:
     config = config_of(tmp_path, {"ferrokafka.metrics.port": 1})
     assert config["ferrokafka.metrics.host"] == "127.0.0.1"
+
+
+FLUSH_WAIT_S = 30.0
+
+
+def test_log_flushes_are_counted(tmp_path: Path) -> None:
+    """log.flush.interval.ms=1: the periodic flush pass flushes the produced-to log (a flush
+    by message count happens inside the native append and is not counted: see the README)."""
+    port = free_port()
+    overrides = {
+        "ferrokafka.metrics.port": port,
+        "log.flush.interval.ms": 1,
+        "log.flush.scheduler.interval.ms": 100,
+    }
+    with run_broker(tmp_path / "broker", overrides) as broker:
+        producer = confluent_kafka.Producer({"bootstrap.servers": broker.bootstrap_servers})
+        producer.produce(TOPIC, b"flush me")
+        assert producer.flush(CLIENT_TIMEOUT_S) == 0
+        name = "kafka_log_logflushstats_logflushrateandtimems"
+        deadline = time.monotonic() + FLUSH_WAIT_S
+        while not (value(samples := scrape(port), name + "_count") or 0) >= 1:
+            assert time.monotonic() < deadline, f"no flush counted in {FLUSH_WAIT_S} s"
+            time.sleep(0.2)
+        assert (value(samples, name + "_sum") or 0) > 0
