@@ -21,12 +21,12 @@ command -v java >/dev/null || { echo "java not found: install a JDK 17+ first" >
 command -v mvn >/dev/null || { echo "mvn not found: install Maven first" >&2; exit 1; }
 cargo --version; java -version 2>&1 | head -1; python3 --version
 
-step "Debian packages (kcat, a client the tests drive)"
-if ! command -v kcat >/dev/null; then
+step "Debian packages (kcat, a client the tests drive; prometheus, which scrapes the broker)"
+if ! command -v kcat >/dev/null || ! command -v prometheus >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -q >/dev/null && apt-get install -y -q kcat >/dev/null
+    apt-get update -q >/dev/null && apt-get install -y -q kcat prometheus >/dev/null
   else
-    echo "kcat not found: install it with 'sudo apt-get install kcat'" >&2; exit 1
+    echo "kcat or prometheus not found: install them with 'sudo apt-get install kcat prometheus'" >&2; exit 1
   fi
 fi
 kcat -V 2>&1 | head -1

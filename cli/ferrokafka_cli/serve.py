@@ -54,6 +54,15 @@ log = logging.getLogger("ferrokafka.serve")
 @click.option("--node-id", type=int, help="node.id")
 @click.option("--num-partitions", type=int, help="num.partitions of auto-created topics")
 @click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus /metrics, /healthz and /readyz on this port (ferrokafka.metrics.port).",
+)
+@click.option(
+    "--metrics-host",
+    help="Address of the metrics port (ferrokafka.metrics.host; default 127.0.0.1).",
+)
+@click.option(
     "--override",
     "overrides",
     multiple=True,
@@ -73,6 +82,8 @@ def serve(
     log_dirs: str | None,
     node_id: int | None,
     num_partitions: int | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
     overrides: tuple[str, ...],
     log_level: str,
 ) -> None:
@@ -89,6 +100,8 @@ def serve(
         "log.dirs": log_dirs,
         "node.id": node_id,
         "num.partitions": num_partitions,
+        "ferrokafka.metrics.port": metrics_port,
+        "ferrokafka.metrics.host": metrics_host,
     }
     settings += [f"{key}={value}" for key, value in flags.items() if value is not None]
     if config_path is None and listeners is not None and advertised_listeners is None:

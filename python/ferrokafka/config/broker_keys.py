@@ -17,6 +17,7 @@ from ferrokafka.config.definitions import (
     ConfigTable,
     ConfigType,
     at_least,
+    between,
     list_of,
     one_of,
 )
@@ -261,7 +262,19 @@ _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
 )
 # fmt: on
 
+# ferrokafka's own keys (Kafka has none of these): the metrics endpoint (server/metrics/).
+# fmt: off
+_FERROKAFKA_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("ferrokafka.metrics.port", _I, 0,
+              "Port of the Prometheus endpoint (/metrics, /healthz, /readyz); 0: off. "
+              "`ferrokafka serve --metrics-port` sets it.", between(0, 65535)),
+    ConfigKey("ferrokafka.metrics.host", _S, "127.0.0.1",
+              "Address the metrics endpoint binds; 0.0.0.0 for every interface. "
+              "`ferrokafka serve --metrics-host` sets it."),
+)
+# fmt: on
+
 BROKER_KEYS = ConfigTable(
-    _ROLE_KEYS + _SOCKET_KEYS + LOG_KEYS + _REPLICATION_KEYS + _COORDINATOR_KEYS
+    _ROLE_KEYS + _SOCKET_KEYS + LOG_KEYS + _REPLICATION_KEYS + _COORDINATOR_KEYS + _FERROKAFKA_KEYS
 )
 """Every broker key ferrokafka accepts, in documentation order."""

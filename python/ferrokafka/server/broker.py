@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -31,6 +32,7 @@ from ferrokafka.server.handlers.describe_quorum import (
 from ferrokafka.server.handlers.raft_voters import register_broker_voter_forwarding
 from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
+from ferrokafka.server.metrics import RequestMetrics, metrics_address
 from ferrokafka.server.node import Node, node_cluster_id
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
@@ -40,6 +42,9 @@ from ferrokafka.server.server import (
     ServerLimits,
     ShutdownHook,
 )
+
+if TYPE_CHECKING:
+    from ferrokafka.server.metrics.endpoint import MetricsEndpoint
 
 log = logging.getLogger(__name__)
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
@@ -86,11 +91,20 @@ class Broker:
         self._kraft_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._stopping = False
+        # The metrics endpoint (server/metrics/), when ferrokafka.metrics.port is set.
+        metrics_at = metrics_address(config)
+        request_metrics = RequestMetrics() if metrics_at is not None else None
         self.server = Server(
             specs,
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
             on_shutdown=self._run_shutdown_hooks,
+            request_metrics=request_metrics,
         )
+        self.metrics: MetricsEndpoint | None = None
+        if metrics_at is not None and request_metrics is not None:
+            from ferrokafka.server.metrics.endpoint import MetricsEndpoint  # prometheus_client
+
+            self.metrics = MetricsEndpoint(self, request_metrics, *metrics_at)
 
     @property
     def bound_addresses(self) -> list[BoundAddress]:
@@ -124,7 +138,27 @@ class Broker:
         self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Create the data directories, bind, report the bound addresses, serve until shut
-        down."""
+        down; with metrics on, the metrics endpoint serves from the start to the end."""
+        metrics = self.metrics
+        if metrics is None:
+            await self._run(task_status=task_status)
+            return
+        async with trio.open_nursery() as nursery:
+            await nursery.start(metrics.serve)
+
+            async def run_then_stop(task_status: trio.TaskStatus[list[BoundAddress]]) -> None:
+                try:
+                    await self._run(task_status=task_status)
+                finally:
+                    nursery.cancel_scope.cancel()  # the metrics endpoint stops with us
+
+            bound = await nursery.start(run_then_stop)
+            metrics.started = True
+            task_status.started(bound)
+
+    async def _run(
+        self, *, task_status: trio.TaskStatus[list[BoundAddress]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         for path in [*self.config.log_dirs, self.config["metadata.log.dir"]]:
             if path:
                 os.makedirs(path, exist_ok=True)

@@ -30,7 +30,7 @@ import sys
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import trio
 
@@ -50,6 +50,9 @@ from ferrokafka.protocol.native import ResponseWriter
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
+
+if TYPE_CHECKING:
+    from ferrokafka.server.metrics import RequestMetrics, RequestTiming
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +130,16 @@ class _Slot:
         self.close_level = logging.WARNING
 
 
+class _TimedSlot(_Slot):
+    """A slot with its request's times, when metrics are on (server/metrics/requests.py)."""
+
+    __slots__ = ("timing",)
+
+    def __init__(self, timing: RequestTiming) -> None:
+        super().__init__()
+        self.timing = timing
+
+
 _SEND_THREADS: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar("send_threads")
 
 
@@ -165,8 +178,11 @@ class Connection:
         listener_name: str,
         dispatcher: Dispatcher,
         limits: ConnectionLimits,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         self.connection_id = connection_id
+        # Request counters and times (None: metrics off, and the only cost is this check).
+        self._metrics = metrics
         self.listener_name = listener_name
         self._stream = stream
         self._dispatcher = dispatcher
@@ -328,7 +344,12 @@ class Connection:
             listener_name=self.listener_name,
             connection_id=self.connection_id,
         )
-        slot = _Slot()
+        metrics = self._metrics
+        slot = (
+            _Slot()
+            if metrics is None
+            else _TimedSlot(metrics.received(header.request_api_key, request))
+        )
         in_order = self._dispatcher.in_order(header.request_api_key)
         answer_now = getattr(handler, "answer_now", None)
         if (
@@ -375,6 +396,8 @@ class Connection:
                     if inspect.iscoroutine(work):
                         work.close()  # never started: no "never awaited" warning
                     raise
+            if isinstance(slot, _TimedSlot):
+                slot.timing.started()
             self._answer(slot, context, await work)
         except Exception:  # ProtocolEncodeError included: a handler built a bad response
             self._failed(slot, context)
@@ -389,6 +412,8 @@ class Connection:
         if response is not None:
             slot.parts = encode_response_parts(context.header, response)
         slot.done = True
+        if isinstance(slot, _TimedSlot):
+            cast("RequestMetrics", self._metrics).answered(slot.timing, response)
 
     def _failed(self, slot: _Slot, context: RequestContext) -> None:
         closing = sys.exc_info()[1]
@@ -452,6 +477,8 @@ class Connection:
                 self._close(str(exc))
                 return False
             self._last_activity = trio.current_time()
+        if self._metrics is not None:
+            self._metrics.sent([s.timing for s in batch[:answered] if isinstance(s, _TimedSlot)])
         for _ in range(answered):
             self._in_flight.release()
         if failed is not None:

@@ -25,6 +25,7 @@ import trio
 from ferrokafka.config import BrokerConfig
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.metrics import RequestMetrics
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +112,11 @@ class Server:
         limits: ServerLimits,
         *,
         on_shutdown: ShutdownHook | None = None,
+        request_metrics: RequestMetrics | None = None,
     ) -> None:
         self._specs = list(listeners)
+        # Given to every connection (None: metrics off).
+        self._request_metrics = request_metrics
         self._limits = limits
         self._on_shutdown = on_shutdown
         self._shutdown = trio.Event()
@@ -211,6 +215,7 @@ class Server:
                 listener_name=spec.name,
                 dispatcher=spec.dispatcher,
                 limits=self._limits.connection,
+                metrics=self._request_metrics,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
             connections.start_soon(self._run_connection, connection)

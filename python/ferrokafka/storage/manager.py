@@ -137,6 +137,9 @@ class LogManager:
         self._dir_of: dict[TopicPartition, Path] = {}
         self._pending_deletes: list[tuple[float, Path]] = []  # (monotonic due time, dir)
         self._closed = False
+        # Logs flushed by flush_dirty_logs and the time its passes took (read by metrics).
+        self.flushes = 0
+        self.flush_time_ms = 0.0
         self._dir_locks: list[DirLock] = []
         self.directory_ids: dict[str, str] = {}
         self.log_dirs: tuple[Path, ...] = create_and_validate_dirs(settings.log_dirs)
@@ -426,8 +429,14 @@ class LogManager:
 
     def flush_dirty_logs(self, now_ms: int | None = None) -> int:
         """Flush what flush.ms / flush.messages ask for, and rolled segments; returns how many
-        logs were flushed."""
-        return sum(self._each_log(lambda log: log.maybe_flush(now_ms)))
+        logs were flushed. Counts them, and the time of passes that flushed any, in
+        ``flushes`` / ``flush_time_ms`` (the metrics endpoint reads them)."""
+        started = time.perf_counter()
+        flushed = sum(self._each_log(lambda log: log.maybe_flush(now_ms)))
+        if flushed:
+            self.flushes += flushed
+            self.flush_time_ms += (time.perf_counter() - started) * 1000
+        return flushed
 
     def checkpoint_recovery_points(self) -> None:
         self._checkpoint_dirs(self.log_dirs, start_offsets=False)
