@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ferrokafka.config.redact import HIDDEN, is_secret_key
 from ferrokafka.protocol import APIS
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.schema import Struct
@@ -113,6 +114,10 @@ class RejectedRequestLog:
         api = APIS[context.api_key].name
         address = ":".join(map(str, context.client_address[:2]))
         name = ec.error_name(code)
+        if message and is_secret_key(message):
+            # "Invalid value 's3cret' for ssl.key.password": a message about a secret may
+            # quote it.
+            message = f"(message {HIDDEN}: it names a secret config)"
         tail = f": {message}" if message else ""
         if suppressed:
             tail += (
