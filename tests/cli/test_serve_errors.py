@@ -8,12 +8,16 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from serve_process import EPHEMERAL, run_serve, serving
 
 from ferrokafka.server.startup_errors import describe_failure
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup, ExceptionGroup  # trio's dependency there
 
 EXIT_START_FAILED = 1
 EXIT_CONFIG = 2
