@@ -71,6 +71,13 @@ ROUTINE_ERRORS = frozenset(
 )
 
 
+# Per API, more errors that are routine there: a Metadata request for a topic that does not
+# exist (yet) is how clients wait for one (and how an auto-creating Metadata is answered).
+ROUTINE_ERRORS_BY_API: dict[int, frozenset[int]] = {
+    3: frozenset({ec.UNKNOWN_TOPIC_OR_PARTITION}),  # Metadata
+}
+
+
 @dataclass
 class _Window:
     logged_at: float
@@ -95,7 +102,7 @@ class RejectedRequestLog:
     def note(self, context: RequestContext, response: Any) -> None:
         if response is None or not log.isEnabledFor(logging.INFO):
             return
-        for code, message in rejected_errors(response):
+        for code, message in rejected_errors(response, context.api_key):
             self._log(context, code, message)
 
     def _log(self, context: RequestContext, code: int, message: str | None) -> None:
@@ -148,12 +155,13 @@ class RejectedRequestLog:
         )
 
 
-def rejected_errors(response: Any) -> list[tuple[int, str | None]]:
-    """The distinct non-routine error codes in ``response`` (with the error message next to
-    the first of each, if any), in the order found."""
+def rejected_errors(response: Any, api_key: int | None = None) -> list[tuple[int, str | None]]:
+    """The distinct non-routine error codes in ``response`` to a request of ``api_key`` (with
+    the error message next to the first of each, if any), in the order found."""
     found: dict[int, str | None] = {}
+    routine_here = ROUTINE_ERRORS_BY_API.get(api_key, frozenset()) if api_key is not None else ()
     for code, message in _error_codes(response):
-        if code not in ROUTINE_ERRORS and code not in found:
+        if code not in ROUTINE_ERRORS and code not in routine_here and code not in found:
             found[code] = message
             if len(found) >= ERRORS_PER_RESPONSE_MAX:
                 break
