@@ -331,7 +331,7 @@ def settle_file_limit() -> tuple[int, int]:
     return soft, hard
 
 
-async def _serve(broker: Broker, config_source: str) -> str:
+async def _serve(broker: Broker, config_source: str = "defaults") -> str:
     """Run ``broker`` until a signal or its own shutdown; returns why it stopped."""
     reason = "shut down"
     async with trio.open_nursery() as nursery:
