@@ -50,7 +50,8 @@ DEFAULT_DATA_DIR = "./ferrokafka-data"
 # Without --config, listen on loopback only: a development broker should not be reachable from
 # the network by default (Kafka's shipped file binds every interface; --listeners does that).
 DEFAULT_LISTENERS = "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"
-DEFAULT_HOST = "localhost"
+DEFAULT_CONTROLLER_NAME = "CONTROLLER"
+DEFAULT_CONTROLLER_LISTENER = "CONTROLLER://localhost:9093"
 PORT_MAX = 65535
 EXIT_CONFIG = 2
 EXIT_START_FAILED = 1
@@ -116,7 +117,7 @@ def serve(
     if config_path is None:
         settings += [f"listeners={DEFAULT_LISTENERS}", f"log.dirs={DEFAULT_DATA_DIR}"]
     flags = {
-        "listeners": listeners,
+        "listeners": with_controller_listener(listeners) if config_path is None else listeners,
         "advertised.listeners": advertised_listeners,
         "log.dirs": log_dirs,
         "node.id": node_id,
@@ -168,6 +169,17 @@ def serve(
         reason,
         extra={"fields": {"event": "broker_stopped", "node_id": config.node_id, "reason": reason}},
     )
+
+
+def with_controller_listener(listeners: str | None) -> str | None:
+    """The built-in node is its own controller: ``--listeners PLAINTEXT://0.0.0.0:9092``
+    alone keeps the default controller listener (loopback) rather than being refused."""
+    if listeners is None:
+        return None
+    names = {item.split("://", 1)[0].strip().upper() for item in listeners.split(",")}
+    if DEFAULT_CONTROLLER_NAME in names:
+        return listeners
+    return f"{listeners},{DEFAULT_CONTROLLER_LISTENER}"
 
 
 def _load(config_path: str | None, settings: list[str]) -> BrokerConfig:

@@ -88,3 +88,28 @@ def test_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "--port" in result.stderr
+
+
+def test_listeners_without_a_controller_keep_the_default_one(tmp_path: Path) -> None:
+    """``--listeners PLAINTEXT://0.0.0.0:9092`` alone (Kafka's way to expose a broker) is a
+    valid built-in node: the controller listener stays on loopback."""
+    from cli.ferrokafka_cli.serve import with_controller_listener
+
+    from ferrokafka.config import load_broker_config
+
+    listeners = with_controller_listener("PLAINTEXT://0.0.0.0:9092")
+    assert listeners == "PLAINTEXT://0.0.0.0:9092,CONTROLLER://localhost:9093"
+    config = load_broker_config(
+        None,
+        [
+            f"listeners={listeners}",
+            "advertised.listeners=PLAINTEXT://broker1.example.com:9092",
+            f"log.dirs={tmp_path}",
+        ],
+    )
+    assert [str(ep) for ep in config.listeners] == [
+        "PLAINTEXT://0.0.0.0:9092",
+        "CONTROLLER://localhost:9093",
+    ]
+    given = "PLAINTEXT://:9092,controller://127.0.0.1:9500"
+    assert with_controller_listener(given) == given
