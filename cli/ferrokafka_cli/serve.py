@@ -97,7 +97,7 @@ log = logging.getLogger("ferrokafka.serve")
     show_default=True,
     help="json: one object per line (ts, level, logger, message, fields), for log shippers.",
 )
-@click.option("--debug", is_flag=True, help="DEBUG level, and tracebacks with errors.")
+@click.option("--debug", is_flag=True, help="DEBUG level, and the traceback of a start-up failure.")
 def serve(
     config_path: str | None,
     listeners: str | None,

@@ -77,17 +77,28 @@ def test_json_format_one_object_per_line() -> None:
     assert first["message"] == "created topic t" and first["level"] == "INFO"
     assert first["logger"] == "ferrokafka.test" and first["ts"].endswith("Z")
     assert first["event"] == "x" and first["partitions"] == 3
-    assert second["error"] == "ValueError: boom" and "traceback" not in second
-    with_debug = json.loads(_emit("json", debug=True).splitlines()[1])
-    assert "Traceback" in with_debug["traceback"]
+    # A crash keeps its traceback (a bug report needs it), inside the one JSON line.
+    assert second["error"] == "ValueError: boom"
+    assert "Traceback (most recent call last)" in second["traceback"]
 
 
-def test_text_format_traceback_only_with_debug() -> None:
+def test_text_format() -> None:
     text = _emit("text", debug=False)
-    assert "Traceback" not in text
-    assert "failed (ValueError: boom; --debug shows the traceback)" in text
     assert "INFO ferrokafka.test: created topic t" in text
-    assert "Traceback (most recent call last)" in _emit("text", debug=True)
+    assert "ERROR ferrokafka.test: failed\nTraceback (most recent call last)" in text
+
+
+def test_debug_lowers_the_level() -> None:
+    assert "DEBUG" not in _emit("text", debug=False)
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("INFO", "text", debug=True, stream=stream)
+        logging.getLogger("ferrokafka.test").debug("detail")
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+    assert "DEBUG ferrokafka.test: detail" in stream.getvalue()
 
 
 def _context(api_key: int, client_id: str = "c1") -> RequestContext:

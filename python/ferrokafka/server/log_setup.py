@@ -5,8 +5,11 @@ JSON (``--log-format json``): one object per line with ``ts`` (ISO 8601, UTC, mi
 ``level``, ``logger``, ``message``, and the structured fields a call site passed as
 ``extra={"fields": {...}}`` (topic, partitions, client_id, ...) merged in at the top level.
 
-Without ``--debug`` an exception attached to a record is shown as one line (its type and
-message); ``--debug`` adds the traceback (text: below the line; JSON: a ``traceback`` field).
+An exception attached to a record (``log.exception``: a handler that crashed, a bug) keeps
+its traceback in both formats (text: below the line; JSON: ``error``, one line, and
+``traceback``): it is what a bug report needs, and the fault tests count tracebacks in the
+broker's stderr. ``--debug`` means the DEBUG level here; start-up failures, which are not
+bugs, are one line without a traceback unless ``--debug`` (``ferrokafka serve`` does that).
 The library itself never configures logging: the process does, here (``ferrokafka.testing``
 runs inside a user's process and leaves its logging alone).
 """
@@ -40,34 +43,8 @@ def _exception_line(record: logging.LogRecord) -> str | None:
     return f"{type(exc).__name__}: {exc}"
 
 
-class TextFormatter(logging.Formatter):
-    """The text format; a record's exception is one line unless ``debug``."""
-
-    def __init__(self, *, debug: bool) -> None:
-        super().__init__(TEXT_FORMAT)
-        self.debug = debug
-
-    def format(self, record: logging.LogRecord) -> str:
-        if self.debug:
-            return super().format(record)
-        line = _exception_line(record)
-        saved = record.exc_info, record.exc_text
-        record.exc_info = record.exc_text = None
-        try:
-            text = super().format(record)
-        finally:
-            record.exc_info, record.exc_text = saved
-        if line is not None:
-            text += f" ({line}; --debug shows the traceback)"
-        return text
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
-
-    def __init__(self, *, debug: bool) -> None:
-        super().__init__()
-        self.debug = debug
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -86,8 +63,7 @@ class JsonFormatter(logging.Formatter):
         line = _exception_line(record)
         if line is not None:
             entry["error"] = line
-            if self.debug:
-                entry["traceback"] = self.formatException(record.exc_info)  # type: ignore[arg-type]
+            entry["traceback"] = self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(entry, default=_json_default, ensure_ascii=False)
 
 
@@ -110,11 +86,9 @@ def configure_logging(
     level: str, log_format: LogFormat, *, debug: bool, stream: IO[str] | None = None
 ) -> logging.Handler:
     """Send the root logger's records to ``stream`` (stderr) in ``log_format``; ``debug``
-    means DEBUG level and tracebacks. Returns the handler (replacing any earlier one)."""
+    means the DEBUG level. Returns the handler (replacing any earlier one)."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    formatter: logging.Formatter = (
-        JsonFormatter(debug=debug) if log_format == "json" else TextFormatter(debug=debug)
-    )
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in list(root.handlers):

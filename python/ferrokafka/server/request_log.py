@@ -160,13 +160,37 @@ def rejected_errors(response: Any, api_key: int | None = None) -> list[tuple[int
     the error message next to the first of each, if any), in the order found."""
     found: dict[int, str | None] = {}
     routine_here = ROUTINE_ERRORS_BY_API.get(api_key, frozenset()) if api_key is not None else ()
-    for code, message in _error_codes(response):
+    fast = _FAST_SCANS.get(api_key) if api_key is not None else None
+    for code, message in fast(response) if fast is not None else _error_codes(response):
         if code not in ROUTINE_ERRORS and code not in routine_here and code not in found:
             found[code] = message
             if len(found) >= ERRORS_PER_RESPONSE_MAX:
                 break
     return list(found.items())
 
+
+def _produce_errors(response: Any) -> list[tuple[int, str | None]]:
+    """Produce's error codes, read directly: every answered Produce passes here, and the
+    generic walk costs some 3 us where this costs well under one."""
+    return [
+        (p.error_code, p.error_message)
+        for t in response.responses
+        for p in t.partition_responses
+        if p.error_code
+    ]
+
+
+def _fetch_errors(response: Any) -> list[tuple[int, str | None]]:
+    """Fetch's error codes (top level and per partition), read directly, as for Produce."""
+    found = [(response.error_code, None)] if response.error_code else []
+    found += [
+        (p.error_code, None) for t in response.responses for p in t.partitions if p.error_code
+    ]
+    return found
+
+
+# Hot APIs scanned by hand instead of by the generic walk (API key -> scan).
+_FAST_SCANS = {0: _produce_errors, 1: _fetch_errors}
 
 _VISIT: dict[type, tuple[tuple[str, ...], bool]] = {}
 
