@@ -37,6 +37,7 @@ import trio
 from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_levels
 from ferrokafka.cluster.storage_format import metadata_dir_of
 from ferrokafka.config import BrokerConfig, ConfigError, Endpoint, load_broker_config
+from ferrokafka.config.redact import redacted_message
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
 from ferrokafka.server.kraft import uses_quorum
@@ -186,7 +187,8 @@ def _load(config_path: str | None, settings: list[str]) -> BrokerConfig:
     try:
         return load_broker_config(config_path, settings)
     except ConfigError as exc:
-        _fail(f"invalid configuration: {exc}", EXIT_CONFIG)
+        message = redacted_message(exc.key, exc.value, str(exc))
+        _fail(f"invalid configuration: {message}", EXIT_CONFIG)
     except OSError as exc:
         _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
 

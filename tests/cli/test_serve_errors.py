@@ -178,3 +178,18 @@ def test_failure_inside_trio_is_unwrapped(tmp_path: Path) -> None:
     missing = FileNotFoundError(2, "No such file or directory", str(tmp_path / "t-0" / "x.log"))
     message = describe_failure(ExceptionGroup("g", [missing]), config)
     assert message is not None and message.startswith(f"log.dirs: {tmp_path / 't-0' / 'x.log'}")
+
+
+def test_invalid_secret_value_is_not_printed(tmp_path: Path) -> None:
+    secret = "hunter2-not-printed"
+    result = run_serve(
+        *EPHEMERAL,
+        "--log-dirs",
+        str(tmp_path / "d"),
+        "--override",
+        f"ssl.keystore.password={secret}",
+    )
+    assert result.returncode == EXIT_CONFIG
+    line = one_line(result)
+    assert "ssl.keystore.password" in line and "[hidden]" in line
+    assert secret not in result.stderr

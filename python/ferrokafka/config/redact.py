@@ -35,3 +35,11 @@ def redacted(config: Mapping[str, object]) -> dict[str, object]:
 def format_settings(settings: Iterable[tuple[str, object]]) -> str:
     """``key=value, key=value`` with secrets hidden: for a log line."""
     return ", ".join(f"{key}={redact_value(key, value)}" for key, value in settings)
+
+
+def redacted_message(key: str | None, value: object, message: str) -> str:
+    """``message`` (a ConfigError's, which quotes the rejected value) with the value hidden
+    when ``key`` names a secret."""
+    if key is None or value is None or not is_secret_key(key):
+        return message
+    return message.replace(repr(value), HIDDEN).replace(str(value), HIDDEN)
