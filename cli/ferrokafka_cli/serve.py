@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import importlib.metadata
 import logging
 import resource
 import signal
@@ -266,6 +265,9 @@ def _fail(message: str, code: int, *, debug: bool = False) -> NoReturn:
 
 
 def package_version() -> str:
+    """The installed package's version (in a checkout without one: the native module's)."""
+    import importlib.metadata  # here: start-up time is measured, and this runs after it
+
     try:
         return importlib.metadata.version("ferrokafka")
     except importlib.metadata.PackageNotFoundError:

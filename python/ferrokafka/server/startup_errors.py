@@ -153,7 +153,12 @@ def check_port(endpoint: Endpoint) -> None:
             "interface"
         ) from None
     for family, kind, proto, _, address in infos:
-        sock = socket.socket(family, kind, proto)
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            if exc.errno == errno.EAFNOSUPPORT:
+                continue  # an IPv6 address on an IPv4-only host: trio skips it too
+            raise StartupError(bind_message(endpoint, where, exc)) from None
         try:
             # As trio's listeners: a port in TIME_WAIT can be bound again at once.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
