@@ -156,9 +156,14 @@ def serve(
             files,
         )
     source = config_path if config_path is not None else "defaults (no --config)"
+    run = RunState()
     try:
-        reason = trio.run(_serve, Broker(config), source)
+        reason = trio.run(_serve, Broker(config), source, run)
     except Exception as exc:
+        if run.started:
+            # Not a start-up failure: a crash of a running broker is a bug, traceback and all.
+            log.exception("ferrokafka node %d stopped: it failed", config.node_id)
+            sys.exit(EXIT_START_FAILED)
         # One line, not a traceback. Trio reports a failure inside a nursery as an exception
         # group: describe_failure looks inside.
         message = describe_failure(exc, config) or f"{type(exc).__name__}: {exc}"
@@ -347,7 +352,16 @@ def settle_file_limit() -> tuple[int, int]:
     return soft, hard
 
 
-async def _serve(broker: Broker, config_source: str = "defaults") -> str:
+class RunState:
+    """What :func:`_serve` reports back besides its result: whether the broker had started
+    (a failure after that is a crash, not a start-up error)."""
+
+    started = False
+
+
+async def _serve(
+    broker: Broker, config_source: str = "defaults", run: RunState | None = None
+) -> str:
     """Run ``broker`` until a signal or its own shutdown; returns why it stopped."""
     reason = "shut down"
     async with trio.open_nursery() as nursery:
@@ -368,6 +382,8 @@ async def _serve(broker: Broker, config_source: str = "defaults") -> str:
             )
             sys.stdout.flush()
             log_started(broker, config_source)
+            if run is not None:
+                run.started = True
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if broker.server.shutting_down:
