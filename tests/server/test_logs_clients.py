@@ -7,9 +7,11 @@ kafka-python joins a classic group and confluent-kafka a consumer-protocol group
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -222,3 +224,18 @@ def test_secrets_never_logged(broker: Serve) -> None:
     text = broker.stderr()
     assert "IncrementalAlterConfigs" in text or "[hidden]" in text
     assert SECRET not in text
+
+
+def test_text_start_and_stop_lines(tmp_path: Path) -> None:
+    with serving(*EPHEMERAL, "--log-dirs", str(tmp_path / "data")) as serve:
+        started = serve.wait_stderr(r"INFO ferrokafka\.serve: ferrokafka \S+ started: ")
+        assert re.search(
+            r"started: cluster id \S+, node 1, roles broker\+controller, listeners "
+            r"PLAINTEXT://127\.0\.0\.1:\d+, CONTROLLER://127\.0\.0\.1:\d+, data dirs "
+            + re.escape(str(tmp_path / "data"))
+            + r", config defaults",
+            started,
+        ), started
+        assert serve.stop() == 0, serve.stderr()  # one SIGTERM (a second would stop at once)
+    stopped = "INFO ferrokafka.serve: ferrokafka node 1 stopped (SIGTERM, graceful shutdown)"
+    assert stopped in serve.stderr(), serve.stderr()
