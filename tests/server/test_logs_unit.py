@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import uuid
+import warnings
 
 import pytest
 
@@ -61,19 +62,22 @@ def _emit(log_format: str, *, debug: bool) -> str:
         configure_logging("INFO", log_format, debug=debug, stream=stream)  # type: ignore[arg-type]
         log = logging.getLogger("ferrokafka.test")
         log.info("created topic %s", "t", extra={"fields": {"event": "x", "partitions": 3}})
+        warnings.warn_explicit("careful", RuntimeWarning, "f.py", 1)  # through logging too
         try:
             raise ValueError("boom")
         except ValueError:
             log.exception("failed")
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+        logging.captureWarnings(False)
     return stream.getvalue()
 
 
 def test_json_format_one_object_per_line() -> None:
     lines = _emit("json", debug=False).splitlines()
-    assert len(lines) == 2
-    first, second = map(json.loads, lines)
+    assert len(lines) == 3
+    first, warned, second = map(json.loads, lines)
+    assert warned["logger"] == "py.warnings" and "RuntimeWarning: careful" in warned["message"]
     assert first["message"] == "created topic t" and first["level"] == "INFO"
     assert first["logger"] == "ferrokafka.test" and first["ts"].endswith("Z")
     assert first["event"] == "x" and first["partitions"] == 3
@@ -98,6 +102,7 @@ def test_debug_lowers_the_level() -> None:
         logging.getLogger("ferrokafka.test").debug("detail")
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
+        logging.captureWarnings(False)
     assert "DEBUG ferrokafka.test: detail" in stream.getvalue()
 
 

@@ -95,4 +95,6 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if debug else level)
+    # Python's warnings too (else printed raw to stderr, breaking one-JSON-object-per-line).
+    logging.captureWarnings(True)
     return handler
