@@ -193,3 +193,23 @@ def test_invalid_secret_value_is_not_printed(tmp_path: Path) -> None:
     line = one_line(result)
     assert "ssl.keystore.password" in line and "[hidden]" in line
     assert secret not in result.stderr
+
+
+def test_metadata_dir_not_writable(tmp_path: Path) -> None:
+    parent = tmp_path / "readonly"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = run_serve(
+            *EPHEMERAL,
+            "--log-dirs",
+            str(tmp_path / "data"),
+            "--override",
+            f"metadata.log.dir={parent / 'meta'}",
+            prefix=unprivileged(),
+        )
+    finally:
+        parent.chmod(0o755)
+    assert result.returncode == EXIT_START_FAILED
+    line = one_line(result)
+    assert f"metadata.log.dir: cannot create {parent / 'meta'}: {parent} is not writable" in line
