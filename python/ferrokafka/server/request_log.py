@@ -182,7 +182,9 @@ def _produce_errors(response: Any) -> list[tuple[int, str | None]]:
 
 def _fetch_errors(response: Any) -> list[tuple[int, str | None]]:
     """Fetch's error codes (top level and per partition), read directly, as for Produce."""
-    found = [(response.error_code, None)] if response.error_code else []
+    found: list[tuple[int, str | None]] = (
+        [(response.error_code, None)] if response.error_code else []
+    )
     found += [
         (p.error_code, None) for t in response.responses for p in t.partitions if p.error_code
     ]
