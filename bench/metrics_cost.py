@@ -75,7 +75,7 @@ def run_once(requests: int, metrics: bool, work: Path, repo: Path = REPO) -> tup
     args = [
         sys.executable,
         "-c",
-        "from cli.ferrokafka_cli.main import main; main()",
+        "from ferrokafka_cli.main import main; main()",
         "serve",
         "--listeners",
         f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:0",

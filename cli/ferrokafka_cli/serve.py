@@ -4,8 +4,18 @@ With no arguments: node 1, broker and controller in one process, clients on
 PLAINTEXT://localhost:9092 (the controller listener on localhost:9093), data in
 ./ferrokafka-data, formatted on first start. ``--config`` takes a Kafka ``server.properties``;
 flags override it; its directories must have been formatted (``ferrokafka storage format``,
-or Kafka's ``kafka-storage.sh format``). An invalid configuration is one line on stderr and
-exit code 2; unformatted or mismatched directories, exit code 1.
+or Kafka's ``kafka-storage.sh format``). ``--port N`` is the short way to move the client
+listener: without ``--config`` clients get localhost:N and the controller localhost:N+1;
+with ``--config`` (or ``--listeners``) the first non-controller listener's port becomes N.
+
+An invalid configuration is one line on stderr and exit code 2. Anything else that stops the
+start — a data directory that is a file, not writable or locked by another broker, a port in
+use, unformatted or mismatched directories — is one line naming the setting, the path or port
+and what to do, and exit code 1 (:mod:`ferrokafka.server.startup_errors`); ``--debug`` adds the
+traceback. ``--log-format json`` writes one JSON object per log line
+(:mod:`ferrokafka.server.log_setup`). The broker logs one INFO line when it has started
+(version, cluster id, node id, roles, listeners, data dirs, config source) and one when it
+stops (and why).
 """
 
 from __future__ import annotations
@@ -16,17 +26,22 @@ import logging
 import resource
 import signal
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import trio
 
 from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_levels
 from ferrokafka.cluster.storage_format import metadata_dir_of
-from ferrokafka.config import BrokerConfig, ConfigError, load_broker_config
+from ferrokafka.config import BrokerConfig, ConfigError, Endpoint, load_broker_config
+from ferrokafka.config.redact import redacted_message
 from ferrokafka.server import Broker
 from ferrokafka.server.connection import RECEIVE_CHUNK_BYTES
 from ferrokafka.server.kraft import uses_quorum
+from ferrokafka.server.log_setup import LOG_FORMATS, LogFormat, configure_logging
+from ferrokafka.server.startup_errors import StartupError, describe_failure, preflight
 from ferrokafka.storage.checkpoints import META_PROPERTIES, CheckpointError
 from ferrokafka.storage.logdirs import LOCK_FILE
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError, load_meta_ensemble
@@ -35,6 +50,9 @@ DEFAULT_DATA_DIR = "./ferrokafka-data"
 # Without --config, listen on loopback only: a development broker should not be reachable from
 # the network by default (Kafka's shipped file binds every interface; --listeners does that).
 DEFAULT_LISTENERS = "PLAINTEXT://localhost:9092,CONTROLLER://localhost:9093"
+DEFAULT_CONTROLLER_NAME = "CONTROLLER"
+DEFAULT_CONTROLLER_LISTENER = "CONTROLLER://localhost:9093"
+PORT_MAX = 65535
 EXIT_CONFIG = 2
 EXIT_START_FAILED = 1
 log = logging.getLogger("ferrokafka.serve")
@@ -70,11 +88,25 @@ log = logging.getLogger("ferrokafka.serve")
     help="Any broker config key; repeatable; wins over everything else.",
 )
 @click.option(
+    "--port",
+    type=click.IntRange(0, PORT_MAX),
+    help="The client (PLAINTEXT) listener's port; without --config the controller listener "
+    "takes the next one. With --config or --listeners: the first non-controller listener's port.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
     default="INFO",
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="json: one object per line (ts, level, logger, message, fields), for log shippers.",
+)
+@click.option("--debug", is_flag=True, help="DEBUG level, and the traceback of a start-up failure.")
 def serve(
     config_path: str | None,
     listeners: str | None,
@@ -85,17 +117,18 @@ def serve(
     metrics_port: int | None,
     metrics_host: str | None,
     overrides: tuple[str, ...],
+    port: int | None,
     log_level: str,
+    log_format: LogFormat,
+    debug: bool,
 ) -> None:
     """Run a Kafka-compatible broker (Kafka's server.properties keys are accepted)."""
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    configure_logging(log_level, log_format, debug=debug)
     settings: list[str] = []
     if config_path is None:
         settings += [f"listeners={DEFAULT_LISTENERS}", f"log.dirs={DEFAULT_DATA_DIR}"]
     flags = {
-        "listeners": listeners,
+        "listeners": with_controller_listener(listeners) if config_path is None else listeners,
         "advertised.listeners": advertised_listeners,
         "log.dirs": log_dirs,
         "node.id": node_id,
@@ -108,13 +141,17 @@ def serve(
         # The built-in default advertises localhost:9092; advertise what was asked for instead
         # (port 0 and an empty host are filled in once bound).
         settings.append(f"advertised.listeners={listeners}")
-    settings += overrides
+    config = _load(config_path, [*settings, *overrides])
+    if port is not None:
+        # After the flags, before --override (which wins over everything).
+        default_listeners = config_path is None and listeners is None
+        config = _load(
+            config_path, [*settings, *port_settings(config, port, default_listeners), *overrides]
+        )
     try:
-        config = load_broker_config(config_path, settings)
-    except ConfigError as exc:
-        _fail(f"invalid configuration: {exc}", EXIT_CONFIG)
-    except OSError as exc:
-        _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
+        preflight(config)
+    except StartupError as exc:
+        _fail(f"cannot start: {exc}", EXIT_START_FAILED, debug=debug)
     if config_path is not None or uses_quorum(config):
         # A configured node (and any node of a KRaft cluster: they must share a cluster id)
         # starts only on formatted directories, as Kafka's server does; the built-in single
@@ -131,15 +168,74 @@ def serve(
             "raise it (Kafka's guides ask for 100,000 or more)",
             files,
         )
+    source = config_path if config_path is not None else "defaults (no --config)"
+    run = RunState()
     try:
-        trio.run(_serve, Broker(config))
+        reason = trio.run(_serve, Broker(config), source, run)
     except Exception as exc:
-        # Cannot bind a port or create the data directory: one line, not a traceback. Trio
-        # reports a failure inside a nursery as an exception group, hence the search.
-        os_error = _find_os_error(exc)
-        if os_error is None:
-            raise
-        _fail(f"cannot start: {os_error}", EXIT_START_FAILED)
+        if run.started:
+            # Not a start-up failure: a crash of a running broker is a bug, traceback and all.
+            log.exception("ferrokafka node %d stopped: it failed", config.node_id)
+            sys.exit(EXIT_START_FAILED)
+        # One line, not a traceback. Trio reports a failure inside a nursery as an exception
+        # group: describe_failure looks inside.
+        message = describe_failure(exc, config) or f"{type(exc).__name__}: {exc}"
+        _fail(f"cannot start: {message}", EXIT_START_FAILED, debug=debug)
+    log.info(
+        "ferrokafka node %d stopped (%s)",
+        config.node_id,
+        reason,
+        extra={"fields": {"event": "broker_stopped", "node_id": config.node_id, "reason": reason}},
+    )
+
+
+def with_controller_listener(listeners: str | None) -> str | None:
+    """The built-in node is its own controller: ``--listeners PLAINTEXT://0.0.0.0:9092``
+    alone keeps the default controller listener (loopback) rather than being refused."""
+    if listeners is None:
+        return None
+    names = {item.split("://", 1)[0].strip().upper() for item in listeners.split(",")}
+    if DEFAULT_CONTROLLER_NAME in names:
+        return listeners
+    return f"{listeners},{DEFAULT_CONTROLLER_LISTENER}"
+
+
+def _load(config_path: str | None, settings: list[str]) -> BrokerConfig:
+    try:
+        return load_broker_config(config_path, settings)
+    except ConfigError as exc:
+        message = redacted_message(exc.key, exc.value, str(exc))
+        _fail(f"invalid configuration: {message}", EXIT_CONFIG)
+    except OSError as exc:
+        _fail(f"cannot read {config_path}: {exc.strerror}", EXIT_CONFIG)
+
+
+def port_settings(config: BrokerConfig, port: int, default_listeners: bool) -> list[str]:
+    """``listeners`` (and ``advertised.listeners``, when set) with the first non-controller
+    listener on ``port``; with the built-in listeners, the controller's on ``port + 1``."""
+    controllers = set(config.controller_listener_names)
+    clients = [ep.name for ep in config.listeners if ep.name not in controllers]
+    if not clients:
+        _fail("invalid configuration: --port: no non-controller listener to move", EXIT_CONFIG)
+    moved = {clients[0]: port}
+    if default_listeners:
+        if port + 1 > PORT_MAX and port != 0:
+            _fail(
+                f"invalid configuration: --port {port}: the controller listener takes "
+                f"--port + 1, above {PORT_MAX}",
+                EXIT_CONFIG,
+            )
+        moved.update({name: port + 1 if port else 0 for name in controllers})
+
+    def on_ports(endpoints: list[Endpoint]) -> str:
+        return ",".join(
+            str(Endpoint(ep.name, ep.host, moved.get(ep.name, ep.port))) for ep in endpoints
+        )
+
+    out = [f"listeners={on_ports(config.listeners)}"]
+    if config.originals.get("advertised.listeners") is not None:
+        out.append(f"advertised.listeners={on_ports(config.advertised_listeners)}")
+    return out
 
 
 def _check_formatted(config: BrokerConfig) -> None:
@@ -177,19 +273,25 @@ def _check_not_orphaned(config: BrokerConfig) -> None:
             )
 
 
-def _find_os_error(exc: BaseException) -> OSError | None:
-    if isinstance(exc, OSError):
-        return exc
-    for inner in getattr(exc, "exceptions", ()):
-        found = _find_os_error(inner)
-        if found is not None:
-            return found
-    return None
-
-
-def _fail(message: str, code: int) -> None:
+def _fail(message: str, code: int, *, debug: bool = False) -> NoReturn:
+    """Print ``message`` as the one line on stderr and exit with ``code``; with ``debug``
+    the exception being handled (if any) is printed first, traceback and all."""
+    if debug and sys.exc_info()[1] is not None:
+        traceback.print_exc()
     click.echo(f"ferrokafka serve: {message}", err=True)
     sys.exit(code)
+
+
+def package_version() -> str:
+    """The installed package's version (in a checkout without one: the native module's)."""
+    import importlib.metadata  # here: start-up time is measured, and this runs after it
+
+    try:
+        return importlib.metadata.version("ferrokafka")
+    except importlib.metadata.PackageNotFoundError:
+        from ferrokafka import __version__
+
+        return __version__
 
 
 def settle_gc() -> int:
@@ -263,7 +365,18 @@ def settle_file_limit() -> tuple[int, int]:
     return soft, hard
 
 
-async def _serve(broker: Broker) -> None:
+class RunState:
+    """What :func:`_serve` reports back besides its result: whether the broker had started
+    (a failure after that is a crash, not a start-up error)."""
+
+    started = False
+
+
+async def _serve(
+    broker: Broker, config_source: str = "defaults", run: RunState | None = None
+) -> str:
+    """Run ``broker`` until a signal or its own shutdown; returns why it stopped."""
+    reason = "shut down"
     async with trio.open_nursery() as nursery:
 
         async def run_until_shut_down(task_status: trio.TaskStatus[None]) -> None:
@@ -281,10 +394,48 @@ async def _serve(broker: Broker) -> None:
                 f"(advertised {advertised}); data in {', '.join(broker.config.log_dirs)}"
             )
             sys.stdout.flush()
+            log_started(broker, config_source)
+            if run is not None:
+                run.started = True
             async for signum in signals:
+                name = signal.Signals(signum).name
                 if broker.server.shutting_down:
-                    log.warning("second %s: stopping now", signal.Signals(signum).name)
+                    log.warning("second %s: stopping now", name)
                     nursery.cancel_scope.cancel()
-                    return
-                log.info("%s: shutting down", signal.Signals(signum).name)
+                    return f"{name} twice: stopped without waiting"
+                log.info("%s: shutting down", name)
+                reason = f"{name}, graceful shutdown"
                 broker.request_shutdown()
+    return reason
+
+
+def log_started(broker: Broker, config_source: str) -> None:
+    """The start-up INFO line: what runs, as what, where."""
+    config = broker.config
+    # A controller-only node has no Node: the cluster id it was started with.
+    cluster_id = broker.node.cluster_id if broker.node is not None else broker._cluster_id
+    listening = [str(a) for a in broker.bound_addresses]
+    version = package_version()
+    log.info(
+        "ferrokafka %s started: cluster id %s, node %d, roles %s, listeners %s, data dirs %s, "
+        "config %s",
+        version,
+        cluster_id,
+        config.node_id,
+        "+".join(config.process_roles),
+        ", ".join(listening),
+        ", ".join(config.log_dirs),
+        config_source,
+        extra={
+            "fields": {
+                "event": "broker_started",
+                "version": version,
+                "cluster_id": cluster_id,
+                "node_id": config.node_id,
+                "roles": list(config.process_roles),
+                "listeners": listening,
+                "data_dirs": list(config.log_dirs),
+                "config_source": config_source,
+            }
+        },
+    )

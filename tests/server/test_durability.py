@@ -45,7 +45,7 @@ COMMAND = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()",
 EPHEMERAL = ["--listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"]
 ADDRESS = re.compile(r"listening on PLAINTEXT://([0-9.]+):(\d+)")
 # storage.load_report.log_report's summary line: which dirs were trusted and which recovered.
-LOADED = re.compile(r"loaded (\d+) logs \(clean dirs: \[(.*?)\]; recovered dirs: \[(.*?)\]\)")
+LOADED = re.compile(r"loaded (\d+) logs \(clean dirs: \[(.*?)\]; recovered dirs: \[(.*?)\][;)]")
 CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 
 TOPIC = "durable"

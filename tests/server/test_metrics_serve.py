@@ -45,7 +45,7 @@ def test_serve_with_metrics_port(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from cli.ferrokafka_cli.main import main; main()",
+            "from ferrokafka_cli.main import main; main()",
             "serve",
             "--listeners",
             "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
@@ -95,7 +95,7 @@ def test_metrics_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> N
             [
                 sys.executable,
                 "-c",
-                "from cli.ferrokafka_cli.main import main; main()",
+                "from ferrokafka_cli.main import main; main()",
                 "serve",
                 "--listeners",
                 "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",

@@ -92,7 +92,7 @@ def run_serve(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
     [
         (["--override", "num.partitions=abc"], "num.partitions"),
         (["--override", "no.such.key=1"], "no.such.key"),
-        (["--listeners", "PLAINTEXT://127.0.0.1:0"], "controller"),
+        (["--override", "listeners=PLAINTEXT://127.0.0.1:0"], "controller"),
         (["--override", "notkeyvalue"], "key=value"),
         (["--config", "/nonexistent/server.properties"], "/nonexistent/server.properties"),
     ],

@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 
 from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
 from ferrokafka.cluster.alter import ConfigAlterations
+from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
     ClusterControl,
     MembershipError,
@@ -331,7 +332,8 @@ class Controller:
         offset to write when there are none)."""
         if not records:
             return self.log.committed_offset
-        end = self.log.append(records)
+        before, end = self.image, self.log.append(records)
+        log_committed(before, records)  # topics, partitions, configs: INFO lines
         first = end - len(records)
         for index, record in enumerate(records):
             self.membership.replay(record, first + index)

@@ -50,6 +50,7 @@ from ferrokafka.protocol.native import ResponseWriter
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
+from ferrokafka.server.request_log import note_response
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics import RequestMetrics, RequestTiming
@@ -410,6 +411,7 @@ class Connection:
 
     def _answer(self, slot: _Slot, context: RequestContext, response: Any) -> None:
         if response is not None:
+            note_response(context, response)  # rejected requests at INFO, rate-limited
             slot.parts = encode_response_parts(context.header, response)
         slot.done = True
         if isinstance(slot, _TimedSlot):

@@ -67,9 +67,15 @@ def log_report(report: LoadReport) -> None:
             info.truncated_bytes,
             info.log_end_offset,
         )
+    # A dir without the clean marker that holds no log is new (just created or formatted):
+    # there was nothing to recover, so it is not called recovered.
+    holding = {info.log_dir for info in report.logs}
+    recovered = [d for d in report.unclean_dirs if d in holding]
+    new = [d for d in report.unclean_dirs if d not in holding]
     logger.info(
-        "loaded %d logs (clean dirs: %s; recovered dirs: %s)",
+        "loaded %d logs (clean dirs: %s; recovered dirs: %s; new dirs, formatted: %s)",
         len(report.logs),
         list(report.clean_dirs),
-        list(report.unclean_dirs),
+        recovered,
+        new,
     )

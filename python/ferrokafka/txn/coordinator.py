@@ -39,6 +39,7 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.storage import BatchBuilder
 from ferrokafka.txn import operations as ops
 from ferrokafka.txn import serde
+from ferrokafka.txn.fence_log import log_fenced
 from ferrokafka.txn.markers import (
     MarkerQueueFullError,
     PendingMarkers,
@@ -387,6 +388,9 @@ class TransactionCoordinator:
                     txn_last_update_ms=self.now_ms(),
                 ),
             )
+        # The producer it had before, unless that producer bumps its own epoch (KIP-360).
+        fenced = (md.producer_id, md.producer_epoch) if md.producer_epoch >= 0 else None
+        fenced = None if expected == fenced else fenced
         new_producer_id: int | None = None
         for _ in range(PRODUCER_ID_ATTEMPTS_MAX):
             decision = ops.init_producer_id(
@@ -426,6 +430,7 @@ class TransactionCoordinator:
             md.producer_id,
             md.producer_epoch,
         )
+        log_fenced(transactional_id, fenced, md.producer_id, md.producer_epoch)
         return InitResult(ec.NONE, md.producer_id, md.producer_epoch)
 
     # -- AddPartitionsToTxn / AddOffsetsToTxn / verification ---------------------------------

@@ -29,6 +29,7 @@ from ferrokafka.groups.classic.group import (
     Waiter,
 )
 from ferrokafka.groups.coordinator import GroupCoordinator
+from ferrokafka.groups.rebalance_log import log_classic_rebalance
 from ferrokafka.groups.records import GroupMetadataKey, GroupMetadataValue
 from ferrokafka.groups.serde import GROUP_METADATA
 from ferrokafka.protocol import error_codes as ec
@@ -555,6 +556,7 @@ class ClassicGroups:
             for member in group.members.values():
                 member.assignment = known.get(member.member_id, b"")
             group.transition(STABLE, self.c.now_ms())
+            log_classic_rebalance(group)  # INFO: the rebalance completed
             for member in group.members.values():
                 waiter, member.sync_waiter = member.sync_waiter, None
                 if waiter is not None:

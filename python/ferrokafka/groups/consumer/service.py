@@ -30,6 +30,7 @@ from ferrokafka.groups.consumer.group import (
     Topics,
 )
 from ferrokafka.groups.consumer.records import Replayer, changes, snapshot
+from ferrokafka.groups.rebalance_log import log_consumer_rebalance
 from ferrokafka.protocol import error_codes as ec
 
 if TYPE_CHECKING:
@@ -127,6 +128,7 @@ class ConsumerGroups:
                 raise HeartbeatError(
                     ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group"
                 )
+            log_consumer_rebalance(before.assignment_epoch, work)  # INFO, on a new target
             self.schedule(current if current is not None else work)
             return result
 

@@ -30,6 +30,7 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest, MetadataResponse
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
+from ferrokafka.server.request_log import log_auto_created
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class MetadataHandler:
         )
         creatable = [n for n in missing if _creatable(n)] if auto_create else []
         if creatable:
-            await self._create(creatable)
+            await self._create(creatable, ctx)
         topics = []
         for name in names:
             topic = image.topic(name)
@@ -127,7 +128,7 @@ class MetadataHandler:
         topics += [self._topic_by_id(ctx, image, topic_id) for topic_id in ids]
         return self._response(ctx, request, topics)
 
-    async def _create(self, names: list[str]) -> None:
+    async def _create(self, names: list[str], ctx: RequestContext) -> None:
         request = CreateTopicsRequest(
             topics=[
                 CreateTopicsRequest.CreatableTopic(
@@ -139,7 +140,9 @@ class MetadataHandler:
         )
         response = await self.node.controller_channel.create_topics(request)
         for result in response.topics:
-            if result.error_code not in (errors.NONE, errors.TOPIC_ALREADY_EXISTS):
+            if result.error_code == errors.NONE:
+                log_auto_created(ctx, result.name, result.num_partitions, result.replication_factor)
+            elif result.error_code != errors.TOPIC_ALREADY_EXISTS:
                 # Kafka's broker only logs what the controller said about an auto-creation.
                 log.warning(
                     "auto-creation of topic %r failed: error %d (%s)",
