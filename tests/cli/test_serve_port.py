@@ -93,9 +93,8 @@ def test_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
 def test_listeners_without_a_controller_keep_the_default_one(tmp_path: Path) -> None:
     """``--listeners PLAINTEXT://0.0.0.0:9092`` alone (Kafka's way to expose a broker) is a
     valid built-in node: the controller listener stays on loopback."""
-    from ferrokafka_cli.serve import with_controller_listener
-
     from ferrokafka.config import load_broker_config
+    from ferrokafka_cli.serve import with_controller_listener
 
     listeners = with_controller_listener("PLAINTEXT://0.0.0.0:9092")
     assert listeners == "PLAINTEXT://0.0.0.0:9092,CONTROLLER://localhost:9093"

@@ -27,6 +27,7 @@ from ferrokafka.config.listeners import (
     parse_voters,
 )
 from ferrokafka.config.properties import merge_overrides, read_properties
+from ferrokafka.config.redact import HIDDEN, redact_value
 from ferrokafka.config.topic import (
     TopicConfig,
     check_topic_defaults,
@@ -172,8 +173,10 @@ def load_broker_config(
 
 
 def _shown(name: str, value: object) -> object:
+    """The value as a log line may show it: hidden when Kafka's catalog types the key PASSWORD
+    or its name says it is a secret (:mod:`.redact`)."""
     key = known_keys.lookup(name)
-    return "[hidden]" if key is not None and key.is_sensitive else value
+    return HIDDEN if key is not None and key.is_sensitive else redact_value(name, value)
 
 
 def _check_static_keys(static: Mapping[str, object]) -> None:
