@@ -67,11 +67,7 @@ def ferrokafka_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kafka_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
+    ks.require_kafka()
     broker = ks.KafkaBroker(tmp_path_factory.mktemp("kafka"))
     broker.start()
     try:

@@ -67,11 +67,7 @@ def bootstrap_for(kind: str, work_dir: Path) -> Iterator[BrokerUnderTest]:
     each with transaction.partition.verification.enable=false for the whole module, so that
     the hanging transactions this module writes by hand are accepted."""
     if kind == "kafka":
-        try:
-            ks.java_executable()
-            ks.kafka_classpath()
-        except ks.KafkaNotFetchedError as exc:
-            pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
+        ks.require_kafka()
         broker = ks.KafkaBroker(work_dir, broker_config=KAFKA_CONFIG)
         broker.start()
         try:

@@ -9,7 +9,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -69,11 +68,7 @@ def _console_consumer(bootstrap: str, topic: str, group: str, work_dir: Path, ma
 
 
 def test_java_console_consumer_group_reads_once(tmp_path: Path) -> None:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
+    ks.require_kafka()
     with run_broker(None, OVERRIDES) as broker:
         _setup(broker.bootstrap_servers, "lines")
         first, err = _console_consumer(broker.bootstrap_servers, "lines", "cg", tmp_path, RECORDS)

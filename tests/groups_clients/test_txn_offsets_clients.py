@@ -152,11 +152,7 @@ def _describe(work_dir: Path, bootstrap: str) -> dict[int, str]:
 
 
 def test_offsets_appear_after_the_commit_marker(tmp_path: Path) -> None:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka's tools are needed: {exc}", pytrace=False)
+    ks.require_kafka()
     trio.run(_offsets_appear_after_the_commit_marker, tmp_path)
 
 

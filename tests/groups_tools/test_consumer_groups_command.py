@@ -38,11 +38,7 @@ KAFKA_MARKS = [pytest.mark.kafka, pytest.mark.slow]
 
 @pytest.fixture(params=["ferrokafka", pytest.param("kafka", marks=KAFKA_MARKS)])
 def bootstrap(request: pytest.FixtureRequest) -> str:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka's tools are needed: {exc}", pytrace=False)
+    ks.require_kafka()
     return str(request.getfixturevalue(f"{request.param}_bootstrap"))
 
 

@@ -33,6 +33,7 @@ from kafka_support.jars import (
     kafka_classpath,
     kafka_home,
     kafka_version,
+    require_kafka,
     run_kafka_tool,
 )
 
@@ -53,6 +54,7 @@ __all__ = [
     "kafka_home",
     "kafka_version",
     "parse_dump_output",
+    "require_kafka",
     "run_kafka_tool",
     "segment_files",
 ]

@@ -260,3 +260,19 @@ def file_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
         return _tail(path.read_text(errors="replace"), lines)
     except FileNotFoundError:
         return f"({path} does not exist)"
+
+
+def require_kafka() -> None:
+    """Fail the calling test (never skip it: CI fetches the jars, so their absence is a set-up
+    bug) when Java or Apache Kafka's jars are missing, with the one line that says why."""
+    try:
+        java_executable()
+        kafka_classpath()
+    except KafkaNotFetchedError as exc:
+        problem = str(exc)
+    else:
+        return
+    # Outside the except block: the report is this line, not a chained traceback.
+    import pytest
+
+    pytest.fail(f"Apache Kafka is needed: {problem}", pytrace=False)

@@ -26,11 +26,7 @@ PRODUCER_PERFORMANCE = "org.apache.kafka.tools.ProducerPerformance"
 
 @pytest.fixture(scope="module")
 def tool_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for these tests: {exc}", pytrace=False)
+    ks.require_kafka()
     return tmp_path_factory.mktemp("kafka-tools")
 
 

@@ -77,11 +77,7 @@ ALTERS: list[tuple[int, str, list[tuple[str, int, str | None]]]] = [
 
 @pytest.fixture(scope="module")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ks.KafkaBroker]:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for these tests: {exc}", pytrace=False)
+    ks.require_kafka()
     with ks.KafkaBroker(tmp_path_factory.mktemp("kafka")) as broker:
         yield broker
 

@@ -162,11 +162,7 @@ def test_session_errors_are_answered_at_once(broker: DataBroker) -> None:
 def test_kafka_end_to_end_latency_tool(broker: DataBroker, tmp_path: Path) -> None:
     """Kafka's EndToEndLatency: produce one record (acks=1), consume it (fetch.max.wait.ms=0,
     an incremental fetch session), commit, repeat; it fails on a lost or wrong record."""
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
+    ks.require_kafka()
     broker.create_topic("e2e", partitions=1)
     out = ks.run_kafka_tool(
         "org.apache.kafka.tools.EndToEndLatency",

@@ -47,11 +47,7 @@ def _set(admin: AdminClient, resource: ConfigResource, value: str) -> None:
 def _set_cluster_default(broker: RunningBroker, tmp_path: Path, value: str) -> None:
     """The dynamic cluster-wide broker default with Kafka's kafka-configs (--entity-default):
     librdkafka and kafka-python refuse the empty broker name it is stored under."""
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed for this test: {exc}", pytrace=False)
+    ks.require_kafka()
     ks.run_kafka_tool(
         CONFIG_COMMAND,
         [

@@ -379,11 +379,7 @@ def kafka_dir(tmp_path_factory: pytest.TempPathFactory):
 
     import kafka_support as ks
 
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
+    ks.require_kafka()
     broker = ks.KafkaBroker(tmp_path_factory.mktemp("kafka"))
     broker.start()
     try:

@@ -57,11 +57,7 @@ def ferrokafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 @pytest.fixture(scope="module")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        ks.java_executable()
-        ks.kafka_classpath()
-    except ks.KafkaNotFetchedError as exc:
-        pytest.fail(f"Apache Kafka is needed: {exc}", pytrace=False)
+    ks.require_kafka()
     broker = ks.KafkaBroker(tmp_path_factory.mktemp("kafka"))
     broker.start()
     try:
