@@ -27,13 +27,10 @@ PORT_ATTEMPTS_MAX = 50
 
 
 def env() -> dict[str, str]:
-    paths = [str(REPO / "python"), str(REPO)]
-    old = os.environ.get("PYTHONPATH")
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([*paths, old] if old else paths),
-        "PYTHONUNBUFFERED": "1",
-    }
+    """This test process's environment, unbuffered: ``ferrokafka`` and ``ferrokafka_cli`` are
+    imported as this process imports them (the installed wheel in CI; a developer's
+    PYTHONPATH=python otherwise). Never REPO/python first: a clone has no native module there."""
+    return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
 def run_serve(*args: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,17 +3,15 @@ ready once the broker printed its ready line, and stops with the process."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from metrics_support import free_port, http_get, scrape, value
+from serve_process import COMMAND, REPO, env
 
-REPO = Path(__file__).resolve().parents[2]
 START_WAIT_S = 60.0
 POLL_INTERVAL_S = 0.2
 STOP_TIMEOUT_S = 30.0
@@ -43,10 +41,7 @@ def test_serve_with_metrics_port(tmp_path: Path) -> None:
     err = (tmp_path / "err").open("wb")
     process = subprocess.Popen(
         [
-            sys.executable,
-            "-c",
-            "from ferrokafka_cli.main import main; main()",
-            "serve",
+            *COMMAND,
             "--listeners",
             "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
             "--log-dirs",
@@ -55,10 +50,7 @@ def test_serve_with_metrics_port(tmp_path: Path) -> None:
             str(port),
         ],
         cwd=REPO,
-        env={
-            "PYTHONPATH": f"{REPO / 'python'}:{REPO}",
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        },
+        env=env(),
         stdout=out,
         stderr=err,
     )
@@ -93,10 +85,7 @@ def test_metrics_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> N
         port = taken.getsockname()[1]
         result = subprocess.run(
             [
-                sys.executable,
-                "-c",
-                "from ferrokafka_cli.main import main; main()",
-                "serve",
+                *COMMAND,
                 "--listeners",
                 "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
                 "--log-dirs",
@@ -105,7 +94,7 @@ def test_metrics_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> N
                 str(port),
             ],
             cwd=REPO,
-            env={"PYTHONPATH": f"{REPO / 'python'}:{REPO}", "PATH": os.environ.get("PATH", "")},
+            env=env(),
             capture_output=True,
             text=True,
             timeout=START_WAIT_S,
