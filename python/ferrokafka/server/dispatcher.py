@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ferrokafka.protocol import APIS, Message, RequestHeader
+from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
 
 
 class Later:
@@ -69,6 +70,9 @@ class RequestContext:
     listener_name: str
     # unique in this process, for logs and for per-connection state (fetch sessions)
     connection_id: int
+    # who sent it: the connection's authenticated principal (User:ANONYMOUS until a listener
+    # authenticates; a forwarded request's is the Envelope's)
+    principal: KafkaPrincipal = ANONYMOUS
 
     @property
     def api_key(self) -> int:
