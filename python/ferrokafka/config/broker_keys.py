@@ -9,6 +9,7 @@ doc string saying why the value changes nothing here.
 
 from __future__ import annotations
 
+from ferrokafka.config.authorizer_keys import AUTHORIZER_KEYS
 from ferrokafka.config.definitions import (
     INT_MAX,
     LONG_MAX,
@@ -23,6 +24,9 @@ from ferrokafka.config.definitions import (
 )
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.config.log_keys import LOG_KEYS, MIB
+from ferrokafka.config.quota_keys import QUOTA_KEYS
+from ferrokafka.config.sasl_keys import SASL_KEYS
+from ferrokafka.config.tls_keys import TLS_KEYS
 
 _B = ConfigType.BOOLEAN
 _S = ConfigType.STRING
@@ -275,6 +279,15 @@ _FERROKAFKA_KEYS: tuple[ConfigKey, ...] = (
 # fmt: on
 
 BROKER_KEYS = ConfigTable(
-    _ROLE_KEYS + _SOCKET_KEYS + LOG_KEYS + _REPLICATION_KEYS + _COORDINATOR_KEYS + _FERROKAFKA_KEYS
+    _ROLE_KEYS
+    + _SOCKET_KEYS
+    + LOG_KEYS
+    + _REPLICATION_KEYS
+    + _COORDINATOR_KEYS
+    + _FERROKAFKA_KEYS
+    + TLS_KEYS
+    + SASL_KEYS
+    + AUTHORIZER_KEYS
+    + QUOTA_KEYS
 )
 """Every broker key ferrokafka accepts, in documentation order."""

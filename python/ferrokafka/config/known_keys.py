@@ -140,7 +140,7 @@ def is_security_key(name: str) -> bool:
 
 def classify(name: str) -> str:
     """IMPLEMENTED, SECURITY, ACCEPTED or UNKNOWN (see the module doc)."""
-    if name in BROKER_KEYS:
+    if name in BROKER_KEYS or (is_security_key(name) and listener_base(name) in BROKER_KEYS):
         return IMPLEMENTED
     if is_security_key(name):
         return SECURITY  # known to Kafka or not: a misspelt ssl.* key still asks for TLS
