@@ -47,6 +47,7 @@ from ferrokafka.protocol import (
 from ferrokafka.protocol.error_codes import UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.api_versions import ApiVersionsResponse
 from ferrokafka.protocol.native import ResponseWriter
+from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
@@ -193,6 +194,9 @@ class Connection:
         except OSError:  # the peer already reset the connection
             self.client_address = ("?", 0)
         self._fd = stream.socket.fileno()
+        # Who is on the other end: set by the listener's authentication (TLS client certificate,
+        # SASL); every request's context carries it.
+        self.principal: KafkaPrincipal = ANONYMOUS
         self.close_reason: str | None = None
         self._stopping = False
         self._read_scope: trio.CancelScope | None = None
@@ -344,6 +348,7 @@ class Connection:
             client_address=self.client_address,
             listener_name=self.listener_name,
             connection_id=self.connection_id,
+            principal=self.principal,
         )
         metrics = self._metrics
         slot = (
