@@ -84,7 +84,11 @@ def run_once(requests: int, metrics: bool, work: Path, repo: Path = REPO) -> tup
     ]
     if metrics:
         args += ["--metrics-port", str(_port())]
-    env = {**os.environ, "PYTHONPATH": f"{repo / 'python'}:{repo}"}
+    # This tree runs as the caller imports it (the installed wheel in CI); another tree (the
+    # baseline) from its own source, its native module copied in.
+    env = dict(os.environ)
+    if repo.resolve() != REPO:
+        env["PYTHONPATH"] = f"{repo / 'python'}:{repo}"
     broker = subprocess.Popen(args, cwd=repo, env=env, stdout=subprocess.PIPE)
     try:
         assert broker.stdout is not None
