@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
+from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment, scram_ops
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
@@ -71,6 +71,10 @@ from ferrokafka.protocol.messages.alter_partition import (
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest,
     AlterPartitionReassignmentsResponse,
+)
+from ferrokafka.protocol.messages.alter_user_scram_credentials import (
+    AlterUserScramCredentialsRequest,
+    AlterUserScramCredentialsResponse,
 )
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
@@ -289,6 +293,13 @@ class Controller:
         records, response = self._configs.incremental_alter_configs(self.image, request)
         if not request.validate_only:
             self._commit([*records, *elr.clear_elr_records(self.image, records)])
+        return response
+
+    def alter_user_scram_credentials(
+        self, request: AlterUserScramCredentialsRequest
+    ) -> AlterUserScramCredentialsResponse:
+        records, response = scram_ops.alter_credentials(self.image, request)
+        self._commit(records)
         return response
 
     def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:

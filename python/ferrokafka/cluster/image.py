@@ -131,6 +131,9 @@ class MetadataImage:
     # Registered controllers (Kafka's ClusterImage.controllers): the RegisterControllerRecord
     # of each, kept as written (never mutated) so a snapshot writes it back.
     controllers: Mapping[int, Any] = field(default_factory=lambda: _EMPTY)
+    # SCRAM credentials (Kafka's ScramImage): (user, mechanism name such as SCRAM-SHA-256) ->
+    # ScramCredential (cluster/scram_credentials.py); never a password.
+    scram: Mapping[tuple[str, str], Any] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:
