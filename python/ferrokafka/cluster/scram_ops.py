@@ -3,9 +3,11 @@ a broker (or controller) answers it from its image (sans-io; KIP-554).
 
 Alter follows Kafka's ScramControlManager.alterCredentials: each user is answered once; a user
 named twice in one request (two deletions, two upsertions, or one of each) gets
-DUPLICATE_RESOURCE; an empty user name or a salt/salted password left empty
-UNACCEPTABLE_CREDENTIAL; an unknown mechanism UNSUPPORTED_SASL_MECHANISM; iterations outside
-[the mechanism's minimum, 16384] UNACCEPTABLE_CREDENTIAL; deleting a credential that does not
+DUPLICATE_RESOURCE; an empty user name UNACCEPTABLE_CREDENTIAL; an unknown mechanism
+UNSUPPORTED_SASL_MECHANISM; iterations outside [the mechanism's minimum, 16384]
+UNACCEPTABLE_CREDENTIAL; an empty salted password UNKNOWN_SERVER_ERROR without a message (as
+Kafka 4.4 answers: its HMAC refuses an empty key), while an empty salt is accepted (Kafka 4.4
+accepts it too); deleting a credential that does not
 exist RESOURCE_NOT_FOUND; a metadata.version before 3.5-IV2 UNSUPPORTED_VERSION. The records
 (a UserScramCredentialRecord with StoredKey and ServerKey derived from the salted password, or
 a RemoveUserScramCredentialRecord) are committed together.
@@ -27,6 +29,7 @@ from ferrokafka.protocol.error_codes import (
     DUPLICATE_RESOURCE,
     RESOURCE_NOT_FOUND,
     UNACCEPTABLE_CREDENTIAL,
+    UNKNOWN_SERVER_ERROR,
     UNSUPPORTED_SASL_MECHANISM,
     UNSUPPORTED_VERSION,
 )
@@ -99,6 +102,11 @@ def alter_credentials(
         results.append(_AlterResult(user=name, error_code=0, error_message=None))
     for name in java_hash_order(upsertions):
         upsertion = upsertions[name]
+        if not upsertion.salted_password:
+            # Kafka's finishUpsertion fails here (an HMAC key may not be empty in Java) and
+            # answers UNKNOWN_SERVER_ERROR without a message; an empty salt is accepted.
+            failed[name] = ApiError(UNKNOWN_SERVER_ERROR, None)
+            continue
         mechanism = MECHANISMS_BY_TYPE[upsertion.mechanism]
         credential = credential_from_salted(
             mechanism, bytes(upsertion.salt), bytes(upsertion.salted_password), upsertion.iterations
@@ -149,10 +157,6 @@ def _check_upsertion(upsertion: _Upsertion) -> ApiError | None:
         return ApiError(UNACCEPTABLE_CREDENTIAL, "Too few iterations")
     if upsertion.iterations > MAX_ITERATIONS:
         return ApiError(UNACCEPTABLE_CREDENTIAL, "Too many iterations")
-    if not upsertion.salt:
-        return ApiError(UNACCEPTABLE_CREDENTIAL, "Salt must not be empty")
-    if not upsertion.salted_password:
-        return ApiError(UNACCEPTABLE_CREDENTIAL, "Salted password must not be empty")
     return None
 
 
@@ -183,7 +187,7 @@ def describe_credentials(
             if (credential := image.scram.get((user, mechanism.name))) is not None
         ]
         if infos:
-            results.append(_DescribeResult(user=user, error_message=None, credential_infos=infos))
+            results.append(_DescribeResult(user=user, credential_infos=infos))
         else:
             results.append(
                 _DescribeResult(
@@ -192,7 +196,8 @@ def describe_credentials(
                     error_message=_DESCRIBE_MISSING + user,
                 )
             )
-    return DescribeUserScramCredentialsResponse(error_message=None, results=results)
+    # Kafka leaves the messages of a success at their default, "" (not null).
+    return DescribeUserScramCredentialsResponse(results=results)
 
 
 def java_hash_order(keys: Iterable[str]) -> list[str]:
