@@ -471,12 +471,48 @@ def test_format_random_salt_verifies(tmp_path: Path) -> None:
 # -- a cluster of serve processes -----------------------------------------------------------------
 
 
+def formatted_with_scram(cluster: Any, argument: str) -> None:
+    """Make ``cluster.format`` format every node again with ``--add-scram argument`` (same
+    cluster id and configs), as one formats each node of a Kafka cluster."""
+    from cluster.kraft_processes import ferrokafka_cli
+
+    original = cluster.format
+
+    def format_with_scram() -> None:
+        original()
+        for node in cluster.nodes.values():
+            for directory in (node.work_dir / "logs", node.work_dir / "metadata"):
+                subprocess.run(["rm", "-rf", str(directory)], check=True)
+            made = ferrokafka_cli(
+                "storage", "format", "-t", cluster.cluster_id, "-c", str(node.config_file),
+                "--add-scram", argument,
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+
+    cluster.format = format_with_scram
+
+
+def describe_when(bootstrap: str, users: list[str] | None, ready: Callable[[list], bool]) -> list:
+    """DescribeUserScramCredentials until ``ready`` says so (a bounded wait: the brokers learn
+    the metadata asynchronously), the last answer."""
+    deadline = time.monotonic() + CLUSTER_WAIT_S
+    described = raw_describe(bootstrap, users)
+    while not ready(described) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        described = raw_describe(bootstrap, users)
+    return described
+
+
 def test_cluster_credential_visible_through_another_broker(tmp_path: Path) -> None:
     from cluster.kraft_processes import KRaftCluster
 
     cluster = KRaftCluster(tmp_path, size=3)
+    formatted_with_scram(cluster, "SCRAM-SHA-256=[name=boot,password=boot-secret]")
     with cluster.running():
         first, third = cluster.nodes[1].bootstrap, cluster.nodes[3].bootstrap
+        # The formatted credential, committed by the first active controller.
+        boot = describe_when(third, ["boot"], lambda d: d[0][1] == 0)
+        assert boot == [("boot", 0, "", [(SHA256, 4096)])]
         deadline = time.monotonic() + CLUSTER_WAIT_S
         results: list[Any] = []
         while time.monotonic() < deadline:  # the brokers' first registrations may lag
@@ -488,22 +524,21 @@ def test_cluster_credential_visible_through_another_broker(tmp_path: Path) -> No
                 break
             time.sleep(POLL_S)
         assert results == [("cluster-user", 0, None)]
-        described: list[Any] = []
-        while time.monotonic() < deadline:
-            described = raw_describe(third, ["cluster-user"])
-            if described[0][1] == 0:
-                break
-            time.sleep(POLL_S)
+        described = describe_when(third, ["cluster-user"], lambda d: d[0][1] == 0)
         assert described == [("cluster-user", 0, "", [(SHA256, 4096)])]
-        assert "cl-secret" not in cluster.nodes[1].logged()
+        for node in cluster.nodes.values():
+            assert "secret" not in node.logged()
     # Node 3's own copy of the metadata log (after the cluster is stopped) gives the lookup.
     log = SingleVoterLog(tmp_path / "n3" / "metadata")
     try:
         image = MetadataLoader().catch_up(log)
     finally:
         log.close()
-    credential = scram_lookup(image)("cluster-user", "SCRAM-SHA-256")
+    lookup = scram_lookup(image)
+    credential = lookup("cluster-user", "SCRAM-SHA-256")
     assert credential is not None and verifies(credential, "cl-secret")
+    formatted = lookup("boot", "SCRAM-SHA-256")
+    assert formatted is not None and verifies(formatted, "boot-secret")
 
 
 def _salted(password: str) -> bytes:
@@ -511,29 +546,13 @@ def _salted(password: str) -> bytes:
 
 
 def test_serve_from_formatted_scram(tmp_path: Path) -> None:
-    """A node formatted with --add-scram has the credential once its controller bootstrapped."""
-    from cluster.kraft_processes import KRaftCluster, ferrokafka_cli
+    """The one-voter node formatted with --add-scram has the credential once its controller
+    bootstrapped."""
+    from cluster.kraft_processes import KRaftCluster
 
     cluster = KRaftCluster(tmp_path, size=1)
-    original = cluster.format
-
-    def format_with_scram() -> None:
-        original()
-        node = cluster.nodes[1]
-        for directory in (node.work_dir / "logs", node.work_dir / "metadata"):
-            subprocess.run(["rm", "-rf", str(directory)], check=True)
-        made = ferrokafka_cli(
-            "storage", "format", "-t", cluster.cluster_id, "-c", str(node.config_file),
-            "--add-scram", "SCRAM-SHA-512=[name=boot,password=boot-secret,iterations=5000]",
-        )  # fmt: skip
-        assert made.returncode == 0, made.stderr
-
-    cluster.format = format_with_scram  # type: ignore[method-assign]
+    formatted_with_scram(cluster, "SCRAM-SHA-512=[name=boot,password=boot-secret,iterations=5000]")
     with cluster.running():
-        deadline = time.monotonic() + CLUSTER_WAIT_S
-        described = raw_describe(cluster.nodes[1].bootstrap, None)
-        while not described and time.monotonic() < deadline:  # until the bootstrap commits
-            time.sleep(POLL_S)
-            described = raw_describe(cluster.nodes[1].bootstrap, None)
+        described = describe_when(cluster.nodes[1].bootstrap, None, bool)
         assert described == [("boot", 0, "", [(SHA512, 5000)])]
         assert "boot-secret" not in cluster.nodes[1].logged()
