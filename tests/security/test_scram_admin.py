@@ -55,6 +55,8 @@ from ferrokafka.protocol.messages.describe_user_scram_credentials import (
 from ferrokafka.testing import RunningBroker, run_broker
 from ferrokafka_cli.main import cli
 from kafka_support.broker import STORAGE_TOOL_CLASS
+from kafka_support.jars import streams_classpath
+from kafka_support.java_apps import app_command
 
 pytestmark = pytest.mark.kafka
 
@@ -64,6 +66,7 @@ DESCRIBE_CLIENT_QUOTAS = 48
 ADMIN_TIMEOUT_S = 30.0
 CLUSTER_WAIT_S = 30.0
 POLL_S = 0.2
+JAVA_TIMEOUT_S = 180.0  # the first run compiles tests/kafka/apps
 SNAPSHOT = Path("__cluster_metadata-0") / BOOTSTRAP_SNAPSHOT_ID.file_name
 SALT = b"fixed-salt-for-the-test"
 
@@ -226,6 +229,42 @@ def test_confluent_admin_same_answers(both: dict[str, str]) -> None:
     assert answers["ferrokafka"] == answers["kafka"]
     assert answers["kafka"][0]["frank"] == "ok"
     assert answers["kafka"][1]["grace"] == [("ScramMechanism.SCRAM_SHA_512", 16384)]
+
+
+JAVA_STEPS = [
+    "upsert:kim:SCRAM-SHA-256:8192:kim-secret",
+    "upsert:kim:SCRAM-SHA-512:4096:kim-secret",
+    "upsert:lee:SCRAM-SHA-512:16384:lee-secret",
+    "upsert:max:SCRAM-SHA-256:16385:x",
+    "delete:nobody:SCRAM-SHA-256",
+    "describe:kim,lee,nobody",
+    "describe:",
+    "delete:kim:SCRAM-SHA-256",
+    "delete:kim:SCRAM-SHA-512",
+    "delete:lee:SCRAM-SHA-512",
+    "describe:",
+]
+
+
+def java_admin(bootstrap: str) -> list[str]:
+    command = app_command("ScramAdmin", streams_classpath(), bootstrap, *JAVA_STEPS)
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=JAVA_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.splitlines()
+
+
+def test_java_admin_same_answers(both: dict[str, str]) -> None:
+    outputs = {name: java_admin(bootstrap) for name, bootstrap in both.items()}
+    assert outputs["ferrokafka"] == outputs["kafka"]
+    assert "describe kim SCRAM-SHA-256=8192,SCRAM-SHA-512=4096" in outputs["kafka"]
+    assert "upsert max UnacceptableCredentialException: Too many iterations" in outputs["kafka"]
 
 
 def raw_alter(bootstrap: str, request: Alter) -> list[tuple[str, int, str | None]]:
