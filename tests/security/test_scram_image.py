@@ -86,3 +86,28 @@ def test_java_hash_order_of_small_and_growing_maps() -> None:
     assert java_hash_order(["Aa", "BB"]) == ["Aa", "BB"]
     # "a" (97) is bucket 1, "b" (98) bucket 2 of 16, whatever the insertion order.
     assert java_hash_order(["b", "a"]) == ["a", "b"]
+
+
+def test_alter_before_metadata_version_3_5_iv2_is_unsupported_version() -> None:
+    from ferrokafka.cluster.scram_ops import alter_credentials
+    from ferrokafka.protocol.messages.alter_user_scram_credentials import (
+        AlterUserScramCredentialsRequest as Alter,
+    )
+
+    request = Alter(
+        upsertions=[
+            Alter.ScramCredentialUpsertion(
+                name="a", mechanism=1, iterations=4096, salt=b"s", salted_password=b"p"
+            )
+        ],
+        deletions=[Alter.ScramCredentialDeletion(name="b", mechanism=1)],
+    )
+    for level, code in ((10, 35), (11, 0)):
+        image = replay(
+            EMPTY_IMAGE, FeatureLevelRecord(name="metadata.version", feature_level=level)
+        )
+        records, response = alter_credentials(image, request)
+        by_user = {r.user: r.error_code for r in response.results}
+        # At 3.5-IV2 the upsertion is fine and the deletion finds nothing.
+        assert by_user == {"a": code, "b": 35 if code else 91}
+        assert len(records) == (0 if code else 1)
