@@ -78,6 +78,10 @@ def test_lookup_of_a_node_follows_its_newest_image() -> None:
     assert lookup("alice", "SCRAM-SHA-512") is None
     fixed = scram_lookup(EMPTY_IMAGE)
     assert fixed("alice", "SCRAM-SHA-256") is None
+    late = scram_lookup(lambda: node.image)
+    assert late("alice", "SCRAM-SHA-256") == ALICE_256
+    node.image = EMPTY_IMAGE
+    assert late("alice", "SCRAM-SHA-256") is None and lookup("alice", "SCRAM-SHA-256") is None
 
 
 def test_java_hash_order_of_small_and_growing_maps() -> None:

@@ -4,7 +4,9 @@
 authentication asks.
 
 Where SASL gets its lookup: ``scram_lookup(node)`` with the broker's
-:class:`~ferrokafka.server.node.Node` (anything with an ``image`` attribute): each call reads
+:class:`~ferrokafka.server.node.Node` (anything with an ``image`` attribute), or
+``scram_lookup(lambda: broker.node.image)`` where the SASL machinery is built before
+``Broker.node`` exists (server/broker.py opens the node after the dispatchers): each call reads
 the node's newest image, so a credential altered through any broker of the cluster is seen as
 soon as this node has applied the record. ``scram_lookup(image)`` with a fixed
 :class:`MetadataImage` is for tests.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from typing import Protocol
 
 from ferrokafka.cluster.image import MetadataImage
@@ -111,9 +114,19 @@ class HasImage(Protocol):
     def image(self) -> MetadataImage: ...
 
 
-def scram_lookup(node_or_image: HasImage | MetadataImage) -> ScramLookup:
+def scram_lookup(
+    node_or_image: HasImage | MetadataImage | Callable[[], MetadataImage],
+) -> ScramLookup:
     """The credentials of ``node_or_image``: a node's are read from its newest image at each
-    call; an image's are fixed."""
+    call, and so are those of a function giving the current image (for code built before the
+    node exists: ``scram_lookup(lambda: broker.node.image)``); an image's are fixed."""
+    if callable(node_or_image):
+        current_image = node_or_image
+
+        def latest(user: str, mechanism: str) -> ScramCredential | None:
+            return current_image().scram.get((user, mechanism))
+
+        return latest
     if isinstance(node_or_image, MetadataImage):
         image = node_or_image
 
