@@ -76,7 +76,11 @@ def random_uuid() -> None:
 @_CONFIG
 @click.option("--cluster-id", "-t", required=True, help="The cluster ID to use.")
 @click.option(
-    "--add-scram", "-S", multiple=True, help="A SCRAM credential to add (not supported yet)."
+    "--add-scram",
+    "-S",
+    multiple=True,
+    metavar="MECHANISM=[name=..,password=..]",
+    help="A SCRAM credential for the new cluster, as kafka-storage's --add-scram.",
 )
 @click.option(
     "--ignore-formatted",

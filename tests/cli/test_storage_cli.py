@@ -190,7 +190,11 @@ def test_already_formatted(tmp_path: Path, dynamic_config: Path) -> None:
         (["-t", CLUSTER_ID, "-I", "1@127.0.0.1:9093:bad"], "Failed to parse directory ID"),
         (["-t", CLUSTER_ID, "-s", "-f", "foo=1"], "Unsupported feature: foo"),
         (["-t", CLUSTER_ID, "-s", "-r", "9.9"], "Unknown metadata.version '9.9'"),
-        (["-t", CLUSTER_ID, "-s", "-S", "SCRAM-SHA-256=[name=a,password=b]"], "not supported yet"),
+        (
+            ["-t", CLUSTER_ID, "-s", "-r", "3.4-IV0", "-S", "SCRAM-SHA-256=[name=a,password=b]"],
+            "SCRAM is only supported in metadata.version 3.5-IV2 or later.",
+        ),
+        (["-t", CLUSTER_ID, "-s", "-S", "SCRAM-SHA-1=[name=a,password=b]"], "is not supported."),
     ],
 )
 def test_bad_format_input(

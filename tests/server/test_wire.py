@@ -89,8 +89,8 @@ BAD_INPUT = {
     "shorter than a header": b"\x00\x00\x00\x03\x00\x12\x00",
     "unknown api key": raw_frame(9999, 0, 1),
     "unsupported version of another api": raw_frame(3, 99, 1),
-    # DescribeUserScramCredentials: in the protocol table, without a handler here
-    "an api without a handler": raw_frame(50, 0, 1, b"\x00" * 8),
+    # CreateDelegationToken: in the protocol table, without a handler here
+    "an api without a handler": raw_frame(38, 3, 1, b"\x00" * 8),
     "negative size": b"\xff\xff\xff\xfe",
     "size over socket.request.max.bytes": struct.pack(">i", 100 * 1024 * 1024 + 1),
 }

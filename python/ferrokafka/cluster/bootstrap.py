@@ -4,7 +4,8 @@
 
 The first active controller of a cluster writes them as its bootstrap records (Kafka's
 QuorumController does the same with its BootstrapMetadata). What this implementation does not
-support is not finalized: a metadata.version outside :data:`SUPPORTED_FEATURES` stops the
+support is not finalized (and the SCRAM credentials of ``--add-scram`` follow them,
+:func:`read_bootstrap_scram`): a metadata.version outside :data:`SUPPORTED_FEATURES` stops the
 controller with a one-line error; another feature it lacks (the 4.4 defaults
 share.version 2, streams.version 1) is left at 0 with a warning
 (eligible.leader.replicas.version 1 and transaction.version 2, 4.4 defaults, are supported
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from ferrokafka.cluster.feature_levels import METADATA_VERSION_FEATURE, SUPPORTED_FEATURES
 from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
-from ferrokafka.cluster.records import FeatureLevelRecord
+from ferrokafka.cluster.records import FeatureLevelRecord, UserScramCredentialRecord
 from ferrokafka.cluster.snapshot_file import BOOTSTRAP_SNAPSHOT_ID, SnapshotFileError, read_snapshot
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,19 @@ def read_bootstrap_levels(
         m.name: m.feature_level for m in snapshot.messages() if isinstance(m, FeatureLevelRecord)
     }
     return supported_levels(formatted, str(path), warn=warn)
+
+
+def read_bootstrap_scram(metadata_dir: str | os.PathLike[str]) -> list[UserScramCredentialRecord]:
+    """The SCRAM credentials ``storage format --add-scram`` put in the bootstrap snapshot
+    (none without one); the first active controller writes them with the levels."""
+    path = bootstrap_snapshot_path(metadata_dir)
+    if not path.exists():
+        return []
+    try:
+        snapshot = read_snapshot(path)
+    except (SnapshotFileError, OSError) as exc:
+        raise BootstrapError(f"cannot read the bootstrap snapshot {path}: {exc}") from None
+    return [m for m in snapshot.messages() if isinstance(m, UserScramCredentialRecord)]
 
 
 def supported_levels(

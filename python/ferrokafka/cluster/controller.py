@@ -33,7 +33,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
+from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment, scram_ops
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
@@ -71,6 +71,10 @@ from ferrokafka.protocol.messages.alter_partition import (
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest,
     AlterPartitionReassignmentsResponse,
+)
+from ferrokafka.protocol.messages.alter_user_scram_credentials import (
+    AlterUserScramCredentialsRequest,
+    AlterUserScramCredentialsResponse,
 )
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
@@ -142,14 +146,17 @@ class Controller:
         now_ms: MonotonicMs = monotonic_ms,
         rng: random.Random | None = None,
         bootstrap_levels: Mapping[str, int] | None = None,
+        bootstrap_scram: Sequence[Message] = (),
     ) -> None:
         """``cluster_id``: what registering brokers must name (None: any, for fixtures);
         ``now_ms``: the monotonic clock broker sessions are timed by; ``rng``: where replica
         placement starts (both injectable for tests); ``bootstrap_levels``: the feature levels
         a new cluster starts at (the formatted bootstrap snapshot's, cluster/bootstrap.py;
-        None: metadata.version METADATA_VERSION_LEVEL)."""
+        None: metadata.version METADATA_VERSION_LEVEL); ``bootstrap_scram``: the SCRAM
+        credentials formatted with them (UserScramCredentialRecords), written after them."""
         self.config = config
         self._bootstrap_levels = bootstrap_levels
+        self._bootstrap_scram = tuple(bootstrap_scram)
         self.log = log
         self.loader = loader if loader is not None else MetadataLoader()
         self._topics = TopicOperations(config, rng)
@@ -182,7 +189,7 @@ class Controller:
         records (metadata.version) first."""
         self.loader.catch_up(self.log)
         if METADATA_VERSION_FEATURE not in self.image.features:
-            self._commit(bootstrap_records(self._bootstrap_levels))
+            self._commit(bootstrap_records(self._bootstrap_levels, self._bootstrap_scram))
         # Registration offsets come from the log (from its snapshot first, where a
         # registration's offset is its broker epoch); sessions start afresh (Kafka's activate).
         start = 0
@@ -289,6 +296,13 @@ class Controller:
         records, response = self._configs.incremental_alter_configs(self.image, request)
         if not request.validate_only:
             self._commit([*records, *elr.clear_elr_records(self.image, records)])
+        return response
+
+    def alter_user_scram_credentials(
+        self, request: AlterUserScramCredentialsRequest
+    ) -> AlterUserScramCredentialsResponse:
+        records, response = scram_ops.alter_credentials(self.image, request)
+        self._commit(records)
         return response
 
     def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:
@@ -481,7 +495,9 @@ class Controller:
         )
 
 
-def bootstrap_records(levels: Mapping[str, int] | None = None) -> list[Message]:
+def bootstrap_records(
+    levels: Mapping[str, int] | None = None, scram: Sequence[Message] = ()
+) -> list[Message]:
     """What a new cluster's log starts with, framed as a transaction as Kafka frames it:
     ``levels`` (from the bootstrap snapshot, metadata.version first), or else
     metadata.version METADATA_VERSION_LEVEL alone. A level 0 is not written (0 is what an
@@ -495,5 +511,6 @@ def bootstrap_records(levels: Mapping[str, int] | None = None) -> list[Message]:
             for name, level in levels.items()
             if level != 0
         ),
+        *scram,
         EndTransactionRecord(),
     ]

@@ -4,7 +4,7 @@ A delta starts from an image, replays records in log order into private working 
 :meth:`MetadataDelta.apply` freezes them into a new :class:`MetadataImage`. The old image is
 never touched; unchanged topics are shared between the two.
 
-Records the image has no place for yet (ACLs, quotas, SCRAM credentials, delegation tokens,
+Records the image has no place for yet (ACLs, quotas, delegation tokens,
 ZooKeeper migration state) are accepted and skipped, so a log
 written by Apache Kafka replays. Begin/EndTransactionRecord need no handling here: the
 controller writes a transaction's records in one batch, and a batch is applied whole or not
@@ -28,6 +28,8 @@ from ferrokafka.cluster.image import (
     TopicImage,
     frozen_map,
 )
+from ferrokafka.cluster.scram_credentials import MECHANISMS_BY_TYPE
+from ferrokafka.cluster.scram_store import credential_of_record
 from ferrokafka.protocol.schema import Message
 
 # PartitionChangeRecord.leader: -2 means "the leader did not change".
@@ -57,6 +59,7 @@ class MetadataDelta:
         self._brokers = dict(image.brokers)
         self._next_producer_id = image.next_producer_id
         self._controllers = dict(image.controllers)
+        self._scram = dict(image.scram)
         self._offset = image.offset
         self.changed_topics: set[uuid.UUID] = set()
         self.removed_topics: dict[uuid.UUID, TopicImage] = {}
@@ -229,6 +232,16 @@ class MetadataDelta:
     def _unregister_controller(self, record: r.UnregisterControllerRecord) -> None:
         self._controllers.pop(record.controller_id, None)
 
+    def _scram_credential(self, record: r.UserScramCredentialRecord) -> None:
+        credential = credential_of_record(record)
+        if credential is not None:  # an unknown mechanism type: nothing can use it
+            self._scram[(record.name, credential.mechanism.name)] = credential
+
+    def _remove_scram_credential(self, record: r.RemoveUserScramCredentialRecord) -> None:
+        mechanism = MECHANISMS_BY_TYPE.get(record.mechanism)
+        if mechanism is not None:
+            self._scram.pop((record.name, mechanism.name), None)
+
     # -- the new image --------------------------------------------------------------------
 
     def apply(self) -> MetadataImage:
@@ -248,6 +261,7 @@ class MetadataDelta:
             brokers=frozen_map(self._brokers),
             next_producer_id=self._next_producer_id,
             controllers=frozen_map(self._controllers),
+            scram=frozen_map(self._scram),
         )
 
 
@@ -271,4 +285,6 @@ _HANDLERS: dict[type[Message], Any] = {
     r.ProducerIdsRecord: MetadataDelta._producer_ids,
     r.RegisterControllerRecord: MetadataDelta._register_controller,
     r.UnregisterControllerRecord: MetadataDelta._unregister_controller,
+    r.UserScramCredentialRecord: MetadataDelta._scram_credential,
+    r.RemoveUserScramCredentialRecord: MetadataDelta._remove_scram_credential,
 }

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from ferrokafka.cluster.scram_credentials import ScramCredential
+
 # Kafka's ConfigResource.Type ids, as ConfigRecord.resource_type stores them.
 TOPIC_RESOURCE = 2
 BROKER_RESOURCE = 4
@@ -131,6 +133,9 @@ class MetadataImage:
     # Registered controllers (Kafka's ClusterImage.controllers): the RegisterControllerRecord
     # of each, kept as written (never mutated) so a snapshot writes it back.
     controllers: Mapping[int, Any] = field(default_factory=lambda: _EMPTY)
+    # SCRAM credentials (Kafka's ScramImage): (user, mechanism name such as SCRAM-SHA-256) ->
+    # ScramCredential; never a password.
+    scram: Mapping[tuple[str, str], ScramCredential] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

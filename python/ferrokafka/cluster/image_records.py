@@ -3,12 +3,13 @@
 Kafka's ``MetadataImage.write`` in its order — features (metadata.version first), the cluster
 (every registered broker as one RegisterBrokerRecord with its current fencing and
 controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per partition),
-configurations (a ConfigRecord per key), and producer ids (one ProducerIdsRecord with broker
-id and epoch -1, as ``ProducerIdsImage.write``); registered controllers follow the brokers, as
-their RegisterControllerRecords. Parts of Kafka's image this image does not hold (client
-quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on
-an empty image gives the image back (:func:`image_from_records`, checked by the tests), which
-is what makes a snapshot a valid start for the log after it.
+configurations (a ConfigRecord per key), producer ids (one ProducerIdsRecord with broker
+id and epoch -1, as ``ProducerIdsImage.write``) and SCRAM credentials (a
+UserScramCredentialRecord per user and mechanism, by mechanism then user); registered
+controllers follow the brokers, as their RegisterControllerRecords. Parts of Kafka's image
+this image does not hold (client quotas, ACLs, delegation tokens) are not written. Replaying
+the records on an empty image gives the image back (:func:`image_from_records`, checked by
+the tests), which is what makes a snapshot a valid start for the log after it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ferrokafka.cluster.records import (
     RegisterBrokerRecord,
     TopicRecord,
 )
+from ferrokafka.cluster.scram_store import credential_record
 from ferrokafka.protocol.schema import Message
 
 # ProducerIdsImage.write: the image keeps no owner of the last block.
@@ -59,6 +61,10 @@ def image_records(image: MetadataImage) -> list[Message]:
                 broker_id=NO_BROKER, broker_epoch=NO_BROKER, next_producer_id=image.next_producer_id
             )
         )
+    for (user, _), credential in sorted(
+        image.scram.items(), key=lambda item: (item[1].mechanism.kafka_type, item[0][0])
+    ):
+        out.append(credential_record(user, credential))
     return out
 
 

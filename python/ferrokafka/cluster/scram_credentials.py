@@ -9,7 +9,7 @@ iteration count, per user and mechanism.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +30,11 @@ MECHANISMS_BY_TYPE: dict[int, ScramMechanism] = {m.kafka_type: m for m in MECHAN
 @dataclass(frozen=True, slots=True)
 class ScramCredential:
     mechanism: ScramMechanism
-    salt: bytes
-    stored_key: bytes
-    server_key: bytes
-    iterations: int
+    # Not in repr: a credential printed in a log must not give away what verifies a password.
+    salt: bytes = field(repr=False)
+    stored_key: bytes = field(repr=False)
+    server_key: bytes = field(repr=False)
+    iterations: int = 0
 
 
 # (user name, mechanism name) -> the stored credential, or None: what authentication asks.

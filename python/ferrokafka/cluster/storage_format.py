@@ -4,8 +4,9 @@ Every directory (``log.dirs`` and ``metadata.log.dir``) gets a ``meta.properties
 (``version=1``, ``cluster.id``, ``node.id`` and a fresh ``directory.id`` each); the metadata
 directory also gets the bootstrap snapshot ``__cluster_metadata-0/00000000000000000000-
 0000000000.checkpoint``: the feature levels of the chosen release as FeatureLevelRecords and,
-for a dynamic quorum (KIP-853), the kraft.version and the initial voter set. Kafka 4.4 writes
-no ``bootstrap.checkpoint`` any more; neither do we.
+for a dynamic quorum (KIP-853), the kraft.version and the initial voter set; then the SCRAM
+credentials of ``--add-scram`` (cluster/scram_format.py) as UserScramCredentialRecords.
+Kafka 4.4 writes no ``bootstrap.checkpoint`` any more; neither do we.
 
 The rules on which flag is needed when are Kafka's (:func:`check_quorum_flags`), and so are
 the messages. Nothing is written before every check passed.
@@ -28,6 +29,8 @@ from ferrokafka.cluster.feature_levels import (
     parse_feature_flag,
 )
 from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
+from ferrokafka.cluster.scram_format import ScramFormatError, parse_add_scram
+from ferrokafka.cluster.scram_ops import SCRAM_MIN_METADATA_VERSION
 from ferrokafka.cluster.snapshot_file import (
     BOOTSTRAP_SNAPSHOT_ID,
     KRAFT_VERSION_MAX,
@@ -36,6 +39,7 @@ from ferrokafka.cluster.snapshot_file import (
 )
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol.messages.voters_record import VotersRecord
+from ferrokafka.protocol.schema import Message
 from ferrokafka.storage.checkpoints import (
     META_PROPERTIES,
     MetaProperties,
@@ -254,14 +258,13 @@ def format_storage(
     Raises :class:`FormatError` (or MetaPropertiesError) with a one-line reason."""
     check_cluster_id(options.cluster_id)
     voters = check_quorum_flags(config, options)
-    if options.add_scram:
-        raise FormatError("--add-scram is not supported yet: ferrokafka has no SCRAM credentials.")
     dynamic = not config.quorum_voters and (voters is not None or options.no_initial_controllers)
     try:
         features = dict(parse_feature_flag(flag) for flag in options.features)
         levels = effective_levels(options.release_version, features, dynamic_quorum=dynamic)
     except FeatureLevelError as exc:
         raise FormatError(str(exc)) from None
+    scram = _scram_records(options.add_scram, levels)
     metadata_dir = metadata_dir_of(config)
     ensemble = load_meta_ensemble(config.log_dirs, metadata_dir)
     ensemble.verify(options.cluster_id, config.node_id)
@@ -281,7 +284,20 @@ def format_storage(
     echo(f"Bootstrap metadata: {describe_levels(levels)}")
     used_ids = {m.directory_id for m in ensemble.formatted.values() if m.directory_id}
     for log_dir in ensemble.empty:
-        _format_dir(config, options, log_dir, metadata_dir, voters, levels, used_ids, echo)
+        _format_dir(config, options, log_dir, metadata_dir, voters, levels, scram, used_ids, echo)
+
+
+def _scram_records(arguments: Sequence[str], levels: FeatureLevels) -> list[Message]:
+    """Kafka's Formatter.calculateBootstrapMetadata: --add-scram needs a metadata.version
+    that has SCRAM (3.5-IV2)."""
+    if not arguments:
+        return []
+    if levels.metadata_version.level < SCRAM_MIN_METADATA_VERSION:
+        raise FormatError("SCRAM is only supported in metadata.version 3.5-IV2 or later.")
+    try:
+        return list(parse_add_scram(arguments))
+    except ScramFormatError as exc:
+        raise FormatError(str(exc)) from None
 
 
 def _format_dir(
@@ -291,6 +307,7 @@ def _format_dir(
     metadata_dir: str,
     voters: dict[int, InitialVoter] | None,
     levels: FeatureLevels,
+    scram: Sequence[Message],
     used_ids: set[str],
     echo: Callable[[str], None],
 ) -> None:
@@ -311,7 +328,7 @@ def _format_dir(
             listener = config.controller_listener_names[0]
             write_snapshot(
                 Path(log_dir) / METADATA_PARTITION_DIR,
-                levels.bootstrap_records(),
+                [*levels.bootstrap_records(), *scram],
                 snapshot_id=BOOTSTRAP_SNAPSHOT_ID,
                 last_contained_log_timestamp_ms=int(time.time() * 1000),
                 kraft_version=levels.levels["kraft.version"],

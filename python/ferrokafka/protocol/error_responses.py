@@ -20,6 +20,10 @@ from ferrokafka.protocol.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest,
     AlterPartitionReassignmentsResponse,
 )
+from ferrokafka.protocol.messages.alter_user_scram_credentials import (
+    AlterUserScramCredentialsRequest,
+    AlterUserScramCredentialsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -113,6 +117,17 @@ def error_response(request: Any, code: int) -> Any:
         )
     if isinstance(request, ElectLeadersRequest):
         return elect_leaders_error(request, code)
+    if isinstance(request, AlterUserScramCredentialsRequest):
+        # Kafka's getErrorResponse: each user named (once), with the code.
+        users = dict.fromkeys(u.name for u in [*request.deletions, *request.upsertions])
+        return AlterUserScramCredentialsResponse(
+            results=[
+                AlterUserScramCredentialsResponse.AlterUserScramCredentialsResult(
+                    user=user, error_code=code, error_message=None
+                )
+                for user in users
+            ]
+        )
     # The APIs with one top-level error code.
     for request_type, response_type in _TOP_LEVEL.items():
         if isinstance(request, request_type):
@@ -157,6 +172,8 @@ def _error_codes(response: Any) -> list[int]:
         return [t.error_code for t in response.results]
     if isinstance(response, AlterConfigsResponse | IncrementalAlterConfigsResponse):
         return [r.error_code for r in response.responses]
+    if isinstance(response, AlterUserScramCredentialsResponse):
+        return [r.error_code for r in response.results]
     if isinstance(response, ElectLeadersResponse):
         return [response.error_code] + [
             p.error_code for r in response.replica_election_results for p in r.partition_result

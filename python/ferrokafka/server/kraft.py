@@ -30,7 +30,11 @@ import uuid
 
 import trio
 
-from ferrokafka.cluster.bootstrap import bootstrap_snapshot_path, read_bootstrap_levels
+from ferrokafka.cluster.bootstrap import (
+    bootstrap_snapshot_path,
+    read_bootstrap_levels,
+    read_bootstrap_scram,
+)
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
@@ -183,6 +187,7 @@ class KRaftNode:
                 self.metadata_log,
                 cluster_id=cluster_id,
                 bootstrap_levels=read_bootstrap_levels(metadata_dir(config)),
+                bootstrap_scram=read_bootstrap_scram(metadata_dir(config)),
             )
             self.controller_channel = InProcessControllerChannel(self.controller)
             register_raft_handlers(controller_dispatcher, self.driver)

@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from ferrokafka.cluster import BrokerEndpoint, Controller, MetadataImage, SingleVoterLog
+from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_scram
 from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerChannel
 from ferrokafka.cluster.controller import SINGLE_NODE_BOOTSTRAP_LEVELS
+from ferrokafka.cluster.records import UserScramCredentialRecord
 from ferrokafka.config import BrokerConfig
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.partition import Partition, ReplicaManager
@@ -125,7 +127,13 @@ class Node:
         if channel is None:
             metadata_dir = config["metadata.log.dir"] or config.log_dirs[0]
             metadata_log = await trio.to_thread.run_sync(SingleVoterLog, metadata_dir)
-            own = Controller(config, metadata_log, bootstrap_levels=SINGLE_NODE_BOOTSTRAP_LEVELS)
+            scram = await trio.to_thread.run_sync(_formatted_scram, metadata_dir)
+            own = Controller(
+                config,
+                metadata_log,
+                bootstrap_levels=SINGLE_NODE_BOOTSTRAP_LEVELS,
+                bootstrap_scram=scram,
+            )
             await trio.to_thread.run_sync(own.start)
             channel = InProcessControllerChannel(own)
         node = cls(config, logs, channel, cluster_id, own_controller=own, wall_clock=wall_clock)
@@ -253,3 +261,15 @@ def _dir_ids(logs: LogManager) -> list[uuid.UUID]:
         uuid.UUID(bytes=base64.urlsafe_b64decode(directory_id + "=="))
         for directory_id in logs.directory_ids.values()
     ]
+
+
+def _formatted_scram(metadata_dir: str) -> list[UserScramCredentialRecord]:
+    """The credentials ``storage format --add-scram`` left for the one-voter controller's first
+    start (none when the directory was not formatted so). This node has always started at its
+    own feature levels whatever the snapshot says, so an unreadable snapshot is not fatal here:
+    it is logged and no credential is added."""
+    try:
+        return read_bootstrap_scram(metadata_dir)
+    except BootstrapError as exc:
+        log.warning("no SCRAM credentials from the bootstrap snapshot: %s", exc)
+        return []

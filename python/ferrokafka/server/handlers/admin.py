@@ -1,7 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
-DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs,
-Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a broker of a
-cluster): one module per API beside this one."""
+DeleteTopics, CreatePartitions, ElectLeaders, configs, SCRAM credentials, DescribeCluster,
+DescribeLogDirs, Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a
+broker of a cluster): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def register(
         ("DescribeConfigs", "configs", "DescribeConfigsHandler"),
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),
+        (
+            "DescribeUserScramCredentials",
+            "user_scram_credentials",
+            "DescribeUserScramCredentialsHandler",
+        ),
+        ("AlterUserScramCredentials", "user_scram_credentials", "AlterUserScramCredentialsHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
         (
             "AlterPartitionReassignments",

@@ -1,15 +1,15 @@
 """The APIs a controller answers on its controller listeners (Kafka's ``ControllerApis``): the
-admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs,
-IncrementalAlterConfigs, UpdateFeatures) and AllocateProducerIds sent straight to it (a broker's
-ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership APIs
-(BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers' and
-controllers' lifecycle managers, the decisions are :mod:`ferrokafka.cluster.cluster_control`'s);
-AlterPartition (partition leaders' ISR changes, :mod:`ferrokafka.cluster.isr_change`);
-ElectLeaders (:mod:`ferrokafka.cluster.elections`);
-Alter/ListPartitionReassignments (:mod:`ferrokafka.cluster.reassignment`);
-and Envelope — a broker forwarding a client's admin request, as Kafka brokers do — unwrapped,
-answered by the same handlers and wrapped back. Each only hands the decoded request to the
-controller through a :class:`ControllerChannel` and returns its answer.
+admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
+UpdateFeatures, AlterUserScramCredentials) and AllocateProducerIds sent straight to it (a
+broker's ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership
+APIs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers'
+and controllers' lifecycle managers, the decisions are
+:mod:`ferrokafka.cluster.cluster_control`'s); AlterPartition (partition leaders' ISR changes,
+:mod:`ferrokafka.cluster.isr_change`); ElectLeaders (:mod:`ferrokafka.cluster.elections`);
+Alter/ListPartitionReassignments (:mod:`ferrokafka.cluster.reassignment`); and Envelope — a
+broker forwarding a client's admin request, as Kafka brokers do — unwrapped, answered by the
+same handlers and wrapped back. Each only hands the decoded request to the controller through a
+:class:`ControllerChannel` and returns its answer.
 
 Only the active controller decides: any other answers NOT_CONTROLLER in every entry of the
 response (top-level where the API has one), the sender's cue to find the active controller and
@@ -40,6 +40,9 @@ from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
     AlterPartitionReassignmentsRequest,
+)
+from ferrokafka.protocol.messages.alter_user_scram_credentials import (
+    AlterUserScramCredentialsRequest,
 )
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
@@ -94,6 +97,7 @@ class ControllerAdminHandlers:
             CreatePartitionsRequest: channel.create_partitions,
             AlterConfigsRequest: channel.alter_configs,
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
+            AlterUserScramCredentialsRequest: channel.alter_user_scram_credentials,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
             BrokerRegistrationRequest: channel.broker_registration,
             BrokerHeartbeatRequest: channel.broker_heartbeat,
@@ -114,6 +118,7 @@ class ControllerAdminHandlers:
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
                 IncrementalAlterConfigsRequest,
+                AlterUserScramCredentialsRequest,
                 ElectLeadersRequest,
                 AlterPartitionReassignmentsRequest,
                 ListPartitionReassignmentsRequest,
