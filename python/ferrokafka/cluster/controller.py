@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
+from ferrokafka.cluster.acls import control as acl_control
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
@@ -84,11 +85,13 @@ from ferrokafka.protocol.messages.controller_registration import (
     ControllerRegistrationRequest,
     ControllerRegistrationResponse,
 )
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
@@ -295,6 +298,16 @@ class Controller:
         records, response = self._configs.alter_configs(self.image, request)
         if not request.validate_only:
             self._commit([*records, *elr.clear_elr_records(self.image, records)])
+        return response
+
+    def create_acls(self, request: CreateAclsRequest) -> CreateAclsResponse:
+        records, response = acl_control.create_acls(self.image.acls, request)
+        self._commit(records)
+        return response
+
+    def delete_acls(self, request: DeleteAclsRequest) -> DeleteAclsResponse:
+        records, response = acl_control.delete_acls(self.image.acls, request)
+        self._commit(records)
         return response
 
     def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:

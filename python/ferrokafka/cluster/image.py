@@ -131,6 +131,8 @@ class MetadataImage:
     # Registered controllers (Kafka's ClusterImage.controllers): the RegisterControllerRecord
     # of each, kept as written (never mutated) so a snapshot writes it back.
     controllers: Mapping[int, Any] = field(default_factory=lambda: _EMPTY)
+    # ACLs by id (Kafka's AclsImage): cluster/acls/model.AclBinding values.
+    acls: Mapping[uuid.UUID, Any] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

@@ -5,8 +5,9 @@ Kafka's ``MetadataImage.write`` in its order — features (metadata.version firs
 controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per partition),
 configurations (a ConfigRecord per key), and producer ids (one ProducerIdsRecord with broker
 id and epoch -1, as ``ProducerIdsImage.write``); registered controllers follow the brokers, as
-their RegisterControllerRecords. Parts of Kafka's image this image does not hold (client
-quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on
+their RegisterControllerRecords. ACLs follow, one
+AccessControlEntryRecord each (Kafka's AclsImage). Parts of Kafka's image this image does not
+hold (client quotas, SCRAM credentials, delegation tokens) are not written. Replaying the records on
 an empty image gives the image back (:func:`image_from_records`, checked by the tests), which
 is what makes a snapshot a valid start for the log after it.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ferrokafka.cluster.acls.control import record_from_binding
 from ferrokafka.cluster.delta import MetadataDelta
 from ferrokafka.cluster.image import (
     EMPTY_IMAGE,
@@ -59,6 +61,7 @@ def image_records(image: MetadataImage) -> list[Message]:
                 broker_id=NO_BROKER, broker_epoch=NO_BROKER, next_producer_id=image.next_producer_id
             )
         )
+    out.extend(record_from_binding(acl_id, acl) for acl_id, acl in image.acls.items())
     return out
 
 

@@ -1,7 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs,
-Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a broker of a
-cluster): one module per API beside this one."""
+Alter/ListPartitionReassignments, DescribeTopicPartitions, Create/Describe/DeleteAcls;
+UpdateFeatures on a broker of a cluster): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ def register(
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
+        ("CreateAcls", "acls", "CreateAclsHandler"),
+        ("DescribeAcls", "acls", "DescribeAclsHandler"),
+        ("DeleteAcls", "acls", "DeleteAclsHandler"),
         (
             "AlterPartitionReassignments",
             "partition_reassignments",

@@ -44,10 +44,12 @@ from ferrokafka.protocol.messages.alter_partition_reassignments import (
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
@@ -95,6 +97,8 @@ class ControllerAdminHandlers:
             AlterConfigsRequest: channel.alter_configs,
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
+            CreateAclsRequest: channel.create_acls,
+            DeleteAclsRequest: channel.delete_acls,
             BrokerRegistrationRequest: channel.broker_registration,
             BrokerHeartbeatRequest: channel.broker_heartbeat,
             UnregisterBrokerRequest: channel.unregister_broker,
@@ -118,6 +122,8 @@ class ControllerAdminHandlers:
                 AlterPartitionReassignmentsRequest,
                 ListPartitionReassignmentsRequest,
                 UpdateFeaturesRequest,
+                CreateAclsRequest,
+                DeleteAclsRequest,
             }
         )
 

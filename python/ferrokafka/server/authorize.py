@@ -1,0 +1,116 @@
+"""The authorization check every handler calls: :func:`authorized` (and its filters).
+
+With no ``authorizer.class.name`` the node has no authorizer (``node.authorizer is None``)
+and every check is that one attribute test, allowing everything as Kafka without an
+authorizer does. With Kafka's StandardAuthorizer the decision is
+:func:`ferrokafka.cluster.acls.authorizer.authorize` over the ACLs of the node's current
+metadata image, for the request's principal and client address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
+
+from ferrokafka.cluster.acls.authorizer import (
+    AclIndex,
+    AuthorizerSettings,
+    authorize,
+    parse_super_users,
+)
+from ferrokafka.cluster.acls.model import CLUSTER_NAME, AclOperation, ResourceType
+from ferrokafka.cluster.image import MetadataImage
+from ferrokafka.config import BrokerConfig
+from ferrokafka.config.authorizer_keys import STANDARD_AUTHORIZER
+from ferrokafka.server.dispatcher import RequestContext
+
+T = TypeVar("T")
+
+__all__ = [
+    "CLUSTER_NAME",
+    "AclOperation",
+    "ResourceType",
+    "StandardAuthorizer",
+    "authorized",
+    "authorized_cluster",
+    "build_authorizer",
+]
+
+
+class _HasAuthorizer(Protocol):
+    authorizer: StandardAuthorizer | None
+
+
+class StandardAuthorizer:
+    """The node's authorizer: settings from the config, ACLs from the current image (their
+    index rebuilt only when the image's ACL map changes)."""
+
+    def __init__(self, settings: AuthorizerSettings, image: Callable[[], MetadataImage]) -> None:
+        self.settings = settings
+        self._image = image
+        self._acls: object = None
+        self._index = AclIndex(())
+
+    def index(self) -> AclIndex:
+        acls = self._image().acls
+        if acls is not self._acls:
+            self._index = AclIndex(acls.values())
+            self._acls = acls
+        return self._index
+
+    def allows(
+        self,
+        ctx: RequestContext,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: str,
+    ) -> bool:
+        host = str(ctx.client_address[0]) if ctx.client_address else ""
+        return authorize(
+            self.settings, self.index(), str(ctx.principal), host, operation, resource_type, name
+        )
+
+
+def build_authorizer(
+    config: BrokerConfig, image: Callable[[], MetadataImage]
+) -> StandardAuthorizer | None:
+    """The authorizer ``authorizer.class.name`` asks for, or None (everything allowed)."""
+    if config.value("authorizer.class.name") != STANDARD_AUTHORIZER:
+        return None
+    settings = AuthorizerSettings(
+        super_users=parse_super_users(config.value("super.users")),
+        allow_if_no_acl=bool(config.value("allow.everyone.if.no.acl.found")),
+    )
+    return StandardAuthorizer(settings, image)
+
+
+def authorized(
+    node: _HasAuthorizer,
+    ctx: RequestContext,
+    operation: AclOperation,
+    resource_type: ResourceType,
+    name: str,
+) -> bool:
+    """Whether ``ctx``'s principal may do ``operation`` on the resource (always, without an
+    authorizer)."""
+    authorizer = node.authorizer
+    return authorizer is None or authorizer.allows(ctx, operation, resource_type, name)
+
+
+def authorized_cluster(node: _HasAuthorizer, ctx: RequestContext, operation: AclOperation) -> bool:
+    return authorized(node, ctx, operation, ResourceType.CLUSTER, CLUSTER_NAME)
+
+
+def filter_authorized(
+    node: _HasAuthorizer,
+    ctx: RequestContext,
+    operation: AclOperation,
+    resource_type: ResourceType,
+    items: Iterable[T],
+    name: Callable[[T], str],
+) -> list[T]:
+    """The items whose resource ``ctx``'s principal may do ``operation`` on."""
+    authorizer = node.authorizer
+    if authorizer is None:
+        return list(items)
+    return [i for i in items if authorizer.allows(ctx, operation, resource_type, name(i))]
