@@ -114,3 +114,51 @@ def filter_authorized(
     if authorizer is None:
         return list(items)
     return [i for i in items if authorizer.allows(ctx, operation, resource_type, name(i))]
+
+
+# AclEntry.supportedOperations: what each resource type's authorized_operations can report.
+SUPPORTED_OPERATIONS: dict[ResourceType, tuple[AclOperation, ...]] = {
+    ResourceType.TOPIC: (
+        AclOperation.READ,
+        AclOperation.WRITE,
+        AclOperation.CREATE,
+        AclOperation.DESCRIBE,
+        AclOperation.DELETE,
+        AclOperation.ALTER,
+        AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS,
+    ),
+    ResourceType.GROUP: (
+        AclOperation.READ,
+        AclOperation.DESCRIBE,
+        AclOperation.DELETE,
+        AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS,
+    ),
+    ResourceType.CLUSTER: (
+        AclOperation.CREATE,
+        AclOperation.CLUSTER_ACTION,
+        AclOperation.DESCRIBE_CONFIGS,
+        AclOperation.ALTER_CONFIGS,
+        AclOperation.IDEMPOTENT_WRITE,
+        AclOperation.ALTER,
+        AclOperation.DESCRIBE,
+    ),
+    ResourceType.TRANSACTIONAL_ID: (
+        AclOperation.DESCRIBE,
+        AclOperation.WRITE,
+        AclOperation.TWO_PHASE_COMMIT,
+    ),
+}
+
+
+def authorized_operations(
+    node: _HasAuthorizer, ctx: RequestContext, resource_type: ResourceType, name: str
+) -> int:
+    """Kafka's ``authorizedOperations`` bit field: bit ``op`` set for each supported operation
+    the principal may do on the resource (all of them without an authorizer)."""
+    authorizer = node.authorizer
+    ops = SUPPORTED_OPERATIONS[resource_type]
+    if authorizer is None:
+        return sum(1 << op for op in ops)
+    return sum(1 << op for op in ops if authorizer.allows(ctx, op, resource_type, name))
