@@ -18,7 +18,17 @@ from ferrokafka.cluster.acls.authorizer import (
     authorize,
     parse_super_users,
 )
-from ferrokafka.cluster.acls.model import CLUSTER_NAME, AclOperation, ResourceType
+from ferrokafka.cluster.acls.model import (
+    CLUSTER_NAME,
+    WILDCARD_HOST,
+    WILDCARD_PRINCIPAL,
+    WILDCARD_RESOURCE,
+    AclBinding,
+    AclOperation,
+    AclPermissionType,
+    PatternType,
+    ResourceType,
+)
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.authorizer_keys import STANDARD_AUTHORIZER
@@ -51,6 +61,9 @@ class StandardAuthorizer:
         self._acls: object = None
         self._index = AclIndex(())
 
+    def image(self) -> MetadataImage:
+        return self._image()
+
     def index(self) -> AclIndex:
         acls = self._image().acls
         if acls is not self._acls:
@@ -69,6 +82,52 @@ class StandardAuthorizer:
         return authorize(
             self.settings, self.index(), str(ctx.principal), host, operation, resource_type, name
         )
+
+
+def authorized_any_of_type(
+    authorizer: StandardAuthorizer,
+    ctx: RequestContext,
+    operation: AclOperation,
+    resource_type: ResourceType,
+) -> bool:
+    """Kafka's ``Authorizer.authorizeByResourceType``: whether some resource of the type is
+    allowed ``operation`` for the principal — an ALLOW that no DENY of the same principal
+    fully covers (a super user, or no ACL at all with allow.everyone, is allowed)."""
+    if authorizer.allows(ctx, operation, resource_type, "hardcode"):
+        return True
+    principal = str(ctx.principal)
+    host = str(ctx.client_address[0]) if ctx.client_address else ""
+
+    def matches(acl: AclBinding) -> bool:
+        return (
+            acl.resource_type is resource_type
+            and acl.principal in (principal, WILDCARD_PRINCIPAL)
+            and acl.host in (WILDCARD_HOST, host)
+            and acl.operation in (operation, AclOperation.ALL)
+        )
+
+    acls = [a for a in authorizer.image().acls.values() if matches(a)]
+    denied_literal = {
+        a.resource_name
+        for a in acls
+        if a.permission is AclPermissionType.DENY and a.pattern_type is PatternType.LITERAL
+    }
+    denied_prefixes = [
+        a.resource_name
+        for a in acls
+        if a.permission is AclPermissionType.DENY and a.pattern_type is PatternType.PREFIXED
+    ]
+    if WILDCARD_RESOURCE in denied_literal:
+        return False
+    for acl in acls:
+        if acl.permission is not AclPermissionType.ALLOW:
+            continue
+        if any(acl.resource_name.startswith(prefix) for prefix in denied_prefixes):
+            continue
+        if acl.pattern_type is PatternType.LITERAL and acl.resource_name in denied_literal:
+            continue
+        return True
+    return False
 
 
 def build_authorizer(

@@ -76,3 +76,8 @@ def register_node_handlers(
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)
     txn.register(dispatchers["broker"], node)
+    if node.authorizer is not None:
+        # Kafka's per-API authorization checks in front of the handlers; imported only here,
+        # since they import every message module (a broker without an authorizer need not).
+
+        install_gates(dispatchers["broker"], node.authorizer)
