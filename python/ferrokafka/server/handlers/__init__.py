@@ -8,6 +8,7 @@ then advertises it by itself.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from ferrokafka.config import Endpoint
@@ -79,5 +80,5 @@ def register_node_handlers(
     if node.authorizer is not None:
         # Kafka's per-API authorization checks in front of the handlers; imported only here,
         # since they import every message module (a broker without an authorizer need not).
-
-        install_gates(dispatchers["broker"], node.authorizer)
+        gates = importlib.import_module("ferrokafka.server.authorize_gates")
+        gates.install_gates(dispatchers["broker"], node.authorizer)
