@@ -36,6 +36,7 @@ from ferrokafka.protocol.messages import (
     describe_log_dirs,
     describe_producers,
     describe_quorum,
+    describe_topic_partitions,
     describe_transactions,
     elect_leaders,
     end_txn,
@@ -168,8 +169,9 @@ def _top(response_type: type) -> Callable[[Any, int], Any]:
 
 
 def _join_refused(request: Any, code: int) -> Any:
+    # protocol_name is nullable from v7 only; "" below, as Kafka's JoinGroupResponse does.
     return join_group.JoinGroupResponse(
-        error_code=code, generation_id=-1, member_id=request.member_id, protocol_name=None
+        error_code=code, generation_id=-1, member_id=request.member_id, protocol_name=""
     )
 
 
@@ -737,6 +739,49 @@ async def _describe_log_dirs(
     )
 
 
+async def _describe_topic_partitions(
+    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
+) -> Any:
+    """Named topics the principal may not describe are refused; a listing of every topic
+    leaves them out (Kafka's DescribeTopicPartitionsRequestHandler)."""
+    R = describe_topic_partitions.DescribeTopicPartitionsResponse
+    every_topic = not request.topics
+    denied = [
+        t.name
+        for t in request.topics
+        if not _allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
+    ]
+    if denied:
+        request.topics = [t for t in request.topics if t.name not in denied]
+        if not request.topics:  # nothing left to describe: not "every topic"
+            return R(
+                topics=[
+                    R.DescribeTopicPartitionsResponseTopic(
+                        error_code=_TA, name=name, is_internal=False, partitions=[]
+                    )
+                    for name in denied
+                ]
+            )
+    response = await inner(ctx, request)
+    holder = _Holder(auth)
+    if every_topic:
+        response.topics = [
+            t for t in response.topics if _allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
+        ]
+    for topic in response.topics:
+        if topic.error_code == ec.NONE:
+            topic.topic_authorized_operations = authorized_operations(
+                holder, ctx, TOPIC, topic.name
+            )
+    response.topics.extend(
+        R.DescribeTopicPartitionsResponseTopic(
+            error_code=_TA, name=name, is_internal=False, partitions=[]
+        )
+        for name in denied
+    )
+    return response
+
+
 class _Holder:
     """An object with the ``authorizer`` attribute server/authorize.py's helpers read."""
 
@@ -792,6 +837,7 @@ GATES: dict[type, Gate] = {
     list_transactions.ListTransactionsRequest: _list_transactions,
     write_txn_markers.WriteTxnMarkersRequest: _write_txn_markers,
     describe_log_dirs.DescribeLogDirsRequest: _describe_log_dirs,
+    describe_topic_partitions.DescribeTopicPartitionsRequest: _describe_topic_partitions,
     elect_leaders.ElectLeadersRequest: _cluster_refusal(AclOperation.ALTER),
     alter_partition_reassignments.AlterPartitionReassignmentsRequest: _cluster_refusal(
         AclOperation.ALTER

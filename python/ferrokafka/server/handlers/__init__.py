@@ -29,6 +29,7 @@ __all__ = [
     "ApiVersionsHandler",
     "Features",
     "build_dispatchers",
+    "install_authorization",
     "register_node_handlers",
 ]
 
@@ -77,8 +78,12 @@ def register_node_handlers(
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)
     txn.register(dispatchers["broker"], node)
+
+
+def install_authorization(dispatcher: Dispatcher, node: Node) -> None:
+    """Kafka's per-API authorization checks in front of the handlers registered on
+    ``dispatcher`` (call it once all are); nothing without an authorizer. Imported only then,
+    since the checks import every message module."""
     if node.authorizer is not None:
-        # Kafka's per-API authorization checks in front of the handlers; imported only here,
-        # since they import every message module (a broker without an authorizer need not).
         gates = importlib.import_module("ferrokafka.server.authorize_gates")
-        gates.install_gates(dispatchers["broker"], node.authorizer)
+        gates.install_gates(dispatcher, node.authorizer)
