@@ -211,8 +211,8 @@ def test_kafka_acls_add_list_remove(bootstrap: str, tmp_path: Path) -> None:
 
 
 def test_kafka_acls_refusals(bootstrap: str, tmp_path: Path) -> None:
-    """A CLUSTER ACL on another name and an empty principal type: refused as Kafka does (the
-    tool reports the broker's error and exits 1)."""
+    """An ACL on an empty resource name: refused by the broker as Kafka's AclApis refuses it
+    (INVALID_REQUEST with its message; the tool prints it and exits 1)."""
     with pytest.raises(ks.KafkaToolError) as refused:
         ks.run_kafka_tool(
             ACL_COMMAND,
@@ -229,4 +229,4 @@ def test_kafka_acls_refusals(bootstrap: str, tmp_path: Path) -> None:
             ],
             work_dir=tmp_path,
         )
-    assert "exited 1" in str(refused.value)
+    assert "InvalidRequestException: Invalid empty resource name" in str(refused.value)
