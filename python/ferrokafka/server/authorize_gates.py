@@ -22,12 +22,19 @@ from ferrokafka.protocol.error_responses import error_response
 from ferrokafka.protocol.messages import (
     add_offsets_to_txn,
     add_partitions_to_txn,
+    allocate_producer_ids,
     alter_configs,
+    alter_partition,
     alter_partition_reassignments,
+    broker_heartbeat,
+    broker_registration,
     consumer_group_describe,
     consumer_group_heartbeat,
+    controller_registration,
+    create_acls,
     create_partitions,
     create_topics,
+    delete_acls,
     delete_groups,
     delete_records,
     delete_topics,
@@ -40,6 +47,7 @@ from ferrokafka.protocol.messages import (
     describe_transactions,
     elect_leaders,
     end_txn,
+    envelope,
     find_coordinator,
     heartbeat,
     incremental_alter_configs,
@@ -54,6 +62,7 @@ from ferrokafka.protocol.messages import (
     offset_for_leader_epoch,
     sync_group,
     txn_offset_commit,
+    unregister_broker,
     update_features,
     write_txn_markers,
 )
@@ -99,13 +108,22 @@ class GatedHandler:
     async def __call__(self, ctx: RequestContext, request: Any) -> Any:
         return await self._gate(self._authorizer, ctx, request, self._inner)
 
+    async def gate_with(self, ctx: RequestContext, request: Any, inner: Inner) -> Any:
+        """The gate in front of another answer (a controller's Envelope: the forwarded
+        request's own operation, checked as the forwarded client's)."""
+        return await self._gate(self._authorizer, ctx, request, inner)
 
-def install_gates(dispatcher: Dispatcher, authorizer: StandardAuthorizer | None) -> None:
+
+def install_gates(
+    dispatcher: Dispatcher, authorizer: StandardAuthorizer | None, *, controller: bool = False
+) -> None:
     """Put every gated API's handler on ``dispatcher`` behind its gate (nothing without an
-    authorizer)."""
+    authorizer); ``controller``: a controller listener's dispatcher, whose ACL, membership and
+    Envelope APIs have gates of their own (a broker's ACL handlers check themselves)."""
     if authorizer is None:
         return
-    for request_type, gate in GATES.items():
+    gates = {**GATES, **CONTROLLER_GATES} if controller else GATES
+    for request_type, gate in gates.items():
         handler = dispatcher.handler_for(request_type.API_KEY)
         if handler is not None:
             dispatcher.replace(request_type.API_KEY, GatedHandler(handler, gate, authorizer))
@@ -849,4 +867,26 @@ GATES: dict[type, Gate] = {
     describe_quorum.DescribeQuorumRequest: _whole(
         _cluster_op(AclOperation.DESCRIBE), _top(describe_quorum.DescribeQuorumResponse)
     ),
+}
+
+
+def _envelope_refused(_request: Any, code: int) -> Any:
+    return envelope.EnvelopeResponse(error_code=code)
+
+
+# Kafka's ControllerApis: the ACL APIs need ALTER on the cluster, the brokers' and
+# controllers' own APIs CLUSTER_ACTION (UnregisterBroker: ALTER), and an Envelope
+# CLUSTER_ACTION of its sender before its request is checked as the forwarded client's.
+CONTROLLER_GATES: dict[type, Gate] = {
+    create_acls.CreateAclsRequest: _cluster_refusal(AclOperation.ALTER),
+    delete_acls.DeleteAclsRequest: _cluster_refusal(AclOperation.ALTER),
+    broker_registration.BrokerRegistrationRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
+    broker_heartbeat.BrokerHeartbeatRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
+    unregister_broker.UnregisterBrokerRequest: _cluster_refusal(AclOperation.ALTER),
+    controller_registration.ControllerRegistrationRequest: _cluster_refusal(
+        AclOperation.CLUSTER_ACTION
+    ),
+    alter_partition.AlterPartitionRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
+    allocate_producer_ids.AllocateProducerIdsRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
+    envelope.EnvelopeRequest: _whole(_cluster_op(AclOperation.CLUSTER_ACTION), _envelope_refused),
 }

@@ -216,6 +216,9 @@ class Broker:
                 self._controller_endpoint,
             )
         install_authorization(self.dispatchers["broker"], self.node)
+        if self.node.own_controller is not None:
+            # The single node's controller listener: its ACLs are the node's.
+            install_authorization(self.dispatchers["controller"], self.node, controller=True)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.kraft is not None:

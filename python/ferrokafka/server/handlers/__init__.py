@@ -80,10 +80,11 @@ def register_node_handlers(
     txn.register(dispatchers["broker"], node)
 
 
-def install_authorization(dispatcher: Dispatcher, node: Node) -> None:
+def install_authorization(dispatcher: Dispatcher, node: Node, *, controller: bool = False) -> None:
     """Kafka's per-API authorization checks in front of the handlers registered on
-    ``dispatcher`` (call it once all are); nothing without an authorizer. Imported only then,
-    since the checks import every message module."""
+    ``dispatcher`` (call it once all are; ``controller`` for a controller listener's);
+    nothing without an authorizer. Imported only then, since the checks import every message
+    module."""
     if node.authorizer is not None:
         gates = importlib.import_module("ferrokafka.server.authorize_gates")
-        gates.install_gates(dispatcher, node.authorizer)
+        gates.install_gates(dispatcher, node.authorizer, controller=controller)
