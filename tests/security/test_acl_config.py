@@ -95,3 +95,16 @@ def test_checks_read_the_image_and_the_context(tmp_path: Path) -> None:
     assert authorized_operations(Holder(None), remote, ResourceType.GROUP, "g") == sum(
         1 << op for op in (3, 8, 6, 10, 11)
     )
+
+
+def test_serve_refuses_another_authorizer_in_one_line(tmp_path: Path) -> None:
+    """``ferrokafka serve`` with a server.properties naming another authorizer class: exit 2
+    and one line naming the key and the class ferrokafka implements."""
+    from test_serve_config_keys import serve_once, write_properties
+
+    extra = "authorizer.class.name=kafka.security.authorizer.AclAuthorizer\n"
+    proc = serve_once(write_properties(tmp_path, extra))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ferrokafka serve: "), proc.stderr
+    assert "authorizer.class.name" in lines[0] and STANDARD in lines[0], proc.stderr
