@@ -230,6 +230,13 @@ async def _consumer_group_describe(
     ]
     request.group_ids = [g for g in request.group_ids if g not in denied]
     response = await inner(ctx, request)
+    if request.include_authorized_operations:
+        holder = _Holder(auth)
+        for group in response.groups:
+            if group.error_code == ec.NONE:
+                group.authorized_operations = authorized_operations(
+                    holder, ctx, GROUP, group.group_id
+                )
     response.groups.extend(
         consumer_group_describe.ConsumerGroupDescribeResponse.DescribedGroup(
             error_code=ec.GROUP_AUTHORIZATION_FAILED, group_id=g
