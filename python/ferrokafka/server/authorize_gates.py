@@ -8,15 +8,18 @@ request refused (GROUP_AUTHORIZATION_FAILED for JoinGroup without READ on the gr
 CLUSTER_AUTHORIZATION_FAILED for ElectLeaders without ALTER on the cluster, ...), or the
 items it may not touch refused one by one while the rest go to the handler (a CreateTopics
 of two topics, one allowed), or listings filtered to what it may describe (ListGroups,
-ListTransactions). Per API, the rule is Kafka 4.4's ``KafkaApis.handle<Api>``.
+ListTransactions). Per API, the rule is Kafka 4.4's ``KafkaApis.handle<Api>``; the
+transaction APIs' gates are in :mod:`ferrokafka.server.authorize_gates_txn`, what the gates
+share in :mod:`ferrokafka.server.authorize_gate_kit`. :data:`CONTROLLER_GATES` add the
+controller listener's checks (Kafka's ``ControllerApis``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-from ferrokafka.cluster.acls.model import CLUSTER_NAME, AclOperation, ResourceType
+from ferrokafka.cluster.acls.model import AclOperation
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.error_responses import error_response
 from ferrokafka.protocol.messages import (
@@ -66,19 +69,27 @@ from ferrokafka.protocol.messages import (
     update_features,
     write_txn_markers,
 )
+from ferrokafka.server import authorize_gates_txn as txn_gates
 from ferrokafka.server.authorize import (
     StandardAuthorizer,
-    authorized_any_of_type,
     authorized_operations,
+)
+from ferrokafka.server.authorize_gate_kit import (
+    GROUP,
+    TOPIC,
+    TXN,
+    Gate,
+    Inner,
+    allows,
+    cluster_allows,
+    cluster_op,
+    group_read,
+    top_level,
+    txn_write,
+    whole,
 )
 from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
 
-Inner = Callable[[RequestContext, Any], Awaitable[Any]]
-Gate = Callable[[StandardAuthorizer, RequestContext, Any, Inner], Awaitable[Any]]
-
-TOPIC = ResourceType.TOPIC
-GROUP = ResourceType.GROUP
-TXN = ResourceType.TRANSACTIONAL_ID
 # ConfigResource.Type ids of Describe/AlterConfigs.
 _CONFIG_TOPIC = 2
 _CONFIG_BROKER = 4
@@ -89,8 +100,6 @@ _GROUP_KEY = 0
 _TXN_KEY = 1
 # FindCoordinator v4 batches keys.
 _BATCHED_FIND_VERSION = 4
-# AddPartitionsToTxn v4+ is the brokers' own (KIP-890): CLUSTER_ACTION.
-_BROKER_ADD_PARTITIONS_VERSION = 4
 # The bit field a DescribeGroups without include_authorized_operations carries.
 _OPERATIONS_OMITTED = -(2**31)
 
@@ -129,60 +138,6 @@ def install_gates(
             dispatcher.replace(request_type.API_KEY, GatedHandler(handler, gate, authorizer))
 
 
-# -- helpers -------------------------------------------------------------------------------
-
-
-def _allows(
-    auth: StandardAuthorizer, ctx: RequestContext, op: AclOperation, rt: ResourceType, name: str
-) -> bool:
-    return auth.allows(ctx, op, rt, name)
-
-
-def _cluster(auth: StandardAuthorizer, ctx: RequestContext, op: AclOperation) -> bool:
-    return auth.allows(ctx, op, ResourceType.CLUSTER, CLUSTER_NAME)
-
-
-def _whole(
-    check: Callable[[StandardAuthorizer, RequestContext, Any], int],
-    refuse: Callable[[Any, int], Any],
-) -> Gate:
-    """A gate refusing the whole request with the code ``check`` gives (0: let it through)."""
-
-    async def gate(
-        auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-    ) -> Any:
-        code = check(auth, ctx, request)
-        if code:
-            return refuse(request, code)
-        return await inner(ctx, request)
-
-    return gate
-
-
-def _group_read(attr: str = "group_id") -> Callable[[StandardAuthorizer, RequestContext, Any], int]:
-    def check(auth: StandardAuthorizer, ctx: RequestContext, request: Any) -> int:
-        allowed = _allows(auth, ctx, AclOperation.READ, GROUP, getattr(request, attr))
-        return 0 if allowed else ec.GROUP_AUTHORIZATION_FAILED
-
-    return check
-
-
-def _cluster_op(op: AclOperation) -> Callable[[StandardAuthorizer, RequestContext, Any], int]:
-    def check(auth: StandardAuthorizer, ctx: RequestContext, request: Any) -> int:
-        return 0 if _cluster(auth, ctx, op) else ec.CLUSTER_AUTHORIZATION_FAILED
-
-    return check
-
-
-def _txn_write(auth: StandardAuthorizer, ctx: RequestContext, request: Any) -> int:
-    allowed = _allows(auth, ctx, AclOperation.WRITE, TXN, request.transactional_id)
-    return 0 if allowed else ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-
-
-def _top(response_type: type) -> Callable[[Any, int], Any]:
-    return lambda _request, code: response_type(error_code=code)
-
-
 # -- groups --------------------------------------------------------------------------------
 
 
@@ -200,7 +155,7 @@ def _leave_refused(_request: Any, code: int) -> Any:
 async def _describe_groups(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
-    denied = [g for g in request.groups if not _allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g)]
+    denied = [g for g in request.groups if not allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g)]
     request.groups = [g for g in request.groups if g not in denied]
     response = await inner(ctx, request)
     for group in response.groups:
@@ -226,7 +181,7 @@ async def _consumer_group_describe(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
     denied = [
-        g for g in request.group_ids if not _allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g)
+        g for g in request.group_ids if not allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g)
     ]
     request.group_ids = [g for g in request.group_ids if g not in denied]
     response = await inner(ctx, request)
@@ -250,7 +205,7 @@ async def _delete_groups(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
     names = request.groups_names
-    denied = [g for g in names if not _allows(auth, ctx, AclOperation.DELETE, GROUP, g)]
+    denied = [g for g in names if not allows(auth, ctx, AclOperation.DELETE, GROUP, g)]
     request.groups_names = [g for g in names if g not in denied]
     response = await inner(ctx, request)
     response.results.extend(
@@ -268,11 +223,11 @@ async def _list_groups(
     response = await inner(ctx, request)
     # Kafka lists every group to a principal with DESCRIBE on the cluster, else those it may
     # describe.
-    if not _cluster(auth, ctx, AclOperation.DESCRIBE):
+    if not cluster_allows(auth, ctx, AclOperation.DESCRIBE):
         response.groups = [
             g
             for g in response.groups
-            if _allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g.group_id)
+            if allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g.group_id)
         ]
     return response
 
@@ -280,9 +235,9 @@ async def _list_groups(
 async def _offset_delete(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
-    if not _allows(auth, ctx, AclOperation.DELETE, GROUP, request.group_id):
+    if not allows(auth, ctx, AclOperation.DELETE, GROUP, request.group_id):
         return offset_delete.OffsetDeleteResponse(error_code=ec.GROUP_AUTHORIZATION_FAILED)
-    denied = [t for t in request.topics if not _allows(auth, ctx, AclOperation.READ, TOPIC, t.name)]
+    denied = [t for t in request.topics if not allows(auth, ctx, AclOperation.READ, TOPIC, t.name)]
     request.topics = [t for t in request.topics if t not in denied]
     response = await inner(ctx, request)
     R = offset_delete.OffsetDeleteResponse
@@ -305,10 +260,10 @@ async def _consumer_group_heartbeat(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
     R = consumer_group_heartbeat.ConsumerGroupHeartbeatResponse
-    if not _allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
+    if not allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
         return R(error_code=ec.GROUP_AUTHORIZATION_FAILED, error_message=None)
     for name in request.subscribed_topic_names or ():
-        if not _allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, name):
+        if not allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, name):
             return R(
                 error_code=ec.TOPIC_AUTHORIZATION_FAILED,
                 error_message=f"The client is not authorized to describe topics: {name}",
@@ -323,10 +278,10 @@ async def _find_coordinator(
 
     def code(key: str) -> int:
         if key_type == _GROUP_KEY:
-            ok = _allows(auth, ctx, AclOperation.DESCRIBE, GROUP, key)
+            ok = allows(auth, ctx, AclOperation.DESCRIBE, GROUP, key)
             return 0 if ok else ec.GROUP_AUTHORIZATION_FAILED
         if key_type == _TXN_KEY:
-            ok = _allows(auth, ctx, AclOperation.DESCRIBE, TXN, key)
+            ok = allows(auth, ctx, AclOperation.DESCRIBE, TXN, key)
             return 0 if ok else ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
         return 0
 
@@ -352,10 +307,10 @@ async def _find_coordinator(
 async def _create_topics(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
-    if _cluster(auth, ctx, AclOperation.CREATE):
+    if cluster_allows(auth, ctx, AclOperation.CREATE):
         return await inner(ctx, request)
     denied = [
-        t for t in request.topics if not _allows(auth, ctx, AclOperation.CREATE, TOPIC, t.name)
+        t for t in request.topics if not allows(auth, ctx, AclOperation.CREATE, TOPIC, t.name)
     ]
     request.topics = [t for t in request.topics if t not in denied]
     response = await inner(ctx, request)
@@ -390,7 +345,7 @@ async def _delete_topics(
     if named:
         keep = []
         for name in request.topic_names:
-            if _allows(auth, ctx, AclOperation.DELETE, TOPIC, name):
+            if allows(auth, ctx, AclOperation.DELETE, TOPIC, name):
                 keep.append(name)
             else:
                 denied.append(_deleted_refusal(name, None))
@@ -399,7 +354,7 @@ async def _delete_topics(
         keep_states = []
         for state in request.topics:
             name = name_of(state)
-            if name is None or _allows(auth, ctx, AclOperation.DELETE, TOPIC, name):
+            if name is None or allows(auth, ctx, AclOperation.DELETE, TOPIC, name):
                 keep_states.append(state)
             else:
                 denied.append(_deleted_refusal(state.name, state.topic_id))
@@ -421,9 +376,7 @@ def _deleted_refusal(name: str | None, topic_id: Any) -> Any:
 async def _create_partitions(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
-    denied = [
-        t for t in request.topics if not _allows(auth, ctx, AclOperation.ALTER, TOPIC, t.name)
-    ]
+    denied = [t for t in request.topics if not allows(auth, ctx, AclOperation.ALTER, TOPIC, t.name)]
     request.topics = [t for t in request.topics if t not in denied]
     response = await inner(ctx, request)
     response.results.extend(
@@ -451,7 +404,7 @@ def _per_partition(
         auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
     ) -> Any:
         wanted = getattr(request, topics)
-        denied = [t for t in wanted if not _allows(auth, ctx, op, TOPIC, topic_name(t))]
+        denied = [t for t in wanted if not allows(auth, ctx, op, TOPIC, topic_name(t))]
         setattr(request, topics, [t for t in wanted if t not in denied])
         response = await inner(ctx, request)
         getattr(response, results).extend(refusal(t) for t in denied)
@@ -523,7 +476,7 @@ async def _offset_for_leader_epoch(
 ) -> Any:
     # A follower's request (replica id >= 0) needs CLUSTER_ACTION, a client's DESCRIBE.
     if request.replica_id >= 0:
-        if not _cluster(auth, ctx, AclOperation.CLUSTER_ACTION):
+        if not cluster_allows(auth, ctx, AclOperation.CLUSTER_ACTION):
             return _OE(topics=[_epoch_refusal(t) for t in request.topics])
         return await inner(ctx, request)
     return await _offset_for_leader_epoch_topics(auth, ctx, request, inner)
@@ -536,11 +489,11 @@ def _config_code(
     auth: StandardAuthorizer, ctx: RequestContext, op: AclOperation, rtype: int, name: str
 ) -> int:
     if rtype in (_CONFIG_BROKER, _CONFIG_BROKER_LOGGER):
-        return 0 if _cluster(auth, ctx, op) else ec.CLUSTER_AUTHORIZATION_FAILED
+        return 0 if cluster_allows(auth, ctx, op) else ec.CLUSTER_AUTHORIZATION_FAILED
     if rtype == _CONFIG_TOPIC:
-        return 0 if _allows(auth, ctx, op, TOPIC, name) else ec.TOPIC_AUTHORIZATION_FAILED
+        return 0 if allows(auth, ctx, op, TOPIC, name) else ec.TOPIC_AUTHORIZATION_FAILED
     if rtype == _CONFIG_GROUP:
-        return 0 if _allows(auth, ctx, op, GROUP, name) else ec.GROUP_AUTHORIZATION_FAILED
+        return 0 if allows(auth, ctx, op, GROUP, name) else ec.GROUP_AUTHORIZATION_FAILED
     return 0  # an unknown type: the handler answers it
 
 
@@ -595,169 +548,10 @@ def _alter_configs_gate(response_entry: type) -> Gate:
     return gate
 
 
-# -- transactions --------------------------------------------------------------------------
-
-
-async def _init_producer_id(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    R = init_producer_id.InitProducerIdResponse
-    if request.transactional_id is not None:
-        if not _allows(auth, ctx, AclOperation.WRITE, TXN, request.transactional_id):
-            return R(error_code=ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producer_id=-1)
-    elif not (
-        _cluster(auth, ctx, AclOperation.IDEMPOTENT_WRITE)
-        or authorized_any_of_type(auth, ctx, AclOperation.WRITE, TOPIC)
-    ):
-        # Kafka 4: an idempotent producer needs IDEMPOTENT_WRITE or WRITE on some topic.
-        return R(error_code=ec.CLUSTER_AUTHORIZATION_FAILED, producer_id=-1)
-    return await inner(ctx, request)
-
-
-async def _add_partitions_to_txn(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    R = add_partitions_to_txn.AddPartitionsToTxnResponse
-    if ctx.api_version >= _BROKER_ADD_PARTITIONS_VERSION:
-        if not _cluster(auth, ctx, AclOperation.CLUSTER_ACTION):
-            return R(error_code=ec.CLUSTER_AUTHORIZATION_FAILED)
-        return await inner(ctx, request)
-    topics = request.v3_and_below_topics
-    txn_ok = _allows(auth, ctx, AclOperation.WRITE, TXN, request.v3_and_below_transactional_id)
-    denied = {t.name for t in topics if not _allows(auth, ctx, AclOperation.WRITE, TOPIC, t.name)}
-    if txn_ok and not denied:
-        return await inner(ctx, request)
-
-    def code(name: str) -> int:
-        if not txn_ok:
-            return ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-        return ec.TOPIC_AUTHORIZATION_FAILED if name in denied else ec.OPERATION_NOT_ATTEMPTED
-
-    return R(
-        results_by_topic_v3_and_below=[
-            R.AddPartitionsToTxnTopicResult(
-                name=t.name,
-                results_by_partition=[
-                    R.AddPartitionsToTxnPartitionResult(
-                        partition_index=p, partition_error_code=code(t.name)
-                    )
-                    for p in t.partitions
-                ],
-            )
-            for t in topics
-        ]
-    )
-
-
-async def _add_offsets_to_txn(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    R = add_offsets_to_txn.AddOffsetsToTxnResponse
-    if not _allows(auth, ctx, AclOperation.WRITE, TXN, request.transactional_id):
-        return R(error_code=ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
-    if not _allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
-        return R(error_code=ec.GROUP_AUTHORIZATION_FAILED)
-    return await inner(ctx, request)
-
-
-async def _txn_offset_commit(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    R = txn_offset_commit.TxnOffsetCommitResponse
-    whole = 0
-    if not _allows(auth, ctx, AclOperation.WRITE, TXN, request.transactional_id):
-        whole = ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-    elif not _allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
-        whole = ec.GROUP_AUTHORIZATION_FAILED
-    denied = [
-        t
-        for t in request.topics
-        if whole or not _allows(auth, ctx, AclOperation.READ, TOPIC, t.name)
-    ]
-    refusals = [
-        R.TxnOffsetCommitResponseTopic(
-            name=t.name,
-            partitions=[
-                R.TxnOffsetCommitResponsePartition(
-                    partition_index=p.partition_index, error_code=whole or _TA
-                )
-                for p in t.partitions
-            ],
-        )
-        for t in denied
-    ]
-    if whole or not [t for t in request.topics if t not in denied]:
-        return R(topics=refusals)
-    request.topics = [t for t in request.topics if t not in denied]
-    response = await inner(ctx, request)
-    response.topics.extend(refusals)
-    return response
-
-
-async def _describe_transactions(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    ids = request.transactional_ids
-    denied = [i for i in ids if not _allows(auth, ctx, AclOperation.DESCRIBE, TXN, i)]
-    request.transactional_ids = [i for i in ids if i not in denied]
-    response = await inner(ctx, request)
-    response.transaction_states.extend(
-        describe_transactions.DescribeTransactionsResponse.TransactionState(
-            error_code=ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-            transactional_id=i,
-            transaction_state="",
-            producer_id=-1,
-            producer_epoch=-1,
-        )
-        for i in denied
-    )
-    return response
-
-
-async def _list_transactions(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    response = await inner(ctx, request)
-    response.transaction_states = [
-        s
-        for s in response.transaction_states
-        if _allows(auth, ctx, AclOperation.DESCRIBE, TXN, s.transactional_id)
-    ]
-    return response
-
-
-async def _write_txn_markers(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    if _cluster(auth, ctx, AclOperation.CLUSTER_ACTION):
-        return await inner(ctx, request)
-    R = write_txn_markers.WriteTxnMarkersResponse
-    return R(
-        markers=[
-            R.WritableTxnMarkerResult(
-                producer_id=m.producer_id,
-                topics=[
-                    R.WritableTxnMarkerTopicResult(
-                        name=t.name,
-                        partitions=[
-                            R.WritableTxnMarkerPartitionResult(
-                                partition_index=p, error_code=ec.CLUSTER_AUTHORIZATION_FAILED
-                            )
-                            for p in t.partition_indexes
-                        ],
-                    )
-                    for t in m.topics
-                ],
-            )
-            for m in request.markers
-        ]
-    )
-
-
 async def _describe_log_dirs(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
-    if _cluster(auth, ctx, AclOperation.DESCRIBE):
+    if cluster_allows(auth, ctx, AclOperation.DESCRIBE):
         return await inner(ctx, request)
     return describe_log_dirs.DescribeLogDirsResponse(
         error_code=ec.CLUSTER_AUTHORIZATION_FAILED, results=[]
@@ -774,7 +568,7 @@ async def _describe_topic_partitions(
     denied = [
         t.name
         for t in request.topics
-        if not _allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
+        if not allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
     ]
     if denied:
         request.topics = [t for t in request.topics if t.name not in denied]
@@ -791,7 +585,7 @@ async def _describe_topic_partitions(
     holder = _Holder(auth)
     if every_topic:
         response.topics = [
-            t for t in response.topics if _allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
+            t for t in response.topics if allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, t.name)
         ]
     for topic in response.topics:
         if topic.error_code == ec.NONE:
@@ -818,14 +612,14 @@ class _Holder:
 
 def _cluster_refusal(op: AclOperation) -> Gate:
     """Refused whole with CLUSTER_AUTHORIZATION_FAILED wherever the response has a code."""
-    return _whole(_cluster_op(op), error_response)
+    return whole(cluster_op(op), error_response)
 
 
 GATES: dict[type, Gate] = {
-    join_group.JoinGroupRequest: _whole(_group_read(), _join_refused),
-    sync_group.SyncGroupRequest: _whole(_group_read(), _top(sync_group.SyncGroupResponse)),
-    heartbeat.HeartbeatRequest: _whole(_group_read(), _top(heartbeat.HeartbeatResponse)),
-    leave_group.LeaveGroupRequest: _whole(_group_read(), _leave_refused),
+    join_group.JoinGroupRequest: whole(group_read(), _join_refused),
+    sync_group.SyncGroupRequest: whole(group_read(), top_level(sync_group.SyncGroupResponse)),
+    heartbeat.HeartbeatRequest: whole(group_read(), top_level(heartbeat.HeartbeatResponse)),
+    leave_group.LeaveGroupRequest: whole(group_read(), _leave_refused),
     consumer_group_heartbeat.ConsumerGroupHeartbeatRequest: _consumer_group_heartbeat,
     describe_groups.DescribeGroupsRequest: _describe_groups,
     consumer_group_describe.ConsumerGroupDescribeRequest: _consumer_group_describe,
@@ -853,14 +647,14 @@ GATES: dict[type, Gate] = {
     incremental_alter_configs.IncrementalAlterConfigsRequest: _alter_configs_gate(
         incremental_alter_configs.IncrementalAlterConfigsResponse.AlterConfigsResourceResponse
     ),
-    init_producer_id.InitProducerIdRequest: _init_producer_id,
-    add_partitions_to_txn.AddPartitionsToTxnRequest: _add_partitions_to_txn,
-    add_offsets_to_txn.AddOffsetsToTxnRequest: _add_offsets_to_txn,
-    end_txn.EndTxnRequest: _whole(_txn_write, _top(end_txn.EndTxnResponse)),
-    txn_offset_commit.TxnOffsetCommitRequest: _txn_offset_commit,
-    describe_transactions.DescribeTransactionsRequest: _describe_transactions,
-    list_transactions.ListTransactionsRequest: _list_transactions,
-    write_txn_markers.WriteTxnMarkersRequest: _write_txn_markers,
+    init_producer_id.InitProducerIdRequest: txn_gates.gate_init_producer_id,
+    add_partitions_to_txn.AddPartitionsToTxnRequest: txn_gates.gate_add_partitions_to_txn,
+    add_offsets_to_txn.AddOffsetsToTxnRequest: txn_gates.gate_add_offsets_to_txn,
+    end_txn.EndTxnRequest: whole(txn_write, top_level(end_txn.EndTxnResponse)),
+    txn_offset_commit.TxnOffsetCommitRequest: txn_gates.gate_txn_offset_commit,
+    describe_transactions.DescribeTransactionsRequest: txn_gates.gate_describe_transactions,
+    list_transactions.ListTransactionsRequest: txn_gates.gate_list_transactions,
+    write_txn_markers.WriteTxnMarkersRequest: txn_gates.gate_write_txn_markers,
     describe_log_dirs.DescribeLogDirsRequest: _describe_log_dirs,
     describe_topic_partitions.DescribeTopicPartitionsRequest: _describe_topic_partitions,
     elect_leaders.ElectLeadersRequest: _cluster_refusal(AclOperation.ALTER),
@@ -871,8 +665,8 @@ GATES: dict[type, Gate] = {
         AclOperation.DESCRIBE
     ),
     update_features.UpdateFeaturesRequest: _cluster_refusal(AclOperation.ALTER),
-    describe_quorum.DescribeQuorumRequest: _whole(
-        _cluster_op(AclOperation.DESCRIBE), _top(describe_quorum.DescribeQuorumResponse)
+    describe_quorum.DescribeQuorumRequest: whole(
+        cluster_op(AclOperation.DESCRIBE), top_level(describe_quorum.DescribeQuorumResponse)
     ),
 }
 
@@ -895,5 +689,5 @@ CONTROLLER_GATES: dict[type, Gate] = {
     ),
     alter_partition.AlterPartitionRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
     allocate_producer_ids.AllocateProducerIdsRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
-    envelope.EnvelopeRequest: _whole(_cluster_op(AclOperation.CLUSTER_ACTION), _envelope_refused),
+    envelope.EnvelopeRequest: whole(cluster_op(AclOperation.CLUSTER_ACTION), _envelope_refused),
 }
