@@ -54,7 +54,8 @@ def test_controller_listener_advertises_controller_apis(ferrokafka_broker: Runni
     with RawClient(f"{controller.host}:{controller.port}") as client:
         response = client.call_api_versions(1, 4)
     # ApiVersions, and what a controller answers (Kafka's ControllerApis): CreateTopics 19,
-    # DeleteTopics 20, CreateAcls 30, DeleteAcls 31, AlterConfigs 33, CreatePartitions 37, ElectLeaders 43,
+    # DeleteTopics 20, CreateAcls 30, DeleteAcls 31, AlterConfigs 33, CreatePartitions 37,
+    # ElectLeaders 43,
     # IncrementalAlterConfigs 44, AlterPartitionReassignments 45, ListPartitionReassignments 46,
     # DescribeQuorum 55, AlterPartition 56, Envelope 58, DescribeCluster 60 (KIP-919),
     # BrokerRegistration 62, BrokerHeartbeat 63, UnregisterBroker 64, AllocateProducerIds 67,
