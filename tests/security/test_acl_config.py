@@ -108,3 +108,23 @@ def test_serve_refuses_another_authorizer_in_one_line(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ferrokafka serve: "), proc.stderr
     assert "authorizer.class.name" in lines[0] and STANDARD in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("with_authorizer", [False, True])
+def test_gates_only_with_an_authorizer(tmp_path: Path, with_authorizer: bool) -> None:
+    """Without an authorizer no handler is wrapped (the checks cost nothing); with one every
+    gated API the broker serves is."""
+    from ferrokafka.server.authorize_gates import GATES, GatedHandler
+    from ferrokafka.testing import run_broker
+
+    overrides = {"authorizer.class.name": STANDARD} if with_authorizer else {}
+    with run_broker(tmp_path / "b", overrides) as broker:
+        dispatcher = broker.broker.dispatchers["broker"]
+        gated = {
+            request_type.API_KEY
+            for request_type in GATES
+            if isinstance(dispatcher.handler_for(request_type.API_KEY), GatedHandler)
+        }
+        served = {t.API_KEY for t in GATES if dispatcher.handler_for(t.API_KEY) is not None}
+    assert gated == (served if with_authorizer else set())
+    assert len(served) > 30
