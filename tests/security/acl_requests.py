@@ -9,6 +9,7 @@ check that nothing is disclosed (no records fetched, no topics or groups listed)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -72,7 +73,8 @@ TA, GA, CA, XA = 29, 30, 31, 53  # TOPIC_/GROUP_/CLUSTER_/TRANSACTIONAL_ID_AUTHO
 class Row:
     api: str
     version: int
-    request: Callable[[], Any]
+    # The request, given the topic's id (for the APIs that name topics by id).
+    request: Callable[[uuid.UUID], Any]
     codes: frozenset[int]
     # What the response may not disclose: a function returning a falsy value when nothing is.
     disclosed: Callable[[Any], object] = lambda _response: None
@@ -112,7 +114,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "ApiVersions",
             3,
-            lambda: api_versions.ApiVersionsRequest(
+            lambda _id: api_versions.ApiVersionsRequest(
                 client_software_name="acl-test", client_software_version="1"
             ),
             frozenset(),
@@ -120,7 +122,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "Produce",
             9,
-            lambda: produce.ProduceRequest(
+            lambda _id: produce.ProduceRequest(
                 acks=1,
                 timeout_ms=5000,
                 topic_data=[
@@ -137,7 +139,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "Fetch",
             12,
-            lambda: f(
+            lambda _id: f(
                 replica_id=-1,
                 max_wait_ms=0,
                 min_bytes=0,
@@ -159,9 +161,50 @@ def _rows(batch: bytes) -> list[Row]:
             _fetch_records,
         ),
         Row(
+            "Produce (topic id)",
+            13,
+            lambda topic_id: produce.ProduceRequest(
+                acks=1,
+                timeout_ms=5000,
+                topic_data=[
+                    produce.ProduceRequest.TopicProduceData(
+                        topic_id=topic_id,
+                        partition_data=[
+                            produce.ProduceRequest.PartitionProduceData(index=0, records=batch)
+                        ],
+                    )
+                ],
+            ),
+            frozenset({TA}),
+        ),
+        Row(
+            "Fetch (topic id)",
+            13,
+            lambda topic_id: f(
+                replica_id=-1,
+                max_wait_ms=0,
+                min_bytes=0,
+                max_bytes=1 << 20,
+                session_id=0,
+                session_epoch=-1,
+                topics=[
+                    f.FetchTopic(
+                        topic_id=topic_id,
+                        partitions=[
+                            f.FetchPartition(
+                                partition=0, fetch_offset=0, partition_max_bytes=1 << 20
+                            )
+                        ],
+                    )
+                ],
+            ),
+            frozenset({TA}),
+            _fetch_records,
+        ),
+        Row(
             "ListOffsets",
             7,
-            lambda: list_offsets.ListOffsetsRequest(
+            lambda _id: list_offsets.ListOffsetsRequest(
                 replica_id=-1,
                 topics=[
                     list_offsets.ListOffsetsRequest.ListOffsetsTopic(
@@ -179,21 +222,23 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "Metadata",
             12,
-            lambda: m(topics=[m.MetadataRequestTopic(name=TOPIC)], allow_auto_topic_creation=False),
+            lambda _id: m(
+                topics=[m.MetadataRequestTopic(name=TOPIC)], allow_auto_topic_creation=False
+            ),
             frozenset({TA}),
             lambda r: [t.partitions for t in r.topics if t.partitions],
         ),
         Row(
             "Metadata (all topics)",
             12,
-            lambda: m(topics=None, allow_auto_topic_creation=False),
+            lambda _id: m(topics=None, allow_auto_topic_creation=False),
             frozenset(),
             lambda r: r.topics,
         ),
         Row(
             "OffsetCommit",
             8,
-            lambda: offset_commit.OffsetCommitRequest(
+            lambda _id: offset_commit.OffsetCommitRequest(
                 group_id=GROUP,
                 generation_id_or_member_epoch=-1,
                 member_id="",
@@ -213,7 +258,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "OffsetFetch",
             8,
-            lambda: offset_fetch.OffsetFetchRequest(
+            lambda _id: offset_fetch.OffsetFetchRequest(
                 groups=[
                     offset_fetch.OffsetFetchRequest.OffsetFetchRequestGroup(
                         group_id=GROUP, topics=None
@@ -226,13 +271,15 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "FindCoordinator",
             4,
-            lambda: find_coordinator.FindCoordinatorRequest(key_type=0, coordinator_keys=[GROUP]),
+            lambda _id: find_coordinator.FindCoordinatorRequest(
+                key_type=0, coordinator_keys=[GROUP]
+            ),
             frozenset({GA}),
         ),
         Row(
             "JoinGroup",
             5,
-            lambda: join_group.JoinGroupRequest(
+            lambda _id: join_group.JoinGroupRequest(
                 group_id=GROUP,
                 session_timeout_ms=30000,
                 rebalance_timeout_ms=30000,
@@ -247,13 +294,13 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "Heartbeat",
             4,
-            lambda: heartbeat.HeartbeatRequest(group_id=GROUP, generation_id=1, member_id="m"),
+            lambda _id: heartbeat.HeartbeatRequest(group_id=GROUP, generation_id=1, member_id="m"),
             frozenset({GA}),
         ),
         Row(
             "LeaveGroup",
             4,
-            lambda: leave_group.LeaveGroupRequest(
+            lambda _id: leave_group.LeaveGroupRequest(
                 group_id=GROUP,
                 members=[leave_group.LeaveGroupRequest.MemberIdentity(member_id="m")],
             ),
@@ -262,7 +309,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "SyncGroup",
             5,
-            lambda: sync_group.SyncGroupRequest(
+            lambda _id: sync_group.SyncGroupRequest(
                 group_id=GROUP,
                 generation_id=1,
                 member_id="m",
@@ -274,21 +321,21 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeGroups",
             5,
-            lambda: describe_groups.DescribeGroupsRequest(groups=[GROUP]),
+            lambda _id: describe_groups.DescribeGroupsRequest(groups=[GROUP]),
             frozenset({GA}),
             lambda r: [g.members for g in r.groups if g.members],
         ),
         Row(
             "ListGroups",
             4,
-            lambda: list_groups.ListGroupsRequest(),
+            lambda _id: list_groups.ListGroupsRequest(),
             frozenset(),
             lambda r: r.groups,
         ),
         Row(
             "CreateTopics",
             5,
-            lambda: create_topics.CreateTopicsRequest(
+            lambda _id: create_topics.CreateTopicsRequest(
                 topics=[
                     create_topics.CreateTopicsRequest.CreatableTopic(
                         name=NEW_TOPIC, num_partitions=1, replication_factor=1
@@ -301,13 +348,13 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DeleteTopics",
             5,
-            lambda: delete_topics.DeleteTopicsRequest(topic_names=[TOPIC], timeout_ms=10000),
+            lambda _id: delete_topics.DeleteTopicsRequest(topic_names=[TOPIC], timeout_ms=10000),
             frozenset({TA}),
         ),
         Row(
             "DeleteRecords",
             2,
-            lambda: delete_records.DeleteRecordsRequest(
+            lambda _id: delete_records.DeleteRecordsRequest(
                 topics=[
                     delete_records.DeleteRecordsRequest.DeleteRecordsTopic(
                         name=TOPIC,
@@ -325,7 +372,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "InitProducerId",
             4,
-            lambda: init_producer_id.InitProducerIdRequest(
+            lambda _id: init_producer_id.InitProducerIdRequest(
                 transactional_id=TXN,
                 transaction_timeout_ms=60000,
                 producer_id=-1,
@@ -336,7 +383,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "InitProducerId (idempotent)",
             4,
-            lambda: init_producer_id.InitProducerIdRequest(
+            lambda _id: init_producer_id.InitProducerIdRequest(
                 transactional_id=None,
                 transaction_timeout_ms=60000,
                 producer_id=-1,
@@ -347,7 +394,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "OffsetForLeaderEpoch",
             4,
-            lambda: offset_for_leader_epoch.OffsetForLeaderEpochRequest(
+            lambda _id: offset_for_leader_epoch.OffsetForLeaderEpochRequest(
                 replica_id=-1,
                 topics=[
                     offset_for_leader_epoch.OffsetForLeaderEpochRequest.OffsetForLeaderTopic(
@@ -365,7 +412,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "AddPartitionsToTxn",
             3,
-            lambda: add_partitions_to_txn.AddPartitionsToTxnRequest(
+            lambda _id: add_partitions_to_txn.AddPartitionsToTxnRequest(
                 v3_and_below_transactional_id=TXN,
                 v3_and_below_producer_id=0,
                 v3_and_below_producer_epoch=0,
@@ -380,7 +427,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "AddOffsetsToTxn",
             3,
-            lambda: add_offsets_to_txn.AddOffsetsToTxnRequest(
+            lambda _id: add_offsets_to_txn.AddOffsetsToTxnRequest(
                 transactional_id=TXN, producer_id=0, producer_epoch=0, group_id=GROUP
             ),
             frozenset({XA}),
@@ -388,7 +435,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "EndTxn",
             3,
-            lambda: end_txn.EndTxnRequest(
+            lambda _id: end_txn.EndTxnRequest(
                 transactional_id=TXN, producer_id=0, producer_epoch=0, committed=True
             ),
             frozenset({XA}),
@@ -396,7 +443,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "WriteTxnMarkers",
             1,
-            lambda: write_txn_markers.WriteTxnMarkersRequest(
+            lambda _id: write_txn_markers.WriteTxnMarkersRequest(
                 markers=[
                     write_txn_markers.WriteTxnMarkersRequest.WritableTxnMarker(
                         producer_id=0,
@@ -416,7 +463,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "TxnOffsetCommit",
             3,
-            lambda: txn_offset_commit.TxnOffsetCommitRequest(
+            lambda _id: txn_offset_commit.TxnOffsetCommitRequest(
                 transactional_id=TXN,
                 group_id=GROUP,
                 producer_id=0,
@@ -439,7 +486,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeAcls",
             2,
-            lambda: describe_acls.DescribeAclsRequest(
+            lambda _id: describe_acls.DescribeAclsRequest(
                 resource_type_filter=1,
                 resource_name_filter=None,
                 pattern_type_filter=1,
@@ -454,7 +501,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "CreateAcls",
             2,
-            lambda: create_acls.CreateAclsRequest(
+            lambda _id: create_acls.CreateAclsRequest(
                 creations=[
                     create_acls.CreateAclsRequest.AclCreation(
                         resource_type=2,
@@ -472,7 +519,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DeleteAcls",
             2,
-            lambda: delete_acls.DeleteAclsRequest(
+            lambda _id: delete_acls.DeleteAclsRequest(
                 filters=[
                     delete_acls.DeleteAclsRequest.DeleteAclsFilter(
                         resource_type_filter=1,
@@ -490,7 +537,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeConfigs",
             4,
-            lambda: describe_configs.DescribeConfigsRequest(
+            lambda _id: describe_configs.DescribeConfigsRequest(
                 resources=[
                     describe_configs.DescribeConfigsRequest.DescribeConfigsResource(
                         resource_type=2, resource_name=TOPIC, configuration_keys=None
@@ -503,7 +550,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "AlterConfigs",
             2,
-            lambda: alter_configs.AlterConfigsRequest(
+            lambda _id: alter_configs.AlterConfigsRequest(
                 resources=[
                     alter_configs.AlterConfigsRequest.AlterConfigsResource(
                         resource_type=2,
@@ -521,14 +568,14 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeLogDirs",
             4,
-            lambda: describe_log_dirs.DescribeLogDirsRequest(topics=None),
+            lambda _id: describe_log_dirs.DescribeLogDirsRequest(topics=None),
             frozenset({CA}),
             lambda r: r.results,
         ),
         Row(
             "CreatePartitions",
             3,
-            lambda: create_partitions.CreatePartitionsRequest(
+            lambda _id: create_partitions.CreatePartitionsRequest(
                 topics=[
                     create_partitions.CreatePartitionsRequest.CreatePartitionsTopic(
                         name=TOPIC, count=2, assignments=None
@@ -541,13 +588,13 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DeleteGroups",
             2,
-            lambda: delete_groups.DeleteGroupsRequest(groups_names=[GROUP]),
+            lambda _id: delete_groups.DeleteGroupsRequest(groups_names=[GROUP]),
             frozenset({GA}),
         ),
         Row(
             "ElectLeaders",
             2,
-            lambda: elect_leaders.ElectLeadersRequest(
+            lambda _id: elect_leaders.ElectLeadersRequest(
                 election_type=0,
                 topic_partitions=[
                     elect_leaders.ElectLeadersRequest.TopicPartitions(topic=TOPIC, partitions=[0])
@@ -559,7 +606,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "IncrementalAlterConfigs",
             1,
-            lambda: incremental_alter_configs.IncrementalAlterConfigsRequest(
+            lambda _id: incremental_alter_configs.IncrementalAlterConfigsRequest(
                 resources=[
                     incremental_alter_configs.IncrementalAlterConfigsRequest.AlterConfigsResource(
                         resource_type=2,
@@ -577,7 +624,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "AlterPartitionReassignments",
             0,
-            lambda: alter_partition_reassignments.AlterPartitionReassignmentsRequest(
+            lambda _id: alter_partition_reassignments.AlterPartitionReassignmentsRequest(
                 timeout_ms=10000,
                 topics=[
                     alter_partition_reassignments.AlterPartitionReassignmentsRequest.ReassignableTopic(
@@ -595,7 +642,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "ListPartitionReassignments",
             0,
-            lambda: list_partition_reassignments.ListPartitionReassignmentsRequest(
+            lambda _id: list_partition_reassignments.ListPartitionReassignmentsRequest(
                 timeout_ms=10000, topics=None
             ),
             frozenset({CA}),
@@ -603,7 +650,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "OffsetDelete",
             0,
-            lambda: offset_delete.OffsetDeleteRequest(
+            lambda _id: offset_delete.OffsetDeleteRequest(
                 group_id=GROUP,
                 topics=[
                     offset_delete.OffsetDeleteRequest.OffsetDeleteRequestTopic(
@@ -621,7 +668,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeQuorum",
             1,
-            lambda: describe_quorum.DescribeQuorumRequest(
+            lambda _id: describe_quorum.DescribeQuorumRequest(
                 topics=[
                     describe_quorum.DescribeQuorumRequest.TopicData(
                         topic_name="__cluster_metadata",
@@ -637,7 +684,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeCluster",
             1,
-            lambda: describe_cluster.DescribeClusterRequest(
+            lambda _id: describe_cluster.DescribeClusterRequest(
                 include_cluster_authorized_operations=True, endpoint_type=1
             ),
             frozenset(),
@@ -646,7 +693,7 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeProducers",
             0,
-            lambda: describe_producers.DescribeProducersRequest(
+            lambda _id: describe_producers.DescribeProducersRequest(
                 topics=[
                     describe_producers.DescribeProducersRequest.TopicRequest(
                         name=TOPIC, partition_indexes=[0]
@@ -658,20 +705,20 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "DescribeTransactions",
             0,
-            lambda: describe_transactions.DescribeTransactionsRequest(transactional_ids=[TXN]),
+            lambda _id: describe_transactions.DescribeTransactionsRequest(transactional_ids=[TXN]),
             frozenset({XA}),
         ),
         Row(
             "ListTransactions",
             1,
-            lambda: list_transactions.ListTransactionsRequest(),
+            lambda _id: list_transactions.ListTransactionsRequest(),
             frozenset(),
             lambda r: r.transaction_states,
         ),
         Row(
             "ConsumerGroupHeartbeat",
             0,
-            lambda: consumer_group_heartbeat.ConsumerGroupHeartbeatRequest(
+            lambda _id: consumer_group_heartbeat.ConsumerGroupHeartbeatRequest(
                 group_id=GROUP,
                 member_id="acl-member-0000000001",
                 member_epoch=0,
@@ -685,13 +732,13 @@ def _rows(batch: bytes) -> list[Row]:
         Row(
             "ConsumerGroupDescribe",
             0,
-            lambda: consumer_group_describe.ConsumerGroupDescribeRequest(group_ids=[GROUP]),
+            lambda _id: consumer_group_describe.ConsumerGroupDescribeRequest(group_ids=[GROUP]),
             frozenset({GA}),
         ),
         Row(
             "DescribeTopicPartitions",
             0,
-            lambda: describe_topic_partitions.DescribeTopicPartitionsRequest(
+            lambda _id: describe_topic_partitions.DescribeTopicPartitionsRequest(
                 topics=[
                     describe_topic_partitions.DescribeTopicPartitionsRequest.TopicRequest(
                         name=TOPIC
