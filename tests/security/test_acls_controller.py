@@ -28,6 +28,7 @@ CONFIG = {
 CREATE_TOPICS_VERSION = 5
 TOPIC_AUTHORIZATION_FAILED = 29
 PRINCIPAL_DESERIALIZATION_FAILURE = 97
+SECURITY_DISABLED = 54
 LOOPBACK = bytes([127, 0, 0, 1])
 
 
@@ -105,3 +106,24 @@ def test_forwarded_requests_are_checked_as_their_client(broker: RunningBroker) -
         code, response = forwarded_create(client, "m1", principal_bytes("User", "mallory"))
         assert code == 0
         assert [t.error_code for t in response.topics] == [0]
+
+
+def test_without_an_authorizer_the_acl_apis_are_disabled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Kafka without an authorizer answers the ACL APIs SECURITY_DISABLED, on the broker's
+    listener and on the controller's."""
+    creation = CreateAclsRequest.AclCreation(
+        resource_type=2,
+        resource_name="t",
+        resource_pattern_type=3,
+        principal="User:alice",
+        host="*",
+        operation=3,
+        permission_type=3,
+    )
+    with run_broker(tmp_path_factory.mktemp("plain")) as plain:
+        for address in (plain.bootstrap_servers, controller_address(plain)):
+            with RawClient(address) as client:
+                answer = client.call(CreateAclsRequest(creations=[creation]), 2)
+            assert [r.error_code for r in answer.results] == [SECURITY_DISABLED], address
