@@ -137,6 +137,8 @@ _Topic = tuple[ProduceRequest.TopicProduceData, list[_Partition]]
 
 
 _TOPIC_DENIED = AppendResult(errors.TOPIC_AUTHORIZATION_FAILED)
+# No authorizer: no topic is denied (shared, so an unauthorized broker allocates nothing).
+_NO_DENIALS: frozenset[Any] = frozenset()
 
 
 class ProduceHandler:
@@ -385,11 +387,11 @@ class ProduceHandler:
             ]
         return topics
 
-    def _denied_topics(self, ctx: RequestContext, request: ProduceRequest) -> set[Any]:
+    def _denied_topics(self, ctx: RequestContext, request: ProduceRequest) -> frozenset[Any]:
         """The topics the principal may not WRITE to (none without an authorizer); a topic
         named by an unknown id is left to the partition lookup (UNKNOWN_TOPIC_ID)."""
         if self.node.authorizer is None:
-            return set()
+            return _NO_DENIALS
         denied: set[Any] = set()
         image = self.node.image
         by_id = ctx.api_version >= TOPIC_ID_VERSION
@@ -402,7 +404,7 @@ class ProduceHandler:
                 name = found.name
             if not authorized(self.node, ctx, AclOperation.WRITE, ResourceType.TOPIC, name):
                 denied.add(topic.topic_id if by_id else name)
-        return denied
+        return frozenset(denied)
 
     def _response(
         self,
