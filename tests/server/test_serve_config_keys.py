@@ -85,9 +85,6 @@ def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
     [
         ("ssl.keystore.location=/etc/kafka/ks.jks\n", "ssl.keystore.location"),
         ("sasl.enabled.mechanisms=PLAIN\n", "sasl.enabled.mechanisms"),
-        ("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n",
-         "authorizer.class.name"),
-        ("super.users=User:admin\n", "super.users"),
         ("listener.name.plaintext.ssl.key.password=secret\n", "listener.name.plaintext.ssl."),
     ],
 )  # fmt: skip

@@ -54,13 +54,14 @@ def test_controller_listener_advertises_controller_apis(ferrokafka_broker: Runni
     with RawClient(f"{controller.host}:{controller.port}") as client:
         response = client.call_api_versions(1, 4)
     # ApiVersions, and what a controller answers (Kafka's ControllerApis): CreateTopics 19,
-    # DeleteTopics 20, AlterConfigs 33, CreatePartitions 37, ElectLeaders 43,
+    # DeleteTopics 20, CreateAcls 30, DeleteAcls 31, AlterConfigs 33, CreatePartitions 37,
+    # ElectLeaders 43,
     # IncrementalAlterConfigs 44, AlterPartitionReassignments 45, ListPartitionReassignments 46,
     # AlterUserScramCredentials 51, DescribeQuorum 55, AlterPartition 56, Envelope 58,
     # DescribeCluster 60 (KIP-919), BrokerRegistration 62, BrokerHeartbeat 63, UnregisterBroker 64,
     # AllocateProducerIds 67, ControllerRegistration 70; no client API such as Produce.
     assert [k.api_key for k in response.api_keys] == [
-        18, 19, 20, 33, 37, 43, 44, 45, 46, 51, 55, 56, 58, 60, 62, 63, 64, 67, 70
+        18, 19, 20, 30, 31, 33, 37, 43, 44, 45, 46, 51, 55, 56, 58, 60, 62, 63, 64, 67, 70
     ]  # fmt: skip
 
 

@@ -78,9 +78,9 @@ def test_catalog_shape() -> None:
         ("ssl.keystore.locaton", kk.SECURITY),
         ("listener.name.external.ssl.truststore.password", kk.SECURITY),
         ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.SECURITY),
-        ("authorizer.class.name", kk.SECURITY),
+        ("authorizer.class.name", kk.IMPLEMENTED),  # the ACL keys (config/authorizer_keys.py)
         ("principal.builder.class", kk.SECURITY),
-        ("super.users", kk.SECURITY),
+        ("super.users", kk.IMPLEMENTED),
         ("num.netwrk.threads", kk.UNKNOWN),
         ("listener.name.external.no.such.key", kk.UNKNOWN),
     ],

@@ -52,11 +52,13 @@ from ferrokafka.protocol.messages.controller_registration import (
     ControllerRegistrationRequest,
     ControllerRegistrationResponse,
 )
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
@@ -110,6 +112,10 @@ class ControllerChannel(Protocol):
     ) -> CreatePartitionsResponse: ...
 
     async def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse: ...
+
+    async def create_acls(self, request: CreateAclsRequest) -> CreateAclsResponse: ...
+
+    async def delete_acls(self, request: DeleteAclsRequest) -> DeleteAclsResponse: ...
 
     async def incremental_alter_configs(
         self, request: IncrementalAlterConfigsRequest
@@ -233,6 +239,12 @@ class InProcessControllerChannel:
         self, request: AlterUserScramCredentialsRequest
     ) -> AlterUserScramCredentialsResponse:
         return await self._run(lambda: self.controller.alter_user_scram_credentials(request))
+
+    async def create_acls(self, request: CreateAclsRequest) -> CreateAclsResponse:
+        return await self._run(lambda: self.controller.create_acls(request))
+
+    async def delete_acls(self, request: DeleteAclsRequest) -> DeleteAclsResponse:
+        return await self._run(lambda: self.controller.delete_acls(request))
 
     async def register_broker(
         self,

@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment, scram_ops
+from ferrokafka.cluster.acls import control as acl_control
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
@@ -61,8 +62,10 @@ from ferrokafka.cluster.records import (
 )
 from ferrokafka.cluster.topic_ops import TopicOperations
 from ferrokafka.config import BrokerConfig
+from ferrokafka.config.authorizer_keys import STANDARD_AUTHORIZER
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
-from ferrokafka.protocol.error_responses import elect_leaders_error
+from ferrokafka.protocol.error_codes import SECURITY_DISABLED
+from ferrokafka.protocol.error_responses import elect_leaders_error, error_response
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -88,11 +91,13 @@ from ferrokafka.protocol.messages.controller_registration import (
     ControllerRegistrationRequest,
     ControllerRegistrationResponse,
 )
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
@@ -131,6 +136,10 @@ BOOTSTRAP_TRANSACTION_NAME = "Bootstrap records"
 UNFENCE = -1
 # Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE: ids a broker gets per ProducerIdsRecord.
 PRODUCER_ID_BLOCK_SIZE = 1000
+
+
+# What Kafka says when the ACL APIs reach a controller without an authorizer.
+NO_AUTHORIZER = "No Authorizer is configured."
 
 
 class Controller:
@@ -309,6 +318,24 @@ class Controller:
         records, response = self._configs.alter_configs(self.image, request)
         if not request.validate_only:
             self._commit([*records, *elr.clear_elr_records(self.image, records)])
+        return response
+
+    def _acls_disabled(self) -> bool:
+        # Kafka's controller without an authorizer answers the ACL APIs SECURITY_DISABLED.
+        return self.config.value("authorizer.class.name") != STANDARD_AUTHORIZER
+
+    def create_acls(self, request: CreateAclsRequest) -> CreateAclsResponse:
+        if self._acls_disabled():
+            return error_response(request, SECURITY_DISABLED, NO_AUTHORIZER)
+        records, response = acl_control.create_acls(self.image.acls, request)
+        self._commit(records)
+        return response
+
+    def delete_acls(self, request: DeleteAclsRequest) -> DeleteAclsResponse:
+        if self._acls_disabled():
+            return error_response(request, SECURITY_DISABLED, NO_AUTHORIZER)
+        records, response = acl_control.delete_acls(self.image.acls, request)
+        self._commit(records)
         return response
 
     def allocate_producer_ids(self, broker_id: int, broker_epoch: int) -> range:

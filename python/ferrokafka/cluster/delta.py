@@ -4,7 +4,7 @@ A delta starts from an image, replays records in log order into private working 
 :meth:`MetadataDelta.apply` freezes them into a new :class:`MetadataImage`. The old image is
 never touched; unchanged topics are shared between the two.
 
-Records the image has no place for yet (ACLs, quotas, delegation tokens,
+Records the image has no place for yet (quotas, delegation tokens,
 ZooKeeper migration state) are accepted and skipped, so a log
 written by Apache Kafka replays. Begin/EndTransactionRecord need no handling here: the
 controller writes a transaction's records in one batch, and a batch is applied whole or not
@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from ferrokafka.cluster import records as r
+from ferrokafka.cluster.acls.control import binding_from_record
 from ferrokafka.cluster.image import (
     TOPIC_RESOURCE,
     BrokerEndpoint,
@@ -60,6 +61,10 @@ class MetadataDelta:
         self._next_producer_id = image.next_producer_id
         self._controllers = dict(image.controllers)
         self._scram = dict(image.scram)
+        self._acls = dict(image.acls)
+        # The image's ACL map is kept (same object) while no ACL record came: the authorizer
+        # rebuilds its index only when it changes.
+        self._acls_changed = False
         self._offset = image.offset
         self.changed_topics: set[uuid.UUID] = set()
         self.removed_topics: dict[uuid.UUID, TopicImage] = {}
@@ -242,6 +247,15 @@ class MetadataDelta:
         if mechanism is not None:
             self._scram.pop((record.name, mechanism.name), None)
 
+    def _acl(self, record: r.AccessControlEntryRecord) -> None:
+        self._acls[record.id] = binding_from_record(record)
+        self._acls_changed = True
+
+    def _remove_acl(self, record: r.RemoveAccessControlEntryRecord) -> None:
+        if self._acls.pop(record.id, None) is None:
+            raise MetadataReplayError(f"removal of unknown ACL id {record.id}")
+        self._acls_changed = True
+
     # -- the new image --------------------------------------------------------------------
 
     def apply(self) -> MetadataImage:
@@ -262,6 +276,7 @@ class MetadataDelta:
             next_producer_id=self._next_producer_id,
             controllers=frozen_map(self._controllers),
             scram=frozen_map(self._scram),
+            acls=frozen_map(self._acls) if self._acls_changed else self.image.acls,
         )
 
 
@@ -287,4 +302,6 @@ _HANDLERS: dict[type[Message], Any] = {
     r.UnregisterControllerRecord: MetadataDelta._unregister_controller,
     r.UserScramCredentialRecord: MetadataDelta._scram_credential,
     r.RemoveUserScramCredentialRecord: MetadataDelta._remove_scram_credential,
+    r.AccessControlEntryRecord: MetadataDelta._acl,
+    r.RemoveAccessControlEntryRecord: MetadataDelta._remove_acl,
 }

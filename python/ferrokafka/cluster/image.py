@@ -136,6 +136,8 @@ class MetadataImage:
     # SCRAM credentials (Kafka's ScramImage): (user, mechanism name such as SCRAM-SHA-256) ->
     # ScramCredential; never a password.
     scram: Mapping[tuple[str, str], ScramCredential] = field(default_factory=lambda: _EMPTY)
+    # ACLs by id (Kafka's AclsImage): cluster/acls/model.AclBinding values.
+    acls: Mapping[uuid.UUID, Any] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

@@ -6,16 +6,18 @@ controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per pa
 configurations (a ConfigRecord per key), producer ids (one ProducerIdsRecord with broker
 id and epoch -1, as ``ProducerIdsImage.write``) and SCRAM credentials (a
 UserScramCredentialRecord per user and mechanism, by mechanism then user); registered
-controllers follow the brokers, as their RegisterControllerRecords. Parts of Kafka's image
-this image does not hold (client quotas, ACLs, delegation tokens) are not written. Replaying
-the records on an empty image gives the image back (:func:`image_from_records`, checked by
-the tests), which is what makes a snapshot a valid start for the log after it.
+controllers follow the brokers, as their RegisterControllerRecords. ACLs follow, one
+AccessControlEntryRecord each (Kafka's AclsImage). Parts of Kafka's image this image does not
+hold (client quotas, delegation tokens) are not written. Replaying the records on an empty
+image gives the image back (:func:`image_from_records`, checked by the tests), which is what
+makes a snapshot a valid start for the log after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ferrokafka.cluster.acls.control import record_from_binding
 from ferrokafka.cluster.delta import MetadataDelta
 from ferrokafka.cluster.image import (
     EMPTY_IMAGE,
@@ -65,6 +67,7 @@ def image_records(image: MetadataImage) -> list[Message]:
         image.scram.items(), key=lambda item: (item[1].mechanism.kafka_type, item[0][0])
     ):
         out.append(credential_record(user, credential))
+    out.extend(record_from_binding(acl_id, acl) for acl_id, acl in image.acls.items())
     return out
 
 

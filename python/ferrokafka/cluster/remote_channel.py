@@ -57,11 +57,13 @@ from ferrokafka.protocol.messages.controller_registration import (
     ControllerRegistrationRequest,
     ControllerRegistrationResponse,
 )
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 from ferrokafka.protocol.messages.describe_quorum import (
     DescribeQuorumRequest,
@@ -189,6 +191,12 @@ class RemoteControllerChannel:
     async def alter_user_scram_credentials(
         self, request: AlterUserScramCredentialsRequest
     ) -> AlterUserScramCredentialsResponse:
+        return await self._forward(request)
+
+    async def create_acls(self, request: CreateAclsRequest) -> CreateAclsResponse:
+        return await self._forward(request)
+
+    async def delete_acls(self, request: DeleteAclsRequest) -> DeleteAclsResponse:
         return await self._forward(request)
 
     # -- membership (the broker's lifecycle manager sends these) ------------------------------

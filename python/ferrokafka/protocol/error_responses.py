@@ -36,12 +36,15 @@ from ferrokafka.protocol.messages.controller_registration import (
     ControllerRegistrationRequest,
     ControllerRegistrationResponse,
 )
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
     CreatePartitionsResponse,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
+from ferrokafka.protocol.messages.describe_acls import DescribeAclsRequest, DescribeAclsResponse
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest, ElectLeadersResponse
 from ferrokafka.protocol.messages.incremental_alter_configs import (
     IncrementalAlterConfigsRequest,
@@ -73,8 +76,9 @@ _TOP_LEVEL: dict[type, type] = {
 }
 
 
-def error_response(request: Any, code: int) -> Any:
-    """The response refusing ``request`` with ``code`` everywhere it has an error code."""
+def error_response(request: Any, code: int, message: str | None = None) -> Any:
+    """The response refusing ``request`` with ``code`` everywhere it has an error code (and
+    ``message`` where the ACL APIs carry one)."""
     if isinstance(request, CreateTopicsRequest):
         return CreateTopicsResponse(
             topics=[
@@ -128,6 +132,22 @@ def error_response(request: Any, code: int) -> Any:
                 for user in users
             ]
         )
+    if isinstance(request, CreateAclsRequest):
+        return CreateAclsResponse(
+            results=[
+                CreateAclsResponse.AclCreationResult(error_code=code, error_message=message)
+                for _ in request.creations
+            ]
+        )
+    if isinstance(request, DeleteAclsRequest):
+        return DeleteAclsResponse(
+            filter_results=[
+                DeleteAclsResponse.DeleteAclsFilterResult(error_code=code, error_message=message)
+                for _ in request.filters
+            ]
+        )
+    if isinstance(request, DescribeAclsRequest):
+        return DescribeAclsResponse(error_code=code, error_message=message)
     # The APIs with one top-level error code.
     for request_type, response_type in _TOP_LEVEL.items():
         if isinstance(request, request_type):

@@ -21,7 +21,11 @@ from ferrokafka.cluster.metadata_log import SingleVoterLog
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
-from ferrokafka.server.handlers import build_dispatchers, register_node_handlers
+from ferrokafka.server.handlers import (
+    build_dispatchers,
+    install_authorization,
+    register_node_handlers,
+)
 from ferrokafka.server.handlers.controller_describe_cluster import (
     register_single_voter_describe_cluster,
 )
@@ -211,6 +215,10 @@ class Broker:
                 self.node.cluster_id,
                 self._controller_endpoint,
             )
+        install_authorization(self.dispatchers["broker"], self.node)
+        if self.node.own_controller is not None:
+            # The single node's controller listener: its ACLs are the node's.
+            install_authorization(self.dispatchers["controller"], self.node, controller=True)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             if self.kraft is not None:

@@ -108,6 +108,13 @@ class Dispatcher:
         if in_order:
             self._in_order.add(api_key)
 
+    def replace(self, api_key: int, handler: Handler) -> None:
+        """Answer ``api_key``, registered already, with ``handler`` instead (the authorizer's
+        gates wrap the registered handlers this way)."""
+        if api_key not in self._handlers:
+            raise ValueError(f"API key {api_key} has no handler to replace")
+        self._handlers[api_key] = handler
+
     def handler_for(self, api_key: int) -> Handler | None:
         return self._handlers.get(api_key)
 

@@ -35,6 +35,7 @@ from ferrokafka.partition import Partition, ReplicaManager
 from ferrokafka.partition.follower_fetch import FetcherConfig
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
+from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
 
@@ -79,6 +80,8 @@ class Node:
         self.own_controller = own_controller
         self.cluster_id = cluster_id
         self._image: MetadataImage = MetadataImage()
+        # ACL checks (server/authorize.py): None without authorizer.class.name, allowing all.
+        self.authorizer: StandardAuthorizer | None = build_authorizer(config, lambda: self._image)
         self.replicas = ReplicaManager(config.node_id, logs)
         listener = config.inter_broker_listener_name
         if listener is not None:

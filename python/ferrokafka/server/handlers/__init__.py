@@ -8,6 +8,7 @@ then advertises it by itself.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from ferrokafka.config import Endpoint
@@ -28,6 +29,7 @@ __all__ = [
     "ApiVersionsHandler",
     "Features",
     "build_dispatchers",
+    "install_authorization",
     "register_node_handlers",
 ]
 
@@ -76,3 +78,13 @@ def register_node_handlers(
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)
     txn.register(dispatchers["broker"], node)
+
+
+def install_authorization(dispatcher: Dispatcher, node: Node, *, controller: bool = False) -> None:
+    """Kafka's per-API authorization checks in front of the handlers registered on
+    ``dispatcher`` (call it once all are; ``controller`` for a controller listener's);
+    nothing without an authorizer. Imported only then, since the checks import every message
+    module."""
+    if node.authorizer is not None:
+        gates = importlib.import_module("ferrokafka.server.authorize_gates")
+        gates.install_gates(dispatcher, node.authorizer, controller=controller)

@@ -1,7 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, configs, SCRAM credentials, DescribeCluster,
-DescribeLogDirs, Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a
-broker of a cluster): one module per API beside this one."""
+DescribeLogDirs, Alter/ListPartitionReassignments, DescribeTopicPartitions, Create/Describe/
+DeleteAcls; UpdateFeatures on a broker of a cluster): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ def register(
         ),
         ("AlterUserScramCredentials", "user_scram_credentials", "AlterUserScramCredentialsHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
+        ("CreateAcls", "acls", "CreateAclsHandler"),
+        ("DescribeAcls", "acls", "DescribeAclsHandler"),
+        ("DeleteAcls", "acls", "DeleteAclsHandler"),
         (
             "AlterPartitionReassignments",
             "partition_reassignments",

@@ -18,6 +18,7 @@ retry there; so does one that loses the lead while an operation's records are co
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -26,9 +27,11 @@ from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.cluster.feature_control import with_upgrade_types
 from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError
 from ferrokafka.protocol import ProtocolError, decode_request, encode_response
+from ferrokafka.protocol.api import decode_message
 from ferrokafka.protocol.error_codes import (
     INVALID_REQUEST,
     NOT_CONTROLLER,
+    PRINCIPAL_DESERIALIZATION_FAILURE,
     UNSUPPORTED_VERSION,
 )
 from ferrokafka.protocol.error_responses import error_response
@@ -47,10 +50,13 @@ from ferrokafka.protocol.messages.alter_user_scram_credentials import (
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
+from ferrokafka.protocol.messages.create_acls import CreateAclsRequest
 from ferrokafka.protocol.messages.create_partitions import (
     CreatePartitionsRequest,
 )
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.default_principal_data import DefaultPrincipalData
+from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest, EnvelopeResponse
@@ -62,6 +68,7 @@ from ferrokafka.protocol.messages.list_partition_reassignments import (
 )
 from ferrokafka.protocol.messages.unregister_broker import UnregisterBrokerRequest
 from ferrokafka.protocol.messages.update_features import UpdateFeaturesRequest
+from ferrokafka.protocol.principal import KafkaPrincipal
 from ferrokafka.server.dispatcher import Dispatcher, RequestContext
 
 log = logging.getLogger(__name__)
@@ -72,6 +79,8 @@ IsActive = Callable[[], bool]
 # a request inside an Envelope may not be another Envelope (Kafka: INVALID_REQUEST).
 ENVELOPE_KEY = EnvelopeRequest.API_KEY
 _SIZE_PREFIX_BYTES = 4
+# Kafka's MessageUtil.toVersionPrefixedBytes: a DefaultPrincipalData behind its int16 version.
+_VERSION_PREFIX_BYTES = 2
 
 
 class ControllerAdminHandlers:
@@ -99,6 +108,8 @@ class ControllerAdminHandlers:
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
             AlterUserScramCredentialsRequest: channel.alter_user_scram_credentials,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
+            CreateAclsRequest: channel.create_acls,
+            DeleteAclsRequest: channel.delete_acls,
             BrokerRegistrationRequest: channel.broker_registration,
             BrokerHeartbeatRequest: channel.broker_heartbeat,
             UnregisterBrokerRequest: channel.unregister_broker,
@@ -123,6 +134,8 @@ class ControllerAdminHandlers:
                 AlterPartitionReassignmentsRequest,
                 ListPartitionReassignmentsRequest,
                 UpdateFeaturesRequest,
+                CreateAclsRequest,
+                DeleteAclsRequest,
             }
         )
 
@@ -163,15 +176,55 @@ class ControllerAdminHandlers:
             return EnvelopeResponse(error_code=INVALID_REQUEST)
         if type(inner) not in self._forwardable or type(inner) not in self._operations:
             return EnvelopeResponse(error_code=UNSUPPORTED_VERSION)
+        operation = self._operations[type(inner)]
+        version = header.request_api_version
+
+        async def run(_ctx: RequestContext, forwarded: Any) -> Any:
+            return await operation(_as_latest(forwarded, version))
+
+        # With an authorizer the forwarded request is checked as its client's (Kafka's
+        # ControllerApis): the principal and address the forwarding broker put in the Envelope.
+        gate_with = getattr(self.dispatcher.handler_for(header.request_api_key), "gate_with", None)
         try:
-            response = await self._operations[type(inner)](
-                _as_latest(inner, header.request_api_version)
-            )
+            if gate_with is None:
+                response = await run(ctx, inner)
+            else:
+                client = enveloped_context(ctx, header, request)
+                if client is None:
+                    return EnvelopeResponse(error_code=PRINCIPAL_DESERIALIZATION_FAILURE)
+                response = await gate_with(client, inner, run)
         except NotActiveControllerError:
             return EnvelopeResponse(error_code=NOT_CONTROLLER)
         # The response as it would be sent, less the frame's size prefix.
         framed = encode_response(header, response)
         return EnvelopeResponse(response_data=memoryview(framed)[_SIZE_PREFIX_BYTES:])
+
+
+def enveloped_context(
+    ctx: RequestContext, header: Any, envelope: EnvelopeRequest
+) -> RequestContext | None:
+    """The context of a forwarded request: the Envelope's principal (Kafka's
+    DefaultPrincipalData, version-prefixed) and client address; None when they do not
+    decode."""
+    data = envelope.request_principal
+    try:
+        if data is None or len(data) < _VERSION_PREFIX_BYTES:
+            raise ProtocolError("no principal")
+        version = int.from_bytes(data[:_VERSION_PREFIX_BYTES], "big", signed=True)
+        principal = decode_message(
+            DefaultPrincipalData, memoryview(data)[_VERSION_PREFIX_BYTES:], version
+        )
+        host = str(ipaddress.ip_address(bytes(envelope.client_host_address)))
+    except (ProtocolError, ValueError) as exc:
+        log.info("Envelope from %s with an unreadable principal: %s", ctx.client_address, exc)
+        return None
+    return RequestContext(
+        header,
+        (host, 0),
+        ctx.listener_name,
+        ctx.connection_id,
+        KafkaPrincipal(principal.type, principal.name, principal.token_authenticated),
+    )
 
 
 def _as_latest(request: Any, version: int) -> Any:

@@ -23,10 +23,10 @@ from ferrokafka.protocol.messages.describe_cluster import (
     DescribeClusterRequest,
     DescribeClusterResponse,
 )
+from ferrokafka.server.authorize import CLUSTER_NAME, ResourceType, authorized_operations
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.handlers.metadata import (
     AUTHORIZED_OPERATIONS_OMITTED,
-    CLUSTER_OPERATIONS,
     alive_brokers,
 )
 from ferrokafka.server.node import Node
@@ -89,7 +89,9 @@ class DescribeClusterHandler:
                 )
                 for broker_id, host, port, rack, fenced in brokers
             ],
-            cluster_authorized_operations=CLUSTER_OPERATIONS
+            cluster_authorized_operations=authorized_operations(
+                self.node, ctx, ResourceType.CLUSTER, CLUSTER_NAME
+            )
             if request.include_cluster_authorized_operations
             else AUTHORIZED_OPERATIONS_OMITTED,
         )

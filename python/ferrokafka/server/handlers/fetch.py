@@ -43,6 +43,12 @@ from ferrokafka.partition.replica_selector import NO_PREFERRED_REPLICA, preferre
 from ferrokafka.protocol import FileRecords
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.server import errors
+from ferrokafka.server.authorize import (
+    AclOperation,
+    ResourceType,
+    authorized,
+    authorized_cluster,
+)
 from ferrokafka.server.dispatcher import Later, RequestContext
 from ferrokafka.server.handlers.fetch_session import (
     FINAL_EPOCH,
@@ -191,6 +197,9 @@ class _Prepared:
     replica_id: int | None = None
     # Partitions refused to this follower (unknown replica, stale broker epoch).
     refused: frozenset[PartitionKey] = frozenset()
+    # Partitions the principal may not read (TOPIC_AUTHORIZATION_FAILED): topics without READ,
+    # or every partition of a follower fetch without CLUSTER_ACTION on the cluster.
+    unauthorized: frozenset[PartitionKey] = frozenset()
     # A consumer's rack from Fetch v11+ ("" when it has none); None: a follower's fetch or an
     # older consumer's, served by leaders only.
     client_rack: str | None = None
@@ -214,6 +223,8 @@ class FetchHandler:
             return prepared
         self._note_follower(ctx, request, prepared)
         _note_client(ctx, request, prepared)
+        if self.node.authorizer is not None:
+            self._authorize(ctx, prepared)
         read_committed = request.isolation_level == READ_COMMITTED
         work = self._work(list(prepared.parts.values()), prepared)
         reads = _cached_reads(
@@ -233,12 +244,35 @@ class FetchHandler:
             return prepared
         self._note_follower(ctx, request, prepared)
         _note_client(ctx, request, prepared)
+        if self.node.authorizer is not None:
+            self._authorize(ctx, prepared)
         return await self._finish(prepared, request)
 
     async def _finish(self, prepared: _Prepared, request: FetchRequest) -> FetchResponse:
         """Read, long-polling as the request allows, and answer."""
         reads = await self._long_poll(list(prepared.parts.values()), request, prepared)
         return self._answer(prepared, request, reads)
+
+    def _authorize(self, ctx: RequestContext, prepared: _Prepared) -> None:
+        """Kafka's handleFetchRequest checks: a follower needs CLUSTER_ACTION on the cluster
+        (else every partition is refused), a consumer READ on each topic."""
+        if prepared.replica_id is not None:
+            if not authorized_cluster(self.node, ctx, AclOperation.CLUSTER_ACTION):
+                prepared.unauthorized = frozenset(prepared.parts)
+            return
+        verdicts: dict[str, bool] = {}
+        denied = set()
+        for key, part in prepared.parts.items():
+            if not part.topic:
+                continue  # an unknown topic id: UNKNOWN_TOPIC_ID from the read
+            allowed = verdicts.get(part.topic)
+            if allowed is None:
+                allowed = verdicts[part.topic] = authorized(
+                    self.node, ctx, AclOperation.READ, ResourceType.TOPIC, part.topic
+                )
+            if not allowed:
+                denied.add(key)
+        prepared.unauthorized = frozenset(denied)
 
     def _note_follower(
         self, ctx: RequestContext, request: FetchRequest, prepared: _Prepared
@@ -423,12 +457,14 @@ class FetchHandler:
     def _work(self, parts: list[CachedPartition], prepared: _Prepared) -> list[_Work]:
         """Each partition with its handle, looked up afresh (a topic may go while waiting)."""
         work: list[_Work] = []
-        refused = prepared.refused
+        refused, unauthorized = prepared.refused, prepared.unauthorized
         rack = prepared.client_rack
         for part in parts:
             found = self._handle(part, prepared.by_id, leader_only=rack is None)
             if refused and partition_key(part, prepared.by_id) in refused:
                 found = errors.NOT_LEADER_OR_FOLLOWER
+            if unauthorized and partition_key(part, prepared.by_id) in unauthorized:
+                found = errors.TOPIC_AUTHORIZATION_FAILED
             if isinstance(found, int):
                 work.append((part, None, found, NO_PREFERRED_REPLICA))
             elif rack is not None and found.is_leader:

@@ -26,8 +26,18 @@ from ferrokafka.cluster.image import ZERO_UUID, MetadataImage, TopicImage
 from ferrokafka.cluster.metadata_log import METADATA_TOPIC
 from ferrokafka.cluster.topics import topic_name_error
 from ferrokafka.config import Endpoint
+from ferrokafka.protocol.error_codes import TOPIC_AUTHORIZATION_FAILED
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest, MetadataResponse
+from ferrokafka.server.authorize import (
+    CLUSTER_NAME,
+    AclOperation,
+    ResourceType,
+    authorized,
+    authorized_cluster,
+    authorized_operations,
+    filter_authorized,
+)
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
 from ferrokafka.server.request_log import log_auto_created
@@ -102,21 +112,48 @@ class MetadataHandler:
             )
         image = self.node.image
         if all_topics:
-            topics = [self._topic(ctx, image, t) for _, t in sorted(image.topics_by_name.items())]
+            # Kafka lists only the topics the principal may describe, silently.
+            visible = filter_authorized(
+                self.node,
+                ctx,
+                AclOperation.DESCRIBE,
+                ResourceType.TOPIC,
+                (t for _, t in sorted(image.topics_by_name.items())),
+                lambda t: t.name,
+            )
+            topics = [self._topic(ctx, image, t) for t in visible]
             return self._response(ctx, request, topics)
         names = list(dict.fromkeys(t.name for t in wanted if t.name is not None))
         ids = list(dict.fromkeys(t.topic_id for t in wanted if t.name is None))
-        missing = [name for name in names if image.topic(name) is None]
+        denied = self._denied(ctx, names)
+        missing = [name for name in names if image.topic(name) is None and name not in denied]
         auto_create = request.allow_auto_topic_creation and bool(
             self.node.config["auto.create.topics.enable"]
         )
         creatable = [n for n in missing if _creatable(n)] if auto_create else []
+        if creatable and self.node.authorizer is not None:
+            # Auto-creation needs CREATE on the cluster or on the topic (Kafka's KafkaApis).
+            may_create_all = authorized_cluster(self.node, ctx, AclOperation.CREATE)
+            for name in creatable:
+                if not may_create_all and not authorized(
+                    self.node, ctx, AclOperation.CREATE, ResourceType.TOPIC, name
+                ):
+                    denied.add(name)
+            creatable = [n for n in creatable if n not in denied]
         if creatable:
             await self._create(creatable, ctx)
         topics = []
         for name in names:
             topic = image.topic(name)
-            if topic is not None:
+            if name in denied:
+                topics.append(
+                    _Topic(
+                        error_code=TOPIC_AUTHORIZATION_FAILED,
+                        name=name,
+                        is_internal=_internal(name),
+                    )
+                )
+            elif topic is not None:
                 topics.append(self._topic(ctx, image, topic))
             else:
                 code = (
@@ -127,6 +164,16 @@ class MetadataHandler:
                 topics.append(_Topic(error_code=code, name=name, is_internal=_internal(name)))
         topics += [self._topic_by_id(ctx, image, topic_id) for topic_id in ids]
         return self._response(ctx, request, topics)
+
+    def _denied(self, ctx: RequestContext, names: list[str]) -> set[str]:
+        """The named topics the principal may not describe."""
+        if self.node.authorizer is None:
+            return set()
+        return {
+            n
+            for n in names
+            if not authorized(self.node, ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, n)
+        }
 
     async def _create(self, names: list[str], ctx: RequestContext) -> None:
         request = CreateTopicsRequest(
@@ -157,6 +204,8 @@ class MetadataHandler:
         topic = image.topic_by_id(topic_id)
         if topic is None:
             return _Topic(error_code=errors.UNKNOWN_TOPIC_ID, name=None, topic_id=topic_id)
+        if not authorized(self.node, ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, topic.name):
+            return _Topic(error_code=TOPIC_AUTHORIZATION_FAILED, name=None, topic_id=topic_id)
         return self._topic(ctx, image, topic)
 
     def _topic(self, ctx: RequestContext, image: MetadataImage, topic: TopicImage) -> _Topic:
@@ -219,11 +268,13 @@ class MetadataHandler:
                     topic.name = ""
         if version >= 8 and request.include_topic_authorized_operations:
             for topic in topics:
-                if topic.error_code == errors.NONE:
-                    topic.topic_authorized_operations = TOPIC_OPERATIONS
+                if topic.error_code == errors.NONE and topic.name:
+                    topic.topic_authorized_operations = authorized_operations(
+                        self.node, ctx, ResourceType.TOPIC, topic.name
+                    )
         cluster_ops = AUTHORIZED_OPERATIONS_OMITTED
         if 8 <= version <= 10 and request.include_cluster_authorized_operations:
-            cluster_ops = CLUSTER_OPERATIONS
+            cluster_ops = authorized_operations(self.node, ctx, ResourceType.CLUSTER, CLUSTER_NAME)
         brokers = alive_brokers(self.node, self.node.image, ctx.listener_name, self.advertised)
         return MetadataResponse(
             brokers=[

@@ -16,6 +16,7 @@ from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset, offset_record
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponse
+from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
 
@@ -48,7 +49,7 @@ class OffsetCommitHandler:
         self, ctx: RequestContext, request: OffsetCommitRequest
     ) -> OffsetCommitResponse:
         version = ctx.api_version
-        group_code, new_group = self._validate(request, version)
+        group_code, new_group = self._validate(ctx, request, version)
         codes: dict[tuple[int, int], int] = {}  # (topic position, partition position) -> code
         names: list[str | None] = []
         records = []
@@ -61,6 +62,12 @@ class OffsetCommitHandler:
         count = 0
         for t, topic in enumerate(request.topics):
             name, topic_code = self._topic_name(topic, version)
+            if (
+                topic_code == ec.NONE
+                and name is not None
+                and not authorized(self.node, ctx, AclOperation.READ, ResourceType.TOPIC, name)
+            ):
+                topic_code = ec.TOPIC_AUTHORIZATION_FAILED
             names.append(name)
             for p, part in enumerate(topic.partitions):
                 count += 1
@@ -113,8 +120,12 @@ class OffsetCommitHandler:
             ]
         )
 
-    def _validate(self, request: OffsetCommitRequest, version: int) -> tuple[int, bool]:
+    def _validate(
+        self, ctx: RequestContext, request: OffsetCommitRequest, version: int
+    ) -> tuple[int, bool]:
         """The error every partition gets (0: none), and whether the commit makes a group."""
+        if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, request.group_id):
+            return ec.GROUP_AUTHORIZATION_FAILED, False
         code = self.coordinator.error_code(request.group_id or None)
         if code != ec.NONE:
             return code, False

@@ -16,6 +16,7 @@ from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.offset_fetch import OffsetFetchRequest, OffsetFetchResponse
+from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
 
@@ -47,7 +48,7 @@ class OffsetFetchHandler:
                     (t.name, uuid.UUID(int=0), list(t.partition_indexes)) for t in request.topics
                 ]
             stable = request.require_stable
-            code, topics = self._fetch(request.group_id, None, -1, wanted, version, stable)
+            code, topics = self._fetch(ctx, request.group_id, None, -1, wanted, version, stable)
             if code != ec.NONE and version < TOP_ERROR_VERSION:
                 topics = [
                     (n, i, [(p, -1, -1, "", code) for p, *_ in parts]) for n, i, parts in topics
@@ -78,6 +79,7 @@ class OffsetFetchHandler:
                 wanted = [(t.name, t.topic_id, list(t.partition_indexes)) for t in group.topics]
             member_id = group.member_id if version >= MEMBER_VERSION else None
             code, topics = self._fetch(
+                ctx,
                 group.group_id,
                 member_id,
                 group.member_epoch,
@@ -112,6 +114,7 @@ class OffsetFetchHandler:
 
     def _fetch(
         self,
+        ctx: RequestContext,
         group_id: str,
         member_id: str | None,
         member_epoch: int,
@@ -120,6 +123,8 @@ class OffsetFetchHandler:
         require_stable: bool = False,
     ) -> tuple[int, list[_Topic]]:
         code = self.coordinator.error_code(group_id or None)
+        if not authorized(self.node, ctx, AclOperation.DESCRIBE, ResourceType.GROUP, group_id):
+            code = ec.GROUP_AUTHORIZATION_FAILED
         if code == ec.NONE:
             group = self.coordinator.get_group(group_id)
             if group is not None and member_id is not None:
@@ -135,7 +140,7 @@ class OffsetFetchHandler:
             return require_stable and name is not None and store.has_pending(group_id, name, p)
 
         if wanted is None:
-            return ec.NONE, self._all(offsets, version, unstable)
+            return ec.NONE, self._all(ctx, offsets, version, unstable)
         topics: list[_Topic] = []
         for name, topic_id, partitions in wanted:
             topic_code = ec.NONE
@@ -144,6 +149,17 @@ class OffsetFetchHandler:
                 name = image_topic.name if image_topic is not None else None
                 if name is None:
                     topic_code = ec.UNKNOWN_TOPIC_ID
+            if name is not None and not authorized(
+                self.node, ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name
+            ):
+                topics.append(
+                    (
+                        name,
+                        topic_id,
+                        [_partition(p, None, ec.TOPIC_AUTHORIZATION_FAILED) for p in partitions],
+                    )
+                )
+                continue
             parts = []
             for p in partitions:
                 if unstable(name, p):
@@ -156,6 +172,7 @@ class OffsetFetchHandler:
 
     def _all(
         self,
+        ctx: RequestContext,
         offsets: dict[tuple[str, int], CommittedOffset],
         version: int,
         unstable: Callable[[str, int], bool],
@@ -168,6 +185,8 @@ class OffsetFetchHandler:
             by_topic.setdefault(name, []).append(_partition(p, committed, ec.NONE))
         topics: list[_Topic] = []
         for name, parts in by_topic.items():
+            if not authorized(self.node, ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name):
+                continue  # Kafka leaves out the topics the principal may not describe
             image_topic = self.node.image.topics_by_name.get(name)
             if version >= TOPIC_ID_VERSION and image_topic is None:
                 continue  # a deleted topic has no id to name it by

@@ -26,6 +26,7 @@ from ferrokafka.partition.txn_state import SENTINEL, VerificationGuard
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
 from ferrokafka.server import errors
+from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import LATER, CloseConnection, Later, RequestContext
 from ferrokafka.server.node import Node
 from ferrokafka.storage import BatchHeader, UnsupportedCompressionError, read_batch_header
@@ -135,6 +136,11 @@ _Partition = tuple[int, "Partition | AppendResult", Any, "BatchHeader | None"]
 _Topic = tuple[ProduceRequest.TopicProduceData, list[_Partition]]
 
 
+_TOPIC_DENIED = AppendResult(errors.TOPIC_AUTHORIZATION_FAILED)
+# No authorizer: no topic is denied (shared, so an unauthorized broker allocates nothing).
+_NO_DENIALS: frozenset[Any] = frozenset()
+
+
 class ProduceHandler:
     """Answers Produce for one node."""
 
@@ -146,7 +152,7 @@ class ProduceHandler:
         common case: small batches, no append under way in a worker thread, no producer
         snapshot due), else LATER having changed nothing."""
         acks = request.acks
-        targets = self._targets(request, ctx.api_version)
+        targets = self._targets(ctx, request)
         for _, partitions in targets:
             for _, found, records, header in partitions:
                 if isinstance(found, Partition) and (
@@ -215,7 +221,7 @@ class ProduceHandler:
         self, ctx: RequestContext, request: ProduceRequest
     ) -> ProduceResponse | None:
         acks = request.acks
-        targets = self._targets(request, ctx.api_version)
+        targets = self._targets(ctx, request)
         guards = await self._verify(request, targets, ctx.api_version)
         outcomes = [
             [
@@ -321,10 +327,12 @@ class ProduceHandler:
             for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
         ]
 
-    def _targets(self, request: ProduceRequest, version: int) -> list[_Topic]:
+    def _targets(self, ctx: RequestContext, request: ProduceRequest) -> list[_Topic]:
         """Each topic with its partitions' (index, the partition led here or the refusal,
         records, batch header)."""
+        version = ctx.api_version
         replicas = self.node.replicas
+        denied = self._denied_topics(ctx, request)
         by_id = version >= TOPIC_ID_VERSION
         acks_refused = (
             None if request.acks in VALID_ACKS else AppendResult(errors.INVALID_REQUIRED_ACKS)
@@ -334,6 +342,9 @@ class ProduceHandler:
             parts: list[_Partition] = []
             for data in topic.partition_data:
                 records = data.records
+                if denied and (topic.topic_id if by_id else topic.name) in denied:
+                    parts.append((data.index, _TOPIC_DENIED, records, None))
+                    continue
                 if acks_refused is not None:
                     parts.append((data.index, acks_refused, records, None))
                     continue
@@ -353,10 +364,19 @@ class ProduceHandler:
                 else:
                     parts.append((data.index, found, records, checked))
             topics.append((topic, parts))
-        if request.transactional_id is None and any(
+        if any(
             header is not None and header.is_transactional
             for _, parts in topics
             for _, _, _, header in parts
+        ) and (
+            request.transactional_id is None
+            or not authorized(
+                self.node,
+                ctx,
+                AclOperation.WRITE,
+                ResourceType.TRANSACTIONAL_ID,
+                request.transactional_id,
+            )
         ):
             # Kafka's KafkaApis: transactional records need a transactional id the client may
             # write to; without one the whole request is refused.
@@ -366,6 +386,25 @@ class ProduceHandler:
                 for topic, parts in topics
             ]
         return topics
+
+    def _denied_topics(self, ctx: RequestContext, request: ProduceRequest) -> frozenset[Any]:
+        """The topics the principal may not WRITE to (none without an authorizer); a topic
+        named by an unknown id is left to the partition lookup (UNKNOWN_TOPIC_ID)."""
+        if self.node.authorizer is None:
+            return _NO_DENIALS
+        denied: set[Any] = set()
+        image = self.node.image
+        by_id = ctx.api_version >= TOPIC_ID_VERSION
+        for topic in request.topic_data:
+            name = topic.name
+            if by_id:
+                found = image.topic_by_id(topic.topic_id)
+                if found is None:
+                    continue
+                name = found.name
+            if not authorized(self.node, ctx, AclOperation.WRITE, ResourceType.TOPIC, name):
+                denied.add(topic.topic_id if by_id else name)
+        return frozenset(denied)
 
     def _response(
         self,
