@@ -19,6 +19,7 @@ from ferrokafka.protocol.messages import (
     add_partitions_to_txn,
     alter_configs,
     alter_partition_reassignments,
+    alter_user_scram_credentials,
     api_versions,
     consumer_group_describe,
     consumer_group_heartbeat,
@@ -38,6 +39,7 @@ from ferrokafka.protocol.messages import (
     describe_quorum,
     describe_topic_partitions,
     describe_transactions,
+    describe_user_scram_credentials,
     elect_leaders,
     end_txn,
     fetch,
@@ -664,6 +666,34 @@ def _rows(batch: bytes) -> list[Row]:
                 ],
             ),
             frozenset({GA}),
+        ),
+        Row(
+            "DescribeUserScramCredentials",
+            0,
+            # A user named: Kafka 4.4's getErrorResponse walks data.users() and throws on null,
+            # so a denied describe-all is never answered by a Kafka broker.
+            lambda _id: describe_user_scram_credentials.DescribeUserScramCredentialsRequest(
+                users=[
+                    describe_user_scram_credentials.DescribeUserScramCredentialsRequest.UserName(
+                        name="acl-user"
+                    )
+                ]
+            ),
+            frozenset({CA}),
+            lambda r: [x.credential_infos for x in r.results if x.credential_infos],
+        ),
+        Row(
+            "AlterUserScramCredentials",
+            0,
+            lambda _id: alter_user_scram_credentials.AlterUserScramCredentialsRequest(
+                deletions=[
+                    alter_user_scram_credentials.AlterUserScramCredentialsRequest.ScramCredentialDeletion(
+                        name="acl-user", mechanism=1
+                    )
+                ],
+                upsertions=[],
+            ),
+            frozenset({CA}),
         ),
         Row(
             "DescribeQuorum",

@@ -29,6 +29,7 @@ from ferrokafka.protocol.messages import (
     alter_configs,
     alter_partition,
     alter_partition_reassignments,
+    alter_user_scram_credentials,
     broker_heartbeat,
     broker_registration,
     consumer_group_describe,
@@ -48,6 +49,7 @@ from ferrokafka.protocol.messages import (
     describe_quorum,
     describe_topic_partitions,
     describe_transactions,
+    describe_user_scram_credentials,
     elect_leaders,
     end_txn,
     envelope,
@@ -665,6 +667,13 @@ GATES: dict[type, Gate] = {
         AclOperation.DESCRIBE
     ),
     update_features.UpdateFeaturesRequest: _cluster_refusal(AclOperation.ALTER),
+    describe_user_scram_credentials.DescribeUserScramCredentialsRequest: whole(
+        cluster_op(AclOperation.DESCRIBE),
+        top_level(describe_user_scram_credentials.DescribeUserScramCredentialsResponse),
+    ),
+    alter_user_scram_credentials.AlterUserScramCredentialsRequest: _cluster_refusal(
+        AclOperation.ALTER
+    ),
     describe_quorum.DescribeQuorumRequest: whole(
         cluster_op(AclOperation.DESCRIBE), top_level(describe_quorum.DescribeQuorumResponse)
     ),
@@ -681,6 +690,9 @@ def _envelope_refused(_request: Any, code: int) -> Any:
 CONTROLLER_GATES: dict[type, Gate] = {
     create_acls.CreateAclsRequest: _cluster_refusal(AclOperation.ALTER),
     delete_acls.DeleteAclsRequest: _cluster_refusal(AclOperation.ALTER),
+    alter_user_scram_credentials.AlterUserScramCredentialsRequest: _cluster_refusal(
+        AclOperation.ALTER
+    ),
     broker_registration.BrokerRegistrationRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
     broker_heartbeat.BrokerHeartbeatRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
     unregister_broker.UnregisterBrokerRequest: _cluster_refusal(AclOperation.ALTER),
