@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 # holds a task and a descriptor for at most this long (Kafka bounds it by
 # connections.max.idle.ms; a handshake is a few round trips, so 10 s is generous).
 HANDSHAKE_TIMEOUT_S = 10.0
+# The failed handshake's alert gets at most this long to leave (a peer that reads nothing).
+ALERT_SEND_TIMEOUT_S = 1.0
 _FILE_KEYS = ("ssl.keystore.location", "ssl.truststore.location")
 
 ConfigSource = Callable[[], BrokerConfig]
@@ -117,9 +120,26 @@ class TlsListener:
             except trio.BrokenResourceError as exc:
                 cause = exc.__cause__
                 reason = getattr(cause, "reason", None) or str(cause or exc) or "peer closed"
+                await _send_alert(stream)
                 raise HandshakeFailed(f"TLS handshake failed: {reason}") from None
             return principal_of(stream, tls)
         raise HandshakeFailed(f"TLS handshake not done in {HANDSHAKE_TIMEOUT_S:.0f} s")
+
+
+async def _send_alert(stream: trio.SSLStream[trio.SocketStream]) -> None:
+    """Send the TLS alert OpenSSL wrote when the handshake failed (certificate required,
+    unknown CA, ...), which trio's SSLStream leaves unsent once broken: with it the client
+    reports an authentication failure, as with Kafka, instead of retrying a dropped
+    connection. trio keeps the bytes in its private outgoing BIO; if that changes, the
+    connection just closes without the alert."""
+    outgoing = getattr(stream, "_outgoing", None)
+    if not isinstance(outgoing, ssl.MemoryBIO) or not outgoing.pending:
+        return
+    with trio.move_on_after(ALERT_SEND_TIMEOUT_S):
+        try:
+            await stream.transport_stream.send_all(outgoing.read())
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
 
 
 def principal_of(stream: trio.SSLStream[trio.SocketStream], tls: ListenerTls) -> KafkaPrincipal:
