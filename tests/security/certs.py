@@ -4,6 +4,7 @@ client certificates, and the PKCS12 / PEM stores Kafka's ``ssl.*`` keys point at
 from __future__ import annotations
 
 import datetime
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 PASSWORD = "store-secret"
 _VALID_FOR = datetime.timedelta(days=2)
+KEYTOOL_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,7 @@ class Authority:
     key: ec.EllipticCurvePrivateKey
     certificate: x509.Certificate
     pem: Path  # PEM truststore
-    p12: Path  # PKCS12 truststore, password PASSWORD
+    p12: Path  # PKCS12 truststore made by keytool, password PASSWORD
 
 
 def _name(subject: str) -> x509.Name:
@@ -73,11 +75,14 @@ def make_authority(directory: Path, subject: str = "CN=Test CA,O=ferrokafka") ->
     pem = stem.with_suffix(".pem")
     pem.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     p12 = stem.with_suffix(".p12")
-    p12.write_bytes(
-        pkcs12.serialize_key_and_certificates(
-            None, None, None, [certificate],
-            serialization.BestAvailableEncryption(PASSWORD.encode()),
-        )
+    # keytool's PKCS12 truststore: Java trusts only certificates stored with its trusted-key
+    # attribute, which cryptography's PKCS12 writer does not set.
+    subprocess.run(
+        [
+            "keytool", "-importcert", "-noprompt", "-alias", "ca", "-file", str(pem),
+            "-keystore", str(p12), "-storetype", "PKCS12", "-storepass", PASSWORD,
+        ],
+        check=True, capture_output=True, timeout=KEYTOOL_TIMEOUT_S,
     )  # fmt: skip
     return Authority(key, certificate, pem, p12)
 
