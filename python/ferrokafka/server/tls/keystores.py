@@ -85,8 +85,14 @@ def load_key_and_chain(
 ) -> tuple[serialization.PrivateKeyTypes, list[x509.Certificate]]:
     """The private key and certificate chain (leaf first) of a keystore."""
     kind = "keystore"
+    inline = settings.inline_key is not None or settings.inline_certificates is not None
+    if settings.location is None and not inline:
+        raise KeystoreError(
+            "an SSL listener needs a keystore: set ssl.keystore.location (or, with "
+            "ssl.keystore.type=PEM, ssl.keystore.key and ssl.keystore.certificate.chain)"
+        )
     store_type = _check_type(kind, settings.type)
-    if settings.inline_key is not None or settings.inline_certificates is not None:
+    if inline:
         if store_type != "PEM":
             raise KeystoreError(
                 "ssl.keystore.key and ssl.keystore.certificate.chain need ssl.keystore.type=PEM"
@@ -100,8 +106,7 @@ def load_key_and_chain(
         key_data = settings.inline_key.encode()
         chain = _pem_certificates(kind, settings.inline_certificates.encode())
         return _pem_key(kind, key_data, settings.key_password), chain
-    if settings.location is None:
-        raise KeystoreError("an SSL listener needs ssl.keystore.location (or PEM key and chain)")
+    assert settings.location is not None
     data = _read(kind, settings.location)
     if store_type == "PEM":
         return _pem_key(kind, data, settings.key_password), _pem_certificates(kind, data)
@@ -131,13 +136,13 @@ def _pem_key(kind: str, data: bytes, password: str | None) -> serialization.Priv
 def load_trusted(settings: StoreSettings) -> str | None:
     """The trusted certificates as one PEM string; None when no truststore is configured."""
     kind = "truststore"
+    if settings.inline_certificates is None and settings.location is None:
+        return None  # the type (JKS by default) matters only when there is a store
     store_type = _check_type(kind, settings.type)
     if settings.inline_certificates is not None:
         if store_type != "PEM":
             raise KeystoreError("ssl.truststore.certificates needs ssl.truststore.type=PEM")
         certificates = _pem_certificates(kind, settings.inline_certificates.encode())
-    elif settings.location is None:
-        return None
     elif store_type == "PEM":
         certificates = _pem_certificates(kind, _read(kind, settings.location))
     else:
