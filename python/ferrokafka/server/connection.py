@@ -313,7 +313,8 @@ class Connection:
                         await trio.lowlevel.wait_readable(self._fd)
                         waited = True
                         continue
-                    data = await self._stream.receive_some(RECEIVE_CHUNK_BYTES)
+                    # bytes from a socket, bytes or bytearray from TLS: FrameReader takes both.
+                    data = cast("bytes", await self._stream.receive_some(RECEIVE_CHUNK_BYTES))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return b""
                 finally:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 STORE_TYPES = ("PKCS12", "PEM")
@@ -82,7 +83,7 @@ def _pem_certificates(kind: str, data: bytes) -> list[x509.Certificate]:
 
 def load_key_and_chain(
     settings: StoreSettings,
-) -> tuple[serialization.PrivateKeyTypes, list[x509.Certificate]]:
+) -> tuple[PrivateKeyTypes, list[x509.Certificate]]:
     """The private key and certificate chain (leaf first) of a keystore."""
     kind = "keystore"
     inline = settings.inline_key is not None or settings.inline_certificates is not None
@@ -126,7 +127,7 @@ def load_key_and_chain(
     return key, [leaf, *extra]
 
 
-def _pem_key(kind: str, data: bytes, password: str | None) -> serialization.PrivateKeyTypes:
+def _pem_key(kind: str, data: bytes, password: str | None) -> PrivateKeyTypes:
     try:
         return serialization.load_pem_private_key(data, _password(password))
     except (ValueError, TypeError) as exc:
@@ -144,8 +145,10 @@ def load_trusted(settings: StoreSettings) -> str | None:
             raise KeystoreError("ssl.truststore.certificates needs ssl.truststore.type=PEM")
         certificates = _pem_certificates(kind, settings.inline_certificates.encode())
     elif store_type == "PEM":
+        assert settings.location is not None
         certificates = _pem_certificates(kind, _read(kind, settings.location))
     else:
+        assert settings.location is not None
         data = _read(kind, settings.location)
         try:
             store = pkcs12.load_pkcs12(data, _password(settings.password))
@@ -163,7 +166,7 @@ def load_trusted(settings: StoreSettings) -> str | None:
 
 def install_key_and_chain(
     context: ssl.SSLContext,
-    key: serialization.PrivateKeyTypes,
+    key: PrivateKeyTypes,
     chain: list[x509.Certificate],
 ) -> None:
     """Load ``key`` and ``chain`` into ``context`` through a private, encrypted temp file."""
