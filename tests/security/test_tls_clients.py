@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 import time
 import uuid
 from typing import Any
@@ -15,6 +17,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 from tests.security.certs import Identity
 from tests.security.conftest import TlsBroker
+
+from ferrokafka.server.tls import listener as tls_listener
 
 # Every wait on a client is bounded by this (the machine is shared: generous).
 CLIENT_TIMEOUT_S = 30.0
@@ -179,7 +183,7 @@ def test_required_client_auth_refuses_a_client_without_certificate(
 ) -> None:
     caplog.set_level(logging.INFO, logger="ferrokafka.server.server")
     assert _metadata_refused(librdkafka_ssl(tls_broker, "MTLS", None))
-    failures = [r for r in caplog.records if "TLS handshake failed" in r.getMessage()]
+    failures = logged(caplog, "TLS handshake failed")
     assert failures, "the refusal is logged"
     assert all(r.levelno == logging.INFO for r in failures)
     # The listener and the broker serve everyone else as before.
@@ -195,3 +199,41 @@ def test_untrusted_client_certificate_refused(tls_broker: TlsBroker) -> None:
     topic = new_topic(tls_broker)
     config = librdkafka_ssl(tls_broker, "SSL", tls_broker.pki.alice)
     assert confluent_round_trip(config, topic) == expected_values()
+
+
+def logged(log: pytest.LogCaptureFixture, text: str) -> list[logging.LogRecord]:
+    """The records holding ``text``, waiting (bounded) for the first: the broker's thread
+    logs a refusal just after closing the connection the test saw close."""
+    deadline = time.monotonic() + CLIENT_TIMEOUT_S
+    while True:
+        found = [r for r in log.records if text in r.getMessage()]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_silent_client_is_dropped_after_the_handshake_timeout(
+    tls_broker: TlsBroker, tls_log: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tls_listener, "HANDSHAKE_TIMEOUT_S", 0.5)
+    with socket.create_connection(("127.0.0.1", tls_broker.port("SSL"))) as silent:
+        silent.settimeout(CLIENT_TIMEOUT_S)
+        assert silent.recv(4096) == b""  # closed by the broker, nothing sent
+    assert logged(tls_log, "TLS handshake not done in")
+
+
+def test_plaintext_client_on_a_tls_listener_is_refused(
+    tls_broker: TlsBroker, tls_log: pytest.LogCaptureFixture
+) -> None:
+    """A Kafka request where a ClientHello belongs: that connection closes, logged once."""
+    api_versions_v0 = struct.pack(">ihhi", 10, 18, 0, 1) + struct.pack(">h", -1)
+    with socket.create_connection(("127.0.0.1", tls_broker.port("SSL"))) as plain:
+        plain.sendall(api_versions_v0)
+        plain.settimeout(CLIENT_TIMEOUT_S)
+        while plain.recv(4096):  # an alert, then the close
+            pass
+    assert len(logged(tls_log, "TLS handshake failed")) == 1
+    topic = new_topic(tls_broker)
+    assert confluent_round_trip(librdkafka_ssl(tls_broker, "SSL", None), topic) == (
+        expected_values()
+    )
