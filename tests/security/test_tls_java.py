@@ -4,6 +4,7 @@ listener's keystore without a restart (issue 18)."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import subprocess
@@ -119,48 +120,68 @@ def test_java_console_consumer_without_certificate_refused(
     assert "SslAuthenticationException" in refused.stderr
 
 
-def served_subject(port: int, ca_pem: Path) -> str:
-    """The subject of the certificate the listener on ``port`` serves a new connection."""
+def served_certificate(port: int, ca_pem: Path) -> x509.Certificate:
+    """The certificate the listener on ``port`` serves a new connection."""
     context = ssl.create_default_context(cafile=str(ca_pem))
     with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT_S) as raw:
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             der = tls.getpeercert(binary_form=True)
     assert der is not None
-    return x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    return x509.load_der_x509_certificate(der)
 
 
-def test_keystore_reload_with_kafka_configs(tls_broker: TlsBroker, tmp_path: Path) -> None:
+def alter_keystore(broker: TlsBroker, location: Path, work_dir: Path) -> None:
+    ks.run_kafka_tool(
+        CONFIG_COMMAND,
+        [
+            "--bootstrap-server", broker.running.bootstrap_servers,
+            "--entity-type", "brokers", "--entity-name", str(broker.running.config.node_id),
+            "--alter", "--add-config", f"listener.name.ssl.ssl.keystore.location={location}",
+        ],
+        work_dir=work_dir,
+    )  # fmt: skip
+
+
+def test_keystore_reload_with_kafka_configs(
+    tls_broker: TlsBroker, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     ks.require_kafka()
     pki = tls_broker.pki
     port = tls_broker.port("SSL")
-    assert served_subject(port, pki.ca.pem) == "CN=broker,O=ferrokafka"
+    first = served_certificate(port, pki.ca.pem)
+    assert first.serial_number == pki.broker.certificate.serial_number
     # An open connection keeps its certificate; new ones get the new one.
     context = ssl.create_default_context(cafile=str(pki.ca.pem))
     kept = context.wrap_socket(
         socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT_S),
         server_hostname="127.0.0.1",
     )
-    renewed = issue(pki.ca, tmp_path, "broker-2", "CN=broker-2,O=ferrokafka", server=True)
-    ks.run_kafka_tool(
-        CONFIG_COMMAND,
-        [
-            "--bootstrap-server", tls_broker.running.bootstrap_servers,
-            "--entity-type", "brokers", "--entity-name", str(tls_broker.running.config.node_id),
-            "--alter", "--add-config", f"listener.name.ssl.ssl.keystore.location={renewed.p12}",
-        ],
-        work_dir=tmp_path,
-    )  # fmt: skip
+    # A renewed certificate: a new key and serial, the same subject (as Kafka requires).
+    renewed = issue(pki.ca, tmp_path, "renewed", "CN=broker,O=ferrokafka", server=True)
+    alter_keystore(tls_broker, renewed.p12, tmp_path)
     deadline = time.monotonic() + RELOAD_WAIT_S
-    subject = served_subject(port, pki.ca.pem)
-    while subject != "CN=broker-2,O=ferrokafka" and time.monotonic() < deadline:
+    served = served_certificate(port, pki.ca.pem)
+    while served.serial_number == first.serial_number and time.monotonic() < deadline:
         time.sleep(0.2)
-        subject = served_subject(port, pki.ca.pem)
-    assert subject == "CN=broker-2,O=ferrokafka"
+        served = served_certificate(port, pki.ca.pem)
+    assert served.serial_number == renewed.certificate.serial_number
     with kept:
         old = kept.getpeercert(binary_form=True)
         assert old is not None
-        assert x509.load_der_x509_certificate(old).subject.rfc4514_string() == (
-            "CN=broker,O=ferrokafka"
-        )
+        assert x509.load_der_x509_certificate(old).serial_number == first.serial_number
     # The other TLS listener keeps its own keystore.
-    assert served_subject(tls_broker.port("MTLS"), pki.ca.pem) == "CN=broker,O=ferrokafka"
+    other = served_certificate(tls_broker.port("MTLS"), pki.ca.pem)
+    assert other.serial_number == first.serial_number
+    # Another subject DN (ssl.allow.dn.changes=false): not applied, logged.
+    caplog.set_level(logging.ERROR, logger="ferrokafka.server.tls.listener")
+    moved = issue(pki.ca, tmp_path, "moved", "CN=elsewhere,O=ferrokafka", server=True)
+    alter_keystore(tls_broker, moved.p12, tmp_path)
+    deadline = time.monotonic() + RELOAD_WAIT_S
+    while time.monotonic() < deadline:
+        served = served_certificate(port, pki.ca.pem)
+        assert served.serial_number == renewed.certificate.serial_number
+        if any("DistinguishedName does not match" in r.getMessage() for r in caplog.records):
+            break
+        time.sleep(0.2)
+    refusals = [r for r in caplog.records if "DistinguishedName does not match" in r.getMessage()]
+    assert len(refusals) == 1  # logged once, not per connection

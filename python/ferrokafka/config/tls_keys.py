@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ferrokafka.config.definitions import ConfigKey, ConfigType, one_of
 
+_B = ConfigType.BOOLEAN
 _S = ConfigType.STRING
 _P = ConfigType.PASSWORD
 _LIST = ConfigType.LIST
@@ -55,6 +56,10 @@ TLS_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("ssl.endpoint.identification.algorithm", _S, "https",
               "Host name checking of the peer's certificate: a client-side setting, accepted "
               "and unused by the broker's listeners.", dynamic=True),
+    ConfigKey("ssl.allow.dn.changes", _B, False,
+              "Whether a reloaded keystore's certificate may have another subject DN."),
+    ConfigKey("ssl.allow.san.changes", _B, False,
+              "Whether a reloaded keystore's certificate may drop subject alternative names."),
     ConfigKey("ssl.principal.mapping.rules", _S, "DEFAULT",
               "Rules mapping a client certificate's distinguished name to the principal's "
               "user name (RULE:pattern/replacement/[LU], DEFAULT)."),

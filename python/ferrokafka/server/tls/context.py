@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
+
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.tls_keys import TLS_KEYS
 from ferrokafka.server.startup_errors import StartupError
@@ -150,11 +152,38 @@ def _apply_protocols(context: ssl.SSLContext, enabled: list[str], protocol: str)
 
 @dataclass(frozen=True)
 class ListenerTls:
-    """What a TLS listener serves with: the context and the principal mapping rules."""
+    """What a TLS listener serves with: the context and the principal mapping rules, and
+    the served certificate's subject and alternative names (a reload compares them)."""
 
     context: ssl.SSLContext
     rules: list[Rule]
     client_auth: str
+    subject: str = ""
+    subject_alt_names: frozenset[str] = frozenset()
+
+
+def _alt_names(certificate: x509.Certificate) -> frozenset[str]:
+    try:
+        extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return frozenset()
+    return frozenset(str(name.value) for name in extension.value)
+
+
+def check_reload(old: ListenerTls, new: ListenerTls, values: Mapping[str, Any]) -> None:
+    """Kafka's keystore compatibility check of a reload: the same subject DN unless
+    ``ssl.allow.dn.changes``, no subject alternative name dropped unless
+    ``ssl.allow.san.changes`` (TlsConfigError)."""
+    if not values["ssl.allow.dn.changes"] and old.subject.lower() != new.subject.lower():
+        raise TlsConfigError(
+            f"Keystore DistinguishedName does not match: existing={old.subject}, "
+            f"new={new.subject} (ssl.allow.dn.changes=false)"
+        )
+    if not values["ssl.allow.san.changes"] and not old.subject_alt_names <= new.subject_alt_names:
+        raise TlsConfigError(
+            f"Keystore SubjectAltNames do not match: existing={sorted(old.subject_alt_names)}, "
+            f"new={sorted(new.subject_alt_names)} (ssl.allow.san.changes=false)"
+        )
 
 
 def build_listener_tls(values: Mapping[str, Any], listener: str) -> ListenerTls:
@@ -192,4 +221,5 @@ def build_listener_tls(values: Mapping[str, Any], listener: str) -> ListenerTls:
         rules = parse_rules(values["ssl.principal.mapping.rules"])
     except (KeystoreError, TlsConfigError, ValueError) as exc:
         raise TlsConfigError(f"listener {listener}: {exc}") from None
-    return ListenerTls(context, rules, client_auth)
+    leaf = chain[0]
+    return ListenerTls(context, rules, client_auth, leaf.subject.rfc4514_string(), _alt_names(leaf))

@@ -5,7 +5,9 @@ and rebuilt for the next connection whenever this listener's ``ssl.*`` values ch
 dynamic ``listener.name.<l>.ssl.keystore.location`` from ``kafka-configs --alter``) or a
 keystore/truststore file it reads changes on disk: new connections get the new certificate,
 open ones keep theirs, as in Kafka. A rebuild that fails is logged once and the listener keeps
-serving with the context it had.
+serving with the context it had: so does one whose certificate has another subject DN or
+drops a subject alternative name, unless ``ssl.allow.dn.changes`` / ``ssl.allow.san.changes``
+(Kafka refuses such an AlterConfigs; here the change is stored and not applied).
 
 Each accepted connection shakes hands within ``HANDSHAKE_TIMEOUT_S``; a failure (no client
 certificate when one is required, an untrusted one, no shared protocol or suite, a timeout)
@@ -31,6 +33,7 @@ from ferrokafka.server.tls.context import (
     ListenerTls,
     TlsConfigError,
     build_listener_tls,
+    check_reload,
     listener_values,
 )
 from ferrokafka.server.tls.principal_mapping import NoMatchingRule, map_name
@@ -86,6 +89,7 @@ class TlsListener:
             return self._tls
         try:
             tls = build_listener_tls(values, self.name)
+            check_reload(self._tls, tls, values)
         except TlsConfigError as exc:
             self._failed_key = key
             log.error("keeping the previous TLS context of %s: %s", self.name, exc)
