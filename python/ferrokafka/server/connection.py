@@ -510,8 +510,12 @@ class Connection:
         thread does: refilling the socket as soon as the client drains it, not when trio
         next gets to this task, meant fewer empty reads for the client (kcat's own CPU)."""
         if not self._raw_io:  # TLS, or Windows: no vectored send, no sendfile
-            await self._stream.send_all(joined(parts))
-            return
+            # File-backed records are read into the buffer (TLS must encrypt them); a peer
+            # that has not taken the whole response within the idle timeout is gone.
+            with trio.move_on_after(self._limits.idle_timeout_s):
+                await self._stream.send_all(joined(parts))
+                return
+            raise _SendAborted("client stopped reading")
         await trio.lowlevel.checkpoint_if_cancelled()  # a closing connection sends nothing
         try:
             writer = ResponseWriter(parts, INLINE_FILE_RECORDS_BYTES_MAX)
