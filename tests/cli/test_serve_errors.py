@@ -187,11 +187,11 @@ def test_invalid_secret_value_is_not_printed(tmp_path: Path) -> None:
         "--log-dirs",
         str(tmp_path / "d"),
         "--override",
-        f"ssl.keystore.password={secret}",
+        f"delegation.token.secret.key={secret}",
     )
     assert result.returncode == EXIT_CONFIG
     line = one_line(result)
-    assert "ssl.keystore.password" in line and "[hidden]" in line
+    assert "delegation.token.secret.key" in line and "[hidden]" in line
     assert secret not in result.stderr
 
 

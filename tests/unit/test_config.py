@@ -403,10 +403,13 @@ def test_controller_listener_rules_by_role() -> None:
     assert controller.inter_broker_listener_name is None
 
 
-def test_listener_with_unsupported_protocol() -> None:
-    # The map may name SSL and SASL listeners (Kafka's shipped file does); using one is refused.
-    with pytest.raises(ConfigError, match="uses SSL: not supported yet .* issue 18"):
+def test_internal_listener_must_be_plaintext() -> None:
+    # SSL listeners serve clients; the node's own clients (raft, broker to controller, replica
+    # fetchers) dial PLAINTEXT only, so an SSL inter-broker or controller listener is refused.
+    with pytest.raises(ConfigError, match="uses SSL, but ferrokafka's controller and inter-broker"):
         broker(listener_security_protocol_map="CONTROLLER:PLAINTEXT,PLAINTEXT:SSL")
+    with pytest.raises(ConfigError, match="controller.listener.names.*uses SSL"):
+        broker(listener_security_protocol_map="CONTROLLER:SSL,PLAINTEXT:PLAINTEXT")
 
 
 def test_default_protocol_map_covers_controller_listeners() -> None:

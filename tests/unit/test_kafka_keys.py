@@ -73,10 +73,12 @@ def test_catalog_shape() -> None:
         ("num.network.threads", kk.IMPLEMENTED),
         ("request.timeout.ms", kk.ACCEPTED),
         ("listener.name.external.max.connections", kk.ACCEPTED),
-        ("ssl.keystore.location", kk.SECURITY),
+        ("ssl.keystore.location", kk.IMPLEMENTED),  # TLS listeners (server/tls/)
+        ("ssl.keymanager.algorithm", kk.SECURITY),
         ("sasl.jaas.config", kk.SECURITY),
         ("ssl.keystore.locaton", kk.SECURITY),
-        ("listener.name.external.ssl.truststore.password", kk.SECURITY),
+        ("listener.name.external.ssl.truststore.password", kk.IMPLEMENTED),
+        ("listener.name.external.ssl.trustmanager.algorithm", kk.SECURITY),
         ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.SECURITY),
         ("authorizer.class.name", kk.IMPLEMENTED),  # the ACL keys (config/authorizer_keys.py)
         ("principal.builder.class", kk.SECURITY),

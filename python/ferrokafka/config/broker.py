@@ -18,6 +18,7 @@ from ferrokafka.config import known_keys
 from ferrokafka.config.broker_keys import BROKER_KEYS
 from ferrokafka.config.definitions import ConfigError, UnknownConfigError
 from ferrokafka.config.listeners import (
+    INTERNAL_SECURITY_PROTOCOLS,
     SUPPORTED_SECURITY_PROTOCOLS,
     Endpoint,
     QuorumVoter,
@@ -94,6 +95,7 @@ class BrokerConfig:
         self.listeners = _listeners(self)
         self.advertised_listeners = _advertised_listeners(self)
         self.inter_broker_listener_name = _inter_broker_listener(self)
+        _check_internal_protocols(self)
         self.quorum_voters: list[QuorumVoter] = parse_voters(
             "controller.quorum.voters", self["controller.quorum.voters"]
         )
@@ -245,6 +247,24 @@ def _check_protocols(
                 value,
                 f"listener {ep.name} uses {protocol}: {known_keys.SECURITY_REASON}; "
                 f"ferrokafka supports only {', '.join(SUPPORTED_SECURITY_PROTOCOLS)}",
+            )
+
+
+def _check_internal_protocols(config: BrokerConfig) -> None:
+    """The node's own clients (raft, broker-to-controller, replica fetchers) dial PLAINTEXT
+    only: a controller or inter-broker listener of another protocol is refused."""
+    internal = [("controller.listener.names", n) for n in config.controller_listener_names]
+    if config.inter_broker_listener_name is not None:
+        internal.append(("inter.broker.listener.name", config.inter_broker_listener_name))
+    for key, name in internal:
+        protocol = config.security_protocol_map.get(name, "PLAINTEXT")
+        if protocol not in INTERNAL_SECURITY_PROTOCOLS:
+            raise ConfigError(
+                key,
+                name,
+                f"listener {name} uses {protocol}, but ferrokafka's controller and inter-broker "
+                f"clients speak only {', '.join(INTERNAL_SECURITY_PROTOCOLS)}: give them a "
+                "PLAINTEXT listener",
             )
 
 

@@ -159,8 +159,10 @@ def lookup(name: str) -> ConfigKey | None:
     if base is None:
         return None
     key = BROKER_KEYS.get(base) or ACCEPTED_KEYS[base]
-    # Kafka's listener-prefixed keys are per-broker dynamic configs of that listener.
-    return ConfigKey(name, key.type, None, key.doc, key.validator, dynamic=True, applies=False)
+    # Kafka's listener-prefixed keys are per-broker dynamic configs of that listener; they
+    # apply when their base key does and is a security key (read per listener: server/tls/).
+    applies = base in BROKER_KEYS and key.applies and is_security_key(base)
+    return ConfigKey(name, key.type, None, key.doc, key.validator, dynamic=True, applies=applies)
 
 
 def suggest(name: str) -> str | None:

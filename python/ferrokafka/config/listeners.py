@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from ferrokafka.config.definitions import ConfigError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SUPPORTED_SECURITY_PROTOCOLS = ("PLAINTEXT",)
+SUPPORTED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL")
+# What the node's own clients (raft, broker-to-controller, replica fetchers) can dial.
+INTERNAL_SECURITY_PROTOCOLS = ("PLAINTEXT",)
 PORT_MAX = 65535
 
 # Kafka's listener pattern: NAME://host:port, host optionally in brackets (IPv6 literals).

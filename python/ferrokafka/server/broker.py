@@ -46,6 +46,7 @@ from ferrokafka.server.server import (
     ServerLimits,
     ShutdownHook,
 )
+from ferrokafka.server.tls.listener import TlsListener
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics.endpoint import MetricsEndpoint
@@ -74,6 +75,7 @@ class Broker:
         self._cluster_id = cluster_id
         self.dispatchers = build_dispatchers()
         controller_names = set(config.controller_listener_names)
+        self.node: Node | None = None
         specs = [
             ListenerSpec(
                 name=ep.name,
@@ -82,11 +84,14 @@ class Broker:
                 dispatcher=self.dispatchers[
                     "controller" if ep.name in controller_names else "broker"
                 ],
+                # SSL: the keystore is read now, so a bad one stops the start (TlsConfigError).
+                tls=TlsListener(ep.name, self._config_in_force)
+                if config.security_protocol_map.get(ep.name) == "SSL"
+                else None,
             )
             for ep in config.listeners
         ]
         self._shutdown_hooks: list[ShutdownHook] = []
-        self.node: Node | None = None
         # Registration and heartbeats, for a broker of a cluster (None for a single node).
         self.lifecycle: BrokerLifecycleManager | None = None
         # The quorum side of a KRaft cluster node (None for a single node, and for a broker
@@ -109,6 +114,11 @@ class Broker:
             from ferrokafka.server.metrics.endpoint import MetricsEndpoint  # prometheus_client
 
             self.metrics = MetricsEndpoint(self, request_metrics, *metrics_at)
+
+    def _config_in_force(self) -> BrokerConfig:
+        """The static config with the dynamic layers of the newest image (once there is one):
+        what TLS listeners build their contexts from, so a dynamic keystore change applies."""
+        return self.node.broker_config() if self.node is not None else self.config
 
     @property
     def bound_addresses(self) -> list[BoundAddress]:

@@ -174,7 +174,7 @@ class Connection:
 
     def __init__(
         self,
-        stream: trio.SocketStream,
+        stream: trio.SocketStream | trio.SSLStream[trio.SocketStream],
         *,
         connection_id: int,
         listener_name: str,
@@ -189,11 +189,19 @@ class Connection:
         self._stream = stream
         self._dispatcher = dispatcher
         self._limits = limits
+        # TLS (server/tls/): the bytes go through the SSLStream, so the stream paths below
+        # (a copy of file-backed records instead of sendfile, no send threads).
+        self._raw_io = RAW_SOCKET_IO and isinstance(stream, trio.SocketStream)
+        sock = (
+            stream.socket
+            if isinstance(stream, trio.SocketStream)
+            else stream.transport_stream.socket
+        )
         try:
-            self.client_address: tuple[Any, ...] = tuple(stream.socket.getpeername())
+            self.client_address: tuple[Any, ...] = tuple(sock.getpeername())
         except OSError:  # the peer already reset the connection
             self.client_address = ("?", 0)
-        self._fd = stream.socket.fileno()
+        self._fd = sock.fileno()
         # Who is on the other end: set by the listener's authentication (TLS client certificate,
         # SASL); every request's context carries it.
         self.principal: KafkaPrincipal = ANONYMOUS
@@ -284,7 +292,7 @@ class Connection:
         """The next bytes from the peer; b"" when there are none to wait for."""
         waited = False
         while not self._stopping:
-            if RAW_SOCKET_IO:
+            if self._raw_io:
                 try:
                     data = os.read(self._fd, RECEIVE_CHUNK_BYTES)
                 except BlockingIOError:
@@ -301,11 +309,12 @@ class Connection:
             with trio.CancelScope(deadline=deadline) as scope:
                 self._read_scope = scope
                 try:
-                    if RAW_SOCKET_IO:
+                    if self._raw_io:
                         await trio.lowlevel.wait_readable(self._fd)
                         waited = True
                         continue
-                    data = await self._stream.receive_some(RECEIVE_CHUNK_BYTES)
+                    # bytes from a socket, bytes or bytearray from TLS: FrameReader takes both.
+                    data = cast("bytes", await self._stream.receive_some(RECEIVE_CHUNK_BYTES))
                 except (trio.BrokenResourceError, trio.ClosedResourceError):
                     return b""
                 finally:
@@ -500,9 +509,13 @@ class Connection:
         to a worker thread that waits for room in poll(2) without the GIL, as Kafka's network
         thread does: refilling the socket as soon as the client drains it, not when trio
         next gets to this task, meant fewer empty reads for the client (kcat's own CPU)."""
-        if not RAW_SOCKET_IO:  # Windows: no vectored send, no sendfile
-            await self._stream.send_all(joined(parts))
-            return
+        if not self._raw_io:  # TLS, or Windows: no vectored send, no sendfile
+            # File-backed records are read into the buffer (TLS must encrypt them); a peer
+            # that has not taken the whole response within the idle timeout is gone.
+            with trio.move_on_after(self._limits.idle_timeout_s):
+                await self._stream.send_all(joined(parts))
+                return
+            raise _SendAborted("client stopped reading")
         await trio.lowlevel.checkpoint_if_cancelled()  # a closing connection sends nothing
         try:
             writer = ResponseWriter(parts, INLINE_FILE_RECORDS_BYTES_MAX)

@@ -13,6 +13,7 @@ flushes and closes its logs there), shielded and bounded.
 from __future__ import annotations
 
 import errno
+import functools
 import itertools
 import logging
 import math
@@ -23,9 +24,11 @@ from dataclasses import dataclass, field
 import trio
 
 from ferrokafka.config import BrokerConfig
+from ferrokafka.protocol.principal import KafkaPrincipal
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
+from ferrokafka.server.tls.listener import HandshakeFailed, TlsListener
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +91,8 @@ class ListenerSpec:
     host: str
     port: int
     dispatcher: Dispatcher = field(compare=False)
+    # An SSL listener's context and handshake (server/tls/); None: PLAINTEXT.
+    tls: TlsListener | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -209,8 +214,13 @@ class Server:
                 stream.socket.setsockopt(
                     socket.SOL_SOCKET, socket.SO_SNDBUF, self._limits.send_buffer_bytes
                 )
+            handshake = None
+            connection_stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = stream
+            if spec.tls is not None:
+                connection_stream, tls = spec.tls.wrap(stream)  # no I/O: the task shakes hands
+                handshake = functools.partial(spec.tls.handshake, connection_stream, tls)
             connection = Connection(
-                stream,
+                connection_stream,
                 connection_id=next(self._connection_ids),
                 listener_name=spec.name,
                 dispatcher=spec.dispatcher,
@@ -218,10 +228,22 @@ class Server:
                 metrics=self._request_metrics,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
-            connections.start_soon(self._run_connection, connection)
+            connections.start_soon(self._run_connection, connection, handshake)
 
-    async def _run_connection(self, connection: Connection) -> None:
+    async def _run_connection(
+        self,
+        connection: Connection,
+        handshake: Callable[[], Awaitable[KafkaPrincipal]] | None = None,
+    ) -> None:
         try:
+            if handshake is not None:
+                try:
+                    connection.principal = await handshake()
+                except HandshakeFailed as exc:
+                    # Logged once, this connection only (the handshake closed its stream).
+                    log.info("closing %r: %s", connection, exc)
+                    return
+                log.debug("%r: TLS peer is %s", connection, connection.principal)
             await connection.run()
         except Exception:
             # A bug met by one connection must not take down the server and every other one.

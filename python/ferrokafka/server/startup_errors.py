@@ -52,6 +52,17 @@ def preflight(config: BrokerConfig) -> None:
         check_dir(setting, path)
     for endpoint in config.listeners:
         check_port(endpoint)
+    check_tls_listeners(config)
+
+
+def check_tls_listeners(config: BrokerConfig) -> None:
+    """Each SSL listener's keystore, truststore and settings make a context (TlsConfigError,
+    a StartupError, names the listener and what is wrong)."""
+    from ferrokafka.server.tls.context import build_listener_tls, listener_values  # a cycle
+
+    for endpoint in config.listeners:
+        if config.security_protocol_map.get(endpoint.name) == "SSL":
+            build_listener_tls(listener_values(config, endpoint.name), endpoint.name)
 
 
 def check_dir(setting: str, raw: str) -> None:

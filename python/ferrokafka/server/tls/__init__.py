@@ -1,0 +1,10 @@
+"""TLS listeners (issue 18): SSLContexts built from Kafka's ``ssl.*`` keys, the handshake of
+each accepted connection, and the client certificate's principal.
+
+- :mod:`.principal_mapping`: ``ssl.principal.mapping.rules`` (Kafka's SslPrincipalMapper).
+- :mod:`.keystores`: key and trust material from PKCS12 and PEM stores, files or inline.
+- :mod:`.context`: one listener's ``ssl.*`` values (``listener.name.<l>.`` first) and the
+  server-side :class:`ssl.SSLContext` they describe (protocols, cipher suites, client auth).
+- :mod:`.listener`: :class:`TlsListener`, the per-listener context (rebuilt when a dynamic
+  config changes it) and the bounded handshake that yields the connection's principal.
+"""
