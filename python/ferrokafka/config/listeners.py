@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ferrokafka.config.definitions import ConfigError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-SUPPORTED_SECURITY_PROTOCOLS = ("PLAINTEXT",)
+SUPPORTED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT")  # SSL, SASL_SSL: with TLS (T)
 PORT_MAX = 65535
 
 # Kafka's listener pattern: NAME://host:port, host optionally in brackets (IPv6 literals).

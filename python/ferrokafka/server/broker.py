@@ -18,6 +18,7 @@ import trio
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.cluster.metadata_log import SingleVoterLog
+from ferrokafka.cluster.scram_credentials import ScramLookup
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
@@ -34,6 +35,7 @@ from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.metrics import RequestMetrics, metrics_address
 from ferrokafka.server.node import Node, node_cluster_id
+from ferrokafka.server.sasl.listener import no_scram_credentials, sasl_authenticators
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
     BoundAddress,
@@ -70,14 +72,23 @@ class Broker:
         self._cluster_id = cluster_id
         self.dispatchers = build_dispatchers()
         controller_names = set(config.controller_listener_names)
+        # What SASL/SCRAM asks for a user's credential: none until the metadata image's
+        # lookup is plugged in here (issue 18, part R); tests set their own.
+        self.scram_lookup: ScramLookup = no_scram_credentials
+        dispatcher_of = {
+            ep.name: self.dispatchers["controller" if ep.name in controller_names else "broker"]
+            for ep in config.listeners
+        }
+        authenticators = sasl_authenticators(
+            config, dispatcher_of, lambda user, mechanism: self.scram_lookup(user, mechanism)
+        )
         specs = [
             ListenerSpec(
                 name=ep.name,
                 host=ep.host,
                 port=ep.port,
-                dispatcher=self.dispatchers[
-                    "controller" if ep.name in controller_names else "broker"
-                ],
+                dispatcher=dispatcher_of[ep.name],
+                authenticator=authenticators.get(ep.name),
             )
             for ep in config.listeners
         ]

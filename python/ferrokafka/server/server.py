@@ -26,6 +26,7 @@ from ferrokafka.config import BrokerConfig
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
+from ferrokafka.server.sasl import SaslAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class ListenerSpec:
     host: str
     port: int
     dispatcher: Dispatcher = field(compare=False)
+    # A SASL listener's: a new authenticator per connection (server/sasl/); None: no SASL.
+    authenticator: Callable[[], SaslAuthenticator] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ class Server:
                 dispatcher=spec.dispatcher,
                 limits=self._limits.connection,
                 metrics=self._request_metrics,
+                authenticator=spec.authenticator() if spec.authenticator is not None else None,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
             connections.start_soon(self._run_connection, connection)
