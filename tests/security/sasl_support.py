@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
+import secrets
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -104,3 +107,32 @@ def unsecured_token(sub: str, *, lifetime_s: float = 3600, **claims: Any) -> str
     body = {"sub": sub, "iat": now, "exp": now + lifetime_s, **claims}
     header = _b64url(json.dumps({"alg": "none"}).encode())
     return f"{header}.{_b64url(json.dumps(body).encode())}."
+
+
+class ScramClient:
+    """RFC 5802 client side, for driving the server."""
+
+    def __init__(self, mechanism: str, user: str, password: str, gs2: str = "n,,") -> None:
+        self.hash = "sha256" if mechanism == "SCRAM-SHA-256" else "sha512"
+        self.user, self.password, self.gs2 = user, password, gs2
+        self.nonce = secrets.token_urlsafe(16)
+        self.first_bare = f"n={user},r={self.nonce}"
+
+    def first(self) -> bytes:
+        return (self.gs2 + self.first_bare).encode()
+
+    def final(self, server_first: bytes, *, channel: str | None = None) -> tuple[bytes, bytes]:
+        fields = dict(item.split("=", 1) for item in server_first.decode().split(","))
+        salted = hashlib.pbkdf2_hmac(
+            self.hash, self.password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
+        )
+        client_key = hmac.digest(salted, b"Client Key", self.hash)
+        stored = hashlib.new(self.hash, client_key).digest()
+        c = channel or base64.b64encode(self.gs2.encode()).decode()
+        without_proof = f"c={c},r={fields['r']}"
+        auth = f"{self.first_bare},{server_first.decode()},{without_proof}".encode()
+        signature = hmac.digest(stored, auth, self.hash)
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        server_sig = hmac.digest(hmac.digest(salted, b"Server Key", self.hash), auth, self.hash)
+        final = f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+        return final, b"v=" + base64.b64encode(server_sig)

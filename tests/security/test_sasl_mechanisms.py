@@ -5,17 +5,14 @@ the JAAS parser and the per-listener settings refused at start."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
-import secrets
 import time
 from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sasl_support import scram_lookup, unsecured_token
+from sasl_support import ScramClient, scram_lookup, unsecured_token
 
 from ferrokafka.config import load_broker_config
 from ferrokafka.config.definitions import ConfigError
@@ -68,35 +65,6 @@ def test_plain_refusals_carry_kafkas_messages(token: bytes, message: str) -> Non
 
 
 # -- SCRAM -----------------------------------------------------------------------------------
-
-
-class ScramClient:
-    """RFC 5802 client side, for driving the server."""
-
-    def __init__(self, mechanism: str, user: str, password: str, gs2: str = "n,,") -> None:
-        self.hash = "sha256" if mechanism == "SCRAM-SHA-256" else "sha512"
-        self.user, self.password, self.gs2 = user, password, gs2
-        self.nonce = secrets.token_urlsafe(16)
-        self.first_bare = f"n={user},r={self.nonce}"
-
-    def first(self) -> bytes:
-        return (self.gs2 + self.first_bare).encode()
-
-    def final(self, server_first: bytes, *, channel: str | None = None) -> tuple[bytes, bytes]:
-        fields = dict(item.split("=", 1) for item in server_first.decode().split(","))
-        salted = hashlib.pbkdf2_hmac(
-            self.hash, self.password.encode(), base64.b64decode(fields["s"]), int(fields["i"])
-        )
-        client_key = hmac.digest(salted, b"Client Key", self.hash)
-        stored = hashlib.new(self.hash, client_key).digest()
-        c = channel or base64.b64encode(self.gs2.encode()).decode()
-        without_proof = f"c={c},r={fields['r']}"
-        auth = f"{self.first_bare},{server_first.decode()},{without_proof}".encode()
-        signature = hmac.digest(stored, auth, self.hash)
-        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
-        server_sig = hmac.digest(hmac.digest(salted, b"Server Key", self.hash), auth, self.hash)
-        final = f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
-        return final, b"v=" + base64.b64encode(server_sig)
 
 
 LOOKUP = scram_lookup({"bob": "bob-secret"})
