@@ -8,7 +8,6 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sasl_support import SaslBroker, ScramClient, run_sasl_broker, unsecured_token
