@@ -159,8 +159,11 @@ def lookup(name: str) -> ConfigKey | None:
     if base is None:
         return None
     key = BROKER_KEYS.get(base) or ACCEPTED_KEYS[base]
-    # Kafka's listener-prefixed keys are per-broker dynamic configs of that listener.
-    return ConfigKey(name, key.type, None, key.doc, key.validator, dynamic=True, applies=False)
+    # Kafka's listener-prefixed keys are per-broker dynamic configs of that listener; they
+    # apply when their base key is implemented (the listener's SASL/TLS settings read them).
+    return ConfigKey(
+        name, key.type, None, key.doc, key.validator, dynamic=True, applies=base in BROKER_KEYS
+    )
 
 
 def suggest(name: str) -> str | None:
