@@ -265,8 +265,9 @@ def test_kafka_python_produces_and_consumes(
 
 
 def test_kafka_python_wrong_password_is_refused(broker: SaslBroker) -> None:
-    from kafka import KafkaProducer
     from kafka.errors import KafkaError
+
+    from kafka import KafkaProducer
 
     config = _kp_config(broker, "SCRAM-SHA-512", "bob", "not-the-password")
     with pytest.raises(KafkaError):
