@@ -244,7 +244,7 @@ class SaslAuthenticator:
             )
         response = SaslAuthenticateResponse(
             error_code=NONE,
-            error_message=None,
+            error_message="",  # Kafka's default: an empty string, not null
             auth_bytes=response_token,
             session_lifetime_ms=lifetime_ms,
         )
