@@ -84,7 +84,7 @@ def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
     ("extra", "key"),
     [
         ("ssl.keystore.location=/etc/kafka/ks.jks\n", "ssl.keystore.location"),
-        ("sasl.enabled.mechanisms=PLAIN\n", "sasl.enabled.mechanisms"),
+        ("sasl.kerberos.service.name=kafka\n", "sasl.kerberos.service.name"),
         ("authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer\n",
          "authorizer.class.name"),
         ("super.users=User:admin\n", "super.users"),

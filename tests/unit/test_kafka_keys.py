@@ -74,10 +74,12 @@ def test_catalog_shape() -> None:
         ("request.timeout.ms", kk.ACCEPTED),
         ("listener.name.external.max.connections", kk.ACCEPTED),
         ("ssl.keystore.location", kk.SECURITY),
-        ("sasl.jaas.config", kk.SECURITY),
+        ("sasl.jaas.config", kk.IMPLEMENTED),  # SASL (server/sasl/)
+        ("sasl.kerberos.service.name", kk.SECURITY),  # GSSAPI is not implemented
         ("ssl.keystore.locaton", kk.SECURITY),
         ("listener.name.external.ssl.truststore.password", kk.SECURITY),
-        ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.SECURITY),
+        ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.IMPLEMENTED),
+        ("listener.name.sasl_ssl.gssapi.sasl.kerberos.service.name", kk.SECURITY),
         ("authorizer.class.name", kk.SECURITY),
         ("principal.builder.class", kk.SECURITY),
         ("super.users", kk.SECURITY),
