@@ -330,3 +330,33 @@ def test_aiokafka_produces_and_consumes(
             await consumer.stop()
 
     assert asyncio.run(run()) == MESSAGES
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-512"])
+def test_confluent_kafka_reauthenticates_kip_368(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mechanism: str
+) -> None:
+    """librdkafka re-authenticates before the session_lifetime_ms the broker gave it ends, so
+    a producer that outlives several sessions never loses its connection."""
+    reauth_ms = 1500
+    user, password = ("alice", PLAIN_USERS["alice"])
+    if mechanism != "PLAIN":
+        user, password = ("bob", SCRAM_USERS["bob"])
+    with (
+        caplog.at_level(logging.DEBUG, logger="ferrokafka"),
+        run_sasl_broker(tmp_path, **{"connections.max.reauth.ms": reauth_ms}) as broker,
+    ):
+        config = _ck_config(broker, mechanism, user, password)
+        topic = _new_topic(config)
+        producer = Producer(config | {"linger.ms": 0})
+        delivered: list[bytes] = []
+        produced = 0
+        deadline = time.monotonic() + 3 * reauth_ms / 1000  # three sessions' worth
+        while time.monotonic() < deadline:
+            producer.produce(topic, b"x", on_delivery=lambda e, m: e or delivered.append(m.value()))
+            produced += 1
+            producer.poll(0.2)
+        assert producer.flush(CLIENT_TIMEOUT_S) == 0
+    assert len(delivered) == produced
+    assert f"{mechanism} re-authenticated User:{user}" in caplog.text
+    assert "SASL session expired" not in caplog.text

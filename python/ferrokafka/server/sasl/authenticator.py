@@ -297,10 +297,11 @@ class SaslAuthenticator:
             self.session_expiry = trio.current_time() + lifetime_ms / 1000
         else:
             self.session_expiry = None
+        what = "re-authenticated" if self.reauthenticating else "authenticated"
         self.principal = principal
         self.state = COMPLETE
         self._previous_mechanism = None
-        log.debug("SASL %s authenticated %s", mechanism.mechanism, principal)
+        log.debug("SASL %s %s %s", mechanism.mechanism, what, principal)
         return lifetime_ms
 
     def _failure(self, parts: Sequence[Any] | None, message: str) -> SaslStep:
