@@ -348,3 +348,45 @@ def test_unworkable_sasl_settings_are_refused_at_start(
         sasl_listener_settings(_sasl_config(tmp_path, **extra), LOOKUP)
     assert reason in str(caught.value)
     assert "user_a" not in str(caught.value) and '"b"' not in str(caught.value)
+
+
+def test_jwks_over_http_is_cached_and_refetched_for_a_new_key(jwks) -> None:
+    import http.server
+    import threading
+
+    path, key = jwks
+    requests: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requests.append(self.path)
+            body = path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/jwks"
+        keys = JwksKeys(url, refresh_ms=3_600_000, retry_backoff_ms=0)
+        validator = JwksValidator(keys)
+        assert validator.blocking  # the authenticator runs it in a worker thread
+        validator.validate(_signed(key))
+        validator.validate(_signed(key))
+        assert requests == ["/jwks"]  # cached
+        with pytest.raises(TokenRejected):  # a key id it does not have: one more fetch
+            validator.validate(
+                jwt.encode({"sub": "x", "exp": time.time() + 60}, key, "RS256", {"kid": "k9"})
+            )
+        assert requests == ["/jwks", "/jwks"]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -239,3 +239,16 @@ def test_an_expired_session_is_closed_at_its_next_request(broker: SaslBroker) ->
         time.sleep(REAUTH_MS / 1000 + 0.3)
         client.send_request(MetadataRequest(topics=None), 12)
         assert client.is_closed_by_peer()
+
+
+def test_a_large_frame_before_authentication_closes_the_connection(broker: SaslBroker) -> None:
+    """sasl.server.max.receive.size (512 KiB): an unauthenticated peer cannot make the broker
+    buffer socket.request.max.bytes (100 MiB); once authenticated the usual limit applies."""
+    with RawClient(broker.sasl_bootstrap) as client:
+        client.send(struct.pack(">i", 524_289))
+        assert client.is_closed_by_peer()
+    with RawClient(broker.sasl_bootstrap) as client:
+        assert _plain_login(client).error_code == NONE
+        client.send(struct.pack(">i", 524_289) + b"\0" * 1024)  # accepted, waits for the rest
+        client.sock.settimeout(1.0)  # bounded wait for a close that must not come
+        assert not client.is_closed_by_peer()

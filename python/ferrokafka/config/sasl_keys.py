@@ -55,6 +55,8 @@ SASL_KEYS: tuple[ConfigKey, ...] = (
               "Claim holding a token's scopes."),
     ConfigKey("sasl.oauthbearer.clock.skew.seconds", _I, 30,
               "Clock difference allowed when checking exp, nbf and iat.", at_least(0)),
+    ConfigKey("sasl.server.max.receive.size", _I, 524_288,
+              "Largest frame a connection may send before it is authenticated.", at_least(1)),
     ConfigKey("connections.max.reauth.ms", _L, 0,
               "KIP-368: a SASL session lasts at most this long (0: forever); the client must "
               "re-authenticate on the connection before it ends or be disconnected."),

@@ -256,6 +256,8 @@ class Connection:
 
     async def _read_requests(self, nursery: trio.Nursery) -> None:
         frames = FrameReader(self._limits.frame_bytes_max)
+        if self._sasl is not None:
+            frames.frame_bytes_max = self._sasl.frame_bytes_max(self._limits.frame_bytes_max)
         while not self._stopping:
             data = await self._receive()
             if not data:  # EOF, a reset, stopped or idled out: finish what is in flight
@@ -278,6 +280,7 @@ class Connection:
                 sasl = self._sasl
                 if sasl is not None and sasl.intercepts(frame):
                     slot = await self._authenticate(frame, sasl)
+                    frames.frame_bytes_max = sasl.frame_bytes_max(self._limits.frame_bytes_max)
                 else:
                     slot = self._dispatch(frame, nursery)
                 if slot is None:

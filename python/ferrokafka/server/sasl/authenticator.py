@@ -117,6 +117,13 @@ class SaslAuthenticator:
     def reauthenticating(self) -> bool:
         return self._previous_mechanism is not None
 
+    def frame_bytes_max(self, authenticated_max: int) -> int:
+        """The largest frame to accept next: sasl.server.max.receive.size until authenticated
+        (an unauthenticated peer cannot make the broker buffer socket.request.max.bytes)."""
+        if self.state == COMPLETE:
+            return authenticated_max
+        return min(authenticated_max, self._settings.receive_bytes_max)
+
     def intercepts(self, frame: bytes | bytearray) -> bool:
         """Whether ``frame`` is the authenticator's rather than the dispatcher's."""
         if self.state != COMPLETE:

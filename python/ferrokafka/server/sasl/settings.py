@@ -50,6 +50,7 @@ class SaslListenerSettings:
     factories: Mapping[str, MechanismFactory]
     reauth_ms: Mapping[str, int]  # connections.max.reauth.ms per mechanism (0: none)
     failed_auth_delay_ms: int
+    receive_bytes_max: int = 524_288  # sasl.server.max.receive.size
 
 
 class _Lookup:
@@ -114,6 +115,7 @@ def _listener_settings(
         factories=factories,
         reauth_ms=reauth_ms,
         failed_auth_delay_ms=int(look.get("connection.failed.authentication.delay.ms")),
+        receive_bytes_max=int(look.get("sasl.server.max.receive.size")),
     )
 
 
