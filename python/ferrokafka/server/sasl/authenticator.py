@@ -25,7 +25,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import trio
 
@@ -45,8 +45,14 @@ from ferrokafka.protocol.error_codes import (
     UNSUPPORTED_SASL_MECHANISM,
 )
 from ferrokafka.protocol.error_responses import error_response
-from ferrokafka.protocol.messages.sasl_authenticate import SaslAuthenticateResponse
-from ferrokafka.protocol.messages.sasl_handshake import SaslHandshakeResponse
+from ferrokafka.protocol.messages.sasl_authenticate import (
+    SaslAuthenticateRequest,
+    SaslAuthenticateResponse,
+)
+from ferrokafka.protocol.messages.sasl_handshake import (
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
+)
 from ferrokafka.protocol.principal import USER_TYPE, KafkaPrincipal
 from ferrokafka.server.sasl.errors import (
     SaslAuthenticationFailed,
@@ -167,7 +173,7 @@ class SaslAuthenticator:
             if api_key == API_VERSIONS_KEY:
                 return await self._api_versions_request(header, request, context_for)
             if api_key == SASL_HANDSHAKE_KEY:
-                return self._handshake(header, request.mechanism)
+                return self._handshake(header, cast(SaslHandshakeRequest, request).mechanism)
             self.state = FAILED
             return self._failure(
                 None, f"Unexpected Kafka request of type {_name(api_key)} during SASL handshake."
@@ -185,7 +191,7 @@ class SaslAuthenticator:
             return self._failure(parts, message)
         if header.request_api_version > 0:
             self.client_supports_reauth = True
-        return await self._authenticate(header, request.auth_bytes)
+        return await self._authenticate(header, cast(SaslAuthenticateRequest, request).auth_bytes)
 
     # -- the handshake ----------------------------------------------------------------------
 
