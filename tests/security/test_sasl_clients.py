@@ -264,14 +264,22 @@ def test_kafka_python_produces_and_consumes(
     assert got == MESSAGES
 
 
-def test_kafka_python_wrong_password_is_refused(broker: SaslBroker) -> None:
-    from kafka.errors import KafkaError
+def test_kafka_python_wrong_password_is_refused(
+    broker: SaslBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """kafka-python keeps retrying until its bootstrap times out; each attempt logs the
+    broker's SaslAuthenticate error message."""
+    from kafka.errors import KafkaTimeoutError
 
     from kafka import KafkaProducer
 
     config = _kp_config(broker, "SCRAM-SHA-512", "bob", "not-the-password")
-    with pytest.raises(KafkaError):
-        KafkaProducer(**config, max_block_ms=3000)
+    with caplog.at_level(logging.WARNING, logger="kafka"), pytest.raises(KafkaTimeoutError):
+        KafkaProducer(**config, bootstrap_timeout_ms=3000)
+    assert (
+        "Authentication failed during authentication due to invalid credentials with SASL "
+        "mechanism SCRAM-SHA-512"
+    ) in caplog.text
 
 
 # -- aiokafka --------------------------------------------------------------------------------
