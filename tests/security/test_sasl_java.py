@@ -204,6 +204,11 @@ def _wire_answers(sasl_address: str, plaintext_address: str) -> dict[str, object
         answers["metadata_before_handshake_closes"] = client.is_closed_by_peer()
     with RawClient(sasl_address) as client:
         client.call(SaslHandshakeRequest(mechanism="PLAIN"), 1)
+        versions = client.call_api_versions(correlation_id=7)
+        answers["api_versions_after_handshake"] = (versions.error_code, versions.api_keys)
+        answers["closed_after_api_versions_after_handshake"] = client.is_closed_by_peer()
+    with RawClient(sasl_address) as client:
+        client.call(SaslHandshakeRequest(mechanism="PLAIN"), 1)
         ok = client.call(SaslAuthenticateRequest(auth_bytes=b"\0alice\0alice-secret"), 2)
         answers["right_password"] = (ok.error_code, ok.error_message, ok.session_lifetime_ms)
         again = client.call(SaslAuthenticateRequest(auth_bytes=b"\0alice\0alice-secret"), 0)

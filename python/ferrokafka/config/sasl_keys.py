@@ -18,8 +18,9 @@ _LIST = ConfigType.LIST
 _C = ConfigType.CLASS
 _P = ConfigType.PASSWORD
 _INTER_BROKER = (
-    "Accepted: ferrokafka's own brokers and controllers reach each other on their listeners "
-    "without SASL clients, so the mechanism they would use does not apply."
+    "Accepted, no effect: ferrokafka's own nodes (replica fetchers, brokers reaching the "
+    "controller) have no SASL client yet, so in a cluster keep the inter-broker and controller "
+    "listeners PLAINTEXT; clients may use SASL listeners beside them."
 )
 
 # fmt: off
@@ -34,8 +35,8 @@ SASL_KEYS: tuple[ConfigKey, ...] = (
               "OAUTHBEARER: org.apache.kafka.common.security.oauthbearer."
               "OAuthBearerValidatorCallbackHandler validates JWTs against the JWKS endpoint; "
               "unset, Kafka's unsecured validator (tests only)."),
-    ConfigKey("sasl.mechanism.inter.broker.protocol", _S, "GSSAPI", _INTER_BROKER),
-    ConfigKey("sasl.mechanism.controller.protocol", _S, "GSSAPI", _INTER_BROKER),
+    ConfigKey("sasl.mechanism.inter.broker.protocol", _S, "GSSAPI", _INTER_BROKER, applies=False),
+    ConfigKey("sasl.mechanism.controller.protocol", _S, "GSSAPI", _INTER_BROKER, applies=False),
     ConfigKey("sasl.oauthbearer.jwks.endpoint.url", _S, None,
               "Where the JWKS of OAUTHBEARER token signers is: file:// or http(s):// URL."),
     ConfigKey("sasl.oauthbearer.jwks.endpoint.refresh.ms", _L, 3_600_000,

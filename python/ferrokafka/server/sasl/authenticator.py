@@ -184,11 +184,7 @@ class SaslAuthenticator:
             message = (
                 f"Unexpected Kafka request of type {_name(api_key)} during SASL authentication."
             )
-            try:
-                parts = encode_response_parts(header, error_response(request, ILLEGAL_SASL_STATE))
-            except TypeError:  # an API without a generic error answer here: close unanswered
-                parts = None
-            return self._failure(parts, message)
+            return self._failure(_illegal_state_answer(header, request), message)
         if header.request_api_version > 0:
             self.client_supports_reauth = True
         return await self._authenticate(header, cast(SaslAuthenticateRequest, request).auth_bytes)
@@ -319,6 +315,20 @@ class SaslAuthenticator:
 
     def _failure(self, parts: Sequence[Any] | None, message: str) -> SaslStep:
         return SaslStep(parts, close_reason=f"SASL authentication failed: {message}", delayed=True)
+
+
+def _illegal_state_answer(header: RequestHeader, request: Any) -> Sequence[Any] | None:
+    """The request's own response with ILLEGAL_SASL_STATE, as Kafka's getErrorResponse: the
+    admin APIs' per-resource answers (error_responses.py), else the top-level error code; None
+    (close unanswered) for an API with neither."""
+    try:
+        response = error_response(request, ILLEGAL_SASL_STATE)
+    except TypeError:
+        response_class = APIS[header.request_api_key].response_class
+        if not any(f.name == "error_code" for f in response_class.SCHEMA):
+            return None
+        response = response_class(error_code=ILLEGAL_SASL_STATE)  # type: ignore[call-arg]
+    return encode_response_parts(header, response)
 
 
 def _name(api_key: int) -> str:
