@@ -252,3 +252,18 @@ def test_a_large_frame_before_authentication_closes_the_connection(broker: SaslB
         client.send(struct.pack(">i", 524_289) + b"\0" * 1024)  # accepted, waits for the rest
         client.sock.settimeout(1.0)  # bounded wait for a close that must not come
         assert not client.is_closed_by_peer()
+
+
+def test_an_expired_v0_session_is_closed_even_at_a_handshake(broker: SaslBroker) -> None:
+    """A client that authenticated with SaslAuthenticate v0 cannot re-authenticate: once its
+    session is over, even a SaslHandshake closes the connection."""
+    with RawClient(broker.sasl_bootstrap) as client:
+        scram = ScramClient("SCRAM-SHA-512", "bob", "bob-secret")
+        assert _handshake(client, "SCRAM-SHA-512").error_code == NONE
+        first = _authenticate(client, scram.first(), version=0)
+        final, _ = scram.final(first.auth_bytes)
+        assert _authenticate(client, final, version=0).error_code == NONE
+        assert _handshake(client, "SCRAM-SHA-512").error_code == ILLEGAL_SASL_STATE
+        time.sleep(REAUTH_MS / 1000 + 0.3)
+        client.send_request(SaslHandshakeRequest(mechanism="SCRAM-SHA-512"), 1)
+        assert client.is_closed_by_peer()

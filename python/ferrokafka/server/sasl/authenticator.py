@@ -134,16 +134,24 @@ class SaslAuthenticator:
         """Whether ``frame`` is the authenticator's rather than the dispatcher's."""
         if self.state != COMPLETE:
             return True
-        if len(frame) >= 2 and _API_KEY.unpack_from(frame)[0] == SASL_HANDSHAKE_KEY:
-            return self.client_supports_reauth  # else KafkaApis answers ILLEGAL_SASL_STATE
-        return self.expired()
+        # Else KafkaApis answers a SaslHandshake with ILLEGAL_SASL_STATE (unless expired).
+        return self._starts_reauthentication(frame) or self.expired()
+
+    def _starts_reauthentication(self, frame: bytes | bytearray) -> bool:
+        """KIP-368: a SaslHandshake from a client that said it can re-authenticate (it used
+        SaslAuthenticate v1+)."""
+        return (
+            self.client_supports_reauth
+            and len(frame) >= 2
+            and _API_KEY.unpack_from(frame)[0] == SASL_HANDSHAKE_KEY
+        )
 
     def expired(self) -> bool:
         return self.session_expiry is not None and trio.current_time() > self.session_expiry
 
     async def receive(self, frame: bytes | bytearray, context_for: ContextFor) -> SaslStep:
         if self.state == COMPLETE:
-            if len(frame) < 2 or _API_KEY.unpack_from(frame)[0] != SASL_HANDSHAKE_KEY:
+            if not self._starts_reauthentication(frame):
                 return SaslStep(close_reason="SASL session expired (connections.max.reauth.ms)")
             # KIP-368: a handshake on an authenticated connection begins re-authentication.
             self._previous_mechanism = self.mechanism_name
