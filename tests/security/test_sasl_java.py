@@ -232,3 +232,70 @@ def test_the_same_answers_as_apache_kafka(tmp_path: Path) -> None:
         got = _wire_answers(ours.sasl_bootstrap, ours.plaintext_bootstrap)
     assert expected["wrong_password"] == (58, "Authentication failed: Invalid username or password")
     assert got == expected
+
+
+def test_java_producer_reauthenticates_kip_368(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Kafka's own producer re-authenticates (KIP-368) before the session the broker gave it
+    (connections.max.reauth.ms) ends, on the same connection, and every record arrives."""
+    import logging
+    import time
+
+    reauth_ms = 2000
+    lines = [f"r{i}" for i in range(12)]
+    with (
+        caplog.at_level(logging.DEBUG, logger="ferrokafka"),
+        run_sasl_broker(tmp_path / "broker", **{"connections.max.reauth.ms": reauth_ms}) as broker,
+    ):
+        config = _client_properties(tmp_path / "c.properties", "SCRAM-SHA-256", "bob", "bob-secret")
+        topic = f"reauth-{uuid.uuid4().hex[:8]}"
+        common = ["--bootstrap-server", broker.sasl_bootstrap, "--command-config", str(config)]
+        run_kafka_tool(TOPIC_COMMAND, [*common, "--create", "--topic", topic], work_dir=tmp_path)
+        log4j = tmp_path / "log4j2-producer.properties"
+        write_log4j2_config(log4j, log_file=None, level="error")
+        producer = subprocess.Popen(
+            [
+                java_executable(),
+                *TOOL_JVM_OPTIONS,
+                f"-Dlog4j2.configurationFile={log4j}",
+                "-cp",
+                kafka_classpath(),
+                CONSOLE_PRODUCER,
+                *common,
+                "--topic",
+                topic,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert producer.stdin is not None
+            for line in lines:  # spread over three sessions' worth of time
+                producer.stdin.write(line + "\n")
+                producer.stdin.flush()
+                time.sleep(3 * reauth_ms / 1000 / len(lines))
+            _, stderr = producer.communicate(timeout=TOOL_TIMEOUT_S)
+        finally:
+            if producer.poll() is None:
+                producer.kill()
+                producer.wait(10)
+        assert producer.returncode == 0, stderr
+        consumed = run_kafka_tool(
+            CONSOLE_CONSUMER,
+            [
+                *common,
+                "--topic",
+                topic,
+                "--from-beginning",
+                "--max-messages",
+                str(len(lines)),
+                "--timeout-ms",
+                str(CONSUME_TIMEOUT_MS),
+            ],
+            work_dir=tmp_path,
+        )
+    assert consumed.stdout.split() == lines
+    assert "SCRAM-SHA-256 re-authenticated User:bob" in caplog.text
