@@ -93,7 +93,8 @@ def _listener_settings(
 ) -> SaslListenerSettings:
     look = _Lookup(config, listener)
     mechanisms = tuple(look.get("sasl.enabled.mechanisms"))
-    key = f"listener.name.{listener.lower()}.sasl.enabled.mechanisms"
+    found = look.raw("sasl.enabled.mechanisms")
+    key = found[0] if found is not None else "sasl.enabled.mechanisms"  # the one to fix
     if not mechanisms:
         raise ConfigError(key, "", f"SASL listener {listener} enables no SASL mechanism")
     factories: dict[str, MechanismFactory] = {}
