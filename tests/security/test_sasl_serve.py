@@ -14,6 +14,7 @@ from serve_process import COMMAND, EXIT_TIMEOUT_S, REPO, env, serving
 
 from kafka_support.broker import free_loopback_port
 
+PLAIN_MODULE = "org.apache.kafka.common.security.plain.PlainLoginModule"
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qk"
 SASL_ADDRESS = re.compile(r"SASL_PLAINTEXT://([0-9.]+):(\d+)")
 PASSWORDS = ("alice-secret", "broker-secret", "wrong-secret")
@@ -33,7 +34,7 @@ controller.listener.names=CONTROLLER
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
 sasl.enabled.mechanisms=PLAIN
 sasl.mechanism.inter.broker.protocol=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
+listener.name.sasl_plaintext.plain.sasl.jaas.config={PLAIN_MODULE} required \\
     username="broker" \\
     password="broker-secret" \\
     user_broker="broker-secret" \\
