@@ -19,6 +19,7 @@ import math
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -26,7 +27,9 @@ from ferrokafka.config import BrokerConfig
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
-from ferrokafka.server.sasl import SaslAuthenticator
+
+if TYPE_CHECKING:
+    from ferrokafka.server.sasl import SaslAuthenticator
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ import binascii
 import json
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import jwt
+if TYPE_CHECKING:  # PyJWT (and cryptography under it) load on the first JWKS use: ~60 ms
+    import jwt
 
 # Seconds a JWKS HTTP fetch may take before the authentication fails (Kafka's
 # sasl.oauthbearer.jwks.endpoint ... read timeout is the JDK default; this bounds ours).
@@ -174,6 +174,10 @@ class JwksKeys:
         self._fetched_at = -float("inf")
 
     def _fetch(self) -> jwt.PyJWKSet:
+        import urllib.request
+
+        import jwt
+
         with urllib.request.urlopen(self.url, timeout=JWKS_FETCH_TIMEOUT_S) as response:
             body = response.read(JWKS_BYTES_MAX + 1)
         if len(body) > JWKS_BYTES_MAX:
@@ -181,6 +185,8 @@ class JwksKeys:
         return jwt.PyJWKSet.from_json(body.decode("utf-8"))
 
     def key(self, kid: str | None) -> jwt.PyJWK:
+        import jwt
+
         with self._lock:
             now = time.monotonic()
             stale = now - self._fetched_at >= self._refresh_s
@@ -230,6 +236,8 @@ class JwksValidator:
         self._skew_s = clock_skew_s
 
     def validate(self, token: str) -> ValidToken:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
