@@ -84,9 +84,8 @@ def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
     ("extra", "key"),
     [
         ("ssl.keymanager.algorithm=SunX509\n", "ssl.keymanager.algorithm"),
-        ("sasl.enabled.mechanisms=PLAIN\n", "sasl.enabled.mechanisms"),
-        ("delegation.token.secret.key=hunter2
-", "delegation.token.secret.key"),
+        ("sasl.kerberos.service.name=kafka\n", "sasl.kerberos.service.name"),
+        ("delegation.token.secret.key=hunter2\n", "delegation.token.secret.key"),
     ],
 )  # fmt: skip
 def test_security_key_is_refused_naming_issue_18(tmp_path: Path, extra: str, key: str) -> None:

@@ -75,11 +75,13 @@ def test_catalog_shape() -> None:
         ("listener.name.external.max.connections", kk.ACCEPTED),
         ("ssl.keystore.location", kk.IMPLEMENTED),  # TLS listeners (server/tls/)
         ("ssl.keymanager.algorithm", kk.SECURITY),
-        ("sasl.jaas.config", kk.SECURITY),
+        ("sasl.jaas.config", kk.IMPLEMENTED),  # SASL (server/sasl/)
+        ("sasl.kerberos.service.name", kk.SECURITY),  # GSSAPI is not implemented
         ("ssl.keystore.locaton", kk.SECURITY),
         ("listener.name.external.ssl.truststore.password", kk.IMPLEMENTED),
         ("listener.name.external.ssl.trustmanager.algorithm", kk.SECURITY),
-        ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.SECURITY),
+        ("listener.name.sasl_ssl.plain.sasl.jaas.config", kk.IMPLEMENTED),
+        ("listener.name.sasl_ssl.gssapi.sasl.kerberos.service.name", kk.SECURITY),
         ("authorizer.class.name", kk.IMPLEMENTED),  # the ACL keys (config/authorizer_keys.py)
         ("principal.builder.class", kk.SECURITY),
         ("super.users", kk.IMPLEMENTED),

@@ -18,8 +18,9 @@ import trio
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
 from ferrokafka.cluster.metadata_log import SingleVoterLog
+from ferrokafka.cluster.scram_credentials import ScramCredential, ScramLookup
 from ferrokafka.config import BrokerConfig, Endpoint
-from ferrokafka.config.listeners import SECURITY_PROTOCOLS
+from ferrokafka.config.listeners import SECURITY_PROTOCOLS, TLS_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.server.handlers import (
     build_dispatchers,
@@ -38,6 +39,7 @@ from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.metrics import RequestMetrics, metrics_address
 from ferrokafka.server.node import Node, node_cluster_id
+from ferrokafka.server.sasl.listener import sasl_authenticators
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
     BoundAddress,
@@ -76,17 +78,28 @@ class Broker:
         self.dispatchers = build_dispatchers()
         controller_names = set(config.controller_listener_names)
         self.node: Node | None = None
+        # What SASL/SCRAM asks for a user's credential: the metadata image's (SCRAM records,
+        # kafka-configs --entity-type users, storage format --add-scram); none before the
+        # node is open. Tests may set their own.
+        self.scram_lookup: ScramLookup = self._image_scram_credential
+        dispatcher_of = {
+            ep.name: self.dispatchers["controller" if ep.name in controller_names else "broker"]
+            for ep in config.listeners
+        }
+        authenticators = sasl_authenticators(
+            config, dispatcher_of, lambda user, mechanism: self.scram_lookup(user, mechanism)
+        )
         specs = [
             ListenerSpec(
                 name=ep.name,
                 host=ep.host,
                 port=ep.port,
-                dispatcher=self.dispatchers[
-                    "controller" if ep.name in controller_names else "broker"
-                ],
-                # SSL: the keystore is read now, so a bad one stops the start (TlsConfigError).
+                dispatcher=dispatcher_of[ep.name],
+                authenticator=authenticators.get(ep.name),
+                # SSL and SASL_SSL: the keystore is read now, so a bad one stops the start
+                # (TlsConfigError); SASL_SSL's principal is then the SASL one.
                 tls=TlsListener(ep.name, self._config_in_force)
-                if config.security_protocol_map.get(ep.name) == "SSL"
+                if config.security_protocol_map.get(ep.name) in TLS_PROTOCOLS
                 else None,
             )
             for ep in config.listeners
@@ -114,6 +127,9 @@ class Broker:
             from ferrokafka.server.metrics.endpoint import MetricsEndpoint  # prometheus_client
 
             self.metrics = MetricsEndpoint(self, request_metrics, *metrics_at)
+
+    def _image_scram_credential(self, user: str, mechanism: str) -> ScramCredential | None:
+        return None if self.node is None else self.node.image.scram.get((user, mechanism))
 
     def _config_in_force(self) -> BrokerConfig:
         """The static config with the dynamic layers of the newest image (once there is one):

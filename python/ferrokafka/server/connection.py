@@ -38,6 +38,7 @@ from ferrokafka.protocol import (
     API_VERSIONS_KEY,
     APIS,
     ProtocolDecodeError,
+    RequestHeader,
     UnsupportedApiVersionError,
     api_info,
     decode_request,
@@ -55,6 +56,7 @@ from ferrokafka.server.request_log import note_response
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics import RequestMetrics, RequestTiming
+    from ferrokafka.server.sasl import SaslAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +183,12 @@ class Connection:
         dispatcher: Dispatcher,
         limits: ConnectionLimits,
         metrics: RequestMetrics | None = None,
+        authenticator: SaslAuthenticator | None = None,
     ) -> None:
         self.connection_id = connection_id
+        # A SASL listener's authentication (server/sasl/): it takes every frame until the
+        # client is authenticated (and re-authentications); None on other listeners.
+        self._sasl = authenticator
         # Request counters and times (None: metrics off, and the only cost is this check).
         self._metrics = metrics
         self.listener_name = listener_name
@@ -258,6 +264,8 @@ class Connection:
 
     async def _read_requests(self, nursery: trio.Nursery) -> None:
         frames = FrameReader(self._limits.frame_bytes_max)
+        if self._sasl is not None:
+            frames.frame_bytes_max = self._sasl.frame_bytes_max(self._limits.frame_bytes_max)
         while not self._stopping:
             data = await self._receive()
             if not data:  # EOF, a reset, stopped or idled out: finish what is in flight
@@ -277,7 +285,12 @@ class Connection:
                     await self._in_flight.acquire()
                 if self._stopping:
                     return
-                slot = self._dispatch(frame, nursery)
+                sasl = self._sasl
+                if sasl is not None and sasl.intercepts(frame):
+                    slot = await self._authenticate(frame, sasl)
+                    frames.frame_bytes_max = sasl.frame_bytes_max(self._limits.frame_bytes_max)
+                else:
+                    slot = self._dispatch(frame, nursery)
                 if slot is None:
                     return
                 self._unwritten.append(slot)  # before its task can run: order is by this
@@ -329,6 +342,33 @@ class Connection:
             # A request still being handled counts as activity: wait another idle period.
             self._last_activity = trio.current_time()
         return b""
+
+    async def _authenticate(self, frame: bytearray, sasl: SaslAuthenticator) -> _Slot | None:
+        """One SASL step, in the reader: the next frame is not read before it is through, as
+        Kafka reads nothing else during authentication. None when the connection closes."""
+        step = await sasl.receive(frame, self._context_for)
+        if step.close_reason is None:
+            if sasl.principal is not None:
+                self.principal = sasl.principal
+            return _Slot(step.parts, done=True)
+        if step.delayed:
+            # connection.failed.authentication.delay.ms: Kafka keeps the failed connection
+            # muted that long, then sends the error answer and closes.
+            await trio.sleep(sasl.delay_s)
+        if step.parts is not None:
+            self._unwritten.append(_Slot(step.parts, done=True))
+            await self._flush()
+        self._close(step.close_reason, level=logging.INFO)
+        return None
+
+    def _context_for(self, header: RequestHeader) -> RequestContext:
+        return RequestContext(
+            header=header,
+            client_address=self.client_address,
+            listener_name=self.listener_name,
+            connection_id=self.connection_id,
+            principal=self.principal,
+        )
 
     def _dispatch(self, frame: bytearray, nursery: trio.Nursery) -> _Slot | None:
         """Decode ``frame`` and start its handler; None when the connection must close."""

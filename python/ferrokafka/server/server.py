@@ -20,6 +20,7 @@ import math
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -29,6 +30,9 @@ from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
 from ferrokafka.server.tls.listener import HandshakeFailed, TlsListener
+
+if TYPE_CHECKING:
+    from ferrokafka.server.sasl import SaslAuthenticator
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +97,8 @@ class ListenerSpec:
     dispatcher: Dispatcher = field(compare=False)
     # An SSL listener's context and handshake (server/tls/); None: PLAINTEXT.
     tls: TlsListener | None = field(default=None, compare=False)
+    # A SASL listener's: a new authenticator per connection (server/sasl/); None: no SASL.
+    authenticator: Callable[[], SaslAuthenticator] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -226,6 +232,7 @@ class Server:
                 dispatcher=spec.dispatcher,
                 limits=self._limits.connection,
                 metrics=self._request_metrics,
+                authenticator=spec.authenticator() if spec.authenticator is not None else None,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
             connections.start_soon(self._run_connection, connection, handshake)

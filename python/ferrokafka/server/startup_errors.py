@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ferrokafka.config import BrokerConfig, Endpoint
+from ferrokafka.config.listeners import TLS_PROTOCOLS
 from ferrokafka.storage.checkpoints import CheckpointError
 from ferrokafka.storage.logdirs import LOCK_FILE, LogDirError
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError
@@ -56,12 +57,12 @@ def preflight(config: BrokerConfig) -> None:
 
 
 def check_tls_listeners(config: BrokerConfig) -> None:
-    """Each SSL listener's keystore, truststore and settings make a context (TlsConfigError,
-    a StartupError, names the listener and what is wrong)."""
+    """Each SSL or SASL_SSL listener's keystore, truststore and settings make a context
+    (TlsConfigError, a StartupError, names the listener and what is wrong)."""
     from ferrokafka.server.tls.context import build_listener_tls, listener_values  # a cycle
 
     for endpoint in config.listeners:
-        if config.security_protocol_map.get(endpoint.name) == "SSL":
+        if config.security_protocol_map.get(endpoint.name) in TLS_PROTOCOLS:
             build_listener_tls(listener_values(config, endpoint.name), endpoint.name)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ferrokafka.config import Endpoint
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
-from ferrokafka.server.handlers import admin, data, groups, txn
+from ferrokafka.server.handlers import admin, data, groups, sasl, txn
 from ferrokafka.server.handlers.api_versions import (
     CONTROLLER_FEATURES,
     DEFAULT_FEATURES,
@@ -40,11 +40,13 @@ def build_dispatchers() -> dict[str, Dispatcher]:
     (metadata image, log manager) get it through this function's parameters."""
     broker = Dispatcher()
     broker.register(API_VERSIONS_KEY, ApiVersionsHandler(broker, "broker"))
+    sasl.register(broker)  # Kafka advertises both on every listener
 
     controller = Dispatcher()
     controller.register(
         API_VERSIONS_KEY, ApiVersionsHandler(controller, "controller", CONTROLLER_FEATURES)
     )
+    sasl.register(controller)
     return {"broker": broker, "controller": controller}
 
 
