@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from acl_requests import AUTHENTICATION_APIS, GROUP, TOPIC, Row, error_codes, rows
 from server_wire import RawClient
+from tests.security.acl_requests import AUTHENTICATION_APIS, GROUP, TOPIC, Row, error_codes, rows
 
 import kafka_support as ks
 from ferrokafka._ferrokafka import BatchBuilder

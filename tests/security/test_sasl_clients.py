@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sasl_support import (
+from tests.security.sasl_support import (
     JWKS_HANDLER,
     OAUTH_MODULE,
     PLAIN_USERS,

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sasl_support import (
+from server_wire import RawClient
+from tests.security.sasl_support import (
     OAUTH_MODULE,
     PLAIN_USERS,
     SCRAM_MODULE,
@@ -21,7 +22,6 @@ from sasl_support import (
     plain_jaas,
     run_sasl_broker,
 )
-from server_wire import RawClient
 
 from ferrokafka.protocol.messages.metadata import MetadataRequest
 from ferrokafka.protocol.messages.sasl_authenticate import SaslAuthenticateRequest

@@ -12,7 +12,7 @@ from pathlib import Path
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sasl_support import ScramClient, scram_lookup, unsecured_token
+from tests.security.sasl_support import ScramClient, scram_lookup, unsecured_token
 
 from ferrokafka.config import load_broker_config
 from ferrokafka.config.definitions import ConfigError
@@ -292,10 +292,15 @@ def _sasl_config(tmp_path: Path, **extra: object):
     return load_broker_config(
         None,
         {
-            "listeners": "SASL_PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
-            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "advertised.listeners": "SASL_PLAINTEXT://127.0.0.1:0",
-            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            # ferrokafka's own nodes dial PLAINTEXT only: the inter-broker listener is one.
+            "listeners": (
+                "SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"
+            ),
+            "listener.security.protocol.map": (
+                "SASL_PLAINTEXT:SASL_PLAINTEXT,PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+            ),
+            "advertised.listeners": "SASL_PLAINTEXT://127.0.0.1:0,PLAINTEXT://127.0.0.1:0",
+            "inter.broker.listener.name": "PLAINTEXT",
             "log.dirs": str(tmp_path / "logs"),
             **extra,
         },

@@ -10,8 +10,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sasl_support import SaslBroker, ScramClient, run_sasl_broker, unsecured_token
 from server_wire import RawClient, api_versions_frame
+from tests.security.sasl_support import SaslBroker, ScramClient, run_sasl_broker, unsecured_token
 
 from ferrokafka.protocol.error_codes import (
     ILLEGAL_SASL_STATE,
