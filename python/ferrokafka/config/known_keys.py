@@ -44,7 +44,10 @@ READ_ONLY = "read-only"
 PER_BROKER = "per-broker"
 CLUSTER_WIDE = "cluster-wide"
 
-SECURITY_REASON = "not supported yet (TLS, SASL and ACLs are issue 18)"
+SECURITY_REASON = (
+    "not supported yet (ferrokafka implements TLS, SASL PLAIN/SCRAM/OAUTHBEARER and ACLs; "
+    "this security setting is beyond them)"
+)
 NO_EFFECT_DOC = (
     f"Accepted for compatibility with Apache Kafka {KAFKA_VERSION}; "
     "has no effect in ferrokafka yet."
