@@ -33,7 +33,14 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment
+from ferrokafka.cluster import (
+    client_quotas,
+    elections,
+    elr,
+    feature_control,
+    isr_change,
+    reassignment,
+)
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
 from ferrokafka.cluster.cluster_control import (
@@ -63,6 +70,10 @@ from ferrokafka.cluster.topic_ops import TopicOperations
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.protocol.error_responses import elect_leaders_error
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -289,6 +300,12 @@ class Controller:
         records, response = self._configs.incremental_alter_configs(self.image, request)
         if not request.validate_only:
             self._commit([*records, *elr.clear_elr_records(self.image, records)])
+        return response
+
+    def alter_client_quotas(self, request: AlterClientQuotasRequest) -> AlterClientQuotasResponse:
+        records, response = client_quotas.alter_client_quotas(self.image.client_quotas, request)
+        if not request.validate_only and records:
+            self._commit(records)
         return response
 
     def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:

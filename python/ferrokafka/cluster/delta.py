@@ -4,7 +4,7 @@ A delta starts from an image, replays records in log order into private working 
 :meth:`MetadataDelta.apply` freezes them into a new :class:`MetadataImage`. The old image is
 never touched; unchanged topics are shared between the two.
 
-Records the image has no place for yet (ACLs, quotas, SCRAM credentials, delegation tokens,
+Records the image has no place for yet (ACLs, SCRAM credentials, delegation tokens,
 ZooKeeper migration state) are accepted and skipped, so a log
 written by Apache Kafka replays. Begin/EndTransactionRecord need no handling here: the
 controller writes a transaction's records in one batch, and a batch is applied whole or not
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from ferrokafka.cluster import client_quotas
 from ferrokafka.cluster import records as r
 from ferrokafka.cluster.image import (
     TOPIC_RESOURCE,
@@ -57,6 +58,7 @@ class MetadataDelta:
         self._brokers = dict(image.brokers)
         self._next_producer_id = image.next_producer_id
         self._controllers = dict(image.controllers)
+        self._client_quotas = {e: dict(v) for e, v in image.client_quotas.items()}
         self._offset = image.offset
         self.changed_topics: set[uuid.UUID] = set()
         self.removed_topics: dict[uuid.UUID, TopicImage] = {}
@@ -229,6 +231,9 @@ class MetadataDelta:
     def _unregister_controller(self, record: r.UnregisterControllerRecord) -> None:
         self._controllers.pop(record.controller_id, None)
 
+    def _client_quota(self, record: r.ClientQuotaRecord) -> None:
+        client_quotas.replay(self._client_quotas, record)
+
     # -- the new image --------------------------------------------------------------------
 
     def apply(self) -> MetadataImage:
@@ -248,6 +253,7 @@ class MetadataDelta:
             brokers=frozen_map(self._brokers),
             next_producer_id=self._next_producer_id,
             controllers=frozen_map(self._controllers),
+            client_quotas=frozen_map({e: frozen_map(v) for e, v in self._client_quotas.items()}),
         )
 
 
@@ -271,4 +277,5 @@ _HANDLERS: dict[type[Message], Any] = {
     r.ProducerIdsRecord: MetadataDelta._producer_ids,
     r.RegisterControllerRecord: MetadataDelta._register_controller,
     r.UnregisterControllerRecord: MetadataDelta._unregister_controller,
+    r.ClientQuotaRecord: MetadataDelta._client_quota,
 }

@@ -131,6 +131,9 @@ class MetadataImage:
     # Registered controllers (Kafka's ClusterImage.controllers): the RegisterControllerRecord
     # of each, kept as written (never mutated) so a snapshot writes it back.
     controllers: Mapping[int, Any] = field(default_factory=lambda: _EMPTY)
+    # Client quotas (Kafka's ClientQuotasImage): entity -> key -> value; see
+    # cluster/client_quotas for the entity's form.
+    client_quotas: Mapping[Any, Mapping[str, float]] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

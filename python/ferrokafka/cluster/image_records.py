@@ -3,18 +3,20 @@
 Kafka's ``MetadataImage.write`` in its order — features (metadata.version first), the cluster
 (every registered broker as one RegisterBrokerRecord with its current fencing and
 controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per partition),
-configurations (a ConfigRecord per key), and producer ids (one ProducerIdsRecord with broker
-id and epoch -1, as ``ProducerIdsImage.write``); registered controllers follow the brokers, as
-their RegisterControllerRecords. Parts of Kafka's image this image does not hold (client
-quotas, ACLs, SCRAM credentials, delegation tokens) are not written. Replaying the records on
-an empty image gives the image back (:func:`image_from_records`, checked by the tests), which
-is what makes a snapshot a valid start for the log after it.
+configurations (a ConfigRecord per key), client quotas (a ClientQuotaRecord per key), and
+producer ids (one ProducerIdsRecord with broker id and epoch -1, as
+``ProducerIdsImage.write``); registered controllers follow the brokers, as their
+RegisterControllerRecords. Parts of Kafka's image this image does not hold (ACLs, SCRAM
+credentials, delegation tokens) are not written. Replaying the records on an empty image gives
+the image back (:func:`image_from_records`, checked by the tests), which is what makes a
+snapshot a valid start for the log after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ferrokafka.cluster import client_quotas
 from ferrokafka.cluster.delta import MetadataDelta
 from ferrokafka.cluster.image import (
     EMPTY_IMAGE,
@@ -53,6 +55,7 @@ def image_records(image: MetadataImage) -> list[Message]:
             )
             for name, value in values.items()
         )
+    out.extend(client_quotas.image_records(image.client_quotas))
     if image.next_producer_id >= 0:
         out.append(
             ProducerIdsRecord(

@@ -11,6 +11,10 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
 )
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -113,6 +117,21 @@ def error_response(request: Any, code: int) -> Any:
         )
     if isinstance(request, ElectLeadersRequest):
         return elect_leaders_error(request, code)
+    if isinstance(request, AlterClientQuotasRequest):
+        return AlterClientQuotasResponse(
+            entries=[
+                AlterClientQuotasResponse.EntryData(
+                    error_code=code,
+                    entity=[
+                        AlterClientQuotasResponse.EntityData(
+                            entity_type=e.entity_type, entity_name=e.entity_name
+                        )
+                        for e in entry.entity
+                    ],
+                )
+                for entry in request.entries
+            ]
+        )
     # The APIs with one top-level error code.
     for request_type, response_type in _TOP_LEVEL.items():
         if isinstance(request, request_type):

@@ -17,6 +17,7 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.client_quotas import QuotaImage
 from ferrokafka.cluster.metadata_log import SingleVoterLog
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
@@ -34,6 +35,8 @@ from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.metrics import RequestMetrics, metrics_address
 from ferrokafka.server.node import Node, node_cluster_id
+from ferrokafka.server.quotas.rate import RateConfig
+from ferrokafka.server.quotas.throttle import BrokerQuotas
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
     BoundAddress,
@@ -78,6 +81,7 @@ class Broker:
                 dispatcher=self.dispatchers[
                     "controller" if ep.name in controller_names else "broker"
                 ],
+                quotas=ep.name not in controller_names,
             )
             for ep in config.listeners
         ]
@@ -99,12 +103,23 @@ class Broker:
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
             on_shutdown=self._run_shutdown_hooks,
             request_metrics=request_metrics,
+            quotas=BrokerQuotas(
+                self._client_quotas,
+                RateConfig(
+                    samples=int(config["quota.window.num"]),
+                    window_ms=int(config["quota.window.size.seconds"]) * 1000,
+                ),
+            ),
         )
         self.metrics: MetricsEndpoint | None = None
         if metrics_at is not None and request_metrics is not None:
             from ferrokafka.server.metrics.endpoint import MetricsEndpoint  # prometheus_client
 
             self.metrics = MetricsEndpoint(self, request_metrics, *metrics_at)
+
+    def _client_quotas(self) -> QuotaImage:
+        """The client quotas of the node's image (none before the node is up)."""
+        return self.node.image.client_quotas if self.node is not None else {}
 
     @property
     def bound_addresses(self) -> list[BoundAddress]:

@@ -17,7 +17,7 @@ import itertools
 import logging
 import math
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -26,6 +26,8 @@ from ferrokafka.config import BrokerConfig
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
+from ferrokafka.server.quotas.connections import ConnectionsPerIp, normalized, parse_overrides
+from ferrokafka.server.quotas.throttle import BrokerQuotas
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ class ServerLimits:
 
     connection: ConnectionLimits
     connections_max: int = 2**31 - 1  # max.connections
+    connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
+    # max.connections.per.ip.overrides: IP address -> limit
+    connections_per_ip_overrides: Mapping[str, int] = field(default_factory=dict)
     listen_backlog: int = 50  # socket.listen.backlog.size
     # SO_SNDBUF / SO_RCVBUF of client sockets (socket.send.buffer.bytes,
     # socket.receive.buffer.bytes); None: the OS default (Kafka's -1).
@@ -68,6 +73,10 @@ class ServerLimits:
                 idle_timeout_s=idle_ms / 1000 if idle_ms >= 0 else math.inf,
             ),
             connections_max=int(config["max.connections"]),
+            connections_per_ip=int(config["max.connections.per.ip"]),
+            connections_per_ip_overrides=parse_overrides(
+                str(config["max.connections.per.ip.overrides"] or "")
+            ),
             listen_backlog=int(config["socket.listen.backlog.size"]),
             send_buffer_bytes=_buffer_bytes(config["socket.send.buffer.bytes"]),
             receive_buffer_bytes=_buffer_bytes(config["socket.receive.buffer.bytes"]),
@@ -88,6 +97,8 @@ class ListenerSpec:
     host: str
     port: int
     dispatcher: Dispatcher = field(compare=False)
+    # Client quotas apply to its connections (broker listeners; not the controller's).
+    quotas: bool = True
 
 
 @dataclass(frozen=True)
@@ -113,8 +124,14 @@ class Server:
         *,
         on_shutdown: ShutdownHook | None = None,
         request_metrics: RequestMetrics | None = None,
+        quotas: BrokerQuotas | None = None,
     ) -> None:
         self._specs = list(listeners)
+        # Client quotas, given to the connections of broker listeners (None: off).
+        self._quotas = quotas
+        self._per_ip = ConnectionsPerIp(
+            limits.connections_per_ip, limits.connections_per_ip_overrides
+        )
         # Given to every connection (None: metrics off).
         self._request_metrics = request_metrics
         self._limits = limits
@@ -205,6 +222,21 @@ class Server:
                 )
                 await trio.aclose_forcefully(stream)
                 continue
+            address = ""
+            if not self._per_ip.unlimited:
+                address = _peer_ip(stream)
+                if not self._per_ip.try_open(address):
+                    # Kafka accepts, then closes (TooManyConnectionsException); the client's
+                    # other connections are untouched.
+                    log.info(
+                        "max.connections.per.ip (%d) reached for %s: closing a new connection "
+                        "on %s",
+                        self._per_ip.limit(address),
+                        address,
+                        spec.name,
+                    )
+                    await trio.aclose_forcefully(stream)
+                    continue
             if self._limits.send_buffer_bytes is not None:
                 stream.socket.setsockopt(
                     socket.SOL_SOCKET, socket.SO_SNDBUF, self._limits.send_buffer_bytes
@@ -216,17 +248,20 @@ class Server:
                 dispatcher=spec.dispatcher,
                 limits=self._limits.connection,
                 metrics=self._request_metrics,
+                quotas=self._quotas if spec.quotas else None,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
-            connections.start_soon(self._run_connection, connection)
+            connections.start_soon(self._run_connection, connection, address)
 
-    async def _run_connection(self, connection: Connection) -> None:
+    async def _run_connection(self, connection: Connection, address: str = "") -> None:
         try:
             await connection.run()
         except Exception:
             # A bug met by one connection must not take down the server and every other one.
             log.exception("%r failed", connection)
         finally:
+            if address:
+                self._per_ip.closed(address)
             self._connections.discard(connection)
             self._connections_changed.set()
             self._connections_changed = trio.Event()
@@ -252,3 +287,10 @@ class Server:
                 await self._on_shutdown()
             if scope.cancelled_caught:
                 log.error("shutdown hook did not finish in %.0f s", SHUTDOWN_HOOK_TIMEOUT_S)
+
+
+def _peer_ip(stream: trio.SocketStream) -> str:
+    try:
+        return normalized(str(stream.socket.getpeername()[0]))
+    except OSError:  # already reset by the peer
+        return "?"

@@ -1,7 +1,7 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, configs, DescribeCluster, DescribeLogDirs,
-Alter/ListPartitionReassignments, DescribeTopicPartitions; UpdateFeatures on a broker of a
-cluster): one module per API beside this one."""
+Alter/ListPartitionReassignments, DescribeTopicPartitions, Describe/AlterClientQuotas;
+UpdateFeatures on a broker of a cluster): one module per API beside this one."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def register(
         ("DescribeConfigs", "configs", "DescribeConfigsHandler"),
         ("AlterConfigs", "configs", "AlterConfigsHandler"),
         ("IncrementalAlterConfigs", "configs", "IncrementalAlterConfigsHandler"),
+        ("DescribeClientQuotas", "client_quotas", "DescribeClientQuotasHandler"),
+        ("AlterClientQuotas", "client_quotas", "AlterClientQuotasHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
         (
             "AlterPartitionReassignments",

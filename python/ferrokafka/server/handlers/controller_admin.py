@@ -36,6 +36,7 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
 )
+from ferrokafka.protocol.messages.alter_client_quotas import AlterClientQuotasRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
@@ -93,6 +94,7 @@ class ControllerAdminHandlers:
             DeleteTopicsRequest: channel.delete_topics,
             CreatePartitionsRequest: channel.create_partitions,
             AlterConfigsRequest: channel.alter_configs,
+            AlterClientQuotasRequest: channel.alter_client_quotas,
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
             BrokerRegistrationRequest: channel.broker_registration,
@@ -113,6 +115,7 @@ class ControllerAdminHandlers:
                 DeleteTopicsRequest,
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
+                AlterClientQuotasRequest,
                 IncrementalAlterConfigsRequest,
                 ElectLeadersRequest,
                 AlterPartitionReassignmentsRequest,
