@@ -19,8 +19,14 @@ from ferrokafka.config import ConfigError
 INT_MAX = 2**31 - 1
 
 
+OVERRIDES_KEY = "max.connections.per.ip.overrides"
+
+
 class ConnectionLimitConfigError(ConfigError):
     """A malformed ``max.connections.per.ip.overrides``: one line saying which pair."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(OVERRIDES_KEY, value, reason)
 
 
 def parse_overrides(text: str) -> dict[str, int]:
@@ -31,9 +37,7 @@ def parse_overrides(text: str) -> dict[str, int]:
             continue
         host, sep, count = pair.rpartition(":")
         if not sep or not host or not count.strip().isdigit():
-            raise ConnectionLimitConfigError(
-                f"max.connections.per.ip.overrides: {pair!r} is not host:count"
-            )
+            raise ConnectionLimitConfigError(text, f"{pair!r} is not host:count")
         overrides[_address(host.strip())] = int(count)
     return overrides
 
@@ -46,9 +50,7 @@ def _address(host: str) -> str:
     try:
         return str(socket.getaddrinfo(host, None)[0][4][0])
     except OSError as exc:
-        raise ConnectionLimitConfigError(
-            f"max.connections.per.ip.overrides: cannot resolve {host!r} ({exc})"
-        ) from exc
+        raise ConnectionLimitConfigError(host, f"cannot resolve {host!r} ({exc})") from exc
 
 
 class ConnectionsPerIp:
