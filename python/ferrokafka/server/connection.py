@@ -400,6 +400,7 @@ class Connection:
                 if slot.throttle_ms:
                     self._mute(slot.throttle_ms)
             elif header.request_api_key == FETCH_KEY:
+                quotas.cap_fetch(self.principal, header.client_id, request)
                 slot.quota = request
         in_order = self._dispatcher.in_order(header.request_api_key)
         answer_now = getattr(handler, "answer_now", None)

@@ -72,6 +72,25 @@ class ClientQuotaManager:
         self.config = config
         self._sensors: OrderedDict[MetricTags, SampledRate] = OrderedDict()
 
+    def bound(self, user: str, client_id: str) -> float | None:
+        found = resolve(self._quotas(), self.key, user, client_id)
+        return None if found is None else found[1]
+
+    def max_value_in_window(self, user: str, client_id: str) -> float | None:
+        """The most one request may count (Kafka's ``getMaxValueInQuotaWindow``): the bound
+        over the window's full samples; None without a quota."""
+        bound = self.bound(user, client_id)
+        if bound is None:
+            return None
+        return bound * (self.config.samples - 1) * self.config.window_ms / 1000
+
+    def unrecord(self, user: str, client_id: str, value: float, now_ms: int) -> None:
+        """Take back a recorded ``value`` (Kafka's ``unrecordQuotaSensor``: a throttled fetch
+        sends no data)."""
+        found = resolve(self._quotas(), self.key, user, client_id)
+        if found is not None and (sensor := self._sensors.get(found[0])) is not None:
+            sensor.record(-value, now_ms)
+
     def record(self, user: str, client_id: str, value: float, now_ms: int) -> int:
         """Record ``value`` for this client; the throttle time in ms (0: within its quota, or
         no quota applies)."""

@@ -2,10 +2,12 @@
 produce and fetch ``ClientQuotaManager``s).
 
 - Produce: the request's size counts against ``producer_byte_rate`` when it arrives.
-- Fetch from a consumer (not a follower): the response's size counts against
-  ``consumer_byte_rate``; a fetch that goes over is answered with no data (Kafka's
-  ``getThrottledResponse``: the records are not sent, the client fetches them again after the
-  throttle time).
+- Fetch from a consumer (not a follower): its ``max_bytes`` and every partition's are first
+  capped at what the quota allows in one window (Kafka's ``getMaxValueInQuotaWindow``, so one
+  answer can fit the quota); the response's size then counts against ``consumer_byte_rate``,
+  and a fetch that goes over is answered with no data and taken back from the rate (Kafka's
+  ``getThrottledResponse`` and ``unrecordQuotaSensor``: the client fetches the records again
+  after the throttle time).
 
 Either way the throttle time goes into the response's ``throttle_time_ms`` and the connection
 reads nothing more from the client until it has passed (Kafka mutes the channel). Clients that
@@ -29,6 +31,7 @@ PRODUCE_KEY = ProduceRequest.API_KEY
 FETCH_KEY = FetchRequest.API_KEY
 # A consumer's Fetch has replica id -1 (or -2/-3 for tools); followers' are their broker ids.
 CONSUMER_REPLICA_ID_MAX = -1
+INT32_MAX = 2**31 - 1
 
 
 def clock_ms() -> int:
@@ -71,9 +74,26 @@ class BrokerQuotas:
     ) -> int:  # fmt: skip
         if _replica_id(request) > CONSUMER_REPLICA_ID_MAX:
             return 0  # a follower: replication quotas, not client quotas
-        return self.fetch.record(
-            quota_user(principal), client_id or "", float(response_bytes), self._clock()
-        )
+        user, client, now = quota_user(principal), client_id or "", self._clock()
+        throttle = self.fetch.record(user, client, float(response_bytes), now)
+        if throttle > 0:
+            self.fetch.unrecord(user, client, float(response_bytes), now)
+        return throttle
+
+    def cap_fetch(
+        self, principal: KafkaPrincipal, client_id: str | None, request: FetchRequest
+    ) -> None:
+        """Cap a consumer's fetch sizes at what its quota allows in one window."""
+        if _replica_id(request) > CONSUMER_REPLICA_ID_MAX:
+            return
+        most = self.fetch.max_value_in_window(quota_user(principal), client_id or "")
+        if most is None:
+            return
+        cap = max(1, min(int(most), INT32_MAX))
+        request.max_bytes = min(request.max_bytes, cap)
+        for topic in request.topics:
+            for partition in topic.partitions:
+                partition.partition_max_bytes = min(partition.partition_max_bytes, cap)
 
 
 def _replica_id(request: FetchRequest) -> int:
