@@ -1,21 +1,31 @@
-"""``kafka-configs`` quotas on ferrokafka and on Apache Kafka 4.4, side by side.
+"""``kafka-configs`` quotas and controller mutation quotas on ferrokafka and on Apache Kafka 4.4,
+side by side.
 
 The same alters and describes (clients, users, user+client, defaults, a refused fractional
 byte rate, a delete) go through Kafka's own ConfigCommand to both brokers; what it prints
 must be the same. (Describing a user alone also lists its SCRAM credentials, which needs
 DescribeUserScramCredentials: that form is left to the SCRAM part of issue 18.)
 
+Then a client with a controller_mutation_rate of 1 creates four topics of five partitions
+(CreateTopics v7, strict: the token bucket holds 11 s of quota) and deletes two (DeleteTopics
+v5) as soon as the broker reads from it again: the same answers on both.
+
 The jars come from tests/kafka/fetch.sh; without them these fail saying how to fetch them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from server_wire import RawClient
 
 import kafka_support as ks
+from ferrokafka.protocol.messages.alter_client_quotas import AlterClientQuotasRequest as ACQ
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest as CT
+from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest as DT
 from ferrokafka.testing import run_broker
 
 pytestmark = pytest.mark.kafka
@@ -25,6 +35,9 @@ CLIENT = ["--entity-type", "clients", "--entity-name", "slow"]
 CLIENT_DEFAULT = ["--entity-type", "clients", "--entity-default"]
 USER_DEFAULT = ["--entity-type", "users", "--entity-default"]
 USER_CLIENT = ["--entity-type", "users", "--entity-name", "alice", *CLIENT]
+TIMEOUT_MS = 30_000
+# Kafka applies a quota once its broker and controller read the record from the metadata log.
+SETTLE_S = 1.0
 RATES = "producer_byte_rate=1048576,consumer_byte_rate=2097152,request_percentage=50"
 
 # Each step: the tool's arguments after --bootstrap-server.
@@ -80,3 +93,50 @@ def test_kafka_configs_quotas_same_as_kafka(kafka: ks.KafkaBroker, tmp_path: Pat
     assert "cannot be a fractional value" in theirs[9]
     assert "must be greater than 0" in theirs[10]
     assert theirs[12] == "Quota configs for client-id 'slow' are consumer_byte_rate=2097152.0"
+
+
+def mutation_scenario(bootstrap: str) -> list:
+    """A client over its controller_mutation_rate: which topics each request gets, and whether a
+    throttle time came back (its value depends on timing)."""
+    seen: list = []
+    with RawClient(bootstrap, client_id="mutator") as client:
+        quota = ACQ(
+            entries=[
+                ACQ.EntryData(
+                    entity=[ACQ.EntityData(entity_type="client-id", entity_name="mutator")],
+                    ops=[ACQ.OpData(key="controller_mutation_rate", value=1.0)],
+                )
+            ]
+        )
+        seen.append([e.error_code for e in client.call(quota, 1).entries])
+        time.sleep(SETTLE_S)  # Kafka's brokers and controller apply the quota from the log
+        topics = [
+            CT.CreatableTopic(name=f"mut-{i}", num_partitions=5, replication_factor=1)
+            for i in range(4)
+        ]
+        answer = client.call(CT(topics=topics, timeout_ms=TIMEOUT_MS), 7)
+        seen.append(
+            (
+                [(t.name, t.error_code, t.error_message) for t in answer.topics],
+                answer.throttle_time_ms > 0,
+            )
+        )
+        answer = client.call(DT(topic_names=["mut-0", "mut-1"], timeout_ms=TIMEOUT_MS), 5)
+        # Which of the two is refused is Kafka's hash order of topic ids: compare the answers.
+        seen.append(
+            (
+                sorted((t.error_code, t.error_message) for t in answer.responses),
+                answer.throttle_time_ms > 0,
+            )
+        )
+    return seen
+
+
+def test_controller_mutation_rate_same_as_kafka(kafka: ks.KafkaBroker, tmp_path: Path) -> None:
+    with run_broker(tmp_path / "ferrokafka") as broker:
+        ours = mutation_scenario(broker.bootstrap_servers)
+    theirs = mutation_scenario(kafka.bootstrap_servers)
+    assert ours == theirs
+    created, _ = theirs[1]
+    assert [code for _, code, _ in created] == [0, 0, 0, 89]
+    assert [code for code, _ in theirs[2][0]] == [0, 89]

@@ -22,7 +22,8 @@ from ferrokafka.server.quotas.connections import (
     normalized,
     parse_overrides,
 )
-from ferrokafka.server.quotas.rate import RateConfig, SampledRate, record_and_throttle
+from ferrokafka.server.quotas.mutations import MutationQuota
+from ferrokafka.server.quotas.rate import RateConfig, SampledRate, TokenBucket, record_and_throttle
 from ferrokafka.server.quotas.throttle import BrokerQuotas
 
 P = cq.PRODUCER_BYTE_RATE
@@ -70,6 +71,29 @@ def test_a_client_that_waits_its_throttle_gets_its_quota(quota: float) -> None:
         sent += request
         now += max(throttle, 1)
     assert sent / (now / 1000) == pytest.approx(quota, rel=0.10)
+
+
+def test_token_bucket_starts_full_and_refills_at_the_quota() -> None:
+    bucket = TokenBucket(RateConfig(samples=11, window_ms=1000))
+    assert bucket.measure(2.0, 5_000) == 22.0  # 11 s of 2 per second
+    bucket.record(2.0, 30.0, 5_000)
+    assert bucket.measure(2.0, 5_000) == -8.0
+    assert bucket.measure(2.0, 7_000) == -4.0
+    assert bucket.measure(2.0, 60_000) == 22.0  # never above the burst
+
+
+def test_mutation_quota_strict_and_permissive() -> None:
+    quotas = {entity(client="m"): {cq.CONTROLLER_MUTATION_RATE: 1.0}}
+    now = [1_000]
+    quota = MutationQuota(lambda: quotas, RateConfig(), clock=lambda: now[0])
+    # Strict: 11 permits of burst; checked before each topic, so the third still passes.
+    assert [quota.admit(ANONYMOUS, "m", 5) for _ in range(4)] == [0, 0, 0, 4000]
+    now[0] += 4000  # back to zero
+    assert quota.admit(ANONYMOUS, "m", 5) == 0
+    quota.give_back(ANONYMOUS, "m", 5)  # the controller refused it: its permits come back
+    assert quota.record(ANONYMOUS, "m", 3) == 3000  # permissive: done, then throttled
+    assert quota.admit(ANONYMOUS, "other", 100) == 0  # no quota for this client
+    assert not quota.applies(ANONYMOUS, "other")
 
 
 # -- resolution and sensors ---------------------------------------------------------------------

@@ -18,4 +18,8 @@ QUOTA_KEYS: tuple[ConfigKey, ...] = (
               "Samples kept in memory for client quotas.", at_least(1)),
     ConfigKey("quota.window.size.seconds", ConfigType.INT, 1,
               "Time span of each sample of client quotas.", at_least(1)),
+    ConfigKey("controller.quota.window.num", ConfigType.INT, 11,
+              "Samples kept in memory for controller mutation quotas.", at_least(1)),
+    ConfigKey("controller.quota.window.size.seconds", ConfigType.INT, 1,
+              "Time span of each sample of controller mutation quotas.", at_least(1)),
 )  # fmt: skip

@@ -468,6 +468,9 @@ class Connection:
             slot.parts = encode_response_parts(context.header, response)
             if slot.quota is not None:
                 self._fetch_quota(slot, context, response)
+            elif self._quotas is not None and getattr(response, "throttle_time_ms", 0) > 0:
+                # A handler's own throttle (controller mutations): mute as for the others.
+                self._mute(response.throttle_time_ms)
         slot.done = True
         if isinstance(slot, _TimedSlot):
             cast("RequestMetrics", self._metrics).answered(slot.timing, response)

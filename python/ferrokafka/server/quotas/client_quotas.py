@@ -84,12 +84,23 @@ class ClientQuotaManager:
             return None
         return bound * (self.config.samples - 1) * self.config.window_ms / 1000
 
-    def unrecord(self, user: str, client_id: str, value: float, now_ms: int) -> None:
-        """Take back a recorded ``value`` (Kafka's ``unrecordQuotaSensor``: a throttled fetch
-        sends no data)."""
+    def add(self, user: str, client_id: str, value: float, now_ms: int) -> None:
+        """Record ``value`` without checking the quota (a negative one takes back: Kafka's
+        ``unrecordQuotaSensor``, for a throttled fetch that sends no data)."""
         found = resolve(self._quotas(), self.key, user, client_id)
-        if found is not None and (sensor := self._sensors.get(found[0])) is not None:
-            sensor.record(-value, now_ms)
+        if found is not None:
+            self.sensor(found[0]).record(value, now_ms)
+
+    def sensor(self, tags: MetricTags) -> SampledRate:
+        """The sensor of ``tags`` (made when new)."""
+        sensor = self._sensors.get(tags)
+        if sensor is None:
+            sensor = self._sensors[tags] = SampledRate(self.config)
+            if len(self._sensors) > SENSORS_MAX:
+                self._sensors.popitem(last=False)
+        else:
+            self._sensors.move_to_end(tags)
+        return sensor
 
     def record(self, user: str, client_id: str, value: float, now_ms: int) -> int:
         """Record ``value`` for this client; the throttle time in ms (0: within its quota, or
@@ -98,11 +109,4 @@ class ClientQuotaManager:
         if found is None:
             return 0
         tags, bound = found
-        sensor = self._sensors.get(tags)
-        if sensor is None:
-            sensor = self._sensors[tags] = SampledRate(self.config)
-            if len(self._sensors) > SENSORS_MAX:
-                self._sensors.popitem(last=False)
-        else:
-            self._sensors.move_to_end(tags)
-        return record_and_throttle(sensor, bound, value, now_ms)
+        return record_and_throttle(self.sensor(tags), bound, value, now_ms)

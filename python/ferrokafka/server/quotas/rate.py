@@ -118,3 +118,42 @@ def record_and_throttle(rate: SampledRate, bound: float, value: float, now_ms: i
     if measured <= bound:
         return 0
     return throttle_time_ms(measured, bound, window_ms)
+
+
+class TokenBucket:
+    """Kafka's ``TokenBucket`` (KIP-599, controller mutations): starts full with ``samples *
+    window`` seconds of the quota, refills at the quota per second, and may go negative; a
+    negative level is a violation, whose throttle time is what refills it to zero."""
+
+    __slots__ = ("config", "last_update_ms", "tokens")
+
+    def __init__(self, config: RateConfig) -> None:
+        self.config = config
+        self.tokens = 0.0
+        # None: never used. Kafka starts at time 0 of the epoch, so its first refill fills the
+        # bucket; so does ours, whatever the clock reads.
+        self.last_update_ms: int | None = None
+
+    def measure(self, bound: float, now_ms: int) -> float:
+        self._refill(bound, now_ms)
+        return self.tokens
+
+    def record(self, bound: float, value: float, now_ms: int) -> None:
+        self._refill(bound, now_ms)
+        self.tokens = min(self._burst(bound), self.tokens - value)
+
+    def _burst(self, bound: float) -> float:
+        return self.config.samples * self.config.window_ms / MS_PER_S * bound
+
+    def _refill(self, bound: float, now_ms: int) -> None:
+        if self.last_update_ms is None:
+            self.tokens = self._burst(bound)
+        else:
+            elapsed_s = (now_ms - self.last_update_ms) / MS_PER_S
+            self.tokens = min(self._burst(bound), self.tokens + bound * elapsed_s)
+        self.last_update_ms = now_ms
+
+
+def token_throttle_ms(tokens: float, bound: float) -> int:
+    """Kafka's ``ControllerMutationQuotaManager.throttleTimeMs``: the time to refill to zero."""
+    return int(math.floor(-tokens / bound * MS_PER_S + 0.5))

@@ -77,7 +77,7 @@ class BrokerQuotas:
         user, client, now = quota_user(principal), client_id or "", self._clock()
         throttle = self.fetch.record(user, client, float(response_bytes), now)
         if throttle > 0:
-            self.fetch.unrecord(user, client, float(response_bytes), now)
+            self.fetch.add(user, client, -float(response_bytes), now)
         return throttle
 
     def cap_fetch(
