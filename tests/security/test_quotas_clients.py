@@ -5,7 +5,8 @@
   same run is not held to it.
 - Likewise a consumer with client.id=slowc over its consumer_byte_rate, beside an unthrottled
   consumer of the same data.
-- max.connections.per.ip refuses the (N+1)th connection while the N open ones keep working.
+- max.connections.per.ip refuses the (N+1)th connection while the N open ones keep working;
+  max.connection.creation.rate delays new connections.
 
 The broker keeps 3 samples of 1 s (quota.window.num / quota.window.size.seconds), so the burst
 a fresh client may send before the rate applies is 2 s of quota, inside the warm-up.
@@ -40,6 +41,10 @@ FAST_OVER_QUOTA_MIN = 3.0
 ADMIN_TIMEOUT_S = 30.0
 FLUSH_TIMEOUT_S = 60.0
 PER_IP = 3
+CREATION_RATE = 2
+CREATED_CONNECTIONS = 6
+# Kafka's arithmetic gives about 2 s of delays for the 4 over the rate; half of it is enough.
+CREATION_DELAY_MIN_S = 1.0
 CONNECT_TRIES = 50
 CONNECT_RETRY_S = 0.1
 
@@ -216,3 +221,19 @@ def test_max_connections_per_ip_refuses_one_more(tmp_path: Path) -> None:
         finally:
             for client in clients:
                 client.close()
+
+
+def test_max_connection_creation_rate_delays_new_connections(tmp_path: Path) -> None:
+    """At 2 new connections per second, 6 connections opened back to back cannot all be
+    answered in under a second (a lower bound only: a slow machine cannot fail it)."""
+    overrides = {
+        "max.connection.creation.rate": CREATION_RATE,
+        "quota.window.num": 2,
+        "quota.window.size.seconds": 1,
+    }
+    with run_broker(tmp_path / "broker", overrides) as running:
+        started = time.monotonic()
+        for _ in range(CREATED_CONNECTIONS):
+            with RawClient(running.bootstrap_servers) as client:
+                assert client.call_api_versions().error_code == 0
+        assert time.monotonic() - started >= CREATION_DELAY_MIN_S

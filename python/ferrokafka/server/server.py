@@ -19,6 +19,7 @@ import math
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import trio
 
@@ -27,6 +28,12 @@ from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
 from ferrokafka.server.quotas.connections import ConnectionsPerIp, normalized, parse_overrides
+from ferrokafka.server.quotas.rate import (
+    DEFAULT_RATE_CONFIG,
+    RateConfig,
+    SampledRate,
+    record_and_throttle,
+)
 from ferrokafka.server.quotas.throttle import BrokerQuotas
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,10 @@ class ServerLimits:
     connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
     # max.connections.per.ip.overrides: IP address -> limit
     connections_per_ip_overrides: Mapping[str, int] = field(default_factory=dict)
+    # max.connection.creation.rate (new connections per second, all listeners), measured
+    # over the client quotas' window (quota.window.num x quota.window.size.seconds)
+    connection_creation_rate: int = 2**31 - 1
+    rate_window: RateConfig = DEFAULT_RATE_CONFIG
     listen_backlog: int = 50  # socket.listen.backlog.size
     # SO_SNDBUF / SO_RCVBUF of client sockets (socket.send.buffer.bytes,
     # socket.receive.buffer.bytes); None: the OS default (Kafka's -1).
@@ -76,6 +87,11 @@ class ServerLimits:
             connections_per_ip=int(config["max.connections.per.ip"]),
             connections_per_ip_overrides=parse_overrides(
                 str(config["max.connections.per.ip.overrides"] or "")
+            ),
+            connection_creation_rate=int(config["max.connection.creation.rate"]),
+            rate_window=RateConfig(
+                samples=int(config["quota.window.num"]),
+                window_ms=int(config["quota.window.size.seconds"]) * 1000,
             ),
             listen_backlog=int(config["socket.listen.backlog.size"]),
             send_buffer_bytes=_buffer_bytes(config["socket.send.buffer.bytes"]),
@@ -131,6 +147,10 @@ class Server:
         self._quotas = quotas
         self._per_ip = ConnectionsPerIp(
             limits.connections_per_ip, limits.connections_per_ip_overrides
+        )
+        # New connections per second (None: max.connection.creation.rate unset).
+        self._creation_rate = (
+            SampledRate(limits.rate_window) if limits.connection_creation_rate < 2**31 - 1 else None
         )
         # Given to every connection (None: metrics off).
         self._request_metrics = request_metrics
@@ -222,6 +242,8 @@ class Server:
                 )
                 await trio.aclose_forcefully(stream)
                 continue
+            if self._creation_rate is not None:
+                await self._throttle_creation()
             address = ""
             if not self._per_ip.unlimited:
                 address = _peer_ip(stream)
@@ -252,6 +274,19 @@ class Server:
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
             connections.start_soon(self._run_connection, connection, address)
+
+    async def _throttle_creation(self) -> None:
+        """Kafka's acceptor over max.connection.creation.rate: the connection just accepted,
+        and the accepting after it, wait until the rate is back to the limit (at most one
+        quota window)."""
+        rate = cast("SampledRate", self._creation_rate)
+        now_ms = int(trio.current_time() * 1000)
+        throttle_ms = record_and_throttle(
+            rate, float(self._limits.connection_creation_rate), 1.0, now_ms
+        )
+        throttle_ms = min(throttle_ms, self._limits.rate_window.window_ms)
+        if throttle_ms > 0:
+            await trio.sleep(throttle_ms / 1000)
 
     async def _run_connection(self, connection: Connection, address: str = "") -> None:
         try:
