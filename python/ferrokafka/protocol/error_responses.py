@@ -176,6 +176,8 @@ def _error_codes(response: Any) -> list[int]:
         return [t.error_code for t in response.results]
     if isinstance(response, AlterConfigsResponse | IncrementalAlterConfigsResponse):
         return [r.error_code for r in response.responses]
+    if isinstance(response, AlterClientQuotasResponse):
+        return [e.error_code for e in response.entries]
     if isinstance(response, ElectLeadersResponse):
         return [response.error_code] + [
             p.error_code for r in response.replica_election_results for p in r.partition_result
