@@ -7,5 +7,8 @@
   ``ClientQuotaManager`` resolution order) and the shared sensors that measure it.
 - :mod:`.throttle`: what a connection asks after a Produce or a Fetch: the throttle time to put
   in ``throttle_time_ms`` and to keep the channel muted for.
-- :mod:`.connections`: ``max.connections``, ``max.connections.per.ip`` and its overrides.
+- :mod:`.mutations`: ``controller_mutation_rate`` (Kafka's token bucket, KIP-599) for
+  CreateTopics, CreatePartitions and DeleteTopics.
+- :mod:`.connections`: ``max.connections.per.ip`` and its overrides (the acceptor in
+  server/server.py also applies ``max.connection.creation.rate``).
 """
