@@ -27,6 +27,10 @@ from ferrokafka.cluster.cluster_control import monotonic_ms
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration, MetadataImage
 from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -110,6 +114,10 @@ class ControllerChannel(Protocol):
     async def create_partitions(
         self, request: CreatePartitionsRequest
     ) -> CreatePartitionsResponse: ...
+
+    async def alter_client_quotas(
+        self, request: AlterClientQuotasRequest
+    ) -> AlterClientQuotasResponse: ...
 
     async def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse: ...
 
@@ -223,6 +231,11 @@ class InProcessControllerChannel:
 
     async def create_partitions(self, request: CreatePartitionsRequest) -> CreatePartitionsResponse:
         return await self._run(lambda: self.controller.create_partitions(request))
+
+    async def alter_client_quotas(
+        self, request: AlterClientQuotasRequest
+    ) -> AlterClientQuotasResponse:
+        return await self._run(lambda: self.controller.alter_client_quotas(request))
 
     async def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:
         return await self._run(lambda: self.controller.alter_configs(request))

@@ -33,7 +33,15 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ferrokafka.cluster import elections, elr, feature_control, isr_change, reassignment, scram_ops
+from ferrokafka.cluster import (
+    client_quotas,
+    elections,
+    elr,
+    feature_control,
+    isr_change,
+    reassignment,
+    scram_ops,
+)
 from ferrokafka.cluster.acls import control as acl_control
 from ferrokafka.cluster.alter import ConfigAlterations
 from ferrokafka.cluster.change_log import log_committed
@@ -66,6 +74,10 @@ from ferrokafka.config.authorizer_keys import STANDARD_AUTHORIZER
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS
 from ferrokafka.protocol.error_codes import SECURITY_DISABLED
 from ferrokafka.protocol.error_responses import elect_leaders_error, error_response
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -312,6 +324,12 @@ class Controller:
     ) -> AlterUserScramCredentialsResponse:
         records, response = scram_ops.alter_credentials(self.image, request)
         self._commit(records)
+        return response
+
+    def alter_client_quotas(self, request: AlterClientQuotasRequest) -> AlterClientQuotasResponse:
+        records, response = client_quotas.alter_client_quotas(self.image.client_quotas, request)
+        if not request.validate_only and records:
+            self._commit(records)
         return response
 
     def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:

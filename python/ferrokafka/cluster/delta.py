@@ -4,7 +4,7 @@ A delta starts from an image, replays records in log order into private working 
 :meth:`MetadataDelta.apply` freezes them into a new :class:`MetadataImage`. The old image is
 never touched; unchanged topics are shared between the two.
 
-Records the image has no place for yet (quotas, delegation tokens,
+Records the image has no place for yet (delegation tokens,
 ZooKeeper migration state) are accepted and skipped, so a log
 written by Apache Kafka replays. Begin/EndTransactionRecord need no handling here: the
 controller writes a transaction's records in one batch, and a batch is applied whole or not
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from ferrokafka.cluster import client_quotas
 from ferrokafka.cluster import records as r
 from ferrokafka.cluster.acls.control import binding_from_record
 from ferrokafka.cluster.image import (
@@ -65,6 +66,7 @@ class MetadataDelta:
         # The image's ACL map is kept (same object) while no ACL record came: the authorizer
         # rebuilds its index only when it changes.
         self._acls_changed = False
+        self._client_quotas = {e: dict(v) for e, v in image.client_quotas.items()}
         self._offset = image.offset
         self.changed_topics: set[uuid.UUID] = set()
         self.removed_topics: dict[uuid.UUID, TopicImage] = {}
@@ -256,6 +258,9 @@ class MetadataDelta:
             raise MetadataReplayError(f"removal of unknown ACL id {record.id}")
         self._acls_changed = True
 
+    def _client_quota(self, record: r.ClientQuotaRecord) -> None:
+        client_quotas.replay(self._client_quotas, record)
+
     # -- the new image --------------------------------------------------------------------
 
     def apply(self) -> MetadataImage:
@@ -277,6 +282,7 @@ class MetadataDelta:
             controllers=frozen_map(self._controllers),
             scram=frozen_map(self._scram),
             acls=frozen_map(self._acls) if self._acls_changed else self.image.acls,
+            client_quotas=frozen_map({e: frozen_map(v) for e, v in self._client_quotas.items()}),
         )
 
 
@@ -304,4 +310,5 @@ _HANDLERS: dict[type[Message], Any] = {
     r.RemoveUserScramCredentialRecord: MetadataDelta._remove_scram_credential,
     r.AccessControlEntryRecord: MetadataDelta._acl,
     r.RemoveAccessControlEntryRecord: MetadataDelta._remove_acl,
+    r.ClientQuotaRecord: MetadataDelta._client_quota,
 }

@@ -138,6 +138,9 @@ class MetadataImage:
     scram: Mapping[tuple[str, str], ScramCredential] = field(default_factory=lambda: _EMPTY)
     # ACLs by id (Kafka's AclsImage): cluster/acls/model.AclBinding values.
     acls: Mapping[uuid.UUID, Any] = field(default_factory=lambda: _EMPTY)
+    # Client quotas (Kafka's ClientQuotasImage): entity -> key -> value; see
+    # cluster/client_quotas for the entity's form.
+    client_quotas: Mapping[Any, Mapping[str, float]] = field(default_factory=lambda: _EMPTY)
 
     @property
     def is_empty(self) -> bool:

@@ -3,20 +3,21 @@
 Kafka's ``MetadataImage.write`` in its order — features (metadata.version first), the cluster
 (every registered broker as one RegisterBrokerRecord with its current fencing and
 controlled-shutdown state), topics (a TopicRecord, then a PartitionRecord per partition),
-configurations (a ConfigRecord per key), producer ids (one ProducerIdsRecord with broker
-id and epoch -1, as ``ProducerIdsImage.write``) and SCRAM credentials (a
-UserScramCredentialRecord per user and mechanism, by mechanism then user); registered
-controllers follow the brokers, as their RegisterControllerRecords. ACLs follow, one
-AccessControlEntryRecord each (Kafka's AclsImage). Parts of Kafka's image this image does not
-hold (client quotas, delegation tokens) are not written. Replaying the records on an empty
-image gives the image back (:func:`image_from_records`, checked by the tests), which is what
-makes a snapshot a valid start for the log after it.
+configurations (a ConfigRecord per key), client quotas (a ClientQuotaRecord per key), producer
+ids (one ProducerIdsRecord with broker id and epoch -1, as ``ProducerIdsImage.write``) and SCRAM
+credentials (a UserScramCredentialRecord per user and mechanism, by mechanism then user);
+registered controllers follow the brokers, as their RegisterControllerRecords. ACLs follow, one
+AccessControlEntryRecord each (Kafka's AclsImage). Delegation tokens, which this image does not
+hold, are not written. Replaying the records on an empty image gives the image back
+(:func:`image_from_records`, checked by the tests), which is what makes a snapshot a valid start
+for the log after it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ferrokafka.cluster import client_quotas
 from ferrokafka.cluster.acls.control import record_from_binding
 from ferrokafka.cluster.delta import MetadataDelta
 from ferrokafka.cluster.image import (
@@ -57,6 +58,7 @@ def image_records(image: MetadataImage) -> list[Message]:
             )
             for name, value in values.items()
         )
+    out.extend(client_quotas.image_records(image.client_quotas))
     if image.next_producer_id >= 0:
         out.append(
             ProducerIdsRecord(

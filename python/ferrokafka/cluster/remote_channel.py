@@ -32,6 +32,10 @@ from ferrokafka.protocol.error_codes import (
 from ferrokafka.protocol.error_responses import error_response, is_error_response
 from ferrokafka.protocol.messages.add_raft_voter import AddRaftVoterRequest, AddRaftVoterResponse
 from ferrokafka.protocol.messages.allocate_producer_ids import AllocateProducerIdsRequest
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -175,6 +179,11 @@ class RemoteControllerChannel:
         return await self._forward(request)
 
     async def create_partitions(self, request: CreatePartitionsRequest) -> CreatePartitionsResponse:
+        return await self._forward(request)
+
+    async def alter_client_quotas(
+        self, request: AlterClientQuotasRequest
+    ) -> AlterClientQuotasResponse:
         return await self._forward(request)
 
     async def alter_configs(self, request: AlterConfigsRequest) -> AlterConfigsResponse:

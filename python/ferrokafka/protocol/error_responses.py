@@ -11,6 +11,10 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
 )
+from ferrokafka.protocol.messages.alter_client_quotas import (
+    AlterClientQuotasRequest,
+    AlterClientQuotasResponse,
+)
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest, AlterConfigsResponse
 from ferrokafka.protocol.messages.alter_partition import (
     AlterPartitionRequest,
@@ -148,6 +152,21 @@ def error_response(request: Any, code: int, message: str | None = None) -> Any:
         )
     if isinstance(request, DescribeAclsRequest):
         return DescribeAclsResponse(error_code=code, error_message=message)
+    if isinstance(request, AlterClientQuotasRequest):
+        return AlterClientQuotasResponse(
+            entries=[
+                AlterClientQuotasResponse.EntryData(
+                    error_code=code,
+                    entity=[
+                        AlterClientQuotasResponse.EntityData(
+                            entity_type=e.entity_type, entity_name=e.entity_name
+                        )
+                        for e in entry.entity
+                    ],
+                )
+                for entry in request.entries
+            ]
+        )
     # The APIs with one top-level error code.
     for request_type, response_type in _TOP_LEVEL.items():
         if isinstance(request, request_type):
@@ -194,6 +213,8 @@ def _error_codes(response: Any) -> list[int]:
         return [r.error_code for r in response.responses]
     if isinstance(response, AlterUserScramCredentialsResponse):
         return [r.error_code for r in response.results]
+    if isinstance(response, AlterClientQuotasResponse):
+        return [e.error_code for e in response.entries]
     if isinstance(response, ElectLeadersResponse):
         return [response.error_code] + [
             p.error_code for r in response.replica_election_results for p in r.partition_result

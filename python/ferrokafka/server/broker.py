@@ -17,6 +17,7 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
+from ferrokafka.cluster.client_quotas import QuotaImage
 from ferrokafka.cluster.metadata_log import SingleVoterLog
 from ferrokafka.cluster.scram_credentials import ScramCredential, ScramLookup
 from ferrokafka.config import BrokerConfig, Endpoint
@@ -39,6 +40,8 @@ from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
 from ferrokafka.server.lifecycle import BrokerLifecycleManager
 from ferrokafka.server.metrics import RequestMetrics, metrics_address
 from ferrokafka.server.node import Node, node_cluster_id
+from ferrokafka.server.quotas.rate import RateConfig
+from ferrokafka.server.quotas.throttle import BrokerQuotas
 from ferrokafka.server.sasl.listener import sasl_authenticators
 from ferrokafka.server.server import (
     SHUTDOWN_GRACE_S,
@@ -101,6 +104,7 @@ class Broker:
                 tls=TlsListener(ep.name, self._config_in_force)
                 if config.security_protocol_map.get(ep.name) in TLS_PROTOCOLS
                 else None,
+                quotas=ep.name not in controller_names,
             )
             for ep in config.listeners
         ]
@@ -121,6 +125,13 @@ class Broker:
             ServerLimits.from_config(config, shutdown_grace_s=shutdown_grace_s),
             on_shutdown=self._run_shutdown_hooks,
             request_metrics=request_metrics,
+            quotas=BrokerQuotas(
+                self._client_quotas,
+                RateConfig(
+                    samples=int(config["quota.window.num"]),
+                    window_ms=int(config["quota.window.size.seconds"]) * 1000,
+                ),
+            ),
         )
         self.metrics: MetricsEndpoint | None = None
         if metrics_at is not None and request_metrics is not None:
@@ -135,6 +146,10 @@ class Broker:
         """The static config with the dynamic layers of the newest image (once there is one):
         what TLS listeners build their contexts from, so a dynamic keystore change applies."""
         return self.node.broker_config() if self.node is not None else self.config
+
+    def _client_quotas(self) -> QuotaImage:
+        """The client quotas of the node's image (none before the node is up)."""
+        return self.node.image.client_quotas if self.node is not None else {}
 
     @property
     def bound_addresses(self) -> list[BoundAddress]:

@@ -52,6 +52,12 @@ from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
+from ferrokafka.server.quotas.throttle import (
+    FETCH_KEY,
+    PRODUCE_KEY,
+    BrokerQuotas,
+    throttled_fetch_response,
+)
 from ferrokafka.server.request_log import note_response
 
 if TYPE_CHECKING:
@@ -123,7 +129,7 @@ class _Slot:
     """One request's place in the response order; ``parts`` stays None for no response, and
     ``failed`` means its handler raised (the connection closes after the answers before it)."""
 
-    __slots__ = ("close_level", "close_reason", "done", "failed", "parts")
+    __slots__ = ("close_level", "close_reason", "done", "failed", "parts", "quota", "throttle_ms")
 
     def __init__(self, parts: Sequence[Any] | None = None, *, done: bool = False) -> None:
         self.done = done
@@ -132,6 +138,10 @@ class _Slot:
         # Why a failed slot closes the connection, and how loudly that is logged.
         self.close_reason = "a request handler failed"
         self.close_level = logging.WARNING
+        # With client quotas set: the request whose answer they measure (a Fetch), and the
+        # throttle time its request got (a Produce's bytes).
+        self.quota: Any = None
+        self.throttle_ms = 0
 
 
 class _TimedSlot(_Slot):
@@ -184,11 +194,16 @@ class Connection:
         limits: ConnectionLimits,
         metrics: RequestMetrics | None = None,
         authenticator: SaslAuthenticator | None = None,
+        quotas: BrokerQuotas | None = None,
     ) -> None:
         self.connection_id = connection_id
         # A SASL listener's authentication (server/sasl/): it takes every frame until the
         # client is authenticated (and re-authentications); None on other listeners.
         self._sasl = authenticator
+        # Client quotas (server/quotas/; None: a listener without them, e.g. the controller's).
+        self._quotas = quotas
+        # Not read from until then (trio time): the client is throttled (Kafka mutes it).
+        self._muted_until = 0.0
         # Request counters and times (None: metrics off, and the only cost is this check).
         self._metrics = metrics
         self.listener_name = listener_name
@@ -267,6 +282,7 @@ class Connection:
         if self._sasl is not None:
             frames.frame_bytes_max = self._sasl.frame_bytes_max(self._limits.frame_bytes_max)
         while not self._stopping:
+            await self._wait_unmuted()
             data = await self._receive()
             if not data:  # EOF, a reset, stopped or idled out: finish what is in flight
                 return
@@ -276,6 +292,9 @@ class Connection:
                 self._close(str(exc))
                 return
             while not self._stopping and (frame := frames.next_frame()) is not None:
+                if self._muted_until:
+                    await self._flush()
+                    await self._wait_unmuted()
                 try:
                     self._in_flight.acquire_nowait()
                 except trio.WouldBlock:
@@ -300,6 +319,24 @@ class Connection:
                     # in the same scheduler batch as the next one may run after it).
                     await trio.lowlevel.checkpoint()
             await self._flush()  # the answers this read's requests got at once, in one send
+
+    async def _wait_unmuted(self) -> None:
+        """Read nothing while the client is throttled (a stop still ends the wait)."""
+        if not self._muted_until:
+            return
+        if self._muted_until > trio.current_time() and not self._stopping:
+            with trio.CancelScope(deadline=self._muted_until) as scope:
+                self._read_scope = scope
+                try:
+                    await trio.sleep_forever()
+                finally:
+                    self._read_scope = None
+            self._last_activity = trio.current_time()
+        self._muted_until = 0.0
+
+    def _mute(self, throttle_ms: int) -> None:
+        until = trio.current_time() + throttle_ms / 1000
+        self._muted_until = max(self._muted_until, until)
 
     async def _receive(self) -> bytes:
         """The next bytes from the peer; b"" when there are none to wait for."""
@@ -405,6 +442,15 @@ class Connection:
             if metrics is None
             else _TimedSlot(metrics.received(header.request_api_key, request))
         )
+        quotas = self._quotas
+        if quotas is not None and quotas.active():
+            if header.request_api_key == PRODUCE_KEY:
+                slot.throttle_ms = quotas.on_produce(self.principal, header.client_id, len(frame))
+                if slot.throttle_ms:
+                    self._mute(slot.throttle_ms)
+            elif header.request_api_key == FETCH_KEY:
+                quotas.cap_fetch(self.principal, header.client_id, request)
+                slot.quota = request
         in_order = self._dispatcher.in_order(header.request_api_key)
         answer_now = getattr(handler, "answer_now", None)
         if (
@@ -466,10 +512,30 @@ class Connection:
     def _answer(self, slot: _Slot, context: RequestContext, response: Any) -> None:
         if response is not None:
             note_response(context, response)  # rejected requests at INFO, rate-limited
+            if slot.throttle_ms and slot.throttle_ms > response.throttle_time_ms:
+                response.throttle_time_ms = slot.throttle_ms
             slot.parts = encode_response_parts(context.header, response)
+            if slot.quota is not None:
+                self._fetch_quota(slot, context, response)
+            elif self._quotas is not None and getattr(response, "throttle_time_ms", 0) > 0:
+                # A handler's own throttle (controller mutations): mute as for the others.
+                self._mute(response.throttle_time_ms)
         slot.done = True
         if isinstance(slot, _TimedSlot):
             cast("RequestMetrics", self._metrics).answered(slot.timing, response)
+
+    def _fetch_quota(self, slot: _Slot, context: RequestContext, response: Any) -> None:
+        """Count a Fetch's answer against its consumer byte rate; over it, the client gets no
+        data and is muted for the throttle time (Kafka's throttled fetch response)."""
+        size = sum(len(part) for part in slot.parts or ())
+        throttle = cast("BrokerQuotas", self._quotas).on_fetch(
+            context.principal, context.client_id, slot.quota, size
+        )
+        slot.quota = None
+        if throttle > 0:
+            throttled = throttled_fetch_response(response, max(throttle, response.throttle_time_ms))
+            slot.parts = encode_response_parts(context.header, throttled)
+            self._mute(throttle)
 
     def _failed(self, slot: _Slot, context: RequestContext) -> None:
         closing = sys.exc_info()[1]

@@ -18,9 +18,9 @@ import itertools
 import logging
 import math
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import trio
 
@@ -29,6 +29,14 @@ from ferrokafka.protocol.principal import KafkaPrincipal
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.metrics import RequestMetrics
+from ferrokafka.server.quotas.connections import ConnectionsPerIp, normalized, parse_overrides
+from ferrokafka.server.quotas.rate import (
+    DEFAULT_RATE_CONFIG,
+    RateConfig,
+    SampledRate,
+    record_and_throttle,
+)
+from ferrokafka.server.quotas.throttle import BrokerQuotas
 from ferrokafka.server.tls.listener import HandshakeFailed, TlsListener
 
 if TYPE_CHECKING:
@@ -56,6 +64,13 @@ class ServerLimits:
 
     connection: ConnectionLimits
     connections_max: int = 2**31 - 1  # max.connections
+    connections_per_ip: int = 2**31 - 1  # max.connections.per.ip
+    # max.connections.per.ip.overrides: IP address -> limit
+    connections_per_ip_overrides: Mapping[str, int] = field(default_factory=dict)
+    # max.connection.creation.rate (new connections per second, all listeners), measured
+    # over the client quotas' window (quota.window.num x quota.window.size.seconds)
+    connection_creation_rate: int = 2**31 - 1
+    rate_window: RateConfig = DEFAULT_RATE_CONFIG
     listen_backlog: int = 50  # socket.listen.backlog.size
     # SO_SNDBUF / SO_RCVBUF of client sockets (socket.send.buffer.bytes,
     # socket.receive.buffer.bytes); None: the OS default (Kafka's -1).
@@ -75,6 +90,15 @@ class ServerLimits:
                 idle_timeout_s=idle_ms / 1000 if idle_ms >= 0 else math.inf,
             ),
             connections_max=int(config["max.connections"]),
+            connections_per_ip=int(config["max.connections.per.ip"]),
+            connections_per_ip_overrides=parse_overrides(
+                str(config["max.connections.per.ip.overrides"] or "")
+            ),
+            connection_creation_rate=int(config["max.connection.creation.rate"]),
+            rate_window=RateConfig(
+                samples=int(config["quota.window.num"]),
+                window_ms=int(config["quota.window.size.seconds"]) * 1000,
+            ),
             listen_backlog=int(config["socket.listen.backlog.size"]),
             send_buffer_bytes=_buffer_bytes(config["socket.send.buffer.bytes"]),
             receive_buffer_bytes=_buffer_bytes(config["socket.receive.buffer.bytes"]),
@@ -99,6 +123,8 @@ class ListenerSpec:
     tls: TlsListener | None = field(default=None, compare=False)
     # A SASL listener's: a new authenticator per connection (server/sasl/); None: no SASL.
     authenticator: Callable[[], SaslAuthenticator] | None = field(default=None, compare=False)
+    # Client quotas apply to its connections (broker listeners; not the controller's).
+    quotas: bool = True
 
 
 @dataclass(frozen=True)
@@ -124,8 +150,18 @@ class Server:
         *,
         on_shutdown: ShutdownHook | None = None,
         request_metrics: RequestMetrics | None = None,
+        quotas: BrokerQuotas | None = None,
     ) -> None:
         self._specs = list(listeners)
+        # Client quotas, given to the connections of broker listeners (None: off).
+        self._quotas = quotas
+        self._per_ip = ConnectionsPerIp(
+            limits.connections_per_ip, limits.connections_per_ip_overrides
+        )
+        # New connections per second (None: max.connection.creation.rate unset).
+        self._creation_rate = (
+            SampledRate(limits.rate_window) if limits.connection_creation_rate < 2**31 - 1 else None
+        )
         # Given to every connection (None: metrics off).
         self._request_metrics = request_metrics
         self._limits = limits
@@ -216,6 +252,23 @@ class Server:
                 )
                 await trio.aclose_forcefully(stream)
                 continue
+            if self._creation_rate is not None:
+                await self._throttle_creation()
+            address = ""
+            if not self._per_ip.unlimited:
+                address = _peer_ip(stream)
+                if not self._per_ip.try_open(address):
+                    # Kafka accepts, then closes (TooManyConnectionsException); the client's
+                    # other connections are untouched.
+                    log.info(
+                        "max.connections.per.ip (%d) reached for %s: closing a new connection "
+                        "on %s",
+                        self._per_ip.limit(address),
+                        address,
+                        spec.name,
+                    )
+                    await trio.aclose_forcefully(stream)
+                    continue
             if self._limits.send_buffer_bytes is not None:
                 stream.socket.setsockopt(
                     socket.SOL_SOCKET, socket.SO_SNDBUF, self._limits.send_buffer_bytes
@@ -233,14 +286,29 @@ class Server:
                 limits=self._limits.connection,
                 metrics=self._request_metrics,
                 authenticator=spec.authenticator() if spec.authenticator is not None else None,
+                quotas=self._quotas if spec.quotas else None,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
-            connections.start_soon(self._run_connection, connection, handshake)
+            connections.start_soon(self._run_connection, connection, handshake, address)
+
+    async def _throttle_creation(self) -> None:
+        """Kafka's acceptor over max.connection.creation.rate: the connection just accepted,
+        and the accepting after it, wait until the rate is back to the limit (at most one
+        quota window)."""
+        rate = cast("SampledRate", self._creation_rate)
+        now_ms = int(trio.current_time() * 1000)
+        throttle_ms = record_and_throttle(
+            rate, float(self._limits.connection_creation_rate), 1.0, now_ms
+        )
+        throttle_ms = min(throttle_ms, self._limits.rate_window.window_ms)
+        if throttle_ms > 0:
+            await trio.sleep(throttle_ms / 1000)
 
     async def _run_connection(
         self,
         connection: Connection,
         handshake: Callable[[], Awaitable[KafkaPrincipal]] | None = None,
+        address: str = "",
     ) -> None:
         try:
             if handshake is not None:
@@ -256,6 +324,8 @@ class Server:
             # A bug met by one connection must not take down the server and every other one.
             log.exception("%r failed", connection)
         finally:
+            if address:
+                self._per_ip.closed(address)
             self._connections.discard(connection)
             self._connections_changed.set()
             self._connections_changed = trio.Event()
@@ -281,3 +351,10 @@ class Server:
                 await self._on_shutdown()
             if scope.cancelled_caught:
                 log.error("shutdown hook did not finish in %.0f s", SHUTDOWN_HOOK_TIMEOUT_S)
+
+
+def _peer_ip(stream: trio.SocketStream) -> str:
+    try:
+        return normalized(str(stream.socket.getpeername()[0]))
+    except OSError:  # already reset by the peer
+        return "?"

@@ -1,7 +1,8 @@
 """Registration of the handlers that read or change cluster metadata (Metadata, CreateTopics,
 DeleteTopics, CreatePartitions, ElectLeaders, configs, SCRAM credentials, DescribeCluster,
 DescribeLogDirs, Alter/ListPartitionReassignments, DescribeTopicPartitions, Create/Describe/
-DeleteAcls; UpdateFeatures on a broker of a cluster): one module per API beside this one."""
+DeleteAcls, Describe/AlterClientQuotas; UpdateFeatures on a broker of a cluster): one module per
+API beside this one."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def register(
             "DescribeUserScramCredentialsHandler",
         ),
         ("AlterUserScramCredentials", "user_scram_credentials", "AlterUserScramCredentialsHandler"),
+        ("DescribeClientQuotas", "client_quotas", "DescribeClientQuotasHandler"),
+        ("AlterClientQuotas", "client_quotas", "AlterClientQuotasHandler"),
         ("DescribeLogDirs", "describe_log_dirs", "DescribeLogDirsHandler"),
         ("CreateAcls", "acls", "CreateAclsHandler"),
         ("DescribeAcls", "acls", "DescribeAclsHandler"),

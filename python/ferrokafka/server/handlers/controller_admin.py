@@ -39,6 +39,7 @@ from ferrokafka.protocol.messages.allocate_producer_ids import (
     AllocateProducerIdsRequest,
     AllocateProducerIdsResponse,
 )
+from ferrokafka.protocol.messages.alter_client_quotas import AlterClientQuotasRequest
 from ferrokafka.protocol.messages.alter_configs import AlterConfigsRequest
 from ferrokafka.protocol.messages.alter_partition import AlterPartitionRequest
 from ferrokafka.protocol.messages.alter_partition_reassignments import (
@@ -105,6 +106,7 @@ class ControllerAdminHandlers:
             DeleteTopicsRequest: channel.delete_topics,
             CreatePartitionsRequest: channel.create_partitions,
             AlterConfigsRequest: channel.alter_configs,
+            AlterClientQuotasRequest: channel.alter_client_quotas,
             IncrementalAlterConfigsRequest: channel.incremental_alter_configs,
             AlterUserScramCredentialsRequest: channel.alter_user_scram_credentials,
             AllocateProducerIdsRequest: self._allocate_producer_ids,
@@ -128,6 +130,7 @@ class ControllerAdminHandlers:
                 DeleteTopicsRequest,
                 CreatePartitionsRequest,
                 AlterConfigsRequest,
+                AlterClientQuotasRequest,
                 IncrementalAlterConfigsRequest,
                 AlterUserScramCredentialsRequest,
                 ElectLeadersRequest,

@@ -1,0 +1,113 @@
+"""The broker's client quotas as a connection applies them (Kafka's ``KafkaApis`` use of the
+produce and fetch ``ClientQuotaManager``s).
+
+- Produce: the request's size counts against ``producer_byte_rate`` when it arrives.
+- Fetch from a consumer (not a follower): its ``max_bytes`` and every partition's are first
+  capped at what the quota allows in one window (Kafka's ``getMaxValueInQuotaWindow``, so one
+  answer can fit the quota); the response's size then counts against ``consumer_byte_rate``,
+  and a fetch that goes over is answered with no data and taken back from the rate (Kafka's
+  ``getThrottledResponse`` and ``unrecordQuotaSensor``: the client fetches the records again
+  after the throttle time).
+
+Either way the throttle time goes into the response's ``throttle_time_ms`` and the connection
+reads nothing more from the client until it has passed (Kafka mutes the channel). Clients that
+know KIP-219 (Produce v6+, Fetch v8+) also wait themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import trio
+
+from ferrokafka.cluster.client_quotas import CONSUMER_BYTE_RATE, PRODUCER_BYTE_RATE, QuotaImage
+from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
+from ferrokafka.protocol.messages.produce import ProduceRequest
+from ferrokafka.protocol.principal import KafkaPrincipal
+from ferrokafka.server.quotas.client_quotas import ClientQuotaManager
+from ferrokafka.server.quotas.rate import DEFAULT_RATE_CONFIG, RateConfig
+
+PRODUCE_KEY = ProduceRequest.API_KEY
+FETCH_KEY = FetchRequest.API_KEY
+# A consumer's Fetch has replica id -1 (or -2/-3 for tools); followers' are their broker ids.
+CONSUMER_REPLICA_ID_MAX = -1
+INT32_MAX = 2**31 - 1
+
+
+def clock_ms() -> int:
+    return int(trio.current_time() * 1000)
+
+
+def quota_user(principal: KafkaPrincipal) -> str:
+    """The user name quotas of entity type ``user`` match (Kafka's session user name)."""
+    return principal.name
+
+
+class BrokerQuotas:
+    """The produce and fetch byte-rate quotas of one broker, over the image's quotas."""
+
+    def __init__(
+        self,
+        quotas: Callable[[], QuotaImage],
+        config: RateConfig = DEFAULT_RATE_CONFIG,
+        clock: Callable[[], int] = clock_ms,
+    ) -> None:
+        self._quotas = quotas
+        self._clock = clock
+        self.produce = ClientQuotaManager(PRODUCER_BYTE_RATE, quotas, config)
+        self.fetch = ClientQuotaManager(CONSUMER_BYTE_RATE, quotas, config)
+
+    def active(self) -> bool:
+        """Whether any quota is set at all (none: every request costs this one check)."""
+        return bool(self._quotas())
+
+    def on_produce(
+        self, principal: KafkaPrincipal, client_id: str | None, request_bytes: int
+    ) -> int:
+        return self.produce.record(
+            quota_user(principal), client_id or "", float(request_bytes), self._clock()
+        )
+
+    def on_fetch(
+        self, principal: KafkaPrincipal, client_id: str | None, request: FetchRequest,
+        response_bytes: int,
+    ) -> int:  # fmt: skip
+        if _replica_id(request) > CONSUMER_REPLICA_ID_MAX:
+            return 0  # a follower: replication quotas, not client quotas
+        user, client, now = quota_user(principal), client_id or "", self._clock()
+        throttle = self.fetch.record(user, client, float(response_bytes), now)
+        if throttle > 0:
+            self.fetch.add(user, client, -float(response_bytes), now)
+        return throttle
+
+    def cap_fetch(
+        self, principal: KafkaPrincipal, client_id: str | None, request: FetchRequest
+    ) -> None:
+        """Cap a consumer's fetch sizes at what its quota allows in one window."""
+        if _replica_id(request) > CONSUMER_REPLICA_ID_MAX:
+            return
+        most = self.fetch.max_value_in_window(quota_user(principal), client_id or "")
+        if most is None:
+            return
+        cap = max(1, min(int(most), INT32_MAX))
+        request.max_bytes = min(request.max_bytes, cap)
+        for topic in request.topics:
+            for partition in topic.partitions:
+                partition.partition_max_bytes = min(partition.partition_max_bytes, cap)
+
+
+def _replica_id(request: FetchRequest) -> int:
+    state = getattr(request, "replica_state", None)
+    if state is not None and state.replica_id != CONSUMER_REPLICA_ID_MAX:
+        return state.replica_id
+    return request.replica_id
+
+
+def throttled_fetch_response(response: FetchResponse, throttle_ms: int) -> FetchResponse:
+    """Kafka's ``FetchContext.getThrottledResponse``: no partitions, the session kept."""
+    return FetchResponse(
+        throttle_time_ms=throttle_ms,
+        error_code=response.error_code,
+        session_id=response.session_id,
+        responses=[],
+    )
