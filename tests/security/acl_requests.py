@@ -17,6 +17,7 @@ from typing import Any
 from ferrokafka.protocol.messages import (
     add_offsets_to_txn,
     add_partitions_to_txn,
+    alter_client_quotas,
     alter_configs,
     alter_partition_reassignments,
     alter_user_scram_credentials,
@@ -31,6 +32,7 @@ from ferrokafka.protocol.messages import (
     delete_records,
     delete_topics,
     describe_acls,
+    describe_client_quotas,
     describe_cluster,
     describe_configs,
     describe_groups,
@@ -666,6 +668,37 @@ def _rows(batch: bytes) -> list[Row]:
                 ],
             ),
             frozenset({GA}),
+        ),
+        Row(
+            "DescribeClientQuotas",
+            1,
+            lambda _id: describe_client_quotas.DescribeClientQuotasRequest(
+                components=[], strict=False
+            ),
+            frozenset({CA}),
+            lambda r: r.entries,
+        ),
+        Row(
+            "AlterClientQuotas",
+            1,
+            lambda _id: alter_client_quotas.AlterClientQuotasRequest(
+                entries=[
+                    alter_client_quotas.AlterClientQuotasRequest.EntryData(
+                        entity=[
+                            alter_client_quotas.AlterClientQuotasRequest.EntityData(
+                                entity_type="client-id", entity_name="acl-client"
+                            )
+                        ],
+                        ops=[
+                            alter_client_quotas.AlterClientQuotasRequest.OpData(
+                                key="producer_byte_rate", value=1024.0, remove=False
+                            )
+                        ],
+                    )
+                ],
+                validate_only=False,
+            ),
+            frozenset({CA}),
         ),
         Row(
             "DescribeUserScramCredentials",

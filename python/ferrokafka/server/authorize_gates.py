@@ -26,6 +26,7 @@ from ferrokafka.protocol.messages import (
     add_offsets_to_txn,
     add_partitions_to_txn,
     allocate_producer_ids,
+    alter_client_quotas,
     alter_configs,
     alter_partition,
     alter_partition_reassignments,
@@ -42,6 +43,7 @@ from ferrokafka.protocol.messages import (
     delete_groups,
     delete_records,
     delete_topics,
+    describe_client_quotas,
     describe_configs,
     describe_groups,
     describe_log_dirs,
@@ -667,6 +669,11 @@ GATES: dict[type, Gate] = {
         AclOperation.DESCRIBE
     ),
     update_features.UpdateFeaturesRequest: _cluster_refusal(AclOperation.ALTER),
+    describe_client_quotas.DescribeClientQuotasRequest: whole(
+        cluster_op(AclOperation.DESCRIBE_CONFIGS),
+        top_level(describe_client_quotas.DescribeClientQuotasResponse),
+    ),
+    alter_client_quotas.AlterClientQuotasRequest: _cluster_refusal(AclOperation.ALTER_CONFIGS),
     describe_user_scram_credentials.DescribeUserScramCredentialsRequest: whole(
         cluster_op(AclOperation.DESCRIBE),
         top_level(describe_user_scram_credentials.DescribeUserScramCredentialsResponse),
@@ -690,6 +697,7 @@ def _envelope_refused(_request: Any, code: int) -> Any:
 CONTROLLER_GATES: dict[type, Gate] = {
     create_acls.CreateAclsRequest: _cluster_refusal(AclOperation.ALTER),
     delete_acls.DeleteAclsRequest: _cluster_refusal(AclOperation.ALTER),
+    alter_client_quotas.AlterClientQuotasRequest: _cluster_refusal(AclOperation.ALTER_CONFIGS),
     alter_user_scram_credentials.AlterUserScramCredentialsRequest: _cluster_refusal(
         AclOperation.ALTER
     ),
