@@ -501,35 +501,14 @@ def _config_code(
     return 0  # an unknown type: the handler answers it
 
 
-async def _describe_configs(
-    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
-) -> Any:
-    op = AclOperation.DESCRIBE_CONFIGS
-    denied = {
-        id(r): c
-        for r in request.resources
-        if (c := _config_code(auth, ctx, op, r.resource_type, r.resource_name))
-    }
-    refused = [r for r in request.resources if id(r) in denied]
-    request.resources = [r for r in request.resources if id(r) not in denied]
-    response = await inner(ctx, request)
-    response.results.extend(
-        describe_configs.DescribeConfigsResponse.DescribeConfigsResult(
-            error_code=denied[id(r)],
-            error_message=None,
-            resource_type=r.resource_type,
-            resource_name=r.resource_name,
-        )
-        for r in refused
-    )
-    return response
+def _configs_gate(op: AclOperation, results: str, entry: type) -> Gate:
+    """Describe/Alter(Incremental)Configs: each resource the principal may not ``op`` is taken
+    out of the request and answered with its own error after the rest (Kafka's per-resource
+    refusal); ``results`` names the response's list, ``entry`` its item type."""
 
-
-def _alter_configs_gate(response_entry: type) -> Gate:
     async def gate(
         auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
     ) -> Any:
-        op = AclOperation.ALTER_CONFIGS
         denied = {
             id(r): c
             for r in request.resources
@@ -538,8 +517,8 @@ def _alter_configs_gate(response_entry: type) -> Gate:
         refused = [r for r in request.resources if id(r) in denied]
         request.resources = [r for r in request.resources if id(r) not in denied]
         response = await inner(ctx, request)
-        response.responses.extend(
-            response_entry(
+        getattr(response, results).extend(
+            entry(
                 error_code=denied[id(r)],
                 error_message=None,
                 resource_type=r.resource_type,
@@ -644,12 +623,20 @@ GATES: dict[type, Gate] = {
         AclOperation.READ, lambda t: t.name, _describe_producers_refusal, "topics"
     ),
     offset_for_leader_epoch.OffsetForLeaderEpochRequest: _offset_for_leader_epoch,
-    describe_configs.DescribeConfigsRequest: _describe_configs,
-    alter_configs.AlterConfigsRequest: _alter_configs_gate(
-        alter_configs.AlterConfigsResponse.AlterConfigsResourceResponse
+    describe_configs.DescribeConfigsRequest: _configs_gate(
+        AclOperation.DESCRIBE_CONFIGS,
+        "results",
+        describe_configs.DescribeConfigsResponse.DescribeConfigsResult,
     ),
-    incremental_alter_configs.IncrementalAlterConfigsRequest: _alter_configs_gate(
-        incremental_alter_configs.IncrementalAlterConfigsResponse.AlterConfigsResourceResponse
+    alter_configs.AlterConfigsRequest: _configs_gate(
+        AclOperation.ALTER_CONFIGS,
+        "responses",
+        alter_configs.AlterConfigsResponse.AlterConfigsResourceResponse,
+    ),
+    incremental_alter_configs.IncrementalAlterConfigsRequest: _configs_gate(
+        AclOperation.ALTER_CONFIGS,
+        "responses",
+        incremental_alter_configs.IncrementalAlterConfigsResponse.AlterConfigsResourceResponse,
     ),
     init_producer_id.InitProducerIdRequest: txn_gates.gate_init_producer_id,
     add_partitions_to_txn.AddPartitionsToTxnRequest: txn_gates.gate_add_partitions_to_txn,
