@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import confluent_kafka
-from confluent_kafka.admin import AdminClient, NewTopic
-
 from bench.compare.brokers import ApacheKafka, Ferrokafka, free_loopback_port
+from confluent_kafka.admin import AdminClient, NewTopic
 from tests.security.certs import PASSWORD, issue, make_authority
 
 RECORD_BYTES = 1024
