@@ -45,7 +45,8 @@ def serve_once(properties: Path) -> subprocess.CompletedProcess[str]:
 
 def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
     properties = write_properties(
-        tmp_path, "num.network.threads=8\nquota.window.num=5\nrequest.timeout.ms=40000\n"
+        tmp_path,
+        "num.network.threads=8\nnum.replica.alter.log.dirs.threads=2\nrequest.timeout.ms=40000\n",
     )
     formatted = subprocess.run(
         [*COMMAND[:-1], "storage", "format", "-t", CLUSTER_ID, "-c", str(properties)],
@@ -76,7 +77,11 @@ def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
     warnings = [line for line in stderr.splitlines() if "has no effect in ferrokafka yet" in line]
     # One line per key: an implemented key with no effect here, and two keys only Kafka has.
     assert len(warnings) == 3, stderr
-    for key in ("num.network.threads=8", "quota.window.num=5", "request.timeout.ms=40000"):
+    for key in (
+        "num.network.threads=8",
+        "num.replica.alter.log.dirs.threads=2",
+        "request.timeout.ms=40000",
+    ):
         assert sum(key in line for line in warnings) == 1, stderr
     assert all("WARNING" in line for line in warnings)
 

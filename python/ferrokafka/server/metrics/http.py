@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import trio
 
+from ferrokafka.server.startup_errors import StartupError
+
 log = logging.getLogger(__name__)
 
 # A GET's request line and headers, at most: Prometheus sends ~250 bytes, curl less; 8 KiB is
@@ -102,11 +104,11 @@ class HttpServer:
     ) -> None:
         try:
             listeners = await trio.open_tcp_listeners(self.port, host=self.host or None)
-        except OSError as exc:  # name the setting: the broker's own ports fail the same way
-            raise OSError(
-                exc.errno,
-                f"cannot listen on {self.host}:{self.port} (ferrokafka.metrics.port / "
-                f"--metrics-port): {exc.strerror}",
+        except OSError as exc:  # the one start-up line names this setting, not the listeners
+            raise StartupError(
+                f"ferrokafka.metrics.port: cannot listen on {self.host}:{self.port} "
+                f"(ferrokafka.metrics.port / --metrics-port): {exc.strerror}: stop what holds "
+                "the port, or pick another one"
             ) from exc
         try:
             self.bound = [tuple(lst.socket.getsockname()[:2]) for lst in listeners]  # type: ignore[misc]
