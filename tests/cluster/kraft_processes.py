@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -29,10 +30,38 @@ READY_LINE = "listening on"
 ACTIVE_LINE = re.compile(r"node (\d+) is the active controller \(epoch (\d+)\)")
 
 
+# Listener ports are picked below the kernel's ephemeral range: a port the kernel handed out
+# with bind(0) and then released is in that range, where the outgoing connections of the nodes
+# started first (a controller dialing its peers) may take it before the node meant for it binds.
+PORT_LOW = 10_000
+PORT_ATTEMPTS_MAX = 200
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A loopback port free now, outside the ephemeral range, never handed out twice here."""
+    high = _ephemeral_low()
+    for _ in range(PORT_ATTEMPTS_MAX):
+        port = random.randrange(PORT_LOW, high) if high > PORT_LOW else 0
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            port = int(sock.getsockname()[1])
+        _handed_out.add(port)
+        return port
+    raise AssertionError("no free loopback port below the ephemeral range")
 
 
 def _env() -> dict[str, str]:
