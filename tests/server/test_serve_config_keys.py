@@ -5,12 +5,12 @@ misspelt key is "Unknown configuration"."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from pathlib import Path
 
 import pytest
-from test_serve_cli import COMMAND, REPO, START_TIMEOUT_S, STOP_TIMEOUT_S, first_line
+from serve_process import serving
+from test_serve_cli import COMMAND, REPO, START_TIMEOUT_S
 
 CLUSTER_ID = "MkU3OEVBNTcwNTJENDM2Qk"
 
@@ -57,23 +57,10 @@ def test_key_without_effect_warns_and_starts(tmp_path: Path) -> None:
         check=False,
     )
     assert formatted.returncode == 0, formatted.stderr
-    proc = subprocess.Popen(
-        [*COMMAND, "--config", str(properties)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert "listening on PLAINTEXT://127.0.0.1:" in first_line(proc)
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=STOP_TIMEOUT_S)
-        assert proc.returncode == 0, stderr
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=STOP_TIMEOUT_S)
+    with serving("--config", str(properties)) as serve:
+        assert serve.bootstrap.startswith("127.0.0.1:")
+        assert serve.stop() == 0, serve.stderr()
+        stderr = serve.stderr()
     warnings = [line for line in stderr.splitlines() if "has no effect in ferrokafka yet" in line]
     # One line per key: an implemented key with no effect here, and two keys only Kafka has.
     assert len(warnings) == 3, stderr
