@@ -209,3 +209,20 @@ def test_history_round_trips_through_jsonl(tmp_path: Path) -> None:
     history = [*CLEAN, Op(FAULT, "nemesis", 1.0, 2.0, True, "fill", error="node 0")]
     write_history(path, history)
     assert read_history(path) == history
+
+
+def test_a_slow_commit_replayed_late_is_kafka_behaviour_not_a_regression() -> None:
+    # A commit of 2 took 8 s (its client sent it twice); after a commit of 7, the group starts
+    # again from 2 (the first copy applied late) and commits 4, then 6.
+    slow = commit(2, 1.0, 9.0)
+    history = [slow, commit(7, 9.5, 9.6), commit(4, 20.0, 20.1), commit(6, 21.0, 21.1)]
+    assert c.commit_regressions(history) == []
+    # Once started again, the group is judged from there: 3 after 6 is a regression.
+    (anomaly,) = c.commit_regressions([*history, commit(3, 22.0, 22.1)])
+    assert "commit 3" in anomaly.detail and "after 6" in anomaly.detail
+    # A fast commit of 2 explains nothing: falling back to it is a lost commit.
+    fast = [commit(2, 1.0, 1.1), commit(7, 9.5, 9.6), commit(4, 20.0, 20.1)]
+    (anomaly,) = c.commit_regressions(fast)
+    assert "commit 4" in anomaly.detail and "after 7" in anomaly.detail
+    # Nor does a slow commit above the regressed offset.
+    assert len(c.commit_regressions([commit(5, 1.0, 9.0), *fast[1:]])) == 1
