@@ -1,0 +1,7 @@
+"""Share groups (KIP-932): Kafka's queues on a log.
+
+- :mod:`.persister`: the contract between the share-partition leaders (which hold each
+  share-partition's in-flight records) and the share coordinator (which keeps their durable
+  state on ``__share_group_state``): :class:`~.persister.Persister` and its value types, plus
+  :class:`~.persister.InMemoryPersister` for tests and until the coordinator is wired.
+"""
