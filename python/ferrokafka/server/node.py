@@ -36,6 +36,7 @@ from ferrokafka.partition.follower_fetch import FetcherConfig
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
+from ferrokafka.share.persister import InMemoryPersister, Persister
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
 
@@ -104,6 +105,10 @@ class Node:
         # Set by the same registration; run by the Broker (InitProducerId and FindCoordinator
         # ask it about transactional ids).
         self.txn_coordinator: TransactionCoordinator | None = None
+        # The share-group state persister (share.persister contract): share-partition leaders
+        # read and write each share-partition's durable state through it. In memory until the
+        # share coordinator's registration replaces it with the ``__share_group_state`` one.
+        self.share_persister: Persister = InMemoryPersister()
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.
