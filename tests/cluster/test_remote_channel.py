@@ -16,6 +16,7 @@ from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
 from ferrokafka.cluster.remote_channel import RemoteControllerChannel
 from ferrokafka.protocol import RequestHeader, decode_response, encode_request
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, CreateTopicsResponse
 from ferrokafka.protocol.messages.describe_quorum import DescribeQuorumRequest
 from ferrokafka.protocol.messages.envelope import EnvelopeRequest
@@ -212,3 +213,85 @@ def test_describe_quorum_without_a_leader_is_request_timed_out() -> None:
         assert response.error_code == ec.REQUEST_TIMED_OUT
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+async def _black_hole(accepted: list[int], task_status: trio.TaskStatus[tuple[str, int]]) -> None:
+    """A controller cut off from the network: connections are accepted (ApiVersions
+    included; ``accepted`` counts them) and nothing is ever answered."""
+    listener = trio.socket.socket()
+    await listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    task_status.started(listener.getsockname()[:2])
+    held = []
+    try:
+        while True:
+            connection, _ = await listener.accept()
+            held.append(connection)  # kept open, never read
+            accepted.append(1)
+    finally:
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_a_request_in_flight_moves_on_when_another_controller_is_named(tmp_path: Path) -> None:
+    """The old controller never answers; once the locator names the new one (as a raft
+    election would), the request goes there at once instead of waiting out a request
+    timeout (Kafka's channel drops the old connection)."""
+
+    async def main() -> None:
+        with trio.fail_after(TEST_TIMEOUT_S):
+            async with open_broker(tmp_path) as broker, trio.open_nursery() as nursery:
+                silent = await nursery.start(_black_hole, [])
+                named = {"now": silent}
+                channel = RemoteControllerChannel(
+                    2, lambda: named["now"], _NoFeed(), retry_backoff_s=0.05
+                )
+
+                async def elect() -> None:
+                    await trio.sleep(1.0)
+                    named["now"] = controller_address(broker)
+
+                nursery.start_soon(elect)
+                start = trio.current_time()
+                response = await channel.create_topics(create("after-failover"))
+                assert response.topics[0].error_code == ec.NONE
+                # Well under the 30 s request timeout the silent controller would have cost.
+                assert trio.current_time() - start < 10
+                await channel.aclose()
+                nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_heartbeats_have_their_own_connection_and_a_half_session_timeout() -> None:
+    """A lifecycle request stuck on a silent controller gives up after the lifecycle request
+    timeout (half a broker session), and does not share a connection with admin requests."""
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            accepted: list[int] = []
+            silent = await nursery.start(_black_hole, accepted)
+            channel = RemoteControllerChannel(
+                2, lambda: silent, _NoFeed(), timeout_s=20, lifecycle_request_timeout_s=1.5
+            )
+            start = trio.current_time()
+            with trio.move_on_after(4):
+                await channel.broker_heartbeat(BrokerHeartbeatRequest(broker_id=2))
+            # Each attempt gave up after 1.5 s and the channel connected again: two or more
+            # connections in 4 s (the 20 s operation bound alone would have kept one).
+            assert trio.current_time() - start >= 4
+            assert len(accepted) >= 2
+            before = len(accepted)
+            async with trio.open_nursery() as inner:
+                inner.start_soon(channel.create_topics, create("x"))
+                await trio.sleep(0.5)
+                inner.cancel_scope.cancel()
+            # The admin request opened its own connection, not queued behind the heartbeat's.
+            assert len(accepted) == before + 1
+            purposes = sorted({purpose for purpose, _ in channel._clients})
+            assert purposes == ["forwarding", "heartbeat"]
+            await channel.aclose()
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)

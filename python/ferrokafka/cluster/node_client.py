@@ -118,6 +118,9 @@ class NodeClient:
         except (ProtocolError, NodeUnavailableError):
             await self._close()
             raise
+        except trio.Cancelled:
+            await self._close()  # abandoned mid-request: its answer would be the next call's
+            raise
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -4,7 +4,16 @@ another process — Apache Kafka's or ferrokafka's (Kafka's ``NodeToControllerCh
 Each operation goes to the controller the locator names now (the quorum's leader, as the
 broker's metadata fetcher last learnt it). A controller that answers NOT_CONTROLLER everywhere,
 or cannot be reached, is left for the next one the locator names, after a backoff, until the
-operation's deadline; then the broker answers REQUEST_TIMED_OUT, as Kafka's broker does.
+operation's deadline; then the broker answers REQUEST_TIMED_OUT, as Kafka's broker does. A
+request in flight to a controller is abandoned as soon as the locator names another one (Kafka's
+NodeToControllerRequestThread drops its connection when the active controller changes): a
+controller cut off from the network would otherwise hold it for a whole request timeout.
+
+Requests travel on separate connections by purpose, as Kafka keeps separate channel managers:
+the broker's lifecycle (registration, heartbeats) on one, with a request timeout of half the
+broker session (KAFKA-14392: a heartbeat stuck on a dead connection must not outlive the
+session it keeps), AlterPartition on another, everything forwarded on a third; so a slow admin
+operation never delays a heartbeat.
 
 Metadata does not come back through the channel: a broker in a cluster learns images by
 fetching the metadata log (the ``feed`` it was given: its Raft observer or follower), so
@@ -22,7 +31,7 @@ import trio
 
 from ferrokafka.cluster.channel import MetadataPublisher
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
-from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
+from ferrokafka.cluster.node_client import REQUEST_TIMEOUT_S, NodeClient, NodeUnavailableError
 from ferrokafka.protocol.error_codes import (
     NONE,
     NOT_CONTROLLER,
@@ -105,8 +114,18 @@ OPERATION_TIMEOUT_S = 30.0
 # Pause before asking again after NOT_CONTROLLER, a failed connection or no known leader
 # (controller.quorum.retry.backoff.ms is 20 ms; a failover takes an election timeout).
 RETRY_BACKOFF_S = 0.1
-# Clients kept, one per controller address seen: a quorum has a handful of voters.
+# Clients kept, one per (purpose, controller address) seen: a quorum has a handful of voters.
 CLIENTS_MAX = 16
+# The connections by purpose (Kafka's channel managers), and the requests of each but the last.
+LIFECYCLE = "heartbeat"
+ALTER_PARTITION = "alter-partition"
+FORWARDING = "forwarding"
+_LIFECYCLE_REQUESTS = (
+    BrokerRegistrationRequest,
+    BrokerHeartbeatRequest,
+    UnregisterBrokerRequest,
+    ControllerRegistrationRequest,
+)
 CLIENT_ID_PREFIX = "ferrokafka-broker-"
 
 
@@ -151,13 +170,15 @@ class RemoteControllerChannel:
         *,
         timeout_s: float = OPERATION_TIMEOUT_S,
         retry_backoff_s: float = RETRY_BACKOFF_S,
+        lifecycle_request_timeout_s: float = REQUEST_TIMEOUT_S,
     ) -> None:
         self.broker_id = broker_id
         self._locate = locate
         self._feed = feed
         self.timeout_s = timeout_s
         self.retry_backoff_s = retry_backoff_s
-        self._clients: dict[tuple[str, int], NodeClient] = {}
+        self.lifecycle_request_timeout_s = lifecycle_request_timeout_s
+        self._clients: dict[tuple[str, tuple[str, int]], NodeClient] = {}
 
     async def subscribe(self, publisher: MetadataPublisher) -> None:
         await self._feed.subscribe(publisher)
@@ -309,13 +330,16 @@ class RemoteControllerChannel:
         while True:
             address = self._locate()
             if address is not None:
-                client = await self._client(address)
+                client = await self._client(_purpose(request), address)
                 with trio.move_on_at(deadline):
                     try:
-                        response = await client.call(request)
+                        response = await self._ask_while_named(client, request, address)
                     except NodeUnavailableError as exc:
                         last_problem = str(exc)
                     else:
+                        if response is None:
+                            last_problem = f"{address[0]}:{address[1]} lost the lead"
+                            continue  # the locator names the next one already
                         if not not_me(response):
                             return response
                         last_problem = f"{address[0]}:{address[1]} is not the active controller"
@@ -325,13 +349,48 @@ class RemoteControllerChannel:
                 )
             await trio.sleep(self.retry_backoff_s)
 
-    async def _client(self, address: tuple[str, int]) -> NodeClient:
-        client = self._clients.get(address)
+    async def _ask_while_named(
+        self, client: NodeClient, request: Any, address: tuple[str, int]
+    ) -> Any | None:
+        """``client.call(request)``, or None once the locator names another controller than
+        ``address`` (no leader known yet is no reason to give up on it)."""
+        outcome: list[Any] = []  # the response or the NodeUnavailableError; empty: abandoned
+        async with trio.open_nursery() as nursery:
+
+            async def watch() -> None:
+                while self._locate() in (address, None):
+                    await trio.sleep(self.retry_backoff_s)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(watch)
+            try:
+                outcome.append(await client.call(request))
+            except NodeUnavailableError as exc:  # raised here, not wrapped in a group
+                outcome.append(exc)
+            nursery.cancel_scope.cancel()
+        if outcome and isinstance(outcome[0], NodeUnavailableError):
+            raise outcome[0]
+        return outcome[0] if outcome else None
+
+    async def _client(self, purpose: str, address: tuple[str, int]) -> NodeClient:
+        key = (purpose, address)
+        client = self._clients.get(key)
         if client is None:
             if len(self._clients) >= CLIENTS_MAX:
                 # Addresses of old controllers: forget the oldest.
                 await self._clients.pop(next(iter(self._clients))).aclose()
-            client = self._clients[address] = NodeClient(
-                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}"
+            timeout_s = (
+                self.lifecycle_request_timeout_s if purpose == LIFECYCLE else REQUEST_TIMEOUT_S
+            )
+            client = self._clients[key] = NodeClient(
+                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}", timeout_s=timeout_s
             )
         return client
+
+
+def _purpose(request: Any) -> str:
+    if isinstance(request, _LIFECYCLE_REQUESTS):
+        return LIFECYCLE
+    if isinstance(request, AlterPartitionRequest):
+        return ALTER_PARTITION
+    return FORWARDING

@@ -172,7 +172,12 @@ class KRaftNode:
         # Snapshots of the image this node applied (controllers and brokers alike, as Kafka).
         self.snapshots = SnapshotGenerator(self.driver, snapshot_policy(config))
         self.feed = LogMetadataFeed(self.metadata_log)
-        self.channel = RemoteControllerChannel(config.node_id, self.locate, self.feed)
+        self.channel = RemoteControllerChannel(
+            config.node_id,
+            self.locate,
+            self.feed,
+            lifecycle_request_timeout_s=int(config["broker.session.timeout.ms"]) / 1000 / 2,
+        )
         self.controller: Controller | None = None
         self.controller_channel: InProcessControllerChannel | None = None
         self._active = False
