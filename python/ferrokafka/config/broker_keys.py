@@ -263,6 +263,12 @@ _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
               "min.insync.replicas of __share_group_state.", at_least(1)),
     ConfigKey("share.coordinator.state.topic.segment.bytes", _I, 100 * MIB,
               "Segment size of __share_group_state.", at_least(1)),
+    ConfigKey("share.coordinator.snapshot.update.records.per.snapshot", _I, 500,
+              "ShareUpdate records of a share-partition between two ShareSnapshot records of "
+              "it on __share_group_state.", between(0, 500)),
+    ConfigKey("share.coordinator.load.buffer.size", _I, 5 * MIB,
+              "Read size when loading share-group state into the share coordinator.",
+              at_least(1)),
 )
 # fmt: on
 

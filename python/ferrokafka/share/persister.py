@@ -28,6 +28,7 @@ coordinator runtime, locally or over the state RPCs to the coordinator's node).
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -49,8 +50,11 @@ class SharePartitionKey:
     partition: int
 
     def coordinator_key(self) -> str:
-        """The FindCoordinator key (key type SHARE = 2): ``group:topicId:partition``."""
-        return f"{self.group_id}:{self.topic_id}:{self.partition}"
+        """The FindCoordinator key (key type SHARE = 2): ``group:topicId:partition``, the topic
+        id as Kafka's Uuid.toString writes it (URL-safe base64, no padding): the key's Java
+        hash picks the ``__share_group_state`` partition, so it must be Kafka's string."""
+        topic = base64.urlsafe_b64encode(self.topic_id.bytes).decode("ascii").rstrip("=")
+        return f"{self.group_id}:{topic}:{self.partition}"
 
 
 @dataclass(frozen=True)
