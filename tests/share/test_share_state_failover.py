@@ -91,13 +91,13 @@ def test_state_is_read_back_from_the_new_coordinator(tmp_path: Path) -> None:
         key = SharePartitionKey(GROUP, topic_id, 0).coordinator_key()
         first = coordinator_of(cluster, key)
         bootstrap = cluster.nodes[first].bootstrap
-        I = InitializeShareGroupStateRequest
-        init = I(
+        Init = InitializeShareGroupStateRequest
+        init = Init(
             group_id=GROUP,
             topics=[
-                I.InitializeStateData(
+                Init.InitializeStateData(
                     topic_id=topic_id,
-                    partitions=[I.PartitionData(partition=0, state_epoch=2, start_offset=3)],
+                    partitions=[Init.PartitionData(partition=0, state_epoch=2, start_offset=3)],
                 )
             ],
         )

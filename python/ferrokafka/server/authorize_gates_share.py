@@ -17,7 +17,7 @@ from ferrokafka.protocol.messages import (
 )
 from ferrokafka.server.authorize_gate_kit import Gate, cluster_op, whole
 
-_RESPONSES: dict[type, tuple[type, str]] = {
+_RESPONSES: dict[type, tuple[Any, str]] = {
     initialize_share_group_state.InitializeShareGroupStateRequest: (
         initialize_share_group_state.InitializeShareGroupStateResponse,
         "InitializeStateResult",

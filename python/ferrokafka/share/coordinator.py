@@ -419,7 +419,7 @@ class ShareCoordinator:
                 delivery_complete_count=count,
                 create_timestamp=now,
                 write_timestamp=now,
-                state_batches=[serde.ShareSnapshotValue.StateBatch(**_fields(b)) for b in merged],
+                state_batches=[_snapshot_batch(b) for b in merged],
             )
             return serde.snapshot_record(key.group_id, key.topic_id, key.partition, snapshot)
         update = serde.ShareUpdateValue(
@@ -427,10 +427,7 @@ class ShareCoordinator:
             leader_epoch=leader_epoch,
             start_offset=new_start,
             delivery_complete_count=count,
-            state_batches=[
-                serde.ShareUpdateValue.StateBatch(**_fields(b))
-                for b in combine_state_batches((), batches, new_start)
-            ],
+            state_batches=[_update_batch(b) for b in combine_state_batches((), batches, new_start)],
         )
         return serde.update_record(key.group_id, key.topic_id, key.partition, update)
 
@@ -514,13 +511,22 @@ class ShareCoordinator:
         return shard.states.get(key) if shard is not None else None
 
 
-def _fields(batch: StateBatch) -> dict[str, int]:
-    return {
-        "first_offset": batch.first_offset,
-        "last_offset": batch.last_offset,
-        "delivery_state": batch.delivery_state,
-        "delivery_count": batch.delivery_count,
-    }
+def _snapshot_batch(b: StateBatch) -> serde.ShareSnapshotValue.StateBatch:
+    return serde.ShareSnapshotValue.StateBatch(
+        first_offset=b.first_offset,
+        last_offset=b.last_offset,
+        delivery_state=b.delivery_state,
+        delivery_count=b.delivery_count,
+    )
+
+
+def _update_batch(b: StateBatch) -> serde.ShareUpdateValue.StateBatch:
+    return serde.ShareUpdateValue.StateBatch(
+        first_offset=b.first_offset,
+        last_offset=b.last_offset,
+        delivery_state=b.delivery_state,
+        delivery_count=b.delivery_count,
+    )
 
 
 def _raise(table: dict[SharePartitionKey, int], key: SharePartitionKey, epoch: int) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from ferrokafka.protocol.api import decode_message, encode_message
 from ferrokafka.protocol.errors import ProtocolDecodeError
@@ -90,7 +91,7 @@ def decode_record(key: bytes | memoryview, value: bytes | memoryview | None) -> 
     if classes is None:
         raise ShareRecordError(f"unknown record type {record_type}")
     try:
-        k = decode_message(classes[0], view[_SHORT.size :], 0)
+        k: Any = decode_message(classes[0], view[_SHORT.size :], 0)
         decoded: Message | None = None
         if value is not None:
             vview = memoryview(value)

@@ -50,7 +50,7 @@ _EMPTY_GROUP = "The group id cannot be empty."
 
 def _keys(request: Any) -> list[tuple[Any, Any, SharePartitionKey]]:
     """(topic data, partition data, key) of the request, at most STATE_PARTITIONS_MAX."""
-    out = []
+    out: list[tuple[Any, Any, SharePartitionKey]] = []
     for topic in request.topics:
         for part in topic.partitions:
             if len(out) == STATE_PARTITIONS_MAX:
@@ -82,6 +82,7 @@ class InitializeShareGroupStateHandler:
         R = InitializeShareGroupStateResponse
         results = []
         for topic, part, key in _keys(request):
+            message: str | None
             if not request.group_id:
                 code, message = ec.INVALID_REQUEST, _EMPTY_GROUP
             else:
@@ -145,6 +146,7 @@ class WriteShareGroupStateHandler:
         R = WriteShareGroupStateResponse
         results = []
         for topic, part, key in _keys(request):
+            message: str | None
             if not request.group_id:
                 code, message = ec.INVALID_REQUEST, _EMPTY_GROUP
             else:
@@ -179,6 +181,7 @@ class DeleteShareGroupStateHandler:
         R = DeleteShareGroupStateResponse
         results = []
         for topic, part, key in _keys(request):
+            message: str | None
             if not request.group_id:
                 code, message = ec.INVALID_REQUEST, _EMPTY_GROUP
             else:
