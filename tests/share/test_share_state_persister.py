@@ -104,3 +104,42 @@ def _create(name: str) -> CreateTopicsRequest:
         ],
         timeout_ms=10_000,
     )
+
+
+def test_pruning_keeps_what_the_latest_snapshots_need(tmp_path: Path) -> None:
+    """Every write a snapshot (records.per.snapshot 0): the pruning job deletes the records
+    below the key's latest snapshot, and a restarted broker reads the state back from it."""
+    overrides = {
+        "share.coordinator.state.topic.num.partitions": 1,
+        "share.coordinator.snapshot.update.records.per.snapshot": 0,
+        "share.coordinator.state.topic.prune.interval.ms": 50,
+    }
+    acked = B(3, 4, ACKNOWLEDGED, 1)
+
+    async def first() -> uuid.UUID:
+        async with open_broker(tmp_path / "b", overrides) as broker:
+            node = broker.broker.node
+            created = await node.controller_channel.create_topics(_create("t"))
+            key = SharePartitionKey("g", created.topics[0].topic_id, 0)
+            p = node.share_persister
+            assert await p.initialize(key, 1, 0) == ec.NONE  # offset 0
+            assert await p.write(key, 1, 0, 0, (B(0, 2, ARCHIVED, 1),)) == ec.NONE  # 1
+            assert await p.write(key, 1, 0, 3, (acked,)) == ec.NONE  # 2: the latest snapshot
+            log = node.replicas.partition("__share_group_state", 0)
+            assert log is not None
+            while log.log_start_offset < 2:  # bounded by the caller's fail_after
+                await trio.sleep(0.05)
+            assert log.log_start_offset == 2
+            return key.topic_id
+
+    async def second(topic_id: uuid.UUID) -> None:
+        async with open_broker(tmp_path / "b", overrides) as broker:
+            p = broker.broker.node.share_persister
+            state = await p.read(SharePartitionKey("g", topic_id, 0), 1)
+            assert (state.error_code, state.start_offset, state.batches) == (0, 3, (acked,))
+
+    async def main() -> None:
+        with trio.fail_after(60):
+            await second(await first())
+
+    trio.run(main)

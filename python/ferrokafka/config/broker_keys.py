@@ -266,6 +266,9 @@ _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("share.coordinator.snapshot.update.records.per.snapshot", _I, 500,
               "ShareUpdate records of a share-partition between two ShareSnapshot records of "
               "it on __share_group_state.", between(0, 500)),
+    ConfigKey("share.coordinator.state.topic.prune.interval.ms", _I, 300_000,
+              "How often, in ms, records of __share_group_state older than every "
+              "share-partition's latest snapshot are deleted.", at_least(1)),
     ConfigKey("share.coordinator.load.buffer.size", _I, 5 * MIB,
               "Read size when loading share-group state into the share coordinator.",
               at_least(1)),

@@ -26,7 +26,7 @@ Each operation covers one share-partition; the state RPC handlers and the persis
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,10 @@ class _Shard:
     leader_epochs: dict[SharePartitionKey, int] = field(default_factory=dict)
     state_epochs: dict[SharePartitionKey, int] = field(default_factory=dict)
     updates_since_snapshot: dict[SharePartitionKey, int] = field(default_factory=dict)
+    # Kafka's ShareCoordinatorOffsetsManager: the log offset of each key's latest snapshot,
+    # and the offset below which no record is needed any more (-1: none known).
+    snapshot_offsets: dict[SharePartitionKey, int] = field(default_factory=dict)
+    redundant_offset: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,7 @@ class ShareCoordinator:
         self._shards: dict[int, _Shard] = {}
         self._locks: dict[int, trio.Lock] = {}
         self._create_lock = trio.Lock()
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         self.runtime = CoordinatorRuntime(
             node,
             SHARE_STATE_TOPIC,
@@ -204,8 +209,17 @@ class ShareCoordinator:
         )
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """The runtime (loads on leadership), until cancelled."""
-        await self.runtime.run(task_status=task_status)
+        """The runtime (loads on leadership) and the pruning job, until cancelled; then the
+        ``on_stop`` callbacks (the persister's connections close there)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.runtime.run)
+                nursery.start_soon(self._prune_every_interval)
+                task_status.started()
+        finally:
+            with trio.CancelScope(shield=True):
+                for close in self.on_stop:
+                    await close()
 
     # -- the runtime's shard -----------------------------------------------------------------
 
@@ -239,6 +253,7 @@ class ShareCoordinator:
         key = SharePartitionKey(record.group_id, record.topic_id, record.partition)
         value = record.value
         if record.record_type == serde.SHARE_SNAPSHOT:
+            self._track_snapshot(shard, key, value is None)
             if value is None:  # tombstone
                 for table in (
                     shard.states,
@@ -293,6 +308,48 @@ class ShareCoordinator:
             )
         count = shard.updates_since_snapshot.get(key)
         shard.updates_since_snapshot[key] = 0 if count is None else count + 1
+
+    def _track_snapshot(self, shard: _Shard, key: SharePartitionKey, tombstone: bool) -> None:
+        """Kafka's ShareCoordinatorOffsetsManager.updateState: every record below the oldest
+        latest-snapshot of the live keys is redundant (a tombstoned key counts once, then
+        goes)."""
+        offset = self.runtime.record_offset
+        if offset < 0:
+            return
+        shard.snapshot_offsets[key] = offset
+        shard.redundant_offset = min(shard.snapshot_offsets.values())
+        if tombstone:
+            del shard.snapshot_offsets[key]
+
+    async def prune(self) -> int:
+        """Delete the records of every loaded partition below its redundant offset (Kafka's
+        share.coordinator.state.topic.prune.interval.ms job); how many partitions moved."""
+        moved = 0
+        for index in self.runtime.active_partitions():
+            shard = self._shards.get(index)
+            found = self.node.replicas.leader_partition_or_error(SHARE_STATE_TOPIC, index)
+            if shard is None or isinstance(found, int):
+                continue
+            offset = min(shard.redundant_offset, found.high_watermark)
+            if offset <= found.log.log_start_offset:
+                continue
+            # As DeleteRecords: whole segments below go (file I/O), the epoch cache is trimmed.
+            await trio.to_thread.run_sync(found.log.advance_log_start_offset, offset)
+            await trio.to_thread.run_sync(found.epochs.truncate_from_start, offset)
+            found.wake_waiters()
+            log.debug("%s-%d: pruned below %d", SHARE_STATE_TOPIC, index, offset)
+            moved += 1
+        return moved
+
+    async def _prune_every_interval(self) -> None:
+        while True:
+            await trio.sleep(
+                int(self.config("share.coordinator.state.topic.prune.interval.ms")) / 1000
+            )
+            try:
+                await self.prune()
+            except Exception:  # a storage error: logged, tried again next interval
+                log.exception("pruning %s failed", SHARE_STATE_TOPIC)
 
     # -- writes ------------------------------------------------------------------------------
 

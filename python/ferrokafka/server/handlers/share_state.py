@@ -233,12 +233,14 @@ def register(broker: Dispatcher, node: Node) -> ShareCoordinator:
     the node's in-memory persister with the durable one."""
     coordinator = ShareCoordinator(node)
     node.share_coordinator = coordinator
-    node.share_persister = CoordinatorPersister(
+    persister = CoordinatorPersister(
         coordinator,
         lambda: node.image,
         node_id=node.config.node_id,
         listener=node.config.inter_broker_listener_name,
     )
+    coordinator.on_stop.append(persister.aclose)
+    node.share_persister = persister
     for key, handler in (
         (InitializeShareGroupStateRequest.API_KEY, InitializeShareGroupStateHandler(coordinator)),
         (ReadShareGroupStateRequest.API_KEY, ReadShareGroupStateHandler(coordinator)),
