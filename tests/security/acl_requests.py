@@ -70,6 +70,7 @@ from ferrokafka.protocol.messages import initialize_share_group_state as issg
 from ferrokafka.protocol.messages import read_share_group_state as rssg
 from ferrokafka.protocol.messages import read_share_group_state_summary as rssgs
 from ferrokafka.protocol.messages import write_share_group_state as wssg
+from ferrokafka.share.persister import SharePartitionKey
 
 TOPIC = "acl-t"
 NEW_TOPIC = "acl-new"
@@ -284,6 +285,15 @@ def _rows(batch: bytes) -> list[Row]:
                 key_type=0, coordinator_keys=[GROUP]
             ),
             frozenset({GA}),
+        ),
+        Row(
+            "FindCoordinator (share-partition key)",
+            6,
+            lambda topic_id: find_coordinator.FindCoordinatorRequest(
+                key_type=2,
+                coordinator_keys=[SharePartitionKey(GROUP, topic_id, 0).coordinator_key()],
+            ),
+            frozenset({CA}),
         ),
         Row(
             "JoinGroup",
