@@ -13,6 +13,9 @@ Usage:
     python scripts/gen_protocol.py --txn [--check] [DIR]
                                                    # __transaction_state records (the
                                                    # kafka-transaction-coordinator jar)
+    python scripts/gen_protocol.py --share [--check] [DIR]
+                                                   # __share_group_state records (the
+                                                   # kafka-share-coordinator jar)
 
 The jar is found through the classpath file written by ``tests/kafka/fetch.sh``. Output goes to
 python/ferrokafka/protocol/messages/: one module per API (its request and response), one for
@@ -34,6 +37,11 @@ ferrokafka.groups.serde's job.
 With ``--txn`` the key and value records of ``__transaction_state`` (TransactionLogKey,
 TransactionLogValue) go to python/ferrokafka/txn/records/ the same way; their framing (the
 2-byte key version and value version) is ferrokafka.txn.serde's job.
+
+With ``--share`` the key and value records of ``__share_group_state`` (ShareSnapshotKey/Value,
+ShareUpdateKey/Value) go to python/ferrokafka/share/records/ the same way; their framing (the
+2-byte record type before a key, the 2-byte version before a value) is
+ferrokafka.share.serde's job.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ GROUPS_OUT_DIR = ROOT / "python" / "ferrokafka" / "groups" / "records"
 GROUPS_JAR = r"/kafka-group-coordinator-[0-9.]+\.jar$"
 TXN_OUT_DIR = ROOT / "python" / "ferrokafka" / "txn" / "records"
 TXN_JAR = r"/kafka-transaction-coordinator-[0-9.]+\.jar$"
+SHARE_OUT_DIR = ROOT / "python" / "ferrokafka" / "share" / "records"
+SHARE_JAR = r"/kafka-share-coordinator-[0-9.]+\.jar$"
 LINE_MAX = 100
 INDENT = "    "
 HEADER_MODULE = "header"
@@ -551,12 +561,13 @@ def coordinator_table_text(
 _COORDINATOR_KINDS = {
     "groups": ("__consumer_offsets", "group coordinator"),
     "txn": ("__transaction_state", "transaction coordinator"),
+    "share": ("__share_group_state", "share coordinator"),
 }
 
 
 def generate_groups(definitions: dict[str, dict], kind: str = "groups") -> dict[str, str]:
     """Module file name -> text, for every key and value record of __consumer_offsets (or,
-    with ``kind`` "txn", of __transaction_state)."""
+    with ``kind`` "txn", of __transaction_state; "share", of __share_group_state)."""
     topic = _COORDINATOR_KINDS[kind][0]
     files: dict[str, str] = {}
     records: dict[int, dict[str, tuple[str, str]]] = {}
@@ -584,7 +595,9 @@ def main(argv: list[str]) -> int:
     metadata = "--metadata" in argv
     groups = "--groups" in argv
     txn = "--txn" in argv
-    paths = [arg for arg in argv if arg not in ("--check", "--metadata", "--groups", "--txn")]
+    share = "--share" in argv
+    flags = ("--check", "--metadata", "--groups", "--txn", "--share")
+    paths = [arg for arg in argv if arg not in flags]
     source = Path(paths[0]) if paths else None
     if metadata:
         out_dir = METADATA_OUT_DIR
@@ -595,6 +608,9 @@ def main(argv: list[str]) -> int:
     elif txn:
         out_dir = TXN_OUT_DIR
         files = generate_groups(load_definitions(source, JAR_PREFIX, TXN_JAR), "txn")
+    elif share:
+        out_dir = SHARE_OUT_DIR
+        files = generate_groups(load_definitions(source, JAR_PREFIX, SHARE_JAR), "share")
     else:
         out_dir = OUT_DIR
         files = generate(load_definitions(source))

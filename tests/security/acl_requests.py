@@ -65,6 +65,12 @@ from ferrokafka.protocol.messages import (
     txn_offset_commit,
     write_txn_markers,
 )
+from ferrokafka.protocol.messages import delete_share_group_state as dssg
+from ferrokafka.protocol.messages import initialize_share_group_state as issg
+from ferrokafka.protocol.messages import read_share_group_state as rssg
+from ferrokafka.protocol.messages import read_share_group_state_summary as rssgs
+from ferrokafka.protocol.messages import write_share_group_state as wssg
+from ferrokafka.share.persister import SharePartitionKey
 
 TOPIC = "acl-t"
 NEW_TOPIC = "acl-new"
@@ -281,6 +287,15 @@ def _rows(batch: bytes) -> list[Row]:
             frozenset({GA}),
         ),
         Row(
+            "FindCoordinator (share-partition key)",
+            6,
+            lambda topic_id: find_coordinator.FindCoordinatorRequest(
+                key_type=2,
+                coordinator_keys=[SharePartitionKey(GROUP, topic_id, 0).coordinator_key()],
+            ),
+            frozenset({CA}),
+        ),
+        Row(
             "JoinGroup",
             5,
             lambda _id: join_group.JoinGroupRequest(
@@ -461,6 +476,78 @@ def _rows(batch: bytes) -> list[Row]:
                         ],
                     )
                 ]
+            ),
+            frozenset({CA}),
+        ),
+        # The share coordinator's state RPCs: the brokers' own (CLUSTER_ACTION).
+        Row(
+            "InitializeShareGroupState",
+            0,
+            lambda topic_id: issg.InitializeShareGroupStateRequest(
+                group_id=GROUP,
+                topics=[
+                    issg.InitializeShareGroupStateRequest.InitializeStateData(
+                        topic_id=topic_id,
+                        partitions=[issg.InitializeShareGroupStateRequest.PartitionData()],
+                    )
+                ],
+            ),
+            frozenset({CA}),
+        ),
+        Row(
+            "ReadShareGroupState",
+            0,
+            lambda topic_id: rssg.ReadShareGroupStateRequest(
+                group_id=GROUP,
+                topics=[
+                    rssg.ReadShareGroupStateRequest.ReadStateData(
+                        topic_id=topic_id,
+                        partitions=[rssg.ReadShareGroupStateRequest.PartitionData()],
+                    )
+                ],
+            ),
+            frozenset({CA}),
+            lambda r: [p.state_batches for t in r.results for p in t.partitions if p.state_batches],
+        ),
+        Row(
+            "WriteShareGroupState",
+            0,
+            lambda topic_id: wssg.WriteShareGroupStateRequest(
+                group_id=GROUP,
+                topics=[
+                    wssg.WriteShareGroupStateRequest.WriteStateData(
+                        topic_id=topic_id,
+                        partitions=[wssg.WriteShareGroupStateRequest.PartitionData()],
+                    )
+                ],
+            ),
+            frozenset({CA}),
+        ),
+        Row(
+            "DeleteShareGroupState",
+            0,
+            lambda topic_id: dssg.DeleteShareGroupStateRequest(
+                group_id=GROUP,
+                topics=[
+                    dssg.DeleteShareGroupStateRequest.DeleteStateData(
+                        topic_id=topic_id,
+                        partitions=[dssg.DeleteShareGroupStateRequest.PartitionData()],
+                    )
+                ],
+            ),
+            frozenset({CA}),
+        ),
+        Row(
+            "ReadShareGroupStateSummary",
+            0,
+            lambda topic_id: rssgs.ReadShareGroupStateSummaryRequest(
+                group_id=GROUP,
+                topics=[
+                    rssgs.ReadShareGroupStateSummaryRequest.ReadStateSummaryData(
+                        topic_id=topic_id,
+                        partitions=[rssgs.ReadShareGroupStateSummaryRequest.PartitionData()],
+                    )
+                ],
             ),
             frozenset({CA}),
         ),

@@ -19,7 +19,8 @@ KEY = SharePartitionKey("g", uuid.UUID(int=7), 0)
 
 
 def test_key_is_the_share_coordinator_key() -> None:
-    assert KEY.coordinator_key() == f"g:{uuid.UUID(int=7)}:0"
+    # Kafka's Uuid.toString of the topic id: URL-safe base64 of its 16 bytes, unpadded.
+    assert KEY.coordinator_key() == "g:AAAAAAAAAAAAAAAAAAAABw:0"
 
 
 def test_read_before_initialize_is_unknown_then_merge_and_fence() -> None:

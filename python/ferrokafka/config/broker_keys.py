@@ -263,6 +263,15 @@ _COORDINATOR_KEYS: tuple[ConfigKey, ...] = (
               "min.insync.replicas of __share_group_state.", at_least(1)),
     ConfigKey("share.coordinator.state.topic.segment.bytes", _I, 100 * MIB,
               "Segment size of __share_group_state.", at_least(1)),
+    ConfigKey("share.coordinator.snapshot.update.records.per.snapshot", _I, 500,
+              "ShareUpdate records of a share-partition between two ShareSnapshot records of "
+              "it on __share_group_state.", between(0, 500)),
+    ConfigKey("share.coordinator.state.topic.prune.interval.ms", _I, 300_000,
+              "How often, in ms, records of __share_group_state older than every "
+              "share-partition's latest snapshot are deleted.", at_least(1)),
+    ConfigKey("share.coordinator.load.buffer.size", _I, 5 * MIB,
+              "Read size when loading share-group state into the share coordinator.",
+              at_least(1)),
 )
 # fmt: on
 

@@ -112,6 +112,10 @@ class CoordinatorRuntime:
         self._partitions: dict[int, _Loaded] = {}
         self._nursery: trio.Nursery | None = None
         self.timers = Timers()
+        # The log offset of the record the shard is replaying now (during ``replay``), or of
+        # the first record of the batch just appended (during ``on_appended``): what a shard
+        # that prunes its topic (the share coordinator) needs; -1 outside both.
+        self.record_offset = -1
 
     # -- readiness ---------------------------------------------------------------------------
 
@@ -229,16 +233,25 @@ class CoordinatorRuntime:
         for record in batch.records():
             if record.offset < offset or record.key is None:
                 continue
+            self.record_offset = record.offset
             if batch.is_transactional:
                 self.shard.replay_transactional(
                     index, batch.producer_id, batch.producer_epoch, record.key, record.value
                 )
             else:
                 self.shard.replay(index, record.key, record.value)
+            self.record_offset = -1
             records += 1
         return records
 
     # -- writes ------------------------------------------------------------------------------
+
+    def _appended(self, offset: int, on_appended: Callable[[], None]) -> None:
+        self.record_offset = offset
+        try:
+            on_appended()
+        finally:
+            self.record_offset = -1
 
     async def write(
         self, index: int, batch: bytes, on_appended: Callable[[], None] | None = None
@@ -256,7 +269,11 @@ class CoordinatorRuntime:
             batch,
             origin=AppendOrigin.COORDINATOR,
             required_acks=1,
-            on_appended=(lambda _: on_appended()) if on_appended is not None else None,
+            on_appended=(
+                (lambda info: self._appended(info.first_offset, on_appended))
+                if on_appended is not None
+                else None
+            ),
         )
         if result.code:
             log.warning(

@@ -92,6 +92,7 @@ from ferrokafka.server.authorize_gate_kit import (
     txn_write,
     whole,
 )
+from ferrokafka.server.authorize_gates_share import SHARE_STATE_GATES
 from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
 
 # ConfigResource.Type ids of Describe/AlterConfigs.
@@ -102,6 +103,7 @@ _CONFIG_GROUP = 32
 # FindCoordinator key types.
 _GROUP_KEY = 0
 _TXN_KEY = 1
+_SHARE_KEY = 2
 # FindCoordinator v4 batches keys.
 _BATCHED_FIND_VERSION = 4
 # The bit field a DescribeGroups without include_authorized_operations carries.
@@ -287,6 +289,9 @@ async def _find_coordinator(
         if key_type == _TXN_KEY:
             ok = allows(auth, ctx, AclOperation.DESCRIBE, TXN, key)
             return 0 if ok else ec.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        if key_type == _SHARE_KEY:  # share-partition keys: the brokers' own (CLUSTER_ACTION)
+            ok = cluster_allows(auth, ctx, AclOperation.CLUSTER_ACTION)
+            return 0 if ok else ec.CLUSTER_AUTHORIZATION_FAILED
         return 0
 
     R = find_coordinator.FindCoordinatorResponse
@@ -671,6 +676,7 @@ GATES: dict[type, Gate] = {
     describe_quorum.DescribeQuorumRequest: whole(
         cluster_op(AclOperation.DESCRIBE), top_level(describe_quorum.DescribeQuorumResponse)
     ),
+    **SHARE_STATE_GATES,
 }
 
 

@@ -266,6 +266,7 @@ class Broker:
                 await nursery.start(self._run_kraft)
             await nursery.start(self._run_coordinator, "group")
             await nursery.start(self._run_coordinator, "txn")
+            await nursery.start(self._run_coordinator, "share")
             await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -342,12 +343,16 @@ class Broker:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Run the node's ``kind`` coordinator ("group": timers, offsets load and expiry;
-        "txn": loads, markers, timeouts) until shutdown, which stops it before the logs
-        close (hooks run last-added first)."""
+        "txn": loads, markers, timeouts; "share": share-state loads) until shutdown, which
+        stops it before the logs close (hooks run last-added first)."""
         node = self.node
         coordinator = None
         if node is not None:
-            coordinator = node.group_coordinator if kind == "group" else node.txn_coordinator
+            coordinator = {
+                "group": node.group_coordinator,
+                "txn": node.txn_coordinator,
+                "share": node.share_coordinator,
+            }[kind]
         if coordinator is None:
             task_status.started()
             return

@@ -42,6 +42,7 @@ from ferrokafka.storage import checkpoints as ckpt
 
 if TYPE_CHECKING:
     from ferrokafka.groups.coordinator import GroupCoordinator
+    from ferrokafka.share.coordinator import ShareCoordinator
     from ferrokafka.txn.coordinator import TransactionCoordinator
     from ferrokafka.txn.verification import TxnPartitionVerifier
 
@@ -109,6 +110,9 @@ class Node:
         # read and write each share-partition's durable state through it. In memory until the
         # share coordinator's registration replaces it with the ``__share_group_state`` one.
         self.share_persister: Persister = InMemoryPersister()
+        # Set by the share-state handlers' registration (share.ShareCoordinator, run by the
+        # Broker): the state RPCs, FindCoordinator key type 2, and the durable persister.
+        self.share_coordinator: ShareCoordinator | None = None
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.

@@ -4,4 +4,9 @@
   share-partition's in-flight records) and the share coordinator (which keeps their durable
   state on ``__share_group_state``): :class:`~.persister.Persister` and its value types, plus
   :class:`~.persister.InMemoryPersister` for tests and until the coordinator is wired.
+- :mod:`.coordinator`: the share coordinator, share-partition state on ``__share_group_state``
+  through the coordinator runtime (Kafka 4.4's ShareCoordinatorShard), with :mod:`.serde` and
+  :mod:`.records` (its records, generated) and :mod:`.combiner` (4.4's batch combining).
+- :mod:`.state_persister`: the durable :class:`~.persister.Persister` on that coordinator,
+  in-process or over the state RPCs to the coordinator's node (``node.share_persister``).
 """

@@ -28,6 +28,7 @@ coordinator runtime, locally or over the state RPCs to the coordinator's node).
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -49,8 +50,11 @@ class SharePartitionKey:
     partition: int
 
     def coordinator_key(self) -> str:
-        """The FindCoordinator key (key type SHARE = 2): ``group:topicId:partition``."""
-        return f"{self.group_id}:{self.topic_id}:{self.partition}"
+        """The FindCoordinator key (key type SHARE = 2): ``group:topicId:partition``, the topic
+        id as Kafka's Uuid.toString writes it (URL-safe base64, no padding): the key's Java
+        hash picks the ``__share_group_state`` partition, so it must be Kafka's string."""
+        topic = base64.urlsafe_b64encode(self.topic_id.bytes).decode("ascii").rstrip("=")
+        return f"{self.group_id}:{topic}:{self.partition}"
 
 
 @dataclass(frozen=True)
@@ -127,8 +131,16 @@ class _Stored:
 
 
 class InMemoryPersister:
-    """A :class:`Persister` kept in a dict: Kafka's epoch fencing and batch merging, no
-    durability. For tests, and for a broker whose share coordinator is not wired yet."""
+    """A :class:`Persister` kept in a dict: Kafka's epoch fencing and batch merging (Kafka
+    4.4's PersisterStateBatchCombiner, :mod:`ferrokafka.share.combiner`), no durability. For
+    tests, and for a broker whose share coordinator is not wired yet.
+
+    Simpler than the share coordinator (:mod:`ferrokafka.share.coordinator`, what a broker
+    uses) where Kafka 4.4's shard is stricter: there a read or write of a share-partition never
+    initialized is INVALID_REQUEST (here: UNKNOWN_TOPIC_OR_PARTITION, and a write creates it),
+    a summary of one is start offset -1 without error, a negative leader epoch is
+    INVALID_REQUEST, a write keeps the leader epoch a read recorded and never moves the start
+    offset back."""
 
     def __init__(self) -> None:
         self._states: dict[SharePartitionKey, _Stored] = {}
@@ -177,8 +189,11 @@ class InMemoryPersister:
             stored.leader_epoch = leader_epoch
         if start_offset != NOT_INITIALIZED:
             stored.start_offset = start_offset
-        merged = _merge(list(stored.batches.values()), list(batches))
-        stored.batches = {b.first_offset: b for b in merged if b.last_offset >= stored.start_offset}
+        # Imported here: the combiner builds this module's StateBatch.
+        from ferrokafka.share.combiner import combine_state_batches
+
+        merged = combine_state_batches(stored.batches.values(), batches, stored.start_offset)
+        stored.batches = {b.first_offset: b for b in merged}
         stored.delivery_complete_count = delivery_complete_count
         return ec.NONE
 
@@ -196,25 +211,3 @@ class InMemoryPersister:
             start_offset=stored.start_offset,
             delivery_complete_count=stored.delivery_complete_count,
         )
-
-
-def _merge(old: list[StateBatch], new: list[StateBatch]) -> list[StateBatch]:
-    """``old`` overlaid with ``new``: each offset takes the batch from ``new`` that covers it,
-    else the one from ``old``. Adjacent pieces are kept apart (no coalescing)."""
-    pieces: list[StateBatch] = []
-    covered = sorted((b.first_offset, b.last_offset) for b in new)
-    for batch in sorted(old, key=lambda b: b.first_offset):
-        start = batch.first_offset
-        for first, last in covered:
-            if last < start or first > batch.last_offset:
-                continue
-            if first > start:
-                pieces.append(
-                    StateBatch(start, first - 1, batch.delivery_state, batch.delivery_count)
-                )
-            start = max(start, last + 1)
-        if start <= batch.last_offset:
-            pieces.append(
-                StateBatch(start, batch.last_offset, batch.delivery_state, batch.delivery_count)
-            )
-    return sorted([*pieces, *new], key=lambda b: b.first_offset)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from ferrokafka.config import Endpoint
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.server.dispatcher import Dispatcher
-from ferrokafka.server.handlers import admin, data, groups, sasl, txn
+from ferrokafka.server.handlers import admin, data, groups, sasl, share_state, txn
 from ferrokafka.server.handlers.api_versions import (
     CONTROLLER_FEATURES,
     DEFAULT_FEATURES,
@@ -80,6 +80,7 @@ def register_node_handlers(
     data.register(dispatchers["broker"], node)
     groups.register(dispatchers["broker"], node, advertised_listeners)
     txn.register(dispatchers["broker"], node)
+    share_state.register(dispatchers["broker"], node)
 
 
 def install_authorization(dispatcher: Dispatcher, node: Node, *, controller: bool = False) -> None:

@@ -1,6 +1,7 @@
 """FindCoordinator (key 10, v0-6): a group's coordinator is the leader of its
 ``__consumer_offsets`` partition, a transactional id's the leader of its
-``__transaction_state`` partition (Kafka's rule).
+``__transaction_state`` partition (Kafka's rule), a share-partition's (key type 2, v6+,
+``group:topicId:partition``) the leader of its ``__share_group_state`` partition.
 
 The internal topic is created on the first request for its key type (Kafka's broker does the
 same, through the controller); until this node's partition of the key is loaded the answer is
@@ -10,6 +11,9 @@ several keys (``coordinator_keys``); earlier versions ask for one.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import uuid
 from collections.abc import Callable
 
 from ferrokafka.config import Endpoint
@@ -21,10 +25,15 @@ from ferrokafka.protocol.messages.find_coordinator import (
 )
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
+from ferrokafka.share.coordinator import SHARE_STATE_TOPIC
+from ferrokafka.share.persister import SharePartitionKey
 from ferrokafka.txn.coordinator import TXN_TOPIC
 
 GROUP_KEY_TYPE = 0
 TRANSACTION_KEY_TYPE = 1
+SHARE_KEY_TYPE = 2
+# Key type SHARE came with v6 (KIP-932); Kafka answers an older request for it INVALID_REQUEST.
+SHARE_KEY_VERSION = 6
 BATCHED_VERSION = 4
 # A batched request names keys one by one; Kafka bounds it only by the request size. This
 # bound keeps a single request from holding the handler for long.
@@ -96,12 +105,35 @@ class FindCoordinatorHandler:
             code = txn.error_code(key)
             if code != ec.NONE:
                 return code, _NO_NODE
+        elif key_type == SHARE_KEY_TYPE:
+            found = await self._find_share(ctx, key)
+            if found is not None:
+                return found
         else:
             return ec.INVALID_REQUEST, _NO_NODE
         endpoint = self._endpoint(ctx.listener_name)
         if endpoint is None:
             return ec.COORDINATOR_NOT_AVAILABLE, _NO_NODE
         return ec.NONE, (self.node.config.node_id, endpoint.host, endpoint.port)
+
+    async def _find_share(
+        self, ctx: RequestContext, key: str
+    ) -> tuple[int, tuple[int, str, int]] | None:
+        """An answer for a share-partition key, or None when this node coordinates it."""
+        share = self.node.share_coordinator
+        parsed = parse_share_key(key)
+        if ctx.api_version < SHARE_KEY_VERSION or parsed is None:
+            return ec.INVALID_REQUEST, _NO_NODE
+        if share is None:
+            return ec.COORDINATOR_NOT_AVAILABLE, _NO_NODE
+        code = await share.ensure_topic()
+        if code != ec.NONE:
+            return code, _NO_NODE
+        part = self.node.image.partition(SHARE_STATE_TOPIC, share.partition_for(parsed))
+        if part is not None and part.leader != self.node.config.node_id:
+            return self._broker(part.leader, ctx.listener_name)
+        code = share.error_code(parsed)
+        return (code, _NO_NODE) if code != ec.NONE else None
 
     def _broker(self, node_id: int, listener_name: str) -> tuple[int, tuple[int, str, int]]:
         """Another broker's endpoint on the listener the request came in on."""
@@ -116,3 +148,28 @@ class FindCoordinatorHandler:
             if endpoint.name == listener_name:
                 return endpoint
         return None
+
+
+def parse_share_key(key: str) -> SharePartitionKey | None:
+    """Kafka's SharePartitionKey.getInstance(String): ``group:topicId:partition`` with a
+    non-empty group, a base64 topic id and an integer partition; None when malformed."""
+    parts = key.split(":")
+    if len(parts) != 3 or not parts[0].strip():
+        return None
+    try:
+        topic_id = uuid_from_kafka(parts[1])
+        partition = int(parts[2])
+    except ValueError:
+        return None
+    return SharePartitionKey(parts[0], topic_id, partition)
+
+
+def uuid_from_kafka(text: str) -> uuid.UUID:
+    """Kafka's Uuid.fromString: URL-safe base64 of 16 bytes; ValueError otherwise."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"not a topic id: {text!r}") from exc
+    if len(raw) != 16:
+        raise ValueError(f"not a topic id: {text!r}")
+    return uuid.UUID(bytes=raw)
