@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import trio
 
 from ferrokafka.cluster.channel import MetadataPublisher
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
 from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
 from ferrokafka.protocol.error_codes import (
@@ -151,8 +152,10 @@ class RemoteControllerChannel:
         *,
         timeout_s: float = OPERATION_TIMEOUT_S,
         retry_backoff_s: float = RETRY_BACKOFF_S,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.broker_id = broker_id
+        self.connector = connector  # the controller listener's TLS and SASL
         self._locate = locate
         self._feed = feed
         self.timeout_s = timeout_s
@@ -332,6 +335,6 @@ class RemoteControllerChannel:
                 # Addresses of old controllers: forget the oldest.
                 await self._clients.pop(next(iter(self._clients))).aclose()
             client = self._clients[address] = NodeClient(
-                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}"
+                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}", connector=self.connector
             )
         return client

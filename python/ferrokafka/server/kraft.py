@@ -36,6 +36,7 @@ from ferrokafka.cluster.bootstrap import (
     read_bootstrap_scram,
 )
 from ferrokafka.cluster.channel import InProcessControllerChannel
+from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
@@ -167,12 +168,15 @@ class KRaftNode:
             listener_name=config.controller_listener_names[0],
             directory_id=metadata_directory_id(config),
             segment_bytes=int(config["metadata.log.segment.bytes"]),
+            connector=node_connectors(config).controller,
         )
         self.metadata_log = RaftMetadataLog(self.driver, trio_token)
         # Snapshots of the image this node applied (controllers and brokers alike, as Kafka).
         self.snapshots = SnapshotGenerator(self.driver, snapshot_policy(config))
         self.feed = LogMetadataFeed(self.metadata_log)
-        self.channel = RemoteControllerChannel(config.node_id, self.locate, self.feed)
+        self.channel = RemoteControllerChannel(
+            config.node_id, self.locate, self.feed, connector=node_connectors(config).controller
+        )
         self.controller: Controller | None = None
         self.controller_channel: InProcessControllerChannel | None = None
         self._active = False
