@@ -25,12 +25,14 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from tests.cluster.kraft_processes import KRaftCluster
 from tests.kafka_support import jars
-from tests.security.certs import PASSWORD, Authority, issue, make_authority
+from tests.security.certs import Authority, make_authority
+from tests.security.internode_support import (
+    admin_properties,
+    client_config,
+    scram_format_args,
+    secured_overrides,
+)
 
-SCRAM_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
-MECHANISM = "SCRAM-SHA-512"
-USERS = {"broker": "broker-secret-512", "admin": "admin-secret-512", "alice": "alice-secret"}
-NODE_SUBJECT = "CN=node,O=ferrokafka"
 TOPIC = "replicated"
 RECORDS = 30
 CLIENT_TIMEOUT_S = 60.0
@@ -46,37 +48,7 @@ class Secured:
     work_dir: Path
 
     def client(self, user: str = "admin") -> dict[str, object]:
-        return {
-            "bootstrap.servers": self.cluster.bootstrap,
-            "security.protocol": "SASL_SSL",
-            "ssl.ca.location": str(self.ca.pem),
-            "sasl.mechanism": MECHANISM,
-            "sasl.username": user,
-            "sasl.password": USERS[user],
-        }
-
-
-def secured_overrides(ca: Authority, pki: Path) -> dict[str, str]:
-    node = issue(ca, pki, "node", NODE_SUBJECT, server=True)
-    stores = {
-        "ssl.keystore.type": "PKCS12",
-        "ssl.keystore.location": str(node.p12),
-        "ssl.keystore.password": PASSWORD,
-        "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": str(ca.pem),
-    }
-    jaas = f'{SCRAM_MODULE} required username="broker" password="{USERS["broker"]}";'
-    return {
-        **{f"listener.name.sasl_ssl.{k}": v for k, v in stores.items()},
-        **{f"listener.name.controller.{k}": v for k, v in stores.items()},
-        "listener.name.controller.ssl.client.auth": "required",
-        "listener.name.sasl_ssl.sasl.enabled.mechanisms": MECHANISM,
-        f"listener.name.sasl_ssl.{MECHANISM.lower()}.sasl.jaas.config": jaas,
-        "sasl.mechanism.inter.broker.protocol": MECHANISM,
-        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        "super.users": f"User:broker;User:admin;User:{NODE_SUBJECT}",
-        "replica.lag.time.max.ms": "10000",
-    }
+        return {"bootstrap.servers": self.cluster.bootstrap, **client_config(self.ca, user)}
 
 
 @pytest.fixture(scope="module")
@@ -84,13 +56,12 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
     jars.require_kafka()
     work = tmp_path_factory.mktemp("internode")
     ca = make_authority(work / "pki")
-    scram = [f"{MECHANISM}=[name={user},password={pw}]" for user, pw in USERS.items()]
     cluster = KRaftCluster(
         work / "cluster",
         overrides=secured_overrides(ca, work / "pki"),
         broker_listener="SASL_SSL",
         protocol_map="CONTROLLER:SSL,SASL_SSL:SASL_SSL",
-        format_args=tuple(arg for entry in scram for arg in ("--add-scram", entry)),
+        format_args=scram_format_args(),
     )
     with cluster.running():
         yield Secured(cluster, ca, work)
@@ -142,14 +113,7 @@ def _read_all(secured: Secured, count: int) -> list[bytes]:
 
 def _kafka_topics_isr(secured: Secured) -> list[int]:
     """``kafka-topics --describe`` over SASL_SSL, Kafka's Java client: the ISR it prints."""
-    config = secured.work_dir / "admin.properties"
-    config.write_text(
-        "security.protocol=SASL_SSL\n"
-        f"sasl.mechanism={MECHANISM}\n"
-        f'sasl.jaas.config={SCRAM_MODULE} required username="admin" '
-        f'password="{USERS["admin"]}";\n'
-        f"ssl.truststore.type=PEM\nssl.truststore.location={secured.ca.pem}\n"
-    )
+    config = admin_properties(secured.ca, secured.work_dir / "admin.properties")
     result = jars.run_kafka_tool(
         TOPIC_COMMAND,
         ["--bootstrap-server", secured.cluster.bootstrap, "--command-config", str(config),
