@@ -6,7 +6,9 @@ registration all authenticate) and whose broker listener is SASL_PLAINTEXT with 
 clients and inter-broker traffic. A fourth node, broker only, presents a wrong password: it
 never gets the metadata, so it never registers; it logs the refusal in one ERROR line per
 controller it tried (not one per attempt); the three others serve a replicated topic to
-confluent-kafka all along.
+confluent-kafka all along, with SASL sessions of two seconds (``connections.max.reauth.ms``):
+their heartbeats, fetchers and raft connections re-authenticate (KIP-368) or reconnect as the
+sessions end, or they would be closed and the cluster would stall.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ JAAS = f'{PLAIN_MODULE} required username="broker" password="{SECRET}" {USERS};'
 WRONG_JAAS = JAAS.replace(f'password="{SECRET}"', 'password="not-the-secret"')
 TOPIC = "unaffected"
 RECORDS = 20
+REAUTH_MS = 2000
 WAIT_S = 90.0
 POLL_S = 0.5
 CLIENT_TIMEOUT_S = 60.0
@@ -46,6 +49,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KRaftCluster]:
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": JAAS,
             "sasl.mechanism.controller.protocol": "PLAIN",
             "sasl.mechanism.inter.broker.protocol": "PLAIN",
+            # KIP-368: every SASL session lasts REAUTH_MS, so the nodes' own connections
+            # re-authenticate (or, raft's, reconnect) several times while the test runs.
+            "connections.max.reauth.ms": str(REAUTH_MS),
         },
         broker_listener="SASL_PLAINTEXT",
         protocol_map="CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT",
