@@ -3,7 +3,9 @@ SASL/PLAIN and SCRAM-SHA-256/512 client exchanges with a SASL_PLAINTEXT broker (
 password refused with Kafka's message, logged once), KIP-368 re-authentication on the same
 connection before the session ends, and the TLS client's host name check
 (``ssl.endpoint.identification.algorithm``) against a TLS server whose certificate names
-another host; plus the config rules that lift or keep the refusal of internal listeners.
+another host; the SCRAM client against the server's mechanism sans-io (a forged server
+signature, a foreign nonce, a downgraded iteration count refused); plus the config rules that
+lift or keep the refusal of internal listeners.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from tests.security.certs import issue, make_authority
 from tests.security.sasl_support import PLAIN_USERS, SCRAM_USERS, SaslBroker, run_sasl_broker
 
 from ferrokafka.cluster.connector import AuthenticationError, Connector, make_connector
+from ferrokafka.cluster.connector.sasl_client import SaslClientError, ScramClient
 from ferrokafka.cluster.connector.tls import client_tls_context
 from ferrokafka.cluster.node_client import NodeAuthenticationError, NodeClient
 from ferrokafka.config import ConfigError
 from ferrokafka.config.internode import InternodeSettings, SaslClientSettings
 from ferrokafka.config.tls_settings import TlsSettingsError, listener_values
 from ferrokafka.protocol.messages.metadata import MetadataRequest
+from ferrokafka.server.sasl.scram import ScramServer, scram_credential
 from ferrokafka.testing.broker import testing_config as make_config
 
 CALL_TIMEOUT_S = 30.0
@@ -216,3 +220,40 @@ def test_tls_client_settings_refused_in_one_line() -> None:
     )
     with pytest.raises(ConfigError, match="controller TLS client of listener SSL: truststore"):
         make_connector(settings, "controller")
+
+
+# -- the client mechanisms against the server's, sans-io ---------------------------------------
+
+
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_scram_client_proves_itself_and_checks_the_server(mechanism: str) -> None:
+    credential = scram_credential(mechanism, "pw=,with")
+    lookup = {("us,er=", mechanism): credential}
+
+    def exchange(password: str, *, tamper: bool = False) -> ScramClient:
+        client = ScramClient(mechanism, "us,er=", password)
+        server = ScramServer(mechanism, lambda user, mech: lookup.get((user, mech)))
+        client_final = client.evaluate(server.evaluate(client.first()))
+        assert client_final is not None
+        server_final = server.evaluate(client_final)
+        assert server.complete and server.authorization_id == "us,er="
+        if tamper:
+            server_final = server_final[:-4] + b"AAA="
+        assert client.evaluate(server_final) is None
+        return client
+
+    assert exchange("pw=,with").complete
+    # A server that does not hold the credential cannot forge the final signature.
+    with pytest.raises(SaslClientError, match="invalid server signature"):
+        exchange("pw=,with", tamper=True)
+    # A server nonce that does not extend the client's is refused before any proof is sent.
+    client = ScramClient(mechanism, "u", "p")
+    client.first()
+    with pytest.raises(SaslClientError, match="does not extend ours"):
+        client.evaluate(b"r=someone-else,s=c2FsdA==,i=4096")
+    # Too few iterations (a downgrade) are refused too.
+    client = ScramClient(mechanism, "u", "p")
+    first = client.first().decode()
+    nonce = first.split("r=", 1)[1]
+    with pytest.raises(SaslClientError, match="iteration count 1 refused"):
+        client.evaluate(f"r={nonce}x,s=c2FsdA==,i=1".encode())
