@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import trio
-from tests.security.certs import issue, make_authority
+from tests.security.certs import PASSWORD, issue, make_authority
+from tests.security.conftest import TlsBroker
 from tests.security.sasl_support import PLAIN_USERS, SCRAM_USERS, SaslBroker, run_sasl_broker
 
 from ferrokafka.cluster.connector import AuthenticationError, Connector, make_connector
@@ -257,3 +258,30 @@ def test_scram_client_proves_itself_and_checks_the_server(mechanism: str) -> Non
     nonce = first.split("r=", 1)[1]
     with pytest.raises(SaslClientError, match="iteration count 1 refused"):
         client.evaluate(f"r={nonce}x,s=c2FsdA==,i=1".encode())
+
+
+def test_tls_client_certificate_from_the_keystore(tls_broker: TlsBroker) -> None:
+    """The MTLS listener requires a client certificate: without a keystore the node is
+    refused (TLS 1.3 tells it at the first read; reported as an authentication failure),
+    with one it is served."""
+    trusting = {"ssl.truststore.type": "PEM", "ssl.truststore.location": str(tls_broker.pki.ca.pem)}
+    keystore = {
+        "ssl.keystore.type": "PKCS12",
+        "ssl.keystore.location": str(tls_broker.pki.alice.p12),
+        "ssl.keystore.password": PASSWORD,
+    }
+    address = ("127.0.0.1", tls_broker.port("MTLS"))
+
+    async def metadata(values: dict[str, object]) -> int:
+        connector = make_connector(InternodeSettings("MTLS", "SSL", values), "inter-broker")
+        client = NodeClient(
+            address, client_id="mtls", timeout_s=CALL_TIMEOUT_S, connector=connector
+        )
+        try:
+            return len((await client.call(MetadataRequest(topics=[]))).brokers)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(NodeAuthenticationError, match="TLS: TLSV13_ALERT_CERTIFICATE_REQUIRED"):
+        trio.run(metadata, _tls_values(**trusting))
+    assert trio.run(metadata, _tls_values(**trusting, **keystore)) == 1

@@ -129,7 +129,13 @@ class NodeClient:
             raise NodeUnavailableError(
                 f"{self._where()} did not answer within {self.timeout_s:g} s"
             ) from exc
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        except trio.BrokenResourceError as exc:
+            await self._close()
+            refused = self.connector.refused_by_tls(self.address, exc)
+            if refused is not None:
+                raise NodeAuthenticationError(str(refused)) from exc
+            raise NodeUnavailableError(f"{self._where()}: {exc or exc.__cause__}") from exc
+        except (OSError, trio.ClosedResourceError) as exc:
             await self._close()
             raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
         except AuthenticationError as exc:

@@ -116,7 +116,13 @@ class Connector:
                 stream = await self._tls_handshake(tcp, host, address)
             connection = Connection(stream, address)
             if self.settings.sasl is not None:
-                await self._authenticate(connection, client_id, first=True)
+                try:
+                    await self._authenticate(connection, client_id, first=True)
+                except trio.BrokenResourceError as exc:
+                    refused = self.refused_by_tls(address, exc)
+                    if refused is None:
+                        raise
+                    raise refused from None
         except BaseException:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
@@ -129,6 +135,24 @@ class Connector:
         SaslAuthenticate again; a new ``reauth_at``. No-op without SASL."""
         if self.settings.sasl is not None:
             await self._authenticate(connection, client_id, first=False)
+
+    def refused_by_tls(
+        self, address: tuple[str, int], exc: BaseException
+    ) -> AuthenticationError | None:
+        """The AuthenticationError (logged once) when ``exc`` is the other node's TLS alert
+        refusing this node — with TLS 1.3 a refused client certificate shows only at the first
+        read after the handshake; None for any other failure."""
+        cause = exc.__cause__
+        reason = getattr(cause, "reason", None) if isinstance(cause, ssl.SSLError) else None
+        # Alerts only (TLSV13_ALERT_CERTIFICATE_REQUIRED, TLSV1_ALERT_UNKNOWN_CA, ...): an EOF
+        # is a node going away, not a refusal.
+        if self.tls is None or not reason or "ALERT" not in reason:
+            return None
+        try:
+            self._refused(address, f"TLS: {reason}")
+        except AuthenticationError as refused:
+            return refused
+        raise AssertionError("_refused raises")
 
     # -- TLS --------------------------------------------------------------------------------
 
