@@ -133,6 +133,12 @@ class KRaftCluster:
     cluster_id: str = ""
     brokers: int = 0
     combined: bool = True
+    # The brokers' one listener (clients and inter-broker), its protocol and the controller
+    # listener's (tests/security/test_internode_*.py: SASL_SSL and SSL); extra
+    # ``storage format`` arguments (``--add-scram ...``).
+    broker_listener: str = "PLAINTEXT"
+    protocol_map: str = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    format_args: tuple[str, ...] = ()
 
     def is_broker(self, node_id: int) -> bool:
         return self.combined or not self.is_voter(node_id)
@@ -169,12 +175,13 @@ class KRaftCluster:
             voter = self.is_voter(node.node_id)
             broker = self.is_broker(node.node_id)
             roles = [r for r, has in (("broker", broker), ("controller", voter)) if has]
-            listeners = [f"PLAINTEXT://{LOOPBACK}:{node.port}"] if broker else []
+            client = self.broker_listener
+            listeners = [f"{client}://{LOOPBACK}:{node.port}"] if broker else []
             if voter:
                 listeners.append(f"CONTROLLER://{LOOPBACK}:{node.controller_port}")
             broker_settings = {
-                "advertised.listeners": f"PLAINTEXT://{LOOPBACK}:{node.port}",
-                "inter.broker.listener.name": "PLAINTEXT",
+                "advertised.listeners": f"{client}://{LOOPBACK}:{node.port}",
+                "inter.broker.listener.name": client,
             }
             settings = {
                 "process.roles": ",".join(roles),
@@ -183,7 +190,7 @@ class KRaftCluster:
                 "listeners": ",".join(listeners),
                 **(broker_settings if broker else {}),
                 "controller.listener.names": "CONTROLLER",
-                "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "listener.security.protocol.map": self.protocol_map,
                 "log.dirs": str(node.work_dir / "logs"),
                 "metadata.log.dir": str(node.work_dir / "metadata"),
                 # Internal topics of one replica (data topics choose their own factor).
@@ -194,8 +201,9 @@ class KRaftCluster:
             }
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
             formatted = ferrokafka_cli(
-                "storage", "format", "-t", self.cluster_id, "-c", str(node.config_file)
-            )
+                "storage", "format", "-t", self.cluster_id, "-c", str(node.config_file),
+                *self.format_args,
+            )  # fmt: skip
             assert formatted.returncode == 0, formatted.stderr
 
     def start(self, node_id: int) -> None:

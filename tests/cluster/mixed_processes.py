@@ -127,6 +127,13 @@ class MixedCluster:
     features: dict[str, int] = field(default_factory=lambda: dict(UNSUPPORTED_FEATURES_OFF))
     # The Kafka JVM's flags: small by default (tests); the benchmark gives Kafka its own.
     kafka_jvm: tuple[str, ...] = KAFKA_JVM
+    # The brokers' one listener and the protocol map (a secured cluster: SASL_SSL, SSL), extra
+    # arguments of both format tools (``--add-scram ...``), and what a client needs to reach
+    # that listener (``wait_brokers``'s admin client: security.protocol, sasl.*, ssl.*).
+    broker_listener: str = "PLAINTEXT"
+    protocol_map: str = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    format_args: tuple[str, ...] = ()
+    client_config: dict[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for node_id, (kind, roles) in self.layout.items():
@@ -157,7 +164,7 @@ class MixedCluster:
     def settings(self, node: MixedNode) -> dict[str, str]:
         listeners = []
         if node.is_broker:
-            listeners.append(f"PLAINTEXT://{LOOPBACK}:{node.port}")
+            listeners.append(f"{self.broker_listener}://{LOOPBACK}:{node.port}")
         if node.is_controller:
             listeners.append(f"CONTROLLER://{LOOPBACK}:{node.controller_port}")
         settings = {
@@ -166,7 +173,7 @@ class MixedCluster:
             "controller.quorum.voters": self.voters,
             "listeners": ",".join(listeners),
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "listener.security.protocol.map": self.protocol_map,
             "log.dirs": str(node.work_dir / "logs"),
             "offsets.topic.replication.factor": "1",
             "transaction.state.log.replication.factor": "1",
@@ -178,8 +185,8 @@ class MixedCluster:
             "group.initial.rebalance.delay.ms": "0",
         }
         if node.is_broker:
-            settings["advertised.listeners"] = f"PLAINTEXT://{LOOPBACK}:{node.port}"
-            settings["inter.broker.listener.name"] = "PLAINTEXT"
+            settings["advertised.listeners"] = f"{self.broker_listener}://{LOOPBACK}:{node.port}"
+            settings["inter.broker.listener.name"] = self.broker_listener
         if node.kind == FERROKAFKA:
             settings["metadata.log.dir"] = str(node.work_dir / "metadata")
         return {**settings, **self.overrides}
@@ -204,13 +211,15 @@ class MixedCluster:
                         "--config",
                         str(node.config_file),
                         *flags,
+                        *self.format_args,
                     ],
                     work_dir=node.work_dir,
                 )
             else:
                 formatted = ferrokafka_cli(
-                    "storage", "format", "-t", self.cluster_id, "-c", str(node.config_file), *flags
-                )
+                    "storage", "format", "-t", self.cluster_id, "-c", str(node.config_file), *flags,
+                    *self.format_args,
+                )  # fmt: skip
                 assert formatted.returncode == 0, formatted.stderr
 
     def start(self, node_id: int) -> None:
@@ -279,7 +288,13 @@ class MixedCluster:
             try:
                 seen = [
                     set(
-                        AdminClient({"bootstrap.servers": self.nodes[i].bootstrap, "log_level": 0})
+                        AdminClient(
+                            {
+                                **self.client_config,
+                                "bootstrap.servers": self.nodes[i].bootstrap,
+                                "log_level": 0,
+                            }
+                        )  # fmt: skip
                         .list_topics(timeout=2.0)
                         .brokers
                     )

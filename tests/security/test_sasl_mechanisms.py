@@ -16,8 +16,8 @@ from tests.security.sasl_support import ScramClient, scram_lookup, unsecured_tok
 
 from ferrokafka.config import load_broker_config
 from ferrokafka.config.definitions import ConfigError
+from ferrokafka.config.jaas import JaasConfigError, parse_jaas_config
 from ferrokafka.server.sasl.errors import SaslAuthenticationFailed, SaslCredentialsRejected
-from ferrokafka.server.sasl.jaas import JaasConfigError, parse_jaas_config
 from ferrokafka.server.sasl.oauth_validators import (
     JwksKeys,
     JwksValidator,

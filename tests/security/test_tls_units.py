@@ -12,13 +12,12 @@ from tests.security.certs import PASSWORD
 from tests.security.conftest import Pki, make_pki
 
 from ferrokafka.config import BrokerConfig
-from ferrokafka.config.definitions import ConfigError
+from ferrokafka.config.keystores import JKS_REFUSAL
 from ferrokafka.server.tls.context import (
     TlsConfigError,
     build_listener_tls,
     listener_values,
 )
-from ferrokafka.server.tls.keystores import JKS_REFUSAL
 from ferrokafka.server.tls.principal_mapping import NoMatchingRule, map_name, parse_rules
 from ferrokafka.testing.broker import testing_config as make_config
 
@@ -151,9 +150,9 @@ def test_pem_keystore_file_and_encrypted_key(pki: Pki, tmp_path: Path) -> None:
         _build(pki, tmp_path, ssl_key_password="wrong", **keys)
 
 
-def test_ssl_controller_listener_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="controller and inter-broker clients speak only"):
-        make_config(
-            tmp_path,
-            {"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"},
-        )
+def test_ssl_controller_listener_accepted(tmp_path: Path) -> None:
+    # The node's raft and broker-to-controller clients speak TLS (cluster/connector/).
+    config = make_config(
+        tmp_path, {"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:SSL"}
+    )
+    assert config.security_protocol_map["CONTROLLER"] == "SSL"

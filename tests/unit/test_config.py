@@ -403,13 +403,17 @@ def test_controller_listener_rules_by_role() -> None:
     assert controller.inter_broker_listener_name is None
 
 
-def test_internal_listener_must_be_plaintext() -> None:
-    # SSL listeners serve clients; the node's own clients (raft, broker to controller, replica
-    # fetchers) dial PLAINTEXT only, so an SSL inter-broker or controller listener is refused.
-    with pytest.raises(ConfigError, match="uses SSL, but ferrokafka's controller and inter-broker"):
-        broker(listener_security_protocol_map="CONTROLLER:PLAINTEXT,PLAINTEXT:SSL")
-    with pytest.raises(ConfigError, match="controller.listener.names.*uses SSL"):
-        broker(listener_security_protocol_map="CONTROLLER:SSL,PLAINTEXT:PLAINTEXT")
+def test_internal_listeners_of_every_protocol() -> None:
+    # The node's own clients (raft, broker to controller, replica fetchers) dial SSL listeners
+    # (cluster/connector/); a SASL one needs a mechanism they speak and credentials.
+    assert broker(listener_security_protocol_map="CONTROLLER:SSL,PLAINTEXT:SSL")
+    with pytest.raises(ConfigError, match="controller SASL on listener CONTROLLER"):
+        broker(listener_security_protocol_map="CONTROLLER:SASL_SSL,PLAINTEXT:PLAINTEXT")
+    with pytest.raises(ConfigError, match="is needed for inter-broker SASL"):
+        broker(
+            listener_security_protocol_map="CONTROLLER:PLAINTEXT,PLAINTEXT:SASL_PLAINTEXT",
+            sasl_mechanism_inter_broker_protocol="PLAIN",
+        )
 
 
 def test_default_protocol_map_covers_controller_listeners() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.node_client import NodeClient, NodeUnavailableError
 
@@ -20,8 +21,10 @@ class BrokerClients:
         *,
         client_id: str,
         timeout_s: float,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self._image = image
+        self.connector = connector  # the inter-broker listener's TLS and SASL
         self.listener = listener
         self._client_id = client_id
         self._timeout_s = timeout_s
@@ -43,7 +46,12 @@ class BrokerClients:
         if client is None or client.address != address:
             if client is not None:
                 await client.aclose()
-            client = NodeClient(address, client_id=self._client_id, timeout_s=self._timeout_s)
+            client = NodeClient(
+                address,
+                client_id=self._client_id,
+                timeout_s=self._timeout_s,
+                connector=self.connector,
+            )
             self._clients[broker_id] = client
         return client
 

@@ -2,7 +2,9 @@
 Apache Kafka or ferrokafka), for the requests a node sends itself — a broker's calls to the
 active controller (Kafka's ``NodeToControllerChannelManager``), and later a follower's fetches.
 
-Kafka's wire protocol through ferrokafka's codecs: on connect, ApiVersions, then each API at
+Kafka's wire protocol through ferrokafka's codecs: on connect (through the listener's
+:class:`~ferrokafka.cluster.connector.Connector`: TLS, SASL as the listener says), ApiVersions,
+then each API at
 the highest version both sides support (or the version the caller asks for). One request at a
 time per client: the callers that need concurrency (heartbeats next to admin operations) hold
 a client each, as Kafka's channel managers do. Every call is bounded by ``timeout_s``; a
@@ -19,6 +21,13 @@ from typing import Any
 
 import trio
 
+from ferrokafka.cluster.connector import (
+    PLAINTEXT,
+    AuthenticationError,
+    Connection,
+    Connector,
+    DialError,
+)
 from ferrokafka.protocol import (
     APIS,
     ProtocolError,
@@ -46,6 +55,10 @@ class NodeUnavailableError(Exception):
     """The node could not be reached or did not answer properly (the connection is closed)."""
 
 
+class NodeAuthenticationError(NodeUnavailableError):
+    """The node refused this node's credentials (or TLS failed): the connector logged why."""
+
+
 class UnsupportedByNodeError(NodeUnavailableError):
     """The node does not support the API (or the version asked for)."""
 
@@ -59,11 +72,14 @@ class NodeClient:
         *,
         client_id: str,
         timeout_s: float = REQUEST_TIMEOUT_S,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.address = address
         self.client_id = client_id
         self.timeout_s = timeout_s
-        self._stream: trio.SocketStream | None = None
+        self.connector = connector
+        self._connection: Connection | None = None
+        self._stream: trio.abc.Stream | None = None
         self._buffer = bytearray()
         self._versions: dict[int, int] = {}
         self._correlation_id = 0
@@ -85,6 +101,7 @@ class NodeClient:
         async with self._lock, self._failures():
             if self._stream is None:
                 await self._connect()
+            await self._maybe_reauthenticate()
             if version is None:
                 version = self._versions.get(request.API_KEY)
                 if version is None:
@@ -112,7 +129,19 @@ class NodeClient:
             raise NodeUnavailableError(
                 f"{self._where()} did not answer within {self.timeout_s:g} s"
             ) from exc
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+        except trio.BrokenResourceError as exc:
+            await self._close()
+            refused = self.connector.refused_by_tls(self.address, exc)
+            if refused is not None:
+                raise NodeAuthenticationError(str(refused)) from exc
+            raise NodeUnavailableError(f"{self._where()}: {exc or exc.__cause__}") from exc
+        except (OSError, trio.ClosedResourceError) as exc:
+            await self._close()
+            raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
+        except AuthenticationError as exc:
+            await self._close()
+            raise NodeAuthenticationError(str(exc)) from exc
+        except DialError as exc:
             await self._close()
             raise NodeUnavailableError(f"{self._where()}: {exc}") from exc
         except (ProtocolError, NodeUnavailableError):
@@ -132,9 +161,10 @@ class NodeClient:
         return f"node {self.address[0]}:{self.address[1]}"
 
     async def _connect(self) -> None:
-        host, port = self.address
-        self._stream = await trio.open_tcp_stream(host, port)
-        self._buffer.clear()
+        connection = await self.connector.connect(self.address, client_id=self.client_id)
+        self._connection = connection
+        self._stream = connection.stream
+        self._buffer[:] = connection.leftover
         response: ApiVersionsResponse = await self._round_trip(
             ApiVersionsRequest(
                 client_software_name=SOFTWARE_NAME, client_software_version=SOFTWARE_VERSION
@@ -154,6 +184,17 @@ class NodeClient:
             if high >= max(entry.min_version, info.min_version):
                 versions[entry.api_key] = high
         self._versions = versions
+
+    async def _maybe_reauthenticate(self) -> None:
+        """KIP-368: re-authenticate, between two requests, once the session nears its end."""
+        connection = self._connection
+        if connection is None or connection.reauth_at is None:
+            return
+        if trio.current_time() < connection.reauth_at:
+            return
+        connection.leftover[:] = self._buffer
+        await self.connector.reauthenticate(connection, client_id=self.client_id)
+        self._buffer[:] = connection.leftover
 
     async def _round_trip(self, request: Any, version: int) -> Any:
         assert self._stream is not None
@@ -198,6 +239,7 @@ class NodeClient:
 
     async def _close(self) -> None:
         stream, self._stream = self._stream, None
+        self._connection = None
         self._buffer.clear()
         if stream is not None:
             with trio.CancelScope(shield=True):

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import trio
 
 from ferrokafka.cluster.channel import MetadataPublisher
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
 from ferrokafka.cluster.node_client import REQUEST_TIMEOUT_S, NodeClient, NodeUnavailableError
 from ferrokafka.protocol.error_codes import (
@@ -171,8 +172,10 @@ class RemoteControllerChannel:
         timeout_s: float = OPERATION_TIMEOUT_S,
         retry_backoff_s: float = RETRY_BACKOFF_S,
         lifecycle_request_timeout_s: float = REQUEST_TIMEOUT_S,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.broker_id = broker_id
+        self.connector = connector  # the controller listener's TLS and SASL
         self._locate = locate
         self._feed = feed
         self.timeout_s = timeout_s
@@ -383,7 +386,10 @@ class RemoteControllerChannel:
                 self.lifecycle_request_timeout_s if purpose == LIFECYCLE else REQUEST_TIMEOUT_S
             )
             client = self._clients[key] = NodeClient(
-                address, client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}", timeout_s=timeout_s
+                address,
+                client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}",
+                timeout_s=timeout_s,
+                connector=self.connector,
             )
         return client
 

@@ -14,11 +14,10 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ferrokafka.config import known_keys
+from ferrokafka.config import internode, known_keys
 from ferrokafka.config.broker_keys import BROKER_KEYS
 from ferrokafka.config.definitions import ConfigError, UnknownConfigError
 from ferrokafka.config.listeners import (
-    INTERNAL_SECURITY_PROTOCOLS,
     SUPPORTED_SECURITY_PROTOCOLS,
     Endpoint,
     QuorumVoter,
@@ -251,21 +250,11 @@ def _check_protocols(
 
 
 def _check_internal_protocols(config: BrokerConfig) -> None:
-    """The node's own clients (raft, broker-to-controller, replica fetchers) dial PLAINTEXT
-    only: a controller or inter-broker listener of another protocol is refused."""
-    internal = [("controller.listener.names", n) for n in config.controller_listener_names]
-    if config.inter_broker_listener_name is not None:
-        internal.append(("inter.broker.listener.name", config.inter_broker_listener_name))
-    for key, name in internal:
-        protocol = config.security_protocol_map.get(name, "PLAINTEXT")
-        if protocol not in INTERNAL_SECURITY_PROTOCOLS:
-            raise ConfigError(
-                key,
-                name,
-                f"listener {name} uses {protocol}, but ferrokafka's controller and inter-broker "
-                f"clients speak only {', '.join(INTERNAL_SECURITY_PROTOCOLS)}: give them a "
-                "PLAINTEXT listener",
-            )
+    """The node's own clients (raft, broker-to-controller, replica fetchers) dial the
+    controller and inter-broker listeners with those listeners' protocols (config/internode):
+    a SASL one needs a mechanism they speak and the JAAS credentials to present."""
+    internode.controller_settings(config)
+    internode.inter_broker_settings(config)
 
 
 def _listeners(config: BrokerConfig) -> list[Endpoint]:

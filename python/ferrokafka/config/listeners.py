@@ -17,8 +17,6 @@ from ferrokafka.config.definitions import ConfigError
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SUPPORTED_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-# What the node's own clients (raft, broker-to-controller, replica fetchers) can dial.
-INTERNAL_SECURITY_PROTOCOLS = ("PLAINTEXT",)
 # Listeners whose connections are TLS (SASL_SSL: TLS first, then SASL inside it).
 TLS_PROTOCOLS = frozenset({"SSL", "SASL_SSL"})
 PORT_MAX = 65535

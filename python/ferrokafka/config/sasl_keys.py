@@ -17,11 +17,6 @@ _L = ConfigType.LONG
 _LIST = ConfigType.LIST
 _C = ConfigType.CLASS
 _P = ConfigType.PASSWORD
-_INTER_BROKER = (
-    "Accepted, no effect: ferrokafka's own nodes (replica fetchers, brokers reaching the "
-    "controller) have no SASL client yet, so in a cluster keep the inter-broker and controller "
-    "listeners PLAINTEXT; clients may use SASL listeners beside them."
-)
 
 # fmt: off
 SASL_KEYS: tuple[ConfigKey, ...] = (
@@ -30,13 +25,22 @@ SASL_KEYS: tuple[ConfigKey, ...] = (
               "OAUTHBEARER (GSSAPI is refused at start)."),
     ConfigKey("sasl.jaas.config", _P, None,
               "JAAS login configuration; for PLAIN the user_<name>=\"password\" options are "
-              "the users the broker accepts, for OAUTHBEARER the unsecuredValidator* options."),
+              "the users the broker accepts, for OAUTHBEARER the unsecuredValidator* options; "
+              "the username=/password= options of a PLAIN or SCRAM entry are this node's own "
+              "credentials when it dials a SASL controller or inter-broker listener."),
     ConfigKey("sasl.server.callback.handler.class", _C, None,
               "OAUTHBEARER: org.apache.kafka.common.security.oauthbearer."
               "OAuthBearerValidatorCallbackHandler validates JWTs against the JWKS endpoint; "
               "unset, Kafka's unsecured validator (tests only)."),
-    ConfigKey("sasl.mechanism.inter.broker.protocol", _S, "GSSAPI", _INTER_BROKER, applies=False),
-    ConfigKey("sasl.mechanism.controller.protocol", _S, "GSSAPI", _INTER_BROKER, applies=False),
+    ConfigKey("sasl.mechanism.inter.broker.protocol", _S, "GSSAPI",
+              "Mechanism this broker authenticates with when it dials a SASL inter-broker "
+              "listener (replica fetchers, the transaction coordinator): PLAIN, SCRAM-SHA-256 or "
+              "SCRAM-SHA-512, with the username/password of that listener's JAAS entry "
+              "(config/internode.py)."),
+    ConfigKey("sasl.mechanism.controller.protocol", _S, "GSSAPI",
+              "Mechanism this node authenticates with when it dials a SASL controller listener "
+              "(raft, heartbeats, registration): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512, with the "
+              "username/password of that listener's JAAS entry.", dynamic=False),
     ConfigKey("sasl.oauthbearer.jwks.endpoint.url", _S, None,
               "Where the JWKS of OAUTHBEARER token signers is: file:// or http(s):// URL."),
     ConfigKey("sasl.oauthbearer.jwks.endpoint.refresh.ms", _L, 3_600_000,

@@ -3,7 +3,8 @@
 Rows here are *implemented* keys (config/known_keys.py): listing one lifts the start-up refusal
 that protects a broker from silently running without the security its file asks for. A
 listener-prefixed form (``listener.name.<l>.<key>``) of a key listed here is implemented too,
-and wins over the unprefixed key for that listener (server/tls/context.py reads them).
+and wins over the unprefixed key for that listener (config/tls_settings.py reads them, for the
+listener's server side and for this node's own clients dialling that listener).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ TLS_KEYS: tuple[ConfigKey, ...] = (
               "Cipher suites by their Java (IANA) names; empty: OpenSSL's defaults. TLS 1.3 "
               "suites can be left out (no TLS 1.3) but not narrowed.", dynamic=True),
     ConfigKey("ssl.endpoint.identification.algorithm", _S, "https",
-              "Host name checking of the peer's certificate: a client-side setting, accepted "
-              "and unused by the broker's listeners.", dynamic=True),
+              "Host name checking of the other node's certificate when this node dials the "
+              "listener (controller, inter-broker): https checks it names the host dialled, "
+              "empty turns the check off. Unused by the listener's server side.", dynamic=True),
     ConfigKey("ssl.allow.dn.changes", _B, False,
               "Whether a reloaded keystore's certificate may have another subject DN."),
     ConfigKey("ssl.allow.san.changes", _B, False,

@@ -21,8 +21,9 @@ import enum
 import struct
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ferrokafka.cluster.connector import PLAINTEXT, Connector, node_connectors
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
@@ -47,6 +48,8 @@ class FetcherConfig:
     partition_max_bytes: int = 1024 * 1024  # replica.fetch.max.bytes
     backoff_ms: int = 1000  # replica.fetch.backoff.ms
     lag_max_ms: int = 30_000  # replica.lag.time.max.ms (the leader's ISR rule)
+    # How the inter-broker listener is dialled (its TLS and SASL).
+    connector: Connector = field(default=PLAINTEXT, compare=False)
 
     @classmethod
     def from_broker_config(cls, config: BrokerConfig) -> FetcherConfig:
@@ -57,6 +60,7 @@ class FetcherConfig:
             partition_max_bytes=int(config["replica.fetch.max.bytes"]),
             backoff_ms=int(config["replica.fetch.backoff.ms"]),
             lag_max_ms=int(config["replica.lag.time.max.ms"]),
+            connector=node_connectors(config).inter_broker,
         )
 
 

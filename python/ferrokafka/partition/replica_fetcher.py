@@ -112,6 +112,7 @@ class ReplicaFetcher:
             self.address,
             client_id=f"{CLIENT_ID_PREFIX}{self.broker_id}",
             timeout_s=timeout_s,
+            connector=self.config.connector,
         )
         with self._scope:
             try:

@@ -36,6 +36,7 @@ from ferrokafka.cluster.bootstrap import (
     read_bootstrap_scram,
 )
 from ferrokafka.cluster.channel import InProcessControllerChannel
+from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.controller import Controller
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
@@ -167,6 +168,7 @@ class KRaftNode:
             listener_name=config.controller_listener_names[0],
             directory_id=metadata_directory_id(config),
             segment_bytes=int(config["metadata.log.segment.bytes"]),
+            connector=node_connectors(config).controller,
         )
         self.metadata_log = RaftMetadataLog(self.driver, trio_token)
         # Snapshots of the image this node applied (controllers and brokers alike, as Kafka).
@@ -177,6 +179,7 @@ class KRaftNode:
             self.locate,
             self.feed,
             lifecycle_request_timeout_s=int(config["broker.session.timeout.ms"]) / 1000 / 2,
+            connector=node_connectors(config).controller,
         )
         self.controller: Controller | None = None
         self.controller_channel: InProcessControllerChannel | None = None

@@ -64,6 +64,15 @@ def check_tls_listeners(config: BrokerConfig) -> None:
     for endpoint in config.listeners:
         if config.security_protocol_map.get(endpoint.name) in TLS_PROTOCOLS:
             build_listener_tls(listener_values(config, endpoint.name), endpoint.name)
+    # The client side of the controller and inter-broker listeners (cluster/connector), whose
+    # stores a broker-only node does not serve itself.
+    from ferrokafka.cluster.connector import node_connectors
+    from ferrokafka.config import ConfigError
+
+    try:
+        node_connectors(config)
+    except ConfigError as exc:
+        raise StartupError(str(exc)) from None
 
 
 def check_dir(setting: str, raw: str) -> None:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import trio
 
 from ferrokafka.cluster.broker_clients import BrokerClients
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.protocol import error_codes as ec
@@ -70,6 +71,7 @@ class CoordinatorPersister:
         *,
         node_id: int,
         listener: str | None,
+        connector: Connector = PLAINTEXT,
         backoff_s: float = BACKOFF_S,
     ) -> None:
         self.coordinator = coordinator
@@ -77,7 +79,11 @@ class CoordinatorPersister:
         self.node_id = node_id
         self._backoff_s = backoff_s
         self._clients = BrokerClients(
-            image, listener, client_id=f"share-persister-{node_id}", timeout_s=RPC_TIMEOUT_S
+            image,
+            listener,
+            client_id=f"share-persister-{node_id}",
+            timeout_s=RPC_TIMEOUT_S,
+            connector=connector,  # the inter-broker listener's TLS and SASL
         )
 
     async def aclose(self) -> None:

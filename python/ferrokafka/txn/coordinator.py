@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.coordinator.partitioning import partition_for
 from ferrokafka.coordinator.runtime import CoordinatorRuntime
 from ferrokafka.protocol import error_codes as ec
@@ -113,6 +114,7 @@ class TransactionCoordinator:
         node_id: int,
         inter_broker_listener: str | None,
         send_local: SendLocal | None = None,
+        inter_broker_connector: Connector = PLAINTEXT,
     ) -> None:
         self.node = node
         self._next_producer_id = next_producer_id
@@ -135,6 +137,7 @@ class TransactionCoordinator:
             lambda: self.node.image,
             self._on_markers_written,
             send_local,
+            inter_broker_connector,
         )
 
     # -- config, time, placement -------------------------------------------------------------

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ferrokafka.cluster.broker_clients import BrokerClients
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.protocol import error_codes as ec
@@ -101,6 +102,7 @@ class TxnMarkerChannel:
         image: Callable[[], MetadataImage],
         on_written: Callable[[PendingMarkers], None],
         send_local: SendLocal | None = None,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.node_id = node_id
         self.listener = listener
@@ -109,7 +111,7 @@ class TxnMarkerChannel:
         self.send_local = send_local
         self._pending: dict[str, PendingMarkers] = {}
         self._clients = BrokerClients(
-            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S
+            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S, connector=connector
         )
         self._wake = trio.Event()
         self._backoff_s = RETRY_BACKOFF_S

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import trio
 
 from ferrokafka.cluster.broker_clients import BrokerClients
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.protocol import error_codes as ec
@@ -96,6 +97,7 @@ class CoordinatorTxnVerifier:
         *,
         node_id: int,
         listener: str | None,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.coordinator = coordinator
         self._image = image
@@ -103,7 +105,7 @@ class CoordinatorTxnVerifier:
         self.listener = listener
         self._queues: dict[int, _Queue] = {}
         self._clients = BrokerClients(
-            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S
+            image, listener, client_id=CLIENT_ID, timeout_s=REQUEST_TIMEOUT_S, connector=connector
         )
 
     async def verify(

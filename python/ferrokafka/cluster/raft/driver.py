@@ -58,6 +58,7 @@ from pathlib import Path
 
 import trio
 
+from ferrokafka.cluster.connector import PLAINTEXT, Connector
 from ferrokafka.cluster.feature_levels import KRAFT_VERSION_FEATURE
 from ferrokafka.cluster.metadata_log import (
     METADATA_PARTITION_DIR,
@@ -209,6 +210,7 @@ class RaftDriver:
         segment_bytes: int = SEGMENT_BYTES,
         bootstrap_servers: Sequence[tuple[str, int]] = (),
         endpoints: Sequence[VoterEndpoint] = (),
+        connector: Connector = PLAINTEXT,
     ) -> None:
         """``voters``: a static ``controller.quorum.voters``; or ``bootstrap_servers``
         (``controller.quorum.bootstrap.servers``, KIP-853): the voter set is then read from
@@ -231,6 +233,8 @@ class RaftDriver:
         self.metadata_dir = os.fspath(metadata_dir)
         self.config = config
         self.listener_name = listener_name
+        # How the controller listener is dialled (its TLS and SASL).
+        self.connector = connector
         self.directory_id = directory_id
         self.limits = limits
         self._random = random or _random.Random()
@@ -550,6 +554,7 @@ class RaftDriver:
             self._on_send_failed,
             self.limits.peer,
             on_node_endpoints=self._on_node_endpoints,
+            connector=self.connector,
         )
         self._peers[node_id] = peer
         self._nursery.start_soon(peer.run)
@@ -588,6 +593,7 @@ class RaftDriver:
             probe.address,
             client_id=f"raft-client-{self.node_id}",
             timeout_s=self.config.request_timeout_ms / 1000,
+            connector=self.connector,
         )
         result = ApiVersionsResult(REQUEST_TIMED_OUT, None)
         try:

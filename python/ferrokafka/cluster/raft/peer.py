@@ -2,6 +2,10 @@
 requests (size prefix, request header with client id ``raft-client-<id>``), and the responses.
 
 Kafka's raft client keeps one connection per node through its NetworkClient; so does this.
+It is opened through the controller listener's
+:class:`~ferrokafka.cluster.connector.Connector` (TLS, SASL as that listener says). When the
+server's SASL session nears its end (KIP-368), the connection stops sending, lets the answers
+in flight arrive (bounded by ``drain_timeout_s``) and is opened again: nothing queued is lost.
 The connection is opened on demand and again after a failure, with exponential backoff
 (``reconnect.backoff.ms`` 50 up to ``reconnect.backoff.max.ms`` 1000, Kafka's defaults).
 Requests wait in a bounded queue; a request that cannot be queued, or is lost with its
@@ -15,12 +19,14 @@ Responses are matched by correlation id (the state machine's own ids) and handed
 from __future__ import annotations
 
 import logging
+import math
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
 
+from ferrokafka.cluster.connector import PLAINTEXT, Connector, DialError
 from ferrokafka.cluster.raft.messages import RaftRequest, RaftResponse
 from ferrokafka.cluster.raft.wire import Endpoint, request_to_wire, response_from_wire
 from ferrokafka.protocol.api import decode_response, encode_request
@@ -39,6 +45,10 @@ class PeerLimits:
     in_flight_max: int = 16  # requests sent and not answered (the replica keeps one per node)
     frame_bytes_max: int = 16 * 1024 * 1024  # a fetch response is at most 8 MiB of records
     connect_timeout_s: float = 2.0
+    # TLS handshake and SASL exchange, after the TCP connection (PBKDF2, under contention).
+    authenticate_timeout_s: float = 10.0
+    # Longest wait for the answers in flight before a reconnect that the session's end forces.
+    drain_timeout_s: float = 5.0
     reconnect_backoff_ms: int = 50  # reconnect.backoff.ms
     reconnect_backoff_max_ms: int = 1000  # reconnect.backoff.max.ms
     receive_bytes: int = 256 * 1024  # one socket read
@@ -63,8 +73,10 @@ class Peer:
         on_failed: OnFailed,
         limits: PeerLimits,
         on_node_endpoints: Callable[[list[tuple[int, str, int]]], None] | None = None,
+        connector: Connector = PLAINTEXT,
     ) -> None:
         self.peer_id = peer_id
+        self.connector = connector
         # Endpoints a response names (the leader's, KIP-853): how an observer of a dynamic
         # quorum learns where the leader is.
         self.on_node_endpoints = on_node_endpoints
@@ -79,6 +91,7 @@ class Peer:
         )
         # header correlation id -> (the replica's correlation id, api key, version)
         self._in_flight: dict[int, tuple[int, int, int]] = {}
+        self._drained = trio.Event()  # set when the last answer in flight arrived
         self.connects = 0
 
     def send_nowait(self, correlation_id: int, request: RaftRequest) -> None:
@@ -97,9 +110,12 @@ class Peer:
             # Wait for something to send before connecting.
             first = await self._receive.receive()
             try:
-                with trio.fail_after(self.limits.connect_timeout_s):
-                    stream = await trio.open_tcp_stream(*self.address)
-            except (OSError, trio.TooSlowError) as e:
+                limits = self.limits
+                with trio.fail_after(limits.connect_timeout_s + limits.authenticate_timeout_s):
+                    connection = await self.connector.connect(
+                        self.address, client_id=self.client_id
+                    )
+            except (OSError, trio.TooSlowError, DialError) as e:
                 log.debug(
                     "raft: connect to node %d at %s failed: %s", self.peer_id, self.address, e
                 )
@@ -110,14 +126,31 @@ class Peer:
                 continue
             self.connects += 1
             backoff_ms = self.limits.reconnect_backoff_ms
+            stream = connection.stream
             async with stream, trio.open_nursery() as nursery:
-                nursery.start_soon(self._read_loop, stream, nursery.cancel_scope)
+                nursery.start_soon(
+                    self._read_loop, stream, nursery.cancel_scope, connection.leftover
+                )
                 # Errors are caught where they happen (here and in the read loop), not around
                 # the nursery, which would raise them wrapped in an ExceptionGroup.
                 try:
                     await self._write(stream, *first)
-                    async for correlation_id, request in self._receive:
-                        await self._write(stream, correlation_id, request)
+                    session_end = connection.reauth_at or math.inf
+                    while True:
+                        # Only the wait is bounded by the session: a write is never cut.
+                        item: tuple[int, RaftRequest] | None = None
+                        with trio.move_on_at(session_end):
+                            item = await self._receive.receive()
+                        if item is None:
+                            break
+                        await self._write(stream, *item)
+                    # The SASL session ends soon: reconnect once the answers are in.
+                    log.debug("raft: session to node %d ends; reconnecting", self.peer_id)
+                    with trio.move_on_after(self.limits.drain_timeout_s):
+                        while self._in_flight:
+                            self._drained = trio.Event()
+                            await self._drained.wait()
+                    nursery.cancel_scope.cancel()
                 except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
                     log.info("raft: writing to node %d: %s", self.peer_id, e)
                     nursery.cancel_scope.cancel()
@@ -138,7 +171,7 @@ class Peer:
             self.on_failed(self.peer_id, correlation_id)
 
     async def _write(
-        self, stream: trio.SocketStream, correlation_id: int, request: RaftRequest
+        self, stream: trio.abc.Stream, correlation_id: int, request: RaftRequest
     ) -> None:
         if len(self._in_flight) >= self.limits.in_flight_max:
             self.on_failed(self.peer_id, correlation_id)
@@ -156,8 +189,9 @@ class Peer:
         self._in_flight[wire_id] = (correlation_id, api_key, version)
         await stream.send_all(frame)
 
-    async def _read_loop(self, stream: trio.SocketStream, scope: trio.CancelScope) -> None:
-        buffer = bytearray()
+    async def _read_loop(
+        self, stream: trio.abc.Stream, scope: trio.CancelScope, buffer: bytearray
+    ) -> None:
         try:
             while True:
                 while len(buffer) < FRAME_SIZE.size:
@@ -179,7 +213,7 @@ class Peer:
             log.info("raft: reading from node %d: %s", self.peer_id, e)
             scope.cancel()
 
-    async def _fill(self, stream: trio.SocketStream, buffer: bytearray) -> None:
+    async def _fill(self, stream: trio.abc.Stream, buffer: bytearray) -> None:
         data = await stream.receive_some(self.limits.receive_bytes)
         if not data:
             raise PeerConnectionError("closed by the peer")
@@ -190,6 +224,8 @@ class Peer:
             raise PeerConnectionError("response frame shorter than its header")
         (wire_id,) = struct.unpack_from(">i", frame)
         sent = self._in_flight.pop(wire_id, None)
+        if not self._in_flight:
+            self._drained.set()
         if sent is None:
             raise PeerConnectionError(f"response to unknown correlation id {wire_id}")
         correlation_id, api_key, version = sent

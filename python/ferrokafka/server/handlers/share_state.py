@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.delete_share_group_state import (
     DeleteShareGroupStateRequest,
@@ -238,6 +239,7 @@ def register(broker: Dispatcher, node: Node) -> ShareCoordinator:
         lambda: node.image,
         node_id=node.config.node_id,
         listener=node.config.inter_broker_listener_name,
+        connector=node_connectors(node.config).inter_broker,
     )
     coordinator.on_stop.append(persister.aclose)
     node.share_persister = persister

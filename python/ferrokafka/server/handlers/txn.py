@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.protocol import APIS, RequestHeader
 from ferrokafka.protocol.messages.write_txn_markers import (
     WriteTxnMarkersRequest,
@@ -74,6 +75,7 @@ def register(
         node_id=node.config.node_id,
         inter_broker_listener=node.config.inter_broker_listener_name,
         send_local=send_local,
+        inter_broker_connector=node_connectors(node.config).inter_broker,
     )
     node.txn_coordinator = coordinator
     verifier = CoordinatorTxnVerifier(
@@ -81,6 +83,7 @@ def register(
         lambda: node.image,
         node_id=node.config.node_id,
         listener=node.config.inter_broker_listener_name,
+        connector=node_connectors(node.config).inter_broker,
     )
     coordinator.on_stop.append(verifier.aclose)
     node.txn_verifier = verifier

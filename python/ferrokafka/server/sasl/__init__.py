@@ -7,7 +7,8 @@ Layout:
 - settings.py: per-listener settings from the broker config (enabled mechanisms, JAAS,
   OAUTHBEARER validation, connections.max.reauth.ms, the failed-authentication delay).
 - plain.py, scram.py, oauthbearer.py (+ oauth_validators.py): the mechanisms, sans-io.
-- jaas.py: Kafka's JAAS configuration syntax. errors.py: how failures are told to clients.
+- errors.py: how failures are told to clients. Kafka's JAAS syntax is config/jaas.py (the
+  node's own SASL clients read their credentials from the same entries).
 
 Nothing here does I/O on the connection: the connection (server/connection.py) feeds frames
 and writes what it is told, so any trio stream (plain TCP, TLS) carries it.

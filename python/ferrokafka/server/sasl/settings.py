@@ -17,8 +17,8 @@ from ferrokafka.cluster.scram_credentials import MECHANISMS as SCRAM_MECHANISMS
 from ferrokafka.cluster.scram_credentials import ScramLookup
 from ferrokafka.config import BrokerConfig
 from ferrokafka.config.definitions import ConfigError
+from ferrokafka.config.jaas import JaasConfigError, LoginModule, parse_jaas_config
 from ferrokafka.config.sasl_keys import SASL_KEYS
-from ferrokafka.server.sasl.jaas import JaasConfigError, LoginModule, parse_jaas_config
 from ferrokafka.server.sasl.mechanism import MechanismServer
 from ferrokafka.server.sasl.oauth_validators import (
     JwksKeys,
