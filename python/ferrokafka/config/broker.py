@@ -252,8 +252,10 @@ def _check_protocols(
 
 def _check_internal_protocols(config: BrokerConfig) -> None:
     """The node's own clients (raft, broker-to-controller, replica fetchers) dial PLAINTEXT
-    only: a controller or inter-broker listener of another protocol is refused."""
-    internal = [("controller.listener.names", n) for n in config.controller_listener_names]
+    only: a controller or inter-broker listener of another protocol is refused. Only the first
+    controller listener is dialed (as in Kafka); the others only serve (admin clients with
+    ``--bootstrap-controller``), so they may be of any protocol."""
+    internal = [("controller.listener.names", n) for n in config.controller_listener_names[:1]]
     if config.inter_broker_listener_name is not None:
         internal.append(("inter.broker.listener.name", config.inter_broker_listener_name))
     for key, name in internal:

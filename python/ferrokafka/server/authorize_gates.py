@@ -11,7 +11,8 @@ of two topics, one allowed), or listings filtered to what it may describe (ListG
 ListTransactions). Per API, the rule is Kafka 4.4's ``KafkaApis.handle<Api>``; the
 transaction APIs' gates are in :mod:`ferrokafka.server.authorize_gates_txn`, what the gates
 share in :mod:`ferrokafka.server.authorize_gate_kit`. :data:`CONTROLLER_GATES` add the
-controller listener's checks (Kafka's ``ControllerApis``).
+controller listener's checks (Kafka's ``ControllerApis``), with the quorum's APIs' in
+:mod:`ferrokafka.server.authorize_gates_quorum`.
 """
 
 from __future__ import annotations
@@ -135,7 +136,13 @@ def install_gates(
     Envelope APIs have gates of their own (a broker's ACL handlers check themselves)."""
     if authorizer is None:
         return
-    gates = {**GATES, **CONTROLLER_GATES} if controller else GATES
+    # Imported here: the quorum's gates import the raft wire modules, a broker's never need.
+    if controller:
+        from ferrokafka.server.authorize_gates_quorum import QUORUM_GATES
+
+        gates = {**GATES, **CONTROLLER_GATES, **QUORUM_GATES}
+    else:
+        gates = GATES
     for request_type, gate in gates.items():
         handler = dispatcher.handler_for(request_type.API_KEY)
         if handler is not None:
