@@ -531,9 +531,10 @@ class Connection:
         throttle = cast("BrokerQuotas", self._quotas).on_fetch(
             context.principal, context.client_id, slot.quota, size
         )
-        slot.quota = None
+        request, slot.quota = slot.quota, None
         if throttle > 0:
-            throttled = throttled_fetch_response(response, max(throttle, response.throttle_time_ms))
+            throttle_ms = max(throttle, response.throttle_time_ms)
+            throttled = throttled_fetch_response(response, throttle_ms, request)
             slot.parts = encode_response_parts(context.header, throttled)
             self._mute(throttle)
 

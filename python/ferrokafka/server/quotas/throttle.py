@@ -103,11 +103,21 @@ def _replica_id(request: FetchRequest) -> int:
     return request.replica_id
 
 
-def throttled_fetch_response(response: FetchResponse, throttle_ms: int) -> FetchResponse:
-    """Kafka's ``FetchContext.getThrottledResponse``: no partitions, the session kept."""
+# FetchMetadata's epochs of a full fetch: a new session (0) or none / closing one (-1).
+_FULL_FETCH_EPOCHS = (0, -1)
+
+
+def throttled_fetch_response(
+    response: FetchResponse, throttle_ms: int, request: FetchRequest
+) -> FetchResponse:
+    """Kafka 4.4's ``FetchContext.getThrottledResponse``: no partitions and no error; an
+    incremental fetch of a live session keeps its session id, any other fetch says session 0
+    (a session a throttled full fetch made is never told to the client, and a session error
+    is not repeated: the client's next full fetch starts over)."""
+    incremental = request.session_epoch not in _FULL_FETCH_EPOCHS and response.error_code == 0
     return FetchResponse(
         throttle_time_ms=throttle_ms,
-        error_code=response.error_code,
-        session_id=response.session_id,
+        error_code=0,
+        session_id=response.session_id if incremental else 0,
         responses=[],
     )
