@@ -152,10 +152,25 @@ def install_gates(
 # -- groups --------------------------------------------------------------------------------
 
 
-def _join_refused(request: Any, code: int) -> Any:
-    # protocol_name is nullable from v7 only; "" below, as Kafka's JoinGroupResponse does.
+# JoinGroup's protocol_name is nullable from this version: Kafka's refusal sends null there.
+_JOIN_NULL_PROTOCOL_VERSION = 7
+
+
+async def _join_group(
+    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
+) -> Any:
+    """Without READ on the group: Kafka's ``JoinGroupRequest.getErrorResponse`` (no member
+    id, no leader, generation -1, protocol name null from v7 and "" before)."""
+    if allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
+        return await inner(ctx, request)
+    null_name = ctx.api_version >= _JOIN_NULL_PROTOCOL_VERSION
     return join_group.JoinGroupResponse(
-        error_code=code, generation_id=-1, member_id=request.member_id, protocol_name=""
+        error_code=ec.GROUP_AUTHORIZATION_FAILED,
+        generation_id=-1,
+        protocol_name=None if null_name else "",
+        leader="",
+        member_id="",
+        members=[],
     )
 
 
@@ -606,7 +621,7 @@ def _cluster_refusal(op: AclOperation) -> Gate:
 
 
 GATES: dict[type, Gate] = {
-    join_group.JoinGroupRequest: whole(group_read(), _join_refused),
+    join_group.JoinGroupRequest: _join_group,
     sync_group.SyncGroupRequest: whole(group_read(), top_level(sync_group.SyncGroupResponse)),
     heartbeat.HeartbeatRequest: whole(group_read(), top_level(heartbeat.HeartbeatResponse)),
     leave_group.LeaveGroupRequest: whole(group_read(), _leave_refused),
