@@ -314,3 +314,38 @@ def test_throttled_fetch_response_is_kafkas(
     throttled = throttled_fetch_response(response, 250, request)
     assert (throttled.error_code, throttled.session_id) == answer
     assert (throttled.throttle_time_ms, throttled.responses) == (250, [])
+
+
+def test_handler_time_counts_steps_not_waits() -> None:
+    """A request's cost is its task's running time: a handler that sleeps 200 ms and
+    computes for ~20 ms costs about the 20 ms (Kafka's thread time, not the wait)."""
+    import time
+
+    import trio
+
+    from ferrokafka.server.quotas.request_time import handler_time_meter
+
+    def busy(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    async def handler(spent: list[int]) -> None:
+        meter = handler_time_meter()
+        task = trio.lowlevel.current_task()
+        meter.track(task)
+        busy(0.01)
+        await trio.sleep(0.2)
+        busy(0.01)
+        spent.append(meter.stop(task))
+
+    async def main() -> list[int]:
+        spent: list[int] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handler, spent)
+            nursery.start_soon(trio.to_thread.run_sync, busy, 0.05)  # others' steps
+        return spent
+
+    (spent_ns,) = trio.run(main)
+    # At least its two busy steps, less than the sleep alone: the wait is not counted.
+    assert 0.02 <= spent_ns / 1e9 < 0.2
