@@ -10,15 +10,20 @@ grants alice ALTER on the cluster through the controller (CreateAcls) and lists 
 (DescribeAcls, read from the controller's image); alice then describes the quorum (ALTER
 implies DESCRIBE) but may not alter a topic's configs (TOPIC_AUTHORIZATION_FAILED) nor the
 brokers' (CLUSTER_AUTHORIZATION_FAILED: ALTER_CONFIGS), which admin may. On the wire, alice's Vote,
-Fetch of ``__cluster_metadata`` and BrokerRegistration are CLUSTER_AUTHORIZATION_FAILED."""
+Fetch of ``__cluster_metadata`` and BrokerRegistration are CLUSTER_AUTHORIZATION_FAILED.
+
+The same tests run against Apache Kafka 4.4 (a controller-only node and a broker, the same
+listeners and settings) and must pass there unchanged."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from kraft_processes import LOOPBACK, KRaftCluster, _free_port
+from mixed_processes import KAFKA, MixedCluster, MixedNode
 from server_wire import RawClient
 from tests.security.sasl_support import PLAIN_MODULE, PLAIN_USERS
 
@@ -39,6 +44,32 @@ CONTROLLER = 1
 TOOL_TIMEOUT_S = 90.0
 
 
+def sasl_controller_settings(settings: dict[str, str], port: int) -> dict[str, str]:
+    """A controller's settings with the CSASL listener on ``port``."""
+    users = " ".join(f'user_{name}="{pw}"' for name, pw in PLAIN_USERS.items())
+    return {
+        **settings,
+        "listeners": f"{settings['listeners']},{SASL_LISTENER}://{LOOPBACK}:{port}",
+        "controller.listener.names": f"CONTROLLER,{SASL_LISTENER}",
+        "listener.security.protocol.map": f"{settings['listener.security.protocol.map']},"
+        f"{SASL_LISTENER}:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": "PLAIN",
+        f"listener.name.{SASL_LISTENER.lower()}.plain.sasl.jaas.config": (
+            f"{PLAIN_MODULE} required {users};"
+        ),
+    }
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the tests need of either cluster."""
+
+    name: str
+    sasl_controller: str
+    cluster_id: str
+    work_dir: Path
+
+
 class SaslControllerCluster(KRaftCluster):
     """The voters get the CSASL controller listener after formatting (a port each)."""
 
@@ -55,14 +86,7 @@ class SaslControllerCluster(KRaftCluster):
             settings = dict(
                 line.split("=", 1) for line in node.config_file.read_text().splitlines() if line
             )
-            settings["listeners"] += f",{SASL_LISTENER}://{LOOPBACK}:{port}"
-            settings["controller.listener.names"] = f"CONTROLLER,{SASL_LISTENER}"
-            settings["listener.security.protocol.map"] += f",{SASL_LISTENER}:SASL_PLAINTEXT"
-            settings["sasl.enabled.mechanisms"] = "PLAIN"
-            users = " ".join(f'user_{name}="{pw}"' for name, pw in PLAIN_USERS.items())
-            settings[f"listener.name.{SASL_LISTENER.lower()}.plain.sasl.jaas.config"] = (
-                f"{PLAIN_MODULE} required {users};"
-            )
+            settings = sasl_controller_settings(settings, port)
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
 
     @property
@@ -70,24 +94,61 @@ class SaslControllerCluster(KRaftCluster):
         return f"{LOOPBACK}:{self.sasl_ports[CONTROLLER]}"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SaslControllerCluster]:
-    ks.kafka_classpath()  # fails (never skips) when Kafka's jars are not fetched
+class KafkaSaslControllerCluster(MixedCluster):
+    """Apache Kafka's controller-only node with the same CSASL listener."""
+
+    sasl_port: int = 0
+
+    def settings(self, node: MixedNode) -> dict[str, str]:
+        settings = super().settings(node)
+        if not node.is_controller:
+            return settings
+        if not self.sasl_port:
+            self.sasl_port = _free_port()
+        return sasl_controller_settings(settings, self.sasl_port)
+
+
+OVERRIDES = {"authorizer.class.name": STANDARD, "super.users": "User:ANONYMOUS;User:admin"}
+
+
+def ferrokafka_target(work_dir: Path) -> Iterator[Target]:
     made = SaslControllerCluster(
-        tmp_path_factory.mktemp("controller-acls"),
-        size=1,
-        brokers=1,
-        combined=False,
-        overrides={
-            "authorizer.class.name": STANDARD,
-            "super.users": "User:ANONYMOUS;User:admin",
-        },
+        work_dir, size=1, brokers=1, combined=False, overrides=dict(OVERRIDES)
     )
     with made.running():
-        yield made
+        yield Target("ferrokafka", made.sasl_controller, made.cluster_id, work_dir)
 
 
-def client_config(cluster: KRaftCluster, user: str) -> Path:
+def kafka_target(work_dir: Path) -> Iterator[Target]:
+    made = KafkaSaslControllerCluster(
+        work_dir,
+        {CONTROLLER: (KAFKA, ("controller",)), 2: (KAFKA, ("broker",))},
+        overrides=dict(OVERRIDES),
+    )
+    try:
+        made.format()
+        made.start(CONTROLLER)
+        made.start(2)
+        made.wait_brokers()
+        yield Target("kafka", f"{LOOPBACK}:{made.sasl_port}", made.cluster_id, work_dir)
+    finally:
+        made.close()
+
+
+@pytest.fixture(
+    scope="module",
+    params=["ferrokafka", pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.slow])],
+)
+def cluster(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    ks.kafka_classpath()  # fails (never skips) when Kafka's jars are not fetched
+    work_dir = tmp_path_factory.mktemp(f"controller-acls-{request.param}")
+    start = ferrokafka_target if request.param == "ferrokafka" else kafka_target
+    yield from start(work_dir)
+
+
+def client_config(cluster: Target, user: str) -> Path:
     path = cluster.work_dir / f"{user}.properties"
     jaas = f'{PLAIN_MODULE} required username="{user}" password="{PLAIN_USERS[user]}";'
     path.write_text(
@@ -96,7 +157,7 @@ def client_config(cluster: KRaftCluster, user: str) -> Path:
     return path
 
 
-def tool(cluster: SaslControllerCluster, user: str, main_class: str, *args: str) -> str:
+def tool(cluster: Target, user: str, main_class: str, *args: str) -> str:
     """The tool's output as ``user`` through the controller's CSASL listener."""
     result = ks.run_kafka_tool(
         main_class,
@@ -113,14 +174,14 @@ def tool(cluster: SaslControllerCluster, user: str, main_class: str, *args: str)
     return result.stdout
 
 
-def refused(cluster: SaslControllerCluster, user: str, main_class: str, *args: str) -> str:
+def refused(cluster: Target, user: str, main_class: str, *args: str) -> str:
     """What the tool said when it failed (it must)."""
     with pytest.raises(ks.KafkaToolError) as failed:
         tool(cluster, user, main_class, *args)
     return str(failed.value)
 
 
-def status(cluster: SaslControllerCluster, user: str) -> dict[str, str]:
+def status(cluster: Target, user: str) -> dict[str, str]:
     out = tool(cluster, user, QUORUM_COMMAND, "describe", "--status")
     return {
         key.strip(): value.strip()
@@ -129,7 +190,7 @@ def status(cluster: SaslControllerCluster, user: str) -> dict[str, str]:
     }
 
 
-def test_kafka_tools_through_the_controller(cluster: SaslControllerCluster) -> None:
+def test_kafka_tools_through_the_controller(cluster: Target) -> None:
     said = refused(cluster, "alice", QUORUM_COMMAND, "describe", "--status")
     assert "ClusterAuthorizationException" in said, said
     assert status(cluster, "admin")["LeaderId"] == str(CONTROLLER)
@@ -168,7 +229,7 @@ def authenticated(address: str, user: str) -> RawClient:
     return client
 
 
-def test_inter_node_apis_need_cluster_action(cluster: SaslControllerCluster) -> None:
+def test_inter_node_apis_need_cluster_action(cluster: Target) -> None:
     """alice (who may ALTER the cluster after the first test, or nothing if run alone) is
     not an inter-node principal: the quorum's and the brokers' APIs are refused whole."""
     with authenticated(cluster.sasl_controller, "alice") as client:
