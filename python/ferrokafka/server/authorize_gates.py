@@ -334,12 +334,12 @@ async def _create_topics(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
     if cluster_allows(auth, ctx, AclOperation.CREATE):
-        return await inner(ctx, request)
+        return _hide_undescribable_configs(auth, ctx, await inner(ctx, request))
     denied = [
         t for t in request.topics if not allows(auth, ctx, AclOperation.CREATE, TOPIC, t.name)
     ]
     request.topics = [t for t in request.topics if t not in denied]
-    response = await inner(ctx, request)
+    response = _hide_undescribable_configs(auth, ctx, await inner(ctx, request))
     response.topics.extend(
         create_topics.CreateTopicsResponse.CreatableTopicResult(
             name=t.name,
@@ -351,6 +351,23 @@ async def _create_topics(
         )
         for t in denied
     )
+    return response
+
+
+def _hide_undescribable_configs(
+    auth: StandardAuthorizer, ctx: RequestContext, response: Any
+) -> Any:
+    """A topic created for a principal without DESCRIBE_CONFIGS on it is answered without its
+    configs, partition count and replication factor, and with topic_config_error_code
+    TOPIC_AUTHORIZATION_FAILED (Kafka's ReplicationControlManager, KIP-525)."""
+    for result in response.topics:
+        if result.error_code != ec.NONE:
+            continue
+        if not allows(auth, ctx, AclOperation.DESCRIBE_CONFIGS, TOPIC, result.name):
+            result.topic_config_error_code = ec.TOPIC_AUTHORIZATION_FAILED
+            result.num_partitions = -1
+            result.replication_factor = -1
+            result.configs = []
     return response
 
 
