@@ -218,6 +218,12 @@ def test_kafka_tools_through_the_controller(cluster: Target) -> None:
     said = refused(cluster, "alice", CONFIG_COMMAND, *brokers, *change)
     assert "ClusterAuthorizationException" in said, said
     tool(cluster, "admin", CONFIG_COMMAND, *brokers, *change)
+    # DescribeConfigs on the controller: DESCRIBE_CONFIGS on the cluster, which ALTER does not
+    # imply.
+    describe = ["--describe", "--entity-type", "brokers", "--entity-default"]
+    assert "log.cleaner.threads=2" in tool(cluster, "admin", CONFIG_COMMAND, *describe)
+    said = refused(cluster, "alice", CONFIG_COMMAND, *describe)
+    assert "ClusterAuthorizationException" in said, said
 
 
 def authenticated(address: str, user: str) -> RawClient:

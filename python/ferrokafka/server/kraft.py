@@ -50,11 +50,13 @@ from ferrokafka.cluster.snapshot_generator import SnapshotGenerator, SnapshotPol
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import API_VERSIONS_KEY
 from ferrokafka.protocol.messages.describe_acls import DescribeAclsRequest
+from ferrokafka.protocol.messages.describe_configs import DescribeConfigsRequest
 from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
 from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.acls import DescribeAclsHandler
 from ferrokafka.server.handlers.api_versions import ApiVersionsHandler
+from ferrokafka.server.handlers.configs import DescribeConfigsHandler
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.handlers.controller_describe_cluster import (
     register_controller_describe_cluster,
@@ -157,9 +159,10 @@ def install_controller_gates(dispatcher: Dispatcher, authorizer: StandardAuthori
         install_gates(dispatcher, authorizer, controller=True)
 
 
-class ControllerAcls:
-    """What DescribeAcls on a controller listener reads: the controller's authorizer and
-    image (Kafka's controller-side AclApis)."""
+class ControllerView:
+    """What DescribeAcls and DescribeConfigs on a controller listener read: the controller's
+    authorizer and image, and this node's config (Kafka's controller-side AclApis and
+    ConfigHelper)."""
 
     def __init__(self, node: KRaftNode) -> None:
         self._node = node
@@ -172,6 +175,10 @@ class ControllerAcls:
     def image(self) -> MetadataImage:
         assert self._node.controller is not None
         return self._node.controller.image
+
+    @property
+    def config(self) -> BrokerConfig:
+        return self._node.config
 
 
 class KRaftNode:
@@ -242,8 +249,10 @@ class KRaftNode:
             # Kafka's ControllerApis authorize with the controller's own authorizer, over the
             # ACLs of the controller's image (a standby's follows the committed log too).
             self.authorizer = build_authorizer(config, lambda: controller.image)
+            view = ControllerView(self)
+            controller_dispatcher.register(DescribeAclsRequest.API_KEY, DescribeAclsHandler(view))
             controller_dispatcher.register(
-                DescribeAclsRequest.API_KEY, DescribeAclsHandler(ControllerAcls(self))
+                DescribeConfigsRequest.API_KEY, DescribeConfigsHandler(view)
             )
             install_controller_gates(controller_dispatcher, self.authorizer)
 
