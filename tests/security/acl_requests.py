@@ -293,20 +293,35 @@ def _rows(batch: bytes) -> list[Row]:
             ),
             frozenset({GA}),
         ),
-        Row("JoinGroup", 5, _join_group, frozenset({GA})),
-        # From v7 Kafka's refusal has a null protocol name (and never a member id or leader).
         Row(
-            "JoinGroup (v9)",
-            9,
-            _join_group,
+            "JoinGroup",
+            5,
+            lambda _id: join_group.JoinGroupRequest(
+                group_id=GROUP,
+                session_timeout_ms=30000,
+                rebalance_timeout_ms=30000,
+                member_id="",
+                protocol_type="consumer",
+                protocols=[
+                    join_group.JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")
+                ],
+            ),
             frozenset({GA}),
-            lambda r: r.protocol_name is not None or r.member_id or r.leader,
         ),
         Row(
             "Heartbeat",
             4,
             lambda _id: heartbeat.HeartbeatRequest(group_id=GROUP, generation_id=1, member_id="m"),
             frozenset({GA}),
+        ),
+        # From v7 Kafka's refusal of JoinGroup has a null protocol name (and never a member
+        # id or leader).
+        Row(
+            "JoinGroup (v9)",
+            9,
+            _join_group,
+            frozenset({GA}),
+            lambda r: r.protocol_name is not None or r.member_id or r.leader,
         ),
         Row(
             "LeaveGroup",
