@@ -117,6 +117,19 @@ def _fetch_records(response: Any) -> object:
     return [p.records for t in response.responses for p in t.partitions if p.records]
 
 
+def _join_group(_id: uuid.UUID) -> Any:
+    return join_group.JoinGroupRequest(
+        group_id=GROUP,
+        session_timeout_ms=30000,
+        rebalance_timeout_ms=30000,
+        member_id="",
+        protocol_type="consumer",
+        protocols=[
+            join_group.JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")
+        ],
+    )
+
+
 def _rows(batch: bytes) -> list[Row]:
     m = metadata.MetadataRequest
     f = fetch.FetchRequest
@@ -315,6 +328,15 @@ def _rows(batch: bytes) -> list[Row]:
             4,
             lambda _id: heartbeat.HeartbeatRequest(group_id=GROUP, generation_id=1, member_id="m"),
             frozenset({GA}),
+        ),
+        # From v7 Kafka's refusal of JoinGroup has a null protocol name (and never a member
+        # id or leader).
+        Row(
+            "JoinGroup (v9)",
+            9,
+            _join_group,
+            frozenset({GA}),
+            lambda r: r.protocol_name is not None or r.member_id or r.leader,
         ),
         Row(
             "LeaveGroup",

@@ -106,6 +106,15 @@ def test_forwarded_requests_are_checked_as_their_client(broker: RunningBroker) -
         code, response = forwarded_create(client, "m1", principal_bytes("User", "mallory"))
         assert code == 0
         assert [t.error_code for t in response.topics] == [0]
+        # CREATE without DESCRIBE_CONFIGS: created, but its configs are not shown (Kafka's
+        # ReplicationControlManager: topic_config_error_code, no counts, no configs).
+        [created] = response.topics
+        assert created.topic_config_error_code == TOPIC_AUTHORIZATION_FAILED
+        assert (created.num_partitions, created.replication_factor, created.configs) == (
+            -1,
+            -1,
+            [],
+        )
 
 
 def test_without_an_authorizer_the_acl_apis_are_disabled(

@@ -237,3 +237,34 @@ def test_max_connection_creation_rate_delays_new_connections(tmp_path: Path) -> 
             with RawClient(running.bootstrap_servers) as client:
                 assert client.call_api_versions().error_code == 0
         assert time.monotonic() - started >= CREATION_DELAY_MIN_S
+
+
+def test_listener_max_connections_and_the_protected_listener(tmp_path: Path) -> None:
+    """``listener.name.external.max.connections=2`` refuses EXTERNAL's third connection while
+    the two keep working; with ``max.connections=3`` reached, the inter-broker listener
+    (PLAINTEXT, Kafka's protected listener) still takes one more."""
+    overrides = {
+        "listeners": "PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+        "advertised.listeners": "PLAINTEXT://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT,"
+        "CONTROLLER:PLAINTEXT",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.name.external.max.connections": 2,
+        "max.connections": 3,
+    }
+    with run_broker(tmp_path / "broker", overrides) as running:
+        external = next(a for a in running.addresses if a.listener_name == "EXTERNAL")
+        external_at = f"{external.host}:{external.port}"
+        clients = [RawClient(external_at) for _ in range(2)]
+        try:
+            for client in clients:
+                assert client.call_api_versions().error_code == 0
+            with RawClient(external_at) as extra, pytest.raises((OSError, ConnectionError)):
+                extra.call_api_versions()  # accepted, then closed by the broker
+            clients.append(RawClient(running.bootstrap_servers))  # the third: max.connections
+            clients.append(RawClient(running.bootstrap_servers))  # protected: one more
+            for client in clients:
+                assert client.call_api_versions().error_code == 0
+        finally:
+            for client in clients:
+                client.close()

@@ -14,6 +14,7 @@ from ferrokafka.cluster.image_records import image_from_records, image_records
 from ferrokafka.protocol.error_codes import INVALID_REQUEST, NONE, UNSUPPORTED_VERSION
 from ferrokafka.protocol.messages.alter_client_quotas import AlterClientQuotasRequest as ACQ
 from ferrokafka.protocol.messages.describe_client_quotas import DescribeClientQuotasRequest as DCQ
+from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
 from ferrokafka.server.quotas.client_quotas import ClientQuotaManager, resolve
 from ferrokafka.server.quotas.connections import (
@@ -24,7 +25,7 @@ from ferrokafka.server.quotas.connections import (
 )
 from ferrokafka.server.quotas.mutations import MutationQuota
 from ferrokafka.server.quotas.rate import RateConfig, SampledRate, TokenBucket, record_and_throttle
-from ferrokafka.server.quotas.throttle import BrokerQuotas
+from ferrokafka.server.quotas.throttle import BrokerQuotas, throttled_fetch_response
 
 P = cq.PRODUCER_BYTE_RATE
 C = cq.CONSUMER_BYTE_RATE
@@ -291,3 +292,60 @@ def test_connections_per_ip() -> None:
     assert normalized("::ffff:127.0.0.1") == "127.0.0.1"
     with pytest.raises(ConnectionLimitConfigError):
         parse_overrides("127.0.0.1")
+
+
+# (request session epoch, response error, response session id) -> throttled (error, session id)
+@pytest.mark.parametrize(
+    ("epoch", "error", "session", "answer"),
+    [
+        (0, NONE, 7, (NONE, 0)),  # a full fetch that made session 7: never told
+        (-1, NONE, 0, (NONE, 0)),  # sessionless
+        (3, NONE, 7, (NONE, 7)),  # an incremental fetch keeps its session
+        (3, 70, 0, (NONE, 0)),  # FETCH_SESSION_ID_NOT_FOUND: Kafka's default, no error
+    ],
+)
+def test_throttled_fetch_response_is_kafkas(
+    epoch: int, error: int, session: int, answer: tuple[int, int]
+) -> None:
+    """Kafka 4.4's FetchContext.getThrottledResponse per context: no partitions, no error,
+    the session id of an incremental fetch only."""
+    request = FetchRequest(session_id=7 if epoch > 0 else 0, session_epoch=epoch, topics=[])
+    response = FetchResponse(error_code=error, session_id=session, responses=[])
+    throttled = throttled_fetch_response(response, 250, request)
+    assert (throttled.error_code, throttled.session_id) == answer
+    assert (throttled.throttle_time_ms, throttled.responses) == (250, [])
+
+
+def test_handler_time_counts_steps_not_waits() -> None:
+    """A request's cost is its task's running time: a handler that sleeps 200 ms and
+    computes for ~20 ms costs about the 20 ms (Kafka's thread time, not the wait)."""
+    import time
+
+    import trio
+
+    from ferrokafka.server.quotas.request_time import handler_time_meter
+
+    def busy(seconds: float) -> None:
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            pass
+
+    async def handler(spent: list[int]) -> None:
+        meter = handler_time_meter()
+        task = trio.lowlevel.current_task()
+        meter.track(task)
+        busy(0.01)
+        await trio.sleep(0.2)
+        busy(0.01)
+        spent.append(meter.stop(task))
+
+    async def main() -> list[int]:
+        spent: list[int] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(handler, spent)
+            nursery.start_soon(trio.to_thread.run_sync, busy, 0.05)  # others' steps
+        return spent
+
+    (spent_ns,) = trio.run(main)
+    # At least its two busy steps, less than the sleep alone: the wait is not counted.
+    assert 0.02 <= spent_ns / 1e9 < 0.2

@@ -119,6 +119,10 @@ ACCEPTED_KEYS = ConfigTable(_catalog_key(row) for row in BROKER_ROWS if row[0] n
 """Every key Kafka's broker knows that ferrokafka does not implement, as no-effect rows."""
 
 
+LISTENER_LIMIT_KEYS = frozenset({"max.connections", "max.connection.creation.rate"})
+"""Keys Kafka also reads per listener (listener.name.X.<key>) that ferrokafka applies."""
+
+
 def listener_base(name: str) -> str | None:
     """``ssl.keystore.location`` for ``listener.name.external.ssl.keystore.location``."""
     match = _LISTENER_PREFIX.fullmatch(name)
@@ -163,8 +167,13 @@ def lookup(name: str) -> ConfigKey | None:
         return None
     key = BROKER_KEYS.get(base) or ACCEPTED_KEYS[base]
     # Kafka's listener-prefixed keys are per-broker dynamic configs of that listener; they
-    # apply when their base key does and is a security key (read per listener: server/tls/).
-    applies = base in BROKER_KEYS and key.applies and is_security_key(base)
+    # apply when their base key does and is a security key (read per listener: server/tls/)
+    # or a listener's connection limit (server/server.py).
+    applies = (
+        base in BROKER_KEYS
+        and key.applies
+        and (is_security_key(base) or base in LISTENER_LIMIT_KEYS)
+    )
     return ConfigKey(name, key.type, None, key.doc, key.validator, dynamic=True, applies=applies)
 
 

@@ -11,7 +11,8 @@ of two topics, one allowed), or listings filtered to what it may describe (ListG
 ListTransactions). Per API, the rule is Kafka 4.4's ``KafkaApis.handle<Api>``; the
 transaction APIs' gates are in :mod:`ferrokafka.server.authorize_gates_txn`, what the gates
 share in :mod:`ferrokafka.server.authorize_gate_kit`. :data:`CONTROLLER_GATES` add the
-controller listener's checks (Kafka's ``ControllerApis``).
+controller listener's checks (Kafka's ``ControllerApis``), with the quorum's APIs' in
+:mod:`ferrokafka.server.authorize_gates_quorum`.
 """
 
 from __future__ import annotations
@@ -137,7 +138,13 @@ def install_gates(
     Envelope APIs have gates of their own (a broker's ACL handlers check themselves)."""
     if authorizer is None:
         return
-    gates = {**GATES, **CONTROLLER_GATES} if controller else GATES
+    # Imported here: the quorum's gates import the raft wire modules, a broker's never need.
+    if controller:
+        from ferrokafka.server.authorize_gates_quorum import QUORUM_GATES
+
+        gates = {**GATES, **CONTROLLER_GATES, **QUORUM_GATES}
+    else:
+        gates = GATES
     for request_type, gate in gates.items():
         handler = dispatcher.handler_for(request_type.API_KEY)
         if handler is not None:
@@ -147,10 +154,25 @@ def install_gates(
 # -- groups --------------------------------------------------------------------------------
 
 
-def _join_refused(request: Any, code: int) -> Any:
-    # protocol_name is nullable from v7 only; "" below, as Kafka's JoinGroupResponse does.
+# JoinGroup's protocol_name is nullable from this version: Kafka's refusal sends null there.
+_JOIN_NULL_PROTOCOL_VERSION = 7
+
+
+async def _join_group(
+    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
+) -> Any:
+    """Without READ on the group: Kafka's ``JoinGroupRequest.getErrorResponse`` (no member
+    id, no leader, generation -1, protocol name null from v7 and "" before)."""
+    if allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
+        return await inner(ctx, request)
+    null_name = ctx.api_version >= _JOIN_NULL_PROTOCOL_VERSION
     return join_group.JoinGroupResponse(
-        error_code=code, generation_id=-1, member_id=request.member_id, protocol_name=""
+        error_code=ec.GROUP_AUTHORIZATION_FAILED,
+        generation_id=-1,
+        protocol_name=None if null_name else "",
+        leader="",
+        member_id="",
+        members=[],
     )
 
 
@@ -317,12 +339,12 @@ async def _create_topics(
     auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
 ) -> Any:
     if cluster_allows(auth, ctx, AclOperation.CREATE):
-        return await inner(ctx, request)
+        return _hide_undescribable_configs(auth, ctx, await inner(ctx, request))
     denied = [
         t for t in request.topics if not allows(auth, ctx, AclOperation.CREATE, TOPIC, t.name)
     ]
     request.topics = [t for t in request.topics if t not in denied]
-    response = await inner(ctx, request)
+    response = _hide_undescribable_configs(auth, ctx, await inner(ctx, request))
     response.topics.extend(
         create_topics.CreateTopicsResponse.CreatableTopicResult(
             name=t.name,
@@ -334,6 +356,23 @@ async def _create_topics(
         )
         for t in denied
     )
+    return response
+
+
+def _hide_undescribable_configs(
+    auth: StandardAuthorizer, ctx: RequestContext, response: Any
+) -> Any:
+    """A topic created for a principal without DESCRIBE_CONFIGS on it is answered without its
+    configs, partition count and replication factor, and with topic_config_error_code
+    TOPIC_AUTHORIZATION_FAILED (Kafka's ReplicationControlManager, KIP-525)."""
+    for result in response.topics:
+        if result.error_code != ec.NONE:
+            continue
+        if not allows(auth, ctx, AclOperation.DESCRIBE_CONFIGS, TOPIC, result.name):
+            result.topic_config_error_code = ec.TOPIC_AUTHORIZATION_FAILED
+            result.num_partitions = -1
+            result.replication_factor = -1
+            result.configs = []
     return response
 
 
@@ -604,7 +643,7 @@ def _cluster_refusal(op: AclOperation) -> Gate:
 
 
 GATES: dict[type, Gate] = {
-    join_group.JoinGroupRequest: whole(group_read(), _join_refused),
+    join_group.JoinGroupRequest: _join_group,
     sync_group.SyncGroupRequest: whole(group_read(), top_level(sync_group.SyncGroupResponse)),
     heartbeat.HeartbeatRequest: whole(group_read(), top_level(heartbeat.HeartbeatResponse)),
     leave_group.LeaveGroupRequest: whole(group_read(), _leave_refused),

@@ -27,6 +27,7 @@ import math
 import os
 import struct
 import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
 from ferrokafka.protocol.wire import joined
 from ferrokafka.server.dispatcher import CloseConnection, Dispatcher, Later, RequestContext
 from ferrokafka.server.framing import SIZE_PREFIX, FrameReader, FrameSizeError
+from ferrokafka.server.quotas.request_time import handler_time_meter
 from ferrokafka.server.quotas.throttle import (
     FETCH_KEY,
     PRODUCE_KEY,
@@ -129,7 +131,17 @@ class _Slot:
     """One request's place in the response order; ``parts`` stays None for no response, and
     ``failed`` means its handler raised (the connection closes after the answers before it)."""
 
-    __slots__ = ("close_level", "close_reason", "done", "failed", "parts", "quota", "throttle_ms")
+    __slots__ = (
+        "close_level",
+        "close_reason",
+        "done",
+        "failed",
+        "handler_ns",
+        "metered",
+        "parts",
+        "quota",
+        "throttle_ms",
+    )
 
     def __init__(self, parts: Sequence[Any] | None = None, *, done: bool = False) -> None:
         self.done = done
@@ -142,6 +154,10 @@ class _Slot:
         # throttle time its request got (a Produce's bytes).
         self.quota: Any = None
         self.throttle_ms = 0
+        # With a request_percentage quota set: whether this request's handler time counts,
+        # and the time counted so far (ns).
+        self.metered = False
+        self.handler_ns = 0
 
 
 class _TimedSlot(_Slot):
@@ -451,6 +467,7 @@ class Connection:
             elif header.request_api_key == FETCH_KEY:
                 quotas.cap_fetch(self.principal, header.client_id, request)
                 slot.quota = request
+            slot.metered = quotas.request_active() and not quotas.request_exempt(request)
         in_order = self._dispatcher.in_order(header.request_api_key)
         answer_now = getattr(handler, "answer_now", None)
         if (
@@ -458,11 +475,13 @@ class Connection:
             and not self._unstarted
             and not (in_order and self._in_order_tail is not None)
         ):
+            started_ns = time.perf_counter_ns()
             try:
                 response = answer_now(context, request)
             except Exception:  # as in _handle
                 self._failed(slot, context)
                 return slot
+            slot.handler_ns += time.perf_counter_ns() - started_ns
             if not isinstance(response, Later):
                 self._answer(slot, context, response)
                 return slot
@@ -499,7 +518,16 @@ class Connection:
                     raise
             if isinstance(slot, _TimedSlot):
                 slot.timing.started()
-            self._answer(slot, context, await work)
+            if slot.metered:
+                meter, task = handler_time_meter(), trio.lowlevel.current_task()
+                meter.track(task)
+                try:
+                    response = await work
+                finally:
+                    slot.handler_ns += meter.stop(task)
+            else:
+                response = await work
+            self._answer(slot, context, response)
         except Exception:  # ProtocolEncodeError included: a handler built a bad response
             self._failed(slot, context)
         finally:
@@ -510,10 +538,13 @@ class Connection:
         await self._flush()
 
     def _answer(self, slot: _Slot, context: RequestContext, response: Any) -> None:
+        if slot.metered:
+            self._request_quota(slot, context)
         if response is not None:
             note_response(context, response)  # rejected requests at INFO, rate-limited
-            if slot.throttle_ms and slot.throttle_ms > response.throttle_time_ms:
-                response.throttle_time_ms = slot.throttle_ms
+            if slot.throttle_ms and slot.throttle_ms > getattr(response, "throttle_time_ms", 0):
+                if hasattr(response, "throttle_time_ms"):
+                    response.throttle_time_ms = slot.throttle_ms
             slot.parts = encode_response_parts(context.header, response)
             if slot.quota is not None:
                 self._fetch_quota(slot, context, response)
@@ -524,6 +555,17 @@ class Connection:
         if isinstance(slot, _TimedSlot):
             cast("RequestMetrics", self._metrics).answered(slot.timing, response)
 
+    def _request_quota(self, slot: _Slot, context: RequestContext) -> None:
+        """Count the request's handler time against its request_percentage; over it, the
+        answer carries the throttle time and the connection is muted for it (Kafka's
+        sendResponseMaybeThrottle: the larger of this and a byte-rate throttle is sent)."""
+        throttle = cast("BrokerQuotas", self._quotas).on_request_time(
+            context.principal, context.client_id, slot.handler_ns
+        )
+        if throttle > 0:
+            slot.throttle_ms = max(slot.throttle_ms, throttle)
+            self._mute(throttle)
+
     def _fetch_quota(self, slot: _Slot, context: RequestContext, response: Any) -> None:
         """Count a Fetch's answer against its consumer byte rate; over it, the client gets no
         data and is muted for the throttle time (Kafka's throttled fetch response)."""
@@ -531,9 +573,10 @@ class Connection:
         throttle = cast("BrokerQuotas", self._quotas).on_fetch(
             context.principal, context.client_id, slot.quota, size
         )
-        slot.quota = None
+        request, slot.quota = slot.quota, None
         if throttle > 0:
-            throttled = throttled_fetch_response(response, max(throttle, response.throttle_time_ms))
+            throttle_ms = max(throttle, response.throttle_time_ms)
+            throttled = throttled_fetch_response(response, throttle_ms, request)
             slot.parts = encode_response_parts(context.header, throttled)
             self._mute(throttle)
 

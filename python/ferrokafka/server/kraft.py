@@ -38,6 +38,7 @@ from ferrokafka.cluster.bootstrap import (
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.controller import Controller
+from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
 from ferrokafka.cluster.raft.metadata_log import NotActiveControllerError, RaftMetadataLog
@@ -49,9 +50,14 @@ from ferrokafka.cluster.snapshot_file import SnapshotFileError, read_snapshot
 from ferrokafka.cluster.snapshot_generator import SnapshotGenerator, SnapshotPolicy
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import API_VERSIONS_KEY
+from ferrokafka.protocol.messages.describe_acls import DescribeAclsRequest
+from ferrokafka.protocol.messages.describe_configs import DescribeConfigsRequest
+from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
 from ferrokafka.server.controller_registration import ControllerRegistrationManager
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.acls import DescribeAclsHandler
 from ferrokafka.server.handlers.api_versions import ApiVersionsHandler
+from ferrokafka.server.handlers.configs import DescribeConfigsHandler
 from ferrokafka.server.handlers.controller_admin import register_controller_admin_handlers
 from ferrokafka.server.handlers.controller_describe_cluster import (
     register_controller_describe_cluster,
@@ -145,6 +151,37 @@ def metadata_directory_id(config: BrokerConfig) -> uuid.UUID:
     return parse_kafka_uuid(meta.directory_id)
 
 
+def install_controller_gates(dispatcher: Dispatcher, authorizer: StandardAuthorizer | None) -> None:
+    """Kafka's ControllerApis checks in front of the controller listener's handlers (nothing
+    without an authorizer; the gates' module, which imports every message, only then)."""
+    if authorizer is not None:
+        from ferrokafka.server.authorize_gates import install_gates
+
+        install_gates(dispatcher, authorizer, controller=True)
+
+
+class ControllerView:
+    """What DescribeAcls and DescribeConfigs on a controller listener read: the controller's
+    authorizer and image, and this node's config (Kafka's controller-side AclApis and
+    ConfigHelper)."""
+
+    def __init__(self, node: KRaftNode) -> None:
+        self._node = node
+
+    @property
+    def authorizer(self) -> StandardAuthorizer | None:
+        return self._node.authorizer
+
+    @property
+    def image(self) -> MetadataImage:
+        assert self._node.controller is not None
+        return self._node.controller.image
+
+    @property
+    def config(self) -> BrokerConfig:
+        return self._node.config
+
+
 class KRaftNode:
     """The quorum-facing parts of one cluster node; trio thread only."""
 
@@ -182,6 +219,9 @@ class KRaftNode:
             connector=node_connectors(config).controller,
         )
         self.controller: Controller | None = None
+        # The controller's authorizer (None without authorizer.class.name, or without a
+        # controller).
+        self.authorizer: StandardAuthorizer | None = None
         self.controller_channel: InProcessControllerChannel | None = None
         self._active = False
         self._committed = trio.Event()
@@ -201,17 +241,28 @@ class KRaftNode:
             register_raft_handlers(controller_dispatcher, self.driver)
             register_voter_change_handlers(controller_dispatcher, self.driver)
             register_controller_describe_quorum(controller_dispatcher, self.driver)
-            register_controller_describe_cluster(controller_dispatcher, self.driver, cluster_id)
+            controller = self.controller
+            register_controller_describe_cluster(
+                controller_dispatcher, self.driver, cluster_id, lambda: controller.image.controllers
+            )
             register_controller_admin_handlers(
                 controller_dispatcher, self.controller_channel, self.is_active, update_features=True
             )
             api_versions = controller_dispatcher.handler_for(API_VERSIONS_KEY)
             if isinstance(api_versions, ApiVersionsHandler):
                 # Kafka's ControllerApis reports the controller's own finalized levels.
-                controller = self.controller
                 api_versions.set_finalized(
                     lambda: (controller.image.features, controller.image.offset)
                 )
+            # Kafka's ControllerApis authorize with the controller's own authorizer, over the
+            # ACLs of the controller's image (a standby's follows the committed log too).
+            self.authorizer = build_authorizer(config, lambda: controller.image)
+            view = ControllerView(self)
+            controller_dispatcher.register(DescribeAclsRequest.API_KEY, DescribeAclsHandler(view))
+            controller_dispatcher.register(
+                DescribeConfigsRequest.API_KEY, DescribeConfigsHandler(view)
+            )
+            install_controller_gates(controller_dispatcher, self.authorizer)
 
     # -- what the broker and the handlers ask ------------------------------------------------
 

@@ -20,7 +20,7 @@ import math
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import trio
 
@@ -71,6 +71,13 @@ class ServerLimits:
     # over the client quotas' window (quota.window.num x quota.window.size.seconds)
     connection_creation_rate: int = 2**31 - 1
     rate_window: RateConfig = DEFAULT_RATE_CONFIG
+    # listener.name.<listener>.max.connections and .max.connection.creation.rate (Kafka's
+    # listener-level limits, applied besides the broker-wide ones), by listener name
+    listener_connections_max: Mapping[str, int] = field(default_factory=dict)
+    listener_creation_rate: Mapping[str, int] = field(default_factory=dict)
+    # inter.broker.listener.name when the broker has other listeners: Kafka's protected one,
+    # to which the broker-wide max.connections and max.connection.creation.rate do not apply
+    protected_listener: str | None = None
     listen_backlog: int = 50  # socket.listen.backlog.size
     # SO_SNDBUF / SO_RCVBUF of client sockets (socket.send.buffer.bytes,
     # socket.receive.buffer.bytes); None: the OS default (Kafka's -1).
@@ -99,11 +106,33 @@ class ServerLimits:
                 samples=int(config["quota.window.num"]),
                 window_ms=int(config["quota.window.size.seconds"]) * 1000,
             ),
+            listener_connections_max=_listener_limits(config, "max.connections"),
+            listener_creation_rate=_listener_limits(config, "max.connection.creation.rate"),
+            protected_listener=_protected_listener(config),
             listen_backlog=int(config["socket.listen.backlog.size"]),
             send_buffer_bytes=_buffer_bytes(config["socket.send.buffer.bytes"]),
             receive_buffer_bytes=_buffer_bytes(config["socket.receive.buffer.bytes"]),
             shutdown_grace_s=shutdown_grace_s,
         )
+
+
+def _protected_listener(config: BrokerConfig) -> str | None:
+    """Kafka's protected listener: the inter-broker one, when the broker (its SocketServer:
+    the controller listeners are another's) has other listeners too."""
+    controllers = set(config.controller_listener_names)
+    broker_listeners = [e for e in config.listeners if e.name not in controllers]
+    return config.inter_broker_listener_name if len(broker_listeners) > 1 else None
+
+
+def _listener_limits(config: BrokerConfig, key: str) -> dict[str, int]:
+    """``listener.name.<listener>.<key>`` of each listener that sets it (the listener's name
+    in lower case, as Kafka's ListenerName.configPrefix)."""
+    found = {}
+    for endpoint in config.listeners:
+        value = config.value(f"listener.name.{endpoint.name.lower()}.{key}")
+        if value is not None:
+            found[endpoint.name] = int(value)
+    return found
 
 
 def _buffer_bytes(value: object) -> int | None:
@@ -162,6 +191,11 @@ class Server:
         self._creation_rate = (
             SampledRate(limits.rate_window) if limits.connection_creation_rate < 2**31 - 1 else None
         )
+        # Open connections per listener, and each listener's own creation rate.
+        self._listener_counts: dict[str, int] = {}
+        self._listener_rates = {
+            name: SampledRate(limits.rate_window) for name in limits.listener_creation_rate
+        }
         # Given to every connection (None: metrics off).
         self._request_metrics = request_metrics
         self._limits = limits
@@ -242,18 +276,22 @@ class Server:
                 log.error("accept on %s failed (%s); retrying", spec.name, exc)
                 await trio.sleep(ACCEPT_RETRY_SLEEP_S)
                 continue
-            if len(self._connections) >= self._limits.connections_max:
+            protected = spec.name == self._limits.protected_listener
+            full = self._full(spec.name, protected)
+            if full is not None:
                 # Kafka makes the acceptor wait instead; closing at once tells the client now,
                 # and it backs off and retries (reconnect.backoff.ms).
-                log.warning(
-                    "max.connections (%d) reached: closing a new connection on %s",
-                    self._limits.connections_max,
-                    spec.name,
-                )
+                log.warning("%s reached: closing a new connection on %s", full, spec.name)
                 await trio.aclose_forcefully(stream)
                 continue
-            if self._creation_rate is not None:
-                await self._throttle_creation()
+            if self._creation_rate is not None and not protected:
+                limit = self._limits.connection_creation_rate
+                await self._throttle_creation(self._creation_rate, limit)
+            listener_rate = self._listener_rates.get(spec.name)
+            if listener_rate is not None:
+                await self._throttle_creation(
+                    listener_rate, self._limits.listener_creation_rate[spec.name]
+                )
             address = ""
             if not self._per_ip.unlimited:
                 address = _peer_ip(stream)
@@ -289,17 +327,26 @@ class Server:
                 quotas=self._quotas if spec.quotas else None,
             )
             self._connections.add(connection)  # before any checkpoint: the cap counts it
+            self._listener_counts[spec.name] = self._listener_counts.get(spec.name, 0) + 1
             connections.start_soon(self._run_connection, connection, handshake, address)
 
-    async def _throttle_creation(self) -> None:
-        """Kafka's acceptor over max.connection.creation.rate: the connection just accepted,
-        and the accepting after it, wait until the rate is back to the limit (at most one
-        quota window)."""
-        rate = cast("SampledRate", self._creation_rate)
+    def _full(self, listener: str, protected: bool) -> str | None:
+        """The limit a new connection on ``listener`` would pass (None: room for it): the
+        listener's own max.connections, then the broker-wide one, which Kafka's protected
+        inter-broker listener is exempt from."""
+        limit = self._limits.listener_connections_max.get(listener)
+        if limit is not None and self._listener_counts.get(listener, 0) >= limit:
+            return f"listener.name.{listener.lower()}.max.connections ({limit})"
+        if not protected and len(self._connections) >= self._limits.connections_max:
+            return f"max.connections ({self._limits.connections_max})"
+        return None
+
+    async def _throttle_creation(self, rate: SampledRate, limit: int) -> None:
+        """Kafka's acceptor over max.connection.creation.rate (broker-wide or a listener's):
+        the connection just accepted, and the accepting after it, wait until the rate is back
+        to the limit (at most one quota window)."""
         now_ms = int(trio.current_time() * 1000)
-        throttle_ms = record_and_throttle(
-            rate, float(self._limits.connection_creation_rate), 1.0, now_ms
-        )
+        throttle_ms = record_and_throttle(rate, float(limit), 1.0, now_ms)
         throttle_ms = min(throttle_ms, self._limits.rate_window.window_ms)
         if throttle_ms > 0:
             await trio.sleep(throttle_ms / 1000)
@@ -327,6 +374,7 @@ class Server:
             if address:
                 self._per_ip.closed(address)
             self._connections.discard(connection)
+            self._listener_counts[connection.listener_name] -= 1
             self._connections_changed.set()
             self._connections_changed = trio.Event()
 

@@ -13,8 +13,11 @@ without the client's principal (our ControllerChannel sends it as itself, not in
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from ferrokafka.cluster.acls.control import filter_of
 from ferrokafka.cluster.acls.model import AclBinding, AclFilter
+from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.protocol.error_codes import (
     CLUSTER_AUTHORIZATION_FAILED,
     INVALID_REQUEST,
@@ -24,7 +27,7 @@ from ferrokafka.protocol.error_responses import error_response
 from ferrokafka.protocol.messages.create_acls import CreateAclsRequest, CreateAclsResponse
 from ferrokafka.protocol.messages.delete_acls import DeleteAclsRequest, DeleteAclsResponse
 from ferrokafka.protocol.messages.describe_acls import DescribeAclsRequest, DescribeAclsResponse
-from ferrokafka.server.authorize import AclOperation, authorized_cluster
+from ferrokafka.server.authorize import AclOperation, StandardAuthorizer, authorized_cluster
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.node import Node
 
@@ -72,8 +75,18 @@ class DeleteAclsHandler:
         return await self.node.controller_channel.delete_acls(request)
 
 
+class AclSource(Protocol):
+    """Whose ACLs DescribeAcls lists: a broker's node, or a controller's (server/kraft.py)."""
+
+    @property
+    def authorizer(self) -> StandardAuthorizer | None: ...
+
+    @property
+    def image(self) -> MetadataImage: ...
+
+
 class DescribeAclsHandler:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: AclSource) -> None:
         self.node = node
 
     async def __call__(
@@ -115,4 +128,10 @@ def _grouped(acls: list[AclBinding]) -> list[DescribeAclsResponse.DescribeAclsRe
     ]
 
 
-__all__ = ["AclFilter", "CreateAclsHandler", "DeleteAclsHandler", "DescribeAclsHandler"]
+__all__ = [
+    "AclFilter",
+    "AclSource",
+    "CreateAclsHandler",
+    "DeleteAclsHandler",
+    "DescribeAclsHandler",
+]

@@ -18,6 +18,7 @@ ConfigRecords to the metadata log; the node's sync then gives the topic's log it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from ferrokafka.cluster import errors
 from ferrokafka.cluster.errors import ApiError
@@ -64,8 +65,19 @@ class _Failure(Exception):
         self.error = error
 
 
+class ConfigSource(Protocol):
+    """Whose configs DescribeConfigs describes: a broker's node, or a controller's (its own
+    config over the controller's image: server/kraft.py)."""
+
+    @property
+    def config(self) -> BrokerConfig: ...
+
+    @property
+    def image(self) -> MetadataImage: ...
+
+
 class DescribeConfigsHandler:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: ConfigSource) -> None:
         self.node = node
         # The broker config with the image's dynamic layers, rebuilt when the image changes.
         self._cached: tuple[int, BrokerConfig, BrokerConfig] | None = None

@@ -2,11 +2,11 @@
 ``bootstrap.controllers`` (``--bootstrap-controller``) asks first, for the controllers'
 endpoints (``endpoint_type`` 2), as Kafka's ``ControllerApis.handleDescribeCluster``.
 
-The controllers are the quorum's voters (the single node: itself). Kafka lists the
-controllers registered (ControllerRegistration) with an endpoint on the listener the request
-came in on; with a static ``controller.quorum.voters`` the endpoint known of each voter is the
-one on the first controller listener, so a request on that listener gets every voter, any
-other none. The controller id is the quorum's leader (-1 when unknown, or not among the nodes
+The controllers are those registered (ControllerRegistration: every controller listener of
+each) with an endpoint on the listener the request came in on, as Kafka lists them; a voter not
+registered yet is listed by its endpoint in the quorum (with a static
+``controller.quorum.voters`` the one on the first controller listener). The single node:
+itself. The controller id is the quorum's leader (-1 when unknown, or not among the nodes
 listed, so a client is never sent to a node it was not told of). A request for broker
 endpoints gets MISMATCHED_ENDPOINT_TYPE, an unknown type UNSUPPORTED_ENDPOINT_TYPE
 (INVALID_REQUEST for either at v0).
@@ -14,7 +14,8 @@ endpoints gets MISMATCHED_ENDPOINT_TYPE, an unknown type UNSUPPORTED_ENDPOINT_TY
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ferrokafka.cluster.raft.driver import RaftDriver
 from ferrokafka.protocol.messages.describe_cluster import (
@@ -67,15 +68,25 @@ class ControllerDescribeClusterHandler:
 
 
 def register_controller_describe_cluster(
-    dispatcher: Dispatcher, driver: RaftDriver, cluster_id: str
+    dispatcher: Dispatcher,
+    driver: RaftDriver,
+    cluster_id: str,
+    registered: Callable[[], Mapping[int, Any]] = dict,
 ) -> None:
-    """A cluster node's: the voters of ``driver``'s quorum, its leader."""
+    """A cluster node's: the controllers ``registered()`` (RegisterControllerRecords by id)
+    and the voters of ``driver``'s quorum not among them; the quorum's leader."""
 
     def voters() -> list[tuple[int, str, str, int]]:
-        return [
+        records = registered()
+        found = [
+            (controller_id, e.name, e.host, e.port)
+            for controller_id, record in records.items()
+            for e in record.end_points
+        ]
+        return found + [
             (voter_id, endpoint.name, endpoint.host, endpoint.port)
             for voter_id in driver.voters
-            if (endpoint := driver.endpoint_of(voter_id)) is not None
+            if voter_id not in records and (endpoint := driver.endpoint_of(voter_id)) is not None
         ]
 
     dispatcher.register(

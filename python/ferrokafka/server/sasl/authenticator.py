@@ -7,7 +7,8 @@ frames until authentication completes, a SaslHandshake that starts a re-authenti
 
 Before authentication only ApiVersions (once, before the handshake), SaslHandshake and then
 SaslAuthenticate are allowed, as Kafka: any other request closes the connection with no answer
-(before the handshake) or with its API's ILLEGAL_SASL_STATE answer (after it). SaslHandshake
+(before the handshake) or with its API's ILLEGAL_SASL_STATE answer (after it: Kafka's
+getErrorResponse of the API, :mod:`.illegal_state`). SaslHandshake
 v0 is followed by raw size-prefixed tokens without a Kafka header (the pre-KIP-152 framing);
 v1 by SaslAuthenticate requests. A failure is answered (SASL_AUTHENTICATION_FAILED with Kafka's
 message, UNSUPPORTED_SASL_MECHANISM with the enabled list) after
@@ -33,18 +34,17 @@ from ferrokafka.protocol import (
     API_VERSIONS_KEY,
     APIS,
     ProtocolDecodeError,
+    ProtocolEncodeError,
     RequestHeader,
     UnsupportedApiVersionError,
     decode_request,
     encode_response_parts,
 )
 from ferrokafka.protocol.error_codes import (
-    ILLEGAL_SASL_STATE,
     NONE,
     SASL_AUTHENTICATION_FAILED,
     UNSUPPORTED_SASL_MECHANISM,
 )
-from ferrokafka.protocol.error_responses import error_response
 from ferrokafka.protocol.messages.sasl_authenticate import (
     SaslAuthenticateRequest,
     SaslAuthenticateResponse,
@@ -59,6 +59,7 @@ from ferrokafka.server.sasl.errors import (
     SaslCredentialsRejected,
     invalid_credentials_message,
 )
+from ferrokafka.server.sasl.illegal_state import illegal_state_response
 from ferrokafka.server.sasl.mechanism import MechanismServer
 from ferrokafka.server.sasl.settings import SaslListenerSettings
 
@@ -192,7 +193,7 @@ class SaslAuthenticator:
             message = (
                 f"Unexpected Kafka request of type {_name(api_key)} during SASL authentication."
             )
-            return self._failure(_illegal_state_answer(header, request), message)
+            return self._failure(_illegal_state_answer(header, request, message), message)
         if header.request_api_version > 0:
             self.client_supports_reauth = True
         return await self._authenticate(header, cast(SaslAuthenticateRequest, request).auth_bytes)
@@ -325,18 +326,21 @@ class SaslAuthenticator:
         return SaslStep(parts, close_reason=f"SASL authentication failed: {message}", delayed=True)
 
 
-def _illegal_state_answer(header: RequestHeader, request: Any) -> Sequence[Any] | None:
-    """The request's own response with ILLEGAL_SASL_STATE, as Kafka's getErrorResponse: the
-    admin APIs' per-resource answers (error_responses.py), else the top-level error code; None
-    (close unanswered) for an API with neither."""
+def _illegal_state_answer(
+    header: RequestHeader, request: Any, message: str
+) -> Sequence[Any] | None:
+    """The request's own response with ILLEGAL_SASL_STATE (Kafka's getErrorResponse:
+    :mod:`.illegal_state`), encoded; None (close unanswered) for an API with none here, or one
+    that does not encode at this version."""
+    version = header.request_api_version
+    response = illegal_state_response(header.request_api_key, version, request, message)
+    if response is None:
+        return None
     try:
-        response = error_response(request, ILLEGAL_SASL_STATE)
-    except TypeError:
-        response_class = APIS[header.request_api_key].response_class
-        if not any(f.name == "error_code" for f in response_class.SCHEMA):
-            return None
-        response = response_class(error_code=ILLEGAL_SASL_STATE)  # type: ignore[call-arg]
-    return encode_response_parts(header, response)
+        return encode_response_parts(header, response)
+    except ProtocolEncodeError:
+        log.info("no ILLEGAL_SASL_STATE answer for %s v%d", _name(header.request_api_key), version)
+        return None
 
 
 def _name(api_key: int) -> str:
