@@ -108,3 +108,26 @@ def test_cache_is_bounded() -> None:
         assert len(cache) == 2
 
     trio.run(fill)
+
+
+def test_a_followers_session_may_evict_a_consumers() -> None:
+    """Kafka's privileged sessions: with the cache full and no one idle, a follower's new
+    session evicts the consumer session with the fewest partitions; a consumer's new session
+    evicts no follower's."""
+
+    async def fill() -> None:
+        cache = FetchSessionCache(slots=2, eviction_s=3600)
+        two = OrderedDict((("t", i), object()) for i in range(2))
+        big = cache.create(two, False)  # type: ignore[arg-type]
+        small = cache.create(OrderedDict(), False)
+        assert big is not None and small is not None
+        follower = cache.create(OrderedDict(), False, privileged=True)
+        assert follower is not None and follower.privileged
+        assert cache.get(small.id) is None and cache.get(big.id) is big
+        assert cache.create(OrderedDict(), True, privileged=False) is None
+        assert cache.get(follower.id) is follower
+        # one follower's session does not evict another's created within eviction_s
+        assert cache.create(OrderedDict(), False, privileged=True) is not None  # evicts big
+        assert cache.create(OrderedDict(), False, privileged=True) is None
+
+    trio.run(fill)

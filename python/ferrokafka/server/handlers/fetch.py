@@ -94,6 +94,9 @@ class _Read:
     preferred_read_replica: int = NO_PREFERRED_REPLICA
     # read_committed: (producer id, first offset) of the aborted transactions in the range.
     aborted: list[tuple[int, int]] | None = None
+    # A follower fetch whose follower knows a lower high watermark than it could take from
+    # this answer (KIP-1166): answered without waiting, so followers learn the HW promptly.
+    hw_news: bool = False
 
 
 # (partition, its handle or None, the error when the handle is None, the replica the consumer
@@ -173,6 +176,11 @@ def _read_one(
     records: FileRecords | bytes = (
         FileRecords(info.regions) if info is not None and info.size_in_bytes else b""
     )
+    # A follower takes min(this HW, its log end) (without records, its log end is the fetch
+    # offset): news only when that is above what it said it knows.
+    hw_news = follower and (
+        min(read.high_watermark, part.fetch_offset) > part.replica_high_watermark
+    )
     return _Read(
         errors.NONE,
         read.high_watermark,
@@ -182,6 +190,7 @@ def _read_one(
         read.diverging_epoch,
         read.diverging_end_offset,
         aborted=read.aborted_transactions,
+        hw_news=hw_news,
     )
 
 
@@ -368,12 +377,14 @@ class FetchHandler:
         answered = list(zip(parts.values(), reads, strict=True))
         if session is not None:  # incremental: only what changed
             answered = [(p, r) for p, r in answered if _must_respond(p, r)]
+            session.rotate([partition_key(p, by_id) for p, r in answered if r.records])
             out_id = session.id
         else:
             for part, read in answered:
                 _must_respond(part, read)  # remember what the client was told
             opens = request.session_epoch == INITIAL_EPOCH and parts
-            created = self.sessions.create(parts, by_id) if opens else None
+            privileged = prepared.replica_id is not None
+            created = self.sessions.create(parts, by_id, privileged) if opens else None
             out_id = created.id if created is not None else INVALID_SESSION_ID
         return FetchResponse(
             session_id=out_id,
@@ -401,6 +412,7 @@ class FetchHandler:
                     p.current_leader_epoch,
                     last_fetched_epoch=p.last_fetched_epoch,
                     replica_log_start_offset=p.log_start_offset,
+                    replica_high_watermark=p.high_watermark,
                 )
                 for p in topic.partitions
             )
@@ -516,6 +528,7 @@ def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> boo
         or sum(len(r.records) for r in reads) >= request.min_bytes
         or any(
             r.error
+            or r.hw_news
             or r.diverging_epoch >= 0
             or r.diverging_end_offset >= 0
             or r.preferred_read_replica != NO_PREFERRED_REPLICA
@@ -546,6 +559,8 @@ def _must_respond(part: CachedPartition, read: _Read) -> bool:
         read.last_stable_offset,
         read.log_start_offset,
         read.preferred_read_replica,
+        read.diverging_epoch >= 0 or read.diverging_end_offset >= 0,
+        read.hw_news,
     )
 
 
