@@ -171,7 +171,13 @@ class ReplicaFetcher:
             await self._session_refused(fetch, response)
             return
         if fetch.full and self.session.session_id:
-            log.debug("broker %d: fetch session %s", self.broker_id, self.session)
+            log.info(
+                "broker %d: fetch session %d opened with broker %d (%d partitions)",
+                self.broker_id,
+                self.session.session_id,
+                self.source_id,
+                len(fetch.to_send),
+            )
         self.fetches += 1
         by_name = {(p.topic, p.partition): k for k, p in ready.items()}
         for topic in response.responses:

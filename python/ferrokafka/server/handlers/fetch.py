@@ -10,14 +10,18 @@ coroutine, which long-polls.
 Records are never read into memory: each partition's answer is a FileRecords of the segment
 regions the log read returned, which the connection sends with sendfile.
 
-Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) are subject to
+Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) use the same
+sessions (privileged ones, as Kafka's) and are subject to
 the leader's replication throttle (:mod:`ferrokafka.partition.replication_quota`), read up to
 the log end rather than the high watermark, record the follower's position with the partition
 (which may move the high watermark and the ISR), and answer a ``last_fetched_epoch`` that
 diverges from the leader's log with the diverging epoch (KIP-320/KIP-595's in-fetch
 truncation). A fetch from a replica the partition does not have, or with a broker epoch older
 than the follower's registration, is refused NOT_LEADER_OR_FOLLOWER, as Kafka's
-``Replica.updateFetchStateOrThrow``.
+``Replica.updateFetchStateOrThrow``. A follower that tells the high watermark it knows (Fetch
+v18's HighWatermark, KIP-1166; ferrokafka's fetchers do, Kafka 4.4's send "not supported") is
+answered without waiting when this leader has a higher one for it, so followers learn the HW
+as soon as it moves instead of up to ``replica.fetch.wait.max.ms`` later.
 
 Fetch from the closest replica (KIP-392): a consumer's Fetch v11+ carries its ``client.rack``
 (``rack_id``); such a fetch may be served by a follower (up to the follower's high watermark),
@@ -29,6 +33,7 @@ Older consumer fetches are served by leaders only.
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -62,6 +67,8 @@ from ferrokafka.server.handlers.fetch_session import (
     partition_key,
 )
 from ferrokafka.server.node import Node
+
+log = logging.getLogger(__name__)
 
 # Fetch v13 names topics by id instead of by name.
 TOPIC_ID_VERSION = 13
@@ -386,6 +393,13 @@ class FetchHandler:
             privileged = prepared.replica_id is not None
             created = self.sessions.create(parts, by_id, privileged) if opens else None
             out_id = created.id if created is not None else INVALID_SESSION_ID
+            if created is not None and privileged:
+                log.info(
+                    "fetch session %d opened for replica %d (%d partitions)",
+                    out_id,
+                    prepared.replica_id,
+                    len(parts),
+                )
         return FetchResponse(
             session_id=out_id,
             responses=_responses(answered, by_id, request.isolation_level == READ_COMMITTED),
