@@ -249,7 +249,8 @@ class ReplicaFetcher:
         )
         try:
             if decision.step is Step.APPEND:
-                await _append(partition, decision)
+                if not await _append(partition, decision, position.current_leader_epoch):
+                    return  # became leader or moved epoch meanwhile: the answer is stale
                 self._lag[key] = max(0, data.high_watermark - partition.log_end_offset)
                 if self.quota is not None and self.quota.is_throttled(
                     partition.topic, partition.partition
@@ -259,9 +260,11 @@ class ReplicaFetcher:
                 log.info(
                     "%r truncates to %d (diverged from its leader)", partition, decision.offset
                 )
-                await partition.truncate_to(decision.offset)
+                await partition.truncate_to(
+                    decision.offset, leader_epoch=position.current_leader_epoch
+                )
             elif decision.step is Step.OUT_OF_RANGE:
-                await self._out_of_range(client, partition)
+                await self._out_of_range(client, partition, position.current_leader_epoch)
             else:
                 self._back_off(key, decision.error)
         except (FerrokafkaError, OSError) as exc:
@@ -275,7 +278,9 @@ class ReplicaFetcher:
         log.debug("partition %s backs off after error %d", key, error)
         self._delayed[key] = trio.current_time() + self.config.backoff_ms / 1000.0
 
-    async def _out_of_range(self, client: NodeClient, partition: Partition) -> None:
+    async def _out_of_range(
+        self, client: NodeClient, partition: Partition, leader_epoch: int
+    ) -> None:
         start = await self._leader_offset(client, partition, EARLIEST_TIMESTAMP)
         end = await self._leader_offset(client, partition, LATEST_TIMESTAMP)
         if start is None or end is None:
@@ -284,10 +289,10 @@ class ReplicaFetcher:
         action, offset = out_of_range_step(partition.log_end_offset, start, end)
         if action == "truncate":
             log.warning("%r: log longer than its leader's, truncated to %d", partition, offset)
-            await partition.truncate_to(offset)
+            await partition.truncate_to(offset, leader_epoch=leader_epoch)
         elif action == "restart":
             log.info("%r: restarts empty at the leader's log start %d", partition, offset)
-            await partition.truncate_fully_and_start_at(offset)
+            await partition.truncate_fully_and_start_at(offset, leader_epoch=leader_epoch)
 
     async def _leader_offset(
         self, client: NodeClient, partition: Partition, timestamp: int
@@ -338,14 +343,22 @@ def _still_at(current: Partition | None, partition: Partition, position: FetchPo
     )
 
 
-async def _append(partition: Partition, decision: Decision) -> None:
+async def _append(partition: Partition, decision: Decision, leader_epoch: int) -> bool:
+    """Apply an answer fetched under ``leader_epoch``; False when the replica stopped
+    following under it meanwhile (the append lock is awaited: the metadata may move on), as
+    Kafka's fetcher never applies an answer to a partition it no longer fetches."""
     if decision.records:
-        await partition.append_as_follower(decision.records)
+        appended = await partition.append_as_follower(decision.records, leader_epoch=leader_epoch)
+        if appended is None:
+            return False
+    if not partition.follows_at(leader_epoch):
+        return False
     partition.update_high_watermark_as_follower(decision.high_watermark)
     leader_start = decision.leader_log_start_offset
     if partition.log_start_offset < leader_start <= partition.high_watermark:
         # The leader deleted records (retention, DeleteRecords): so does the follower.
         await partition.advance_log_start_offset_as_follower(leader_start)
+    return True
 
 
 class ReplicaFetcherManager:
