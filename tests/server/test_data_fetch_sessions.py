@@ -131,3 +131,17 @@ def test_a_followers_session_may_evict_a_consumers() -> None:
         assert cache.create(OrderedDict(), False, privileged=True) is None
 
     trio.run(fill)
+
+
+def test_an_incremental_answer_carries_diverging_epochs_and_hw_news() -> None:
+    """Kafka's maybeUpdateResponseData: a diverging epoch is always answered (the fetcher
+    truncates on it), even when nothing else changed; so is a high watermark a follower does
+    not know yet (the leader answered early for it, KIP-1166)."""
+    from ferrokafka.server.handlers.fetch_session import CachedPartition
+
+    part = CachedPartition("t", uuid.UUID(int=1), 0, 10, 1024, 3)
+    assert part.must_respond(0, 0, 10, 10, 0)  # first answer: offsets are news
+    assert not part.must_respond(0, 0, 10, 10, 0)
+    assert part.must_respond(0, 0, 10, 10, 0, diverging=True)
+    assert part.must_respond(0, 0, 10, 10, 0, hw_news=True)
+    assert not part.must_respond(0, 0, 10, 10, 0)
