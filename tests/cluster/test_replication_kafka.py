@@ -4,11 +4,14 @@
 assigned with Kafka's own kafka-topics ``--replica-assignment 1:4,4:2``: partition 0 is led by
 ferrokafka and followed by Kafka, partition 1 led by Kafka and followed by ferrokafka. An
 idempotent acks=all producer is acknowledged on both, kafka-topics --describe shows both ISRs
-full, and the follower's segment file is byte-for-byte the leader's, both ways."""
+full, and the follower's segment file is byte-for-byte the leader's, both ways. Both kinds of
+follower fetch in incremental fetch sessions (KIP-227) from the other kind's leader: each side
+logs the session it opened or served, and neither logs a refused session or a bad answer."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -34,6 +37,7 @@ RECORDS = 200
 TIMEOUT_S = 90.0
 TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
 SEGMENT = "00000000000000000000.log"
+FETCH_SESSION_HANDLER = "org.apache.kafka.clients.FetchSessionHandler"
 
 
 class KafkaBrokerNode:
@@ -69,6 +73,8 @@ class KafkaBrokerNode:
         config.write_text("".join(f"{k}={v}\n" for k, v in self.settings.items()))
         log4j = self.work_dir / "log4j2.properties"
         write_log4j2_config(log4j, log_file=self.work_dir / "server.log", level="info")
+        with log4j.open("a") as extra:  # the follower's fetch sessions, fetch by fetch
+            extra.write(f"logger.fsh.name = {FETCH_SESSION_HANDLER}\nlogger.fsh.level = debug\n")
         run_kafka_tool(
             STORAGE_TOOL_CLASS,
             ["format", "--cluster-id", self.cluster_id, "--config", str(config)],
@@ -195,6 +201,23 @@ def test_ferrokafka_and_kafka_brokers_follow_each_other(
         time.sleep(0.2)
     for leader, _follower in segments.values():
         assert leader.stat().st_size > 0
+    # Fetch sessions: ferrokafka's follower of partition 1 holds one with the Kafka leader,
+    # the Kafka follower of partition 0 one with ferrokafka's leader (node 1).
+    assert re.search(
+        rf"fetch session \d+ opened with broker {KAFKA_ID} ", cluster.nodes[2].logged()
+    )
+    assert re.search(
+        rf"fetch session \d+ opened for replica {KAFKA_ID} ", cluster.nodes[1].logged()
+    )
+    for node_id in (1, 2):
+        logged = cluster.nodes[node_id].logged()
+        bad = re.search(r"fetch session \d+ refused|an answer that does not match", logged)
+        assert bad is None, logged[-3000:]
+    kafka_log = (kafka.work_dir / "server.log").read_text(errors="replace")
+    assert "Node 1 sent an incremental fetch response" in kafka_log
+    for complaint in ("was unable to process the fetch request", "invalid full fetch",
+                      "invalid incremental fetch"):  # fmt: skip
+        assert complaint not in kafka_log, complaint
     described = describe(boot, tool_dir)
     assert f"Partition: 0\tLeader: 1\tReplicas: 1,{KAFKA_ID}\tIsr: 1,{KAFKA_ID}" in described
     assert f"Partition: 1\tLeader: {KAFKA_ID}\tReplicas: {KAFKA_ID},2\tIsr: {KAFKA_ID},2" in (

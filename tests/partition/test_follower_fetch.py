@@ -52,7 +52,9 @@ def test_the_request_carries_the_replica_state_from_v15_and_replica_id_before() 
     assert (old.replica_id, old.replica_state.replica_id) == (3, -1)
     part = new.topics[0].partitions[0]
     assert (part.fetch_offset, part.last_fetched_epoch, part.current_leader_epoch) == (100, 4, 5)
-    assert (part.partition_max_bytes, new.max_wait_ms, new.session_epoch) == (4096, 250, -1)
+    # A full fetch asking for a session (KIP-227): session 0, epoch 0.
+    assert (part.partition_max_bytes, new.max_wait_ms) == (4096, 250)
+    assert (new.session_id, new.session_epoch) == (0, 0)
 
 
 def batch(base_offset: int, body: bytes) -> bytes:

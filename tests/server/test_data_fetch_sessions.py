@@ -108,3 +108,40 @@ def test_cache_is_bounded() -> None:
         assert len(cache) == 2
 
     trio.run(fill)
+
+
+def test_a_followers_session_may_evict_a_consumers() -> None:
+    """Kafka's privileged sessions: with the cache full and no one idle, a follower's new
+    session evicts the consumer session with the fewest partitions; a consumer's new session
+    evicts no follower's."""
+
+    async def fill() -> None:
+        cache = FetchSessionCache(slots=2, eviction_s=3600)
+        two = OrderedDict((("t", i), object()) for i in range(2))
+        big = cache.create(two, False)  # type: ignore[arg-type]
+        small = cache.create(OrderedDict(), False)
+        assert big is not None and small is not None
+        follower = cache.create(OrderedDict(), False, privileged=True)
+        assert follower is not None and follower.privileged
+        assert cache.get(small.id) is None and cache.get(big.id) is big
+        assert cache.create(OrderedDict(), True, privileged=False) is None
+        assert cache.get(follower.id) is follower
+        # one follower's session does not evict another's created within eviction_s
+        assert cache.create(OrderedDict(), False, privileged=True) is not None  # evicts big
+        assert cache.create(OrderedDict(), False, privileged=True) is None
+
+    trio.run(fill)
+
+
+def test_an_incremental_answer_carries_diverging_epochs_and_hw_news() -> None:
+    """Kafka's maybeUpdateResponseData: a diverging epoch is always answered (the fetcher
+    truncates on it), even when nothing else changed; so is a high watermark a follower does
+    not know yet (the leader answered early for it, KIP-1166)."""
+    from ferrokafka.server.handlers.fetch_session import CachedPartition
+
+    part = CachedPartition("t", uuid.UUID(int=1), 0, 10, 1024, 3)
+    assert part.must_respond(0, 0, 10, 10, 0)  # first answer: offsets are news
+    assert not part.must_respond(0, 0, 10, 10, 0)
+    assert part.must_respond(0, 0, 10, 10, 0, diverging=True)
+    assert part.must_respond(0, 0, 10, 10, 0, hw_news=True)
+    assert not part.must_respond(0, 0, 10, 10, 0)

@@ -30,8 +30,12 @@ from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 
 # Fetch v15 carries the follower's id and broker epoch in replica_state, not replica_id.
 REPLICA_STATE_VERSION = 15
-# Fetch without a session: every request names every partition (FINAL_EPOCH with session 0).
-SESSIONLESS_EPOCH = -1
+# Fetch v18 carries the follower's known high watermark (KIP-1166).
+HIGH_WATERMARK_VERSION = 18
+# Fetch v13 names topics by id, also in forgotten_topics_data.
+TOPIC_ID_VERSION = 13
+# FetchPartition.high_watermark's default: "not supported" (an older follower, Kafka's own).
+_HW_UNSET = 2**63 - 1
 # A partition answer's diverging epoch when there is none.
 NO_EPOCH = -1
 # A record batch starts with its base offset (int64) and the length of the rest (int32).
@@ -75,6 +79,9 @@ class FetchPosition:
     fetch_offset: int
     last_fetched_epoch: int
     log_start_offset: int
+    # The high watermark this follower knows (Fetch v18's HighWatermark, KIP-1166): a leader
+    # that knows a higher one answers at once instead of parking the fetch.
+    high_watermark: int = -1
 
 
 def fetch_request(
@@ -83,9 +90,15 @@ def fetch_request(
     positions: Iterable[FetchPosition],
     config: FetcherConfig,
     version: int,
+    *,
+    session_id: int = 0,
+    session_epoch: int = 0,
+    forgotten: Iterable[FetchPosition] = (),
 ) -> FetchRequest:
     """A follower's Fetch for ``positions``, as Kafka's ReplicaFetcherThread builds it (the
-    replica id goes in ``replica_state`` from v15 and in ``replica_id`` before)."""
+    replica id goes in ``replica_state`` from v15 and in ``replica_id`` before), in the fetch
+    session ``session_id`` at ``session_epoch`` (0, 0: a full fetch asking for a session;
+    see :mod:`fetch_session_handler`), forgetting the ``forgotten`` partitions."""
     topics: dict[uuid.UUID, FetchRequest.FetchTopic] = {}
     for position in positions:
         topic = topics.get(position.topic_id)
@@ -101,8 +114,20 @@ def fetch_request(
                 last_fetched_epoch=position.last_fetched_epoch,
                 log_start_offset=position.log_start_offset,
                 partition_max_bytes=config.partition_max_bytes,
+                high_watermark=(
+                    position.high_watermark if version >= HIGH_WATERMARK_VERSION else _HW_UNSET
+                ),
             )
         )
+    forgotten_topics: dict[uuid.UUID, FetchRequest.ForgottenTopic] = {}
+    for position in forgotten:
+        topic_forgotten = forgotten_topics.get(position.topic_id)
+        if topic_forgotten is None:
+            topic_forgotten = forgotten_topics[position.topic_id] = FetchRequest.ForgottenTopic(
+                topic=position.topic if version < TOPIC_ID_VERSION else "",
+                topic_id=position.topic_id,
+            )
+        topic_forgotten.partitions.append(position.partition)
     in_state = version >= REPLICA_STATE_VERSION
     return FetchRequest(
         replica_id=-1 if in_state else replica_id,
@@ -114,9 +139,10 @@ def fetch_request(
         min_bytes=config.min_bytes,
         max_bytes=config.response_max_bytes,
         isolation_level=0,
-        session_id=0,
-        session_epoch=SESSIONLESS_EPOCH,
+        session_id=session_id,
+        session_epoch=session_epoch,
         topics=list(topics.values()),
+        forgotten_topics_data=list(forgotten_topics.values()),
     )
 
 

@@ -221,8 +221,22 @@ class Partition:
     async def make_leader(self, state: PartitionState) -> bool:
         """Take leadership as ``state`` says; True when the leader epoch is new to this
         partition. Kafka's leader records its epoch at the log end when it takes over, so the
-        epoch is known before anything is written in it."""
+        epoch is known before anything is written in it. A new epoch waits for an append in
+        progress (a fetched answer of the follower this replica was, as Kafka's fetcher
+        finishes a partition before it changes role): its records belong to the old epoch,
+        below the new one's start offset."""
         assert state.leader == self.local_broker_id, state
+        if state.leader_epoch != self.leader_epoch or not self.is_leader:
+            async with self.append_lock:
+                return await self._make_leader(state)
+        return await self._make_leader(state)
+
+    def follows_at(self, leader_epoch: int) -> bool:
+        """Whether this replica still follows under ``leader_epoch`` (what a fetched answer
+        was asked under): else the answer is stale and nothing of it may be applied."""
+        return not self.is_leader and self.leader_epoch == leader_epoch
+
+    async def _make_leader(self, state: PartitionState) -> bool:
         new_epoch = state.leader_epoch != self.leader_epoch or not self.is_leader
         self._apply(state)
         if new_epoch:
@@ -490,6 +504,8 @@ class Partition:
         inflates = appends.compressed(header)
         in_thread = big or config.flush_messages is not None or inflates
         async with self.append_lock:
+            if not self.is_leader:  # became a follower while waiting for the lock
+                return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
             refused = appends.admitted(
                 self,
                 records,
@@ -512,12 +528,12 @@ class Partition:
                     info = self.log.append(records, leader_epoch=epoch)
             except (FerrokafkaError, OSError) as exc:
                 return appends.storage_refusal(exc)
+            result = self._appended(epoch, info)
             if not self.is_leader:
                 # Leadership moved while the write was in a worker thread; the records stay
-                # in the log (the new leader's truncation decides their fate) but are not
-                # acknowledged here.
+                # in the log (the new leader's truncation decides their fate), so the epoch
+                # cache and producer state follow them, but they are not acknowledged here.
                 return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
-            result = self._appended(epoch, info)
             if on_appended is not None:
                 on_appended(info)
         if info.producer_id >= 0:
@@ -667,13 +683,19 @@ class Partition:
         state.last_snapshot_offset = end  # no second snapshot while this one is written
         await trio.to_thread.run_sync(state.write_snapshot, end, entries)
 
-    async def append_as_follower(self, records: bytes) -> AppendInfo:
+    async def append_as_follower(
+        self, records: bytes, *, leader_epoch: int | None = None
+    ) -> AppendInfo | None:
         """Append batches fetched from the leader as they are (offsets and epochs kept): in
         the trio thread when small and not fsynced per append (a page-cache write, as a
         leader's inline append), else in a worker thread. The producer state and epoch cache
         follow the appended batches' headers, read from ``records`` in place; only a new
-        epoch (a checkpoint write) takes a worker thread."""
+        epoch (a checkpoint write) takes a worker thread. With ``leader_epoch`` (the epoch
+        the records were fetched under), nothing is appended (None) when this replica no
+        longer follows under it (:meth:`follows_at`), checked under the append lock."""
         async with self.append_lock:
+            if leader_epoch is not None and not self.follows_at(leader_epoch):
+                return None
             inline = (
                 len(records) <= appends.INLINE_APPEND_BYTES_MAX
                 and self.log.config.flush_messages is None
@@ -697,11 +719,15 @@ class Partition:
                     await trio.to_thread.run_sync(self.epochs.assign, epoch, header.base_offset)
         return info
 
-    async def truncate_to(self, offset: int) -> None:
+    async def truncate_to(self, offset: int, *, leader_epoch: int | None = None) -> None:
         """Cut the log back to ``offset`` (a follower diverged from its leader): the epoch
         cache and high watermark follow, and the producer state is rebuilt from what is left
-        (the newest snapshot at or below the new end, then the batches after it)."""
+        (the newest snapshot at or below the new end, then the batches after it). With
+        ``leader_epoch``, only while this replica follows under it (a leader's log is never
+        cut by a stale answer)."""
         async with self.append_lock:
+            if leader_epoch is not None and not self.follows_at(leader_epoch):
+                return
             if offset >= self.log.log_end_offset:
                 return
             await trio.to_thread.run_sync(self.log.truncate_to, offset)
@@ -711,10 +737,15 @@ class Partition:
             self.producers = await trio.to_thread.run_sync(load_producer_state, self.log)
             self.producers.on_high_watermark(self._high_watermark)
 
-    async def truncate_fully_and_start_at(self, offset: int) -> None:
+    async def truncate_fully_and_start_at(
+        self, offset: int, *, leader_epoch: int | None = None
+    ) -> None:
         """Empty the log and restart it at ``offset`` (a follower whose log ends below the
-        leader's log start: Kafka's ``truncateFullyAndStartAt``)."""
+        leader's log start: Kafka's ``truncateFullyAndStartAt``); with ``leader_epoch``, only
+        while this replica follows under it."""
         async with self.append_lock:
+            if leader_epoch is not None and not self.follows_at(leader_epoch):
+                return
             await trio.to_thread.run_sync(self.log.truncate_fully, offset)
             await trio.to_thread.run_sync(self.epochs.truncate_from_end, -1)
             self._high_watermark = offset

@@ -2,10 +2,13 @@
 and ``ReplicaFetcherThread``, ``num.replica.fetchers`` = 1).
 
 One fetcher task per source broker carries every partition this broker follows from it; it
-sends Kafka's follower Fetch over the inter-broker listener (a :class:`NodeClient`), then for
-each partition does what :mod:`follower_fetch` decides — append through
-``Partition.append_as_follower`` and take the leader's high watermark, truncate where the logs
-diverge, recover from OFFSET_OUT_OF_RANGE with the leader's offsets, back off after errors.
+sends Kafka's follower Fetch over the inter-broker listener (a :class:`NodeClient`) in an
+incremental fetch session (KIP-227, :mod:`fetch_session_handler`: after the first full fetch,
+each fetch names only the partitions whose position changed, and the leader answers only
+partitions with news), then for each partition does what :mod:`follower_fetch` decides —
+append through ``Partition.append_as_follower`` and take the leader's high watermark, truncate
+where the logs diverge, recover from OFFSET_OUT_OF_RANGE with the leader's offsets, back off
+after errors. Partitions backing off or throttled leave the session until they are ready.
 
 The manager follows leadership: after every metadata image the ReplicaManager hands it the
 hosted partitions, and it starts, re-targets or stops fetchers so that exactly the followed
@@ -27,6 +30,7 @@ import trio
 
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.node_client import REQUEST_TIMEOUT_S, NodeClient, NodeUnavailableError
+from ferrokafka.partition.fetch_session_handler import FetchSessionHandler, SessionFetch
 from ferrokafka.partition.follower_fetch import (
     Decision,
     FetcherConfig,
@@ -87,6 +91,8 @@ class ReplicaFetcher:
         self.paused = False
         # Answers applied (for tests and logs): a fetcher that never applies is stuck.
         self.fetches = 0
+        # The incremental fetch session with the source broker (KIP-227).
+        self.session = FetchSessionHandler(source_id)
 
     def __repr__(self) -> str:
         return f"<ReplicaFetcher {self.broker_id}<-{self.source_id} {len(self.partitions)}p>"
@@ -149,35 +155,30 @@ class ReplicaFetcher:
         }
 
     async def _fetch_once(self, client: NodeClient) -> None:
-        ready = self._ready()
-        if not ready:
-            await self._wait_for_work()
-            return
-        unthrottled = self._unthrottled(ready)
-        if not unthrottled:  # every partition throttled: back off as Kafka's empty fetch does
-            await trio.sleep(self.config.backoff_ms / 1000.0)
-            return
-        ready = unthrottled
+        ready = self._unthrottled(self._ready())
         positions = {key: _position(p) for key, p in ready.items()}
-        try:
-            await client.connect()
-            version = client.version(FetchRequest.API_KEY)
-            if version is None:
-                raise NodeUnavailableError(f"broker {self.source_id} does not answer Fetch")
-            request = fetch_request(
-                self.broker_id, self._broker_epoch(), positions.values(), self.config, version
-            )
-            response: FetchResponse = await client.call(request, version=version)
-        except (NodeUnavailableError, ProtocolError) as exc:
-            log.info("replica fetch from broker %d failed: %s", self.source_id, exc)
-            await trio.sleep(self.config.backoff_ms / 1000.0)
+        # Partitions not ready (backing off, throttled, no longer followed) leave the session.
+        fetch = self.session.build(positions.values())
+        if fetch is None:
+            if self._ready():  # every ready partition throttled: back off as Kafka does
+                await trio.sleep(self.config.backoff_ms / 1000.0)
+            else:
+                await self._wait_for_work()
             return
-        if response.error_code:
+        response = await self._send(client, fetch)
+        if response is None:
+            return
+        if not self.session.handle_response(fetch, response):
+            await self._session_refused(fetch, response)
+            return
+        if fetch.full and self.session.session_id:
             log.info(
-                "broker %d answered a fetch with error %d", self.source_id, response.error_code
+                "broker %d: fetch session %d opened with broker %d (%d partitions)",
+                self.broker_id,
+                self.session.session_id,
+                self.source_id,
+                len(fetch.to_send),
             )
-            await trio.sleep(self.config.backoff_ms / 1000.0)
-            return
         self.fetches += 1
         by_name = {(p.topic, p.partition): k for k, p in ready.items()}
         for topic in response.responses:
@@ -191,6 +192,46 @@ class ReplicaFetcher:
                 if not _still_at(self.partitions.get(key), partition, position):
                     continue  # leadership or the log moved while the fetch was out
                 await self._apply(client, key, partition, position, data)
+
+    async def _send(self, client: NodeClient, fetch: SessionFetch) -> FetchResponse | None:
+        """Send ``fetch``; None after a transport error (backed off)."""
+        try:
+            await client.connect()
+            version = client.version(FetchRequest.API_KEY)
+            if version is None:
+                raise NodeUnavailableError(f"broker {self.source_id} does not answer Fetch")
+            request = fetch_request(
+                self.broker_id,
+                self._broker_epoch(),
+                fetch.to_send,
+                self.config,
+                version,
+                session_id=fetch.session_id,
+                session_epoch=fetch.epoch,
+                forgotten=fetch.to_forget,
+            )
+            response: FetchResponse = await client.call(request, version=version)
+        except (NodeUnavailableError, ProtocolError) as exc:
+            log.info("replica fetch from broker %d failed: %s", self.source_id, exc)
+            self.session.handle_error()
+            await trio.sleep(self.config.backoff_ms / 1000.0)
+            return None
+        return response
+
+    async def _session_refused(self, fetch: SessionFetch, response: FetchResponse) -> None:
+        """An answer the session could not use: the next fetch is a full one. Session errors
+        retry at once (that full fetch cannot meet them); other errors back off."""
+        code = response.error_code
+        if code in (ec.FETCH_SESSION_ID_NOT_FOUND, ec.INVALID_FETCH_SESSION_EPOCH):
+            log.info(
+                "broker %d: fetch session %d refused (%d)", self.source_id, fetch.session_id, code
+            )
+            return
+        if code:
+            log.info("broker %d answered a fetch with error %d", self.source_id, code)
+        else:
+            log.info("broker %d: an answer that does not match %s", self.source_id, self.session)
+        await trio.sleep(self.config.backoff_ms / 1000.0)
 
     async def _apply(
         self,
@@ -209,7 +250,8 @@ class ReplicaFetcher:
         )
         try:
             if decision.step is Step.APPEND:
-                await _append(partition, decision)
+                if not await _append(partition, decision, position.current_leader_epoch):
+                    return  # became leader or moved epoch meanwhile: the answer is stale
                 self._lag[key] = max(0, data.high_watermark - partition.log_end_offset)
                 if self.quota is not None and self.quota.is_throttled(
                     partition.topic, partition.partition
@@ -219,9 +261,11 @@ class ReplicaFetcher:
                 log.info(
                     "%r truncates to %d (diverged from its leader)", partition, decision.offset
                 )
-                await partition.truncate_to(decision.offset)
+                await partition.truncate_to(
+                    decision.offset, leader_epoch=position.current_leader_epoch
+                )
             elif decision.step is Step.OUT_OF_RANGE:
-                await self._out_of_range(client, partition)
+                await self._out_of_range(client, partition, position.current_leader_epoch)
             else:
                 self._back_off(key, decision.error)
         except (FerrokafkaError, OSError) as exc:
@@ -235,7 +279,9 @@ class ReplicaFetcher:
         log.debug("partition %s backs off after error %d", key, error)
         self._delayed[key] = trio.current_time() + self.config.backoff_ms / 1000.0
 
-    async def _out_of_range(self, client: NodeClient, partition: Partition) -> None:
+    async def _out_of_range(
+        self, client: NodeClient, partition: Partition, leader_epoch: int
+    ) -> None:
         start = await self._leader_offset(client, partition, EARLIEST_TIMESTAMP)
         end = await self._leader_offset(client, partition, LATEST_TIMESTAMP)
         if start is None or end is None:
@@ -244,10 +290,10 @@ class ReplicaFetcher:
         action, offset = out_of_range_step(partition.log_end_offset, start, end)
         if action == "truncate":
             log.warning("%r: log longer than its leader's, truncated to %d", partition, offset)
-            await partition.truncate_to(offset)
+            await partition.truncate_to(offset, leader_epoch=leader_epoch)
         elif action == "restart":
             log.info("%r: restarts empty at the leader's log start %d", partition, offset)
-            await partition.truncate_fully_and_start_at(offset)
+            await partition.truncate_fully_and_start_at(offset, leader_epoch=leader_epoch)
 
     async def _leader_offset(
         self, client: NodeClient, partition: Partition, timestamp: int
@@ -285,6 +331,7 @@ def _position(partition: Partition) -> FetchPosition:
         partition.log_end_offset,
         partition.epochs.latest_epoch,
         partition.log_start_offset,
+        partition.high_watermark,
     )
 
 
@@ -297,14 +344,22 @@ def _still_at(current: Partition | None, partition: Partition, position: FetchPo
     )
 
 
-async def _append(partition: Partition, decision: Decision) -> None:
+async def _append(partition: Partition, decision: Decision, leader_epoch: int) -> bool:
+    """Apply an answer fetched under ``leader_epoch``; False when the replica stopped
+    following under it meanwhile (the append lock is awaited: the metadata may move on), as
+    Kafka's fetcher never applies an answer to a partition it no longer fetches."""
     if decision.records:
-        await partition.append_as_follower(decision.records)
+        appended = await partition.append_as_follower(decision.records, leader_epoch=leader_epoch)
+        if appended is None:
+            return False
+    if not partition.follows_at(leader_epoch):
+        return False
     partition.update_high_watermark_as_follower(decision.high_watermark)
     leader_start = decision.leader_log_start_offset
     if partition.log_start_offset < leader_start <= partition.high_watermark:
         # The leader deleted records (retention, DeleteRecords): so does the follower.
         await partition.advance_log_start_offset_as_follower(leader_start)
+    return True
 
 
 class ReplicaFetcherManager:

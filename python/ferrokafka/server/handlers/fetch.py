@@ -10,14 +10,18 @@ coroutine, which long-polls.
 Records are never read into memory: each partition's answer is a FileRecords of the segment
 regions the log read returned, which the connection sends with sendfile.
 
-Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) are subject to
+Follower fetches (``replica_state.replica_id`` >= 0, ``replica_id`` before v15) use the same
+sessions (privileged ones, as Kafka's) and are subject to
 the leader's replication throttle (:mod:`ferrokafka.partition.replication_quota`), read up to
 the log end rather than the high watermark, record the follower's position with the partition
 (which may move the high watermark and the ISR), and answer a ``last_fetched_epoch`` that
 diverges from the leader's log with the diverging epoch (KIP-320/KIP-595's in-fetch
 truncation). A fetch from a replica the partition does not have, or with a broker epoch older
 than the follower's registration, is refused NOT_LEADER_OR_FOLLOWER, as Kafka's
-``Replica.updateFetchStateOrThrow``.
+``Replica.updateFetchStateOrThrow``. A follower that tells the high watermark it knows (Fetch
+v18's HighWatermark, KIP-1166; ferrokafka's fetchers do, Kafka 4.4's send "not supported") is
+answered without waiting when this leader has a higher one for it, so followers learn the HW
+as soon as it moves instead of up to ``replica.fetch.wait.max.ms`` later.
 
 Fetch from the closest replica (KIP-392): a consumer's Fetch v11+ carries its ``client.rack``
 (``rack_id``); such a fetch may be served by a follower (up to the follower's high watermark),
@@ -29,6 +33,7 @@ Older consumer fetches are served by leaders only.
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -63,6 +68,8 @@ from ferrokafka.server.handlers.fetch_session import (
 )
 from ferrokafka.server.node import Node
 
+log = logging.getLogger(__name__)
+
 # Fetch v13 names topics by id instead of by name.
 TOPIC_ID_VERSION = 13
 # Fetch v15 moved the follower's id into replica_state (with its broker epoch).
@@ -94,6 +101,9 @@ class _Read:
     preferred_read_replica: int = NO_PREFERRED_REPLICA
     # read_committed: (producer id, first offset) of the aborted transactions in the range.
     aborted: list[tuple[int, int]] | None = None
+    # A follower fetch whose follower knows a lower high watermark than it could take from
+    # this answer (KIP-1166): answered without waiting, so followers learn the HW promptly.
+    hw_news: bool = False
 
 
 # (partition, its handle or None, the error when the handle is None, the replica the consumer
@@ -173,6 +183,11 @@ def _read_one(
     records: FileRecords | bytes = (
         FileRecords(info.regions) if info is not None and info.size_in_bytes else b""
     )
+    # A follower takes min(this HW, its log end) (without records, its log end is the fetch
+    # offset): news only when that is above what it said it knows.
+    hw_news = follower and (
+        min(read.high_watermark, part.fetch_offset) > part.replica_high_watermark
+    )
     return _Read(
         errors.NONE,
         read.high_watermark,
@@ -182,6 +197,7 @@ def _read_one(
         read.diverging_epoch,
         read.diverging_end_offset,
         aborted=read.aborted_transactions,
+        hw_news=hw_news,
     )
 
 
@@ -368,13 +384,22 @@ class FetchHandler:
         answered = list(zip(parts.values(), reads, strict=True))
         if session is not None:  # incremental: only what changed
             answered = [(p, r) for p, r in answered if _must_respond(p, r)]
+            session.rotate([partition_key(p, by_id) for p, r in answered if r.records])
             out_id = session.id
         else:
             for part, read in answered:
                 _must_respond(part, read)  # remember what the client was told
             opens = request.session_epoch == INITIAL_EPOCH and parts
-            created = self.sessions.create(parts, by_id) if opens else None
+            privileged = prepared.replica_id is not None
+            created = self.sessions.create(parts, by_id, privileged) if opens else None
             out_id = created.id if created is not None else INVALID_SESSION_ID
+            if created is not None and privileged:
+                log.info(
+                    "fetch session %d opened for replica %d (%d partitions)",
+                    out_id,
+                    prepared.replica_id,
+                    len(parts),
+                )
         return FetchResponse(
             session_id=out_id,
             responses=_responses(answered, by_id, request.isolation_level == READ_COMMITTED),
@@ -401,6 +426,7 @@ class FetchHandler:
                     p.current_leader_epoch,
                     last_fetched_epoch=p.last_fetched_epoch,
                     replica_log_start_offset=p.log_start_offset,
+                    replica_high_watermark=p.high_watermark,
                 )
                 for p in topic.partitions
             )
@@ -516,6 +542,7 @@ def _enough(reads: list[_Read], request: FetchRequest, *, waitable: bool) -> boo
         or sum(len(r.records) for r in reads) >= request.min_bytes
         or any(
             r.error
+            or r.hw_news
             or r.diverging_epoch >= 0
             or r.diverging_end_offset >= 0
             or r.preferred_read_replica != NO_PREFERRED_REPLICA
@@ -546,6 +573,8 @@ def _must_respond(part: CachedPartition, read: _Read) -> bool:
         read.last_stable_offset,
         read.log_start_offset,
         read.preferred_read_replica,
+        read.diverging_epoch >= 0 or read.diverging_end_offset >= 0,
+        read.hw_news,
     )
 
 

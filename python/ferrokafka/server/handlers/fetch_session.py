@@ -9,6 +9,10 @@ Kafka's rules (FetchManager.newContext), by the request's session id and epoch:
   FETCH_SESSION_ID_NOT_FOUND, a different epoch INVALID_FETCH_SESSION_EPOCH, a session opened
   with topic names used with topic ids (or the reverse) FETCH_SESSION_TOPIC_ID_ERROR.
 
+Followers' sessions (replica fetches) are privileged, as Kafka's: when the cache is full a
+follower's new session may evict a consumer's; a follower also tells the high watermark it
+knows (Fetch v18, KIP-1166), kept with its position.
+
 Sessions are shared by all connections (a client may reconnect and go on), and touched from
 the trio thread only, so they need no lock.
 """
@@ -33,6 +37,9 @@ FETCH_SESSION_CACHE_SLOTS = 1000
 FETCH_SESSION_EVICTION_S = 120.0
 # Session ids are positive int32 values.
 _SESSION_ID_MAX = 2**31 - 1
+# FetchPartition.high_watermark's default: the fetcher does not tell it (Kafka's followers and
+# consumers); -1 is a fetcher that does not know it yet.
+HIGH_WATERMARK_UNSET = 2**63 - 1
 
 # A topic is keyed by its id when the session uses topic ids (Fetch v13+), else by its name.
 TopicKey = str | uuid.UUID
@@ -57,6 +64,8 @@ class CachedPartition:
     # its log start offset, as its latest request said.
     last_fetched_epoch: int = -1
     replica_log_start_offset: int = -1
+    # The high watermark the follower knows (KIP-1166), HIGH_WATERMARK_UNSET when not told.
+    replica_high_watermark: int = HIGH_WATERMARK_UNSET
 
     def must_respond(
         self,
@@ -66,16 +75,27 @@ class CachedPartition:
         lso: int,
         start: int,
         preferred_read_replica: int = -1,
+        diverging: bool = False,
+        hw_news: bool = False,
     ) -> bool:
         """Whether an incremental response must include the partition (Kafka's
-        CachedPartition.maybeUpdateResponseData), remembering what it reports."""
+        CachedPartition.maybeUpdateResponseData), remembering what it reports. A diverging
+        epoch is always answered (the fetcher truncates on it), and so is a high watermark
+        above what the follower said it knows (an answer sent early for it must carry it)."""
         changed = (hw, lso, start) != (
             self.high_watermark,
             self.last_stable_offset,
             self.log_start_offset,
         )
         self.high_watermark, self.last_stable_offset, self.log_start_offset = hw, lso, start
-        return changed or record_bytes > 0 or error != errors.NONE or preferred_read_replica >= 0
+        return (
+            changed
+            or record_bytes > 0
+            or error != errors.NONE
+            or preferred_read_replica >= 0
+            or diverging
+            or hw_news
+        )
 
 
 @dataclass(eq=False)
@@ -86,6 +106,19 @@ class FetchSession:
     # the epoch the next incremental request must carry
     epoch: int = 1
     last_used: float = field(default_factory=trio.current_time)
+    # A follower's session (Kafka's privileged sessions).
+    privileged: bool = False
+    created: float = field(default_factory=trio.current_time)
+
+    def evictable_key(self) -> tuple[bool, int, int]:
+        """Kafka's EvictableKey: the less valuable session sorts first."""
+        return (self.privileged, len(self.partitions), self.id)
+
+    def rotate(self, keys: list[PartitionKey]) -> None:
+        """Move partitions that just returned records to the end, so the next answer starts
+        with the others (Kafka's incremental context does, for fairness under max_bytes)."""
+        for key in keys:
+            self.partitions.move_to_end(key)
 
     def update(
         self, requested: list[CachedPartition], forgotten: list[PartitionKey], key_of_id: bool
@@ -103,6 +136,7 @@ class FetchSession:
                 cached.current_leader_epoch = part.current_leader_epoch
                 cached.last_fetched_epoch = part.last_fetched_epoch
                 cached.replica_log_start_offset = part.replica_log_start_offset
+                cached.replica_high_watermark = part.replica_high_watermark
         for key in forgotten:
             self.partitions.pop(key, None)
 
@@ -117,9 +151,13 @@ def next_epoch(epoch: int) -> int:
 
 
 class FetchSessionCache:
-    """At most ``slots`` sessions; when full, the least recently used one goes if it has been
-    idle for ``eviction_s``, else a new full fetch gets no session (session id 0), which
-    clients handle by sending full fetches."""
+    """At most ``slots`` sessions. When full, a new session evicts (Kafka's
+    FetchSessionCache.tryEvict) the least recently used one if it has been idle for
+    ``eviction_s``; else the least valuable of the others (privileged last, then fewest
+    partitions) if it is less valuable than the new one: a follower's evicts any consumer's
+    and a follower's created over ``eviction_s`` ago, a consumer's only another consumer's
+    with fewer partitions created over ``eviction_s`` ago. Else the new full fetch gets no
+    session (session id 0), which clients handle by sending full fetches."""
 
     def __init__(
         self, slots: int = FETCH_SESSION_CACHE_SLOTS, eviction_s: float = FETCH_SESSION_EVICTION_S
@@ -144,22 +182,36 @@ class FetchSessionCache:
         self._sessions.move_to_end(session.id)
 
     def create(
-        self, partitions: OrderedDict[PartitionKey, CachedPartition], uses_topic_ids: bool
+        self,
+        partitions: OrderedDict[PartitionKey, CachedPartition],
+        uses_topic_ids: bool,
+        privileged: bool = False,
     ) -> FetchSession | None:
-        if len(self._sessions) >= self.slots and not self._evict_one():
+        if len(self._sessions) >= self.slots and not self._evict_one(privileged, len(partitions)):
             return None
         session_id = self._new_id()
-        session = FetchSession(session_id, uses_topic_ids, partitions)
+        session = FetchSession(session_id, uses_topic_ids, partitions, privileged=privileged)
         self._sessions[session_id] = session
         return session
 
-    def _evict_one(self) -> bool:
+    def _evict_one(self, privileged: bool, size: int) -> bool:
         if not self._sessions:
             return False
+        now = trio.current_time()
         oldest_id, oldest = next(iter(self._sessions.items()))
-        if trio.current_time() - oldest.last_used < self.eviction_s:
+        if now - oldest.last_used > self.eviction_s:
+            del self._sessions[oldest_id]
+            return True
+        # O(sessions), at most ``slots``, and only when the cache is full.
+        settled = {s.id: s for s in self._sessions.values() if now - s.created > self.eviction_s}
+        if privileged:
+            settled.update({s.id: s for s in self._sessions.values() if not s.privileged})
+        if not settled:
             return False
-        del self._sessions[oldest_id]
+        victim = min(settled.values(), key=FetchSession.evictable_key)
+        if (privileged, size, 0) < victim.evictable_key():
+            return False
+        del self._sessions[victim.id]
         return True
 
     def _new_id(self) -> int:
