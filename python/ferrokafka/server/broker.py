@@ -266,6 +266,7 @@ class Broker:
                 await nursery.start(self._run_kraft)
             await nursery.start(self._run_coordinator, "group")
             await nursery.start(self._run_coordinator, "txn")
+            await nursery.start(self._run_coordinator, "share")
             await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -347,7 +348,11 @@ class Broker:
         node = self.node
         coordinator = None
         if node is not None:
-            coordinator = node.group_coordinator if kind == "group" else node.txn_coordinator
+            coordinator = {
+                "group": node.group_coordinator,
+                "txn": node.txn_coordinator,
+                "share": node.share_partitions,  # the share-partitions' lock timers
+            }[kind]
         if coordinator is None:
             task_status.started()
             return

@@ -36,6 +36,7 @@ from ferrokafka.partition.follower_fetch import FetcherConfig
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
+from ferrokafka.share.manager import SharePartitionManager
 from ferrokafka.share.persister import InMemoryPersister, Persister
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
@@ -109,6 +110,8 @@ class Node:
         # read and write each share-partition's durable state through it. In memory until the
         # share coordinator's registration replaces it with the ``__share_group_state`` one.
         self.share_persister: Persister = InMemoryPersister()
+        # The share-partition leaders and share sessions (handlers/share.py makes it).
+        self.share_partitions: SharePartitionManager | None = None
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.

@@ -1,0 +1,48 @@
+"""Registration of the share group APIs (KIP-932): ShareGroupHeartbeat and ShareGroupDescribe
+on the group coordinator, ShareFetch and ShareAcknowledge on the share-partition leaders
+(``node.share_partitions``, a :class:`~ferrokafka.share.manager.SharePartitionManager` whose
+lock timers the Broker runs). Members leaving their group (or fenced) release the records they
+hold and lose their share sessions."""
+
+from __future__ import annotations
+
+from ferrokafka.groups.coordinator import GroupCoordinator
+from ferrokafka.groups.share.service import ShareGroups
+from ferrokafka.partition import Partition
+from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers.lazy import LazyHandler, api_key
+from ferrokafka.server.handlers.share_settings import share_settings
+from ferrokafka.server.node import Node
+from ferrokafka.share.manager import SharePartitionManager
+
+_HANDLERS = "ferrokafka.server.handlers."
+
+
+def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> None:
+    groups = ShareGroups(node, coordinator, lambda: node.share_persister)
+    manager = SharePartitionManager(
+        persister=lambda: node.share_persister,
+        settings=lambda group_id: share_settings(node, group_id),
+        wake=node.replicas.purgatory.wake,
+        now_ms=node.wall_clock.now_ms,
+        max_sessions=int(node.broker_config()["group.share.max.share.sessions"]),
+    )
+    node.share_partitions = manager
+
+    def find(topic_id, index):  # type: ignore[no-untyped-def]
+        found = node.replicas.leader_partition_by_id_or_error(topic_id, index)
+        return found if isinstance(found, Partition) else None
+
+    async def members_gone(group_id: str, member_ids: list[str]) -> None:
+        for member_id in member_ids:
+            manager.sessions.remove(group_id, member_id)
+            await manager.release_member(group_id, member_id, find)
+
+    groups.members_gone = members_gone
+    for name, module, args in (
+        ("ShareGroupHeartbeat", "share_group_heartbeat", (groups,)),
+        ("ShareGroupDescribe", "share_group_describe", (node, coordinator)),
+        ("ShareFetch", "share_fetch", (node, groups, manager)),
+        ("ShareAcknowledge", "share_acknowledge", (node, groups, manager)),
+    ):
+        broker.register(api_key(name), LazyHandler(_HANDLERS + module, name + "Handler", *args))

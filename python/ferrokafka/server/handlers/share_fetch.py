@@ -1,0 +1,246 @@
+"""ShareFetch (API key 78, KIP-932): a share group member's fetch. The share session (epoch 0
+opens, -1 closes, else its next epoch) names the share-partitions; piggy-backed
+acknowledgements are applied first (per partition ``acknowledge_error_code``), then each
+partition acquires up to the request's ``max_records`` overall for the member from the first
+available offset (:class:`~ferrokafka.share.manager.SharePartitionManager`), and a fetch that
+acquired nothing waits up to ``max_wait_ms`` for an append or a release (the purgatory).
+
+Authorization as Kafka's ``handleShareFetchRequest``: READ on the group (else the whole request
+is GROUP_AUTHORIZATION_FAILED), READ on each topic (TOPIC_AUTHORIZATION_FAILED per partition).
+The member must be in the share group when its coordinator is this node (UNKNOWN_MEMBER_ID).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import trio
+
+from ferrokafka.groups.share.service import ShareGroups
+from ferrokafka.partition import Partition
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest, ShareFetchResponse
+from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
+from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.share_settings import share_settings
+from ferrokafka.server.node import Node
+from ferrokafka.share.manager import SharePartitionManager
+from ferrokafka.share.persister import SharePartitionKey
+from ferrokafka.share.sessions import (
+    FINAL_EPOCH,
+    INITIAL_EPOCH,
+    ShareSession,
+    ShareSessionError,
+    TopicIdPartition,
+)
+
+Response = ShareFetchResponse
+MS = 1000.0
+# A share session's partitions: as many as a fetch session may hold in Kafka's defaults.
+SESSION_PARTITIONS_MAX = 10_000
+
+
+class ShareFetchHandler:
+    def __init__(self, node: Node, groups: ShareGroups, manager: SharePartitionManager) -> None:
+        self.node = node
+        self.groups = groups
+        self.manager = manager
+
+    async def __call__(self, ctx: RequestContext, request: ShareFetchRequest) -> ShareFetchResponse:
+        group_id = request.group_id or ""
+        member_id = request.member_id or ""
+        if not group_id or not member_id:
+            return Response(
+                error_code=ec.INVALID_REQUEST, error_message="Invalid group or member id."
+            )
+        if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, group_id):
+            return Response(error_code=ec.GROUP_AUTHORIZATION_FAILED)
+        code = member_error(self.groups, group_id, member_id)
+        if code:
+            return Response(error_code=code)
+        acks = _acks(request)
+        epoch = request.share_session_epoch
+        try:
+            session = self._session(request, group_id, member_id, bool(acks))
+        except ShareSessionError as err:
+            return Response(error_code=err.code, error_message=err.message)
+        lock_ms = share_settings(self.node, group_id).config.record_lock_duration_ms
+        results: dict[TopicIdPartition, Response.PartitionData] = {}
+        for tp, batches in acks.items():
+            results[tp] = self._partition(tp)
+            results[tp].acknowledge_error_code = await self._acknowledge(
+                ctx, group_id, member_id, tp, batches
+            )
+        if epoch == FINAL_EPOCH:
+            await self.manager.release_member(group_id, member_id, self._find)
+            return _response(results, lock_ms)
+        assert session is not None
+        if epoch == INITIAL_EPOCH:
+            for tp in session.partitions:
+                results.setdefault(tp, self._partition(tp))
+        await self._fetch(ctx, request, session, results)
+        return _response(results, lock_ms)
+
+    def _session(
+        self, request: ShareFetchRequest, group_id: str, member_id: str, has_acks: bool
+    ) -> ShareSession | None:
+        epoch = request.share_session_epoch
+        sessions = self.manager.sessions
+        if epoch == FINAL_EPOCH:  # acknowledge, then close: no fetching
+            sessions.close(group_id, member_id)
+            return None
+        if epoch == INITIAL_EPOCH:
+            if has_acks:
+                raise ShareSessionError(
+                    ec.INVALID_REQUEST,
+                    "Acknowledge data present on initial share fetch request.",
+                )
+            session, _ = sessions.open(group_id, member_id)
+        else:
+            session = sessions.advance(group_id, member_id, epoch)
+        for topic in request.topics:
+            for p in topic.partitions:
+                if len(session.partitions) >= SESSION_PARTITIONS_MAX:
+                    break
+                session.partitions[(topic.topic_id, p.partition_index)] = None
+        for forgotten in request.forgotten_topics_data:
+            for index in forgotten.partitions:
+                session.partitions.pop((forgotten.topic_id, index), None)
+        return session
+
+    def _find(self, topic_id: uuid.UUID, index: int) -> Partition | None:
+        found = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
+        return found if isinstance(found, Partition) else None
+
+    def _partition(self, tp: TopicIdPartition) -> Response.PartitionData:
+        return Response.PartitionData(
+            partition_index=tp[1],
+            records=b"",
+            current_leader=Response.LeaderIdAndEpoch(leader_id=-1, leader_epoch=-1),
+        )
+
+    def _topic_allowed(self, ctx: RequestContext, topic_id: uuid.UUID) -> bool:
+        topic = self.node.image.topics_by_id.get(topic_id)
+        if topic is None:
+            return True  # unknown: answered UNKNOWN_TOPIC_ID by the lookup
+        return authorized(self.node, ctx, AclOperation.READ, ResourceType.TOPIC, topic.name)
+
+    async def _acknowledge(
+        self,
+        ctx: RequestContext,
+        group_id: str,
+        member_id: str,
+        tp: TopicIdPartition,
+        batches: list[tuple[int, int, list[int]]],
+    ) -> int:
+        if not self._topic_allowed(ctx, tp[0]):
+            return ec.TOPIC_AUTHORIZATION_FAILED
+        handle = self.node.replicas.leader_partition_by_id_or_error(tp[0], tp[1])
+        if not isinstance(handle, Partition):
+            return handle
+        return await self.manager.acknowledge(
+            SharePartitionKey(group_id, tp[0], tp[1]), handle, member_id, batches
+        )
+
+    async def _fetch(
+        self,
+        ctx: RequestContext,
+        request: ShareFetchRequest,
+        session: ShareSession,
+        results: dict[TopicIdPartition, Response.PartitionData],
+    ) -> None:
+        group_id = session.group_id
+        deadline = trio.current_time() + max(0, request.max_wait_ms) / MS
+        max_records = request.max_records if request.max_records > 0 else 500
+        while True:
+            handles: list[tuple[TopicIdPartition, Partition]] = []
+            for tp in list(session.partitions):
+                if not self._topic_allowed(ctx, tp[0]):
+                    results.setdefault(
+                        tp, self._partition(tp)
+                    ).error_code = ec.TOPIC_AUTHORIZATION_FAILED
+                    continue
+                found = self.node.replicas.leader_partition_by_id_or_error(tp[0], tp[1])
+                if not isinstance(found, Partition):
+                    results.setdefault(tp, self._partition(tp)).error_code = found
+                    continue
+                handles.append((tp, found))
+            purgatory = self.node.replicas.purgatory
+            with purgatory.watch(h.key for _, h in handles) as woken:
+                got = False
+                budget_records = max_records
+                budget_bytes = max(0, request.max_bytes)
+                for tp, handle in handles:
+                    if budget_records <= 0:
+                        break
+                    result = await self.manager.fetch(
+                        SharePartitionKey(group_id, tp[0], tp[1]),
+                        handle,
+                        session.member_id,
+                        budget_bytes,
+                        budget_records,
+                    )
+                    part = results.setdefault(tp, self._partition(tp))
+                    part.current_leader = Response.LeaderIdAndEpoch(
+                        leader_id=self.node.config.node_id, leader_epoch=handle.leader_epoch
+                    )
+                    if result.error:
+                        part.error_code = result.error
+                        got = True
+                        continue
+                    if result.acquired:
+                        got = True
+                        part.records = result.records
+                        part.acquired_records = [
+                            Response.AcquiredRecords(
+                                first_offset=a.first_offset,
+                                last_offset=a.last_offset,
+                                delivery_count=a.delivery_count,
+                            )
+                            for a in result.acquired
+                        ]
+                        budget_records -= sum(
+                            a.last_offset - a.first_offset + 1 for a in result.acquired
+                        )
+                        budget_bytes = max(0, budget_bytes - len(result.records))
+                if got or not handles or trio.current_time() >= deadline:
+                    return
+                with trio.move_on_at(deadline):
+                    await woken.wait()
+
+
+def member_error(groups: ShareGroups, group_id: str, member_id: str) -> int:
+    """UNKNOWN_MEMBER_ID when this node coordinates the group and the member is not in it."""
+    if groups.coordinator.error_code(group_id):
+        return ec.NONE  # the group lives elsewhere: the leader cannot tell
+    group = groups.share_group(group_id)
+    if group is None or member_id not in group.members:
+        return ec.UNKNOWN_MEMBER_ID
+    return ec.NONE
+
+
+def _acks(request: ShareFetchRequest) -> dict[TopicIdPartition, list[tuple[int, int, list[int]]]]:
+    out: dict[TopicIdPartition, list[tuple[int, int, list[int]]]] = {}
+    for topic in request.topics:
+        for p in topic.partitions:
+            if p.acknowledgement_batches:
+                out[(topic.topic_id, p.partition_index)] = [
+                    (b.first_offset, b.last_offset, list(b.acknowledge_types))
+                    for b in p.acknowledgement_batches
+                ]
+    return out
+
+
+def _response(
+    results: dict[TopicIdPartition, Response.PartitionData], lock_ms: int
+) -> ShareFetchResponse:
+    by_topic: dict[uuid.UUID, list[Response.PartitionData]] = {}
+    for (topic_id, _), part in results.items():
+        by_topic.setdefault(topic_id, []).append(part)
+    return Response(
+        acquisition_lock_timeout_ms=lock_ms,
+        responses=[
+            Response.ShareFetchableTopicResponse(topic_id=t, partitions=parts)
+            for t, parts in by_topic.items()
+        ],
+    )
