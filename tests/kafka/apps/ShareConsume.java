@@ -1,8 +1,8 @@
 // A share-group consumer for tests/share (KafkaShareConsumer, KIP-932). Arguments: bootstrap
 // group topic mode idleMs maxMs. mode "implicit": every record polled is accepted by the next
 // poll. mode "explicit": by the record's value prefix, "release-" RELEASE on its first
-// delivery then ACCEPT, "reject-" REJECT, "poison-" RELEASE always, "hold-" never acknowledged
-// (the process prints HOLD and waits to be killed), anything else ACCEPT; commitSync after
+// delivery then ACCEPT, "reject-" REJECT, "poison-" RELEASE always, "hold-" not acknowledged on its
+// first delivery (the process prints HOLD and waits to be killed), then ACCEPT, anything else ACCEPT; commitSync after
 // each poll. Prints "GOT <offset> <deliveryCount> <value>" per record, and "DONE" once no
 // record came for idleMs after the first one (or maxMs passed); a fatal error exits 1.
 import java.time.Duration;
@@ -38,7 +38,7 @@ public final class ShareConsume {
                         continue;
                     }
                     String value = record.value();
-                    if (value.startsWith("hold-")) {
+                    if (value.startsWith("hold-") && count == 1) {
                         holding = true;
                     } else if (value.startsWith("release-") && count == 1) {
                         consumer.acknowledge(record, AcknowledgeType.RELEASE);

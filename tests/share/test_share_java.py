@@ -1,0 +1,211 @@
+"""Share groups (KIP-932) through Kafka 4.4's own clients against one ferrokafka broker: the
+Java ``KafkaShareConsumer`` (tests/kafka/apps/ShareConsume.java) in implicit and explicit
+acknowledgement modes, a consumer killed with records acquired, the delivery count limit,
+``kafka-console-share-consumer`` and ``kafka-share-groups``.
+
+The broker lowers ``group.share.min.record.lock.duration.ms`` to 1 s so that a group may set
+a 2 s lock (kafka-configs on the GROUP resource), which bounds the kill test's wait.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import confluent_kafka as ck
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+import kafka_support as ks
+from ferrokafka.testing import RunningBroker, run_broker
+
+CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
+SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
+CONSOLE_SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
+APP_TIMEOUT_S = 120.0
+IDLE_MS = "4000"  # a consumer stops once nothing came for this long after its first record
+RUN_MS = "60000"  # and in any case after this
+LOCK_MS = 2000
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
+    ks.require_kafka()
+    with run_broker(
+        tmp_path_factory.mktemp("share-broker"),
+        {"group.share.min.record.lock.duration.ms": 1000},
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("share-tools")
+
+
+@pytest.fixture(scope="module")
+def classpath() -> str:
+    from kafka_support.jars import streams_classpath
+
+    return streams_classpath()  # the apps directory holds a Streams app too
+
+
+def make_topic(broker: RunningBroker, topic: str, values: list[str]) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(timeout=30)
+    producer = ck.Producer({"bootstrap.servers": broker.bootstrap_servers})
+    for value in values:
+        producer.produce(topic, value=value.encode())
+    assert producer.flush(30) == 0
+
+
+def group_configs(broker: RunningBroker, work_dir: Path, group: str, configs: str) -> None:
+    ks.run_kafka_tool(
+        CONFIG_COMMAND,
+        [
+            "--bootstrap-server",
+            broker.bootstrap_servers,
+            "--alter",
+            "--entity-type",
+            "groups",
+            "--entity-name",
+            group,
+            "--add-config",
+            configs,
+        ],
+        work_dir=work_dir,
+    )
+
+
+def consumer(
+    classpath: str, broker: RunningBroker, group: str, topic: str, mode: str
+) -> subprocess.Popen[str]:
+    from kafka_support.java_apps import app_command
+
+    return subprocess.Popen(
+        app_command(
+            "ShareConsume", classpath, broker.bootstrap_servers, group, topic, mode, IDLE_MS, RUN_MS
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def deliveries(process: subprocess.Popen[str]) -> list[tuple[int, int, str]]:
+    """(offset, delivery count, value) of every record the consumer printed."""
+    out, err = process.communicate(timeout=APP_TIMEOUT_S)
+    assert process.returncode == 0, err[-3000:]
+    assert "DONE" in out, out[-2000:] + err[-2000:]
+    return [
+        (int(offset), int(count), value)
+        for line in out.splitlines()
+        if line.startswith("GOT ")
+        for _, offset, count, value in [line.split(" ", 3)]
+    ]
+
+
+def test_three_consumers_implicit_every_record_once(
+    broker: RunningBroker, work_dir: Path, classpath: str
+) -> None:
+    values = [f"r-{i}" for i in range(60)]
+    make_topic(broker, "implicit3", values)
+    group_configs(broker, work_dir, "implicit3-g", "share.auto.offset.reset=earliest")
+    procs = [consumer(classpath, broker, "implicit3-g", "implicit3", "implicit") for _ in range(3)]
+    got = [d for p in procs for d in deliveries(p)]
+    # Each record to exactly one member, once: acknowledged implicitly, never redelivered.
+    assert sorted(offset for offset, _, _ in got) == list(range(60))
+    assert {count for _, count, _ in got} == {1}
+    assert sorted(v for _, _, v in got) == sorted(values)
+
+
+def test_explicit_release_reject_and_delivery_limit(
+    broker: RunningBroker, work_dir: Path, classpath: str
+) -> None:
+    make_topic(broker, "explicit", ["release-0", "reject-1", "ok-2", "poison-3", "ok-4"])
+    group_configs(
+        broker,
+        work_dir,
+        "explicit-g",
+        "share.auto.offset.reset=earliest,share.delivery.count.limit=3",
+    )
+    got = deliveries(consumer(classpath, broker, "explicit-g", "explicit", "explicit"))
+    by_offset: dict[int, list[int]] = {}
+    for offset, count, _ in got:
+        by_offset.setdefault(offset, []).append(count)
+    assert by_offset[0] == [1, 2]  # released, redelivered, accepted
+    assert by_offset[1] == [1]  # rejected: archived, never again
+    assert by_offset[2] == [1]
+    assert by_offset[3] == [1, 2, 3]  # released every time: archived at the limit
+    assert by_offset[4] == [1]
+
+
+def test_killed_consumer_records_redelivered_after_the_lock(
+    broker: RunningBroker, work_dir: Path, classpath: str
+) -> None:
+    make_topic(broker, "killed", [f"hold-{i}" for i in range(5)])
+    group_configs(
+        broker,
+        work_dir,
+        "killed-g",
+        f"share.auto.offset.reset=earliest,share.record.lock.duration.ms={LOCK_MS}",
+    )
+    holder = consumer(classpath, broker, "killed-g", "killed", "explicit")
+    try:
+        assert holder.stdout is not None
+        held: list[int] = []
+        deadline = time.monotonic() + APP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            line = holder.stdout.readline()
+            if not line or line.startswith("HOLD"):
+                break
+            if line.startswith("GOT "):
+                held.append(int(line.split()[1]))
+        assert held, "the first consumer acquired nothing"
+    finally:
+        holder.kill()  # no goodbye: its records stay acquired until their lock expires
+        holder.wait(timeout=30)
+    got = deliveries(consumer(classpath, broker, "killed-g", "killed", "explicit"))
+    counts = {offset: count for offset, count, _ in got}
+    assert sorted(counts) == list(range(5))
+    assert all(counts[offset] == 2 for offset in held)
+
+
+def test_console_share_consumer_and_share_groups_tool(
+    broker: RunningBroker, work_dir: Path
+) -> None:
+    make_topic(broker, "console", [f"c-{i}" for i in range(5)])
+    group_configs(broker, work_dir, "console-g", "share.auto.offset.reset=earliest")
+    result = ks.run_kafka_tool(
+        CONSOLE_SHARE_CONSUMER,
+        [
+            "--bootstrap-server",
+            broker.bootstrap_servers,
+            "--topic",
+            "console",
+            "--group",
+            "console-g",
+            "--max-messages",
+            "5",
+            "--timeout-ms",
+            "30000",
+        ],
+        work_dir=work_dir,
+    )
+    assert sorted(result.stdout.split()) == [f"c-{i}" for i in range(5)]
+    listed = ks.run_kafka_tool(
+        SHARE_GROUP_COMMAND, ["--bootstrap-server", broker.bootstrap_servers, "--list"],
+        work_dir=work_dir,
+    )
+    assert "console-g" in listed.stdout.split()
+    state = ks.run_kafka_tool(
+        SHARE_GROUP_COMMAND,
+        ["--bootstrap-server", broker.bootstrap_servers, "--describe", "--state",
+         "--group", "console-g"],
+        work_dir=work_dir,
+    )
+    assert "console-g" in state.stdout and "Empty" in state.stdout, state.stdout
