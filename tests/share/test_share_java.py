@@ -198,14 +198,21 @@ def test_console_share_consumer_and_share_groups_tool(
     )
     assert sorted(result.stdout.split()) == [f"c-{i}" for i in range(5)]
     listed = ks.run_kafka_tool(
-        SHARE_GROUP_COMMAND, ["--bootstrap-server", broker.bootstrap_servers, "--list"],
+        SHARE_GROUP_COMMAND,
+        ["--bootstrap-server", broker.bootstrap_servers, "--list"],
         work_dir=work_dir,
     )
     assert "console-g" in listed.stdout.split()
     state = ks.run_kafka_tool(
         SHARE_GROUP_COMMAND,
-        ["--bootstrap-server", broker.bootstrap_servers, "--describe", "--state",
-         "--group", "console-g"],
+        [
+            "--bootstrap-server",
+            broker.bootstrap_servers,
+            "--describe",
+            "--state",
+            "--group",
+            "console-g",
+        ],
         work_dir=work_dir,
     )
     assert "console-g" in state.stdout and "Empty" in state.stdout, state.stdout

@@ -7,6 +7,7 @@ in ShareGroupStatePartitionMetadata before the member hears of the assignment.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -24,7 +25,6 @@ from ferrokafka.groups.share.group import (
 )
 from ferrokafka.groups.share.records import Replayer, changes, snapshot, state_metadata
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.share.persister import NOT_INITIALIZED, Persister, SharePartitionKey
 
 if TYPE_CHECKING:
     from ferrokafka.coordinator import CoordinatorHost
@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 # Called with (group id, member ids) when members leave or are fenced.
 MembersGone = Callable[[str, list[str]], Awaitable[None]]
+# Initializes one share-partition's state (group id, topic id, partition) through the
+# persister (InitializeShareGroupState: state epoch 0, start offset not set); its error code.
+InitializeState = Callable[[str, uuid.UUID, int], Awaitable[int]]
 
 
 def topics_of(node: CoordinatorHost) -> Topics:
@@ -52,11 +55,11 @@ class ShareGroups:
         self,
         node: CoordinatorHost,
         coordinator: GroupCoordinator,
-        persister: Callable[[], Persister],
+        initialize_state: InitializeState,
     ) -> None:
         self.node = node
         self.coordinator = coordinator
-        self.persister = persister
+        self.initialize_state = initialize_state
         self.members_gone: MembersGone = _nobody
         self._locks: dict[str, trio.Lock] = {}
         replayer = Replayer(
@@ -145,12 +148,10 @@ class ShareGroups:
                     wanted[topic_id] = wanted.get(topic_id, frozenset()) | new
         if not wanted:
             return
-        persister = self.persister()
         done: dict = {}
         for topic_id, ps in wanted.items():
             for p in sorted(ps):
-                key = SharePartitionKey(group.group_id, topic_id, p)
-                if await persister.initialize(key, 0, NOT_INITIALIZED) == ec.NONE:
+                if await self.initialize_state(group.group_id, topic_id, p) == ec.NONE:
                     done.setdefault(topic_id, set()).add(p)
         if not done:
             raise HeartbeatError(ec.COORDINATOR_NOT_AVAILABLE)

@@ -6,6 +6,8 @@ hold and lose their share sessions."""
 
 from __future__ import annotations
 
+import uuid
+
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.share.service import ShareGroups
 from ferrokafka.partition import Partition
@@ -14,12 +16,17 @@ from ferrokafka.server.handlers.lazy import LazyHandler, api_key
 from ferrokafka.server.handlers.share_settings import share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
+from ferrokafka.share.persister import NOT_INITIALIZED, SharePartitionKey
 
 _HANDLERS = "ferrokafka.server.handlers."
 
 
 def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> None:
-    groups = ShareGroups(node, coordinator, lambda: node.share_persister)
+    async def initialize_state(group_id: str, topic_id: uuid.UUID, partition: int) -> int:
+        key = SharePartitionKey(group_id, topic_id, partition)
+        return await node.share_persister.initialize(key, 0, NOT_INITIALIZED)
+
+    groups = ShareGroups(node, coordinator, initialize_state)
     manager = SharePartitionManager(
         persister=lambda: node.share_persister,
         settings=lambda group_id: share_settings(node, group_id),
@@ -29,7 +36,7 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
     )
     node.share_partitions = manager
 
-    def find(topic_id, index):  # type: ignore[no-untyped-def]
+    def find(topic_id: uuid.UUID, index: int) -> Partition | None:
         found = node.replicas.leader_partition_by_id_or_error(topic_id, index)
         return found if isinstance(found, Partition) else None
 
