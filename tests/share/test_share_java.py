@@ -1,6 +1,7 @@
 """Share groups (KIP-932) through Kafka 4.4's own clients against one ferrokafka broker: the
 Java ``KafkaShareConsumer`` (tests/kafka/apps/ShareConsume.java) in implicit and explicit
-acknowledgement modes, a consumer killed with records acquired, the delivery count limit,
+acknowledgement modes, records redelivered when a lock expires and when their consumer is
+killed, the delivery count limit,
 ``kafka-console-share-consumer`` and ``kafka-share-groups``.
 
 The broker lowers ``group.share.min.record.lock.duration.ms`` to 1 s so that a group may set
@@ -25,7 +26,7 @@ CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
 SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 CONSOLE_SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
 APP_TIMEOUT_S = 120.0
-IDLE_MS = "4000"  # a consumer stops once nothing came for this long after its first record
+IDLE_MS = "3000"  # a consumer stops once nothing came for this long after its first record
 RUN_MS = "60000"  # and in any case after this
 LOCK_MS = 2000
 
@@ -144,31 +145,61 @@ def test_explicit_release_reject_and_delivery_limit(
     assert by_offset[4] == [1]
 
 
-def test_killed_consumer_records_redelivered_after_the_lock(
+def hold(
+    classpath: str, broker: RunningBroker, group: str, topic: str
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """A consumer that acquired records and keeps them (prints HOLD, then sleeps)."""
+    holder = consumer(classpath, broker, group, topic, "explicit")
+    assert holder.stdout is not None
+    held: list[int] = []
+    deadline = time.monotonic() + APP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = holder.stdout.readline()
+        if not line or line.startswith("HOLD"):
+            break
+        if line.startswith("GOT "):
+            held.append(int(line.split()[1]))
+    return holder, held
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    process.kill()
+    process.wait(timeout=30)
+
+
+def test_records_of_a_live_member_redelivered_after_the_lock(
     broker: RunningBroker, work_dir: Path, classpath: str
 ) -> None:
-    make_topic(broker, "killed", [f"hold-{i}" for i in range(5)])
+    make_topic(broker, "locked", [f"hold-{i}" for i in range(5)])
     group_configs(
         broker,
         work_dir,
-        "killed-g",
+        "locked-g",
         f"share.auto.offset.reset=earliest,share.record.lock.duration.ms={LOCK_MS}",
     )
-    holder = consumer(classpath, broker, "killed-g", "killed", "explicit")
+    holder, held = hold(classpath, broker, "locked-g", "locked")
     try:
-        assert holder.stdout is not None
-        held: list[int] = []
-        deadline = time.monotonic() + APP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            line = holder.stdout.readline()
-            if not line or line.startswith("HOLD"):
-                break
-            if line.startswith("GOT "):
-                held.append(int(line.split()[1]))
         assert held, "the first consumer acquired nothing"
+        # The holder stays connected and in the group: only its locks' expiry frees them.
+        got = deliveries(consumer(classpath, broker, "locked-g", "locked", "explicit"))
     finally:
-        holder.kill()  # no goodbye: its records stay acquired until their lock expires
-        holder.wait(timeout=30)
+        stop(holder)
+    counts = {offset: count for offset, count, _ in got}
+    assert sorted(counts) == list(range(5))
+    assert all(counts[offset] == 2 for offset in held)
+
+
+def test_killed_consumer_records_redelivered(
+    broker: RunningBroker, work_dir: Path, classpath: str
+) -> None:
+    """Killed with records acquired: its connection closes, which ends its share session and
+    releases its records (Kafka's ShareSessionCache on a disconnect), so another member gets
+    them at once, with delivery count 2, without waiting for the 30 s default lock."""
+    make_topic(broker, "killed", [f"hold-{i}" for i in range(5)])
+    group_configs(broker, work_dir, "killed-g", "share.auto.offset.reset=earliest")
+    holder, held = hold(classpath, broker, "killed-g", "killed")
+    stop(holder)  # no goodbye
+    assert held, "the first consumer acquired nothing"
     got = deliveries(consumer(classpath, broker, "killed-g", "killed", "explicit"))
     counts = {offset: count for offset, count, _ in got}
     assert sorted(counts) == list(range(5))

@@ -69,7 +69,9 @@ class SharePartitionManager:
         wake: Callable[[tuple[uuid.UUID, int]], None],
         now_ms: Callable[[], int],
         max_sessions: int,
+        find: Callable[[uuid.UUID, int], Partition | None],
     ) -> None:
+        self._find = find
         self._persister = persister
         self._settings = settings
         self._wake = wake
@@ -190,12 +192,17 @@ class SharePartitionManager:
             self._wake(handle.key)  # released records may be fetched again
             return ec.NONE
 
-    async def release_member(
-        self, group_id: str, member_id: str, find: Callable[[uuid.UUID, int], Partition | None]
-    ) -> None:
-        """A member left its group or closed its session: its records are AVAILABLE again."""
+    def connection_closed(self, connection_id: int) -> None:
+        """A connection closed: its share sessions end and their members' records are
+        released (Kafka's ShareGroupListener.onMemberLeave from the share session cache)."""
+        for session in self.sessions.remove_connection(connection_id):
+            if self._nursery is not None:
+                self._nursery.start_soon(self.release_member, session.group_id, session.member_id)
+
+    async def release_member(self, group_id: str, member_id: str) -> None:
+        """A member closed its share session: its records are AVAILABLE again."""
         for key in [k for k in self.partitions if k.group_id == group_id]:
-            handle = find(key.topic_id, key.partition)
+            handle = self._find(key.topic_id, key.partition)
             async with self._lock(key):
                 sp = self.partitions.get(key)
                 if sp is None or not sp.release_member(member_id):

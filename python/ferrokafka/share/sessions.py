@@ -32,6 +32,7 @@ def next_epoch(epoch: int) -> int:
 class ShareSession:
     group_id: str
     member_id: str
+    connection_id: int = -1  # the connection that opened it: it dies with it
     epoch: int = 1  # the epoch the next request must carry
     partitions: dict[TopicIdPartition, None] = field(default_factory=dict)  # ordered set
 
@@ -56,7 +57,9 @@ class ShareSessionCache:
     def get(self, group_id: str, member_id: str) -> ShareSession | None:
         return self._sessions.get((group_id, member_id))
 
-    def open(self, group_id: str, member_id: str) -> tuple[ShareSession, ShareSession | None]:
+    def open(
+        self, group_id: str, member_id: str, connection_id: int = -1
+    ) -> tuple[ShareSession, ShareSession | None]:
         """A new session at epoch 0 (its next request carries 1), and the one it replaced."""
         key = (group_id, member_id)
         old = self._sessions.pop(key, None)
@@ -67,7 +70,7 @@ class ShareSessionCache:
                 ec.SHARE_SESSION_LIMIT_REACHED,
                 f"The share session cache is full ({self.max_sessions} sessions).",
             )
-        session = self._sessions[key] = ShareSession(group_id, member_id)
+        session = self._sessions[key] = ShareSession(group_id, member_id, connection_id)
         return session, old
 
     def advance(self, group_id: str, member_id: str, epoch: int) -> ShareSession:
@@ -96,3 +99,10 @@ class ShareSessionCache:
 
     def remove(self, group_id: str, member_id: str) -> ShareSession | None:
         return self._sessions.pop((group_id, member_id), None)
+
+    def remove_connection(self, connection_id: int) -> list[ShareSession]:
+        """Drop the sessions opened on a connection that closed."""
+        gone = [s for s in self._sessions.values() if s.connection_id == connection_id]
+        for session in gone:
+            del self._sessions[(session.group_id, session.member_id)]
+        return gone

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from ferrokafka.coordinator import CoordinatorHost
     from ferrokafka.groups.coordinator import GroupCoordinator
 
-# Called with (group id, member ids) when members leave or are fenced.
-MembersGone = Callable[[str, list[str]], Awaitable[None]]
 # Initializes one share-partition's state (group id, topic id, partition) through the
 # persister (InitializeShareGroupState: state epoch 0, start offset not set); its error code.
 InitializeState = Callable[[str, uuid.UUID, int], Awaitable[int]]
@@ -42,10 +40,6 @@ def topics_of(node: CoordinatorHost) -> Topics:
         name: (topic.topic_id, len(topic.partitions))
         for name, topic in node.image.topics_by_name.items()
     }
-
-
-async def _nobody(group_id: str, member_ids: list[str]) -> None:
-    return None
 
 
 class ShareGroups:
@@ -60,7 +54,6 @@ class ShareGroups:
         self.node = node
         self.coordinator = coordinator
         self.initialize_state = initialize_state
-        self.members_gone: MembersGone = _nobody
         self._locks: dict[str, trio.Lock] = {}
         replayer = Replayer(
             coordinator.get_group,
@@ -104,16 +97,12 @@ class ShareGroups:
             )
             work.config = self.group_config(group_id)
             before = snapshot(work, exists=current is not None)
-            members_before = set(work.members)
             topics = topics_of(self.node)
             result = work.heartbeat(hb, topics, self.coordinator.now_ms())
             await self._write(group_id, current, work, before)
             group = current if current is not None else work
             await self._initialize(group)
             self.schedule(group)
-            gone = sorted(members_before - set(group.members))
-            if gone:
-                await self.members_gone(group_id, gone)
             return result
 
     async def _write(
@@ -213,7 +202,6 @@ class ShareGroups:
                         lambda: self.coordinator.spawn(self.expire, group),
                     )
                     return
-                await self.members_gone(group.group_id, gone)
             self.schedule(group)
 
     def _member_loaded(self, group: ShareGroup, member_id: str) -> None:

@@ -33,19 +33,12 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         wake=node.replicas.purgatory.wake,
         now_ms=node.wall_clock.now_ms,
         max_sessions=int(node.broker_config()["group.share.max.share.sessions"]),
+        find=lambda topic_id, index: _leader(node, topic_id, index),
     )
     node.share_partitions = manager
 
-    def find(topic_id: uuid.UUID, index: int) -> Partition | None:
-        found = node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        return found if isinstance(found, Partition) else None
-
-    async def members_gone(group_id: str, member_ids: list[str]) -> None:
-        for member_id in member_ids:
-            manager.sessions.remove(group_id, member_id)
-            await manager.release_member(group_id, member_id, find)
-
-    groups.members_gone = members_gone
+    dispatcher_close = broker.on_connection_closed
+    dispatcher_close(manager.connection_closed)
     for name, module, args in (
         ("ShareGroupHeartbeat", "share_group_heartbeat", (groups,)),
         ("ShareGroupDescribe", "share_group_describe", (node, coordinator)),
@@ -53,3 +46,8 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         ("ShareAcknowledge", "share_acknowledge", (node, groups, manager)),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, name + "Handler", *args))
+
+
+def _leader(node: Node, topic_id: uuid.UUID, index: int) -> Partition | None:
+    found = node.replicas.leader_partition_by_id_or_error(topic_id, index)
+    return found if isinstance(found, Partition) else None

@@ -81,17 +81,13 @@ class ShareAcknowledgeHandler:
                 Response.ShareAcknowledgeTopicResponse(topic_id=topic.topic_id, partitions=parts)
             )
         if epoch == FINAL_EPOCH:
-            await self.manager.release_member(group_id, member_id, self._find)
+            await self.manager.release_member(group_id, member_id)
         return Response(
             acquisition_lock_timeout_ms=share_settings(
                 self.node, group_id
             ).config.record_lock_duration_ms,
             responses=topics,
         )
-
-    def _find(self, topic_id: uuid.UUID, index: int) -> Partition | None:
-        found = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        return found if isinstance(found, Partition) else None
 
     async def _acknowledge(
         self,

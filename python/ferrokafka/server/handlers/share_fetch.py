@@ -61,7 +61,7 @@ class ShareFetchHandler:
         acks = _acks(request)
         epoch = request.share_session_epoch
         try:
-            session = self._session(request, group_id, member_id, bool(acks))
+            session = self._session(request, group_id, member_id, bool(acks), ctx.connection_id)
         except ShareSessionError as err:
             return Response(error_code=err.code, error_message=err.message)
         lock_ms = share_settings(self.node, group_id).config.record_lock_duration_ms
@@ -72,7 +72,7 @@ class ShareFetchHandler:
                 ctx, group_id, member_id, tp, batches
             )
         if epoch == FINAL_EPOCH:
-            await self.manager.release_member(group_id, member_id, self._find)
+            await self.manager.release_member(group_id, member_id)
             return _response(results, lock_ms)
         assert session is not None
         if epoch == INITIAL_EPOCH:
@@ -82,7 +82,12 @@ class ShareFetchHandler:
         return _response(results, lock_ms)
 
     def _session(
-        self, request: ShareFetchRequest, group_id: str, member_id: str, has_acks: bool
+        self,
+        request: ShareFetchRequest,
+        group_id: str,
+        member_id: str,
+        has_acks: bool,
+        connection_id: int,
     ) -> ShareSession | None:
         epoch = request.share_session_epoch
         sessions = self.manager.sessions
@@ -95,7 +100,7 @@ class ShareFetchHandler:
                     ec.INVALID_REQUEST,
                     "Acknowledge data present on initial share fetch request.",
                 )
-            session, _ = sessions.open(group_id, member_id)
+            session, _ = sessions.open(group_id, member_id, connection_id)
         else:
             session = sessions.advance(group_id, member_id, epoch)
         for topic in request.topics:
@@ -107,10 +112,6 @@ class ShareFetchHandler:
             for index in forgotten.partitions:
                 session.partitions.pop((forgotten.topic_id, index), None)
         return session
-
-    def _find(self, topic_id: uuid.UUID, index: int) -> Partition | None:
-        found = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        return found if isinstance(found, Partition) else None
 
     def _partition(self, tp: TopicIdPartition) -> Response.PartitionData:
         return Response.PartitionData(
