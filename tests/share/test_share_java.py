@@ -180,6 +180,20 @@ def test_records_of_a_live_member_redelivered_after_the_lock(
     holder, held = hold(classpath, broker, "locked-g", "locked")
     try:
         assert held, "the first consumer acquired nothing"
+        members = ks.run_kafka_tool(
+            SHARE_GROUP_COMMAND,
+            [
+                "--bootstrap-server",
+                broker.bootstrap_servers,
+                "--describe",
+                "--members",
+                "--group",
+                "locked-g",
+            ],
+            work_dir=work_dir,
+        )
+        print(members.stdout)
+        assert "locked:0" in members.stdout, members.stdout
         # The holder stays connected and in the group: only its locks' expiry frees them.
         got = deliveries(consumer(classpath, broker, "locked-g", "locked", "explicit"))
     finally:
