@@ -10,17 +10,19 @@ a 2 s lock (kafka-configs on the GROUP resource), which bounds the kill test's w
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import confluent_kafka as ck
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_support as ks
-from ferrokafka.testing import RunningBroker, run_broker
+from ferrokafka.testing import run_broker
 
 CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
 SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
@@ -31,13 +33,37 @@ RUN_MS = "60000"  # and in any case after this
 LOCK_MS = 2000
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
+# The same scenarios against Apache Kafka 4.4, to compare the delivery outcomes: opt-in
+# (FERROKAFKA_SHARE_KAFKA=1), since a Kafka broker and the JVM clients double the module's time.
+KAFKA_OPT_IN = "FERROKAFKA_SHARE_KAFKA"
+KAFKA_MARKS = [
+    pytest.mark.kafka,
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get(KAFKA_OPT_IN), reason=f"set {KAFKA_OPT_IN}=1"),
+]
+BROKER_CONFIG = {"group.share.min.record.lock.duration.ms": "1000"}
+
+
+class Target(Protocol):
+    @property
+    def bootstrap_servers(self) -> str: ...
+
+
+@pytest.fixture(scope="module", params=["ferrokafka", pytest.param("kafka", marks=KAFKA_MARKS)])
+def broker(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
     ks.require_kafka()
-    with run_broker(
-        tmp_path_factory.mktemp("share-broker"),
-        {"group.share.min.record.lock.duration.ms": 1000},
-    ) as running:
+    work = tmp_path_factory.mktemp(f"share-{request.param}")
+    if request.param == "kafka":
+        kafka = ks.KafkaBroker(work, broker_config=BROKER_CONFIG)
+        kafka.start()
+        try:
+            yield kafka
+        finally:
+            kafka.stop()
+        return
+    with run_broker(work, BROKER_CONFIG) as running:
         yield running
 
 
@@ -53,7 +79,7 @@ def classpath() -> str:
     return streams_classpath()  # the apps directory holds a Streams app too
 
 
-def make_topic(broker: RunningBroker, topic: str, values: list[str]) -> None:
+def make_topic(broker: Target, topic: str, values: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
     for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         future.result(timeout=30)
@@ -63,7 +89,7 @@ def make_topic(broker: RunningBroker, topic: str, values: list[str]) -> None:
     assert producer.flush(30) == 0
 
 
-def group_configs(broker: RunningBroker, work_dir: Path, group: str, configs: str) -> None:
+def group_configs(broker: Target, work_dir: Path, group: str, configs: str) -> None:
     ks.run_kafka_tool(
         CONFIG_COMMAND,
         [
@@ -82,7 +108,7 @@ def group_configs(broker: RunningBroker, work_dir: Path, group: str, configs: st
 
 
 def consumer(
-    classpath: str, broker: RunningBroker, group: str, topic: str, mode: str
+    classpath: str, broker: Target, group: str, topic: str, mode: str
 ) -> subprocess.Popen[str]:
     from kafka_support.java_apps import app_command
 
@@ -111,7 +137,7 @@ def deliveries(process: subprocess.Popen[str]) -> list[tuple[int, int, str]]:
 
 
 def test_three_consumers_implicit_every_record_once(
-    broker: RunningBroker, work_dir: Path, classpath: str
+    broker: Target, work_dir: Path, classpath: str
 ) -> None:
     values = [f"r-{i}" for i in range(60)]
     make_topic(broker, "implicit3", values)
@@ -125,7 +151,7 @@ def test_three_consumers_implicit_every_record_once(
 
 
 def test_explicit_release_reject_and_delivery_limit(
-    broker: RunningBroker, work_dir: Path, classpath: str
+    broker: Target, work_dir: Path, classpath: str
 ) -> None:
     make_topic(broker, "explicit", ["release-0", "reject-1", "ok-2", "poison-3", "ok-4"])
     group_configs(
@@ -146,7 +172,7 @@ def test_explicit_release_reject_and_delivery_limit(
 
 
 def hold(
-    classpath: str, broker: RunningBroker, group: str, topic: str
+    classpath: str, broker: Target, group: str, topic: str
 ) -> tuple[subprocess.Popen[str], list[int]]:
     """A consumer that acquired records and keeps them (prints HOLD, then sleeps)."""
     holder = consumer(classpath, broker, group, topic, "explicit")
@@ -168,7 +194,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 
 
 def test_records_of_a_live_member_redelivered_after_the_lock(
-    broker: RunningBroker, work_dir: Path, classpath: str
+    broker: Target, work_dir: Path, classpath: str
 ) -> None:
     make_topic(broker, "locked", [f"hold-{i}" for i in range(5)])
     group_configs(
@@ -204,7 +230,7 @@ def test_records_of_a_live_member_redelivered_after_the_lock(
 
 
 def test_killed_consumer_records_redelivered(
-    broker: RunningBroker, work_dir: Path, classpath: str
+    broker: Target, work_dir: Path, classpath: str
 ) -> None:
     """Killed with records acquired: its connection closes, which ends its share session and
     releases its records (Kafka's ShareSessionCache on a disconnect), so another member gets
@@ -220,9 +246,7 @@ def test_killed_consumer_records_redelivered(
     assert all(counts[offset] == 2 for offset in held)
 
 
-def test_console_share_consumer_and_share_groups_tool(
-    broker: RunningBroker, work_dir: Path
-) -> None:
+def test_console_share_consumer_and_share_groups_tool(broker: Target, work_dir: Path) -> None:
     make_topic(broker, "console", [f"c-{i}" for i in range(5)])
     group_configs(broker, work_dir, "console-g", "share.auto.offset.reset=earliest")
     result = ks.run_kafka_tool(
