@@ -193,12 +193,10 @@ class ShareGroup:
             ),
         )
         joined = hb.member_id not in self.members
-        if joined or updated.subscribed_topic_names != member.subscribed_topic_names:
-            self.members[hb.member_id] = updated
-            self._bump()
-        else:
-            self.members[hb.member_id] = updated
-        if self._refresh_metadata(topics):
+        bump = joined or updated.subscribed_topic_names != member.subscribed_topic_names
+        self.members[hb.member_id] = updated
+        # One bump for whatever changed: membership, a subscription, the subscribed topics.
+        if self._refresh_metadata(topics) or bump:
             self._bump()
         if self.assignment_epoch < self.group_epoch:
             self._compute_target(topics)

@@ -40,7 +40,7 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
     dispatcher_close = broker.on_connection_closed
     dispatcher_close(manager.connection_closed)
     for name, module, args in (
-        ("ShareGroupHeartbeat", "share_group_heartbeat", (groups,)),
+        ("ShareGroupHeartbeat", "share_group_heartbeat", (node, groups)),
         ("ShareGroupDescribe", "share_group_describe", (node, coordinator)),
         ("ShareFetch", "share_fetch", (node, groups, manager)),
         ("ShareAcknowledge", "share_acknowledge", (node, groups, manager)),

@@ -16,8 +16,8 @@ from ferrokafka.protocol.messages.share_acknowledge import (
 )
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.handlers.share_fetch import member_error
-from ferrokafka.server.handlers.share_settings import share_settings
+from ferrokafka.server.handlers.share_fetch import valid_member_id
+from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
 from ferrokafka.share.persister import SharePartitionKey
@@ -35,18 +35,21 @@ class ShareAcknowledgeHandler:
     async def __call__(
         self, ctx: RequestContext, request: ShareAcknowledgeRequest
     ) -> ShareAcknowledgeResponse:
+        if not share_enabled(self.node):
+            return Response(error_code=ec.UNSUPPORTED_VERSION)
         group_id = request.group_id or ""
         member_id = request.member_id or ""
-        if not group_id or not member_id:
+        if not group_id:
             return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid group or member id."
+                error_code=ec.INVALID_REQUEST, error_message="Invalid group id in the request."
             )
         if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, group_id):
             return Response(error_code=ec.GROUP_AUTHORIZATION_FAILED)
-        code = member_error(self.groups, group_id, member_id)
+        if not valid_member_id(member_id):
+            return Response(
+                error_code=ec.INVALID_REQUEST, error_message="Invalid member id in the request."
+            )
         epoch = request.share_session_epoch
-        if code and epoch != FINAL_EPOCH:
-            return Response(error_code=code)
         sessions = self.manager.sessions
         try:
             if epoch == INITIAL_EPOCH:

@@ -7,7 +7,8 @@ acquired nothing waits up to ``max_wait_ms`` for an append or a release (the pur
 
 Authorization as Kafka's ``handleShareFetchRequest``: READ on the group (else the whole request
 is GROUP_AUTHORIZATION_FAILED), READ on each topic (TOPIC_AUTHORIZATION_FAILED per partition).
-The member must be in the share group when its coordinator is this node (UNKNOWN_MEMBER_ID).
+As Kafka, the leader does not check that the member is in the group (see
+:func:`valid_member_id`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest, ShareFetchResponse
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.handlers.share_settings import share_settings
+from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
 from ferrokafka.share.persister import SharePartitionKey
@@ -38,6 +39,7 @@ Response = ShareFetchResponse
 MS = 1000.0
 # A share session's partitions: as many as a fetch session may hold in Kafka's defaults.
 SESSION_PARTITIONS_MAX = 10_000
+MEMBER_ID_LENGTH_MAX = 36
 
 
 class ShareFetchHandler:
@@ -47,17 +49,23 @@ class ShareFetchHandler:
         self.manager = manager
 
     async def __call__(self, ctx: RequestContext, request: ShareFetchRequest) -> ShareFetchResponse:
+        if not share_enabled(self.node):
+            return Response(error_code=ec.UNSUPPORTED_VERSION)
         group_id = request.group_id or ""
         member_id = request.member_id or ""
-        if not group_id or not member_id:
+        if not group_id:
             return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid group or member id."
+                error_code=ec.INVALID_REQUEST, error_message="Invalid group id in the request."
             )
         if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, group_id):
             return Response(error_code=ec.GROUP_AUTHORIZATION_FAILED)
-        code = member_error(self.groups, group_id, member_id)
-        if code:
-            return Response(error_code=code)
+        if not valid_member_id(member_id):
+            return Response(
+                error_code=ec.INVALID_REQUEST, error_message="Invalid member id in the request."
+            )
+        renew_invalid = _renew_invalid(request)
+        if renew_invalid is not None:
+            return Response(error_code=ec.INVALID_REQUEST, error_message=renew_invalid)
         acks = _acks(request)
         epoch = request.share_session_epoch
         try:
@@ -78,7 +86,8 @@ class ShareFetchHandler:
         if epoch == INITIAL_EPOCH:
             for tp in session.partitions:
                 results.setdefault(tp, self._partition(tp))
-        await self._fetch(ctx, request, session, results)
+        if not request.is_renew_ack:  # a renewal only acknowledges
+            await self._fetch(ctx, request, session, results)
         return _response(results, lock_ms)
 
     def _session(
@@ -210,14 +219,27 @@ class ShareFetchHandler:
                     await woken.wait()
 
 
-def member_error(groups: ShareGroups, group_id: str, member_id: str) -> int:
-    """UNKNOWN_MEMBER_ID when this node coordinates the group and the member is not in it."""
-    if groups.coordinator.error_code(group_id):
-        return ec.NONE  # the group lives elsewhere: the leader cannot tell
-    group = groups.share_group(group_id)
-    if group is None or member_id not in group.members:
-        return ec.UNKNOWN_MEMBER_ID
-    return ec.NONE
+def valid_member_id(member_id: str) -> bool:
+    """Kafka's KafkaApis.isMemberIdValid: not empty, at most 36 characters (a UUID's string).
+    The share-partition leader does not check that the member is in the group: the group may
+    be coordinated elsewhere, and a session is what ties a member to its records."""
+    return 0 < len(member_id) <= MEMBER_ID_LENGTH_MAX
+
+
+def _renew_invalid(request: ShareFetchRequest) -> str | None:
+    """A renewal (v2 ``is_renew_ack``) fetches nothing: Kafka's message when it would."""
+    if not request.is_renew_ack:
+        return None
+    message = ""
+    for name, value in (
+        ("maxBytes", request.max_bytes),
+        ("minBytes", request.min_bytes),
+        ("maxRecords", request.max_records),
+        ("maxWaitMs", request.max_wait_ms),
+    ):
+        if value != 0:
+            message += f"{name} must be set to 0,"
+    return message + "if isRenewAck is true." if message else None
 
 
 def _acks(request: ShareFetchRequest) -> dict[TopicIdPartition, list[tuple[int, int, list[int]]]]:

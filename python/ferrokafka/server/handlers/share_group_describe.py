@@ -16,6 +16,7 @@ from ferrokafka.protocol.messages.share_group_describe import (
 from ferrokafka.server.dispatcher import RequestContext
 from ferrokafka.server.handlers.describe_groups import GROUP_OPERATIONS, GROUPS_MAX
 from ferrokafka.server.handlers.metadata import AUTHORIZED_OPERATIONS_OMITTED
+from ferrokafka.server.handlers.share_settings import share_enabled
 from ferrokafka.server.node import Node
 
 Response = ShareGroupDescribeResponse
@@ -29,6 +30,13 @@ class ShareGroupDescribeHandler:
     async def __call__(
         self, ctx: RequestContext, request: ShareGroupDescribeRequest
     ) -> ShareGroupDescribeResponse:
+        if not share_enabled(self.node):
+            return Response(
+                groups=[
+                    Response.DescribedGroup(group_id=g, error_code=ec.UNSUPPORTED_VERSION)
+                    for g in request.group_ids[:GROUPS_MAX]
+                ]
+            )
         names = {t.topic_id: t.name for t in self.node.image.topics_by_name.values()}
         ops = (
             GROUP_OPERATIONS

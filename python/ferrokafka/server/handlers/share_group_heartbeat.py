@@ -13,6 +13,8 @@ from ferrokafka.protocol.messages.share_group_heartbeat import (
     ShareGroupHeartbeatResponse,
 )
 from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.share_settings import share_enabled
+from ferrokafka.server.node import Node
 
 Response = ShareGroupHeartbeatResponse
 _JAVA_WHITESPACE = "".join(map(chr, range(33)))
@@ -21,12 +23,15 @@ SUBSCRIBED_TOPICS_MAX = 10_000
 
 
 class ShareGroupHeartbeatHandler:
-    def __init__(self, groups: ShareGroups) -> None:
+    def __init__(self, node: Node, groups: ShareGroups) -> None:
+        self.node = node
         self.groups = groups
 
     async def __call__(
         self, ctx: RequestContext, request: ShareGroupHeartbeatRequest
     ) -> ShareGroupHeartbeatResponse:
+        if not share_enabled(self.node):
+            return Response(error_code=ec.UNSUPPORTED_VERSION)
         try:
             invalid = _invalid(request)
             if invalid is not None:
@@ -68,13 +73,14 @@ def _blank(value: str | None) -> bool:
 
 
 def _invalid(request: ShareGroupHeartbeatRequest) -> str | None:
-    """Kafka's checks (GroupCoordinatorShard's throwIfShareGroupHeartbeatRequestIsInvalid)."""
-    if _blank(request.group_id) or not request.group_id:
+    """Kafka's checks, in its order (GroupCoordinatorService's
+    throwIfShareGroupHeartbeatRequestIsInvalid); null strings pass, blank ones do not."""
+    if _blank(request.member_id):
+        return "MemberId can't be empty."
+    if _blank(request.group_id):
         return "GroupId can't be empty."
     if _blank(request.rack_id):
         return "RackId can't be empty."
-    if not request.member_id or _blank(request.member_id):
-        return "MemberId can't be empty."
     if request.member_epoch == JOIN_EPOCH and not request.subscribed_topic_names:
         return "SubscribedTopicNames must be set in first request."
     if request.member_epoch < LEAVE_EPOCH:

@@ -27,3 +27,13 @@ def share_settings(node: Node, group_id: str) -> GroupShareSettings:
         auto_offset_reset=str(value("share.auto.offset.reset")),
         isolation_level=str(value("share.isolation.level")),
     )
+
+
+def share_enabled(node: Node) -> bool:
+    """Whether the cluster's finalized ``share.version`` is at least 1 (SV_1): else Kafka
+    answers the share APIs UNSUPPORTED_VERSION. The single node's fixed level is 1 unless its
+    metadata log finalized another."""
+    level = node.image.features.get("share.version")
+    if level is None:
+        return node.own_controller is not None
+    return level >= 1

@@ -1,0 +1,287 @@
+"""The share APIs on the wire against one broker: ShareGroupHeartbeat membership and the simple
+assignor sharing a partition, ShareGroupDescribe, ListGroups' type filter, ShareFetch sessions
+(epochs, errors), acquisition and acknowledgement rules (INVALID_RECORD_STATE), RELEASE making
+records available to another member, a closed connection releasing its session's records, and
+Kafka's request checks."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import confluent_kafka as ck
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from server_wire import RawClient
+
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.list_groups import ListGroupsRequest
+from ferrokafka.protocol.messages.share_acknowledge import ShareAcknowledgeRequest
+from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest
+from ferrokafka.protocol.messages.share_group_describe import ShareGroupDescribeRequest
+from ferrokafka.protocol.messages.share_group_heartbeat import ShareGroupHeartbeatRequest
+from ferrokafka.testing import RunningBroker, run_broker
+
+TOPIC = "wire-share"
+RECORDS = 10
+ACCEPT, RELEASE = 1, 2
+FETCHES_MAX = 20  # bound on a fetch loop (each waits at most 0.5 s)
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
+    with run_broker(tmp_path_factory.mktemp("share-wire")) as running:
+        admin = AdminClient({"bootstrap.servers": running.bootstrap_servers})
+        for future in admin.create_topics([NewTopic(TOPIC, 1, 1)]).values():
+            future.result(timeout=30)
+        producer = ck.Producer({"bootstrap.servers": running.bootstrap_servers})
+        for i in range(RECORDS):
+            producer.produce(TOPIC, value=f"v{i}".encode())
+        assert producer.flush(30) == 0
+        yield running
+
+
+def topic_id(client: RawClient) -> uuid.UUID:
+    from ferrokafka.protocol.messages.metadata import MetadataRequest
+
+    response = client.call(
+        MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=TOPIC)]), 12
+    )
+    return response.topics[0].topic_id
+
+
+def coordinator_ready(client: RawClient, group: str) -> None:
+    """FindCoordinator until the group's coordinator answers (it creates __consumer_offsets),
+    as a client does before its first heartbeat; bounded."""
+    from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
+
+    for _ in range(FETCHES_MAX):
+        answer = client.call(FindCoordinatorRequest(key_type=0, coordinator_keys=[group]), 4)
+        if answer.coordinators[0].error_code == 0:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"no coordinator for {group}")
+
+
+def join(client: RawClient, group: str, member: str) -> object:
+    coordinator_ready(client, group)
+    return client.call(
+        ShareGroupHeartbeatRequest(
+            group_id=group, member_id=member, member_epoch=0, subscribed_topic_names=[TOPIC]
+        ),
+        1,
+    )
+
+
+def fetch(
+    client: RawClient,
+    group: str,
+    member: str,
+    epoch: int,
+    tid: uuid.UUID,
+    acks: list[tuple[int, int, list[int]]] | None = None,
+    max_records: int = 3,
+    wait_ms: int = 0,
+) -> object:
+    F = ShareFetchRequest
+    return client.call(
+        F(
+            group_id=group,
+            member_id=member,
+            share_session_epoch=epoch,
+            max_wait_ms=wait_ms,
+            min_bytes=1,
+            max_bytes=1 << 20,
+            max_records=max_records,
+            batch_size=max_records,
+            topics=[
+                F.FetchTopic(
+                    topic_id=tid,
+                    partitions=[
+                        F.FetchPartition(
+                            partition_index=0,
+                            acknowledgement_batches=[
+                                F.AcknowledgementBatch(
+                                    first_offset=a, last_offset=b, acknowledge_types=t
+                                )
+                                for a, b, t in acks or []
+                            ],
+                        )
+                    ],
+                )
+            ],
+        ),
+        1,
+    )
+
+
+def acquired(response: object) -> list[tuple[int, int, int]]:
+    return [
+        (a.first_offset, a.last_offset, a.delivery_count)
+        for t in response.responses  # type: ignore[attr-defined]
+        for p in t.partitions
+        for a in p.acquired_records
+    ]
+
+
+def acknowledge(
+    client: RawClient, group: str, member: str, epoch: int, tid: uuid.UUID, first: int, last: int
+) -> object:
+    A = ShareAcknowledgeRequest
+    return client.call(
+        A(
+            group_id=group,
+            member_id=member,
+            share_session_epoch=epoch,
+            topics=[
+                A.AcknowledgeTopic(
+                    topic_id=tid,
+                    partitions=[
+                        A.AcknowledgePartition(
+                            partition_index=0,
+                            acknowledgement_batches=[
+                                A.AcknowledgementBatch(
+                                    first_offset=first, last_offset=last, acknowledge_types=[ACCEPT]
+                                )
+                            ],
+                        )
+                    ],
+                )
+            ],
+        ),
+        1,
+    )
+
+
+def test_heartbeat_assigns_the_partition_to_every_member_and_describe(
+    broker: RunningBroker,
+) -> None:
+    with RawClient(broker.bootstrap_servers) as c:
+        tid = topic_id(c)
+        first = join(c, "hb-g", "member-a")
+        assert first.error_code == 0 and first.member_epoch == 1
+        assert [(t.topic_id, t.partitions) for t in first.assignment.topic_partitions] == [
+            (tid, [0])
+        ]
+        second = join(c, "hb-g", "member-b")
+        assert second.member_epoch == 2  # the group epoch went up
+        # Two members, one partition: both get it (a share-partition is shared).
+        assert [t.partitions for t in second.assignment.topic_partitions] == [[0]]
+        again = c.call(
+            ShareGroupHeartbeatRequest(group_id="hb-g", member_id="member-a", member_epoch=1), 1
+        )
+        assert again.error_code == 0 and again.member_epoch == 2
+        stale = c.call(
+            ShareGroupHeartbeatRequest(group_id="hb-g", member_id="member-b", member_epoch=7), 1
+        )
+        assert stale.error_code == ec.FENCED_MEMBER_EPOCH
+        described = c.call(ShareGroupDescribeRequest(group_ids=["hb-g", "nope"]), 1).groups
+        assert described[0].group_state == "Stable" and described[0].assignor_name == "simple"
+        assert sorted(m.member_id for m in described[0].members) == ["member-a", "member-b"]
+        assert described[1].error_code == ec.GROUP_ID_NOT_FOUND
+        listed = c.call(ListGroupsRequest(types_filter=["share"]), 5).groups
+        assert [
+            (g.group_id, g.group_type, g.protocol_type) for g in listed if g.group_id == "hb-g"
+        ] == [("hb-g", "share", "share")]
+        assert not [
+            g
+            for g in c.call(ListGroupsRequest(types_filter=["consumer"]), 5).groups
+            if g.group_id == "hb-g"
+        ]
+        left = c.call(
+            ShareGroupHeartbeatRequest(group_id="hb-g", member_id="member-b", member_epoch=-1), 1
+        )
+        assert left.error_code == 0 and left.member_epoch == -1
+
+
+def test_heartbeat_request_checks(broker: RunningBroker) -> None:
+    H = ShareGroupHeartbeatRequest
+    with RawClient(broker.bootstrap_servers) as c:
+        for request, message in (
+            (H(group_id="g", member_id="", member_epoch=0), "MemberId can't be empty."),
+            (H(group_id=" ", member_id="m", member_epoch=0), "GroupId can't be empty."),
+            (
+                H(group_id="g", member_id="m", member_epoch=0, subscribed_topic_names=[]),
+                "SubscribedTopicNames must be set in first request.",
+            ),
+            (H(group_id="g", member_id="m", member_epoch=-2), "MemberEpoch is invalid."),
+        ):
+            answer = c.call(request, 1)
+            assert (answer.error_code, answer.error_message) == (ec.INVALID_REQUEST, message)
+        unknown = c.call(H(group_id="hb-none", member_id="m", member_epoch=3), 1)
+        assert unknown.error_code == ec.GROUP_ID_NOT_FOUND
+
+
+def test_fetch_sessions_acquisition_and_acknowledgement(broker: RunningBroker) -> None:
+    group = "fetch-g"
+    with RawClient(broker.bootstrap_servers) as a, RawClient(broker.bootstrap_servers) as b:
+        tid = topic_id(a)
+        # The group starts at "latest" by default: set earliest before the first join.
+        _earliest(broker, group)
+        join(a, group, "ma")
+        join(b, group, "mb")
+        got = fetch(a, group, "ma", 0, tid)
+        assert got.error_code == 0 and got.acquisition_lock_timeout_ms == 30_000
+        assert acquired(got) == [(0, 2, 1)]
+        records = got.responses[0].partitions[0].records
+        assert records  # the batches holding the acquired offsets
+        # b's session acquires the next ones; offset 0-2 are a's.
+        assert acquired(fetch(b, group, "mb", 0, tid)) == [(3, 5, 1)]
+        # b may not acknowledge a's records: nothing of the batch is applied.
+        wrong = acknowledge(b, group, "mb", 1, tid, 0, 0)
+        assert wrong.responses[0].partitions[0].error_code == ec.INVALID_RECORD_STATE
+        # a releases 0 and accepts 1-2, piggy-backed on its next fetch (epoch 1).
+        after = fetch(a, group, "ma", 1, tid, acks=[(0, 0, [RELEASE]), (1, 2, [ACCEPT])])
+        assert after.responses[0].partitions[0].acknowledge_error_code == 0
+        assert acquired(after) == [(0, 0, 2), (6, 7, 1)]  # 0 is back, delivered again
+        # Session epochs: a stale epoch, an unknown session, opening by ShareAcknowledge.
+        assert fetch(a, group, "ma", 1, tid).error_code == ec.INVALID_SHARE_SESSION_EPOCH
+        assert fetch(a, group, "nobody", 4, tid).error_code == ec.SHARE_SESSION_NOT_FOUND
+        assert acknowledge(a, group, "ma", 0, tid, 6, 6).error_code == (
+            ec.INVALID_SHARE_SESSION_EPOCH
+        )
+        opening_with_acks = fetch(a, group, "ma", 0, tid, acks=[(6, 6, [ACCEPT])])
+        assert opening_with_acks.error_code == ec.INVALID_REQUEST
+        # a closes its session (-1): what it still held (0, 6, 7) is released.
+        closed = acknowledge(a, group, "ma", -1, tid, 0, 0)
+        assert closed.error_code == 0
+    # b's connection closed: its session ends and 3-5 are released too.
+    # (The server hears of the close asynchronously: fetch until everything came, bounded.)
+    offsets: list[int] = []
+    with RawClient(broker.bootstrap_servers) as c:
+        join(c, group, "mc")
+        for epoch in range(FETCHES_MAX):
+            rest = acquired(fetch(c, group, "mc", epoch, tid, max_records=20, wait_ms=500))
+            offsets += [o for first, last, _ in rest for o in range(first, last + 1)]
+            if len(offsets) >= 7:
+                break
+    assert sorted(offsets) == [3, 4, 5, 6, 7, 8, 9]
+
+
+def test_fetch_request_checks(broker: RunningBroker) -> None:
+    with RawClient(broker.bootstrap_servers) as c:
+        tid = topic_id(c)
+        assert fetch(c, "", "m", 0, tid).error_message == "Invalid group id in the request."
+        too_long = fetch(c, "g", "m" * 37, 0, tid)
+        assert (too_long.error_code, too_long.error_message) == (
+            ec.INVALID_REQUEST,
+            "Invalid member id in the request.",
+        )
+
+
+def _earliest(broker: RunningBroker, group: str) -> None:
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    resource = ConfigResource(
+        "GROUP",
+        group,
+        incremental_configs=[
+            ConfigEntry(
+                "share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET
+            )
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
