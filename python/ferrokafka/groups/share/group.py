@@ -172,15 +172,8 @@ class ShareGroup:
                     f"{self.config.max_size} members.",
                 )
             member = ShareMember(hb.member_id)
-        elif hb.member_epoch != JOIN_EPOCH and hb.member_epoch not in (
-            member.member_epoch,
-            member.previous_member_epoch,
-        ):
-            raise HeartbeatError(
-                ec.FENCED_MEMBER_EPOCH,
-                f"The share group member has a smaller member epoch ({hb.member_epoch}) than "
-                f"the one known by the group coordinator ({member.member_epoch}).",
-            )
+        elif hb.member_epoch != JOIN_EPOCH:
+            _check_epoch(member, hb.member_epoch)
         updated = replace(
             member,
             rack_id=hb.rack_id if hb.rack_id is not None else member.rack_id,
@@ -268,6 +261,25 @@ class ShareGroup:
             self._remove(member_id)
         else:
             self.members[member_id] = member
+
+
+def _check_epoch(member: ShareMember, received: int) -> None:
+    """Kafka's throwIfShareGroupMemberEpochIsInvalid, with its messages."""
+    if received > member.member_epoch:
+        raise HeartbeatError(
+            ec.FENCED_MEMBER_EPOCH,
+            f"The share group member has a greater member epoch ({received}) than the one "
+            f"known by the group coordinator ({member.member_epoch}). The member must abandon "
+            "all its partitions and rejoin.",
+        )
+    if received < member.member_epoch and received != member.previous_member_epoch:
+        raise HeartbeatError(
+            ec.FENCED_MEMBER_EPOCH,
+            f"The share group member has a smaller member epoch ({received}) than the one "
+            f"known by the group coordinator ({member.member_epoch}), and it does not match "
+            f"the previous member epoch ({member.previous_member_epoch}). The member must "
+            "abandon all its partitions and rejoin.",
+        )
 
 
 def simple_assign(

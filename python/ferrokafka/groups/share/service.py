@@ -89,7 +89,7 @@ class ShareGroups:
                     ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group."
                 )
             if current is None and hb.member_epoch != 0:
-                raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} not found.")
+                raise HeartbeatError(ec.GROUP_ID_NOT_FOUND, f"Share group {group_id} not found.")
             work = (
                 current.clone()
                 if current is not None

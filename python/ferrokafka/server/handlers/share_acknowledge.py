@@ -37,18 +37,14 @@ class ShareAcknowledgeHandler:
     ) -> ShareAcknowledgeResponse:
         if not share_enabled(self.node):
             return Response(error_code=ec.UNSUPPORTED_VERSION)
-        group_id = request.group_id or ""
+        if request.group_id is None:  # Kafka refuses a null group id only
+            return Response(error_code=ec.INVALID_REQUEST)  # "Invalid group id", not sent
+        group_id = request.group_id
         member_id = request.member_id or ""
-        if not group_id:
-            return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid group id in the request."
-            )
         if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, group_id):
             return Response(error_code=ec.GROUP_AUTHORIZATION_FAILED)
         if not valid_member_id(member_id):
-            return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid member id in the request."
-            )
+            return Response(error_code=ec.INVALID_REQUEST)  # "Invalid member id", not sent
         epoch = request.share_session_epoch
         sessions = self.manager.sessions
         try:
@@ -62,7 +58,8 @@ class ShareAcknowledgeHandler:
             else:
                 sessions.advance(group_id, member_id, epoch)
         except ShareSessionError as err:
-            return Response(error_code=err.code, error_message=err.message)
+            # Kafka's getErrorResponse: the code, no message.
+            return Response(error_code=err.code)
         topics = []
         for topic in request.topics:
             parts = []

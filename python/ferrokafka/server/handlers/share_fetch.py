@@ -51,18 +51,14 @@ class ShareFetchHandler:
     async def __call__(self, ctx: RequestContext, request: ShareFetchRequest) -> ShareFetchResponse:
         if not share_enabled(self.node):
             return Response(error_code=ec.UNSUPPORTED_VERSION)
-        group_id = request.group_id or ""
+        if request.group_id is None:  # Kafka refuses a null group id only
+            return Response(error_code=ec.INVALID_REQUEST)  # "Invalid group id", not sent
+        group_id = request.group_id
         member_id = request.member_id or ""
-        if not group_id:
-            return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid group id in the request."
-            )
         if not authorized(self.node, ctx, AclOperation.READ, ResourceType.GROUP, group_id):
             return Response(error_code=ec.GROUP_AUTHORIZATION_FAILED)
         if not valid_member_id(member_id):
-            return Response(
-                error_code=ec.INVALID_REQUEST, error_message="Invalid member id in the request."
-            )
+            return Response(error_code=ec.INVALID_REQUEST)  # "Invalid member id", not sent
         renew_invalid = _renew_invalid(request)
         if renew_invalid is not None:
             return Response(error_code=ec.INVALID_REQUEST, error_message=renew_invalid)
@@ -71,7 +67,8 @@ class ShareFetchHandler:
         try:
             session = self._session(request, group_id, member_id, bool(acks), ctx.connection_id)
         except ShareSessionError as err:
-            return Response(error_code=err.code, error_message=err.message)
+            # Kafka's getErrorResponse: the code, no message.
+            return Response(error_code=err.code)
         lock_ms = share_settings(self.node, group_id).config.record_lock_duration_ms
         results: dict[TopicIdPartition, Response.PartitionData] = {}
         for tp, batches in acks.items():

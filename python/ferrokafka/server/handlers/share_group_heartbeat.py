@@ -13,6 +13,7 @@ from ferrokafka.protocol.messages.share_group_heartbeat import (
     ShareGroupHeartbeatResponse,
 )
 from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.share_fetch import valid_member_id
 from ferrokafka.server.handlers.share_settings import share_enabled
 from ferrokafka.server.node import Node
 
@@ -33,6 +34,9 @@ class ShareGroupHeartbeatHandler:
         if not share_enabled(self.node):
             return Response(error_code=ec.UNSUPPORTED_VERSION)
         try:
+            if not valid_member_id(request.member_id):
+                # KafkaApis' own check: answered without its message, as Kafka 4.4 does.
+                return Response(error_code=ec.INVALID_REQUEST)
             invalid = _invalid(request)
             if invalid is not None:
                 raise HeartbeatError(ec.INVALID_REQUEST, invalid)
