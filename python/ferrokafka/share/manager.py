@@ -15,6 +15,7 @@ watching their partition through the replica manager's purgatory, as an append d
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import re
 import struct
@@ -152,18 +153,15 @@ class SharePartitionManager:
                 return FetchResult(ec.NONE)
             offset = sp.next_fetch_offset()
             read_committed = self._settings(key.group_id).isolation_level == "read_committed"
-            read = handle.read(
-                offset,
-                max_bytes,
-                current_leader_epoch=-1,
-                read_committed=read_committed,
-                min_one_batch=True,
-                nowait=False,
-            )
-            if read.code:
-                return FetchResult(read.code)
-            info = read.info
-            data = b"".join(r.read() for r in info.regions) if info is not None else b""
+            try:  # from the page cache in this thread, as Fetch does
+                data_or_code = _read(handle, offset, max_bytes, read_committed, nowait=True)
+            except BlockingIOError:  # the disk would be waited for: a worker thread reads
+                data_or_code = await trio.to_thread.run_sync(
+                    functools.partial(_read, handle, offset, max_bytes, read_committed)
+                )
+            if isinstance(data_or_code, int):
+                return FetchResult(data_or_code)
+            data = data_or_code
             acquired = sp.acquire(member_id, batch_offsets(data), max_records, self._now_ms())
             if not acquired:
                 if moved:
@@ -257,6 +255,24 @@ class SharePartitionManager:
             # Kafka fails the acknowledgement then; the in-memory state stays ahead, and the
             # next successful write carries it (it replaces everything above the start).
             log.warning("share state write for %s failed: %s", key, ec.error_name(code))
+
+
+def _read(
+    handle: Partition, offset: int, max_bytes: int, read_committed: bool, *, nowait: bool = False
+) -> bytes | int:
+    """The record batches from ``offset`` (at least one whole batch), or an error code."""
+    read = handle.read(
+        offset,
+        max_bytes,
+        current_leader_epoch=-1,
+        read_committed=read_committed,
+        min_one_batch=True,
+        nowait=nowait,
+    )
+    if read.code:
+        return read.code
+    info = read.info
+    return b"".join(r.read() for r in info.regions) if info is not None else b""
 
 
 def batch_offsets(data: bytes) -> list[tuple[int, int]]:
