@@ -368,3 +368,30 @@ def _earliest(broker: RunningBroker, group: str) -> None:
     )
     for future in admin.incremental_alter_configs([resource]).values():
         future.result(timeout=30)
+
+
+def test_ferrokafka_groups_lists_share_groups(broker: RunningBroker) -> None:
+    """Our own ``ferrokafka groups list`` shows a share group with its type and state."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with RawClient(broker.bootstrap_servers) as c:
+        assert join(c, "cli-share-g", "cli-member").error_code == 0
+    repo = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo / "cli"), str(repo / "python")]),
+    }
+    listed = subprocess.run(
+        [sys.executable, "-m", "ferrokafka_cli.main", "groups", "list"]
+        + ["--bootstrap-server", broker.bootstrap_servers],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()]
+    assert ["cli-share-g", "share", "share", "Stable"] in rows, listed.stdout
