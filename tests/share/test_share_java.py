@@ -26,6 +26,7 @@ from ferrokafka.testing import run_broker
 
 CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
 SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
+FEATURE_COMMAND = "org.apache.kafka.tools.FeatureCommand"
 CONSOLE_SHARE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleShareConsumer"
 APP_TIMEOUT_S = 120.0
 IDLE_MS = "3000"  # a consumer stops once nothing came for this long after its first record
@@ -285,3 +286,10 @@ def test_console_share_consumer_and_share_groups_tool(broker: Target, work_dir: 
         work_dir=work_dir,
     )
     assert "console-g" in state.stdout and "Empty" in state.stdout, state.stdout
+    features = ks.run_kafka_tool(
+        FEATURE_COMMAND,
+        ["--bootstrap-server", broker.bootstrap_servers, "describe"],
+        work_dir=work_dir,
+    )
+    share = next(line for line in features.stdout.splitlines() if "share.version" in line)
+    assert int(share.split("FinalizedVersionLevel:")[1].split()[0]) >= 1, share
