@@ -12,6 +12,7 @@ The member id comes from the client (ShareGroupHeartbeat v1: the client generate
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -231,7 +232,9 @@ class ShareGroup:
 
     def _compute_target(self, topics: Topics) -> None:
         self.target = simple_assign(
-            {x.member_id: x.subscribed_topic_names for x in self.members.values()}, topics
+            {x.member_id: x.subscribed_topic_names for x in self.members.values()},
+            topics,
+            self.target,
         )
         for name, (topic_id, _) in self.subscribed_metadata.items():
             self.topic_names[topic_id] = name
@@ -283,26 +286,89 @@ def _check_epoch(member: ShareMember, received: int) -> None:
 
 
 def simple_assign(
-    subscriptions: Mapping[str, tuple[str, ...]], topics: Topics
+    subscriptions: Mapping[str, tuple[str, ...]],
+    topics: Topics,
+    current: Mapping[str, TopicAssignment] | None = None,
 ) -> dict[str, TopicAssignment]:
-    """The share groups' simple assignor: every subscribed partition to at least one of its
-    subscribers. Per topic, with P partitions and M subscribers (both sorted): when M <= P
-    partition p goes to subscriber p mod M; when M > P each subscriber j gets partition
-    j mod P, so the ceil(M/P) members sharing a partition are spread evenly. Not sticky (Kafka
-    4.4's SimpleHomogeneousAssignmentBuilder also keeps existing assignments where it can)."""
+    """The share groups' simple assignor (Kafka 4.4's SimpleHomogeneousAssignmentBuilder):
+    every subscribed partition to ``desired_sharing`` = ceil(members / partitions) members,
+    member i of M wanting ceil(r(i+1)) - ceil(ri) partitions with r = sharing x partitions /
+    M; the ``current`` assignment is kept where it fits (partitions gone, members over their
+    count and partitions over their sharing lose the excess), then the remaining slots go to
+    the members still under their count. Members that subscribe to the same topics are
+    assigned together (Kafka's homogeneous case); with mixed subscriptions each topic is
+    assigned among its subscribers (Kafka has a heterogeneous builder for that). Members and
+    partitions are taken in sorted order where Kafka iterates hash maps, so ties may resolve
+    differently."""
     out: dict[str, dict[uuid.UUID, set[int]]] = {m: {} for m in subscriptions}
-    names = sorted({n for names in subscriptions.values() for n in names})
-    for name in names:
-        if name not in topics:
-            continue
-        topic_id, count = topics[name]
-        members = sorted(m for m, subs in subscriptions.items() if name in subs)
-        if not members or count <= 0:
-            continue
-        if len(members) <= count:
-            for p in range(count):
-                out[members[p % len(members)]].setdefault(topic_id, set()).add(p)
-        else:
-            for j, member in enumerate(members):
-                out[member].setdefault(topic_id, set()).add(j % count)
+    by_subscription: dict[tuple[str, ...], list[str]] = {}
+    for member, names in subscriptions.items():
+        by_subscription.setdefault(tuple(sorted(set(names))), []).append(member)
+    homogeneous = len(by_subscription) == 1
+    units: list[tuple[list[str], list[str]]] = (
+        [(sorted(subscriptions), sorted(next(iter(by_subscription))))]
+        if homogeneous
+        else [
+            (sorted(m for m, subs in subscriptions.items() if name in subs), [name])
+            for name in sorted({n for names in subscriptions.values() for n in names})
+        ]
+    )
+    for members, names in units:
+        partitions = [
+            (topics[name][0], p) for name in names if name in topics for p in range(topics[name][1])
+        ]
+        old = {
+            m: {
+                (t, p)
+                for t, ps in (current or {}).get(m, {}).items()
+                for p in ps
+                if any(t == topics[n][0] for n in names if n in topics)
+            }
+            for m in members
+        }
+        for member, parts in _build(members, partitions, old).items():
+            for t, p in parts:
+                out[member].setdefault(t, set()).add(p)
     return {m: {t: frozenset(ps) for t, ps in parts.items()} for m, parts in out.items()}
+
+
+def _build(
+    members: list[str], partitions: list[tuple[uuid.UUID, int]], old: dict[str, set]
+) -> dict[str, set[tuple[uuid.UUID, int]]]:
+    count = len(members)
+    if not partitions or not count:
+        return {m: set() for m in members}
+    sharing = (count + len(partitions) - 1) // len(partitions)
+    ratio = sharing * len(partitions) / count
+    desired = {m: math.ceil(ratio * (i + 1)) - math.ceil(ratio * i) for i, m in enumerate(members)}
+    target = set(partitions)
+    assigned = {m: sorted(old.get(m, set()) & target) for m in members}  # unassignable gone
+    for m in members:  # overfilled members give back the excess
+        assigned[m] = assigned[m][: desired[m]]
+    holders: dict[tuple[uuid.UUID, int], list[str]] = {tp: [] for tp in partitions}
+    for m in members:
+        for tp in assigned[m]:
+            holders[tp].append(m)
+    for tp, who in holders.items():  # overshared partitions lose the excess
+        for m in who[sharing:]:
+            assigned[m].remove(tp)
+        del who[sharing:]
+    unfilled = [m for m in members if len(assigned[m]) < desired[m]]
+    while unfilled:
+        progressed = False
+        for tp in partitions:
+            for m in list(unfilled):
+                if len(holders[tp]) >= sharing:
+                    break
+                if m in holders[tp]:
+                    continue
+                holders[tp].append(m)
+                assigned[m].append(tp)
+                progressed = True
+                if len(assigned[m]) >= desired[m]:
+                    unfilled.remove(m)
+            if not unfilled:
+                break
+        if not progressed:
+            break
+    return {m: set(ps) for m, ps in assigned.items()}
