@@ -395,3 +395,25 @@ def test_ferrokafka_groups_lists_share_groups(broker: RunningBroker) -> None:
     assert listed.returncode == 0, listed.stderr
     rows = [line.split() for line in listed.stdout.splitlines()]
     assert ["cli-share-g", "share", "share", "Stable"] in rows, listed.stdout
+
+
+def test_delete_share_group_deletes_its_share_state(broker: RunningBroker) -> None:
+    from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
+
+    _ferrokafka_only(broker)
+    group = "del-g"
+    _earliest(broker, group)
+    with RawClient(broker.bootstrap_servers) as c:
+        tid = topic_id(c)
+        join(c, group, "d1")
+        assert acquired(fetch(c, group, "d1", 0, tid)) == [(0, 2, 1)]
+        assert acknowledge(c, group, "d1", -1, tid, 0, 2).error_code == 0  # start offset 3
+        refused = c.call(DeleteGroupsRequest(groups_names=[group]), 2).results[0]
+        assert refused.error_code == ec.NON_EMPTY_GROUP
+        c.call(ShareGroupHeartbeatRequest(group_id=group, member_id="d1", member_epoch=-1), 1)
+        assert c.call(DeleteGroupsRequest(groups_names=[group]), 2).results[0].error_code == 0
+        listed = c.call(ListGroupsRequest(types_filter=["share"]), 5).groups
+        assert group not in [g.group_id for g in listed]
+        # A new group of that name starts over: its share state went with the old one.
+        join(c, group, "d2")
+        assert acquired(fetch(c, group, "d2", 0, tid)) == [(0, 2, 1)]

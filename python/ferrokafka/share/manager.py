@@ -209,13 +209,11 @@ class SharePartitionManager:
                     await self._write(key, sp, handle)
                     self._wake(handle.key)
 
-    def forget(self, group_id: str) -> None:
-        """The group is gone: drop its share-partitions (their durable state is the share
-        coordinator's to delete)."""
-        for key in [k for k in self.partitions if k.group_id == group_id]:
-            self.partitions.pop(key, None)
-            self._locks.pop(key, None)
-            self.timers.cancel(key)
+    def forget_partition(self, key: SharePartitionKey) -> None:
+        """The share-partition's state is being deleted (its group is): drop what is cached."""
+        self.partitions.pop(key, None)
+        self._locks.pop(key, None)
+        self.timers.cancel(key)
 
     # -- lock expiry --------------------------------------------------------------------------
 

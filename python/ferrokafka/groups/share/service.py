@@ -16,6 +16,7 @@ import trio
 
 from ferrokafka.config.group import GROUP_RESOURCE, effective_group_value
 from ferrokafka.groups.share.group import (
+    SHARE,
     Heartbeat,
     HeartbeatError,
     HeartbeatResult,
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 # Initializes one share-partition's state (group id, topic id, partition) through the
 # persister (InitializeShareGroupState: state epoch 0, start offset not set); its error code.
 InitializeState = Callable[[str, uuid.UUID, int], Awaitable[int]]
+# Deletes one share-partition's state (group id, topic id, partition); its error code.
+DeleteState = Callable[[str, uuid.UUID, int], Awaitable[int]]
 
 
 def topics_of(node: CoordinatorHost) -> Topics:
@@ -50,10 +53,13 @@ class ShareGroups:
         node: CoordinatorHost,
         coordinator: GroupCoordinator,
         initialize_state: InitializeState,
+        delete_state: DeleteState,
     ) -> None:
         self.node = node
         self.coordinator = coordinator
         self.initialize_state = initialize_state
+        self.delete_state = delete_state
+        coordinator.delete_hooks[SHARE] = self._before_delete
         self._locks: dict[str, trio.Lock] = {}
         replayer = Replayer(
             coordinator.get_group,
@@ -154,6 +160,16 @@ class ShareGroups:
         )
         if code:
             raise HeartbeatError(code)
+
+    async def _before_delete(self, group: object) -> int:
+        """DeleteGroups of a share group: its share-partitions' state goes first (Kafka's
+        DeleteShareGroupState through the persister); GROUP_DELETION_FAILED if it cannot."""
+        assert isinstance(group, ShareGroup)
+        for topic_id, partitions in sorted(group.initialized.items(), key=str):
+            for partition in sorted(partitions):
+                if await self.delete_state(group.group_id, topic_id, partition) != ec.NONE:
+                    return ec.GROUP_DELETION_FAILED
+        return ec.NONE
 
     @asynccontextmanager
     async def _locked(self, group_id: str) -> AsyncIterator[None]:

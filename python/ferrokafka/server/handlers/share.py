@@ -26,7 +26,10 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         key = SharePartitionKey(group_id, topic_id, partition)
         return await node.share_persister.initialize(key, 0, NOT_INITIALIZED)
 
-    groups = ShareGroups(node, coordinator, initialize_state)
+    async def delete_state(group_id: str, topic_id: uuid.UUID, partition: int) -> int:
+        manager.forget_partition(SharePartitionKey(group_id, topic_id, partition))
+        return await node.share_persister.delete(SharePartitionKey(group_id, topic_id, partition))
+
     manager = SharePartitionManager(
         persister=lambda: node.share_persister,
         settings=lambda group_id: share_settings(node, group_id),
@@ -36,9 +39,9 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         find=lambda topic_id, index: _leader(node, topic_id, index),
     )
     node.share_partitions = manager
+    groups = ShareGroups(node, coordinator, initialize_state, delete_state)
 
-    dispatcher_close = broker.on_connection_closed
-    dispatcher_close(manager.connection_closed)
+    broker.on_connection_closed(manager.connection_closed)
     for name, module, args in (
         ("ShareGroupHeartbeat", "share_group_heartbeat", (node, groups)),
         ("ShareGroupDescribe", "share_group_describe", (node, coordinator)),
