@@ -33,23 +33,25 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
         yield running
 
 
+def group_configs(broker: RunningBroker, group: str, **configs: str) -> None:
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    resource = ConfigResource(
+        "GROUP",
+        group,
+        incremental_configs=[
+            ConfigEntry(name.replace("_", "."), value, incremental_operation=AlterConfigOpType.SET)
+            for name, value in configs.items()
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+
+
 def prepare(broker: RunningBroker, topic: str, group: str, values: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
     for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
         future.result(timeout=30)
-    earliest = ConfigResource(
-        "GROUP",
-        group,
-        incremental_configs=[
-            ConfigEntry(
-                "share.auto.offset.reset",
-                "earliest",
-                incremental_operation=AlterConfigOpType.SET,
-            )
-        ],
-    )
-    for future in admin.incremental_alter_configs([earliest]).values():
-        future.result(timeout=30)
+    group_configs(broker, group, share_auto_offset_reset="earliest")
     producer = ck.Producer({"bootstrap.servers": broker.bootstrap_servers})
     for value in values:
         producer.produce(topic, value=value.encode())
@@ -116,3 +118,56 @@ def test_two_consumers_split_the_records(broker: RunningBroker) -> None:
         for consumer in consumers:
             consumer.close()
     assert sorted(got) == list(range(len(values)))  # each once (implicit acceptance)
+
+
+def read_all(broker: RunningBroker, group: str, topic: str, expected: int) -> list[str]:
+    """Values a share consumer of ``group`` gets (implicit acknowledgement), until
+    ``expected`` came and two more polls brought nothing, or the bound."""
+    consumer = ck.ShareConsumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": group})
+    values: list[str] = []
+    quiet = 0
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and (len(values) < expected or quiet < 2):
+            messages = consumer.poll(POLL_S) or []
+            quiet = 0 if messages else quiet + 1
+            for message in messages:
+                assert message.error() is None, message.error()
+                values.append(message.value().decode())
+    finally:
+        consumer.close()
+    return values
+
+
+def test_isolation_level_skips_aborted_transactions(broker: RunningBroker) -> None:
+    """share.isolation.level read_committed: records of aborted transactions are archived,
+    never delivered; read_uncommitted (the default) delivers them."""
+    topic = "rd-txn"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for future in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result(timeout=30)
+    producer = ck.Producer(
+        {"bootstrap.servers": broker.bootstrap_servers, "transactional.id": "rd-txn-p"}
+    )
+    producer.init_transactions(30)
+    for txn, commit in enumerate([True, False, True, False]):
+        producer.begin_transaction()
+        for i in range(3):
+            producer.produce(topic, value=f"t{txn}-{i}".encode())
+        producer.flush(30)
+        if commit:
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    group_configs(
+        broker,
+        "rd-committed",
+        share_auto_offset_reset="earliest",
+        share_isolation_level="read_committed",
+    )
+    group_configs(broker, "rd-uncommitted", share_auto_offset_reset="earliest")
+    committed = read_all(broker, "rd-committed", topic, 6)
+    assert sorted(committed) == sorted(f"t{t}-{i}" for t in (0, 2) for i in range(3))
+    everything = read_all(broker, "rd-uncommitted", topic, 12)
+    assert sorted(everything) == sorted(f"t{t}-{i}" for t in range(4) for i in range(3))

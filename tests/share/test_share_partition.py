@@ -140,6 +140,30 @@ def test_persisted_batches_and_restore() -> None:
     ]
 
 
+def test_archived_batches_are_skipped_and_done() -> None:
+    sp = SharePartition(0, CONFIG)
+    got = sp.acquire("a", [(0, 1), (2, 4), (5, 5)], 100, now_ms=0, archive=[(2, 4)])
+    assert got == [Acquired(0, 1, 1), Acquired(5, 5, 1)]
+    assert all(sp.records[o].state == ARCHIVED for o in (2, 3, 4))
+    sp.acknowledge("a", [(0, 1, [ACCEPT])], now_ms=0)
+    assert sp.start_offset == 5  # past the accepted and the archived
+
+
+def test_aborted_ranges_follow_the_markers() -> None:
+    from ferrokafka.share.manager import BatchHeader, aborted_ranges
+
+    headers = [
+        BatchHeader(0, 2, 7, transactional=True, control=False),  # aborted txn of 7
+        BatchHeader(3, 4, 8, transactional=True, control=False),  # 8 commits
+        BatchHeader(5, 5, 7, transactional=False, control=True),  # 7's ABORT marker
+        BatchHeader(6, 6, 8, transactional=False, control=True),  # 8's COMMIT marker
+        BatchHeader(7, 9, 7, transactional=True, control=False),  # 7's next, committed
+        BatchHeader(10, 10, -1, transactional=False, control=False),
+    ]
+    assert aborted_ranges(headers, ((7, 0),)) == [(0, 2)]
+    assert aborted_ranges(headers, ()) == []
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_simulation_invariants(seed: int) -> None:
     rng = random.Random(seed)

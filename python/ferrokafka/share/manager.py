@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 _BATCH_HEADER_BYTES = 61
 _LOG_OVERHEAD = 12
 _LAST_OFFSET_DELTA_AT = 23
+_ATTRIBUTES_AT = 21  # int16: bit 4 transactional, bit 5 control
+_PRODUCER_ID_AT = 43  # int64
+_TRANSACTIONAL = 0x10
+_CONTROL = 0x20
 # Share-partitions one broker holds: Kafka bounds them by the groups and partitions it leads;
 # this caps memory against a runaway of group ids.
 SHARE_PARTITIONS_MAX = 100_000
@@ -161,8 +165,15 @@ class SharePartitionManager:
                 )
             if isinstance(data_or_code, int):
                 return FetchResult(data_or_code)
-            data = data_or_code
-            acquired = sp.acquire(member_id, batch_offsets(data), max_records, self._now_ms())
+            data, aborted = data_or_code
+            headers = batch_headers(data)
+            acquired = sp.acquire(
+                member_id,
+                [(h.first, h.last) for h in headers],
+                max_records,
+                self._now_ms(),
+                archive=aborted_ranges(headers, aborted) if read_committed else (),
+            )
             if not acquired:
                 if moved:
                     await self._write(key, sp, handle)
@@ -257,8 +268,9 @@ class SharePartitionManager:
 
 def _read(
     handle: Partition, offset: int, max_bytes: int, read_committed: bool, *, nowait: bool = False
-) -> bytes | int:
-    """The record batches from ``offset`` (at least one whole batch), or an error code."""
+) -> tuple[bytes, tuple[tuple[int, int], ...]] | int:
+    """The record batches from ``offset`` (at least one whole batch) and, read_committed, the
+    aborted transactions (producer id, first offset) among them; or an error code."""
     read = handle.read(
         offset,
         max_bytes,
@@ -270,21 +282,63 @@ def _read(
     if read.code:
         return read.code
     info = read.info
-    return b"".join(r.read() for r in info.regions) if info is not None else b""
+    data = b"".join(r.read() for r in info.regions) if info is not None else b""
+    return data, tuple(read.aborted_transactions or ())
 
 
-def batch_offsets(data: bytes) -> list[tuple[int, int]]:
-    """(first offset, last offset) of every whole record batch in ``data``."""
-    out: list[tuple[int, int]] = []
+@dataclass(frozen=True)
+class BatchHeader:
+    first: int
+    last: int
+    producer_id: int
+    transactional: bool
+    control: bool
+
+
+def batch_headers(data: bytes) -> list[BatchHeader]:
+    """The headers of every whole record batch in ``data``."""
+    out: list[BatchHeader] = []
     pos = 0
     while pos + _BATCH_HEADER_BYTES <= len(data):
         base, length = struct.unpack_from(">qi", data, pos)
         end = pos + _LOG_OVERHEAD + length
         if length <= 0 or end > len(data):
             break
+        (attributes,) = struct.unpack_from(">h", data, pos + _ATTRIBUTES_AT)
         (delta,) = struct.unpack_from(">i", data, pos + _LAST_OFFSET_DELTA_AT)
-        out.append((base, base + delta))
+        (producer_id,) = struct.unpack_from(">q", data, pos + _PRODUCER_ID_AT)
+        out.append(
+            BatchHeader(
+                base,
+                base + delta,
+                producer_id,
+                bool(attributes & _TRANSACTIONAL),
+                bool(attributes & _CONTROL),
+            )
+        )
         pos = end
+    return out
+
+
+def aborted_ranges(
+    headers: list[BatchHeader], aborted: tuple[tuple[int, int], ...]
+) -> list[tuple[int, int]]:
+    """The offset ranges of the batches of aborted transactions (read_committed), as a
+    read_committed consumer skips them: a producer's transactional batches from its aborted
+    transaction's first offset until its next control batch (that transaction's ABORT
+    marker). A share-partition archives them instead of delivering them."""
+    pending = sorted(aborted, key=lambda a: a[1])
+    active: set[int] = set()
+    out: list[tuple[int, int]] = []
+    index = 0
+    for header in headers:
+        while index < len(pending) and pending[index][1] <= header.last:
+            active.add(pending[index][0])
+            index += 1
+        if header.control:
+            active.discard(header.producer_id)
+        elif header.transactional and header.producer_id in active:
+            out.append((header.first, header.last))
     return out
 
 

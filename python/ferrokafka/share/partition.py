@@ -28,6 +28,7 @@ client skips) are never in flight: they count as done.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ferrokafka.protocol import error_codes as ec
@@ -131,12 +132,18 @@ class SharePartition:
         batches: list[tuple[int, int]],
         max_records: int,
         now_ms: int,
+        archive: Sequence[tuple[int, int]] = (),
     ) -> list[Acquired]:
         """Acquire for ``member_id`` up to ``max_records`` AVAILABLE records among the
-        offsets of ``batches`` (first, last offsets of the batches read, in order)."""
+        offsets of ``batches`` (first, last offsets of the batches read, in order). Offsets
+        in ``archive`` (aborted transactions, read_committed) become ARCHIVED, undelivered."""
         deadline = now_ms + self.config.record_lock_duration_ms
         taken: list[tuple[int, int]] = []  # (offset, delivery count)
+        skip = [(a, b) for a, b in archive]
         for first, last in batches:
+            if (first, last) in skip:
+                self._archive_range(first, last)
+                continue
             for offset in range(max(first, self.start_offset), last + 1):
                 if len(taken) >= max_records:
                     break
@@ -156,6 +163,19 @@ class SharePartition:
                 record.lock_deadline_ms = deadline
                 taken.append((offset, record.delivery_count))
         return _ranges(taken)
+
+    def _archive_range(self, first: int, last: int) -> None:
+        for offset in range(max(first, self.start_offset), last + 1):
+            if offset >= self.end_offset:
+                if not self._window_has_room():
+                    return
+                self.end_offset = offset + 1
+                self.records[offset] = InFlight(ARCHIVED, 0)
+            else:
+                record = self.records.get(offset)
+                if record is not None and record.state == AVAILABLE:
+                    self._finish(record, ARCHIVED)
+        self._advance_start()
 
     # -- acknowledging ------------------------------------------------------------------------
 
