@@ -302,8 +302,8 @@ def simple_assign(
     differently."""
     out: dict[str, dict[uuid.UUID, set[int]]] = {m: {} for m in subscriptions}
     by_subscription: dict[tuple[str, ...], list[str]] = {}
-    for member, names in subscriptions.items():
-        by_subscription.setdefault(tuple(sorted(set(names))), []).append(member)
+    for member, subscribed in subscriptions.items():
+        by_subscription.setdefault(tuple(sorted(set(subscribed))), []).append(member)
     homogeneous = len(by_subscription) == 1
     units: list[tuple[list[str], list[str]]] = (
         [(sorted(subscriptions), sorted(next(iter(by_subscription))))]

@@ -5,6 +5,8 @@ over the broker's ``group.share.*`` values, clamped to the broker's bounds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from ferrokafka.config.group import GROUP_RESOURCE, effective_group_value
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import GroupShareSettings
@@ -15,14 +17,14 @@ def share_settings(node: Node, group_id: str) -> GroupShareSettings:
     broker = node.broker_config()
     overrides = node.image.configs.get((GROUP_RESOURCE, group_id), {})
 
-    def value(name: str) -> object:
+    def value(name: str) -> Any:
         return effective_group_value(broker, overrides, name)
 
     return GroupShareSettings(
         config=ShareConfig(
-            record_lock_duration_ms=int(value("share.record.lock.duration.ms")),  # type: ignore[arg-type]
-            delivery_count_limit=int(value("share.delivery.count.limit")),  # type: ignore[arg-type]
-            max_record_locks=int(value("share.partition.max.record.locks")),  # type: ignore[arg-type]
+            record_lock_duration_ms=int(value("share.record.lock.duration.ms")),
+            delivery_count_limit=int(value("share.delivery.count.limit")),
+            max_record_locks=int(value("share.partition.max.record.locks")),
         ),
         auto_offset_reset=str(value("share.auto.offset.reset")),
         isolation_level=str(value("share.isolation.level")),
