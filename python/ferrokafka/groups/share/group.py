@@ -12,6 +12,7 @@ The member id comes from the client (ShareGroupHeartbeat v1: the client generate
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from collections.abc import Mapping
@@ -93,6 +94,9 @@ class ShareGroup:
         # Share-partitions whose state was initialized (ShareGroupStatePartitionMetadata).
         self.initialized: dict[uuid.UUID, frozenset[int]] = {}
         self.topic_names: dict[uuid.UUID, str] = {}
+        # Set by a load: the metadata hash of the last group epoch bump, so the first
+        # heartbeat after a restart bumps the epoch only if the subscribed topics changed.
+        self.restored_metadata_hash: int | None = None
         self._dead = False
 
     def clone(self) -> ShareGroup:
@@ -110,6 +114,7 @@ class ShareGroup:
         self.session_deadline_ms = dict(other.session_deadline_ms)
         self.initialized = dict(other.initialized)
         self.topic_names = dict(other.topic_names)
+        self.restored_metadata_hash = other.restored_metadata_hash
         self._dead = other._dead
 
     # -- the Group interface ------------------------------------------------------------------
@@ -227,8 +232,9 @@ class ShareGroup:
         metadata = {n: topics[n] for n in sorted(subscribed) if n in topics}
         if metadata == self.subscribed_metadata:
             return False
+        restored, self.restored_metadata_hash = self.restored_metadata_hash, None
         self.subscribed_metadata = metadata
-        return True
+        return restored is None or restored != metadata_hash(metadata)
 
     def _compute_target(self, topics: Topics) -> None:
         self.target = simple_assign(
@@ -264,6 +270,13 @@ class ShareGroup:
             self._remove(member_id)
         else:
             self.members[member_id] = member
+
+
+def metadata_hash(metadata: Mapping[str, tuple[uuid.UUID, int]]) -> int:
+    """The ShareGroupMetadata hash of the subscribed topics (ours, not Kafka's): SHA-256 of
+    their names, ids and partition counts."""
+    text = ";".join(f"{n}:{t}:{c}" for n, (t, c) in sorted(metadata.items()))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 def _check_epoch(member: ShareMember, received: int) -> None:

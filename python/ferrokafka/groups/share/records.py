@@ -11,7 +11,6 @@ metadata hash of ShareGroupMetadata is ours (as the consumer groups'), not Kafka
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -32,7 +31,12 @@ from ferrokafka.groups.records import (
     ShareGroupTargetAssignmentMetadataValue,
 )
 from ferrokafka.groups.serde import encode_key, encode_value, record_type_of
-from ferrokafka.groups.share.group import ShareGroup, ShareGroupConfig, ShareMember
+from ferrokafka.groups.share.group import (
+    ShareGroup,
+    ShareGroupConfig,
+    ShareMember,
+    metadata_hash,
+)
 from ferrokafka.protocol.schema import Message
 
 # Kafka's MemberState.STABLE: a share member is always stable.
@@ -69,9 +73,8 @@ def _record(key: Message, value: Message | None) -> Record:
     return encode_key(key), None if value is None else encode_value(value)
 
 
-def metadata_hash(group: ShareGroup) -> int:
-    text = ";".join(f"{n}:{t}:{c}" for n, (t, c) in sorted(group.subscribed_metadata.items()))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+def _metadata_hash(group: ShareGroup) -> int:
+    return metadata_hash(group.subscribed_metadata)
 
 
 def _member_tombstones(gid: str, member_id: str) -> list[Record]:
@@ -120,7 +123,7 @@ def changes(before: Snapshot, group: ShareGroup) -> list[Record]:
             _record(
                 ShareGroupMetadataKey(group_id=gid),
                 ShareGroupMetadataValue(
-                    epoch=group.group_epoch, metadata_hash=metadata_hash(group)
+                    epoch=group.group_epoch, metadata_hash=_metadata_hash(group)
                 ),
             )
         )
@@ -244,6 +247,7 @@ class Replayer:
         group = self._group(key.group_id, create=True)
         if group is not None:
             group.group_epoch = value.epoch
+            group.restored_metadata_hash = value.metadata_hash
 
     def member_metadata(self, key: Message, value: Message | None) -> None:
         assert isinstance(key, ShareGroupMemberMetadataKey)
