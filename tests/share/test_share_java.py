@@ -32,6 +32,7 @@ APP_TIMEOUT_S = 120.0
 IDLE_MS = "3000"  # a consumer stops once nothing came for this long after its first record
 RUN_MS = "60000"  # and in any case after this
 LOCK_MS = 2000
+FIRST_WAIT_MS = "20000"
 
 
 # The same scenarios against Apache Kafka 4.4, to compare the delivery outcomes: opt-in
@@ -109,13 +110,21 @@ def group_configs(broker: Target, work_dir: Path, group: str, configs: str) -> N
 
 
 def consumer(
-    classpath: str, broker: Target, group: str, topic: str, mode: str
+    classpath: str, broker: Target, group: str, topic: str, mode: str, *extra: str
 ) -> subprocess.Popen[str]:
     from kafka_support.java_apps import app_command
 
     return subprocess.Popen(
         app_command(
-            "ShareConsume", classpath, broker.bootstrap_servers, group, topic, mode, IDLE_MS, RUN_MS
+            "ShareConsume",
+            classpath,
+            broker.bootstrap_servers,
+            group,
+            topic,
+            mode,
+            IDLE_MS,
+            RUN_MS,
+            *extra,
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -143,7 +152,12 @@ def test_three_consumers_implicit_every_record_once(
     values = [f"r-{i}" for i in range(60)]
     make_topic(broker, "implicit3", values)
     group_configs(broker, work_dir, "implicit3-g", "share.auto.offset.reset=earliest")
-    procs = [consumer(classpath, broker, "implicit3-g", "implicit3", "implicit") for _ in range(3)]
+    # Ten records a poll, so that the three take turns; one that got nothing in 20 s (the
+    # others were quicker) stops then.
+    procs = [
+        consumer(classpath, broker, "implicit3-g", "implicit3", "implicit", FIRST_WAIT_MS, "10")
+        for _ in range(3)
+    ]
     got = [d for p in procs for d in deliveries(p)]
     # Each record to exactly one member, once: acknowledged implicitly, never redelivered.
     assert sorted(offset for offset, _, _ in got) == list(range(60))

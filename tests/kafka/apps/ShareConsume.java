@@ -1,10 +1,11 @@
 // A share-group consumer for tests/share (KafkaShareConsumer, KIP-932). Arguments: bootstrap
-// group topic mode idleMs maxMs. mode "implicit": every record polled is accepted by the next
+// group topic mode idleMs maxMs [firstWaitMs [maxPollRecords]]. mode "implicit": every record polled is accepted by the next
 // poll. mode "explicit": by the record's value prefix, "release-" RELEASE on its first
 // delivery then ACCEPT, "reject-" REJECT, "poison-" RELEASE always, "hold-" not acknowledged on its
 // first delivery (the process prints HOLD and waits to be killed), then ACCEPT, anything else ACCEPT; commitSync after
 // each poll. Prints "GOT <offset> <deliveryCount> <value>" per record, and "DONE" once no
-// record came for idleMs after the first one (or maxMs passed); a fatal error exits 1.
+// record came for idleMs after the first one, or none at all for firstWaitMs (default maxMs),
+// or maxMs passed; a fatal error exits 1.
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
@@ -24,7 +25,12 @@ public final class ShareConsume {
         String mode = args[3];
         props.put("share.acknowledgement.mode", mode);
         long idleMs = Long.parseLong(args[4]);
-        long deadline = System.currentTimeMillis() + Long.parseLong(args[5]);
+        long start = System.currentTimeMillis();
+        long deadline = start + Long.parseLong(args[5]);
+        long firstWaitMs = args.length > 6 ? Long.parseLong(args[6]) : Long.parseLong(args[5]);
+        if (args.length > 7) {
+            props.put("max.poll.records", args[7]);
+        }
         boolean holding = false;
         try (KafkaShareConsumer<String, String> consumer = new KafkaShareConsumer<>(props)) {
             consumer.subscribe(List.of(args[2]));
@@ -64,6 +70,8 @@ public final class ShareConsume {
                 if (!records.isEmpty()) {
                     lastRecord = now;
                 } else if (lastRecord >= 0 && now - lastRecord >= idleMs) {
+                    break;
+                } else if (lastRecord < 0 && now - start >= firstWaitMs) {
                     break;
                 }
             }
