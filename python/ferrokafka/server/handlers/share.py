@@ -45,8 +45,8 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
     for name, module, args in (
         ("ShareGroupHeartbeat", "share_group_heartbeat", (node, groups)),
         ("ShareGroupDescribe", "share_group_describe", (node, coordinator)),
-        ("ShareFetch", "share_fetch", (node, groups, manager)),
-        ("ShareAcknowledge", "share_acknowledge", (node, groups, manager)),
+        ("ShareFetch", "share_fetch", (node, manager)),
+        ("ShareAcknowledge", "share_acknowledge", (node, manager)),
     ):
         broker.register(api_key(name), LazyHandler(_HANDLERS + module, name + "Handler", *args))
 

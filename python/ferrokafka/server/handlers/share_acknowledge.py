@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 
-from ferrokafka.groups.share.service import ShareGroups
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_acknowledge import (
@@ -27,9 +26,8 @@ Response = ShareAcknowledgeResponse
 
 
 class ShareAcknowledgeHandler:
-    def __init__(self, node: Node, groups: ShareGroups, manager: SharePartitionManager) -> None:
+    def __init__(self, node: Node, manager: SharePartitionManager) -> None:
         self.node = node
-        self.groups = groups
         self.manager = manager
 
     async def __call__(

@@ -17,7 +17,6 @@ import uuid
 
 import trio
 
-from ferrokafka.groups.share.service import ShareGroups
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest, ShareFetchResponse
@@ -43,9 +42,8 @@ MEMBER_ID_LENGTH_MAX = 36
 
 
 class ShareFetchHandler:
-    def __init__(self, node: Node, groups: ShareGroups, manager: SharePartitionManager) -> None:
+    def __init__(self, node: Node, manager: SharePartitionManager) -> None:
         self.node = node
-        self.groups = groups
         self.manager = manager
 
     async def __call__(self, ctx: RequestContext, request: ShareFetchRequest) -> ShareFetchResponse:
