@@ -58,3 +58,43 @@ def test_share_group_reloaded_after_restart(tmp_path: Path) -> None:
         assert (again.error_code, again.member_epoch) == (0, after.assignment_epoch)
         described = c.call(ShareGroupDescribeRequest(group_ids=["reload-g"]), 1).groups[0]
         assert described.group_epoch == before.group_epoch
+
+
+def test_kafka_decodes_the_share_group_records(tmp_path: Path) -> None:
+    """Kafka 4.4's DumpLogSegments --offsets-decoder reads our ShareGroup* records."""
+    import kafka_support as ks
+    from ferrokafka.groups.coordinator import OFFSETS_TOPIC
+    from kafka_support.jars import dump_log_segments_class, kafka_classpath
+
+    ks.require_kafka()
+    with run_broker(tmp_path / "broker", {"offsets.topic.num.partitions": 1}) as broker:
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+        for future in admin.create_topics([NewTopic("fmt-t", 1, 1)]).values():
+            future.result(timeout=30)
+        with RawClient(broker.bootstrap_servers) as c:
+            coordinator_ready(c, "fmt-share-g")
+            joined = c.call(
+                H(
+                    group_id="fmt-share-g",
+                    member_id="fmt-member",
+                    member_epoch=0,
+                    subscribed_topic_names=["fmt-t"],
+                ),
+                1,
+            )
+            assert joined.error_code == 0
+        directory = Path(broker.partition(OFFSETS_TOPIC, 0).log.dir)
+    segments = sorted(str(p) for p in directory.glob("*.log"))
+    out = ks.run_kafka_tool(
+        dump_log_segments_class(kafka_classpath()),
+        ["--offsets-decoder", "--deep-iteration", "--files", ",".join(segments)],
+        work_dir=tmp_path,
+    ).stdout
+    assert "Exception" not in out and "Unknown" not in out, out[-3000:]
+    # Record types 10-15: member metadata, group metadata, target assignment metadata and
+    # member, current member assignment, state partition metadata.
+    for record_type in range(10, 16):
+        assert f'"type":"{record_type}"' in out, (record_type, out[-3000:])
+    assert '"subscribedTopicNames":["fmt-t"]' in out, out[-3000:]
+    assert '"memberId":"fmt-member"' in out, out[-3000:]
+    assert '"topicName":"fmt-t"' in out, out[-3000:]  # initialized share-partitions
