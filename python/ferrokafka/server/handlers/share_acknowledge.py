@@ -72,7 +72,7 @@ class ShareAcknowledgeHandler:
                         error_code=await self._acknowledge(
                             ctx, group_id, member_id, topic.topic_id, p.partition_index, batches
                         ),
-                        current_leader=Response.LeaderIdAndEpoch(leader_id=-1, leader_epoch=-1),
+                        current_leader=self._leader(topic.topic_id, p.partition_index),
                     )
                 )
             topics.append(
@@ -85,6 +85,15 @@ class ShareAcknowledgeHandler:
                 self.node, group_id
             ).config.record_lock_duration_ms,
             responses=topics,
+        )
+
+    def _leader(self, topic_id: uuid.UUID, index: int) -> Response.LeaderIdAndEpoch:
+        """This node and the partition's leader epoch where it leads it, else unknown."""
+        found = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
+        if not isinstance(found, Partition):
+            return Response.LeaderIdAndEpoch(leader_id=-1, leader_epoch=-1)
+        return Response.LeaderIdAndEpoch(
+            leader_id=self.node.config.node_id, leader_epoch=found.leader_epoch
         )
 
     async def _acknowledge(
