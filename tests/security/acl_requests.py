@@ -61,6 +61,10 @@ from ferrokafka.protocol.messages import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    share_acknowledge,
+    share_fetch,
+    share_group_describe,
+    share_group_heartbeat,
     sync_group,
     txn_offset_commit,
     write_txn_markers,
@@ -905,6 +909,70 @@ def _rows(batch: bytes) -> list[Row]:
             "ConsumerGroupDescribe",
             0,
             lambda _id: consumer_group_describe.ConsumerGroupDescribeRequest(group_ids=[GROUP]),
+            frozenset({GA}),
+        ),
+        Row(
+            "ShareGroupHeartbeat",
+            1,
+            lambda _id: share_group_heartbeat.ShareGroupHeartbeatRequest(
+                group_id=GROUP,
+                member_id="acl-share-member-01",
+                member_epoch=0,
+                subscribed_topic_names=[TOPIC],
+            ),
+            frozenset({GA}),
+        ),
+        Row(
+            "ShareGroupDescribe",
+            1,
+            lambda _id: share_group_describe.ShareGroupDescribeRequest(group_ids=[GROUP]),
+            frozenset({GA}),
+        ),
+        Row(
+            "ShareFetch",
+            1,
+            lambda topic_id: share_fetch.ShareFetchRequest(
+                group_id=GROUP,
+                member_id="acl-share-member-01",
+                share_session_epoch=0,
+                max_wait_ms=0,
+                max_records=10,
+                batch_size=10,
+                topics=[
+                    share_fetch.ShareFetchRequest.FetchTopic(
+                        topic_id=topic_id,
+                        partitions=[
+                            share_fetch.ShareFetchRequest.FetchPartition(partition_index=0)
+                        ],
+                    )
+                ],
+            ),
+            frozenset({GA}),
+            _fetch_records,
+        ),
+        Row(
+            "ShareAcknowledge",
+            1,
+            lambda topic_id: share_acknowledge.ShareAcknowledgeRequest(
+                group_id=GROUP,
+                member_id="acl-share-member-01",
+                share_session_epoch=1,
+                topics=[
+                    share_acknowledge.ShareAcknowledgeRequest.AcknowledgeTopic(
+                        topic_id=topic_id,
+                        partitions=[
+                            share_acknowledge.ShareAcknowledgeRequest.AcknowledgePartition(
+                                partition_index=0,
+                                acknowledgement_batches=[
+                                    share_acknowledge.ShareAcknowledgeRequest.AcknowledgementBatch(
+                                        first_offset=0, last_offset=0, acknowledge_types=[1]
+                                    )
+                                ],
+                            )
+                        ],
+                    )
+                ],
+            ),
             frozenset({GA}),
         ),
         Row(

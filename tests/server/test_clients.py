@@ -52,6 +52,7 @@ def test_kafka_python_negotiates_api_versions(ferrokafka_broker: RunningBroker) 
     assert [f.name for f in response.finalized_features] == [
         "group.version",
         "metadata.version",
+        "share.version",
         "transaction.version",
     ]
 

@@ -104,6 +104,9 @@ class GroupCoordinator:
         )
         # The runtime's timers (fired by its task): a member's session, a group's rebalance.
         self.timers = self.runtime.timers
+        # Group kind -> what must go before a group of that kind is deleted (a share group's
+        # share-partition state): answers an error code, DeleteGroups stops on a non-zero one.
+        self.delete_hooks: dict[str, Callable[[Group], Awaitable[int]]] = {}
 
     # -- plugging in -------------------------------------------------------------------------
 

@@ -68,6 +68,8 @@ from ferrokafka.protocol.messages import (
     list_transactions,
     offset_delete,
     offset_for_leader_epoch,
+    share_group_describe,
+    share_group_heartbeat,
     sync_group,
     txn_offset_commit,
     unregister_broker,
@@ -297,6 +299,47 @@ async def _consumer_group_heartbeat(
                 error_message=f"The client is not authorized to describe topics: {name}",
             )
     return await inner(ctx, request)
+
+
+async def _share_group_heartbeat(
+    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
+) -> Any:
+    """Kafka's handleShareGroupHeartbeat: READ on the group, DESCRIBE on each topic."""
+    R = share_group_heartbeat.ShareGroupHeartbeatResponse
+    if not allows(auth, ctx, AclOperation.READ, GROUP, request.group_id):
+        return R(error_code=ec.GROUP_AUTHORIZATION_FAILED, error_message=None)
+    for name in request.subscribed_topic_names or ():
+        if not allows(auth, ctx, AclOperation.DESCRIBE, TOPIC, name):
+            return R(
+                error_code=ec.TOPIC_AUTHORIZATION_FAILED,
+                error_message=f"The client is not authorized to describe topics: {name}",
+            )
+    return await inner(ctx, request)
+
+
+async def _share_group_describe(
+    auth: StandardAuthorizer, ctx: RequestContext, request: Any, inner: Inner
+) -> Any:
+    """Kafka's handleShareGroupDescribe: DESCRIBE on each group, the others refused."""
+    denied = [
+        g for g in request.group_ids if not allows(auth, ctx, AclOperation.DESCRIBE, GROUP, g)
+    ]
+    request.group_ids = [g for g in request.group_ids if g not in denied]
+    response = await inner(ctx, request)
+    if request.include_authorized_operations:
+        holder = _Holder(auth)
+        for group in response.groups:
+            if group.error_code == ec.NONE:
+                group.authorized_operations = authorized_operations(
+                    holder, ctx, GROUP, group.group_id
+                )
+    response.groups.extend(
+        share_group_describe.ShareGroupDescribeResponse.DescribedGroup(
+            error_code=ec.GROUP_AUTHORIZATION_FAILED, group_id=g
+        )
+        for g in denied
+    )
+    return response
 
 
 async def _find_coordinator(
@@ -650,6 +693,8 @@ GATES: dict[type, Gate] = {
     consumer_group_heartbeat.ConsumerGroupHeartbeatRequest: _consumer_group_heartbeat,
     describe_groups.DescribeGroupsRequest: _describe_groups,
     consumer_group_describe.ConsumerGroupDescribeRequest: _consumer_group_describe,
+    share_group_heartbeat.ShareGroupHeartbeatRequest: _share_group_heartbeat,
+    share_group_describe.ShareGroupDescribeRequest: _share_group_describe,
     delete_groups.DeleteGroupsRequest: _delete_groups,
     list_groups.ListGroupsRequest: _list_groups,
     offset_delete.OffsetDeleteRequest: _offset_delete,

@@ -267,6 +267,8 @@ class Broker:
             await nursery.start(self._run_coordinator, "group")
             await nursery.start(self._run_coordinator, "txn")
             await nursery.start(self._run_coordinator, "share")
+            # After the share coordinator, so it stops first (its writes go through it).
+            await nursery.start(self._run_coordinator, "share-partitions")
             await nursery.start(self._run_replica_fetchers)
             await nursery.start(self._run_log_maintenance)
             bound = await nursery.start(self.server.serve)
@@ -343,7 +345,8 @@ class Broker:
         task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         """Run the node's ``kind`` coordinator ("group": timers, offsets load and expiry;
-        "txn": loads, markers, timeouts; "share": share-state loads) until shutdown, which
+        "txn": loads, markers, timeouts; "share": share-state loads; "share-partitions": the
+        share-partitions' lock timers) until shutdown, which
         stops it before the logs close (hooks run last-added first)."""
         node = self.node
         coordinator = None
@@ -352,6 +355,7 @@ class Broker:
                 "group": node.group_coordinator,
                 "txn": node.txn_coordinator,
                 "share": node.share_coordinator,
+                "share-partitions": node.share_partitions,  # their lock timers
             }[kind]
         if coordinator is None:
             task_status.started()

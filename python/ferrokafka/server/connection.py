@@ -280,6 +280,7 @@ class Connection:
                 # the reader stopped); handler tasks still running write their own.
                 await self._flush()
         finally:
+            self._dispatcher.connection_closed(self.connection_id)
             await trio.aclose_forcefully(self._stream)
             log.debug("%r closed: %s", self, self.close_reason or "client disconnected")
 

@@ -28,12 +28,15 @@ error response for every API, and a client reconnects and retries. Errors a clie
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ferrokafka.protocol import APIS, Message, RequestHeader
 from ferrokafka.protocol.principal import ANONYMOUS, KafkaPrincipal
+
+log = logging.getLogger(__name__)
 
 
 class Later:
@@ -96,6 +99,19 @@ class Dispatcher:
     def __init__(self) -> None:
         self._handlers: dict[int, Handler] = {}
         self._in_order: set[int] = set()
+        # Told the id of each connection of this listener kind that closed (share sessions
+        # die with their connection).
+        self._close_listeners: list[Callable[[int], None]] = []
+
+    def on_connection_closed(self, listener: Callable[[int], None]) -> None:
+        self._close_listeners.append(listener)
+
+    def connection_closed(self, connection_id: int) -> None:
+        for listener in self._close_listeners:
+            try:
+                listener(connection_id)
+            except Exception:  # one listener's bug must not keep the others from hearing
+                log.exception("connection-close listener %r failed", listener)
 
     def register(self, api_key: int, handler: Handler, *, in_order: bool = False) -> None:
         """Answer ``api_key`` with ``handler``; each key once, and only keys the protocol has.

@@ -36,6 +36,7 @@ from ferrokafka.partition.follower_fetch import FetcherConfig
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.server.authorize import StandardAuthorizer, build_authorizer
+from ferrokafka.share.manager import SharePartitionManager
 from ferrokafka.share.persister import InMemoryPersister, Persister
 from ferrokafka.storage import LogConfig, LogManager
 from ferrokafka.storage import checkpoints as ckpt
@@ -113,6 +114,8 @@ class Node:
         # Set by the share-state handlers' registration (share.ShareCoordinator, run by the
         # Broker): the state RPCs, FindCoordinator key type 2, and the durable persister.
         self.share_coordinator: ShareCoordinator | None = None
+        # The share-partition leaders and share sessions (handlers/share.py makes it).
+        self.share_partitions: SharePartitionManager | None = None
         # min.insync.replicas by topic, valid for the image it was computed from: a metadata
         # image is immutable and every config change (topic or broker, static defaults aside)
         # makes a new one, so a new image empties it. At most one entry per topic of the image.

@@ -9,4 +9,9 @@
   :mod:`.records` (its records, generated) and :mod:`.combiner` (4.4's batch combining).
 - :mod:`.state_persister`: the durable :class:`~.persister.Persister` on that coordinator,
   in-process or over the state RPCs to the coordinator's node (``node.share_persister``).
+- :mod:`.partition`: one share-partition's in-flight records, sans-io (acquire, acknowledge,
+  lock expiry, the delivery count limit, the start offset).
+- :mod:`.manager`: the share-partition leaders of a broker: loading from and writing to the
+  persister, ShareFetch reads, lock timers.
+- :mod:`.sessions`: share sessions (ShareFetch/ShareAcknowledge epochs, the cache limit).
 """

@@ -55,6 +55,14 @@ class Features:
 # group.version 1 (GroupVersion.GV_1, Kafka 4.0+) enables the consumer group protocol of
 # KIP-848 (ConsumerGroupHeartbeat); 1 is the highest level and what a Kafka 4.x cluster finalizes.
 GROUP_VERSION_LEVEL = 1
+# share.version 1 (ShareVersion.SV_1, the level metadata.version 4.2-IV0 to 4.3-IV0 turns on)
+# enables share groups (KIP-932); SV_2 (4.4-IV0's default) adds the share groups' dead-letter
+# queue, which is not implemented, so this node supports and finalizes 1. The share APIs are
+# advertised only while the cluster's finalized share.version is at least 1, as Kafka's
+# ApiVersions leaves out the APIs of a feature that is off.
+SHARE_VERSION_FEATURE = "share.version"
+SHARE_VERSION_LEVEL = 1
+SHARE_API_KEYS = frozenset({76, 77, 78, 79})
 
 DEFAULT_FEATURES = Features(
     supported=MappingProxyType(
@@ -62,10 +70,15 @@ DEFAULT_FEATURES = Features(
             "group.version": SUPPORTED_FEATURES["group.version"],
             "metadata.version": SUPPORTED_FEATURES["metadata.version"],
             "transaction.version": SUPPORTED_FEATURES["transaction.version"],
+            SHARE_VERSION_FEATURE: (0, SHARE_VERSION_LEVEL),
         }
     ),
     finalized=MappingProxyType(
-        {"group.version": GROUP_VERSION_LEVEL, "metadata.version": METADATA_VERSION_LEVEL}
+        {
+            "group.version": GROUP_VERSION_LEVEL,
+            "metadata.version": METADATA_VERSION_LEVEL,
+            SHARE_VERSION_FEATURE: SHARE_VERSION_LEVEL,
+        }
     ),
     # The metadata log will set this to the offset of the record that finalized the levels;
     # until it exists, the levels are fixed at start, which is epoch 0.
@@ -123,6 +136,8 @@ class ApiVersionsHandler:
             return ApiVersionsResponse(error_code=REBOOTSTRAP_REQUIRED)
         registered = self.dispatcher.api_keys()
         finalized, epoch = self._finalized()
+        if finalized.get(SHARE_VERSION_FEATURE, 0) < 1:
+            registered = registered - SHARE_API_KEYS
         return ApiVersionsResponse(
             error_code=0,
             api_keys=[

@@ -40,6 +40,11 @@ class DeleteGroupsHandler:
         code = group.validate_delete()
         if code != ec.NONE:
             return code
+        hook = self.coordinator.delete_hooks.get(group.kind)
+        if hook is not None:
+            code = await hook(group)
+            if code != ec.NONE:
+                return code
         # Kafka's deleteAllOffsets: a tombstone for each committed offset, and for each offset
         # an open transaction holds (its replay removes the pending one).
         store = self.coordinator.offsets

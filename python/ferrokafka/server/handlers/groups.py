@@ -14,6 +14,7 @@ from ferrokafka.groups.classic.protocol import ClassicGroups
 from ferrokafka.groups.consumer.service import ConsumerGroups
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.handlers import share
 from ferrokafka.server.handlers.lazy import LazyHandler, api_key
 from ferrokafka.server.node import Node
 
@@ -47,6 +48,7 @@ def register(
         api_key("ConsumerGroupDescribe"),
         _lazy("consumer_group_describe", "ConsumerGroupDescribeHandler", node, coordinator),
     )
+    share.register(broker, node, coordinator)  # KIP-932 share groups and their leaders
     return coordinator
 
 

@@ -1,0 +1,390 @@
+"""The share-partition leaders of this broker, as Kafka's ``SharePartitionManager``: one
+:class:`~ferrokafka.share.partition.SharePartition` per (share group, topic-partition) this
+node leads, loaded from the persister on first use, written back through it on every change
+of its durable state, with the acquisition-lock timers and the share sessions.
+
+The persister is called where Kafka's SharePartition calls it: ``read`` when a share-partition
+is loaded (a state not initialized yet takes its start offset from ``share.auto.offset.reset``
+and is written at once), ``write`` after every acquisition, acknowledgement, lock expiry or
+release that changed what is persisted.
+
+Records becoming AVAILABLE again (released, lock expired) wake the ShareFetch long-polls
+watching their partition through the replica manager's purgatory, as an append does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import logging
+import re
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from ferrokafka.coordinator.timers import Timers
+from ferrokafka.partition import Partition
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.share.partition import Acquired, ShareConfig, SharePartition
+from ferrokafka.share.persister import NOT_INITIALIZED, Persister, SharePartitionKey
+from ferrokafka.share.sessions import ShareSessionCache
+
+log = logging.getLogger(__name__)
+
+# A record batch header: baseOffset (int64) at 0, batchLength (int32) at 8, lastOffsetDelta
+# (int32) at 23; the batch is 12 + batchLength bytes.
+_BATCH_HEADER_BYTES = 61
+_LOG_OVERHEAD = 12
+_LAST_OFFSET_DELTA_AT = 23
+_ATTRIBUTES_AT = 21  # int16: bit 4 transactional, bit 5 control
+_PRODUCER_ID_AT = 43  # int64
+_TRANSACTIONAL = 0x10
+_CONTROL = 0x20
+# Share-partitions one broker holds: Kafka bounds them by the groups and partitions it leads;
+# this caps memory against a runaway of group ids.
+SHARE_PARTITIONS_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class GroupShareSettings:
+    """A share group's configs a share-partition uses (group configs over broker ones)."""
+
+    config: ShareConfig
+    auto_offset_reset: str = "latest"
+    isolation_level: str = "read_uncommitted"
+
+
+@dataclass
+class FetchResult:
+    error: int
+    records: bytes = b""
+    acquired: tuple[Acquired, ...] = ()
+
+
+class SharePartitionManager:
+    """Every share-partition of this broker and its share sessions."""
+
+    def __init__(
+        self,
+        persister: Callable[[], Persister],
+        settings: Callable[[str], GroupShareSettings],
+        wake: Callable[[tuple[uuid.UUID, int]], None],
+        now_ms: Callable[[], int],
+        max_sessions: int,
+        find: Callable[[uuid.UUID, int], Partition | None],
+    ) -> None:
+        self._find = find
+        self._persister = persister
+        self._settings = settings
+        self._wake = wake
+        self._now_ms = now_ms
+        self.sessions = ShareSessionCache(max_sessions)
+        self.partitions: dict[SharePartitionKey, SharePartition] = {}
+        self._locks: dict[SharePartitionKey, trio.Lock] = {}
+        self.timers = Timers()
+        self._nursery: trio.Nursery | None = None
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Fire the acquisition-lock timers until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            try:
+                await self.timers.run()
+            finally:
+                self._nursery = None
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def _lock(self, key: SharePartitionKey) -> trio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = trio.Lock()
+        return lock
+
+    async def _load(self, key: SharePartitionKey, handle: Partition) -> SharePartition | int:
+        """The share-partition, read from the persister on first use (under its lock)."""
+        found = self.partitions.get(key)
+        if found is not None:
+            return found
+        if len(self.partitions) >= SHARE_PARTITIONS_MAX:
+            return ec.UNKNOWN_SERVER_ERROR
+        settings = self._settings(key.group_id)
+        persister = self._persister()
+        state = await persister.read(key, handle.leader_epoch)
+        if state.error_code not in (ec.NONE, ec.UNKNOWN_TOPIC_OR_PARTITION):
+            return state.error_code
+        if state.error_code == ec.NONE and state.start_offset != NOT_INITIALIZED:
+            sp = SharePartition.restored(
+                state.start_offset, state.batches, settings.config, state.state_epoch
+            )
+        else:
+            start = _initial_offset(handle, settings.auto_offset_reset, self._now_ms())
+            sp = SharePartition(start, settings.config, state.state_epoch)
+            code = await persister.write(
+                key, sp.state_epoch, handle.leader_epoch, sp.start_offset, ()
+            )
+            if code:
+                return code
+        sp.on_log_start(handle.log_start_offset)
+        self.partitions[key] = sp
+        return sp
+
+    # -- fetching and acknowledging -----------------------------------------------------------
+
+    async def fetch(
+        self,
+        key: SharePartitionKey,
+        handle: Partition,
+        member_id: str,
+        max_bytes: int,
+        max_records: int,
+    ) -> FetchResult:
+        """Read from the first available offset and acquire up to ``max_records`` of the
+        records read for ``member_id``; the bytes are the batches that hold them."""
+        async with self._lock(key):
+            sp = await self._load(key, handle)
+            if isinstance(sp, int):
+                return FetchResult(sp)
+            sp.config = self._settings(key.group_id).config
+            moved = sp.on_log_start(handle.log_start_offset)
+            if max_records <= 0 or not sp.can_acquire():
+                if moved:
+                    await self._write(key, sp, handle)
+                return FetchResult(ec.NONE)
+            offset = sp.next_fetch_offset()
+            read_committed = self._settings(key.group_id).isolation_level == "read_committed"
+            try:  # from the page cache in this thread, as Fetch does
+                data_or_code = _read(handle, offset, max_bytes, read_committed, nowait=True)
+            except BlockingIOError:  # the disk would be waited for: a worker thread reads
+                data_or_code = await trio.to_thread.run_sync(
+                    functools.partial(_read, handle, offset, max_bytes, read_committed)
+                )
+            if isinstance(data_or_code, int):
+                return FetchResult(data_or_code)
+            data, aborted = data_or_code
+            headers = batch_headers(data)
+            acquired = sp.acquire(
+                member_id,
+                [(h.first, h.last) for h in headers],
+                max_records,
+                self._now_ms(),
+                archive=aborted_ranges(headers, aborted) if read_committed else (),
+            )
+            if not acquired:
+                if moved:
+                    await self._write(key, sp, handle)
+                return FetchResult(ec.NONE)
+            await self._write(key, sp, handle)
+            self._schedule(key, sp, handle)
+            return FetchResult(ec.NONE, _covering(data, acquired), tuple(acquired))
+
+    async def acknowledge(
+        self,
+        key: SharePartitionKey,
+        handle: Partition,
+        member_id: str,
+        batches: list[tuple[int, int, list[int]]],
+    ) -> int:
+        async with self._lock(key):
+            sp = await self._load(key, handle)
+            if isinstance(sp, int):
+                return sp
+            code = sp.acknowledge(member_id, batches, self._now_ms())
+            if code:
+                return code
+            await self._write(key, sp, handle)
+            self._schedule(key, sp, handle)
+            self._wake(handle.key)  # released records may be fetched again
+            return ec.NONE
+
+    def connection_closed(self, connection_id: int) -> None:
+        """A connection closed: its share sessions end and their members' records are
+        released (Kafka's ShareGroupListener.onMemberLeave from the share session cache)."""
+        for session in self.sessions.remove_connection(connection_id):
+            if self._nursery is not None:
+                self._nursery.start_soon(self.release_member, session.group_id, session.member_id)
+
+    async def release_member(self, group_id: str, member_id: str) -> None:
+        """A member closed its share session: its records are AVAILABLE again."""
+        for key in [k for k in self.partitions if k.group_id == group_id]:
+            handle = self._find(key.topic_id, key.partition)
+            async with self._lock(key):
+                sp = self.partitions.get(key)
+                if sp is None or not sp.release_member(member_id):
+                    continue
+                if handle is not None:
+                    await self._write(key, sp, handle)
+                    self._wake(handle.key)
+
+    def forget_partition(self, key: SharePartitionKey) -> None:
+        """The share-partition's state is being deleted (its group is): drop what is cached."""
+        self.partitions.pop(key, None)
+        self._locks.pop(key, None)
+        self.timers.cancel(key)
+
+    # -- lock expiry --------------------------------------------------------------------------
+
+    def _schedule(self, key: SharePartitionKey, sp: SharePartition, handle: Partition) -> None:
+        deadline = sp.next_lock_deadline_ms()
+        if deadline is None:
+            self.timers.cancel(key)
+            return
+        delay_s = max(deadline - self._now_ms(), 0) / 1000
+
+        def fire() -> None:
+            if self._nursery is not None:
+                self._nursery.start_soon(self._expire, key, handle)
+
+        self.timers.schedule(key, delay_s, fire)
+
+    async def _expire(self, key: SharePartitionKey, handle: Partition) -> None:
+        async with self._lock(key):
+            sp = self.partitions.get(key)
+            if sp is None:
+                return
+            if sp.expire_locks(self._now_ms()):
+                await self._write(key, sp, handle)
+                self._wake(handle.key)
+            self._schedule(key, sp, handle)
+
+    async def _write(self, key: SharePartitionKey, sp: SharePartition, handle: Partition) -> None:
+        code = await self._persister().write(
+            key,
+            sp.state_epoch,
+            handle.leader_epoch,
+            sp.start_offset,
+            sp.state_batches(),
+            sp.delivery_complete_count(),
+        )
+        if code:
+            # Kafka fails the acknowledgement then; the in-memory state stays ahead, and the
+            # next successful write carries it (it replaces everything above the start).
+            log.warning("share state write for %s failed: %s", key, ec.error_name(code))
+
+
+def _read(
+    handle: Partition, offset: int, max_bytes: int, read_committed: bool, *, nowait: bool = False
+) -> tuple[bytes, tuple[tuple[int, int], ...]] | int:
+    """The record batches from ``offset`` (at least one whole batch) and, read_committed, the
+    aborted transactions (producer id, first offset) among them; or an error code."""
+    read = handle.read(
+        offset,
+        max_bytes,
+        current_leader_epoch=-1,
+        read_committed=read_committed,
+        min_one_batch=True,
+        nowait=nowait,
+    )
+    if read.code:
+        return read.code
+    info = read.info
+    data = b"".join(r.read() for r in info.regions) if info is not None else b""
+    return data, tuple(read.aborted_transactions or ())
+
+
+@dataclass(frozen=True)
+class BatchHeader:
+    first: int
+    last: int
+    producer_id: int
+    transactional: bool
+    control: bool
+
+
+def batch_headers(data: bytes) -> list[BatchHeader]:
+    """The headers of every whole record batch in ``data``."""
+    out: list[BatchHeader] = []
+    pos = 0
+    while pos + _BATCH_HEADER_BYTES <= len(data):
+        base, length = struct.unpack_from(">qi", data, pos)
+        end = pos + _LOG_OVERHEAD + length
+        if length <= 0 or end > len(data):
+            break
+        (attributes,) = struct.unpack_from(">h", data, pos + _ATTRIBUTES_AT)
+        (delta,) = struct.unpack_from(">i", data, pos + _LAST_OFFSET_DELTA_AT)
+        (producer_id,) = struct.unpack_from(">q", data, pos + _PRODUCER_ID_AT)
+        out.append(
+            BatchHeader(
+                base,
+                base + delta,
+                producer_id,
+                bool(attributes & _TRANSACTIONAL),
+                bool(attributes & _CONTROL),
+            )
+        )
+        pos = end
+    return out
+
+
+def aborted_ranges(
+    headers: list[BatchHeader], aborted: tuple[tuple[int, int], ...]
+) -> list[tuple[int, int]]:
+    """The offset ranges of the batches of aborted transactions (read_committed), as a
+    read_committed consumer skips them: a producer's transactional batches from its aborted
+    transaction's first offset until its next control batch (that transaction's ABORT
+    marker). A share-partition archives them instead of delivering them."""
+    pending = sorted(aborted, key=lambda a: a[1])
+    active: set[int] = set()
+    out: list[tuple[int, int]] = []
+    index = 0
+    for header in headers:
+        while index < len(pending) and pending[index][1] <= header.last:
+            active.add(pending[index][0])
+            index += 1
+        if header.control:
+            active.discard(header.producer_id)
+        elif header.transactional and header.producer_id in active:
+            out.append((header.first, header.last))
+    return out
+
+
+def _covering(data: bytes, acquired: list[Acquired]) -> bytes:
+    """The batches of ``data`` that hold some acquired offset, kept whole (the client keeps
+    only the acquired records of them)."""
+    first = acquired[0].first_offset
+    last = acquired[-1].last_offset
+    pieces = []
+    pos = 0
+    while pos + _BATCH_HEADER_BYTES <= len(data):
+        base, length = struct.unpack_from(">qi", data, pos)
+        end = pos + _LOG_OVERHEAD + length
+        if length <= 0 or end > len(data):
+            break
+        (delta,) = struct.unpack_from(">i", data, pos + _LAST_OFFSET_DELTA_AT)
+        if base + delta >= first and base <= last:
+            pieces.append(data[pos:end])
+        pos = end
+    return b"".join(pieces)
+
+
+_DURATION = re.compile(
+    r"P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
+)
+
+
+def _initial_offset(handle: Partition, auto_offset_reset: str, now_ms: int) -> int:
+    """The start offset of a share-partition not initialized yet: ``share.auto.offset.reset``
+    earliest (the log start), latest (the high watermark, the default) or
+    ``by_duration:<ISO-8601 duration>`` (the first record at or after now minus it, else the
+    high watermark)."""
+    log = handle.log
+    if auto_offset_reset == "earliest":
+        return log.log_start_offset
+    if auto_offset_reset.startswith("by_duration:"):
+        match = _DURATION.fullmatch(auto_offset_reset[len("by_duration:") :])
+        if match is not None:
+            parts = {k: float(v) for k, v in match.groupdict().items() if v}
+            span = datetime.timedelta(
+                days=parts.get("d", 0),
+                hours=parts.get("h", 0),
+                minutes=parts.get("m", 0),
+                seconds=parts.get("s", 0),
+            )
+            found = log.offset_for_timestamp(now_ms - int(span.total_seconds() * 1000))
+            if found is not None and found[0] < handle.high_watermark:
+                return int(found[0])
+    return handle.high_watermark
