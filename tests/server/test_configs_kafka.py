@@ -184,7 +184,8 @@ def test_same_answers_as_kafka(
             seen[label] = scenario(client)
     # Row by row first, so a difference names its request (one failed once, on a loaded
     # machine, and the whole-dict diff did not say which).
-    for row, ours, theirs in zip(ALTERS, seen["ferrokafka"]["alters"], seen["kafka"]["alters"]):
+    answers = zip(ALTERS, seen["ferrokafka"]["alters"], seen["kafka"]["alters"], strict=True)
+    for row, ours, theirs in answers:
         assert ours == theirs, (row, ours, theirs)
     assert seen["ferrokafka"] == seen["kafka"]
     # The answers themselves, as Kafka gave them (so a change in both is noticed too).
