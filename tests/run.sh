@@ -58,7 +58,7 @@ PYTHONPATH=python "$venv/bin/lint-imports"
 step "pytest"
 # The slowest tests, listed before the summary: what to make opt-in when the suite nears
 # its 40-minute budget.
-"$venv/bin/python" -m pytest tests --durations=60 "$@"
+"$venv/bin/python" -m pytest tests --durations=60 --junitxml="$cache/last-junit.xml" "$@"
 
 step "benchmarks (one untimed pass)"
 "$venv/bin/python" -m pytest bench -q --benchmark-disable -p no:cacheprovider

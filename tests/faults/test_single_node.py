@@ -26,7 +26,9 @@ REQUEST_TIMEOUT_MS = 2000
 # Seeds whose schedules hold every fault kind they are run with (checked below). Seed 63
 # replays the first anomaly the harness found: started again on a full disk, the broker died
 # of SIGBUS (a crash, exit code -7) reading its preallocated index through the map.
-SEEDS = [(3, DEFAULT_FAULTS), (4, DEFAULT_FAULTS), (63, FAULT_KINDS)]
+# Seed 4 (the default faults, as seed 3) left the CI slice when the suite neared its budget:
+# `python -m tests.faults --seeds 4` replays it.
+SEEDS = [(3, DEFAULT_FAULTS), (63, FAULT_KINDS)]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from groups_tools.clients import (
 
 COMMAND = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
 STATE_WAIT_S = 90.0
-KAFKA_MARKS = [pytest.mark.kafka, pytest.mark.slow]
+KAFKA_MARKS = [pytest.mark.kafka, pytest.mark.slow, ks.COMPARE_OPT_IN]
 
 
 @pytest.fixture(params=["ferrokafka", pytest.param("kafka", marks=KAFKA_MARKS)])

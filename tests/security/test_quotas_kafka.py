@@ -32,7 +32,7 @@ from ferrokafka.protocol.messages.produce import ProduceRequest as PR
 from ferrokafka.storage import BatchBuilder
 from ferrokafka.testing import run_broker
 
-pytestmark = pytest.mark.kafka
+pytestmark = [pytest.mark.kafka, ks.COMPARE_OPT_IN]
 
 CONFIG_COMMAND = "org.apache.kafka.tools.ConfigCommand"
 CLIENT = ["--entity-type", "clients", "--entity-name", "slow"]

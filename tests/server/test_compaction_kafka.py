@@ -19,6 +19,7 @@ from ferrokafka.storage.cleaner import CLEANER_OFFSET_CHECKPOINT
 from ferrokafka.testing import run_broker
 from kafka_support.broker import KafkaBroker
 from kafka_support.dump import dump_log_segments, segment_files
+from kafka_support.opt_in import COMPARE_OPT_IN
 
 TOPIC = "compared"
 KEYS = 25
@@ -112,6 +113,7 @@ def create_topic(bootstrap: str) -> None:
     futures[TOPIC].result(CLIENT_TIMEOUT_S)
 
 
+@COMPARE_OPT_IN
 def test_same_records_as_kafka_after_compaction(tmp_path: Path) -> None:
     with KafkaBroker(tmp_path / "kafka", broker_config=CLEANER) as kafka:
         kafka.create_topic(TOPIC, config=TOPIC_CONFIGS)

@@ -200,6 +200,7 @@ def test_same_answers_as_kafka(
     assert seen["kafka"]["custom"]["custom.plugin.key"][:4] == (None, True, 2, True)
 
 
+@ks.COMPARE_OPT_IN
 def test_kafka_configs_tool_on_both(
     kafka: ks.KafkaBroker, ferrokafka_broker: RunningBroker, tmp_path: Path
 ) -> None:
