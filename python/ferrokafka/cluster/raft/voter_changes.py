@@ -162,9 +162,14 @@ class VoterChangeRpc:
     # --- the history follows the log -------------------------------------------------------
 
     def _load_voter_history(self) -> None:
-        """Read the control records of the log (Kafka's state machine does at start), from its
-        start: below it, the voter set is the latest snapshot's, bootstrapped by the driver."""
+        """Kafka's state machine at start: the latest snapshot's kraft.version and voter set
+        (a bootstrap checkpoint's too: it sits at offset -1) replace what the history was
+        given, then the control records of the log after it."""
         offset, end = self.log.start_offset(), self.log.end_offset()
+        latest = self.log.latest_snapshot_id()
+        if latest is not None:
+            self.history.load_snapshot(latest.offset - 1, self.log.snapshot_control_values(latest))
+            offset = max(offset, latest.offset)
         while offset < end:
             records = self.log.read(offset, HISTORY_READ_BYTES)
             if not records:
@@ -179,6 +184,14 @@ class VoterChangeRpc:
             if record.is_control:
                 changed |= self.history.apply(record.offset, record.value)
         if changed:
+            self._on_voters_changed(now_ms)
+
+    def _note_snapshot_installed(self, snapshot_id, now_ms: int) -> None:
+        """The log now starts empty at ``snapshot_id`` (downloaded from the leader): the voter
+        history is the snapshot's, nothing of the old log's (Kafka's ``maybeLoadSnapshot``,
+        as the log start passed the history's next offset)."""
+        values = self.log.snapshot_control_values(snapshot_id)
+        if self.history.load_snapshot(snapshot_id.offset - 1, values):
             self._on_voters_changed(now_ms)
 
     def _note_truncated(self, offset: int, now_ms: int) -> None:
