@@ -358,3 +358,24 @@ def test_add_voter_v1_without_ack_when_committed_answers_once_appended() -> None
     result = Inbound(2, probe.correlation_id, ApiVersionsResult(NONE, (0, 1)))
     assert answers(r.handle(result, 13)) == [AddVoterResponse(NONE, None)]
     assert r.history.last_voters_offset() >= r.high_watermark  # not committed yet
+
+
+def test_the_history_keeps_the_entry_in_force_at_the_log_start() -> None:
+    """Kafka's truncateOldEntries: entries before the one in force at the new log start go."""
+    from ferrokafka.cluster.raft.voters import VotersChange, VoterSet, VoterSetHistory
+
+    history = VoterSetHistory()
+    history.bootstrap(1, VoterSet.of_ids({1}))
+    for offset, ids in ((5, {1, 2}), (9, {1, 2, 3}), (20, {2, 3})):
+        history.apply(offset, VotersChange(VoterSet.of_ids(ids)))
+    history.truncate_old_entries(12)
+    assert history.voters_at(12) == VoterSet.of_ids({1, 2, 3})
+    assert history.last_voters() == VoterSet.of_ids({2, 3})
+    assert history.voters_at(5) == VoterSet()  # the older entries are gone
+    assert history.kraft_version() == 1
+    # An entry at the start offset itself may still be truncated away (not committed yet):
+    # the one in force below the start stays.
+    history.apply(21, VotersChange(VoterSet.of_ids({3})))
+    history.truncate_old_entries(21)
+    assert history.truncate_new_entries(21)
+    assert history.last_voters() == VoterSet.of_ids({2, 3}) and history.kraft_version() == 1

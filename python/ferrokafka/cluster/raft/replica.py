@@ -307,6 +307,7 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
             )
         wait = min(wait, self._expire_parked_fetches(now_ms))
         self._expire_voter_change(now_ms)
+        self._trim_voter_history()
         if self._shutting_down and not self.shutdown_complete:
             assert self._shutdown_deadline_ms is not None
             if (

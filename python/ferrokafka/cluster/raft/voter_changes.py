@@ -158,6 +158,7 @@ class VoterChangeRpc:
         self._update_voter_due_ms: float = 0
         # kraft.version 0: what static voters reported with UpdateRaftVoter (Kafka 4.4 keeps it).
         self.reported_static_voters: dict[int, VoterNode] = {}
+        self._history_log_start = 0  # the log start the history was last trimmed to
 
     # --- the history follows the log -------------------------------------------------------
 
@@ -185,6 +186,15 @@ class VoterChangeRpc:
                 changed |= self.history.apply(record.offset, record.value)
         if changed:
             self._on_voters_changed(now_ms)
+
+    def _trim_voter_history(self) -> None:
+        """The log prefix went (prefix deletion, by the snapshot generator): entries older than
+        the one in force at the new log start go too (Kafka's ``truncateOldEntries``), so the
+        history stays as long as the log."""
+        start = self.log.start_offset()
+        if start != self._history_log_start:
+            self._history_log_start = start
+            self.history.truncate_old_entries(start)
 
     def _note_snapshot_installed(self, snapshot_id, now_ms: int) -> None:
         """The log now starts empty at ``snapshot_id`` (downloaded from the leader): the voter

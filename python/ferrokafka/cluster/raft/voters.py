@@ -275,9 +275,12 @@ class VoterSetHistory:
 
     def truncate_old_entries(self, start_offset: int) -> None:
         """Kafka's ``truncateOldEntries``: the log prefix below ``start_offset`` went; keep
-        only the last entry at or before it (the one in force there) and those after."""
+        the last entry below it (the one in force at the snapshot's last offset) and those
+        from it on. Kafka keeps the last one at or before the start instead; then a record at
+        the start offset itself, not yet committed and later truncated, took the entry in
+        force below it along (the simulation found this: a voter history left empty)."""
         for entries in (self._voters, self._kraft):
-            older = [i for i, (at, _) in enumerate(entries) if at <= start_offset]
+            older = [i for i, (at, _) in enumerate(entries) if at < start_offset]
             if len(older) > 1:
                 del entries[: older[-1]]
 
