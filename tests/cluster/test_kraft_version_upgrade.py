@@ -158,3 +158,20 @@ def test_kafka_features_upgrades_kraft_version_then_voters_change(cluster: KRaft
         f"Added controller {follower} with directory id {directory_id(cluster, follower)}" in added
     )
     wait_until(lambda: voter_ids(status(cluster)) == [1, 2, 3], "three voters again")
+
+
+def test_an_old_delete_topics_is_forwarded_with_its_names(cluster: KRaftCluster) -> None:
+    """librdkafka (confluent-kafka) deletes with DeleteTopics below v6, whose ``topic_names``
+    the newest version lacks: the broker forwards them as v6 ``topics`` by name
+    (``cluster/forwarding.py``), so the remote controller deletes what was asked. (This module's
+    cluster, to spare a cluster start.)"""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap, "log_level": 0})
+    names = ["forwarded-a", "forwarded-b"]
+    for future in admin.create_topics([NewTopic(n, 1, 1) for n in names]).values():
+        future.result(timeout=60)
+    wait_until(lambda: set(names) <= set(admin.list_topics(timeout=10).topics), "topics made")
+    for future in admin.delete_topics(names, operation_timeout=30).values():
+        assert future.result(timeout=60) is None
+    wait_until(lambda: not set(names) & set(admin.list_topics(timeout=10).topics), "topics deleted")
