@@ -160,3 +160,77 @@ def test_v0_allow_downgrade_is_a_safe_downgrade() -> None:
         feature_updates=[Update(feature="group.version", max_version_level=0, upgrade_type=3)]
     )
     assert with_upgrade_types(later, 1).feature_updates[0].upgrade_type == UNSAFE_DOWNGRADE
+
+
+class FakeQuorum:
+    """The quorum's side of kraft.version (Kafka's KRaftVersionAccessor)."""
+
+    def __init__(self, level: int = 0, refusal=None) -> None:
+        self.level = level
+        self.refusal = refusal
+        self.asked: list[tuple[int, bool]] = []
+
+    def kraft_version(self) -> int:
+        return self.level
+
+    def upgrade_kraft_version(self, version: int, validate_only: bool) -> bool:
+        self.asked.append((version, validate_only))
+        if self.refusal is not None:
+            raise self.refusal
+        if not validate_only:
+            self.level = version
+        return not validate_only
+
+
+def kraft_run(quorum: FakeQuorum | None, level: int, kind: int = UPGRADE, **kwargs):
+    from ferrokafka.cluster.feature_control import KRAFT_VERSION_FEATURE
+
+    request = UpdateFeaturesRequest(
+        feature_updates=[
+            Update(feature=KRAFT_VERSION_FEATURE, max_version_level=level, upgrade_type=kind)
+        ],
+        **kwargs,
+    )
+    kraft = {"kraft.version": (0, 1)}
+    records, response = update_features(
+        image(b4={**OURS, **kraft}),
+        request,
+        controller_id=1,
+        voters=[1, 2],
+        controllers={2: kraft},
+        kraft=quorum,
+    )
+    return records, response.error_code, response.error_message
+
+
+def test_kraft_version_is_upgraded_by_the_quorum_with_a_noop_record() -> None:
+    from ferrokafka.cluster.records import NoOpRecord
+
+    quorum = FakeQuorum()
+    assert kraft_run(quorum, 1, validate_only=True)[:2] == ([], 0)
+    assert quorum.asked == [(1, True)] and quorum.level == 0
+    records, error, _ = kraft_run(quorum, 1)
+    assert (records, error) == ([NoOpRecord()], 0) and quorum.level == 1
+    # Downgrades are refused; the current level again is a no-op.
+    _, error, message = kraft_run(quorum, 0, SAFE_DOWNGRADE)
+    assert error == INVALID_UPDATE_VERSION
+    assert message.endswith(
+        "Invalid update version 0 for feature kraft.version. Can't downgrade the version of "
+        "this feature."
+    )
+    assert kraft_run(quorum, 1, SAFE_DOWNGRADE)[:2] == ([], 0)
+
+
+def test_a_kraft_version_refusal_is_the_quorums_message() -> None:
+    from ferrokafka.cluster.raft.voter_changes import KRaftUpgradeError
+
+    reason = "Invalid upgrade of kraft.version to 1 because not all of the voters support it"
+    quorum = FakeQuorum(refusal=KRaftUpgradeError(INVALID_UPDATE_VERSION, reason))
+    records, error, message = kraft_run(quorum, 1)
+    assert (records, error) == ([], INVALID_UPDATE_VERSION)
+    assert message == (
+        "The update failed for all features since the following feature had an error: " + reason
+    )
+    # Level 2: no node supports it (Kafka's reasonNotSupported, before asking the quorum).
+    _, error, message = kraft_run(FakeQuorum(), 2)
+    assert error == INVALID_UPDATE_VERSION and "only supports versions 0-1" in message

@@ -382,6 +382,8 @@ class Controller:
             controller_id=self.config.node_id,
             voters=[v.node_id for v in self.config.quorum_voters],
             controllers=self.membership.controller_features,
+            # The quorum's kraft.version (a RaftMetadataLog; the single node's log has none).
+            kraft=self.log if hasattr(self.log, "upgrade_kraft_version") else None,  # type: ignore[arg-type]
         )
         self._commit(records)
         return response

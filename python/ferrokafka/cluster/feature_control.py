@@ -12,6 +12,13 @@ format (refused as a safe downgrade, and as an unsafe one: Kafka does not implem
 either); for another feature, an unknown name or a missing dependency. ``validate_only``
 checks and commits nothing; otherwise the records of every update are committed as one batch.
 
+kraft.version is the quorum's, not the image's (Kafka's ``KRaftVersionAccessor``): its current
+level is the quorum's, and an upgrade is the quorum leader's (the kraft.version upgrade of a
+static quorum, KIP-853: ``raft/voter_changes.py``), carried out as the update is checked, as
+Kafka does; the controller then commits a NoOpRecord for it, so the answer comes after the
+quorum's control batch commits. Its refusals are Kafka's (INVALID_UPDATE_VERSION with the raft
+layer's message). A downgrade of it is refused.
+
 v0 requests say ``allow_downgrade`` (a safe downgrade) instead of an upgrade type
 (:func:`with_upgrade_types`, applied where the request is decoded). From v2 a successful
 response carries no per-feature results (the encoder drops them), as Kafka's.
@@ -21,14 +28,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 from ferrokafka.cluster.feature_levels import (
     FEATURE_LEVEL_MAX,
+    KRAFT_VERSION_FEATURE,
     METADATA_VERSIONS,
     SUPPORTED_FEATURES,
 )
 from ferrokafka.cluster.image import METADATA_VERSION_FEATURE, MetadataImage
-from ferrokafka.cluster.records import FeatureLevelRecord
+from ferrokafka.cluster.raft.voter_changes import KRaftUpgradeError
+from ferrokafka.cluster.records import FeatureLevelRecord, NoOpRecord
 from ferrokafka.protocol.error_codes import INVALID_UPDATE_VERSION, NONE
 from ferrokafka.protocol.messages.update_features import (
     UpdateFeaturesRequest,
@@ -61,11 +71,27 @@ _FAILED_PREFIX = "The update failed for all features since the following feature
 
 
 class FeatureUpdateError(Exception):
-    """Kafka's ApiError(INVALID_UPDATE_VERSION, message)."""
+    """Kafka's ApiError(INVALID_UPDATE_VERSION, message), or another code the quorum gave."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, error_code: int = INVALID_UPDATE_VERSION) -> None:
         super().__init__(message)
         self.message = message
+        self.error_code = error_code
+
+
+class KRaftVersionAccessor(Protocol):
+    """Kafka's ``KRaftVersionAccessor``: the quorum's kraft.version and its upgrade."""
+
+    def kraft_version(self) -> int: ...
+
+    def upgrade_kraft_version(self, version: int, validate_only: bool) -> bool: ...
+
+
+# The local controller's kraft.version range (Kafka's QuorumFeatures adds it to the others).
+LOCAL_SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
+    **SUPPORTED_FEATURES,
+    KRAFT_VERSION_FEATURE: (0, FEATURE_LEVEL_MAX[KRAFT_VERSION_FEATURE]),
+}
 
 
 def with_upgrade_types(request: UpdateFeaturesRequest, version: int) -> UpdateFeaturesRequest:
@@ -88,11 +114,13 @@ def update_features(
     controller_id: int,
     voters: Iterable[int],
     controllers: Mapping[int, Mapping[str, tuple[int, int]]],
-) -> tuple[list[FeatureLevelRecord], UpdateFeaturesResponse]:
+    kraft: KRaftVersionAccessor | None = None,
+) -> tuple[list[FeatureLevelRecord | NoOpRecord], UpdateFeaturesResponse]:
     """The records to commit (none when refused or ``validate_only``) and the answer to
     ``request`` (as :func:`with_upgrade_types` made it).
     ``controllers``: each registered controller's supported ranges (RegisterControllerRecord);
-    ``voters``: the quorum's voter ids, each of which must have registered."""
+    ``voters``: the quorum's voter ids, each of which must have registered; ``kraft``: the
+    quorum (None: no quorum to upgrade, kraft.version stays 0)."""
     try:
         if len(request.feature_updates) > FEATURE_UPDATES_MAX:
             raise FeatureUpdateError(
@@ -100,23 +128,24 @@ def update_features(
             )
         proposed = dict(image.features)
         proposed.update({u.feature: u.max_version_level for u in request.feature_updates})
-        records = [
-            _update_one(
-                image,
-                u.feature,
-                u.max_version_level,
-                u.upgrade_type,
-                proposed,
-                controller_id,
-                voters,
-                controllers,
-            )
-            for u in request.feature_updates
-        ]
+        records = []
+        for u in request.feature_updates:
+            if u.feature == KRAFT_VERSION_FEATURE:
+                record = _update_kraft_version(
+                    image, u.max_version_level, u.upgrade_type, controller_id, voters,
+                    controllers, kraft, request.validate_only,
+                )  # fmt: skip
+            else:
+                record = _update_one(
+                    image, u.feature, u.max_version_level, u.upgrade_type, proposed,
+                    controller_id, voters, controllers,
+                )  # fmt: skip
+            if record is not None:
+                records.append(record)
     except FeatureUpdateError as exc:
         log.warning("%s", exc.message)
         return [], UpdateFeaturesResponse(
-            error_code=INVALID_UPDATE_VERSION, error_message=_FAILED_PREFIX + exc.message
+            error_code=exc.error_code, error_message=_FAILED_PREFIX + exc.message
         )
     response = with_results(request, UpdateFeaturesResponse(error_code=NONE, error_message=None))
     return ([] if request.validate_only else records), response
@@ -136,6 +165,62 @@ def with_results(
             for u in request.feature_updates
         ]
     return response
+
+
+def _check_common(
+    feature: str,
+    level: int,
+    kind: int,
+    current: int,
+    reason: str | None,
+) -> None:
+    """The checks every feature gets first, in Kafka's order (``updateFeature``)."""
+    if kind not in _UPGRADE_TYPES:
+        raise _invalid(feature, level, "The controller does not support the given upgrade type.")
+    if level < 0:
+        raise _invalid(feature, level, "A feature version cannot be less than 0.")
+    if reason is not None:
+        raise _invalid(feature, level, reason)
+    if level < current and kind == UPGRADE:
+        raise _invalid(
+            feature,
+            level,
+            "Can't downgrade the version of this feature without setting the upgrade type to "
+            "either safe or unsafe downgrade.",
+        )
+    if level > current and kind != UPGRADE:
+        raise _invalid(feature, level, "Can't downgrade to a newer version.")
+
+
+def _update_kraft_version(
+    image: MetadataImage,
+    level: int,
+    kind: int,
+    controller_id: int,
+    voters: Iterable[int],
+    controllers: Mapping[int, Mapping[str, tuple[int, int]]],
+    kraft: KRaftVersionAccessor | None,
+    validate_only: bool,
+) -> NoOpRecord | None:
+    """Kafka's kraft.version branch: the quorum's level; an upgrade asked of the quorum
+    leader, then a NoOpRecord; a downgrade refused."""
+    feature = KRAFT_VERSION_FEATURE
+    current = 0 if kraft is None else kraft.kraft_version()
+    reason = _reason_not_supported(image, feature, level, controller_id, voters, controllers)
+    _check_common(feature, level, kind, current, reason)
+    if kind != UPGRADE:
+        if level != current:
+            raise _invalid(feature, level, "Can't downgrade the version of this feature.")
+        return None
+    if kraft is None:
+        if level == current:
+            return None
+        raise _invalid(feature, level, "This controller runs no KRaft quorum to upgrade.")
+    try:
+        kraft.upgrade_kraft_version(level, validate_only)
+    except KRaftUpgradeError as exc:
+        raise FeatureUpdateError(exc.message, exc.error_code) from None
+    return NoOpRecord()
 
 
 def _update_one(
@@ -191,7 +276,8 @@ def _reason_not_supported(
 ) -> str | None:
     """Kafka's FeatureControlManager.reasonNotSupported: this controller, then every
     registered broker, then every other registered controller; every voter registered."""
-    reason = _outside(level, f"Local controller {controller_id}", SUPPORTED_FEATURES.get(feature))
+    local = LOCAL_SUPPORTED_FEATURES.get(feature)
+    reason = _outside(level, f"Local controller {controller_id}", local)
     if reason is not None:
         return reason
     for broker_id, broker in sorted(image.brokers.items()):

@@ -130,11 +130,22 @@ def open_recovered(
 class SingleVoterLog:
     """The metadata log of a one-voter quorum, in ``<log_dir>/__cluster_metadata-0``."""
 
-    def __init__(self, log_dir: str | os.PathLike[str], *, epoch: int = SINGLE_VOTER_EPOCH):
+    def __init__(
+        self,
+        log_dir: str | os.PathLike[str],
+        *,
+        epoch: int = SINGLE_VOTER_EPOCH,
+        segment_bytes: int = SEGMENT_BYTES,
+    ):
         self.dir = os.path.join(os.fspath(log_dir), METADATA_PARTITION_DIR)
         os.makedirs(self.dir, exist_ok=True)
-        self._log = open_recovered(self.dir)
+        self._log = open_recovered(self.dir, segment_bytes)
         self.epoch = epoch
+        # Its metadata snapshots (written by the node's SingleVoterSnapshotWriter); imported
+        # here, as snapshot files are a layer above this module.
+        from ferrokafka.cluster.single_voter_snapshots import SingleVoterSnapshots
+
+        self.snapshots = SingleVoterSnapshots(self.dir, self._log, epoch)
 
     @property
     def committed_offset(self) -> int:
@@ -165,6 +176,7 @@ class SingleVoterLog:
         info = self._log.append(batch, leader_epoch=self.epoch)
         # The log is the source of truth: nothing is acknowledged before it is on disk.
         self._log.flush()
+        self.snapshots.bytes_since += len(batch)
         assert info.record_count == len(records), info
         return info.last_offset + 1
 
@@ -187,8 +199,9 @@ class SingleVoterLog:
                     yield CommittedBatch(batch.base_offset, batch.last_offset, records)
 
     def snapshot_to_load(self, offset: int) -> Snapshot | None:
-        """None: the one-voter log keeps every record (it writes no snapshots)."""
-        return None
+        """The latest snapshot when ``offset`` is below the log start or 0 (see
+        :mod:`~ferrokafka.cluster.single_voter_snapshots`)."""
+        return self.snapshots.to_load(offset)
 
     def close(self) -> None:
         self._log.close()

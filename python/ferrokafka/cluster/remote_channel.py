@@ -31,6 +31,7 @@ import trio
 
 from ferrokafka.cluster.channel import MetadataPublisher
 from ferrokafka.cluster.connector import PLAINTEXT, Connector
+from ferrokafka.cluster.forwarding import as_forwarded
 from ferrokafka.cluster.image import BrokerEndpoint, BrokerRegistration
 from ferrokafka.cluster.node_client import REQUEST_TIMEOUT_S, NodeClient, NodeUnavailableError
 from ferrokafka.protocol.error_codes import (
@@ -319,7 +320,8 @@ class RemoteControllerChannel:
         """An admin request answered by the active controller, or REQUEST_TIMED_OUT in every
         entry when none answered in time."""
         try:
-            return await self._call(request)
+            # Sent at the newest version: said so that it means what its client asked.
+            return await self._call(as_forwarded(request))
         except ControllerUnavailableError as exc:
             log.info("%s not answered: %s", type(request).__name__, exc)
             return error_response(request, REQUEST_TIMED_OUT)

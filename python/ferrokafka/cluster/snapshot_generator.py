@@ -138,7 +138,8 @@ class SnapshotGenerator:
         # A dynamic quorum's voter set goes in the header (KRaftVersion and Voters records):
         # a node that starts from this snapshot, or installs it, learns its voters there.
         replica = self.driver.replica
-        kraft_version = replica.history.kraft_version() if replica is not None else 0
+        # At the image's offset, not the latest (a kraft.version upgrade may follow it).
+        kraft_version = replica.history.kraft_version_at(image.offset) if replica is not None else 0
         voters = (
             replica.history.voters_at(image.offset).to_record()
             if replica is not None and kraft_version >= 1

@@ -241,6 +241,7 @@ class Broker:
             # As Kafka's brokers: DescribeQuorum goes on to the active controller.
             register_broker_describe_quorum(self.dispatchers["broker"], self.kraft.channel)
             register_broker_voter_forwarding(self.dispatchers["broker"], self.kraft.channel)
+            self.kraft.report_kraft_version(self.dispatchers["broker"], lambda: self.node.image)
         elif self.node.own_controller is not None and isinstance(
             self.node.own_controller.log, SingleVoterLog
         ):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Callable, Mapping
 
 import trio
 
@@ -38,6 +39,7 @@ from ferrokafka.cluster.bootstrap import (
 from ferrokafka.cluster.channel import InProcessControllerChannel
 from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.controller import Controller
+from ferrokafka.cluster.feature_levels import KRAFT_VERSION_FEATURE
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.metadata_feed import LogMetadataFeed
 from ferrokafka.cluster.raft.driver import NO_DIRECTORY_ID, RaftDriver
@@ -252,7 +254,10 @@ class KRaftNode:
             if isinstance(api_versions, ApiVersionsHandler):
                 # Kafka's ControllerApis reports the controller's own finalized levels.
                 api_versions.set_finalized(
-                    lambda: (controller.image.features, controller.image.offset)
+                    lambda: (
+                        self.with_kraft_version(controller.image.features),
+                        controller.image.offset,
+                    )
                 )
             # Kafka's ControllerApis authorize with the controller's own authorizer, over the
             # ACLs of the controller's image (a standby's follows the committed log too).
@@ -265,6 +270,22 @@ class KRaftNode:
             install_controller_gates(controller_dispatcher, self.authorizer)
 
     # -- what the broker and the handlers ask ------------------------------------------------
+
+    def with_kraft_version(self, features: Mapping[str, int]) -> Mapping[str, int]:
+        """Finalized levels with the quorum's kraft.version when above 0, as Kafka's
+        KRaftMetadataCache.features reports them (ApiVersions of brokers and controllers)."""
+        level = self.driver.kraft_version()
+        return {**features, KRAFT_VERSION_FEATURE: level} if level > 0 else features
+
+    def report_kraft_version(
+        self, dispatcher: Dispatcher, image: Callable[[], MetadataImage]
+    ) -> None:
+        """A broker listener's ApiVersions: its image's levels with the quorum's kraft.version."""
+        api_versions = dispatcher.handler_for(API_VERSIONS_KEY)
+        if isinstance(api_versions, ApiVersionsHandler):
+            api_versions.set_finalized(
+                lambda: (self.with_kraft_version(image().features), image().offset)
+            )
 
     def is_active(self) -> bool:
         """Whether this node's controller is the active one now."""

@@ -31,7 +31,7 @@ import trio
 
 from ferrokafka.cluster import BrokerEndpoint
 from ferrokafka.cluster.channel import ControllerChannel
-from ferrokafka.cluster.feature_levels import SUPPORTED_FEATURES
+from ferrokafka.cluster.feature_levels import KRAFT_VERSION_FEATURE, SUPPORTED_FEATURES
 from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.broker_heartbeat import (
@@ -39,6 +39,10 @@ from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatResponse,
 )
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
+
+# What a broker registers: its features, and (as Kafka 4.4's BrokerFeatures, from Feature's
+# production features) the kraft.version range, which the controller checks before an upgrade.
+REGISTERED_FEATURES = {**SUPPORTED_FEATURES, KRAFT_VERSION_FEATURE: (0, 1)}
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +154,7 @@ class BrokerLifecycleManager:
                 BrokerRegistrationRequest.Feature(
                     name=name, min_supported_version=low, max_supported_version=high
                 )
-                for name, (low, high) in SUPPORTED_FEATURES.items()
+                for name, (low, high) in REGISTERED_FEATURES.items()
             ],
             rack=rack if rack else None,
             log_dirs=list(log_dir_ids),

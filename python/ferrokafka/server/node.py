@@ -29,6 +29,7 @@ from ferrokafka.cluster.bootstrap import BootstrapError, read_bootstrap_scram
 from ferrokafka.cluster.channel import ControllerChannel, InProcessControllerChannel
 from ferrokafka.cluster.controller import SINGLE_NODE_BOOTSTRAP_LEVELS
 from ferrokafka.cluster.records import UserScramCredentialRecord
+from ferrokafka.cluster.single_voter_snapshots import SingleVoterSnapshotWriter
 from ferrokafka.config import BrokerConfig
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
 from ferrokafka.partition import Partition, ReplicaManager
@@ -141,7 +142,10 @@ class Node:
         own = None
         if channel is None:
             metadata_dir = config["metadata.log.dir"] or config.log_dirs[0]
-            metadata_log = await trio.to_thread.run_sync(SingleVoterLog, metadata_dir)
+            segment_bytes = int(config["metadata.log.segment.bytes"])
+            metadata_log = await trio.to_thread.run_sync(
+                lambda: SingleVoterLog(metadata_dir, segment_bytes=segment_bytes)
+            )
             scram = await trio.to_thread.run_sync(_formatted_scram, metadata_dir)
             own = Controller(
                 config,
@@ -153,6 +157,12 @@ class Node:
             channel = InProcessControllerChannel(own)
         node = cls(config, logs, channel, cluster_id, own_controller=own, wall_clock=wall_clock)
         await channel.subscribe(node._publish)
+        if own is not None:
+            # The single node snapshots its metadata as a cluster node does (Kafka's keys).
+            from ferrokafka.server.kraft import snapshot_policy
+
+            writer = SingleVoterSnapshotWriter(metadata_log.snapshots, snapshot_policy(config))
+            await channel.subscribe(writer.publish)
         return node
 
     async def _publish(self, image: MetadataImage) -> None:

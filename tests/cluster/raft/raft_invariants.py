@@ -21,7 +21,13 @@ paper's properties:
 - snapshots: every snapshot a node holds (made by itself or downloaded with FetchSnapshot) is
   exactly the committed prefix below its end offset, with the epoch of its last record, and a
   log's start offset is always the end offset of a snapshot it holds (or 0). Records below a
-  log's start are read from its snapshot for the checks above.
+  log's start are read from its snapshot for the checks above;
+- voter history (KIP-853, with voter changes): the voter set and kraft.version a running node
+  uses are exactly those its own log says — the last VotersRecord in the log, else the one in
+  the header of the snapshot the log starts at, else the bootstrap checkpoint's — however the
+  log got there (appends, truncation, a snapshot installed, a restart after prefix deletion);
+  a snapshot's header holds the voter set committed at its end; a leader counts the voters of
+  its history.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ferrokafka.cluster.raft.leader import LeaderState
+from ferrokafka.cluster.raft.log import OffsetAndEpoch
+from ferrokafka.cluster.raft.voters import KRaftVersionChange, VotersChange
 
 if TYPE_CHECKING:
     from raft_sim import Cluster, SimNode
@@ -54,6 +62,7 @@ class Checker:
         self.leaders_verified: set[tuple[int, int]] = set()
         self.snapshots_verified: set[tuple[int, object]] = set()
         self.snapshots_installed = 0
+        self.voter_history_checks = 0
         self.prefixes_deleted = 0
         self.checks = 0
 
@@ -105,6 +114,8 @@ class Checker:
             self._one_leader(state.epoch, state.leader_id, f"node {nid}'s {state!r}")
         log = node.log
         self._check_snapshots(node)
+        if self.cluster.config.voter_changes:
+            self._check_voter_history(node)
         checked = self.hw_checked.get(nid, 0)
         if log.end_offset() < checked:
             self.fail(f"node {nid}: log end {log.end_offset()} below its high watermark {checked}")
@@ -136,7 +147,61 @@ class Checker:
                         f"node {node.node_id}: snapshot {snapshot_id} has offset {record.offset} "
                         f"as ({record.epoch}, {record.value!r}), committed ({epoch}, {value!r})"
                     )
+            if self.cluster.config.voter_changes:
+                self._check_snapshot_voters(node, snapshot_id, records)
             self.snapshots_verified.add(key)
+
+    def _check_voter_history(self, node: SimNode) -> None:
+        """The node's voter history is its log's (see the module doc)."""
+        replica, log = node.replica, node.log
+        voters = kraft = None
+        for record in reversed(log.records):
+            if voters is None and isinstance(record.value, VotersChange):
+                voters = record.value.voters
+            if kraft is None and isinstance(record.value, KRaftVersionChange):
+                kraft = record.value.version
+            if voters is not None and kraft is not None:
+                break
+        if voters is None or kraft is None:
+            start = log.start_offset()
+            control: tuple = ()
+            if start > 0:
+                at_start = [s for s in log.snapshots if s.offset == start]
+                control = log.snapshot_control_values(max(at_start))
+            else:
+                control = self.cluster.bootstrap_control_values()
+            for value in control:
+                if voters is None and isinstance(value, VotersChange):
+                    voters = value.voters
+                if kraft is None and isinstance(value, KRaftVersionChange):
+                    kraft = value.version
+        history = replica.history
+        if history.last_voters() != voters or history.kraft_version() != kraft:
+            self.fail(
+                f"node {node.node_id}: voter history says {history.last_voters()} (kraft.version "
+                f"{history.kraft_version()}), its log {voters} (kraft.version {kraft})"
+            )
+        state = replica.state
+        if isinstance(state, LeaderState) and state.voters != voters.ids:
+            self.fail(f"leader {node.node_id} counts voters {sorted(state.voters)}, not {voters}")
+        self.voter_history_checks += 1
+
+    def _check_snapshot_voters(self, node: SimNode, snapshot_id: OffsetAndEpoch, records) -> None:
+        """A snapshot's header holds the voter set of its committed prefix."""
+        voters = kraft = None
+        for value in self.cluster.bootstrap_control_values():
+            voters = value.voters if isinstance(value, VotersChange) else voters
+            kraft = value.version if isinstance(value, KRaftVersionChange) else kraft
+        for record in records:
+            voters = record.value.voters if isinstance(record.value, VotersChange) else voters
+            if isinstance(record.value, KRaftVersionChange):
+                kraft = record.value.version
+        expected = (KRaftVersionChange(kraft), VotersChange(voters))
+        if node.log.snapshot_control_values(snapshot_id) != expected:
+            self.fail(
+                f"node {node.node_id}: snapshot {snapshot_id} header "
+                f"{node.log.snapshot_control_values(snapshot_id)}, its records say {expected}"
+            )
 
     def _one_leader(self, epoch: int, leader: int, where: str) -> None:
         known = self.leaders.setdefault(epoch, leader)

@@ -50,8 +50,10 @@ from ferrokafka.cluster.raft.voter_changes import (
     RemoveVoterRequest,
 )
 from ferrokafka.cluster.raft.voters import (
+    KRaftVersionChange,
     VoterEndpoint,
     VoterNode,
+    VotersChange,
     VoterSet,
     VoterSetHistory,
 )
@@ -202,6 +204,15 @@ class Cluster:
         lines = self.trace if last is None else self.trace[-last:]
         return "\n".join(" ".join(str(x) for x in line) for line in lines)
 
+    def bootstrap_control_values(self) -> tuple:
+        """The bootstrap checkpoint's KRaftVersionRecord and VotersRecord (voter changes)."""
+        if not self.config.voter_changes:
+            return ()
+        return (
+            KRaftVersionChange(1),
+            VotersChange(VoterSet(voter_node(v) for v in sorted(self.voters))),
+        )
+
     def start(self, node: SimNode) -> None:
         node.incarnation += 1
         node.shutting_down = False
@@ -209,7 +220,7 @@ class Cluster:
         if self.config.voter_changes:
             # Each start reads the bootstrap checkpoint again, then its log.
             history = VoterSetHistory()
-            history.bootstrap(1, VoterSet(voter_node(v) for v in sorted(self.voters)))
+            history.load_snapshot(-1, self.bootstrap_control_values())
             dynamic = {
                 "voters": history,
                 "directory_id": directory_of(node.node_id),
@@ -415,7 +426,8 @@ class Cluster:
         end = min(hw or 0, log.durable_end_offset())
         if end <= log.start_offset():
             return
-        snapshot_id = log.create_snapshot(end)
+        # The header Kafka's snapshot writer gives it: the kraft.version and voters at its end.
+        snapshot_id = log.create_snapshot(end, node.replica.history.control_values_at(end - 1))
         deleted = False
         if self.random.random() < self.config.prefix_deletion:
             deleted = log.delete_before_snapshot(snapshot_id)

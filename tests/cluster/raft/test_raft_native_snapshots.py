@@ -5,6 +5,7 @@ and installing a snapshot downloaded from a leader."""
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -213,3 +214,56 @@ def test_image_records_rebuild_the_image() -> None:
     rebuilt, _ = image_from_records(records, 41)
     assert rebuilt == image
     assert list(rebuilt.controllers) == [3000]
+
+
+def test_a_snapshots_voters_replace_the_history_at_install_and_at_restart(tmp_path: Path) -> None:
+    """KIP-853: a snapshot's header holds the voter set at its end; the log that starts at it
+    gives the replica that voter set, not the bootstrap checkpoint's or an old log's."""
+    from random import Random
+
+    from ferrokafka.cluster.raft import QuorumConfig, RaftReplica
+    from ferrokafka.cluster.raft.voters import (
+        KRaftVersionChange,
+        VoterEndpoint,
+        VoterNode,
+        VotersChange,
+        VoterSet,
+        VoterSetHistory,
+    )
+
+    def voters(*ids: int) -> VoterSet:
+        return VoterSet(
+            VoterNode(i, uuid.UUID(int=i), (VoterEndpoint("CONTROLLER", "h", 9000 + i),), (0, 1))
+            for i in ids
+        )
+
+    log = NativeRaftLog(tmp_path, segment_bytes=SEGMENT_BYTES)
+    _fill(log, 5)
+    data = encode_snapshot(
+        [FeatureLevelRecord(name="metadata.version", feature_level=27)],
+        snapshot_id=SnapshotId(100, 3),
+        last_contained_log_timestamp_ms=5,
+        kraft_version=1,
+        voters=voters(1, 2, 4).to_record(),
+    )
+    assert log.install_snapshot(OffsetAndEpoch(100, 3), data)
+    header = (KRaftVersionChange(1), VotersChange(voters(1, 2, 4)))
+    assert log.snapshot_control_values(OffsetAndEpoch(100, 3)) == header
+    log.close()
+    reopened = NativeRaftLog(tmp_path, segment_bytes=SEGMENT_BYTES)
+    assert reopened.snapshot_control_values(OffsetAndEpoch(100, 3)) == header
+    history = VoterSetHistory()
+    history.bootstrap(1, voters(1, 2, 3))  # what an older checkpoint said
+    replica = RaftReplica(
+        node_id=2,
+        voters=history,
+        log=reopened,
+        config=QuorumConfig(),
+        random=Random(1),
+        now_ms=0,
+        directory_id=uuid.UUID(int=2),
+    )
+    assert replica.history.last_voters() == voters(1, 2, 4)
+    assert replica.history.last_voters_offset() == 99
+    assert replica.quorum.voters == {1, 2, 4}
+    reopened.close()

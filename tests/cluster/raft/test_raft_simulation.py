@@ -295,12 +295,12 @@ def test_it_catches_a_snapshot_that_is_not_the_committed_prefix(monkeypatch) -> 
 
     encode = memory_module.encode_snapshot
 
-    def one_record_changed(records):
+    def one_record_changed(records, control=()):
         records = list(records)
         last = records[-1]
         if isinstance(last.value, bytes):
             records[-1] = last._replace(value=last.value + b"!")
-        return encode(records)
+        return encode(records, control)
 
     monkeypatch.setattr(memory_module, "encode_snapshot", one_record_changed)
     assert first_failing_seed(3) is not None
@@ -310,11 +310,12 @@ def test_it_catches_a_snapshot_that_is_not_the_committed_prefix(monkeypatch) -> 
 
 
 def voter_change_config(voters: int, seed: int, events: int = EVENTS) -> SimConfig:
-    # Without snapshots: the simulation's in-memory snapshots do not carry the voter set yet
-    # (the native ones do, in their header), so a node restarted from one would forget voter
-    # changes below its log start. Voter changes and snapshots together: not simulated yet.
+    # With snapshots and prefix deletion (odd seeds snapshot more often): a snapshot's header
+    # carries the kraft.version and voters at its end, as a native snapshot's does, and a node
+    # that installs one or restarts from one takes its voter set from it.
+    every = (50, 300) if seed % 2 == 0 else (20, 120)
     return SimConfig(
-        voters=voters, observers=2, events=events, voter_changes=True, snapshot_every_ms=None
+        voters=voters, observers=2, events=events, voter_changes=True, snapshot_every_ms=every
     )
 
 
@@ -332,6 +333,58 @@ def test_random_faults_with_voter_changes(voters: int, seeds: range) -> None:
         done += cluster.changes["done"]
     # Not a vacuous run: voter sets did change (under faults most changes time out).
     assert done >= 1
+
+
+def test_voter_changes_meet_snapshot_installs_and_prefix_deletion() -> None:
+    """The voter-change runs above really install snapshots and delete prefixes while voter
+    sets change, and check the voter history every step (else they prove nothing of it)."""
+    installed = deleted = done = history_checks = 0
+    for seed in range(6):
+        cluster = run_seed(seed, voter_change_config(3, seed, events=2_000))
+        installed += cluster.checker.snapshots_installed
+        deleted += cluster.checker.prefixes_deleted
+        done += cluster.changes["done"]
+        history_checks += cluster.checker.voter_history_checks
+    assert installed > 0 and deleted > 0 and done > 0, (installed, deleted, done)
+    assert history_checks > 1_000, history_checks
+
+
+def first_failing_voter_change_seed(seeds: int = 30) -> SimulationFailure | None:
+    counted = dict(raft_sim.STATS)
+    try:
+        for seed in range(seeds):
+            try:
+                run_seed(seed, voter_change_config(3, seed, events=2_000))
+            except SimulationFailure as failure:
+                return failure
+        return None
+    finally:
+        raft_sim.STATS.update(counted)
+
+
+def test_it_catches_a_follower_keeping_its_voters_over_an_installed_snapshot(monkeypatch) -> None:
+    """The bug KIP-853's snapshot loading prevents: a follower that installs a snapshot and
+    keeps the voter history of the log it threw away."""
+    monkeypatch.setattr(RaftReplica, "_note_snapshot_installed", lambda self, sid, now: None)
+    failure = first_failing_voter_change_seed()
+    assert failure is not None and "voter history" in str(failure), failure
+
+
+def test_it_catches_a_restart_that_ignores_the_snapshot_voters(monkeypatch) -> None:
+    """A node restarted on a log that starts at a snapshot must take the snapshot's voters,
+    not the bootstrap checkpoint's."""
+
+    def from_the_log_start_only(self) -> None:  # the start-up before the fix
+        offset, end = self.log.start_offset(), self.log.end_offset()
+        while offset < end:
+            records = self.log.read(offset, 1 << 20)
+            for record in records:
+                self.history.apply(record.offset, record.value)
+            offset = records[-1].offset + 1
+
+    monkeypatch.setattr(RaftReplica, "_load_voter_history", from_the_log_start_only)
+    failure = first_failing_voter_change_seed()
+    assert failure is not None and "voter history" in str(failure), failure
 
 
 def test_voters_added_and_removed_in_calm_reach_every_node() -> None:

@@ -358,3 +358,90 @@ def test_add_voter_v1_without_ack_when_committed_answers_once_appended() -> None
     result = Inbound(2, probe.correlation_id, ApiVersionsResult(NONE, (0, 1)))
     assert answers(r.handle(result, 13)) == [AddVoterResponse(NONE, None)]
     assert r.history.last_voters_offset() >= r.high_watermark  # not committed yet
+
+
+def test_the_history_keeps_the_entry_in_force_at_the_log_start() -> None:
+    """Kafka's truncateOldEntries: entries before the one in force at the new log start go."""
+    from ferrokafka.cluster.raft.voters import VotersChange, VoterSet, VoterSetHistory
+
+    history = VoterSetHistory()
+    history.bootstrap(1, VoterSet.of_ids({1}))
+    for offset, ids in ((5, {1, 2}), (9, {1, 2, 3}), (20, {2, 3})):
+        history.apply(offset, VotersChange(VoterSet.of_ids(ids)))
+    history.truncate_old_entries(12)
+    assert history.voters_at(12) == VoterSet.of_ids({1, 2, 3})
+    assert history.last_voters() == VoterSet.of_ids({2, 3})
+    assert history.voters_at(5) == VoterSet()  # the older entries are gone
+    assert history.kraft_version() == 1
+    # An entry at the start offset itself may still be truncated away (not committed yet):
+    # the one in force below the start stays.
+    history.apply(21, VotersChange(VoterSet.of_ids({3})))
+    history.truncate_old_entries(21)
+    assert history.truncate_new_entries(21)
+    assert history.last_voters() == VoterSet.of_ids({2, 3}) and history.kraft_version() == 1
+
+
+# --- the kraft.version upgrade of a static quorum (Kafka 4.4) ---------------------------------
+
+
+def static_leader_of_three() -> RaftReplica:
+    """Node 1 leading epoch 5 of the static voters 1, 2, 3, with a high watermark."""
+    from ferrokafka.cluster.raft import ElectionState, VoteResponse
+
+    static = VoterSet.static({v: ("localhost", 9000 + v) for v in (1, 2, 3)}, LISTENER)
+    r = RaftReplica(
+        node_id=1,
+        voters=VoterSetHistory(static),
+        log=MemoryRaftLog(),
+        config=CONFIG,
+        random=Random(3),
+        now_ms=0,
+        election=ElectionState(5, None, 1, frozenset({1, 2, 3})),
+        cluster_id="c",
+        directory_id=directory(1),
+        endpoints=endpoints(1),
+        listener_name=LISTENER,
+    )
+    for send in [e for e in r.tick(0) if isinstance(e, Send)]:
+        r.handle(Inbound(send.destination, send.correlation_id, VoteResponse(NONE, -1, 5, True)), 0)
+    assert r.is_leader
+    fetch_from(r, 2, 1)
+    fetch_from(r, 2, 2)
+    assert r.high_watermark is not None
+    return r
+
+
+def test_a_static_quorum_upgrades_kraft_version_once_every_voter_reported() -> None:
+    from ferrokafka.cluster.raft.voter_changes import KRaftUpgradeError
+    from ferrokafka.protocol.error_codes import INVALID_UPDATE_VERSION
+
+    r = static_leader_of_three()
+    end = r.log.end_offset()
+    try:
+        r.upgrade_kraft_version(r.epoch, 1, False, 3)
+        raise AssertionError("upgraded before the voters reported")
+    except KRaftUpgradeError as exc:
+        assert exc.error_code == INVALID_UPDATE_VERSION
+        assert (
+            exc.message
+            == "Invalid upgrade of kraft.version to 1 because not all of the voters support it"
+        )
+    for v in (2, 3):  # what Kafka 4.4 voters send a static leader
+        update = UpdateVoterRequest("c", r.epoch, v, directory(v), endpoints(v), (0, 1))
+        assert r.handle(Inbound(v, 40 + v, update), 4)[-1].message.error_code == NONE
+    assert not r.upgrade_kraft_version(r.epoch, 1, True, 5)  # validate_only: nothing written
+    assert r.log.end_offset() == end and r.history.kraft_version() == 0
+    assert r.upgrade_kraft_version(r.epoch, 1, False, 5)
+    appended = r.log.records[-2:]
+    assert [rec.value for rec in appended] == [
+        KRaftVersionChange(1),
+        VotersChange(VoterSet([node(1), node(2), node(3)])),
+    ]
+    assert r.history.kraft_version() == 1 and r.history.last_voters_offset() == end + 1
+    assert not r.upgrade_kraft_version(r.epoch, 1, False, 6)  # already there: nothing to do
+    # Once it commits, the voter set changes like a dynamic quorum's.
+    fetch_from(r, 2, 7)
+    fetch_from(r, 2, 8)
+    assert r.high_watermark == r.log.end_offset()
+    effects = ask(r, RemoveVoterRequest("c", 3, directory(3)), 9)
+    assert not answers(effects) and r.quorum.voters == {1, 2}

@@ -43,8 +43,8 @@ the follower downloads it with FetchSnapshot and installs it (``fetch_rpc``). Wh
 ``cluster/snapshot_generator.py``; with a dynamic quorum (kraft.version 1) their header holds the
 voter set at their end offset.
 
-Not yet: the kraft.version upgrade of a static quorum (KIP-853's ``kafka-features upgrade
---feature kraft.version=1``).
+A static quorum upgrades to kraft.version 1 through the leader (``voter_changes``:
+``upgrade_kraft_version``, asked by the controller's UpdateFeatures), as Kafka 4.4.
 """
 
 from ferrokafka.cluster.raft.election import ElectionState

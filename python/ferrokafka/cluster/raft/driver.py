@@ -445,6 +445,21 @@ class RaftDriver:
             raise pending.error
         return offset
 
+    def kraft_version(self) -> int:
+        """The finalized kraft.version: the latest in the log (0 before the replica runs)."""
+        return 0 if self.replica is None else self.replica.history.kraft_version()
+
+    def upgrade_kraft_version(self, version: int, validate_only: bool) -> bool:
+        """As the leader, append the kraft.version upgrade of a static quorum (the replica's
+        ``upgrade_kraft_version``); whether anything was appended. Raises NotLeaderError or
+        KRaftUpgradeError. The append commits like any other; a controller write after it
+        in the same epoch commits after it."""
+        replica = self._require_running()
+        now = self._now_ms()
+        appended = replica.upgrade_kraft_version(replica.epoch, version, validate_only, now)
+        self._apply(replica.tick(now))
+        return appended
+
     # --- inbound requests (from server/handlers/raft.py) -------------------------------------
 
     async def handle_request(

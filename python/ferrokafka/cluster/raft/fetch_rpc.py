@@ -26,9 +26,10 @@ FetchSnapshot(snapshot_id, position = bytes so far) instead of Fetch until it ha
 answers SNAPSHOT_NOT_FOUND for a snapshot it no longer has (or the bootstrap checkpoint, which
 is never replicated) and POSITION_OUT_OF_RANGE for a position outside it. A complete download
 is validated and installed by the log (Kafka's ``truncateToLatestSnapshot``: the log restarts
-empty at the snapshot's end offset), the high watermark moves up to that offset, and fetching
-goes on from there. A download that fails validation is dropped and fetched again (Kafka
-would stop the node).
+empty at the snapshot's end offset; the voter history becomes the snapshot header's
+kraft.version and voter set, as Kafka's ``maybeLoadSnapshot``), the high watermark moves up
+to that offset, and fetching goes on from there. A download that fails validation is dropped
+and fetched again (Kafka would stop the node).
 """
 
 from __future__ import annotations
@@ -409,6 +410,7 @@ class FetchRpc:
                 return False
             if truncated:
                 self._log_dirty = True
+                self._note_snapshot_installed(snapshot_id, now_ms)
             end = self.log.end_offset()
             if state.high_watermark is None or state.high_watermark < end:
                 state.update_high_watermark(min(end, snapshot_id.offset))

@@ -145,6 +145,13 @@ class RaftLog(Protocol):
         need not end on a batch boundary)."""
         ...
 
+    def snapshot_control_values(self, snapshot_id: OffsetAndEpoch) -> tuple[ControlValue, ...]:
+        """The KRaft control records a kept snapshot carries for the quorum (KIP-853: from
+        kraft.version 1, the kraft.version and the voter set at its end offset, in its header):
+        a KRaftVersionChange and a VotersChange, or nothing. The replica's voter history is
+        these alone once the log starts at the snapshot (Kafka's ``maybeLoadSnapshot``)."""
+        ...
+
     def install_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> bool:
         """Validate and store a snapshot downloaded from the leader (durably), then Kafka's
         ``truncateToLatestSnapshot``: if it is past the log (a larger epoch than the last

@@ -11,7 +11,9 @@ exactly what it persisted. Two ways to lose data, both legal for a real disk:
 
 Snapshots: the simulation's state machine is the log itself, so a snapshot of ``end offset``
 is the committed records below it, encoded with :func:`encode_snapshot` (a test-only pickle;
-the native log's snapshots are metadata snapshot files). Snapshots and prefix deletion are
+the native log's snapshots are metadata snapshot files), with the KRaft control values the
+snapshot's writer gives it (the kraft.version and voter set at its end, as the header of a
+native snapshot holds them). Snapshots and prefix deletion are
 durable at once (a snapshot file is fsynced before it counts; a deleted segment stays
 deleted), so a crash keeps them.
 
@@ -33,23 +35,25 @@ from ferrokafka.cluster.raft.log import (
 )
 
 CONTROL_RECORD_BYTES = 64  # what a LeaderChange record is assumed to weigh in a fetch
-SNAPSHOT_MAGIC = b"memsnap1"
+SNAPSHOT_MAGIC = b"memsnap2"
 
 
-def encode_snapshot(records: Sequence[Record]) -> bytes:
-    """A memory snapshot: the records it covers, (offset, epoch, value) each."""
-    return SNAPSHOT_MAGIC + pickle.dumps(
-        tuple((r.offset, r.epoch, r.value) for r in records), protocol=4
-    )
+def encode_snapshot(records: Sequence[Record], control: Sequence[object] = ()) -> bytes:
+    """A memory snapshot: the records it covers, (offset, epoch, value) each, and its KRaft
+    control values (``RaftLog.snapshot_control_values``)."""
+    entries = tuple((r.offset, r.epoch, r.value) for r in records)
+    return SNAPSHOT_MAGIC + pickle.dumps((entries, tuple(control)), protocol=4)
 
 
-def decode_snapshot(snapshot_id: OffsetAndEpoch, data: bytes) -> tuple[Record, ...]:
-    """The records of a memory snapshot; SnapshotInstallError unless it covers exactly
-    [0, end offset) and its last record has the snapshot's epoch."""
+def decode_snapshot(
+    snapshot_id: OffsetAndEpoch, data: bytes
+) -> tuple[tuple[Record, ...], tuple[object, ...]]:
+    """The records and control values of a memory snapshot; SnapshotInstallError unless it
+    covers exactly [0, end offset) and its last record has the snapshot's epoch."""
     if not data.startswith(SNAPSHOT_MAGIC):
         raise SnapshotInstallError(f"snapshot {snapshot_id}: not a memory snapshot")
     try:
-        entries = pickle.loads(data[len(SNAPSHOT_MAGIC) :])
+        entries, control = pickle.loads(data[len(SNAPSHOT_MAGIC) :])
     except Exception as exc:
         raise SnapshotInstallError(f"snapshot {snapshot_id}: {exc}") from None
     records = tuple(Record(o, e, v) for o, e, v in entries)
@@ -57,7 +61,7 @@ def decode_snapshot(snapshot_id: OffsetAndEpoch, data: bytes) -> tuple[Record, .
         raise SnapshotInstallError(f"snapshot {snapshot_id}: does not cover its offsets")
     if records and records[-1].epoch != snapshot_id.epoch:
         raise SnapshotInstallError(f"snapshot {snapshot_id}: last epoch {records[-1].epoch}")
-    return records
+    return records, tuple(control)
 
 
 class MemoryRaftLog:
@@ -75,6 +79,7 @@ class MemoryRaftLog:
         self.flushes = 0
         self.snapshots: dict[OffsetAndEpoch, bytes] = {}
         self._snapshot_records: dict[OffsetAndEpoch, tuple[Record, ...]] = {}
+        self._snapshot_control: dict[OffsetAndEpoch, tuple[object, ...]] = {}
 
     # --- RaftLog ---------------------------------------------------------------------------
 
@@ -164,10 +169,14 @@ class MemoryRaftLog:
     def read_snapshot(self, snapshot_id: OffsetAndEpoch, position: int, max_bytes: int) -> bytes:
         return self.snapshots[snapshot_id][position : position + max_bytes]
 
+    def snapshot_control_values(self, snapshot_id: OffsetAndEpoch) -> tuple[object, ...]:
+        return self._snapshot_control.get(snapshot_id, ())
+
     def install_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> bool:
-        records = decode_snapshot(snapshot_id, data)
+        records, control = decode_snapshot(snapshot_id, data)
         self.snapshots[snapshot_id] = data
         self._snapshot_records[snapshot_id] = records
+        self._snapshot_control[snapshot_id] = control
         last_epoch = self.last_fetched_epoch()
         if snapshot_id.epoch > last_epoch or (
             snapshot_id.epoch == last_epoch and snapshot_id.offset > self.end_offset()
@@ -179,16 +188,19 @@ class MemoryRaftLog:
             return True
         return False
 
-    def create_snapshot(self, end_offset: int) -> OffsetAndEpoch:
+    def create_snapshot(self, end_offset: int, control: Sequence[object] = ()) -> OffsetAndEpoch:
         """Snapshot the records below ``end_offset`` (a committed, flushed offset; the
-        simulation's snapshot generator): what a state machine's snapshot would hold."""
+        simulation's snapshot generator): what a state machine's snapshot would hold, with
+        ``control``, the KRaft control values in force at its end (the replica's
+        ``history.control_values_at(end_offset - 1)``, as Kafka's snapshot writer asks)."""
         if not self.start < end_offset <= self.start + len(self.durable):
             raise ValueError(f"snapshot at {end_offset} outside the flushed log")
         below = self.records_below(end_offset)
         snapshot_id = OffsetAndEpoch(end_offset, below[-1].epoch)
         if snapshot_id not in self.snapshots:
-            self.snapshots[snapshot_id] = encode_snapshot(below)
+            self.snapshots[snapshot_id] = encode_snapshot(below, control)
             self._snapshot_records[snapshot_id] = below
+            self._snapshot_control[snapshot_id] = tuple(control)
         return snapshot_id
 
     def delete_before_snapshot(self, snapshot_id: OffsetAndEpoch) -> bool:
@@ -237,6 +249,7 @@ class MemoryRaftLog:
         for old in [s for s in self.snapshots if s < snapshot_id]:
             del self.snapshots[old]
             del self._snapshot_records[old]
+            self._snapshot_control.pop(old, None)
 
     # --- crashes ---------------------------------------------------------------------------
 

@@ -62,6 +62,23 @@ class RaftMetadataLog:
             raise NotActiveControllerError(str(exc)) from exc
         return last + 1
 
+    def kraft_version(self) -> int:
+        """From a worker thread: the quorum's kraft.version (the controller's UpdateFeatures)."""
+        return trio.from_thread.run_sync(self.driver.kraft_version, trio_token=self.trio_token)
+
+    def upgrade_kraft_version(self, version: int, validate_only: bool) -> bool:
+        """From a worker thread: the driver's ``upgrade_kraft_version`` (KRaftUpgradeError
+        passes through; not leading is NotActiveControllerError)."""
+        try:
+            return trio.from_thread.run_sync(
+                self.driver.upgrade_kraft_version,
+                version,
+                validate_only,
+                trio_token=self.trio_token,
+            )
+        except (NotLeaderError, DriverUnavailable) as exc:
+            raise NotActiveControllerError(str(exc)) from exc
+
     def read_committed(self, offset: int) -> Iterator[CommittedBatch]:
         """Committed data batches holding records at ``offset`` or later, oldest first."""
         log = self.driver.log

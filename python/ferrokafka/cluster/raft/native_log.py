@@ -65,6 +65,7 @@ from ferrokafka.cluster.raft.records import (
     group_batches,
     records_of_batch,
 )
+from ferrokafka.cluster.raft.voters import KRaftVersionChange, VotersChange, VoterSet
 from ferrokafka.cluster.snapshot_file import (
     PARTIAL_SUFFIX,
     SNAPSHOT_SUFFIX,
@@ -101,6 +102,16 @@ def _snapshot_path(directory: Path, snapshot_id: OffsetAndEpoch) -> Path:
     return directory / SnapshotId(snapshot_id.offset, snapshot_id.epoch).file_name
 
 
+def _control_values(snapshot: Snapshot) -> tuple[object, ...]:
+    """A snapshot's header records as the quorum's control values (none at kraft.version 0)."""
+    if snapshot.kraft_version < 1:
+        return ()
+    values: list[object] = [KRaftVersionChange(snapshot.kraft_version)]
+    if snapshot.voters is not None:
+        values.append(VotersChange(VoterSet.from_record(snapshot.voters)))
+    return tuple(values)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredBatch:
     """One batch as stored: what committed-batch listeners get."""
@@ -122,6 +133,11 @@ class NativeRaftLog:
         self._log = open_recovered(self.dir, segment_bytes)
         # Snapshot ids, ascending; a tuple replaced whole (see the module doc).
         self._snapshots: tuple[OffsetAndEpoch, ...] = self._recover_snapshots()
+        # Snapshot id -> its KRaft control values (snapshot_control_values), read once each;
+        # the latest one's read here, in the opening (worker) thread.
+        self._control: dict[OffsetAndEpoch, tuple[object, ...]] = {}
+        if self._snapshots:
+            self.snapshot_control_values(self._snapshots[-1])
         self._epochs: list[EpochEntry] = self._scan_epochs()
         self._write_epochs()
         partition_metadata = self.dir / PARTITION_METADATA
@@ -226,12 +242,25 @@ class NativeRaftLog:
             f.seek(position)
             return f.read(max_bytes)
 
+    def snapshot_control_values(self, snapshot_id: OffsetAndEpoch) -> tuple[object, ...]:
+        """The snapshot header's KRaftVersionRecord and VotersRecord (KIP-853)."""
+        known = self._control.get(snapshot_id)
+        if known is None:
+            try:
+                known = _control_values(read_snapshot(_snapshot_path(self.dir, snapshot_id)))
+            except FileNotFoundError:
+                return ()  # cleaned meanwhile: not a snapshot the log starts at
+            self._control[snapshot_id] = known
+        return known
+
     def install_snapshot(self, snapshot_id: OffsetAndEpoch, data: bytes) -> bool:
         file_id = SnapshotId(snapshot_id.offset, snapshot_id.epoch)
         try:
-            decode_snapshot(data, file_id, f"snapshot {file_id.file_name} from the leader")
+            where = f"snapshot {file_id.file_name} from the leader"
+            decoded = decode_snapshot(data, file_id, where)
         except SnapshotFileError as exc:
             raise SnapshotInstallError(str(exc)) from None
+        self._control[snapshot_id] = _control_values(decoded)
         write_snapshot_bytes(self.dir, file_id, data, replace=True)
         self.on_snapshot_frozen(snapshot_id)
         last_epoch = self.last_fetched_epoch()
@@ -328,6 +357,7 @@ class NativeRaftLog:
         self._snapshots = tuple(s for s in self._snapshots if s >= snapshot_id)
         for s in old:
             _snapshot_path(self.dir, s).unlink(missing_ok=True)
+            self._control.pop(s, None)
 
     def _recover_snapshots(self) -> tuple[OffsetAndEpoch, ...]:
         """Kafka's ``recoverSnapshots``: drop partial snapshots and those below the log start;

@@ -307,6 +307,7 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
             )
         wait = min(wait, self._expire_parked_fetches(now_ms))
         self._expire_voter_change(now_ms)
+        self._trim_voter_history()
         if self._shutting_down and not self.shutdown_complete:
             assert self._shutdown_deadline_ms is not None
             if (
@@ -457,6 +458,7 @@ class RaftReplica(ElectionRpc, FetchRpc, VoterChangeRpc):
         for i, value in enumerate(values):
             self.history.apply(last - len(values) + 1 + i, value)
         self._update_voter_due_ms = 0
+        self.reported_static_voters.clear()  # Kafka's volatile voters live in LeaderState
         self._on_leader_log_end_changed(state, now_ms)
         self._reset_connections()
 

@@ -193,6 +193,9 @@ class FollowerState(EpochState):
         self.fetch_deadline_ms = now_ms + fetch_timeout_ms
         self.has_fetched_from_leader = False
         self.fetching_snapshot: SnapshotDownload | None = None
+        # kraft.version 0: this voter told the leader its directory id and endpoints
+        # (UpdateRaftVoter), once per leadership (Kafka's FollowerState.hasUpdatedLeader).
+        self.has_updated_leader = False
 
     def can_grant_vote(self, candidate_id: int, log_up_to_date: bool, pre_vote: bool) -> bool:
         return pre_vote and not self.has_fetched_from_leader and log_up_to_date

@@ -18,8 +18,16 @@ latest VotersRecord is committed (else REQUEST_TIMED_OUT, Kafka's "try again"); 
   answer comes when the record commits, and a leader that removed itself then resigns.
 - Update (a voter tells the leader its endpoints and kraft.version range after it starts, when
   the log lists it differently): appended and answered at once, not waiting for the commit.
-  At kraft.version 0 Kafka 4.4's voters send it too: kept in memory, answered NONE, as 4.4's
-  leader does (only Add and Remove are UNSUPPORTED_VERSION there).
+  At kraft.version 0 every voter sends it once per leadership (Kafka 4.4): the leader keeps
+  the voters' directory ids, endpoints and ranges in memory (its "volatile voters", its own
+  included) and answers NONE (only Add and Remove are UNSUPPORTED_VERSION there).
+
+The kraft.version upgrade of a static quorum (KIP-853, Kafka 4.4's
+``LeaderState.maybeAppendUpgradedKRaftVersion``; ``kafka-features upgrade --feature
+kraft.version=1`` reaches it through the controller's UpdateFeatures): once every voter has
+reported a range that holds the new version, the leader appends a KRaftVersionRecord and a
+VotersRecord of the volatile voters in one control batch. From then on the voter set is the
+log's, and Add/Remove work.
 
 A leader that loses its epoch answers a pending change NOT_LEADER_OR_FOLLOWER.
 """
@@ -47,14 +55,29 @@ from ferrokafka.protocol.error_codes import (
     DUPLICATE_VOTER,
     INCONSISTENT_CLUSTER_ID,
     INVALID_REQUEST,
+    INVALID_UPDATE_VERSION,
     NONE,
     NOT_LEADER_OR_FOLLOWER,
     REQUEST_TIMED_OUT,
+    UNKNOWN_SERVER_ERROR,
     UNSUPPORTED_VERSION,
     VOTER_NOT_FOUND,
 )
 
 ZERO_UUID = uuid.UUID(int=0)
+KRAFT_VERSION = "kraft.version"
+
+
+class KRaftUpgradeError(Exception):
+    """An upgrade the leader refuses: Kafka's InvalidUpdateVersionException (or, for what
+    Kafka treats as impossible, IllegalStateException: UNKNOWN_SERVER_ERROR)."""
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(message)
+        self.error_code = error_code
+        self.message = message
+
+
 UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS = 3  # Kafka's FollowerState.updateVoterPeriodMs
 HISTORY_READ_BYTES = 1 << 20  # bytes of log read per step when loading the voter history
 
@@ -158,13 +181,19 @@ class VoterChangeRpc:
         self._update_voter_due_ms: float = 0
         # kraft.version 0: what static voters reported with UpdateRaftVoter (Kafka 4.4 keeps it).
         self.reported_static_voters: dict[int, VoterNode] = {}
+        self._history_log_start = 0  # the log start the history was last trimmed to
 
     # --- the history follows the log -------------------------------------------------------
 
     def _load_voter_history(self) -> None:
-        """Read the control records of the log (Kafka's state machine does at start), from its
-        start: below it, the voter set is the latest snapshot's, bootstrapped by the driver."""
+        """Kafka's state machine at start: the latest snapshot's kraft.version and voter set
+        (a bootstrap checkpoint's too: it sits at offset -1) replace what the history was
+        given, then the control records of the log after it."""
         offset, end = self.log.start_offset(), self.log.end_offset()
+        latest = self.log.latest_snapshot_id()
+        if latest is not None:
+            self.history.load_snapshot(latest.offset - 1, self.log.snapshot_control_values(latest))
+            offset = max(offset, latest.offset)
         while offset < end:
             records = self.log.read(offset, HISTORY_READ_BYTES)
             if not records:
@@ -181,9 +210,86 @@ class VoterChangeRpc:
         if changed:
             self._on_voters_changed(now_ms)
 
+    def _trim_voter_history(self) -> None:
+        """The log prefix went (prefix deletion, by the snapshot generator): entries older than
+        the one in force at the new log start go too (Kafka's ``truncateOldEntries``), so the
+        history stays as long as the log."""
+        start = self.log.start_offset()
+        if start != self._history_log_start:
+            self._history_log_start = start
+            self.history.truncate_old_entries(start)
+
+    def _note_snapshot_installed(self, snapshot_id, now_ms: int) -> None:
+        """The log now starts empty at ``snapshot_id`` (downloaded from the leader): the voter
+        history is the snapshot's, nothing of the old log's (Kafka's ``maybeLoadSnapshot``,
+        as the log start passed the history's next offset)."""
+        values = self.log.snapshot_control_values(snapshot_id)
+        if self.history.load_snapshot(snapshot_id.offset - 1, values):
+            self._on_voters_changed(now_ms)
+
     def _note_truncated(self, offset: int, now_ms: int) -> None:
         if self.history.truncate_new_entries(offset):
             self._on_voters_changed(now_ms)
+
+    def upgrade_kraft_version(
+        self, epoch: int, version: int, validate_only: bool, now_ms: int
+    ) -> bool:
+        """Kafka's ``upgradeKRaftVersion`` on the leader of ``epoch``: True if the control
+        batch was appended (it commits like any record); False for nothing to do (already at
+        ``version``, or ``validate_only``). Raises KRaftUpgradeError, NotLeaderError."""
+        from ferrokafka.cluster.raft.replica import NotLeaderError
+
+        state = self.quorum.state
+        if not isinstance(state, LeaderState) or state.epoch != epoch:
+            raise NotLeaderError(f"node {self.node_id} does not lead epoch {epoch}")
+        current = self.history.kraft_version()
+        if version == current:
+            return False
+        if version < current:
+            raise KRaftUpgradeError(
+                INVALID_UPDATE_VERSION,
+                f"Invalid upgrade of {KRAFT_VERSION} from version {current} to {version} "
+                f"because the new version is a downgrade",
+            )
+        persisted = self.history.last_voters()
+        volatile = self._volatile_voters(persisted)
+        if volatile.ids != persisted.ids:
+            raise KRaftUpgradeError(
+                UNKNOWN_SERVER_ERROR,
+                f"Unable to update {KRAFT_VERSION} to {version} due to missing voters "
+                f"{sorted(volatile.ids)} compared to {sorted(persisted.ids)}",
+            )
+        if not all(n.kraft_versions[0] <= version <= n.kraft_versions[1] for n in volatile.nodes()):
+            raise KRaftUpgradeError(
+                INVALID_UPDATE_VERSION,
+                f"Invalid upgrade of {KRAFT_VERSION} to {version} because not all of the voters "
+                f"support it",
+            )
+        if any(n.directory_id is None for n in volatile.nodes()):
+            raise KRaftUpgradeError(
+                UNKNOWN_SERVER_ERROR,
+                f"Directory id must be known for all of the voters: {volatile}",
+            )
+        if validate_only:
+            return False
+        values = [KRaftVersionChange(version), VotersChange(volatile)]
+        last = self.log.append_as_leader(values, state.epoch)
+        self._log_dirty = True
+        for i, value in enumerate(values):
+            self.history.apply(last - len(values) + 1 + i, value)
+        self.reported_static_voters.clear()
+        self._on_voters_changed(now_ms)
+        self._on_leader_log_end_changed(state, now_ms)
+        return True
+
+    def _volatile_voters(self, persisted: VoterSet) -> VoterSet:
+        """The static voters as they reported themselves (UpdateRaftVoter at kraft.version
+        0), this leader included; a voter that has not reported keeps its static entry (no
+        directory id, kraft.version 0 only)."""
+        reported = dict(self.reported_static_voters)
+        if self.node_id is not None and self.node_id in persisted.ids:
+            reported[self.node_id] = self._local_voter_node()
+        return VoterSet(reported.get(n.node_id, n) for n in persisted.nodes())
 
     def _on_voters_changed(self, now_ms: int) -> None:
         state = self.quorum.state
@@ -421,7 +527,7 @@ class VoterChangeRpc:
     def _update_static_voter(self, state: LeaderState, voter: VoterNode) -> int:
         """Kafka 4.4 at kraft.version 0: nothing is written; the leader keeps the voters'
         reported endpoints in memory (its "volatile voters", for a later kraft.version
-        upgrade, which ferrokafka does not do) and answers NONE; the id alone must match."""
+        upgrade: :meth:`upgrade_kraft_version`) and answers NONE; the id alone must match."""
         if self._voter_change is not None or state.high_watermark is None:
             return REQUEST_TIMED_OUT
         low, high = voter.kraft_versions
@@ -490,10 +596,12 @@ class VoterChangeRpc:
         self._update_voter_due_ms = (
             now_ms + UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS * self.config.fetch_timeout_ms
         )
-        if (
-            self.history.kraft_version() < 1
-            or not self.history.last_voters().voter_node_needs_update(self._local_voter_node())
-        ):
+        if self.history.kraft_version() < 1:
+            # Kafka 4.4: a static voter reports itself once to each leader, for a later
+            # kraft.version upgrade.
+            if state.has_updated_leader or self.local_directory_id is None:
+                return None  # (without a directory id it could never be upgraded)
+        elif not self.history.last_voters().voter_node_needs_update(self._local_voter_node()):
             return None
         return self._send_request(state.leader_id, self._build_update_voter_request, now_ms)
 
@@ -515,6 +623,9 @@ class VoterChangeRpc:
         handled = self._maybe_handle_common_response(
             response.error_code, leader, response.leader_epoch, now_ms
         )
+        state = self.quorum.state
+        if response.error_code == NONE and isinstance(state, FollowerState):
+            state.has_updated_leader = True
         return True if handled is None else handled
 
 

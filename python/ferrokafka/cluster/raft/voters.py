@@ -16,6 +16,8 @@ kraft.version range it supports. Two sources of voter sets:
 :class:`VoterSetHistory` is the list of (offset, voter set) and (offset, kraft.version) the
 replica keeps as its log grows and is truncated: entries at or past a truncation point go with
 the records they came from; the bootstrap checkpoint's entries sit at offset -1 and never go.
+When the log starts at a snapshot (at start, or one installed from the leader) the history is
+the snapshot header's entries alone, at its last contained offset (:meth:`load_snapshot`).
 Changes are one voter at a time (add, remove, or update one voter's endpoints), so any two
 consecutive voter sets have overlapping majorities: no two leaders of one epoch under the two.
 """
@@ -259,6 +261,29 @@ class VoterSetHistory:
             raise AssertionError(f"more than {HISTORY_ENTRIES_MAX} voter changes in the log")
         entries.append((offset, value))
 
+    def load_snapshot(self, offset: int, values: Iterable[object]) -> bool:
+        """Kafka's ``maybeLoadSnapshot``: the log now starts at a snapshot (installed from the
+        leader, or found at start), so the history is the snapshot's alone — its
+        KRaftVersionRecord and VotersRecord (``values``), at ``offset``, its last contained
+        offset (-1 for the bootstrap checkpoint). What came before, from the old log or an
+        earlier checkpoint, goes. True if the voter set changed."""
+        before = self.last_voters()
+        self._voters, self._kraft = [], []
+        for value in values:
+            self.apply(offset, value)
+        return self.last_voters() != before
+
+    def truncate_old_entries(self, start_offset: int) -> None:
+        """Kafka's ``truncateOldEntries``: the log prefix below ``start_offset`` went; keep
+        the last entry below it (the one in force at the snapshot's last offset) and those
+        from it on. Kafka keeps the last one at or before the start instead; then a record at
+        the start offset itself, not yet committed and later truncated, took the entry in
+        force below it along (the simulation found this: a voter history left empty)."""
+        for entries in (self._voters, self._kraft):
+            older = [i for i, (at, _) in enumerate(entries) if at < start_offset]
+            if len(older) > 1:
+                del entries[: older[-1]]
+
     def truncate_new_entries(self, end_offset: int) -> bool:
         """The log was truncated to ``end_offset``: forget entries at or past it; True if the
         voter set changed."""
@@ -289,6 +314,24 @@ class VoterSetHistory:
 
     def kraft_version(self) -> int:
         return self._kraft[-1][1] if self._kraft else 0
+
+    def kraft_version_at(self, offset: int) -> int:
+        """The kraft.version in force at ``offset`` (0 before any record of it)."""
+        found = 0
+        for at, version in self._kraft:
+            if at > offset:
+                break
+            found = version
+        return found
+
+    def control_values_at(self, offset: int) -> tuple[object, ...]:
+        """What a snapshot ending after ``offset`` carries (Kafka writes both records into a
+        snapshot's header from kraft.version 1 on; nothing at 0)."""
+        version = self.kraft_version_at(offset)
+        if version < 1:
+            return ()
+        voters = self.voters_at(offset)
+        return (KRaftVersionChange(version), VotersChange(voters))
 
 
 def is_control_value(value: object) -> bool:
