@@ -593,17 +593,25 @@ class VoterChangeRpc:
         the leader our endpoints if the log lists them differently. None: nothing sent now."""
         if now_ms < self._update_voter_due_ms:
             return None
-        self._update_voter_due_ms = (
-            now_ms + UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS * self.config.fetch_timeout_ms
-        )
+        period_ms = UPDATE_VOTER_PERIOD_FETCH_TIMEOUTS * self.config.fetch_timeout_ms
         if self.history.kraft_version() < 1:
             # Kafka 4.4: a static voter reports itself once to each leader, for a later
             # kraft.version upgrade.
             if state.has_updated_leader or self.local_directory_id is None:
+                self._update_voter_due_ms = now_ms + period_ms
                 return None  # (without a directory id it could never be upgraded)
         elif not self.history.last_voters().voter_node_needs_update(self._local_voter_node()):
+            self._update_voter_due_ms = now_ms + period_ms
             return None
-        return self._send_request(state.leader_id, self._build_update_voter_request, now_ms)
+        # Due until it is sent: while the leader's connection carries a fetch, no new fetch
+        # goes (Kafka's pollFollowerAsVoter sends the update instead of fetching), so the
+        # update goes when that fetch is answered. (Pushing the period on before the send
+        # could skip it period after period: a follower's fetch is nearly always parked.)
+        sent = len(self._sends)
+        wait = self._send_request(state.leader_id, self._build_update_voter_request, now_ms)
+        if len(self._sends) > sent:
+            self._update_voter_due_ms = now_ms + period_ms
+        return wait
 
     def _build_update_voter_request(self, destination: int) -> UpdateVoterRequest:
         local = self._local_voter_node()
