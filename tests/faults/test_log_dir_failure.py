@@ -8,6 +8,7 @@ offline (storage/dir_failure.py)."""
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,28 @@ def test_eio_takes_the_dir_offline_and_the_broker_serves_the_other(
     assert node.stderr_count("stopping serving its") == 1, log
     assert "Traceback" not in log
     assert os.path.ismount(disk.path)
+
+
+HALT_TIMEOUT_S = 30.0
+
+
+def test_a_broker_whose_only_log_dir_failed_halts(tmp_path: Path, disk: Ext4Disk) -> None:
+    """Kafka: "Shutdown broker because all log dirs ... have failed" (Exit.halt(1)): no
+    clean shutdown on a dead disk; the other replicas take over when its session expires."""
+    made = FerrokafkaNode(NodeConfig(node_id=1, work_dir=tmp_path / "only", log_level="INFO"))
+    made.config.overrides["log.dirs"] = str(disk.path / "data")
+    try:
+        made.start()
+        create_topic(made.bootstrap, TOPIC, 1, config={"flush.messages": "1"})
+        producer = _plain_producer(made.bootstrap)
+        assert _send(producer, "before", partition=0)[0] is None
+        disk.shut_down()
+        err, _ = _send(producer, "after", partition=0)
+        assert err is not None and err.code() == KAFKA_STORAGE_ERROR, err
+        deadline = time.monotonic() + HALT_TIMEOUT_S
+        while made.exited() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert made.exited() == 1, made.stderr_tail()
+        assert made.stderr_count("because all log dirs in") == 1, made.stderr_tail()
+    finally:
+        made.close()
