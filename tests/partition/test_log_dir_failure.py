@@ -121,16 +121,25 @@ def test_a_failed_fsync_after_the_write_never_lets_a_retry_write_the_batch_twice
     trio.run(main)
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EMFILE])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        OSError(errno.EMFILE, "Too many open files"),
+        # As the native log raises it: no errno attribute, Rust's "(os error N)" in the text.
+        OSError("No space left on device (os error 28)"),
+    ],
+    ids=["ENOSPC", "EMFILE", "native-ENOSPC"],
+)
 def test_an_exhausted_resource_before_the_write_leaves_the_dir_online(
-    tmp_path: Path, code: int
+    tmp_path: Path, error: OSError
 ) -> None:
     """A full disk (or no file descriptor left) refused the write: nothing is in the log, the
     client gets 56, and the same batch is taken once the resource returns."""
 
     async def main() -> None:
         partition, log, failures = await leader(tmp_path, LogConfig())
-        log.append_error = OSError(code, "exhausted")
+        log.append_error = error
         batch = idempotent_batch(0)
         assert await append(partition, batch) == ec.KAFKA_STORAGE_ERROR
         assert not partition.offline and not failures and partition.log_end_offset == 0

@@ -276,7 +276,14 @@ class ReplicaManager:
             partition.offline = True
         token = self._trio_token
         if token is not None:
-            token.run_sync_soon(lambda: [p.wake_waiters() for p in hit])
+            token.run_sync_soon(self._stop_serving, hit)
+
+    def _stop_serving(self, offline: list[Partition]) -> None:
+        """In trio's thread: waiters answer 56 now, and no fetcher copies into a dead dir."""
+        for partition in offline:
+            partition.wake_waiters()
+        if self.fetchers is not None and self._image is not None:
+            self.fetchers.update(self._image, [p for p in self._by_name.values() if not p.offline])
 
     def _isr_hint(self) -> None:
         if self.isr_manager is not None:

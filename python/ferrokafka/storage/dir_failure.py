@@ -15,9 +15,23 @@ too; see the README's fault-injection section).
 from __future__ import annotations
 
 import errno
+import re
 
 # Exhausted resources: the append left nothing behind and will work again later.
 RECOVERABLE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE})
+
+
+# How Rust's io::Error shows its errno: the native log's OSError carries no ``errno``
+# attribute (PyO3 passes the message only), so it is read from the message.
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def io_errno(exc: OSError) -> int | None:
+    """The errno of ``exc``, from the attribute or, for the native log's, its message."""
+    if exc.errno is not None:
+        return exc.errno
+    found = _OS_ERROR.search(str(exc))
+    return int(found.group(1)) if found else None
 
 
 def fails_log_dir(exc: BaseException, *, written: bool = False) -> bool:
@@ -25,7 +39,7 @@ def fails_log_dir(exc: BaseException, *, written: bool = False) -> bool:
     ``written``: the log end moved although the call failed (the data is in the file)."""
     if not isinstance(exc, OSError) or isinstance(exc, BlockingIOError):
         return False  # BlockingIOError: a nowait read or inline append asked to wait
-    return written or exc.errno not in RECOVERABLE_ERRNOS
+    return written or io_errno(exc) not in RECOVERABLE_ERRNOS
 
 
 class LogDirOfflineError(OSError):
