@@ -290,12 +290,29 @@ class Partition:
         *,
         now_ms: float | None = None,
         broker_epoch: int = -1,
+        current_leader_epoch: int = -1,
+        last_fetched_epoch: int = -1,
     ) -> bool:
         """A follower's fetch told its log end (the fetch offset) and log start offset: True
         when the high watermark moved. A moved log start wakes DeleteRecords waiting for the
-        low watermark."""
+        low watermark.
+
+        Only a fetch this leader would serve counts (Kafka's ``Partition.fetchRecords``
+        updates the follower state after the read succeeded, with no diverging epoch): one
+        for another leader epoch (a follower that knows a newer leader, or a request that sat
+        in a cut network), past this log's end, or whose ``last_fetched_epoch`` diverges from
+        this log says nothing about records of this log, and counting it would let the high
+        watermark cover records the follower does not have (acknowledged, then lost)."""
         if not self.is_leader or replica_id not in self.replicas:
             return False
+        if leader_epoch_error(current_leader_epoch, self.leader_epoch):
+            return False
+        if log_end_offset > self.log.log_end_offset:
+            return False
+        if last_fetched_epoch >= 0:
+            epoch, end = self.epochs.end_offset_for(last_fetched_epoch, self.log.log_end_offset)
+            if epoch < last_fetched_epoch or end < log_end_offset:
+                return False
         progress = self._followers.get(replica_id)
         if progress is None:
             progress = self._followers[replica_id] = FollowerProgress()
