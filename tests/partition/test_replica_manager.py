@@ -524,3 +524,24 @@ def test_only_a_fetch_the_leader_would_serve_moves_the_high_watermark(tmp_path: 
         assert partition.high_watermark == 4
 
     trio.run(main)
+
+
+def test_a_fetcher_never_fetches_a_partition_led_here(tmp_path: Path) -> None:
+    """Between a partition's make_leader and the fetcher manager's update, the fetcher of its
+    old leader still holds it: its position would be this leader's log end at the new epoch,
+    sent to the old leader as a follower's (seed 5). Kafka removes the fetcher first."""
+    from ferrokafka.partition.follower_fetch import FetcherConfig
+    from ferrokafka.partition.replica_fetcher import ReplicaFetcher
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image(orders_leader=2))
+        partition = replicas.partition("orders", 0)
+        assert partition is not None and not partition.is_leader
+        fetcher = ReplicaFetcher(ME, 2, ("127.0.0.1", 1), FetcherConfig(250, 1, 4096), lambda: 1)
+        fetcher.set_partitions({partition.key: partition})
+        assert list(fetcher._ready()) == [partition.key]
+        await partition.make_leader(PartitionState(ME, 6, 8, (ME, 2), (ME, 2)))
+        assert fetcher._ready() == {}
+
+    trio.run(main)
