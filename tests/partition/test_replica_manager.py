@@ -490,3 +490,58 @@ def test_the_cleaner_stops_at_the_last_stable_offset(tmp_path: Path) -> None:
         assert bound(TopicPartition("orders", 0)) == 5
 
     trio.run(main)
+
+
+def test_only_a_fetch_the_leader_would_serve_moves_the_high_watermark(tmp_path: Path) -> None:
+    """Fault-injection seed 5 (16 acknowledged records lost): a leader cut off by a link down
+    came back before it had applied the metadata electing another leader, and a fetch that
+    had sat in the cut network (or one from a follower that knows a newer epoch) carried a
+    fetch offset past its records: counted as the follower's progress, it moved the high
+    watermark over records no other replica had, and they were acknowledged, then
+    truncated. As Kafka, a fetch for another leader epoch, past this log's end, or with a
+    diverging last fetched epoch is refused without touching the follower's state."""
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image())
+        partition = replicas.partition("orders", 0)
+        assert partition is not None and partition.leader_epoch == 5
+        assert await append(partition, 4) == ec.NONE
+        assert partition.high_watermark == 0
+        # A follower of a newer epoch (6) with more records than this log (8 > 4).
+        assert not partition.update_follower_fetch_state(2, 4, current_leader_epoch=6)
+        assert not partition.update_follower_fetch_state(2, 8)  # past the log end
+        # Its last fetched epoch (7) is unknown here: a diverged log, whatever its offset.
+        assert not partition.update_follower_fetch_state(2, 4, last_fetched_epoch=7)
+        assert partition.high_watermark == 0
+        # An older epoch is fenced the same way.
+        assert not partition.update_follower_fetch_state(2, 4, current_leader_epoch=4)
+        assert partition.high_watermark == 0
+        # A fetch of this epoch counts.
+        assert partition.update_follower_fetch_state(
+            2, 4, current_leader_epoch=5, last_fetched_epoch=5
+        )
+        assert partition.high_watermark == 4
+
+    trio.run(main)
+
+
+def test_a_fetcher_never_fetches_a_partition_led_here(tmp_path: Path) -> None:
+    """Between a partition's make_leader and the fetcher manager's update, the fetcher of its
+    old leader still holds it: its position would be this leader's log end at the new epoch,
+    sent to the old leader as a follower's (seed 5). Kafka removes the fetcher first."""
+    from ferrokafka.partition.follower_fetch import FetcherConfig
+    from ferrokafka.partition.replica_fetcher import ReplicaFetcher
+
+    async def main() -> None:
+        replicas = manager(tmp_path)
+        await apply(replicas, image(orders_leader=2))
+        partition = replicas.partition("orders", 0)
+        assert partition is not None and not partition.is_leader
+        fetcher = ReplicaFetcher(ME, 2, ("127.0.0.1", 1), FetcherConfig(250, 1, 4096), lambda: 1)
+        fetcher.set_partitions({partition.key: partition})
+        assert list(fetcher._ready()) == [partition.key]
+        await partition.make_leader(PartitionState(ME, 6, 8, (ME, 2), (ME, 2)))
+        assert fetcher._ready() == {}
+
+    trio.run(main)

@@ -127,3 +127,34 @@ def test_a_registration_refused_for_ever_fails_start(tmp_path: Path) -> None:
     # Kafka's backoff, doubling from 100 ms (2% jitter): tries at about 0, 0.1, 0.3, 0.7, 1.5
     # and 3.1 s; the next (6.3 s) is past the 5 s registration timeout.
     assert len(channel.registrations) == 6
+
+
+def test_a_failed_log_dir_is_in_the_next_heartbeat_sent_at_once(tmp_path: Path) -> None:
+    """Kafka's offlineLogDirs: a log dir failure is heartbeated at once, not at the next
+    interval, and in every heartbeat after."""
+    import uuid
+
+    channel = ScriptedChannel(refusals=0, fenced_heartbeats=0, shutdown_after=1)
+    failed: list[uuid.UUID] = []
+    dead = uuid.uuid4()
+
+    async def main() -> None:
+        manager = _manager(tmp_path, channel, [0])
+        manager.offline_log_dirs = lambda: list(failed)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(manager.run, [], [])
+            await manager.wait_unfenced()
+            await trio.sleep(HEARTBEAT_MS / 1000 / 4)
+            sent = len(channel.heartbeats)
+            assert all(not h.offline_log_dirs for _, h in channel.heartbeats)
+            failed.append(dead)
+            failed_at = trio.current_time()
+            manager.heartbeat_now()
+            await trio.sleep(HEARTBEAT_MS / 1000 / 8)
+            at, request = channel.heartbeats[sent]
+            assert at == failed_at and request.offline_log_dirs == [dead]
+            await trio.sleep(HEARTBEAT_MS / 1000 * 2)
+            assert all(h.offline_log_dirs == [dead] for _, h in channel.heartbeats[sent:])
+            nursery.cancel_scope.cancel()
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from pathlib import Path
 
 import trio
 
@@ -51,7 +52,9 @@ from ferrokafka.storage import (
     FetchInfo,
     Log,
     LogConfig,
+    LogDirOfflineError,
     build_control_batch,
+    fails_log_dir,
 )
 
 log = logging.getLogger(__name__)
@@ -181,6 +184,11 @@ class Partition:
         self.isr_hint: Callable[[], None] = lambda: None
         # Wakes the requests waiting on this partition (the ReplicaManager's purgatory).
         self._wake = wake
+        # Its log dir failed (storage/dir_failure.py): every append and read answers
+        # KAFKA_STORAGE_ERROR until the broker restarts (Kafka's HostedPartition.Offline).
+        self.offline = False
+        # Told an I/O error that fails the log dir (the ReplicaManager takes the dir offline).
+        self.on_dir_failure: Callable[[OSError], None] = lambda exc: None
 
     def __repr__(self) -> str:
         role = "leader" if self.is_leader else f"follower of {self.leader_id}"
@@ -296,12 +304,29 @@ class Partition:
         *,
         now_ms: float | None = None,
         broker_epoch: int = -1,
+        current_leader_epoch: int = -1,
+        last_fetched_epoch: int = -1,
     ) -> bool:
         """A follower's fetch told its log end (the fetch offset) and log start offset: True
         when the high watermark moved. A moved log start wakes DeleteRecords waiting for the
-        low watermark."""
+        low watermark.
+
+        Only a fetch this leader would serve counts (Kafka's ``Partition.fetchRecords``
+        updates the follower state after the read succeeded, with no diverging epoch): one
+        for another leader epoch (a follower that knows a newer leader, or a request that sat
+        in a cut network), past this log's end, or whose ``last_fetched_epoch`` diverges from
+        this log says nothing about records of this log, and counting it would let the high
+        watermark cover records the follower does not have (acknowledged, then lost)."""
         if not self.is_leader or replica_id not in self.replicas:
             return False
+        if leader_epoch_error(current_leader_epoch, self.leader_epoch):
+            return False
+        if log_end_offset > self.log.log_end_offset:
+            return False
+        if last_fetched_epoch >= 0:
+            epoch, end = self.epochs.end_offset_for(last_fetched_epoch, self.log.log_end_offset)
+            if epoch < last_fetched_epoch or end < log_end_offset:
+                return False
         progress = self._followers.get(replica_id)
         if progress is None:
             progress = self._followers[replica_id] = FollowerProgress()
@@ -443,6 +468,7 @@ class Partition:
         if refused is not None:
             return refused
         epoch = self.leader_epoch
+        end = self.log.log_end_offset
         try:
             # A request's read-only view of its frame goes to the log uncopied.
             info = self.log.append(
@@ -451,7 +477,7 @@ class Partition:
         except BlockingIOError as exc:
             raise appends.InflateInWorkerThread(str(exc)) from exc
         except (FerrokafkaError, OSError) as exc:
-            return appends.storage_refusal(exc)
+            return self._storage_refusal(exc, end)
         return self._appended(epoch, info)
 
     async def append_as_leader(
@@ -518,6 +544,7 @@ class Partition:
             if refused is not None:
                 return refused
             epoch = self.leader_epoch
+            end = self.log.log_end_offset
             try:
                 if in_thread:
                     info = await trio.to_thread.run_sync(
@@ -527,7 +554,7 @@ class Partition:
                 else:
                     info = self.log.append(records, leader_epoch=epoch)
             except (FerrokafkaError, OSError) as exc:
-                return appends.storage_refusal(exc)
+                return self._storage_refusal(exc, end)
             result = self._appended(epoch, info)
             if not self.is_leader:
                 # Leadership moved while the write was in a worker thread; the records stay
@@ -594,11 +621,12 @@ class Partition:
         if isinstance(found, AppendResult):
             return found
         epoch = self.leader_epoch
-        batch = markers.marker_batch(found, self.log.log_end_offset, epoch)
+        end = self.log.log_end_offset
+        batch = markers.marker_batch(found, end, epoch)
         try:
             info = self.log.append_as_follower(batch)
         except (FerrokafkaError, OSError) as exc:
-            return appends.storage_refusal(exc)
+            return self._storage_refusal(exc, end)
         return self._marker_appended(found, epoch, info, on_appended)
 
     async def _append_marker(
@@ -620,11 +648,12 @@ class Partition:
             if isinstance(found, AppendResult):
                 return found
             epoch = self.leader_epoch
-            batch = markers.marker_batch(found, self.log.log_end_offset, epoch)
+            end = self.log.log_end_offset
+            batch = markers.marker_batch(found, end, epoch)
             try:
                 info = await trio.to_thread.run_sync(self.log.append_as_follower, batch)
             except (FerrokafkaError, OSError) as exc:
-                return appends.storage_refusal(exc)
+                return self._storage_refusal(exc, end)
             if not self.is_leader:
                 # As a data append then: in the log (the new leader's truncation decides its
                 # fate), so in the producer state too, but not acknowledged here.
@@ -654,6 +683,8 @@ class Partition:
     ) -> AppendResult | None:
         """Kafka's checks before a leader append (all but the keyless-record check of
         compacted topics, which costs a decompression), or None when they pass."""
+        if self.offline:
+            return AppendResult(ec.KAFKA_STORAGE_ERROR)
         if not self.is_leader:
             return AppendResult(ec.NOT_LEADER_OR_FOLLOWER)
         if required_acks == -1 and len(self.isr) < self.min_insync_replicas:
@@ -662,6 +693,28 @@ class Partition:
                 f"The size of the current ISR is {len(self.isr)}, below min.insync.replicas",
             )
         return appends.size_refusal(config, records)
+
+    def _storage_refusal(self, exc: FerrokafkaError | OSError, end_before: int) -> AppendResult:
+        """The answer to an append the log refused; an I/O error that fails the dir takes it
+        offline first. An error after the records were written (the log end moved: an fsync
+        under flush.messages failed) always does: the producer state does not have the batch,
+        so a retry would write it twice (Kafka fails the dir on a failed flush too)."""
+        if isinstance(exc, OSError) and self._io_failed(exc, end_before):
+            return AppendResult(ec.KAFKA_STORAGE_ERROR)
+        return appends.storage_refusal(exc)
+
+    def _io_failed(self, exc: OSError, end_before: int | None = None) -> bool:
+        """Whether ``exc`` failed the log dir (then this partition is offline now)."""
+        try:
+            written = end_before is not None and self.log.log_end_offset != end_before
+        except FerrokafkaError:
+            written = False
+        if not fails_log_dir(exc, written=written):
+            return False
+        log.error("%r: I/O error on its log (%s): its log dir goes offline", self, exc)
+        self.offline = True
+        self.on_dir_failure(exc)  # may be a worker thread's call: the listener hands over
+        return True
 
     def _appended(self, epoch: int, info: AppendInfo) -> AppendResult:
         # The log stamped ``epoch`` on the batch; a no-op unless the epoch is new to the cache.
@@ -694,16 +747,23 @@ class Partition:
         the records were fetched under), nothing is appended (None) when this replica no
         longer follows under it (:meth:`follows_at`), checked under the append lock."""
         async with self.append_lock:
+            if self.offline:
+                raise LogDirOfflineError(str(Path(self.log.dir).parent))
             if leader_epoch is not None and not self.follows_at(leader_epoch):
                 return None
             inline = (
                 len(records) <= appends.INLINE_APPEND_BYTES_MAX
                 and self.log.config.flush_messages is None
             )
-            if inline:
-                info = self.log.append_as_follower(records)
-            else:
-                info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
+            end = self.log.log_end_offset
+            try:
+                if inline:
+                    info = self.log.append_as_follower(records)
+                else:
+                    info = await trio.to_thread.run_sync(self.log.append_as_follower, records)
+            except OSError as exc:
+                self._io_failed(exc, end)
+                raise
             view = memoryview(records)
             for position, header in appends.positioned_headers(records, info.valid_bytes):
                 if header.is_control and header.producer_id >= 0:
@@ -781,6 +841,8 @@ class Partition:
         snapshotted first, so what is returned never passes what is reported. A follower's
         ``last_fetched_epoch`` that diverges from this log is answered with the diverging
         epoch and no records (Kafka's ``Partition.fetchRecords``)."""
+        if self.offline:
+            return PartitionRead(ec.KAFKA_STORAGE_ERROR)
         code = leader_epoch_error(current_leader_epoch, self.leader_epoch)
         if code:
             return PartitionRead(code)
@@ -825,7 +887,12 @@ class Partition:
                     else []
                 )
         except FerrokafkaError as exc:
-            # Not OSError: BlockingIOError is how a nowait read says "not in the page cache".
+            return PartitionRead(storage_error_code(exc))
+        except BlockingIOError:
+            raise  # how a nowait read says "not in the page cache": read again in a thread
+        except OSError as exc:
+            # EIO reading a segment or index: an error answer, never a dropped connection.
+            self._io_failed(exc)
             return PartitionRead(storage_error_code(exc))
         return PartitionRead(ec.NONE, high_watermark, stable, start, info, aborted)
 

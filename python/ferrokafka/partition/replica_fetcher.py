@@ -140,7 +140,12 @@ class ReplicaFetcher:
         now = trio.current_time()
         for key in [k for k, t in self._delayed.items() if t <= now]:
             del self._delayed[key]
-        return {k: p for k, p in self.partitions.items() if k not in self._delayed}
+        # A partition this broker leads now is not fetched even before the manager's update
+        # drops it (Kafka removes the fetcher before it makes the leader): its position would
+        # be a leader's log end, which the old leader must never take as a follower's.
+        return {
+            k: p for k, p in self.partitions.items() if k not in self._delayed and not p.is_leader
+        }
 
     def _unthrottled(self, ready: dict[PartitionKey, Partition]) -> dict[PartitionKey, Partition]:
         """Kafka's ``shouldFollowerThrottle``: while the follower quota is exceeded, throttled

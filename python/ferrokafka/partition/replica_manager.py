@@ -36,7 +36,7 @@ from ferrokafka.partition.purgatory import DelayedOperationPurgatory
 from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.partition.replication_quota import LEADER, ReplicationQuota
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.storage import LogConfig, LogManager
+from ferrokafka.storage import LogConfig, LogDirOfflineError, LogManager
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,10 @@ class ReplicaManager:
         # firstUncleanableOffset): a transaction's outcome must be known before its records
         # are compacted.
         logs.cleaner.stable_offset = self._stable_offset
+        # A failed log dir takes its partitions offline (Kafka's handleLogDirFailure); the
+        # failure may be seen in a worker thread, the waiters are woken in trio's.
+        logs.add_dir_failure_listener(self._dir_failed)
+        self._trio_token: trio.lowlevel.TrioToken | None = None
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ class ReplicaManager:
         object and configs are the same needs nothing; a change of the broker-level dynamic
         configs (defaults of every topic) visits all."""
         previous, self._image = self._image, image
+        self._trio_token = trio.lowlevel.current_trio_token()
         self.leader_quota.configure(image)
         changed = _changed_topics(previous, image, self.broker_id)
         for key in [k for k in self._by_name if changed is None or k[0] in changed]:
@@ -167,7 +172,7 @@ class ReplicaManager:
                     image.features.get(ELR_FEATURE, 0) >= 1,
                 )
         if self.fetchers is not None:
-            self.fetchers.update(image, self._by_name.values())
+            self.fetchers.update(image, [p for p in self._by_name.values() if not p.offline])
 
     async def _apply_topic(
         self, topic: TopicImage, config: LogConfig, min_insync: int, elr_on: bool = False
@@ -184,7 +189,11 @@ class ReplicaManager:
                 await self._remove((name, index))  # deleted and recreated under the same name
                 partition = None
             if partition is None:
-                partition = await self._open(name, index, topic.topic_id, config)
+                try:
+                    partition = await self._open(name, index, topic.topic_id, config)
+                except LogDirOfflineError as exc:
+                    log.warning("%s-%d: not opened: %s", name, index, exc)
+                    continue
             elif partition.log.config != config:
                 await trio.to_thread.run_sync(self.logs.update_config, name, config)
             partition.min_insync_replicas = min_insync
@@ -234,6 +243,7 @@ class ReplicaManager:
             wake=self.purgatory.wake,
         )
         partition.isr_hint = self._isr_hint
+        partition.on_dir_failure = lambda exc: self.logs.fail_dir_of(opened, exc)
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
         return partition
@@ -258,6 +268,23 @@ class ReplicaManager:
                 moved.append(renamed)
         return moved
 
+    def _dir_failed(self, log_dir: Path) -> None:
+        """LogManager's listener: every partition with its log in ``log_dir`` goes offline
+        (KAFKA_STORAGE_ERROR to every request), its waiters are woken to answer so."""
+        hit = [p for p in list(self._by_name.values()) if Path(p.log.dir).parent == log_dir]
+        for partition in hit:
+            partition.offline = True
+        token = self._trio_token
+        if token is not None:
+            token.run_sync_soon(self._stop_serving, hit)
+
+    def _stop_serving(self, offline: list[Partition]) -> None:
+        """In trio's thread: waiters answer 56 now, and no fetcher copies into a dead dir."""
+        for partition in offline:
+            partition.wake_waiters()
+        if self.fetchers is not None and self._image is not None:
+            self.fetchers.update(self._image, [p for p in self._by_name.values() if not p.offline])
+
     def _isr_hint(self) -> None:
         if self.isr_manager is not None:
             self.isr_manager.wake()
@@ -277,12 +304,13 @@ class ReplicaManager:
     async def shutdown(self) -> None:
         """Snapshot every partition's producer state and checkpoint the high watermarks
         (before the LogManager closes the logs)."""
+        online = {key: p for key, p in self._by_name.items() if not p.offline}
         snapshots = [
             (p.producers, p.log.log_end_offset, p.producers.snapshot_entries())
-            for p in self._by_name.values()
+            for p in online.values()
             if p.producers.last_snapshot_offset != p.log.log_end_offset
         ]
-        high_watermarks = {key: p.high_watermark for key, p in self._by_name.items()}
+        high_watermarks = {key: p.high_watermark for key, p in online.items()}
         await trio.to_thread.run_sync(_write_snapshots, snapshots)
         await trio.to_thread.run_sync(self.logs.checkpoint_high_watermarks, high_watermarks)
 

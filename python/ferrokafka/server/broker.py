@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -58,6 +60,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::"})
+
+
+def halt_process(status: int) -> None:
+    """Kafka's Exit.halt: end the process now, no shutdown hooks (the log line first)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 class Broker:
@@ -109,6 +119,8 @@ class Broker:
             for ep in config.listeners
         ]
         self._shutdown_hooks: list[ShutdownHook] = []
+        # How the broker stops when every log dir failed (Kafka's Exit.halt); tests replace it.
+        self.halt: Callable[[int], None] = halt_process
         # Registration and heartbeats, for a broker of a cluster (None for a single node).
         self.lifecycle: BrokerLifecycleManager | None = None
         # The quorum side of a KRaft cluster node (None for a single node, and for a broker
@@ -233,6 +245,10 @@ class Broker:
         )
         # Registered first so it runs last: logs close after every connection is gone.
         self.add_shutdown_hook(self.node.shutdown)
+        token = trio.lowlevel.current_trio_token()
+        self.node.logs.add_dir_failure_listener(
+            lambda path: token.run_sync_soon(self._log_dir_failed, path)
+        )
         if self.kraft is not None:
             # After the broker's controlled shutdown (its hook is added later), before the logs.
             self.add_shutdown_hook(self._stop_kraft)
@@ -312,6 +328,21 @@ class Broker:
         await self.kraft.shutdown()
         self._kraft_scope.cancel()
 
+    def _log_dir_failed(self, path: Path) -> None:
+        """A log dir went offline (in trio's thread, handed over by the LogManager's
+        listener): the controller hears of it now; once every dir failed, the broker halts
+        as Kafka's does ("Shutdown broker because all log dirs ... have failed"): no clean
+        shutdown, whose checkpoints and flushes would only fail on the dead disks."""
+        if self.lifecycle is not None:
+            self.lifecycle.heartbeat_now()
+        assert self.node is not None
+        if not self.node.logs.online_dirs():
+            log.critical(
+                "shutdown broker because all log dirs in %s have failed",
+                ", ".join(self.config.log_dirs),
+            )
+            self.halt(1)
+
     async def _run_lifecycle(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
@@ -326,6 +357,7 @@ class Broker:
             lambda: self.node.image.offset if self.node is not None else -1,
             previous_broker_epoch=self.node.logs.load_report.previous_broker_epoch,
         )
+        self.lifecycle.offline_log_dirs = self.node.offline_log_dir_ids
         scope = trio.CancelScope()
 
         async def stop() -> None:

@@ -113,6 +113,9 @@ class BrokerLifecycleManager:
         # For tests: a broker whose heartbeats stop (the controller then fences it).
         self.heartbeats_paused = False
         self._last_error: int | None = None
+        # The directory.id of every failed log dir, sent with each heartbeat (Kafka's
+        # offlineLogDirs); set by the Broker from its LogManager.
+        self.offline_log_dirs: Callable[[], list[uuid.UUID]] = list
 
     # -- start ----------------------------------------------------------------------------
 
@@ -199,6 +202,7 @@ class BrokerLifecycleManager:
             current_metadata_offset=self._metadata_offset(),
             want_fence=False,
             want_shut_down=self._want_shut_down,
+            offline_log_dirs=self.offline_log_dirs(),
         )
         response = await self.channel.broker_heartbeat(request)
         if response.error_code != ec.NONE:
@@ -230,6 +234,11 @@ class BrokerLifecycleManager:
         if code != self._last_error:  # once per error, not once per heartbeat
             log.warning("broker %d %s refused: %s", self.node_id, what, ec.error_name(code))
         self._last_error = code
+
+    def heartbeat_now(self) -> None:
+        """Send the next heartbeat at once (a log dir failed: the controller is told now, as
+        Kafka's directory event handler does, not at the next interval)."""
+        self._send_now.set()
 
     def pause_heartbeats(self) -> None:
         """Stop heartbeating (tests: the controller fences this broker after its session)."""

@@ -246,6 +246,15 @@ class Node:
         """The directory.id of every log dir (what a broker registers with)."""
         return _dir_ids(self.logs)
 
+    def offline_log_dir_ids(self) -> list[uuid.UUID]:
+        """The directory.id of every failed log dir (the heartbeat's offline_log_dirs)."""
+        offline = {str(d) for d in self.logs.offline_dirs}
+        return [
+            uuid.UUID(bytes=base64.urlsafe_b64decode(directory_id + "=="))
+            for path, directory_id in self.logs.directory_ids.items()
+            if path in offline
+        ]
+
     async def register_broker(self, endpoints: Sequence[BrokerEndpoint]) -> None:
         await self.controller_channel.register_broker(
             self.config.node_id, endpoints, _dir_ids(self.logs)

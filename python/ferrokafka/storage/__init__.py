@@ -50,11 +50,14 @@ from ferrokafka._ferrokafka import (
     read_batch_header,
 )
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
+from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo
 from ferrokafka.storage.logdirs import LogDirError
 from ferrokafka.storage.manager import LogManager, LogManagerSettings
 
 __all__ = [
+    "LogDirOfflineError",
+    "fails_log_dir",
     "AppendInfo",
     "BatchBuilder",
     "BatchHeader",

@@ -12,6 +12,10 @@ rolled-segment flushes, recovery-point and log-start-offset checkpoints, deletin
 directories); each job runs in a worker thread, each loop sleeps its interval and is
 cancellable between rounds.
 
+Failure: an I/O error that fails a dir (:mod:`ferrokafka.storage.dir_failure`) takes it
+offline (:meth:`LogManager.fail_dir`): its logs leave every job until the broker restarts,
+listeners (the replica manager, the broker) are told, the other dirs go on.
+
 Stop: :meth:`LogManager.shutdown` closes (flushes) every log, writes the checkpoints and then,
 last, the clean-shutdown marker; the next start then skips recovery.
 
@@ -38,6 +42,7 @@ from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConf
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
+from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
@@ -135,6 +140,7 @@ class LogManager:
         self._checkpoint_lock = threading.Lock()  # one checkpoint writer at a time
         self._logs: dict[TopicPartition, Log] = {}
         self._dir_of: dict[TopicPartition, Path] = {}
+        self._offline_of: dict[TopicPartition, Path] = {}  # the logs of failed dirs
         self._pending_deletes: list[tuple[float, Path]] = []  # (monotonic due time, dir)
         self._closed = False
         # Logs flushed by flush_dirty_logs and the time its passes took (read by metrics).
@@ -142,6 +148,11 @@ class LogManager:
         self.flush_time_ms = 0.0
         self._dir_locks: list[DirLock] = []
         self.directory_ids: dict[str, str] = {}
+        # Failed log dirs (storage/dir_failure.py) and why; offline until the broker restarts.
+        # Their logs leave _logs: no periodic job, checkpoint or shutdown touches them again.
+        self.offline_dirs: dict[Path, str] = {}
+        # Told (in the failing thread, each at most once per dir) when a dir goes offline.
+        self._dir_failure_listeners: list[Callable[[Path], None]] = []
         self.log_dirs: tuple[Path, ...] = create_and_validate_dirs(settings.log_dirs)
         try:
             for log_dir in self.log_dirs:
@@ -309,21 +320,28 @@ class LogManager:
         return self._dir_of.get(TopicPartition(topic, partition))
 
     def get_or_create_log(self, topic: str, partition: int, config: LogConfig | None = None) -> Log:
-        """The partition's log, created empty in the log dir holding the fewest partitions
-        (Kafka's choice) if there is none. ``config`` defaults to the topic's or the default."""
+        """The partition's log, created empty in the online log dir holding the fewest
+        partitions (Kafka's choice) if there is none. ``config`` defaults to the topic's or
+        the default. A partition of an offline dir, or with every dir offline, raises
+        LogDirOfflineError (KAFKA_STORAGE_ERROR to clients)."""
         tp = TopicPartition(topic, partition)
         with self._lock:
             self._check_open()
             log = self._logs.get(tp)
             if log is not None:
                 return log
+            offline = self._offline_of.get(tp)
+            if offline is not None:
+                raise LogDirOfflineError(str(offline))
             validate_topic(topic)
             if partition < 0:
                 raise ValueError(f"partition {partition} of {topic} is negative")
-            counts = {d: 0 for d in self.log_dirs}
+            counts = {d: 0 for d in self.log_dirs if d not in self.offline_dirs}
+            if not counts:
+                raise LogDirOfflineError(", ".join(map(str, self.log_dirs)))
             for d in self._dir_of.values():
                 counts[d] += 1
-            log_dir = min(self.log_dirs, key=lambda d: counts[d])
+            log_dir = min(counts, key=lambda d: counts[d])
             log = Log(str(log_dir / partition_dir_name(*tp)), config or self._config_for(topic))
             # The new directory entry must survive a crash along with the data written to it.
             ckpt.fsync_dir(log_dir)
@@ -404,6 +422,46 @@ class LogManager:
         for log in logs:
             log.update_config(config)
 
+    # -- log dir failure (Kafka's LogDirFailureChannel) --------------------------------------
+
+    def add_dir_failure_listener(self, listener: Callable[[Path], None]) -> None:
+        """Call ``listener(dir)`` when a dir goes offline, in the thread that saw the error
+        (a worker thread or the trio thread): it must only record, or hand over to trio."""
+        self._dir_failure_listeners.append(listener)
+
+    def online_dirs(self) -> list[Path]:
+        return [d for d in self.log_dirs if d not in self.offline_dirs]
+
+    def fail_dir(self, log_dir: Path, exc: BaseException) -> bool:
+        """Take ``log_dir`` offline after ``exc``: its logs are dropped from every job and
+        left as they are (not flushed or closed: the files are not to be trusted; Kafka closes
+        only the handles), and the listeners are told. Returns whether it was online."""
+        with self._lock:
+            if log_dir in self.offline_dirs or log_dir not in self.log_dirs:
+                return False
+            self.offline_dirs[log_dir] = str(exc)
+            gone = [tp for tp, d in self._dir_of.items() if d == log_dir]
+            for tp in gone:
+                self._logs.pop(tp, None)
+                self._offline_of[tp] = self._dir_of.pop(tp)
+        logger.error(
+            "Error on log directory %s (%s): stopping serving its %d logs until restart",
+            log_dir,
+            exc,
+            len(gone),
+        )
+        if not self.online_dirs():
+            logger.critical(
+                "all log dirs in %s have failed", ", ".join(str(d) for d in self.log_dirs)
+            )
+        for listener in self._dir_failure_listeners:
+            listener(log_dir)
+        return True
+
+    def fail_dir_of(self, log: Log, exc: BaseException) -> bool:
+        """Take the dir holding ``log`` offline (see :meth:`fail_dir`)."""
+        return self.fail_dir(Path(log.dir).parent, exc)
+
     # -- periodic work (each safe to call from any thread) ----------------------------------
 
     def _each_log(self, work: Callable[[Log], Any]) -> list[Any]:
@@ -413,6 +471,12 @@ class LogManager:
                 results.append(work(log))
             except LogClosedError:
                 continue  # deleted (or shut down) since the snapshot
+            except OSError as exc:
+                # A flush (or retention) that failed on a dead disk: the dir goes offline,
+                # the other logs go on (Kafka fails the dir on a failed flush).
+                if not fails_log_dir(exc):
+                    raise
+                self.fail_dir_of(log, exc)
         return results
 
     def cleanup_logs(self, now_ms: int | None = None) -> int:
@@ -439,10 +503,10 @@ class LogManager:
         return flushed
 
     def checkpoint_recovery_points(self) -> None:
-        self._checkpoint_dirs(self.log_dirs, start_offsets=False)
+        self._checkpoint_dirs(self.online_dirs(), start_offsets=False)
 
     def checkpoint_log_start_offsets(self) -> None:
-        self._checkpoint_dirs(self.log_dirs, recovery_points=False)
+        self._checkpoint_dirs(self.online_dirs(), recovery_points=False)
 
     def delete_pending_logs(self) -> int:
         """Remove renamed -delete directories whose delay has passed; returns how many."""
@@ -486,10 +550,10 @@ class LogManager:
     def checkpoint_high_watermarks(self, high_watermarks: Mapping[tuple[str, int], int]) -> None:
         """Write replication-offset-checkpoint in each log dir, for the partitions it holds
         (the replica manager owns high watermarks; this only knows where each log lives)."""
-        by_dir: dict[Path, dict[tuple[str, int], int]] = {d: {} for d in self.log_dirs}
+        by_dir: dict[Path, dict[tuple[str, int], int]] = {d: {} for d in self.online_dirs()}
         for (topic, partition), hw in high_watermarks.items():
             log_dir = self._dir_of.get(TopicPartition(topic, partition))
-            if log_dir is not None:
+            if log_dir in by_dir:
                 by_dir[log_dir][(topic, partition)] = hw
         for log_dir, hws in by_dir.items():
             ckpt.write_offset_checkpoint(log_dir / ckpt.REPLICATION_OFFSET_CHECKPOINT, hws)
@@ -547,7 +611,7 @@ class LogManager:
                     errors.append(e)
         try:
             with self._checkpoint_lock:
-                for log_dir in self.log_dirs:
+                for log_dir in self.online_dirs():  # an offline dir gets no clean marker
                     self._write_dir_checkpoints(log_dir, logs, starts)
                     if log_dir not in failed:
                         ckpt.write_clean_shutdown_marker(log_dir, broker_epoch)

@@ -322,6 +322,8 @@ class FetchHandler:
                 part.replica_log_start_offset,
                 now_ms=now,
                 broker_epoch=broker_epoch,
+                current_leader_epoch=part.current_leader_epoch,
+                last_fetched_epoch=part.last_fetched_epoch,
             )
         prepared.refused = frozenset(refused)
 

@@ -304,10 +304,10 @@ class ProduceHandler:
         batch is below its partition's high watermark, at most ``timeout_ms``; a partition
         still short then is REQUEST_TIMED_OUT, one no longer led here NOT_LEADER_OR_FOLLOWER."""
         pending = [
-            (found, outcome.info.last_offset + 1)
+            (found, _last_offset(outcome) + 1)
             for (_, parts), topic_outcomes in zip(targets, outcomes, strict=True)
             for (_, found, _, _), outcome in zip(parts, topic_outcomes, strict=True)
-            if isinstance(found, Partition) and outcome.info is not None
+            if isinstance(found, Partition) and _last_offset(outcome) is not None
         ]
 
         def replicated() -> bool:
@@ -446,15 +446,27 @@ def _verification_refusal(code: int) -> AppendResult:
     return AppendResult(code)
 
 
+def _last_offset(outcome: AppendResult) -> int | None:
+    """The last offset an acks=all answer waits for: the append's, or a retried batch's
+    original (Kafka's DelayedProduce waits for a duplicate's offsets as for a new append:
+    answered at once, a retry to a leader cut off since the first try would acknowledge
+    records no other replica has, which the next leader then overwrites)."""
+    if outcome.info is not None:
+        return outcome.info.last_offset
+    if outcome.duplicate is not None:
+        return outcome.duplicate.last_offset
+    return None
+
+
 def _after_wait(found: Partition | AppendResult, outcome: AppendResult) -> AppendResult:
     """An appended partition's answer once the acks=all wait ended short of it (or with an
     ISR below min.insync.replicas)."""
-    info = outcome.info
-    if not isinstance(found, Partition) or info is None:
+    last = _last_offset(outcome)
+    if not isinstance(found, Partition) or last is None:
         return outcome
     if not found.is_leader:
         return AppendResult(errors.NOT_LEADER_OR_FOLLOWER)
-    if found.high_watermark <= info.last_offset:
+    if found.high_watermark <= last:
         return AppendResult(errors.REQUEST_TIMED_OUT)
     if len(found.isr) < found.min_insync_replicas:
         # Kafka's checkEnoughReplicasReachOffset: committed, but the ISR shrank below
