@@ -137,7 +137,10 @@ def kafka_target(work_dir: Path) -> Iterator[Target]:
 
 @pytest.fixture(
     scope="module",
-    params=["ferrokafka", pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.slow])],
+    params=[
+        "ferrokafka",
+        pytest.param("kafka", marks=[pytest.mark.kafka, pytest.mark.slow, ks.COMPARE_OPT_IN]),
+    ],
 )
 def cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -22,7 +22,7 @@ AUTHORIZER_CONFIG = {
     "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
     "allow.everyone.if.no.acl.found": "true",
 }
-KAFKA_MARKS = [pytest.mark.kafka, pytest.mark.slow]
+KAFKA_MARKS = [pytest.mark.kafka, pytest.mark.slow, ks.COMPARE_OPT_IN]
 
 # (arguments, what the tool prints: blocks of a header and its sorted lines)
 STEPS: list[tuple[list[str], list[tuple[str, list[str]]]]] = [

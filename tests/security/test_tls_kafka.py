@@ -73,7 +73,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.fixture(scope="module", params=["kafka", "ferrokafka"])
+@pytest.fixture(
+    scope="module", params=[pytest.param("kafka", marks=ks.COMPARE_OPT_IN), "ferrokafka"]
+)
 def endpoints(
     request: pytest.FixtureRequest, pki: Pki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:

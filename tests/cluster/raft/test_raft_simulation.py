@@ -4,7 +4,8 @@ with the invariants checked after every step, a calm phase that must elect a lea
 
 Environment (the defaults are the bounded CI run):
 
-- ``FERROKAFKA_RAFT_SEEDS``: seeds per cluster size (default 200; e.g. 100000 for a long run);
+- ``FERROKAFKA_RAFT_SEEDS``: seeds per cluster size (default 100, 25 with voter changes;
+  e.g. 100000 for a long run);
 - ``FERROKAFKA_RAFT_EVENTS``: events per seed (default 3000);
 - ``FERROKAFKA_RAFT_SEED``: run only this seed, and print its whole trace if it fails.
 """
@@ -25,14 +26,14 @@ from ferrokafka.cluster.raft.leader import LeaderState
 from ferrokafka.cluster.raft.replica import RaftReplica
 from ferrokafka.cluster.raft.state import ResignedState
 
-SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "200"))
+SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "100"))
 EVENTS = int(os.environ.get("FERROKAFKA_RAFT_EVENTS", "3000"))
 ONE_SEED = os.environ.get("FERROKAFKA_RAFT_SEED")
 BLOCK = 25  # seeds per test item: a long run is a few thousand items, not 100000
 
 
 # Voter changes cost more per event (ApiVersions probes, caught-up checks): fewer seeds.
-VOTER_CHANGE_SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "50"))
+VOTER_CHANGE_SEEDS = int(os.environ.get("FERROKAFKA_RAFT_SEEDS", "25"))
 
 
 def seed_blocks(seeds: int = SEEDS) -> list[range]:
