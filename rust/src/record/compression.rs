@@ -130,12 +130,12 @@ pub fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>> {
     decompress_bounded(codec, data, MAX_DECOMPRESSED_BYTES)
 }
 
-fn corrupt(codec: Compression, e: impl std::fmt::Display) -> Error {
+pub(super) fn corrupt(codec: Compression, e: impl std::fmt::Display) -> Error {
     // Position 0: the caller knows where the batch is and re-targets the error.
     Error::corrupt(0, format!("{} decompression failed: {e}", codec.name()))
 }
 
-fn too_big_reason(limit: usize) -> String {
+pub(super) fn too_big_reason(limit: usize) -> String {
     format!("records section inflates to more than {limit} bytes")
 }
 
@@ -159,7 +159,7 @@ pub fn with_inflate_budget<T>(budget: Option<usize>, f: impl FnOnce() -> T) -> T
     out
 }
 
-fn over_budget(budget: usize) -> Error {
+pub(super) fn over_budget(budget: usize) -> Error {
     Error::Io(std::io::Error::new(
         std::io::ErrorKind::WouldBlock,
         format!("records section inflates to more than {budget} bytes: too much to inflate without waiting"),
@@ -170,15 +170,13 @@ fn over_budget(budget: usize) -> Error {
 /// to more than `limit` bytes (or with `WouldBlock` past this thread's inflate budget, see
 /// [`with_inflate_budget`]).
 pub fn decompress_bounded(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>> {
-    match INFLATE_BUDGET.with(std::cell::Cell::get) {
-        Some(budget) if budget < limit && codec != Compression::None => {
-            match inflate(codec, data, budget) {
-                Err(Error::CorruptRecord { reason, .. }) if reason == too_big_reason(budget) => {
-                    Err(over_budget(budget))
-                }
-                other => other,
+    match budget_for(codec, limit) {
+        Some(budget) => match inflate(codec, data, budget) {
+            Err(Error::CorruptRecord { reason, .. }) if reason == too_big_reason(budget) => {
+                Err(over_budget(budget))
             }
-        }
+            other => other,
+        },
         _ => inflate(codec, data, limit),
     }
 }
@@ -213,21 +211,36 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// Run `f` with this thread's zstd decompression context (None in the unreachable case that it
+/// is in use already: a fresh context is then correct, only slower).
+pub(super) fn with_zstd_context<T>(
+    f: impl FnOnce(Option<&mut zstd::zstd_safe::DCtx<'static>>) -> T,
+) -> T {
+    ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut slot) => f(Some(slot.get_or_insert_with(zstd::zstd_safe::DCtx::create))),
+        Err(_) => f(None),
+    })
+}
+
+/// This thread's inflate budget for a section of `codec` whose limit is `limit`: Some when it
+/// is tighter than the limit (see [`with_inflate_budget`]).
+pub(super) fn budget_for(codec: Compression, limit: usize) -> Option<usize> {
+    INFLATE_BUDGET
+        .with(std::cell::Cell::get)
+        .filter(|&budget| budget < limit && codec != Compression::None)
+}
+
 fn zstd_decompress(data: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>> {
     let codec = Compression::Zstd;
-    ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => {
-            let ctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
-            // with_context resets the session, so nothing of an earlier (failed) frame remains.
-            read_bounded(
-                zstd::stream::read::Decoder::with_context(data, ctx),
-                codec,
-                limit,
-                hint,
-            )
-        }
-        Err(_) => {
-            // Not reached (nothing here re-enters); a fresh context is still correct.
+    with_zstd_context(|ctx| match ctx {
+        // with_context resets the session, so nothing of an earlier (failed) frame remains.
+        Some(ctx) => read_bounded(
+            zstd::stream::read::Decoder::with_context(data, ctx),
+            codec,
+            limit,
+            hint,
+        ),
+        None => {
             let dec =
                 zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
             read_bounded(dec, codec, limit, hint)
