@@ -40,13 +40,15 @@ if TYPE_CHECKING:
 # to a log that fsyncs on append (flush.messages), go to a worker thread so the trio loop
 # keeps serving other connections.
 INLINE_APPEND_BYTES_MAX = 256 * 1024
-# A compressed batch appended inline may inflate to at most this much (a few ms of CPU for the
-# densest zstd); one that would inflate to more — a decompression bomb is a few KB — is left
-# to a worker thread (BlockingIOError from the native append, nothing written).
+# A compressed batch appended inline may inflate to at most this much. A batch kept as sent is
+# checked as it inflates, one record held at a time, so this bounds CPU, not memory: a few ms
+# for the densest zstd. One that would inflate to more — a decompression bomb is a few KB — is
+# left to a worker thread (BlockingIOError from the native append, nothing written).
 INLINE_INFLATE_BYTES_MAX = 4 * 1024 * 1024
-# Compressed batches inflated in worker threads at once: each may take up to the native
-# limit (128 MiB) for a moment, so this bounds the memory a burst of bombs can take (and the
-# cores they can keep busy).
+# Compressed batches inflated in worker threads at once. Kept as sent, each holds about one
+# record (and its codec's window); recompressed to the topic's codec, each is still inflated
+# whole, up to the native limit (128 MiB) for a moment. This bounds that memory, and the cores
+# a burst of big inflations can keep busy.
 CONCURRENT_INFLATES_MAX = 2
 # A producer state snapshot is written once this many offsets were appended since the last
 # one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).

@@ -11,7 +11,9 @@
 //! - zstd: a zstd stream, default level 3 as in Kafka.
 //!
 //! Decompression is bounded by [`MAX_DECOMPRESSED_BYTES`] (or a caller's limit): the compressed
-//! size is what `max.message.bytes` limits, and a tiny batch can claim gigabytes.
+//! size is what `max.message.bytes` limits, and a tiny batch can claim gigabytes. Inflating
+//! whole is for callers that need the section (rebuilding, reading); validation of a batch kept
+//! as sent streams it instead ([`super::inflate`]).
 
 use std::io::{Read, Write};
 
@@ -211,15 +213,36 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// The largest zstd context a thread keeps between batches. A context holds its frame's window
+/// (2 MiB for a Java producer's default level; a frame may ask for up to 128 MiB, and the
+/// pages it inflated through stay resident), so a bigger one is freed after its batch rather
+/// than kept by every thread that ever met such a frame.
+pub const ZSTD_CONTEXT_KEEP_BYTES_MAX: usize = 16 << 20;
+
 /// Run `f` with this thread's zstd decompression context (None in the unreachable case that it
 /// is in use already: a fresh context is then correct, only slower).
 pub(super) fn with_zstd_context<T>(
     f: impl FnOnce(Option<&mut zstd::zstd_safe::DCtx<'static>>) -> T,
 ) -> T {
     ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut slot) => f(Some(slot.get_or_insert_with(zstd::zstd_safe::DCtx::create))),
+        Ok(mut slot) => {
+            let out = f(Some(slot.get_or_insert_with(zstd::zstd_safe::DCtx::create)));
+            if slot
+                .as_ref()
+                .is_some_and(|ctx| ctx.sizeof() > ZSTD_CONTEXT_KEEP_BYTES_MAX)
+            {
+                *slot = None;
+            }
+            out
+        }
         Err(_) => f(None),
     })
+}
+
+/// Bytes this thread's kept zstd context takes (None: none kept).
+#[cfg(test)]
+pub(super) fn zstd_context_bytes() -> Option<usize> {
+    ZSTD_DCTX.with(|cell| cell.borrow().as_ref().map(|ctx| ctx.sizeof()))
 }
 
 /// This thread's inflate budget for a section of `codec` whose limit is `limit`: Some when it
@@ -532,6 +555,34 @@ mod tests {
                 "{codec:?}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn a_zstd_context_with_a_big_window_is_not_kept() {
+        let data = vec![0u8; 40 << 20];
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.window_log(26).unwrap();
+        enc.long_distance_matching(true).unwrap();
+        enc.write_all(&data).unwrap();
+        let big_window = enc.finish().unwrap();
+        let small = compress(Compression::Zstd, &data[..1 << 20], None).unwrap();
+        assert_eq!(
+            decompress(Compression::Zstd, &small).unwrap().len(),
+            1 << 20
+        );
+        let kept = zstd_context_bytes().unwrap();
+        assert!(kept <= ZSTD_CONTEXT_KEEP_BYTES_MAX, "{kept}");
+        assert_eq!(
+            decompress(Compression::Zstd, &big_window).unwrap().len(),
+            data.len()
+        );
+        assert_eq!(zstd_context_bytes(), None);
+        // The next batch gets a fresh context, kept again.
+        assert_eq!(
+            decompress(Compression::Zstd, &small).unwrap().len(),
+            1 << 20
+        );
+        assert!(zstd_context_bytes().is_some());
     }
 
     #[test]
