@@ -27,6 +27,16 @@ use crate::record::varint::{self, MAX_VARINT_BYTES};
 
 /// Bytes of inflated output read at a time.
 pub const STREAM_CHUNK_BYTES: usize = 32 * 1024;
+/// The largest record buffer a thread keeps between batches (records are mostly far smaller;
+/// a bigger buffer is freed after its batch).
+pub const RECORD_BUFFER_KEEP_BYTES_MAX: usize = 1 << 20;
+
+thread_local! {
+    /// This thread's chunk and record buffers, kept between batches: a batch of a few KB
+    /// spent more on allocating and zeroing a chunk than on inflating.
+    static BUFFERS: std::cell::Cell<(Vec<u8>, Vec<u8>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
 const XERIAL_HEADER_BYTES: usize = 16;
 
 /// Payload of the `io::Error` a [`SnappyReader`] returns for a block that would take the
@@ -81,10 +91,13 @@ pub fn walk_records(
 ) -> Result<()> {
     let budget = budget_for(codec, limit);
     let bound = budget.unwrap_or(limit);
+    // This thread's buffers, taken for the walk (a nested walk would get fresh ones).
+    let (mut chunk, mut record) = BUFFERS.with(|b| b.take());
+    chunk.resize(STREAM_CHUNK_BYTES, 0);
     let result = with_reader(codec, data, bound, |r| {
         let mut src = Source {
             r,
-            chunk: vec![0; STREAM_CHUNK_BYTES],
+            chunk: &mut chunk,
             start: 0,
             end: 0,
             inflated: 0,
@@ -93,8 +106,12 @@ pub fn walk_records(
             position,
             limit: bound,
         };
-        walk(&mut src, count, position, &mut f)
+        walk(&mut src, count, position, &mut record, &mut f)
     });
+    if record.capacity() > RECORD_BUFFER_KEEP_BYTES_MAX {
+        record = Vec::new();
+    }
+    BUFFERS.with(|b| b.set((chunk, record)));
     match (result, budget) {
         (Err(Error::CorruptRecord { reason, .. }), Some(b)) if reason == too_big_reason(b) => {
             Err(over_budget(b))
@@ -107,6 +124,7 @@ fn walk(
     src: &mut Source<'_>,
     count: i32,
     position: u64,
+    record: &mut Vec<u8>,
     f: &mut impl FnMut(i32, &RecordView<'_>) -> Result<()>,
 ) -> Result<()> {
     if count < 0 {
@@ -116,10 +134,9 @@ fn walk(
         ));
     }
     // One record at a time: its length varint, then its body.
-    let mut record = Vec::new();
     for index in 0..count {
         record.clear();
-        src.varint_into(&mut record)?;
+        src.varint_into(record)?;
         if record.is_empty() {
             return Err(Error::corrupt(
                 position,
@@ -127,7 +144,7 @@ fn walk(
             ));
         }
         // A bad varint is left to `decode`, which words the error.
-        if let Ok((len, _)) = varint::get_varint(&record) {
+        if let Ok((len, _)) = varint::get_varint(record) {
             if len < 0 || len as usize > src.room() {
                 // Never buffered: only its size matters (the stream passes its limit, or ends
                 // short of the record).
@@ -140,9 +157,9 @@ fn walk(
                     ),
                 ));
             }
-            src.take_into(len as usize, &mut record)?;
+            src.take_into(len as usize, record)?;
         }
-        let view = RecordView::decode(&record, position).map_err(|e| match e {
+        let view = RecordView::decode(record, position).map_err(|e| match e {
             Error::CorruptRecord { reason, .. } => {
                 Error::corrupt(position, format!("record {index}: {reason}"))
             }
@@ -163,7 +180,7 @@ fn walk(
 /// The inflated stream, read a chunk at a time and counted against the limit.
 struct Source<'r> {
     r: &'r mut dyn Read,
-    chunk: Vec<u8>,
+    chunk: &'r mut [u8],
     /// The unread part of `chunk`.
     start: usize,
     end: usize,
@@ -199,7 +216,7 @@ impl Source<'_> {
             return Ok(false);
         }
         let n = loop {
-            match self.r.read(&mut self.chunk) {
+            match self.r.read(self.chunk) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.read_error(e)),
