@@ -17,8 +17,10 @@
 use std::io::Read;
 
 use crate::error::{Error, Result};
+use crate::record::batch::{iter_records, BatchView};
 use crate::record::compression::{
-    budget_for, corrupt, over_budget, too_big_reason, with_zstd_context, XERIAL_MAGIC,
+    budget_for, corrupt, over_budget, too_big_reason, with_zstd_context, MAX_DECOMPRESSED_BYTES,
+    XERIAL_MAGIC,
 };
 use crate::record::header::Compression;
 use crate::record::lz4_frame::FrameReader;
@@ -74,6 +76,31 @@ fn with_reader<T>(
                 f(&mut dec)
             }
         }),
+    }
+}
+
+/// Walk every record of `view` (a whole batch): in place when uncompressed, as it inflates
+/// (at most [`MAX_DECOMPRESSED_BYTES`]) when compressed. Errors as [`BatchView::records`]'.
+pub fn walk_batch_records(
+    view: &BatchView<'_>,
+    mut f: impl FnMut(i32, &RecordView<'_>) -> Result<()>,
+) -> Result<()> {
+    let (count, position) = (view.header.record_count, view.position);
+    match view.codec()? {
+        Compression::None => {
+            for (i, r) in iter_records(view.raw_records(), count, position).enumerate() {
+                f(i as i32, &r?)?;
+            }
+            Ok(())
+        }
+        codec => walk_records(
+            codec,
+            view.raw_records(),
+            count,
+            position,
+            MAX_DECOMPRESSED_BYTES,
+            f,
+        ),
     }
 }
 
