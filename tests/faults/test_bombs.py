@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import zstandard
 
 from ferrokafka.protocol import RequestHeader, decode_response, encode_request
@@ -105,9 +106,15 @@ def _rss_bytes(pid: int) -> int:
     return _status_bytes(pid, "VmRSS")
 
 
-def test_bombs_are_refused_one_inflation_at_a_time(make_node: NodeFactory) -> None:
+@pytest.mark.parametrize("cleanup_policy", ["delete", "compact"])
+def test_bombs_are_refused_one_inflation_at_a_time(
+    make_node: NodeFactory, cleanup_policy: str
+) -> None:
+    """On a compacted topic the check for records without a key walks the batch too (it
+    inflated it whole, on the event loop for small batches, in as many threads as there were
+    big ones)."""
     node = make_node()
-    create_topic(node.bootstrap, "bombed", 1)
+    create_topic(node.bootstrap, "bombed", 1, config={"cleanup.policy": cleanup_policy})
     host, port = node.bootstrap.rsplit(":", 1)
     bombs = {"zstd": _bomb("zstd"), "gzip": _bomb("gzip", padding=380 * 1024)}
     # An inline-sized zstd bomb, and gzip bombs above INLINE_APPEND_BYTES_MAX (256 KiB).

@@ -130,8 +130,9 @@ def admitted(
     epoch and transaction state. An AppendResult is the answer (a refusal, or the original of
     a retried batch); None lets the append go ahead."""
     if not keyless_checked and "compact" in config.cleanup_policy:
-        # Its check takes bytes: a copy, on compacted topics only.
-        refused = keyless_records(partition, bytes(records))
+        # Its check takes bytes: a copy, on compacted topics only. Called in the trio thread:
+        # a batch inflating past INLINE_INFLATE_BYTES_MAX raises BlockingIOError.
+        refused = keyless_records(partition, bytes(records), inflate_max=INLINE_INFLATE_BYTES_MAX)
         if refused is not None:
             return refused
     if header is None:
@@ -174,11 +175,14 @@ def storage_refusal(exc: FerrokafkaError | OSError) -> AppendResult:
     return AppendResult(code, str(exc) if code in _ERRORS_WITH_MESSAGE else None)
 
 
-def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
+def keyless_records(
+    partition: Partition, data: bytes, *, inflate_max: int | None = None
+) -> AppendResult | None:
     """Kafka's LogValidator.validateKey: a compacted topic refuses records without a key, each
-    one a record error, and none of the batch is written."""
+    one a record error, and none of the batch is written. A compressed batch inflating past
+    ``inflate_max`` raises BlockingIOError (nothing checked)."""
     try:
-        indexes = keyless_record_indexes(data)
+        indexes = keyless_record_indexes(data, inflate_max=inflate_max)
     except FerrokafkaError:
         return None  # a corrupt batch: the append reports it with Kafka's error
     if not indexes:
