@@ -211,3 +211,41 @@ fn lz4_linked_frames_stream_with_their_window() {
         }
     }
 }
+
+#[test]
+fn damaged_streams_pass_or_fail_as_when_inflated_whole() {
+    // Flipped bytes anywhere in the compressed section: the streamed walk never panics, accepts
+    // exactly what the whole inflation accepts, with the same records; errors may differ only
+    // in which of two faults is reported first.
+    let raw = section(60, 40);
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for codec in CODECS {
+        let packed = compress(codec, &raw, None).unwrap();
+        for _ in 0..1500 {
+            let mut bad = packed.clone();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() as usize) % bad.len();
+                bad[at] ^= 1 << (next() % 8);
+            }
+            let limit = if next() % 4 == 0 {
+                raw.len() / 2
+            } else {
+                1 << 20
+            };
+            let (s, w) = (
+                streamed(codec, &bad, 60, limit),
+                whole(codec, &bad, 60, limit),
+            );
+            assert_eq!(s.is_ok(), w.is_ok(), "{codec:?}: {s:?} vs {w:?}");
+            if s.is_ok() {
+                assert_eq!(s, w, "{codec:?}");
+            }
+        }
+    }
+}
