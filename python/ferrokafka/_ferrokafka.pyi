@@ -676,8 +676,10 @@ def clean_log(
     continue meanwhile; the log's lock is held only to swap cleaned segments in. Raises
     LogConfigError when ``dedupe_buffer_bytes`` cannot hold the keys of one batch."""
 
-def keyless_record_indexes(records: bytes) -> list[int]:
-    """Index within its batch of each record without a key (control batches skipped)."""
+def keyless_record_indexes(records: bytes, *, inflate_max: int | None = None) -> list[int]:
+    """Index within its batch of each record without a key (control batches skipped);
+    compressed batches are walked as they inflate. ``inflate_max``: a compressed batch that
+    would inflate to more than this raises BlockingIOError (as ``Log.append``)."""
 
 # -- wire: the native Produce and Fetch codec (see ferrokafka.protocol.native) ---------------
 #

@@ -6,6 +6,7 @@ the periodic loop cleans under trio; keyless records are found for produce valid
 import time
 from pathlib import Path
 
+import pytest
 import trio
 
 from ferrokafka._ferrokafka import clean_log, cleanable_info, keyless_record_indexes
@@ -195,6 +196,20 @@ def test_keyless_record_indexes() -> None:
     b.append(None, key=b"k2")
     b.append(b"c")
     assert keyless_record_indexes(b.build()) == [1, 3]
+
+
+@pytest.mark.parametrize("codec", ["none", "gzip", "snappy", "lz4", "zstd"])
+def test_keyless_record_indexes_walk_compressed_batches_within_a_budget(codec: str) -> None:
+    b = BatchBuilder(compression=codec)
+    for i in range(2000):
+        b.append(bytes(1000), key=None if i % 500 == 7 else b"k")
+    batch = b.build()  # ~2 MB inflated
+    assert keyless_record_indexes(batch, inflate_max=4 << 20) == [7, 507, 1007, 1507]
+    if codec == "none":  # nothing to inflate: no budget
+        assert keyless_record_indexes(batch, inflate_max=1 << 20) == [7, 507, 1007, 1507]
+    else:
+        with pytest.raises(BlockingIOError):
+            keyless_record_indexes(batch, inflate_max=1 << 20)
 
 
 def test_cleaning_stops_at_the_last_stable_offset(tmp_path: Path) -> None:

@@ -40,13 +40,15 @@ if TYPE_CHECKING:
 # to a log that fsyncs on append (flush.messages), go to a worker thread so the trio loop
 # keeps serving other connections.
 INLINE_APPEND_BYTES_MAX = 256 * 1024
-# A compressed batch appended inline may inflate to at most this much (a few ms of CPU for the
-# densest zstd); one that would inflate to more — a decompression bomb is a few KB — is left
-# to a worker thread (BlockingIOError from the native append, nothing written).
+# A compressed batch appended inline may inflate to at most this much. A batch kept as sent is
+# checked as it inflates, one record held at a time, so this bounds CPU, not memory: a few ms
+# for the densest zstd. One that would inflate to more — a decompression bomb is a few KB — is
+# left to a worker thread (BlockingIOError from the native append, nothing written).
 INLINE_INFLATE_BYTES_MAX = 4 * 1024 * 1024
-# Compressed batches inflated in worker threads at once: each may take up to the native
-# limit (128 MiB) for a moment, so this bounds the memory a burst of bombs can take (and the
-# cores they can keep busy).
+# Compressed batches inflated in worker threads at once. Kept as sent, each holds about one
+# record (and its codec's window); recompressed to the topic's codec, each is still inflated
+# whole, up to the native limit (128 MiB) for a moment. This bounds that memory, and the cores
+# a burst of big inflations can keep busy.
 CONCURRENT_INFLATES_MAX = 2
 # A producer state snapshot is written once this many offsets were appended since the last
 # one, which bounds the log replay after an unclean shutdown (a clean one writes a snapshot).
@@ -128,8 +130,9 @@ def admitted(
     epoch and transaction state. An AppendResult is the answer (a refusal, or the original of
     a retried batch); None lets the append go ahead."""
     if not keyless_checked and "compact" in config.cleanup_policy:
-        # Its check takes bytes: a copy, on compacted topics only.
-        refused = keyless_records(partition, bytes(records))
+        # Its check takes bytes: a copy, on compacted topics only. Called in the trio thread:
+        # a batch inflating past INLINE_INFLATE_BYTES_MAX raises BlockingIOError.
+        refused = keyless_records(partition, bytes(records), inflate_max=INLINE_INFLATE_BYTES_MAX)
         if refused is not None:
             return refused
     if header is None:
@@ -172,11 +175,14 @@ def storage_refusal(exc: FerrokafkaError | OSError) -> AppendResult:
     return AppendResult(code, str(exc) if code in _ERRORS_WITH_MESSAGE else None)
 
 
-def keyless_records(partition: Partition, data: bytes) -> AppendResult | None:
+def keyless_records(
+    partition: Partition, data: bytes, *, inflate_max: int | None = None
+) -> AppendResult | None:
     """Kafka's LogValidator.validateKey: a compacted topic refuses records without a key, each
-    one a record error, and none of the batch is written."""
+    one a record error, and none of the batch is written. A compressed batch inflating past
+    ``inflate_max`` raises BlockingIOError (nothing checked)."""
     try:
-        indexes = keyless_record_indexes(data)
+        indexes = keyless_record_indexes(data, inflate_max=inflate_max)
     except FerrokafkaError:
         return None  # a corrupt batch: the append reports it with Kafka's error
     if not indexes:

@@ -456,15 +456,18 @@ class Partition:
             header = appends.header_of(records)
         if _is_marker(header, origin):
             return self._append_marker_nowait(records)
-        refused = appends.admitted(
-            self,
-            records,
-            header,
-            config,
-            keyless_checked=False,
-            from_client=origin is AppendOrigin.CLIENT,
-            verification=verification,
-        )
+        try:
+            refused = appends.admitted(
+                self,
+                records,
+                header,
+                config,
+                keyless_checked=False,
+                from_client=origin is AppendOrigin.CLIENT,
+                verification=verification,
+            )
+        except BlockingIOError as exc:  # a compacted topic's key check met a big inflation
+            raise appends.InflateInWorkerThread(str(exc)) from exc
         if refused is not None:
             return refused
         epoch = self.leader_epoch
@@ -521,13 +524,18 @@ class Partition:
         if refused is not None:
             return refused
         big = memoryview(records).nbytes > appends.INLINE_APPEND_BYTES_MAX
-        keyless_checked = big and "compact" in config.cleanup_policy
+        inflates = appends.compressed(header)
+        keyless_checked = (big or inflates) and "compact" in config.cleanup_policy
         if keyless_checked:
-            # Decompresses the batch: in a worker thread, as big appends.
-            refused = await trio.to_thread.run_sync(appends.keyless_records, self, bytes(records))
+            # Walks (and inflates) the batch: in a worker thread, as big appends.
+            refused = await trio.to_thread.run_sync(
+                appends.keyless_records,
+                self,
+                bytes(records),
+                limiter=_inflate_limiter() if inflates else None,
+            )
             if refused is not None:
                 return refused
-        inflates = appends.compressed(header)
         in_thread = big or config.flush_messages is not None or inflates
         async with self.append_lock:
             if not self.is_leader:  # became a follower while waiting for the lock

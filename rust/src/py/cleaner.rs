@@ -130,9 +130,20 @@ fn clean_log(
     Ok(PyCleanStats { inner })
 }
 
+/// `inflate_max`: a compressed batch that would inflate to more raises BlockingIOError (for a
+/// caller that must not wait), as `Log.append`'s.
 #[pyfunction]
-fn keyless_record_indexes(py: Python<'_>, records: &[u8]) -> PyResult<Vec<i32>> {
-    Ok(py.allow_threads(|| cleaner::keyless_record_indexes(records))?)
+#[pyo3(signature = (records, *, inflate_max = None))]
+fn keyless_record_indexes(
+    py: Python<'_>,
+    records: &[u8],
+    inflate_max: Option<usize>,
+) -> PyResult<Vec<i32>> {
+    Ok(py.allow_threads(|| {
+        crate::record::compression::with_inflate_budget(inflate_max, || {
+            cleaner::keyless_record_indexes(records)
+        })
+    })?)
 }
 
 const _: () = assert!(cleaner::DEFAULT_DEDUPE_BUFFER_BYTES == 134_217_728);

@@ -66,10 +66,10 @@ impl<'a> BatchView<'a> {
         self.records_section_bounded(MAX_DECOMPRESSED_BYTES)
     }
 
-    pub fn records_section_bounded(&self, limit: usize) -> Result<Cow<'a, [u8]>> {
-        // An unknown codec id in a batch's attributes is a corrupt batch (as the produce path
-        // treats it), not a bad codec name from a caller.
-        let codec = self.header.compression().map_err(|_| {
+    /// The batch's codec. An unknown codec id in its attributes is a corrupt batch (as the
+    /// produce path treats it), not a bad codec name from a caller.
+    pub fn codec(&self) -> Result<Compression> {
+        self.header.compression().map_err(|_| {
             Error::corrupt(
                 self.position,
                 format!(
@@ -77,8 +77,11 @@ impl<'a> BatchView<'a> {
                     self.header.attributes & header::COMPRESSION_CODEC_MASK
                 ),
             )
-        })?;
-        match codec {
+        })
+    }
+
+    pub fn records_section_bounded(&self, limit: usize) -> Result<Cow<'a, [u8]>> {
+        match self.codec()? {
             Compression::None => Ok(Cow::Borrowed(self.raw_records())),
             codec => compression::decompress_bounded(codec, self.raw_records(), limit)
                 .map(Cow::Owned)

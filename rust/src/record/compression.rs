@@ -11,7 +11,9 @@
 //! - zstd: a zstd stream, default level 3 as in Kafka.
 //!
 //! Decompression is bounded by [`MAX_DECOMPRESSED_BYTES`] (or a caller's limit): the compressed
-//! size is what `max.message.bytes` limits, and a tiny batch can claim gigabytes.
+//! size is what `max.message.bytes` limits, and a tiny batch can claim gigabytes. Inflating
+//! whole is for callers that need the section (rebuilding, reading); validation of a batch kept
+//! as sent streams it instead ([`super::inflate`]).
 
 use std::io::{Read, Write};
 
@@ -130,12 +132,12 @@ pub fn decompress(codec: Compression, data: &[u8]) -> Result<Vec<u8>> {
     decompress_bounded(codec, data, MAX_DECOMPRESSED_BYTES)
 }
 
-fn corrupt(codec: Compression, e: impl std::fmt::Display) -> Error {
+pub(super) fn corrupt(codec: Compression, e: impl std::fmt::Display) -> Error {
     // Position 0: the caller knows where the batch is and re-targets the error.
     Error::corrupt(0, format!("{} decompression failed: {e}", codec.name()))
 }
 
-fn too_big_reason(limit: usize) -> String {
+pub(super) fn too_big_reason(limit: usize) -> String {
     format!("records section inflates to more than {limit} bytes")
 }
 
@@ -159,7 +161,7 @@ pub fn with_inflate_budget<T>(budget: Option<usize>, f: impl FnOnce() -> T) -> T
     out
 }
 
-fn over_budget(budget: usize) -> Error {
+pub(super) fn over_budget(budget: usize) -> Error {
     Error::Io(std::io::Error::new(
         std::io::ErrorKind::WouldBlock,
         format!("records section inflates to more than {budget} bytes: too much to inflate without waiting"),
@@ -170,15 +172,13 @@ fn over_budget(budget: usize) -> Error {
 /// to more than `limit` bytes (or with `WouldBlock` past this thread's inflate budget, see
 /// [`with_inflate_budget`]).
 pub fn decompress_bounded(codec: Compression, data: &[u8], limit: usize) -> Result<Vec<u8>> {
-    match INFLATE_BUDGET.with(std::cell::Cell::get) {
-        Some(budget) if budget < limit && codec != Compression::None => {
-            match inflate(codec, data, budget) {
-                Err(Error::CorruptRecord { reason, .. }) if reason == too_big_reason(budget) => {
-                    Err(over_budget(budget))
-                }
-                other => other,
+    match budget_for(codec, limit) {
+        Some(budget) => match inflate(codec, data, budget) {
+            Err(Error::CorruptRecord { reason, .. }) if reason == too_big_reason(budget) => {
+                Err(over_budget(budget))
             }
-        }
+            other => other,
+        },
         _ => inflate(codec, data, limit),
     }
 }
@@ -213,21 +213,57 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-fn zstd_decompress(data: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>> {
-    let codec = Compression::Zstd;
+/// The largest zstd context a thread keeps between batches. A context holds its frame's window
+/// (2 MiB for a Java producer's default level; a frame may ask for up to 128 MiB, and the
+/// pages it inflated through stay resident), so a bigger one is freed after its batch rather
+/// than kept by every thread that ever met such a frame.
+pub const ZSTD_CONTEXT_KEEP_BYTES_MAX: usize = 16 << 20;
+
+/// Run `f` with this thread's zstd decompression context (None in the unreachable case that it
+/// is in use already: a fresh context is then correct, only slower).
+pub(super) fn with_zstd_context<T>(
+    f: impl FnOnce(Option<&mut zstd::zstd_safe::DCtx<'static>>) -> T,
+) -> T {
     ZSTD_DCTX.with(|cell| match cell.try_borrow_mut() {
         Ok(mut slot) => {
-            let ctx = slot.get_or_insert_with(zstd::zstd_safe::DCtx::create);
-            // with_context resets the session, so nothing of an earlier (failed) frame remains.
-            read_bounded(
-                zstd::stream::read::Decoder::with_context(data, ctx),
-                codec,
-                limit,
-                hint,
-            )
+            let out = f(Some(slot.get_or_insert_with(zstd::zstd_safe::DCtx::create)));
+            if slot
+                .as_ref()
+                .is_some_and(|ctx| ctx.sizeof() > ZSTD_CONTEXT_KEEP_BYTES_MAX)
+            {
+                *slot = None;
+            }
+            out
         }
-        Err(_) => {
-            // Not reached (nothing here re-enters); a fresh context is still correct.
+        Err(_) => f(None),
+    })
+}
+
+/// Bytes this thread's kept zstd context takes (None: none kept).
+#[cfg(test)]
+pub(super) fn zstd_context_bytes() -> Option<usize> {
+    ZSTD_DCTX.with(|cell| cell.borrow().as_ref().map(|ctx| ctx.sizeof()))
+}
+
+/// This thread's inflate budget for a section of `codec` whose limit is `limit`: Some when it
+/// is tighter than the limit (see [`with_inflate_budget`]).
+pub(super) fn budget_for(codec: Compression, limit: usize) -> Option<usize> {
+    INFLATE_BUDGET
+        .with(std::cell::Cell::get)
+        .filter(|&budget| budget < limit && codec != Compression::None)
+}
+
+fn zstd_decompress(data: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>> {
+    let codec = Compression::Zstd;
+    with_zstd_context(|ctx| match ctx {
+        // with_context resets the session, so nothing of an earlier (failed) frame remains.
+        Some(ctx) => read_bounded(
+            zstd::stream::read::Decoder::with_context(data, ctx),
+            codec,
+            limit,
+            hint,
+        ),
+        None => {
             let dec =
                 zstd::stream::read::Decoder::with_buffer(data).map_err(|e| corrupt(codec, e))?;
             read_bounded(dec, codec, limit, hint)
@@ -519,6 +555,34 @@ mod tests {
                 "{codec:?}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn a_zstd_context_with_a_big_window_is_not_kept() {
+        let data = vec![0u8; 40 << 20];
+        let mut enc = zstd::stream::write::Encoder::new(Vec::new(), 3).unwrap();
+        enc.window_log(26).unwrap();
+        enc.long_distance_matching(true).unwrap();
+        enc.write_all(&data).unwrap();
+        let big_window = enc.finish().unwrap();
+        let small = compress(Compression::Zstd, &data[..1 << 20], None).unwrap();
+        assert_eq!(
+            decompress(Compression::Zstd, &small).unwrap().len(),
+            1 << 20
+        );
+        let kept = zstd_context_bytes().unwrap();
+        assert!(kept <= ZSTD_CONTEXT_KEEP_BYTES_MAX, "{kept}");
+        assert_eq!(
+            decompress(Compression::Zstd, &big_window).unwrap().len(),
+            data.len()
+        );
+        assert_eq!(zstd_context_bytes(), None);
+        // The next batch gets a fresh context, kept again.
+        assert_eq!(
+            decompress(Compression::Zstd, &small).unwrap().len(),
+            1 << 20
+        );
+        assert!(zstd_context_bytes().is_some());
     }
 
     #[test]

@@ -83,32 +83,7 @@ pub fn decompress(data: &[u8], limit: usize, hint: usize) -> Result<Vec<u8>, Lz4
 }
 
 fn read_frame(input: &mut Input<'_>, out: &mut Vec<u8>, limit: usize) -> Result<(), Lz4Error> {
-    let descriptor_start = input.at;
-    let flg = input.take(1, "frame descriptor")?[0];
-    let bd = input.take(1, "frame descriptor")?[0];
-    if flg & FLG_VERSION_MASK != FLG_VERSION {
-        return Err(corrupt(format!(
-            "unsupported frame version in FLG {flg:#x}"
-        )));
-    }
-    if flg & FLG_DICT_ID != 0 {
-        return Err(corrupt("frames with a dictionary id are not supported"));
-    }
-    let block_max = match (bd >> 4) & 0x7 {
-        4 => 64 * 1024,
-        5 => 256 * 1024,
-        6 => 1024 * 1024,
-        7 => 4 * 1024 * 1024,
-        other => return Err(corrupt(format!("bad block size id {other}"))),
-    };
-    if flg & FLG_CONTENT_SIZE != 0 {
-        input.take(8, "content size")?; // advisory: the blocks say how much there is
-    }
-    let descriptor = &input.data[descriptor_start..input.at];
-    let header_checksum = input.take(1, "header checksum")?[0];
-    if (XxHash32::oneshot(0, descriptor) >> 8) as u8 != header_checksum {
-        return Err(corrupt("frame header checksum mismatch"));
-    }
+    let Descriptor { flg, block_max } = read_descriptor(input)?;
     let linked = flg & FLG_INDEPENDENT == 0;
     let frame_start = out.len();
     loop {
@@ -173,6 +148,187 @@ fn read_frame(input: &mut Input<'_>, out: &mut Vec<u8>, limit: usize) -> Result<
         }
     }
     Ok(())
+}
+
+/// What the descriptor of one frame says.
+#[derive(Clone, Copy)]
+struct Descriptor {
+    flg: u8,
+    block_max: usize,
+}
+
+impl Descriptor {
+    fn linked(self) -> bool {
+        self.flg & FLG_INDEPENDENT == 0
+    }
+}
+
+/// The frame descriptor after the magic (FLG, BD, optional content size, header checksum).
+fn read_descriptor(input: &mut Input<'_>) -> Result<Descriptor, Lz4Error> {
+    let descriptor_start = input.at;
+    let flg = input.take(1, "frame descriptor")?[0];
+    let bd = input.take(1, "frame descriptor")?[0];
+    if flg & FLG_VERSION_MASK != FLG_VERSION {
+        return Err(corrupt(format!(
+            "unsupported frame version in FLG {flg:#x}"
+        )));
+    }
+    if flg & FLG_DICT_ID != 0 {
+        return Err(corrupt("frames with a dictionary id are not supported"));
+    }
+    let block_max = match (bd >> 4) & 0x7 {
+        4 => 64 * 1024,
+        5 => 256 * 1024,
+        6 => 1024 * 1024,
+        7 => 4 * 1024 * 1024,
+        other => return Err(corrupt(format!("bad block size id {other}"))),
+    };
+    if flg & FLG_CONTENT_SIZE != 0 {
+        input.take(8, "content size")?; // advisory: the blocks say how much there is
+    }
+    let descriptor = &input.data[descriptor_start..input.at];
+    let header_checksum = input.take(1, "header checksum")?[0];
+    if (XxHash32::oneshot(0, descriptor) >> 8) as u8 != header_checksum {
+        return Err(corrupt("frame header checksum mismatch"));
+    }
+    Ok(Descriptor { flg, block_max })
+}
+
+/// The frame being read by a [`FrameReader`].
+struct Frame {
+    descriptor: Descriptor,
+    /// Hash of the frame's content so far, when it ends with a content checksum.
+    content: Option<XxHash32>,
+}
+
+/// The frames of a records section decoded as a stream, one block at a time: what it holds
+/// is the block being handed out plus, for linked blocks, the 64 KiB window before it (at most
+/// 4 MiB + 64 KiB, the largest block size), however much the frames inflate to. Checksums are
+/// verified as in [`decompress`]; errors are `io::Error`s whose text is [`decompress`]'s.
+pub struct FrameReader<'a> {
+    input: Input<'a>,
+    frame: Option<Frame>,
+    /// The linked window (earlier output of this frame), then the current block.
+    buf: Vec<u8>,
+    /// Next byte of `buf` to hand out.
+    read_at: usize,
+}
+
+impl<'a> FrameReader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        FrameReader {
+            input: Input { data, at: 0 },
+            frame: None,
+            buf: Vec::new(),
+            read_at: 0,
+        }
+    }
+
+    /// Move on by one step (a frame header, a block, a frame end); false at the end of input.
+    fn advance(&mut self) -> Result<bool, Lz4Error> {
+        let Some(frame) = self.frame.as_mut() else {
+            if self.input.at == self.input.data.len() {
+                return Ok(false);
+            }
+            let magic = self.input.u32_le("frame magic")?;
+            if magic & SKIPPABLE_MAGIC_MASK == SKIPPABLE_MAGIC {
+                let len = self.input.u32_le("skippable frame size")? as usize;
+                self.input.take(len, "skippable frame")?;
+                return Ok(true);
+            }
+            if magic != MAGIC {
+                return Err(corrupt(format!("bad frame magic {magic:#x}")));
+            }
+            let descriptor = read_descriptor(&mut self.input)?;
+            self.frame = Some(Frame {
+                descriptor,
+                content: (descriptor.flg & FLG_CONTENT_CHECKSUM != 0)
+                    .then(|| XxHash32::with_seed(0)),
+            });
+            // A new frame links to nothing before it.
+            self.buf.clear();
+            self.read_at = 0;
+            return Ok(true);
+        };
+        let d = frame.descriptor;
+        let size = self.input.u32_le("block size")?;
+        if size == 0 {
+            if let Some(hash) = frame.content.as_ref() {
+                let want = self.input.u32_le("content checksum")?;
+                if hash.finish_32() != want {
+                    return Err(corrupt("content checksum mismatch"));
+                }
+            }
+            self.frame = None;
+            return Ok(true);
+        }
+        let len = (size & !BLOCK_UNCOMPRESSED) as usize;
+        if len > d.block_max {
+            return Err(corrupt(format!(
+                "block of {len} bytes over the frame's {}",
+                d.block_max
+            )));
+        }
+        let block = self.input.take(len, "block")?;
+        if d.flg & FLG_BLOCK_CHECKSUM != 0 {
+            let want = self.input.u32_le("block checksum")?;
+            if XxHash32::oneshot(0, block) != want {
+                return Err(corrupt("block checksum mismatch"));
+            }
+        }
+        // Keep only what the next block may refer to.
+        let keep = if d.linked() {
+            self.buf.len().min(WINDOW_BYTES)
+        } else {
+            0
+        };
+        self.buf.drain(..self.buf.len() - keep);
+        let pos = self.buf.len();
+        if size & BLOCK_UNCOMPRESSED != 0 {
+            self.buf.extend_from_slice(block);
+        } else {
+            let cap = d
+                .block_max
+                .min(len.saturating_mul(MAX_EXPANSION).saturating_add(16));
+            self.buf.resize(pos + cap, 0);
+            let (dict, rest) = self.buf.split_at_mut(pos);
+            let decoded = if d.linked() {
+                lz4_flex::block::decompress_into_with_dict(block, rest, dict)
+            } else {
+                lz4_flex::block::decompress_into(block, rest)
+            };
+            match decoded {
+                Ok(n) => self.buf.truncate(pos + n),
+                Err(e) => {
+                    self.buf.truncate(pos);
+                    return Err(corrupt(format!("block: {e}")));
+                }
+            }
+        }
+        if let Some(hash) = frame.content.as_mut() {
+            std::hash::Hasher::write(hash, &self.buf[pos..]);
+        }
+        self.read_at = pos;
+        Ok(true)
+    }
+}
+
+impl std::io::Read for FrameReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.read_at == self.buf.len() {
+            match self.advance() {
+                Ok(true) => {}
+                Ok(false) => return Ok(0),
+                Err(Lz4Error::Corrupt(what)) => return Err(std::io::Error::other(what)),
+                // Not produced by `advance` (the reader's consumer bounds what it takes).
+                Err(Lz4Error::TooBig) => return Err(std::io::Error::other("block too big")),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.read_at);
+        out[..n].copy_from_slice(&self.buf[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

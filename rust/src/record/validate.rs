@@ -12,10 +12,13 @@ use std::io::IoSlice;
 use crate::error::{Error, Result};
 use crate::record::batch::{iter_records, record_timestamp, BatchView};
 use crate::record::builder::{BatchBuilder, BatchOptions};
+use crate::record::compression::MAX_DECOMPRESSED_BYTES;
 use crate::record::header::{
     self, BatchHeader, BatchProducer, Compression, Framed, TimestampType, ATTRIBUTES_OFFSET,
     CRC_OFFSET, HEADER_SIZE, MAX_TIMESTAMP_OFFSET,
 };
+use crate::record::inflate::walk_records;
+use crate::record::record::RecordView;
 
 /// What the log's config says about the batches it accepts.
 #[derive(Clone, Debug)]
@@ -215,7 +218,8 @@ fn check_timestamp(
 }
 
 /// Phase one for one batch: every record framed, offset deltas exactly 0..n-1, timestamps in
-/// bounds. Uncompressed batches are walked in place; nothing is allocated per record.
+/// bounds. Uncompressed batches are walked in place; compressed ones kept as sent are walked
+/// as they inflate (one record held at a time); nothing is allocated per record.
 fn check_batch(buf: &[u8], pos: usize, h: BatchHeader, cfg: &ValidationConfig) -> Result<Checked> {
     let codec = check_header(pos, &h, cfg)?;
     let view = BatchView {
@@ -225,11 +229,9 @@ fn check_batch(buf: &[u8], pos: usize, h: BatchHeader, cfg: &ValidationConfig) -
     };
     // Kafka leaves control batches uncompressed unless they were written compressed.
     let rebuild = cfg.target_compression.is_some_and(|t| t != codec) && !h.is_control();
-    let section = view.records_section()?;
     let mut max_record_timestamp = header::NO_TIMESTAMP;
-    for (i, r) in iter_records(&section, h.record_count, pos as u64).enumerate() {
-        let r = r?;
-        if r.offset_delta as i64 != i as i64 {
+    let mut check_record = |i: i32, r: &RecordView<'_>| -> Result<()> {
+        if r.offset_delta != i {
             return Err(Error::corrupt(
                 pos as u64,
                 format!(
@@ -238,14 +240,31 @@ fn check_batch(buf: &[u8], pos: usize, h: BatchHeader, cfg: &ValidationConfig) -
                 ),
             ));
         }
-        let ts = view.record_timestamp(&r);
+        let ts = view.record_timestamp(r);
         check_timestamp(&h, ts, r.offset_delta, cfg, pos)?;
         max_record_timestamp = max_record_timestamp.max(ts);
-    }
-    let inflated = match section {
-        Cow::Owned(v) if rebuild => Some(v),
-        _ => None,
+        Ok(())
     };
+    let mut inflated = None;
+    if codec != Compression::None && !rebuild {
+        // Kept as sent: checked as it inflates, one record at a time, never held whole.
+        walk_records(
+            codec,
+            view.raw_records(),
+            h.record_count,
+            pos as u64,
+            MAX_DECOMPRESSED_BYTES,
+            &mut check_record,
+        )?;
+    } else {
+        let section = view.records_section()?;
+        for (i, r) in iter_records(&section, h.record_count, pos as u64).enumerate() {
+            check_record(i as i32, &r?)?;
+        }
+        if let Cow::Owned(v) = section {
+            inflated = rebuild.then_some(v);
+        }
+    }
     Ok(Checked {
         pos,
         header: h,

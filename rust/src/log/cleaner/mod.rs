@@ -48,6 +48,7 @@ use crate::error::{Error, Result};
 use crate::index::AbortedTxn;
 use crate::record::batch::{iter_records, BatchView};
 use crate::record::header::{BatchHeader, HEADER_SIZE};
+use crate::record::inflate::walk_batch_records;
 
 use self::filter::{FilterContext, ProducerLastRecord};
 use self::offset_map::OffsetMap;
@@ -462,12 +463,13 @@ pub fn keyless_record_indexes(buf: &[u8]) -> Result<Vec<i32>> {
     while pos < buf.len() {
         let view = BatchView::parse(&buf[pos..], pos as u64)?;
         if !view.header.is_control() {
-            let section = view.records_section()?;
-            for (i, r) in iter_records(&section, view.header.record_count, pos as u64).enumerate() {
-                if r?.key.is_none() {
-                    out.push(i as i32);
+            // As it inflates: never the whole section (a produce path check, like validation).
+            walk_batch_records(&view, |i, r| {
+                if r.key.is_none() {
+                    out.push(i);
                 }
-            }
+                Ok(())
+            })?;
         }
         pos += view.header.total_size();
     }
