@@ -260,7 +260,15 @@ class SharePartitionManager:
             sp.state_batches(),
             sp.delivery_complete_count(),
         )
-        if code:
+        if code in (ec.FENCED_STATE_EPOCH, ec.FENCED_LEADER_EPOCH):
+            # The state was initialized again (an offset reset) or a newer leader wrote it:
+            # this copy is stale. Kafka fences the SharePartition and drops it from its cache;
+            # the next fetch loads the state anew.
+            log.info("share-partition %s fenced (%s): unloaded", key, ec.error_name(code))
+            if self.partitions.get(key) is sp:
+                del self.partitions[key]
+                self.timers.cancel(key)
+        elif code:
             # Kafka fails the acknowledgement then; the in-memory state stays ahead, and the
             # next successful write carries it (it replaces everything above the start).
             log.warning("share state write for %s failed: %s", key, ec.error_name(code))
