@@ -135,7 +135,9 @@ def test_reset_describe_delete(broker: Target, work_dir: Path) -> None:
     _, out = share_groups(broker, work_dir, "--describe", "--group", g)
     assert f"Share group '{g}' has no offset information." in out, out
     rows, _ = share_groups(broker, work_dir, "--delete-offsets", "--group", g, "--topic", "adm")
-    assert rows == [["adm", "Error:", "There", "is", "no", "offset", "information", "to", "delete."]]
+    assert rows == [
+        ["adm", "Error:", "There", "is", "no", "offset", "information", "to", "delete."]
+    ]
     rows, out = share_groups(
         broker, work_dir, "--delete-offsets", "--group", "adm-none", "--topic", "adm"
     )
@@ -148,8 +150,15 @@ def share_consume(classpath: str, broker: Target, group: str, topic: str) -> lis
 
     process = subprocess.run(
         app_command(
-            "ShareConsume", classpath, broker.bootstrap_servers, group, topic, "implicit",
-            "3000", "60000", "20000",
+            "ShareConsume",
+            classpath,
+            broker.bootstrap_servers,
+            group,
+            topic,
+            "implicit",
+            "3000",
+            "60000",
+            "20000",
         ),  # fmt: skip
         capture_output=True,
         stdin=subprocess.DEVNULL,
@@ -158,12 +167,12 @@ def share_consume(classpath: str, broker: Target, group: str, topic: str) -> lis
     )
     assert process.returncode == 0, process.stderr[-3000:]
     assert "DONE" in process.stdout, process.stdout[-2000:] + process.stderr[-2000:]
-    return sorted(int(line.split()[1]) for line in process.stdout.splitlines() if line[:4] == "GOT ")
+    return sorted(
+        int(line.split()[1]) for line in process.stdout.splitlines() if line[:4] == "GOT "
+    )
 
 
-def test_java_share_consumer_starts_from_the_reset_offset(
-    broker: Target, work_dir: Path
-) -> None:
+def test_java_share_consumer_starts_from_the_reset_offset(broker: Target, work_dir: Path) -> None:
     from kafka_support.jars import streams_classpath
 
     classpath = streams_classpath()  # the apps directory holds a Streams app too

@@ -48,8 +48,7 @@ _MESSAGES = {
     ec.INVALID_GROUP_ID: "The configured groupId is invalid.",
     ec.NOT_COORDINATOR: "This is not the correct coordinator.",
     ec.COORDINATOR_NOT_AVAILABLE: "The coordinator is not available.",
-    ec.COORDINATOR_LOAD_IN_PROGRESS: "The coordinator is loading and hence can't process "
-    "requests.",
+    ec.COORDINATOR_LOAD_IN_PROGRESS: "The coordinator is loading and hence can't process requests.",
 }
 # Share-partitions one request may touch: each costs a persister call.
 PARTITIONS_MAX = 10_000
@@ -146,9 +145,9 @@ class ShareGroupOffsets:
             group = self.groups.share_group(group_id)
             names = _topic_ids(topics)
             initialized = group.initialized if group is not None else {}
-            for topic_id, parts in sorted(initialized.items(), key=str):
+            for topic_id, done in sorted(initialized.items(), key=str):
                 if topic_id in names:
-                    asked.append((names[topic_id], topic_id, sorted(parts)))
+                    asked.append((names[topic_id], topic_id, sorted(done)))
         else:
             for name, parts in wanted:
                 found = topics.get(name)
@@ -167,9 +166,9 @@ class ShareGroupOffsets:
                 else:
                     asked.append((name, found[0], list(parts)))
         budget = PARTITIONS_MAX
-        for name, topic_id, parts in asked:
+        for name, topic_id, indexes in asked:
             topic = TopicResult(name, topic_id)
-            for p in parts[:budget]:
+            for p in indexes[:budget]:
                 topic.partitions.append(await self._describe_one(group_id, topic_id, p))
             budget -= len(topic.partitions)
             result.topics.append(topic)
@@ -209,9 +208,7 @@ class ShareGroupOffsets:
         async with self.groups.locked(group_id):
             current = self.groups.coordinator.get_group(group_id)
             if current is not None and not isinstance(current, ShareGroup):
-                return GroupResult(
-                    ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group."
-                )
+                return GroupResult(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
             if current is not None and not current.is_empty():
                 return GroupResult(ec.NON_EMPTY_GROUP, NON_EMPTY_MESSAGE)
             work = (
@@ -265,17 +262,15 @@ class ShareGroupOffsets:
                 code = await self.initialize_at(
                     work.group_id, topic_id, p, work.group_epoch, start_offset
                 )
-                topic.partitions.append(
-                    PartitionResult(p, code, _message(code) if code else None)
-                )
+                topic.partitions.append(PartitionResult(p, code, _message(code) if code else None))
                 if not code:
                     done.add(p)
             budget -= len(topic.partitions)
             if done:
                 work.topic_names[topic_id] = name
-                work.initialized[topic_id] = (
-                    work.initialized.get(topic_id, frozenset()) | frozenset(done)
-                )
+                work.initialized[topic_id] = work.initialized.get(
+                    topic_id, frozenset()
+                ) | frozenset(done)
             result.topics.append(topic)
         return result
 
@@ -294,9 +289,7 @@ class ShareGroupOffsets:
             if current is None:
                 return GroupResult(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} not found.")
             if not isinstance(current, ShareGroup):
-                return GroupResult(
-                    ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group."
-                )
+                return GroupResult(ec.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
             if not current.is_empty():
                 return GroupResult(ec.NON_EMPTY_GROUP, NON_EMPTY_MESSAGE)
             work = current.clone()

@@ -11,8 +11,8 @@ import uuid
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.share.offsets import ShareGroupOffsets, StateSummary
 from ferrokafka.groups.share.service import ShareGroups, topics_of
-from ferrokafka.protocol import error_codes as ec
 from ferrokafka.partition import Partition
+from ferrokafka.protocol import error_codes as ec
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.lazy import LazyHandler, api_key
 from ferrokafka.server.handlers.share_settings import share_settings

@@ -59,15 +59,15 @@ class DescribeShareGroupOffsetsHandler:
                 out.append(Describe.DescribeShareGroupOffsetsResponseGroup(group_id=g.group_id))
                 continue
             wanted = (
-                None
-                if g.topics is None
-                else [(t.topic_name, list(t.partitions)) for t in g.topics]
+                None if g.topics is None else [(t.topic_name, list(t.partitions)) for t in g.topics]
             )
             out.append(_described(g.group_id, await self.offsets.describe(g.group_id, wanted)))
         return Describe(groups=out)
 
 
-def _described(group_id: str, result: GroupResult) -> Describe.DescribeShareGroupOffsetsResponseGroup:
+def _described(
+    group_id: str, result: GroupResult
+) -> Describe.DescribeShareGroupOffsetsResponseGroup:
     return Describe.DescribeShareGroupOffsetsResponseGroup(
         group_id=group_id,
         error_code=result.error_code,
@@ -139,9 +139,7 @@ class DeleteShareGroupOffsetsHandler:
     ) -> DeleteShareGroupOffsetsResponse:
         if not share_enabled(self.node):
             return Delete(error_code=ec.UNSUPPORTED_VERSION)
-        result = await self.offsets.delete(
-            request.group_id, [t.topic_name for t in request.topics]
-        )
+        result = await self.offsets.delete(request.group_id, [t.topic_name for t in request.topics])
         return Delete(
             error_code=result.error_code,
             error_message=result.error_message,
