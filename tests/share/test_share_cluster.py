@@ -1,0 +1,217 @@
+"""Share groups on a KRaft cluster of three ``ferrokafka serve`` processes
+(tests/cluster/kraft_processes.py), formatted as Kafka 4.4 formats by default (share.version 2,
+which ferrokafka leaves at 0, so share groups start off):
+
+- Kafka's ``kafka-features upgrade --feature share.version=1`` finalizes share.version 1 (the
+  brokers registered support for it), after which every broker advertises the share APIs;
+- librdkafka's share consumer (confluent-kafka 2.16) reads a replicated topic while the
+  partition's leader is killed (SIGKILL) mid-stream: every record is delivered, and none whose
+  acknowledgement was confirmed (``commit_sync`` without error) comes again (Kafka's
+  at-least-once: only records acquired or acknowledged without confirmation may);
+- the killed node, restarted as a follower, answers a ShareFetch for the partition
+  NOT_LEADER_OR_FOLLOWER.
+
+The group, share-state and data topics have three replicas, so the group coordinator and the
+share coordinator move too when their leader is the node killed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import confluent_kafka as ck
+import pytest
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+)
+from server_wire import RawClient
+
+import kafka_support as ks
+from cluster.kraft_processes import KRaftCluster
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.metadata import MetadataRequest
+from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(ck, "ShareConsumer"), reason="this confluent-kafka has no share consumer"
+)
+
+FEATURE_COMMAND = "org.apache.kafka.tools.FeatureCommand"
+SHARE_API_KEYS = {76, 77, 78, 79, 90, 91, 92}
+OVERRIDES = {
+    "offsets.topic.num.partitions": "1",
+    "offsets.topic.replication.factor": "3",
+    "share.coordinator.state.topic.num.partitions": "1",
+    "share.coordinator.state.topic.replication.factor": "3",
+    "share.coordinator.state.topic.min.isr": "1",
+    "group.share.session.timeout.ms": "45000",
+}
+TOPIC = "sq"
+GROUP = "sq-g"
+RECORDS = 300
+KILL_AFTER = 60  # records delivered before the leader is killed
+POLL_S = 0.5
+WAIT_S = 120.0
+SETTLE_S = 60.0
+
+
+def advertised(bootstrap: str) -> set[int]:
+    with RawClient(bootstrap) as client:
+        return {k.api_key for k in client.call_api_versions().api_keys}
+
+
+def leader_of(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(leader id, leader epoch) of the topic's partition 0."""
+    with RawClient(bootstrap) as client:
+        answer = client.call(
+            MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)]), 12
+        )
+    part = answer.topics[0].partitions[0]
+    return part.leader_id, part.leader_epoch
+
+
+def wait_for(what: str, check: object, timeout_s: float = SETTLE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        time.sleep(0.2)
+
+
+def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
+    ks.require_kafka()
+    with KRaftCluster(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
+        nodes = cluster.nodes
+        # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
+        assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
+        ks.run_kafka_tool(
+            FEATURE_COMMAND,
+            ["--bootstrap-server", cluster.bootstrap, "upgrade", "--feature", "share.version=1"],
+            work_dir=tmp_path,
+        )
+        for node in nodes.values():
+            wait_for(
+                f"node {node.node_id} advertises the share APIs",
+                lambda n=node: SHARE_API_KEYS <= advertised(n.bootstrap),
+            )
+
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        new = NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})
+        for future in admin.create_topics([new]).values():
+            future.result(timeout=30)
+        producer = ck.Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+        for i in range(RECORDS):
+            producer.produce(TOPIC, value=f"v{i}".encode(), partition=0)
+        assert producer.flush(60) == 0
+        resource = ConfigResource(
+            "GROUP",
+            GROUP,
+            incremental_configs=[
+                ConfigEntry(
+                    "share.auto.offset.reset",
+                    "earliest",
+                    incremental_operation=AlterConfigOpType.SET,
+                )
+            ],
+        )
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=30)
+
+        delivered, confirmed, killed = consume_killing_the_leader(cluster)
+        offsets = [offset for offset, _ in delivered]
+        # Every record delivered ...
+        assert set(offsets) == set(range(RECORDS)), sorted(set(range(RECORDS)) - set(offsets))
+        # ... and none whose acknowledgement was confirmed delivered again.
+        again = [o for o in confirmed if offsets.count(o) > 1]
+        assert not again, again
+        # A record delivered again was delivered before (its count says so).
+        for offset, count in delivered:
+            assert count == offsets[: offsets.index(offset)].count(offset) + 1 or count > 1
+
+        # The killed node comes back as a follower: ShareFetch there is refused.
+        cluster.start(killed)
+        cluster.wait_ready(killed)
+        leader, _ = leader_of(cluster.nodes[killed].bootstrap, TOPIC)
+        assert leader != killed
+        assert share_fetch_error(cluster.nodes[killed].bootstrap) == ec.NOT_LEADER_OR_FOLLOWER
+
+
+def consume_killing_the_leader(
+    cluster: KRaftCluster,
+) -> tuple[list[tuple[int, int]], set[int], int]:
+    """(offset, delivery count) of every delivery, the offsets whose acknowledgement
+    commit_sync confirmed, and the node killed (the partition's leader, once KILL_AFTER
+    records came)."""
+    consumer = ck.ShareConsumer(
+        {
+            "bootstrap.servers": cluster.bootstrap,
+            "group.id": GROUP,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
+    delivered: list[tuple[int, int]] = []
+    confirmed: set[int] = set()
+    killed = -1
+    try:
+        consumer.subscribe([TOPIC])
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and len({o for o, _ in delivered}) < RECORDS:
+            got = [m for m in consumer.poll(POLL_S) or [] if m.error() is None]
+            for message in got:
+                delivered.append((message.offset(), message.delivery_count()))
+                consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
+            if got and _committed(consumer):
+                confirmed.update(m.offset() for m in got)
+            if killed < 0 and len(delivered) >= KILL_AFTER:
+                killed, _ = leader_of(cluster.nodes[1].bootstrap, TOPIC)
+                cluster.kill(killed)
+    finally:
+        consumer.close()
+    assert killed > 0, f"only {len(delivered)} records came before the kill"
+    return delivered, confirmed, killed
+
+
+def _committed(consumer: ck.ShareConsumer) -> bool:
+    """Whether commit_sync confirmed every acknowledgement it sent."""
+    try:
+        result = consumer.commit_sync()
+    except ck.KafkaException:
+        return False
+    if isinstance(result, dict):
+        return all(
+            getattr(v, "error", None) is None and not isinstance(v, ck.KafkaError)
+            for v in result.values()
+        )
+    if isinstance(result, list):
+        return all(getattr(tp, "error", None) is None for tp in result)
+    return True
+
+
+def share_fetch_error(bootstrap: str) -> int:
+    """The partition error of a ShareFetch for the topic's partition 0 at ``bootstrap``."""
+    with RawClient(bootstrap) as client:
+        meta = client.call(
+            MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=TOPIC)]), 12
+        )
+        topic_id = meta.topics[0].topic_id
+        R = ShareFetchRequest
+        answer = client.call(
+            R(
+                group_id=GROUP,
+                member_id="follower-check-member-01",
+                share_session_epoch=0,
+                max_wait_ms=0,
+                max_records=10,
+                batch_size=10,
+                topics=[
+                    R.FetchTopic(topic_id=topic_id, partitions=[R.FetchPartition(partition_index=0)])
+                ],
+            ),
+            1,
+        )
+    assert answer.error_code == ec.NONE, answer
+    return int(answer.responses[0].partitions[0].error_code)
