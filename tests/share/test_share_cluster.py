@@ -18,6 +18,7 @@ share coordinator move too when their leader is the node killed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import confluent_kafka as ck
@@ -53,8 +54,7 @@ OVERRIDES = {
 }
 TOPIC = "sq"
 GROUP = "sq-g"
-RECORDS = 300
-KILL_AFTER = 60  # records delivered before the leader is killed
+PHASE = 100  # records produced before, during and after the kill
 POLL_S = 0.5
 WAIT_S = 120.0
 SETTLE_S = 60.0
@@ -104,9 +104,7 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
         for future in admin.create_topics([new]).values():
             future.result(timeout=30)
         producer = ck.Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
-        for i in range(RECORDS):
-            producer.produce(TOPIC, value=f"v{i}".encode(), partition=0)
-        assert producer.flush(60) == 0
+        produce(producer, 0, PHASE)
         resource = ConfigResource(
             "GROUP",
             GROUP,
@@ -121,58 +119,101 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
         for future in admin.incremental_alter_configs([resource]).values():
             future.result(timeout=30)
 
-        delivered, confirmed, killed = consume_killing_the_leader(cluster)
-        offsets = [offset for offset, _ in delivered]
-        # Every record delivered ...
-        assert set(offsets) == set(range(RECORDS)), sorted(set(range(RECORDS)) - set(offsets))
-        # ... and none whose acknowledgement was confirmed delivered again.
-        again = [o for o in confirmed if offsets.count(o) > 1]
+        consumer = ck.ShareConsumer(
+            {
+                "bootstrap.servers": cluster.bootstrap,
+                "group.id": GROUP,
+                "share.acknowledgement.mode": "explicit",
+            }
+        )
+        run = Run(consumer)
+        try:
+            consumer.subscribe([TOPIC])
+            # Phase 1: read, acknowledged and confirmed.
+            run.until(lambda: set(run.confirmed) >= set(range(PHASE)))
+            # Phase 2: records acquired, then their leader killed before they are
+            # acknowledged: they must come again (from the new leader), with a higher count.
+            produce(producer, PHASE, 2 * PHASE)
+            acquired = run.until_acquired()
+            held = [m.offset() for m in acquired]
+            killed, _ = leader_of(nodes[1].bootstrap, TOPIC)
+            cluster.kill(killed)
+            run.acknowledge_unconfirmed(acquired)
+            # Phase 3: more records on the new leader; every record delivered.
+            produce(producer, 2 * PHASE, 3 * PHASE)
+            run.until(lambda: run.offsets() >= set(range(3 * PHASE)))
+            # The killed node comes back as a follower: ShareFetch there is refused.
+            cluster.start(killed)
+            cluster.wait_ready(killed)
+            leader, _ = leader_of(nodes[killed].bootstrap, TOPIC)
+            assert leader != killed
+            assert share_fetch_error(nodes[killed].bootstrap) == ec.NOT_LEADER_OR_FOLLOWER
+        finally:
+            consumer.close()
+        offsets = [offset for offset, _ in run.delivered]
+        assert set(offsets) == set(range(3 * PHASE))
+        # None delivered again once its acknowledgement was confirmed ...
+        again = sorted(
+            o for i, o in enumerate(offsets) if o in run.confirmed and i >= run.confirmed[o]
+        )
         assert not again, again
-        # A record delivered again was delivered before (its count says so).
-        for offset, count in delivered:
-            assert count == offsets[: offsets.index(offset)].count(offset) + 1 or count > 1
-
-        # The killed node comes back as a follower: ShareFetch there is refused.
-        cluster.start(killed)
-        cluster.wait_ready(killed)
-        leader, _ = leader_of(cluster.nodes[killed].bootstrap, TOPIC)
-        assert leader != killed
-        assert share_fetch_error(cluster.nodes[killed].bootstrap) == ec.NOT_LEADER_OR_FOLLOWER
+        # ... and those held at the kill delivered again, with their delivery count raised.
+        counts: dict[int, list[int]] = {}
+        for offset, count in run.delivered:
+            counts.setdefault(offset, []).append(count)
+        assert held and all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
 
 
-def consume_killing_the_leader(
-    cluster: KRaftCluster,
-) -> tuple[list[tuple[int, int]], set[int], int]:
-    """(offset, delivery count) of every delivery, the offsets whose acknowledgement
-    commit_sync confirmed, and the node killed (the partition's leader, once KILL_AFTER
-    records came)."""
-    consumer = ck.ShareConsumer(
-        {
-            "bootstrap.servers": cluster.bootstrap,
-            "group.id": GROUP,
-            "share.acknowledgement.mode": "explicit",
-        }
-    )
-    delivered: list[tuple[int, int]] = []
-    confirmed: set[int] = set()
-    killed = -1
-    try:
-        consumer.subscribe([TOPIC])
+def produce(producer: ck.Producer, first: int, end: int) -> None:
+    for i in range(first, end):
+        producer.produce(TOPIC, value=f"v{i}".encode(), partition=0)
+    assert producer.flush(60) == 0
+
+
+class Run:
+    """One share consumer's deliveries: (offset, delivery count) in order, and when each
+    offset's acknowledgement was confirmed by ``commit_sync``."""
+
+    def __init__(self, consumer: ck.ShareConsumer) -> None:
+        self.consumer = consumer
+        self.delivered: list[tuple[int, int]] = []
+        # offset -> how many deliveries there were when its acknowledgement was confirmed
+        self.confirmed: dict[int, int] = {}
+
+    def offsets(self) -> set[int]:
+        return {o for o, _ in self.delivered}
+
+    def _poll(self) -> list[ck.Message]:
+        got = [m for m in self.consumer.poll(POLL_S) or [] if m.error() is None]
+        self.delivered += [(m.offset(), m.delivery_count()) for m in got]
+        return got
+
+    def _accept(self, got: list[ck.Message]) -> None:
+        for message in got:
+            self.consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
+        if got and _committed(self.consumer):
+            for m in got:
+                self.confirmed.setdefault(m.offset(), len(self.delivered))
+
+    def until(self, done: Callable[[], bool]) -> None:
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and len({o for o, _ in delivered}) < RECORDS:
-            got = [m for m in consumer.poll(POLL_S) or [] if m.error() is None]
-            for message in got:
-                delivered.append((message.offset(), message.delivery_count()))
-                consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
-            if got and _committed(consumer):
-                confirmed.update(m.offset() for m in got)
-            if killed < 0 and len(delivered) >= KILL_AFTER:
-                killed, _ = leader_of(cluster.nodes[1].bootstrap, TOPIC)
-                cluster.kill(killed)
-    finally:
-        consumer.close()
-    assert killed > 0, f"only {len(delivered)} records came before the kill"
-    return delivered, confirmed, killed
+        while not done():
+            assert time.monotonic() < deadline, f"{len(self.delivered)} deliveries only"
+            self._accept(self._poll())
+
+    def until_acquired(self) -> list[ck.Message]:
+        """Poll until records come; they are left unacknowledged (acquired)."""
+        deadline = time.monotonic() + WAIT_S
+        while not (got := self._poll()):
+            assert time.monotonic() < deadline, "nothing came"
+        return got
+
+    def acknowledge_unconfirmed(self, held: list[ck.Message]) -> None:
+        """Acknowledge ``held`` after their leader was killed: whatever commit_sync answers,
+        they do not count as confirmed (the acquisition died with the leader)."""
+        for message in held:
+            self.consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
+        _committed(self.consumer)
 
 
 def _committed(consumer: ck.ShareConsumer) -> bool:
