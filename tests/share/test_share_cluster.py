@@ -249,7 +249,9 @@ def share_fetch_error(bootstrap: str) -> int:
                 max_records=10,
                 batch_size=10,
                 topics=[
-                    R.FetchTopic(topic_id=topic_id, partitions=[R.FetchPartition(partition_index=0)])
+                    R.FetchTopic(
+                        topic_id=topic_id, partitions=[R.FetchPartition(partition_index=0)]
+                    )
                 ],
             ),
             1,
