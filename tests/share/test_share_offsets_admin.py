@@ -20,10 +20,12 @@ from typing import Protocol
 
 import confluent_kafka as ck
 import pytest
+from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import kafka_support as ks
 from ferrokafka.testing import run_broker
+from ferrokafka_cli.main import cli
 
 SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 APP_TIMEOUT_S = 120.0
@@ -126,6 +128,14 @@ def test_reset_describe_delete(broker: Target, work_dir: Path) -> None:
     assert describe(broker, work_dir, g) == {("adm", 0): ("5", "0"), ("adm", 1): ("5", "0")}
     assert reset(broker, work_dir, g, "adm:1", "--to-offset", "2") == {("adm", 1): "2"}
     assert describe(broker, work_dir, g) == {("adm", 0): ("5", "0"), ("adm", 1): ("2", "3")}
+    # Our own tool shows the same.
+    shown = CliRunner().invoke(
+        cli, ["groups", "describe", g, "--bootstrap-server", broker.bootstrap_servers]
+    )
+    assert shown.exit_code == 0, shown.output
+    rows = [line.split() for line in shown.output.splitlines()]
+    assert [g, "adm", "0", "5", "0"] in rows and [g, "adm", "1", "2", "3"] in rows, shown.output
+    assert f"Share group '{g}' has no active members." in shown.output
 
     unknown = reset(broker, work_dir, g, "nope", "--to-earliest")
     assert "This server does not host this topic-partition" in unknown["output"], unknown
