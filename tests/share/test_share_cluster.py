@@ -23,20 +23,23 @@ from pathlib import Path
 
 import confluent_kafka as ck
 import pytest
+from click.testing import CliRunner
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
-    NewTopic,
 )
 from server_wire import RawClient
 
 import kafka_support as ks
 from cluster.kraft_processes import KRaftCluster
 from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest
+from ferrokafka_cli.main import cli
 
 pytestmark = pytest.mark.skipif(
     not hasattr(ck, "ShareConsumer"), reason="this confluent-kafka has no share consumer"
@@ -100,9 +103,34 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
             )
 
         admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
-        new = NewTopic(TOPIC, 1, 3, config={"min.insync.replicas": "2"})
-        for future in admin.create_topics([new]).values():
-            future.result(timeout=30)
+        # The data partition led by a node that is not the group coordinator, so that the lag
+        # of a describe comes from another broker (ListOffsets to the leader).
+        coordinator = group_coordinator(nodes[1].bootstrap)
+        first = next(n for n in sorted(nodes) if n != coordinator)
+        replicas = [first, coordinator, next(n for n in nodes if n not in (first, coordinator))]
+        T = CreateTopicsRequest.CreatableTopic
+        request = CreateTopicsRequest(
+            topics=[
+                T(
+                    name=TOPIC,
+                    num_partitions=-1,
+                    replication_factor=-1,
+                    assignments=[
+                        CreateTopicsRequest.CreatableReplicaAssignment(
+                            partition_index=0, broker_ids=replicas
+                        )
+                    ],
+                    configs=[
+                        CreateTopicsRequest.CreatableTopicConfig(
+                            name="min.insync.replicas", value="2"
+                        )
+                    ],
+                )
+            ],
+            timeout_ms=30_000,
+        )
+        with RawClient(nodes[coordinator].bootstrap) as client:
+            assert client.call(request, 7).topics[0].error_code == ec.NONE
         producer = ck.Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
         produce(producer, 0, PHASE)
         resource = ConfigResource(
@@ -134,6 +162,8 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
             # Phase 2: records acquired, then their leader killed before they are
             # acknowledged: they must come again (from the new leader), with a higher count.
             produce(producer, PHASE, 2 * PHASE)
+            assert leader_of(nodes[1].bootstrap, TOPIC)[0] == first
+            assert share_offsets(cluster.bootstrap) == [[GROUP, TOPIC, "0", str(PHASE), str(PHASE)]]
             acquired = run.until_acquired()
             held = [m.offset() for m in acquired]
             killed, _ = leader_of(nodes[1].bootstrap, TOPIC)
@@ -162,6 +192,27 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
         for offset, count in run.delivered:
             counts.setdefault(offset, []).append(count)
         assert held and all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
+
+
+def group_coordinator(bootstrap: str) -> int:
+    """The group coordinator of GROUP (FindCoordinator creates __consumer_offsets first)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        with RawClient(bootstrap) as client:
+            found = client.call(
+                FindCoordinatorRequest(key_type=0, coordinator_keys=[GROUP]), 4
+            ).coordinators[0]
+        if found.error_code == ec.NONE:
+            return int(found.node_id)
+        assert time.monotonic() < deadline, f"no group coordinator: {found}"
+        time.sleep(0.2)
+
+
+def share_offsets(bootstrap: str) -> list[list[str]]:
+    """The offset rows of ``ferrokafka groups describe`` (start offset and lag)."""
+    shown = CliRunner().invoke(cli, ["groups", "describe", GROUP, "--bootstrap-server", bootstrap])
+    assert shown.exit_code == 0, shown.output
+    return [r for r in (line.split() for line in shown.output.splitlines()) if r[:1] == [GROUP]]
 
 
 def produce(producer: ck.Producer, first: int, end: int) -> None:

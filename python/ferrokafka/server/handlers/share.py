@@ -15,6 +15,7 @@ from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.lazy import LazyHandler, api_key
+from ferrokafka.server.handlers.share_latest_offset import LatestOffsets
 from ferrokafka.server.handlers.share_settings import share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
@@ -87,14 +88,13 @@ def _offsets(node: Node, manager: SharePartitionManager, groups: ShareGroups) ->
         manager.forget_partition(key)
         return await node.share_persister.delete(key)
 
-    async def latest_offset(topic_id: uuid.UUID, partition: int) -> tuple[int, int]:
-        """The high watermark where this broker leads the partition; else unknown (-1, no
-        lag), where Kafka would ask the leader with ListOffsets."""
-        found = _leader(node, topic_id, partition)
-        return ec.NONE, found.high_watermark if found is not None else -1
-
     return ShareGroupOffsets(
-        groups, lambda: topics_of(node), read_summary, initialize_at, delete_state, latest_offset
+        groups,
+        lambda: topics_of(node),
+        read_summary,
+        initialize_at,
+        delete_state,
+        LatestOffsets(node),
     )
 
 
