@@ -54,6 +54,11 @@ OVERRIDES = {
     "share.coordinator.state.topic.replication.factor": "3",
     "share.coordinator.state.topic.min.isr": "1",
     "group.share.session.timeout.ms": "45000",
+    # Records acquired from the killed leader are delivered again from the new one once
+    # their acquisition lock (as the first leader answered it) has lapsed: librdkafka holds
+    # them until then, so a short lock keeps the test short.
+    "group.share.min.record.lock.duration.ms": "1000",
+    "group.share.record.lock.duration.ms": "5000",
 }
 TOPIC = "sq"
 GROUP = "sq-g"
