@@ -232,8 +232,12 @@ class SharePartitionManager:
                 self._nursery.start_soon(self.release_member, session.group_id, session.member_id)
 
     async def release_member(self, group_id: str, member_id: str) -> None:
-        """A member closed its share session: its records are AVAILABLE again."""
-        for key in [k for k in self.partitions if k.group_id == group_id]:
+        """A member closed its share session: its records are AVAILABLE again. When no
+        member of the group has a session here any more, the group's share-partitions are
+        unloaded (Kafka's SharePartitionManager does so when a share group becomes empty), so
+        that offsets reset meanwhile (AlterShareGroupOffsets) are read at the next fetch."""
+        keys = [k for k in self.partitions if k.group_id == group_id]
+        for key in keys:
             async with self._lock(key):
                 sp = self.partitions.get(key)
                 handle = self._led_here(key) if sp is not None else None
@@ -241,6 +245,10 @@ class SharePartitionManager:
                     continue
                 await self._write(key, sp, handle)
                 self._wake(handle.key)
+        if not self.sessions.has_group(group_id):
+            for key in keys:
+                async with self._lock(key):
+                    self._unload(key)
 
     def forget_partition(self, key: SharePartitionKey) -> None:
         """The share-partition's state is being deleted (its group is): drop what is cached."""
