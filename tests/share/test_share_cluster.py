@@ -54,6 +54,9 @@ OVERRIDES = {
     "share.coordinator.state.topic.replication.factor": "3",
     "share.coordinator.state.topic.min.isr": "1",
     "group.share.session.timeout.ms": "45000",
+    # The killed broker is fenced (and the partition's leadership moved) within 3 s.
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
     # Records acquired from the killed leader are delivered again from the new one once
     # their acquisition lock (as the first leader answered it) has lapsed: librdkafka holds
     # them until then, so a short lock keeps the test short.
