@@ -33,6 +33,7 @@ from .group_admin import (
     fetch_offsets,
     list_groups,
 )
+from .share_groups_view import echo_share_group, find_share_group
 from .topics import connect
 
 # States in which Kafka's tool lets an admin rewrite a group's offsets: nobody consumes.
@@ -183,6 +184,12 @@ def describe(group_ids: tuple[str, ...], bootstrap_server: str, timeout: float) 
     missing = []
     with connect(bootstrap_server, timeout) as client:
         for i, group_id in enumerate(group_ids):
+            share = find_share_group(client, group_id)
+            if share is not None:
+                if i:
+                    click.echo()
+                echo_share_group(client, share, echo_table)
+                continue
             group = describe_group(client, group_id)
             if not group.exists:
                 missing.append(group_id)

@@ -69,7 +69,10 @@ from ferrokafka.protocol.messages import (
     txn_offset_commit,
     write_txn_markers,
 )
+from ferrokafka.protocol.messages import alter_share_group_offsets as asgo
+from ferrokafka.protocol.messages import delete_share_group_offsets as dsgo
 from ferrokafka.protocol.messages import delete_share_group_state as dssg
+from ferrokafka.protocol.messages import describe_share_group_offsets as desgo
 from ferrokafka.protocol.messages import initialize_share_group_state as issg
 from ferrokafka.protocol.messages import read_share_group_state as rssg
 from ferrokafka.protocol.messages import read_share_group_state_summary as rssgs
@@ -970,6 +973,54 @@ def _rows(batch: bytes) -> list[Row]:
                                 ],
                             )
                         ],
+                    )
+                ],
+            ),
+            frozenset({GA}),
+        ),
+        Row(
+            "DescribeShareGroupOffsets",
+            1,
+            lambda _id: desgo.DescribeShareGroupOffsetsRequest(
+                groups=[
+                    desgo.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestGroup(
+                        group_id=GROUP,
+                        topics=[
+                            desgo.DescribeShareGroupOffsetsRequest.DescribeShareGroupOffsetsRequestTopic(
+                                topic_name=TOPIC, partitions=[0]
+                            )
+                        ],
+                    )
+                ]
+            ),
+            frozenset({GA}),
+        ),
+        Row(
+            "AlterShareGroupOffsets",
+            0,
+            lambda _id: asgo.AlterShareGroupOffsetsRequest(
+                group_id=GROUP,
+                topics=[
+                    asgo.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestTopic(
+                        topic_name=TOPIC,
+                        partitions=[
+                            asgo.AlterShareGroupOffsetsRequest.AlterShareGroupOffsetsRequestPartition(
+                                partition_index=0, start_offset=0
+                            )
+                        ],
+                    )
+                ],
+            ),
+            frozenset({GA}),
+        ),
+        Row(
+            "DeleteShareGroupOffsets",
+            0,
+            lambda _id: dsgo.DeleteShareGroupOffsetsRequest(
+                group_id=GROUP,
+                topics=[
+                    dsgo.DeleteShareGroupOffsetsRequest.DeleteShareGroupOffsetsRequestTopic(
+                        topic_name=TOPIC
                     )
                 ],
             ),

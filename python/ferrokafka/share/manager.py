@@ -83,6 +83,10 @@ class SharePartitionManager:
         self._now_ms = now_ms
         self.sessions = ShareSessionCache(max_sessions)
         self.partitions: dict[SharePartitionKey, SharePartition] = {}
+        # The partition leader epoch each share-partition was loaded at: it is this broker's
+        # while the epoch holds; another epoch (leadership moved away, or back after a move)
+        # means the cached state may be stale, so it is dropped and read again.
+        self._epochs: dict[SharePartitionKey, int] = {}
         self._locks: dict[SharePartitionKey, trio.Lock] = {}
         self.timers = Timers()
         self._nursery: trio.Nursery | None = None
@@ -109,7 +113,9 @@ class SharePartitionManager:
         """The share-partition, read from the persister on first use (under its lock)."""
         found = self.partitions.get(key)
         if found is not None:
-            return found
+            if self._epochs.get(key) == handle.leader_epoch:
+                return found
+            self._unload(key)
         if len(self.partitions) >= SHARE_PARTITIONS_MAX:
             return ec.UNKNOWN_SERVER_ERROR
         settings = self._settings(key.group_id)
@@ -131,7 +137,24 @@ class SharePartitionManager:
                 return code
         sp.on_log_start(handle.log_start_offset)
         self.partitions[key] = sp
+        self._epochs[key] = handle.leader_epoch
         return sp
+
+    def _unload(self, key: SharePartitionKey) -> None:
+        """Drop the cached share-partition (its durable state stays with the coordinator)."""
+        self.partitions.pop(key, None)
+        self._epochs.pop(key, None)
+        self.timers.cancel(key)
+
+    def _led_here(self, key: SharePartitionKey) -> Partition | None:
+        """The partition, while this broker still leads it at the epoch the share-partition
+        was loaded at; else the share-partition is unloaded (Kafka's SharePartitionManager
+        drops a share-partition when its partition's leadership moves) and None."""
+        handle = self._find(key.topic_id, key.partition)
+        if handle is None or handle.leader_epoch != self._epochs.get(key):
+            self._unload(key)
+            return None
+        return handle
 
     # -- fetching and acknowledging -----------------------------------------------------------
 
@@ -209,22 +232,28 @@ class SharePartitionManager:
                 self._nursery.start_soon(self.release_member, session.group_id, session.member_id)
 
     async def release_member(self, group_id: str, member_id: str) -> None:
-        """A member closed its share session: its records are AVAILABLE again."""
-        for key in [k for k in self.partitions if k.group_id == group_id]:
-            handle = self._find(key.topic_id, key.partition)
+        """A member closed its share session: its records are AVAILABLE again. When no
+        member of the group has a session here any more, the group's share-partitions are
+        unloaded (Kafka's SharePartitionManager does so when a share group becomes empty), so
+        that offsets reset meanwhile (AlterShareGroupOffsets) are read at the next fetch."""
+        keys = [k for k in self.partitions if k.group_id == group_id]
+        for key in keys:
             async with self._lock(key):
                 sp = self.partitions.get(key)
-                if sp is None or not sp.release_member(member_id):
+                handle = self._led_here(key) if sp is not None else None
+                if sp is None or handle is None or not sp.release_member(member_id):
                     continue
-                if handle is not None:
-                    await self._write(key, sp, handle)
-                    self._wake(handle.key)
+                await self._write(key, sp, handle)
+                self._wake(handle.key)
+        if not self.sessions.has_group(group_id):
+            for key in keys:
+                async with self._lock(key):
+                    self._unload(key)
 
     def forget_partition(self, key: SharePartitionKey) -> None:
         """The share-partition's state is being deleted (its group is): drop what is cached."""
-        self.partitions.pop(key, None)
+        self._unload(key)
         self._locks.pop(key, None)
-        self.timers.cancel(key)
 
     # -- lock expiry --------------------------------------------------------------------------
 
@@ -244,7 +273,7 @@ class SharePartitionManager:
     async def _expire(self, key: SharePartitionKey, handle: Partition) -> None:
         async with self._lock(key):
             sp = self.partitions.get(key)
-            if sp is None:
+            if sp is None or self._led_here(key) is None:
                 return
             if sp.expire_locks(self._now_ms()):
                 await self._write(key, sp, handle)
@@ -255,12 +284,21 @@ class SharePartitionManager:
         code = await self._persister().write(
             key,
             sp.state_epoch,
-            handle.leader_epoch,
+            # The epoch it was loaded at: a write of a broker that lost the leadership since
+            # is fenced by the coordinator (the new leader's read recorded a higher one).
+            self._epochs.get(key, handle.leader_epoch),
             sp.start_offset,
             sp.state_batches(),
             sp.delivery_complete_count(),
         )
-        if code:
+        if code in (ec.FENCED_STATE_EPOCH, ec.FENCED_LEADER_EPOCH):
+            # The state was initialized again (an offset reset) or a newer leader wrote it:
+            # this copy is stale. Kafka fences the SharePartition and drops it from its cache;
+            # the next fetch loads the state anew.
+            log.info("share-partition %s fenced (%s): unloaded", key, ec.error_name(code))
+            if self.partitions.get(key) is sp:
+                self._unload(key)
+        elif code:
             # Kafka fails the acknowledgement then; the in-memory state stays ahead, and the
             # next successful write carries it (it replaces everything above the start).
             log.warning("share state write for %s failed: %s", key, ec.error_name(code))

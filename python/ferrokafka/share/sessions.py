@@ -100,6 +100,10 @@ class ShareSessionCache:
     def remove(self, group_id: str, member_id: str) -> ShareSession | None:
         return self._sessions.pop((group_id, member_id), None)
 
+    def has_group(self, group_id: str) -> bool:
+        """Whether some member of ``group_id`` has a share session here."""
+        return any(g == group_id for g, _ in self._sessions)
+
     def remove_connection(self, connection_id: int) -> list[ShareSession]:
         """Drop the sessions opened on a connection that closed."""
         gone = [s for s in self._sessions.values() if s.connection_id == connection_id]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING
 
 import trio
@@ -170,6 +170,14 @@ class ShareGroups:
                 if await self.delete_state(group.group_id, topic_id, partition) != ec.NONE:
                     return ec.GROUP_DELETION_FAILED
         return ec.NONE
+
+    def error_code(self, group_id: str) -> int:
+        """0 when this coordinator serves ``group_id`` now, else the coordinator error."""
+        return self.coordinator.error_code(group_id)
+
+    def locked(self, group_id: str) -> AbstractAsyncContextManager[None]:
+        """The group's lock: heartbeats, expiry and the offset admin operations in turn."""
+        return self._locked(group_id)
 
     @asynccontextmanager
     async def _locked(self, group_id: str) -> AsyncIterator[None]:

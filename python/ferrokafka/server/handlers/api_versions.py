@@ -62,7 +62,7 @@ GROUP_VERSION_LEVEL = 1
 # ApiVersions leaves out the APIs of a feature that is off.
 SHARE_VERSION_FEATURE = "share.version"
 SHARE_VERSION_LEVEL = 1
-SHARE_API_KEYS = frozenset({76, 77, 78, 79})
+SHARE_API_KEYS = frozenset({76, 77, 78, 79, 90, 91, 92})
 
 DEFAULT_FEATURES = Features(
     supported=MappingProxyType(

@@ -1,0 +1,319 @@
+"""Share groups on a KRaft cluster of three ``ferrokafka serve`` processes
+(tests/cluster/kraft_processes.py), formatted as Kafka 4.4 formats by default (share.version 2,
+which ferrokafka leaves at 0, so share groups start off):
+
+- Kafka's ``kafka-features upgrade --feature share.version=1`` finalizes share.version 1 (the
+  brokers registered support for it), after which every broker advertises the share APIs;
+- librdkafka's share consumer (confluent-kafka 2.16) reads a replicated topic while the
+  partition's leader is killed (SIGKILL) mid-stream: every record is delivered, and none whose
+  acknowledgement was confirmed (``commit_sync`` without error) comes again (Kafka's
+  at-least-once: only records acquired or acknowledged without confirmation may);
+- the killed node, restarted as a follower, answers a ShareFetch for the partition
+  NOT_LEADER_OR_FOLLOWER.
+
+The group, share-state and data topics have three replicas, so the group coordinator and the
+share coordinator move too when their leader is the node killed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import confluent_kafka as ck
+import pytest
+from click.testing import CliRunner
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+)
+from server_wire import RawClient
+
+import kafka_support as ks
+from cluster.kraft_processes import KRaftCluster
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
+from ferrokafka.protocol.messages.metadata import MetadataRequest
+from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest
+from ferrokafka_cli.main import cli
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(ck, "ShareConsumer"), reason="this confluent-kafka has no share consumer"
+)
+
+FEATURE_COMMAND = "org.apache.kafka.tools.FeatureCommand"
+SHARE_API_KEYS = {76, 77, 78, 79, 90, 91, 92}
+OVERRIDES = {
+    "offsets.topic.num.partitions": "1",
+    "offsets.topic.replication.factor": "3",
+    "share.coordinator.state.topic.num.partitions": "1",
+    "share.coordinator.state.topic.replication.factor": "3",
+    "share.coordinator.state.topic.min.isr": "1",
+    "group.share.session.timeout.ms": "45000",
+    # The killed broker is fenced (and the partition's leadership moved) within 3 s.
+    "broker.session.timeout.ms": "3000",
+    "broker.heartbeat.interval.ms": "500",
+    # Records acquired from the killed leader are delivered again from the new one once
+    # their acquisition lock (as the first leader answered it) has lapsed: librdkafka holds
+    # them until then, so a short lock keeps the test short.
+    "group.share.min.record.lock.duration.ms": "1000",
+    "group.share.record.lock.duration.ms": "5000",
+}
+TOPIC = "sq"
+GROUP = "sq-g"
+PHASE = 100  # records produced before, during and after the kill
+POLL_S = 0.5
+WAIT_S = 120.0
+SETTLE_S = 60.0
+
+
+def advertised(bootstrap: str) -> set[int]:
+    with RawClient(bootstrap) as client:
+        return {k.api_key for k in client.call_api_versions().api_keys}
+
+
+def leader_of(bootstrap: str, topic: str) -> tuple[int, int]:
+    """(leader id, leader epoch) of the topic's partition 0."""
+    with RawClient(bootstrap) as client:
+        answer = client.call(
+            MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)]), 12
+        )
+    part = answer.topics[0].partitions[0]
+    return part.leader_id, part.leader_epoch
+
+
+def wait_for(what: str, check: object, timeout_s: float = SETTLE_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what}: not within {timeout_s} s"
+        time.sleep(0.2)
+
+
+def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
+    ks.require_kafka()
+    with KRaftCluster(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
+        nodes = cluster.nodes
+        # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
+        assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
+        ks.run_kafka_tool(
+            FEATURE_COMMAND,
+            ["--bootstrap-server", cluster.bootstrap, "upgrade", "--feature", "share.version=1"],
+            work_dir=tmp_path,
+        )
+        for node in nodes.values():
+            wait_for(
+                f"node {node.node_id} advertises the share APIs",
+                lambda n=node: SHARE_API_KEYS <= advertised(n.bootstrap),
+            )
+
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        # The data partition led by a node that is not the group coordinator, so that the lag
+        # of a describe comes from another broker (ListOffsets to the leader).
+        coordinator = group_coordinator(nodes[1].bootstrap)
+        first = next(n for n in sorted(nodes) if n != coordinator)
+        replicas = [first, coordinator, next(n for n in nodes if n not in (first, coordinator))]
+        T = CreateTopicsRequest.CreatableTopic
+        request = CreateTopicsRequest(
+            topics=[
+                T(
+                    name=TOPIC,
+                    num_partitions=-1,
+                    replication_factor=-1,
+                    assignments=[
+                        CreateTopicsRequest.CreatableReplicaAssignment(
+                            partition_index=0, broker_ids=replicas
+                        )
+                    ],
+                    configs=[
+                        CreateTopicsRequest.CreatableTopicConfig(
+                            name="min.insync.replicas", value="2"
+                        )
+                    ],
+                )
+            ],
+            timeout_ms=30_000,
+        )
+        with RawClient(nodes[coordinator].bootstrap) as client:
+            assert client.call(request, 7).topics[0].error_code == ec.NONE
+        producer = ck.Producer({"bootstrap.servers": cluster.bootstrap, "acks": "all"})
+        produce(producer, 0, PHASE)
+        resource = ConfigResource(
+            "GROUP",
+            GROUP,
+            incremental_configs=[
+                ConfigEntry(
+                    "share.auto.offset.reset",
+                    "earliest",
+                    incremental_operation=AlterConfigOpType.SET,
+                )
+            ],
+        )
+        for future in admin.incremental_alter_configs([resource]).values():
+            future.result(timeout=30)
+
+        consumer = ck.ShareConsumer(
+            {
+                "bootstrap.servers": cluster.bootstrap,
+                "group.id": GROUP,
+                "share.acknowledgement.mode": "explicit",
+            }
+        )
+        run = Run(consumer)
+        try:
+            consumer.subscribe([TOPIC])
+            # Phase 1: read, acknowledged and confirmed.
+            run.until(lambda: set(run.confirmed) >= set(range(PHASE)))
+            # Phase 2: records acquired, then their leader killed before they are
+            # acknowledged: they must come again (from the new leader), with a higher count.
+            produce(producer, PHASE, 2 * PHASE)
+            assert leader_of(nodes[1].bootstrap, TOPIC)[0] == first
+            assert share_offsets(cluster.bootstrap) == [[GROUP, TOPIC, "0", str(PHASE), str(PHASE)]]
+            acquired = run.until_acquired()
+            held = [m.offset() for m in acquired]
+            killed, _ = leader_of(nodes[1].bootstrap, TOPIC)
+            cluster.kill(killed)
+            run.acknowledge_unconfirmed(acquired)
+            # Phase 3: more records on the new leader; every record delivered.
+            produce(producer, 2 * PHASE, 3 * PHASE)
+            run.until(lambda: run.offsets() >= set(range(3 * PHASE)))
+            # The killed node comes back as a follower: ShareFetch there is refused.
+            cluster.start(killed)
+            cluster.wait_ready(killed)
+            leader, _ = leader_of(nodes[killed].bootstrap, TOPIC)
+            assert leader != killed
+            assert share_fetch_error(nodes[killed].bootstrap) == ec.NOT_LEADER_OR_FOLLOWER
+        finally:
+            consumer.close()
+        offsets = [offset for offset, _ in run.delivered]
+        assert set(offsets) == set(range(3 * PHASE))
+        # None delivered again once its acknowledgement was confirmed ...
+        again = sorted(
+            o for i, o in enumerate(offsets) if o in run.confirmed and i >= run.confirmed[o]
+        )
+        assert not again, again
+        # ... and those held at the kill delivered again, with their delivery count raised.
+        counts: dict[int, list[int]] = {}
+        for offset, count in run.delivered:
+            counts.setdefault(offset, []).append(count)
+        assert held and all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
+
+
+def group_coordinator(bootstrap: str) -> int:
+    """The group coordinator of GROUP (FindCoordinator creates __consumer_offsets first)."""
+    deadline = time.monotonic() + SETTLE_S
+    while True:
+        with RawClient(bootstrap) as client:
+            found = client.call(
+                FindCoordinatorRequest(key_type=0, coordinator_keys=[GROUP]), 4
+            ).coordinators[0]
+        if found.error_code == ec.NONE:
+            return int(found.node_id)
+        assert time.monotonic() < deadline, f"no group coordinator: {found}"
+        time.sleep(0.2)
+
+
+def share_offsets(bootstrap: str) -> list[list[str]]:
+    """The offset rows of ``ferrokafka groups describe`` (start offset and lag)."""
+    shown = CliRunner().invoke(cli, ["groups", "describe", GROUP, "--bootstrap-server", bootstrap])
+    assert shown.exit_code == 0, shown.output
+    return [r for r in (line.split() for line in shown.output.splitlines()) if r[:1] == [GROUP]]
+
+
+def produce(producer: ck.Producer, first: int, end: int) -> None:
+    for i in range(first, end):
+        producer.produce(TOPIC, value=f"v{i}".encode(), partition=0)
+    assert producer.flush(60) == 0
+
+
+class Run:
+    """One share consumer's deliveries: (offset, delivery count) in order, and when each
+    offset's acknowledgement was confirmed by ``commit_sync``."""
+
+    def __init__(self, consumer: ck.ShareConsumer) -> None:
+        self.consumer = consumer
+        self.delivered: list[tuple[int, int]] = []
+        # offset -> how many deliveries there were when its acknowledgement was confirmed
+        self.confirmed: dict[int, int] = {}
+
+    def offsets(self) -> set[int]:
+        return {o for o, _ in self.delivered}
+
+    def _poll(self) -> list[ck.Message]:
+        got = [m for m in self.consumer.poll(POLL_S) or [] if m.error() is None]
+        self.delivered += [(m.offset(), m.delivery_count()) for m in got]
+        return got
+
+    def _accept(self, got: list[ck.Message]) -> None:
+        for message in got:
+            self.consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
+        if got and _committed(self.consumer):
+            for m in got:
+                self.confirmed.setdefault(m.offset(), len(self.delivered))
+
+    def until(self, done: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while not done():
+            assert time.monotonic() < deadline, f"{len(self.delivered)} deliveries only"
+            self._accept(self._poll())
+
+    def until_acquired(self) -> list[ck.Message]:
+        """Poll until records come; they are left unacknowledged (acquired)."""
+        deadline = time.monotonic() + WAIT_S
+        while not (got := self._poll()):
+            assert time.monotonic() < deadline, "nothing came"
+        return got
+
+    def acknowledge_unconfirmed(self, held: list[ck.Message]) -> None:
+        """Acknowledge ``held`` after their leader was killed: whatever commit_sync answers,
+        they do not count as confirmed (the acquisition died with the leader)."""
+        for message in held:
+            self.consumer.acknowledge(message, ck.AcknowledgeType.ACCEPT)
+        _committed(self.consumer)
+
+
+def _committed(consumer: ck.ShareConsumer) -> bool:
+    """Whether commit_sync confirmed every acknowledgement it sent."""
+    try:
+        result = consumer.commit_sync()
+    except ck.KafkaException:
+        return False
+    if isinstance(result, dict):
+        return all(
+            getattr(v, "error", None) is None and not isinstance(v, ck.KafkaError)
+            for v in result.values()
+        )
+    if isinstance(result, list):
+        return all(getattr(tp, "error", None) is None for tp in result)
+    return True
+
+
+def share_fetch_error(bootstrap: str) -> int:
+    """The partition error of a ShareFetch for the topic's partition 0 at ``bootstrap``."""
+    with RawClient(bootstrap) as client:
+        meta = client.call(
+            MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=TOPIC)]), 12
+        )
+        topic_id = meta.topics[0].topic_id
+        R = ShareFetchRequest
+        answer = client.call(
+            R(
+                group_id=GROUP,
+                member_id="follower-check-member-01",
+                share_session_epoch=0,
+                max_wait_ms=0,
+                max_records=10,
+                batch_size=10,
+                topics=[
+                    R.FetchTopic(
+                        topic_id=topic_id, partitions=[R.FetchPartition(partition_index=0)]
+                    )
+                ],
+            ),
+            1,
+        )
+    assert answer.error_code == ec.NONE, answer
+    return int(answer.responses[0].partitions[0].error_code)
