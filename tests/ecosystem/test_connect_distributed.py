@@ -1,0 +1,187 @@
+"""Kafka Connect (connect-runtime, connect-file, connect-json 4.3.1 from Maven Central) as a
+distributed worker against a ``ferrokafka serve`` process.
+
+Default run: the worker creates its config/offset/status topics compacted (checked with
+confluent-kafka's DescribeConfigs); FileStreamSource → topic → FileStreamSink copies a file
+exactly; after SIGTERM and a new start the source resumes from its stored offsets (the topic
+holds each line once) and the sink from its committed offsets (the output file is an exact copy).
+FERROKAFKA_ECOSYSTEM_FULL=1 adds two workers in one Connect group: connectors and tasks spread
+over both (Connect's REST API says where), one is killed (SIGKILL), its work moves to the other
+and the pipeline loses no line.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.ecosystem.connect_support import (
+    FULL_OPT_IN,
+    ConnectWorker,
+    ferrokafka_broker,
+    quiet_client,
+    topic_configs,
+    wait_for,
+)
+from kafka_support.jars import KafkaNotFetchedError, connect_classpath
+
+# Bounds: a pipeline of a few hundred lines moves in a second or two; the margins are for a
+# loaded two-core CI box.
+PIPELINE_TIMEOUT_S = 90.0
+# After SIGKILL: the group's session timeout (10 s) plus scheduled.rebalance.max.delay.ms (3 s)
+# plus a rebalance.
+FAILOVER_TIMEOUT_S = 120.0
+FIRST_LINES = 200
+MORE_LINES = 100
+INTERNAL_TOPICS = ("connect-configs", "connect-offsets", "connect-status")
+
+
+@pytest.fixture(scope="module")
+def bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        connect_classpath()
+    except KafkaNotFetchedError as exc:
+        pytest.fail(f"Kafka Connect jars missing (tests/kafka/fetch.sh resolves them): {exc}")
+    with ferrokafka_broker(tmp_path_factory.mktemp("ferrokafka")) as address:
+        yield address
+
+
+def lines(start: int, count: int) -> str:
+    # ASCII only: FileStreamSourceTask stores its position in characters but skips that many
+    # bytes on a restart, so multi-byte UTF-8 lines would be read twice (Connect's own limit).
+    return "".join(f"line {i} {'x' * (i % 13)}\n" for i in range(start, start + count))
+
+
+def read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    """The topic's total record count (sum of the partitions' high watermarks)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(quiet_client(bootstrap, **{"group.id": "connect-test-probe"}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=30)
+        partitions = metadata.topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+            for p in partitions
+        )
+    finally:
+        consumer.close()
+
+
+def file_pipeline(name: str, source: Path, sink: Path, topic: str) -> dict[str, dict[str, str]]:
+    return {
+        f"{name}-source": {
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSourceConnector",
+            "file": str(source),
+            "topic": topic,
+            "tasks.max": "1",
+        },
+        f"{name}-sink": {
+            "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
+            "file": str(sink),
+            "topics": topic,
+            "tasks.max": "1",
+        },
+    }
+
+
+def wait_copy(source: Path, sink: Path, worker: ConnectWorker) -> None:
+    expected = read(source)
+    wait_for(
+        f"{sink.name} to hold {expected.count(chr(10))} lines",
+        lambda: len(read(sink)) >= len(expected),
+        PIPELINE_TIMEOUT_S,
+        log=worker.log_tail(),
+    )
+
+
+def test_file_source_to_sink_survives_a_restart(bootstrap: str, tmp_path: Path) -> None:
+    worker = ConnectWorker(tmp_path, "worker", bootstrap)
+    source, sink = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text(lines(0, FIRST_LINES), encoding="utf-8")
+    try:
+        worker.start()
+        # Connect requires its internal topics compacted and creates them so itself.
+        for topic in INTERNAL_TOPICS:
+            assert topic_configs(bootstrap, topic)["cleanup.policy"] == "compact", topic
+
+        for name, config in file_pipeline("file", source, sink, "file-lines").items():
+            worker.put_connector(name, config)
+        wait_copy(source, sink, worker)
+        assert read(sink) == read(source)
+
+        worker.stop(signal.SIGTERM)
+        with source.open("a", encoding="utf-8") as more:
+            more.write(lines(FIRST_LINES, MORE_LINES))
+        worker.start()
+        wait_copy(source, sink, worker)
+        # The source resumed from its stored offset (each line produced once) and the sink from
+        # its committed offsets (each line written once).
+        assert end_offsets(bootstrap, "file-lines") == FIRST_LINES + MORE_LINES
+        assert read(sink) == read(source)
+    finally:
+        worker.stop()
+
+
+@FULL_OPT_IN
+def test_two_workers_rebalance_and_fail_over(bootstrap: str, tmp_path: Path) -> None:
+    group = {
+        "group.id": "connect-pair",
+        "config.storage.topic": "pair-configs",
+        "offset.storage.topic": "pair-offsets",
+        "status.storage.topic": "pair-status",
+    }
+    workers = [ConnectWorker(tmp_path, f"worker-{n}", bootstrap, group) for n in ("a", "b")]
+    source, sink = tmp_path / "in.txt", tmp_path / "out.txt"
+    source.write_text(lines(0, FIRST_LINES), encoding="utf-8")
+    try:
+        for worker in workers:
+            worker.start()
+        for name, config in file_pipeline("pair", source, sink, "pair-lines").items():
+            workers[0].put_connector(name, config)
+
+        ids = {w.worker_id for w in workers}
+
+        def spread() -> dict[str, str] | None:
+            where = workers[0].placement()
+            return where if where and len(where) == 4 and set(where.values()) == ids else None
+
+        where = wait_for("work on both workers", spread, PIPELINE_TIMEOUT_S)
+        wait_copy(source, sink, workers[0])
+
+        victim = workers[0] if "pair-source-0" in where and where["pair-source-0"] == (
+            workers[0].worker_id
+        ) else workers[1]
+        survivor = workers[1] if victim is workers[0] else workers[0]
+        moved = sorted(unit for unit, worker_id in where.items() if worker_id == victim.worker_id)
+        victim.stop(signal.SIGKILL)
+
+        def all_on_survivor() -> dict[str, str] | None:
+            now = survivor.placement()
+            ok = now and len(now) == 4 and set(now.values()) == {survivor.worker_id}
+            return now if ok else None
+
+        wait_for(f"{moved} to move to {survivor.name}", all_on_survivor, FAILOVER_TIMEOUT_S,
+                 log=survivor.log_tail())  # fmt: skip
+        with source.open("a", encoding="utf-8") as more:
+            more.write(lines(FIRST_LINES, MORE_LINES))
+        # After a crash Connect is at-least-once: every line arrives, in order per line number.
+        expected = read(source).splitlines()
+        wait_for(
+            "every line in the sink after the failover",
+            lambda: set(expected) <= set(read(sink).splitlines()),
+            PIPELINE_TIMEOUT_S,
+            log=survivor.log_tail(),
+        )
+    finally:
+        for worker in workers:
+            worker.stop()
