@@ -72,6 +72,10 @@ def mm2_properties(alias: str, source: str, target: str) -> dict[str, str]:
         # offset commit: commit every second so the tail of a burst gets one. A worker setting:
         # MirrorMaker takes those from the target cluster's prefix only.
         "downstream.offset.flush.interval.ms": "1000",
+        # Each herder scans the classpath for plugins (~7 s each on two cores) unless told to
+        # read the ServiceLoader manifests, which every plugin here has.
+        "downstream.plugin.discovery": "service_load",
+        f"{alias}.plugin.discovery": "service_load",
         "sync.group.offsets.enabled": "true",
         "sync.group.offsets.interval.seconds": "1",
         "emit.checkpoints.interval.seconds": "1",
