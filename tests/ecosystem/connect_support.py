@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+
 from kafka_support.broker import free_loopback_port
 from kafka_support.jars import (
     LOG_TAIL_LINES,
@@ -273,11 +274,18 @@ def _read(path: Path) -> str:
 @contextmanager
 def ferrokafka_broker(log_dir: Path) -> Iterator[str]:
     """``ferrokafka serve`` on ephemeral loopback ports with its data in ``log_dir``; yields
-    its bootstrap address and stops it (SIGTERM) afterwards."""
+    its bootstrap address, stops it (SIGTERM) afterwards and leaves its log beside ``log_dir``."""
     from serve_process import EPHEMERAL, serving
 
-    with serving(*EPHEMERAL, "--log-dirs", str(log_dir)) as serve:
-        yield serve.bootstrap
+    # No initial rebalance delay (Kafka's default is 3 s), as kafka_support.broker configures
+    # Apache Kafka for the tests: every group join of Connect and its consumers would wait it.
+    no_delay = ("--override", "group.initial.rebalance.delay.ms=0")
+    with serving(*EPHEMERAL, *no_delay, "--log-dirs", str(log_dir)) as serve:
+        try:
+            yield serve.bootstrap
+        finally:
+            # The broker's log beside its data, for a look after a failure.
+            (log_dir.parent / f"{log_dir.name}.log").write_text(serve.stderr() + "\n")
 
 
 def quiet_client(bootstrap: str, **extra: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ and the pipeline loses no line.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,9 @@ from tests.ecosystem.connect_support import (
     topic_configs,
     wait_for,
 )
-from kafka_support.jars import KafkaNotFetchedError, connect_classpath
+
+from kafka_support.broker import KafkaBroker
+from kafka_support.jars import KafkaNotFetchedError, connect_classpath, require_kafka
 
 # Bounds: a pipeline of a few hundred lines moves in a second or two; the margins are for a
 # loaded two-core CI box.
@@ -84,6 +86,9 @@ def file_pipeline(name: str, source: Path, sink: Path, topic: str) -> dict[str, 
             "file": str(source),
             "topic": topic,
             "tasks.max": "1",
+            # The worker creates the topic (KIP-158) whether or not the broker auto-creates.
+            "topic.creation.default.replication.factor": "1",
+            "topic.creation.default.partitions": "1",
         },
         f"{name}-sink": {
             "connector.class": "org.apache.kafka.connect.file.FileStreamSinkConnector",
@@ -104,12 +109,15 @@ def wait_copy(source: Path, sink: Path, worker: ConnectWorker) -> None:
     )
 
 
-def test_file_source_to_sink_survives_a_restart(bootstrap: str, tmp_path: Path) -> None:
-    worker = ConnectWorker(tmp_path, "worker", bootstrap)
-    source, sink = tmp_path / "in.txt", tmp_path / "out.txt"
+def file_source_to_sink_with_restart(bootstrap: str, work_dir: Path) -> ConnectWorker:
+    """The default scenario on any broker; returns the stopped worker (its figures)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    worker = ConnectWorker(work_dir, "worker", bootstrap)
+    source, sink = work_dir / "in.txt", work_dir / "out.txt"
     source.write_text(lines(0, FIRST_LINES), encoding="utf-8")
     try:
         worker.start()
+        first_start_s = worker.start_s
         # Connect requires its internal topics compacted and creates them so itself.
         for topic in INTERNAL_TOPICS:
             assert topic_configs(bootstrap, topic)["cleanup.policy"] == "compact", topic
@@ -130,6 +138,34 @@ def test_file_source_to_sink_survives_a_restart(bootstrap: str, tmp_path: Path) 
         assert read(sink) == read(source)
     finally:
         worker.stop()
+    worker.start_s = first_start_s
+    return worker
+
+
+def report(record_property: Callable[[str, object], None], worker: ConnectWorker) -> None:
+    """Start-up time (spawn to REST API up, first start) and peak RSS, for the README."""
+    record_property("connect_start_s", round(worker.start_s, 2))
+    record_property("connect_peak_rss_mib", worker.peak_rss_kib // 1024)
+    print(
+        f"connect worker: start {worker.start_s:.1f} s, peak RSS {worker.peak_rss_kib // 1024} MiB"
+    )
+
+
+def test_file_source_to_sink_survives_a_restart(
+    bootstrap: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    report(record_property, file_source_to_sink_with_restart(bootstrap, tmp_path))
+
+
+@FULL_OPT_IN
+def test_file_source_to_sink_on_kafka(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
+    """The same on Apache Kafka 4.4, for the README's side-by-side column and figures."""
+    require_kafka()
+    with KafkaBroker(tmp_path / "kafka") as kafka:
+        worker = file_source_to_sink_with_restart(kafka.bootstrap_servers, tmp_path / "connect")
+    report(record_property, worker)
 
 
 @FULL_OPT_IN
@@ -158,9 +194,11 @@ def test_two_workers_rebalance_and_fail_over(bootstrap: str, tmp_path: Path) -> 
         where = wait_for("work on both workers", spread, PIPELINE_TIMEOUT_S)
         wait_copy(source, sink, workers[0])
 
-        victim = workers[0] if "pair-source-0" in where and where["pair-source-0"] == (
-            workers[0].worker_id
-        ) else workers[1]
+        victim = (
+            workers[0]
+            if "pair-source-0" in where and where["pair-source-0"] == (workers[0].worker_id)
+            else workers[1]
+        )
         survivor = workers[1] if victim is workers[0] else workers[0]
         moved = sorted(unit for unit, worker_id in where.items() if worker_id == victim.worker_id)
         victim.stop(signal.SIGKILL)

@@ -11,14 +11,11 @@ FERROKAFKA_ECOSYSTEM_FULL=1 adds the same from one ferrokafka broker to another.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka_support.broker import KafkaBroker
-from kafka_support.jars import KafkaNotFetchedError, connect_classpath, require_kafka
-
 from tests.ecosystem.connect_support import (
     FULL_OPT_IN,
     MirrorMaker,
@@ -28,6 +25,9 @@ from tests.ecosystem.connect_support import (
     topic_configs,
     wait_for,
 )
+
+from kafka_support.broker import KafkaBroker
+from kafka_support.jars import KafkaNotFetchedError, connect_classpath, require_kafka
 
 TOPIC = "orders"
 PARTITIONS = 3
@@ -238,13 +238,26 @@ def mirror_and_switch(alias: str, source: str, target: str, work_dir: Path) -> M
     return mm2
 
 
-def test_kafka_to_ferrokafka_with_checkpoints(target: str, tmp_path: Path) -> None:
+def report(record_property: Callable[[str, object], None], mm2: MirrorMaker) -> None:
+    """Start-up time (spawn to "Kafka MirrorMaker started") and peak RSS, for the README."""
+    record_property("mm2_start_s", round(mm2.start_s, 2))
+    record_property("mm2_peak_rss_mib", mm2.peak_rss_kib // 1024)
+    print(f"MirrorMaker 2: start {mm2.start_s:.1f} s, peak RSS {mm2.peak_rss_kib // 1024} MiB")
+
+
+def test_kafka_to_ferrokafka_with_checkpoints(
+    target: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     require_kafka()
     with KafkaBroker(tmp_path / "kafka") as kafka:
-        mirror_and_switch("kafka", kafka.bootstrap_servers, target, tmp_path / "mm2")
+        mm2 = mirror_and_switch("kafka", kafka.bootstrap_servers, target, tmp_path / "mm2")
+    report(record_property, mm2)
 
 
 @FULL_OPT_IN
-def test_ferrokafka_to_ferrokafka_with_checkpoints(target: str, tmp_path: Path) -> None:
+def test_ferrokafka_to_ferrokafka_with_checkpoints(
+    target: str, tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     with ferrokafka_broker(tmp_path / "ferrokafka-source") as source:
-        mirror_and_switch("ferro", source, target, tmp_path / "mm2")
+        mm2 = mirror_and_switch("ferro", source, target, tmp_path / "mm2")
+    report(record_property, mm2)
