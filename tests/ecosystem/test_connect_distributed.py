@@ -21,6 +21,7 @@ from tests.ecosystem.connect_support import (
     FULL_OPT_IN,
     ConnectWorker,
     ferrokafka_broker,
+    partition_counts,
     quiet_client,
     topic_configs,
     wait_for,
@@ -118,7 +119,14 @@ def file_source_to_sink_with_restart(bootstrap: str, work_dir: Path) -> ConnectW
     try:
         worker.start()
         first_start_s = worker.start_s
-        # Connect requires its internal topics compacted and creates them so itself.
+        # Connect requires its internal topics compacted and creates them so itself (its REST
+        # API can answer before its herder has created them).
+        wait_for(
+            "Connect's internal topics",
+            lambda: set(INTERNAL_TOPICS) <= set(partition_counts(bootstrap)),
+            PIPELINE_TIMEOUT_S,
+            log=worker.log_tail(),
+        )
         for topic in INTERNAL_TOPICS:
             assert topic_configs(bootstrap, topic)["cleanup.policy"] == "compact", topic
 
