@@ -38,7 +38,6 @@ PIPELINE_TIMEOUT_S = 90.0
 FAILOVER_TIMEOUT_S = 120.0
 FIRST_LINES = 200
 MORE_LINES = 100
-INTERNAL_TOPICS = ("connect-configs", "connect-offsets", "connect-status")
 
 
 @pytest.fixture(scope="module")
@@ -64,20 +63,37 @@ def read(path: Path) -> str:
         return ""
 
 
-def end_offsets(bootstrap: str, topic: str) -> int:
-    """The topic's total record count (sum of the partitions' high watermarks)."""
+def topic_values(bootstrap: str, topic: str) -> list[str]:
+    """Every committed record value of the one-partition ``topic``, in offset order
+    (read_committed: with exactly-once sources, transaction markers take offsets too)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer(quiet_client(bootstrap, **{"group.id": "connect-test-probe"}))
-    try:
-        metadata = consumer.list_topics(topic, timeout=30)
-        partitions = metadata.topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-            for p in partitions
+    consumer = Consumer(
+        quiet_client(
+            bootstrap,
+            **{
+                "group.id": "connect-test-probe",
+                "isolation.level": "read_committed",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            },
         )
+    )
+    values: list[str] = []
+    try:
+        consumer.assign([TopicPartition(topic, 0, 0)])
+
+        def drained() -> bool:
+            for message in consumer.consume(num_messages=500, timeout=0.5):
+                if message.error() is not None:
+                    return message.error().code() == -191  # _PARTITION_EOF
+                values.append(message.value().decode())
+            return False
+
+        wait_for(f"the end of {topic}", drained, PIPELINE_TIMEOUT_S)
     finally:
         consumer.close()
+    return values
 
 
 def file_pipeline(name: str, source: Path, sink: Path, topic: str) -> dict[str, dict[str, str]]:
@@ -110,10 +126,21 @@ def wait_copy(source: Path, sink: Path, worker: ConnectWorker) -> None:
     )
 
 
-def file_source_to_sink_with_restart(bootstrap: str, work_dir: Path) -> ConnectWorker:
-    """The default scenario on any broker; returns the stopped worker (its figures)."""
+def file_source_to_sink_with_restart(
+    bootstrap: str, work_dir: Path, *, prefix: str = "connect", extra: dict[str, str] | None = None
+) -> ConnectWorker:
+    """The default scenario on any broker; returns the stopped worker (its figures). ``prefix``
+    names the Connect group and its topics; ``extra`` adds worker settings."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    worker = ConnectWorker(work_dir, "worker", bootstrap)
+    internal = tuple(f"{prefix}-{kind}" for kind in ("configs", "offsets", "status"))
+    group = {
+        "group.id": f"{prefix}-cluster",
+        "config.storage.topic": internal[0],
+        "offset.storage.topic": internal[1],
+        "status.storage.topic": internal[2],
+    }
+    worker = ConnectWorker(work_dir, "worker", bootstrap, {**group, **(extra or {})})
+    topic = f"{prefix}-lines"
     source, sink = work_dir / "in.txt", work_dir / "out.txt"
     source.write_text(lines(0, FIRST_LINES), encoding="utf-8")
     try:
@@ -123,14 +150,14 @@ def file_source_to_sink_with_restart(bootstrap: str, work_dir: Path) -> ConnectW
         # API can answer before its herder has created them).
         wait_for(
             "Connect's internal topics",
-            lambda: set(INTERNAL_TOPICS) <= set(partition_counts(bootstrap)),
+            lambda: set(internal) <= set(partition_counts(bootstrap)),
             PIPELINE_TIMEOUT_S,
             log=worker.log_tail(),
         )
-        for topic in INTERNAL_TOPICS:
-            assert topic_configs(bootstrap, topic)["cleanup.policy"] == "compact", topic
+        for name in internal:
+            assert topic_configs(bootstrap, name)["cleanup.policy"] == "compact", name
 
-        for name, config in file_pipeline("file", source, sink, "file-lines").items():
+        for name, config in file_pipeline(prefix, source, sink, topic).items():
             worker.put_connector(name, config)
         wait_copy(source, sink, worker)
         assert read(sink) == read(source)
@@ -142,7 +169,7 @@ def file_source_to_sink_with_restart(bootstrap: str, work_dir: Path) -> ConnectW
         wait_copy(source, sink, worker)
         # The source resumed from its stored offset (each line produced once) and the sink from
         # its committed offsets (each line written once).
-        assert end_offsets(bootstrap, "file-lines") == FIRST_LINES + MORE_LINES
+        assert topic_values(bootstrap, topic) == read(source).splitlines()
         assert read(sink) == read(source)
     finally:
         worker.stop()
@@ -163,6 +190,15 @@ def test_file_source_to_sink_survives_a_restart(
     bootstrap: str, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
     report(record_property, file_source_to_sink_with_restart(bootstrap, tmp_path))
+
+
+@FULL_OPT_IN
+def test_exactly_once_source(bootstrap: str, tmp_path: Path) -> None:
+    """KIP-618: the worker's source tasks write records and offsets in one transaction each
+    (transactional ids, fencing through Admin.fenceProducers, read_committed offset reads)."""
+    file_source_to_sink_with_restart(
+        bootstrap, tmp_path, prefix="eos", extra={"exactly.once.source.support": "enabled"}
+    )
 
 
 @FULL_OPT_IN
