@@ -238,11 +238,9 @@ def test_two_workers_rebalance_and_fail_over(bootstrap: str, tmp_path: Path) -> 
         where = wait_for("work on both workers", spread, PIPELINE_TIMEOUT_S)
         wait_copy(source, sink, workers[0])
 
-        victim = (
-            workers[0]
-            if "pair-source-0" in where and where["pair-source-0"] == (workers[0].worker_id)
-            else workers[1]
-        )
+        # Kill the worker running the source task: its task and whatever else it ran move.
+        by_id = {w.worker_id: w for w in workers}
+        victim = by_id[where["pair-source-0"]]
         survivor = workers[1] if victim is workers[0] else workers[0]
         moved = sorted(unit for unit, worker_id in where.items() if worker_id == victim.worker_id)
         victim.stop(signal.SIGKILL)
@@ -252,8 +250,12 @@ def test_two_workers_rebalance_and_fail_over(bootstrap: str, tmp_path: Path) -> 
             ok = now and len(now) == 4 and set(now.values()) == {survivor.worker_id}
             return now if ok else None
 
-        wait_for(f"{moved} to move to {survivor.name}", all_on_survivor, FAILOVER_TIMEOUT_S,
-                 log=survivor.log_tail())  # fmt: skip
+        wait_for(
+            f"{moved} to move to {survivor.name}",
+            all_on_survivor,
+            FAILOVER_TIMEOUT_S,
+            log=survivor.log_tail(),
+        )
         with source.open("a", encoding="utf-8") as more:
             more.write(lines(FIRST_LINES, MORE_LINES))
         # After a crash Connect is at-least-once: every line arrives, in order per line number.
