@@ -59,8 +59,41 @@ classpath_complete() {
     grep -q "kafka_2.13-$version.jar" "$file" && grep -q "kafka-tools-$version.jar" "$file"
 }
 
+# Kafka Connect and MirrorMaker 2 (tests/ecosystem/): a Maven project of its own with its own
+# version (tests/kafka/connect/pom.xml), cached where kafka_support.jars.connect_classpath()
+# looks: <cache>/kafka-connect-<version>/classpath.txt. Warm: no Maven run.
+fetch_connect() {
+    local connect_pom="$here/connect/pom.xml" connect_version connect_home connect_file part jar
+    connect_version="$(sed -n 's:.*<connect.version>\(.*\)</connect.version>.*:\1:p' "$connect_pom" | head -n 1)"
+    [[ -n "$connect_version" ]] || die "no <connect.version> property in $connect_pom"
+    connect_home="$(dirname "$home")/kafka-connect-$connect_version"
+    connect_file="$connect_home/classpath.txt"
+    if ((force == 0)) && [[ -s "$connect_file" ]]; then
+        local missing=0
+        while IFS= read -r -d ':' jar; do
+            [[ -f "$jar" ]] || { missing=1; break; }
+        done < <(tr -d '\n' < "$connect_file"; printf ':')
+        ((missing == 0)) && return 0
+    fi
+    mkdir -p "$connect_home"
+    part="$connect_home/classpath.part"
+    echo "fetch.sh: resolving Kafka Connect $connect_version from Maven Central" >&2
+    local attempt
+    for attempt in 1 2; do
+        if timeout --kill-after=30 "$timeout_s" mvn -B -q -Dstyle.color=never -f "$connect_pom" \
+            -Dmdep.outputFile="$part" -Dmdep.includeScope=runtime dependency:build-classpath \
+            >"$connect_home/maven.log" 2>&1 && grep -q "connect-mirror-$connect_version.jar" "$part"; then
+            mv -f "$part" "$connect_file"
+            return 0
+        fi
+        echo "fetch.sh: Kafka Connect attempt $attempt failed (log: $connect_home/maven.log)" >&2
+    done
+    die "Maven could not resolve Kafka Connect $connect_version (log: $connect_home/maven.log)"
+}
+
 if ((force == 0)) && [[ -f "$stamp_file" ]] && [[ "$(cat "$stamp_file")" == "$stamp" ]] \
     && classpath_complete "$classpath_file"; then
+    fetch_connect
     echo "$classpath_file"
     exit 0
 fi
@@ -95,5 +128,6 @@ classpath_complete "$tmp" \
     || die "Maven finished but the classpath in $tmp is incomplete (log: $log)"
 mv -f "$tmp" "$classpath_file"
 echo "$stamp" >"$stamp_file"
+fetch_connect
 echo "fetch.sh: Apache Kafka $version ready: $(tr ':' '\n' <"$classpath_file" | wc -l) jars" >&2
 echo "$classpath_file"

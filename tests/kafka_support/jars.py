@@ -89,6 +89,10 @@ METADATA_SHELL_POM = KAFKA_DIR / "metadata-shell" / "pom.xml"
 METADATA_SHELL_VERSION = "4.3.1"
 # Kafka Streams (exactly_once_v2 applications in the transaction tests).
 STREAMS_POM = KAFKA_DIR / "streams" / "pom.xml"
+# Kafka Connect and MirrorMaker 2 (tests/ecosystem/): connect-file and connect-mirror 4.4.0 were
+# not published to Maven Central; 4.3.1 is the newest version there for all of them.
+CONNECT_POM = KAFKA_DIR / "connect" / "pom.xml"
+CONNECT_VERSION = "4.3.1"
 
 
 def metadata_shell_classpath() -> str:
@@ -100,6 +104,12 @@ def metadata_shell_classpath() -> str:
 def streams_classpath() -> str:
     """kafka-streams (the Kafka version under test) and its dependencies."""
     return extra_classpath(f"kafka-streams-{kafka_version()}", STREAMS_POM)
+
+
+def connect_classpath() -> str:
+    """connect-runtime, connect-file, connect-json and connect-mirror (CONNECT_VERSION) with
+    their own kafka-clients; tests/kafka/fetch.sh resolves the same cache entry."""
+    return extra_classpath(f"kafka-connect-{CONNECT_VERSION}", CONNECT_POM)
 
 
 def extra_classpath(name: str, pom: Path) -> str:
