@@ -1,0 +1,120 @@
+"""Kafka Streams 4.4 (from Maven Central) runs a stateful topology against ferrokafka with the
+classic group protocol and ``processing.guarantee=at_least_once``: a repartition (groupBy on a
+new key), an aggregation with a state store and its changelog, a KStream-KTable join
+(tests/kafka/apps/PurchaseTotals.java). Half the input is processed, the application is killed
+with SIGKILL, the rest is produced and the application started again on its state dir: the
+latest value per key of both outputs equals the computation, and the internal topics Streams
+created have the configs Streams asks for (repartition: delete; changelog: compact), read with
+confluent-kafka's DescribeConfigs.
+
+The same run against Apache Kafka 4.4 is opt-in (``FERROKAFKA_ECOSYSTEM_FULL=1``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ecosystem.streams_app import (
+    StreamsApp,
+    Topics,
+    Workload,
+    create_topics,
+    latest_values,
+    list_topics,
+    produce,
+    produce_purchases,
+    topic_configs,
+    wait_latest,
+)
+
+from faults.nodes import FerrokafkaNode, NodeConfig
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+FULL = os.environ.get("FERROKAFKA_ECOSYSTEM_FULL", "") not in ("", "0")
+NODE_OVERRIDES = {"offsets.topic.replication.factor": "1"}
+# Output records before the kill: the application committed once (the aggregate's cache is
+# flushed on commit, so the first commit brings one update per user).
+OUTPUT_BEFORE_KILL_MIN = 1
+MID_STREAM_TIMEOUT_S = 120.0
+
+
+@pytest.fixture(scope="module")
+def ferrokafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    node = FerrokafkaNode(
+        NodeConfig(1, tmp_path_factory.mktemp("streams-node"), overrides=dict(NODE_OVERRIDES))
+    )
+    node.start()
+    try:
+        yield node.bootstrap
+    finally:
+        node.close()
+
+
+def run_with_restart(bootstrap: str, work_dir: Path, group_protocol: str) -> str:
+    """Runs the scenario; returns a one-line summary. ``application.id`` is ``totals-<proto>``."""
+    application_id = f"totals-{group_protocol}"
+    topics = Topics.named(application_id)
+    workload = Workload.make()
+    create_topics(bootstrap, topics)
+    produce(bootstrap, topics.users, sorted(workload.regions.items()))
+    third = len(workload.purchases) // 3
+    produce_purchases(bootstrap, topics.purchases, workload.purchases[:third])
+    app = StreamsApp(work_dir, "app", bootstrap, application_id, topics, group_protocol)
+    began = time.monotonic()
+    app.start()
+    try:
+        app.wait_running()
+        started_s = time.monotonic() - began
+        deadline = time.monotonic() + MID_STREAM_TIMEOUT_S
+        while latest_values(bootstrap, topics.totals)[1] < OUTPUT_BEFORE_KILL_MIN:
+            assert app.alive, app.output_tail()
+            assert time.monotonic() < deadline, app.output_tail()
+            time.sleep(0.3)
+        # The kill lands while the second third is being processed: some of it committed,
+        # some processed and not committed (processed again after the restart), some not yet.
+        produce_purchases(bootstrap, topics.purchases, workload.purchases[third : 2 * third])
+        app.kill()
+        produce_purchases(bootstrap, topics.purchases, workload.purchases[2 * third :])
+        app.start()
+        app.wait_running()
+        totals = wait_latest(bootstrap, topics.totals, workload.expected_totals(), [app])
+        assert totals == workload.expected_totals(), app.output_tail()
+        joined = wait_latest(bootstrap, topics.joined, workload.expected_joined(), [app])
+        assert joined == workload.expected_joined(), app.output_tail()
+    finally:
+        app.stop()
+    check_internal_topics(bootstrap, application_id)
+    records = latest_values(bootstrap, topics.totals)[1]
+    return f"{group_protocol}: RUNNING after {started_s:.1f}s, {records} total updates"
+
+
+def check_internal_topics(bootstrap: str, application_id: str) -> None:
+    partitions = list_topics(bootstrap)
+    repartition = f"{application_id}-by-user-repartition"
+    changelog = f"{application_id}-purchases-by-user-changelog"
+    assert partitions.get(repartition) == 2, sorted(partitions)
+    assert partitions.get(changelog) == 2, sorted(partitions)
+    configs = topic_configs(bootstrap, [repartition, changelog], ("cleanup.policy", "retention.ms"))
+    assert configs[repartition]["cleanup.policy"] == "delete", configs
+    # Streams keeps repartition records until it deletes them itself (DeleteRecords).
+    assert configs[repartition]["retention.ms"] == "-1", configs
+    assert configs[changelog]["cleanup.policy"] == "compact", configs
+
+
+def test_streams_classic_protocol_restart_on_ferrokafka(
+    ferrokafka_bootstrap: str, tmp_path: Path
+) -> None:
+    print(run_with_restart(ferrokafka_bootstrap, tmp_path, "classic"))
+
+
+@pytest.mark.skipif(not FULL, reason="opt-in: FERROKAFKA_ECOSYSTEM_FULL=1 (Apache Kafka 4.4)")
+def test_streams_classic_protocol_restart_on_kafka(tmp_path: Path) -> None:
+    from kafka_support.broker import KafkaBroker
+
+    with KafkaBroker(tmp_path / "kafka") as broker:
+        print(run_with_restart(broker.bootstrap_servers, tmp_path, "classic"))
