@@ -233,6 +233,20 @@ class StreamsApp:
             assert time.monotonic() < deadline, f"not RUNNING in time\n{self.output_tail()}"
             time.sleep(0.3)
 
+    def tasks(self) -> frozenset[str]:
+        """The active tasks the instance said it runs when it last became RUNNING."""
+        lines = [ln for ln in self._out.read_text(errors="replace").splitlines()]
+        last = [ln[len("TASKS ") :] for ln in lines if ln.startswith("TASKS ")]
+        return frozenset(t for t in (last[-1].split(",") if last else []) if t)
+
+    def wait_tasks(self, expected: frozenset[str]) -> None:
+        """Until the instance runs ``expected`` (bounded)."""
+        deadline = time.monotonic() + RUNNING_TIMEOUT_S
+        while self.tasks() != expected:
+            assert self.alive, self.output_tail()
+            assert time.monotonic() < deadline, f"tasks {sorted(self.tasks())}\n{self.output_tail()}"
+            time.sleep(0.3)
+
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.kill()

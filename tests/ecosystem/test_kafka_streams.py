@@ -36,7 +36,18 @@ from faults.nodes import FerrokafkaNode, NodeConfig
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 FULL = os.environ.get("FERROKAFKA_ECOSYSTEM_FULL", "") not in ("", "0")
-NODE_OVERRIDES = {"offsets.topic.replication.factor": "1"}
+# Streams groups: a killed member's tasks move once its session expires; 6 s (Kafka's minimum
+# is 45 s by default) keeps the test short.
+NODE_OVERRIDES = {
+    "offsets.topic.replication.factor": "1",
+    "group.streams.min.session.timeout.ms": "6000",
+    "group.streams.session.timeout.ms": "6000",
+    "group.streams.min.heartbeat.interval.ms": "1000",
+    "group.streams.heartbeat.interval.ms": "1000",
+}
+# Every task of PurchaseTotals on two-partition topics: subtopology 0 (purchases -> the
+# repartition topic) and 1 (the aggregate and the join).
+ALL_TASKS = frozenset({"0_0", "0_1", "1_0", "1_1"})
 # Output records before the kill: the application committed once (the aggregate's cache is
 # flushed on commit, so the first commit brings one update per user).
 OUTPUT_BEFORE_KILL_MIN = 1
@@ -110,6 +121,65 @@ def test_streams_classic_protocol_restart_on_ferrokafka(
     ferrokafka_bootstrap: str, tmp_path: Path
 ) -> None:
     print(run_with_restart(ferrokafka_bootstrap, tmp_path, "classic"))
+
+
+def run_two_instances(bootstrap: str, work_dir: Path) -> str:
+    """The streams protocol: two instances share the tasks; one is killed mid-stream, the
+    other takes its tasks (once the killed member's session expires) and the output is
+    exact."""
+    application_id = "totals-streams"
+    topics = Topics.named(application_id)
+    workload = Workload.make()
+    create_topics(bootstrap, topics)
+    produce(bootstrap, topics.users, sorted(workload.regions.items()))
+    third = len(workload.purchases) // 3
+    produce_purchases(bootstrap, topics.purchases, workload.purchases[:third])
+    apps = [
+        StreamsApp(work_dir, name, bootstrap, application_id, topics, "streams")
+        for name in ("a", "b")
+    ]
+    began = time.monotonic()
+    try:
+        for app in apps:
+            app.start()
+        for app in apps:
+            app.wait_running()
+        a, b = apps
+        # Both run tasks: the assignment settles on two tasks each.
+        deadline = time.monotonic() + MID_STREAM_TIMEOUT_S
+        while not (a.tasks() and b.tasks() and a.tasks() | b.tasks() == ALL_TASKS):
+            assert a.alive and b.alive, a.output_tail() + b.output_tail()
+            assert time.monotonic() < deadline, a.output_tail() + b.output_tail()
+            time.sleep(0.3)
+        assert not a.tasks() & b.tasks(), (a.tasks(), b.tasks())
+        settled_s = time.monotonic() - began
+        moved = b.tasks()
+        produce_purchases(bootstrap, topics.purchases, workload.purchases[third : 2 * third])
+        b.kill()
+        produce_purchases(bootstrap, topics.purchases, workload.purchases[2 * third :])
+        a.wait_tasks(ALL_TASKS)
+        totals = wait_latest(bootstrap, topics.totals, workload.expected_totals(), [a])
+        assert totals == workload.expected_totals(), a.output_tail()
+        joined = wait_latest(bootstrap, topics.joined, workload.expected_joined(), [a])
+        assert joined == workload.expected_joined(), a.output_tail()
+    finally:
+        for app in apps:
+            app.stop()
+    check_internal_topics(bootstrap, application_id)
+    return f"streams: both instances running tasks after {settled_s:.1f}s; {sorted(moved)} moved"
+
+
+def test_streams_protocol_failover_on_ferrokafka(ferrokafka_bootstrap: str, tmp_path: Path) -> None:
+    print(run_two_instances(ferrokafka_bootstrap, tmp_path))
+
+
+@pytest.mark.skipif(not FULL, reason="opt-in: FERROKAFKA_ECOSYSTEM_FULL=1 (Apache Kafka 4.4)")
+def test_streams_protocol_failover_on_kafka(tmp_path: Path) -> None:
+    from kafka_support.broker import KafkaBroker
+
+    overrides = {k: v for k, v in NODE_OVERRIDES.items() if k.startswith("group.streams")}
+    with KafkaBroker(tmp_path / "kafka", broker_config=overrides) as broker:
+        print(run_two_instances(broker.bootstrap_servers, tmp_path))
 
 
 @pytest.mark.skipif(not FULL, reason="opt-in: FERROKAFKA_ECOSYSTEM_FULL=1 (Apache Kafka 4.4)")

@@ -8,7 +8,7 @@
 // (KStream-KTable) with the users table (key user, value region) into `joined` as
 // "region,count,sum". The aggregate keeps purchase ids, so records processed again after a
 // crash (at-least-once) do not change it: the latest value per key is exact.
-// Prints "STATE <new state>" on every state change; runs until SIGTERM (closes the app).
+// Prints "STATE <new state>" on every state change (and "TASKS <its active tasks>" on RUNNING); runs until SIGTERM (closes the app).
 import java.util.Properties;
 import java.util.TreeMap;
 import java.util.concurrent.CountDownLatch;
@@ -97,7 +97,16 @@ public final class PurchaseTotals {
         totals.join(users, (total, region) -> region + "," + total).to(args[5]);
         KafkaStreams streams = new KafkaStreams(builder.build(), props);
         CountDownLatch closed = new CountDownLatch(1);
-        streams.setStateListener((now, before) -> System.out.println("STATE " + now));
+        streams.setStateListener((now, before) -> {
+            System.out.println("STATE " + now);
+            if (now == KafkaStreams.State.RUNNING) {
+                // The active tasks this instance runs now, e.g. "TASKS 0_0,1_1".
+                java.util.TreeSet<String> tasks = new java.util.TreeSet<>();
+                streams.metadataForLocalThreads().forEach(
+                    thread -> thread.activeTasks().forEach(task -> tasks.add(task.taskId().toString())));
+                System.out.println("TASKS " + String.join(",", tasks));
+            }
+        });
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             streams.close();
             closed.countDown();
