@@ -143,7 +143,9 @@ def latest_values(bootstrap: str, topic: str) -> tuple[dict[str, str], int]:
     return latest, records
 
 
-def wait_latest(bootstrap: str, topic: str, expected: dict[str, str], apps: list[StreamsApp]) -> dict[str, str]:
+def wait_latest(
+    bootstrap: str, topic: str, expected: dict[str, str], apps: list[StreamsApp]
+) -> dict[str, str]:
     """Reads ``topic`` until its latest values equal ``expected`` (bounded); returns the last
     read. Fails early when every app died."""
     deadline = time.monotonic() + OUTPUT_TIMEOUT_S
@@ -157,7 +159,9 @@ def wait_latest(bootstrap: str, topic: str, expected: dict[str, str], apps: list
     return latest
 
 
-def topic_configs(bootstrap: str, topics: list[str], keys: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def topic_configs(
+    bootstrap: str, topics: list[str], keys: tuple[str, ...]
+) -> dict[str, dict[str, str]]:
     """``keys`` of each topic's configuration, as confluent-kafka's DescribeConfigs reads them."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.describe_configs(
@@ -244,7 +248,9 @@ class StreamsApp:
         deadline = time.monotonic() + RUNNING_TIMEOUT_S
         while self.tasks() != expected:
             assert self.alive, self.output_tail()
-            assert time.monotonic() < deadline, f"tasks {sorted(self.tasks())}\n{self.output_tail()}"
+            assert time.monotonic() < deadline, (
+                f"tasks {sorted(self.tasks())}\n{self.output_tail()}"
+            )
             time.sleep(0.3)
 
     def kill(self) -> None:

@@ -13,11 +13,13 @@ The same run against Apache Kafka 4.4 is opt-in (``FERROKAFKA_ECOSYSTEM_FULL=1``
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from ecosystem.streams_app import (
     StreamsApp,
     Topics,
@@ -30,7 +32,6 @@ from ecosystem.streams_app import (
     topic_configs,
     wait_latest,
 )
-
 from faults.nodes import FerrokafkaNode, NodeConfig
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -47,6 +48,7 @@ NODE_OVERRIDES = {
 }
 # Every task of PurchaseTotals on two-partition topics: subtopology 0 (purchases -> the
 # repartition topic) and 1 (the aggregate and the join).
+STREAMS_GROUP_COMMAND = "org.apache.kafka.tools.streams.StreamsGroupCommand"
 ALL_TASKS = frozenset({"0_0", "0_1", "1_0", "1_1"})
 # Output records before the kill: the application committed once (the aggregate's cache is
 # flushed on commit, so the first commit brings one update per user).
@@ -153,6 +155,7 @@ def run_two_instances(bootstrap: str, work_dir: Path) -> str:
             time.sleep(0.3)
         assert not a.tasks() & b.tasks(), (a.tasks(), b.tasks())
         settled_s = time.monotonic() - began
+        describe_with_kafka_tool(bootstrap, application_id, work_dir, [a, b])
         moved = b.tasks()
         produce_purchases(bootstrap, topics.purchases, workload.purchases[third : 2 * third])
         b.kill()
@@ -167,6 +170,39 @@ def run_two_instances(bootstrap: str, work_dir: Path) -> str:
             app.stop()
     check_internal_topics(bootstrap, application_id)
     return f"streams: both instances running tasks after {settled_s:.1f}s; {sorted(moved)} moved"
+
+
+def describe_with_kafka_tool(
+    bootstrap: str, group: str, work_dir: Path, apps: list[StreamsApp]
+) -> None:
+    """Kafka's ``kafka-streams-groups`` (StreamsGroupCommand) lists the group as a streams group
+    and describes both members with the tasks they run."""
+    from kafka_support.jars import run_kafka_tool
+
+    listed = run_kafka_tool(
+        STREAMS_GROUP_COMMAND, ["--bootstrap-server", bootstrap, "--list"], work_dir=work_dir
+    ).stdout
+    assert group in listed.split(), listed
+    described = run_kafka_tool(
+        STREAMS_GROUP_COMMAND,
+        ["--bootstrap-server", bootstrap, "--describe", "--group", group, "--members", "--verbose"],
+        work_dir=work_dir,
+    ).stdout
+    rows = [line for line in described.splitlines() if line.startswith(group + " ")]
+    assert len(rows) == len(apps), described
+    described_tasks = {frozenset(_active_tasks(row)) for row in rows}
+    assert described_tasks == {app.tasks() for app in apps}, described
+
+
+def _active_tasks(row: str) -> set[str]:
+    """The tasks of the tool's "ACTIVE: 0:[0,1]; ..." column, as "0_0", "0_1"."""
+    active = row.split("ACTIVE:", 1)[1].split(";", 1)[0]
+    return {
+        f"{subtopology}_{p}"
+        for subtopology, partitions in re.findall(r"(\w+):\[([\d,\s]*)\]", active)
+        for p in partitions.replace(" ", "").split(",")
+        if p
+    }
 
 
 def test_streams_protocol_failover_on_ferrokafka(ferrokafka_bootstrap: str, tmp_path: Path) -> None:

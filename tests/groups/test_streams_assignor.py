@@ -60,3 +60,9 @@ def test_no_standby_without_another_process() -> None:
 
 def test_no_members_no_assignment() -> None:
     assert assign_tasks({}, COUNTS) == {}
+
+
+def test_a_subtopology_spreads_over_the_members() -> None:
+    result = assign_tasks({"a": TaskMember("p1"), "b": TaskMember("p2")}, {"0": 2, "1": 2})
+    assert {s for s, _p in result["a"].active} == {"0", "1"}
+    assert {s for s, _p in result["b"].active} == {"0", "1"}

@@ -96,6 +96,7 @@ from ferrokafka.server.authorize_gate_kit import (
     whole,
 )
 from ferrokafka.server.authorize_gates_share import SHARE_STATE_GATES
+from ferrokafka.server.authorize_gates_streams import STREAMS_GATES
 from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
 
 # ConfigResource.Type ids of Describe/AlterConfigs.
@@ -761,6 +762,7 @@ GATES: dict[type, Gate] = {
         cluster_op(AclOperation.DESCRIBE), top_level(describe_quorum.DescribeQuorumResponse)
     ),
     **SHARE_STATE_GATES,
+    **STREAMS_GATES,
 }
 
 

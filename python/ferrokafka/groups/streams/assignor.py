@@ -11,7 +11,8 @@ of a process.
 Active tasks: each member keeps the active tasks it had while it is under its quota (an even
 share: ``ceil(tasks / members)``), then every remaining task goes to a member that had it as a
 standby (its state is warm there) if under quota, else to the least loaded member (fewest
-tasks, then the least loaded process, then member id: deterministic). Standby tasks: for each
+tasks, then fewest of the task's subtopology, then the least loaded process, then member id:
+deterministic). Standby tasks: for each
 task, ``standby_replicas`` members on distinct other processes, previous owners first, else
 least loaded; fewer when there are not enough processes (Kafka does the same and says so).
 Warm-up tasks are not assigned (ferrokafka moves an active task at once; see the README).
@@ -78,8 +79,18 @@ def assign_tasks(
         load[member_id] += 1
         process_load[members[member_id].process_id] += 1
 
-    def least_loaded(candidates: list[str]) -> str:
-        return min(candidates, key=lambda m: (load[m], process_load[members[m].process_id], m))
+    def least_loaded(candidates: list[str], subtopology: str = "") -> str:
+        # Ties go to the member with fewest tasks of the same subtopology: a subtopology's
+        # tasks spread over the members (its load, and its state, are spread too).
+        return min(
+            candidates,
+            key=lambda m: (
+                load[m],
+                sum(1 for s, _p in active[m] if s == subtopology),
+                process_load[members[m].process_id],
+                m,
+            ),
+        )
 
     unassigned: list[TaskId] = []
     owner_of = {t: m for m in order for t in members[m].active if t in valid}
@@ -91,7 +102,7 @@ def assign_tasks(
             unassigned.append(task)
     for task in unassigned:
         warm = [m for m in order if task in members[m].standby and load[m] < quota]
-        give(least_loaded(warm or order), task, active)
+        give(least_loaded(warm or order, task[0]), task, active)
 
     standby: dict[str, set[TaskId]] = {m: set() for m in order}
     for task in tasks if standby_replicas > 0 else []:

@@ -308,7 +308,9 @@ class StreamsGroup:
         self._put(after)
         self._schedule(before, after, now_ms)
         if self.shutdown_requested:
-            statuses.append(Status(4, "A KafkaStreams instance requested to shut down the application."))
+            statuses.append(
+                Status(4, "A KafkaStreams instance requested to shut down the application.")
+            )
         full = hb.member_epoch == JOIN_EPOCH
         changed = after.assigned != member.assigned
         endpoints_changed = is_new or changed or before.user_endpoint != member.user_endpoint
@@ -336,7 +338,8 @@ class StreamsGroup:
                     self._put(successor)
                     return successor
                 raise HeartbeatError(
-                    ec.UNRELEASED_INSTANCE_ID if hb.member_epoch == JOIN_EPOCH
+                    ec.UNRELEASED_INSTANCE_ID
+                    if hb.member_epoch == JOIN_EPOCH
                     else ec.FENCED_INSTANCE_ID,
                     f"Static member {holder} with instance id {hb.instance_id} holds it.",
                 )
@@ -365,7 +368,9 @@ class StreamsGroup:
                 f"Member {hb.member_id} is not a member of group {self.group_id}.",
             )
         if hb.member_epoch == LEAVE_STATIC_EPOCH and member.instance_id is not None:
-            self._put(replace(member, member_epoch=LEAVE_STATIC_EPOCH, pending_revocation=frozenset()))
+            self._put(
+                replace(member, member_epoch=LEAVE_STATIC_EPOCH, pending_revocation=frozenset())
+            )
             self.revocation_deadline_ms.pop(member.member_id, None)
         else:
             self.fence(member.member_id)
@@ -402,7 +407,9 @@ class StreamsGroup:
             state=MEMBER_STABLE if active == target.active else UNRELEASED_TASKS,
             member_epoch=epoch,
             previous_member_epoch=(
-                member.member_epoch if epoch != member.member_epoch else member.previous_member_epoch
+                member.member_epoch
+                if epoch != member.member_epoch
+                else member.previous_member_epoch
             ),
             assigned=assigned,
         )

@@ -164,9 +164,7 @@ class StreamsGroups:
             await trio.sleep(0.01)  # the image is applied by another task; no event to wait on
         return True
 
-    def _group_for(
-        self, group_id: str, joining: bool
-    ) -> tuple[StreamsGroup | None, Group | None]:
+    def _group_for(self, group_id: str, joining: bool) -> tuple[StreamsGroup | None, Group | None]:
         """The streams group (None: to be created) and an empty group of another kind it
         replaces (an offsets-only classic group: a Streams application moving protocols)."""
         group = self.coordinator.get_group(group_id)

@@ -54,6 +54,10 @@ def register(
         api_key("StreamsGroupHeartbeat"),
         _lazy("streams_group_heartbeat", "StreamsGroupHeartbeatHandler", streams_groups),
     )
+    broker.register(
+        api_key("StreamsGroupDescribe"),
+        _lazy("streams_group_describe", "StreamsGroupDescribeHandler", coordinator),
+    )
     share.register(broker, node, coordinator)  # KIP-932 share groups and their leaders
     return coordinator
 

@@ -58,7 +58,9 @@ class StreamsGroupHeartbeatHandler:
             heartbeat_interval_ms=result.heartbeat_interval_ms,
             acceptable_recovery_lag=config.acceptable_recovery_lag,
             task_offset_interval_ms=config.task_offset_interval_ms,
-            status=[Response.Status(status_code=s.code, status_detail=s.detail) for s in result.statuses],
+            status=[
+                Response.Status(status_code=s.code, status_detail=s.detail) for s in result.statuses
+            ],
         )
         if ctx.api_version == 0:  # v0 has the int32 field only
             response.acceptable_recovery_lag_legacy = min(config.acceptable_recovery_lag, 2**31 - 1)
@@ -117,7 +119,9 @@ def _partitions(
     for subtopology, partition in tasks:
         for topic in sources.get(subtopology, ()):
             by_topic.setdefault(topic, set()).add(partition)
-    return [Response.TopicPartition(topic=k, partitions=sorted(v)) for k, v in sorted(by_topic.items())]
+    return [
+        Response.TopicPartition(topic=k, partitions=sorted(v)) for k, v in sorted(by_topic.items())
+    ]
 
 
 def _invalid(request: Request) -> str | None:
