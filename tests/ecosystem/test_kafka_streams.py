@@ -57,13 +57,13 @@ MID_STREAM_TIMEOUT_S = 120.0
 
 
 @pytest.fixture(scope="module")
-def ferrokafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ferrokafka_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FerrokafkaNode]:
     node = FerrokafkaNode(
         NodeConfig(1, tmp_path_factory.mktemp("streams-node"), overrides=dict(NODE_OVERRIDES))
     )
     node.start()
     try:
-        yield node.bootstrap
+        yield node
     finally:
         node.close()
 
@@ -120,9 +120,9 @@ def check_internal_topics(bootstrap: str, application_id: str) -> None:
 
 
 def test_streams_classic_protocol_restart_on_ferrokafka(
-    ferrokafka_bootstrap: str, tmp_path: Path
+    ferrokafka_node: FerrokafkaNode, tmp_path: Path
 ) -> None:
-    print(run_with_restart(ferrokafka_bootstrap, tmp_path, "classic"))
+    print(run_with_restart(ferrokafka_node.bootstrap, tmp_path, "classic"))
 
 
 def run_two_instances(bootstrap: str, work_dir: Path) -> str:
@@ -195,8 +195,9 @@ def describe_with_kafka_tool(
 
 
 def _active_tasks(row: str) -> set[str]:
-    """The tasks of the tool's "ACTIVE: 0:[0,1]; ..." column, as "0_0", "0_1"."""
-    active = row.split("ACTIVE:", 1)[1].split(";", 1)[0]
+    """The tasks of the tool's "ACTIVE: 0:[1]; 1:[1]; TARGET-ACTIVE: ..." column, as "0_1",
+    "1_1"."""
+    active = row.split("ACTIVE:", 1)[1].split("TARGET-ACTIVE:", 1)[0]
     return {
         f"{subtopology}_{p}"
         for subtopology, partitions in re.findall(r"(\w+):\[([\d,\s]*)\]", active)
@@ -205,8 +206,30 @@ def _active_tasks(row: str) -> set[str]:
     }
 
 
-def test_streams_protocol_failover_on_ferrokafka(ferrokafka_bootstrap: str, tmp_path: Path) -> None:
-    print(run_two_instances(ferrokafka_bootstrap, tmp_path))
+def test_streams_protocol_failover_on_ferrokafka(
+    ferrokafka_node: FerrokafkaNode, tmp_path: Path
+) -> None:
+    print(run_two_instances(ferrokafka_node.bootstrap, tmp_path))
+    # The group is on __consumer_offsets (StreamsGroup* records): after a hard restart of the
+    # broker it is loaded again, a streams group (empty: both instances left or were fenced).
+    ferrokafka_node.kill()
+    ferrokafka_node.start()
+    from kafka_support.jars import run_kafka_tool
+
+    described = run_kafka_tool(
+        STREAMS_GROUP_COMMAND,
+        [
+            "--bootstrap-server",
+            ferrokafka_node.bootstrap,
+            "--describe",
+            "--group",
+            "totals-streams",
+            "--state",
+        ],
+        work_dir=tmp_path,
+    ).stdout
+    rows = [line.split() for line in described.splitlines() if line.startswith("totals-streams ")]
+    assert rows and rows[0][-2:] == ["Empty", "0"], described
 
 
 @pytest.mark.skipif(not FULL, reason="opt-in: FERROKAFKA_ECOSYSTEM_FULL=1 (Apache Kafka 4.4)")

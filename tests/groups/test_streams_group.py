@@ -137,3 +137,53 @@ def test_unknown_member_and_fenced_epoch() -> None:
     with pytest.raises(HeartbeatError) as fenced:
         group.heartbeat(Heartbeat("a", joined.member_epoch + 1), READY, 1)
     assert fenced.value.code == ec.FENCED_MEMBER_EPOCH
+
+
+def replay(records: list, groups: dict) -> None:
+    from ferrokafka.groups.serde import decode_record
+    from ferrokafka.groups.streams.records import Replayer
+
+    replayer = Replayer(
+        groups.get,
+        lambda g: groups.__setitem__(g.group_id, g),
+        groups.pop,
+        lambda _gid: GroupConfig(),
+        lambda group, member_id: None,
+    )
+    types = replayer.record_types()
+    for key, value in records:
+        decoded = decode_record(key, value)
+        types[decoded.record_type](decoded.key, decoded.value)
+
+
+def test_records_rebuild_the_group() -> None:
+    from ferrokafka.groups.streams.records import changes, snapshot
+
+    group = StreamsGroup("g", GroupConfig())
+    log: list = []
+    for step in (
+        lambda: group.heartbeat(join("a", "pa"), READY, 0),
+        lambda: group.heartbeat(join("b", "pb"), READY, 1),
+        lambda: group.heartbeat(Heartbeat("a", group.members["a"].member_epoch), READY, 2),
+    ):
+        before = snapshot(group, exists=bool(log))
+        step()
+        log += changes(before, group)
+    assert group.members["a"].state == UNREVOKED_TASKS
+    groups: dict = {}
+    replay(log, groups)
+    loaded = groups["g"]
+    assert loaded.topology == TOPOLOGY
+    assert (loaded.group_epoch, loaded.assignment_epoch) == (
+        group.group_epoch,
+        group.assignment_epoch,
+    )
+    assert loaded.members == group.members
+    assert loaded.target == group.target
+    # Leaving and deletion: tombstones remove the member, then the group.
+    before = snapshot(group)
+    group.heartbeat(Heartbeat("b", -1), READY, 3)
+    replay(changes(before, group), groups)
+    assert set(groups["g"].members) == {"a"}
+    replay(group.tombstones(), groups)
+    assert "g" not in groups

@@ -236,8 +236,9 @@ class StreamsGroup:
         return ec.NONE if not self.members else ec.NON_EMPTY_GROUP
 
     def tombstones(self) -> list[Record]:
-        # The group is kept in memory only (see the module docstring of .service).
-        return []
+        from ferrokafka.groups.streams.records import group_tombstones  # records imports us
+
+        return group_tombstones(self)
 
     def on_deleted(self) -> None:
         self._dead = True
@@ -429,6 +430,18 @@ class StreamsGroup:
             }
             self.target = assign_tasks(members, counts, self.config.num_standby_replicas)
         self.assignment_epoch = self.group_epoch
+
+    def restore_member(self, member_id: str, member: StreamsMember | None) -> None:
+        """Loading from the log: put (or with None remove) a member as its records say."""
+        if member is None:
+            if member_id in self.members:
+                self._remove(member_id)
+        else:
+            self._put(member)
+
+    def start_session(self, member_id: str, now_ms: int) -> None:
+        """A member loaded from the log gets a full session to come back in."""
+        self.session_deadline_ms[member_id] = now_ms + self.config.session_timeout_ms
 
     # -- removal and timeouts ---------------------------------------------------------------
 

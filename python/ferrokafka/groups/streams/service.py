@@ -3,10 +3,9 @@ group and adopted once done, one timer per group at its earliest member deadline
 creation of the internal topics (repartition, changelog) a group's topology needs, which the
 broker does itself in KIP-1071 (the members no longer create them).
 
-Not yet persisted: a streams group lives in the coordinator's memory only (its committed
-offsets are on ``__consumer_offsets`` as every group's are). After a coordinator restart or
-failover the members get UNKNOWN_MEMBER_ID and join again, which Kafka Streams does on its own
-(it loses its tasks and takes them back); Kafka writes StreamsGroup* records instead.
+Every change is written to ``__consumer_offsets`` as StreamsGroup* records (Kafka's formats,
+:mod:`.records`) before the group in memory adopts it, and replayed when the coordinator loads
+the partition; a loaded member gets a full session to come back in.
 """
 
 from __future__ import annotations
@@ -32,7 +31,8 @@ from ferrokafka.groups.streams.group import (
     HeartbeatResult,
     StreamsGroup,
 )
-from ferrokafka.groups.streams.topology import TopicInfo
+from ferrokafka.groups.streams.records import Replayer, changes, snapshot
+from ferrokafka.groups.streams.topology import TopicInfo, configure
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 
@@ -60,6 +60,15 @@ class StreamsGroups:
         self.node = node
         self.coordinator = coordinator
         self._locks: dict[str, trio.Lock] = {}
+        replayer = Replayer(
+            coordinator.get_group,
+            coordinator.add_group,
+            coordinator.remove_group,
+            self.group_config,
+            self._member_loaded,
+        )
+        for record_type, replay in replayer.record_types().items():
+            coordinator.register_record_type(record_type, replay)
 
     def partition_counts(self) -> dict[str, int]:
         return {name: len(t.partitions) for name, t in self.node.image.topics_by_name.items()}
@@ -94,6 +103,7 @@ class StreamsGroups:
                 else StreamsGroup(group_id, self.group_config(group_id))
             )
             work.config = self.group_config(group_id)
+            before = snapshot(work, exists=current is not None)
             result = work.heartbeat(hb, self.partition_counts(), self.coordinator.now_ms())
             if result.to_create and await self._create_topics(result.to_create):
                 # Created: the same heartbeat goes on with them (the image has them now).
@@ -105,7 +115,9 @@ class StreamsGroups:
                 if again.assignment is None and result.assignment is not None:
                     again = replace(again, assignment=work.members[again.member_id].assigned)
                 result = again
-            records = replaced.tombstones() if replaced is not None else []
+            records = changes(before, work)
+            if replaced is not None:
+                records = replaced.tombstones() + records
 
             def adopt() -> None:
                 existing = self.coordinator.get_group(group_id)
@@ -207,10 +219,34 @@ class StreamsGroups:
         self.coordinator.timers.schedule(key, delay_s, fire)
 
     async def expire(self, group: StreamsGroup) -> None:
+        """Fence the members whose session or revocation deadline passed, and write it."""
         async with self._locked(group.group_id):
             if self.coordinator.get_group(group.group_id) is not group:
                 return
-            expired = group.expire(self.coordinator.now_ms())
+            work = group.clone()
+            before = snapshot(work)
+            expired = work.expire(self.coordinator.now_ms())
+            code = await self.coordinator.write(
+                group.group_id, changes(before, work), lambda: group.adopt(work)
+            )
+            if code:
+                # Not written: try again in a second rather than lose the expiry.
+                self.coordinator.timers.schedule(
+                    (group.group_id, DEADLINES_TIMER),
+                    1.0,
+                    lambda: self.coordinator.spawn(self.expire, group),
+                )
+                return
             if expired:
                 log.info("streams group %s: members %s expired", group.group_id, expired)
             self.schedule(group)
+
+    # -- load -------------------------------------------------------------------------------
+
+    def _member_loaded(self, group: StreamsGroup, member_id: str) -> None:
+        """A member read back at load gets a full session from now to come back in."""
+        group.config = self.group_config(group.group_id)
+        if group.topology is not None:
+            group.configured = configure(group.topology, self.partition_counts())
+        group.start_session(member_id, self.coordinator.now_ms())
+        self.schedule(group)
