@@ -160,8 +160,38 @@ def _invalid(request: Request) -> str | None:
     )
     if listed > TASKS_MAX:
         return f"More than {TASKS_MAX} tasks."
-    if request.topology is not None and len(request.topology.subtopologies) > t.SUBTOPOLOGIES_MAX:
+    if request.topology is not None:
+        return _invalid_topology(request.topology)
+    return None
+
+
+def _invalid_topology(topology: Request.Topology) -> str | None:
+    """What the topology's shape cannot be: too big, duplicate ids, indexes of copartition
+    groups outside their lists, negative partition counts."""
+    if len(topology.subtopologies) > t.SUBTOPOLOGIES_MAX:
         return f"More than {t.SUBTOPOLOGIES_MAX} subtopologies."
+    ids = [s.subtopology_id for s in topology.subtopologies]
+    if len(set(ids)) != len(ids):
+        return "Subtopology ids must be unique."
+    for s in topology.subtopologies:
+        infos = [*s.repartition_source_topics, *s.state_changelog_topics]
+        topics = len(s.source_topics) + len(s.source_topic_regex) + len(infos)
+        if topics > t.TOPICS_PER_SUBTOPOLOGY_MAX:
+            limit = t.TOPICS_PER_SUBTOPOLOGY_MAX
+            return f"More than {limit} topics in subtopology {s.subtopology_id}."
+        if any(i.partitions < 0 for i in infos):
+            return f"Subtopology {s.subtopology_id} has an internal topic with negative partitions."
+        for g in s.copartition_groups:
+            for indexes, bound in (
+                (g.source_topics, len(s.source_topics)),
+                (g.source_topic_regex, len(s.source_topic_regex)),
+                (g.repartition_source_topics, len(s.repartition_source_topics)),
+            ):
+                if any(not 0 <= i < bound for i in indexes):
+                    return (
+                        f"Subtopology {s.subtopology_id} has a copartition group with an "
+                        "index outside its topics."
+                    )
     return None
 
 

@@ -1,0 +1,113 @@
+"""StreamsGroupHeartbeat and StreamsGroupDescribe over the wire (our codecs against the
+in-process broker): a join with a topology gets its internal topics created by the broker
+and every task; bad requests get INVALID_REQUEST with Kafka's message, not a closed
+connection; ListGroups reports the group as type "streams"."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from server_wire import RawClient
+
+from ferrokafka.protocol import error_codes as ec
+from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
+from ferrokafka.protocol.messages.list_groups import ListGroupsRequest
+from ferrokafka.protocol.messages.streams_group_describe import StreamsGroupDescribeRequest
+from ferrokafka.protocol.messages.streams_group_heartbeat import (
+    StreamsGroupHeartbeatRequest as Req,
+)
+from ferrokafka.testing import RunningBroker, run_broker
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[RunningBroker]:
+    with run_broker(None, {"offsets.topic.num.partitions": 1}) as running:
+        with RawClient(running.bootstrap_servers) as c:
+            created = c.call(
+                CreateTopicsRequest(
+                    topics=[
+                        CreateTopicsRequest.CreatableTopic(
+                            name="in", num_partitions=3, replication_factor=1
+                        )
+                    ],
+                    timeout_ms=10_000,
+                ),
+                5,
+            )
+            assert created.topics[0].error_code == 0
+            assert c.call(FindCoordinatorRequest(key="app", key_type=0), 3).error_code == 0
+        yield running
+
+
+def topology(copartition_index: int = 0) -> Req.Topology:
+    return Req.Topology(
+        epoch=0,
+        subtopologies=[
+            Req.Subtopology(
+                subtopology_id="0",
+                source_topics=["in"],
+                state_changelog_topics=[
+                    Req.TopicInfo(
+                        name="app-store-changelog",
+                        topic_configs=[Req.KeyValue(key="cleanup.policy", value="compact")],
+                    )
+                ],
+                copartition_groups=[Req.CopartitionGroup(source_topics=[copartition_index])],
+            )
+        ],
+    )
+
+
+def join(member_id: str, topo: Req.Topology) -> Req:
+    return Req(
+        group_id="app",
+        member_id=member_id,
+        member_epoch=0,
+        rebalance_timeout_ms=30_000,
+        topology=topo,
+        active_tasks=[],
+        standby_tasks=[],
+        warmup_tasks=[],
+        process_id="p1",
+    )
+
+
+def test_join_creates_internal_topics_and_assigns_every_task(broker: RunningBroker) -> None:
+    with RawClient(broker.bootstrap_servers) as c:
+        response = c.call(join("m1", topology()), 1)
+        assert response.error_code == ec.NONE, response.error_message
+        assert response.status == []
+        assert [(t.subtopology_id, t.partitions) for t in response.active_tasks] == [
+            ("0", [0, 1, 2])
+        ]
+        listed = c.call(ListGroupsRequest(types_filter=["streams"]), 5)
+        assert [(g.group_id, g.group_type) for g in listed.groups] == [("app", "streams")]
+        described = c.call(StreamsGroupDescribeRequest(group_ids=["app"]), 1)
+        group = described.groups[0]
+        assert (group.error_code, group.group_state) == (ec.NONE, "Stable")
+        changelog = group.topology.subtopologies[0].state_changelog_topics[0]
+        assert (changelog.name, changelog.partitions) == ("app-store-changelog", 3)
+        assert [m.member_id for m in group.members] == ["m1"]
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (join("m2", topology(copartition_index=5)), "copartition group"),
+        (Req(group_id="app", member_id="", member_epoch=0), "MemberId can't be empty."),
+        (join("m2", None), "Topology must be non-empty when (re-)joining."),  # type: ignore[arg-type]
+        (Req(group_id="app", member_id="m2", member_epoch=-3), "MemberEpoch is -3"),
+    ],
+)
+def test_bad_requests_get_invalid_request(
+    broker: RunningBroker, request_: Req, message: str
+) -> None:
+    with RawClient(broker.bootstrap_servers) as c:
+        response = c.call(request_, 1)
+        assert response.error_code == ec.INVALID_REQUEST
+        assert message in (response.error_message or "")
+        # The connection still answers.
+        again = c.call(StreamsGroupDescribeRequest(group_ids=["nope"]), 1)
+        assert again.groups[0].error_code == ec.GROUP_ID_NOT_FOUND
