@@ -182,6 +182,17 @@ def list_topics(bootstrap: str) -> dict[str, int]:
     return {name: len(t.partitions) for name, t in metadata.topics.items()}
 
 
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of process ``pid`` (Linux VmHWM), in MiB; 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 class StreamsApp:
     """One PurchaseTotals JVM; ``kill()`` is SIGKILL, ``stop()`` a clean SIGTERM close."""
 
@@ -236,6 +247,9 @@ class StreamsApp:
             assert self.alive, self.output_tail()
             assert time.monotonic() < deadline, f"not RUNNING in time\n{self.output_tail()}"
             time.sleep(0.3)
+
+    def peak_rss_mb(self) -> float:
+        return peak_rss_mb(self._process.pid) if self.alive and self._process else 0.0
 
     def tasks(self) -> frozenset[str]:
         """The active tasks the instance said it runs when it last became RUNNING."""

@@ -27,6 +27,7 @@ from ecosystem.streams_app import (
     create_topics,
     latest_values,
     list_topics,
+    peak_rss_mb,
     produce,
     produce_purchases,
     topic_configs,
@@ -68,7 +69,7 @@ def ferrokafka_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ferrok
         node.close()
 
 
-def run_with_restart(bootstrap: str, work_dir: Path, group_protocol: str) -> str:
+def run_with_restart(bootstrap: str, work_dir: Path, group_protocol: str, broker_pid: int) -> str:
     """Runs the scenario; returns a one-line summary. ``application.id`` is ``totals-<proto>``."""
     application_id = f"totals-{group_protocol}"
     topics = Topics.named(application_id)
@@ -99,11 +100,14 @@ def run_with_restart(bootstrap: str, work_dir: Path, group_protocol: str) -> str
         assert totals == workload.expected_totals(), app.output_tail()
         joined = wait_latest(bootstrap, topics.joined, workload.expected_joined(), [app])
         assert joined == workload.expected_joined(), app.output_tail()
+        memory = (
+            f"app peak RSS {app.peak_rss_mb():.0f} MiB, broker {peak_rss_mb(broker_pid):.0f} MiB"
+        )
     finally:
         app.stop()
     check_internal_topics(bootstrap, application_id)
     records = latest_values(bootstrap, topics.totals)[1]
-    return f"{group_protocol}: RUNNING after {started_s:.1f}s, {records} total updates"
+    return f"{group_protocol}: RUNNING after {started_s:.1f}s, {records} total updates; {memory}"
 
 
 def check_internal_topics(bootstrap: str, application_id: str) -> None:
@@ -122,10 +126,10 @@ def check_internal_topics(bootstrap: str, application_id: str) -> None:
 def test_streams_classic_protocol_restart_on_ferrokafka(
     ferrokafka_node: FerrokafkaNode, tmp_path: Path
 ) -> None:
-    print(run_with_restart(ferrokafka_node.bootstrap, tmp_path, "classic"))
+    print(run_with_restart(ferrokafka_node.bootstrap, tmp_path, "classic", ferrokafka_node.pid))
 
 
-def run_two_instances(bootstrap: str, work_dir: Path) -> str:
+def run_two_instances(bootstrap: str, work_dir: Path, broker_pid: int) -> str:
     """The streams protocol: two instances share the tasks; one is killed mid-stream, the
     other takes its tasks (once the killed member's session expires) and the output is
     exact."""
@@ -165,11 +169,15 @@ def run_two_instances(bootstrap: str, work_dir: Path) -> str:
         assert totals == workload.expected_totals(), a.output_tail()
         joined = wait_latest(bootstrap, topics.joined, workload.expected_joined(), [a])
         assert joined == workload.expected_joined(), a.output_tail()
+        memory = f"app peak RSS {a.peak_rss_mb():.0f} MiB, broker {peak_rss_mb(broker_pid):.0f} MiB"
     finally:
         for app in apps:
             app.stop()
     check_internal_topics(bootstrap, application_id)
-    return f"streams: both instances running tasks after {settled_s:.1f}s; {sorted(moved)} moved"
+    return (
+        f"streams: both instances running tasks after {settled_s:.1f}s; {sorted(moved)} moved;"
+        f" {memory}"
+    )
 
 
 def describe_with_kafka_tool(
@@ -209,7 +217,7 @@ def _active_tasks(row: str) -> set[str]:
 def test_streams_protocol_failover_on_ferrokafka(
     ferrokafka_node: FerrokafkaNode, tmp_path: Path
 ) -> None:
-    print(run_two_instances(ferrokafka_node.bootstrap, tmp_path))
+    print(run_two_instances(ferrokafka_node.bootstrap, tmp_path, ferrokafka_node.pid))
     # The group is on __consumer_offsets (StreamsGroup* records): after a hard restart of the
     # broker it is loaded again, a streams group (empty: both instances left or were fenced).
     ferrokafka_node.kill()
@@ -238,7 +246,7 @@ def test_streams_protocol_failover_on_kafka(tmp_path: Path) -> None:
 
     overrides = {k: v for k, v in NODE_OVERRIDES.items() if k.startswith("group.streams")}
     with KafkaBroker(tmp_path / "kafka", broker_config=overrides) as broker:
-        print(run_two_instances(broker.bootstrap_servers, tmp_path))
+        print(run_two_instances(broker.bootstrap_servers, tmp_path, _pid(broker)))
 
 
 @pytest.mark.skipif(not FULL, reason="opt-in: FERROKAFKA_ECOSYSTEM_FULL=1 (Apache Kafka 4.4)")
@@ -246,4 +254,9 @@ def test_streams_classic_protocol_restart_on_kafka(tmp_path: Path) -> None:
     from kafka_support.broker import KafkaBroker
 
     with KafkaBroker(tmp_path / "kafka") as broker:
-        print(run_with_restart(broker.bootstrap_servers, tmp_path, "classic"))
+        print(run_with_restart(broker.bootstrap_servers, tmp_path, "classic", _pid(broker)))
+
+
+def _pid(broker: object) -> int:
+    process = getattr(broker, "_process", None)  # KafkaBroker keeps its JVM there
+    return process.pid if process is not None else 0

@@ -106,7 +106,7 @@ class StreamsGroups:
             before = snapshot(work, exists=current is not None)
             result = work.heartbeat(hb, self.partition_counts(), self.coordinator.now_ms())
             if result.to_create and await self._create_topics(result.to_create):
-                # Created: the same heartbeat goes on with them (the image has them now).
+                # Created and in the image: the same heartbeat goes on with them.
                 again = work.heartbeat(
                     replace(hb, member_id=result.member_id, member_epoch=result.member_epoch),
                     self.partition_counts(),
@@ -166,15 +166,13 @@ class StreamsGroups:
                 log.warning("creating internal topic %s failed: %s", name, ec.error_name(code))
             if failed:
                 return False
+            # The controller answers once the topics are committed; on a single node the
+            # image has them then. Where it does not yet (a follower broker), the member hears
+            # MISSING_INTERNAL_TOPICS and its next heartbeat finds them, as with Kafka's
+            # asynchronous creation.
             names = {info.name for info, _n in to_create}
-            return await self._wait_in_image(names)
+            return names <= set(self.node.image.topics_by_name)
         return False
-
-    async def _wait_in_image(self, names: set[str]) -> bool:
-        """Until the node's metadata image has ``names`` (bounded by the caller's deadline)."""
-        while not names <= set(self.node.image.topics_by_name):
-            await trio.sleep(0.01)  # the image is applied by another task; no event to wait on
-        return True
 
     def _group_for(self, group_id: str, joining: bool) -> tuple[StreamsGroup | None, Group | None]:
         """The streams group (None: to be created) and an empty group of another kind it
