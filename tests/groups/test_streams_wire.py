@@ -1,7 +1,8 @@
 """StreamsGroupHeartbeat and StreamsGroupDescribe over the wire (our codecs against the
 in-process broker): a join with a topology gets its internal topics created by the broker
 and every task; bad requests get INVALID_REQUEST with Kafka's message, not a closed
-connection; ListGroups reports the group as type "streams"."""
+connection; ListGroups reports the group as type "streams"; DeleteGroups deletes it once
+empty."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from server_wire import RawClient
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
+from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
 from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.list_groups import ListGroupsRequest
 from ferrokafka.protocol.messages.streams_group_describe import StreamsGroupDescribeRequest
@@ -90,6 +92,13 @@ def test_join_creates_internal_topics_and_assigns_every_task(broker: RunningBrok
         changelog = group.topology.subtopologies[0].state_changelog_topics[0]
         assert (changelog.name, changelog.partitions) == ("app-store-changelog", 3)
         assert [m.member_id for m in group.members] == ["m1"]
+        # The member leaves; the empty group can be deleted (its records are tombstoned).
+        left = c.call(Req(group_id="app", member_id="m1", member_epoch=-1), 1)
+        assert (left.error_code, left.member_epoch) == (ec.NONE, -1)
+        deleted = c.call(DeleteGroupsRequest(groups_names=["app"]), 2)
+        assert deleted.results[0].error_code == ec.NONE
+        gone = c.call(StreamsGroupDescribeRequest(group_ids=["app"]), 1)
+        assert gone.groups[0].error_code == ec.GROUP_ID_NOT_FOUND
 
 
 @pytest.mark.parametrize(
