@@ -120,7 +120,10 @@ def latest_values(bootstrap: str, topic: str) -> tuple[dict[str, str], int]:
     latest: dict[str, str] = {}
     records = 0
     try:
-        consumer.subscribe([topic])
+        # Assigned, not subscribed: no group join (and its initial rebalance delay) per read.
+        consumer.assign(
+            [ck.TopicPartition(topic, p, ck.OFFSET_BEGINNING) for p in range(PARTITIONS)]
+        )
         at_end: set[int] = set()
         idle = 0
         deadline = time.monotonic() + CLIENT_TIMEOUT_S

@@ -73,7 +73,7 @@ public final class PurchaseTotals {
             // A member killed with SIGKILL leaves the group when its session expires: the
             // restarted instance's rebalance waits for that (the streams protocol sets the
             // session timeout on the group, broker side).
-            props.put("session.timeout.ms", 10000);
+            props.put("session.timeout.ms", 6000);
             props.put("heartbeat.interval.ms", 1000);
         }
         StreamsBuilder builder = new StreamsBuilder();
