@@ -2,15 +2,19 @@
 in-process broker): a join with a topology gets its internal topics created by the broker
 and every task; bad requests get INVALID_REQUEST with Kafka's message, not a closed
 connection; ListGroups reports the group as type "streams"; DeleteGroups deletes it once
-empty."""
+empty; Kafka's DumpLogSegments decodes the StreamsGroup* records we write."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from server_wire import RawClient
 
+from ferrokafka.groups.coordinator import OFFSETS_TOPIC
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.delete_groups import DeleteGroupsRequest
@@ -120,3 +124,32 @@ def test_bad_requests_get_invalid_request(
         # The connection still answers.
         again = c.call(StreamsGroupDescribeRequest(group_ids=["nope"]), 1)
         assert again.groups[0].error_code == ec.GROUP_ID_NOT_FOUND
+
+
+_RECORD_LINE = re.compile(r"\| offset: (\d+) .*? key: (\{.*\}) payload: (.*)$")
+STREAMS_RECORD_TYPES = {"17", "19", "20", "21", "22", "23"}
+
+
+@pytest.mark.kafka
+def test_kafka_decodes_the_streams_group_records(broker: RunningBroker, tmp_path: Path) -> None:
+    """Kafka's DumpLogSegments ``--offsets-decoder`` reads our StreamsGroup* records."""
+    from kafka_support.jars import dump_log_segments_class, kafka_classpath, run_kafka_tool
+
+    with RawClient(broker.bootstrap_servers) as c:
+        joined = c.call(replace(join("fmt-member", topology()), group_id="fmt"), 1)
+        assert joined.error_code == ec.NONE, joined.error_message
+    directory = broker.partition(OFFSETS_TOPIC, 0).log.dir
+    segments = sorted(str(p) for p in Path(directory).glob("*.log"))
+    out = run_kafka_tool(
+        dump_log_segments_class(kafka_classpath()),
+        ["--offsets-decoder", "--deep-iteration", "--files", ",".join(segments)],
+        work_dir=tmp_path,
+    ).stdout
+    lines = [m for m in map(_RECORD_LINE.search, out.splitlines()) if m]
+    assert "Exception" not in out and "Unknown" not in out, out[-3000:]
+    ours = [(m.group(2), m.group(3)) for m in lines if '"groupId":"fmt"' in m.group(2)]
+    types = {re.search(r'"type":"(\d+)"', key).group(1) for key, _ in ours}  # type: ignore[union-attr]
+    assert types == STREAMS_RECORD_TYPES, out[-3000:]
+    payloads = " ".join(p for _k, p in ours)
+    assert '"processId":"p1"' in payloads, payloads
+    assert '"name":"app-store-changelog"' in payloads, payloads
