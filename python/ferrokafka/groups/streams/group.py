@@ -15,11 +15,18 @@ heartbeat. A member that does not revoke within its rebalance timeout is fenced.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from ferrokafka.groups.base import Record
 from ferrokafka.groups.streams.assignor import MemberTasks, TaskId, TaskMember, assign_tasks
-from ferrokafka.groups.streams.topology import ConfiguredTopology, Status, Topology, configure
+from ferrokafka.groups.streams.topology import (
+    SHUTDOWN_APPLICATION,
+    STALE_TOPOLOGY,
+    ConfiguredTopology,
+    Status,
+    Topology,
+    configure,
+)
 from ferrokafka.protocol import error_codes as ec
 
 STREAMS = "streams"
@@ -113,14 +120,6 @@ class HeartbeatResult:
     statuses: tuple[Status, ...] = ()
     # internal topics the broker must create (partition count each)
     to_create: tuple = ()
-    endpoints_changed: bool = False
-
-
-@dataclass
-class _Owners:
-    """Which member runs each active task (assigned or still to be revoked)."""
-
-    by_task: dict[TaskId, str] = field(default_factory=dict)
 
 
 class StreamsGroup:
@@ -288,7 +287,7 @@ class StreamsGroup:
         if self.topology is not None and updated.topology_epoch < self.topology.epoch:
             statuses.append(
                 Status(
-                    0,
+                    STALE_TOPOLOGY,
                     f"The member's topology epoch {updated.topology_epoch} is behind the "
                     f"group's {self.topology.epoch}.",
                 )
@@ -310,7 +309,10 @@ class StreamsGroup:
         self._schedule(before, after, now_ms)
         if self.shutdown_requested:
             statuses.append(
-                Status(4, "A KafkaStreams instance requested to shut down the application.")
+                Status(
+                    SHUTDOWN_APPLICATION,
+                    "A KafkaStreams instance requested to shut down the application.",
+                )
             )
         full = hb.member_epoch == JOIN_EPOCH
         changed = after.assigned != member.assigned
