@@ -29,7 +29,9 @@ from ferrokafka.testing import RunningBroker, run_broker
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[RunningBroker]:
-    with run_broker(None, {"offsets.topic.num.partitions": 1}) as running:
+    # One standby per task (Kafka's group.streams.num.standby.replicas; 0 by default).
+    overrides = {"offsets.topic.num.partitions": 1, "group.streams.num.standby.replicas": 1}
+    with run_broker(None, overrides) as running:
         with RawClient(running.bootstrap_servers) as c:
             created = c.call(
                 CreateTopicsRequest(
@@ -66,7 +68,7 @@ def topology(copartition_index: int = 0) -> Req.Topology:
     )
 
 
-def join(member_id: str, topo: Req.Topology) -> Req:
+def join(member_id: str, topo: Req.Topology, process_id: str = "p1") -> Req:
     return Req(
         group_id="app",
         member_id=member_id,
@@ -76,7 +78,7 @@ def join(member_id: str, topo: Req.Topology) -> Req:
         active_tasks=[],
         standby_tasks=[],
         warmup_tasks=[],
-        process_id="p1",
+        process_id=process_id,
     )
 
 
@@ -103,6 +105,50 @@ def test_join_creates_internal_topics_and_assigns_every_task(broker: RunningBrok
         assert deleted.results[0].error_code == ec.NONE
         gone = c.call(StreamsGroupDescribeRequest(group_ids=["app"]), 1)
         assert gone.groups[0].error_code == ec.GROUP_ID_NOT_FOUND
+
+
+def tasks(task_ids: list | None) -> set[tuple[str, int]]:
+    return {(t.subtopology_id, p) for t in task_ids or () for p in t.partitions}
+
+
+def test_standby_tasks_go_to_the_other_process(broker: RunningBroker) -> None:
+    with RawClient(broker.bootstrap_servers) as c:
+        x = c.call(replace(join("sx", topology(), "px"), group_id="sb"), 1)
+        assert tasks(x.active_tasks) == {("0", 0), ("0", 1), ("0", 2)}
+        assert tasks(x.standby_tasks) == set()  # no other process yet
+        y = c.call(replace(join("sy", topology(), "py"), group_id="sb"), 1)
+        # x gives up what moves to y, then y takes it; both report what they run.
+        x_active = tasks(x.active_tasks)
+        for _round in range(3):
+            x = c.call(
+                Req(
+                    group_id="sb",
+                    member_id="sx",
+                    member_epoch=x.member_epoch,
+                    active_tasks=(
+                        [
+                            Req.TaskIds(
+                                subtopology_id="0", partitions=sorted(p for _s, p in x_active)
+                            )
+                        ]
+                    ),
+                ),
+                1,
+            )
+            assert x.error_code == ec.NONE, x.error_message
+            if x.active_tasks is not None:
+                x_active = tasks(x.active_tasks)
+            y = c.call(Req(group_id="sb", member_id="sy", member_epoch=y.member_epoch), 1)
+            assert y.error_code == ec.NONE, y.error_message
+        described = c.call(StreamsGroupDescribeRequest(group_ids=["sb"]), 1).groups[0]
+        assert described.group_state == "Stable"
+        by_member = {m.member_id: m.assignment for m in described.members}
+        actives = [tasks(a.active_tasks) for a in by_member.values()]
+        standbys = [tasks(a.standby_tasks) for a in by_member.values()]
+        every = {("0", 0), ("0", 1), ("0", 2)}
+        assert actives[0] | actives[1] == every and not actives[0] & actives[1]
+        # Each task has its standby on the member of the other process.
+        assert standbys[0] == actives[1] and standbys[1] == actives[0]
 
 
 @pytest.mark.parametrize(
