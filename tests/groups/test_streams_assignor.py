@@ -66,3 +66,11 @@ def test_a_subtopology_spreads_over_the_members() -> None:
     result = assign_tasks({"a": TaskMember("p1"), "b": TaskMember("p2")}, {"0": 2, "1": 2})
     assert {s for s, _p in result["a"].active} == {"0", "1"}
     assert {s for s, _p in result["b"].active} == {"0", "1"}
+
+
+def test_a_member_over_its_quota_keeps_tasks_of_every_subtopology() -> None:
+    everything = frozenset(all_tasks({"0": 2, "1": 2}))
+    members = {"a": TaskMember("p1", active=everything), "b": TaskMember("p2")}
+    result = assign_tasks(members, {"0": 2, "1": 2})
+    assert result["a"].active == {("0", 0), ("1", 0)}
+    assert result["b"].active == {("0", 1), ("1", 1)}

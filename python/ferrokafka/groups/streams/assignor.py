@@ -94,7 +94,9 @@ def assign_tasks(
 
     unassigned: list[TaskId] = []
     owner_of = {t: m for m in order for t in members[m].active if t in valid}
-    for task in tasks:
+    # Partition first, then subtopology: a member over its quota keeps tasks of every
+    # subtopology (0_0, 1_0) rather than all of one (0_0, 0_1), so stateful work spreads.
+    for task in sorted(tasks, key=lambda t: (t[1], t[0])):
         owner = owner_of.get(task)
         if owner is not None and load[owner] < quota:
             give(owner, task, active)
