@@ -65,6 +65,8 @@ from ferrokafka.protocol.messages import (
     share_fetch,
     share_group_describe,
     share_group_heartbeat,
+    streams_group_describe,
+    streams_group_heartbeat,
     sync_group,
     txn_offset_commit,
     write_txn_markers,
@@ -923,6 +925,35 @@ def _rows(batch: bytes) -> list[Row]:
                 member_epoch=0,
                 subscribed_topic_names=[TOPIC],
             ),
+            frozenset({GA}),
+        ),
+        Row(
+            "StreamsGroupHeartbeat",
+            0,
+            lambda _id: streams_group_heartbeat.StreamsGroupHeartbeatRequest(
+                group_id=GROUP,
+                member_id="acl-streams-member-01",
+                member_epoch=0,
+                rebalance_timeout_ms=30000,
+                topology=streams_group_heartbeat.StreamsGroupHeartbeatRequest.Topology(
+                    epoch=0,
+                    subtopologies=[
+                        streams_group_heartbeat.StreamsGroupHeartbeatRequest.Subtopology(
+                            subtopology_id="0", source_topics=[TOPIC]
+                        )
+                    ],
+                ),
+                active_tasks=[],
+                standby_tasks=[],
+                warmup_tasks=[],
+                process_id="acl-process",
+            ),
+            frozenset({GA}),
+        ),
+        Row(
+            "StreamsGroupDescribe",
+            0,
+            lambda _id: streams_group_describe.StreamsGroupDescribeRequest(group_ids=[GROUP]),
             frozenset({GA}),
         ),
         Row(

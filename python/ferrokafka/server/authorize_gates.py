@@ -97,6 +97,7 @@ from ferrokafka.server.authorize_gate_kit import (
 )
 from ferrokafka.server.authorize_gates_share import SHARE_STATE_GATES
 from ferrokafka.server.authorize_gates_share_offsets import SHARE_OFFSETS_GATES
+from ferrokafka.server.authorize_gates_streams import STREAMS_GATES
 from ferrokafka.server.dispatcher import Dispatcher, Handler, RequestContext
 
 # ConfigResource.Type ids of Describe/AlterConfigs.
@@ -763,6 +764,7 @@ GATES: dict[type, Gate] = {
     ),
     **SHARE_STATE_GATES,
     **SHARE_OFFSETS_GATES,
+    **STREAMS_GATES,
 }
 
 

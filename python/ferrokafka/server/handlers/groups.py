@@ -13,6 +13,7 @@ from ferrokafka.config import Endpoint
 from ferrokafka.groups.classic.protocol import ClassicGroups
 from ferrokafka.groups.consumer.service import ConsumerGroups
 from ferrokafka.groups.coordinator import GroupCoordinator
+from ferrokafka.groups.streams.service import StreamsGroups
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers import share
 from ferrokafka.server.handlers.lazy import LazyHandler, api_key
@@ -47,6 +48,15 @@ def register(
     broker.register(
         api_key("ConsumerGroupDescribe"),
         _lazy("consumer_group_describe", "ConsumerGroupDescribeHandler", node, coordinator),
+    )
+    streams_groups = StreamsGroups(node, coordinator)  # KIP-1071 streams groups
+    broker.register(
+        api_key("StreamsGroupHeartbeat"),
+        _lazy("streams_group_heartbeat", "StreamsGroupHeartbeatHandler", streams_groups),
+    )
+    broker.register(
+        api_key("StreamsGroupDescribe"),
+        _lazy("streams_group_describe", "StreamsGroupDescribeHandler", coordinator),
     )
     share.register(broker, node, coordinator)  # KIP-932 share groups and their leaders
     return coordinator
