@@ -25,6 +25,7 @@ from ferrokafka.cluster.scram_credentials import ScramCredential, ScramLookup
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS, TLS_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
+from ferrokafka.server.dir_assignments import DirAssignmentSender
 from ferrokafka.server.handlers import (
     build_dispatchers,
     install_authorization,
@@ -296,6 +297,7 @@ class Broker:
             else:
                 # One broker of a cluster: register, heartbeat, serve once unfenced.
                 await nursery.start(self._run_lifecycle)
+                await nursery.start(self._run_dir_assignments)
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
             # Caught up with the metadata now: logs it does not place here are strays.
@@ -370,6 +372,31 @@ class Broker:
             await self.lifecycle.run(
                 self._broker_endpoints(), self.node.log_dir_ids(), task_status=task_status
             )
+
+    async def _run_dir_assignments(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Send the controller where each replica's log lives (server/dir_assignments.py)
+        until shutdown."""
+        assert self.node is not None and self._controller_channel is not None
+        lifecycle = self.lifecycle
+        sender = DirAssignmentSender(
+            self.config.node_id,
+            self._controller_channel,
+            self.node.logs,
+            self.node.replicas,
+            lambda: lifecycle.broker_epoch if lifecycle is not None else -1,
+        )
+        self.node.image_listeners.append(sender.image_applied)
+        sender.image_applied(self.node.image)
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await sender.run(task_status=task_status)
 
     async def _run_coordinator(
         self,
