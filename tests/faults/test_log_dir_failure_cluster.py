@@ -10,8 +10,10 @@ dir and stays up."""
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,8 @@ from .ext4_disk import Ext4Disk
 TOPIC = "jbod"
 PARTITIONS = 6
 FAILING_NODE = 2
+METADATA_NODE = 3
+HALT_TIMEOUT_S = 60.0
 CLIENT_TIMEOUT_S = 60.0
 WAIT_S = 60.0
 POLL_S = 0.1
@@ -31,24 +35,39 @@ RECORDS_AFTER = 60
 ASSIGNED_LINE = "replicas to their log dirs"
 
 
-@pytest.fixture(scope="module")
-def disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ext4Disk]:
+def _mounted(base: Path) -> Ext4Disk:
     why = Ext4Disk.available()
     if why is not None:
         pytest.skip(f"no ext4 loop disk: {why}")
-    base = tmp_path_factory.mktemp("jbod-disk")
     made = Ext4Disk(base / "ext4", base / "ext4.img")
     try:
         made.mount()
     except Exception as exc:  # a container without loop devices or mount rights
         made.close()
         pytest.skip(f"no ext4 loop disk: {exc}")
+    return made
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ext4Disk]:
+    """Node 2's second log dir."""
+    made = _mounted(tmp_path_factory.mktemp("jbod-disk"))
     yield made
     made.close()
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, disk: Ext4Disk) -> Iterator[KRaftCluster]:
+def metadata_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ext4Disk]:
+    """Node 3's metadata log dir."""
+    made = _mounted(tmp_path_factory.mktemp("metadata-disk"))
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    tmp_path_factory: pytest.TempPathFactory, disk: Ext4Disk, metadata_disk: Ext4Disk
+) -> Iterator[KRaftCluster]:
     made = KRaftCluster(
         tmp_path_factory.mktemp("jbod") / "cluster",
         overrides={
@@ -74,6 +93,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, disk: Ext4Disk) -> Iterato
                 "-c", str(node.config_file),
             )  # fmt: skip
             assert formatted.returncode == 0, formatted.stderr
+        # Node 3's formatted metadata dir moved onto the disk that will fail.
+        metadata = made.nodes[METADATA_NODE].work_dir / "metadata"
+        moved = metadata_disk.path / "metadata"
+        shutil.copytree(metadata, moved)
+        config = made.nodes[METADATA_NODE].config_file
+        config.write_text(
+            config.read_text().replace(f"metadata.log.dir={metadata}", f"metadata.log.dir={moved}")
+        )
         for node_id in made.nodes:
             made.start(node_id)
         made.wait_ready()
@@ -178,7 +205,13 @@ def test_a_failed_dir_moves_leadership_off_its_replicas_only(
         "every partition with a full ISR",
     )
     failing = cluster.nodes[FAILING_NODE]
-    dead = {p for p in range(PARTITIONS) if (disk.path / "data" / f"{TOPIC}-{p}").is_dir()}
+    dirs = (failing.work_dir / "logs", disk.path / "data")
+
+    def placed() -> set[int]:
+        return {p for p in range(PARTITIONS) for d in dirs if (d / f"{TOPIC}-{p}").is_dir()}
+
+    _wait(lambda: len(placed()) == PARTITIONS, "node 2's replicas created")
+    dead = {p for p in range(PARTITIONS) if (dirs[1] / f"{TOPIC}-{p}").is_dir()}
     # Kafka's placement: the dir holding the fewest partitions, so both dirs hold some.
     assert 0 < len(dead) < PARTITIONS, dead
     # The controller knows where node 2 put them before the disk dies.
@@ -203,10 +236,43 @@ def test_a_failed_dir_moves_leadership_off_its_replicas_only(
     for p in set(range(PARTITIONS)) - dead:
         assert FAILING_NODE in states[p][1], (p, states[p])  # its other dir serves on
     assert failing.running(), failing.logged()[-3000:]
-    logged = failing.logged()
-    assert "Traceback" not in logged, logged[-3000:]
-    controller_logs = "".join(n.logged() for n in cluster.nodes.values())
-    assert "marked offline, remaining directories" in controller_logs
+    # Moved by the heartbeat's offline dir, not by a session that expired.
+    assert f"broker {FAILING_NODE} is fenced" not in failing.logged()
+    every_log = "".join(n.logged() for n in cluster.nodes.values())
+    assert "Traceback" not in every_log, every_log[-3000:]
+    assert every_log.count("marked offline, remaining directories") == 1, every_log[-3000:]
 
     values = _read_all(bootstrap, len(acked))
     assert sorted(values) == sorted(acked), (len(values), len(acked))  # none lost, none twice
+
+
+def test_a_failed_metadata_log_dir_halts_the_broker(
+    cluster: KRaftCluster, metadata_disk: Ext4Disk
+) -> None:
+    """Kafka halts a node whose metadata log dir failed (exit code 1, no clean shutdown);
+    the two others keep the quorum and go on serving."""
+    from confluent_kafka.admin import NewTopic
+
+    node = cluster.nodes[METADATA_NODE]
+    assert node.running(), node.logged()[-3000:]
+    metadata_disk.shut_down()
+    admin = _admin(cluster.bootstrap)
+    # New metadata records: node 3 appends them to its metadata log (as leader or follower).
+    deadline = time.monotonic() + HALT_TIMEOUT_S
+    attempt = 0
+    while node.running() and time.monotonic() < deadline:
+        attempt += 1
+        admin.create_topics([NewTopic(f"after-{attempt}", num_partitions=1, replication_factor=1)])
+        time.sleep(0.5)
+    assert node.process is not None
+    assert node.process.poll() == 1, node.logged()[-3000:]
+    logged = node.logged()
+    assert logged.count("because the metadata log dir") == 1, logged[-3000:]
+    assert "Traceback" not in logged, logged[-3000:]
+    # The others serve on: a topic is created and the JBOD topic is read whole.
+    survivors = ",".join(n.bootstrap for i, n in cluster.nodes.items() if i != METADATA_NODE)
+    survivor_admin = _admin(survivors)
+    futures = survivor_admin.create_topics(
+        [NewTopic("after-halt", num_partitions=1, replication_factor=2)]
+    )
+    futures["after-halt"].result(timeout=CLIENT_TIMEOUT_S)

@@ -7,6 +7,7 @@ knows the addresses it really listens on, so an advertised port 0 becomes the bo
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -55,6 +56,7 @@ from ferrokafka.server.server import (
     ShutdownHook,
 )
 from ferrokafka.server.tls.listener import TlsListener
+from ferrokafka.storage.dir_failure import io_errno
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics.endpoint import MetricsEndpoint
@@ -69,6 +71,21 @@ def halt_process(status: int) -> None:
         handler.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+# Errors that say the disk under a file is gone, not that a peer or a resource is.
+DISK_FAILURE_ERRNOS = frozenset({errno.EIO, errno.EROFS})
+
+
+def _disk_failure(exc: BaseException) -> OSError | None:
+    """The disk error in ``exc`` or the exception groups it is in, else None."""
+    if isinstance(exc, OSError) and io_errno(exc) in DISK_FAILURE_ERRNOS:
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _disk_failure(inner)
+        if found is not None:
+            return found
+    return None
 
 
 class Broker:
@@ -322,8 +339,24 @@ class Broker:
     ) -> None:
         assert self.kraft is not None
         self._kraft_scope = trio.CancelScope()
-        with self._kraft_scope:
-            await self.kraft.run(task_status=task_status)
+        try:
+            with self._kraft_scope:
+                await self.kraft.run(task_status=task_status)
+        except Exception as exc:
+            # The metadata log's disk failed (an append, fsync or read): Kafka halts ("Shutdown
+            # broker because the metadata log dir ... has failed"), no clean shutdown.
+            found = _disk_failure(exc)
+            if found is None:
+                raise
+            self._metadata_dir_failed(found)
+
+    def _metadata_dir_failed(self, exc: BaseException) -> None:
+        log.critical(
+            "shutdown broker because the metadata log dir %s has failed (%s)",
+            self.config["metadata.log.dir"] or self.config.log_dirs[0],
+            exc,
+        )
+        self.halt(1)
 
     async def _stop_kraft(self) -> None:
         assert self.kraft is not None
@@ -335,6 +368,11 @@ class Broker:
         listener): the controller hears of it now; once every dir failed, the broker halts
         as Kafka's does ("Shutdown broker because all log dirs ... have failed"): no clean
         shutdown, whose checkpoints and flushes would only fail on the dead disks."""
+        metadata_dir = self.config["metadata.log.dir"] or self.config.log_dirs[0]
+        if self.kraft is not None and Path(metadata_dir).resolve() == path.resolve():
+            # Kafka's handleLogDirFailure: the metadata log lives there too.
+            self._metadata_dir_failed(OSError(f"log dir {path} failed"))
+            return
         if self.lifecycle is not None:
             self.lifecycle.heartbeat_now()
         assert self.node is not None
