@@ -246,6 +246,48 @@ def test_a_failed_dir_moves_leadership_off_its_replicas_only(
     assert sorted(values) == sorted(acked), (len(values), len(acked))  # none lost, none twice
 
 
+RECORDS_AFTER_RESTART = 60
+
+
+def test_a_broker_restarted_with_a_dead_dir_serves_the_other(
+    cluster: KRaftCluster, disk: Ext4Disk
+) -> None:
+    """Restarted while its second dir's disk is still dead, node 2 starts (Kafka loads a dir
+    it cannot read as failed and starts with the others): it registers its healthy dir
+    only, rejoins the ISR of that dir's partitions, and the dead dir's partitions stay off
+    it (never recreated empty in the healthy dir, never led); clients go on."""
+    failing = cluster.nodes[FAILING_NODE]
+    dead = {p for p in range(PARTITIONS) if (failing.work_dir / "logs" / f"{TOPIC}-{p}").is_dir()}
+    dead = set(range(PARTITIONS)) - dead
+    assert 0 < len(dead) < PARTITIONS, dead
+    cluster.kill(FAILING_NODE)
+    cluster.start(FAILING_NODE)
+    cluster.wait_ready(FAILING_NODE)
+    bootstrap = cluster.bootstrap
+
+    def healthy_back() -> bool:
+        states = _states(bootstrap)
+        return all(FAILING_NODE in states[p][1] for p in set(range(PARTITIONS)) - dead)
+
+    _wait(healthy_back, "node 2 back in the ISR of its healthy dir's partitions")
+    producer = _producer(bootstrap)
+    acked: dict[str, tuple[int, int]] = {}
+    values = [f"restarted-{i}" for i in range(RECORDS_AFTER_RESTART)]
+    errors = _send_all(producer, values, acked)
+    assert not errors, errors
+    states = _states(bootstrap)
+    for p in dead:
+        assert states[p][0] != FAILING_NODE and FAILING_NODE not in states[p][1], (p, states[p])
+        assert not (failing.work_dir / "logs" / f"{TOPIC}-{p}").exists(), p
+    logged = failing.logged()
+    assert logged.count("failed at start") == 1, logged[-3000:]
+    assert "Traceback" not in logged, logged[-3000:]
+    total = RECORDS_BEFORE + RECORDS_AFTER + RECORDS_AFTER_RESTART
+    read = _read_all(bootstrap, total)
+    assert len(read) == len(set(read)) == total, (len(read), len(set(read)))
+    assert set(values) <= set(read)
+
+
 def test_a_failed_metadata_log_dir_halts_the_broker(
     cluster: KRaftCluster, metadata_disk: Ext4Disk
 ) -> None:

@@ -18,6 +18,7 @@ in KRaft; sans-io: each function returns the records to commit).
 
 from __future__ import annotations
 
+import base64
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,18 @@ UNASSIGNED = uuid.UUID(int=1)
 LOST = uuid.UUID(int=2)
 
 PartitionRef = tuple[uuid.UUID, int]
+# Kafka's DirectoryId.reserved: the ids below 100 (most significant bits 0) mean no dir.
+RESERVED_DIRECTORY_IDS_MAX = 100
+
+
+def is_reserved_directory(directory: uuid.UUID) -> bool:
+    return directory.int < RESERVED_DIRECTORY_IDS_MAX
+
+
+def dir_uuid(directory_id: str) -> uuid.UUID:
+    """A meta.properties ``directory.id`` (a Kafka Uuid string: URL-safe base64, no
+    padding) as a UUID."""
+    return uuid.UUID(bytes=base64.urlsafe_b64decode(directory_id + "=="))
 
 
 def default_directory(image: MetadataImage, broker_id: int) -> uuid.UUID:

@@ -13,7 +13,6 @@ retried after :data:`RETRY_BACKOFF_S`; an assignment already sent is not sent ag
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 import uuid
@@ -23,7 +22,7 @@ from pathlib import Path
 import trio
 
 from ferrokafka.cluster.channel import ControllerChannel
-from ferrokafka.cluster.dir_assignment import replica_directory
+from ferrokafka.cluster.dir_assignment import dir_uuid, replica_directory
 from ferrokafka.cluster.image import MetadataImage
 from ferrokafka.cluster.remote_channel import ControllerUnavailableError
 from ferrokafka.partition import ReplicaManager
@@ -39,11 +38,6 @@ RETRY_BACKOFF_S = 0.5
 RESEND_AFTER_S = 10.0
 
 Key = tuple[uuid.UUID, int]
-
-
-def dir_uuid(directory_id: str) -> uuid.UUID:
-    """A meta.properties directory.id (Kafka Uuid string) as a UUID."""
-    return uuid.UUID(bytes=base64.urlsafe_b64decode(directory_id + "=="))
 
 
 class DirAssignmentSender:

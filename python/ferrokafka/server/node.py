@@ -54,7 +54,10 @@ log = logging.getLogger(__name__)
 def node_cluster_id(config: BrokerConfig) -> str:
     """The cluster id recorded in the first log dir's meta.properties, or a new one."""
     for log_dir in config.log_dirs:
-        meta = ckpt.read_meta_properties(Path(log_dir) / ckpt.META_PROPERTIES)
+        try:
+            meta = ckpt.read_meta_properties(Path(log_dir) / ckpt.META_PROPERTIES)
+        except OSError:  # a failed disk: the LogManager takes the dir offline
+            continue
         if meta is not None:
             return meta.cluster_id
     return ckpt.random_directory_id()

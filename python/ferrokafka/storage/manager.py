@@ -42,7 +42,7 @@ from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConf
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
-from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir
+from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir, probe_log_dir
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
@@ -153,13 +153,32 @@ class LogManager:
         self.offline_dirs: dict[Path, str] = {}
         # Told (in the failing thread, each at most once per dir) when a dir goes offline.
         self._dir_failure_listeners: list[Callable[[Path], None]] = []
-        self.log_dirs: tuple[Path, ...] = create_and_validate_dirs(settings.log_dirs)
+        # A dir whose disk fails already is offline from the start (Kafka's errorLogDirs): no
+        # lock, no meta.properties, no logs; the broker starts with the others.
+        failed = {
+            Path(d).absolute(): why
+            for d in settings.log_dirs
+            if (why := probe_log_dir(Path(d).absolute())) is not None
+        }
+        usable = [d for d in settings.log_dirs if Path(d).absolute() not in failed]
+        if not usable:
+            raise LogDirError(
+                "all log dirs have failed: " + "; ".join(f"{d}: {why}" for d, why in failed.items())
+            )
+        for log_dir, why in failed.items():
+            logger.error("log dir %s failed at start (%s): it stays offline", log_dir, why)
+        online = create_and_validate_dirs(usable)
+        self.offline_dirs.update(failed)
+        self.log_dirs: tuple[Path, ...] = tuple(
+            Path(d).absolute() if Path(d).absolute() in failed else online[usable.index(d)]
+            for d in settings.log_dirs
+        )
         try:
-            for log_dir in self.log_dirs:
+            for log_dir in online:
                 self._dir_locks.append(DirLock.acquire(log_dir))
             if meta is not None:
                 self._check_meta(meta)
-            self.cleaner = LogCleaner(settings.cleaner, self.log_dirs)
+            self.cleaner = LogCleaner(settings.cleaner, online)
             self.load_report = self._load_logs()
         except BaseException:
             for log in self._logs.values():
@@ -187,7 +206,7 @@ class LogManager:
 
     def _check_meta(self, meta: MetaProperties) -> None:
         """Write meta.properties where it is missing; refuse a dir of another cluster or node."""
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             path = log_dir / ckpt.META_PROPERTIES
             found = ckpt.read_meta_properties(path)
             if found is None:
@@ -221,7 +240,7 @@ class LogManager:
         epochs: dict[str, int] = {}
         jobs: list[tuple[Path, TopicPartition, bool, int | None, int | None]] = []
         seen: dict[TopicPartition, Path] = {}
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             epoch = ckpt.read_clean_shutdown_marker(log_dir)
             clean = epoch is not None
             (clean_dirs if clean else unclean_dirs).append(str(log_dir))
@@ -561,7 +580,7 @@ class LogManager:
     def read_high_watermarks(self) -> dict[TopicPartition, int]:
         """Every log dir's replication-offset-checkpoint, merged."""
         merged: dict[TopicPartition, int] = {}
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             merged.update(ckpt.read_offset_checkpoint(log_dir / ckpt.REPLICATION_OFFSET_CHECKPOINT))
         return merged
 
