@@ -31,6 +31,7 @@ from ferrokafka.protocol.messages.assign_replicas_to_dirs import (
     AssignReplicasToDirsResponse,
 )
 from ferrokafka.protocol.schema import Message
+from ferrokafka.storage.checkpoints import kafka_uuid_string
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,9 @@ def offline_dir_records(
     )
     log.warning(
         "Directories %s in broker %d marked offline, remaining directories: %s",
-        [str(d) for d in newly_offline],
+        [kafka_uuid_string(d) for d in newly_offline],
         broker_id,
-        [str(d) for d in remaining],
+        [kafka_uuid_string(d) for d in remaining],
     )
     return records
 
@@ -193,7 +194,7 @@ def assign_replicas_to_dirs(
                     log.warning(
                         "AssignReplicasToDirs from broker %d: %s-%d refused (%s)",
                         broker_id,
-                        req_topic.topic_id,
+                        kafka_uuid_string(req_topic.topic_id),
                         index,
                         errors.error_name(code),
                     )

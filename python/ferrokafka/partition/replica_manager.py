@@ -42,6 +42,7 @@ from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.partition.replication_quota import LEADER, ReplicationQuota
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogDirOfflineError, LogManager
+from ferrokafka.storage.checkpoints import kafka_uuid_string
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
 
 log = logging.getLogger(__name__)
@@ -203,7 +204,10 @@ class ReplicaManager:
                     if (name, index) not in self._in_lost_dirs:
                         self._in_lost_dirs.add((name, index))
                         log.warning(
-                            "%s-%d: its log dir %s is offline: not opened", name, index, lost
+                            "%s-%d: its log dir %s is offline: not opened",
+                            name,
+                            index,
+                            kafka_uuid_string(lost),
                         )
                     continue
                 try:

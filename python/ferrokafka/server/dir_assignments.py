@@ -29,6 +29,7 @@ from ferrokafka.partition import ReplicaManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.assign_replicas_to_dirs import AssignReplicasToDirsRequest
 from ferrokafka.storage import LogManager
+from ferrokafka.storage.checkpoints import kafka_uuid_string
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +139,9 @@ class DirAssignmentSender:
                     if p.error_code != ec.NONE:
                         log.info(
                             "AssignReplicasToDirs %s-%d to %s: %s",
-                            t.topic_id,
+                            kafka_uuid_string(t.topic_id),
                             p.partition_index,
-                            d.id,
+                            kafka_uuid_string(d.id),
                             ec.error_name(p.error_code),
                         )
         log.info("assigned %d replicas to their log dirs", len(batch))

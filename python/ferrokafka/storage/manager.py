@@ -24,6 +24,7 @@ The core is synchronous and thread-safe; nothing here blocks on trio.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -42,7 +43,12 @@ from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConf
 from ferrokafka.storage import checkpoints as ckpt
 from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
 from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
-from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir, probe_log_dir
+from ferrokafka.storage.dir_failure import (
+    LogDirOfflineError,
+    fails_log_dir,
+    io_errno,
+    probe_log_dir,
+)
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
@@ -646,6 +652,9 @@ class LogManager:
 
 
 async def _every(interval_ms: int, job: Callable[[], Any]) -> None:
+    name = getattr(job, "__name__", str(job))
+    failed_rounds = 0
+    last_error: str | None = None
     while True:
         await trio.sleep(interval_ms / 1000)
         try:
@@ -653,9 +662,36 @@ async def _every(interval_ms: int, job: Callable[[], Any]) -> None:
             # round is never left behind; each round is bounded by its own work.
             await trio.to_thread.run_sync(job)
         except (OSError, FerrokafkaError) as e:
-            # One failed round must not stop later rounds; a lasting failure is logged every
-            # interval, which is what an operator needs to see.
-            logger.error("periodic %s failed: %s", getattr(job, "__name__", job), e)
+            # One failed round must not stop later rounds (each is the retry). A run of
+            # failures is one ERROR line (again only if the error changes), not one per
+            # round; the round that works again says so.
+            failed_rounds += 1
+            error = str(e)
+            if error != last_error:
+                logger.error(
+                    "periodic %s failed: %s%s; retried every %d ms",
+                    name,
+                    e,
+                    _resource_hint(e),
+                    interval_ms,
+                )
+                last_error = error
+            continue
+        if failed_rounds:
+            logger.warning("periodic %s works again after %d failed rounds", name, failed_rounds)
+            failed_rounds, last_error = 0, None
+
+
+def _resource_hint(exc: BaseException) -> str:
+    """What an operator should know about an exhausted resource, or nothing."""
+    code = io_errno(exc) if isinstance(exc, OSError) else None
+    if code == errno.EMFILE:
+        return " (out of file descriptors: raise the broker's open-file limit, ulimit -n)"
+    if code == errno.ENFILE:
+        return " (the system's open-file table is full: fs.file-max)"
+    if code == errno.ENOSPC:
+        return " (the disk is full)"
+    return ""
 
 
 def _log_start_offsets(logs: Mapping[TopicPartition, Log]) -> dict[TopicPartition, int]:
