@@ -135,3 +135,21 @@ def test_kafka_moves_leadership_off_a_failed_dir(cluster: _JbodCluster, disk: Ex
     assert failing.running(), failing.tail()
     values = _read_all(bootstrap, len(acked))
     assert sorted(values) == sorted(acked)
+
+    # Restarted with the disk still dead: Kafka starts with the other dir, the dead dir's
+    # partitions stay off node 2 (test_a_broker_restarted_with_a_dead_dir_serves_the_other).
+    cluster.kill(FAILING_NODE)
+    cluster.start(FAILING_NODE)
+    cluster.wait_brokers(FAILING_NODE)
+
+    def healthy_back() -> bool:
+        states = _states(bootstrap)
+        return all(FAILING_NODE in states[p][1] for p in set(range(PARTITIONS)) - dead)
+
+    _wait(healthy_back, "node 2 back in the ISR of its healthy dir's partitions")
+    more: dict[str, tuple[int, int]] = {}
+    assert not _send_all(_producer(bootstrap), [f"restarted-{i}" for i in range(10)], more)
+    states = _states(bootstrap)
+    for p in dead:
+        assert states[p][0] != FAILING_NODE and FAILING_NODE not in states[p][1], (p, states[p])
+        assert not (dirs[0] / f"{TOPIC}-{p}").exists(), p
