@@ -365,14 +365,10 @@ class Broker:
 
     def _log_dir_failed(self, path: Path) -> None:
         """A log dir went offline (in trio's thread, handed over by the LogManager's
-        listener): the controller hears of it now; once every dir failed, the broker halts
-        as Kafka's does ("Shutdown broker because all log dirs ... have failed"): no clean
+        listener): the controller hears of it now; once every dir failed, or the dir holding
+        the metadata log, the broker halts as Kafka's does ("Shutdown broker because all log
+        dirs ... have failed", "... the metadata log dir ... has failed"): no clean
         shutdown, whose checkpoints and flushes would only fail on the dead disks."""
-        metadata_dir = self.config["metadata.log.dir"] or self.config.log_dirs[0]
-        if self.kraft is not None and Path(metadata_dir).resolve() == path.resolve():
-            # Kafka's handleLogDirFailure: the metadata log lives there too.
-            self._metadata_dir_failed(OSError(f"log dir {path} failed"))
-            return
         if self.lifecycle is not None:
             self.lifecycle.heartbeat_now()
         assert self.node is not None
@@ -382,6 +378,11 @@ class Broker:
                 ", ".join(self.config.log_dirs),
             )
             self.halt(1)
+            return
+        metadata_dir = self.config["metadata.log.dir"] or self.config.log_dirs[0]
+        if Path(metadata_dir).resolve() == path.resolve():
+            # Kafka's handleLogDirFailure, after the all-dirs check: the metadata log is there.
+            self._metadata_dir_failed(OSError(f"log dir {path} failed"))
 
     async def _run_lifecycle(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
