@@ -306,10 +306,17 @@ class Server:
                 await self._refuse_one(listener)
                 await trio.sleep(ACCEPT_RETRY_SLEEP_S)
                 continue
+            if not self._fd_reserve.held:
+                # The reserve was lost (another thread took the descriptor it freed): it
+                # comes before this connection, which is refused to get it back; else the
+                # broker would stay without one and later connections would hang unrefused.
+                await trio.aclose_forcefully(stream)
+                self._fd_reserve.take()
+                refused += 1
+                continue
             if refused:
                 log.warning("accept on %s works again (%d refused meanwhile)", spec.name, refused)
                 refused = 0
-                self._fd_reserve.take()
             protected = spec.name == self._limits.protected_listener
             full = self._full(spec.name, protected)
             if full is not None:
