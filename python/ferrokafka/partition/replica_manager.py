@@ -211,7 +211,13 @@ class ReplicaManager:
                         )
                     continue
                 try:
-                    partition = await self._open(name, index, topic.topic_id, config)
+                    partition = await self._open(
+                        name,
+                        index,
+                        topic.topic_id,
+                        config,
+                        self.logs.dir_with_id(replica_directory(part, self.broker_id)),
+                    )
                 except LogDirOfflineError as exc:
                     log.warning("%s-%d: not opened: %s", name, index, exc)
                     continue
@@ -230,10 +236,17 @@ class ReplicaManager:
                 self._leadership_changed(name, index, partition)
 
     async def _open(
-        self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
+        self,
+        name: str,
+        index: int,
+        topic_id: uuid.UUID,
+        config: LogConfig,
+        preferred_dir: Path | None = None,
     ) -> Partition:
+        """``preferred_dir``: the log dir the metadata assigns the replica to, for a new log
+        (Kafka creates it in the assigned dir)."""
         opened, stray = await trio.to_thread.run_sync(
-            self.logs.claim_log, name, index, topic_id, config
+            self.logs.claim_log, name, index, topic_id, config, preferred_dir
         )
         if stray is not None:
             log.warning(

@@ -307,9 +307,11 @@ class Server:
                 await trio.sleep(ACCEPT_RETRY_SLEEP_S)
                 continue
             if not self._fd_reserve.held:
-                # The reserve was lost (another thread took the descriptor it freed): it
-                # comes before this connection, which is refused to get it back; else the
-                # broker would stay without one and later connections would hang unrefused.
+                self._fd_reserve.take()
+            if not self._fd_reserve.held:
+                # The reserve was lost (another thread took the descriptor it freed) and no
+                # descriptor is free: it comes before this connection, which is refused to
+                # get it back; else later connections would wait in the backlog unrefused.
                 await trio.aclose_forcefully(stream)
                 self._fd_reserve.take()
                 refused += 1

@@ -41,7 +41,12 @@ import trio
 
 from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConfig
 from ferrokafka.storage import checkpoints as ckpt
-from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
+from ferrokafka.storage.checkpoints import (
+    CheckpointError,
+    MetaProperties,
+    TopicPartition,
+    parse_kafka_uuid,
+)
 from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
 from ferrokafka.storage.dir_failure import (
     LogDirOfflineError,
@@ -344,11 +349,18 @@ class LogManager:
     def log_dir_of(self, topic: str, partition: int) -> Path | None:
         return self._dir_of.get(TopicPartition(topic, partition))
 
-    def get_or_create_log(self, topic: str, partition: int, config: LogConfig | None = None) -> Log:
-        """The partition's log, created empty in the online log dir holding the fewest
-        partitions (Kafka's choice) if there is none. ``config`` defaults to the topic's or
-        the default. A partition of an offline dir, or with every dir offline, raises
-        LogDirOfflineError (KAFKA_STORAGE_ERROR to clients)."""
+    def get_or_create_log(
+        self,
+        topic: str,
+        partition: int,
+        config: LogConfig | None = None,
+        preferred_dir: Path | None = None,
+    ) -> Log:
+        """The partition's log, created empty if there is none in ``preferred_dir`` when it
+        is an online log dir (the metadata assigned the replica there), else in the online
+        log dir holding the fewest partitions (Kafka's choice). ``config`` defaults to the
+        topic's or the default. A partition of an offline dir, or with every dir offline,
+        raises LogDirOfflineError (KAFKA_STORAGE_ERROR to clients)."""
         tp = TopicPartition(topic, partition)
         with self._lock:
             self._check_open()
@@ -366,7 +378,10 @@ class LogManager:
                 raise LogDirOfflineError(", ".join(map(str, self.log_dirs)))
             for d in self._dir_of.values():
                 counts[d] += 1
-            log_dir = min(counts, key=lambda d: counts[d])
+            if preferred_dir is not None and preferred_dir in counts:
+                log_dir = preferred_dir
+            else:
+                log_dir = min(counts, key=lambda d: counts[d])
             log = Log(str(log_dir / partition_dir_name(*tp)), config or self._config_for(topic))
             # The new directory entry must survive a crash along with the data written to it.
             ckpt.fsync_dir(log_dir)
@@ -375,14 +390,19 @@ class LogManager:
             return log
 
     def claim_log(
-        self, topic: str, partition: int, topic_id: uuid.UUID, config: LogConfig | None = None
+        self,
+        topic: str,
+        partition: int,
+        topic_id: uuid.UUID,
+        config: LogConfig | None = None,
+        preferred_dir: Path | None = None,
     ) -> tuple[Log, Path | None]:
         """The partition's log for topic ``topic_id``, its ``partition.metadata`` written. A
         log on disk that holds another topic id (the topic was deleted and recreated while
         this broker was away) is moved aside as a stray and a new one created: the log, and
         the stray's new path or None. A log without the file (written by an older version)
         is adopted."""
-        log = self.get_or_create_log(topic, partition, config)
+        log = self.get_or_create_log(topic, partition, config, preferred_dir)
         try:
             found = read_topic_id(log.dir)
         except PartitionMetadataError as exc:
@@ -391,7 +411,7 @@ class LogManager:
         stray = None
         if found is not None and found != topic_id:
             stray = self.mark_stray(topic, partition)
-            log = self.get_or_create_log(topic, partition, config)
+            log = self.get_or_create_log(topic, partition, config, preferred_dir)
         if found != topic_id:
             write_topic_id(log.dir, topic_id)
         return log, stray
@@ -453,6 +473,14 @@ class LogManager:
         """Call ``listener(dir)`` when a dir goes offline, in the thread that saw the error
         (a worker thread or the trio thread): it must only record, or hand over to trio."""
         self._dir_failure_listeners.append(listener)
+
+    def dir_with_id(self, directory: uuid.UUID) -> Path | None:
+        """The online log dir whose meta.properties ``directory.id`` is ``directory``."""
+        for log_dir in self.online_dirs():
+            directory_id = self.directory_ids.get(str(log_dir))
+            if directory_id is not None and parse_kafka_uuid(directory_id) == directory:
+                return log_dir
+        return None
 
     def online_dirs(self) -> list[Path]:
         return [d for d in self.log_dirs if d not in self.offline_dirs]
