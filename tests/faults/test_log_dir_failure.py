@@ -149,3 +149,29 @@ def test_a_broker_whose_only_log_dir_failed_halts(tmp_path: Path, disk: Ext4Disk
         assert made.stderr_count("because all log dirs in") == 1, made.stderr_tail()
     finally:
         made.close()
+
+
+def test_a_single_node_whose_metadata_dir_failed_halts(tmp_path: Path, disk: Ext4Disk) -> None:
+    """The first log dir holds ``__cluster_metadata`` (no metadata.log.dir): when it fails,
+    the node halts even though its second dir is healthy (Kafka: "Shutdown broker because
+    the metadata log dir ... has failed", Exit.halt(1))."""
+    made = FerrokafkaNode(NodeConfig(node_id=1, work_dir=tmp_path / "meta", log_level="INFO"))
+    made.config.overrides["log.dirs"] = f"{disk.path / 'data'},{made.data_dir}"
+    try:
+        made.start()
+        create_topic(made.bootstrap, TOPIC, 2, config={"flush.messages": "1"})
+        on_disk = [p for p in (0, 1) if (disk.path / "data" / f"{TOPIC}-{p}").is_dir()]
+        assert len(on_disk) == 1, on_disk
+        producer = _plain_producer(made.bootstrap)
+        assert _send(producer, "before", partition=on_disk[0])[0] is None
+        disk.shut_down()
+        err, _ = _send(producer, "after", partition=on_disk[0])
+        assert err is not None and err.code() == KAFKA_STORAGE_ERROR, err
+        deadline = time.monotonic() + HALT_TIMEOUT_S
+        while made.exited() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert made.exited() == 1, made.stderr_tail()
+        assert made.stderr_count("because the metadata log dir") == 1, made.stderr_tail()
+        assert "Traceback" not in made.stderr_tail(200_000)
+    finally:
+        made.close()

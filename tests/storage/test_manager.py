@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -510,3 +511,27 @@ def test_previous_broker_epoch_needs_every_dir_clean_with_one_epoch() -> None:
     assert LoadReport((), ("a", "b"), (), {"a": 7, "b": 7}).previous_broker_epoch == 7
     assert LoadReport((), ("a", "b"), (), {"a": 7, "b": 8}).previous_broker_epoch == -1
     assert LoadReport((), ("a",), ("b",), {"a": 7}).previous_broker_epoch == -1
+
+
+def test_a_new_log_goes_to_the_dir_the_metadata_assigns(tmp_path: Path) -> None:
+    """Kafka creates a replica's log in the dir its partition record names for the broker;
+    an unknown or offline dir falls back to the least loaded one."""
+    from ferrokafka.storage.checkpoints import parse_kafka_uuid
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    m = LogManager(settings(a, b), LogConfig(), meta=MetaProperties("c", 1))
+    try:
+        b_id = parse_kafka_uuid(m.directory_ids[str(b)])
+        assert m.dir_with_id(b_id) == b
+        assert m.dir_with_id(uuid.uuid4()) is None
+        for p in range(3):  # least loaded would alternate a, b, a
+            m.get_or_create_log("t", p, preferred_dir=m.dir_with_id(b_id))
+        assert {m.log_dir_of("t", p) for p in range(3)} == {b}
+        m.get_or_create_log("t", 3, preferred_dir=None)
+        assert m.log_dir_of("t", 3) == a
+        m.fail_dir(b, OSError(5, "Input/output error"))
+        assert m.dir_with_id(b_id) is None
+        m.get_or_create_log("t", 4, preferred_dir=b)  # offline: not there
+        assert m.log_dir_of("t", 4) == a
+    finally:
+        m.shutdown()

@@ -44,6 +44,10 @@ from ferrokafka.protocol.messages.alter_user_scram_credentials import (
     AlterUserScramCredentialsRequest,
     AlterUserScramCredentialsResponse,
 )
+from ferrokafka.protocol.messages.assign_replicas_to_dirs import (
+    AssignReplicasToDirsRequest,
+    AssignReplicasToDirsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -156,6 +160,10 @@ class ControllerChannel(Protocol):
     async def broker_heartbeat(
         self, request: BrokerHeartbeatRequest
     ) -> BrokerHeartbeatResponse: ...
+
+    async def assign_replicas_to_dirs(
+        self, request: AssignReplicasToDirsRequest
+    ) -> AssignReplicasToDirsResponse: ...
 
     async def unregister_broker(
         self, request: UnregisterBrokerRequest
@@ -284,6 +292,11 @@ class InProcessControllerChannel:
 
     async def broker_heartbeat(self, request: BrokerHeartbeatRequest) -> BrokerHeartbeatResponse:
         return await self._run(lambda: self.controller.broker_heartbeat(request))
+
+    async def assign_replicas_to_dirs(
+        self, request: AssignReplicasToDirsRequest
+    ) -> AssignReplicasToDirsResponse:
+        return await self._run(lambda: self.controller.assign_replicas_to_dirs(request))
 
     async def alter_partition(self, request: AlterPartitionRequest) -> AlterPartitionResponse:
         return await self._run(lambda: self.controller.alter_partition(request))

@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ferrokafka.cluster import dir_assignment
 from ferrokafka.cluster.elr import elr_enabled
 from ferrokafka.cluster.image import METADATA_VERSION_FEATURE, BrokerRegistration, MetadataImage
 from ferrokafka.cluster.leadership import (
@@ -424,6 +425,15 @@ class ClusterControl:
         self._touch(
             broker_id, fenced=following.fenced, metadata_offset=request.current_metadata_offset
         )
+        # Kafka's handleDirectoriesOffline: the replicas in newly failed dirs lose leadership
+        # and ISR membership, the registration keeps the dirs still online.
+        records += dir_assignment.offline_dir_records(
+            image,
+            broker_id,
+            request.broker_epoch,
+            request.offline_log_dirs,
+            lambda parts: self.without_broker_records(image, parts, broker_id),
+        )
         response = BrokerHeartbeatResponse(
             is_caught_up=request.current_metadata_offset >= registered_at,
             is_fenced=following.fenced,
@@ -490,6 +500,21 @@ class ClusterControl:
             session.controlled_shutdown_offset = batch_last_offset
 
     # -- record builders: fencing, unfencing, controlled shutdown -------------------------
+
+    def without_broker_records(
+        self, image: MetadataImage, partitions: Sequence[tuple[uuid.UUID, int]], broker_id: int
+    ) -> list[Message]:
+        """Kafka's generateLeaderAndIsrUpdates with ``brokerToRemove``: ``broker_id`` leaves
+        the ISR and leadership of ``partitions``."""
+        return list(
+            leader_and_isr_updates(
+                image,
+                partitions,
+                broker_to_remove=broker_id,
+                unclean_allowed=lambda topic: self._unclean_allowed(image, topic),
+                min_isr=lambda topic: self._elr_min_isr(image, topic),
+            )
+        )
 
     def fence_records(self, image: MetadataImage, broker_id: int) -> list[Message]:
         """Kafka's handleBrokerFenced: the broker leaves every ISR (not as the last member)

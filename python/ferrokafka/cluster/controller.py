@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 
 from ferrokafka.cluster import (
     client_quotas,
+    dir_assignment,
     elections,
     elr,
     feature_control,
@@ -90,6 +91,10 @@ from ferrokafka.protocol.messages.alter_partition_reassignments import (
 from ferrokafka.protocol.messages.alter_user_scram_credentials import (
     AlterUserScramCredentialsRequest,
     AlterUserScramCredentialsResponse,
+)
+from ferrokafka.protocol.messages.assign_replicas_to_dirs import (
+    AssignReplicasToDirsRequest,
+    AssignReplicasToDirsResponse,
 )
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
@@ -423,6 +428,24 @@ class Controller:
                 request.broker_id, self.log.committed_offset - 1
             )
         return outcome.response
+
+    def assign_replicas_to_dirs(
+        self, request: AssignReplicasToDirsRequest
+    ) -> AssignReplicasToDirsResponse:
+        """AssignReplicasToDirs (73): where a broker put its replicas' logs
+        (:mod:`ferrokafka.cluster.dir_assignment`); a stale broker epoch is refused whole."""
+        image = self.image
+        try:
+            self.membership.check_broker_epoch(image, request.broker_id, request.broker_epoch)
+        except MembershipError as exc:
+            return AssignReplicasToDirsResponse(error_code=exc.code)
+        records, response = dir_assignment.assign_replicas_to_dirs(
+            image,
+            request,
+            lambda parts: self.membership.without_broker_records(image, parts, request.broker_id),
+        )
+        self._commit(records)
+        return response
 
     def unregister_broker(self, request: UnregisterBrokerRequest) -> UnregisterBrokerResponse:
         records, response = self.membership.unregister_broker(self.image, request)

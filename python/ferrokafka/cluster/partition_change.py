@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ferrokafka.cluster import dir_assignment
 from ferrokafka.cluster.image import MetadataImage, PartitionImage
 from ferrokafka.cluster.records import PartitionChangeRecord
 
@@ -49,8 +50,8 @@ NO_LEADER_CHANGE = -2
 # Kafka's LeaderRecoveryState: RECOVERING after an unclean election; -1 is "no change".
 RECOVERING = 1
 NO_RECOVERY_STATE_CHANGE = -1
-# Kafka's DirectoryId.UNASSIGNED: a replica whose broker has several directories (or none).
-UNASSIGNED_DIRECTORY = uuid.UUID(int=0)
+# Kafka's DirectoryId.UNASSIGNED (Uuid 0:1): a replica whose broker has several directories.
+UNASSIGNED_DIRECTORY = dir_assignment.UNASSIGNED
 
 # Kafka's PartitionChangeBuilder.Election.
 ONLINE = "online"
@@ -96,11 +97,9 @@ def active_acceptor(image: MetadataImage) -> Acceptable:
 
 
 def default_directory(image: MetadataImage, broker_id: int) -> uuid.UUID:
-    """The directory a new replica of ``broker_id`` is given: its only one, else unassigned."""
-    broker = image.broker(broker_id)
-    if broker is not None and len(broker.log_dirs) == 1:
-        return broker.log_dirs[0]
-    return UNASSIGNED_DIRECTORY
+    """The directory a new replica of ``broker_id`` is given: its only one, else unassigned
+    (none registered: migrating; :func:`dir_assignment.default_directory`)."""
+    return dir_assignment.default_directory(image, broker_id)
 
 
 def build_change(
@@ -129,7 +128,12 @@ def build_change(
         elr=list(part.elr or ()),
     )
     kind = election if election is not None else (UNCLEAN if unclean else ONLINE)
-    accept = acceptable if acceptable is not None else active_acceptor(image)
+    base = acceptable if acceptable is not None else active_acceptor(image)
+
+    def accept(replica: int) -> bool:
+        # Kafka's LeaderAcceptor: never a replica whose log dir is offline.
+        return base(replica) and dir_assignment.replica_online(image, part, replica)
+
     record = PartitionChangeRecord(topic_id=topic_id, partition_id=part.partition)
 
     completed = complete_reassignment(target.replicas, target.removing, target.adding, target.isr)

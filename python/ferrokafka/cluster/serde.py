@@ -53,12 +53,16 @@ class ApiMessageAndVersion:
 
 
 # Kafka writes a BrokerRegistrationChangeRecord that enters controlled shutdown at version 1
-# (the first with InControlledShutdown); fencing and unfencing stay at version 0.
+# (the first with InControlledShutdown), one that changes the log dirs at version 2
+# (handleDirectoriesOffline); fencing and unfencing stay at version 0.
 CONTROLLED_SHUTDOWN_CHANGE_VERSION = 1
+LOG_DIRS_CHANGE_VERSION = 2
 
 
 def write_version(message: Message) -> int:
     name = type(message).__name__
+    if name == "BrokerRegistrationChangeRecord" and getattr(message, "log_dirs", None):
+        return LOG_DIRS_CHANGE_VERSION
     if name == "BrokerRegistrationChangeRecord" and getattr(message, "in_controlled_shutdown", 0):
         return CONTROLLED_SHUTDOWN_CHANGE_VERSION
     if name in WRITE_VERSIONS:

@@ -32,7 +32,7 @@ import uuid
 from collections import Counter
 from typing import TypeVar
 
-from ferrokafka.cluster import errors
+from ferrokafka.cluster import dir_assignment, errors
 from ferrokafka.cluster.config_ops import config_records, validate_topic_overrides
 from ferrokafka.cluster.errors import SUCCESS, ApiError
 from ferrokafka.cluster.image import (
@@ -60,8 +60,6 @@ from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest, Crea
 from ferrokafka.protocol.messages.delete_topics import DeleteTopicsRequest, DeleteTopicsResponse
 from ferrokafka.protocol.schema import Message
 
-# Kafka's DirectoryId.UNASSIGNED: a replica whose log directory is not known yet.
-UNASSIGNED_DIRECTORY = uuid.UUID(int=0)
 # Kafka's LeaderRecoveryState.RECOVERED.
 RECOVERED = 0
 
@@ -270,7 +268,7 @@ class TopicOperations:
         image: MetadataImage, topic_id: uuid.UUID, index: int, replicas: list[int]
     ) -> PartitionRecord:
         isr = [b for b in replicas if image.brokers[b].is_active]
-        directories = [(image.brokers[b].log_dirs or (UNASSIGNED_DIRECTORY,))[0] for b in replicas]
+        directories = [dir_assignment.default_directory(image, b) for b in replicas]
         return PartitionRecord(
             partition_id=index,
             topic_id=topic_id,

@@ -142,9 +142,13 @@ class ReplicaFetcher:
             del self._delayed[key]
         # A partition this broker leads now is not fetched even before the manager's update
         # drops it (Kafka removes the fetcher before it makes the leader): its position would
-        # be a leader's log end, which the old leader must never take as a follower's.
+        # be a leader's log end, which the old leader must never take as a follower's. Nor
+        # is a partition whose log dir just failed (its fetch position would let the leader
+        # put this replica back in the ISR before the manager's update drops it).
         return {
-            k: p for k, p in self.partitions.items() if k not in self._delayed and not p.is_leader
+            k: p
+            for k, p in self.partitions.items()
+            if k not in self._delayed and not p.is_leader and not p.offline
         }
 
     def _unthrottled(self, ready: dict[PartitionKey, Partition]) -> dict[PartitionKey, Partition]:

@@ -26,8 +26,13 @@ from pathlib import Path
 import trio
 
 from ferrokafka.cluster import MetadataImage
+from ferrokafka.cluster.dir_assignment import (
+    dir_uuid,
+    is_reserved_directory,
+    replica_directory,
+)
 from ferrokafka.cluster.elr import ELR_FEATURE
-from ferrokafka.cluster.image import TOPIC_RESOURCE, TopicImage
+from ferrokafka.cluster.image import TOPIC_RESOURCE, PartitionImage, TopicImage
 from ferrokafka.partition.isr_manager import IsrManager
 from ferrokafka.partition.leader_epochs import load_leader_epoch_cache
 from ferrokafka.partition.partition import Partition, PartitionState
@@ -37,6 +42,7 @@ from ferrokafka.partition.replica_fetcher import ReplicaFetcherManager
 from ferrokafka.partition.replication_quota import LEADER, ReplicationQuota
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.storage import LogConfig, LogDirOfflineError, LogManager
+from ferrokafka.storage.checkpoints import kafka_uuid_string
 from ferrokafka.storage.producer_snapshot import SnapshotEntry
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,8 @@ class ReplicaManager:
         # failure may be seen in a worker thread, the waiters are woken in trio's.
         logs.add_dir_failure_listener(self._dir_failed)
         self._trio_token: trio.lowlevel.TrioToken | None = None
+        # Replicas the metadata places in a dir this broker does not have online (warned once).
+        self._in_lost_dirs: set[TopicPartitionKey] = set()
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -189,8 +197,27 @@ class ReplicaManager:
                 await self._remove((name, index))  # deleted and recreated under the same name
                 partition = None
             if partition is None:
+                lost = self._dir_unknown_here(part)
+                if lost is not None:
+                    # Its log is in a dir that failed before this start (Kafka's offline
+                    # replica): not recreated empty in another dir, not fetched, never led.
+                    if (name, index) not in self._in_lost_dirs:
+                        self._in_lost_dirs.add((name, index))
+                        log.warning(
+                            "%s-%d: its log dir %s is offline: not opened",
+                            name,
+                            index,
+                            kafka_uuid_string(lost),
+                        )
+                    continue
                 try:
-                    partition = await self._open(name, index, topic.topic_id, config)
+                    partition = await self._open(
+                        name,
+                        index,
+                        topic.topic_id,
+                        config,
+                        self.logs.dir_with_id(replica_directory(part, self.broker_id)),
+                    )
                 except LogDirOfflineError as exc:
                     log.warning("%s-%d: not opened: %s", name, index, exc)
                     continue
@@ -209,10 +236,17 @@ class ReplicaManager:
                 self._leadership_changed(name, index, partition)
 
     async def _open(
-        self, name: str, index: int, topic_id: uuid.UUID, config: LogConfig
+        self,
+        name: str,
+        index: int,
+        topic_id: uuid.UUID,
+        config: LogConfig,
+        preferred_dir: Path | None = None,
     ) -> Partition:
+        """``preferred_dir``: the log dir the metadata assigns the replica to, for a new log
+        (Kafka creates it in the assigned dir)."""
         opened, stray = await trio.to_thread.run_sync(
-            self.logs.claim_log, name, index, topic_id, config
+            self.logs.claim_log, name, index, topic_id, config, preferred_dir
         )
         if stray is not None:
             log.warning(
@@ -247,6 +281,20 @@ class ReplicaManager:
         self._by_name[(name, index)] = partition
         self._by_id[(topic_id, index)] = partition
         return partition
+
+    def _dir_unknown_here(self, part: PartitionImage) -> uuid.UUID | None:
+        """The dir the metadata assigns this broker's replica to when it is a real dir (not
+        a reserved id) that is not one of this broker's online dirs, else None."""
+        directory = replica_directory(part, self.broker_id)
+        if is_reserved_directory(directory) or not self.logs.directory_ids:
+            return None  # no dir, or a LogManager without directory ids (no meta.properties)
+        online = {str(d) for d in self.logs.online_dirs()}
+        known = {
+            dir_uuid(directory_id)
+            for path, directory_id in self.logs.directory_ids.items()
+            if path in online
+        }
+        return None if directory in known else directory
 
     async def move_strays(self, image: MetadataImage) -> list[Path]:
         """Move aside the logs on disk that ``image`` does not place on this broker (the topic

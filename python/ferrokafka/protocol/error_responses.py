@@ -28,6 +28,10 @@ from ferrokafka.protocol.messages.alter_user_scram_credentials import (
     AlterUserScramCredentialsRequest,
     AlterUserScramCredentialsResponse,
 )
+from ferrokafka.protocol.messages.assign_replicas_to_dirs import (
+    AssignReplicasToDirsRequest,
+    AssignReplicasToDirsResponse,
+)
 from ferrokafka.protocol.messages.broker_heartbeat import (
     BrokerHeartbeatRequest,
     BrokerHeartbeatResponse,
@@ -74,6 +78,7 @@ _TOP_LEVEL: dict[type, type] = {
     AllocateProducerIdsRequest: AllocateProducerIdsResponse,
     BrokerRegistrationRequest: BrokerRegistrationResponse,
     BrokerHeartbeatRequest: BrokerHeartbeatResponse,
+    AssignReplicasToDirsRequest: AssignReplicasToDirsResponse,
     UnregisterBrokerRequest: UnregisterBrokerResponse,
     ControllerRegistrationRequest: ControllerRegistrationResponse,
     UpdateFeaturesRequest: UpdateFeaturesResponse,

@@ -32,6 +32,7 @@ from ferrokafka.protocol.messages import (
     alter_partition,
     alter_partition_reassignments,
     alter_user_scram_credentials,
+    assign_replicas_to_dirs,
     broker_heartbeat,
     broker_registration,
     consumer_group_describe,
@@ -784,6 +785,9 @@ CONTROLLER_GATES: dict[type, Gate] = {
     ),
     broker_registration.BrokerRegistrationRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
     broker_heartbeat.BrokerHeartbeatRequest: _cluster_refusal(AclOperation.CLUSTER_ACTION),
+    assign_replicas_to_dirs.AssignReplicasToDirsRequest: _cluster_refusal(
+        AclOperation.CLUSTER_ACTION
+    ),
     unregister_broker.UnregisterBrokerRequest: _cluster_refusal(AclOperation.ALTER),
     controller_registration.ControllerRegistrationRequest: _cluster_refusal(
         AclOperation.CLUSTER_ACTION

@@ -7,6 +7,7 @@ knows the addresses it really listens on, so an advertised port 0 becomes the bo
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
@@ -25,6 +26,7 @@ from ferrokafka.cluster.scram_credentials import ScramCredential, ScramLookup
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import SECURITY_PROTOCOLS, TLS_PROTOCOLS
 from ferrokafka.coordinator.clock import SYSTEM_WALL_CLOCK, WallClock
+from ferrokafka.server.dir_assignments import DirAssignmentSender
 from ferrokafka.server.handlers import (
     build_dispatchers,
     install_authorization,
@@ -54,6 +56,7 @@ from ferrokafka.server.server import (
     ShutdownHook,
 )
 from ferrokafka.server.tls.listener import TlsListener
+from ferrokafka.storage.dir_failure import io_errno
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics.endpoint import MetricsEndpoint
@@ -68,6 +71,21 @@ def halt_process(status: int) -> None:
         handler.flush()
     sys.stderr.flush()
     os._exit(status)
+
+
+# Errors that say the disk under a file is gone, not that a peer or a resource is.
+DISK_FAILURE_ERRNOS = frozenset({errno.EIO, errno.EROFS})
+
+
+def _disk_failure(exc: BaseException) -> OSError | None:
+    """The disk error in ``exc`` or the exception groups it is in, else None."""
+    if isinstance(exc, OSError) and io_errno(exc) in DISK_FAILURE_ERRNOS:
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _disk_failure(inner)
+        if found is not None:
+            return found
+    return None
 
 
 class Broker:
@@ -296,6 +314,7 @@ class Broker:
             else:
                 # One broker of a cluster: register, heartbeat, serve once unfenced.
                 await nursery.start(self._run_lifecycle)
+                await nursery.start(self._run_dir_assignments)
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
             # Caught up with the metadata now: logs it does not place here are strays.
@@ -320,8 +339,24 @@ class Broker:
     ) -> None:
         assert self.kraft is not None
         self._kraft_scope = trio.CancelScope()
-        with self._kraft_scope:
-            await self.kraft.run(task_status=task_status)
+        try:
+            with self._kraft_scope:
+                await self.kraft.run(task_status=task_status)
+        except Exception as exc:
+            # The metadata log's disk failed (an append, fsync or read): Kafka halts ("Shutdown
+            # broker because the metadata log dir ... has failed"), no clean shutdown.
+            found = _disk_failure(exc)
+            if found is None:
+                raise
+            self._metadata_dir_failed(found)
+
+    def _metadata_dir_failed(self, exc: BaseException) -> None:
+        log.critical(
+            "shutdown broker because the metadata log dir %s has failed (%s)",
+            self.config["metadata.log.dir"] or self.config.log_dirs[0],
+            exc,
+        )
+        self.halt(1)
 
     async def _stop_kraft(self) -> None:
         assert self.kraft is not None
@@ -330,8 +365,9 @@ class Broker:
 
     def _log_dir_failed(self, path: Path) -> None:
         """A log dir went offline (in trio's thread, handed over by the LogManager's
-        listener): the controller hears of it now; once every dir failed, the broker halts
-        as Kafka's does ("Shutdown broker because all log dirs ... have failed"): no clean
+        listener): the controller hears of it now; once every dir failed, or the dir holding
+        the metadata log, the broker halts as Kafka's does ("Shutdown broker because all log
+        dirs ... have failed", "... the metadata log dir ... has failed"): no clean
         shutdown, whose checkpoints and flushes would only fail on the dead disks."""
         if self.lifecycle is not None:
             self.lifecycle.heartbeat_now()
@@ -342,6 +378,11 @@ class Broker:
                 ", ".join(self.config.log_dirs),
             )
             self.halt(1)
+            return
+        metadata_dir = self.config["metadata.log.dir"] or self.config.log_dirs[0]
+        if Path(metadata_dir).resolve() == path.resolve():
+            # Kafka's handleLogDirFailure, after the all-dirs check: the metadata log is there.
+            self._metadata_dir_failed(OSError(f"log dir {path} failed"))
 
     async def _run_lifecycle(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -370,6 +411,31 @@ class Broker:
             await self.lifecycle.run(
                 self._broker_endpoints(), self.node.log_dir_ids(), task_status=task_status
             )
+
+    async def _run_dir_assignments(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Send the controller where each replica's log lives (server/dir_assignments.py)
+        until shutdown."""
+        assert self.node is not None and self._controller_channel is not None
+        lifecycle = self.lifecycle
+        sender = DirAssignmentSender(
+            self.config.node_id,
+            self._controller_channel,
+            self.node.logs,
+            self.node.replicas,
+            lambda: lifecycle.broker_epoch if lifecycle is not None else -1,
+        )
+        self.node.image_listeners.append(sender.image_applied)
+        sender.image_applied(self.node.image)
+        scope = trio.CancelScope()
+
+        async def stop() -> None:
+            scope.cancel()
+
+        self.add_shutdown_hook(stop)
+        with scope:
+            await sender.run(task_status=task_status)
 
     async def _run_coordinator(
         self,

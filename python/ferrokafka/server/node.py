@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,7 +54,10 @@ log = logging.getLogger(__name__)
 def node_cluster_id(config: BrokerConfig) -> str:
     """The cluster id recorded in the first log dir's meta.properties, or a new one."""
     for log_dir in config.log_dirs:
-        meta = ckpt.read_meta_properties(Path(log_dir) / ckpt.META_PROPERTIES)
+        try:
+            meta = ckpt.read_meta_properties(Path(log_dir) / ckpt.META_PROPERTIES)
+        except OSError:  # a failed disk: the LogManager takes the dir offline
+            continue
         if meta is not None:
             return meta.cluster_id
     return ckpt.random_directory_id()
@@ -124,6 +127,8 @@ class Node:
         self._broker_config: BrokerConfig | None = None
         self._min_insync_image: object = None
         self._min_insync: dict[str, int] = {}
+        # Told each image once the hosted partitions follow it (the dir assignments' sender).
+        self.image_listeners: list[Callable[[MetadataImage], None]] = []
 
     @classmethod
     async def open(
@@ -170,6 +175,8 @@ class Node:
         hosted partitions follow it, before the operation that made it is answered."""
         self._image = image
         await self._sync_partitions()
+        for listener in self.image_listeners:
+            listener(image)
 
     @property
     def image(self) -> MetadataImage:

@@ -28,6 +28,7 @@ from ferrokafka.config import BrokerConfig
 from ferrokafka.protocol.principal import KafkaPrincipal
 from ferrokafka.server.connection import Connection, ConnectionLimits
 from ferrokafka.server.dispatcher import Dispatcher
+from ferrokafka.server.fd_reserve import FdReserve
 from ferrokafka.server.metrics import RequestMetrics
 from ferrokafka.server.quotas.connections import ConnectionsPerIp, normalized, parse_overrides
 from ferrokafka.server.quotas.rate import (
@@ -204,6 +205,8 @@ class Server:
         self._connections: set[Connection] = set()
         self._connections_changed = trio.Event()
         self._connection_ids = itertools.count(1)
+        # Freed to refuse a connection cleanly when the process is out of descriptors.
+        self._fd_reserve = FdReserve()
         self.bound_addresses: list[BoundAddress] = []
 
     @property
@@ -236,6 +239,7 @@ class Server:
                     await self._drain_connections()
                     connections.cancel_scope.cancel()
             finally:
+                self._fd_reserve.close()
                 for _, listener in bound:
                     await trio.aclose_forcefully(listener)
         finally:
@@ -264,18 +268,57 @@ class Server:
             raise
         return bound
 
+    async def _refuse_one(self, listener: trio.SocketListener | TlsListener) -> None:
+        """Out of descriptors: free the reserve, accept the waiting connection and close it
+        at once (the client sees the close), then hold the reserve again
+        (server/fd_reserve.py). Without a reserve to free, the connection waits."""
+        if not self._fd_reserve.release():
+            self._fd_reserve.take()
+            return
+        try:
+            with trio.move_on_after(ACCEPT_RETRY_SLEEP_S):
+                stream = await listener.accept()
+                await trio.aclose_forcefully(stream)
+        except OSError:
+            pass  # another thread took the freed descriptor first: the next round retries
+        finally:
+            self._fd_reserve.take()
+
     async def _accept_loop(
         self, spec: ListenerSpec, listener: trio.SocketListener, connections: trio.Nursery
     ) -> None:
+        refused = 0  # connections refused in the current run of accept failures
         while True:
             try:
                 stream = await listener.accept()
             except OSError as exc:
                 if exc.errno not in ACCEPT_CAPACITY_ERRNOS:
                     raise
-                log.error("accept on %s failed (%s); retrying", spec.name, exc)
+                if refused == 0:
+                    log.error(
+                        "accept on %s failed (%s): out of file descriptors or memory; closing "
+                        "new connections at once until some are free (raise the open-file "
+                        "limit, ulimit -n, if this lasts)",
+                        spec.name,
+                        exc,
+                    )
+                refused += 1
+                await self._refuse_one(listener)
                 await trio.sleep(ACCEPT_RETRY_SLEEP_S)
                 continue
+            if not self._fd_reserve.held:
+                self._fd_reserve.take()
+            if not self._fd_reserve.held:
+                # The reserve was lost (another thread took the descriptor it freed) and no
+                # descriptor is free: it comes before this connection, which is refused to
+                # get it back; else later connections would wait in the backlog unrefused.
+                await trio.aclose_forcefully(stream)
+                self._fd_reserve.take()
+                refused += 1
+                continue
+            if refused:
+                log.warning("accept on %s works again (%d refused meanwhile)", spec.name, refused)
+                refused = 0
             protected = spec.name == self._limits.protected_listener
             full = self._full(spec.name, protected)
             if full is not None:

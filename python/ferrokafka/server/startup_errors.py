@@ -21,6 +21,7 @@ from pathlib import Path
 from ferrokafka.config import BrokerConfig, Endpoint
 from ferrokafka.config.listeners import TLS_PROTOCOLS
 from ferrokafka.storage.checkpoints import CheckpointError
+from ferrokafka.storage.dir_failure import probe_log_dir
 from ferrokafka.storage.logdirs import LOCK_FILE, LogDirError
 from ferrokafka.storage.meta_ensemble import MetaPropertiesError
 
@@ -48,9 +49,13 @@ def data_dirs(config: BrokerConfig) -> list[tuple[str, str]]:
 
 
 def preflight(config: BrokerConfig) -> None:
-    """Raise :class:`StartupError` for the first directory or listener that cannot work."""
+    """Raise :class:`StartupError` for the first directory or listener that cannot work. A
+    dir whose disk fails is left to the meta.properties checks (a failed metadata log dir
+    refuses the start, as Kafka's) and the LogManager (a failed log dir is offline from the
+    start, as Kafka's errorLogDirs)."""
     for setting, path in data_dirs(config):
-        check_dir(setting, path)
+        if probe_log_dir(Path(path).absolute()) is None:
+            check_dir(setting, path)
     for endpoint in config.listeners:
         check_port(endpoint)
     check_tls_listeners(config)

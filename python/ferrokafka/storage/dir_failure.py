@@ -15,10 +15,18 @@ too; see the README's fault-injection section).
 from __future__ import annotations
 
 import errno
+import os
 import re
+from pathlib import Path
 
 # Exhausted resources: the append left nothing behind and will work again later.
 RECOVERABLE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE})
+
+
+# Errors that say the disk under a dir is gone (a read of it fails), not that a path or a
+# permission is wrong: a dir that answers one at start is failed (Kafka's errorLogDirs).
+DISK_FAILURE_ERRNOS = frozenset({errno.EIO, errno.ENXIO, errno.ENODEV, errno.EUCLEAN})
+META_PROPERTIES = "meta.properties"
 
 
 # How Rust's io::Error shows its errno: the native log's OSError carries no ``errno``
@@ -48,3 +56,20 @@ class LogDirOfflineError(OSError):
 
     def __init__(self, log_dir: str) -> None:
         super().__init__(errno.EIO, f"log directory {log_dir} is offline")
+
+
+def probe_log_dir(path: Path) -> str | None:
+    """Why ``path`` cannot be used at start: a disk error listing it or reading its
+    meta.properties (Kafka loads such a dir as failed and starts without it), else None. A
+    missing dir, or a permission problem, is not a disk failure (refused with its own
+    message)."""
+    try:
+        if path.exists():
+            os.listdir(path)
+            meta = path / META_PROPERTIES
+            if meta.exists():
+                meta.read_bytes()
+    except OSError as exc:
+        if io_errno(exc) in DISK_FAILURE_ERRNOS:
+            return str(exc)
+    return None

@@ -24,6 +24,7 @@ The core is synchronous and thread-safe; nothing here blocks on trio.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -40,9 +41,19 @@ import trio
 
 from ferrokafka._ferrokafka import FerrokafkaError, Log, LogClosedError, LogConfig
 from ferrokafka.storage import checkpoints as ckpt
-from ferrokafka.storage.checkpoints import CheckpointError, MetaProperties, TopicPartition
+from ferrokafka.storage.checkpoints import (
+    CheckpointError,
+    MetaProperties,
+    TopicPartition,
+    parse_kafka_uuid,
+)
 from ferrokafka.storage.cleaner import CleanerSettings, LogCleaner
-from ferrokafka.storage.dir_failure import LogDirOfflineError, fails_log_dir
+from ferrokafka.storage.dir_failure import (
+    LogDirOfflineError,
+    fails_log_dir,
+    io_errno,
+    probe_log_dir,
+)
 from ferrokafka.storage.load_report import LoadReport, LogLoadInfo, log_report
 from ferrokafka.storage.logdirs import (
     DELETE_DIR_SUFFIX,
@@ -153,13 +164,32 @@ class LogManager:
         self.offline_dirs: dict[Path, str] = {}
         # Told (in the failing thread, each at most once per dir) when a dir goes offline.
         self._dir_failure_listeners: list[Callable[[Path], None]] = []
-        self.log_dirs: tuple[Path, ...] = create_and_validate_dirs(settings.log_dirs)
+        # A dir whose disk fails already is offline from the start (Kafka's errorLogDirs): no
+        # lock, no meta.properties, no logs; the broker starts with the others.
+        failed = {
+            Path(d).absolute(): why
+            for d in settings.log_dirs
+            if (why := probe_log_dir(Path(d).absolute())) is not None
+        }
+        usable = [d for d in settings.log_dirs if Path(d).absolute() not in failed]
+        if not usable:
+            raise LogDirError(
+                "all log dirs have failed: " + "; ".join(f"{d}: {why}" for d, why in failed.items())
+            )
+        for log_dir, why in failed.items():
+            logger.error("log dir %s failed at start (%s): it stays offline", log_dir, why)
+        online = create_and_validate_dirs(usable)
+        self.offline_dirs.update(failed)
+        self.log_dirs: tuple[Path, ...] = tuple(
+            Path(d).absolute() if Path(d).absolute() in failed else online[usable.index(d)]
+            for d in settings.log_dirs
+        )
         try:
-            for log_dir in self.log_dirs:
+            for log_dir in online:
                 self._dir_locks.append(DirLock.acquire(log_dir))
             if meta is not None:
                 self._check_meta(meta)
-            self.cleaner = LogCleaner(settings.cleaner, self.log_dirs)
+            self.cleaner = LogCleaner(settings.cleaner, online)
             self.load_report = self._load_logs()
         except BaseException:
             for log in self._logs.values():
@@ -187,7 +217,7 @@ class LogManager:
 
     def _check_meta(self, meta: MetaProperties) -> None:
         """Write meta.properties where it is missing; refuse a dir of another cluster or node."""
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             path = log_dir / ckpt.META_PROPERTIES
             found = ckpt.read_meta_properties(path)
             if found is None:
@@ -221,7 +251,7 @@ class LogManager:
         epochs: dict[str, int] = {}
         jobs: list[tuple[Path, TopicPartition, bool, int | None, int | None]] = []
         seen: dict[TopicPartition, Path] = {}
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             epoch = ckpt.read_clean_shutdown_marker(log_dir)
             clean = epoch is not None
             (clean_dirs if clean else unclean_dirs).append(str(log_dir))
@@ -319,11 +349,18 @@ class LogManager:
     def log_dir_of(self, topic: str, partition: int) -> Path | None:
         return self._dir_of.get(TopicPartition(topic, partition))
 
-    def get_or_create_log(self, topic: str, partition: int, config: LogConfig | None = None) -> Log:
-        """The partition's log, created empty in the online log dir holding the fewest
-        partitions (Kafka's choice) if there is none. ``config`` defaults to the topic's or
-        the default. A partition of an offline dir, or with every dir offline, raises
-        LogDirOfflineError (KAFKA_STORAGE_ERROR to clients)."""
+    def get_or_create_log(
+        self,
+        topic: str,
+        partition: int,
+        config: LogConfig | None = None,
+        preferred_dir: Path | None = None,
+    ) -> Log:
+        """The partition's log, created empty if there is none in ``preferred_dir`` when it
+        is an online log dir (the metadata assigned the replica there), else in the online
+        log dir holding the fewest partitions (Kafka's choice). ``config`` defaults to the
+        topic's or the default. A partition of an offline dir, or with every dir offline,
+        raises LogDirOfflineError (KAFKA_STORAGE_ERROR to clients)."""
         tp = TopicPartition(topic, partition)
         with self._lock:
             self._check_open()
@@ -341,7 +378,10 @@ class LogManager:
                 raise LogDirOfflineError(", ".join(map(str, self.log_dirs)))
             for d in self._dir_of.values():
                 counts[d] += 1
-            log_dir = min(counts, key=lambda d: counts[d])
+            if preferred_dir is not None and preferred_dir in counts:
+                log_dir = preferred_dir
+            else:
+                log_dir = min(counts, key=lambda d: counts[d])
             log = Log(str(log_dir / partition_dir_name(*tp)), config or self._config_for(topic))
             # The new directory entry must survive a crash along with the data written to it.
             ckpt.fsync_dir(log_dir)
@@ -350,14 +390,19 @@ class LogManager:
             return log
 
     def claim_log(
-        self, topic: str, partition: int, topic_id: uuid.UUID, config: LogConfig | None = None
+        self,
+        topic: str,
+        partition: int,
+        topic_id: uuid.UUID,
+        config: LogConfig | None = None,
+        preferred_dir: Path | None = None,
     ) -> tuple[Log, Path | None]:
         """The partition's log for topic ``topic_id``, its ``partition.metadata`` written. A
         log on disk that holds another topic id (the topic was deleted and recreated while
         this broker was away) is moved aside as a stray and a new one created: the log, and
         the stray's new path or None. A log without the file (written by an older version)
         is adopted."""
-        log = self.get_or_create_log(topic, partition, config)
+        log = self.get_or_create_log(topic, partition, config, preferred_dir)
         try:
             found = read_topic_id(log.dir)
         except PartitionMetadataError as exc:
@@ -366,7 +411,7 @@ class LogManager:
         stray = None
         if found is not None and found != topic_id:
             stray = self.mark_stray(topic, partition)
-            log = self.get_or_create_log(topic, partition, config)
+            log = self.get_or_create_log(topic, partition, config, preferred_dir)
         if found != topic_id:
             write_topic_id(log.dir, topic_id)
         return log, stray
@@ -428,6 +473,14 @@ class LogManager:
         """Call ``listener(dir)`` when a dir goes offline, in the thread that saw the error
         (a worker thread or the trio thread): it must only record, or hand over to trio."""
         self._dir_failure_listeners.append(listener)
+
+    def dir_with_id(self, directory: uuid.UUID) -> Path | None:
+        """The online log dir whose meta.properties ``directory.id`` is ``directory``."""
+        for log_dir in self.online_dirs():
+            directory_id = self.directory_ids.get(str(log_dir))
+            if directory_id is not None and parse_kafka_uuid(directory_id) == directory:
+                return log_dir
+        return None
 
     def online_dirs(self) -> list[Path]:
         return [d for d in self.log_dirs if d not in self.offline_dirs]
@@ -561,7 +614,7 @@ class LogManager:
     def read_high_watermarks(self) -> dict[TopicPartition, int]:
         """Every log dir's replication-offset-checkpoint, merged."""
         merged: dict[TopicPartition, int] = {}
-        for log_dir in self.log_dirs:
+        for log_dir in self.online_dirs():
             merged.update(ckpt.read_offset_checkpoint(log_dir / ckpt.REPLICATION_OFFSET_CHECKPOINT))
         return merged
 
@@ -627,6 +680,9 @@ class LogManager:
 
 
 async def _every(interval_ms: int, job: Callable[[], Any]) -> None:
+    name = getattr(job, "__name__", str(job))
+    failed_rounds = 0
+    last_error: str | None = None
     while True:
         await trio.sleep(interval_ms / 1000)
         try:
@@ -634,9 +690,36 @@ async def _every(interval_ms: int, job: Callable[[], Any]) -> None:
             # round is never left behind; each round is bounded by its own work.
             await trio.to_thread.run_sync(job)
         except (OSError, FerrokafkaError) as e:
-            # One failed round must not stop later rounds; a lasting failure is logged every
-            # interval, which is what an operator needs to see.
-            logger.error("periodic %s failed: %s", getattr(job, "__name__", job), e)
+            # One failed round must not stop later rounds (each is the retry). A run of
+            # failures is one ERROR line (again only if the error changes), not one per
+            # round; the round that works again says so.
+            failed_rounds += 1
+            error = str(e)
+            if error != last_error:
+                logger.error(
+                    "periodic %s failed: %s%s; retried every %d ms",
+                    name,
+                    e,
+                    _resource_hint(e),
+                    interval_ms,
+                )
+                last_error = error
+            continue
+        if failed_rounds:
+            logger.warning("periodic %s works again after %d failed rounds", name, failed_rounds)
+            failed_rounds, last_error = 0, None
+
+
+def _resource_hint(exc: BaseException) -> str:
+    """What an operator should know about an exhausted resource, or nothing."""
+    code = io_errno(exc) if isinstance(exc, OSError) else None
+    if code == errno.EMFILE:
+        return " (out of file descriptors: raise the broker's open-file limit, ulimit -n)"
+    if code == errno.ENFILE:
+        return " (the system's open-file table is full: fs.file-max)"
+    if code == errno.ENOSPC:
+        return " (the disk is full)"
+    return ""
 
 
 def _log_start_offsets(logs: Mapping[TopicPartition, Log]) -> dict[TopicPartition, int]:

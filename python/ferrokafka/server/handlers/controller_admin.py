@@ -2,7 +2,8 @@
 admin APIs (CreateTopics, DeleteTopics, CreatePartitions, AlterConfigs, IncrementalAlterConfigs,
 UpdateFeatures, AlterUserScramCredentials) and AllocateProducerIds sent straight to it (a
 broker's ControllerChannel, or an admin client with ``--bootstrap-controller``); the membership
-APIs (BrokerRegistration, BrokerHeartbeat, UnregisterBroker, ControllerRegistration: brokers'
+APIs (BrokerRegistration, BrokerHeartbeat, AssignReplicasToDirs, UnregisterBroker,
+ControllerRegistration: brokers'
 and controllers' lifecycle managers, the decisions are
 :mod:`ferrokafka.cluster.cluster_control`'s); AlterPartition (partition leaders' ISR changes,
 :mod:`ferrokafka.cluster.isr_change`); ElectLeaders (:mod:`ferrokafka.cluster.elections`);
@@ -48,6 +49,7 @@ from ferrokafka.protocol.messages.alter_partition_reassignments import (
 from ferrokafka.protocol.messages.alter_user_scram_credentials import (
     AlterUserScramCredentialsRequest,
 )
+from ferrokafka.protocol.messages.assign_replicas_to_dirs import AssignReplicasToDirsRequest
 from ferrokafka.protocol.messages.broker_heartbeat import BrokerHeartbeatRequest
 from ferrokafka.protocol.messages.broker_registration import BrokerRegistrationRequest
 from ferrokafka.protocol.messages.controller_registration import ControllerRegistrationRequest
@@ -114,6 +116,7 @@ class ControllerAdminHandlers:
             DeleteAclsRequest: channel.delete_acls,
             BrokerRegistrationRequest: channel.broker_registration,
             BrokerHeartbeatRequest: channel.broker_heartbeat,
+            AssignReplicasToDirsRequest: channel.assign_replicas_to_dirs,
             UnregisterBrokerRequest: channel.unregister_broker,
             ControllerRegistrationRequest: channel.register_controller,
             AlterPartitionRequest: channel.alter_partition,
