@@ -86,6 +86,10 @@ class ReplicaManager:
         self._trio_token: trio.lowlevel.TrioToken | None = None
         # Replicas the metadata places in a dir this broker does not have online (warned once).
         self._in_lost_dirs: set[TopicPartitionKey] = set()
+        # Held while replication-offset-checkpoint is written: the shutdown's write, which
+        # must be the last, waits for a periodic one in flight (and none starts after it).
+        self._hw_checkpoint_lock = trio.Lock()
+        self._hw_checkpoints_closed = False
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -347,6 +351,41 @@ class ReplicaManager:
         async with partition.append_lock:
             await trio.to_thread.run_sync(self.logs.delete_log, *key)
 
+    # -- high watermark checkpoints ----------------------------------------------------------
+
+    def _online_high_watermarks(self) -> dict[TopicPartitionKey, int]:
+        return {key: p.high_watermark for key, p in self._by_name.items() if not p.offline}
+
+    async def checkpoint_high_watermarks_every(self, interval_ms: int) -> None:
+        """Write every hosted partition's high watermark to replication-offset-checkpoint
+        each ``interval_ms`` (Kafka's replica.high.watermark.checkpoint.interval.ms), so a
+        broker killed without a clean shutdown restarts from a recent one. Until cancelled. A
+        run of failed writes (a full disk, no file descriptors) is one ERROR line, and the
+        write that works again says so; each round is the retry."""
+        failing: str | None = None
+        while True:
+            await trio.sleep(interval_ms / 1000)
+            async with self._hw_checkpoint_lock:
+                if self._hw_checkpoints_closed:
+                    return
+                high_watermarks = self._online_high_watermarks()
+                try:
+                    await trio.to_thread.run_sync(
+                        self.logs.checkpoint_high_watermarks, high_watermarks
+                    )
+                except OSError as e:
+                    if failing != str(e):
+                        log.error(
+                            "writing replication-offset-checkpoint failed: %s; retried every %d ms",
+                            e,
+                            interval_ms,
+                        )
+                    failing = str(e)
+                    continue
+            if failing is not None:
+                log.info("writing replication-offset-checkpoint works again")
+                failing = None
+
     # -- shutdown ----------------------------------------------------------------------------
 
     async def shutdown(self) -> None:
@@ -358,9 +397,11 @@ class ReplicaManager:
             for p in online.values()
             if p.producers.last_snapshot_offset != p.log.log_end_offset
         ]
-        high_watermarks = {key: p.high_watermark for key, p in online.items()}
         await trio.to_thread.run_sync(_write_snapshots, snapshots)
-        await trio.to_thread.run_sync(self.logs.checkpoint_high_watermarks, high_watermarks)
+        async with self._hw_checkpoint_lock:
+            self._hw_checkpoints_closed = True
+            high_watermarks = self._online_high_watermarks()
+            await trio.to_thread.run_sync(self.logs.checkpoint_high_watermarks, high_watermarks)
 
 
 def _write_snapshots(snapshots: list[tuple[ProducerState, int, list[SnapshotEntry]]]) -> None:

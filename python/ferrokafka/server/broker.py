@@ -493,7 +493,8 @@ class Broker:
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
         """Run the LogManager's periodic work (retention, the log cleaner, flushes,
-        checkpoints) until shutdown, which stops it before the logs close."""
+        checkpoints) and the replica manager's high watermark checkpoints until shutdown,
+        which stops them before the logs close."""
         assert self.node is not None
         scope = trio.CancelScope()
 
@@ -501,8 +502,12 @@ class Broker:
             scope.cancel()
 
         self.add_shutdown_hook(stop)
+        interval_ms = int(self.config["replica.high.watermark.checkpoint.interval.ms"])
         with scope:
-            await self.node.logs.run(task_status=task_status)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(self.node.logs.run)
+                nursery.start_soon(self.node.replicas.checkpoint_high_watermarks_every, interval_ms)
+                task_status.started()
 
     def _broker_endpoints(self) -> list[BrokerEndpoint]:
         controller_names = set(self.config.controller_listener_names)
