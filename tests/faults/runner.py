@@ -27,7 +27,7 @@ from pathlib import Path
 
 from . import checkers, txn_checkers
 from .cluster import FERROKAFKA, KAFKA, FaultCluster
-from .history import COMMIT, READ, SEND, History, Op, write_history
+from .history import COMMIT, FAULT, READ, SEND, TXN, History, Op, write_history
 from .nemesis import Nemesis, Network, Resolver, _by_node
 from .nodes import FerrokafkaNode, NodeConfig, stop_cleanly
 from .schedule import CLUSTER_FAULTS, DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
@@ -404,11 +404,27 @@ def _exercise(
         result.txn_anomalies = {kind: [a.detail for a in v] for kind, v in found.items()}
         result.txns = txn.counts()
         result.txn_final_short = txn_short
+        if not records:
+            recovered = checkers.recovery_times(_commits(ops, txn_ops))
+            result.recovery_s = [took for _, took in recovered]
     result.broker = config.broker
     result.tracebacks = deployment.stderr_count("Traceback")
     result.run_dir = str(run_dir)
     (run_dir / "result.json").write_text(result.to_json() + "\n")
     return result
+
+
+def _commits(ops: list[Op], txn_ops: list[Op]) -> list[Op]:
+    """The faults, and each committed transaction as an acknowledgement of every input
+    partition it committed offsets of: recovery is then until every partition's copying
+    commits again."""
+    commits = [
+        Op(SEND, op.process, op.invoke_s, op.complete_s, True, op.value, partition)
+        for op in txn_ops
+        if op.kind == TXN and op.ok
+        for partition in op.offsets
+    ]
+    return [op for op in ops if op.kind == FAULT] + commits
 
 
 def _stop(worker: RdkafkaProducer | GroupConsumer) -> str | None:
