@@ -26,7 +26,7 @@ import time
 import uuid
 from typing import Any
 
-from .history import READ, TXN, History, Op
+from .history import READ, SEND, TXN, History, Op
 from .txn_checkers import copy_value
 from .workloads import (
     CLIENT_LOG,
@@ -421,4 +421,5 @@ class TxnWorkload:
             "aborted": sum(c.aborted for c in self.copiers),
             "unknown": sum(c.unknown for c in self.copiers),
             "producers-replaced": sum(c.producers_replaced for c in self.copiers),
+            "input-acked": sum(1 for op in self.history.ops() if op.kind == SEND and op.ok),
         }
