@@ -119,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             aborted.append(f"  seed {seed} {broker}: the run failed (traceback above)")
             continue
         print(format_table(results[-1:]), flush=True)
+        if any("did not stop" in failure for failure in results[-1].workload_failures):
+            # Its thread lives on in this process and would reconnect to the next cluster
+            # (same addresses): no later run would be clean of it.
+            aborted.append(f"  seeds after {seed} {broker}: not run, a client thread is stuck")
+            break
     print("\n" + format_table(results))
     problems = [format_anomalies(r) for r in results if not r.clean] + aborted
     if problems:

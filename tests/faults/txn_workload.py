@@ -22,7 +22,9 @@ Every loop is bounded in count and time; threads stop on ``stop()`` (joined with
 from __future__ import annotations
 
 import os
+import sys
 import time
+import traceback
 import uuid
 from typing import Any
 
@@ -342,6 +344,16 @@ def final_read_committed(
         consumer.close()
 
 
+def _where(worker: _Worker) -> str:
+    """The innermost frame of a stuck worker's thread (the client call it is blocked in)."""
+    frame = sys._current_frames().get(worker._thread.ident or -1)
+    if frame is None:
+        return "?"
+    stack = traceback.extract_stack(frame)
+    CLIENT_LOG.error("%s stuck:\n%s", worker.name, "".join(traceback.format_list(stack)))
+    return f"{stack[-1].filename.rsplit('/', 1)[-1]}:{stack[-1].lineno} {stack[-1].line}"
+
+
 class TxnWorkload:
     """The input producer, the copiers and the readers of one run, on their own history."""
 
@@ -359,7 +371,10 @@ class TxnWorkload:
         self.history = history
         self.bootstrap = bootstrap
         self.partitions = partitions
-        self.group = f"txn-copier-{seed}"
+        # A run's own tag in every transactional id and transaction: a client thread stuck in
+        # an earlier run of this process (it cannot be killed) must not pass for this one's.
+        tag = uuid.uuid4().hex[:6]
+        self.group = f"txn-copier-{seed}-{tag}"
         self.input = RdkafkaProducer(
             history,
             bootstrap,
@@ -374,8 +389,8 @@ class TxnWorkload:
                 history,
                 bootstrap,
                 self.group,
-                f"copier-{i}",
-                f"txn-fault-{seed}-{i}",
+                f"copier-{i}-{tag}",
+                f"txn-fault-{seed}-{tag}-{i}",
                 request_timeout_ms=request_timeout_ms,
             )
             for i in range(COPIERS)
@@ -402,7 +417,7 @@ class TxnWorkload:
                 try:
                     worker.stop()
                 except TimeoutError as exc:
-                    stuck.append(str(exc))
+                    stuck.append(f"{exc} (in {_where(worker)})")
             time.sleep(settle_s)
         return stuck
 
