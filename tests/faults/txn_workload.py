@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -64,6 +65,17 @@ CONSUMER_REPLACEMENTS_MAX = 100
 # TxnOffsetCommit stays queued on a broker handle being decommissioned ("Handle is
 # terminating in state INIT", every millisecond). The producer keeps its brokers instead.
 METADATA_RECOVERY = "none"
+# On a cluster it still hangs there when the group coordinator's broker leaves the metadata
+# (killed, fenced: librdkafka issues #5456, the timeout is never checked, and #5511, a
+# decommissioned coordinator is never looked up again), against Apache Kafka 4.4 too. The
+# call runs in a helper thread; not back STUCK_MARGIN_S after its timeout, the copier leaves
+# it blocked there and goes on with a new producer (its init_transactions fences the stuck
+# one) and a new consumer.
+STUCK_MARGIN_S = 10.0
+
+
+class ClientStuck(Exception):
+    """A librdkafka call did not return within its timeout and the margin."""
 
 
 class TxnCopier(_Worker):
@@ -95,6 +107,7 @@ class TxnCopier(_Worker):
         self.unknown = 0
         self.producers_replaced = 0
         self.consumers_replaced = 0
+        self.stuck = 0
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -165,8 +178,12 @@ class TxnCopier(_Worker):
                         CLIENT_LOG.info("%s: %s", self.name, msg.error())
                 if not messages:
                     continue
+                stuck = self.stuck
                 outcome, producer = self._transact(producer, consumer, messages)
-                if outcome is not True:
+                if self.stuck > stuck:
+                    consumer.close()  # leaves the group: its partitions are assigned again
+                    consumer = self._new_consumer()
+                elif outcome is not True:
                     consumer = self._rewind(consumer)
         finally:
             producer.flush(TXN_CALL_TIMEOUT_S)
@@ -195,8 +212,11 @@ class TxnCopier(_Worker):
                 offsets[msg.partition()] = msg.offset() + 1
                 producer.poll(0)
             positions = [TopicPartition(INPUT_TOPIC, p, o) for p, o in sorted(offsets.items())]
-            producer.send_offsets_to_transaction(
-                positions, consumer.consumer_group_metadata(), TXN_CALL_TIMEOUT_S
+            _bounded(
+                producer.send_offsets_to_transaction,
+                positions,
+                consumer.consumer_group_metadata(),
+                TXN_CALL_TIMEOUT_S,
             )
             invoked = self.history.now()
             if self.count % self.abort_every == 0:
@@ -211,6 +231,13 @@ class TxnCopier(_Worker):
             if invoked is None:
                 invoked = self.history.now()
             outcome, producer = self._recover(producer, exc)
+        except ClientStuck as exc:
+            error = str(exc)
+            CLIENT_LOG.error("%s: %s: %s; a new producer and consumer", self.name, txn, exc)
+            invoked = self.history.now()
+            self.stuck += 1
+            self.producers_replaced += 1
+            producer = self._new_producer()
         finally:
             self.history.add(
                 Op(
@@ -284,6 +311,27 @@ class TxnCopier(_Worker):
             self.consumers_replaced += 1
             consumer.close()
             return self._new_consumer()
+
+
+def _bounded(call: Any, *args: Any, margin_s: float = STUCK_MARGIN_S) -> None:
+    """``call(*args)`` in a helper thread (a daemon: it may never return); ClientStuck when
+    it has not returned ``margin_s`` after the timeout (the last argument)."""
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            call(*args)
+        except BaseException as exc:  # handed to the caller
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name=f"bounded-{call.__name__}", daemon=True).start()
+    if not done.wait(args[-1] + margin_s):
+        raise ClientStuck(f"{call.__name__} not back {args[-1] + margin_s}s after the call")
+    if failed:
+        raise failed[0]
 
 
 class ReadCommittedReader(GroupConsumer):
@@ -436,5 +484,6 @@ class TxnWorkload:
             "aborted": sum(c.aborted for c in self.copiers),
             "unknown": sum(c.unknown for c in self.copiers),
             "producers-replaced": sum(c.producers_replaced for c in self.copiers),
+            "client-stuck": sum(c.stuck for c in self.copiers),
             "input-acked": sum(1 for op in self.history.ops() if op.kind == SEND and op.ok),
         }
