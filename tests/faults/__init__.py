@@ -15,6 +15,10 @@ Run it with ``python -m tests.faults --seeds 1,2,3 --duration 60`` (see ``--help
 - :mod:`.workloads`: idempotent producers (confluent-kafka, Kafka's VerifiableProducer) and
   group consumers, every operation recorded in a :mod:`.history`; :mod:`.java_consumer`:
   Kafka's VerifiableConsumer as a group member (used by tests/cluster/test_bounce_processes.py).
-- :mod:`.checkers`: pure functions from a history to its anomalies.
+- :mod:`.txn_workload`: transactional copiers (confluent-kafka, consume-transform-produce
+  with ``send_offsets_to_transaction``, some aborted on purpose) and a read_committed
+  reader, on a history of their own (``--workload txn``).
+- :mod:`.checkers`: pure functions from a history to its anomalies; :mod:`.txn_checkers`,
+  the transactional ones (G1a, G1b, lost committed records, exactly-once copy).
 - :mod:`.runner`: one run per seed and the summary table.
 """

@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from .cluster import BROKERS, FERROKAFKA
-from .runner import RunConfig, default_faults, format_anomalies, format_table, run_seed
+from .runner import WORKLOADS, RunConfig, default_faults, format_anomalies, format_table, run_seed
 from .schedule import ALL_FAULT_KINDS, CLUSTER_FAULTS, DEFAULT_FAULTS
 from .workloads import REQUEST_TIMEOUT_MS
 
@@ -71,12 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         help="producers' request timeout; below the pause lengths, in-flight requests are "
         "sent again while the broker is stopped (deduplication under test)",
     )
+    parser.add_argument(
+        "--workload",
+        default="records",
+        help=f"some of {','.join(WORKLOADS)}: idempotent producers and a consumer group "
+        "(records), transactional copiers with a read_committed reader (txn)",
+    )
     parser.add_argument("--no-java", action="store_true", help="no VerifiableProducer")
     parser.add_argument("--work-dir", type=Path, help="where runs are kept (default: a temp dir)")
     parser.add_argument("--log-level", default="WARNING", help="the broker's --log-level")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C: nodes killed, tmpfs unmounted, no JVM left behind.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    unknown = set(args.workload.split(",")) - set(WORKLOADS) - {""}
+    if unknown:
+        parser.error(f"unknown workload {','.join(sorted(unknown))}")
     if args.faults is None:
         faults = default_faults(args.nodes)
     else:
@@ -101,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             log_level=args.log_level,
             nodes=args.nodes,
             broker=broker,
+            workloads=tuple(w for w in args.workload.split(",") if w),
         )
         try:
             results.append(run_seed(config))
@@ -109,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             aborted.append(f"  seed {seed} {broker}: the run failed (traceback above)")
             continue
         print(format_table(results[-1:]), flush=True)
+        if any("did not stop" in failure for failure in results[-1].workload_failures):
+            # Its thread lives on in this process and would reconnect to the next cluster
+            # (same addresses): no later run would be clean of it.
+            aborted.append(f"  seeds after {seed} {broker}: not run, a client thread is stuck")
+            break
     print("\n" + format_table(results))
     problems = [format_anomalies(r) for r in results if not r.clean] + aborted
     if problems:

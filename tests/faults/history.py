@@ -10,6 +10,11 @@ An :class:`Op` is one of:
   name the consumer and its assignment (a new session starts at every rebalance).
 - ``commit``: a consumer committed ``offsets`` (partition -> next offset) for ``group``.
 - ``committed``: the committed ``offsets`` of ``group`` as the broker answered them.
+- ``txn``: a transactional copier ended transaction ``value`` (its id): ``ok`` True when
+  ``commit_transaction`` returned, False when ``abort_transaction`` did, None when neither is
+  known (a commit that timed out, a fenced or fatal producer); ``values`` are the records it
+  produced, ``offsets`` the input offsets it sent with ``sendOffsetsToTransaction``;
+  ``invoke_s`` is when the commit (or abort) was asked for (:mod:`.txn_workload`).
 - ``fault``: the nemesis began (``invoke_s``) and ended (``complete_s``) fault ``value``;
   ``heal`` marks the moment every fault is over.
 
@@ -32,7 +37,8 @@ COMMIT = "commit"
 COMMITTED = "committed"
 FAULT = "fault"
 HEAL = "heal"
-KINDS = frozenset({SEND, READ, COMMIT, COMMITTED, FAULT})
+TXN = "txn"
+KINDS = frozenset({SEND, READ, COMMIT, COMMITTED, FAULT, TXN})
 # A run records a few thousand operations per second at most; this bounds memory if a
 # workload ever spins.
 OPS_MAX = 2_000_000
@@ -52,13 +58,20 @@ class Op:
     session: int = 0
     group: str | None = None
     offsets: dict[int, int] = field(default_factory=dict)
+    values: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.kind in KINDS, self.kind
 
     def to_json(self) -> str:
         # Absent fields are left out (the file stays short); 0 is a partition or an offset.
-        fields = {k: v for k, v in asdict(self).items() if v is not None and k != "offsets"}
+        fields = {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and k not in ("offsets", "values")
+        }
+        if self.values:
+            fields["values"] = list(self.values)
         if self.offsets:
             fields["offsets"] = {str(p): o for p, o in self.offsets.items()}
         return json.dumps(fields, separators=(",", ":"))

@@ -8,7 +8,9 @@ topic (on a cluster: replication factor ``nodes``, min.insync.replicas 2), start
 consumers committing), play the seed's schedule for ``duration_s``, heal, probe (one record
 sent to each partition and read back), stop the producers and consumers, read the group's
 committed offsets and every partition in full, stop the node(s) cleanly, and run the checkers
-over the history.
+over the history. With the ``txn`` workload (``workloads``), transactional copiers and a
+read_committed reader run beside (or instead of) those, on a history of their own
+(:mod:`.txn_workload`, checked by :mod:`.txn_checkers`).
 
 Everything a run leaves is in its directory: ``history.jsonl``, each node's ``serve.err``
 (``node-<id>/``), the clients' log, ``schedule.txt`` and ``result.json``.
@@ -23,12 +25,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import checkers
+from . import checkers, txn_checkers
 from .cluster import FERROKAFKA, KAFKA, FaultCluster
-from .history import COMMIT, READ, SEND, History, Op, write_history
+from .history import COMMIT, FAULT, READ, SEND, TXN, History, Op, write_history
 from .nemesis import Nemesis, Network, Resolver, _by_node
 from .nodes import FerrokafkaNode, NodeConfig, stop_cleanly
 from .schedule import CLUSTER_FAULTS, DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
+from .txn_workload import INPUT_TOPIC, OUTPUT_TOPIC, TxnWorkload
 from .workloads import (
     CLIENT_LOG,
     REQUEST_TIMEOUT_MS,
@@ -50,6 +53,10 @@ LIVENESS_BOUND_S = 30.0
 MIN_INSYNC = 2
 # After the workloads stop, what the final read and commits need.
 SETTLE_S = 0.5
+# The workloads: idempotent producers and a consumer group on TOPIC; transactional copiers.
+RECORDS = "records"
+TXN_WORKLOAD = "txn"
+WORKLOADS = (RECORDS, TXN_WORKLOAD)
 log = logging.getLogger(__name__)
 
 
@@ -71,6 +78,7 @@ class RunConfig:
     nodes: int = 1
     # With several nodes: ferrokafka, or Apache Kafka 4.4 as the baseline.
     broker: str = FERROKAFKA
+    workloads: tuple[str, ...] = (RECORDS,)
 
 
 class SingleNode:
@@ -130,6 +138,11 @@ class RunResult:
     run_dir: str
     unclean_stops: list[str] = field(default_factory=list)
     broker: str = FERROKAFKA
+    # The txn workload's transactions by outcome, anomalies by kind, output partitions its
+    # final read could not finish (empty without it).
+    txns: dict[str, int] = field(default_factory=dict)
+    txn_anomalies: dict[str, list[str]] = field(default_factory=dict)
+    txn_final_short: dict[int, int] = field(default_factory=dict)
 
     @property
     def lost(self) -> int:
@@ -143,6 +156,8 @@ class RunResult:
     def clean(self) -> bool:
         return (
             not any(self.anomalies.values())
+            and not any(self.txn_anomalies.values())
+            and not self.txn_final_short
             and not self.final_read_short
             and not self.workload_failures
             and not self.unclean_stops
@@ -170,6 +185,8 @@ def _replay_args(config: RunConfig) -> list[str]:
         args.append("--no-java")
     if config.broker != FERROKAFKA:
         args.append(f"--broker {config.broker}")
+    if config.workloads != default.workloads:
+        args.append(f"--workload {','.join(config.workloads)}")
     return args
 
 
@@ -245,6 +262,8 @@ def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
                 log_level=config.log_level,
                 overrides={
                     "offsets.topic.replication.factor": "1",
+                    "transaction.state.log.replication.factor": "1",
+                    "transaction.state.log.min.isr": "1",
                     "group.initial.rebalance.delay.ms": "0",
                     **config.overrides,
                 },
@@ -261,6 +280,15 @@ def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
             replication_factor=config.nodes,
             config=replicated,
         )
+        if TXN_WORKLOAD in config.workloads:
+            for topic in (INPUT_TOPIC, OUTPUT_TOPIC):
+                create_topic(
+                    deployment.bootstrap,
+                    topic,
+                    config.partitions,
+                    replication_factor=config.nodes,
+                    config=replicated,
+                )
     except BaseException:
         deployment.close()
         raise
@@ -271,13 +299,14 @@ def _exercise(
     config: RunConfig, deployment: Deployment, history: History, events: list, run_dir: Path
 ) -> RunResult:
     group = f"faults-{config.seed}"
-    java_missing = java_available() if config.java_producers else None
+    records = RECORDS in config.workloads
+    java_missing = java_available() if config.java_producers and records else None
     if java_missing is not None:
         raise RuntimeError(f"the Java producer needs Apache Kafka: {java_missing}")
     bootstrap = deployment.bootstrap
     consumers = [
         GroupConsumer(history, bootstrap, TOPIC, group, f"consumer-{i}")
-        for i in range(config.consumers)
+        for i in range(config.consumers if records else 0)
     ]
     producers = [
         RdkafkaProducer(
@@ -289,7 +318,7 @@ def _exercise(
             duration_s=config.duration_s + 120.0,
             request_timeout_ms=config.request_timeout_ms,
         )
-        for i in range(config.rdkafka_producers)
+        for i in range(config.rdkafka_producers if records else 0)
     ]
     java = [
         JavaProducer(
@@ -302,8 +331,21 @@ def _exercise(
             max_messages=int(config.rate_per_s * config.duration_s),
             request_timeout_ms=config.request_timeout_ms,
         )
-        for i in range(config.java_producers)
+        for i in range(config.java_producers if records else 0)
     ]
+    txn_history = History(started=time.monotonic() - history.now())
+    txn = (
+        TxnWorkload(
+            txn_history,
+            bootstrap,
+            config.seed,
+            config.partitions,
+            duration_s=config.duration_s,
+            request_timeout_ms=config.request_timeout_ms,
+        )
+        if TXN_WORKLOAD in config.workloads
+        else None
+    )
     nemesis = Nemesis(
         history,
         deployment.nodes,
@@ -317,6 +359,8 @@ def _exercise(
             worker.start()
         for producer in java:
             producer.start()
+        if txn is not None:
+            txn.start()
         nemesis.start()
         time.sleep(max(0.0, config.duration_s - history.now()))
         nemesis.stop()
@@ -325,11 +369,13 @@ def _exercise(
         )
         for producer in java:
             producer.stop()
-        stuck = [problem for worker in producers if (problem := _stop(worker))]
+        stuck = txn.stop(SETTLE_S) if txn is not None else []
+        stuck += [problem for worker in producers if (problem := _stop(worker))]
         time.sleep(SETTLE_S)
         stuck += [problem for worker in consumers if (problem := _stop(worker))]
         committed_offsets(history, bootstrap, TOPIC, group, config.partitions)
         short = final_read(history, bootstrap, TOPIC, config.partitions)
+        txn_short = txn.finish() if txn is not None else {}
         stop_codes = deployment.stop()
     finally:
         # Interrupted or failed: no fault after this, no JVM outlives the run (the client
@@ -338,6 +384,8 @@ def _exercise(
         for producer in java:
             producer.kill()
     failures = [f"{w.name}: {w.failure!r}" for w in workers if w.failure is not None] + stuck
+    if txn is not None:
+        failures += txn.failures()
     if nemesis.failure is not None:
         failures.append(f"nemesis: {nemesis.failure!r}")
     unclean = stop_codes
@@ -345,11 +393,38 @@ def _exercise(
     write_history(run_dir / "history.jsonl", ops)
     result = summarize(config, ops, nemesis.injected, events, probe_s, short, failures)
     result.unclean_stops = unclean
+    if txn is not None:
+        txn_ops = txn_history.ops()
+        write_history(run_dir / "txn-history.jsonl", txn_ops)
+        found = txn_checkers.check_txn(
+            txn_ops,
+            heal_s=checkers.heal_time(ops),
+            liveness_bound_s=config.liveness_bound_s,
+        )
+        result.txn_anomalies = {kind: [a.detail for a in v] for kind, v in found.items()}
+        result.txns = txn.counts()
+        result.txn_final_short = txn_short
+        if not records:
+            recovered = checkers.recovery_times(_commits(ops, txn_ops))
+            result.recovery_s = [took for _, took in recovered]
     result.broker = config.broker
     result.tracebacks = deployment.stderr_count("Traceback")
     result.run_dir = str(run_dir)
     (run_dir / "result.json").write_text(result.to_json() + "\n")
     return result
+
+
+def _commits(ops: list[Op], txn_ops: list[Op]) -> list[Op]:
+    """The faults, and each committed transaction as an acknowledgement of every input
+    partition it committed offsets of: recovery is then until every partition's copying
+    commits again."""
+    commits = [
+        Op(SEND, op.process, op.invoke_s, op.complete_s, True, op.value, partition)
+        for op in txn_ops
+        if op.kind == TXN and op.ok
+        for partition in op.offsets
+    ]
+    return [op for op in ops if op.kind == FAULT] + commits
 
 
 def _stop(worker: RdkafkaProducer | GroupConsumer) -> str | None:
@@ -402,6 +477,13 @@ def _seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _txns(counts: dict[str, int]) -> str:
+    """Transactions committed/aborted/unknown, "-" without the txn workload."""
+    if not counts:
+        return "-"
+    return f"{counts['committed']}/{counts['aborted']}/{counts['unknown']}"
+
+
 def format_table(results: list[RunResult]) -> str:
     """The summary table: one row per seed."""
     header = (
@@ -414,6 +496,7 @@ def format_table(results: list[RunResult]) -> str:
         "failed",
         "lost",
         "dup",
+        "txns c/a/?",
         "anomalies",
         "recovery s (median/max)",
         "heal->read s",
@@ -423,7 +506,10 @@ def format_table(results: list[RunResult]) -> str:
     rows = [header]
     for r in results:
         faults = " ".join(f"{k}={v}" for k, v in sorted(r.faults.items())) or "none"
-        anomalies = " ".join(f"{k}={len(v)}" for k, v in r.anomalies.items() if v) or "none"
+        found = {**r.anomalies, **r.txn_anomalies}
+        anomalies = " ".join(f"{k}={len(v)}" for k, v in found.items() if v) or "none"
+        if r.txn_final_short:
+            anomalies += f" txn-final-read-short={r.txn_final_short}"
         if r.final_read_short:
             anomalies += f" final-read-short={r.final_read_short}"
         if r.workload_failures:
@@ -445,6 +531,7 @@ def format_table(results: list[RunResult]) -> str:
                 str(r.failed),
                 str(r.lost),
                 str(r.duplicated),
+                _txns(r.txns),
                 anomalies,
                 recovery,
                 _seconds(r.recovery_after_heal_s),
@@ -463,7 +550,7 @@ def format_table(results: list[RunResult]) -> str:
 
 def format_anomalies(result: RunResult, limit: int = checkers.DETAILS_MAX) -> str:
     lines = []
-    for kind, details in result.anomalies.items():
+    for kind, details in {**result.anomalies, **result.txn_anomalies}.items():
         for detail in details[:limit]:
             lines.append(f"  seed {result.seed} {kind}: {detail}")
         if len(details) > limit:
@@ -472,6 +559,8 @@ def format_anomalies(result: RunResult, limit: int = checkers.DETAILS_MAX) -> st
     lines += [f"  seed {result.seed} stop: {f}" for f in result.unclean_stops]
     if result.final_read_short:
         lines.append(f"  seed {result.seed} final read stopped short: {result.final_read_short}")
+    if result.txn_final_short:
+        lines.append(f"  seed {result.seed} txn final read stopped short: {result.txn_final_short}")
     if result.probe_s is None:
         lines.append(f"  seed {result.seed} liveness probe failed")
     return "\n".join(lines)

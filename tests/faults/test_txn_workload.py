@@ -1,0 +1,61 @@
+"""The transactional workload's pieces that need no broker: a client call that never returns
+(librdkafka's send_offsets_to_transaction) is left behind, and where a stuck worker is."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from .txn_workload import ClientStuck, _bounded, _where
+from .workloads import _Worker
+
+BLOCK_TIMEOUT_S = 30.0
+
+
+class _Blocked(_Worker):
+    def __init__(self) -> None:
+        super().__init__("blocked", 60.0)
+        self.release = threading.Event()
+        self.entered = threading.Event()
+
+    def run(self) -> None:
+        self.entered.set()
+        self.release.wait(BLOCK_TIMEOUT_S)
+
+
+def test_a_stuck_worker_is_reported_with_the_call_it_is_blocked_in() -> None:
+    worker = _Blocked()
+    worker.start()
+    try:
+        assert worker.entered.wait(BLOCK_TIMEOUT_S)
+        where = _where(worker)
+        assert where.startswith("threading.py:") and "wait" in where, where
+    finally:
+        worker.release.set()
+        worker.stop()
+
+
+def test_a_call_that_hangs_past_its_timeout_is_left_behind() -> None:
+    release = threading.Event()
+
+    def hangs(timeout_s: float) -> None:
+        release.wait(BLOCK_TIMEOUT_S)
+
+    try:
+        with pytest.raises(ClientStuck, match="hangs not back 0.2s after the call"):
+            _bounded(hangs, 0.1, margin_s=0.1)
+    finally:
+        release.set()
+
+
+def test_a_bounded_call_returns_or_raises_as_the_call() -> None:
+    seen: list[float] = []
+    _bounded(seen.append, 5.0)
+    assert seen == [5.0]
+
+    def fails(timeout_s: float) -> None:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        _bounded(fails, 5.0)
