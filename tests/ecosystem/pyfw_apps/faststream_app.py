@@ -1,0 +1,49 @@
+"""A FastStream service on its Kafka (aiokafka) broker: a subscriber in a consumer group that
+transforms each input ``{"n": <int>}`` into ``{"n", "square"}`` and publishes it, with the
+input's key, to another topic. Offsets are committed by aiokafka every COMMIT_INTERVAL_MS, so a
+restart resumes from the group's committed offsets.
+
+    python faststream_app.py BOOTSTRAP INPUT OUTPUT GROUP DELAY_S
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from faststream import FastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+
+COMMIT_INTERVAL_MS = 200
+
+
+def main() -> None:
+    bootstrap, input_topic, output_topic, group, delay = sys.argv[1:6]
+    delay_s = float(delay)
+    broker = KafkaBroker(bootstrap)
+    publisher = broker.publisher(output_topic)
+
+    @broker.subscriber(
+        input_topic,
+        group_id=group,
+        auto_offset_reset="earliest",
+        auto_commit_interval_ms=COMMIT_INTERVAL_MS,
+    )
+    async def transform(body: dict[str, Any], message: KafkaMessage) -> None:
+        if delay_s:
+            await asyncio.sleep(delay_s)
+        n = int(body["n"])
+        await publisher.publish({"n": n, "square": n * n}, key=message.raw_message.key)
+
+    app = FastStream(broker)
+
+    @app.after_startup
+    async def started() -> None:
+        print("faststream app running", flush=True)
+
+    asyncio.run(app.run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""A stateful Quix Streams application: a running count and sum per key kept in its State
+(RocksDB, backed by a changelog topic Quix creates), one output record per input record.
+
+Input values are ``{"n": <int>}``; each output value is ``{"n", "count", "sum"}`` for the key
+after that input, so the consumer of the output can check both the final totals and, under
+exactly-once, that no input was counted (or written) twice. A small delay per record keeps the
+stream running long enough for the test to kill it mid-stream.
+
+    python quix_app.py BOOTSTRAP INPUT OUTPUT GROUP STATE_DIR GUARANTEE DELAY_S
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from quixstreams import Application, State
+
+# The commit interval: short, so a restart re-processes little (and the test is quick).
+COMMIT_INTERVAL_S = 0.5
+
+
+def main() -> None:
+    bootstrap, input_topic, output_topic, group, state_dir, guarantee, delay = sys.argv[1:8]
+    delay_s = float(delay)
+    app = Application(
+        broker_address=bootstrap,
+        consumer_group=group,
+        auto_offset_reset="earliest",
+        commit_interval=COMMIT_INTERVAL_S,
+        state_dir=state_dir,
+        processing_guarantee=guarantee,  # type: ignore[arg-type]
+        loglevel="INFO",
+    )
+    source = app.topic(input_topic, value_deserializer="json")
+    sink = app.topic(output_topic, value_serializer="json")
+
+    def count(value: dict[str, Any], state: State) -> dict[str, Any]:
+        if delay_s:
+            time.sleep(delay_s)
+        total = state.get("count", 0) + 1
+        running = state.get("sum", 0) + value["n"]
+        state.set("count", total)
+        state.set("sum", running)
+        return {"n": value["n"], "count": total, "sum": running}
+
+    app.dataframe(source).apply(count, stateful=True).to_topic(sink)
+    print("quix app running", flush=True)
+    app.run()
+
+
+if __name__ == "__main__":
+    main()
