@@ -19,6 +19,10 @@ from typing import Any
 import faust
 
 COMMIT_INTERVAL_S = 0.5
+# A killed member leaves the group only when its session expires: the broker's minimum
+# (group.min.session.timeout.ms), so the restarted worker is not kept waiting.
+SESSION_TIMEOUT_S = 6.0
+HEARTBEAT_INTERVAL_S = 1.0
 
 
 def main() -> None:
@@ -34,14 +38,18 @@ def main() -> None:
         topic_replication_factor=1,
         broker_commit_interval=COMMIT_INTERVAL_S,
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=SESSION_TIMEOUT_S,
+        broker_heartbeat_interval=HEARTBEAT_INTERVAL_S,
     )
-    source = app.topic(input_topic, key_type=str, value_type=dict)
-    sink = app.topic(output_topic, key_type=str, value_type=dict)
+    # Keys are plain bytes (b"k0"), values JSON, as the test's producer writes them.
+    source = app.topic(input_topic, key_serializer="raw", value_serializer="json")
+    sink = app.topic(output_topic, key_serializer="raw", value_serializer="json")
     counts = app.Table("counts", default=dict, partitions=int(partitions))
 
     @app.agent(source)
     async def count(stream: Any) -> None:
-        async for key, value in stream.items():
+        async for raw_key, value in stream.items():
+            key = raw_key.decode()
             if delay_s:
                 await asyncio.sleep(delay_s)
             n = int(value["n"])
@@ -54,7 +62,7 @@ def main() -> None:
                 "sum": seen.get("sum", 0) + n,
             }
             counts[key] = seen
-            await sink.send(key=key, value={"n": n, "count": seen["count"], "sum": seen["sum"]})
+            await sink.send(key=raw_key, value={"n": n, "count": seen["count"], "sum": seen["sum"]})
 
     @app.task
     async def started() -> None:
