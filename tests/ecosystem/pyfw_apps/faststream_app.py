@@ -16,10 +16,9 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 COMMIT_INTERVAL_MS = 200
-# A killed member leaves the group only when its session expires: the broker's minimum
-# (group.min.session.timeout.ms), so the restarted app is not kept waiting.
-SESSION_TIMEOUT_MS = 6000
-HEARTBEAT_INTERVAL_MS = 1000
+# A killed member would stay in the group until its session expires: a static member
+# (KIP-345) started again under its group.instance.id takes its place at once.
+INSTANCE_ID = "faststream-app-1"
 
 
 def main() -> None:
@@ -33,8 +32,7 @@ def main() -> None:
         group_id=group,
         auto_offset_reset="earliest",
         auto_commit_interval_ms=COMMIT_INTERVAL_MS,
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        group_instance_id=INSTANCE_ID,
     )
     async def transform(body: dict[str, Any], message: KafkaMessage) -> None:
         if delay_s:

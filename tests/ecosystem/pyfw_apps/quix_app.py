@@ -19,9 +19,9 @@ from quixstreams import Application, State
 
 # The commit interval: short, so a restart re-processes little (and the test is quick).
 COMMIT_INTERVAL_S = 0.5
-# A killed member leaves the group only when its session expires: the broker's minimum
-# (group.min.session.timeout.ms, 6 s), so the restarted app is not kept waiting for 45 s.
-CONSUMER_CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+# A killed member would stay in the group until its session expires (45 s by default): a
+# static member (KIP-345) started again under its group.instance.id takes its place at once.
+INSTANCE_ID = "quix-app-1"
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
         commit_interval=COMMIT_INTERVAL_S,
         state_dir=state_dir,
         processing_guarantee=guarantee,  # type: ignore[arg-type]
-        consumer_extra_config=CONSUMER_CONFIG,
+        consumer_extra_config={"group.instance.id": INSTANCE_ID},
         # A transactional.id that outlives the process (Quix draws a random one by default):
         # the restarted app's InitProducerId then fences the killed one and aborts its open
         # transaction at once, instead of the output waiting for transaction.timeout.ms.
