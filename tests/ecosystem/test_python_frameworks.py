@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from kafka_support import KafkaBroker, require_kafka
+from serve_process import EPHEMERAL, serving
+
 from ecosystem.pyfw_support import (
     App,
     OutputReader,
@@ -30,7 +31,7 @@ from ecosystem.pyfw_support import (
     quix_python,
     topic_configs,
 )
-from serve_process import EPHEMERAL, serving
+from kafka_support import KafkaBroker, require_kafka
 
 FULL_ENV = "FERROKAFKA_ECOSYSTEM_FULL"
 FULL = os.environ.get(FULL_ENV, "") not in ("", "0")
@@ -149,8 +150,8 @@ def _kill_restart(
     after_kill: Callable[[], None] | None = None,
 ) -> int:
     """FIRST is in ``input_topic``: start the app, SIGKILL it mid-stream, produce SECOND, start
-    it again and wait for ``finished(records)``. Returns the outputs written before the kill
-(read to the end of the output topic once the app is dead)."""
+        it again and wait for ``finished(records)``. Returns the outputs written before the kill
+    (read to the end of the output topic once the app is dead)."""
     app: App = start()
     try:
         reader.wait_until(lambda r: len(r) > 0, OUTPUT_TIMEOUT_S, app.check_alive, "first output")
