@@ -7,7 +7,11 @@ The table keeps the last ``n`` counted per key (inputs of one key arrive in incr
 so a replayed input is not counted twice; the counts are then right exactly when the table was
 recovered from its changelog. The web server is off (``web_enabled=False``).
 
-    python faust_app.py BOOTSTRAP INPUT OUTPUT APP_ID DATA_DIR PARTITIONS DELAY_S
+    python faust_app.py BOOTSTRAP INPUT OUTPUT APP_ID DATA_DIR PARTITIONS DELAY_S GUARANTEE
+
+GUARANTEE is faust's ``processing_guarantee``: ``at_least_once`` or ``exactly_once``
+(transactions: a transactional producer per assigned partition, offsets sent to the
+transaction).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ HEARTBEAT_INTERVAL_S = 1.0
 
 def main() -> None:
     bootstrap, input_topic, output_topic, app_id, data_dir, partitions, delay = sys.argv[1:8]
+    guarantee = sys.argv[8]
     delay_s = float(delay)
     app = faust.App(
         app_id,
@@ -38,6 +43,7 @@ def main() -> None:
         topic_replication_factor=1,
         broker_commit_interval=COMMIT_INTERVAL_S,
         consumer_auto_offset_reset="earliest",
+        processing_guarantee=guarantee,
         broker_session_timeout=SESSION_TIMEOUT_S,
         broker_heartbeat_interval=HEARTBEAT_INTERVAL_S,
     )
