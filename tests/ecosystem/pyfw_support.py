@@ -187,14 +187,18 @@ class OutputReader:
     def read_to_end(self, timeout_s: float = ADMIN_TIMEOUT_S) -> int:
         """Reads up to the last stable offset of every partition (nothing more is coming);
         returns the number of records read in all."""
-        ends = [
-            self._consumer.get_watermark_offsets(tp, timeout=ADMIN_TIMEOUT_S)[1]
+        marks = [
+            self._consumer.get_watermark_offsets(tp, timeout=ADMIN_TIMEOUT_S)
             for tp in self._partitions
         ]
 
         def at_end(_: object) -> bool:
+            # An empty partition has no position (OFFSET_INVALID) until a record arrives.
             positions = self._consumer.position(self._partitions)
-            return all(p.offset >= end for p, end in zip(positions, ends, strict=True))
+            return all(
+                low == high or p.offset >= high
+                for p, (low, high) in zip(positions, marks, strict=True)
+            )
 
         self.wait_until(at_end, timeout_s, lambda: None, "the end of the output")
         return len(self.records)

@@ -221,18 +221,21 @@ def _faust(bootstrap: str, tmp_path: Path, guarantee: str, app_id: str) -> list:
     return records
 
 
+@pytest.mark.parametrize("backend", ["aiokafka", "confluent"])
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
-def test_faststream_resumes_from_group_offsets(bootstrap: str, tmp_path: Path) -> None:
-    """FastStream 0.7.8 (aiokafka): a subscriber in a group that publishes a transform of each
+def test_faststream_resumes_from_group_offsets(
+    bootstrap: str, backend: str, tmp_path: Path
+) -> None:
+    """FastStream 0.7.8 (on aiokafka, and on confluent-kafka): a subscriber in a group that publishes a transform of each
     input; killed mid-stream and restarted, it resumes from the group's committed offsets:
     every input transformed, and the only repeats are the inputs after the committed offsets."""
-    group = "faststream-squares"
-    topics = ("fs-in", "fs-out")
+    group = f"faststream-{backend}"
+    topics = (f"{group}-in", f"{group}-out")
     create_topics(bootstrap, topics, PARTITIONS)
     reader = OutputReader(bootstrap, topics[1], PARTITIONS)
 
     def start() -> App:
-        args = [bootstrap, *topics, group, DELAY_S]
+        args = [bootstrap, *topics, group, DELAY_S, backend]
         return App(sys.executable, "faststream_app.py", args, tmp_path / "faststream.log")
 
     def all_inputs(records: list) -> bool:
