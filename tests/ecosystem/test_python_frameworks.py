@@ -92,6 +92,14 @@ def _totals_reached(records: list[tuple[str, dict]]) -> bool:
     return last_per_key(records) == expected_totals(ALL, KEYS)
 
 
+def _explain(records: list[tuple[str, dict]]) -> str:
+    missing = sorted(set(ALL) - {value["n"] for _, value in records})
+    text = f"inputs without output: {missing[:20]} ({len(missing)})"
+    if records and "count" in records[0][1]:
+        text += f"; last per key {last_per_key(records)}, expected {expected_totals(ALL, KEYS)}"
+    return text
+
+
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_quix_stateful_at_least_once(bootstrap: str, tmp_path: Path) -> None:
     """Quix Streams 3.28.1: counts and sums per key in State; killed mid-stream, restarted,
@@ -173,7 +181,10 @@ def _kill_restart(
     produce_inputs(bootstrap, input_topic, SECOND, KEYS)
     again: App = start()
     try:
-        reader.wait_until(finished, OUTPUT_TIMEOUT_S, again.check_alive, "final results")
+        try:
+            reader.wait_until(finished, OUTPUT_TIMEOUT_S, again.check_alive, "final results")
+        except AssertionError as error:
+            raise AssertionError(f"{error}: {_explain(reader.records)}") from None
     finally:
         again.stop()
     return outputs_at_kill
@@ -226,8 +237,8 @@ def _faust(bootstrap: str, tmp_path: Path, guarantee: str, app_id: str) -> list:
 def test_faststream_resumes_from_group_offsets(
     bootstrap: str, backend: str, tmp_path: Path
 ) -> None:
-    """FastStream 0.7.8 (on aiokafka, and on confluent-kafka): a subscriber in a group that publishes a transform of each
-    input; killed mid-stream and restarted, it resumes from the group's committed offsets:
+    """FastStream 0.7.8 (on aiokafka, and on confluent-kafka): a subscriber in a group that
+    publishes a transform of each input; killed mid-stream and restarted, it resumes from the group's committed offsets:
     every input transformed, and the only repeats are the inputs after the committed offsets."""
     group = f"faststream-{backend}"
     topics = (f"{group}-in", f"{group}-out")
