@@ -39,13 +39,13 @@ FULL_ONLY = pytest.mark.skipif(not FULL, reason=f"opt-in: {FULL_ENV}=1")
 
 PARTITIONS = 2
 KEYS = 5
-FIRST = range(0, 300)  # produced before the first start
-SECOND = range(300, 600)  # produced while the app is down
+FIRST = range(0, 200)  # produced before the first start
+SECOND = range(200, 400)  # produced while the app is down
 ALL = range(FIRST.start, SECOND.stop)
-# Per-record delay in the app: the first batch takes ~1.5 s, so the kill lands mid-stream.
+# Per-record delay in the app: the first batch takes ~1 s, so the kill lands mid-stream.
 DELAY_S = "0.005"
-# Outputs read before the kill (of FIRST's 300): the app is then surely mid-stream.
-KILL_AFTER_OUTPUTS = 60
+# Outputs read before the kill (of FIRST's 200): the app is then surely mid-stream.
+KILL_AFTER_OUTPUTS = 40
 OUTPUT_TIMEOUT_S = 120.0
 
 pytestmark = pytest.mark.timeout(600)
