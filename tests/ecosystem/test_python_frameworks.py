@@ -238,8 +238,9 @@ def test_faststream_resumes_from_group_offsets(
     bootstrap: str, backend: str, tmp_path: Path
 ) -> None:
     """FastStream 0.7.8 (on aiokafka, and on confluent-kafka): a subscriber in a group that
-    publishes a transform of each input; killed mid-stream and restarted, it resumes from the group's committed offsets:
-    every input transformed, and the only repeats are the inputs after the committed offsets."""
+    publishes a transform of each input; killed mid-stream and restarted, it resumes from the
+    group's committed offsets: every input transformed, and the only repeats are the inputs
+    after the committed offsets."""
     group = f"faststream-{backend}"
     topics = (f"{group}-in", f"{group}-out")
     create_topics(bootstrap, topics, PARTITIONS)
