@@ -111,12 +111,35 @@ def create_topics(bootstrap: str, names: Sequence[str], partitions: int) -> None
         future.result(timeout=ADMIN_TIMEOUT_S)
 
 
-def produce_inputs(bootstrap: str, topic: str, numbers: range, keys: int) -> None:
-    """``{"n": i}`` under key ``k<i % keys>`` for each i, acknowledged by the broker."""
+def produce_inputs(
+    bootstrap: str, topic: str, numbers: range, keys: int, timestamps: bool = False
+) -> None:
+    """``{"n": i}`` under key ``k<i % keys>`` for each i, acknowledged by the broker; with
+    ``timestamps`` each record's timestamp is ``input_timestamp_ms(i)``."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
     for n in numbers:
-        producer.produce(topic, key=f"k{n % keys}", value=json.dumps({"n": n}))
+        extra = {"timestamp": input_timestamp_ms(n)} if timestamps else {}
+        producer.produce(topic, key=f"k{n % keys}", value=json.dumps({"n": n}), **extra)
     assert producer.flush(ADMIN_TIMEOUT_S) == 0, "inputs not acknowledged"
+
+
+# Input i has timestamp BASE + i * STEP: 100 inputs to a second (a window of quix_app.py).
+INPUT_TIMESTAMP_BASE_MS = 1_700_000_000_000
+INPUT_TIMESTAMP_STEP_MS = 10
+
+
+def input_timestamp_ms(n: int) -> int:
+    return INPUT_TIMESTAMP_BASE_MS + n * INPUT_TIMESTAMP_STEP_MS
+
+
+def expected_windows(numbers: range, keys: int, window_ms: int) -> dict[tuple[str, int], int]:
+    """Per (key, window start): the sum of ``n``, for the windows a later input has closed."""
+    sums: dict[tuple[str, int], int] = {}
+    for n in numbers:
+        start = input_timestamp_ms(n) // window_ms * window_ms
+        sums[(f"k{n % keys}", start)] = sums.get((f"k{n % keys}", start), 0) + n
+    last_start = input_timestamp_ms(numbers[-1]) // window_ms * window_ms
+    return {window: total for window, total in sums.items() if window[1] < last_start}
 
 
 def expected_totals(numbers: range, keys: int) -> dict[str, tuple[int, int]]:

@@ -4,7 +4,9 @@ a table, and a FastStream subscriber/publisher. Each app is killed (SIGKILL) mid
 started again; the output must then be right (issue 20).
 
 Every test runs on ferrokafka; the Apache Kafka 4.4 side runs by default for Quix Streams'
-exactly-once test and, for the others, with FERROKAFKA_ECOSYSTEM_FULL=1 (README, "Set-up").
+exactly-once test and, for the others, with FERROKAFKA_ECOSYSTEM_FULL=1 (README, "Set-up"),
+which also adds Quix's tumbling windows, faust's exactly_once and FastStream's confluent-kafka
+backend (the default run stays near 90 s).
 Each test prints the app's start-up time (launch to first output) and peak memory.
 """
 
@@ -25,6 +27,7 @@ from ecosystem.pyfw_support import (
     committed_offsets,
     create_topics,
     expected_totals,
+    expected_windows,
     last_per_key,
     list_topics,
     produce_inputs,
@@ -47,6 +50,7 @@ DELAY_S = "0.005"
 # Outputs read before the kill (of FIRST's 200): the app is then surely mid-stream.
 KILL_AFTER_OUTPUTS = 40
 OUTPUT_TIMEOUT_S = 120.0
+QUIX_WINDOW_MS = 1000  # quix_app.py's WINDOW_MS
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -93,7 +97,7 @@ def _totals_reached(records: list[tuple[str, dict]]) -> bool:
 
 
 def _explain(records: list[tuple[str, dict]]) -> str:
-    missing = sorted(set(ALL) - {value["n"] for _, value in records})
+    missing = sorted(set(ALL) - {value.get("n") for _, value in records})
     text = f"inputs without output: {missing[:20]} ({len(missing)})"
     if records and "count" in records[0][1]:
         text += f"; last per key {last_per_key(records)}, expected {expected_totals(ALL, KEYS)}"
@@ -126,7 +130,37 @@ def _check_exactly_once(records: list[tuple[str, dict]]) -> None:
         assert (value["count"], value["sum"]) == (counts[key], sums[key]), (key, value)
 
 
-def _quix(bootstrap: str, tmp_path: Path, guarantee: str, group: str) -> list:
+@FULL_ONLY
+@pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
+def test_quix_tumbling_windows(bootstrap: str, tmp_path: Path) -> None:
+    """Quix Streams: sums per key in 1 s tumbling windows by record timestamp, each written
+    when closed; killed mid-stream and restarted, every closed window has its exact sum (a
+    window may be written twice under at-least-once, never with another value)."""
+    expected = expected_windows(ALL, KEYS, QUIX_WINDOW_MS)
+
+    def windows(records: list) -> dict[tuple[str, int], set[int]]:
+        found: dict[tuple[str, int], set[int]] = {}
+        for key, value in records:
+            found.setdefault((key, value["start"]), set()).add(value["value"])
+        return found
+
+    def all_closed(records: list) -> bool:
+        return set(windows(records)) >= set(expected)
+
+    records = _quix(
+        bootstrap, tmp_path, "at-least-once", "quix-win", mode="window", finished=all_closed
+    )
+    assert windows(records) == {window: {total} for window, total in expected.items()}
+
+
+def _quix(
+    bootstrap: str,
+    tmp_path: Path,
+    guarantee: str,
+    group: str,
+    mode: str = "count",
+    finished: Callable[[list], bool] = _totals_reached,
+) -> list:
     python = quix_python()
     topics = (f"{group}-in", f"{group}-out")
     create_topics(bootstrap, topics, PARTITIONS)
@@ -136,12 +170,24 @@ def _quix(bootstrap: str, tmp_path: Path, guarantee: str, group: str) -> list:
     def start() -> App:
         # A new state dir each time: state then comes back only from the changelog topic.
         run_dir = state / str(time.monotonic_ns())
-        args = [bootstrap, *topics, group, str(run_dir), guarantee, DELAY_S]
+        args = [bootstrap, *topics, group, str(run_dir), guarantee, DELAY_S, mode]
         return App(python, "quix_app.py", args, tmp_path / "quix.log")
 
+    timestamps = mode == "window"
     try:
-        produce_inputs(bootstrap, topics[0], FIRST, KEYS)
-        _kill_restart("quixstreams", bootstrap, topics[0], start, reader, _totals_reached)
+        produce_inputs(bootstrap, topics[0], FIRST, KEYS, timestamps)
+        # Windows: killed once the first is written (the second still open, mid-batch).
+        kill_after = 1 if mode == "window" else KILL_AFTER_OUTPUTS
+        _kill_restart(
+            "quixstreams",
+            bootstrap,
+            topics[0],
+            start,
+            reader,
+            finished,
+            timestamps,
+            kill_after=kill_after,
+        )
         records = list(reader.records)
     finally:
         reader.close()
@@ -159,7 +205,9 @@ def _kill_restart(
     start: Callable[..., object],
     reader: OutputReader,
     finished: Callable[..., object],
+    timestamps: bool = False,
     after_kill: Callable[[], None] | None = None,
+    kill_after: int = KILL_AFTER_OUTPUTS,
 ) -> int:
     """FIRST is in ``input_topic``: start the app, SIGKILL it mid-stream, produce SECOND, start
         it again and wait for ``finished(records)``. Returns the outputs written before the kill
@@ -169,7 +217,7 @@ def _kill_restart(
         reader.wait_until(lambda r: len(r) > 0, OUTPUT_TIMEOUT_S, app.check_alive, "first output")
         _report(name, bootstrap, app, time.monotonic() - app.started_at)
         reader.wait_until(
-            lambda r: len(r) >= KILL_AFTER_OUTPUTS, OUTPUT_TIMEOUT_S, app.check_alive, "outputs"
+            lambda r: len(r) >= kill_after, OUTPUT_TIMEOUT_S, app.check_alive, "outputs"
         )
         app.kill()
     finally:
@@ -178,7 +226,7 @@ def _kill_restart(
     assert outputs_at_kill < len(FIRST), "the first batch was done before the kill"
     if after_kill is not None:
         after_kill()
-    produce_inputs(bootstrap, input_topic, SECOND, KEYS)
+    produce_inputs(bootstrap, input_topic, SECOND, KEYS, timestamps)
     again: App = start()
     try:
         try:
@@ -232,7 +280,7 @@ def _faust(bootstrap: str, tmp_path: Path, guarantee: str, app_id: str) -> list:
     return records
 
 
-@pytest.mark.parametrize("backend", ["aiokafka", "confluent"])
+@pytest.mark.parametrize("backend", ["aiokafka", pytest.param("confluent", marks=FULL_ONLY)])
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_faststream_resumes_from_group_offsets(
     bootstrap: str, backend: str, tmp_path: Path
@@ -261,7 +309,13 @@ def test_faststream_resumes_from_group_offsets(
     try:
         produce_inputs(bootstrap, topics[0], FIRST, KEYS)
         at_kill = _kill_restart(
-            "faststream", bootstrap, topics[0], start, reader, all_inputs, read_committed_offsets
+            "faststream",
+            bootstrap,
+            topics[0],
+            start,
+            reader,
+            all_inputs,
+            after_kill=read_committed_offsets,
         )
         records = list(reader.records)
     finally:

@@ -6,7 +6,11 @@ after that input, so the consumer of the output can check both the final totals 
 exactly-once, that no input was counted (or written) twice. A small delay per record keeps the
 stream running long enough for the test to kill it mid-stream.
 
-    python quix_app.py BOOTSTRAP INPUT OUTPUT GROUP STATE_DIR GUARANTEE DELAY_S
+With MODE ``window`` it sums ``n`` per key in tumbling windows of WINDOW_MS (by the record
+timestamps) instead, and writes each window once it is closed (``final()``): output values
+``{"start", "end", "value"}``; the windowed store has its own changelog topic.
+
+    python quix_app.py BOOTSTRAP INPUT OUTPUT GROUP STATE_DIR GUARANTEE DELAY_S [MODE]
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 from quixstreams import Application, State
 
+WINDOW_MS = 1000
 # The commit interval: short, so a restart re-processes little (and the test is quick).
 COMMIT_INTERVAL_S = 0.5
 # A killed member would stay in the group until its session expires (45 s by default): a
@@ -27,6 +32,7 @@ INSTANCE_ID = "quix-app-1"
 def main() -> None:
     bootstrap, input_topic, output_topic, group, state_dir, guarantee, delay = sys.argv[1:8]
     delay_s = float(delay)
+    mode = sys.argv[8] if len(sys.argv) > 8 else "count"
     app = Application(
         broker_address=bootstrap,
         consumer_group=group,
@@ -53,7 +59,17 @@ def main() -> None:
         state.set("sum", running)
         return {"n": value["n"], "count": total, "sum": running}
 
-    app.dataframe(source).apply(count, stateful=True).to_topic(sink)
+    def slow(value: dict[str, Any]) -> int:
+        if delay_s:
+            time.sleep(delay_s)
+        return int(value["n"])
+
+    sdf = app.dataframe(source)
+    if mode == "window":
+        sdf = sdf.apply(slow).tumbling_window(WINDOW_MS).sum().final()
+    else:
+        sdf = sdf.apply(count, stateful=True)
+    sdf.to_topic(sink)
     print("quix app running", flush=True)
     app.run()
 
