@@ -5,8 +5,8 @@ started again; the output must then be right (issue 20).
 
 Every test runs on ferrokafka; the Apache Kafka 4.4 side runs by default for Quix Streams'
 exactly-once test and, for the others, with FERROKAFKA_ECOSYSTEM_FULL=1 (README, "Set-up"),
-which also adds Quix's tumbling windows, faust's exactly_once and FastStream's confluent-kafka
-backend (the default run stays near 90 s).
+which also adds Quix's tumbling windows, faust-streaming (flaky after a kill: see its test) and
+FastStream's confluent-kafka backend (the default run stays near 90 s).
 Each test prints the app's start-up time (launch to first output) and peak memory.
 """
 
@@ -238,6 +238,13 @@ def _kill_restart(
     return outputs_at_kill
 
 
+# Opt-in: 2 runs in ~19 on ferrokafka (none in 5 on Kafka) lost inputs after the restart. The
+# broker's data then showed the restarted worker skipping input offsets ~24-54 (and ~21-70) of
+# both partitions, from well past its committed offsets (16/16, 1/2), with no rebalance: the
+# records faust's fetcher pulls while its table recovers are dropped and not fetched again
+# (faust.transport.consumer: _drain_messages's read offset against perform_seek). Whether a
+# broker timing difference makes that likelier on ferrokafka is not established (README).
+@FULL_ONLY
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_faust_table_recovered(bootstrap: str, tmp_path: Path) -> None:
     """faust-streaming 0.15.3: an agent counting per key in an in-memory Table; killed
