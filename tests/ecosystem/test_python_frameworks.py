@@ -5,8 +5,7 @@ started again; the output must then be right (issue 20).
 
 Every test runs on ferrokafka; the Apache Kafka 4.4 side runs by default for Quix Streams'
 exactly-once test and, for the others, with FERROKAFKA_ECOSYSTEM_FULL=1 (README, "Set-up"),
-which also adds Quix's tumbling windows, faust-streaming (flaky after a kill: see its test) and
-FastStream's confluent-kafka backend (the default run stays near 90 s).
+which also adds faust-streaming (flaky after a kill: see its test).
 Each test prints the app's start-up time (launch to first output) and peak memory.
 """
 
@@ -130,7 +129,6 @@ def _check_exactly_once(records: list[tuple[str, dict]]) -> None:
         assert (value["count"], value["sum"]) == (counts[key], sums[key]), (key, value)
 
 
-@FULL_ONLY
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_quix_tumbling_windows(bootstrap: str, tmp_path: Path) -> None:
     """Quix Streams: sums per key in 1 s tumbling windows by record timestamp, each written
@@ -287,7 +285,7 @@ def _faust(bootstrap: str, tmp_path: Path, guarantee: str, app_id: str) -> list:
     return records
 
 
-@pytest.mark.parametrize("backend", ["aiokafka", pytest.param("confluent", marks=FULL_ONLY)])
+@pytest.mark.parametrize("backend", ["aiokafka", "confluent"])
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_faststream_resumes_from_group_offsets(
     bootstrap: str, backend: str, tmp_path: Path
