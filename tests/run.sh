@@ -45,6 +45,9 @@ wheel=$(ls "$cache"/wheels/ferrokafka-*.whl)
 "$venv/bin/python" -m pip install -q "${wheel}[test]"
 "$venv/bin/python" -m pip install -q --force-reinstall --no-deps "$wheel"
 
+step "Quix Streams in its own venv (it pins an older confluent-kafka than the test extra)"
+FERROKAFKA_CACHE="$cache" PYTHONPATH=tests "$venv/bin/python" -m ecosystem.pyfw_support
+
 step "Apache Kafka jars from Maven Central"
 bash tests/kafka/fetch.sh
 
