@@ -420,3 +420,47 @@ def test_the_controllers_metadata_log_over_the_driver(tmp_path: Path) -> None:
             member.crash()
 
     trio.run(main)
+
+
+def test_a_disk_failure_under_an_append_ends_the_driver(tmp_path: Path) -> None:
+    """The leader's metadata log fails under a controller operation (EIO from the append):
+    the caller gets the error and the driver's run ends with it, so the node halts as Kafka's
+    does, instead of serving on with a log it cannot write."""
+    member = Member(1, {1: ("127.0.0.1", free_port())}, tmp_path)
+    ended: list[BaseException] = []
+
+    async def run_member(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await member.run(task_status=task_status)
+        except BaseException as exc:  # the run's end is what the test checks
+            ended.append(exc)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_member)
+            await wait_for(lambda: member.driver.is_leader, 5, "a leader")
+            driver = member.driver
+            assert driver is not None and driver.log is not None
+
+            def broken(*args: object, **kwargs: object) -> object:
+                raise OSError(5, "Input/output error")
+
+            driver.log.append_as_leader = broken  # type: ignore[method-assign]
+            with trio.fail_after(10):
+                try:
+                    await driver.append([b"record"])
+                except OSError as exc:
+                    assert exc.errno == 5
+                else:
+                    raise AssertionError("the append succeeded on a failed disk")
+                while not ended:
+                    await trio.sleep(POLL_S)
+
+    trio.run(main)
+    assert ended, "the driver kept running"
+    found = ended[0]
+    while not isinstance(found, OSError):
+        inner = getattr(found, "exceptions", None)  # an exception group
+        assert inner, repr(ended[0])
+        found = inner[0]
+    assert found.errno == 5

@@ -436,7 +436,14 @@ class RaftDriver:
             raise ValueError("an append needs at least one record")
         if len(self._appends) >= self.limits.appends_pending_max:
             raise DriverUnavailable(f"{len(self._appends)} appends already wait for a commit")
-        offset = replica.append(list(payloads), self._now_ms())
+        try:
+            offset = replica.append(list(payloads), self._now_ms())
+        except OSError as exc:
+            # The metadata log's disk failed under the caller (a controller operation): the
+            # driver fails with it, as when its own tasks hit the disk, so that the node
+            # halts (Kafka: "the metadata log dir ... has failed") instead of serving on.
+            self._fail_run(exc)
+            raise
         pending = _PendingAppend(offset, replica.epoch)
         self._appends.append(pending)
         self._apply(replica.tick(self._now_ms()))
@@ -444,6 +451,16 @@ class RaftDriver:
         if pending.error is not None:
             raise pending.error
         return offset
+
+    def _fail_run(self, exc: BaseException) -> None:
+        """End :meth:`run` with ``exc`` (raised from a task of its nursery)."""
+        if self._nursery is None:
+            return
+
+        async def fail() -> None:
+            raise exc
+
+        self._nursery.start_soon(fail)
 
     def kraft_version(self) -> int:
         """The finalized kraft.version: the latest in the log (0 before the replica runs)."""
