@@ -28,7 +28,7 @@ OVERRIDES = {
     "metadata.log.max.record.bytes.between.snapshots": "1",
     "metadata.max.retention.bytes": "1",
     # Small segments, so that whole segments below a snapshot go (and stay gone on restart).
-    "metadata.log.segment.bytes": "300",
+    "metadata.log.segment.bytes": "512",
 }
 
 
@@ -63,7 +63,7 @@ def test_the_single_node_snapshots_its_metadata_and_restarts_from_it(tmp_path: P
     assert topics == set(TOPICS), topics
 
     # The log prefix went (retention), so a restart can only know the topics from the snapshot.
-    with SingleVoterLog(tmp_path / "metadata", segment_bytes=300) as metadata_log:
+    with SingleVoterLog(tmp_path / "metadata", segment_bytes=512) as metadata_log:
         start = metadata_log._log.log_start_offset
         assert start > 0, "the log prefix was kept"
         loaded = metadata_log.snapshot_to_load(0)
