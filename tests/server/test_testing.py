@@ -59,8 +59,9 @@ def test_controller_listener_advertises_controller_apis(ferrokafka_broker: Runni
     # ListPartitionReassignments 46, AlterClientQuotas 49, AlterUserScramCredentials 51,
     # DescribeQuorum 55, AlterPartition 56, Envelope 58, DescribeCluster 60 (KIP-919),
     # BrokerRegistration 62, BrokerHeartbeat 63, UnregisterBroker 64, AllocateProducerIds 67,
-    # ControllerRegistration 70, AssignReplicasToDirs 73 (KIP-858), SaslHandshake 17 and SaslAuthenticate 36 (their listeners are
-    # broker and controller); no client API such as Produce.
+    # ControllerRegistration 70, AssignReplicasToDirs 73 (KIP-858), SaslHandshake 17 and
+    # SaslAuthenticate 36 (their listeners are broker and controller); no client API such as
+    # Produce.
     assert [k.api_key for k in response.api_keys] == [
         17, 18, 19, 20, 30, 31, 33, 36, 37, 43, 44, 45, 46, 49, 51, 55, 56, 58, 60, 62, 63, 64,
         67, 70, 73,
