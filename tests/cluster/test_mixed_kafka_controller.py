@@ -18,6 +18,7 @@ from mixed_clients import consume, create_topic, produce, wait_leaders
 from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
 
 from kafka_support.jars import run_kafka_tool
+from kafka_support.opt_in import VARIANT_OPT_IN
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -26,7 +27,10 @@ PARTITIONS = 3
 RECORDS = 300
 
 
-@pytest.fixture(params=[1, 3], ids=["1-kafka-controller", "3-kafka-controllers"])
+@pytest.fixture(
+    params=[pytest.param(1, marks=VARIANT_OPT_IN), 3],
+    ids=["1-kafka-controller", "3-kafka-controllers"],
+)
 def cluster(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_classpath: str
 ) -> Iterator[MixedCluster]:

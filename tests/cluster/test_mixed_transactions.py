@@ -23,6 +23,7 @@ from mixed_processes import FERROKAFKA, KAFKA, UNSUPPORTED_FEATURES_OFF, MixedCl
 from server_wire import RawClient
 
 from ferrokafka.coordinator.partitioning import partition_for
+from kafka_support.opt_in import VARIANT_OPT_IN
 from txn.txn_copier import read_committed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -44,7 +45,12 @@ OVERRIDES = {"transaction.state.log.num.partitions": str(TXN_PARTITIONS)}
 SETUPS = [(FERROKAFKA, 1), (KAFKA, 1), (FERROKAFKA, 0)]
 
 
-@pytest.fixture(params=SETUPS, ids=[f"{kind}-controller-tv{tv}" for kind, tv in SETUPS])
+@pytest.fixture(
+    params=[
+        pytest.param(setup, marks=[VARIANT_OPT_IN] if setup[1] == 0 else []) for setup in SETUPS
+    ],
+    ids=[f"{kind}-controller-tv{tv}" for kind, tv in SETUPS],
+)
 def cluster(
     request: pytest.FixtureRequest, tmp_path: Path, kafka_classpath: str
 ) -> Iterator[MixedCluster]:

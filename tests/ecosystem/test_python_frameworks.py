@@ -129,6 +129,7 @@ def _check_exactly_once(records: list[tuple[str, dict]]) -> None:
         assert (value["count"], value["sum"]) == (counts[key], sums[key]), (key, value)
 
 
+@FULL_ONLY
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_quix_tumbling_windows(bootstrap: str, tmp_path: Path) -> None:
     """Quix Streams: sums per key in 1 s tumbling windows by record timestamp, each written
@@ -285,7 +286,7 @@ def _faust(bootstrap: str, tmp_path: Path, guarantee: str, app_id: str) -> list:
     return records
 
 
-@pytest.mark.parametrize("backend", ["aiokafka", "confluent"])
+@pytest.mark.parametrize("backend", ["aiokafka", pytest.param("confluent", marks=FULL_ONLY)])
 @pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_faststream_resumes_from_group_offsets(
     bootstrap: str, backend: str, tmp_path: Path

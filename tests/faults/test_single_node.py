@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from kafka_support.opt_in import VARIANT_OPT_IN
+
 from .runner import RunConfig, format_anomalies, format_table, run_seed
 from .schedule import DEFAULT_FAULTS, FAULT_KINDS, generate
 from .workloads import java_available
@@ -44,7 +46,12 @@ def test_the_schedules_cover_their_faults(seed: int, faults: tuple[str, ...]) ->
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("seed", "faults"), SEEDS, ids=[f"seed{s}" for s, _ in SEEDS])
+@pytest.mark.parametrize(
+    ("seed", "faults"),
+    # Seed 63 holds every fault kind; seed 3 (the default faults) is a variant.
+    [pytest.param(s, f, marks=[VARIANT_OPT_IN] if s == 3 else []) for s, f in SEEDS],
+    ids=[f"seed{s}" for s, _ in SEEDS],
+)
 def test_no_acknowledged_record_is_lost(
     seed: int, faults: tuple[str, ...], tmp_path: Path, java: None
 ) -> None:
