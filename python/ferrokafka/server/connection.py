@@ -61,6 +61,7 @@ from ferrokafka.server.quotas.throttle import (
     throttled_fetch_response,
 )
 from ferrokafka.server.request_log import note_response
+from ferrokafka.storage.dir_failure import DISK_FAILURE_ERRNOS, io_errno
 
 if TYPE_CHECKING:
     from ferrokafka.server.metrics import RequestMetrics, RequestTiming
@@ -587,13 +588,25 @@ class Connection:
             slot.close_reason, slot.close_level = str(closing), logging.INFO
             slot.failed = slot.done = True
             return
-        log.exception(
-            "%r: handler for %s v%d (correlation id %d) failed",
-            self,
-            APIS[context.api_key].name,
-            context.api_version,
-            context.header.correlation_id,
-        )
+        if isinstance(closing, OSError) and io_errno(closing) in DISK_FAILURE_ERRNOS:
+            # A failed disk (the node reports its dir or halts, with its own line): one line
+            # here, not a traceback per request.
+            log.error(
+                "%r: handler for %s v%d (correlation id %d) failed: %s",
+                self,
+                APIS[context.api_key].name,
+                context.api_version,
+                context.header.correlation_id,
+                closing,
+            )
+        else:
+            log.exception(
+                "%r: handler for %s v%d (correlation id %d) failed",
+                self,
+                APIS[context.api_key].name,
+                context.api_version,
+                context.header.correlation_id,
+            )
         slot.failed = slot.done = True
 
     # -- writing ----------------------------------------------------------------------------
