@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import side_by_side
 from bench.compare.brokers import KAFKA_AS_SHIPPED, KAFKA_JVM_OPTIONS, common_settings, create_topic
 from bench.compare.clients import producer_performance
 from bench.compare.plan import KIB, MIB, ProduceCase
@@ -144,21 +145,7 @@ def _value(entry: dict[str, Any], key: str) -> float | None:
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median per side and the ratio ferrokafka/Kafka of the medians."""
-    summary: dict[str, Any] = {}
-    for key, label, unit, higher in FIGURES:
-        medians: dict[str, float | None] = {}
-        for side in SIDES:
-            values = [v for e in runs if e["side"] == side if (v := _value(e, key)) is not None]
-            medians[side] = statistics.median(values) if values else None
-        ferro, kafka = medians[FERROKAFKA], medians[KAFKA]
-        summary[key] = {
-            "label": label,
-            "unit": unit,
-            "higher_is_better": higher,
-            **medians,
-            "ratio": ferro / kafka if ferro is not None and kafka else None,
-        }
-    return summary
+    return side_by_side.summarize(runs, FIGURES, _value)
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -171,15 +158,6 @@ def markdown(doc: dict[str, Any]) -> str:
         f"partitions by Kafka's ProducerPerformance, {plan['rounds']} round(s) per side "
         "(alternating); medians. Ratio = ferrokafka / Kafka.",
         "",
-        "| figure | ferrokafka | Apache Kafka | ratio |",
-        "|---|---|---|---|",
     ]
-    for figure in doc["summary"].values():
-        cells = ["—" if figure[s] is None else f"{figure[s]:,.1f} {figure['unit']}" for s in SIDES]
-        ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.2f}"
-        lines.append(f"| {figure['label']} | {cells[0]} | {cells[1]} | {ratio} |")
-    failed = [e for e in doc["runs"] if not e["ok"]]
-    if failed:
-        lines += ["", "Failed runs:", ""]
-        lines += [f"- {e['side']} round {e['round']}: {e['error'][:500]}" for e in failed]
+    lines += side_by_side.ratio_table(doc)
     return "\n".join(lines) + "\n"

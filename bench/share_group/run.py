@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import side_by_side
 from bench.compare.brokers import create_topic, make_broker
 from bench.compare.clients import WorkloadError, producer_performance, run_tool
 from bench.compare.plan import KIB, MIB, ProduceCase
 from bench.compare.probe import sample
 
-FERROKAFKA = "ferrokafka"
-KAFKA = "kafka"
-SIDES = (FERROKAFKA, KAFKA)
+SIDES = side_by_side.SIDES
 GB = 1 << 30
 START_TIMEOUT_S = 120.0
 GROUP = "bench-share"
@@ -191,21 +189,7 @@ def _value(entry: dict[str, Any], key: str) -> float | None:
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Median per side and the ratio ferrokafka/Kafka of the medians."""
-    summary: dict[str, Any] = {}
-    for key, label, unit, higher in FIGURES:
-        medians: dict[str, float | None] = {}
-        for side in SIDES:
-            values = [v for e in runs if e["side"] == side if (v := _value(e, key)) is not None]
-            medians[side] = statistics.median(values) if values else None
-        ferro, kafka = medians[FERROKAFKA], medians[KAFKA]
-        summary[key] = {
-            "label": label,
-            "unit": unit,
-            "higher_is_better": higher,
-            **medians,
-            "ratio": ferro / kafka if ferro is not None and kafka else None,
-        }
-    return summary
+    return side_by_side.summarize(runs, FIGURES, _value)
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -218,15 +202,6 @@ def markdown(doc: dict[str, Any]) -> str:
         f"consumers in one share group; {plan['rounds']} round(s) per side (alternating); "
         "medians. Ratio = ferrokafka / Kafka.",
         "",
-        "| figure | ferrokafka | Apache Kafka | ratio |",
-        "|---|---|---|---|",
     ]
-    for figure in doc["summary"].values():
-        cells = ["—" if figure[s] is None else f"{figure[s]:,.1f} {figure['unit']}" for s in SIDES]
-        ratio = "—" if figure["ratio"] is None else f"{figure['ratio']:.2f}"
-        lines.append(f"| {figure['label']} | {cells[0]} | {cells[1]} | {ratio} |")
-    failed = [e for e in doc["runs"] if not e["ok"]]
-    if failed:
-        lines += ["", "Failed runs:", ""]
-        lines += [f"- {e['side']} round {e['round']}: {e['error'][:500]}" for e in failed]
+    lines += side_by_side.ratio_table(doc)
     return "\n".join(lines) + "\n"
