@@ -7,7 +7,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +22,32 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # (key in a run, label, unit, higher is better)
 Figure = tuple[str, str, str, bool]
+
+
+def alternate(
+    rounds: int,
+    work_dir: Path,
+    run_side: Callable[[str, Path], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
+    """Every round runs both sides, alternating which goes first (drift on the machine hits
+    both); each run is logged with ``describe`` (its figures) or its error."""
+    runs: list[dict[str, Any]] = []
+    for round_no in range(rounds):
+        for side in SIDES if round_no % 2 == 0 else SIDES[::-1]:
+            _log(f"round {round_no + 1}/{rounds}: {side}")
+            entry = run_side(side, work_dir / f"{side}-{round_no}")
+            entry["round"] = round_no
+            _log(
+                f"  {side}: "
+                + (describe(entry) if entry["ok"] else f"FAILED {entry['error'][:300]}")
+            )
+            runs.append(entry)
+    return runs
+
+
+def _log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def summarize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from bench.compare.clients import producer_performance
 from bench.compare.plan import KIB, MIB, ProduceCase
 from bench.compare.probe import sample
 from bench.replicated import REPO  # noqa: F401  (puts tests/ and tests/cluster on sys.path)
-from mixed_processes import FERROKAFKA, KAFKA, MixedCluster
+from mixed_processes import MixedCluster
 
 GB = 1 << 30
 NODES = 3
@@ -23,7 +22,6 @@ REPLICATION_FACTOR = 3
 MIN_INSYNC = 2
 # Three JVMs (or three ferrokafka processes) starting at once on a small machine.
 CLUSTER_START_TIMEOUT_S = 240.0
-SIDES = (FERROKAFKA, KAFKA)
 
 
 @dataclass(frozen=True)
@@ -46,10 +44,6 @@ PLANS = {
     "quick": Plan("quick", 2, 300_000, KIB, 6, 256 * MIB, 600.0),
     "full": Plan("full", 3, 2_000_000, KIB, 6, 256 * MIB, 1800.0),
 }
-
-
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def broker_settings(plan: Plan) -> dict[str, str]:
@@ -99,24 +93,16 @@ def run_side(side: str, plan: Plan, work_dir: Path) -> dict[str, Any]:
 
 def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     """Every round runs both sides, alternating which goes first."""
-    runs: list[dict[str, Any]] = []
-    for round_no in range(plan.rounds):
-        order = SIDES if round_no % 2 == 0 else SIDES[::-1]
-        for side in order:
-            _log(f"round {round_no + 1}/{plan.rounds}: {side}")
-            entry = run_side(side, plan, work_dir / f"{side}-{round_no}")
-            entry["round"] = round_no
-            _log(
-                f"  {side}: "
-                + (
-                    f"{entry['figures']['mb_per_s']:.1f} MB/s, "
-                    f"p99 {entry['figures']['latency_p99_ms']:.0f} ms, "
-                    f"{entry['cluster_cpu_s_per_gb']:.1f} CPU s/GB"
-                    if entry["ok"]
-                    else f"FAILED {entry['error'][:300]}"
-                )
-            )
-            runs.append(entry)
+    runs = side_by_side.alternate(
+        plan.rounds,
+        work_dir,
+        lambda side, side_dir: run_side(side, plan, side_dir),
+        lambda e: (
+            f"{e['figures']['mb_per_s']:.1f} MB/s, "
+            f"p99 {e['figures']['latency_p99_ms']:.0f} ms, "
+            f"{e['cluster_cpu_s_per_gb']:.1f} CPU s/GB"
+        ),
+    )
     return {"plan": asdict(plan), "runs": runs, "summary": summarize(runs)}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,7 +13,6 @@ from bench.compare.clients import WorkloadError, producer_performance, run_tool
 from bench.compare.plan import KIB, MIB, ProduceCase
 from bench.compare.probe import sample
 
-SIDES = side_by_side.SIDES
 GB = 1 << 30
 START_TIMEOUT_S = 120.0
 GROUP = "bench-share"
@@ -43,10 +41,6 @@ PLANS = {
     "quick": Plan("quick", 2, 200_000, KIB, 4, 4, 256 * MIB, 600.0),
     "full": Plan("full", 3, 1_000_000, KIB, 4, 4, 256 * MIB, 1800.0),
 }
-
-
-def _log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def set_group_config(bootstrap: str, work_dir: Path) -> None:
@@ -149,23 +143,15 @@ def run_side(side: str, plan: Plan, work_dir: Path) -> dict[str, Any]:
 
 def run(plan: Plan, work_dir: Path) -> dict[str, Any]:
     """Every round runs both sides, alternating which goes first."""
-    runs: list[dict[str, Any]] = []
-    for round_no in range(plan.rounds):
-        order = SIDES if round_no % 2 == 0 else SIDES[::-1]
-        for side in order:
-            _log(f"round {round_no + 1}/{plan.rounds}: {side}")
-            entry = run_side(side, plan, work_dir / f"{side}-{round_no}")
-            entry["round"] = round_no
-            _log(
-                f"  {side}: "
-                + (
-                    f"{entry['figures']['records_per_s']:,.0f} records/s, "
-                    f"{entry['broker_cpu_s_per_gb']:.1f} CPU s/GB"
-                    if entry["ok"]
-                    else f"FAILED {entry['error'][:300]}"
-                )
-            )
-            runs.append(entry)
+    runs = side_by_side.alternate(
+        plan.rounds,
+        work_dir,
+        lambda side, side_dir: run_side(side, plan, side_dir),
+        lambda e: (
+            f"{e['figures']['records_per_s']:,.0f} records/s, "
+            f"{e['broker_cpu_s_per_gb']:.1f} CPU s/GB"
+        ),
+    )
     return {"plan": asdict(plan), "runs": runs, "summary": summarize(runs)}
 
 
