@@ -287,7 +287,10 @@ class TxnCopier(_Worker):
             except KafkaException as again:
                 CLIENT_LOG.info("%s: abort failed: %s", self.name, again)
         self.producers_replaced += 1
-        producer.flush(0)
+        try:
+            producer.flush(0)
+        except KafkaException as again:  # a producer in a fatal state raises it again here
+            CLIENT_LOG.info("%s: flush of the failed producer: %s", self.name, again)
         return None, self._new_producer()
 
     def _rewind(self, consumer: Any) -> Any:

@@ -96,6 +96,7 @@ def create_topic(
 ) -> None:
     """Create ``topic`` and wait until every partition has a leader (and, replicated, a full
     ISR: the run starts from a healthy cluster)."""
+    from confluent_kafka import KafkaError, KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(_client_config(bootstrap))
@@ -110,7 +111,13 @@ def create_topic(
         operation_timeout=ADMIN_TIMEOUT_S,
         request_timeout=ADMIN_TIMEOUT_S,
     )
-    futures[topic].result(timeout=ADMIN_TIMEOUT_S)
+    try:
+        futures[topic].result(timeout=ADMIN_TIMEOUT_S)
+    except KafkaException as exc:
+        # A CreateTopics the broker forwarded again after the controller changed (or the
+        # client retried) finds the topic it created: the check below says whether it is ours.
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
     deadline = time.monotonic() + ADMIN_TIMEOUT_S
     while time.monotonic() < deadline:
         found = admin.list_topics(topic=topic, timeout=ADMIN_TIMEOUT_S).topics.get(topic)
