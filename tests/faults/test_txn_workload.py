@@ -59,3 +59,43 @@ def test_a_bounded_call_returns_or_raises_as_the_call() -> None:
 
     with pytest.raises(ValueError, match="refused"):
         _bounded(fails, 5.0)
+
+
+class _FatalProducer:
+    """A producer in librdkafka's fatal state: every call raises the fatal error again."""
+
+    def __init__(self, error: object) -> None:
+        self.error = error
+
+    def abort_transaction(self, timeout_s: float) -> None:
+        raise _kafka_exception(self.error)
+
+    def flush(self, timeout_s: float) -> int:
+        raise _kafka_exception(self.error)
+
+
+def _kafka_exception(error: object) -> BaseException:
+    from confluent_kafka import KafkaException
+
+    return KafkaException(error)
+
+
+def test_a_copier_replaces_a_producer_that_failed_fatally() -> None:
+    """Seed 5 (records,txn, 60 s): TxnOffsetCommit answered INVALID_TXN_STATE (fatal for
+    librdkafka) by a group coordinator that did not know yet it had been deposed; the
+    failed producer's flush raised the error again, the copier died and its transaction
+    stayed open until its timeout, holding back the output's last stable offset (the final
+    read then missed every later committed transaction). Now the copier goes on with a new
+    producer, whose init_transactions aborts the open transaction."""
+    from confluent_kafka import KafkaError
+
+    from .history import History
+    from .txn_workload import TxnCopier
+
+    fatal = KafkaError(KafkaError.INVALID_TXN_STATE, "invalid state", fatal=True)
+    copier = TxnCopier(History(), "127.0.0.1:1", "group", "copier-0", "txn-0")
+    replacement = object()
+    copier._new_producer = lambda: replacement  # type: ignore[method-assign]
+    outcome, producer = copier._recover(_FatalProducer(fatal), _kafka_exception(fatal))
+    assert outcome is None and producer is replacement
+    assert copier.producers_replaced == 1
