@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"some of {','.join(ALL_FAULT_KINDS)} (default {','.join(DEFAULT_FAULTS)}; "
         f"with several nodes {','.join(CLUSTER_FAULTS)}); fill and fill-kill need root (a "
-        "tmpfs log dir) and one node; the network faults need several nodes",
+        "tmpfs log dir) and one node; the network faults and power-loss (an ext4 loop disk per "
+        "node; opt-in) need several nodes",
     )
     parser.add_argument("--partitions", type=int, default=3)
     parser.add_argument("--rate", type=int, default=100, help="records/s of each producer")

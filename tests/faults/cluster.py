@@ -156,6 +156,7 @@ class FaultCluster:
         log_level: str = "WARNING",
         overrides: dict[str, str] | None = None,
         broker: str = FERROKAFKA,
+        power_disk_bytes: int | None = None,
     ) -> None:
         if broker not in BROKERS:
             raise ValueError(f"broker must be one of {BROKERS}, got {broker!r}")
@@ -179,6 +180,7 @@ class FaultCluster:
                     node_id=index + 1,
                     work_dir=self.work_dir / f"node-{index + 1}",
                     log_level=log_level,
+                    power_disk_bytes=power_disk_bytes,
                 )
                 self.nodes.append(node_class(config, self.bridge_net.placement(index)))
         except BaseException:
@@ -216,6 +218,7 @@ class FaultCluster:
 
         cluster_id = random_cluster_id()
         for node in self.nodes:
+            node.mount_disk()
             settings = self._settings(node)
             node.config_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
             node.prepare()

@@ -31,6 +31,7 @@ from .schedule import (
     ONE_WAY,
     PARTITION,
     PAUSE,
+    POWER_LOSS,
     RESTART,
     Event,
 )
@@ -210,6 +211,10 @@ class Nemesis:
             held = self._cut(index, event)
         elif event.kind == KILL:
             node.kill()
+            held = self._wait(event.hold_s)
+            node.start()
+        elif event.kind == POWER_LOSS:
+            node.lose_power()
             held = self._wait(event.hold_s)
             node.start()
         elif event.kind == PAUSE:

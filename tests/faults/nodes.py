@@ -1,6 +1,8 @@
 """Nodes under test: one ``ferrokafka serve`` process each, with its own data directory
-(optionally on a small tmpfs the nemesis can fill), its own port, its stderr in a file, and
-faults delivered by PID only: SIGKILL, SIGSTOP/SIGCONT, and a clean restart (SIGTERM, wait).
+(optionally on a small tmpfs the nemesis can fill, or on an ext4 loop disk that can lose
+power), its own port, its stderr in a file, and faults delivered by PID only: SIGKILL,
+SIGSTOP/SIGCONT, a clean restart (SIGTERM, wait), and a power loss (the disk stops writing,
+SIGKILL, the disk comes back with what it had written).
 
 Where a node runs is a :class:`Placement`: the address it listens on and the command prefix
 that starts a process there. :class:`Loopback` (127.0.0.1, the host's network) is the
@@ -25,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from .ext4_disk import Ext4Disk
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -145,6 +149,8 @@ class NodeConfig:
     work_dir: Path
     # A tmpfs of this size for the log dir (needs root); None: a plain directory.
     disk_bytes: int | None = None
+    # An ext4 loop disk of this size for the data dir, which can lose power (needs root).
+    power_disk_bytes: int | None = None
     log_level: str = "WARNING"
     overrides: dict[str, str] = field(default_factory=dict)
 
@@ -180,12 +186,18 @@ class FerrokafkaNode:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         # On a tmpfs, the log dir is a directory inside the mount, next to the ballast file.
         disk_path = self.work_dir / "disk"
-        self.data_dir = (disk_path if config.disk_bytes else self.work_dir) / "data"
+        on_disk = config.disk_bytes or config.power_disk_bytes
+        self.data_dir = (disk_path if on_disk else self.work_dir) / "data"
         self.stderr_path = self.work_dir / "serve.err"
         self.stdout_path = self.work_dir / "serve.out"
         self.port = self.placement.free_port()
         self.controller_port = self.placement.free_port()
         self.disk = Disk(disk_path, config.disk_bytes) if config.disk_bytes else None
+        self.power_disk = (
+            Ext4Disk(disk_path, self.work_dir / "disk.img", config.power_disk_bytes)
+            if config.power_disk_bytes
+            else None
+        )
         self._process: subprocess.Popen[bytes] | None = None
         self.paused = False
         self.starts = 0
@@ -256,8 +268,7 @@ class FerrokafkaNode:
             raise NodeError(f"node {self.config.node_id} is already running")
         if self.closed:
             raise NodeError(f"node {self.config.node_id} is closed")
-        if self.disk is not None and not self.disk.mounted:
-            self.disk.mount()
+        self.mount_disk()
         ready_before = self._ready_lines()
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
             err.write(f"--- start {self.starts + 1} at {time.time():.3f}\n".encode())
@@ -351,8 +362,27 @@ class FerrokafkaNode:
         finally:
             if self.disk is not None:
                 self.disk.unmount()
+            if self.power_disk is not None:
+                self.power_disk.close()
 
     # -- disk ------------------------------------------------------------------------------------
+
+    def mount_disk(self) -> None:
+        """Mount the node's own disk, if it has one (before formatting and each start)."""
+        if self.disk is not None and not self.disk.mounted:
+            self.disk.mount()
+        if self.power_disk is not None and not self.power_disk.mounted:
+            self.power_disk.mount()
+
+    def lose_power(self) -> None:
+        """A power loss: the disk stops writing (EXT4_IOC_SHUTDOWN without a journal flush:
+        what was only in the page cache is gone), the process is killed, and the disk is
+        mounted again holding what it had written (journal replayed). Not started again."""
+        if self.power_disk is None:
+            raise NodeError(f"node {self.config.node_id} has no disk that can lose power")
+        self.power_disk.shut_down()
+        self.kill()
+        self.power_disk.remount()
 
     def fill_disk(self) -> int:
         if self.disk is None:

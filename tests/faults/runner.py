@@ -30,7 +30,15 @@ from .cluster import FERROKAFKA, KAFKA, FaultCluster
 from .history import COMMIT, FAULT, READ, SEND, TXN, History, Op, write_history
 from .nemesis import Nemesis, Network, Resolver, _by_node
 from .nodes import FerrokafkaNode, NodeConfig, stop_cleanly
-from .schedule import CLUSTER_FAULTS, DEFAULT_FAULTS, FILL, FILL_KILL, describe, generate
+from .schedule import (
+    CLUSTER_FAULTS,
+    DEFAULT_FAULTS,
+    FILL,
+    FILL_KILL,
+    POWER_LOSS,
+    describe,
+    generate,
+)
 from .txn_workload import INPUT_TOPIC, OUTPUT_TOPIC, TxnWorkload
 from .workloads import (
     CLIENT_LOG,
@@ -49,6 +57,9 @@ TOPIC = "faults"
 # Big enough for a few minutes of the workload at its default rates, small enough that
 # filling it is quick.
 DISK_BYTES = 256 * 1024 * 1024
+# Each node's ext4 loop disk when power-loss is among the faults (a sparse image file): room
+# for the workloads' logs and Kafka's preallocated index files.
+POWER_DISK_BYTES = 2 * 1024 * 1024 * 1024
 LIVENESS_BOUND_S = 30.0
 MIN_INSYNC = 2
 # After the workloads stop, what the final read and commits need.
@@ -250,6 +261,7 @@ def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
             log_level=config.log_level,
             overrides=config.overrides,
             broker=config.broker,
+            power_disk_bytes=POWER_DISK_BYTES if POWER_LOSS in config.faults else None,
         )
     elif config.broker == KAFKA:
         raise ValueError("the Kafka baseline is a cluster (--nodes 3)")

@@ -15,6 +15,11 @@ Kinds:
 - ``fill``: fill the node's log dir to ENOSPC with a ballast file for ``hold_s``, then free it.
 - ``fill-kill``: fill the log dir, SIGKILL, start again on the full disk (it may refuse to
   start: then it is started once space returns), free it after ``hold_s``.
+- ``power-loss``: the node's disk (an ext4 loop disk of its own) stops writing, SIGKILL, the
+  disk is mounted again with what it had written (not what was only in the page cache:
+  :mod:`.ext4_disk`), down for ``hold_s``, then started again. Several nodes only (one node
+  that acknowledged records it had not synced loses them, in Kafka too); opt-in, so that the
+  default schedules of every seed stay what they were.
 
 Network faults (several nodes, each in its own network namespace; :mod:`.netns`), healed
 after ``hold_s``; clients keep reaching every node except through ``link-down``:
@@ -49,10 +54,13 @@ PARTITION = "partition"
 ONE_WAY = "one-way"
 BRIDGE = "bridge"
 LINK_DOWN = "link-down"
+POWER_LOSS = "power-loss"
 NETWORK_FAULTS = (PARTITION, ONE_WAY, BRIDGE, LINK_DOWN)
 # The faults of one node (the single-node runs' "every fault"; seeds replay with this order).
 FAULT_KINDS = (KILL, PAUSE, RESTART, FILL, FILL_KILL)
-ALL_FAULT_KINDS = (*FAULT_KINDS, *NETWORK_FAULTS)
+ALL_FAULT_KINDS = (*FAULT_KINDS, *NETWORK_FAULTS, POWER_LOSS)
+# Faults that need several nodes.
+CLUSTER_ONLY_FAULTS = (*NETWORK_FAULTS, POWER_LOSS)
 DEFAULT_FAULTS = (KILL, PAUSE, RESTART)
 CLUSTER_FAULTS = (KILL, PAUSE, RESTART, *NETWORK_FAULTS)
 NODE = "node"
@@ -71,6 +79,7 @@ HOLD_S = {
     RESTART: (0.0, 0.0),
     FILL: (1.0, 4.0),
     FILL_KILL: (1.0, 4.0),
+    POWER_LOSS: (0.2, 3.0),
     # Past the broker session timeout of the cluster runs (3 s) some of the time, so that
     # some cut-off brokers are fenced and some are not.
     PARTITION: (1.0, 8.0),
@@ -120,8 +129,8 @@ def generate(
     unknown = set(faults) - set(ALL_FAULT_KINDS)
     if unknown or not faults:
         raise ValueError(f"faults must be some of {ALL_FAULT_KINDS}, got {list(faults)}")
-    if nodes < 2 and set(faults) & set(NETWORK_FAULTS):
-        raise ValueError(f"network faults ({', '.join(NETWORK_FAULTS)}) need several nodes")
+    if nodes < 2 and set(faults) & set(CLUSTER_ONLY_FAULTS):
+        raise ValueError(f"{', '.join(CLUSTER_ONLY_FAULTS)} need several nodes")
     rng = random.Random(seed)
     events: list[Event] = []
     at = WARMUP_S
@@ -135,7 +144,8 @@ def generate(
         if nodes > 1:
             target = rng.choice(TARGETS)
             partition = rng.randrange(partitions) if target == LEADER else 0
-        busy = hold + (RESTART_ALLOWANCE_S if kind in (KILL, RESTART, FILL_KILL) else 0.0)
+        restarts = (KILL, RESTART, FILL_KILL, POWER_LOSS)
+        busy = hold + (RESTART_ALLOWANCE_S if kind in restarts else 0.0)
         if at + busy > end:
             break
         events.append(Event(round(at, 2), kind, hold, node, target, partition))

@@ -91,6 +91,12 @@ class IsrManager:
         self._partitions = partitions
         self._image = image
         self._wake = trio.Event()
+        # This broker's own epoch, as its lifecycle registered it (Kafka's AlterPartitionManager
+        # asks the BrokerLifecycleManager): None takes the image's registration of this id,
+        # right where the registration is the process's own (a single node). A broker back from
+        # a crash must not send the epoch its predecessor registered: the controller would take
+        # an ISR change from a leader whose log may have lost acknowledged records.
+        self.broker_epoch: Callable[[], int] | None = None
 
     def wake(self) -> None:
         """A follower may have caught up: look for ISR changes now."""
@@ -139,6 +145,13 @@ class IsrManager:
         self, image: MetadataImage | None, due: list[tuple[Partition, tuple[int, ...]]]
     ) -> AlterPartitionRequest:
         me = image.broker(self.broker_id) if image is not None else None
+        my_epoch = (
+            self.broker_epoch()
+            if self.broker_epoch is not None
+            else me.broker_epoch
+            if me is not None
+            else -1
+        )
         topics: dict[object, AlterPartitionRequest.TopicData] = {}
         for partition, wanted in due:
             topic = topics.get(partition.topic_id)
@@ -149,7 +162,7 @@ class IsrManager:
             states = []
             for replica in wanted:
                 if replica == self.broker_id:
-                    epoch = me.broker_epoch if me is not None else -1
+                    epoch = my_epoch
                 else:
                     progress = partition.follower_progress(replica)
                     epoch = progress.broker_epoch if progress is not None else -1
@@ -167,7 +180,7 @@ class IsrManager:
             )
         return AlterPartitionRequest(
             broker_id=self.broker_id,
-            broker_epoch=me.broker_epoch if me is not None else -1,
+            broker_epoch=my_epoch,
             topics=list(topics.values()),
         )
 

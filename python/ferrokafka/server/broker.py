@@ -133,6 +133,11 @@ class Broker:
                 if config.security_protocol_map.get(ep.name) in TLS_PROTOCOLS
                 else None,
                 quotas=ep.name not in controller_names,
+                # Kafka serves clients and other brokers only once it has caught up with the
+                # metadata and registered: a broker back from a crash must not answer as the
+                # leader its stale metadata names (its log may have lost what it had not
+                # synced, and a follower fetching from it would truncate to it).
+                gated=ep.name not in controller_names,
             )
             for ep in config.listeners
         ]
@@ -317,6 +322,7 @@ class Broker:
                 await nursery.start(self._run_dir_assignments)
                 assert self.lifecycle is not None
                 await self.lifecycle.wait_unfenced()
+            self.server.enable_request_processing()
             # Caught up with the metadata now: logs it does not place here are strays.
             await self.node.replicas.move_strays(self.node.image)
             task_status.started(bound)
@@ -399,6 +405,10 @@ class Broker:
             previous_broker_epoch=self.node.logs.load_report.previous_broker_epoch,
         )
         self.lifecycle.offline_log_dirs = self.node.offline_log_dir_ids
+        isr_manager = self.node.replicas.isr_manager
+        if isr_manager is not None:
+            lifecycle = self.lifecycle
+            isr_manager.broker_epoch = lambda: lifecycle.broker_epoch
         scope = trio.CancelScope()
 
         async def stop() -> None:

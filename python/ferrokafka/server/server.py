@@ -155,6 +155,9 @@ class ListenerSpec:
     authenticator: Callable[[], SaslAuthenticator] | None = field(default=None, compare=False)
     # Client quotas apply to its connections (broker listeners; not the controller's).
     quotas: bool = True
+    # Accepts only once :meth:`Server.enable_request_processing` was called (a broker
+    # listener: Kafka's data plane is enabled once the broker caught up with the metadata).
+    gated: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,7 @@ class Server:
         self._limits = limits
         self._on_shutdown = on_shutdown
         self._shutdown = trio.Event()
+        self._requests_enabled = trio.Event()
         self._connections: set[Connection] = set()
         self._connections_changed = trio.Event()
         self._connection_ids = itertools.count(1)
@@ -216,6 +220,11 @@ class Server:
     @property
     def shutting_down(self) -> bool:
         return self._shutdown.is_set()
+
+    def enable_request_processing(self) -> None:
+        """Gated listeners start accepting (connections made meanwhile waited in the listen
+        backlog, as at Kafka's acceptors before ``enableRequestProcessing``)."""
+        self._requests_enabled.set()
 
     def request_shutdown(self) -> None:
         """Begin the graceful shutdown; :meth:`serve` returns when it is done. Never blocks."""
@@ -288,6 +297,8 @@ class Server:
         self, spec: ListenerSpec, listener: trio.SocketListener, connections: trio.Nursery
     ) -> None:
         refused = 0  # connections refused in the current run of accept failures
+        if spec.gated:
+            await self._requests_enabled.wait()
         while True:
             try:
                 stream = await listener.accept()
