@@ -178,7 +178,7 @@ def test_headers_only_into_an_auto_created_dlq(
 
 
 def test_dlq_topic_not_enabled_or_outside_the_prefix_gets_nothing(
-    broker: Target, work_dir: Path, classpath: str
+    broker: Target, work_dir: Path, classpath: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     create_topic(broker, "dlq.off")  # errors.deadletterqueue.group.enable defaults to false
     create_topic(broker, "noprefix", {"errors.deadletterqueue.group.enable": "true"})
@@ -190,6 +190,14 @@ def test_dlq_topic_not_enabled_or_outside_the_prefix_gets_nothing(
     )
     assert read_all(broker, "dlq.off", 1, wait_s=3) == []
     assert read_all(broker, "noprefix", 1, wait_s=3) == []
+    if not isinstance(broker, ks.KafkaBroker):  # in this process: its log says why (Kafka's words)
+        assert (
+            "DLQ is not enabled on configured DLQ topic for share group: src-off-g" in caplog.text
+        )
+        assert (
+            "Configured DLQ topic name does not comply with the DLQ topic prefix in share group: "
+            "src-np-g, topic: noprefix, prefix: dlq." in caplog.text
+        )
 
 
 def test_internal_dlq_topic_name_refused(broker: Target, work_dir: Path) -> None:

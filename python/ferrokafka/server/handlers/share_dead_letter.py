@@ -99,6 +99,21 @@ class DeadLetterQueues:
         return effective_group_value(self.node.broker_config(), overrides, name)
 
     async def __call__(self, key: SharePartitionKey, handle: Partition, letter: DeadLetter) -> None:
+        """Write ``letter``'s records to the group's DLQ topic; a failure is logged (as Kafka's
+        "Failed to write to DLQ, proceeding to ARCHIVED regardless.") and the records are
+        archived all the same by the caller."""
+        try:
+            await self._write(key, handle, letter)
+        except DeadLetterError as exc:
+            log.error(
+                "Failed to write offsets %d-%d of %s to DLQ, proceeding to ARCHIVED regardless: %s",
+                letter.first_offset,
+                letter.last_offset,
+                key,
+                exc,
+            )
+
+    async def _write(self, key: SharePartitionKey, handle: Partition, letter: DeadLetter) -> None:
         group_id = key.group_id
         dlq = str(self._group_value(group_id, DLQ_TOPIC) or "")
         source = self.node.image.topics_by_id.get(key.topic_id)
