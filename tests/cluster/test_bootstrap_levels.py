@@ -38,12 +38,13 @@ def test_kafka_44_defaults_keep_what_we_support(
         "metadata.version": 33,
         "group.version": 1,
         "eligible.leader.replicas.version": 1,
+        "share.version": 2,
         "transaction.version": 2,
     }
     assert list(found)[0] == "metadata.version"
-    for lacking in ("share.version", "streams.version"):
-        assert lacking in caplog.text
-    assert "eligible.leader.replicas.version" not in caplog.text
+    assert "streams.version" in caplog.text
+    for kept in ("share.version", "eligible.leader.replicas.version"):
+        assert kept not in caplog.text
     assert "transaction.version" not in caplog.text
 
 
@@ -72,6 +73,7 @@ def test_controller_bootstraps_at_the_formatted_levels(tmp_path: Path, formatted
                 "metadata.version": 33,
                 "group.version": 1,
                 "eligible.leader.replicas.version": 1,
+                "share.version": 2,
                 "transaction.version": 2,
             }
         else:

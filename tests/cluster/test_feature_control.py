@@ -83,8 +83,8 @@ def test_a_supported_change_is_written_and_answered_per_feature() -> None:
          "Local controller 1 only supports versions 0-1"),
         (("transaction.version", 3, UPGRADE), "Invalid update version 3 for feature "
          "transaction.version. Local controller 1 only supports versions 0-2"),
-        (("share.version", 2, UPGRADE), "Invalid update version 2 for feature "
-         "share.version. Local controller 1 only supports versions 0-1"),
+        (("share.version", 3, UPGRADE), "Invalid update version 3 for feature "
+         "share.version. Local controller 1 only supports versions 0-2"),
         (("streams.version", 1, UPGRADE), "Invalid update version 1 for feature "
          "streams.version. Local controller 1 does not support this feature."),
         (("group.version", -1, SAFE_DOWNGRADE), "Invalid update version -1 for feature "

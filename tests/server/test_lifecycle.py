@@ -96,7 +96,7 @@ def test_register_unfence_heartbeat_pause_and_shut_down(tmp_path: Path) -> None:
     request = channel.registrations[-1]
     assert (request.broker_id, request.cluster_id, request.rack) == (3, "cid", "r9")
     # What this implementation supports: metadata.version up to 4.4-IV2, group.version 1,
-    # eligible.leader.replicas.version 1, transaction.version 2, share.version 1 and (as
+    # eligible.leader.replicas.version 1, transaction.version 2, share.version 2 and (as
     # Kafka's brokers register it, for the controller's upgrade check) kraft.version 1; no
     # clean-shutdown marker was read: epoch -1.
     assert [
@@ -106,7 +106,7 @@ def test_register_unfence_heartbeat_pause_and_shut_down(tmp_path: Path) -> None:
         ("group.version", 0, 1),
         ("eligible.leader.replicas.version", 0, 1),
         ("transaction.version", 0, 2),
-        ("share.version", 0, 1),
+        ("share.version", 0, 2),
         ("kraft.version", 0, 1),
     ]
     assert request.previous_broker_epoch == -1

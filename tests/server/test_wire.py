@@ -35,8 +35,9 @@ def test_api_versions_every_version(ferrokafka_broker: RunningBroker, version: i
         group, metadata, share, transaction = response.finalized_features
         assert (group.name, group.max_version_level) == ("group.version", 1)
         assert metadata.name == "metadata.version" and metadata.min_version_level >= 7
-        # share.version 1 turns share groups on (KIP-932): their APIs are advertised.
-        assert (share.name, share.max_version_level) == ("share.version", 1)
+        # share.version 1 turns share groups on (KIP-932), 2 their dead-letter queues
+        # (KIP-1191): the share APIs are advertised.
+        assert (share.name, share.max_version_level) == ("share.version", 2)
         assert {76, 77, 78, 79, 90, 91, 92} <= set(advertised)
         # A new single node finalizes transaction.version 2 (KIP-890 part 2), as Kafka 4.4.
         assert (transaction.name, transaction.max_version_level) == ("transaction.version", 2)

@@ -1,9 +1,8 @@
 """Share groups on a KRaft cluster of three ``ferrokafka serve`` processes
-(tests/cluster/kraft_processes.py), formatted as Kafka 4.4 formats by default (share.version 2,
-which ferrokafka leaves at 0, so share groups start off):
+(tests/cluster/kraft_processes.py), formatted as Kafka 4.4 formats by default:
 
-- Kafka's ``kafka-features upgrade --feature share.version=1`` finalizes share.version 1 (the
-  brokers registered support for it), after which every broker advertises the share APIs;
+- Kafka's ``kafka-features describe`` shows share.version 2 finalized (share groups and their
+  dead-letter queues, KIP-1191), and every broker advertises the share APIs;
 - librdkafka's share consumer (confluent-kafka 2.16) reads a replicated topic while the
   partition's leader is killed (SIGKILL) mid-stream: every record is delivered, and none whose
   acknowledgement was confirmed (``commit_sync`` without error) comes again (Kafka's
@@ -97,13 +96,15 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
     ks.require_kafka()
     with KRaftCluster(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
         nodes = cluster.nodes
-        # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
-        assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
-        ks.run_kafka_tool(
+        # Formatted with Kafka 4.4's defaults: share.version 2 (share groups and their
+        # dead-letter queues) is finalized, and every broker advertises the share APIs.
+        features = ks.run_kafka_tool(
             FEATURE_COMMAND,
-            ["--bootstrap-server", cluster.bootstrap, "upgrade", "--feature", "share.version=1"],
+            ["--bootstrap-server", cluster.bootstrap, "describe"],
             work_dir=tmp_path,
         )
+        share = next(line for line in features.stdout.splitlines() if "share.version" in line)
+        assert "FinalizedVersionLevel: 2" in share, share
         for node in nodes.values():
             wait_for(
                 f"node {node.node_id} advertises the share APIs",
@@ -200,6 +201,100 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
         for offset, count in run.delivered:
             counts.setdefault(offset, []).append(count)
         assert held and all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
+        dead_letters_across_brokers(cluster.bootstrap, nodes[1].bootstrap, admin)
+
+
+DLQ_TOPIC = "dlq.sq"
+DLQ_GROUP = "sq-dlq-g"
+
+
+def dead_letters_across_brokers(bootstrap: str, node_bootstrap: str, admin: AdminClient) -> None:
+    """A second group rejects every record; the DLQ topic's partition is led by another
+    broker than the source partition, so the share-partition leader writes its DLQ records
+    with a Produce to that broker (share.version 2, KIP-1191)."""
+    source_leader, _ = leader_of(node_bootstrap, TOPIC)
+    other = next(n for n in (1, 2, 3) if n != source_leader)
+    replicas = [other, *(n for n in (1, 2, 3) if n != other)]
+    request = CreateTopicsRequest(
+        topics=[
+            CreateTopicsRequest.CreatableTopic(
+                name=DLQ_TOPIC,
+                num_partitions=-1,
+                replication_factor=-1,
+                assignments=[
+                    CreateTopicsRequest.CreatableReplicaAssignment(
+                        partition_index=0, broker_ids=replicas
+                    )
+                ],
+                configs=[
+                    CreateTopicsRequest.CreatableTopicConfig(
+                        name="errors.deadletterqueue.group.enable", value="true"
+                    )
+                ],
+            )
+        ],
+        timeout_ms=30_000,
+    )
+    with RawClient(node_bootstrap) as client:
+        assert client.call(request, 7).topics[0].error_code == ec.NONE
+    wait_for("the DLQ partition's leader", lambda: leader_of(node_bootstrap, DLQ_TOPIC)[0] == other)
+    entries = {
+        "share.auto.offset.reset": "earliest",
+        "errors.deadletterqueue.topic.name": DLQ_TOPIC,
+    }
+    resource = ConfigResource(
+        "GROUP",
+        DLQ_GROUP,
+        incremental_configs=[
+            ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+            for k, v in entries.items()
+        ],
+    )
+    for future in admin.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    rejecter = ck.ShareConsumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": DLQ_GROUP,
+            "share.acknowledgement.mode": "explicit",
+        }
+    )
+    rejected: set[int] = set()
+    deadline = time.monotonic() + WAIT_S
+    try:
+        rejecter.subscribe([TOPIC])
+        while len(rejected) < 3 * PHASE:
+            assert time.monotonic() < deadline, f"{len(rejected)} rejected only"
+            got = [m for m in rejecter.poll(POLL_S) or [] if m.error() is None]
+            for message in got:
+                rejecter.acknowledge(message, ck.AcknowledgeType.REJECT)
+                rejected.add(message.offset())
+            if got:
+                _committed(rejecter)
+    finally:
+        rejecter.close()
+    reader = ck.Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "sq-dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    dead: dict[int, dict[str, bytes]] = {}
+    deadline = time.monotonic() + WAIT_S
+    try:
+        reader.subscribe([DLQ_TOPIC])
+        while len(dead) < 3 * PHASE:
+            assert time.monotonic() < deadline, f"{len(dead)} DLQ records only"
+            message = reader.poll(POLL_S)
+            if message is not None and message.error() is None:
+                headers = dict(message.headers() or [])
+                dead[int(headers["__dlq.errors.offset"])] = headers
+    finally:
+        reader.close()
+    assert sorted(dead) == list(range(3 * PHASE))
+    assert {h["__dlq.errors.group"] for h in dead.values()} == {DLQ_GROUP.encode()}
+    assert {h["__dlq.errors.message"] for h in dead.values()} == {b"Offset rejected by client."}
 
 
 def group_coordinator(bootstrap: str) -> int:

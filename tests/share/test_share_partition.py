@@ -11,15 +11,25 @@ import pytest
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.share.partition import (
     ACCEPT,
+    CLIENT_REJECT,
+    DELIVERY_COUNT_EXCEEDED,
     GAP,
     REJECT,
     RELEASE,
     RENEW,
     Acquired,
+    DeadLetter,
     ShareConfig,
     SharePartition,
 )
-from ferrokafka.share.persister import ACKNOWLEDGED, ACQUIRED, ARCHIVED, AVAILABLE, StateBatch
+from ferrokafka.share.persister import (
+    ACKNOWLEDGED,
+    ACQUIRED,
+    ARCHIVED,
+    ARCHIVING,
+    AVAILABLE,
+    StateBatch,
+)
 
 CONFIG = ShareConfig(record_lock_duration_ms=1000, delivery_count_limit=3, max_record_locks=50)
 
@@ -238,3 +248,55 @@ def _check(sp: SharePartition, now: int, max_seen: dict[int, int]) -> None:
     if sp.start_offset < sp.end_offset:
         assert first is not None and first.state in (AVAILABLE, ACQUIRED)
     assert sp.end_offset - sp.start_offset <= CONFIG.max_record_locks
+
+
+# -- the dead-letter queue (share.version 2, KIP-1191) ----------------------------------------
+
+DLQ_CONFIG = ShareConfig(
+    record_lock_duration_ms=1000, delivery_count_limit=2, max_record_locks=50, dead_letter=True
+)
+
+
+def test_dead_letter_reject_and_delivery_limit_wait_in_archiving() -> None:
+    sp = SharePartition(0, DLQ_CONFIG)
+    sp.acquire("a", [(0, 3)], 100, now_ms=0)
+    # 0, 1 rejected; 2 released (delivered again); 3 accepted.
+    assert sp.acknowledge("a", [(0, 3, [REJECT, REJECT, RELEASE, ACCEPT])], now_ms=0) == ec.NONE
+    assert [sp.records[o].state for o in (0, 1)] == [ARCHIVING, ARCHIVING]
+    assert sp.start_offset == 0  # waits for the DLQ write
+    assert sp.take_dead_letters() == [DeadLetter(0, 1, 1, CLIENT_REJECT)]
+    assert sp.take_dead_letters() == []
+    assert sp.acquire("b", [(0, 3)], 100, now_ms=0) == [Acquired(2, 2, 2)]
+    # The lock of 2 expires at its second delivery, the limit: ARCHIVING too.
+    assert sp.expire_locks(now_ms=5000)
+    assert sp.records[2].state == ARCHIVING
+    assert sp.take_dead_letters() == [DeadLetter(2, 2, 2, DELIVERY_COUNT_EXCEEDED)]
+    # Persisted as ARCHIVING (Kafka's RecordState id 3).
+    assert sp.state_batches()[:2] == (
+        StateBatch(0, 1, ARCHIVING, 1),
+        StateBatch(2, 2, ARCHIVING, 2),
+    )
+    assert sp.dead_lettered(0, 1)
+    assert sp.start_offset == 2  # 2 still ARCHIVING
+    assert sp.dead_lettered(2, 2)
+    assert sp.start_offset == 4 and not sp.records
+    assert not sp.dead_lettered(2, 2)
+
+
+def test_without_dead_letter_queue_reject_archives_at_once() -> None:
+    sp = SharePartition(0, CONFIG)
+    sp.acquire("a", [(0, 0)], 100, now_ms=0)
+    assert sp.acknowledge("a", [(0, 0, [REJECT])], now_ms=0) == ec.NONE
+    assert sp.start_offset == 1 and sp.take_dead_letters() == []
+
+
+def test_restored_archiving_records_are_dead_lettered_again() -> None:
+    batches = (StateBatch(5, 6, ARCHIVING, 1), StateBatch(7, 7, ARCHIVING, 2))
+    sp = SharePartition.restored(5, batches, DLQ_CONFIG)
+    assert sp.start_offset == 5
+    # The cause is the delivery count limit where the count reached it (Kafka's
+    # maybeResumeDlqArchiving), else a reject.
+    assert sp.take_dead_letters() == [
+        DeadLetter(5, 6, 1, CLIENT_REJECT),
+        DeadLetter(7, 7, 2, DELIVERY_COUNT_EXCEEDED),
+    ]

@@ -6,10 +6,10 @@ The first active controller of a cluster writes them as its bootstrap records (K
 QuorumController does the same with its BootstrapMetadata). What this implementation does not
 support is not finalized (and the SCRAM credentials of ``--add-scram`` follow them,
 :func:`read_bootstrap_scram`): a metadata.version outside :data:`SUPPORTED_FEATURES` stops the
-controller with a one-line error; another feature it lacks (the 4.4 defaults
-share.version 2, streams.version 1) is left at 0 with a warning
-(eligible.leader.replicas.version 1 and transaction.version 2, 4.4 defaults, are supported
-and kept), since a
+controller with a one-line error; another feature it lacks (the 4.4 default
+streams.version 1) is left at 0 with a warning
+(eligible.leader.replicas.version 1, transaction.version 2 and share.version 2, 4.4 defaults,
+are supported and kept), since a
 cluster must not promise what its controller cannot do. Without a snapshot (the single node
 of ``ferrokafka serve``), the controller's own defaults apply.
 """

@@ -81,12 +81,11 @@ FEATURE_LEVEL_MAX: Mapping[str, int] = {
 # transaction.version 2 (TransactionVersion.TV_1: flexible __transaction_state values, which
 # the transaction coordinator writes at level 1+; TV_2, KIP-890 part 2: an epoch bump on every
 # EndTxn v5, markers with the bumped epoch, leaders adding partitions for Produce v12+), what
-# Kafka 4.4 formats by default. share.version 1 (ShareVersion.SV_1: share groups, KIP-932);
-# SV_2, the 4.4 default, adds the share groups' dead-letter queue, not implemented, so a
-# cluster formatted at 2 starts at 0 (see cluster/bootstrap.py) and is turned on with
-# ``kafka-features upgrade --feature share.version=1``. streams.version stays at 0: no
-# streams groups. A Kafka controller refuses a broker that does not support a finalized level,
-# so a mixed cluster is formatted with those at 0.
+# Kafka 4.4 formats by default. share.version 2 (ShareVersion.SV_1: share groups, KIP-932;
+# SV_2, the 4.4 default: their dead-letter queues, KIP-1191). streams.version stays at 0: no
+# streams groups, so a cluster formatted at streams.version 1 starts at 0 (see
+# cluster/bootstrap.py). A Kafka controller refuses a broker that does not support a finalized
+# level, so a mixed cluster is formatted with those at 0.
 METADATA_VERSION_SUPPORTED_MIN = 7
 METADATA_VERSION_SUPPORTED_MAX = 33
 SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
@@ -94,7 +93,7 @@ SUPPORTED_FEATURES: Mapping[str, tuple[int, int]] = {
     "group.version": (0, 1),
     "eligible.leader.replicas.version": (0, 1),
     "transaction.version": (0, 2),
-    "share.version": (0, 1),
+    "share.version": (0, 2),
 }
 # (feature, level) -> the metadata.version level it needs (``feature-dependencies``).
 _DEPENDENCIES: Mapping[tuple[str, int], int] = {("eligible.leader.replicas.version", 1): 23}

@@ -149,6 +149,9 @@ def _topic_keys() -> tuple[ConfigKey, ...]:
         ConfigKey("follower.replication.throttled.replicas", _LIST, [],
                   "Replicas (partition:broker, or *) whose follower-side replication is "
                   "throttled.", _throttled_replicas, True),
+        ConfigKey("errors.deadletterqueue.group.enable", _B, False,
+                  "Whether share groups may write their dead-letter queue records to this "
+                  "topic (KIP-1191).", None, True),
         ConfigKey("remote.storage.enable", _B, False,
                   "Tiered storage; accepted only as false, since ferrokafka has none.",
                   _no_tiered_storage, True),

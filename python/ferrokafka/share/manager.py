@@ -10,6 +10,12 @@ release that changed what is persisted.
 
 Records becoming AVAILABLE again (released, lock expired) wake the ShareFetch long-polls
 watching their partition through the replica manager's purgatory, as an append does.
+
+Dead-letter queue (share.version 2, KIP-1191): records a share-partition made ARCHIVING are
+handed, once that state is written, to ``dead_letter`` (the DLQ writer) in a task of their
+own, as Kafka's SharePartition hands them to its ShareGroupDLQManager without holding the
+acknowledgement; when the write ends, written or failed ("proceeding to ARCHIVED regardless"),
+they become ARCHIVED and that is written in turn.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 import re
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import trio
@@ -28,7 +34,8 @@ import trio
 from ferrokafka.coordinator.timers import Timers
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
-from ferrokafka.share.partition import Acquired, ShareConfig, SharePartition
+from ferrokafka.share.dead_letter import ORIGINALS_READ_BYTES, Original, originals_of
+from ferrokafka.share.partition import Acquired, DeadLetter, ShareConfig, SharePartition
 from ferrokafka.share.persister import NOT_INITIALIZED, Persister, SharePartitionKey
 from ferrokafka.share.sessions import ShareSessionCache
 
@@ -46,6 +53,8 @@ _CONTROL = 0x20
 # Share-partitions one broker holds: Kafka bounds them by the groups and partitions it leads;
 # this caps memory against a runaway of group ids.
 SHARE_PARTITIONS_MAX = 100_000
+
+DeadLetterWriter = Callable[[SharePartitionKey, Partition, DeadLetter], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,10 @@ class SharePartitionManager:
         now_ms: Callable[[], int],
         max_sessions: int,
         find: Callable[[uuid.UUID, int], Partition | None],
+        dead_letter: DeadLetterWriter | None = None,
     ) -> None:
         self._find = find
+        self._dead_letter = dead_letter
         self._persister = persister
         self._settings = settings
         self._wake = wake
@@ -138,6 +149,7 @@ class SharePartitionManager:
         sp.on_log_start(handle.log_start_offset)
         self.partitions[key] = sp
         self._epochs[key] = handle.leader_epoch
+        self._send_dead_letters(key, sp, handle)  # ARCHIVING when last written: again
         return sp
 
     def _unload(self, key: SharePartitionKey) -> None:
@@ -291,7 +303,9 @@ class SharePartitionManager:
             sp.state_batches(),
             sp.delivery_complete_count(),
         )
-        if code in (ec.FENCED_STATE_EPOCH, ec.FENCED_LEADER_EPOCH):
+        if code == ec.NONE:
+            self._send_dead_letters(key, sp, handle)
+        elif code in (ec.FENCED_STATE_EPOCH, ec.FENCED_LEADER_EPOCH):
             # The state was initialized again (an offset reset) or a newer leader wrote it:
             # this copy is stale. Kafka fences the SharePartition and drops it from its cache;
             # the next fetch loads the state anew.
@@ -302,6 +316,51 @@ class SharePartitionManager:
             # Kafka fails the acknowledgement then; the in-memory state stays ahead, and the
             # next successful write carries it (it replaces everything above the start).
             log.warning("share state write for %s failed: %s", key, ec.error_name(code))
+
+    # -- the dead-letter queue ----------------------------------------------------------------
+
+    def _send_dead_letters(
+        self, key: SharePartitionKey, sp: SharePartition, handle: Partition
+    ) -> None:
+        for letter in sp.take_dead_letters():
+            if self._nursery is None or self._dead_letter is None:
+                sp.dead_lettered(letter.first_offset, letter.last_offset)
+            else:
+                self._nursery.start_soon(self._dead_letter_and_archive, key, sp, handle, letter)
+
+    async def _dead_letter_and_archive(
+        self, key: SharePartitionKey, sp: SharePartition, handle: Partition, letter: DeadLetter
+    ) -> None:
+        assert self._dead_letter is not None
+        try:
+            await self._dead_letter(key, handle, letter)
+        except Exception:  # Kafka: "Failed to write to DLQ, proceeding to ARCHIVED regardless."
+            log.exception("dead-letter write of %s %s failed", key, letter)
+        async with self._lock(key):
+            if self.partitions.get(key) is not sp or self._led_here(key) is None:
+                return  # unloaded meanwhile: the next load finds the records ARCHIVING
+            if sp.dead_lettered(letter.first_offset, letter.last_offset):
+                await self._write(key, sp, handle)
+                self._wake(handle.key)
+
+
+async def read_originals(handle: Partition, first: int, last: int) -> dict[int, Original]:
+    """The (key, value) of the records first..last of the partition's log, read in rounds
+    of :data:`ORIGINALS_READ_BYTES` (an offset the log lacks is left out)."""
+    found: dict[int, Original] = {}
+    offset = first
+    while offset <= last:
+        data_or_code = await trio.to_thread.run_sync(
+            functools.partial(_read, handle, offset, ORIGINALS_READ_BYTES, False)
+        )
+        if isinstance(data_or_code, int) or not data_or_code[0]:
+            break
+        got, after = originals_of(data_or_code[0], offset, last)
+        found.update(got)
+        if after <= offset:
+            break
+        offset = after
+    return found
 
 
 def _read(

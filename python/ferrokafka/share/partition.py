@@ -15,6 +15,12 @@ start offset every record is done; at and above the end offset nothing was acqui
 - :meth:`expire_locks` (driven by a timer from outside) makes ACQUIRED records whose lock
   passed AVAILABLE again, as :meth:`release_member` does for a member that left;
 - a record released or expired with ``delivery_count >= delivery_count_limit`` is ARCHIVED;
+- with a dead-letter queue (``ShareConfig.dead_letter``: share.version 2 and the group's
+  ``errors.deadletterqueue.topic.name``, KIP-1191), a REJECTed record and one archived by the
+  delivery count limit are ARCHIVING instead, and a :class:`DeadLetter` effect names them
+  (:meth:`take_dead_letters`); whoever writes them to the DLQ topic then calls
+  :meth:`dead_lettered`, which makes them ARCHIVED (whether the write succeeded or not, as
+  Kafka). An ARCHIVING record is neither delivered again nor done: the start offset waits;
 - the start offset moves past the leading done records, and to the log start offset when
   retention or deletion removes records below it.
 
@@ -36,6 +42,7 @@ from ferrokafka.share.persister import (
     ACKNOWLEDGED,
     ACQUIRED,
     ARCHIVED,
+    ARCHIVING,
     AVAILABLE,
     StateBatch,
 )
@@ -60,6 +67,8 @@ class ShareConfig:
     record_lock_duration_ms: int = 30_000
     delivery_count_limit: int = 5
     max_record_locks: int = 2_000
+    # Whether rejected and delivery-limit-archived records go to a dead-letter queue first.
+    dead_letter: bool = False
 
 
 @dataclass
@@ -68,6 +77,22 @@ class InFlight:
     delivery_count: int
     member_id: str | None = None
     lock_deadline_ms: int = 0
+
+
+# Why records go to the dead-letter queue (Kafka's ShareGroupDLQManager causes; their
+# messages are the DLQ record's ``__dlq.errors.message`` header).
+CLIENT_REJECT = "Offset rejected by client."
+DELIVERY_COUNT_EXCEEDED = "Offset delivery count exceeded the threshold."
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An effect: records first..last (delivery count, cause) are to be written to the DLQ."""
+
+    first_offset: int
+    last_offset: int
+    delivery_count: int
+    cause: str
 
 
 @dataclass(frozen=True)
@@ -89,6 +114,7 @@ class SharePartition:
         self.config = config
         self.state_epoch = state_epoch
         self.records: dict[int, InFlight] = {}
+        self._dead_letters: list[tuple[int, int, str]] = []  # (offset, count, cause)
 
     @classmethod
     def restored(
@@ -99,13 +125,19 @@ class SharePartition:
         state_epoch: int = 0,
     ) -> SharePartition:
         """From the persisted state: every batch above the start offset comes back (an
-        ACQUIRED record was stored as AVAILABLE, so it is delivered again)."""
+        ACQUIRED record was stored as AVAILABLE, so it is delivered again). ARCHIVING records
+        are written to the DLQ again (Kafka's maybeResumeDlqArchiving: the cause is the
+        delivery count limit when the count reached it, else a reject)."""
         sp = cls(start_offset, config, state_epoch)
         for batch in batches:
             for offset in range(max(batch.first_offset, start_offset), batch.last_offset + 1):
                 state = AVAILABLE if batch.delivery_state == ACQUIRED else batch.delivery_state
                 sp.records[offset] = InFlight(state, batch.delivery_count)
                 sp.end_offset = max(sp.end_offset, offset + 1)
+                if state == ARCHIVING:
+                    exceeded = batch.delivery_count >= config.delivery_count_limit
+                    cause = DELIVERY_COUNT_EXCEEDED if exceeded else CLIENT_REJECT
+                    sp._dead_letters.append((offset, batch.delivery_count, cause))
         sp._advance_start()
         return sp
 
@@ -219,30 +251,71 @@ class SharePartition:
             return
         if kind == ACCEPT:
             self._finish(record, ACKNOWLEDGED)
+        elif kind == REJECT and self.config.dead_letter:
+            self._to_dead_letter(offset, record, CLIENT_REJECT)
         elif kind in (REJECT, GAP):
             self._finish(record, ARCHIVED)
         elif kind == RELEASE:
-            self._release(record)
+            self._release(offset, record)
 
     def _finish(self, record: InFlight, state: int) -> None:
         record.state = state
         record.member_id = None
         record.lock_deadline_ms = 0
 
-    def _release(self, record: InFlight) -> None:
-        if record.delivery_count >= self.config.delivery_count_limit:
-            self._finish(record, ARCHIVED)
-        else:
+    def _release(self, offset: int, record: InFlight) -> None:
+        if record.delivery_count < self.config.delivery_count_limit:
             self._finish(record, AVAILABLE)
+        elif self.config.dead_letter:
+            self._to_dead_letter(offset, record, DELIVERY_COUNT_EXCEEDED)
+        else:
+            self._finish(record, ARCHIVED)
+
+    def _to_dead_letter(self, offset: int, record: InFlight, cause: str) -> None:
+        self._finish(record, ARCHIVING)
+        self._dead_letters.append((offset, record.delivery_count, cause))
+
+    # -- the dead-letter queue ----------------------------------------------------------------
+
+    def take_dead_letters(self) -> list[DeadLetter]:
+        """The records that became ARCHIVING since the last call, as runs of consecutive
+        offsets with one delivery count and cause (each run one DLQ write, as Kafka's
+        per-batch ShareGroupDLQRecordParameter)."""
+        out: list[DeadLetter] = []
+        for offset, count, cause in sorted(self._dead_letters):
+            last = out[-1] if out else None
+            if (
+                last is not None
+                and last.last_offset == offset - 1
+                and (last.delivery_count, last.cause) == (count, cause)
+            ):
+                out[-1] = DeadLetter(last.first_offset, offset, count, cause)
+            else:
+                out.append(DeadLetter(offset, offset, count, cause))
+        self._dead_letters.clear()
+        return out
+
+    def dead_lettered(self, first_offset: int, last_offset: int) -> bool:
+        """The DLQ write of first..last ended (written or given up): its ARCHIVING records
+        are ARCHIVED; whether any was."""
+        changed = False
+        for offset in range(first_offset, last_offset + 1):
+            record = self.records.get(offset)
+            if record is not None and record.state == ARCHIVING:
+                record.state = ARCHIVED
+                changed = True
+        if changed:
+            self._advance_start()
+        return changed
 
     # -- locks and members --------------------------------------------------------------------
 
     def expire_locks(self, now_ms: int) -> bool:
         """Release every ACQUIRED record whose lock passed; whether any did."""
         changed = False
-        for record in self.records.values():
+        for offset, record in self.records.items():
             if record.state == ACQUIRED and record.lock_deadline_ms <= now_ms:
-                self._release(record)
+                self._release(offset, record)
                 changed = True
         if changed:
             self._advance_start()
@@ -251,9 +324,9 @@ class SharePartition:
     def release_member(self, member_id: str) -> bool:
         """Release every record ``member_id`` holds (it left the group or closed its session)."""
         changed = False
-        for record in self.records.values():
+        for offset, record in self.records.items():
             if record.state == ACQUIRED and record.member_id == member_id:
-                self._release(record)
+                self._release(offset, record)
                 changed = True
         if changed:
             self._advance_start()

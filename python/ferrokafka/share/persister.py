@@ -39,6 +39,8 @@ from ferrokafka.protocol import error_codes as ec
 AVAILABLE = 0
 ACQUIRED = 1  # never persisted: an acquired record is stored as AVAILABLE
 ACKNOWLEDGED = 2
+# Waiting for its dead-letter queue write (share.version 2, KIP-1191); then ARCHIVED.
+ARCHIVING = 3
 ARCHIVED = 4
 NOT_INITIALIZED = -1  # start_offset / state before InitializeShareGroupState
 

@@ -56,12 +56,12 @@ class Features:
 # KIP-848 (ConsumerGroupHeartbeat); 1 is the highest level and what a Kafka 4.x cluster finalizes.
 GROUP_VERSION_LEVEL = 1
 # share.version 1 (ShareVersion.SV_1, the level metadata.version 4.2-IV0 to 4.3-IV0 turns on)
-# enables share groups (KIP-932); SV_2 (4.4-IV0's default) adds the share groups' dead-letter
-# queue, which is not implemented, so this node supports and finalizes 1. The share APIs are
-# advertised only while the cluster's finalized share.version is at least 1, as Kafka's
-# ApiVersions leaves out the APIs of a feature that is off.
+# enables share groups (KIP-932); SV_2 (4.4-IV0's default, Kafka 4.4's LATEST_PRODUCTION) adds
+# the share groups' dead-letter queues (KIP-1191): this node supports and finalizes 2. The
+# share APIs are advertised only while the cluster's finalized share.version is at least 1,
+# as Kafka's ApiVersions leaves out the APIs of a feature that is off.
 SHARE_VERSION_FEATURE = "share.version"
-SHARE_VERSION_LEVEL = 1
+SHARE_VERSION_LEVEL = 2
 SHARE_API_KEYS = frozenset({76, 77, 78, 79, 90, 91, 92})
 
 DEFAULT_FEATURES = Features(

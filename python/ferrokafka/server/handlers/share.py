@@ -15,6 +15,7 @@ from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.server.dispatcher import Dispatcher
 from ferrokafka.server.handlers.lazy import LazyHandler, api_key
+from ferrokafka.server.handlers.share_dead_letter import DeadLetterQueues
 from ferrokafka.server.handlers.share_latest_offset import LatestOffsets
 from ferrokafka.server.handlers.share_settings import share_settings
 from ferrokafka.server.node import Node
@@ -40,6 +41,7 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         now_ms=node.wall_clock.now_ms,
         max_sessions=int(node.broker_config()["group.share.max.share.sessions"]),
         find=lambda topic_id, index: _leader(node, topic_id, index),
+        dead_letter=DeadLetterQueues(node),
     )
     node.share_partitions = manager
     groups = ShareGroups(node, coordinator, initialize_state, delete_state)
