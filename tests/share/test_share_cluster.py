@@ -8,15 +8,21 @@ which ferrokafka leaves at 0, so share groups start off):
   partition's leader is killed (SIGKILL) mid-stream: every record is delivered, and none whose
   acknowledgement was confirmed (``commit_sync`` without error) comes again (Kafka's
   at-least-once: only records acquired or acknowledged without confirmation may);
-- the killed node, restarted as a follower, answers a ShareFetch for the partition
-  NOT_LEADER_OR_FOLLOWER.
+- the killed node, restarted as a follower, answers a ShareFetch and a ShareAcknowledge for
+  the partition NOT_LEADER_OR_FOLLOWER with the current leader, its epoch and its endpoint
+  (KIP-951), as Kafka 4.4 does.
 
 The group, share-state and data topics have three replicas, so the group coordinator and the
 share coordinator move too when their leader is the node killed.
+
+``FERROKAFKA_SHARE_KAFKA=1`` also runs the same scenario against three Apache Kafka 4.4 nodes
+(tests/cluster/kraft_kafka.py, formatted the same way); each run prints its outcome (records
+delivered, deliveries, records redelivered) on a ``share-cluster`` line to compare (``-s``).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,11 +39,13 @@ from confluent_kafka.admin import (
 from server_wire import RawClient
 
 import kafka_support as ks
+from cluster.kraft_kafka import KafkaKRaftCluster
 from cluster.kraft_processes import KRaftCluster
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.find_coordinator import FindCoordinatorRequest
 from ferrokafka.protocol.messages.metadata import MetadataRequest
+from ferrokafka.protocol.messages.share_acknowledge import ShareAcknowledgeRequest
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest
 from ferrokafka_cli.main import cli
 
@@ -45,6 +53,11 @@ pytestmark = pytest.mark.skipif(
     not hasattr(ck, "ShareConsumer"), reason="this confluent-kafka has no share consumer"
 )
 
+KAFKA_ENV = "FERROKAFKA_SHARE_KAFKA"
+KAFKA_OPT_IN = pytest.mark.skipif(
+    os.environ.get(KAFKA_ENV, "") in ("", "0"),
+    reason=f"opt-in: {KAFKA_ENV}=1 (the same scenario on three Apache Kafka 4.4 nodes)",
+)
 FEATURE_COMMAND = "org.apache.kafka.tools.FeatureCommand"
 SHARE_API_KEYS = {76, 77, 78, 79, 90, 91, 92}
 OVERRIDES = {
@@ -93,9 +106,13 @@ def wait_for(what: str, check: object, timeout_s: float = SETTLE_S) -> None:
         time.sleep(0.2)
 
 
-def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "kind", ["ferrokafka", pytest.param("kafka", marks=[pytest.mark.kafka, KAFKA_OPT_IN])]
+)
+def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> None:
     ks.require_kafka()
-    with KRaftCluster(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
+    nodes_class = KafkaKRaftCluster if kind == "kafka" else KRaftCluster
+    with nodes_class(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
         nodes = cluster.nodes
         # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
         assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
@@ -171,7 +188,9 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
             # acknowledged: they must come again (from the new leader), with a higher count.
             produce(producer, PHASE, 2 * PHASE)
             assert leader_of(nodes[1].bootstrap, TOPIC)[0] == first
-            assert share_offsets(cluster.bootstrap) == [[GROUP, TOPIC, "0", str(PHASE), str(PHASE)]]
+            # (no --metrics-url: the in-flight count is n/a)
+            described = share_offsets(cluster.bootstrap)
+            assert described == [[GROUP, TOPIC, "0", str(PHASE), str(PHASE), "n/a"]]
             acquired = run.until_acquired()
             held = [m.offset() for m in acquired]
             killed, _ = leader_of(nodes[1].bootstrap, TOPIC)
@@ -183,11 +202,15 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path) -> None:
             # The killed node comes back as a follower: ShareFetch there is refused.
             cluster.start(killed)
             cluster.wait_ready(killed)
-            leader, _ = leader_of(nodes[killed].bootstrap, TOPIC)
+            leader, epoch = leader_of(nodes[killed].bootstrap, TOPIC)
             assert leader != killed
-            assert share_fetch_error(nodes[killed].bootstrap) == ec.NOT_LEADER_OR_FOLLOWER
+            hint = (ec.NOT_LEADER_OR_FOLLOWER, leader, epoch, [(leader, nodes[leader].port)])
+            fetched, acknowledged = not_led_answers(nodes[killed].bootstrap)
+            assert fetched == hint, fetched
+            assert acknowledged == hint, acknowledged
         finally:
             consumer.close()
+        report(kind, run, held)
         offsets = [offset for offset, _ in run.delivered]
         assert set(offsets) == set(range(3 * PHASE))
         # None delivered again once its acknowledgement was confirmed ...
@@ -217,7 +240,7 @@ def group_coordinator(bootstrap: str) -> int:
 
 
 def share_offsets(bootstrap: str) -> list[list[str]]:
-    """The offset rows of ``ferrokafka groups describe`` (start offset and lag)."""
+    """The offset rows of ``ferrokafka groups describe`` (start offset, lag, in flight)."""
     shown = CliRunner().invoke(cli, ["groups", "describe", GROUP, "--bootstrap-server", bootstrap])
     assert shown.exit_code == 0, shown.output
     return [r for r in (line.split() for line in shown.output.splitlines()) if r[:1] == [GROUP]]
@@ -291,18 +314,37 @@ def _committed(consumer: ck.ShareConsumer) -> bool:
     return True
 
 
-def share_fetch_error(bootstrap: str) -> int:
-    """The partition error of a ShareFetch for the topic's partition 0 at ``bootstrap``."""
+def report(kind: str, run: Run, held: list[int]) -> None:
+    """The run's outcome on one line, to put the ferrokafka and Kafka runs side by side."""
+    counts: dict[int, int] = {}
+    for offset, _ in run.delivered:
+        counts[offset] = counts.get(offset, 0) + 1
+    print(
+        f"share-cluster {kind}: delivered {len(counts)} records in {len(run.delivered)} "
+        f"deliveries, redelivered {sum(1 for c in counts.values() if c > 1)} "
+        f"(held at the kill {len(held)}, max delivery count "
+        f"{max((c for _, c in run.delivered), default=0)})"
+    )
+
+
+Answer = tuple[int, int, int, list[tuple[int, int]]]
+
+
+def not_led_answers(bootstrap: str) -> tuple[Answer, Answer]:
+    """What a ShareFetch, then a ShareAcknowledge in the session it opened, answer for the
+    topic's partition 0 at ``bootstrap``: (partition error, current leader id, its epoch,
+    [(node id, port)] of the node endpoints)."""
     with RawClient(bootstrap) as client:
         meta = client.call(
             MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=TOPIC)]), 12
         )
         topic_id = meta.topics[0].topic_id
         R = ShareFetchRequest
-        answer = client.call(
+        member = "follower-check-member-01"
+        fetched = client.call(
             R(
                 group_id=GROUP,
-                member_id="follower-check-member-01",
+                member_id=member,
                 share_session_epoch=0,
                 max_wait_ms=0,
                 max_records=10,
@@ -315,5 +357,40 @@ def share_fetch_error(bootstrap: str) -> int:
             ),
             1,
         )
-    assert answer.error_code == ec.NONE, answer
-    return int(answer.responses[0].partitions[0].error_code)
+        A = ShareAcknowledgeRequest
+        acknowledged = client.call(
+            A(
+                group_id=GROUP,
+                member_id=member,
+                share_session_epoch=1,
+                topics=[
+                    A.AcknowledgeTopic(
+                        topic_id=topic_id,
+                        partitions=[
+                            A.AcknowledgePartition(
+                                partition_index=0,
+                                acknowledgement_batches=[
+                                    A.AcknowledgementBatch(
+                                        first_offset=0, last_offset=0, acknowledge_types=[1]
+                                    )
+                                ],
+                            )
+                        ],
+                    )
+                ],
+            ),
+            1,
+        )
+    out = []
+    for answer in (fetched, acknowledged):
+        assert answer.error_code == ec.NONE, answer
+        part = answer.responses[0].partitions[0]
+        out.append(
+            (
+                int(part.error_code),
+                part.current_leader.leader_id,
+                part.current_leader.leader_epoch,
+                [(e.node_id, e.port) for e in answer.node_endpoints],
+            )
+        )
+    return out[0], out[1]

@@ -10,6 +10,12 @@ release that changed what is persisted.
 
 Records becoming AVAILABLE again (released, lock expired) wake the ShareFetch long-polls
 watching their partition through the replica manager's purgatory, as an append does.
+
+A partition that stops being led here at the epoch its share-partitions were loaded at (a
+follower now, gone, or led again at a new epoch) has them dropped at once
+(:meth:`SharePartitionManager.on_leadership`, the replica manager's listener, as Kafka's
+SharePartitionListener): their acquisition locks end with them (the new leader reads the
+persisted state, where acquired records are AVAILABLE) and the fetches waiting on them answer.
 """
 
 from __future__ import annotations
@@ -101,6 +107,24 @@ class SharePartitionManager:
             finally:
                 self._nursery = None
 
+    def in_flight(self) -> list[tuple[SharePartitionKey, int, int]]:
+        """(key, in-flight records, in-flight batches) of every share-partition loaded here:
+        Kafka's SharePartitionMetrics InFlightMessageCount (the records from the start offset
+        to the end offset, 0 when none is in flight) and InFlightBatchCount (here, the runs of
+        consecutive in-flight records in one state)."""
+        out = []
+        for key, sp in self.partitions.items():
+            records = sp.end_offset - sp.start_offset if sp.records else 0
+            batches, previous = 0, None
+            for offset in sorted(sp.records):
+                record = sp.records[offset]
+                run = (offset, record.state, record.member_id)
+                if previous is None or previous != (offset - 1, record.state, record.member_id):
+                    batches += 1
+                previous = run
+            out.append((key, records, batches))
+        return out
+
     # -- loading ------------------------------------------------------------------------------
 
     def _lock(self, key: SharePartitionKey) -> trio.Lock:
@@ -139,6 +163,23 @@ class SharePartitionManager:
         self.partitions[key] = sp
         self._epochs[key] = handle.leader_epoch
         return sp
+
+    def on_leadership(self, topic_id: uuid.UUID, index: int, handle: Partition | None) -> None:
+        """The replica manager's call after the partition changed leader or epoch, or went
+        (None): the share-partitions loaded at another epoch, or no longer led here, go."""
+        epoch = handle.leader_epoch if handle is not None and handle.is_leader else None
+        stale = [
+            key
+            for key in self.partitions
+            if key.topic_id == topic_id
+            and key.partition == index
+            and self._epochs.get(key) != epoch
+        ]
+        for key in stale:
+            log.info("share-partition %s unloaded: the partition is not led here any more", key)
+            self._unload(key)
+        if stale:
+            self._wake((topic_id, index))
 
     def _unload(self, key: SharePartitionKey) -> None:
         """Drop the cached share-partition (its durable state stays with the coordinator)."""

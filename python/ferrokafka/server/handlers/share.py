@@ -42,6 +42,7 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         find=lambda topic_id, index: _leader(node, topic_id, index),
     )
     node.share_partitions = manager
+    node.replicas.add_all_leadership_listener(manager.on_leadership)
     groups = ShareGroups(node, coordinator, initialize_state, delete_state)
     offsets = _offsets(node, manager, groups)
 
