@@ -8,9 +8,9 @@ which ferrokafka leaves at 0, so share groups start off):
   partition's leader is killed (SIGKILL) mid-stream: every record is delivered, and none whose
   acknowledgement was confirmed (``commit_sync`` without error) comes again (Kafka's
   at-least-once: only records acquired or acknowledged without confirmation may);
-- the killed node, restarted as a follower, answers a ShareFetch and a ShareAcknowledge for
-  the partition NOT_LEADER_OR_FOLLOWER with the current leader, its epoch and its endpoint
-  (KIP-951), as Kafka 4.4 does.
+- the killed node, restarted as a follower, answers a ShareFetch for the partition
+  NOT_LEADER_OR_FOLLOWER with the current leader, its epoch and its endpoint (KIP-951), and a
+  ShareAcknowledge UNKNOWN_TOPIC_OR_PARTITION (no share-partition there), as Kafka 4.4 does.
 
 The group, share-state and data topics have three replicas, so the group coordinator and the
 share coordinator move too when their leader is the node killed.
@@ -114,13 +114,28 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
     nodes_class = KafkaKRaftCluster if kind == "kafka" else KRaftCluster
     with nodes_class(tmp_path / "c", size=3, overrides=OVERRIDES).running() as cluster:
         nodes = cluster.nodes
-        # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
-        assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
-        ks.run_kafka_tool(
-            FEATURE_COMMAND,
-            ["--bootstrap-server", cluster.bootstrap, "upgrade", "--feature", "share.version=1"],
-            work_dir=tmp_path,
-        )
+        if kind == "kafka":
+            # Kafka nodes finalize the share.version they support at once (2 in 4.4).
+            shown = ks.run_kafka_tool(
+                FEATURE_COMMAND,
+                ["--bootstrap-server", cluster.bootstrap, "describe"],
+                work_dir=tmp_path,
+            ).stdout
+            print(f"share-cluster kafka: {[ln for ln in shown.splitlines() if 'share' in ln]}")
+        else:
+            # Formatted with Kafka 4.4's defaults: share.version 2 is not supported, left at 0.
+            assert not SHARE_API_KEYS & advertised(nodes[1].bootstrap)
+            ks.run_kafka_tool(
+                FEATURE_COMMAND,
+                [
+                    "--bootstrap-server",
+                    cluster.bootstrap,
+                    "upgrade",
+                    "--feature",
+                    "share.version=1",
+                ],
+                work_dir=tmp_path,
+            )
         for node in nodes.values():
             wait_for(
                 f"node {node.node_id} advertises the share APIs",
@@ -188,9 +203,12 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
             # acknowledged: they must come again (from the new leader), with a higher count.
             produce(producer, PHASE, 2 * PHASE)
             assert leader_of(nodes[1].bootstrap, TOPIC)[0] == first
-            # (no --metrics-url: the in-flight count is n/a)
+            # (no --metrics-url: the in-flight count is n/a). Kafka shows the start offset
+            # one write behind (README, share groups), 0 here, with the same lag.
             described = share_offsets(cluster.bootstrap)
-            assert described == [[GROUP, TOPIC, "0", str(PHASE), str(PHASE), "n/a"]]
+            print(f"share-cluster {kind}: describe before the kill {described}")
+            start = "0" if kind == "kafka" else str(PHASE)
+            assert described == [[GROUP, TOPIC, "0", start, str(PHASE), "n/a"]]
             acquired = run.until_acquired()
             held = [m.offset() for m in acquired]
             killed, _ = leader_of(nodes[1].bootstrap, TOPIC)
@@ -207,7 +225,9 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
             hint = (ec.NOT_LEADER_OR_FOLLOWER, leader, epoch, [(leader, nodes[leader].port)])
             fetched, acknowledged = not_led_answers(nodes[killed].bootstrap)
             assert fetched == hint, fetched
-            assert acknowledged == hint, acknowledged
+            # No share-partition here to acknowledge on (Kafka's "No share partition found"):
+            # not a leadership error, so no hint.
+            assert acknowledged == (ec.UNKNOWN_TOPIC_OR_PARTITION, 0, 0, []), acknowledged
         finally:
             consumer.close()
         report(kind, run, held)
@@ -218,11 +238,16 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
             o for i, o in enumerate(offsets) if o in run.confirmed and i >= run.confirmed[o]
         )
         assert not again, again
-        # ... and those held at the kill delivered again, with their delivery count raised.
+        # ... and those held at the kill delivered again, ferrokafka's with their delivery
+        # count raised: it persists each acquisition, where Kafka 4.4 writes the state on
+        # acknowledgements and lock expiries only, so the new leader redelivers them with
+        # count 1 again.
         counts: dict[int, list[int]] = {}
         for offset, count in run.delivered:
             counts.setdefault(offset, []).append(count)
-        assert held and all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
+        assert held and all(len(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
+        if kind == "ferrokafka":
+            assert all(max(counts[o]) >= 2 for o in held), {o: counts[o] for o in held}
 
 
 def group_coordinator(bootstrap: str) -> int:

@@ -93,6 +93,9 @@ class SharePartitionManager:
         # while the epoch holds; another epoch (leadership moved away, or back after a move)
         # means the cached state may be stale, so it is dropped and read again.
         self._epochs: dict[SharePartitionKey, int] = {}
+        # The loaded share-partitions of each (topic id, partition): a leadership change
+        # visits its own, not every share-partition of the broker.
+        self._by_partition: dict[tuple[uuid.UUID, int], set[SharePartitionKey]] = {}
         self._locks: dict[SharePartitionKey, trio.Lock] = {}
         self.timers = Timers()
         self._nursery: trio.Nursery | None = None
@@ -162,19 +165,15 @@ class SharePartitionManager:
         sp.on_log_start(handle.log_start_offset)
         self.partitions[key] = sp
         self._epochs[key] = handle.leader_epoch
+        self._by_partition.setdefault((key.topic_id, key.partition), set()).add(key)
         return sp
 
     def on_leadership(self, topic_id: uuid.UUID, index: int, handle: Partition | None) -> None:
         """The replica manager's call after the partition changed leader or epoch, or went
         (None): the share-partitions loaded at another epoch, or no longer led here, go."""
         epoch = handle.leader_epoch if handle is not None and handle.is_leader else None
-        stale = [
-            key
-            for key in self.partitions
-            if key.topic_id == topic_id
-            and key.partition == index
-            and self._epochs.get(key) != epoch
-        ]
+        loaded = self._by_partition.get((topic_id, index), ())
+        stale = [key for key in loaded if self._epochs.get(key) != epoch]
         for key in stale:
             log.info("share-partition %s unloaded: the partition is not led here any more", key)
             self._unload(key)
@@ -186,6 +185,11 @@ class SharePartitionManager:
         self.partitions.pop(key, None)
         self._epochs.pop(key, None)
         self.timers.cancel(key)
+        loaded = self._by_partition.get((key.topic_id, key.partition))
+        if loaded is not None:
+            loaded.discard(key)
+            if not loaded:
+                del self._by_partition[(key.topic_id, key.partition)]
 
     def _led_here(self, key: SharePartitionKey) -> Partition | None:
         """The partition, while this broker still leads it at the epoch the share-partition
@@ -249,10 +253,20 @@ class SharePartitionManager:
     async def acknowledge(
         self,
         key: SharePartitionKey,
-        handle: Partition,
+        handle: Partition | int,
         member_id: str,
         batches: list[tuple[int, int, list[int]]],
     ) -> int:
+        """Apply a member's acknowledgements; ``handle`` is the partition led here or the
+        error of its lookup. As Kafka's SharePartitionManager.acknowledge, a share-partition
+        not loaded here (never fetched here, or dropped when its leadership moved) is
+        UNKNOWN_TOPIC_OR_PARTITION, whatever the partition's leader."""
+        if handle == ec.UNKNOWN_TOPIC_ID:
+            return ec.UNKNOWN_TOPIC_ID
+        if key not in self.partitions:
+            return ec.UNKNOWN_TOPIC_OR_PARTITION
+        if isinstance(handle, int):
+            return handle
         async with self._lock(key):
             sp = await self._load(key, handle)
             if isinstance(sp, int):

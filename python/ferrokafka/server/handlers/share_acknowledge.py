@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 
-from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_acknowledge import (
     ShareAcknowledgeRequest,
@@ -123,8 +122,6 @@ class ShareAcknowledgeHandler:
         ):
             return ec.TOPIC_AUTHORIZATION_FAILED
         handle = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        if not isinstance(handle, Partition):
-            return handle
         return await self.manager.acknowledge(
             SharePartitionKey(group_id, topic_id, index), handle, member_id, batches
         )

@@ -172,8 +172,6 @@ class ShareFetchHandler:
         if not self._topic_allowed(ctx, tp[0]):
             return ec.TOPIC_AUTHORIZATION_FAILED
         handle = self.node.replicas.leader_partition_by_id_or_error(tp[0], tp[1])
-        if not isinstance(handle, Partition):
-            return handle
         return await self.manager.acknowledge(
             SharePartitionKey(group_id, tp[0], tp[1]), handle, member_id, batches
         )
