@@ -23,6 +23,7 @@ delivered, deliveries, records redelivered) on a ``share-cluster`` line to compa
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,13 @@ OVERRIDES = {
 }
 TOPIC = "sq"
 GROUP = "sq-g"
+JAVA_GROUP = "sq-java"
+# The Java consumer stops once nothing came for this long (longer than a leader failover) or
+# after JAVA_RUN_MS; the test waits APP_TIMEOUT_S for it at most.
+JAVA_IDLE_MS = "20000"
+JAVA_RUN_MS = "150000"
+JAVA_FIRST_WAIT_MS = "60000"
+APP_TIMEOUT_S = 180.0
 PHASE = 100  # records produced before, during and after the kill
 POLL_S = 0.5
 WAIT_S = 120.0
@@ -184,8 +192,14 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
                 )
             ],
         )
-        for future in admin.incremental_alter_configs([resource]).values():
+        java_resource = ConfigResource(
+            "GROUP", JAVA_GROUP, incremental_configs=resource.incremental_configs
+        )
+        for future in admin.incremental_alter_configs([resource, java_resource]).values():
             future.result(timeout=30)
+        # Kafka's Java share consumer reads the topic in its own group across the kill.
+        java_log = tmp_path / "java-consumer.err"
+        java = java_consumer(cluster.bootstrap, java_log)
 
         consumer = ck.ShareConsumer(
             {
@@ -228,8 +242,21 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
             # No share-partition here to acknowledge on (Kafka's "No share partition found"):
             # not a leadership error, so no hint.
             assert acknowledged == (ec.UNKNOWN_TOPIC_OR_PARTITION, 0, 0, []), acknowledged
+            java_got = java_deliveries(java, java_log)
         finally:
             consumer.close()
+            if java.poll() is None:
+                java.kill()
+                java.wait(APP_TIMEOUT_S)
+        java_counts: dict[int, int] = {}
+        for offset, _ in java_got:
+            java_counts[offset] = java_counts.get(offset, 0) + 1
+        print(
+            f"share-cluster {kind}: Java consumer delivered {len(java_counts)} records in "
+            f"{len(java_got)} deliveries, redelivered "
+            f"{sum(1 for c in java_counts.values() if c > 1)}"
+        )
+        assert set(java_counts) == set(range(3 * PHASE))
         report(kind, run, held)
         offsets = [offset for offset, _ in run.delivered]
         assert set(offsets) == set(range(3 * PHASE))
@@ -337,6 +364,42 @@ def _committed(consumer: ck.ShareConsumer) -> bool:
     if isinstance(result, list):
         return all(getattr(tp, "error", None) is None for tp in result)
     return True
+
+
+def java_consumer(bootstrap: str, log: Path) -> subprocess.Popen[str]:
+    """tests/kafka/apps/ShareConsume.java (KafkaShareConsumer 4.4, implicit acknowledgement)
+    in JAVA_GROUP; it prints a ``GOT offset count value`` line per record (its log goes to
+    ``log``: the client logs every refused connection while a node is down)."""
+    from kafka_support.jars import streams_classpath
+    from kafka_support.java_apps import app_command
+
+    command = app_command(
+        "ShareConsume",
+        streams_classpath(),
+        bootstrap,
+        JAVA_GROUP,
+        TOPIC,
+        "implicit",
+        JAVA_IDLE_MS,
+        JAVA_RUN_MS,
+        JAVA_FIRST_WAIT_MS,
+    )
+    with log.open("w") as err:
+        return subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, text=True
+        )
+
+
+def java_deliveries(process: subprocess.Popen[str], log: Path) -> list[tuple[int, int]]:
+    """(offset, delivery count) of every record the Java consumer printed, once it ended."""
+    out, _ = process.communicate(timeout=APP_TIMEOUT_S)
+    assert process.returncode == 0 and "DONE" in out, out[-2000:] + log.read_text()[-3000:]
+    return [
+        (int(offset), int(count))
+        for line in out.splitlines()
+        if line.startswith("GOT ")
+        for _, offset, count, _value in [line.split(" ", 3)]
+    ]
 
 
 def report(kind: str, run: Run, held: list[int]) -> None:
