@@ -261,8 +261,8 @@ class SharePartitionManager:
         error of its lookup. As Kafka's SharePartitionManager.acknowledge, a share-partition
         not loaded here (never fetched here, or dropped when its leadership moved) is
         UNKNOWN_TOPIC_OR_PARTITION, whatever the partition's leader."""
-        if handle == ec.UNKNOWN_TOPIC_ID:
-            return ec.UNKNOWN_TOPIC_ID
+        if isinstance(handle, int) and handle == ec.UNKNOWN_TOPIC_ID:
+            return handle  # Kafka checks the topic ids first
         if key not in self.partitions:
             return ec.UNKNOWN_TOPIC_OR_PARTITION
         if isinstance(handle, int):

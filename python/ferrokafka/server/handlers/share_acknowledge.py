@@ -1,9 +1,11 @@
 """ShareAcknowledge (API key 79, KIP-932): a member's acknowledgements (ACCEPT, RELEASE,
 REJECT, RENEW; GAP) outside a fetch, in its share session (epoch 0 is refused: a session is
 opened by ShareFetch; -1 acknowledges, closes the session and releases what the member still
-holds). Authorization as ShareFetch: READ on the group and on each topic. A partition answered
-NOT_LEADER_OR_FOLLOWER carries its current leader and its endpoint (KIP-951,
-:mod:`.leader_hint`), the others the default leader fields, as Kafka's."""
+holds). Authorization as ShareFetch: READ on the group and on each topic. As Kafka's, a
+share-partition not loaded on this broker (never fetched here, or dropped when the partition's
+leadership moved) is UNKNOWN_TOPIC_OR_PARTITION; a partition answered NOT_LEADER_OR_FOLLOWER
+carries its current leader and its endpoint (KIP-951, :mod:`.leader_hint`), the others the
+default leader fields."""
 
 from __future__ import annotations
 
