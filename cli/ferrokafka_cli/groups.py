@@ -34,6 +34,7 @@ from .group_admin import (
     list_groups,
 )
 from .share_groups_view import echo_share_group, find_share_group
+from .share_in_flight import in_flight_counts
 from .topics import connect
 
 # States in which Kafka's tool lets an admin rewrite a group's offsets: nobody consumes.
@@ -178,9 +179,20 @@ def _describe_one(client: KafkaClient, group: GroupDescription) -> None:
 @groups.command("describe")
 @click.argument("group_ids", metavar="GROUP...", nargs=-1, required=True)
 @bootstrap_options
+@click.option(
+    "--metrics-url",
+    "metrics_urls",
+    multiple=True,
+    metavar="URL",
+    help="A broker's metrics endpoint (host:port of its metrics port, or a URL), repeatable: "
+    "a share group's in-flight records per partition are read there (else n/a).",
+)
 @reports_errors
-def describe(group_ids: tuple[str, ...], bootstrap_server: str, timeout: float) -> None:
-    """State, members and per-partition offsets and lag of each GROUP."""
+def describe(
+    group_ids: tuple[str, ...], bootstrap_server: str, timeout: float, metrics_urls: tuple[str, ...]
+) -> None:
+    """State, members and per-partition offsets and lag of each GROUP (and, for a share
+    group, the records in flight, from the brokers' metrics given by --metrics-url)."""
     missing = []
     with connect(bootstrap_server, timeout) as client:
         for i, group_id in enumerate(group_ids):
@@ -188,7 +200,8 @@ def describe(group_ids: tuple[str, ...], bootstrap_server: str, timeout: float) 
             if share is not None:
                 if i:
                     click.echo()
-                echo_share_group(client, share, echo_table)
+                in_flight = in_flight_counts(metrics_urls, group_id, timeout)
+                echo_share_group(client, share, echo_table, in_flight)
                 continue
             group = describe_group(client, group_id)
             if not group.exists:

@@ -1,6 +1,8 @@
 """`ferrokafka groups describe` of a share group (KIP-932): its members and their assignments
 (ShareGroupDescribe) and each share-partition's start offset and lag
-(DescribeShareGroupOffsets v1, which answers the lag), asked of the group's coordinator.
+(DescribeShareGroupOffsets v1, which answers the lag), asked of the group's coordinator, and
+its in-flight records, read from the brokers' metrics endpoints when given
+(:mod:`.share_in_flight`), else "n/a".
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SHARE = "share"
 # DescribeShareGroupOffsets answers -1 for a start offset or lag it does not have.
 UNKNOWN = -1
 MISSING = "-"
+NOT_AVAILABLE = "n/a"
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,17 @@ def find_share_group(client: KafkaClient, group_id: str) -> GroupDescription | N
     return at_coordinator(client, group_id, lambda conn: describe_share_group(conn, group_id))
 
 
-def echo_share_group(client: KafkaClient, group: GroupDescription, table: Table) -> None:
+def echo_share_group(
+    client: KafkaClient,
+    group: GroupDescription,
+    table: Table,
+    in_flight: dict[tuple[str, int], int] | None = None,
+) -> None:
     """The share group's offsets table, then its members (``table`` is groups.echo_table,
-    passed in to keep the imports one-way)."""
+    passed in to keep the imports one-way); ``in_flight``: the in-flight records by
+    partition, as far as known."""
     offsets = share_offsets(client, group.group_id)
+    known = in_flight or {}
     click.echo(
         f"Group '{group.group_id}' (share, assignor {group.protocol or MISSING}) is "
         f"{group.state} with {len(group.members)} member(s)."
@@ -99,10 +109,11 @@ def echo_share_group(client: KafkaClient, group: GroupDescription, table: Table)
             partition,
             MISSING if o.start_offset == UNKNOWN else o.start_offset,
             MISSING if o.lag == UNKNOWN else o.lag,
+            known.get((topic, partition), NOT_AVAILABLE),
         )
         for (topic, partition), o in sorted(offsets.items())
     ]
-    table(("GROUP", "TOPIC", "PARTITION", "START-OFFSET", "LAG"), rows)
+    table(("GROUP", "TOPIC", "PARTITION", "START-OFFSET", "LAG", "IN-FLIGHT"), rows)
     click.echo()
     if not group.members:
         click.echo(f"Share group '{group.group_id}' has no active members.")

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import trio
 
+from ferrokafka.cluster.image import MetadataImage, PartitionImage, TopicImage
+from ferrokafka.partition import AppendOrigin, Partition, ReplicaManager
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.share.manager import GroupShareSettings, SharePartitionManager
 from ferrokafka.share.partition import ShareConfig
 from ferrokafka.share.persister import InMemoryPersister, SharePartitionKey
+from ferrokafka.storage import BatchBuilder, LogConfig, LogManager, LogManagerSettings
 
 TOPIC_ID = uuid.uuid4()
 KEY = SharePartitionKey("g", TOPIC_ID, 0)
@@ -104,3 +108,76 @@ def test_a_group_without_sessions_here_is_unloaded() -> None:
         assert KEY not in w.manager.partitions
 
     trio.run(main)
+
+
+def test_a_partition_led_elsewhere_drops_its_share_partitions_at_once(tmp_path: Path) -> None:
+    """Eager, as Kafka's SharePartitionListener: the replica manager's become-follower (or
+    removal) drops the share-partition and its acquisition-lock timer, and wakes the fetches
+    waiting on the partition, without any further use of it."""
+
+    async def main() -> None:
+        logs = LogManager(LogManagerSettings((str(tmp_path),)), LogConfig())
+        replicas = ReplicaManager(ME, logs)
+        persister = InMemoryPersister()
+        woken: list[tuple[uuid.UUID, int]] = []
+
+        def find(topic_id: uuid.UUID, index: int) -> Partition | None:
+            found = replicas.leader_partition_by_id_or_error(topic_id, index)
+            return found if isinstance(found, Partition) else None
+
+        manager = SharePartitionManager(
+            persister=lambda: persister,
+            settings=lambda _group: GroupShareSettings(ShareConfig(), auto_offset_reset="earliest"),
+            wake=woken.append,
+            now_ms=lambda: 0,
+            max_sessions=10,
+            find=find,
+        )
+        replicas.add_all_leadership_listener(manager.on_leadership)
+        await apply(replicas, orders_image(leader=ME, epoch=5))
+        handle = replicas.partition("orders", 0)
+        assert handle is not None and handle.is_leader
+        builder = BatchBuilder()
+        for i in range(5):
+            builder.append(b"v%d" % i)
+        appended = await handle.append_as_leader(
+            builder.build(), origin=AppendOrigin.CLIENT, required_acks=1
+        )
+        assert appended.code == ec.NONE
+        key = SharePartitionKey("g", ORDERS, 0)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(manager.run)
+            fetched = await manager.fetch(key, handle, "m1", 1 << 20, 10)
+            assert [(a.first_offset, a.last_offset) for a in fetched.acquired] == [(0, 4)]
+            assert key in manager.partitions and key in manager.timers
+            # The same leader at the same epoch (another topic changed): kept.
+            manager.on_leadership(ORDERS, 0, handle)
+            assert key in manager.partitions
+            # Broker 2 leads the partition now: dropped with its lock timer, at once.
+            await apply(replicas, orders_image(leader=2, epoch=6))
+            assert not handle.is_leader
+            assert key not in manager.partitions and key not in manager.timers
+            assert woken == [(ORDERS, 0)]
+            # The persisted state has the acquired records AVAILABLE for the next leader.
+            state = await persister.read(key, 6)
+            assert state.start_offset == 0
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+ORDERS = uuid.UUID(int=1)
+ME = 1
+
+
+def orders_image(leader: int, epoch: int) -> MetadataImage:
+    orders = TopicImage(
+        "orders", ORDERS, {0: PartitionImage(0, (ME, 2), (ME,), leader, epoch, epoch)}
+    )
+    return MetadataImage(
+        offset=10, topics_by_name={"orders": orders}, topics_by_id={ORDERS: orders}
+    )
+
+
+async def apply(replicas: ReplicaManager, img: MetadataImage) -> None:
+    await replicas.apply_image(img, lambda _: LogConfig(), lambda _: 1)

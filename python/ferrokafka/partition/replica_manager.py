@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 TopicPartitionKey = tuple[str, int]
 # (partition index, the partition or None when it is no longer hosted here)
 LeadershipListener = Callable[[int, "Partition | None"], None]
+# (topic id, partition index, the partition or None): a listener of every topic's partitions
+PartitionLeadershipListener = Callable[[uuid.UUID, int, "Partition | None"], None]
 
 
 class ReplicaManager:
@@ -66,6 +68,9 @@ class ReplicaManager:
         # Called after a partition of the topic changed leader or epoch, or went (None):
         # the coordinator runtimes load and unload their partitions from it.
         self._leadership_listeners: dict[str, list[LeadershipListener]] = {}
+        # The same for the partitions of every topic: the share-partition leaders drop theirs
+        # when the partition stops being led here.
+        self._all_leadership_listeners: list[PartitionLeadershipListener] = []
         # replication-offset-checkpoint as the last run left it: each partition's starting
         # high watermark, taken once when the partition is first opened.
         self._checkpointed_hws: dict[TopicPartitionKey, int] | None = None
@@ -146,9 +151,18 @@ class ReplicaManager:
         if listener in listeners:
             listeners.remove(listener)
 
-    def _leadership_changed(self, topic: str, index: int, partition: Partition | None) -> None:
+    def add_all_leadership_listener(self, listener: PartitionLeadershipListener) -> None:
+        """``listener`` is called after any hosted partition changed leader or epoch, or
+        went (None), as Kafka's ReplicaManager calls a PartitionListener."""
+        self._all_leadership_listeners.append(listener)
+
+    def _leadership_changed(
+        self, topic: str, topic_id: uuid.UUID, index: int, partition: Partition | None
+    ) -> None:
         for listener in list(self._leadership_listeners.get(topic, ())):
             listener(index, partition)
+        for any_listener in list(self._all_leadership_listeners):
+            any_listener(topic_id, index, partition)
 
     # -- metadata ----------------------------------------------------------------------------
 
@@ -237,7 +251,7 @@ class ReplicaManager:
                 moved = partition.make_follower(state)
                 partition.wake_waiters()  # fetchers waiting on it now answer NOT_LEADER
             if moved:
-                self._leadership_changed(name, index, partition)
+                self._leadership_changed(name, topic.topic_id, index, partition)
 
     async def _open(
         self,
@@ -345,7 +359,7 @@ class ReplicaManager:
         partition = self._by_name.pop(key)
         self._by_id.pop((partition.topic_id, partition.partition), None)
         partition.wake_waiters()  # wake fetchers so they notice the partition is gone
-        self._leadership_changed(key[0], key[1], None)
+        self._leadership_changed(key[0], partition.topic_id, key[1], None)
         # A replica fetcher may be appending to it (it learns of the removal after this
         # image): the deletion waits for that append, and later ones fail and back off.
         async with partition.append_lock:

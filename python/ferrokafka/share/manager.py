@@ -11,6 +11,12 @@ release that changed what is persisted.
 Records becoming AVAILABLE again (released, lock expired) wake the ShareFetch long-polls
 watching their partition through the replica manager's purgatory, as an append does.
 
+A partition that stops being led here at the epoch its share-partitions were loaded at (a
+follower now, gone, or led again at a new epoch) has them dropped at once
+(:meth:`SharePartitionManager.on_leadership`, the replica manager's listener, as Kafka's
+SharePartitionListener): their acquisition locks end with them (the new leader reads the
+persisted state, where acquired records are AVAILABLE) and the fetches waiting on them answer.
+
 Dead-letter queue (share.version 2, KIP-1191): records a share-partition made ARCHIVING are
 handed, once that state is written, to ``dead_letter`` (the DLQ writer) in a task of their
 own, as Kafka's SharePartition hands them to its ShareGroupDLQManager without holding the
@@ -98,6 +104,9 @@ class SharePartitionManager:
         # while the epoch holds; another epoch (leadership moved away, or back after a move)
         # means the cached state may be stale, so it is dropped and read again.
         self._epochs: dict[SharePartitionKey, int] = {}
+        # The loaded share-partitions of each (topic id, partition): a leadership change
+        # visits its own, not every share-partition of the broker.
+        self._by_partition: dict[tuple[uuid.UUID, int], set[SharePartitionKey]] = {}
         self._locks: dict[SharePartitionKey, trio.Lock] = {}
         self.timers = Timers()
         self._nursery: trio.Nursery | None = None
@@ -111,6 +120,24 @@ class SharePartitionManager:
                 await self.timers.run()
             finally:
                 self._nursery = None
+
+    def in_flight(self) -> list[tuple[SharePartitionKey, int, int]]:
+        """(key, in-flight records, in-flight batches) of every share-partition loaded here:
+        Kafka's SharePartitionMetrics InFlightMessageCount (the records from the start offset
+        to the end offset, 0 when none is in flight) and InFlightBatchCount (here, the runs of
+        consecutive in-flight records in one state)."""
+        out = []
+        for key, sp in self.partitions.items():
+            records = sp.end_offset - sp.start_offset if sp.records else 0
+            batches, previous = 0, None
+            for offset in sorted(sp.records):
+                record = sp.records[offset]
+                run = (offset, record.state, record.member_id)
+                if previous is None or previous != (offset - 1, record.state, record.member_id):
+                    batches += 1
+                previous = run
+            out.append((key, records, batches))
+        return out
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -149,14 +176,32 @@ class SharePartitionManager:
         sp.on_log_start(handle.log_start_offset)
         self.partitions[key] = sp
         self._epochs[key] = handle.leader_epoch
+        self._by_partition.setdefault((key.topic_id, key.partition), set()).add(key)
         self._send_dead_letters(key, sp, handle)  # ARCHIVING when last written: again
         return sp
+
+    def on_leadership(self, topic_id: uuid.UUID, index: int, handle: Partition | None) -> None:
+        """The replica manager's call after the partition changed leader or epoch, or went
+        (None): the share-partitions loaded at another epoch, or no longer led here, go."""
+        epoch = handle.leader_epoch if handle is not None and handle.is_leader else None
+        loaded = self._by_partition.get((topic_id, index), ())
+        stale = [key for key in loaded if self._epochs.get(key) != epoch]
+        for key in stale:
+            log.info("share-partition %s unloaded: the partition is not led here any more", key)
+            self._unload(key)
+        if stale:
+            self._wake((topic_id, index))
 
     def _unload(self, key: SharePartitionKey) -> None:
         """Drop the cached share-partition (its durable state stays with the coordinator)."""
         self.partitions.pop(key, None)
         self._epochs.pop(key, None)
         self.timers.cancel(key)
+        loaded = self._by_partition.get((key.topic_id, key.partition))
+        if loaded is not None:
+            loaded.discard(key)
+            if not loaded:
+                del self._by_partition[(key.topic_id, key.partition)]
 
     def _led_here(self, key: SharePartitionKey) -> Partition | None:
         """The partition, while this broker still leads it at the epoch the share-partition
@@ -220,10 +265,20 @@ class SharePartitionManager:
     async def acknowledge(
         self,
         key: SharePartitionKey,
-        handle: Partition,
+        handle: Partition | int,
         member_id: str,
         batches: list[tuple[int, int, list[int]]],
     ) -> int:
+        """Apply a member's acknowledgements; ``handle`` is the partition led here or the
+        error of its lookup. As Kafka's SharePartitionManager.acknowledge, a share-partition
+        not loaded here (never fetched here, or dropped when its leadership moved) is
+        UNKNOWN_TOPIC_OR_PARTITION, whatever the partition's leader."""
+        if isinstance(handle, int) and handle == ec.UNKNOWN_TOPIC_ID:
+            return handle  # Kafka checks the topic ids first
+        if key not in self.partitions:
+            return ec.UNKNOWN_TOPIC_OR_PARTITION
+        if isinstance(handle, int):
+            return handle
         async with self._lock(key):
             sp = await self._load(key, handle)
             if isinstance(sp, int):

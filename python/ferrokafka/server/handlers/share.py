@@ -44,6 +44,7 @@ def register(broker: Dispatcher, node: Node, coordinator: GroupCoordinator) -> N
         dead_letter=DeadLetterQueues(node),
     )
     node.share_partitions = manager
+    node.replicas.add_all_leadership_listener(manager.on_leadership)
     groups = ShareGroups(node, coordinator, initialize_state, delete_state)
     offsets = _offsets(node, manager, groups)
 

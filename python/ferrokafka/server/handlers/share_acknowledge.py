@@ -1,13 +1,16 @@
 """ShareAcknowledge (API key 79, KIP-932): a member's acknowledgements (ACCEPT, RELEASE,
 REJECT, RENEW; GAP) outside a fetch, in its share session (epoch 0 is refused: a session is
 opened by ShareFetch; -1 acknowledges, closes the session and releases what the member still
-holds). Authorization as ShareFetch: READ on the group and on each topic."""
+holds). Authorization as ShareFetch: READ on the group and on each topic. As Kafka's, a
+share-partition not loaded on this broker (never fetched here, or dropped when the partition's
+leadership moved) is UNKNOWN_TOPIC_OR_PARTITION; a partition answered NOT_LEADER_OR_FOLLOWER
+carries its current leader and its endpoint (KIP-951, :mod:`.leader_hint`), the others the
+default leader fields."""
 
 from __future__ import annotations
 
 import uuid
 
-from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_acknowledge import (
     ShareAcknowledgeRequest,
@@ -15,6 +18,7 @@ from ferrokafka.protocol.messages.share_acknowledge import (
 )
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, current_leader
 from ferrokafka.server.handlers.share_fetch import valid_member_id
 from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
@@ -59,6 +63,7 @@ class ShareAcknowledgeHandler:
             # Kafka's getErrorResponse: the code, no message.
             return Response(error_code=err.code)
         topics = []
+        endpoints: dict[int, Response.NodeEndpoint] = {}
         for topic in request.topics:
             parts = []
             for p in topic.partitions:
@@ -66,15 +71,13 @@ class ShareAcknowledgeHandler:
                     (b.first_offset, b.last_offset, list(b.acknowledge_types))
                     for b in p.acknowledgement_batches
                 ]
-                parts.append(
-                    Response.PartitionData(
-                        partition_index=p.partition_index,
-                        error_code=await self._acknowledge(
-                            ctx, group_id, member_id, topic.topic_id, p.partition_index, batches
-                        ),
-                        current_leader=self._leader(topic.topic_id, p.partition_index),
-                    )
+                code = await self._acknowledge(
+                    ctx, group_id, member_id, topic.topic_id, p.partition_index, batches
                 )
+                part = Response.PartitionData(partition_index=p.partition_index, error_code=code)
+                if code in HINTED_ERRORS:
+                    self._hint(ctx, topic.topic_id, part, endpoints)
+                parts.append(part)
             topics.append(
                 Response.ShareAcknowledgeTopicResponse(topic_id=topic.topic_id, partitions=parts)
             )
@@ -85,16 +88,26 @@ class ShareAcknowledgeHandler:
                 self.node, group_id
             ).config.record_lock_duration_ms,
             responses=topics,
+            node_endpoints=list(endpoints.values()),
         )
 
-    def _leader(self, topic_id: uuid.UUID, index: int) -> Response.LeaderIdAndEpoch:
-        """This node and the partition's leader epoch where it leads it, else unknown."""
-        found = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        if not isinstance(found, Partition):
-            return Response.LeaderIdAndEpoch(leader_id=-1, leader_epoch=-1)
-        return Response.LeaderIdAndEpoch(
-            leader_id=self.node.config.node_id, leader_epoch=found.leader_epoch
+    def _hint(
+        self,
+        ctx: RequestContext,
+        topic_id: uuid.UUID,
+        part: Response.PartitionData,
+        endpoints: dict[int, Response.NodeEndpoint],
+    ) -> None:
+        """The partition's current leader, and its endpoint among ``endpoints`` (KIP-951)."""
+        hint = current_leader(self.node, topic_id, part.partition_index, ctx.listener_name)
+        part.current_leader = Response.LeaderIdAndEpoch(
+            leader_id=hint.leader_id, leader_epoch=hint.leader_epoch
         )
+        if hint.endpoint is not None:
+            e = hint.endpoint
+            endpoints[e.node_id] = Response.NodeEndpoint(
+                node_id=e.node_id, host=e.host, port=e.port, rack=e.rack
+            )
 
     async def _acknowledge(
         self,
@@ -111,8 +124,6 @@ class ShareAcknowledgeHandler:
         ):
             return ec.TOPIC_AUTHORIZATION_FAILED
         handle = self.node.replicas.leader_partition_by_id_or_error(topic_id, index)
-        if not isinstance(handle, Partition):
-            return handle
         return await self.manager.acknowledge(
             SharePartitionKey(group_id, topic_id, index), handle, member_id, batches
         )

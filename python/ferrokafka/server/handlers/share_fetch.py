@@ -8,7 +8,9 @@ acquired nothing waits up to ``max_wait_ms`` for an append or a release (the pur
 Authorization as Kafka's ``handleShareFetchRequest``: READ on the group (else the whole request
 is GROUP_AUTHORIZATION_FAILED), READ on each topic (TOPIC_AUTHORIZATION_FAILED per partition).
 As Kafka, the leader does not check that the member is in the group (see
-:func:`valid_member_id`).
+:func:`valid_member_id`). A partition answered NOT_LEADER_OR_FOLLOWER carries its current
+leader and that leader's endpoint (KIP-951, :mod:`.leader_hint`); the others keep the default
+leader fields (0, 0), as Kafka's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest, ShareFetchResponse
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
+from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, current_leader
 from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
@@ -76,14 +79,14 @@ class ShareFetchHandler:
             )
         if epoch == FINAL_EPOCH:
             await self.manager.release_member(group_id, member_id)
-            return _response(results, lock_ms)
+            return self._response(ctx, results, lock_ms)
         assert session is not None
         if epoch == INITIAL_EPOCH:
             for tp in session.partitions:
                 results.setdefault(tp, self._partition(tp))
         if not request.is_renew_ack:  # a renewal only acknowledges
             await self._fetch(ctx, request, session, results)
-        return _response(results, lock_ms)
+        return self._response(ctx, results, lock_ms)
 
     def _session(
         self,
@@ -118,10 +121,38 @@ class ShareFetchHandler:
         return session
 
     def _partition(self, tp: TopicIdPartition) -> Response.PartitionData:
-        return Response.PartitionData(
-            partition_index=tp[1],
-            records=b"",
-            current_leader=Response.LeaderIdAndEpoch(leader_id=-1, leader_epoch=-1),
+        return Response.PartitionData(partition_index=tp[1], records=b"")
+
+    def _response(
+        self,
+        ctx: RequestContext,
+        results: dict[TopicIdPartition, Response.PartitionData],
+        lock_ms: int,
+    ) -> ShareFetchResponse:
+        """The response, the partitions not led here hinted with their leader (KIP-951)."""
+        endpoints: dict[int, Response.NodeEndpoint] = {}
+        for (topic_id, index), part in results.items():
+            if part.error_code not in HINTED_ERRORS:
+                continue
+            hint = current_leader(self.node, topic_id, index, ctx.listener_name)
+            part.current_leader = Response.LeaderIdAndEpoch(
+                leader_id=hint.leader_id, leader_epoch=hint.leader_epoch
+            )
+            if hint.endpoint is not None:
+                e = hint.endpoint
+                endpoints[e.node_id] = Response.NodeEndpoint(
+                    node_id=e.node_id, host=e.host, port=e.port, rack=e.rack
+                )
+        by_topic: dict[uuid.UUID, list[Response.PartitionData]] = {}
+        for (topic_id, _), part in results.items():
+            by_topic.setdefault(topic_id, []).append(part)
+        return Response(
+            acquisition_lock_timeout_ms=lock_ms,
+            responses=[
+                Response.ShareFetchableTopicResponse(topic_id=t, partitions=parts)
+                for t, parts in by_topic.items()
+            ],
+            node_endpoints=list(endpoints.values()),
         )
 
     def _topic_allowed(self, ctx: RequestContext, topic_id: uuid.UUID) -> bool:
@@ -141,8 +172,6 @@ class ShareFetchHandler:
         if not self._topic_allowed(ctx, tp[0]):
             return ec.TOPIC_AUTHORIZATION_FAILED
         handle = self.node.replicas.leader_partition_by_id_or_error(tp[0], tp[1])
-        if not isinstance(handle, Partition):
-            return handle
         return await self.manager.acknowledge(
             SharePartitionKey(group_id, tp[0], tp[1]), handle, member_id, batches
         )
@@ -186,9 +215,6 @@ class ShareFetchHandler:
                         budget_records,
                     )
                     part = results.setdefault(tp, self._partition(tp))
-                    part.current_leader = Response.LeaderIdAndEpoch(
-                        leader_id=self.node.config.node_id, leader_epoch=handle.leader_epoch
-                    )
                     if result.error:
                         part.error_code = result.error
                         got = True
@@ -247,18 +273,3 @@ def _acks(request: ShareFetchRequest) -> dict[TopicIdPartition, list[tuple[int, 
                     for b in p.acknowledgement_batches
                 ]
     return out
-
-
-def _response(
-    results: dict[TopicIdPartition, Response.PartitionData], lock_ms: int
-) -> ShareFetchResponse:
-    by_topic: dict[uuid.UUID, list[Response.PartitionData]] = {}
-    for (topic_id, _), part in results.items():
-        by_topic.setdefault(topic_id, []).append(part)
-    return Response(
-        acquisition_lock_timeout_ms=lock_ms,
-        responses=[
-            Response.ShareFetchableTopicResponse(topic_id=t, partitions=parts)
-            for t, parts in by_topic.items()
-        ],
-    )

@@ -124,6 +124,8 @@ class BrokerCollector:
         coordinator = node.group_coordinator
         if coordinator is not None:
             yield from _groups(coordinator, node)
+        if node.share_partitions is not None:
+            yield from _share_partitions(node)
 
     def _controller(self) -> Iterator[Metric]:
         broker = self._broker
@@ -242,3 +244,30 @@ def _groups(coordinator: Any, node: Any) -> Iterator[Metric]:
                 lag.add_metric(series, partition.high_watermark - committed.offset)
     yield current
     yield lag
+
+
+def _share_partitions(node: Any) -> Iterator[Metric]:
+    """Kafka's kafka.server:type=SharePartitionMetrics gauges (KIP-1103), by group, topic and
+    partition, for the share-partitions this broker leads and has loaded."""
+    labels = ["group", "topic", "partition"]
+    prefix = "kafka_server_sharepartitionmetrics_"
+    records = GaugeMetricFamily(
+        prefix + "inflightmessagecount",
+        "Records in flight in a share-partition (from its start offset to its end offset).",
+        labels=labels,
+    )
+    batches = GaugeMetricFamily(
+        prefix + "inflightbatchcount",
+        "Batches of in-flight records in a share-partition (runs in one state).",
+        labels=labels,
+    )
+    rows = []
+    for key, count, batch_count in node.share_partitions.in_flight():
+        topic = node.image.topics_by_id.get(key.topic_id)
+        name = topic.name if topic is not None else str(key.topic_id)
+        rows.append(([key.group_id, name, str(key.partition)], count, batch_count))
+    for series, count, batch_count in sorted(rows):
+        records.add_metric(series, count)
+        batches.add_metric(series, batch_count)
+    yield records
+    yield batches
