@@ -73,6 +73,11 @@ class GroupRecords(Generic[G]):
         """The member's fields its member metadata record carries."""
         raise NotImplementedError
 
+    def current_fields(self, member: Any) -> tuple:
+        """The member's fields its current assignment record carries."""
+        x = member
+        return (x.member_epoch, x.previous_member_epoch, x.state, x.assigned, x.pending_revocation)
+
     def member_value(self, member: Any) -> Message:
         raise NotImplementedError
 
@@ -133,7 +138,7 @@ class GroupRecords(Generic[G]):
             )
         for x in group.members.values():
             old = before.members.get(x.member_id)
-            if old is x or (old is not None and _current_fields(old) == _current_fields(x)):
+            if old is x or (old is not None and self.current_fields(old) == self.current_fields(x)):
                 continue
             key = self.current_key(group_id=gid, member_id=x.member_id)
             out.append(record(key, self.current_value(x)))
@@ -182,10 +187,6 @@ class GroupRecords(Generic[G]):
     def other_record_types(self, replayer: Replayer) -> dict[type, Replay]:
         """The kind's own group-level records and their replay (streams: the topology)."""
         return {}
-
-
-def _current_fields(x: Any) -> tuple:
-    return (x.member_epoch, x.previous_member_epoch, x.state, x.assigned, x.pending_revocation)
 
 
 class Replayer(Generic[G]):
