@@ -1,6 +1,6 @@
-"""What every kind of group (classic, consumer/KIP-848) offers the coordinator and the
-handlers that work on any group: offsets (OffsetCommit/OffsetFetch/OffsetDelete) and admin
-(ListGroups, DescribeGroups, DeleteGroups).
+"""What every kind of group (classic, consumer/KIP-848, streams, share) offers the coordinator
+and the handlers that work on any group: offsets (OffsetCommit/OffsetFetch/OffsetDelete) and
+admin (ListGroups, DescribeGroups, DeleteGroups).
 
 The coordinator keeps one map group id → :class:`Group`; a group id names one group of one
 kind at a time (Kafka answers GROUP_ID_NOT_FOUND / INCONSISTENT_GROUP_PROTOCOL when a request
