@@ -17,7 +17,7 @@ CONFIG = GroupConfig()
 def _replay(log):
     groups = {}
     replayer = Replayer(
-        groups.get, lambda g: groups.__setitem__(g.group_id, g), groups.pop, lambda: CONFIG
+        groups.get, lambda g: groups.__setitem__(g.group_id, g), groups.pop, lambda _gid: CONFIG
     )
     handlers = replayer.record_types()
     for key, value in log:

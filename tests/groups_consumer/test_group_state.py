@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from ferrokafka.groups.base import OffsetCommitter
 from ferrokafka.groups.consumer.group import (
     ConsumerGroup,
     GroupConfig,
@@ -176,19 +177,23 @@ def test_regex_and_assignor_errors():
     assert parts(r) == [0, 1, 2, 3] and set(r.assignment) == {T}
 
 
+def commit(group: ConsumerGroup, *fields, **flags) -> int:
+    return group.validate_offset_commit(OffsetCommitter(*fields, **flags))
+
+
 def test_offset_commit_and_fetch_validation():
     g = ConsumerGroup("g", CONFIG)
-    assert g.validate_offset_commit("", None, -1, 9) == ec.NONE  # empty group, admin commit
+    assert commit(g, "", None, -1, 9) == ec.NONE  # empty group, admin commit
     a = join(g, "a")
-    assert g.validate_offset_commit("", None, -1, 9) == ec.UNKNOWN_MEMBER_ID
-    assert g.validate_offset_commit("a", None, a.member_epoch, 9) == ec.NONE
-    assert g.validate_offset_commit("a", None, a.member_epoch - 1, 9) == ec.STALE_MEMBER_EPOCH
-    assert g.validate_offset_commit("a", None, a.member_epoch, 8) == ec.UNSUPPORTED_VERSION
+    assert commit(g, "", None, -1, 9) == ec.UNKNOWN_MEMBER_ID
+    assert commit(g, "a", None, a.member_epoch, 9) == ec.NONE
+    assert commit(g, "a", None, a.member_epoch - 1, 9) == ec.STALE_MEMBER_EPOCH
+    assert commit(g, "a", None, a.member_epoch, 8) == ec.UNSUPPORTED_VERSION
     # TxnOffsetCommit (any version; its v3 here): member and epoch checked, version not.
     txn = {"transactional": True}
-    assert g.validate_offset_commit("a", None, a.member_epoch, 3, **txn) == ec.NONE
-    assert g.validate_offset_commit("a", None, 99, 3, **txn) == ec.STALE_MEMBER_EPOCH
-    assert g.validate_offset_commit("", None, -1, 3, **txn) == ec.UNKNOWN_MEMBER_ID
+    assert commit(g, "a", None, a.member_epoch, 3, **txn) == ec.NONE
+    assert commit(g, "a", None, 99, 3, **txn) == ec.STALE_MEMBER_EPOCH
+    assert commit(g, "", None, -1, 3, **txn) == ec.UNKNOWN_MEMBER_ID
     assert g.validate_offset_fetch(None, -1) == ec.NONE
     assert g.validate_offset_fetch("a", a.member_epoch) == ec.NONE
     assert g.validate_offset_fetch("a", 99) == ec.STALE_MEMBER_EPOCH

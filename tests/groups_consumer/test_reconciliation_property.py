@@ -112,7 +112,10 @@ class Logged(ConsumerGroup):
 def _replayed(log: list) -> dict:
     groups: dict = {}
     replay = Replayer(
-        groups.get, lambda g: groups.__setitem__(g.group_id, g), groups.pop, GroupConfig
+        groups.get,
+        lambda g: groups.__setitem__(g.group_id, g),
+        groups.pop,
+        lambda _gid: GroupConfig(),
     ).record_types()
     for key, value in log:
         record = decode_record(key, value)

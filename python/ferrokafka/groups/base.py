@@ -1,6 +1,6 @@
-"""What every kind of group (classic, consumer/KIP-848) offers the coordinator and the
-handlers that work on any group: offsets (OffsetCommit/OffsetFetch/OffsetDelete) and admin
-(ListGroups, DescribeGroups, DeleteGroups).
+"""What every kind of group (classic, consumer/KIP-848, streams, share) offers the coordinator
+and the handlers that work on any group: offsets (OffsetCommit/OffsetFetch/OffsetDelete) and
+admin (ListGroups, DescribeGroups, DeleteGroups).
 
 The coordinator keeps one map group id → :class:`Group`; a group id names one group of one
 kind at a time (Kafka answers GROUP_ID_NOT_FOUND / INCONSISTENT_GROUP_PROTOCOL when a request
@@ -14,6 +14,7 @@ versioned key or value, as Kafka's group coordinator writes them).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 # ListGroups/DescribeGroups group types (ListGroups v5 "TypesFilter", KIP-848)
@@ -22,6 +23,22 @@ CONSUMER = "consumer"
 
 # (key bytes, value bytes or None for a tombstone), both with their 2-byte version prefix
 Record = tuple[bytes, bytes | None]
+
+
+@dataclass(frozen=True)
+class OffsetCommitter:
+    """Who commits offsets, as an OffsetCommit or TxnOffsetCommit names it: the group decides
+    with these whether the commit is accepted (:meth:`Group.validate_offset_commit`)."""
+
+    member_id: str
+    group_instance_id: str | None
+    # the classic group's generation id or the consumer/streams member's epoch (-1: none)
+    epoch: int
+    # the request's version (TxnOffsetCommit's own with ``transactional``)
+    api_version: int
+    # TxnOffsetCommit: Kafka accepts it without member id and generation in a group that is
+    # not empty, and whatever the group's state
+    transactional: bool = False
 
 
 class Group(Protocol):
@@ -57,19 +74,9 @@ class Group(Protocol):
         these."""
         ...
 
-    def validate_offset_commit(
-        self,
-        member_id: str,
-        group_instance_id: str | None,
-        generation_id_or_member_epoch: int,
-        api_version: int,
-        *,
-        transactional: bool = False,
-    ) -> int:
-        """The error code an OffsetCommit with these fields gets (0: accept). With
-        ``transactional`` the rules of TxnOffsetCommit (``api_version`` is then its version):
-        Kafka accepts it without member id and generation in a group that is not empty, and
-        whatever the group's state."""
+    def validate_offset_commit(self, committer: OffsetCommitter) -> int:
+        """The error code an OffsetCommit (or TxnOffsetCommit) from ``committer`` gets (0:
+        accept)."""
         ...
 
     def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> int:

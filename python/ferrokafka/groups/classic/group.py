@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import trio
 
-from ferrokafka.groups.base import CLASSIC, Record
+from ferrokafka.groups.base import CLASSIC, OffsetCommitter, Record
 from ferrokafka.groups.records import GroupMetadataKey, GroupMetadataValue
 from ferrokafka.groups.serde import encode_key, encode_value
 from ferrokafka.protocol import error_codes as ec
@@ -137,28 +137,19 @@ class ClassicGroup:
             topics.update(parsed)
         return frozenset(topics)
 
-    def validate_offset_commit(
-        self,
-        member_id: str,
-        group_instance_id: str | None,
-        generation_id_or_member_epoch: int,
-        api_version: int,
-        *,
-        transactional: bool = False,
-    ) -> int:
+    def validate_offset_commit(self, committer: OffsetCommitter) -> int:
+        epoch, member_id = committer.epoch, committer.member_id
         if self._state == DEAD:
             return ec.COORDINATOR_NOT_AVAILABLE
-        if generation_id_or_member_epoch < 0 and self._state == EMPTY:
+        if epoch < 0 and self._state == EMPTY:
             return ec.NONE  # a commit from outside the group (simple consumer, admin)
-        anonymous = (
-            generation_id_or_member_epoch < 0 and not member_id and group_instance_id is None
-        )
-        if transactional and anonymous:
+        anonymous = epoch < 0 and not member_id and committer.group_instance_id is None
+        if committer.transactional and anonymous:
             return ec.NONE  # TxnOffsetCommit v0-2 carries neither member nor generation
-        code = self.validate_member(member_id, group_instance_id, generation_id_or_member_epoch)
+        code = self.validate_member(member_id, committer.group_instance_id, epoch)
         if code != ec.NONE:
             return code
-        if self._state == COMPLETING_REBALANCE and not transactional:
+        if self._state == COMPLETING_REBALANCE and not committer.transactional:
             return ec.REBALANCE_IN_PROGRESS
         return ec.NONE
 

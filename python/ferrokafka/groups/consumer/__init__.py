@@ -4,10 +4,13 @@ Layout:
 
 - :mod:`.assignors`: the server-side assignors "uniform" (default) and "range", pure functions.
 - :mod:`.member`: a member and its reconciliation toward the target assignment (revoke first).
-- :mod:`.group`: the group, sans-io: ConsumerGroupHeartbeat's rules, epochs, deadlines, and
-  the :class:`~ferrokafka.groups.base.Group` interface (offset commit/fetch validation).
-- :mod:`.records`: the group's records on ``__consumer_offsets`` and their replay at load.
-- :mod:`.service`: the group inside the coordinator (trio): write-then-adopt, timers.
+- :mod:`.group`: the group, sans-io: ConsumerGroupHeartbeat's rules and the assignment; the
+  epochs, deadlines and the :class:`~ferrokafka.groups.base.Group` interface are
+  :class:`~ferrokafka.groups.epoch_group.EpochGroup`'s (shared with streams groups).
+- :mod:`.records`: what the group's records on ``__consumer_offsets`` hold
+  (:mod:`~ferrokafka.groups.member_records` writes and replays them).
+- :mod:`.service`: the group's config and topics for
+  :class:`~ferrokafka.groups.heartbeat_service.HeartbeatService` (write-then-adopt, timers).
 
 Not implemented: online migration of a classic group that has members (answered
 GROUP_ID_NOT_FOUND, Kafka's answer under group.consumer.migration.policy=disabled; Kafka's

@@ -15,32 +15,27 @@ import hashlib
 import re
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ferrokafka.groups.base import CONSUMER, Record
 from ferrokafka.groups.consumer import member as m
 from ferrokafka.groups.consumer.assignors import ASSIGNOR_NAMES, AssignorMember, assign
 from ferrokafka.groups.consumer.regex import InvalidRegexError, compile_subscription
+from ferrokafka.groups.epoch_group import (  # noqa: F401 (the group states, for importers)
+    ASSIGNING,
+    DEAD,
+    EMPTY,
+    RECONCILING,
+    STABLE,
+    EpochGroup,
+    HeartbeatError,
+    MemberHeartbeat,
+)
 from ferrokafka.protocol import error_codes as ec
 
 # topic name -> (topic id, partition count): the metadata the group assigns from
 Topics = Mapping[str, tuple[uuid.UUID, int]]
-
-EMPTY = "Empty"
-ASSIGNING = "Assigning"
-RECONCILING = "Reconciling"
-STABLE = "Stable"
-DEAD = "Dead"
-
-
-class HeartbeatError(Exception):
-    """ConsumerGroupHeartbeat answers this error code (and message) to the member."""
-
-    def __init__(self, code: int, message: str | None = None) -> None:
-        super().__init__(message or ec.error_name(code))
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -51,20 +46,13 @@ class GroupConfig:
 
 
 @dataclass(frozen=True)
-class Heartbeat:
+class Heartbeat(MemberHeartbeat):
     """The fields of one ConsumerGroupHeartbeat, after the handler checked their shape."""
 
-    member_id: str
-    member_epoch: int
-    instance_id: str | None = None
-    rack_id: str | None = None
-    rebalance_timeout_ms: int = -1
     subscribed_topic_names: list[str] | None = None
     subscribed_topic_regex: str | None = None
     server_assignor: str | None = None
     owned: Mapping[uuid.UUID, frozenset[int]] | None = None
-    client_id: str = ""
-    client_host: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,133 +64,41 @@ class HeartbeatResult:
     assignment: m.TopicAssignment | None
 
 
-class ConsumerGroup:
+class ConsumerGroup(EpochGroup[m.ConsumerMember, m.TopicAssignment, GroupConfig]):
     """One consumer group; every method runs in the coordinator's task, never concurrently."""
 
+    KIND = CONSUMER
+    MEMBER_STABLE = m.STABLE
+    MEMBER_UNREVOKED = m.UNREVOKED_PARTITIONS
+
     def __init__(self, group_id: str, config: GroupConfig) -> None:
-        self.group_id = group_id
-        self.config = config
-        self.group_epoch = 0
-        self.assignment_epoch = 0
+        super().__init__(group_id, config)
         self.assignor_name = ASSIGNOR_NAMES[0]
-        self.members: dict[str, m.ConsumerMember] = {}
-        self.static_members: dict[str, str] = {}  # instance id -> member id
-        self.target: dict[str, m.TopicAssignment] = {}
         # Subscribed topics as the last epoch bump saw them: name -> (id, partition count).
         self.subscribed_metadata: dict[str, tuple[uuid.UUID, int]] = {}
-        self._owners: dict[tuple[uuid.UUID, int], str] = {}
-        self.session_deadline_ms: dict[str, int] = {}
-        self.revocation_deadline_ms: dict[str, int] = {}
-        self._dead = False
         # Set by a load from __consumer_offsets: the metadata hash the group epoch was bumped
         # for, so the first heartbeat after a restart bumps it only if topics changed.
         self.restored_metadata_hash: int | None = None
         self._subscriptions_cache: tuple[frozenset[str], frozenset[str]] | None = None
 
-    def clone(self) -> ConsumerGroup:
-        """A copy to apply a change to before it is written (members are immutable, so
-        copying the maps copies everything)."""
-        other = ConsumerGroup(self.group_id, self.config)
-        other.adopt(self)
-        return other
-
     def adopt(self, other: ConsumerGroup) -> None:
-        """Take ``other``'s state (a clone that a written change was applied to)."""
-        self.config = other.config
-        self.group_epoch = other.group_epoch
-        self.assignment_epoch = other.assignment_epoch
+        super().adopt(other)
         self.assignor_name = other.assignor_name
-        self.members = dict(other.members)
-        self.static_members = dict(other.static_members)
-        self.target = dict(other.target)
         self.subscribed_metadata = dict(other.subscribed_metadata)
-        self._owners = dict(other._owners)
-        self.session_deadline_ms = dict(other.session_deadline_ms)
-        self.revocation_deadline_ms = dict(other.revocation_deadline_ms)
         self.restored_metadata_hash = other.restored_metadata_hash
         self._subscriptions_cache = other._subscriptions_cache
-        self._dead = other._dead
 
     # -- the Group interface ------------------------------------------------------------
-
-    @property
-    def kind(self) -> str:
-        return CONSUMER
-
-    @property
-    def protocol_type(self) -> str:
-        return "consumer"
-
-    @property
-    def state(self) -> str:
-        if self._dead:
-            return DEAD
-        if not self.members:
-            return EMPTY
-        if self.group_epoch != self.assignment_epoch:
-            return ASSIGNING
-        if any(
-            x.state != m.STABLE or x.member_epoch != self.assignment_epoch
-            for x in self.members.values()
-        ):
-            return RECONCILING
-        return STABLE
-
-    def is_empty(self) -> bool:
-        return not self.members
 
     def subscribed_topics(self) -> frozenset[str] | None:
         # The names members ask for too: right after a load the resolved metadata is empty
         # until the first heartbeat, and OffsetDelete must still refuse subscribed topics.
         return frozenset(self.subscribed_metadata) | self._subscriptions()[0]
 
-    def validate_offset_commit(
-        self,
-        member_id: str,
-        group_instance_id: str | None,
-        generation_id_or_member_epoch: int,
-        api_version: int,
-        *,
-        transactional: bool = False,
-    ) -> int:
-        """Kafka's ConsumerGroup.validateOffsetCommit: an epoch below zero commits only into an
-        empty group (admin tools, consumers using assign); a member must exist, commit with
-        OffsetCommit v9+ (any TxnOffsetCommit version), and name its current epoch."""
-        if generation_id_or_member_epoch < 0 and not self.members:
-            return ec.NONE
-        member = self.members.get(member_id)
-        if member is None:
-            return ec.UNKNOWN_MEMBER_ID
-        if api_version < 9 and not transactional:
-            return ec.UNSUPPORTED_VERSION
-        if generation_id_or_member_epoch != member.member_epoch:
-            return ec.STALE_MEMBER_EPOCH
-        return ec.NONE
-
-    def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> int:
-        if member_id is None and member_epoch < 0:
-            return ec.NONE
-        member = self.members.get(member_id or "")
-        if member is None:
-            return ec.UNKNOWN_MEMBER_ID
-        if member_epoch != member.member_epoch:
-            return ec.STALE_MEMBER_EPOCH
-        return ec.NONE
-
-    def validate_delete(self) -> int:
-        if self._dead:
-            return ec.GROUP_ID_NOT_FOUND
-        return ec.NONE if not self.members else ec.NON_EMPTY_GROUP
-
     def tombstones(self) -> list[Record]:
         from ferrokafka.groups.consumer.records import group_tombstones  # records imports us
 
         return group_tombstones(self)
-
-    def on_deleted(self) -> None:
-        self._dead = True
-        self.session_deadline_ms.clear()
-        self.revocation_deadline_ms.clear()
 
     # -- ConsumerGroupHeartbeat -------------------------------------------------------------
 
@@ -219,16 +115,9 @@ class ConsumerGroup:
         if hb.subscribed_topic_regex:
             _compile(hb.subscribed_topic_regex)
         member = self._member_for(hb)
-        updated = replace(
+        updated = self._with_client(
             member,
-            rack_id=_or(hb.rack_id, member.rack_id),
-            client_id=hb.client_id,
-            client_host=hb.client_host,
-            rebalance_timeout_ms=(
-                hb.rebalance_timeout_ms
-                if hb.rebalance_timeout_ms != -1
-                else member.rebalance_timeout_ms
-            ),
+            hb,
             subscribed_topic_names=(
                 tuple(sorted(set(hb.subscribed_topic_names)))
                 if hb.subscribed_topic_names is not None
@@ -294,19 +183,11 @@ class ConsumerGroup:
         if existing is None:
             if hb.member_epoch != m.JOIN_EPOCH:
                 raise HeartbeatError(ec.UNKNOWN_MEMBER_ID, self._unknown(hb.member_id))
-            if len(self.members) >= self.config.max_size:
-                raise HeartbeatError(
-                    ec.GROUP_MAX_SIZE_REACHED,
-                    f"The consumer group has reached its maximum capacity of "
-                    f"{self.config.max_size} members.",
-                )
+            self._check_capacity()
             return m.ConsumerMember(member_id=hb.member_id, instance_id=hb.instance_id)
         if hb.member_epoch != m.JOIN_EPOCH:
-            _check_epoch(existing, hb)
+            self._check_epoch(existing, hb)
         return existing
-
-    def _unknown(self, member_id: str) -> str:
-        return f"Member {member_id} is not a member of group {self.group_id}."
 
     def _replace_static(self, previous: m.ConsumerMember, hb: Heartbeat) -> m.ConsumerMember:
         """A static member came back under a new member id: it takes over the old one's
@@ -352,84 +233,23 @@ class ConsumerGroup:
             assignment=None,
         )
 
-    def restore_member(self, member_id: str, member: m.ConsumerMember | None) -> None:
-        """Loading from the log: put (or with None remove) a member as its records say."""
-        if member is None:
-            if member_id in self.members:
-                self._remove(member_id)
-        else:
-            self._put(member)
-
-    def start_session(self, member_id: str, now_ms: int) -> None:
-        """A member loaded from the log gets a full session to come back in."""
-        self.session_deadline_ms[member_id] = now_ms + self.config.session_timeout_ms
-
-    # -- removal and timeouts ---------------------------------------------------------------
-
-    def fence(self, member_id: str) -> None:
-        """Remove a member (left, session expired, or did not revoke in time); its partitions
-        are free at once and the group epoch goes up."""
-        if member_id in self.members:
-            self._remove(member_id)
-            self.group_epoch += 1
-
-    def expire(self, now_ms: int) -> list[str]:
-        """Fence the members whose session or revocation deadline passed; their ids."""
-        expired = [
-            member_id
-            for deadlines in (self.session_deadline_ms, self.revocation_deadline_ms)
-            for member_id, deadline in list(deadlines.items())
-            if deadline <= now_ms
-        ]
-        for member_id in dict.fromkeys(expired):
-            self.fence(member_id)
-        return list(dict.fromkeys(expired))
-
-    def next_deadline_ms(self) -> int | None:
-        deadlines = [*self.session_deadline_ms.values(), *self.revocation_deadline_ms.values()]
-        return min(deadlines) if deadlines else None
-
     # -- internals ----------------------------------------------------------------------------
 
-    def _put(self, member: m.ConsumerMember) -> None:
-        old = self.members.get(member.member_id)
-        if old is None or _subscription(old)[:2] != _subscription(member)[:2]:
-            self._subscriptions_cache = None
-        if old is not None:
-            for tp in old.owned_partitions():
-                if self._owners.get(tp) == member.member_id:
-                    del self._owners[tp]
-        for tp in member.owned_partitions():
-            self._owners[tp] = member.member_id
-        self.members[member.member_id] = member
-        if member.instance_id is not None:
-            self.static_members[member.instance_id] = member.member_id
+    def _owned(self, member: m.ConsumerMember) -> Iterable[Hashable]:
+        return member.owned_partitions()
 
-    def _remove(self, member_id: str) -> None:
-        member = self.members.pop(member_id)
+    def _holds_only_assigned(self, member: m.ConsumerMember, hb: Heartbeat) -> bool:
+        return m.is_subset(hb.owned, member.assigned)
+
+    def _member_changing(self, old: m.ConsumerMember | None, new: m.ConsumerMember) -> None:
+        if old is None or _subscription(old)[:2] != _subscription(new)[:2]:
+            self._subscriptions_cache = None
+
+    def _member_removed(self, member: m.ConsumerMember) -> None:
         self._subscriptions_cache = None
-        for tp in member.owned_partitions():
-            if self._owners.get(tp) == member_id:
-                del self._owners[tp]
-        if member.instance_id is not None and self.static_members.get(member.instance_id) == (
-            member_id
-        ):
-            del self.static_members[member.instance_id]
-        self.target.pop(member_id, None)
-        self.session_deadline_ms.pop(member_id, None)
-        self.revocation_deadline_ms.pop(member_id, None)
 
     def _owner_of(self, topic: uuid.UUID, partition: int) -> str | None:
         return self._owners.get((topic, partition))
-
-    def _schedule(self, before: m.ConsumerMember, after: m.ConsumerMember, now_ms: int) -> None:
-        self.session_deadline_ms[after.member_id] = now_ms + self.config.session_timeout_ms
-        if after.state != m.UNREVOKED_PARTITIONS:
-            self.revocation_deadline_ms.pop(after.member_id, None)
-        elif before.state != m.UNREVOKED_PARTITIONS or before.member_epoch != after.member_epoch:
-            self.revocation_deadline_ms[after.member_id] = now_ms + max(
-                after.rebalance_timeout_ms, 0
-            )
 
     def _subscribed_names(self, member: m.ConsumerMember, topics: Topics) -> set[str]:
         names = {t for t in member.subscribed_topic_names if t in topics}
@@ -480,25 +300,6 @@ class ConsumerGroup:
         }
         self.target = dict(assign(self.assignor_name, assignor_members, counts))
         self.assignment_epoch = self.group_epoch
-
-
-def _check_epoch(member: m.ConsumerMember, hb: Heartbeat) -> None:
-    """Kafka's throwIfMemberEpochIsInvalid: a member ahead of us, or behind us except by one
-    epoch with partitions it still legitimately holds (a lost response), is fenced."""
-    if hb.member_epoch > member.member_epoch:
-        raise HeartbeatError(
-            ec.FENCED_MEMBER_EPOCH,
-            f"The consumer group member has a greater member epoch ({hb.member_epoch}) than "
-            f"the one known by the group coordinator ({member.member_epoch}).",
-        )
-    if hb.member_epoch < member.member_epoch and not (
-        hb.member_epoch == member.previous_member_epoch and m.is_subset(hb.owned, member.assigned)
-    ):
-        raise HeartbeatError(
-            ec.FENCED_MEMBER_EPOCH,
-            f"The consumer group member has a smaller member epoch ({hb.member_epoch}) than "
-            f"the one known by the group coordinator ({member.member_epoch}).",
-        )
 
 
 def _fenced(hb: Heartbeat, holder: str) -> str:

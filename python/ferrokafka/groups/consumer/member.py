@@ -19,16 +19,18 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+# Member epochs with a meaning of their own in ConsumerGroupHeartbeat (shared with streams).
+from ferrokafka.groups.epoch_group import (  # noqa: F401 (for importers)
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    LEAVE_STATIC_EPOCH,
+)
+
 # Member states (Kafka's MemberState, as ConsumerGroupDescribe does not report them but the
 # group state derives from them).
 STABLE = "stable"
 UNREVOKED_PARTITIONS = "unrevoked_partitions"
 UNRELEASED_PARTITIONS = "unreleased_partitions"
-
-# Member epochs with a meaning of their own in ConsumerGroupHeartbeat.
-JOIN_EPOCH = 0
-LEAVE_EPOCH = -1
-LEAVE_STATIC_EPOCH = -2
 
 TopicAssignment = Mapping[uuid.UUID, frozenset[int]]
 EMPTY: TopicAssignment = {}

@@ -6,11 +6,14 @@ Layout:
   counts, internal topics to create, statuses), sans-io.
 - :mod:`.assignor`: the sticky task assignor, a pure function (active tasks balanced and
   sticky, standbys on other processes).
-- :mod:`.group`: the group, sans-io: StreamsGroupHeartbeat's rules, epochs, revoke-before-
-  assign reconciliation, deadlines, and the :class:`~ferrokafka.groups.base.Group` interface.
-- :mod:`.records`: the group's StreamsGroup* records on ``__consumer_offsets`` and their replay.
-- :mod:`.service`: the group inside the coordinator (trio): write-then-adopt, timers, and the
-  creation of missing internal topics through the controller.
+- :mod:`.group`: the group, sans-io: StreamsGroupHeartbeat's rules and revoke-before-assign
+  reconciliation; epochs, deadlines and the :class:`~ferrokafka.groups.base.Group` interface
+  are :class:`~ferrokafka.groups.epoch_group.EpochGroup`'s (shared with consumer groups).
+- :mod:`.records`: what the group's StreamsGroup* records on ``__consumer_offsets`` hold
+  (:mod:`~ferrokafka.groups.member_records` writes and replays them).
+- :mod:`.service`: the group's config and the creation of missing internal topics through the
+  controller, for :class:`~ferrokafka.groups.heartbeat_service.HeartbeatService`
+  (write-then-adopt, timers).
 
 Not implemented: warm-up tasks (an active task moves at once), rack/client-tag-aware standby
 placement, ``streams.initial.rebalance.delay.ms`` (the first assignment is made at once),

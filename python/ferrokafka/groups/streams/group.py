@@ -14,10 +14,23 @@ heartbeat. A member that does not revoke within its rebalance timeout is fenced.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from ferrokafka.groups.base import Record
+from ferrokafka.groups.epoch_group import (  # noqa: F401 (the group states, for importers)
+    ASSIGNING,
+    DEAD,
+    EMPTY,
+    JOIN_EPOCH,
+    LEAVE_EPOCH,
+    LEAVE_STATIC_EPOCH,
+    RECONCILING,
+    STABLE,
+    EpochGroup,
+    HeartbeatError,
+    MemberHeartbeat,
+)
 from ferrokafka.groups.streams.assignor import MemberTasks, TaskId, TaskMember, assign_tasks
 from ferrokafka.groups.streams.topology import (
     SHUTDOWN_APPLICATION,
@@ -30,16 +43,7 @@ from ferrokafka.groups.streams.topology import (
 from ferrokafka.protocol import error_codes as ec
 
 STREAMS = "streams"
-EMPTY = "Empty"
 NOT_READY = "NotReady"
-ASSIGNING = "Assigning"
-RECONCILING = "Reconciling"
-STABLE = "Stable"
-DEAD = "Dead"
-
-JOIN_EPOCH = 0
-LEAVE_EPOCH = -1
-LEAVE_STATIC_EPOCH = -2
 
 # Member states (Kafka's MemberState names).
 MEMBER_STABLE = "STABLE"
@@ -47,15 +51,6 @@ UNREVOKED_TASKS = "UNREVOKED_TASKS"
 UNRELEASED_TASKS = "UNRELEASED_TASKS"
 
 NO_TASKS = MemberTasks()
-
-
-class HeartbeatError(Exception):
-    """StreamsGroupHeartbeat answers this error code (and message) to the member."""
-
-    def __init__(self, code: int, message: str | None = None) -> None:
-        super().__init__(message or ec.error_name(code))
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -69,14 +64,9 @@ class GroupConfig:
 
 
 @dataclass(frozen=True)
-class Heartbeat:
+class Heartbeat(MemberHeartbeat):
     """The fields of one StreamsGroupHeartbeat, after the handler checked their shape."""
 
-    member_id: str
-    member_epoch: int
-    instance_id: str | None = None
-    rack_id: str | None = None
-    rebalance_timeout_ms: int = -1
     topology: Topology | None = None
     process_id: str | None = None
     user_endpoint: tuple[str, int] | None = None
@@ -86,8 +76,6 @@ class Heartbeat:
     standby: frozenset[TaskId] | None = None
     warmup: frozenset[TaskId] | None = None
     shutdown_application: bool = False
-    client_id: str = ""
-    client_host: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,127 +110,43 @@ class HeartbeatResult:
     to_create: tuple = ()
 
 
-class StreamsGroup:
+class StreamsGroup(EpochGroup[StreamsMember, MemberTasks, GroupConfig]):
     """One streams group; every method runs in the coordinator's task, never concurrently."""
 
+    KIND = STREAMS
+    MEMBER_STABLE = MEMBER_STABLE
+    MEMBER_UNREVOKED = UNREVOKED_TASKS
+
     def __init__(self, group_id: str, config: GroupConfig) -> None:
-        self.group_id = group_id
-        self.config = config
-        self.group_epoch = 0
-        self.assignment_epoch = 0
+        super().__init__(group_id, config)
         self.topology: Topology | None = None
         self.configured: ConfiguredTopology | None = None
-        self.members: dict[str, StreamsMember] = {}
-        self.static_members: dict[str, str] = {}
-        self.target: dict[str, MemberTasks] = {}
         self.shutdown_requested = False
         self.endpoint_epoch = 0
-        self._owners: dict[TaskId, str] = {}
-        self.session_deadline_ms: dict[str, int] = {}
-        self.revocation_deadline_ms: dict[str, int] = {}
-        self._dead = False
-
-    def clone(self) -> StreamsGroup:
-        other = StreamsGroup(self.group_id, self.config)
-        other.adopt(self)
-        return other
 
     def adopt(self, other: StreamsGroup) -> None:
-        self.config = other.config
-        self.group_epoch = other.group_epoch
-        self.assignment_epoch = other.assignment_epoch
+        super().adopt(other)
         self.topology = other.topology
         self.configured = other.configured
-        self.members = dict(other.members)
-        self.static_members = dict(other.static_members)
-        self.target = dict(other.target)
         self.shutdown_requested = other.shutdown_requested
         self.endpoint_epoch = other.endpoint_epoch
-        self._owners = dict(other._owners)
-        self.session_deadline_ms = dict(other.session_deadline_ms)
-        self.revocation_deadline_ms = dict(other.revocation_deadline_ms)
-        self._dead = other._dead
 
     # -- the Group interface ------------------------------------------------------------
 
-    @property
-    def kind(self) -> str:
-        return STREAMS
-
-    @property
-    def protocol_type(self) -> str:
-        return STREAMS
-
-    @property
-    def state(self) -> str:
-        if self._dead:
-            return DEAD
-        if not self.members:
-            return EMPTY
+    def _not_ready_state(self) -> str | None:
         if self.configured is None or self.configured.task_counts is None:
             return NOT_READY
-        if self.group_epoch != self.assignment_epoch:
-            return ASSIGNING
-        if any(
-            x.state != MEMBER_STABLE or x.member_epoch != self.assignment_epoch
-            for x in self.members.values()
-        ):
-            return RECONCILING
-        return STABLE
-
-    def is_empty(self) -> bool:
-        return not self.members
+        return None
 
     def subscribed_topics(self) -> frozenset[str] | None:
         if self.configured is None:
             return frozenset()
         return frozenset(t for names in self.configured.sources.values() for t in names)
 
-    def validate_offset_commit(
-        self,
-        member_id: str,
-        group_instance_id: str | None,
-        generation_id_or_member_epoch: int,
-        api_version: int,
-        *,
-        transactional: bool = False,
-    ) -> int:
-        """Kafka's StreamsGroup.validateOffsetCommit: the consumer group's rules."""
-        if generation_id_or_member_epoch < 0 and not self.members:
-            return ec.NONE
-        member = self.members.get(member_id)
-        if member is None:
-            return ec.UNKNOWN_MEMBER_ID
-        if api_version < 9 and not transactional:
-            return ec.UNSUPPORTED_VERSION
-        if generation_id_or_member_epoch != member.member_epoch:
-            return ec.STALE_MEMBER_EPOCH
-        return ec.NONE
-
-    def validate_offset_fetch(self, member_id: str | None, member_epoch: int) -> int:
-        if member_id is None and member_epoch < 0:
-            return ec.NONE
-        member = self.members.get(member_id or "")
-        if member is None:
-            return ec.UNKNOWN_MEMBER_ID
-        if member_epoch != member.member_epoch:
-            return ec.STALE_MEMBER_EPOCH
-        return ec.NONE
-
-    def validate_delete(self) -> int:
-        if self._dead:
-            return ec.GROUP_ID_NOT_FOUND
-        return ec.NONE if not self.members else ec.NON_EMPTY_GROUP
-
     def tombstones(self) -> list[Record]:
         from ferrokafka.groups.streams.records import group_tombstones  # records imports us
 
         return group_tombstones(self)
-
-    def on_deleted(self) -> None:
-        self._dead = True
-        self.session_deadline_ms.clear()
-        self.revocation_deadline_ms.clear()
 
     # -- StreamsGroupHeartbeat --------------------------------------------------------------
 
@@ -261,16 +165,9 @@ class StreamsGroup:
             # The first member's topology is the group's; an empty group takes a new one.
             self.topology = hb.topology
             topology_changed = True
-        updated = replace(
+        updated = self._with_client(
             member,
-            rack_id=hb.rack_id if hb.rack_id is not None else member.rack_id,
-            client_id=hb.client_id,
-            client_host=hb.client_host,
-            rebalance_timeout_ms=(
-                hb.rebalance_timeout_ms
-                if hb.rebalance_timeout_ms != -1
-                else member.rebalance_timeout_ms
-            ),
+            hb,
             topology_epoch=(
                 hb.topology.epoch if hb.topology is not None else member.topology_epoch
             ),
@@ -348,28 +245,17 @@ class StreamsGroup:
                 )
         if existing is None:
             if hb.member_epoch != JOIN_EPOCH:
-                raise HeartbeatError(
-                    ec.UNKNOWN_MEMBER_ID,
-                    f"Member {hb.member_id} is not a member of group {self.group_id}.",
-                )
-            if len(self.members) >= self.config.max_size:
-                raise HeartbeatError(
-                    ec.GROUP_MAX_SIZE_REACHED,
-                    f"The streams group has reached its maximum capacity of "
-                    f"{self.config.max_size} members.",
-                )
+                raise HeartbeatError(ec.UNKNOWN_MEMBER_ID, self._unknown(hb.member_id))
+            self._check_capacity()
             return StreamsMember(member_id=hb.member_id, instance_id=hb.instance_id)
         if hb.member_epoch != JOIN_EPOCH:
-            _check_epoch(existing, hb)
+            self._check_epoch(existing, hb)
         return existing
 
     def _leave(self, hb: Heartbeat) -> HeartbeatResult:
         member = self.members.get(hb.member_id)
         if member is None:
-            raise HeartbeatError(
-                ec.UNKNOWN_MEMBER_ID,
-                f"Member {hb.member_id} is not a member of group {self.group_id}.",
-            )
+            raise HeartbeatError(ec.UNKNOWN_MEMBER_ID, self._unknown(hb.member_id))
         if hb.member_epoch == LEAVE_STATIC_EPOCH and member.instance_id is not None:
             self._put(
                 replace(member, member_epoch=LEAVE_STATIC_EPOCH, pending_revocation=frozenset())
@@ -433,91 +319,13 @@ class StreamsGroup:
             self.target = assign_tasks(members, counts, self.config.num_standby_replicas)
         self.assignment_epoch = self.group_epoch
 
-    def restore_member(self, member_id: str, member: StreamsMember | None) -> None:
-        """Loading from the log: put (or with None remove) a member as its records say."""
-        if member is None:
-            if member_id in self.members:
-                self._remove(member_id)
-        else:
-            self._put(member)
+    # -- internals ----------------------------------------------------------------------------
 
-    def start_session(self, member_id: str, now_ms: int) -> None:
-        """A member loaded from the log gets a full session to come back in."""
-        self.session_deadline_ms[member_id] = now_ms + self.config.session_timeout_ms
+    def _owned(self, member: StreamsMember) -> Iterable[Hashable]:
+        return member.assigned.active | member.pending_revocation
 
-    # -- removal and timeouts ---------------------------------------------------------------
+    def _holds_only_assigned(self, member: StreamsMember, hb: Heartbeat) -> bool:
+        return hb.active is None or hb.active <= member.assigned.active
 
-    def fence(self, member_id: str) -> None:
-        if member_id in self.members:
-            self._remove(member_id)
-            self.group_epoch += 1
-
-    def expire(self, now_ms: int) -> list[str]:
-        expired = [
-            member_id
-            for deadlines in (self.session_deadline_ms, self.revocation_deadline_ms)
-            for member_id, deadline in list(deadlines.items())
-            if deadline <= now_ms
-        ]
-        for member_id in dict.fromkeys(expired):
-            self.fence(member_id)
-        return list(dict.fromkeys(expired))
-
-    def next_deadline_ms(self) -> int | None:
-        deadlines = [*self.session_deadline_ms.values(), *self.revocation_deadline_ms.values()]
-        return min(deadlines) if deadlines else None
-
-    def _put(self, member: StreamsMember) -> None:
-        old = self.members.get(member.member_id)
-        if old is not None:
-            for t in old.assigned.active | old.pending_revocation:
-                if self._owners.get(t) == member.member_id:
-                    del self._owners[t]
-        for t in member.assigned.active | member.pending_revocation:
-            self._owners[t] = member.member_id
-        self.members[member.member_id] = member
-        if member.instance_id is not None:
-            self.static_members[member.instance_id] = member.member_id
-
-    def _remove(self, member_id: str) -> None:
-        member = self.members.pop(member_id)
-        for t in member.assigned.active | member.pending_revocation:
-            if self._owners.get(t) == member_id:
-                del self._owners[t]
-        if member.instance_id is not None and self.static_members.get(member.instance_id) == (
-            member_id
-        ):
-            del self.static_members[member.instance_id]
-        self.target.pop(member_id, None)
-        self.session_deadline_ms.pop(member_id, None)
-        self.revocation_deadline_ms.pop(member_id, None)
+    def _member_removed(self, member: StreamsMember) -> None:
         self.endpoint_epoch += 1
-
-    def _schedule(self, before: StreamsMember, after: StreamsMember, now_ms: int) -> None:
-        self.session_deadline_ms[after.member_id] = now_ms + self.config.session_timeout_ms
-        if after.state != UNREVOKED_TASKS:
-            self.revocation_deadline_ms.pop(after.member_id, None)
-        elif before.state != UNREVOKED_TASKS:
-            self.revocation_deadline_ms[after.member_id] = now_ms + max(
-                after.rebalance_timeout_ms, 0
-            )
-
-
-def _check_epoch(member: StreamsMember, hb: Heartbeat) -> None:
-    """A member ahead of the coordinator, or behind it other than by one lost response, is
-    fenced (Kafka's throwIfStreamsGroupMemberEpochIsInvalid)."""
-    if hb.member_epoch > member.member_epoch:
-        raise HeartbeatError(
-            ec.FENCED_MEMBER_EPOCH,
-            f"The streams group member has a greater member epoch ({hb.member_epoch}) than "
-            f"the one known by the group coordinator ({member.member_epoch}).",
-        )
-    if hb.member_epoch < member.member_epoch and not (
-        hb.member_epoch == member.previous_member_epoch
-        and (hb.active is None or hb.active <= member.assigned.active)
-    ):
-        raise HeartbeatError(
-            ec.FENCED_MEMBER_EPOCH,
-            f"The streams group member has a smaller member epoch ({hb.member_epoch}) than "
-            f"the one known by the group coordinator ({member.member_epoch}).",
-        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 
+from ferrokafka.groups.base import OffsetCommitter
 from ferrokafka.groups.classic.protocol import ClassicGroups
 from ferrokafka.groups.coordinator import GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset, offset_record
@@ -140,7 +141,7 @@ class OffsetCommitHandler:
                 return ec.GROUP_ID_NOT_FOUND, False
             return ec.ILLEGAL_GENERATION, False
         code = group.validate_offset_commit(
-            request.member_id, request.group_instance_id, generation, version
+            OffsetCommitter(request.member_id, request.group_instance_id, generation, version)
         )
         return code, False
 

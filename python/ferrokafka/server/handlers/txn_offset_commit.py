@@ -16,7 +16,7 @@ OffsetMetadataManager.commitTransactionalOffset):
   AddOffsetsToTxn did; older versions only verify that it was added;
 - the group: unknown with a generation below zero makes a simple group, else ILLEGAL_GENERATION
   (v6: GROUP_ID_NOT_FOUND); a known one checks member, instance and generation
-  (``validate_offset_commit(..., transactional=True)``);
+  (``validate_offset_commit`` of an ``OffsetCommitter(..., transactional=True)``);
 - per partition OFFSET_METADATA_TOO_LARGE; the rest are written and pending.
 
 Errors of the verification and the write reach every partition that was written, mapped as
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import uuid
 
+from ferrokafka.groups.base import OffsetCommitter
 from ferrokafka.groups.classic.protocol import ClassicGroups
 from ferrokafka.groups.coordinator import OFFSETS_TOPIC, GroupCoordinator
 from ferrokafka.groups.offsets import CommittedOffset, offset_record
@@ -213,11 +214,13 @@ class TxnOffsetCommitHandler:
                 return ec.GROUP_ID_NOT_FOUND, False
             return ec.ILLEGAL_GENERATION, False
         code = group.validate_offset_commit(
-            request.member_id,
-            request.group_instance_id,
-            generation,
-            version,
-            transactional=True,
+            OffsetCommitter(
+                request.member_id,
+                request.group_instance_id,
+                generation,
+                version,
+                transactional=True,
+            )
         )
         if code == ec.STALE_MEMBER_EPOCH and version < TOPIC_ID_VERSION:
             code = ec.ILLEGAL_GENERATION
