@@ -5,10 +5,11 @@ It runs as Kafka runs it: one process per input partition, manual assignment
 (``--input-partition``), ``--use-group-metadata``, ``--enable-random-aborts`` (a third of its
 transactions aborted), each record copied unchanged (key and value) to the same partition of
 the output topic. A launch copies what its partition held when it started (its
-``remaining``) and exits; :class:`JavaCopier` launches it again every ``LAUNCH_EVERY_S``
-while the run lasts, and after any crash (fenced, a timeout), so it runs through the faults
-the way Kafka's tests bounce it. Its input is a topic of its own (one partition), written by
-an idempotent producer whose send ops carry the copier's group (:mod:`.history`).
+``remaining``, at most ``LAUNCH_RECORDS_MAX``) and exits; :class:`JavaCopier` launches it
+again every ``LAUNCH_EVERY_S`` while the run lasts, and after any crash (fenced, a timeout),
+so it runs through the faults the way Kafka's tests bounce it. Its input is a topic of its
+own (one partition), written by an idempotent producer whose send ops carry the copier's
+group (:mod:`.history`).
 
 It prints no per-transaction event: before every poll a status line (``stage``
 ``ProcessLoop``; ``ShutdownComplete`` from its shutdown hook, at any exit) with
@@ -48,6 +49,9 @@ TRANSACTION_SIZE = 20
 # them to be stable) and the output's last stable offset until the broker aborts it.
 TRANSACTION_TIMEOUT_MS = 15_000
 LAUNCH_EVERY_S = 3.0
+# Records a launch copies at most (``--max-messages``; it may go over by a transaction): the
+# launch running when the run stops finishes them first.
+LAUNCH_RECORDS_MAX = 200
 LAUNCHES_MAX = 200
 # After stop: the launch finishes what it saw (its input's producer stopped first), then
 # SIGTERM and SIGKILL; within the worker's join timeout.
@@ -102,6 +106,8 @@ class _Launch(VerifiableTool):
             c.group,
             "--transaction-size",
             str(TRANSACTION_SIZE),
+            "--max-messages",
+            str(LAUNCH_RECORDS_MAX),
             "--transaction-timeout",
             str(TRANSACTION_TIMEOUT_MS),
             "--use-group-metadata",
@@ -168,10 +174,7 @@ class JavaCopier(_Worker):
             start = self._committed_offset()
             if start is None:
                 continue
-            self.settle(start)
-            with self._lock:
-                self._reported = 0
-                self._last_status_s = None
+            self._launching(start)
             launch = _Launch(self)
             self.launches += 1
             launch.start()
@@ -190,6 +193,13 @@ class JavaCopier(_Worker):
         launch._end((None,), FINISH_TIMEOUT_S)
         launch._end((signal.SIGTERM, signal.SIGKILL), SIGNAL_TIMEOUT_S)
         return process.returncode
+
+    def _launching(self, start: int) -> None:
+        """A launch is about to start from the group's committed offset ``start``."""
+        self.settle(start)
+        with self._lock:
+            self._reported = 0
+            self._last_status_s = None
 
     def _status(self, event: dict[str, Any]) -> None:
         """A status line: a rise of ``totalProcessed`` is a committed transaction."""
