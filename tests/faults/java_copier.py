@@ -5,11 +5,11 @@ It runs as Kafka runs it: one process per input partition, manual assignment
 (``--input-partition``), ``--use-group-metadata``, ``--enable-random-aborts`` (a third of its
 transactions aborted), each record copied unchanged (key and value) to the same partition of
 the output topic. A launch copies what its partition held when it started (its
-``remaining``, at most ``LAUNCH_RECORDS_MAX``) and exits; :class:`JavaCopier` launches it
-again every ``LAUNCH_EVERY_S`` while the run lasts, and after any crash (fenced, a timeout),
-so it runs through the faults the way Kafka's tests bounce it. Its input is a topic of its
-own (one partition), written by an idempotent producer whose send ops carry the copier's
-group (:mod:`.history`).
+``remaining``, at most ``LAUNCH_RECORDS_MAX``) and exits, or dies (fenced, a timeout);
+:class:`JavaCopier` launches it again every ``LAUNCH_EVERY_S`` until its deadline (the end of
+the faults; the launch then running finishes), so it runs through the faults the way Kafka's
+tests bounce it. Its input is a topic of its own (one partition), written by an idempotent
+producer whose send ops carry the copier's group (:mod:`.history`).
 
 It prints no per-transaction event: before every poll a status line (``stage``
 ``ProcessLoop``; ``ShutdownComplete`` from its shutdown hook, at any exit) with
