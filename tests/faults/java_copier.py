@@ -16,12 +16,13 @@ It prints no per-transaction event: before every poll a status line (``stage``
 ``totalProcessed``, the records of the transactions it committed. A rise of ``n`` between two
 lines is one committed transaction of ``n`` records, and as it always copies from the group's
 committed offset (it seeks back there after an abort), those are the next ``n`` input offsets.
-Before each launch the group's committed offset is read (read_committed: KIP-447's stable
-offsets, once a dead launch's transaction is over): above where the reported commits reached,
-the launch before committed a transaction it did not live to report (a ``txn`` op with an
-unknown outcome for the records between). Aborted transactions are not seen; its copies are
-checked through the output topic instead (:mod:`.txn_checkers`). Each transaction becomes a
-``txn`` op once the run is over and the input's offsets are all known (:meth:`txn_ops`).
+Before each launch but the first (the group is the run's own, new) the group's committed
+offset is read (read_committed: KIP-447's stable offsets, once a dead launch's transaction is
+over): above where the reported commits reached, the launch before committed a transaction it
+did not live to report (a ``txn`` op with an unknown outcome for the records between).
+Aborted transactions are not seen; its copies are checked through the output topic instead
+(:mod:`.txn_checkers`). Each transaction becomes a ``txn`` op once the run is over and the
+input's offsets are all known (:meth:`txn_ops`).
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ class JavaCopier(_Worker):
             if self._stop.wait(max(0.0, next_at - time.monotonic())) or self.stopping:
                 break
             next_at = time.monotonic() + self.launch_every_s
-            start = self._committed_offset()
+            # The group is the run's own: the first launch starts from the beginning.
+            start = self._committed_offset() if self.launches else 0
             if start is None:
                 continue
             self._launching(start)
