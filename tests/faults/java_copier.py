@@ -51,11 +51,11 @@ TRANSACTION_SIZE = 20
 TRANSACTION_TIMEOUT_MS = 15_000
 LAUNCH_EVERY_S = 3.0
 # Records a launch copies at most (``--max-messages``; it may go over by a transaction): the
-# launch running when the run stops finishes them first.
+# launch running at the deadline finishes them first.
 LAUNCH_RECORDS_MAX = 200
 LAUNCHES_MAX = 200
-# After stop: the launch finishes what it saw (its input's producer stopped first), then
-# SIGTERM and SIGKILL; within the worker's join timeout.
+# Past the deadline (or on stop), the launch running has this long to finish what it saw,
+# then SIGTERM and SIGKILL; within the worker's join timeout.
 FINISH_TIMEOUT_S = 30.0
 SIGNAL_TIMEOUT_S = 10.0
 OFFSET_TIMEOUT_S = 10.0
