@@ -78,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"some of {','.join(WORKLOADS)}: idempotent producers and a consumer group "
         "(records), transactional copiers with a read_committed reader (txn)",
     )
-    parser.add_argument("--no-java", action="store_true", help="no VerifiableProducer")
+    parser.add_argument(
+        "--no-java",
+        action="store_true",
+        help="no Java tools (VerifiableProducer, TransactionalMessageCopier)",
+    )
     parser.add_argument("--work-dir", type=Path, help="where runs are kept (default: a temp dir)")
     parser.add_argument("--log-level", default="WARNING", help="the broker's --log-level")
     args = parser.parse_args(argv)

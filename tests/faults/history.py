@@ -5,7 +5,9 @@ An :class:`Op` is one of:
 
 - ``send``: a producer sent ``value``; ``ok`` True with the acknowledged ``partition`` and
   ``offset``, False with ``error`` (a definite failure), or None (never answered: the record
-  may or may not be in the log; checkers treat it as indeterminate, as Jepsen does).
+  may or may not be in the log; checkers treat it as indeterminate, as Jepsen does);
+  ``group``, when set, names the copier group whose input it is, a copier that copies values
+  unchanged (Kafka's ``TransactionalMessageCopier``, :mod:`.java_copier`).
 - ``read``: a consumer saw ``value`` at ``partition``/``offset``; ``process`` and ``session``
   name the consumer and its assignment (a new session starts at every rebalance).
 - ``commit``: a consumer committed ``offsets`` (partition -> next offset) for ``group``.
@@ -14,7 +16,8 @@ An :class:`Op` is one of:
   ``commit_transaction`` returned, False when ``abort_transaction`` did, None when neither is
   known (a commit that timed out, a fenced or fatal producer); ``values`` are the records it
   produced, ``offsets`` the input offsets it sent with ``sendOffsetsToTransaction``;
-  ``invoke_s`` is when the commit (or abort) was asked for (:mod:`.txn_workload`).
+  ``invoke_s`` is when the commit (or abort) was asked for (:mod:`.txn_workload`; for the
+  Java copier, the status line before the transaction, :mod:`.java_copier`).
 - ``fault``: the nemesis began (``invoke_s``) and ended (``complete_s``) fault ``value``;
   ``heal`` marks the moment every fault is over.
 

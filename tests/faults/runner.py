@@ -39,7 +39,7 @@ from .schedule import (
     describe,
     generate,
 )
-from .txn_workload import INPUT_TOPIC, OUTPUT_TOPIC, TxnWorkload
+from .txn_workload import INPUT_TOPIC, JAVA_INPUT_TOPIC, OUTPUT_TOPIC, TxnWorkload
 from .workloads import (
     CLIENT_LOG,
     REQUEST_TIMEOUT_MS,
@@ -293,11 +293,15 @@ def _deploy(config: RunConfig, run_dir: Path) -> Deployment:
             config=replicated,
         )
         if TXN_WORKLOAD in config.workloads:
-            for topic in (INPUT_TOPIC, OUTPUT_TOPIC):
+            for topic, partitions in (
+                (INPUT_TOPIC, config.partitions),
+                (OUTPUT_TOPIC, config.partitions),
+                (JAVA_INPUT_TOPIC, 1),
+            ):
                 create_topic(
                     deployment.bootstrap,
                     topic,
-                    config.partitions,
+                    partitions,
                     replication_factor=config.nodes,
                     config=replicated,
                 )
@@ -312,9 +316,9 @@ def _exercise(
 ) -> RunResult:
     group = f"faults-{config.seed}"
     records = RECORDS in config.workloads
-    java_missing = java_available() if config.java_producers and records else None
+    java_missing = java_available() if config.java_producers else None
     if java_missing is not None:
-        raise RuntimeError(f"the Java producer needs Apache Kafka: {java_missing}")
+        raise RuntimeError(f"the Java producer and copier need Apache Kafka: {java_missing}")
     bootstrap = deployment.bootstrap
     consumers = [
         GroupConsumer(history, bootstrap, TOPIC, group, f"consumer-{i}")
@@ -354,6 +358,7 @@ def _exercise(
             config.partitions,
             duration_s=config.duration_s,
             request_timeout_ms=config.request_timeout_ms,
+            java_work_dir=run_dir if config.java_producers else None,
         )
         if TXN_WORKLOAD in config.workloads
         else None
@@ -417,7 +422,7 @@ def _exercise(
         result.txns = txn.counts()
         result.txn_final_short = txn_short
         if not records:
-            recovered = checkers.recovery_times(_commits(ops, txn_ops))
+            recovered = checkers.recovery_times(_commits(ops, txn_ops, txn.group))
             result.recovery_s = [took for _, took in recovered]
     result.broker = config.broker
     result.tracebacks = deployment.stderr_count("Traceback")
@@ -426,14 +431,14 @@ def _exercise(
     return result
 
 
-def _commits(ops: list[Op], txn_ops: list[Op]) -> list[Op]:
-    """The faults, and each committed transaction as an acknowledgement of every input
-    partition it committed offsets of: recovery is then until every partition's copying
-    commits again."""
+def _commits(ops: list[Op], txn_ops: list[Op], group: str) -> list[Op]:
+    """The faults, and each committed transaction of ``group`` (the confluent-kafka copiers)
+    as an acknowledgement of every input partition it committed offsets of: recovery is then
+    until every partition's copying commits again."""
     commits = [
         Op(SEND, op.process, op.invoke_s, op.complete_s, True, op.value, partition)
         for op in txn_ops
-        if op.kind == TXN and op.ok
+        if op.kind == TXN and op.ok and op.group == group
         for partition in op.offsets
     ]
     return [op for op in ops if op.kind == FAULT] + commits
@@ -490,10 +495,12 @@ def _seconds(value: float | None) -> str:
 
 
 def _txns(counts: dict[str, int]) -> str:
-    """Transactions committed/aborted/unknown, "-" without the txn workload."""
+    """Transactions committed/aborted/unknown, and ``+<n>j`` committed by Kafka's copier; "-"
+    without the txn workload."""
     if not counts:
         return "-"
-    return f"{counts['committed']}/{counts['aborted']}/{counts['unknown']}"
+    java = f" +{counts['java-committed']}j" if counts.get("java-launches") else ""
+    return f"{counts['committed']}/{counts['aborted']}/{counts['unknown']}{java}"
 
 
 def format_table(results: list[RunResult]) -> str:

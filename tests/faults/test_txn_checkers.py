@@ -170,3 +170,82 @@ def test_txn_ops_survive_the_history_file(tmp_path: Path) -> None:
     path = tmp_path / "txn-history.jsonl"
     write_history(path, CLEAN)
     assert read_history(path) == CLEAN
+
+
+# Kafka's TransactionalMessageCopier copies values unchanged: its input's sends carry its group,
+# its transactions come from its status lines (no aborted ones), its copies are checked
+# against the output and its group's own committed offsets.
+JAVA = "copiers-java"
+
+
+def java_sent(value: str, offset: int) -> Op:
+    return Op(SEND, "jin", 0.5, 0.6, True, value, 0, offset, group=JAVA)
+
+
+def java_txn(name: str, ok: bool | None, values: list[str], end: int, at: float = 2.0) -> Op:
+    return Op(TXN, "java", at, at + 0.1, ok, name, group=JAVA, offsets={0: end}, values=values)
+
+
+def java_committed(offset: int) -> Op:
+    return Op(COMMITTED, FINAL_READER, 9.0, 9.1, True, group=JAVA, offsets={0: offset})
+
+
+# Input offsets 0-2 copied by j.1 (0, 1) and j.2 (2) at output 0/6.., an aborted try of x2
+# at 0/8 in between (its marker 0/9); x3 is not copied yet.
+J1 = java_txn("j.1", True, ["x0", "x1"], 2)
+J2 = java_txn("j.2", True, ["x2"], 3, at=4.0)
+WITH_JAVA = [
+    *CLEAN,
+    *(java_sent(f"x{n}", n) for n in range(4)),
+    J1,
+    J2,
+    read("x0", 0, 6, process="reader-0", at=3.1),
+    read("x1", 0, 7, process="reader-0", at=3.2),
+    read("x2", 0, 10, process="reader-0", at=4.5),
+    final("x0", 0, 6),
+    final("x1", 0, 7),
+    final("x2", 0, 10),
+    java_committed(3),
+]
+
+
+def test_unchanged_copies_of_a_clean_history_have_no_anomalies() -> None:
+    assert check(WITH_JAVA) == {}
+    # The liveness checker counts its transactions too: j.2 asked at 4.0, read at 4.5.
+    assert t.txn_liveness([op for op in WITH_JAVA if op.process != "copier-0"], 3.9, 1.0) == []
+
+
+def test_an_unchanged_copy_read_that_the_committed_output_does_not_hold() -> None:
+    aborted = read("x2", 0, 8, process="reader-1", at=3.9)
+    assert check([*WITH_JAVA, aborted]) == {
+        t.UNCHANGED_NOT_COMMITTED: [
+            "x2 read at 0/8 by reader-1 at 3.900s: not in the committed output"
+        ]
+    }
+
+
+def test_unchanged_copies_are_checked_against_their_own_group() -> None:
+    # Copied twice into the committed output.
+    twice = check([*WITH_JAVA, final("x1", 0, 11)])
+    assert twice == {t.COPY_DUPLICATE: [f"input {JAVA} 0/1 copied by j.1, j.1"]}
+    # Its group's offset behind its output, or ahead of it; the other group's unchanged.
+    behind = [op for op in WITH_JAVA if op.group != JAVA or op.kind != COMMITTED]
+    assert check([*behind, java_committed(2)]) == {
+        t.OFFSETS_BEHIND: [f"input {JAVA} 0/2 copied by j.2, committed offset 2"]
+    }
+    assert check([*behind, java_committed(4)]) == {
+        t.COPY_MISSING: [f"input x3 at {JAVA} 0/3: below the committed offset 4, not in the output"]
+    }
+    # A committed transaction's record missing from the final read.
+    lost = [op for op in WITH_JAVA if not (op.process == FINAL_READER and op.value == "x1")]
+    found = check(lost)
+    assert found[t.LOST_COMMITTED] == [
+        "j.1 committed at 2.100s by java: 1 of 2 records missing, first x1"
+    ]
+    assert found[t.COPY_MISSING] == [
+        f"input x1 at {JAVA} 0/1: below the committed offset 3, not in the output"
+    ]
+
+
+def test_an_unchanged_value_that_is_no_input_record_is_unexpected() -> None:
+    assert check([*WITH_JAVA, read("x9", 0, 12)])[t.UNEXPECTED_COPY] == ["x9 read"]

@@ -2,7 +2,9 @@
 cluster of three combined ``ferrokafka serve`` nodes, each in its own network namespace
 (root), with the ``txn`` workload only (:mod:`.txn_workload`): an idempotent producer of
 ``txn-in``, two confluent-kafka transactional copiers in one consumer group copying it to
-``txn-out`` (every fifth transaction aborted on purpose), a read_committed reader of the
+``txn-out`` (every fifth transaction aborted on purpose), Kafka's own
+``TransactionalMessageCopier`` copying ``txn-java-in`` into the same output (a third of its
+transactions aborted at random, relaunched through the run), a read_committed reader of the
 output. Seed 28 kills the active controller and a node, pauses a partition's leader, cuts
 the controller off, and restarts a node.
 
@@ -49,6 +51,7 @@ def _run(seed: int, duration_s: float, work_dir: Path) -> None:
     print("\n" + format_table([result]))
     assert sum(result.faults.values()) >= 3, result.faults
     assert result.txns["committed"] > 20 and result.txns["aborted"] > 3, result.txns
+    assert result.txns["java-committed"] > 3, result.txns
     assert result.clean, f"run in {result.run_dir}\n{format_anomalies(result)}"
     assert result.tracebacks == 0, f"tracebacks in {result.run_dir}/node-*/serve.err"
 

@@ -1,12 +1,16 @@
 """The transactional workload's pieces that need no broker: a client call that never returns
-(librdkafka's send_offsets_to_transaction) is left behind, and where a stuck worker is."""
+(librdkafka's send_offsets_to_transaction) is left behind, where a stuck worker is, and the
+Java copier's transactions as its status lines tell them."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
+from .history import SEND, TXN, History, Op
+from .java_copier import JavaCopier
 from .txn_workload import ClientStuck, _bounded, _where
 from .workloads import _Worker
 
@@ -59,6 +63,41 @@ def test_a_bounded_call_returns_or_raises_as_the_call() -> None:
 
     with pytest.raises(ValueError, match="refused"):
         _bounded(fails, 5.0)
+
+
+def test_the_java_copiers_transactions_come_from_its_status_lines(tmp_path: Path) -> None:
+    history = History()
+    for n in range(8):
+        history.add(Op(SEND, "jin", 0.1, 0.2, True, f"x{n}", 0, n, group="g"))
+    history.add(Op(SEND, "jin", 0.1, None, None, "x?", group="g"))  # never answered
+    copier = JavaCopier(
+        history, "127.0.0.1:1", "g", "java", "tid", tmp_path, input_topic="in", output_topic="out"
+    )
+
+    def status(total: int) -> None:
+        copier._status({"stage": "ProcessLoop", "totalProcessed": total, "remaining": 9})
+
+    copier._launching(0)
+    for total in (0, 0, 2, 2, 3):  # a rise is a commit; none, an empty poll or an abort
+        status(total)
+    copier._launching(5)  # the launch committed offsets 3-4 and died before saying so
+    status(0)
+    status(2)
+    copier._status({"stage": "ShutdownComplete", "totalProcessed": 3, "remaining": 0})
+    copier.settle(8)  # the final committed offset: nothing unreported
+    ops = copier.txn_ops()
+    assert [(op.value, op.ok, op.values, op.offsets) for op in ops] == [
+        ("java.1", True, ["x0", "x1"], {0: 2}),
+        ("java.2", True, ["x2"], {0: 3}),
+        ("java.3", None, ["x3", "x4"], {0: 5}),
+        ("java.4", True, ["x5", "x6"], {0: 7}),
+        ("java.5", True, ["x7"], {0: 8}),
+    ]
+    assert all(op.kind == TXN and op.group == "g" for op in ops)
+    assert all(op.invoke_s is not None and op.invoke_s <= op.complete_s for op in ops)
+    assert copier.committed == 4 and copier.unreported == 1 and copier.offsets_regressed == 0
+    copier.settle(6)  # offsets gone backwards
+    assert copier.offsets_regressed == 1
 
 
 class _FatalProducer:

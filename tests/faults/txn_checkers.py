@@ -6,7 +6,12 @@ ops (each transaction's id, outcome, produced values and the input offsets it co
 read_committed readers' ``read`` ops of the output topic, the final read_committed read of
 every output partition (process ``final``) and the copier group's committed offsets after the
 run (a ``committed`` op of process ``final``). An output value is
-``<txn id>|<input partition>:<input offset>|<input value>`` (:func:`parse_copy`).
+``<txn id>|<input partition>:<input offset>|<input value>`` (:func:`parse_copy`), or, from a
+copier that copies values unchanged (Kafka's ``TransactionalMessageCopier``,
+:mod:`.java_copier`), the input value itself: its input's send ops carry the copier's group,
+and its ``txn`` ops are inferred from its status lines (committed or unknown: the aborted
+ones it does not show). Input records are told apart by that group (None: the input of the
+copies that name their transaction), each group's against its own committed offsets.
 
 - :func:`aborted_reads` (G1a): a read_committed reader saw a record of a transaction whose
   abort its producer completed.
@@ -14,6 +19,9 @@ run (a ``committed`` op of process ``final``). An output value is
   committed (not committed by its producer and absent from the final read_committed read, the
   reference for transactions whose outcome the producer never learned), or saw it before its
   producer even asked to commit.
+- :func:`unchanged_reads_not_committed` (G1a or G1b): a reader saw an unchanged copy at an
+  output offset where the final read_committed read does not hold it (an aborted or never
+  committed transaction's record; the copier's aborts are not in the history).
 - :func:`lost_committed`: a record of a transaction whose commit was acknowledged is missing
   from the final read (the whole transaction or a part of it).
 - :func:`copy_duplicates`: one input record copied into the final output by two
@@ -43,6 +51,7 @@ from .history import COMMITTED, READ, SEND, TXN, Op
 
 ABORTED_READ = "G1a-aborted-read"
 UNCOMMITTED_READ = "G1b-uncommitted-read"
+UNCHANGED_NOT_COMMITTED = "G1-unchanged-copy-read-not-committed"
 LOST_COMMITTED = "lost-committed-txn"
 COPY_DUPLICATE = "copy-duplicate"
 COPY_MISSING = "copy-missing"
@@ -54,6 +63,7 @@ OUTPUT_INCONSISTENT = "txn-inconsistent-read"
 TXN_ANOMALY_KINDS = (
     ABORTED_READ,
     UNCOMMITTED_READ,
+    UNCHANGED_NOT_COMMITTED,
     LOST_COMMITTED,
     COPY_DUPLICATE,
     COPY_MISSING,
@@ -176,79 +186,137 @@ def lost_committed(ops: Sequence[Op]) -> list[Anomaly]:
     return anomalies
 
 
-def _final_copies(ops: Sequence[Op]) -> dict[tuple[int, int], set[str]]:
-    """Input partition/offset -> the transactions whose copy of it the final read holds."""
-    copies: dict[tuple[int, int], set[str]] = defaultdict(set)
+# An input record: the group whose input it is (None: the copies that name their transaction),
+# its partition and offset.
+Input = tuple[str | None, int, int]
+
+
+def _unchanged_inputs(ops: Sequence[Op]) -> dict[str, Op]:
+    """Value -> the send op of an input record of a copier that copies values unchanged."""
+    return {str(op.value): op for op in ops if op.kind == SEND and op.group is not None}
+
+
+def _final_copies(ops: Sequence[Op]) -> dict[Input, list[str]]:
+    """Input record -> the transactions of its copies in the final read (``?`` for an
+    unchanged copy no transaction op lists), one entry per copy."""
+    unchanged = _unchanged_inputs(ops)
+    txn_of_value = {v: op.value for op in ops if op.kind == TXN for v in op.values}
+    copies: dict[Input, list[str]] = defaultdict(list)
     for op in _final_reads(ops):
         copy = parse_copy(op.value)
         if copy is not None:
-            copies[(copy.partition, copy.offset)].add(copy.txn)
+            copies[(None, copy.partition, copy.offset)].append(copy.txn)
+            continue
+        sent = unchanged.get(str(op.value))
+        if sent is not None and sent.partition is not None and sent.offset is not None:
+            txn = txn_of_value.get(str(op.value)) or "?"
+            copies[(sent.group, sent.partition, sent.offset)].append(txn)
     return copies
 
 
+def _input_name(group: str | None, partition: int, offset: int) -> str:
+    return f"{partition}/{offset}" if group is None else f"{group} {partition}/{offset}"
+
+
 def copy_duplicates(ops: Sequence[Op]) -> list[Anomaly]:
-    """Input records copied into the committed output by more than one transaction."""
+    """Input records copied into the committed output more than once."""
     return [
-        Anomaly(COPY_DUPLICATE, f"input {p}/{o} copied by {', '.join(sorted(txns))}")
-        for (p, o), txns in sorted(_final_copies(ops).items())
+        Anomaly(COPY_DUPLICATE, f"input {_input_name(*key)} copied by {', '.join(sorted(txns))}")
+        for key, txns in sorted(_final_copies(ops).items(), key=_sort_key)
         if len(txns) > 1
     ]
 
 
-def _final_committed(ops: Sequence[Op]) -> dict[int, int] | None:
-    """The copier group's committed offsets read after the run; None if not read."""
-    groups = {op.group for op in ops if op.kind == TXN and op.group}
-    found = [
-        op
-        for op in ops
-        if op.kind == COMMITTED and op.process == FINAL_READER and op.ok and op.group in groups
-    ]
-    return found[-1].offsets if found else None
+def _sort_key(item: tuple[Input, list[str]]) -> tuple[str, int, int]:
+    (group, partition, offset), _ = item
+    return (group or "", partition, offset)
+
+
+def _final_committed(ops: Sequence[Op]) -> dict[str | None, dict[int, int]]:
+    """Each copier group's committed offsets read after the run (None: the group of the
+    copies that name their transaction); a group absent was not read."""
+    unchanged = {op.group for op in _unchanged_inputs(ops).values()}
+    named = {op.group for op in ops if op.kind == TXN and op.group} - unchanged
+    found: dict[str | None, dict[int, int]] = {}
+    for op in ops:
+        if op.kind == COMMITTED and op.process == FINAL_READER and op.ok:
+            if op.group in named:
+                found[None] = op.offsets
+            elif op.group in unchanged:
+                found[op.group] = op.offsets
+    return found
 
 
 def copy_missing(ops: Sequence[Op]) -> list[Anomaly]:
-    """Acknowledged input records below the group's final committed offset of their
+    """Acknowledged input records below their group's final committed offset of their
     partition that the final output holds no copy of."""
     committed = _final_committed(ops)
-    if committed is None or not _final_reads(ops):
+    if not _final_reads(ops):
         return []
     copies = _final_copies(ops)
-    return [
-        Anomaly(
-            COPY_MISSING,
-            f"input {op.value} at {op.partition}/{op.offset}: below the committed offset "
-            f"{committed[op.partition]}, not in the output",
-        )
-        for op in ops
-        if op.kind == SEND
-        and op.ok
-        and op.partition is not None
-        and op.offset is not None
-        and op.offset < committed.get(op.partition, 0)
-        and (op.partition, op.offset) not in copies
-    ]
+    anomalies = []
+    for op in ops:
+        if op.kind != SEND or not op.ok or op.partition is None or op.offset is None:
+            continue
+        offsets = committed.get(op.group)
+        if offsets is None:
+            continue
+        key = (op.group, op.partition, op.offset)
+        if op.offset < offsets.get(op.partition, 0) and key not in copies:
+            anomalies.append(
+                Anomaly(
+                    COPY_MISSING,
+                    f"input {op.value} at {_input_name(*key)}: below the committed offset "
+                    f"{offsets[op.partition]}, not in the output",
+                )
+            )
+    return anomalies
 
 
 def offsets_behind_output(ops: Sequence[Op]) -> list[Anomaly]:
-    """Copies in the final output of input records at or above the group's final committed
-    offset: the output was committed without the offsets that go with it."""
+    """Copies in the final output of input records at or above their group's final
+    committed offset: the output was committed without the offsets that go with it."""
     committed = _final_committed(ops)
-    if committed is None:
-        return []
+    anomalies = []
+    for key, txns in sorted(_final_copies(ops).items(), key=_sort_key):
+        group, partition, offset = key
+        offsets = committed.get(group)
+        if offsets is not None and offset >= offsets.get(partition, 0):
+            anomalies.append(
+                Anomaly(
+                    OFFSETS_BEHIND,
+                    f"input {_input_name(*key)} copied by {', '.join(sorted(txns))}, committed "
+                    f"offset {offsets.get(partition, 0)}",
+                )
+            )
+    return anomalies
+
+
+def unchanged_reads_not_committed(ops: Sequence[Op]) -> list[Anomaly]:
+    """Reads (not the final one) of unchanged copies that the final read_committed read does
+    not hold at that output offset: a record of an aborted or never committed transaction."""
+    final = {(op.partition, op.offset, op.value) for op in _final_reads(ops)}
+    if not final:
+        return []  # no final read (the run was abandoned): nothing to compare with
+    unchanged = _unchanged_inputs(ops)
     return [
         Anomaly(
-            OFFSETS_BEHIND,
-            f"input {p}/{o} copied by {', '.join(sorted(txns))}, committed offset "
-            f"{committed.get(p, 0)}",
+            UNCHANGED_NOT_COMMITTED,
+            f"{op.value} read at {op.partition}/{op.offset} by {op.process} at "
+            f"{op.complete_s or 0.0:.3f}s: not in the committed output",
         )
-        for (p, o), txns in sorted(_final_copies(ops).items())
-        if o >= committed.get(p, 0)
+        for op in _reads(ops)
+        if op.process != FINAL_READER
+        and str(op.value) in unchanged
+        and (op.partition, op.offset, op.value) not in final
     ]
 
 
 def unexpected_copies(ops: Sequence[Op]) -> list[Anomaly]:
-    """Values read from the output that no transaction produced."""
+    """Values read from the output that no transaction produced and that are no input
+    record of a copier that copies values unchanged."""
     produced = {value for op in ops if op.kind == TXN for value in op.values}
+    produced |= set(_unchanged_inputs(ops))
     return [
         Anomaly(UNEXPECTED_COPY, f"{value} read")
         for value in sorted({str(op.value) for op in _reads(ops) if op.value not in produced})
@@ -261,14 +329,15 @@ def txn_liveness(ops: Sequence[Op], heal_s: float | None, bound_s: float) -> lis
     if heal_s is None:
         return []
     fresh = {
-        txn
-        for txn, op in _txns(ops).items()
+        value
+        for op in _txns(ops).values()
         if op.ok and op.invoke_s is not None and op.invoke_s >= heal_s
+        for value in op.values
     }
     seen = [
         op.complete_s
         for op in _reads(ops)
-        if op.process != FINAL_READER and op.complete_s is not None and _txn_of(op) in fresh
+        if op.process != FINAL_READER and op.complete_s is not None and op.value in fresh
     ]
     if not seen:
         detail = f"no transaction committed after the heal at {heal_s:.3f}s was read"
@@ -292,6 +361,7 @@ def check_txn(
     return {
         ABORTED_READ: aborted_reads(ops),
         UNCOMMITTED_READ: uncommitted_reads(ops),
+        UNCHANGED_NOT_COMMITTED: unchanged_reads_not_committed(ops),
         LOST_COMMITTED: lost_committed(ops),
         COPY_DUPLICATE: copy_duplicates(ops),
         COPY_MISSING: copy_missing(ops),

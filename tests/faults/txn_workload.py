@@ -13,6 +13,9 @@ checked by :mod:`.txn_checkers`.
   the group's committed offsets, as Kafka's copier does. A fatal error (fenced, or the
   coordinator lost the transaction) or an abort that fails replaces the producer (its
   ``init_transactions`` ends the old one's transaction). Each transaction is one ``txn`` op.
+- :class:`~.java_copier.JavaCopier` (with ``java_copier``): Kafka's own
+  ``TransactionalMessageCopier`` copying ``txn-java-in`` (one partition, its own idempotent
+  producer and group) unchanged into partition 0 of ``txn-out``, beside the copies above.
 - :class:`ReadCommittedReader`: a read_committed group consumer of ``txn-out``.
 - :func:`final_read_committed`: every output partition read read_committed to its end.
 
@@ -27,9 +30,11 @@ import threading
 import time
 import traceback
 import uuid
+from pathlib import Path
 from typing import Any
 
 from .history import READ, SEND, TXN, History, Op
+from .java_copier import JavaCopier
 from .txn_checkers import copy_value
 from .workloads import (
     CLIENT_LOG,
@@ -46,6 +51,9 @@ from .workloads import (
 
 INPUT_TOPIC = "txn-in"
 OUTPUT_TOPIC = "txn-out"
+# The Java copier's input: one partition, copied to partition 0 of OUTPUT_TOPIC.
+JAVA_INPUT_TOPIC = "txn-java-in"
+JAVA_INPUT_RATE_PER_S = 30
 COPIERS = 2
 READERS = 1
 INPUT_RATE_PER_S = 100
@@ -418,7 +426,9 @@ class TxnWorkload:
         duration_s: float,
         request_timeout_ms: int = REQUEST_TIMEOUT_MS,
         rate_per_s: int = INPUT_RATE_PER_S,
+        java_work_dir: Path | None = None,
     ) -> None:
+        """With ``java_work_dir`` (its logs go there), the Java copier and its input too."""
         self.history = history
         self.bootstrap = bootstrap
         self.partitions = partitions
@@ -450,10 +460,41 @@ class TxnWorkload:
             ReadCommittedReader(history, bootstrap, OUTPUT_TOPIC, f"txn-read-{seed}", f"reader-{i}")
             for i in range(READERS)
         ]
+        self.java_inputs: list[RdkafkaProducer] = []
+        self.java: list[JavaCopier] = []
+        if java_work_dir is not None:
+            java_group = f"{self.group}-java"
+            self.java_inputs.append(
+                RdkafkaProducer(
+                    history,
+                    bootstrap,
+                    JAVA_INPUT_TOPIC,
+                    f"s{seed}jin",
+                    rate_per_s=JAVA_INPUT_RATE_PER_S,
+                    duration_s=duration_s + 120.0,
+                    request_timeout_ms=request_timeout_ms,
+                    group=java_group,
+                )
+            )
+            self.java.append(
+                JavaCopier(
+                    history,
+                    bootstrap,
+                    java_group,
+                    f"java-copier-{tag}",
+                    f"txn-fault-{seed}-{tag}-java",
+                    java_work_dir,
+                    input_topic=JAVA_INPUT_TOPIC,
+                    output_topic=OUTPUT_TOPIC,
+                    # No launch after the faults: the last one is done by the time the
+                    # workload stops, instead of adding its JVM's start to the run.
+                    duration_s=duration_s,
+                )
+            )
 
     @property
     def workers(self) -> list[_Worker]:
-        return [self.input, *self.copiers, *self.readers]
+        return [self.input, *self.java_inputs, *self.copiers, *self.java, *self.readers]
 
     def start(self) -> None:
         for worker in self.workers:
@@ -463,7 +504,11 @@ class TxnWorkload:
         """Stop input, then copiers (each finishes its transaction), then readers; the
         workers that did not stop in time."""
         stuck = []
-        for group in ([self.input], self.copiers, self.readers):
+        for group in (
+            [self.input, *self.java_inputs],
+            [*self.copiers, *self.java],
+            self.readers,
+        ):
             for worker in group:
                 try:
                     worker.stop()
@@ -473,9 +518,15 @@ class TxnWorkload:
         return stuck
 
     def finish(self) -> dict[int, int]:
-        """The copier group's committed offsets and the final read of the output; the
-        output partitions the final read could not finish."""
+        """The copier groups' committed offsets (the Java copier's transactions recorded
+        then) and the final read of the output; the output partitions the final read could
+        not finish."""
         committed_offsets(self.history, self.bootstrap, INPUT_TOPIC, self.group, self.partitions)
+        for java in self.java:
+            final = committed_offsets(self.history, self.bootstrap, JAVA_INPUT_TOPIC, java.group, 1)
+            java.settle(final.get(java.partition, 0))
+            for op in java.txn_ops():
+                self.history.add(op)
         return final_read_committed(self.history, self.bootstrap, OUTPUT_TOPIC, self.partitions)
 
     def failures(self) -> list[str]:
@@ -489,4 +540,11 @@ class TxnWorkload:
             "producers-replaced": sum(c.producers_replaced for c in self.copiers),
             "client-stuck": sum(c.stuck for c in self.copiers),
             "input-acked": sum(1 for op in self.history.ops() if op.kind == SEND and op.ok),
+            # Kafka's copier: the transactions it reported committed, those a launch committed
+            # without reporting, its launches and those that did not exit 0.
+            "java-committed": sum(j.committed for j in self.java),
+            "java-unreported": sum(j.unreported for j in self.java),
+            "java-launches": sum(j.launches for j in self.java),
+            "java-failed-launches": sum(j.failed_launches for j in self.java),
+            "java-offsets-regressed": sum(j.offsets_regressed for j in self.java),
         }

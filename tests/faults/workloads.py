@@ -168,7 +168,8 @@ class _Worker(ABC):
 
 class RdkafkaProducer(_Worker):
     """An idempotent acks=all confluent-kafka producer sending ``<name>-<n>`` at a steady
-    rate; a producer that hits a fatal error is replaced by a new one (a new session)."""
+    rate; a producer that hits a fatal error is replaced by a new one (a new session).
+    ``group`` tags its send ops: the input of that group's copier (see :mod:`.history`)."""
 
     def __init__(
         self,
@@ -181,9 +182,11 @@ class RdkafkaProducer(_Worker):
         sends_max: int = SENDS_MAX,
         duration_s: float = 3600.0,
         request_timeout_ms: int = REQUEST_TIMEOUT_MS,
+        group: str | None = None,
     ) -> None:
         super().__init__(name, duration_s)
         self.config = {**producer_config(bootstrap, request_timeout_ms), "error_cb": self._on_error}
+        self.group = group
         self.history = history
         self.bootstrap = bootstrap
         self.topic = topic
@@ -200,13 +203,20 @@ class RdkafkaProducer(_Worker):
             done = self.history.now()
             with self._lock:
                 invoked = self._pending.pop(value, None)
-            if err is None:
-                where = {"partition": msg.partition(), "offset": msg.offset()}
-                op = Op(SEND, self.name, invoked, done, True, value, session=session, **where)
-            else:
-                op = Op(
-                    SEND, self.name, invoked, done, False, value, error=str(err), session=session
-                )
+            ok, error = (True, None) if err is None else (False, str(err))
+            where = {"partition": msg.partition(), "offset": msg.offset()} if ok else {}
+            op = Op(
+                SEND,
+                self.name,
+                invoked,
+                done,
+                ok,
+                value,
+                error=error,
+                session=session,
+                group=self.group,
+                **where,
+            )
             self.history.add(op)
 
         return on_delivery
@@ -263,7 +273,18 @@ class RdkafkaProducer(_Worker):
         with self._lock:
             pending, self._pending = self._pending, {}
         for value, invoked in pending.items():
-            self.history.add(Op(SEND, self.name, invoked, None, None, value, error="unanswered"))
+            self.history.add(
+                Op(
+                    SEND,
+                    self.name,
+                    invoked,
+                    None,
+                    None,
+                    value,
+                    error="unanswered",
+                    group=self.group,
+                )
+            )
 
 
 class VerifiableTool(abc.ABC):

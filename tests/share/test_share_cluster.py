@@ -97,11 +97,15 @@ def advertised(bootstrap: str) -> set[int]:
 
 
 def leader_of(bootstrap: str, topic: str) -> tuple[int, int]:
-    """(leader id, leader epoch) of the topic's partition 0."""
+    """(leader id, leader epoch) of the topic's partition 0; (-1, -1) while the broker does
+    not know the topic yet (a topic just created reaches each broker's metadata a moment
+    later)."""
     with RawClient(bootstrap) as client:
         answer = client.call(
             MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)]), 12
         )
+    if not answer.topics or not answer.topics[0].partitions:
+        return -1, -1
     part = answer.topics[0].partitions[0]
     return part.leader_id, part.leader_epoch
 
