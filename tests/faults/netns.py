@@ -23,6 +23,10 @@ import subprocess
 
 IP_TIMEOUT_S = 10.0
 SUBNETS = ipaddress.ip_network("10.213.0.0/16")
+# The subnets this process's bridges took, and the draw (seeded by the PID: concurrent
+# processes draw apart).
+_SUBNETS_TAKEN: set[ipaddress.IPv4Network] = set()
+_SUBNET_CHOICE = random.Random(os.getpid())
 # Inside a fresh namespace nothing else listens: every node uses Kafka's ports.
 NODE_PORTS = (9092, 9093)
 NODES_MAX = 200
@@ -97,7 +101,12 @@ class Bridge:
         self.tag = tag
         used = _used_networks()
         free = [n for n in SUBNETS.subnets(new_prefix=24) if not any(n.overlaps(u) for u in used)]
-        self.subnet = random.Random(os.getpid()).choice(free)
+        # Not a subnet an earlier bridge of this process had: a client of an earlier run left
+        # behind in this process (a librdkafka call that never returned) would reach the new
+        # nodes at the same addresses, and its metadata requests auto-create topics there.
+        fresh = [n for n in free if n not in _SUBNETS_TAKEN] or free
+        self.subnet = _SUBNET_CHOICE.choice(fresh)
+        _SUBNETS_TAKEN.add(self.subnet)
         self.gateway = str(self.subnet[1])
         self.namespaces: list[str] = []
         self.links: list[str] = []
