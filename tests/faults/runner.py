@@ -241,6 +241,7 @@ def run_seed(config: RunConfig) -> RunResult:
         history = History()
         result = _exercise(config, deployment, history, events, run_dir)
         result.elapsed_s = time.monotonic() - began
+        (run_dir / "result.json").write_text(result.to_json() + "\n")  # with the run's time
         return result
     finally:
         if deployment is not None:
