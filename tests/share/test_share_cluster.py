@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -79,10 +80,11 @@ OVERRIDES = {
 TOPIC = "sq"
 GROUP = "sq-g"
 JAVA_GROUP = "sq-java"
-# The Java consumer stops once nothing came for this long (longer than a leader failover) or
-# after JAVA_RUN_MS; the test waits APP_TIMEOUT_S for it at most.
-JAVA_IDLE_MS = "20000"
+# The Java consumer runs until the test has seen every record in its output (then it is
+# stopped), for JAVA_RUN_MS at most: its own idle stop is as long, so that a leader failover
+# on a loaded machine (records 200-299 came after a 20 s idle stop once) never ends it early.
 JAVA_RUN_MS = "150000"
+JAVA_IDLE_MS = JAVA_RUN_MS
 JAVA_FIRST_WAIT_MS = "60000"
 APP_TIMEOUT_S = 180.0
 PHASE = 100  # records produced before, during and after the kill
@@ -232,7 +234,7 @@ def test_share_consumer_survives_a_leader_kill(tmp_path: Path, kind: str) -> Non
             # No share-partition here to acknowledge on (Kafka's "No share partition found"):
             # not a leadership error, so no hint.
             assert acknowledged == (ec.UNKNOWN_TOPIC_OR_PARTITION, 0, 0, []), acknowledged
-            java_got = java_deliveries(java, java_log)
+            java_got = java_deliveries(java, java_log, set(range(3 * PHASE)))
         finally:
             consumer.close()
             if java.poll() is None:
@@ -474,10 +476,33 @@ def java_consumer(bootstrap: str, log: Path) -> subprocess.Popen[str]:
         )
 
 
-def java_deliveries(process: subprocess.Popen[str], log: Path) -> list[tuple[int, int]]:
-    """(offset, delivery count) of every record the Java consumer printed, once it ended."""
-    out, _ = process.communicate(timeout=APP_TIMEOUT_S)
-    assert process.returncode == 0 and "DONE" in out, out[-2000:] + log.read_text()[-3000:]
+def java_deliveries(
+    process: subprocess.Popen[str], log: Path, expected: set[int]
+) -> list[tuple[int, int]]:
+    """(offset, delivery count) of every record the Java consumer printed: read as it prints
+    them until every ``expected`` offset came (then it is stopped) or it ended by itself."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    seen: set[int] = set()
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(process.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    deadline = time.monotonic() + APP_TIMEOUT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        seen.update(int(line.split(" ", 3)[1]) for line in list(lines) if line.startswith("GOT "))
+        if expected <= seen:
+            process.terminate()
+            break
+        time.sleep(0.2)
+    process.wait(APP_TIMEOUT_S)
+    reader.join(APP_TIMEOUT_S)
+    out = "".join(lines)
+    stopped = process.returncode != 0 and expected <= seen
+    assert stopped or (process.returncode == 0 and "DONE" in out), (
+        out[-2000:] + log.read_text()[-3000:]
+    )
     return [
         (int(offset), int(count))
         for line in out.splitlines()

@@ -105,7 +105,15 @@ def read_all(broker: Target, topic: str, count: int, wait_s: float = READ_TIMEOU
                 got.append(message)
     finally:
         reader.close()
-    return got
+    # Each run of records goes to the DLQ in a write of its own (a reject, then a delivery
+    # limit, later): their order on the DLQ topic is not given (the first may wait for the
+    # topic's auto-creation while the second finds it). By source offset:
+    return sorted(got, key=_source_offset)
+
+
+def _source_offset(message: object) -> int:
+    headers = dict(message.headers() or [])  # type: ignore[attr-defined]
+    return int(headers.get("__dlq.errors.offset", b"-1"))
 
 
 def run_rejecting_consumer(
