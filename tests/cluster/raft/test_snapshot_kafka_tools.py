@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 PAYLOAD = re.compile(r"\| offset: (\d+) .* payload: (\{.*\})$")
 TOPICS = ("orders", "payments", "users")
-SHELL_ATTEMPTS = 3
+SHELL_ATTEMPTS = 5
 
 
 def _snapshot(directory: Path) -> Path:
@@ -146,15 +147,25 @@ def test_kafka_metadata_shell_reads_our_snapshot(tmp_path: Path) -> None:
         return result.stdout
 
     # The shell runs its command while its loader may still be publishing the snapshot's
-    # image (seen once on a loaded machine: a find without the topics): ask again then.
+    # image (seen on a loaded machine: a find without the topics, a nextProducerId of -1):
+    # each question is asked again until the answer is there.
+    def settled(ok: Callable[[str], bool], *command: str) -> str:
+        for _ in range(SHELL_ATTEMPTS):
+            out = shell(*command)
+            if ok(out):
+                break
+        return out
+
     wanted = {f"/image/topics/byName/{name}" for name in TOPICS}
-    for _ in range(SHELL_ATTEMPTS):
-        found = shell("find", "/image").split()
-        if wanted <= set(found):
-            break
+    found = settled(lambda out: wanted <= set(out.split()), "find", "/image").split()
     assert wanted <= set(found)
-    assert shell("cat", "/image/configs/TOPIC:orders/retention.ms").strip() == "60000"
-    partition = shell("cat", "/image/topics/byName/payments/0")
+    retention = settled(
+        lambda out: bool(out.strip()), "cat", "/image/configs/TOPIC:orders/retention.ms"
+    )
+    assert retention.strip() == "60000"
+    partition = settled(lambda out: "leader=1" in out, "cat", "/image/topics/byName/payments/0")
     assert "leader=1" in partition and "isr=[1]" in partition, partition
-    assert shell("cat", "/image/features/metadataVersion").strip() == "Optional[4.1-IV1]"
-    assert shell("cat", "/image/producerIds/nextProducerId").strip() == "1000"
+    version = settled(lambda out: "4.1" in out, "cat", "/image/features/metadataVersion")
+    assert version.strip() == "Optional[4.1-IV1]"
+    next_id = settled(lambda out: out.strip() == "1000", "cat", "/image/producerIds/nextProducerId")
+    assert next_id.strip() == "1000"
