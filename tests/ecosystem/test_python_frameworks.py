@@ -3,9 +3,8 @@ stateful Quix Streams application (at-least-once and exactly-once), a faust-stre
 a table, and a FastStream subscriber/publisher. Each app is killed (SIGKILL) mid-stream and
 started again; the output must then be right (issue 20).
 
-Every test runs on ferrokafka; the Apache Kafka 4.4 side runs by default for Quix Streams'
-exactly-once test and, for the others, with FERROKAFKA_ECOSYSTEM_FULL=1 (README, "Set-up"),
-which also adds faust-streaming (flaky after a kill: see its test).
+Every test runs on ferrokafka; the Apache Kafka 4.4 side runs with FERROKAFKA_ECOSYSTEM_FULL=1
+(README, "Set-up"), which also adds faust-streaming (flaky after a kill: see its test).
 Each test prints the app's start-up time (launch to first output) and peak memory.
 """
 
@@ -81,7 +80,6 @@ def bootstrap(request: pytest.FixtureRequest) -> str:
 
 FERROKAFKA = pytest.param("ferrokafka", id="ferrokafka")
 KAFKA_FULL = pytest.param("kafka", id="kafka", marks=[pytest.mark.kafka, FULL_ONLY])
-KAFKA = pytest.param("kafka", id="kafka", marks=pytest.mark.kafka)
 
 
 def _report(name: str, bootstrap: str, app: App, first_output_s: float) -> None:
@@ -110,7 +108,7 @@ def test_quix_stateful_at_least_once(bootstrap: str, tmp_path: Path) -> None:
     _quix(bootstrap, tmp_path, "at-least-once", group="quix-alo")
 
 
-@pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA], indirect=True)
+@pytest.mark.parametrize("bootstrap", [FERROKAFKA, KAFKA_FULL], indirect=True)
 def test_quix_stateful_exactly_once(bootstrap: str, tmp_path: Path) -> None:
     """The same with ``processing_guarantee="exactly-once"`` (transactions): read_committed,
     the output has each input exactly once, with the count and sum it had when first seen."""
