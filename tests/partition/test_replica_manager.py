@@ -545,3 +545,31 @@ def test_a_fetcher_never_fetches_a_partition_led_here(tmp_path: Path) -> None:
         assert fetcher._ready() == {}
 
     trio.run(main)
+
+
+def test_a_deposed_leaders_empty_epoch_goes_when_it_truncates_to_its_log_end(
+    tmp_path: Path,
+) -> None:
+    """Long mode seed 10: a broker that became leader (its epoch entry at its log end) and
+    was deposed before appending anything then followed a leader that never had that epoch;
+    each fetch carried it as the last fetched epoch, the leader answered it as diverging at
+    this log's end, and the follower "truncated" to its own end, which cut nothing and kept
+    the entry: ~24,000 truncations in 21 s on one node, its partitions out of the ISR. The cut
+    to the log end now trims the epoch cache (Kafka's UnifiedLog.truncateTo does)."""
+
+    async def main() -> None:
+        replicas = ReplicaManager(
+            2, LogManager(LogManagerSettings((str(tmp_path / "f"),)), LogConfig())
+        )
+        await replicas.apply_image(image(), lambda _: LogConfig(), lambda _: 1)
+        follower = replicas.partition("orders", 0)
+        assert follower is not None and not follower.is_leader
+        await follower.append_as_follower(batch(3))
+        end = follower.log_end_offset
+        follower.epochs.assign(follower.epochs.latest_epoch + 1, end)  # led, nothing appended
+        stale = follower.epochs.latest_epoch
+        await follower.truncate_to(end)
+        assert follower.log_end_offset == end
+        assert follower.epochs.latest_epoch < stale
+
+    trio.run(main)

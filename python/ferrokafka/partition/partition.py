@@ -797,6 +797,13 @@ class Partition:
             if leader_epoch is not None and not self.follows_at(leader_epoch):
                 return
             if offset >= self.log.log_end_offset:
+                # Nothing to cut, but the epoch cache may still hold an epoch starting at the
+                # log end: this replica led at it and was deposed before appending anything.
+                # Kept, it is the last fetched epoch of every fetch, the leader answers it as
+                # diverging again, and the follower truncates to the same offset for ever
+                # (Kafka's UnifiedLog.truncateTo trims the cache in this case too).
+                end = self.log.log_end_offset
+                await trio.to_thread.run_sync(self.epochs.truncate_from_end, end)
                 return
             await trio.to_thread.run_sync(self.log.truncate_to, offset)
             end = self.log.log_end_offset
