@@ -21,14 +21,13 @@ import logging
 
 import trio
 
-from ferrokafka.cluster.broker_clients import BrokerClients
-from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.config.group import GROUP_RESOURCE, effective_group_value
 from ferrokafka.partition import AppendOrigin, Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.create_topics import CreateTopicsRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
+from ferrokafka.server.handlers.share_broker_clients import ShareBrokerClients
 from ferrokafka.server.node import Node
 from ferrokafka.share.dead_letter import dead_letter_batches
 from ferrokafka.share.manager import read_originals
@@ -71,28 +70,8 @@ class DeadLetterQueues:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._clients: BrokerClients | None = None
+        self._clients = ShareBrokerClients(node, "share-dlq", PRODUCE_TIMEOUT_MS / 1000)
         self._create_lock = trio.Lock()
-
-    def _broker_clients(self) -> BrokerClients:
-        if self._clients is None:
-            config = self.node.config
-            self._clients = BrokerClients(
-                lambda: self.node.image,
-                config.inter_broker_listener_name,
-                client_id=f"share-dlq-{config.node_id}",
-                timeout_s=PRODUCE_TIMEOUT_MS / 1000,
-                connector=node_connectors(config).inter_broker,
-            )
-            coordinator = self.node.share_coordinator
-            if coordinator is not None:
-                coordinator.on_stop.append(self.aclose)
-        return self._clients
-
-    async def aclose(self) -> None:
-        if self._clients is not None:
-            await self._clients.aclose()
-            self._clients = None
 
     def _group_value(self, group_id: str, name: str) -> object:
         overrides = self.node.image.configs.get((GROUP_RESOURCE, group_id), {})
@@ -263,7 +242,7 @@ class DeadLetterQueues:
             ],
         )
         try:
-            client = await self._broker_clients().client(leader)
+            client = await self._clients.get().client(leader)
             answer = await client.call(request, version=12)
         except (NodeUnavailableError, trio.TooSlowError, OSError):
             return ec.NETWORK_EXCEPTION

@@ -8,12 +8,11 @@ import uuid
 
 import trio
 
-from ferrokafka.cluster.broker_clients import BrokerClients
-from ferrokafka.cluster.connector import node_connectors
 from ferrokafka.cluster.node_client import NodeUnavailableError
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.list_offsets import ListOffsetsRequest
+from ferrokafka.server.handlers.share_broker_clients import ShareBrokerClients
 from ferrokafka.server.node import Node
 
 LATEST_TIMESTAMP = -1
@@ -29,27 +28,7 @@ class LatestOffsets:
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self._clients: BrokerClients | None = None
-
-    def _broker_clients(self) -> BrokerClients:
-        if self._clients is None:
-            config = self.node.config
-            self._clients = BrokerClients(
-                lambda: self.node.image,
-                config.inter_broker_listener_name,
-                client_id=f"share-offsets-{config.node_id}",
-                timeout_s=RPC_TIMEOUT_S,
-                connector=node_connectors(config).inter_broker,
-            )
-            coordinator = self.node.share_coordinator
-            if coordinator is not None:
-                coordinator.on_stop.append(self.aclose)
-        return self._clients
-
-    async def aclose(self) -> None:
-        if self._clients is not None:
-            await self._clients.aclose()
-            self._clients = None
+        self._clients = ShareBrokerClients(node, "share-offsets", RPC_TIMEOUT_S)
 
     async def __call__(self, topic_id: uuid.UUID, partition: int) -> tuple[int, int]:
         """(error code, latest offset); offset -1 when it cannot be known now."""
@@ -77,7 +56,7 @@ class LatestOffsets:
             ],
         )
         try:
-            client = await self._broker_clients().client(part.leader)
+            client = await self._clients.get().client(part.leader)
             answer = await client.call(request)
         except (NodeUnavailableError, trio.TooSlowError, OSError):
             return ec.NONE, -1
