@@ -29,10 +29,10 @@ from tests.share.test_share_java import (
     consumer,
     deliveries,
     group_configs,
+    side_by_side_broker,
 )
 
 import kafka_support as ks
-from ferrokafka.testing import run_broker
 
 BROKER_CONFIG = {"errors.deadletterqueue.auto.create.topics.enable": "true"}
 READ_TIMEOUT_S = 30.0
@@ -44,18 +44,9 @@ EXCEEDED = "Offset delivery count exceeded the threshold."
 def broker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
-    ks.require_kafka()
-    work = tmp_path_factory.mktemp(f"share-dlq-{request.param}")
-    if request.param == "kafka":
-        kafka = ks.KafkaBroker(work, broker_config=BROKER_CONFIG)
-        kafka.start()
-        try:
-            yield kafka
-        finally:
-            kafka.stop()
-        return
-    with run_broker(work, BROKER_CONFIG) as running:
-        yield running
+    yield from side_by_side_broker(
+        request.param, tmp_path_factory.mktemp(f"share-dlq-{request.param}"), BROKER_CONFIG
+    )
 
 
 @pytest.fixture(scope="module")

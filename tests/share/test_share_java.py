@@ -55,17 +55,26 @@ class Target(Protocol):
 def broker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
+    yield from side_by_side_broker(
+        request.param, tmp_path_factory.mktemp(f"share-{request.param}"), BROKER_CONFIG
+    )
+
+
+def side_by_side_broker(
+    kind: str, work: Path, broker_config: dict[str, str] | None = None
+) -> Iterator[Target]:
+    """A running single broker of ``kind`` ("ferrokafka" or "kafka", Apache Kafka 4.4) with
+    ``broker_config``, for the share modules' side-by-side fixtures."""
     ks.require_kafka()
-    work = tmp_path_factory.mktemp(f"share-{request.param}")
-    if request.param == "kafka":
-        kafka = ks.KafkaBroker(work, broker_config=BROKER_CONFIG)
+    if kind == "kafka":
+        kafka = ks.KafkaBroker(work, broker_config=broker_config)
         kafka.start()
         try:
             yield kafka
         finally:
             kafka.stop()
         return
-    with run_broker(work, BROKER_CONFIG) as running:
+    with run_broker(work, broker_config) as running:
         yield running
 
 

@@ -11,54 +11,32 @@ ferrokafka and Apache Kafka 4.4: ``FERROKAFKA_SHARE_KAFKA=1`` runs the module ag
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import confluent_kafka as ck
 import pytest
 from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient, NewTopic
+from tests.share.test_share_java import KAFKA_MARKS, Target, side_by_side_broker
 
 import kafka_support as ks
-from ferrokafka.testing import run_broker
 from ferrokafka_cli.main import cli
 
 SHARE_GROUP_COMMAND = "org.apache.kafka.tools.consumer.group.ShareGroupCommand"
 APP_TIMEOUT_S = 120.0
 WAIT_S = 30.0
-KAFKA_OPT_IN = "FERROKAFKA_SHARE_KAFKA"
-KAFKA_MARKS = [
-    pytest.mark.kafka,
-    pytest.mark.slow,
-    pytest.mark.skipif(not os.environ.get(KAFKA_OPT_IN), reason=f"set {KAFKA_OPT_IN}=1"),
-]
-
-
-class Target(Protocol):
-    @property
-    def bootstrap_servers(self) -> str: ...
 
 
 @pytest.fixture(scope="module", params=["ferrokafka", pytest.param("kafka", marks=KAFKA_MARKS)])
 def broker(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
-    ks.require_kafka()
-    work = tmp_path_factory.mktemp(f"share-offsets-{request.param}")
-    if request.param == "kafka":
-        kafka = ks.KafkaBroker(work)
-        kafka.start()
-        try:
-            yield kafka
-        finally:
-            kafka.stop()
-        return
-    with run_broker(work) as running:
-        yield running
+    yield from side_by_side_broker(
+        request.param, tmp_path_factory.mktemp(f"share-offsets-{request.param}")
+    )
 
 
 @pytest.fixture(scope="module")
