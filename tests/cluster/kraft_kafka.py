@@ -10,10 +10,9 @@ goes to the node's ``err.<n>``.
 from __future__ import annotations
 
 import subprocess
-import time
 from dataclasses import dataclass
 
-from cluster.kraft_processes import POLL_S, START_TIMEOUT_S, KRaftCluster
+from cluster.kraft_processes import START_TIMEOUT_S, KRaftCluster, Node
 from kafka_support.broker import BROKER_CLASS
 from kafka_support.jars import java_executable, kafka_classpath, write_log4j2_config
 
@@ -60,19 +59,8 @@ class KafkaKRaftCluster(KRaftCluster):
             stderr=node.err.open("wb"),
         )
 
-    def wait_ready(self, *node_ids: int, timeout_s: float = KAFKA_START_TIMEOUT_S) -> float:
-        """Until each node logged that it started (it is registered and unfenced)."""
-        started = time.monotonic()
-        deadline = started + timeout_s
-        waiting = set(node_ids or self.nodes)
-        while waiting:
-            for node_id in list(waiting):
-                node = self.nodes[node_id]
-                if not node.running():
-                    raise AssertionError(f"node {node_id} exited: {node.logged()[-3000:]}")
-                if node.err.exists() and KAFKA_READY_LINE in node.err.read_text(errors="replace"):
-                    waiting.discard(node_id)
-            if waiting and time.monotonic() > deadline:
-                raise AssertionError(f"nodes {sorted(waiting)} not ready in {timeout_s} s")
-            time.sleep(POLL_S)
-        return time.monotonic() - started
+    start_timeout_s = KAFKA_START_TIMEOUT_S
+
+    def _ready(self, node: Node) -> bool:
+        """It logged that it started (it is registered and unfenced)."""
+        return node.err.exists() and KAFKA_READY_LINE in node.err.read_text(errors="replace")

@@ -227,8 +227,16 @@ class KRaftCluster:
             stderr=node.err.open("wb"),
         )
 
-    def wait_ready(self, *node_ids: int, timeout_s: float = START_TIMEOUT_S) -> float:
-        """Until each node printed its ready line (it is registered and unfenced)."""
+    # How long a node may take to start, and how it says it is ready.
+    start_timeout_s = START_TIMEOUT_S
+
+    def _ready(self, node: Node) -> bool:
+        """It printed its ready line (it is registered and unfenced)."""
+        return node.out.exists() and READY_LINE in node.out.read_text(errors="replace")
+
+    def wait_ready(self, *node_ids: int, timeout_s: float | None = None) -> float:
+        """Until each node is ready (:meth:`_ready`)."""
+        timeout_s = self.start_timeout_s if timeout_s is None else timeout_s
         started = time.monotonic()
         deadline = started + timeout_s
         waiting = set(node_ids or self.nodes)
@@ -237,7 +245,7 @@ class KRaftCluster:
                 node = self.nodes[node_id]
                 if not node.running():
                     raise AssertionError(f"node {node_id} exited: {node.logged()[-3000:]}")
-                if node.out.exists() and READY_LINE in node.out.read_text(errors="replace"):
+                if self._ready(node):
                     waiting.discard(node_id)
             if waiting and time.monotonic() > deadline:
                 raise AssertionError(f"nodes {sorted(waiting)} not ready in {timeout_s} s")
