@@ -212,6 +212,9 @@ class _KafkaPythonToken:
         return {}
 
 
+KAFKA_PYTHON_BOOTSTRAPS_MAX = 5
+
+
 def _kp_config(broker: SaslBroker, mechanism: str, user: str, password: str) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap_servers": broker.sasl_bootstrap,
@@ -267,19 +270,29 @@ def test_kafka_python_produces_and_consumes(
 def test_kafka_python_wrong_password_is_refused(
     broker: SaslBroker, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """kafka-python keeps retrying until its bootstrap times out; each attempt logs the
-    broker's SaslAuthenticate error message."""
+    """kafka-python keeps retrying until its bootstrap times out; an attempt logs the
+    broker's SaslAuthenticate error message.
+
+    kafka-python 3.0's transport drops bytes that arrive in the same read as the end of the
+    stream (``_sock_recv`` returns the error before the data), so an attempt whose answer and
+    the broker's close come together logs only "socket disconnected" -- about half of them on
+    this machine (Kafka closes right after that answer too: no broker-side fix). Hence a
+    bounded number of bootstraps, each of which must fail, until one shows the message."""
     from kafka.errors import KafkaTimeoutError
 
     from kafka import KafkaProducer
 
-    config = _kp_config(broker, "SCRAM-SHA-512", "bob", "not-the-password")
-    with caplog.at_level(logging.WARNING, logger="kafka"), pytest.raises(KafkaTimeoutError):
-        KafkaProducer(**config, bootstrap_timeout_ms=3000)
-    assert (
+    message = (
         "Authentication failed during authentication due to invalid credentials with SASL "
         "mechanism SCRAM-SHA-512"
-    ) in caplog.text
+    )
+    config = _kp_config(broker, "SCRAM-SHA-512", "bob", "not-the-password")
+    for _ in range(KAFKA_PYTHON_BOOTSTRAPS_MAX):
+        with caplog.at_level(logging.WARNING, logger="kafka"), pytest.raises(KafkaTimeoutError):
+            KafkaProducer(**config, bootstrap_timeout_ms=3000)
+        if message in caplog.text:
+            break
+    assert message in caplog.text
 
 
 # -- aiokafka --------------------------------------------------------------------------------
