@@ -66,6 +66,7 @@ from ferrokafka.server.handlers.fetch_session import (
     next_epoch,
     partition_key,
 )
+from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, LeaderHints
 from ferrokafka.server.node import Node
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ log = logging.getLogger(__name__)
 TOPIC_ID_VERSION = 13
 # Fetch v15 moved the follower's id into replica_state (with its broker epoch).
 REPLICA_STATE_VERSION = 15
+# Fetch v16 answers a partition not led here with its current leader (KIP-951).
+LEADER_HINT_VERSION = 16
 # Fetch v11 carries the consumer's rack: from then on a follower may serve it (KIP-392).
 CLIENT_RACK_VERSION = 11
 CONSUMER_REPLICA_ID = -1
@@ -219,6 +222,8 @@ class _Prepared:
     # A consumer's rack from Fetch v11+ ("" when it has none); None: a follower's fetch or an
     # older consumer's, served by leaders only.
     client_rack: str | None = None
+    # Fetch v16+: the listener the request came in on, for leader hints (KIP-951).
+    hint_listener: str | None = None
 
 
 class FetchHandler:
@@ -234,13 +239,9 @@ class FetchHandler:
         consumer sends). A consumer at the tail is answered without a task of its own, so a
         Fetch costs no extra trio scheduling pass. Else ``Later`` with the rest of the work:
         the session rules were applied (its epoch advanced), and must not be applied twice."""
-        prepared = self._prepare(ctx, request)
+        prepared = self._admit(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
-        self._note_follower(ctx, request, prepared)
-        _note_client(ctx, request, prepared)
-        if self.node.authorizer is not None:
-            self._authorize(ctx, prepared)
         read_committed = request.isolation_level == READ_COMMITTED
         work = self._work(list(prepared.parts.values()), prepared)
         reads = _cached_reads(
@@ -255,6 +256,14 @@ class FetchHandler:
         return Later(self._finish(prepared, request))
 
     async def __call__(self, ctx: RequestContext, request: FetchRequest) -> FetchResponse:
+        prepared = self._admit(ctx, request)
+        if isinstance(prepared, FetchResponse):
+            return prepared
+        return await self._finish(prepared, request)
+
+    def _admit(self, ctx: RequestContext, request: FetchRequest) -> _Prepared | FetchResponse:
+        """The request past its session rules, follower and client notes and authorization,
+        or the session error that answers it."""
         prepared = self._prepare(ctx, request)
         if isinstance(prepared, FetchResponse):
             return prepared
@@ -262,7 +271,9 @@ class FetchHandler:
         _note_client(ctx, request, prepared)
         if self.node.authorizer is not None:
             self._authorize(ctx, prepared)
-        return await self._finish(prepared, request)
+        if ctx.api_version >= LEADER_HINT_VERSION:
+            prepared.hint_listener = ctx.listener_name
+        return prepared
 
     async def _finish(self, prepared: _Prepared, request: FetchRequest) -> FetchResponse:
         """Read, long-polling as the request allows, and answer."""
@@ -402,10 +413,25 @@ class FetchHandler:
                     prepared.replica_id,
                     len(parts),
                 )
+        hinted: list[tuple[uuid.UUID, FetchResponse.PartitionData]] = []
+        responses = _responses(answered, by_id, request.isolation_level == READ_COMMITTED, hinted)
         return FetchResponse(
             session_id=out_id,
-            responses=_responses(answered, by_id, request.isolation_level == READ_COMMITTED),
+            responses=responses,
+            node_endpoints=self._hint_leaders(prepared, hinted) if hinted else [],
         )
+
+    def _hint_leaders(
+        self, prepared: _Prepared, hinted: list[tuple[uuid.UUID, FetchResponse.PartitionData]]
+    ) -> list[FetchResponse.NodeEndpoint]:
+        """Sets the current leader of each partition answered NOT_LEADER_OR_FOLLOWER or
+        FENCED_LEADER_EPOCH (v16+, as Kafka's handleFetchRequest); the leaders' endpoints."""
+        if prepared.hint_listener is None:
+            return []
+        hints = LeaderHints(self.node, prepared.hint_listener, FetchResponse)
+        for topic_id, part in hinted:
+            hints.hint(part, topic_id, part.partition_index)
+        return hints.node_endpoints()
 
     def _requested(self, request: FetchRequest, by_id: bool) -> list[CachedPartition]:
         image = self.node.image
@@ -587,8 +613,12 @@ def _note_client(ctx: RequestContext, request: FetchRequest, prepared: _Prepared
 
 
 def _responses(
-    answered: list[tuple[CachedPartition, _Read]], by_id: bool, read_committed: bool
+    answered: list[tuple[CachedPartition, _Read]],
+    by_id: bool,
+    read_committed: bool,
+    hinted: list[tuple[uuid.UUID, FetchResponse.PartitionData]],
 ) -> list[FetchResponse.FetchableTopicResponse]:
+    """The topics' answers; the partitions with a leadership error go to ``hinted`` too."""
     topics: dict[str | uuid.UUID, FetchResponse.FetchableTopicResponse] = {}
     for part, read in answered:
         key = part.topic_id if by_id else part.topic
@@ -597,22 +627,23 @@ def _responses(
             topic = topics[key] = FetchResponse.FetchableTopicResponse(
                 topic=part.topic, topic_id=part.topic_id
             )
-        topic.partitions.append(
-            FetchResponse.PartitionData(
-                partition_index=part.partition,
-                error_code=read.error,
-                high_watermark=read.high_watermark,
-                last_stable_offset=read.last_stable_offset,
-                log_start_offset=read.log_start_offset,
-                # Null for read_uncommitted, a list (maybe empty) for read_committed, as Kafka.
-                aborted_transactions=_aborted(read, read_committed),
-                preferred_read_replica=read.preferred_read_replica,
-                diverging_epoch=FetchResponse.EpochEndOffset(
-                    epoch=read.diverging_epoch, end_offset=read.diverging_end_offset
-                ),
-                records=read.records,
-            )
+        data = FetchResponse.PartitionData(
+            partition_index=part.partition,
+            error_code=read.error,
+            high_watermark=read.high_watermark,
+            last_stable_offset=read.last_stable_offset,
+            log_start_offset=read.log_start_offset,
+            # Null for read_uncommitted, a list (maybe empty) for read_committed, as Kafka.
+            aborted_transactions=_aborted(read, read_committed),
+            preferred_read_replica=read.preferred_read_replica,
+            diverging_epoch=FetchResponse.EpochEndOffset(
+                epoch=read.diverging_epoch, end_offset=read.diverging_end_offset
+            ),
+            records=read.records,
         )
+        topic.partitions.append(data)
+        if read.error in HINTED_ERRORS:
+            hinted.append((part.topic_id, data))
     return list(topics.values())
 
 

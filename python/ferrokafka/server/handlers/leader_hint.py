@@ -5,14 +5,17 @@ metadata image; -1 and -1 when neither knows it) and the leader's endpoint on th
 request came in on (when that broker is registered, unfenced and has such a listener). A
 client moves its requests to the new leader without a metadata round trip.
 
-Kafka 4.4 hints ShareFetch and ShareAcknowledge partitions this way
-(``processShareFetchResponse`` / ``processShareAcknowledgeResponse``); the other partitions
-keep the response's default leader fields."""
+Kafka 4.4 hints, for these errors: Produce v10+ partitions answered NOT_LEADER_OR_FOLLOWER
+(``handleProduceRequest``), Fetch v16+ partitions answered either (``handleFetchRequest``),
+and ShareFetch and ShareAcknowledge partitions (``processShareFetchResponse`` /
+``processShareAcknowledgeResponse``); the other partitions keep the response's default leader
+fields, and the response lists each hinted leader's endpoint once."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.server.node import Node
@@ -52,3 +55,30 @@ def current_leader(node: Node, topic_id: uuid.UUID, index: int, listener: str) -
         else None
     )
     return LeaderHint(leader_id, leader_epoch, endpoint)
+
+
+class LeaderHints:
+    """One response's hints: ``hint`` sets a partition's ``current_leader``, and the leaders'
+    endpoints gather for the response's ``node_endpoints``. ``response`` is the response
+    message class (its nested ``LeaderIdAndEpoch`` and ``NodeEndpoint`` are used)."""
+
+    def __init__(self, node: Node, listener: str, response: type) -> None:
+        self._node = node
+        self._listener = listener
+        self._response: Any = response
+        self._endpoints: dict[int, Endpoint] = {}
+
+    def hint(self, part: Any, topic_id: uuid.UUID, index: int) -> None:
+        hint = current_leader(self._node, topic_id, index, self._listener)
+        part.current_leader = self._response.LeaderIdAndEpoch(
+            leader_id=hint.leader_id, leader_epoch=hint.leader_epoch
+        )
+        if hint.endpoint is not None:
+            self._endpoints[hint.endpoint.node_id] = hint.endpoint
+
+    def node_endpoints(self) -> list[Any]:
+        node_endpoint = self._response.NodeEndpoint
+        return [
+            node_endpoint(node_id=e.node_id, host=e.host, port=e.port, rack=e.rack)
+            for e in self._endpoints.values()
+        ]

@@ -16,6 +16,7 @@ append makes it fail (INVALID_TXN_STATE) instead of starting a transaction nobod
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 import trio
@@ -25,9 +26,11 @@ from ferrokafka.partition.appends import InflateInWorkerThread
 from ferrokafka.partition.txn_state import SENTINEL, VerificationGuard
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.produce import ProduceRequest, ProduceResponse
+from ferrokafka.protocol.wire import ZERO_UUID
 from ferrokafka.server import errors
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import LATER, CloseConnection, Later, RequestContext
+from ferrokafka.server.handlers.leader_hint import LeaderHints
 from ferrokafka.server.node import Node
 from ferrokafka.storage import BatchHeader, UnsupportedCompressionError, read_batch_header
 
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 VALID_ACKS = (-1, 0, 1)
 # Produce v13 names topics by id instead of by name.
 TOPIC_ID_VERSION = 13
+# Produce v10 answers NOT_LEADER_OR_FOLLOWER with the partition's current leader (KIP-951).
+LEADER_HINT_VERSION = 10
 # zstd is allowed from Produce v7 on (KIP-110).
 ZSTD_MIN_VERSION = 7
 # KIP-890 part 2: from Produce v12, with transaction.version 2, the leader adds the partition
@@ -183,11 +188,12 @@ class ProduceHandler:
                 except InflateInWorkerThread:
                     # Partitions before this one are appended: the rest is finished by a
                     # task, in order, and answered then.
-                    return Later(self._finish(request, targets, outcomes, t, p))
-        return self._response(request, targets, outcomes)
+                    return Later(self._finish(ctx, request, targets, outcomes, t, p))
+        return self._response(ctx, request, targets, outcomes)
 
     async def _finish(
         self,
+        ctx: RequestContext,
         request: ProduceRequest,
         targets: list[_Topic],
         outcomes: list[list[AppendResult]],
@@ -215,7 +221,7 @@ class ProduceHandler:
                 )
         if acks == -1:
             outcomes = await self._wait_for_replication(targets, outcomes, request.timeout_ms)
-        return self._response(request, targets, outcomes)
+        return self._response(ctx, request, targets, outcomes)
 
     async def __call__(
         self, ctx: RequestContext, request: ProduceRequest
@@ -240,7 +246,7 @@ class ProduceHandler:
         ]
         if acks == -1:
             outcomes = await self._wait_for_replication(targets, outcomes, request.timeout_ms)
-        return self._response(request, targets, outcomes)
+        return self._response(ctx, request, targets, outcomes)
 
     def _needs_verification(self, found: Partition, header: BatchHeader | None) -> bool:
         """A transactional batch that would start its producer's transaction on ``found``,
@@ -408,6 +414,7 @@ class ProduceHandler:
 
     def _response(
         self,
+        ctx: RequestContext,
         request: ProduceRequest,
         targets: list[_Topic],
         outcomes: list[list[AppendResult]],
@@ -415,12 +422,21 @@ class ProduceHandler:
         """The answer (nothing for acks=0, whose failures close the connection)."""
         responses = []
         failed = []
+        hints: LeaderHints | None = None
         for (topic, partitions), topic_outcomes in zip(targets, outcomes, strict=True):
             parts = []
             for (index, _, _, _), outcome in zip(partitions, topic_outcomes, strict=True):
                 if outcome.code:
                     failed.append(outcome.code)
-                parts.append(_partition_response(index, outcome))
+                part = _partition_response(index, outcome)
+                if (
+                    outcome.code == errors.NOT_LEADER_OR_FOLLOWER
+                    and ctx.api_version >= LEADER_HINT_VERSION
+                ):
+                    if hints is None:
+                        hints = LeaderHints(self.node, ctx.listener_name, ProduceResponse)
+                    hints.hint(part, self._topic_id(ctx, topic), index)
+                parts.append(part)
             responses.append(
                 ProduceResponse.TopicProduceResponse(
                     name=topic.name, topic_id=topic.topic_id, partition_responses=parts
@@ -430,7 +446,17 @@ class ProduceHandler:
             if failed:
                 raise AcksZeroProduceFailedError(f"acks=0 produce failed with errors {failed}")
             return None
-        return ProduceResponse(responses=responses)
+        return ProduceResponse(
+            responses=responses,
+            node_endpoints=hints.node_endpoints() if hints is not None else [],
+        )
+
+    def _topic_id(self, ctx: RequestContext, topic: ProduceRequest.TopicProduceData) -> uuid.UUID:
+        """The topic's id: the request's from v13, else the image's (zero when unknown)."""
+        if ctx.api_version >= TOPIC_ID_VERSION:
+            return topic.topic_id
+        found = self.node.image.topic(topic.name)
+        return found.topic_id if found is not None else ZERO_UUID
 
 
 def _verification_refusal(code: int) -> AppendResult:

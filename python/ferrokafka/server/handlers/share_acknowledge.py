@@ -18,7 +18,7 @@ from ferrokafka.protocol.messages.share_acknowledge import (
 )
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, current_leader
+from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, LeaderHints
 from ferrokafka.server.handlers.share_fetch import valid_member_id
 from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
@@ -63,7 +63,7 @@ class ShareAcknowledgeHandler:
             # Kafka's getErrorResponse: the code, no message.
             return Response(error_code=err.code)
         topics = []
-        endpoints: dict[int, Response.NodeEndpoint] = {}
+        hints = LeaderHints(self.node, ctx.listener_name, Response)
         for topic in request.topics:
             parts = []
             for p in topic.partitions:
@@ -76,7 +76,7 @@ class ShareAcknowledgeHandler:
                 )
                 part = Response.PartitionData(partition_index=p.partition_index, error_code=code)
                 if code in HINTED_ERRORS:
-                    self._hint(ctx, topic.topic_id, part, endpoints)
+                    hints.hint(part, topic.topic_id, p.partition_index)
                 parts.append(part)
             topics.append(
                 Response.ShareAcknowledgeTopicResponse(topic_id=topic.topic_id, partitions=parts)
@@ -88,26 +88,8 @@ class ShareAcknowledgeHandler:
                 self.node, group_id
             ).config.record_lock_duration_ms,
             responses=topics,
-            node_endpoints=list(endpoints.values()),
+            node_endpoints=hints.node_endpoints(),
         )
-
-    def _hint(
-        self,
-        ctx: RequestContext,
-        topic_id: uuid.UUID,
-        part: Response.PartitionData,
-        endpoints: dict[int, Response.NodeEndpoint],
-    ) -> None:
-        """The partition's current leader, and its endpoint among ``endpoints`` (KIP-951)."""
-        hint = current_leader(self.node, topic_id, part.partition_index, ctx.listener_name)
-        part.current_leader = Response.LeaderIdAndEpoch(
-            leader_id=hint.leader_id, leader_epoch=hint.leader_epoch
-        )
-        if hint.endpoint is not None:
-            e = hint.endpoint
-            endpoints[e.node_id] = Response.NodeEndpoint(
-                node_id=e.node_id, host=e.host, port=e.port, rack=e.rack
-            )
 
     async def _acknowledge(
         self,

@@ -24,7 +24,7 @@ from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.share_fetch import ShareFetchRequest, ShareFetchResponse
 from ferrokafka.server.authorize import AclOperation, ResourceType, authorized
 from ferrokafka.server.dispatcher import RequestContext
-from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, current_leader
+from ferrokafka.server.handlers.leader_hint import HINTED_ERRORS, LeaderHints
 from ferrokafka.server.handlers.share_settings import share_enabled, share_settings
 from ferrokafka.server.node import Node
 from ferrokafka.share.manager import SharePartitionManager
@@ -130,19 +130,10 @@ class ShareFetchHandler:
         lock_ms: int,
     ) -> ShareFetchResponse:
         """The response, the partitions not led here hinted with their leader (KIP-951)."""
-        endpoints: dict[int, Response.NodeEndpoint] = {}
+        hints = LeaderHints(self.node, ctx.listener_name, Response)
         for (topic_id, index), part in results.items():
-            if part.error_code not in HINTED_ERRORS:
-                continue
-            hint = current_leader(self.node, topic_id, index, ctx.listener_name)
-            part.current_leader = Response.LeaderIdAndEpoch(
-                leader_id=hint.leader_id, leader_epoch=hint.leader_epoch
-            )
-            if hint.endpoint is not None:
-                e = hint.endpoint
-                endpoints[e.node_id] = Response.NodeEndpoint(
-                    node_id=e.node_id, host=e.host, port=e.port, rack=e.rack
-                )
+            if part.error_code in HINTED_ERRORS:
+                hints.hint(part, topic_id, index)
         by_topic: dict[uuid.UUID, list[Response.PartitionData]] = {}
         for (topic_id, _), part in results.items():
             by_topic.setdefault(topic_id, []).append(part)
@@ -152,7 +143,7 @@ class ShareFetchHandler:
                 Response.ShareFetchableTopicResponse(topic_id=t, partitions=parts)
                 for t, parts in by_topic.items()
             ],
-            node_endpoints=list(endpoints.values()),
+            node_endpoints=hints.node_endpoints(),
         )
 
     def _topic_allowed(self, ctx: RequestContext, topic_id: uuid.UUID) -> bool:
