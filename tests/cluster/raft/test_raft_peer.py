@@ -137,3 +137,63 @@ def test_an_answer_is_matched_to_its_request() -> None:
             nursery.cancel_scope.cancel()
 
     trio.run(main)
+
+
+def test_an_overdue_answer_closes_the_connection_and_the_next_request_reconnects() -> None:
+    """A peer that reads and never answers (a connection whose packets are lost, as after a
+    link went down): the request fails once its answer is overdue, the connection is closed
+    (Kafka's NetworkClient disconnects on a request timeout), and the next request goes out on
+    a new connection instead of queueing behind the silent one."""
+
+    async def main() -> None:
+        connections: list[trio.SocketStream] = []
+
+        async def silent(stream: trio.SocketStream) -> None:
+            connections.append(stream)
+            while await read_frame(stream) is not None:
+                pass  # read, never answer
+
+        recorder = Recorder()
+        limits = PeerLimits(request_timeout_s=0.2)
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
+            peer = make_peer(listener.socket.getsockname()[1], recorder, limits)
+            nursery.start_soon(peer.run)
+            started = trio.current_time()
+            peer.send_nowait(1, VOTE)
+            await recorder.wait(lambda: recorder.failed == [1])
+            assert trio.current_time() - started >= limits.request_timeout_s
+            assert peer.timeouts == 1
+            peer.send_nowait(2, VOTE)
+            await recorder.wait(lambda: recorder.failed == [1, 2])
+            assert peer.connects == 2 and len(connections) == 2
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)
+
+
+def test_a_fetch_may_wait_its_long_poll_before_it_is_overdue() -> None:
+    """A Fetch the leader may park up to its ``max_wait_ms`` is overdue only once that wait
+    and the request timeout have both passed."""
+    fetch = m.FetchRequest("c", 1, 300, 2, 10, 1, 1024)
+
+    async def main() -> None:
+        async def silent(stream: trio.SocketStream) -> None:
+            while await read_frame(stream) is not None:
+                pass
+
+        recorder = Recorder()
+        limits = PeerLimits(request_timeout_s=0.2)
+        async with trio.open_nursery() as nursery:
+            [listener] = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
+            peer = make_peer(listener.socket.getsockname()[1], recorder, limits)
+            nursery.start_soon(peer.run)
+            started = trio.current_time()
+            peer.send_nowait(3, fetch)
+            await trio.sleep(0.35)  # past the request timeout, within it plus the max wait
+            assert recorder.failed == [] and peer.timeouts == 0
+            await recorder.wait(lambda: recorder.failed == [3])
+            assert trio.current_time() - started >= 0.5 and peer.timeouts == 1
+            nursery.cancel_scope.cancel()
+
+    trio.run(main)

@@ -45,6 +45,7 @@ KIP-1022), and comes back as an ``ApiVersionsResult``.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
@@ -584,7 +585,9 @@ class RaftDriver:
             self.endpoint_of(self.node_id),
             self._on_response,
             self._on_send_failed,
-            self.limits.peer,
+            dataclasses.replace(
+                self.limits.peer, request_timeout_s=self.config.request_timeout_ms / 1000
+            ),
             on_node_endpoints=self._on_node_endpoints,
             connector=self.connector,
         )

@@ -8,6 +8,15 @@ server's SASL session nears its end (KIP-368), the connection stops sending, let
 in flight arrive (bounded by ``drain_timeout_s``) and is opened again: nothing queued is lost.
 The connection is opened on demand and again after a failure, with exponential backoff
 (``reconnect.backoff.ms`` 50 up to ``reconnect.backoff.max.ms`` 1000, Kafka's defaults).
+A request unanswered past ``request_timeout_s`` (``controller.quorum.request.timeout.ms``; a
+Fetch's long-poll wait on top) closes the connection, as Kafka's NetworkClient disconnects on
+a request timeout. A TCP connection whose packets were dropped for a while (a link down, a
+partition) stays silent for seconds after the network is back, the kernel's retransmissions
+having backed off exponentially; before this, a node whose link was down for 8 s went on
+serving with the metadata it had when it was cut off for ~5.9 s after the link came back (4
+of 5 runs; 0.1-0.9 s since), long enough for it to answer OffsetFetch as the group
+coordinator it no longer was: the fault harness's Java copier went back to that stale offset
+and copied records again.
 Requests wait in a bounded queue; a request that cannot be queued, or is lost with its
 connection, is reported to the owner (``on_failed``), which tells the state machine
 (``RaftReplica.on_send_failed``) so it backs off that node as it would on a timeout.
@@ -27,7 +36,7 @@ from dataclasses import dataclass
 import trio
 
 from ferrokafka.cluster.connector import PLAINTEXT, Connector, DialError
-from ferrokafka.cluster.raft.messages import RaftRequest, RaftResponse
+from ferrokafka.cluster.raft.messages import FetchRequest, RaftRequest, RaftResponse
 from ferrokafka.cluster.raft.wire import Endpoint, request_to_wire, response_from_wire
 from ferrokafka.protocol.api import decode_response, encode_request
 from ferrokafka.protocol.errors import ProtocolDecodeError
@@ -51,6 +60,8 @@ class PeerLimits:
     drain_timeout_s: float = 5.0
     reconnect_backoff_ms: int = 50  # reconnect.backoff.ms
     reconnect_backoff_max_ms: int = 1000  # reconnect.backoff.max.ms
+    # An answer later than this (a Fetch's max wait added) closes the connection.
+    request_timeout_s: float = 2.0  # controller.quorum.request.timeout.ms
     receive_bytes: int = 256 * 1024  # one socket read
 
 
@@ -89,10 +100,13 @@ class Peer:
         self._send, self._receive = trio.open_memory_channel[tuple[int, RaftRequest]](
             limits.queue_max
         )
-        # header correlation id -> (the replica's correlation id, api key, version)
-        self._in_flight: dict[int, tuple[int, int, int]] = {}
+        # header correlation id -> (the replica's correlation id, api key, version, the
+        # trio time by which its answer is due)
+        self._in_flight: dict[int, tuple[int, int, int, float]] = {}
         self._drained = trio.Event()  # set when the last answer in flight arrived
+        self._sent = trio.Event()  # set when a request is sent
         self.connects = 0
+        self.timeouts = 0  # connections closed because an answer was overdue
 
     def send_nowait(self, correlation_id: int, request: RaftRequest) -> None:
         try:
@@ -131,6 +145,7 @@ class Peer:
                 nursery.start_soon(
                     self._read_loop, stream, nursery.cancel_scope, connection.leftover
                 )
+                nursery.start_soon(self._expire_overdue, nursery.cancel_scope)
                 # Errors are caught where they happen (here and in the read loop), not around
                 # the nursery, which would raise them wrapped in an ExceptionGroup.
                 try:
@@ -186,8 +201,30 @@ class Peer:
             client_id=self.client_id,
         )
         frame = encode_request(header, message)
-        self._in_flight[wire_id] = (correlation_id, api_key, version)
+        wait_s = max(0, request.max_wait_ms) / 1000 if isinstance(request, FetchRequest) else 0
+        due = trio.current_time() + self.limits.request_timeout_s + wait_s
+        self._in_flight[wire_id] = (correlation_id, api_key, version, due)
+        self._sent.set()
         await stream.send_all(frame)
+
+    async def _expire_overdue(self, scope: trio.CancelScope) -> None:
+        """Close the connection once an answer is overdue (the requests in flight fail)."""
+        while True:
+            if not self._in_flight:
+                self._sent = trio.Event()
+                await self._sent.wait()
+                continue
+            due = min(sent[3] for sent in self._in_flight.values())
+            if trio.current_time() >= due:
+                self.timeouts += 1
+                log.info(
+                    "raft: no answer from node %d within %g s; reconnecting",
+                    self.peer_id,
+                    self.limits.request_timeout_s,
+                )
+                scope.cancel()
+                return
+            await trio.sleep_until(due)
 
     async def _read_loop(
         self, stream: trio.abc.Stream, scope: trio.CancelScope, buffer: bytearray
@@ -228,7 +265,7 @@ class Peer:
             self._drained.set()
         if sent is None:
             raise PeerConnectionError(f"response to unknown correlation id {wire_id}")
-        correlation_id, api_key, version = sent
+        correlation_id, api_key, version, _ = sent
         try:
             _, message = decode_response(frame, api_key, version)
         except ProtocolDecodeError as e:
