@@ -2,7 +2,8 @@
 its own process: every partition has exactly one owner; one is SIGKILLed (no LeaveGroup), the
 coordinator notices by its session timeout (6 s), and the others take its partitions over
 from the committed offsets, so every record is read and none skipped. Once with the eager
-range assignor, once with cooperative-sticky (incremental rebalances)."""
+range assignor (opt-in: FERROKAFKA_MORE_VARIANTS=1; eager rebalances run in other client
+tests), once with cooperative-sticky (incremental rebalances)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from group_workers import Workers
 
 from ferrokafka.testing import run_broker
+from kafka_support.opt_in import VARIANT_OPT_IN
 
 PARTITIONS = 6
 RECORDS_PER_PARTITION = 60
@@ -38,7 +40,9 @@ def _produce(bootstrap: str, topic: str) -> None:
     assert producer.flush(30) == 0
 
 
-@pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
+@pytest.mark.parametrize(
+    "strategy", [pytest.param("range", marks=VARIANT_OPT_IN), "cooperative-sticky"]
+)
 def test_three_consumers_kill_one(strategy: str) -> None:
     topic, group = "events", f"g-{strategy}"
     with run_broker(None, OVERRIDES) as broker:
