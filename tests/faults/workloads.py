@@ -24,6 +24,7 @@ from __future__ import annotations
 import abc
 import json
 import logging
+import os
 import signal
 import subprocess
 import threading
@@ -59,6 +60,11 @@ JAVA_OPTIONS = ("-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 JAVA_PRODUCER_CLASS = "org.apache.kafka.tools.VerifiableProducer"
 
 
+# librdkafka debug contexts for the producers, opt-in (FERROKAFKA_FAULT_PRODUCER_DEBUG=eos,msg):
+# how a duplicate was produced then shows in clients.log.
+PRODUCER_DEBUG_ENV = "FERROKAFKA_FAULT_PRODUCER_DEBUG"
+
+
 def _client_config(bootstrap: str) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap,
@@ -73,7 +79,7 @@ def producer_config(bootstrap: str, request_timeout_ms: int = REQUEST_TIMEOUT_MS
     """Idempotent, acks=all. A ``request_timeout_ms`` shorter than a pause makes the client
     give up on requests in flight and send them again: the broker's deduplication is then
     what keeps each record once."""
-    return {
+    config = {
         **_client_config(bootstrap),
         "enable.idempotence": True,
         "acks": "all",
@@ -84,6 +90,10 @@ def producer_config(bootstrap: str, request_timeout_ms: int = REQUEST_TIMEOUT_MS
         "socket.timeout.ms": request_timeout_ms,
         "retry.backoff.ms": 50,
     }
+    debug = os.environ.get(PRODUCER_DEBUG_ENV, "")
+    if debug:
+        config["debug"] = debug  # into clients.log: e.g. "eos,msg" to follow sequences
+    return config
 
 
 def create_topic(
