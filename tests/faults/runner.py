@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from .schedule import (
 from .txn_workload import INPUT_TOPIC, JAVA_INPUT_TOPIC, OUTPUT_TOPIC, TxnWorkload
 from .workloads import (
     CLIENT_LOG,
+    PRODUCER_DEBUG_ENV,
     REQUEST_TIMEOUT_MS,
     GroupConsumer,
     JavaProducer,
@@ -209,7 +211,8 @@ def _configure_client_log(run_dir: Path) -> logging.Handler:
     handler = logging.FileHandler(run_dir / "clients.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     CLIENT_LOG.addHandler(handler)
-    CLIENT_LOG.setLevel(logging.INFO)
+    # librdkafka's debug lines come at DEBUG: kept when they were asked for.
+    CLIENT_LOG.setLevel(logging.DEBUG if os.environ.get(PRODUCER_DEBUG_ENV) else logging.INFO)
     CLIENT_LOG.propagate = False
     return handler
 
