@@ -13,12 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 
 from ferrokafka.cluster.metadata_log import METADATA_PARTITION_DIR
 from ferrokafka.cluster.records import FeatureLevelRecord
 from ferrokafka.cluster.snapshot_file import BOOTSTRAP_SNAPSHOT_ID, write_snapshot
 from ferrokafka.config import load_broker_config
-from ferrokafka.server.kraft import is_controller_only, uses_quorum
+from ferrokafka.server.kraft import KRaftNode, is_controller_only, uses_quorum
+from ferrokafka.storage import LogClosedError
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-c", "from ferrokafka_cli.main import main; main()"]
@@ -199,3 +201,26 @@ def test_unsupported_bootstrap_metadata_version_is_one_line(tmp_path: Path) -> N
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ferrokafka serve: cannot start: "), lines
     assert "metadata.version 34; this controller supports 7 to 33" in lines[0]
+
+
+def test_a_metadata_log_closed_under_a_catch_up_ends_the_apply_loop() -> None:
+    """A clean stop closes the metadata log once the raft driver stopped, and a catch-up
+    already running in a worker thread (which the stop's cancellation cannot interrupt) then
+    meets the closed log: the apply loop ends instead of failing the node (a SIGTERM of a
+    bounced broker exited 1 with LogClosedError in CI)."""
+
+    class ClosedLogFeed:
+        async def committed(self) -> None:
+            raise LogClosedError("log is closed")
+
+    async def main() -> None:
+        node = object.__new__(KRaftNode)  # only what _apply_commits uses
+        node.feed = ClosedLogFeed()  # type: ignore[assignment]
+        node.controller_channel = None
+        node._active = False
+        node._committed = trio.Event()
+        node._committed.set()
+        with trio.fail_after(5):
+            await node._apply_commits()
+
+    trio.run(main)

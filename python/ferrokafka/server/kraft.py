@@ -67,6 +67,7 @@ from ferrokafka.server.handlers.controller_describe_cluster import (
 from ferrokafka.server.handlers.describe_quorum import register_controller_describe_quorum
 from ferrokafka.server.handlers.raft import register_raft_handlers
 from ferrokafka.server.handlers.raft_voters import register_voter_change_handlers
+from ferrokafka.storage import LogClosedError
 from ferrokafka.storage.checkpoints import META_PROPERTIES, parse_kafka_uuid, read_meta_properties
 
 log = logging.getLogger(__name__)
@@ -325,11 +326,18 @@ class KRaftNode:
         self._committed.set()
 
     async def _apply_commits(self) -> None:
-        """The log committed more: the broker's images (and a standby controller's) follow."""
+        """The log committed more: the broker's images (and a standby controller's) follow.
+        Ends when the driver closed the log under a catch-up: the driver is gone (a clean
+        shutdown closes the log once it stopped, and a catch-up runs in a worker thread that
+        the shutdown's cancellation cannot interrupt)."""
         while True:
             await self._committed.wait()
             self._committed = trio.Event()
-            await self.feed.committed()
+            try:
+                await self.feed.committed()
+            except LogClosedError:
+                log.info("metadata log closed: no more images")
+                return
             if self.controller_channel is not None and not self._active:
                 await self.controller_channel.catch_up()
 
