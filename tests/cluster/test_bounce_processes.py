@@ -288,7 +288,9 @@ def test_bounces_lose_nothing_acknowledged(cluster: MixedCluster, tmp_path: Path
         rd_producer.stop()
         wait_consumed(history, members)
     finally:
-        for worker in (java_producer, rd_consumer, *java_consumers):
+        # Every worker, the confluent producer too: one left running after a failure keeps
+        # reconnecting to the stopped cluster and logs ERRORs into later tests' captures.
+        for worker in (rd_producer, java_producer, rd_consumer, *java_consumers):
             stop_quietly(worker)
         history.dump(tmp_path / "history.jsonl")
     committed_offsets(history, boot, TOPIC, GROUP, PARTITIONS)
