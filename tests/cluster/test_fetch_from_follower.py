@@ -8,7 +8,7 @@ watermark, and refuses older consumer fetches with NOT_LEADER_OR_FOLLOWER."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from ferrokafka.config.broker_keys import RACK_AWARE_SELECTOR
 from ferrokafka.partition import Partition
 from ferrokafka.protocol import error_codes as ec
 from ferrokafka.protocol.messages.fetch import FetchRequest
-from ferrokafka.testing.cluster import RunningCluster, run_cluster
+from ferrokafka.testing.cluster import RunningCluster, run_cluster, wait_for
 
 TOPIC = "racks"
 RECORDS = 300
@@ -53,15 +53,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         assert producer.flush(DEADLINE_S) == 0
         wait_for(lambda: len(state(running).isr) == 3, "a full ISR")
         yield running
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def state(cluster: RunningCluster) -> Any:

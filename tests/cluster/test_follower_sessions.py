@@ -14,8 +14,7 @@ acks=all produce; the followers must have the leader's within HW_DEADLINE_S, far
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import KafkaError, Producer
@@ -27,7 +26,7 @@ from ferrokafka.partition.replica_fetcher import ReplicaFetcher
 from ferrokafka.protocol import encode_request
 from ferrokafka.protocol.messages.fetch import FetchRequest
 from ferrokafka.protocol.messages.header import RequestHeader
-from ferrokafka.testing.cluster import RunningCluster, run_cluster
+from ferrokafka.testing.cluster import RunningCluster, run_cluster, wait_for
 
 MANY = "many"
 PARTITIONS = 120
@@ -57,15 +56,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         for future in admin.create_topics(topics, operation_timeout=30).values():
             future.result(timeout=DEADLINE_S)
         yield running
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def produce(cluster: RunningCluster, topic: str, partitions: int) -> None:

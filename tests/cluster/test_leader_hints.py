@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from ferrokafka.protocol.messages.alter_partition_reassignments import (
 from ferrokafka.protocol.messages.elect_leaders import ElectLeadersRequest
 from ferrokafka.protocol.messages.fetch import FetchRequest
 from ferrokafka.protocol.messages.produce import ProduceRequest
-from ferrokafka.testing.cluster import RunningCluster, run_cluster
+from ferrokafka.testing.cluster import RunningCluster, run_cluster, wait_for
 from kafka_support import jars
 
 WIRE_TOPIC = "hinted"  # replicas [1, 2]: broker 3 hosts none of it
@@ -62,15 +61,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         wait_for(lambda: leader(running, WIRE_TOPIC) == (1, 0), "the wire topic's leader")
         wait_for(lambda: leader(running, MOVED_TOPIC)[0] == 1, "the moved topic's leader")
         yield running
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def leader(cluster: RunningCluster, topic: str) -> tuple[int, int]:

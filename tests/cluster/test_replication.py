@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import KafkaError, Producer
@@ -23,7 +23,7 @@ from ferrokafka.protocol.messages.delete_records import DeleteRecordsRequest
 from ferrokafka.protocol.messages.fetch import FetchRequest, FetchResponse
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.storage import BatchBuilder
-from ferrokafka.testing.cluster import RunningCluster, run_cluster
+from ferrokafka.testing.cluster import RunningCluster, run_cluster, wait_for
 
 TOPIC = "replicated"
 PARTITIONS = 3
@@ -49,15 +49,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         topic = NewTopic(TOPIC, PARTITIONS, 3, config={"min.insync.replicas": "2"})
         admin.create_topics([topic], operation_timeout=10)[TOPIC].result(timeout=DEADLINE_S)
         yield running
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def isr(cluster: RunningCluster, index: int) -> tuple[int, ...]:

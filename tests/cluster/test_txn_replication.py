@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
@@ -20,7 +20,7 @@ from ferrokafka.partition import Partition
 from ferrokafka.protocol.messages.produce import ProduceRequest
 from ferrokafka.protocol.messages.write_txn_markers import WriteTxnMarkersRequest
 from ferrokafka.storage import BatchBuilder
-from ferrokafka.testing.cluster import RunningCluster, run_cluster
+from ferrokafka.testing.cluster import RunningCluster, run_cluster, wait_for
 
 TOPIC = "txn-replicated"
 DEADLINE_S = 30.0
@@ -47,15 +47,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster
         admin.create_topics([topic], operation_timeout=10)[TOPIC].result(timeout=DEADLINE_S)
         wait_for(lambda: len(replicas(running)) == 2, "both replicas")
         yield running
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def replicas(cluster: RunningCluster) -> dict[int, Partition]:

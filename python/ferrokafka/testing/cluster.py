@@ -30,7 +30,8 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +56,20 @@ logger = logging.getLogger(__name__)
 
 # A handful of brokers is what cluster tests need; each is a few MB and some sockets.
 CLUSTER_SIZE_MAX = 16
+# How often wait_for looks again, and for how long by default.
+WAIT_POLL_S = 0.05
+WAIT_TIMEOUT_S = 30.0
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_TIMEOUT_S) -> None:
+    """Poll ``condition`` (from the test's thread, not the cluster's) until it holds; an
+    AssertionError naming ``what`` once ``timeout_s`` passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(WAIT_POLL_S)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass(frozen=True)
