@@ -139,6 +139,27 @@ def test_an_answer_is_matched_to_its_request() -> None:
     trio.run(main)
 
 
+SILENT_TIMEOUT_S = 0.2  # the request timeout of a peer of a silent server
+
+
+async def start_silent_peer(
+    nursery: trio.Nursery, recorder: Recorder, connections: list[trio.SocketStream]
+) -> Peer:
+    """A server that reads every request and never answers (its connections collected in
+    ``connections``), and a running peer to it with a request timeout of SILENT_TIMEOUT_S."""
+
+    async def silent(stream: trio.SocketStream) -> None:
+        connections.append(stream)
+        while await read_frame(stream) is not None:
+            pass  # read, never answer
+
+    [listener] = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
+    limits = PeerLimits(request_timeout_s=SILENT_TIMEOUT_S)
+    peer = make_peer(listener.socket.getsockname()[1], recorder, limits)
+    nursery.start_soon(peer.run)
+    return peer
+
+
 def test_an_overdue_answer_closes_the_connection_and_the_next_request_reconnects() -> None:
     """A peer that reads and never answers (a connection whose packets are lost, as after a
     link went down): the request fails once its answer is overdue, the connection is closed
@@ -148,21 +169,13 @@ def test_an_overdue_answer_closes_the_connection_and_the_next_request_reconnects
     async def main() -> None:
         connections: list[trio.SocketStream] = []
 
-        async def silent(stream: trio.SocketStream) -> None:
-            connections.append(stream)
-            while await read_frame(stream) is not None:
-                pass  # read, never answer
-
         recorder = Recorder()
-        limits = PeerLimits(request_timeout_s=0.2)
         async with trio.open_nursery() as nursery:
-            [listener] = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
-            peer = make_peer(listener.socket.getsockname()[1], recorder, limits)
-            nursery.start_soon(peer.run)
+            peer = await start_silent_peer(nursery, recorder, connections)
             started = trio.current_time()
             peer.send_nowait(1, VOTE)
             await recorder.wait(lambda: recorder.failed == [1])
-            assert trio.current_time() - started >= limits.request_timeout_s
+            assert trio.current_time() - started >= SILENT_TIMEOUT_S
             assert peer.timeouts == 1
             peer.send_nowait(2, VOTE)
             await recorder.wait(lambda: recorder.failed == [1, 2])
@@ -178,16 +191,9 @@ def test_a_fetch_may_wait_its_long_poll_before_it_is_overdue() -> None:
     fetch = m.FetchRequest("c", 1, 300, 2, 10, 1, 1024)
 
     async def main() -> None:
-        async def silent(stream: trio.SocketStream) -> None:
-            while await read_frame(stream) is not None:
-                pass
-
         recorder = Recorder()
-        limits = PeerLimits(request_timeout_s=0.2)
         async with trio.open_nursery() as nursery:
-            [listener] = await nursery.start(partial(trio.serve_tcp, silent, 0, host="127.0.0.1"))
-            peer = make_peer(listener.socket.getsockname()[1], recorder, limits)
-            nursery.start_soon(peer.run)
+            peer = await start_silent_peer(nursery, recorder, [])
             started = trio.current_time()
             peer.send_nowait(3, fetch)
             await trio.sleep(0.35)  # past the request timeout, within it plus the max wait
